@@ -1,0 +1,137 @@
+// EDN value types that have no native JS counterpart.
+// Mapping used everywhere in factlog:
+//   nil -> null, true/false -> boolean, "str" -> string, 42 -> number (bigint past 2^53 or with N),
+//   1.5 -> number, 1.5M -> BigDec, :kw -> Keyword (interned), sym -> Sym (interned),
+//   \c -> Char, [..] -> Array, (..) -> EdnList, {..} -> Map, #{..} -> Set,
+//   #inst -> Date, #uuid -> Uuid, other #tag -> Tagged.
+
+export class Keyword {
+  private static readonly table = new Map<string, Keyword>();
+  /** `fqn` is the keyword without its colon: 'person/name' or 'name'. */
+  private constructor(readonly fqn: string, readonly ns: string | null, readonly name: string) {}
+
+  /** Interned: `Keyword.of('a/b') === Keyword.of(':a/b')`. */
+  static of(text: string): Keyword {
+    const fqn = text.startsWith(':') ? text.slice(1) : text;
+    let kw = Keyword.table.get(fqn);
+    if (!kw) {
+      const slash = fqn.indexOf('/');
+      kw = slash > 0 ? new Keyword(fqn, fqn.slice(0, slash), fqn.slice(slash + 1)) : new Keyword(fqn, null, fqn);
+      Keyword.table.set(fqn, kw);
+    }
+    return kw;
+  }
+
+  /** True for reverse-reference attribute names like :person/_friend. */
+  get isReverse(): boolean {
+    return this.name.startsWith('_');
+  }
+
+  /** :person/_friend -> :person/friend (and back). */
+  reverse(): Keyword {
+    const name = this.isReverse ? this.name.slice(1) : '_' + this.name;
+    return Keyword.of(this.ns ? `${this.ns}/${name}` : name);
+  }
+
+  toString(): string {
+    return ':' + this.fqn;
+  }
+
+  toJSON(): string {
+    return ':' + this.fqn;
+  }
+}
+
+export class Sym {
+  private static readonly table = new Map<string, Sym>();
+  private constructor(readonly name: string) {}
+
+  static of(name: string): Sym {
+    let s = Sym.table.get(name);
+    if (!s) {
+      s = new Sym(name);
+      Sym.table.set(name, s);
+    }
+    return s;
+  }
+
+  toString(): string {
+    return this.name;
+  }
+
+  toJSON(): string {
+    return this.name;
+  }
+}
+
+export class Uuid {
+  readonly value: string;
+  constructor(value: string) {
+    this.value = value.toLowerCase();
+  }
+  equals(other: unknown): boolean {
+    return other instanceof Uuid && other.value === this.value;
+  }
+  toString(): string {
+    return this.value;
+  }
+  toJSON(): string {
+    return this.value;
+  }
+}
+
+export class Char {
+  constructor(readonly value: string) {}
+  equals(other: unknown): boolean {
+    return other instanceof Char && other.value === this.value;
+  }
+  toString(): string {
+    return this.value;
+  }
+}
+
+/** Arbitrary-precision decimal (`1.5M`), kept as its text. */
+export class BigDec {
+  constructor(readonly text: string) {}
+  equals(other: unknown): boolean {
+    return other instanceof BigDec && other.text === this.text;
+  }
+  toString(): string {
+    return this.text;
+  }
+}
+
+/** A parenthesised EDN list `( ... )`. */
+export class EdnList {
+  constructor(readonly items: EdnValue[]) {}
+}
+
+/** A tagged literal whose tag factlog does not know. */
+export class Tagged {
+  constructor(readonly tag: string, readonly value: EdnValue) {}
+}
+
+export type EdnValue =
+  | null
+  | boolean
+  | string
+  | number
+  | bigint
+  | Keyword
+  | Sym
+  | Char
+  | BigDec
+  | Uuid
+  | Date
+  | EdnValue[]
+  | EdnList
+  | Map<EdnValue, EdnValue>
+  | Set<EdnValue>
+  | Tagged;
+
+/** A position in source text, 1-based line and column. */
+export interface SourcePos {
+  line: number;
+  column: number;
+  offset: number;
+}

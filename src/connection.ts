@@ -1,0 +1,265 @@
+// A connection to one database directory: the single writer's transaction pipeline and the
+// source of immutable Db values. Ties storage, tx and db together; nothing below imports it.
+import { FactlogError } from '../query-lang/errors.js';
+import type { Datom } from './db/api.js';
+import { Db, type DbContext, type WithReport } from './db/db.js';
+import { Overlay } from './db/overlay.js';
+import { Attr, bootstrapFacts, isSchemaAttr, Schema } from './db/schema.js';
+import { encodeValue, toDatom, tToTx, type RawDatom } from './storage/encoding.js';
+import type { LogEntry } from './storage/log.js';
+import { Store, type Meta, type Retraction, type StoreOptions } from './storage/store.js';
+import { prepareTx, type PreparedTx } from './tx/transact.js';
+import { FIRST_USER_EID } from './db/schema.js';
+
+export interface OpenOptions extends StoreOptions {
+  /** Reject attributes that have no schema. */
+  strictSchema?: boolean;
+}
+
+export interface TxReport {
+  dbBefore: Db;
+  dbAfter: Db;
+  tx: number;
+  t: number;
+  tempids: Record<string, number>;
+  txData: Datom[];
+}
+
+export type TxListener = (report: TxReport) => void;
+
+export async function open(options: OpenOptions): Promise<Connection> {
+  const { store, created } = Store.open(options);
+  const conn = new Connection(store, options.strictSchema ?? false);
+  if (created) await conn.bootstrap();
+  conn.loadState();
+  return conn;
+}
+
+export class Connection {
+  private meta: Meta = { lastT: -1, nextEid: FIRST_USER_EID, lastInstant: 0 };
+  /** Schema snapshots, oldest first: the schema in force from t onward. */
+  private schemas: { t: number; schema: Schema }[] = [];
+  private readonly listeners = new Set<TxListener>();
+  private readonly ctx: DbContext;
+  private closed = false;
+
+  constructor(
+    readonly store: Store,
+    readonly strictSchema: boolean,
+  ) {
+    this.ctx = {
+      store,
+      schemaAt: (t) => this.schemaAt(t),
+      tAtInstant: (date) => this.tAtInstant(date),
+      speculate: (db, txData) => this.speculate(db, txData),
+    };
+  }
+
+  get path(): string {
+    return this.store.dir;
+  }
+
+  /** Write the bootstrap transaction (t = 0) of a new database. */
+  async bootstrap(): Promise<void> {
+    const tx = tToTx(0);
+    let schema = new Schema();
+    const facts = bootstrapFacts();
+    schema = schema.apply(facts.map(([e, a, v]) => ({ e, a, v, added: true })));
+    const asserted: RawDatom[] = facts.map(([e, a, v]) => {
+      const [tag, payload] = encodeValue(v, schema.attr(a)!.valueType);
+      return { e, a, tag, payload, tx };
+    });
+    const [tag, payload] = encodeValue(new Date(0), 'instant');
+    asserted.push({ e: tx, a: Attr.txInstant, tag, payload, tx });
+    const entry: LogEntry = { t: 0, tx, instant: 0, datoms: asserted.map((d) => ({ ...d, added: true })) };
+    await this.store.writeTransaction(() =>
+      this.store.putTransaction(entry, asserted, [], { lastT: 0, nextEid: FIRST_USER_EID, lastInstant: 0 }),
+    );
+  }
+
+  /** Read meta and rebuild the schema history from the indexes' schema datoms. */
+  loadState(): void {
+    this.meta = this.store.readMeta();
+    const facts: { e: number; a: number; v: Datom['v']; added: boolean; t: number }[] = [];
+    // a history view under the bootstrap schema is enough to read the schema attributes themselves
+    this.schemas = [{ t: 0, schema: new Schema().apply(bootstrapFacts().map(([e, a, v]) => ({ e, a, v, added: true }))) }];
+    const everything = new Db(this.ctx, { basisT: this.meta.lastT, asOfT: null, sinceT: null, isHistory: true, overlay: null });
+    for (let a = Attr.ident; a <= Attr.tupleAttrs; a++) {
+      if (!isSchemaAttr(a)) continue;
+      for (const d of everything.datoms('aevt', a)) facts.push({ ...d, t: d.tx - tToTx(0) });
+    }
+    facts.sort((x, y) => x.t - y.t || Number(x.added) - Number(y.added));
+    this.schemas = [];
+    let schema = new Schema();
+    for (let i = 0; i < facts.length; ) {
+      const t = facts[i].t;
+      const batch = [];
+      while (i < facts.length && facts[i].t === t) batch.push(facts[i++]);
+      schema = schema.apply(batch);
+      this.schemas.push({ t, schema });
+    }
+  }
+
+  private schemaAt(t: number): Schema {
+    const s = this.schemas;
+    let lo = 0;
+    let hi = s.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (s[mid].t <= t) lo = mid;
+      else hi = mid - 1;
+    }
+    return s[lo].schema;
+  }
+
+  private tAtInstant(date: Date): number {
+    const ms = date.getTime();
+    let lo = -1;
+    let hi = this.meta.lastT;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      const entry = this.store.logEntry(mid);
+      if (entry && entry.instant <= ms) lo = mid;
+      else hi = mid - 1;
+    }
+    return Math.max(lo, 0);
+  }
+
+  /** Catch up with transactions committed by another process since we last looked. */
+  private syncWithStore(): void {
+    const lastT = this.store.lastT();
+    if (lastT <= this.meta.lastT) return;
+    this.loadState();
+  }
+
+  /** The current database value. Immutable: later transactions do not change it. */
+  db(): Db {
+    this.ensureOpen();
+    this.syncWithStore();
+    return this.dbAt(this.meta.lastT);
+  }
+
+  private dbAt(t: number): Db {
+    return new Db(this.ctx, { basisT: t, asOfT: null, sinceT: null, isHistory: false, overlay: null });
+  }
+
+  /**
+   * Transact tx data (EDN text or JS data). Resolves once the log entry and the indexes are
+   * committed and flushed to disk in one LMDB transaction; concurrent calls share commits.
+   */
+  async transact(txData: unknown): Promise<TxReport> {
+    this.ensureOpen();
+    let before!: Db;
+    let prepared!: PreparedTx;
+    try {
+      await this.store.writeTransaction(() => {
+        this.syncWithStore();
+        before = this.dbAt(this.meta.lastT);
+        prepared = prepareTx(before, txData, {
+          t: this.meta.lastT + 1,
+          nextEid: this.meta.nextEid,
+          lastInstant: this.meta.lastInstant,
+          strictSchema: this.strictSchema,
+        });
+        this.commit(prepared);
+      });
+    } catch (err) {
+      // the in-memory state may be ahead of what was committed: read it back from disk
+      if (prepared && this.meta.lastT === prepared.t) this.loadState();
+      throw err instanceof FactlogError ? err : new FactlogError('storage/write-failed', `transaction failed: ${(err as Error).message}`);
+    }
+    const report: TxReport = {
+      dbBefore: before,
+      dbAfter: this.dbAt(prepared.t),
+      tx: prepared.tx,
+      t: prepared.t,
+      tempids: prepared.tempids,
+      txData: prepared.txData,
+    };
+    for (const listener of this.listeners) {
+      try {
+        listener(report);
+      } catch {
+        // a listener's failure is its own; the transaction is committed
+      }
+    }
+    return report;
+  }
+
+  /** Inside the write transaction: store the prepared tx and advance the in-memory state. */
+  private commit(p: PreparedTx): void {
+    const keepHistory = (a: number) => !p.schema.isNoHistory(a) && !this.schemaAt(this.meta.lastT).isNoHistory(a);
+    const retractions: Retraction[] = p.retracted.map((raw) => ({ raw, txRetracted: p.tx, keepHistory: keepHistory(raw.a) }));
+    const entry: LogEntry = {
+      t: p.t,
+      tx: p.tx,
+      instant: p.instant,
+      datoms: [
+        ...p.retracted.map((r) => ({ e: r.e, a: r.a, tag: r.tag, payload: r.payload, added: false })),
+        ...p.asserted.map((r) => ({ e: r.e, a: r.a, tag: r.tag, payload: r.payload, added: true })),
+      ],
+    };
+    const meta: Meta = { lastT: p.t, nextEid: p.nextEid, lastInstant: p.instant };
+    this.store.putTransaction(entry, p.asserted, retractions, meta);
+    if (p.schema !== this.schemaAt(this.meta.lastT)) this.schemas.push({ t: p.t, schema: p.schema });
+    this.meta = meta;
+  }
+
+  private speculate(db: Db, txData: unknown): WithReport {
+    const base = db.overlay ?? Overlay.empty(db.basisT, db.schema, this.meta.nextEid);
+    const prepared = prepareTx(db, txData, {
+      t: db.basisT + 1,
+      nextEid: base.nextEid,
+      lastInstant: this.meta.lastInstant,
+      strictSchema: this.strictSchema,
+    });
+    const overlay = base.extend(prepared.t, prepared.asserted, prepared.retracted, prepared.schema, prepared.nextEid);
+    return {
+      dbBefore: db,
+      dbAfter: db.withOverlay(overlay),
+      tx: prepared.tx,
+      t: prepared.t,
+      tempids: prepared.tempids,
+      txData: prepared.txData,
+    };
+  }
+
+  /** Call `listener` with the report of every transaction committed through this connection. */
+  listen(listener: TxListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Rebuild every index from the log alone. */
+  async rebuildIndexes(): Promise<void> {
+    this.ensureOpen();
+    await this.store.rebuildIndexes((a, entry) => !this.schemaAt(entry.t).isNoHistory(a));
+    this.loadState();
+  }
+
+  /** Log entries from t `from` (inclusive) to `to` (exclusive), with datoms decoded. */
+  *txRange(from = 0, to = Number.MAX_SAFE_INTEGER): Generator<{ t: number; tx: number; instant: Date; data: Datom[] }> {
+    for (const entry of this.store.logRange(from, to)) {
+      yield {
+        t: entry.t,
+        tx: entry.tx,
+        instant: new Date(entry.instant),
+        data: entry.datoms.map((d) => toDatom({ ...d, tx: entry.tx }, d.added)),
+      };
+    }
+  }
+
+  get basisT(): number {
+    return this.meta.lastT;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.store.close();
+  }
+
+  private ensureOpen(): void {
+    if (this.closed) throw new FactlogError('conn/closed', `the connection to ${this.store.dir} is closed`);
+  }
+}

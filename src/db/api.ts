@@ -1,0 +1,94 @@
+// The read API of an immutable database value. src/query, src/pull, src/cli build only on this.
+import type { Keyword, Sym, Uuid } from '../../query-lang/edn/types.js';
+
+export type IndexName = 'eavt' | 'aevt' | 'avet' | 'vaet';
+
+/** A stored value. Tuples are arrays of scalars. Refs are entity ids (numbers). */
+export type Value = string | number | boolean | bigint | Keyword | Sym | Date | Uuid | Value[];
+
+export interface Datom {
+  readonly e: number;
+  /** Attribute entity id; `db.ident(a)` or `db.attr(a).ident` gives its keyword. */
+  readonly a: number;
+  readonly v: Value;
+  readonly tx: number;
+  readonly added: boolean;
+}
+
+export type ValueType =
+  | 'string'
+  | 'long'
+  | 'double'
+  | 'boolean'
+  | 'instant'
+  | 'uuid'
+  | 'keyword'
+  | 'ref'
+  | 'bigint'
+  | 'symbol'
+  | 'tuple';
+
+export interface AttrInfo {
+  readonly id: number;
+  readonly ident: Keyword;
+  /** null for an attribute used without schema (scalar, cardinality one). */
+  readonly valueType: ValueType | null;
+  readonly cardinality: 'one' | 'many';
+  readonly unique: 'identity' | 'value' | null;
+  readonly isComponent: boolean;
+  readonly index: boolean;
+  readonly noHistory: boolean;
+  readonly doc?: string;
+  /** For :db.type/tuple: homogeneous element type, heterogeneous types, or composite attrs. */
+  readonly tupleType?: ValueType;
+  readonly tupleTypes?: ValueType[];
+  readonly tupleAttrs?: number[];
+}
+
+/** Anything that names an entity: an id, an ident keyword, or a lookup ref `[attr, value]`. */
+export type EntityRef = number | Keyword | [Keyword | string | number, unknown];
+
+/** Anything that names an attribute: its id, its ident keyword, or 'ns/name' / ':ns/name' text. */
+export type AttrRef = number | Keyword | string;
+
+export interface Entity {
+  readonly id: number;
+  /** Attribute value; refs come back as entities, cardinality-many as Sets; `_attr` navigates backwards. */
+  get(attr: AttrRef): unknown;
+  keys(): Keyword[];
+  toJSON(): Record<string, unknown>;
+}
+
+export interface DbView {
+  /** The t of the last transaction this value includes. */
+  readonly basisT: number;
+  /** Set on asOf views. */
+  readonly asOfT: number | null;
+  /** Set on since views: only datoms asserted after this t are visible. */
+  readonly sinceT: number | null;
+  readonly isHistory: boolean;
+
+  asOf(t: number | Date): DbView;
+  since(t: number | Date): DbView;
+  history(): DbView;
+
+  /** Datoms of an index in index order, filtered by leading components (ids, idents, lookup refs or values). */
+  datoms(index: IndexName, ...components: unknown[]): Iterable<Datom>;
+  /** Datoms of an index from the given position onward, to the end of the index. */
+  seekDatoms(index: IndexName, ...components: unknown[]): Iterable<Datom>;
+  /** AVET datoms of one attribute with start <= v < end (either bound null/undefined = open). */
+  indexRange(attr: AttrRef, start?: unknown, end?: unknown): Iterable<Datom>;
+  /** Estimated number of datoms matching the leading components (cheap; for planning). */
+  estimateCount(index: IndexName, ...components: unknown[]): number;
+
+  entity(eid: EntityRef): Entity | null;
+  /** Resolve an entity reference to its id; null when nothing matches. */
+  entid(ref: unknown): number | null;
+  ident(eid: number): Keyword | null;
+  attr(ref: AttrRef): AttrInfo | undefined;
+  /** Every attribute known to this value. */
+  attrs(): AttrInfo[];
+  /** Tx entity id for a t, and back. */
+  tToTx(t: number): number;
+  txToT(tx: number): number;
+}

@@ -1,0 +1,394 @@
+// Immutable database values. A Db is a basis t plus a view (asOf / since / history / speculative
+// overlay); every read goes through `scan`, which merges the current and history indexes so that
+// the value never changes, whatever is committed after it was taken.
+import { Keyword } from '../../query-lang/edn/types.js';
+import { FactlogError } from '../../query-lang/errors.js';
+import {
+  encodeValue,
+  indexKey,
+  KeyPart,
+  Payload,
+  RawDatom,
+  Tag,
+  toDatom,
+  tToTx,
+  txToT,
+  TX_BASE,
+} from '../storage/encoding.js';
+import { KEY_MAX, type Store } from '../storage/store.js';
+import type { AttrInfo, AttrRef, Datom, DbView, Entity, EntityRef, IndexName, Value } from './api.js';
+import { LazyEntity } from './entity.js';
+import { comparePart, type Overlay } from './overlay.js';
+import type { Schema } from './schema.js';
+
+export class DbError extends FactlogError {}
+
+/** What a Db value needs from the connection that made it. */
+export interface DbContext {
+  store: Store;
+  schemaAt(t: number): Schema;
+  /** Largest t whose :db/txInstant is <= the date (-1 when before the first transaction). */
+  tAtInstant(date: Date): number;
+  /** Speculative transaction against `db` (nothing written); returns the tx report. */
+  speculate(db: Db, txData: unknown): WithReport;
+}
+
+export interface WithReport {
+  dbBefore: Db;
+  dbAfter: Db;
+  tx: number;
+  t: number;
+  tempids: Record<string, number>;
+  txData: Datom[];
+}
+
+interface ViewSpec {
+  basisT: number;
+  asOfT: number | null;
+  sinceT: number | null;
+  isHistory: boolean;
+  overlay: Overlay | null;
+}
+
+export class Db implements DbView {
+  readonly basisT: number;
+  readonly asOfT: number | null;
+  readonly sinceT: number | null;
+  readonly isHistory: boolean;
+  readonly schema: Schema;
+  /** Speculative datoms from `with`, layered over the stored ones. */
+  readonly overlay: Overlay | null;
+
+  constructor(
+    readonly ctx: DbContext,
+    spec: ViewSpec,
+  ) {
+    this.basisT = spec.basisT;
+    this.asOfT = spec.asOfT;
+    this.sinceT = spec.sinceT;
+    this.isHistory = spec.isHistory;
+    this.overlay = spec.overlay;
+    this.schema = spec.overlay ? spec.overlay.schema : ctx.schemaAt(spec.basisT);
+    Object.freeze(this);
+  }
+
+  private view(changes: Partial<ViewSpec>): Db {
+    return new Db(this.ctx, {
+      basisT: this.basisT,
+      asOfT: this.asOfT,
+      sinceT: this.sinceT,
+      isHistory: this.isHistory,
+      overlay: this.overlay,
+      ...changes,
+    });
+  }
+
+  // ---------------- time ----------------
+
+  asOf(t: number | Date): Db {
+    const at = this.toT(t);
+    if (this.overlay && at < this.overlay.baseT) {
+      return this.view({ basisT: at, asOfT: at, overlay: null });
+    }
+    return this.view({ basisT: Math.min(at, this.basisT), asOfT: at });
+  }
+
+  since(t: number | Date): Db {
+    return this.view({ sinceT: this.toT(t) });
+  }
+
+  history(): Db {
+    return this.view({ isHistory: true });
+  }
+
+  with(txData: unknown): WithReport {
+    return this.ctx.speculate(this, txData);
+  }
+
+  /** A Db with `overlay` layered on this one (used by `with`). */
+  withOverlay(overlay: Overlay): Db {
+    return this.view({ basisT: overlay.t, overlay });
+  }
+
+  tToTx(t: number): number {
+    return tToTx(t);
+  }
+
+  txToT(tx: number): number {
+    return txToT(tx);
+  }
+
+  private toT(t: number | Date): number {
+    if (t instanceof Date) {
+      if (Number.isNaN(t.getTime())) throw new DbError('db/invalid-time', `invalid date ${String(t)}`);
+      return this.ctx.tAtInstant(t);
+    }
+    if (typeof t !== 'number' || !Number.isInteger(t) || t < 0) {
+      throw new DbError('db/invalid-time', `a point in time is a t, a tx id or a Date, not ${String(t)}`);
+    }
+    return txToT(t);
+  }
+
+  // ---------------- schema & identity ----------------
+
+  attr(ref: AttrRef): AttrInfo | undefined {
+    return this.schema.attr(ref);
+  }
+
+  attrs(): AttrInfo[] {
+    return this.schema.attrs();
+  }
+
+  ident(eid: number): Keyword | null {
+    return this.schema.ident(eid) ?? null;
+  }
+
+  entid(ref: unknown): number | null {
+    if (typeof ref === 'number') return Number.isInteger(ref) && ref >= 0 ? ref : null;
+    if (ref instanceof Keyword) return this.schema.entidOfIdent(ref) ?? null;
+    if (typeof ref === 'string' && ref.startsWith(':')) return this.schema.entidOfIdent(ref) ?? null;
+    if (Array.isArray(ref) && ref.length === 2) return this.lookup(ref[0], ref[1]);
+    return null;
+  }
+
+  /** Resolve a lookup ref [attr value]: the attribute must be unique. */
+  lookup(attrRef: unknown, value: unknown): number | null {
+    const attr = this.attrOf(attrRef);
+    if (!attr) return null;
+    if (!attr.unique) {
+      throw new DbError('db/lookup-ref-not-unique', `lookup ref attribute ${attr.ident} is not :db/unique`, {
+        form: `[${attr.ident} ${String(value)}]`,
+      });
+    }
+    const v = attr.valueType === 'ref' ? this.entid(value) : value;
+    if (v === null || v === undefined) return null;
+    for (const d of this.scanValue('avet', attr, v as Value)) return d.e;
+    return null;
+  }
+
+  private attrOf(ref: unknown): AttrInfo | undefined {
+    if (typeof ref === 'number' || ref instanceof Keyword || typeof ref === 'string') return this.schema.attr(ref);
+    return undefined;
+  }
+
+  entity(eid: EntityRef): Entity | null {
+    const id = this.entid(eid);
+    if (id === null) return null;
+    return new LazyEntity(this, id);
+  }
+
+  // ---------------- datoms ----------------
+
+  datoms(index: IndexName, ...components: unknown[]): Iterable<Datom> {
+    const resolved = this.resolveComponents(index, components);
+    if (!resolved) return [];
+    return this.scan(index, resolved.prefix, undefined, resolved.tx);
+  }
+
+  seekDatoms(index: IndexName, ...components: unknown[]): Iterable<Datom> {
+    const resolved = this.resolveComponents(index, components);
+    if (!resolved) return [];
+    const start = resolved.prefix;
+    return this.scan(index, start, [KEY_MAX], undefined);
+  }
+
+  indexRange(attrRef: AttrRef, start?: unknown, end?: unknown): Iterable<Datom> {
+    const attr = this.attr(attrRef);
+    if (!attr) return [];
+    const bound = (v: unknown): KeyPart[] => {
+      const [tag, payload] = encodeValue(this.coerceForAttr(attr, v), attr.valueType);
+      return [attr.id, tag, payload];
+    };
+    const from = start === undefined || start === null ? [attr.id] : bound(start);
+    const to = end === undefined || end === null ? [attr.id, KEY_MAX] : bound(end);
+    return this.scan('avet', from, to, undefined);
+  }
+
+  /** AVET/EAVT datoms of one attribute and value — the planner's fast path. */
+  scanValue(index: 'avet', attr: AttrInfo, v: Value): Iterable<Datom> {
+    const [tag, payload] = encodeValue(v, attr.valueType);
+    return this.scan(index, [attr.id, tag, payload]);
+  }
+
+  estimateCount(index: IndexName, ...components: unknown[]): number {
+    const resolved = this.resolveComponents(index, components);
+    if (!resolved) return 0;
+    const { prefix } = resolved;
+    const store = this.ctx.store;
+    if ((index === 'aevt' || index === 'avet') && prefix.length === 1) return store.attrCount(prefix[0] as number);
+    if (prefix.length === 0) {
+      let total = 0;
+      for (const a of this.schema.attrs()) total += store.attrCount(a.id);
+      return total;
+    }
+    return store.countCurrent(index, prefix) + (this.overlay ? this.overlay.size : 0);
+  }
+
+  /** Turn user components (idents, lookup refs, values) into key slots; null when one cannot match. */
+  private resolveComponents(index: IndexName, components: unknown[]): { prefix: KeyPart[]; tx?: number } | null {
+    const order = INDEX_ORDER[index];
+    const prefix: KeyPart[] = [];
+    let attr: AttrInfo | undefined;
+    let tx: number | undefined;
+    const aPos = order.indexOf('a');
+    if (aPos < components.length && components[aPos] !== undefined) {
+      attr = this.attr(components[aPos] as AttrRef);
+      if (!attr) return null;
+    }
+    for (let i = 0; i < components.length; i++) {
+      const c = components[i];
+      if (c === undefined) break;
+      switch (order[i]) {
+        case 'e': {
+          const e = this.entid(c);
+          if (e === null) return null;
+          prefix.push(e);
+          break;
+        }
+        case 'a':
+          prefix.push(attr!.id);
+          break;
+        case 'v': {
+          if (index === 'vaet') {
+            const v = this.entid(c);
+            if (v === null) return null;
+            prefix.push(v);
+          } else {
+            if (!attr) return null;
+            const v = attr.valueType === 'ref' ? this.entid(c) : this.coerceForAttr(attr, c);
+            if (v === null) return null;
+            prefix.push(...encodeValue(v as Value, attr.valueType));
+          }
+          break;
+        }
+        case 't':
+          tx = typeof c === 'number' ? (c >= TX_BASE ? c : tToTx(c)) : undefined;
+          break;
+      }
+    }
+    return { prefix, tx };
+  }
+
+  private coerceForAttr(attr: AttrInfo, v: unknown): Value {
+    if (attr.valueType === 'keyword' && typeof v === 'string') return Keyword.of(v);
+    if (attr.valueType === 'bigint' && typeof v === 'number') return BigInt(v);
+    return v as Value;
+  }
+
+  /**
+   * Every datom visible in this value whose key lies in [prefix, end) (end defaults to the
+   * prefix's own range), in index order.
+   */
+  *scan(index: IndexName, prefix: KeyPart[], end?: KeyPart[], onlyTx?: number): Generator<Datom> {
+    const store = this.ctx.store;
+    const overlay = this.overlay;
+    // stored datoms are seen as of the stored basis; a speculative overlay adds its own on top
+    const storedT = overlay ? overlay.baseT : this.basisT;
+    const txMax = tToTx(storedT);
+    const txMin = this.sinceT === null ? -1 : tToTx(this.sinceT);
+    // Retractions after our basis live in the history index; when nothing was committed after our
+    // basis (the common "now" case) the history index cannot hold anything we must see.
+    const needHistory = this.isHistory || store.lastT() > storedT;
+
+    const current = filterIter(store.scanCurrent(index, prefix, end), (raw) => raw.tx <= txMax && raw.tx > txMin);
+    let stored: Iterable<{ raw: RawDatom; added: boolean; tx: number }> = mapIter(current, (raw) => ({
+      raw,
+      added: true,
+      tx: raw.tx,
+    }));
+    if (needHistory) {
+      const past = this.historyEntries(index, prefix, end, txMin, txMax);
+      stored = mergeSorted(index, stored, past);
+    }
+    if (overlay) {
+      stored = filterIter(stored, (x) => !(x.added && overlay.retracts(x.raw)));
+      stored = mergeSorted(index, stored, overlay.matching(index, prefix, end, this.isHistory));
+    }
+    for (const x of stored) {
+      if (onlyTx !== undefined && x.tx !== onlyTx) continue;
+      yield toDatom(x.raw, x.added, x.tx);
+    }
+  }
+
+  private *historyEntries(
+    index: IndexName,
+    prefix: KeyPart[],
+    end: KeyPart[] | undefined,
+    txMin: number,
+    txMax: number,
+  ): Generator<{ raw: RawDatom; added: boolean; tx: number }> {
+    for (const { raw, txRetracted } of this.ctx.store.scanHistory(index, prefix, end)) {
+      if (raw.tx > txMax) continue;
+      if (this.isHistory) {
+        if (raw.tx > txMin) yield { raw, added: true, tx: raw.tx };
+        if (txRetracted <= txMax && txRetracted > txMin) yield { raw, added: false, tx: txRetracted };
+      } else if (txRetracted > txMax && raw.tx > txMin) {
+        yield { raw, added: true, tx: raw.tx };
+      }
+    }
+  }
+
+  toString(): string {
+    const parts = [`basisT ${this.basisT}`];
+    if (this.asOfT !== null) parts.push(`asOf ${this.asOfT}`);
+    if (this.sinceT !== null) parts.push(`since ${this.sinceT}`);
+    if (this.isHistory) parts.push('history');
+    if (this.overlay) parts.push('with');
+    return `#factlog/db {${parts.join(', ')}}`;
+  }
+}
+
+const INDEX_ORDER: Record<IndexName, ('e' | 'a' | 'v' | 't')[]> = {
+  eavt: ['e', 'a', 'v', 't'],
+  aevt: ['a', 'e', 'v', 't'],
+  avet: ['a', 'v', 'e', 't'],
+  vaet: ['v', 'a', 'e', 't'],
+};
+
+function* filterIter<T>(it: Iterable<T>, keep: (x: T) => boolean): Generator<T> {
+  for (const x of it) if (keep(x)) yield x;
+}
+
+function* mapIter<T, U>(it: Iterable<T>, f: (x: T) => U): Generator<U> {
+  for (const x of it) yield f(x);
+}
+
+/** Compare two stored datoms in the order of `index` (tx, then added, last). */
+export function compareRaw(
+  index: IndexName,
+  x: { raw: RawDatom; tx: number; added: boolean },
+  y: { raw: RawDatom; tx: number; added: boolean },
+): number {
+  const kx = indexKey(index, x.raw);
+  const ky = indexKey(index, y.raw);
+  const n = kx.length - 1; // the tx slot is compared below with the view's tx
+  for (let i = 0; i < n; i++) {
+    const c = comparePart(kx[i], ky[i]);
+    if (c !== 0) return c;
+  }
+  return x.tx - y.tx || Number(y.added) - Number(x.added);
+}
+
+function* mergeSorted<T extends { raw: RawDatom; tx: number; added: boolean }>(
+  index: IndexName,
+  left: Iterable<T>,
+  right: Iterable<T>,
+): Generator<T> {
+  const li = left[Symbol.iterator]();
+  const ri = right[Symbol.iterator]();
+  let l = li.next();
+  let r = ri.next();
+  while (!l.done && !r.done) {
+    if (compareRaw(index, l.value, r.value) <= 0) {
+      yield l.value;
+      l = li.next();
+    } else {
+      yield r.value;
+      r = ri.next();
+    }
+  }
+  for (; !l.done; l = li.next()) yield l.value;
+  for (; !r.done; r = ri.next()) yield r.value;
+}
+
+export type { Payload, Tag };

@@ -1,0 +1,93 @@
+// The speculative datoms of `db.with(...)`: persistent (immutable) maps layered over stored datoms,
+// so chained `with` calls share structure and never touch LMDB.
+import { Map as IMap } from 'immutable';
+import { factKey, indexKey, Tag, tToTx, type KeyPart, type RawDatom } from '../storage/encoding.js';
+import type { IndexName } from './api.js';
+import type { Schema } from './schema.js';
+
+interface Entry {
+  raw: RawDatom;
+  added: boolean;
+  tx: number;
+}
+
+export class Overlay {
+  private constructor(
+    /** The stored t the overlay sits on. */
+    readonly baseT: number,
+    /** The speculative t of the newest overlaid transaction. */
+    readonly t: number,
+    readonly schema: Schema,
+    /** The next entity id a further speculative transaction may allocate. */
+    readonly nextEid: number,
+    private readonly asserted: IMap<string, RawDatom>,
+    /** Stored or overlaid datoms retracted speculatively, with the retracting tx. */
+    private readonly retracted: IMap<string, Entry>,
+  ) {}
+
+  static empty(baseT: number, schema: Schema, nextEid: number): Overlay {
+    return new Overlay(baseT, baseT, schema, nextEid, IMap(), IMap());
+  }
+
+  get size(): number {
+    return this.asserted.size + this.retracted.size;
+  }
+
+  /** A new overlay with one more speculative transaction. */
+  extend(t: number, asserted: RawDatom[], retracted: RawDatom[], schema: Schema, nextEid: number): Overlay {
+    const tx = tToTx(t);
+    let adds = this.asserted;
+    let rets = this.retracted;
+    for (const raw of retracted) {
+      const key = factKey(raw);
+      if (adds.has(key)) adds = adds.delete(key);
+      else rets = rets.set(key, { raw, added: false, tx });
+    }
+    for (const raw of asserted) adds = adds.set(factKey(raw), raw);
+    return new Overlay(this.baseT, t, schema, nextEid, adds, rets);
+  }
+
+  /** Is this stored datom retracted by the overlay? */
+  retracts(raw: RawDatom): boolean {
+    return this.retracted.has(factKey(raw));
+  }
+
+  /** Overlay entries in [prefix, end) of `index`, sorted in index order. */
+  matching(index: IndexName, prefix: KeyPart[], end: KeyPart[] | undefined, withRetractions: boolean): Entry[] {
+    const out: Entry[] = [];
+    const consider = (raw: RawDatom, added: boolean, tx: number) => {
+      if (index === 'vaet' && raw.tag !== Tag.Ref) return;
+      if (inRange(indexKey(index, raw), prefix, end)) out.push({ raw, added, tx });
+    };
+    for (const raw of this.asserted.values()) consider(raw, true, raw.tx);
+    if (withRetractions) for (const e of this.retracted.values()) consider(e.raw, false, e.tx);
+    return out.sort((x, y) => compareKeys(indexKey(index, x.raw), indexKey(index, y.raw)) || x.tx - y.tx);
+  }
+}
+
+function inRange(key: KeyPart[], start: KeyPart[], end: KeyPart[] | undefined): boolean {
+  if (end === undefined) {
+    for (let i = 0; i < start.length; i++) if (comparePart(key[i], start[i]) !== 0) return false;
+    return true;
+  }
+  return compareKeys(key, start) >= 0 && compareKeys(key, end) < 0;
+}
+
+export function compareKeys(a: KeyPart[], b: KeyPart[]): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const c = comparePart(a[i], b[i]);
+    if (c !== 0) return c;
+  }
+  return a.length - b.length;
+}
+
+const TYPE_RANK: Record<string, number> = { boolean: 0, number: 1, bigint: 1, string: 2 };
+
+export function comparePart(a: KeyPart, b: KeyPart): number {
+  if (a === b) return 0;
+  const ra = TYPE_RANK[typeof a];
+  const rb = TYPE_RANK[typeof b];
+  if (ra !== rb) return ra - rb;
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,180 @@
+// Schema is data: attributes are entities with :db/ident, :db/valueType, ... This module holds the
+// bootstrap attributes every database starts with and folds schema datoms into an immutable
+// Schema value (one per schema-changing transaction, so asOf views see the schema of their time).
+import { Map as IMap } from 'immutable';
+import { Keyword } from '../../query-lang/edn/types.js';
+import type { AttrInfo, Value, ValueType } from './api.js';
+
+export const FIRST_USER_EID = 1000;
+
+export const Attr = {
+  ident: 1,
+  valueType: 2,
+  cardinality: 3,
+  unique: 4,
+  isComponent: 5,
+  index: 6,
+  doc: 7,
+  noHistory: 8,
+  txInstant: 9,
+  tupleType: 10,
+  tupleTypes: 11,
+  tupleAttrs: 12,
+} as const;
+
+const VALUE_TYPES: ValueType[] = [
+  'string',
+  'long',
+  'double',
+  'boolean',
+  'instant',
+  'uuid',
+  'keyword',
+  'ref',
+  'bigint',
+  'symbol',
+  'tuple',
+];
+const TYPE_EID_BASE = 20;
+export const typeEid = (t: ValueType): number => TYPE_EID_BASE + VALUE_TYPES.indexOf(t);
+
+export const Enum = {
+  cardinalityOne: 40,
+  cardinalityMany: 41,
+  uniqueIdentity: 42,
+  uniqueValue: 43,
+} as const;
+
+interface BootAttr {
+  id: number;
+  ident: string;
+  type: ValueType;
+  many?: boolean;
+  unique?: 'identity';
+  index?: boolean;
+}
+
+const BOOT_ATTRS: BootAttr[] = [
+  { id: Attr.ident, ident: 'db/ident', type: 'keyword', unique: 'identity' },
+  { id: Attr.valueType, ident: 'db/valueType', type: 'ref' },
+  { id: Attr.cardinality, ident: 'db/cardinality', type: 'ref' },
+  { id: Attr.unique, ident: 'db/unique', type: 'ref' },
+  { id: Attr.isComponent, ident: 'db/isComponent', type: 'boolean' },
+  { id: Attr.index, ident: 'db/index', type: 'boolean' },
+  { id: Attr.doc, ident: 'db/doc', type: 'string' },
+  { id: Attr.noHistory, ident: 'db/noHistory', type: 'boolean' },
+  { id: Attr.txInstant, ident: 'db/txInstant', type: 'instant', index: true },
+  { id: Attr.tupleType, ident: 'db/tupleType', type: 'ref' },
+  { id: Attr.tupleTypes, ident: 'db/tupleTypes', type: 'tuple' },
+  { id: Attr.tupleAttrs, ident: 'db/tupleAttrs', type: 'tuple' },
+];
+
+/** [e, a, v] facts of the bootstrap transaction (t = 0). */
+export function bootstrapFacts(): [number, number, Value][] {
+  const facts: [number, number, Value][] = [];
+  for (const b of BOOT_ATTRS) {
+    facts.push([b.id, Attr.ident, Keyword.of(b.ident)]);
+    facts.push([b.id, Attr.valueType, typeEid(b.type)]);
+    facts.push([b.id, Attr.cardinality, b.many ? Enum.cardinalityMany : Enum.cardinalityOne]);
+    if (b.unique) facts.push([b.id, Attr.unique, Enum.uniqueIdentity]);
+    if (b.index) facts.push([b.id, Attr.index, true]);
+  }
+  VALUE_TYPES.forEach((t) => facts.push([typeEid(t), Attr.ident, Keyword.of(`db.type/${t}`)]));
+  facts.push([Enum.cardinalityOne, Attr.ident, Keyword.of('db.cardinality/one')]);
+  facts.push([Enum.cardinalityMany, Attr.ident, Keyword.of('db.cardinality/many')]);
+  facts.push([Enum.uniqueIdentity, Attr.ident, Keyword.of('db.unique/identity')]);
+  facts.push([Enum.uniqueValue, Attr.ident, Keyword.of('db.unique/value')]);
+  return facts;
+}
+
+/** Schema-bearing attributes: a datom on one of these changes the Schema. */
+export function isSchemaAttr(a: number): boolean {
+  return a >= Attr.ident && a <= Attr.tupleAttrs && a !== Attr.txInstant;
+}
+
+type Props = IMap<number, Value>;
+
+/** An immutable snapshot of every ident and attribute definition. */
+export class Schema {
+  private readonly byId = new Map<number, AttrInfo>();
+  private readonly idByIdent = new Map<string, number>();
+  private readonly identById = new Map<number, Keyword>();
+
+  constructor(private readonly props: IMap<number, Props> = IMap()) {
+    for (const [eid, p] of props) {
+      const ident = p.get(Attr.ident) as Keyword | undefined;
+      if (!ident) continue;
+      this.idByIdent.set(ident.fqn, eid);
+      this.identById.set(eid, ident);
+    }
+    for (const [eid, p] of props) {
+      const ident = this.identById.get(eid);
+      const info = ident && this.attrInfo(eid, ident, p);
+      if (info) this.byId.set(eid, info);
+    }
+  }
+
+  /** Fold asserted/retracted schema facts into a new Schema. */
+  apply(facts: Iterable<{ e: number; a: number; v: Value; added: boolean }>): Schema {
+    let props = this.props;
+    for (const f of facts) {
+      if (!isSchemaAttr(f.a)) continue;
+      const current = props.get(f.e) ?? IMap<number, Value>();
+      props = props.set(f.e, f.added ? current.set(f.a, f.v) : current.delete(f.a));
+    }
+    return props === this.props ? this : new Schema(props);
+  }
+
+  attr(ref: number | Keyword | string): AttrInfo | undefined {
+    const id = typeof ref === 'number' ? ref : this.idByIdent.get(fqnOf(ref));
+    return id === undefined ? undefined : this.byId.get(id);
+  }
+
+  entidOfIdent(ident: Keyword | string): number | undefined {
+    return this.idByIdent.get(fqnOf(ident));
+  }
+
+  ident(eid: number): Keyword | undefined {
+    return this.identById.get(eid);
+  }
+
+  attrs(): AttrInfo[] {
+    return [...this.byId.values()];
+  }
+
+  /** Attributes marked :db/noHistory. */
+  isNoHistory(a: number): boolean {
+    return this.byId.get(a)?.noHistory ?? false;
+  }
+
+  private attrInfo(id: number, ident: Keyword, p: Props): AttrInfo | undefined {
+    // An entity is an attribute when it has a valueType or a cardinality; attributes used without
+    // schema are created with :db/ident and :db/cardinality only. Plain idents (enums) have neither.
+    const vt = p.get(Attr.valueType) as number | undefined;
+    if (vt === undefined && p.get(Attr.cardinality) === undefined) return undefined;
+    const typeName = (eid: number | undefined) =>
+      eid === undefined ? undefined : (this.identById.get(eid)?.name as ValueType | undefined);
+    const uniq = p.get(Attr.unique) as number | undefined;
+    const tupleTypes = p.get(Attr.tupleTypes) as Keyword[] | undefined;
+    const tupleAttrs = p.get(Attr.tupleAttrs) as Keyword[] | undefined;
+    return Object.freeze({
+      id,
+      ident,
+      valueType: vt === undefined ? null : (typeName(vt) ?? null),
+      cardinality: p.get(Attr.cardinality) === Enum.cardinalityMany ? 'many' : 'one',
+      unique: uniq === Enum.uniqueIdentity ? 'identity' : uniq === Enum.uniqueValue ? 'value' : null,
+      isComponent: p.get(Attr.isComponent) === true,
+      index: p.get(Attr.index) === true,
+      noHistory: p.get(Attr.noHistory) === true,
+      doc: p.get(Attr.doc) as string | undefined,
+      tupleType: typeName(p.get(Attr.tupleType) as number | undefined),
+      tupleTypes: tupleTypes?.map((k) => k.name as ValueType),
+      tupleAttrs: tupleAttrs?.map((k) => this.idByIdent.get(k.fqn) ?? -1),
+    } satisfies AttrInfo);
+  }
+}
+
+function fqnOf(ref: Keyword | string): string {
+  if (ref instanceof Keyword) return ref.fqn;
+  return ref.startsWith(':') ? ref.slice(1) : ref;
+}

@@ -1,0 +1,10 @@
+// factlog's public API.
+export { open, Connection, type OpenOptions, type TxReport, type TxListener } from './connection.js';
+export { Db, DbError, type WithReport } from './db/db.js';
+export type { Datom, DbView, AttrInfo, Entity, EntityRef, IndexName, Value, ValueType } from './db/api.js';
+export { TxError } from './tx/errors.js';
+export { StorageError } from './storage/store.js';
+export { FactlogError } from '../query-lang/errors.js';
+export { Keyword, Sym, Uuid, Char, BigDec, EdnList, Tagged, type EdnValue } from '../query-lang/edn/types.js';
+export { readEdn, readAllEdn } from '../query-lang/edn/reader.js';
+export { printEdn } from '../query-lang/edn/printer.js';

@@ -1,0 +1,133 @@
+// How datoms become LMDB keys. Every index key is an lmdb-js array key (ordered-binary),
+// so LMDB's byte order is the index order. A value takes two key slots: a type tag, then a payload
+// that sorts correctly within its type.
+import { Keyword, Sym, Uuid } from '../../query-lang/edn/types.js';
+import { printEdn } from '../../query-lang/edn/printer.js';
+import { readEdn } from '../../query-lang/edn/reader.js';
+import type { Datom, Value, ValueType } from '../db/api.js';
+
+export const enum Tag {
+  Boolean = 1,
+  Number = 2,
+  BigInt = 3,
+  String = 4,
+  Keyword = 5,
+  Symbol = 6,
+  Instant = 7,
+  Uuid = 8,
+  Ref = 9,
+  Tuple = 10,
+}
+
+export type Payload = boolean | number | bigint | string;
+export type KeyPart = Payload;
+
+/** Entity ids of transactions: TX_BASE + t. User entities stay far below. */
+export const TX_BASE = 2 ** 40;
+
+export function tToTx(t: number): number {
+  return TX_BASE + t;
+}
+
+export function txToT(tx: number): number {
+  return tx >= TX_BASE ? tx - TX_BASE : tx;
+}
+
+/** `valueType` is the attribute's type (null without schema); it decides refs and bigints. */
+export function encodeValue(v: Value, valueType: ValueType | null): [Tag, Payload] {
+  if (valueType === 'ref') return [Tag.Ref, v as number];
+  if (valueType === 'bigint') return [Tag.BigInt, v as bigint];
+  switch (typeof v) {
+    case 'string':
+      return [Tag.String, v];
+    case 'number':
+      return [Tag.Number, v];
+    case 'boolean':
+      return [Tag.Boolean, v];
+    case 'bigint':
+      // longs past 2^53 sort among the other numbers
+      return [Tag.Number, v];
+  }
+  if (v instanceof Keyword) return [Tag.Keyword, v.fqn];
+  if (v instanceof Date) return [Tag.Instant, v.getTime()];
+  if (v instanceof Uuid) return [Tag.Uuid, v.value];
+  if (v instanceof Sym) return [Tag.Symbol, v.name];
+  if (Array.isArray(v)) return [Tag.Tuple, printEdn(v)];
+  throw new TypeError(`cannot encode value ${String(v)}`);
+}
+
+export function decodeValue(tag: Tag, payload: Payload): Value {
+  switch (tag) {
+    case Tag.Ref:
+    case Tag.Number:
+    case Tag.String:
+    case Tag.Boolean:
+      return payload as Value;
+    case Tag.BigInt:
+      return typeof payload === 'bigint' ? payload : BigInt(payload as number);
+    case Tag.Keyword:
+      return Keyword.of(payload as string);
+    case Tag.Instant:
+      return new Date(payload as number);
+    case Tag.Uuid:
+      return new Uuid(payload as string);
+    case Tag.Symbol:
+      return Sym.of(payload as string);
+    case Tag.Tuple:
+      return readEdn(payload as string) as Value[];
+  }
+  throw new TypeError(`unknown value tag ${tag}`);
+}
+
+// ---- index keys ----
+// Current indexes hold datoms that are true now:      [..., tx]
+// History indexes hold datoms that were retracted:    [..., txAsserted, txRetracted]
+
+export type IndexName = 'eavt' | 'aevt' | 'avet' | 'vaet';
+
+/** A datom in stored form: value already split into tag + payload. */
+export interface RawDatom {
+  e: number;
+  a: number;
+  tag: Tag;
+  payload: Payload;
+  tx: number;
+}
+
+export function indexKey(index: IndexName, d: RawDatom): KeyPart[] {
+  switch (index) {
+    case 'eavt':
+      return [d.e, d.a, d.tag, d.payload, d.tx];
+    case 'aevt':
+      return [d.a, d.e, d.tag, d.payload, d.tx];
+    case 'avet':
+      return [d.a, d.tag, d.payload, d.e, d.tx];
+    case 'vaet':
+      return [d.payload as number, d.a, d.e, d.tx];
+  }
+}
+
+/** Number of key slots before the tx slot(s). */
+export const TX_SLOT: Record<IndexName, number> = { eavt: 4, aevt: 4, avet: 4, vaet: 3 };
+
+export function rawFromKey(index: IndexName, key: KeyPart[]): RawDatom {
+  switch (index) {
+    case 'eavt':
+      return { e: key[0] as number, a: key[1] as number, tag: key[2] as Tag, payload: key[3], tx: key[4] as number };
+    case 'aevt':
+      return { a: key[0] as number, e: key[1] as number, tag: key[2] as Tag, payload: key[3], tx: key[4] as number };
+    case 'avet':
+      return { a: key[0] as number, tag: key[1] as Tag, payload: key[2], e: key[3] as number, tx: key[4] as number };
+    case 'vaet':
+      return { payload: key[0] as number, a: key[1] as number, e: key[2] as number, tag: Tag.Ref, tx: key[3] as number };
+  }
+}
+
+export function toDatom(raw: RawDatom, added = true, tx = raw.tx): Datom {
+  return { e: raw.e, a: raw.a, v: decodeValue(raw.tag, raw.payload), tx, added };
+}
+
+/** The key of a datom minus its tx: identifies the fact (e, a, v). */
+export function factKey(raw: { e: number; a: number; tag: Tag; payload: Payload }): string {
+  return `${raw.e}|${raw.a}|${raw.tag}|${typeof raw.payload === 'bigint' ? raw.payload + 'n' : String(raw.payload)}`;
+}

@@ -1,0 +1,298 @@
+// The LMDB environment of one factlog database directory: the log (source of truth), the current
+// indexes (datoms true now), the history indexes (datoms retracted, with the t that retracted them)
+// and a small meta table. Knows nothing of queries or transactions' meaning: it stores and scans.
+import fs from 'node:fs';
+import path from 'node:path';
+import { open as openLmdb, type Database, type RootDatabase } from 'lmdb';
+import { FactlogError } from '../../query-lang/errors.js';
+import { indexKey, rawFromKey, Tag, TX_SLOT, type IndexName, type KeyPart, type RawDatom } from './encoding.js';
+import { decodeLogEntry, encodeLogEntry, type LogEntry } from './log.js';
+
+export const FORMAT_VERSION = 1;
+export const DATA_FILE = 'factlog.mdb';
+export const INDEXES: IndexName[] = ['eavt', 'aevt', 'avet', 'vaet'];
+
+const EMPTY = Buffer.alloc(0);
+/** Sorts after any key element we store; closes a prefix range. */
+export const KEY_MAX = '\uffff\uffff\uffff\uffff';
+
+export class StorageError extends FactlogError {}
+
+export interface StoreOptions {
+  path: string;
+  /** Create the database when the directory is missing or empty (default true). */
+  create?: boolean;
+  readOnly?: boolean;
+  /** LMDB map size in bytes (the largest the file may grow). */
+  mapSize?: number;
+  /** Skip fsync (tests and benchmarks only: acknowledged transactions may be lost on a crash). */
+  noSync?: boolean;
+}
+
+/** A retraction to store: the datom as it was asserted (tx = asserting tx) and the retracting tx. */
+export interface Retraction {
+  raw: RawDatom;
+  txRetracted: number;
+  keepHistory: boolean;
+}
+
+export interface Meta {
+  lastT: number;
+  nextEid: number;
+  lastInstant: number;
+}
+
+export class Store {
+  readonly dir: string;
+  private readonly env: RootDatabase;
+  private readonly meta: Database<any, string>;
+  private readonly log: Database<any, number>;
+  private readonly current: Record<IndexName, Database<Buffer, any>>;
+  private readonly history: Record<IndexName, Database<Buffer, any>>;
+  readonly readOnly: boolean;
+
+  private constructor(dir: string, options: StoreOptions) {
+    this.dir = dir;
+    this.readOnly = options.readOnly ?? false;
+    this.env = openLmdb({
+      path: path.join(dir, DATA_FILE),
+      maxDbs: 16,
+      mapSize: options.mapSize ?? 64 * 1024 ** 3,
+      noSync: options.noSync ?? false,
+      readOnly: this.readOnly,
+    });
+    this.meta = this.env.openDB('meta', {});
+    this.log = this.env.openDB('log', { keyEncoding: 'uint32' as any });
+    const indexDb = (name: string) => this.env.openDB<Buffer, any>(name, { encoding: 'binary' });
+    this.current = { eavt: indexDb('eavt'), aevt: indexDb('aevt'), avet: indexDb('avet'), vaet: indexDb('vaet') };
+    this.history = {
+      eavt: indexDb('eavt.history'),
+      aevt: indexDb('aevt.history'),
+      avet: indexDb('avet.history'),
+      vaet: indexDb('vaet.history'),
+    };
+  }
+
+  static open(options: StoreOptions): { store: Store; created: boolean } {
+    const dir = path.resolve(options.path);
+    const exists = fs.existsSync(dir);
+    if (exists && !fs.statSync(dir).isDirectory()) {
+      throw new StorageError('storage/not-a-database', `${dir} is a file, not a factlog database directory`);
+    }
+    const dataFile = path.join(dir, DATA_FILE);
+    const hasData = fs.existsSync(dataFile);
+    if (!hasData) {
+      const empty = !exists || fs.readdirSync(dir).length === 0;
+      if (!empty) {
+        throw new StorageError('storage/not-a-database', `${dir} is not a factlog database (no ${DATA_FILE} in it)`);
+      }
+      if (options.create === false || options.readOnly) {
+        throw new StorageError('storage/no-database', `no factlog database at ${dir}`);
+      }
+      fs.mkdirSync(dir, { recursive: true });
+    }
+    let store: Store;
+    try {
+      store = new Store(dir, options);
+    } catch (err) {
+      throw new StorageError('storage/open-failed', `cannot open ${dir}: ${(err as Error).message}`);
+    }
+    const version = store.meta.get('formatVersion');
+    if (hasData && version === undefined) {
+      store.env.close();
+      throw new StorageError('storage/not-a-database', `${dataFile} is not a factlog database`);
+    }
+    if (version !== undefined && version > FORMAT_VERSION) {
+      store.env.close();
+      throw new StorageError(
+        'storage/newer-format',
+        `${dir} was written by a newer factlog (format ${version}; this version reads up to ${FORMAT_VERSION})`,
+      );
+    }
+    return { store, created: version === undefined };
+  }
+
+  close(): Promise<void> {
+    return this.env.close();
+  }
+
+  // ---------------- meta ----------------
+
+  readMeta(): Meta {
+    return {
+      lastT: this.meta.get('lastT') ?? -1,
+      nextEid: this.meta.get('nextEid') ?? 0,
+      lastInstant: this.meta.get('lastInstant') ?? 0,
+    };
+  }
+
+  /** The last committed t, read from the same snapshot as the scans that follow it in this tick. */
+  lastT(): number {
+    return this.meta.get('lastT') ?? -1;
+  }
+
+  attrCount(a: number): number {
+    return this.meta.get(`count:${a}`) ?? 0;
+  }
+
+  // ---------------- writing ----------------
+
+  /**
+   * Run `write` in one LMDB write transaction, after every earlier one; resolves once committed
+   * and flushed to disk. Reads inside `write` see the writes of earlier transactions.
+   */
+  async writeTransaction<T>(write: () => T): Promise<T> {
+    if (this.readOnly) throw new StorageError('storage/read-only', `${this.dir} is open read-only`);
+    let result!: T;
+    await this.env.transaction(() => {
+      result = write();
+    });
+    await this.env.flushed;
+    return result;
+  }
+
+  /** Inside a write transaction: append a log entry and apply it to the indexes. */
+  putTransaction(entry: LogEntry, asserted: RawDatom[], retracted: Retraction[], meta: Meta): void {
+    this.log.putSync(entry.t, encodeLogEntry(entry));
+    const counts = new Map<number, number>();
+    const bump = (a: number, n: number) => counts.set(a, (counts.get(a) ?? 0) + n);
+    for (const r of retracted) {
+      this.removeCurrent(r.raw);
+      if (r.keepHistory) this.putHistory(r.raw, r.txRetracted);
+      bump(r.raw.a, -1);
+    }
+    for (const d of asserted) {
+      this.putCurrent(d);
+      bump(d.a, 1);
+    }
+    for (const [a, n] of counts) if (n !== 0) this.meta.putSync(`count:${a}`, this.attrCount(a) + n);
+    this.putMeta(meta);
+  }
+
+  putMeta(meta: Meta): void {
+    if (this.meta.get('formatVersion') === undefined) this.meta.putSync('formatVersion', FORMAT_VERSION);
+    this.meta.putSync('lastT', meta.lastT);
+    this.meta.putSync('nextEid', meta.nextEid);
+    this.meta.putSync('lastInstant', meta.lastInstant);
+  }
+
+  private putCurrent(d: RawDatom): void {
+    for (const index of INDEXES) {
+      if (index === 'vaet' && d.tag !== Tag.Ref) continue;
+      this.current[index].putSync(indexKey(index, d), EMPTY);
+    }
+  }
+
+  private removeCurrent(d: RawDatom): void {
+    for (const index of INDEXES) {
+      if (index === 'vaet' && d.tag !== Tag.Ref) continue;
+      this.current[index].removeSync(indexKey(index, d));
+    }
+  }
+
+  private putHistory(d: RawDatom, txRetracted: number): void {
+    for (const index of INDEXES) {
+      if (index === 'vaet' && d.tag !== Tag.Ref) continue;
+      this.history[index].putSync([...indexKey(index, d), txRetracted], EMPTY);
+    }
+  }
+
+  // ---------------- reading ----------------
+
+  /** Current datoms whose key starts with `prefix`, in index order. */
+  *scanCurrent(index: IndexName, prefix: KeyPart[], end?: KeyPart[]): Generator<RawDatom> {
+    for (const key of this.current[index].getKeys(rangeOf(prefix, end))) {
+      yield rawFromKey(index, key as KeyPart[]);
+    }
+  }
+
+  /** Retracted datoms (with the tx that retracted them) whose key starts with `prefix`. */
+  *scanHistory(index: IndexName, prefix: KeyPart[], end?: KeyPart[]): Generator<{ raw: RawDatom; txRetracted: number }> {
+    const slot = TX_SLOT[index] + 1;
+    for (const key of this.history[index].getKeys(rangeOf(prefix, end))) {
+      const k = key as KeyPart[];
+      yield { raw: rawFromKey(index, k), txRetracted: k[slot] as number };
+    }
+  }
+
+  /** Number of current keys with this prefix; exact, but costs a scan of them. */
+  countCurrent(index: IndexName, prefix: KeyPart[], end?: KeyPart[]): number {
+    return this.current[index].getKeysCount(rangeOf(prefix, end));
+  }
+
+  hasHistory(index: IndexName, prefix: KeyPart[], end?: KeyPart[]): boolean {
+    for (const _ of this.history[index].getKeys({ ...rangeOf(prefix, end), limit: 1 })) return true;
+    return false;
+  }
+
+  logEntry(t: number): LogEntry | undefined {
+    const raw = this.log.get(t);
+    return raw === undefined ? undefined : decodeLogEntry(t, raw);
+  }
+
+  /** Log entries with from <= t < to, oldest first. */
+  *logRange(from = 0, to = Number.MAX_SAFE_INTEGER): Generator<LogEntry> {
+    for (const { key, value } of this.log.getRange({ start: from, end: Math.min(to, 0xffffffff) })) {
+      yield decodeLogEntry(key as number, value);
+    }
+  }
+
+  /** Drop every index and rebuild it from the log alone (one write transaction). */
+  async rebuildIndexes(keepHistory: (a: number, entry: LogEntry) => boolean): Promise<void> {
+    await this.writeTransaction(() => {
+      for (const index of INDEXES) {
+        this.current[index].clearSync();
+        this.history[index].clearSync();
+      }
+      for (const key of [...this.meta.getKeys()]) if (String(key).startsWith('count:')) this.meta.removeSync(key);
+      const counts = new Map<number, number>();
+      for (const entry of this.logRange()) {
+        for (const d of entry.datoms) {
+          const raw: RawDatom = { e: d.e, a: d.a, tag: d.tag, payload: d.payload, tx: entry.tx };
+          if (d.added) {
+            this.putCurrent(raw);
+            counts.set(d.a, (counts.get(d.a) ?? 0) + 1);
+          } else {
+            const asserted = this.findCurrent(raw);
+            if (!asserted) continue;
+            this.removeCurrent(asserted);
+            if (keepHistory(d.a, entry)) this.putHistory(asserted, entry.tx);
+            counts.set(d.a, (counts.get(d.a) ?? 0) - 1);
+          }
+        }
+      }
+      for (const [a, n] of counts) this.meta.putSync(`count:${a}`, n);
+    });
+  }
+
+  /** The current datom for fact (e, a, v) with the tx that asserted it. */
+  findCurrent(d: Pick<RawDatom, 'e' | 'a' | 'tag' | 'payload'>): RawDatom | undefined {
+    for (const raw of this.scanCurrent('eavt', [d.e, d.a, d.tag, d.payload])) return raw;
+    return undefined;
+  }
+
+  /** Every key of an index (current and history), for comparing indexes in tests and tools. */
+  dumpIndex(index: IndexName, which: 'current' | 'history'): KeyPart[][] {
+    const db = which === 'current' ? this.current[index] : this.history[index];
+    return [...db.getKeys({})] as KeyPart[][];
+  }
+
+  stats(): { entries: Record<string, number>; sizeBytes: number } {
+    const entries: Record<string, number> = { log: (this.log.getStats() as any).entryCount };
+    for (const index of INDEXES) {
+      entries[index] = (this.current[index].getStats() as any).entryCount;
+      entries[`${index}.history`] = (this.history[index].getStats() as any).entryCount;
+    }
+    const file = path.join(this.dir, DATA_FILE);
+    return { entries, sizeBytes: fs.existsSync(file) ? fs.statSync(file).size : 0 };
+  }
+
+  /** Drop the cached read snapshot so the next read sees other processes' commits. */
+  refresh(): void {
+    this.env.resetReadTxn();
+  }
+}
+
+function rangeOf(prefix: KeyPart[], end?: KeyPart[]) {
+  return { start: prefix.length ? prefix : undefined, end: end ?? (prefix.length ? [...prefix, KEY_MAX] : undefined) } as any;
+}

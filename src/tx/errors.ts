@@ -1,0 +1,18 @@
+// Errors a transaction can fail with. Each names the offending form; codes are stable.
+import { FactlogError } from '../../query-lang/errors.js';
+
+/** Codes: tx/invalid-data, tx/unknown-operation, tx/unknown-attribute, tx/invalid-value,
+ *  tx/invalid-entity, tx/unknown-ident, tx/lookup-ref-not-found, tx/dangling-tempid,
+ *  tx/unique-conflict, tx/cardinality-conflict, tx/datom-conflict, tx/cas-failed,
+ *  tx/instant-backwards, tx/invalid-schema, tx/attribute-in-same-tx, tx/read-only. */
+export class TxError extends FactlogError {}
+
+/** Where in the tx data a problem was found: the form printed, and its text position. */
+export interface FormRef {
+  text: string;
+  pos?: { line: number; column: number; offset: number };
+}
+
+export function txError(code: string, message: string, form?: FormRef): TxError {
+  return new TxError(code, form ? `${message} in ${form.text}` : message, { pos: form?.pos, form: form?.text });
+}

@@ -1,0 +1,420 @@
+// Tx data -> the datoms one transaction asserts and retracts, checked against a db value:
+// attributes resolved (created for schemaless use), tempids upserted or allocated, lookup refs
+// resolved, redundant datoms dropped, cardinality-one values replaced, uniqueness enforced.
+// Pure with respect to storage: it only reads through the Db it is given.
+import { Keyword } from '../../query-lang/edn/types.js';
+import { printEdn } from '../../query-lang/edn/printer.js';
+import type { AttrInfo, Datom, Value } from '../db/api.js';
+import type { Db } from '../db/db.js';
+import { Attr, Enum, FIRST_USER_EID, type Schema } from '../db/schema.js';
+import { encodeValue, factKey, toDatom, tToTx, TX_BASE, type RawDatom } from '../storage/encoding.js';
+import { txError, type FormRef } from './errors.js';
+import { EntityValue, readTxData, toOps, TX_TEMPID, type EntityArg, type Op } from './txdata.js';
+import { coerceValue } from './values.js';
+
+export interface PrepareOptions {
+  /** The t this transaction will get. */
+  t: number;
+  nextEid: number;
+  /** :db/txInstant of the previous transaction, ms. */
+  lastInstant: number;
+  strictSchema: boolean;
+  now?: number;
+}
+
+export interface PreparedTx {
+  t: number;
+  tx: number;
+  instant: number;
+  /** New datoms (tx = this transaction). */
+  asserted: RawDatom[];
+  /** Datoms ended by this transaction, as they were asserted (tx = the asserting transaction). */
+  retracted: RawDatom[];
+  tempids: Record<string, number>;
+  nextEid: number;
+  schema: Schema;
+  /** The report's datoms: retractions (added false) then assertions, all with this tx. */
+  txData: Datom[];
+}
+
+export function prepareTx(db: Db, input: unknown, options: PrepareOptions): PreparedTx {
+  const forms = readTxData(input);
+  return new TxBuilder(db, options).build(toOps(forms, db.schema));
+}
+
+const TYPE_IDS = new Set(Array.from({ length: 11 }, (_, i) => 20 + i));
+const SCHEMA_REFS: Record<number, Set<number>> = {
+  [Attr.valueType]: TYPE_IDS,
+  [Attr.tupleType]: TYPE_IDS,
+  [Attr.cardinality]: new Set([Enum.cardinalityOne, Enum.cardinalityMany]),
+  [Attr.unique]: new Set([Enum.uniqueIdentity, Enum.uniqueValue]),
+};
+
+class TxBuilder {
+  private readonly tx: number;
+  private schema: Schema;
+  private nextEid: number;
+  private readonly firstNewEid: number;
+  private readonly tempids = new Map<string, number>();
+  private readonly assertions = new Map<string, RawDatom>();
+  private readonly retractions = new Map<string, RawDatom>();
+  private readonly cardOne = new Map<string, string>();
+  private readonly uniqueChecks: { attr: AttrInfo; raw: RawDatom; form: FormRef }[] = [];
+  private definedIdents = new Set<string>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly options: PrepareOptions,
+  ) {
+    this.tx = tToTx(options.t);
+    this.schema = db.schema;
+    this.nextEid = options.nextEid;
+    this.firstNewEid = options.nextEid;
+  }
+
+  build(ops: Op[]): PreparedTx {
+    this.definedIdents = new Set(
+      ops.flatMap((o) => (o.op === 'add' && o.a instanceof Keyword && o.a.fqn === 'db/ident' && o.v instanceof Keyword ? [o.v.fqn] : [])),
+    );
+    const attrs = ops.map((o) => (o.op === 'retract-entity' ? null : this.resolveAttr(o.a, o.form)));
+    this.upsertTempids(ops, attrs);
+    this.allocateTempids(ops);
+    ops.forEach((o, i) => this.apply(o, attrs[i]));
+    this.checkUniqueness();
+    const instant = this.txInstant();
+    return this.finish(instant);
+  }
+
+  // ---------------- attributes ----------------
+
+  private resolveAttr(a: Keyword | number, form: FormRef): AttrInfo {
+    const found = this.schema.attr(a);
+    if (found) return found;
+    if (typeof a === 'number') throw txError('tx/unknown-attribute', `no attribute with id ${a}`, form);
+    if (a.isReverse) throw txError('tx/invalid-data', `reverse attribute ${a} is only allowed as a map key`, form);
+    if (this.definedIdents.has(a.fqn)) {
+      throw txError('tx/attribute-in-same-tx', `attribute ${a} is defined in this transaction; transact schema first`, form);
+    }
+    if (this.options.strictSchema) throw txError('tx/unknown-attribute', `unknown attribute ${a} (strict schema)`, form);
+    if (this.schema.entidOfIdent(a) !== undefined) throw txError('tx/unknown-attribute', `${a} is an ident, not an attribute`, form);
+    // used without schema: create the attribute (cardinality one, any scalar) in this transaction
+    const id = this.nextEid++;
+    const identRaw = this.raw(id, this.schema.attr(Attr.ident)!, a);
+    const cardRaw = this.raw(id, this.schema.attr(Attr.cardinality)!, Enum.cardinalityOne);
+    this.assertions.set(factKey(identRaw), identRaw);
+    this.assertions.set(factKey(cardRaw), cardRaw);
+    this.schema = this.schema.apply([
+      { e: id, a: Attr.ident, v: a, added: true },
+      { e: id, a: Attr.cardinality, v: Enum.cardinalityOne, added: true },
+    ]);
+    return this.schema.attr(id)!;
+  }
+
+  // ---------------- tempids ----------------
+
+  /** Tempids asserting a :db.unique/identity value that exists take that entity (upsert). */
+  private upsertTempids(ops: Op[], attrs: (AttrInfo | null)[]): void {
+    const byValue = new Map<string, string>();
+    ops.forEach((o, i) => {
+      const attr = attrs[i];
+      if (o.op !== 'add' || o.e.kind !== 'tempid' || attr?.unique !== 'identity') return;
+      if (attr.valueType === 'ref' && !this.isResolvableRef(o.v)) return;
+      const v = attr.valueType === 'ref' ? this.resolveRefValue(o.v, o.form) : coerceValue(attr, o.v, o.form);
+      const [tag, payload] = encodeValue(v, attr.valueType);
+      let existing: number | undefined;
+      for (const d of this.db.scan('avet', [attr.id, tag, payload])) existing = d.e;
+      const key = o.e.key;
+      if (existing !== undefined) this.bindTempid(key, existing, o.form);
+      else {
+        const vk = `${attr.id}|${tag}|${String(payload)}`;
+        const other = byValue.get(vk);
+        if (other && other !== key) this.unify.set(key, other);
+        else byValue.set(vk, key);
+      }
+    });
+  }
+
+  /** Tempids that name the same new entity through a shared unique identity value. */
+  private readonly unify = new Map<string, string>();
+
+  private bindTempid(key: string, eid: number, form: FormRef): void {
+    const prev = this.tempids.get(key);
+    if (prev !== undefined && prev !== eid) {
+      throw txError('tx/unique-conflict', `tempid ${key} upserts to two entities (${prev} and ${eid})`, form);
+    }
+    this.tempids.set(key, eid);
+  }
+
+  /** Every tempid used as an entity gets a new id; one only used as a value is an error. */
+  private allocateTempids(ops: Op[]): void {
+    const asEntity = new Set<string>();
+    for (const o of ops) if (o.e.kind === 'tempid' && (o.op === 'add' || o.op === 'cas')) asEntity.add(o.e.key);
+    for (const key of asEntity) {
+      if (this.tempids.has(key)) continue;
+      const via = this.unify.get(key);
+      if (via !== undefined && this.tempids.has(via)) this.tempids.set(key, this.tempids.get(via)!);
+      else this.tempids.set(key, this.nextEid++);
+      if (via !== undefined && !this.tempids.has(via)) this.tempids.set(via, this.tempids.get(key)!);
+    }
+    for (const o of ops) {
+      for (const arg of this.entityArgsOf(o)) {
+        if (arg.kind === 'tempid' && !this.tempids.has(arg.key)) {
+          throw txError('tx/dangling-tempid', `tempid ${JSON.stringify(arg.key)} is used only as a value, never as an entity`, o.form);
+        }
+      }
+    }
+  }
+
+  private entityArgsOf(o: Op): EntityArg[] {
+    const args: EntityArg[] = [o.e];
+    if ((o.op === 'add' || o.op === 'retract' || o.op === 'cas') && o.v instanceof EntityValue) args.push(o.v.arg);
+    if ((o.op === 'add' || o.op === 'cas') && typeof o.v === 'string' && this.isRefAttr(o.a)) args.push({ kind: 'tempid', key: o.v, explicit: true });
+    return args;
+  }
+
+  private isRefAttr(a: Keyword | number): boolean {
+    return this.schema.attr(a)?.valueType === 'ref';
+  }
+
+  // ---------------- entities and values ----------------
+
+  private resolveEntity(arg: EntityArg, form: FormRef): number {
+    switch (arg.kind) {
+      case 'tx':
+        return this.tx;
+      case 'tempid': {
+        const id = this.tempids.get(arg.key);
+        if (id === undefined) throw txError('tx/dangling-tempid', `tempid ${JSON.stringify(arg.key)} names no entity`, form);
+        return id;
+      }
+      case 'ident': {
+        const id = this.schema.entidOfIdent(arg.ident);
+        if (id === undefined) throw txError('tx/unknown-ident', `no entity has ident ${arg.ident}`, form);
+        return id;
+      }
+      case 'lookup': {
+        const attr = this.schema.attr(arg.attr as Keyword);
+        if (!attr) throw txError('tx/unknown-attribute', `unknown attribute in lookup ref`, form);
+        if (!attr.unique) throw txError('tx/invalid-entity', `lookup ref attribute ${attr.ident} is not :db/unique`, form);
+        const v = attr.valueType === 'ref' ? this.resolveRefValue(arg.value, form) : coerceValue(attr, arg.value, form);
+        const [tag, payload] = encodeValue(v, attr.valueType);
+        for (const d of this.db.scan('avet', [attr.id, tag, payload])) return d.e;
+        throw txError('tx/lookup-ref-not-found', `no entity with ${attr.ident} ${JSON.stringify(String(arg.value))}`, form);
+      }
+      case 'id':
+        if (!this.isKnownId(arg.id)) throw txError('tx/invalid-entity', `entity id ${arg.id} does not exist`, form);
+        return arg.id;
+    }
+  }
+
+  private isKnownId(id: number): boolean {
+    if (id >= TX_BASE) return id <= this.tx;
+    if (id < FIRST_USER_EID) return this.schema.ident(id) !== undefined || this.hasDatoms(id);
+    return id < this.nextEid;
+  }
+
+  private hasDatoms(e: number): boolean {
+    for (const _ of this.db.scan('eavt', [e])) return true;
+    return false;
+  }
+
+  private isResolvableRef(v: unknown): boolean {
+    if (v instanceof EntityValue) return v.arg.kind !== 'tempid' || this.tempids.has(v.arg.key);
+    if (typeof v === 'string') return this.tempids.has(v);
+    if (typeof v === 'number') return v >= 0;
+    return true;
+  }
+
+  private resolveRefValue(v: unknown, form: FormRef): number {
+    if (v instanceof EntityValue) return this.resolveEntity(v.arg, form);
+    if (typeof v === 'string' && !v.startsWith(':')) return this.resolveEntity(v === TX_TEMPID ? { kind: 'tx' } : { kind: 'tempid', key: v, explicit: true }, form);
+    if (typeof v === 'string') return this.resolveEntity({ kind: 'ident', ident: Keyword.of(v) }, form);
+    if (typeof v === 'number' && v < 0) return this.resolveEntity({ kind: 'tempid', key: String(v), explicit: true }, form);
+    if (typeof v === 'number') return this.resolveEntity({ kind: 'id', id: v }, form);
+    if (v instanceof Keyword) return this.resolveEntity({ kind: 'ident', ident: v }, form);
+    if (Array.isArray(v) && v.length === 2) return this.resolveEntity({ kind: 'lookup', attr: keywordish(v[0]), value: v[1] }, form);
+    throw txError('tx/invalid-value', `${String(v)} is not a reference to an entity`, form);
+  }
+
+  private valueFor(attr: AttrInfo, v: unknown, form: FormRef): Value {
+    if (attr.valueType === 'ref') return this.resolveRefValue(v, form);
+    if (v instanceof EntityValue) throw txError('tx/invalid-value', `${attr.ident} is not a ref attribute; a nested map needs one`, form);
+    return coerceValue(attr, v, form);
+  }
+
+  private raw(e: number, attr: AttrInfo, v: Value): RawDatom {
+    const [tag, payload] = encodeValue(v, attr.valueType);
+    return { e, a: attr.id, tag, payload, tx: this.tx };
+  }
+
+  // ---------------- operations ----------------
+
+  private apply(o: Op, attr: AttrInfo | null): void {
+    const e = this.resolveEntity(o.e, o.form);
+    switch (o.op) {
+      case 'add':
+        return this.add(e, attr!, this.valueFor(attr!, o.v, o.form), o.form);
+      case 'retract':
+        return this.retract(this.raw(e, attr!, this.valueFor(attr!, o.v, o.form)), o.form);
+      case 'retract-attr':
+        for (const r of this.currentValues(e, attr!)) this.retract(r, o.form);
+        return;
+      case 'retract-entity':
+        return this.retractEntity(e, o.form, new Set());
+      case 'cas':
+        return this.cas(e, attr!, o.old, o.v, o.form);
+    }
+  }
+
+  private add(e: number, attr: AttrInfo, v: Value, form: FormRef): void {
+    const raw = this.raw(e, attr, v);
+    const key = factKey(raw);
+    if (attr.cardinality === 'one') {
+      const slot = `${e}|${attr.id}`;
+      const prev = this.cardOne.get(slot);
+      if (prev !== undefined && prev !== key) {
+        throw txError('tx/cardinality-conflict', `two values for cardinality-one ${attr.ident} of entity ${e}`, form);
+      }
+      this.cardOne.set(slot, key);
+    }
+    if (this.retractions.has(key)) throw txError('tx/datom-conflict', `the same datom is asserted and retracted`, form);
+    if (attr.cardinality === 'one') {
+      for (const old of this.currentValues(e, attr)) if (factKey(old) !== key) this.retractStored(old);
+    }
+    if (attr.unique) this.uniqueChecks.push({ attr, raw, form });
+    if (this.assertions.has(key) || this.exists(raw)) return;
+    this.assertions.set(key, raw);
+  }
+
+  private retract(raw: RawDatom, form: FormRef): void {
+    const key = factKey(raw);
+    if (this.assertions.has(key)) throw txError('tx/datom-conflict', `the same datom is asserted and retracted`, form);
+    const stored = this.findStored(raw);
+    if (stored) this.retractStored(stored);
+    // Retracting a fact that does not hold is a no-op, as in Datomic.
+  }
+
+  private retractStored(stored: RawDatom): void {
+    this.retractions.set(factKey(stored), stored);
+  }
+
+  private retractEntity(e: number, form: FormRef, seen: Set<number>): void {
+    if (seen.has(e)) return;
+    seen.add(e);
+    for (const d of this.db.datoms('eavt', e)) {
+      const attr = this.schema.attr(d.a)!;
+      this.retractStored({ ...this.raw(d.e, attr, d.v), tx: d.tx });
+      if (attr.isComponent && attr.valueType === 'ref') this.retractEntity(d.v as number, form, seen);
+    }
+    for (const d of this.db.datoms('vaet', e)) {
+      const attr = this.schema.attr(d.a)!;
+      this.retractStored({ ...this.raw(d.e, attr, d.v), tx: d.tx });
+    }
+  }
+
+  private cas(e: number, attr: AttrInfo, oldArg: unknown, newArg: unknown, form: FormRef): void {
+    if (attr.cardinality !== 'one') throw txError('tx/invalid-data', `:db/cas needs a cardinality-one attribute, ${attr.ident} is many`, form);
+    const current = this.currentValues(e, attr);
+    const expected = oldArg === null || oldArg === undefined ? null : factKey(this.raw(e, attr, this.valueFor(attr, oldArg, form)));
+    const actual = current.length ? factKey(current[0]) : null;
+    if (expected !== actual) {
+      const now = current.length ? printEdn(toDatom(current[0]).v) : 'nil';
+      throw txError('tx/cas-failed', `compare-and-swap failed: ${attr.ident} of ${e} is ${now}`, form);
+    }
+    this.add(e, attr, this.valueFor(attr, newArg, form), form);
+  }
+
+  // ---------------- reading the db before ----------------
+
+  private isNew(e: number): boolean {
+    return e >= this.firstNewEid && e < TX_BASE;
+  }
+
+  /** Current datoms of (e, a), with the tx that asserted them. */
+  private currentValues(e: number, attr: AttrInfo): RawDatom[] {
+    if (this.isNew(e)) return [];
+    const out: RawDatom[] = [];
+    for (const d of this.db.scan('eavt', [e, attr.id])) out.push({ ...this.raw(e, attr, d.v), tx: d.tx });
+    return out;
+  }
+
+  private findStored(raw: RawDatom): RawDatom | undefined {
+    if (this.isNew(raw.e)) return undefined;
+    for (const d of this.db.scan('eavt', [raw.e, raw.a, raw.tag, raw.payload])) return { ...raw, tx: d.tx };
+    return undefined;
+  }
+
+  private exists(raw: RawDatom): boolean {
+    return this.findStored(raw) !== undefined;
+  }
+
+  // ---------------- checks and result ----------------
+
+  private checkUniqueness(): void {
+    const owners = new Map<string, number>();
+    for (const { attr, raw, form } of this.uniqueChecks) {
+      const vk = `${raw.a}|${raw.tag}|${String(raw.payload)}`;
+      const other = owners.get(vk);
+      if (other !== undefined && other !== raw.e) {
+        throw txError('tx/unique-conflict', `${attr.ident} ${String(raw.payload)} asserted for two entities (${other} and ${raw.e})`, form);
+      }
+      owners.set(vk, raw.e);
+      for (const d of this.db.scan('avet', [raw.a, raw.tag, raw.payload])) {
+        if (d.e === raw.e) continue;
+        if (this.retractions.has(factKey({ ...raw, e: d.e }))) continue;
+        throw txError('tx/unique-conflict', `${attr.ident} ${String(raw.payload)} already belongs to entity ${d.e}`, form);
+      }
+    }
+  }
+
+  private txInstant(): number {
+    const instantAttr = this.schema.attr(Attr.txInstant)!;
+    const given = [...this.assertions.values()].find((d) => d.e === this.tx && d.a === Attr.txInstant);
+    const last = this.options.lastInstant;
+    if (given) {
+      const ms = given.payload as number;
+      if (ms < last) {
+        throw txError('tx/instant-backwards', `:db/txInstant ${new Date(ms).toISOString()} is before the previous transaction's ${new Date(last).toISOString()}`);
+      }
+      return ms;
+    }
+    const instant = Math.max(this.options.now ?? Date.now(), last);
+    const raw = this.raw(this.tx, instantAttr, new Date(instant));
+    this.assertions.set(factKey(raw), raw);
+    return instant;
+  }
+
+  private finish(instant: number): PreparedTx {
+    const asserted = [...this.assertions.values()];
+    const retracted = [...this.retractions.values()];
+    const schemaFacts = [
+      ...retracted.map((r) => ({ ...toDatom(r, false), added: false })),
+      ...asserted.map((r) => toDatom(r, true)),
+    ];
+    const schema = this.schema.apply(schemaFacts);
+    this.validateSchema(schemaFacts);
+    const tempids: Record<string, number> = {};
+    for (const [key, id] of this.tempids) if (!key.startsWith('#map-')) tempids[key] = id;
+    const txData = [...retracted.map((r) => toDatom(r, false, this.tx)), ...asserted.map((r) => toDatom(r, true))];
+    return { t: this.options.t, tx: this.tx, instant, asserted, retracted, tempids, nextEid: this.nextEid, schema, txData };
+  }
+
+  private validateSchema(facts: { e: number; a: number; v: Value; added: boolean }[]): void {
+    for (const f of facts) {
+      const allowed = SCHEMA_REFS[f.a];
+      if (f.added && allowed && !allowed.has(f.v as number)) {
+        throw txError('tx/invalid-schema', `${this.schema.ident(f.a)} cannot be ${this.schema.ident(f.v as number) ?? f.v}`);
+      }
+      if (f.a === Attr.valueType && f.added && this.db.schema.attr(f.e)?.valueType) {
+        const before = this.db.schema.attr(f.e)!;
+        if (before.valueType !== this.schema.attr(f.e)?.valueType || facts.some((g) => g.e === f.e && g.a === Attr.valueType && !g.added)) {
+          throw txError('tx/invalid-schema', `the :db/valueType of ${before.ident} cannot change`);
+        }
+      }
+    }
+  }
+}
+
+function keywordish(x: unknown): unknown {
+  return typeof x === 'string' ? Keyword.of(x) : x;
+}

@@ -1,0 +1,215 @@
+// Tx data (EDN text or JS data) -> flat operations. Map forms are expanded here, nested maps and
+// reverse keys included, using the schema to tell refs and cardinality-many attributes apart.
+import { EdnList, Keyword, Sym } from '../../query-lang/edn/types.js';
+import { positionOf, readEdn } from '../../query-lang/edn/reader.js';
+import { printEdn } from '../../query-lang/edn/printer.js';
+import type { AttrInfo } from '../db/api.js';
+import type { Schema } from '../db/schema.js';
+import { txError, type FormRef } from './errors.js';
+
+/** The tempid naming the transaction entity itself. */
+export const TX_TEMPID = 'datomic.tx';
+
+/** An entity as written: an id, a tempid, an ident or a lookup ref; resolved later. */
+export type EntityArg =
+  | { kind: 'id'; id: number }
+  | { kind: 'tempid'; key: string; explicit: boolean }
+  | { kind: 'ident'; ident: Keyword }
+  | { kind: 'lookup'; attr: unknown; value: unknown }
+  | { kind: 'tx' };
+
+export type Op =
+  | { op: 'add' | 'retract'; e: EntityArg; a: Keyword | number; v: unknown; form: FormRef }
+  | { op: 'retract-attr'; e: EntityArg; a: Keyword | number; form: FormRef }
+  | { op: 'retract-entity'; e: EntityArg; form: FormRef }
+  | { op: 'cas'; e: EntityArg; a: Keyword | number; old: unknown; v: unknown; form: FormRef };
+
+const OPS: Record<string, 'add' | 'retract' | 'retract-entity' | 'cas'> = {
+  'db/add': 'add',
+  'db/retract': 'retract',
+  'db/retractEntity': 'retract-entity',
+  'db.fn/retractEntity': 'retract-entity',
+  'db/cas': 'cas',
+  'db.fn/cas': 'cas',
+};
+
+/** Read tx data from EDN text, or take JS data as it is; the result is a list of forms. */
+export function readTxData(input: unknown): unknown[] {
+  const data = typeof input === 'string' ? readEdn(input) : input;
+  if (data instanceof EdnList) return data.items;
+  if (!Array.isArray(data)) {
+    throw txError('tx/invalid-data', 'tx data must be a vector (or list) of forms', describe(data));
+  }
+  return data;
+}
+
+export function describe(form: unknown): FormRef {
+  let text: string;
+  try {
+    text = printEdn(form);
+  } catch {
+    text = String(form);
+  }
+  if (text.length > 200) text = text.slice(0, 197) + '...';
+  const pos = form !== null && typeof form === 'object' ? positionOf(form as object) : undefined;
+  return { text, pos };
+}
+
+/** Expand every form into flat operations. */
+export function toOps(forms: unknown[], schema: Schema): Op[] {
+  const ops: Op[] = [];
+  const expander = new MapExpander(schema, ops);
+  for (const form of forms) {
+    if (isMapForm(form)) expander.expand(form, describe(form));
+    else if (Array.isArray(form) || form instanceof EdnList) ops.push(listOp(form, describe(form)));
+    else throw txError('tx/invalid-data', 'a tx form is a list [:db/add e a v] or a map', describe(form));
+  }
+  return ops;
+}
+
+function listOp(form: unknown[] | EdnList, ref: FormRef): Op {
+  const items = form instanceof EdnList ? form.items : form;
+  const opName = keywordOf(items[0]);
+  const op = opName ? OPS[opName.fqn] : undefined;
+  if (!op) throw txError('tx/unknown-operation', `unknown operation ${printEdn(items[0] ?? null)}`, ref);
+  const arity = (n: number[]) => {
+    if (!n.includes(items.length - 1)) {
+      throw txError('tx/invalid-data', `${opName} takes ${n.join(' or ')} arguments, got ${items.length - 1}`, ref);
+    }
+  };
+  switch (op) {
+    case 'add':
+      arity([3]);
+      return { op, e: entityArg(items[1], ref), a: attrArg(items[2], ref), v: items[3], form: ref };
+    case 'retract':
+      arity([2, 3]);
+      if (items.length === 3) return { op: 'retract-attr', e: entityArg(items[1], ref), a: attrArg(items[2], ref), form: ref };
+      return { op, e: entityArg(items[1], ref), a: attrArg(items[2], ref), v: items[3], form: ref };
+    case 'retract-entity':
+      arity([1]);
+      return { op, e: entityArg(items[1], ref), form: ref };
+    case 'cas':
+      arity([4]);
+      return { op, e: entityArg(items[1], ref), a: attrArg(items[2], ref), old: items[3], v: items[4], form: ref };
+  }
+}
+
+/** An entity position: id, tempid (string or negative number), ident keyword or lookup ref. */
+export function entityArg(x: unknown, ref: FormRef): EntityArg {
+  if (typeof x === 'number' && Number.isInteger(x)) {
+    return x < 0 ? { kind: 'tempid', key: String(x), explicit: true } : { kind: 'id', id: x };
+  }
+  if (typeof x === 'string') return x === TX_TEMPID ? { kind: 'tx' } : { kind: 'tempid', key: x, explicit: true };
+  if (x instanceof Keyword) return { kind: 'ident', ident: x };
+  const items = x instanceof EdnList ? x.items : x;
+  if (Array.isArray(items) && items.length === 2) return { kind: 'lookup', attr: items[0], value: items[1] };
+  throw txError('tx/invalid-entity', `${describe(x).text} is not an entity id, tempid, ident or lookup ref`, ref);
+}
+
+function attrArg(x: unknown, ref: FormRef): Keyword | number {
+  if (typeof x === 'number' && Number.isInteger(x) && x >= 0) return x;
+  const kw = keywordOf(x);
+  if (!kw) throw txError('tx/invalid-data', `${describe(x).text} is not an attribute`, ref);
+  return kw;
+}
+
+/** Keywords, and in JS data also 'ns/name' or ':ns/name' strings. */
+export function keywordOf(x: unknown): Keyword | null {
+  if (x instanceof Keyword) return x;
+  if (x instanceof Sym) return null;
+  if (typeof x === 'string' && x.length > 1 && !/\s/.test(x)) return Keyword.of(x);
+  return null;
+}
+
+export function isMapForm(x: unknown): x is Map<unknown, unknown> | Record<string, unknown> {
+  return x instanceof Map || isPlainObject(x);
+}
+
+function isPlainObject(x: unknown): x is Record<string, unknown> {
+  if (x === null || typeof x !== 'object') return false;
+  const proto = Object.getPrototypeOf(x);
+  return proto === Object.prototype || proto === null;
+}
+
+function mapEntries(m: Map<unknown, unknown> | Record<string, unknown>): [unknown, unknown][] {
+  return m instanceof Map ? [...m.entries()] : Object.entries(m);
+}
+
+const DB_ID = Keyword.of('db/id');
+
+class MapExpander {
+  private implicit = 0;
+
+  constructor(
+    private readonly schema: Schema,
+    private readonly ops: Op[],
+  ) {}
+
+  /** Expand one map form; returns the entity it describes. */
+  expand(map: Map<unknown, unknown> | Record<string, unknown>, ref: FormRef): EntityArg {
+    const entries = mapEntries(map);
+    const idEntry = entries.find(([k]) => keywordOf(k) === DB_ID);
+    const e: EntityArg = idEntry
+      ? entityArg(idEntry[1], ref)
+      : { kind: 'tempid', key: `#map-${++this.implicit}`, explicit: false };
+    const attrs = entries.filter(([k]) => keywordOf(k) !== DB_ID);
+    if (attrs.length === 0 && !idEntry) throw txError('tx/invalid-data', 'an entity map needs at least one attribute', ref);
+    for (const [k, value] of attrs) {
+      const kw = keywordOf(k);
+      if (!kw) throw txError('tx/invalid-data', `map key ${describe(k).text} is not an attribute`, ref);
+      if (kw.isReverse) this.expandReverse(e, kw.reverse(), value, ref);
+      else for (const v of this.valuesOf(kw, value)) this.ops.push({ op: 'add', e, a: kw, v: this.nested(kw, v, ref), form: ref });
+    }
+    return e;
+  }
+
+  /** `{:person/_friend [a b]}`: a and b get :person/friend pointing here. */
+  private expandReverse(target: EntityArg, forward: Keyword, value: unknown, ref: FormRef): void {
+    const attr = this.schema.attr(forward);
+    if (attr && attr.valueType !== 'ref') {
+      throw txError('tx/invalid-data', `reverse attribute :${forward.ns}/_${forward.name} needs a ref attribute`, ref);
+    }
+    const sources = Array.isArray(value) && !isLookupRef(value) ? value : value instanceof Set ? [...value] : [value];
+    for (const s of sources) {
+      const e = isMapForm(s) ? this.expand(s, describe(s)) : entityArg(s, ref);
+      this.ops.push({ op: 'add', e, a: forward, v: toValueArg(target), form: ref });
+    }
+  }
+
+  /** The values a map entry stands for: several for cardinality-many collections. */
+  private valuesOf(kw: Keyword, value: unknown): unknown[] {
+    const attr: AttrInfo | undefined = this.schema.attr(kw);
+    if (!attr || attr.cardinality !== 'many') return [value];
+    if (value instanceof Set) return [...value];
+    if (Array.isArray(value) && attr.valueType !== 'tuple' && !(attr.valueType === 'ref' && isLookupRef(value))) {
+      return value;
+    }
+    return [value];
+  }
+
+  /** A nested map under a ref attribute becomes its own entity. */
+  private nested(kw: Keyword, v: unknown, ref: FormRef): unknown {
+    if (!isMapForm(v)) return v;
+    const attr = this.schema.attr(kw);
+    if (attr && attr.valueType !== 'ref') {
+      throw txError('tx/invalid-value', `a nested map needs a ref attribute, ${kw} is ${attr.valueType}`, ref);
+    }
+    return toValueArg(this.expand(v, describe(v)));
+  }
+}
+
+/** A value that refers to an already-described entity (kept as an EntityArg marker). */
+export class EntityValue {
+  constructor(readonly arg: EntityArg) {}
+}
+
+function toValueArg(e: EntityArg): EntityValue {
+  return new EntityValue(e);
+}
+
+export function isLookupRef(v: unknown): boolean {
+  const items = v instanceof EdnList ? v.items : v;
+  if (!Array.isArray(items) || items.length !== 2 || Array.isArray(items[1])) return false;
+  const head = items[0];
+  return head instanceof Keyword || (typeof head === 'string' && head.startsWith(':'));
+}

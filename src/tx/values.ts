@@ -1,0 +1,71 @@
+// Coerce and validate a value for its attribute's :db/valueType (refs are resolved elsewhere).
+import { BigDec, Keyword, Sym, Uuid } from '../../query-lang/edn/types.js';
+import type { AttrInfo, Value, ValueType } from '../db/api.js';
+import { txError, type FormRef } from './errors.js';
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+type Coerce = (v: unknown) => Value | undefined;
+
+/** One coercion per value type: returns undefined when the value does not fit. */
+const COERCE: Record<Exclude<ValueType, 'ref' | 'tuple'>, Coerce> = {
+  string: (v) => (typeof v === 'string' ? v : undefined),
+  long: (v) => {
+    if (typeof v === 'number') return Number.isInteger(v) ? v : undefined;
+    if (typeof v === 'bigint') return v >= -(2n ** 63n) && v < 2n ** 63n ? (Number.isSafeInteger(Number(v)) ? Number(v) : v) : undefined;
+    return undefined;
+  },
+  double: (v) => (typeof v === 'number' && !Number.isNaN(v) ? v : v instanceof BigDec ? Number(v.text) : undefined),
+  boolean: (v) => (typeof v === 'boolean' ? v : undefined),
+  instant: (v) => (v instanceof Date && !Number.isNaN(v.getTime()) ? v : undefined),
+  uuid: (v) => (v instanceof Uuid ? v : typeof v === 'string' && UUID_RE.test(v) ? new Uuid(v) : undefined),
+  keyword: (v) => (v instanceof Keyword ? v : typeof v === 'string' && v.startsWith(':') && v.length > 1 ? Keyword.of(v) : undefined),
+  bigint: (v) => (typeof v === 'bigint' ? v : typeof v === 'number' && Number.isInteger(v) ? BigInt(v) : undefined),
+  symbol: (v) => (v instanceof Sym ? v : undefined),
+};
+
+/** Values accepted for attributes used without schema. */
+function coerceSchemaless(v: unknown): Value | undefined {
+  if (typeof v === 'string' || typeof v === 'boolean' || typeof v === 'bigint') return v;
+  if (typeof v === 'number') return Number.isNaN(v) ? undefined : v;
+  if (v instanceof Keyword || v instanceof Sym || v instanceof Uuid) return v;
+  if (v instanceof Date) return Number.isNaN(v.getTime()) ? undefined : v;
+  return undefined;
+}
+
+function coerceTuple(attr: AttrInfo, v: unknown): Value | undefined {
+  if (!Array.isArray(v) || v.length < 2 || v.length > 8) return undefined;
+  const types = attr.tupleTypes ?? (attr.tupleType ? v.map(() => attr.tupleType!) : undefined);
+  if (types && types.length !== v.length) return undefined;
+  const out: Value[] = [];
+  for (let i = 0; i < v.length; i++) {
+    const t = types?.[i];
+    if (v[i] === null) return undefined;
+    const c = t && t !== 'ref' && t !== 'tuple' ? COERCE[t](v[i]) : coerceSchemaless(v[i]);
+    if (c === undefined) return undefined;
+    out.push(c);
+  }
+  return out;
+}
+
+export function coerceValue(attr: AttrInfo, v: unknown, form: FormRef): Value {
+  if (v === null || v === undefined) {
+    throw txError('tx/invalid-value', `nil is not a value (attribute ${attr.ident})`, form);
+  }
+  const type = attr.valueType;
+  const out =
+    type === null ? coerceSchemaless(v) : type === 'tuple' ? coerceTuple(attr, v) : type === 'ref' ? (v as Value) : COERCE[type](v);
+  if (out === undefined) {
+    const expected = type === null ? 'a scalar value' : `a value of type :db.type/${type}`;
+    throw txError('tx/invalid-value', `${attr.ident} expects ${expected}, got ${describeValue(v)}`, form);
+  }
+  return out;
+}
+
+function describeValue(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (v instanceof Keyword) return v.toString();
+  if (Array.isArray(v)) return 'a vector';
+  if (v instanceof Map || (typeof v === 'object' && v !== null && !(v instanceof Date))) return 'a map';
+  return `${typeof v} ${String(v)}`;
+}

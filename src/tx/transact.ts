@@ -80,6 +80,7 @@ class TxBuilder {
     this.upsertTempids(ops, attrs);
     this.allocateTempids(ops);
     ops.forEach((o, i) => this.apply(o, attrs[i]));
+    this.checkConflicts();
     this.checkUniqueness();
     const instant = this.txInstant();
     return this.finish(instant);
@@ -277,7 +278,7 @@ class TxBuilder {
       }
       this.cardOne.set(slot, key);
     }
-    if (this.retractions.has(key)) throw txError('tx/datom-conflict', `the same datom is asserted and retracted`, form);
+    this.assertedFacts.set(key, form);
     if (attr.cardinality === 'one') {
       for (const old of this.currentValues(e, attr)) if (factKey(old) !== key) this.retractStored(old);
     }
@@ -286,9 +287,16 @@ class TxBuilder {
     this.assertions.set(key, raw);
   }
 
-  private retract(raw: RawDatom, form: FormRef): void {
-    const key = factKey(raw);
-    if (this.assertions.has(key)) throw txError('tx/datom-conflict', `the same datom is asserted and retracted`, form);
+  /** Every fact this tx asserts, redundant or not, with its form: asserting and retracting one is a conflict. */
+  private readonly assertedFacts = new Map<string, FormRef>();
+
+  private checkConflicts(): void {
+    for (const [key, form] of this.assertedFacts) {
+      if (this.retractions.has(key)) throw txError('tx/datom-conflict', `the same datom is asserted and retracted`, form);
+    }
+  }
+
+  private retract(raw: RawDatom, _form: FormRef): void {
     const stored = this.findStored(raw);
     if (stored) this.retractStored(stored);
     // Retracting a fact that does not hold is a no-op, as in Datomic.

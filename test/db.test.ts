@@ -1,0 +1,174 @@
+import { describe, expect, it } from 'vitest';
+import { Keyword, open, type Connection, type Datom, type Db } from '../src/index.js';
+import { freshConn, tempDir } from './helpers/tmp.js';
+
+const kw = Keyword.of;
+
+async function people(): Promise<{ conn: Connection; ann: number; bob: number; ts: number[] }> {
+  const conn = await freshConn();
+  const ts: number[] = [];
+  const s = await conn.transact(`[{:db/ident :p/name :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
+    {:db/ident :p/age :db/valueType :db.type/long :db/cardinality :db.cardinality/one}
+    {:db/ident :p/likes :db/valueType :db.type/string :db/cardinality :db.cardinality/many}
+    {:db/ident :p/friend :db/valueType :db.type/ref :db/cardinality :db.cardinality/many}]`);
+  ts.push(s.t);
+  const r1 = await conn.transact(`[{:db/id "ann" :p/name "Ann" :p/age 30 :p/likes ["tea"]} {:db/id "bob" :p/name "Bob" :p/age 40 :p/friend "ann"}]`);
+  ts.push(r1.t);
+  const r2 = await conn.transact(`[{:p/name "Ann" :p/age 31 :p/likes ["coffee"]}]`);
+  ts.push(r2.t);
+  const r3 = await conn.transact(`[[:db/retract ${r1.tempids.ann} :p/likes "tea"] [:db/retract ${r1.tempids.bob} :p/friend ${r1.tempids.ann}]]`);
+  ts.push(r3.t);
+  return { conn, ann: r1.tempids.ann, bob: r1.tempids.bob, ts };
+}
+
+const vs = (db: Db, e: number, a: string) => [...db.datoms('eavt', e, kw(a))].map((d) => d.v);
+const brief = (ds: Iterable<Datom>) => [...ds].map((d) => [d.e, d.v, d.added]);
+
+describe('immutable database values', () => {
+  it('a value taken before a transaction keeps its facts', async () => {
+    const { conn, ann, ts } = await people();
+    const db = conn.db();
+    await conn.transact(`[{:p/name "Ann" :p/age 99}]`);
+    expect(vs(db, ann, 'p/age')).toEqual([31]);
+    expect(vs(conn.db(), ann, 'p/age')).toEqual([99]);
+    expect(db.basisT).toBe(ts[3]);
+    expect(Object.isFrozen(db)).toBe(true);
+  });
+
+  it('asOf(t) sees the facts as they were at t, by t, tx id or Date', async () => {
+    const { conn, ann, bob, ts } = await people();
+    const db = conn.db();
+    expect(vs(db.asOf(ts[1]), ann, 'p/age')).toEqual([30]);
+    expect(vs(db.asOf(db.tToTx(ts[1])), ann, 'p/age')).toEqual([30]);
+    expect(vs(db.asOf(ts[2]), ann, 'p/likes').sort()).toEqual(['coffee', 'tea']);
+    expect(vs(db.asOf(ts[3]), ann, 'p/likes')).toEqual(['coffee']);
+    expect(vs(db.asOf(ts[2]), bob, 'p/friend')).toEqual([ann]);
+    expect(vs(db.asOf(ts[0]), ann, 'p/age')).toEqual([]);
+    const instant = db.entity(db.tToTx(ts[2]))!.get('db/txInstant') as Date;
+    expect(db.asOf(instant).basisT).toBe(ts[2]);
+    expect(db.asOf(new Date(instant.getTime() + 1)).basisT).toBeGreaterThanOrEqual(ts[2]);
+    expect(db.asOf(new Date('2000-01-01')).basisT).toBe(0);
+  });
+
+  it('since(t) shows only datoms asserted after t', async () => {
+    const { conn, ann, ts } = await people();
+    const db = conn.db();
+    expect(vs(db.since(ts[1]), ann, 'p/age')).toEqual([31]);
+    expect(vs(db.since(ts[1]), ann, 'p/name')).toEqual([]);
+    expect(vs(db.asOf(ts[2]).since(ts[1]), ann, 'p/likes')).toEqual(['coffee']);
+  });
+
+  it('history() returns every assertion and retraction', async () => {
+    const { conn, ann, ts } = await people();
+    const h = conn.db().history();
+    const likes = [...h.datoms('eavt', ann, kw('p/likes'))].map((d) => [d.v, d.added, d.tx - h.tToTx(0)]);
+    expect(likes).toEqual(
+      expect.arrayContaining([
+        ['tea', true, ts[1]],
+        ['tea', false, ts[3]],
+        ['coffee', true, ts[2]],
+      ]),
+    );
+    expect(likes).toHaveLength(3);
+    const ages = [...h.datoms('eavt', ann, kw('p/age'))].map((d) => [d.v, d.added]);
+    expect(ages).toEqual([
+      [30, true],
+      [30, false],
+      [31, true],
+    ]);
+    // history as of an earlier t does not show later retractions
+    expect([...conn.db().asOf(ts[1]).history().datoms('eavt', ann, kw('p/age'))].map((d) => d.added)).toEqual([true]);
+  });
+
+  it('with() is speculative: nothing is written, values chain', async () => {
+    const { conn, ann } = await people();
+    const db = conn.db();
+    const w = db.with(`[{:p/name "Ann" :p/age 50} {:db/id "c" :p/name "Cid"}]`);
+    expect(vs(w.dbAfter, ann, 'p/age')).toEqual([50]);
+    expect(vs(db, ann, 'p/age')).toEqual([31]);
+    expect(w.dbAfter.basisT).toBe(db.basisT + 1);
+    const cid = w.tempids.c;
+    expect(vs(w.dbAfter, cid, 'p/name')).toEqual(['Cid']);
+    const w2 = w.dbAfter.with(`[[:db/retractEntity ${cid}] {:db/id "d" :p/name "Dee"}]`);
+    expect(vs(w2.dbAfter, cid, 'p/name')).toEqual([]);
+    expect(w2.tempids.d).not.toBe(cid);
+    expect(brief(w2.dbAfter.datoms('avet', kw('p/name'))).map((x) => x[1])).toEqual(['Ann', 'Bob', 'Dee']);
+    expect(vs(conn.db(), ann, 'p/age')).toEqual([31]);
+    expect([...conn.db().datoms('avet', kw('p/name'))]).toHaveLength(2);
+  });
+});
+
+describe('index access', () => {
+  it('datoms() by each index and component prefix, in index order', async () => {
+    const { conn, ann, bob } = await people();
+    const db = conn.db();
+    expect(brief(db.datoms('avet', kw('p/age')))).toEqual([
+      [ann, 31, true],
+      [bob, 40, true],
+    ]);
+    expect(brief(db.datoms('avet', kw('p/age'), 40))).toEqual([[bob, 40, true]]);
+    expect(brief(db.datoms('aevt', kw('p/name'), bob))).toEqual([[bob, 'Bob', true]]);
+    expect(brief(db.datoms('eavt', [kw('p/name'), 'Bob'], kw('p/age')))).toEqual([[bob, 40, true]]);
+    expect([...db.datoms('vaet', ann)]).toEqual([]);
+    expect([...db.asOf(db.basisT - 1).datoms('vaet', ann)].map((d) => d.e)).toEqual([bob]);
+    expect([...db.datoms('eavt', kw('p/nope'))]).toEqual([]);
+  });
+
+  it('seekDatoms() continues past the prefix; indexRange() bounds values', async () => {
+    const { conn, ann, bob } = await people();
+    const db = conn.db();
+    const seek = [...db.seekDatoms('avet', kw('p/age'), 35)];
+    expect(seek[0]).toMatchObject({ e: bob, v: 40 });
+    expect(seek.length).toBeGreaterThan(1);
+    expect(brief(db.indexRange(kw('p/age'), 30, 40))).toEqual([[ann, 31, true]]);
+    expect(brief(db.indexRange(kw('p/age'), 32, null))).toEqual([[bob, 40, true]]);
+    expect(brief(db.indexRange(kw('p/name'), 'A', 'B'))).toEqual([[ann, 'Ann', true]]);
+  });
+
+  it('estimateCount() tracks the number of current datoms', async () => {
+    const { conn } = await people();
+    const db = conn.db();
+    expect(db.estimateCount('aevt', kw('p/age'))).toBe(2);
+    expect(db.estimateCount('aevt', kw('p/likes'))).toBe(1);
+  });
+});
+
+describe('entities', () => {
+  it('navigates attributes, refs and reverse refs lazily', async () => {
+    const { conn, ann, bob, ts } = await people();
+    const db = conn.db().asOf(ts[2]);
+    const b = db.entity(bob)!;
+    const friends = b.get('p/friend') as Set<any>;
+    expect([...friends].map((f) => f.get('p/name'))).toEqual(['Ann']);
+    const a = db.entity([kw('p/name'), 'Ann'])!;
+    expect(a.id).toBe(ann);
+    expect([...(a.get('p/_friend') as Set<any>)].map((x) => x.id)).toEqual([bob]);
+    expect(a.get(':p/likes')).toEqual(new Set(['tea', 'coffee']));
+    expect(a.toJSON()).toEqual({ 'db/id': ann, 'p/name': 'Ann', 'p/age': 31, 'p/likes': expect.arrayContaining(['tea', 'coffee']) });
+    expect(db.entity([kw('p/name'), 'Nobody'])).toBeNull();
+  });
+});
+
+describe('persistence', () => {
+  it('a reopened database keeps its history and schema', async () => {
+    const dir = tempDir();
+    const conn = await open({ path: dir });
+    await conn.transact(`[{:db/ident :p/n :db/valueType :db.type/long :db/cardinality :db.cardinality/many}]`);
+    const r1 = await conn.transact(`[{:db/id "a" :p/n [1 2]}]`);
+    const r2 = await conn.transact(`[[:db/retract ${r1.tempids.a} :p/n 1]]`);
+    await conn.close();
+    const again = await open({ path: dir });
+    try {
+      const db = again.db();
+      expect(db.basisT).toBe(r2.t);
+      expect(db.attr('p/n')!.cardinality).toBe('many');
+      expect(vs(db, r1.tempids.a, 'p/n')).toEqual([2]);
+      expect(vs(db.asOf(r1.t), r1.tempids.a, 'p/n')).toEqual([1, 2]);
+      const r3 = await again.transact(`[{:db/id "b" :p/n [5]}]`);
+      expect(r3.tempids.b).toBeGreaterThan(r1.tempids.a);
+      expect(r3.t).toBe(r2.t + 1);
+    } finally {
+      await again.close();
+    }
+  });
+});

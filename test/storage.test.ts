@@ -1,0 +1,119 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { open as openLmdb } from 'lmdb';
+import { describe, expect, it } from 'vitest';
+import { Keyword, open } from '../src/index.js';
+import { DATA_FILE, FORMAT_VERSION } from '../src/storage/store.js';
+import { tempDir } from './helpers/tmp.js';
+
+async function openError(options: Parameters<typeof open>[0]): Promise<any> {
+  return open(options).then(
+    async (c) => {
+      await c.close();
+      return null;
+    },
+    (e) => e,
+  );
+}
+
+describe('opening a directory', () => {
+  it('creates a database in a missing or empty directory, with a format version', async () => {
+    const dir = path.join(tempDir(), 'new');
+    const conn = await open({ path: dir });
+    expect(fs.existsSync(path.join(dir, DATA_FILE))).toBe(true);
+    expect(conn.basisT).toBe(0);
+    await conn.close();
+    const env = openLmdb({ path: path.join(dir, DATA_FILE), maxDbs: 16 });
+    expect(env.openDB('meta', {}).get('formatVersion')).toBe(FORMAT_VERSION);
+    await env.close();
+  });
+
+  it('refuses a directory that is not a factlog database', async () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, 'notes.txt'), 'hello');
+    const err = await openError({ path: dir });
+    expect(err?.code).toBe('storage/not-a-database');
+    expect(fs.readdirSync(dir)).toEqual(['notes.txt']);
+    const file = path.join(dir, 'notes.txt');
+    expect((await openError({ path: file }))?.code).toBe('storage/not-a-database');
+  });
+
+  it('refuses an LMDB file that factlog did not write', async () => {
+    const dir = tempDir();
+    const env = openLmdb({ path: path.join(dir, DATA_FILE) });
+    await env.put('x', 1);
+    await env.close();
+    expect((await openError({ path: dir }))?.code).toBe('storage/not-a-database');
+  });
+
+  it('does not create a database when create is false', async () => {
+    const dir = path.join(tempDir(), 'missing');
+    expect((await openError({ path: dir, create: false }))?.code).toBe('storage/no-database');
+    expect(fs.existsSync(dir)).toBe(false);
+  });
+
+  it('refuses a database written by a newer format, leaving it untouched', async () => {
+    const dir = path.join(tempDir(), 'db');
+    await (await open({ path: dir })).close();
+    const env = openLmdb({ path: path.join(dir, DATA_FILE), maxDbs: 16 });
+    await env.openDB('meta', {}).put('formatVersion', FORMAT_VERSION + 1);
+    await env.close();
+    const before = fs.readFileSync(path.join(dir, DATA_FILE));
+    const err = await openError({ path: dir });
+    expect(err?.code).toBe('storage/newer-format');
+    expect(fs.readFileSync(path.join(dir, DATA_FILE)).equals(before)).toBe(true);
+  });
+});
+
+describe('history and the log', () => {
+  it(':db/noHistory attributes keep no history in the indexes, but the log has every datom', async () => {
+    const conn = await open({ path: path.join(tempDir(), 'db') });
+    try {
+      await conn.transact(`[{:db/ident :c/n :db/valueType :db.type/long :db/cardinality :db.cardinality/one :db/noHistory true}
+                            {:db/ident :c/h :db/valueType :db.type/long :db/cardinality :db.cardinality/one}]`);
+      const r = await conn.transact(`[{:db/id "c" :c/n 1 :c/h 1}]`);
+      await conn.transact(`[{:db/id ${r.tempids.c} :c/n 2 :c/h 2}]`);
+      const h = conn.db().history();
+      expect([...h.datoms('eavt', r.tempids.c, Keyword.of('c/n'))].map((d) => d.v)).toEqual([2]);
+      expect([...h.datoms('eavt', r.tempids.c, Keyword.of('c/h'))].map((d) => [d.v, d.added])).toEqual([
+        [1, true],
+        [1, false],
+        [2, true],
+      ]);
+      const logged = [...conn.txRange(r.t + 1)].flatMap((e) => e.data).filter((d) => d.e === r.tempids.c);
+      expect(logged).toHaveLength(4);
+      // rebuilding keeps the same policy
+      const current = conn.store.dumpIndex('eavt', 'history');
+      await conn.rebuildIndexes();
+      expect(conn.store.dumpIndex('eavt', 'history')).toEqual(current);
+    } finally {
+      await conn.close();
+    }
+  });
+
+  it('txRange reads the log by t, oldest first', async () => {
+    const conn = await open({ path: path.join(tempDir(), 'db') });
+    try {
+      for (let i = 0; i < 5; i++) await conn.transact([{ 'x/n': i }]);
+      const entries = [...conn.txRange(2, 4)];
+      expect(entries.map((e) => e.t)).toEqual([2, 3]);
+      expect(entries[0].instant).toBeInstanceOf(Date);
+      expect(entries[0].tx).toBe(conn.db().tToTx(2));
+    } finally {
+      await conn.close();
+    }
+  });
+
+  it('stats reports entries per index and size on disk', async () => {
+    const conn = await open({ path: path.join(tempDir(), 'db') });
+    try {
+      await conn.transact([{ 'x/n': 1 }]);
+      const stats = conn.store.stats();
+      expect(stats.entries.log).toBe(2);
+      expect(stats.entries.eavt).toBeGreaterThan(0);
+      expect(stats.sizeBytes).toBeGreaterThan(0);
+    } finally {
+      await conn.close();
+    }
+  });
+});

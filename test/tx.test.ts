@@ -1,0 +1,350 @@
+import { describe, expect, it } from 'vitest';
+import { Keyword, TxError, Uuid, type Connection, type Db } from '../src/index.js';
+import { freshConn } from './helpers/tmp.js';
+
+const SCHEMA = `[
+ {:db/ident :person/email :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
+ {:db/ident :person/name :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
+ {:db/ident :person/age :db/valueType :db.type/long :db/cardinality :db.cardinality/one}
+ {:db/ident :person/ssn :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/value}
+ {:db/ident :person/friend :db/valueType :db.type/ref :db/cardinality :db.cardinality/many}
+ {:db/ident :person/best :db/valueType :db.type/ref :db/cardinality :db.cardinality/one}
+ {:db/ident :person/tags :db/valueType :db.type/keyword :db/cardinality :db.cardinality/many}
+ {:db/ident :person/address :db/valueType :db.type/ref :db/cardinality :db.cardinality/one :db/isComponent true}
+ {:db/ident :address/city :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
+ {:db/ident :person/born :db/valueType :db.type/instant :db/cardinality :db.cardinality/one}
+ {:db/ident :person/id :db/valueType :db.type/uuid :db/cardinality :db.cardinality/one}
+ {:db/ident :person/big :db/valueType :db.type/bigint :db/cardinality :db.cardinality/one}
+ {:db/ident :person/score :db/valueType :db.type/double :db/cardinality :db.cardinality/one}
+ {:db/ident :person/active :db/valueType :db.type/boolean :db/cardinality :db.cardinality/one}
+ {:db/ident :person/loc :db/valueType :db.type/tuple :db/tupleTypes [:db.type/double :db.type/double] :db/cardinality :db.cardinality/one}
+ {:db/ident :color/red} {:db/ident :color/blue}
+ {:db/ident :person/color :db/valueType :db.type/ref :db/cardinality :db.cardinality/one}
+]`;
+
+async function withSchema(options = {}): Promise<Connection> {
+  const conn = await freshConn(options);
+  await conn.transact(SCHEMA);
+  return conn;
+}
+
+function values(db: Db, e: number, attr: string): unknown[] {
+  return [...db.datoms('eavt', e, Keyword.of(attr))].map((d) => d.v);
+}
+
+/** Every datom of the db, as comparable text, to prove a failed tx changed nothing. */
+function snapshot(conn: Connection): string[] {
+  const db = conn.db().history();
+  return [...db.datoms('eavt')].map((d) => `${d.e} ${d.a} ${String(d.v)} ${d.tx} ${d.added}`);
+}
+
+async function expectTxError(conn: Connection, tx: unknown, code: string): Promise<TxError> {
+  const before = snapshot(conn);
+  const t = conn.basisT;
+  const err = await conn.transact(tx).then(
+    () => null,
+    (e) => e,
+  );
+  expect(err, `expected ${code}`).toBeInstanceOf(Error);
+  expect(err.code).toBe(code);
+  expect(conn.basisT).toBe(t);
+  expect(snapshot(conn)).toEqual(before);
+  return err;
+}
+
+describe('list forms', () => {
+  it(':db/add, :db/retract with and without a value', async () => {
+    const conn = await withSchema();
+    const { tempids } = await conn.transact(`[[:db/add "a" :person/name "Ann"] [:db/add "a" :person/tags :x] [:db/add "a" :person/tags :y]]`);
+    const a = tempids.a;
+    expect(values(conn.db(), a, 'person/tags')).toEqual([Keyword.of('x'), Keyword.of('y')]);
+    await conn.transact([[':db/retract', a, ':person/tags', Keyword.of('x')]]);
+    expect(values(conn.db(), a, 'person/tags')).toEqual([Keyword.of('y')]);
+    await conn.transact(`[[:db/retract ${a} :person/name]]`);
+    expect(values(conn.db(), a, 'person/name')).toEqual([]);
+  });
+
+  it('retracting a fact that does not hold is a no-op, as in Datomic', async () => {
+    const conn = await withSchema();
+    const { tempids } = await conn.transact(`[[:db/add "a" :person/name "Ann"]]`);
+    const r = await conn.transact(`[[:db/retract ${tempids.a} :person/name "Bob"]]`);
+    expect(r.txData.filter((d) => d.e === tempids.a)).toEqual([]);
+    expect(values(conn.db(), tempids.a, 'person/name')).toEqual(['Ann']);
+  });
+
+  it(':db/retractEntity removes the entity, refs to it, and its components', async () => {
+    const conn = await withSchema();
+    const { tempids } = await conn.transact(`[{:db/id "a" :person/name "Ann" :person/address {:address/city "Oslo"}}
+                                             {:db/id "b" :person/name "Bob" :person/friend "a" :person/best "a"}]`);
+    const db = conn.db();
+    const address = values(db, tempids.a, 'person/address')[0] as number;
+    expect(values(db, address, 'address/city')).toEqual(['Oslo']);
+    await conn.transact(`[[:db/retractEntity ${tempids.a}]]`);
+    const after = conn.db();
+    expect([...after.datoms('eavt', tempids.a)]).toEqual([]);
+    expect([...after.datoms('eavt', address)]).toEqual([]);
+    expect(values(after, tempids.b, 'person/friend')).toEqual([]);
+    expect(values(after, tempids.b, 'person/name')).toEqual(['Bob']);
+    expect(values(db, address, 'address/city')).toEqual(['Oslo']); // the old value is unchanged
+  });
+
+  it(':db/cas swaps only when the old value matches', async () => {
+    const conn = await withSchema();
+    const { tempids } = await conn.transact(`[{:db/id "a" :person/age 30}]`);
+    await conn.transact(`[[:db/cas ${tempids.a} :person/age 30 31]]`);
+    expect(values(conn.db(), tempids.a, 'person/age')).toEqual([31]);
+    const err = await expectTxError(conn, `[[:db/cas ${tempids.a} :person/age 30 32]]`, 'tx/cas-failed');
+    expect(err.message).toContain('31');
+    await conn.transact(`[[:db.fn/cas ${tempids.a} :person/age 31 40]]`);
+    expect(values(conn.db(), tempids.a, 'person/age')).toEqual([40]);
+    // nil as old value: the attribute must be absent
+    const { tempids: t2 } = await conn.transact(`[{:db/id "b" :person/name "B"}]`);
+    await conn.transact(`[[:db/cas ${t2.b} :person/age nil 1]]`);
+    expect(values(conn.db(), t2.b, 'person/age')).toEqual([1]);
+  });
+
+  it('unknown operations are rejected', async () => {
+    const conn = await withSchema();
+    await expectTxError(conn, `[[:db/frobnicate 1 :person/name "x"]]`, 'tx/unknown-operation');
+  });
+});
+
+describe('map forms', () => {
+  it('tempids, negative ids, nested maps, reverse refs and collections', async () => {
+    const conn = await withSchema();
+    const r = await conn.transact(`[{:db/id -1 :person/name "Ann" :person/tags [:a :b]
+                                    :person/friend [{:person/name "Cid"} "b"]}
+                                   {:db/id "b" :person/name "Bob" :person/_friend -1}]`);
+    const db = conn.db();
+    const ann = r.tempids['-1'];
+    const bob = r.tempids.b;
+    expect(values(db, ann, 'person/tags')).toEqual([Keyword.of('a'), Keyword.of('b')]);
+    const friends = values(db, ann, 'person/friend') as number[];
+    expect(friends).toContain(bob);
+    expect(friends).toHaveLength(2);
+    const cid = friends.find((f) => f !== bob)!;
+    expect(values(db, cid, 'person/name')).toEqual(['Cid']);
+    expect(Object.keys(r.tempids).sort()).toEqual(['-1', 'b']);
+  });
+
+  it('accepts plain JS data with and without colons', async () => {
+    const conn = await withSchema();
+    const r = await conn.transact([{ 'db/id': 'a', ':person/name': 'Ann', 'person/tags': [':x'] }]);
+    expect(values(conn.db(), r.tempids.a, 'person/name')).toEqual(['Ann']);
+    expect(values(conn.db(), r.tempids.a, 'person/tags')).toEqual([Keyword.of('x')]);
+  });
+
+  it('existing ids and lookup refs as :db/id and as ref values', async () => {
+    const conn = await withSchema();
+    const r = await conn.transact(`[{:db/id "a" :person/email "a@x"} {:db/id "b" :person/email "b@x"}]`);
+    await conn.transact(`[{:db/id [:person/email "a@x"] :person/name "Ann" :person/best [:person/email "b@x"]}
+                          [:db/add ${r.tempids.b} :person/name "Bob"]]`);
+    const db = conn.db();
+    expect(values(db, r.tempids.a, 'person/name')).toEqual(['Ann']);
+    expect(values(db, r.tempids.a, 'person/best')).toEqual([r.tempids.b]);
+    expect(values(db, r.tempids.b, 'person/name')).toEqual(['Bob']);
+    await expectTxError(conn, `[{:db/id [:person/email "nobody@x"] :person/name "N"}]`, 'tx/lookup-ref-not-found');
+    await expectTxError(conn, `[[:db/add 999999 :person/name "N"]]`, 'tx/invalid-entity');
+  });
+
+  it('ident keywords resolve as ref values (enums)', async () => {
+    const conn = await withSchema();
+    const r = await conn.transact(`[{:db/id "a" :person/color :color/red}]`);
+    const red = conn.db().entid(Keyword.of('color/red'));
+    expect(values(conn.db(), r.tempids.a, 'person/color')).toEqual([red]);
+    await expectTxError(conn, `[{:db/id "a" :person/color :color/green}]`, 'tx/unknown-ident');
+  });
+});
+
+describe('identity and uniqueness', () => {
+  it('upserts a tempid through :db.unique/identity', async () => {
+    const conn = await withSchema();
+    const r1 = await conn.transact(`[{:person/email "a@x" :person/name "Ann"}]`);
+    const ann = r1.txData.find((d) => d.v === 'a@x')!.e;
+    const r2 = await conn.transact(`[{:db/id "t" :person/email "a@x" :person/age 33}]`);
+    expect(r2.tempids.t).toBe(ann);
+    expect(values(conn.db(), ann, 'person/age')).toEqual([33]);
+    expect(values(conn.db(), ann, 'person/name')).toEqual(['Ann']);
+  });
+
+  it('two tempids with the same identity value become one entity', async () => {
+    const conn = await withSchema();
+    const r = await conn.transact(`[{:db/id "x" :person/email "same@x" :person/name "X"} {:db/id "y" :person/email "same@x" :person/age 3}]`);
+    expect(r.tempids.x).toBe(r.tempids.y);
+  });
+
+  it(':db.unique/value conflicts are rejected, in the db and inside one tx', async () => {
+    const conn = await withSchema();
+    await conn.transact(`[{:person/ssn "123" :person/name "A"}]`);
+    await expectTxError(conn, `[{:person/ssn "123" :person/name "B"}]`, 'tx/unique-conflict');
+    await expectTxError(conn, `[{:person/ssn "9" :person/name "B"} {:person/ssn "9" :person/name "C"}]`, 'tx/unique-conflict');
+  });
+
+  it('a unique value can move when the old owner retracts it in the same tx', async () => {
+    const conn = await withSchema();
+    const r = await conn.transact(`[{:db/id "a" :person/ssn "1"} {:db/id "b" :person/name "B"}]`);
+    await conn.transact(`[[:db/retract ${r.tempids.a} :person/ssn "1"] [:db/add ${r.tempids.b} :person/ssn "1"]]`);
+    expect(values(conn.db(), r.tempids.b, 'person/ssn')).toEqual(['1']);
+  });
+});
+
+describe('cardinality and redundancy', () => {
+  it('a cardinality-one assertion retracts the old value', async () => {
+    const conn = await withSchema();
+    const r = await conn.transact(`[{:db/id "a" :person/name "Ann"}]`);
+    const r2 = await conn.transact(`[{:db/id ${r.tempids.a} :person/name "Anna"}]`);
+    const own = r2.txData.filter((d) => d.e === r.tempids.a).map((d) => [d.v, d.added]);
+    expect(own).toEqual([
+      ['Ann', false],
+      ['Anna', true],
+    ]);
+  });
+
+  it('redundant assertions are dropped', async () => {
+    const conn = await withSchema();
+    const r = await conn.transact(`[{:db/id "a" :person/name "Ann" :person/tags [:x]}]`);
+    const r2 = await conn.transact(`[{:db/id ${r.tempids.a} :person/name "Ann" :person/tags [:x]}]`);
+    expect(r2.txData.filter((d) => d.e === r.tempids.a)).toEqual([]);
+    const r3 = await conn.transact(`[[:db/add "n" :person/name "N"] [:db/add "n" :person/name "N"]]`);
+    expect(r3.txData.filter((d) => d.e === r3.tempids.n)).toHaveLength(1);
+  });
+
+  it('two values for a cardinality-one attribute in one tx conflict', async () => {
+    const conn = await withSchema();
+    await expectTxError(conn, `[[:db/add "a" :person/name "A"] [:db/add "a" :person/name "B"]]`, 'tx/cardinality-conflict');
+  });
+
+  it('asserting and retracting the same datom in one tx conflicts', async () => {
+    const conn = await withSchema();
+    const r = await conn.transact(`[{:db/id "a" :person/tags [:x]}]`);
+    await expectTxError(conn, `[[:db/retract ${r.tempids.a} :person/tags :x] [:db/add ${r.tempids.a} :person/tags :x]]`, 'tx/datom-conflict');
+  });
+});
+
+describe('value types', () => {
+  it('stores and reads every value type', async () => {
+    const conn = await withSchema();
+    const id = new Uuid('1b4e28ba-2fa1-11d2-883f-0016cb7a1d5e');
+    const r = await conn.transact(`[{:db/id "a" :person/name "Ann" :person/age 42 :person/born #inst "1990-05-01T00:00:00Z"
+      :person/id #uuid "1b4e28ba-2fa1-11d2-883f-0016cb7a1d5e" :person/big 123456789012345678901234567890N
+      :person/score 1.5 :person/active false :person/tags [:k] :person/loc [59.9 10.7]}]`);
+    const e = conn.db().entity(r.tempids.a)!;
+    expect(e.get('person/age')).toBe(42);
+    expect(e.get('person/born')).toEqual(new Date('1990-05-01T00:00:00Z'));
+    expect((e.get('person/id') as Uuid).equals(id)).toBe(true);
+    expect(e.get('person/big')).toBe(123456789012345678901234567890n);
+    expect(e.get('person/score')).toBe(1.5);
+    expect(e.get('person/active')).toBe(false);
+    expect(e.get('person/loc')).toEqual([59.9, 10.7]);
+  });
+
+  it('rejects values of the wrong type with the offending form and its position', async () => {
+    const conn = await withSchema();
+    const err = await expectTxError(conn, `[{:person/name "ok"}\n {:person/age "forty"}]`, 'tx/invalid-value');
+    expect(err.message).toContain(':person/age');
+    expect(err.pos).toMatchObject({ line: 2, column: 2 });
+    await expectTxError(conn, `[[:db/add "a" :person/born "2020-01-01"]]`, 'tx/invalid-value');
+    await expectTxError(conn, `[[:db/add "a" :person/loc [1 "x"]]]`, 'tx/invalid-value');
+    await expectTxError(conn, `[[:db/add "a" :person/name nil]]`, 'tx/invalid-value');
+  });
+
+  it('attributes without schema hold scalars; strict schema rejects them', async () => {
+    const conn = await withSchema();
+    const r = await conn.transact(`[{:db/id "a" :thing/color "red"}]`);
+    expect(conn.db().attr(Keyword.of('thing/color'))).toMatchObject({ valueType: null, cardinality: 'one' });
+    expect(values(conn.db(), r.tempids.a, 'thing/color')).toEqual(['red']);
+    await expectTxError(conn, `[{:db/id "a" :thing/shape {:x 1}}]`, 'tx/invalid-value');
+    const strict = await withSchema({ strictSchema: true });
+    await expectTxError(strict, `[{:db/id "a" :thing/color "red"}]`, 'tx/unknown-attribute');
+  });
+});
+
+describe('tempids and the tx entity', () => {
+  it('a tempid used only as a value is an error', async () => {
+    const conn = await withSchema();
+    await expectTxError(conn, `[{:db/id "a" :person/best "nobody"}]`, 'tx/dangling-tempid');
+  });
+
+  it('"datomic.tx" annotates the transaction', async () => {
+    const conn = await withSchema();
+    const r = await conn.transact(`[{:db/id "datomic.tx" :tx/source "import"} {:person/name "A"}]`);
+    expect(values(conn.db(), r.tx, 'tx/source')).toEqual(['import']);
+    expect(conn.db().entity(r.tx)!.get('db/txInstant')).toBeInstanceOf(Date);
+  });
+
+  it('an explicit :db/txInstant imports history and may not go backwards', async () => {
+    const conn = await withSchema();
+    const r = await conn.transact(`[{:db/id "datomic.tx" :db/txInstant #inst "2030-01-01"} {:person/name "A"}]`);
+    expect(conn.db().entity(r.tx)!.get('db/txInstant')).toEqual(new Date('2030-01-01'));
+    await expectTxError(conn, `[{:db/id "datomic.tx" :db/txInstant #inst "2029-01-01"} {:person/name "B"}]`, 'tx/instant-backwards');
+    // without an explicit instant, time does not go backwards either
+    const r2 = await conn.transact(`[{:person/name "C"}]`);
+    expect((conn.db().entity(r2.tx)!.get('db/txInstant') as Date).getTime()).toBeGreaterThanOrEqual(new Date('2030-01-01').getTime());
+  });
+});
+
+describe('schema', () => {
+  it('schema is data: attributes are queryable entities', async () => {
+    const conn = await withSchema();
+    const email = conn.db().attr('person/email')!;
+    expect(email).toMatchObject({ valueType: 'string', cardinality: 'one', unique: 'identity' });
+    expect(conn.db().entity(Keyword.of('person/email'))!.get('db/unique')).toBeTruthy();
+    expect(conn.db().attr('person/address')).toMatchObject({ isComponent: true });
+  });
+
+  it('rejects invalid schema values and type changes', async () => {
+    const conn = await withSchema();
+    await expectTxError(conn, `[{:db/ident :x/y :db/valueType :db.cardinality/one :db/cardinality :db.cardinality/one}]`, 'tx/invalid-schema');
+    await expectTxError(conn, `[{:db/ident :person/age :db/valueType :db.type/string}]`, 'tx/invalid-schema');
+  });
+
+  it('using an attribute in the transaction that defines it is an error', async () => {
+    const conn = await freshConn();
+    await expectTxError(conn, `[{:db/ident :a/b :db/valueType :db.type/string :db/cardinality :db.cardinality/one} {:a/b "x"}]`, 'tx/attribute-in-same-tx');
+  });
+
+  it('asOf views use the schema of their time', async () => {
+    const conn = await freshConn();
+    const r = await conn.transact(`[{:db/ident :a/b :db/valueType :db.type/string :db/cardinality :db.cardinality/one}]`);
+    await conn.transact(`[{:db/ident :a/b :db/cardinality :db.cardinality/many}]`);
+    expect(conn.db().attr('a/b')!.cardinality).toBe('many');
+    expect(conn.db().asOf(r.t).attr('a/b')!.cardinality).toBe('one');
+    expect(conn.db().asOf(r.t - 1).attr('a/b')).toBeUndefined();
+  });
+});
+
+describe('bad input', () => {
+  it('malformed EDN names the position and leaves the db unchanged', async () => {
+    const conn = await withSchema();
+    const err = await expectTxError(conn, `[{:person/name "A"}\n  {:person/name }]`, 'edn/syntax');
+    expect(err.pos?.line).toBe(2);
+  });
+
+  it('a non-vector tx is rejected', async () => {
+    const conn = await withSchema();
+    await expectTxError(conn, `{:person/name "A"}`, 'tx/invalid-data');
+    await expectTxError(conn, `[42]`, 'tx/invalid-data');
+  });
+});
+
+describe('serialization', () => {
+  it('concurrent transacts are serialized and all committed', async () => {
+    const conn = await withSchema();
+    const reports = await Promise.all(Array.from({ length: 50 }, (_, i) => conn.transact([{ 'person/email': `p${i}@x`, 'person/age': i }])));
+    const ts = reports.map((r) => r.t).sort((a, b) => a - b);
+    expect(new Set(ts).size).toBe(50);
+    expect(ts[49] - ts[0]).toBe(49);
+    expect([...conn.db().datoms('aevt', Keyword.of('person/email'))]).toHaveLength(50);
+  });
+
+  it('a failing tx among concurrent ones does not affect the others', async () => {
+    const conn = await withSchema();
+    const results = await Promise.allSettled([
+      conn.transact(`[{:person/email "ok1@x"}]`),
+      conn.transact(`[{:person/age "bad"}]`),
+      conn.transact(`[{:person/email "ok2@x"}]`),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect([...conn.db().datoms('aevt', Keyword.of('person/email'))]).toHaveLength(2);
+  });
+});

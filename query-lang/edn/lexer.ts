@@ -1,0 +1,180 @@
+// EDN lexer: every token is declared as data with Chevrotain's createToken, and one Lexer tokenizes.
+// The same token vocabulary serves the Datalog/pull grammar: the Datalog words (`?var`, `$src`, `%`,
+// `_`, `...`, `.`, `pull`, `not`, `:find`, ...) are extra token types that belong to the generic
+// Symbol/Keyword categories, so the EDN reader sees them as ordinary symbols and keywords.
+import { createToken, Lexer, type IToken, type TokenType } from 'chevrotain';
+import type { SourcePos } from './types.js';
+import { EdnSyntaxError } from './errors.js';
+
+// Characters allowed after the first character of a symbol or keyword.
+const SYM_REST = String.raw`[a-zA-Z0-9*!_?$%&=<>.+\-\/:#'\u00A0-\uFFFF]`;
+// First character of a symbol: '+', '-' and '.' only when not followed by a digit.
+const SYM_FIRST = String.raw`(?:[a-zA-Z*!_?$%&=<>\/\u00A0-\uFFFF]|[+\-.](?![0-9]))`;
+const rx = (src: string): RegExp => new RegExp(src);
+
+// ---------- skipped ----------
+export const WhiteSpace = createToken({ name: 'WhiteSpace', pattern: /[\s,]+/, group: Lexer.SKIPPED });
+export const Comment = createToken({ name: 'Comment', pattern: /;[^\n\r]*/, group: Lexer.SKIPPED });
+
+// ---------- delimiters ----------
+export const Discard = createToken({ name: 'Discard', pattern: /#_/, label: "'#_'" });
+export const HashBrace = createToken({ name: 'HashBrace', pattern: /#\{/, label: "'#{'" });
+export const SymbolicValue = createToken({ name: 'SymbolicValue', pattern: /##(?:Inf|-Inf|NaN)/, label: 'a symbolic value (##Inf, ##-Inf, ##NaN)' });
+export const Tag = createToken({ name: 'Tag', pattern: rx(String.raw`#[a-zA-Z]` + SYM_REST + '*'), label: 'a tag (#inst, #uuid, ...)' });
+export const LParen = createToken({ name: 'LParen', pattern: /\(/, label: "'('" });
+export const RParen = createToken({ name: 'RParen', pattern: /\)/, label: "')'" });
+export const LBracket = createToken({ name: 'LBracket', pattern: /\[/, label: "'['" });
+export const RBracket = createToken({ name: 'RBracket', pattern: /\]/, label: "']'" });
+export const LBrace = createToken({ name: 'LBrace', pattern: /\{/, label: "'{'" });
+export const RBrace = createToken({ name: 'RBrace', pattern: /\}/, label: "'}'" });
+
+// ---------- atoms ----------
+export const StringLit = createToken({ name: 'StringLit', pattern: /"(?:[^"\\]|\\[\s\S])*"/, label: 'a string' });
+// Greedy: the reader validates the exact spelling (\a, \newline, \u00e9 ...).
+export const CharLit = createToken({ name: 'CharLit', pattern: /\\(?:[a-zA-Z0-9]+|[\uD800-\uDBFF][\uDC00-\uDFFF]|\S)/, label: 'a character' });
+// Greedy: numbers swallow trailing symbol characters so `1abc` is one (invalid) token, not two.
+export const NumberLit = createToken({ name: 'NumberLit', pattern: rx(String.raw`[+\-]?[0-9]` + SYM_REST + '*'), label: 'a number' });
+
+// Keywords: the generic token plus the Datalog section/option keywords (category = Keyword).
+export const KeywordTok = createToken({ name: 'Keyword', pattern: rx(String.raw`:(?!:)` + SYM_REST + '+'), label: 'a keyword' });
+const kw = (name: string, text: string): TokenType =>
+  createToken({
+    name,
+    pattern: rx(text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') + `(?!${SYM_REST})`),
+    categories: [KeywordTok],
+    label: `'${text}'`,
+  });
+export const FindKw = kw('FindKw', ':find');
+export const InKw = kw('InKw', ':in');
+export const WhereKw = kw('WhereKw', ':where');
+export const WithKw = kw('WithKw', ':with');
+export const KeysKw = kw('KeysKw', ':keys');
+export const StrsKw = kw('StrsKw', ':strs');
+export const SymsKw = kw('SymsKw', ':syms');
+export const AsKw = kw('AsKw', ':as');
+export const LimitKw = kw('LimitKw', ':limit');
+export const DefaultKw = kw('DefaultKw', ':default');
+
+// Symbols. `AnySymbol` is the abstract category of every symbol token; `NameSym` the abstract category
+// of symbols that can name a function, aggregate or rule (everything except the Datalog words).
+export const AnySymbol = createToken({ name: 'AnySymbol', pattern: Lexer.NA, label: 'a symbol' });
+export const NameSym = createToken({ name: 'NameSym', pattern: Lexer.NA, label: 'a function or rule name' });
+export const Symbol = createToken({
+  name: 'Symbol',
+  pattern: rx(SYM_FIRST + SYM_REST + '*'),
+  categories: [AnySymbol, NameSym],
+  label: 'a symbol',
+});
+const word = (name: string, text: string, isName: boolean, label = `'${text}'`): TokenType =>
+  createToken({
+    name,
+    pattern: rx(text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')),
+    longer_alt: Symbol,
+    categories: isName ? [AnySymbol, NameSym] : [AnySymbol],
+    label,
+  });
+export const Nil = createToken({ name: 'Nil', pattern: /nil/, longer_alt: Symbol, label: 'nil' });
+export const True = createToken({ name: 'True', pattern: /true/, longer_alt: Symbol, label: 'true' });
+export const False = createToken({ name: 'False', pattern: /false/, longer_alt: Symbol, label: 'false' });
+export const VarTok = createToken({ name: 'Variable', pattern: rx(String.raw`\?` + SYM_REST + '+'), categories: [AnySymbol], label: 'a ?variable' });
+export const SrcTok = createToken({ name: 'SrcVar', pattern: rx(String.raw`\$` + SYM_REST + '*'), categories: [AnySymbol], label: 'a $source' });
+export const RulesTok = createToken({ name: 'RulesVar', pattern: rx('%' + SYM_REST + '*'), categories: [AnySymbol], label: "'%'" });
+export const Blank = word('Blank', '_', false);
+export const Ellipsis = word('Ellipsis', '...', false);
+export const Dot = createToken({ name: 'Dot', pattern: /\.(?![0-9])/, longer_alt: Symbol, categories: [AnySymbol], label: "'.'" });
+export const PullSym = word('PullSym', 'pull', false);
+export const NotJoinSym = word('NotJoinSym', 'not-join', false);
+export const NotSym = word('NotSym', 'not', false);
+export const OrJoinSym = word('OrJoinSym', 'or-join', false);
+export const OrSym = word('OrSym', 'or', false);
+export const AndSym = word('AndSym', 'and', false);
+export const StarSym = word('StarSym', '*', true);
+export const LimitSym = word('LimitSym', 'limit', true);
+export const DefaultSym = word('DefaultSym', 'default', true);
+
+/** Every token type, in lexing priority order. */
+export const allTokens: TokenType[] = [
+  WhiteSpace,
+  Comment,
+  Discard,
+  HashBrace,
+  SymbolicValue,
+  Tag,
+  LParen,
+  RParen,
+  LBracket,
+  RBracket,
+  LBrace,
+  RBrace,
+  StringLit,
+  CharLit,
+  NumberLit,
+  FindKw,
+  InKw,
+  WhereKw,
+  WithKw,
+  KeysKw,
+  StrsKw,
+  SymsKw,
+  AsKw,
+  LimitKw,
+  DefaultKw,
+  KeywordTok,
+  Nil,
+  True,
+  False,
+  VarTok,
+  SrcTok,
+  RulesTok,
+  Blank,
+  Ellipsis,
+  Dot,
+  PullSym,
+  NotJoinSym,
+  NotSym,
+  OrJoinSym,
+  OrSym,
+  AndSym,
+  StarSym,
+  LimitSym,
+  DefaultSym,
+  Symbol,
+  AnySymbol,
+  NameSym,
+];
+
+export const ednLexer = new Lexer(allTokens, { positionTracking: 'full', ensureOptimizations: false });
+
+export function tokenPos(tok: IToken): SourcePos {
+  return { line: tok.startLine ?? 1, column: tok.startColumn ?? 1, offset: tok.startOffset };
+}
+
+/** Position of `offset` in `text` (1-based line and column). */
+export function posAt(text: string, offset: number): SourcePos {
+  let line = 1;
+  let lineStart = 0;
+  for (let i = 0; i < offset && i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 10 || (c === 13 && text.charCodeAt(i + 1) !== 10)) {
+      line++;
+      lineStart = i + 1;
+    }
+  }
+  return { line, column: offset - lineStart + 1, offset };
+}
+
+/** Tokenize EDN text; throws EdnSyntaxError on the first character no token matches. */
+export function tokenize(text: string): IToken[] {
+  const result = ednLexer.tokenize(text);
+  if (result.errors.length > 0) {
+    const e = result.errors[0]!;
+    const pos: SourcePos = { line: e.line ?? 1, column: e.column ?? 1, offset: e.offset };
+    const ch = text[e.offset];
+    let what = ch === undefined ? 'end of input' : JSON.stringify(ch);
+    if (ch === '"') what = 'an unterminated string';
+    else if (ch === '#') what = `an invalid dispatch ${JSON.stringify(text.slice(e.offset, e.offset + 2))}`;
+    else if (ch === '\\') what = 'an invalid character literal';
+    throw new EdnSyntaxError(`expected an EDN form but found ${what}`, { pos });
+  }
+  return result.tokens;
+}

@@ -1,0 +1,3 @@
+export * from './errors.js';
+export * from './edn/index.js';
+export * from './datalog/index.js';

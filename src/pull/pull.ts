@@ -1,0 +1,197 @@
+// Datomic pull: declarative, hierarchical selection of an entity's attributes.
+//
+// Result shape (Datomic semantics):
+//  - plain objects keyed by attribute ident without colon ('person/name'), or by `:as`;
+//  - refs as `{ 'db/id': n }` unless a nested pattern (or recursion) is given — including refs to
+//    enum-like entities that have a :db/ident (we do not special-case idents);
+//  - `*` pulls every attribute of the entity plus 'db/id', following component refs recursively;
+//  - cardinality-many as arrays (default limit 1000; `(limit :a n)`, `(limit :a nil)` = no limit);
+//  - reverse refs `:ns/_attr` give arrays of `{ 'db/id' }` (or pulled maps), a single value when the
+//    forward attribute is a component;
+//  - `(default :a v)` when the attribute is absent; `:db/id` on request;
+//  - recursion `...` (unbounded) or a depth number, re-applying the enclosing pattern, with cycle
+//    protection: an entity already on the current path comes back as `{ 'db/id': n }`;
+//  - a nested pattern matching nothing on an existing ref target gives `{ 'db/id': n }`;
+//  - an entity with no datoms at all gives null.
+import type { PullPattern, PullAttr } from '../../query-lang/datalog/ast.js';
+import { parsePull } from '../../query-lang/datalog/index.js';
+import { Keyword, type EdnValue } from '../../query-lang/edn/types.js';
+import type { DbView, AttrInfo, Datom, EntityRef } from '../db/api.js';
+import { FactlogError } from '../../query-lang/errors.js';
+
+export const DEFAULT_LIMIT = 1000;
+
+export class PullError extends FactlogError {}
+
+export type PullResult = Record<string, unknown>;
+
+export function toPullPattern(p: string | EdnValue | PullPattern): PullPattern {
+  if (p && typeof p === 'object' && !Array.isArray(p) && (p as PullPattern).kind === 'pull-pattern') return p as PullPattern;
+  return parsePull(p as string | EdnValue);
+}
+
+interface State {
+  /** Entities on the current path (cycle protection for recursion). */
+  path: Set<number>;
+  /** Remaining depth per recursive attribute spec. */
+  depth: Map<PullAttr, number>;
+  attrs: Map<string, AttrInfo | null>;
+}
+
+function attrInfo(db: DbView, st: State, name: string): AttrInfo | null {
+  let info = st.attrs.get(name);
+  if (info === undefined) {
+    info = db.attr(Keyword.of(name)) ?? null;
+    st.attrs.set(name, info);
+  }
+  return info;
+}
+
+function keyOf(spec: PullAttr): string {
+  const as = spec.as;
+  if (as === undefined || as === null) {
+    if (!spec.reverse) return spec.attr;
+    const kw = Keyword.of(spec.attr).reverse();
+    return kw.fqn;
+  }
+  if (as instanceof Keyword) return as.fqn;
+  return String(as);
+}
+
+function currentDatoms(db: DbView, index: 'eavt' | 'vaet', ...comps: unknown[]): Datom[] {
+  const out: Datom[] = [];
+  for (const d of db.datoms(index, ...comps)) if (d.added) out.push(d);
+  return out;
+}
+
+function limitOf(spec: PullAttr): number {
+  return spec.limit === undefined ? DEFAULT_LIMIT : spec.limit === null ? Infinity : spec.limit;
+}
+
+/** Pull a referenced entity under a spec: nested pattern, recursion, or just its id. */
+function pullRef(db: DbView, spec: PullAttr, enclosing: PullPattern, id: number, st: State): unknown {
+  const sub = spec.sub;
+  if (!sub) return { 'db/id': id };
+  if (sub.kind === 'pull-pattern') {
+    const r = pullEntity(db, sub, id, st);
+    return r && Object.keys(r).length ? r : { 'db/id': id };
+  }
+  // recursion
+  if (st.path.has(id)) return { 'db/id': id };
+  const left = st.depth.get(spec);
+  const remaining = left === undefined ? (sub.depth === null ? Infinity : sub.depth) : left;
+  if (remaining <= 0) return { 'db/id': id };
+  st.depth.set(spec, remaining - 1);
+  try {
+    const r = pullEntity(db, enclosing, id, st);
+    return r && Object.keys(r).length ? r : { 'db/id': id };
+  } finally {
+    if (left === undefined) st.depth.delete(spec);
+    else st.depth.set(spec, left);
+  }
+}
+
+function pullWildcard(db: DbView, e: number, datoms: Datom[], out: PullResult, st: State): void {
+  out['db/id'] = e;
+  const byAttr = new Map<number, Datom[]>();
+  for (const d of datoms) {
+    const list = byAttr.get(d.a) ?? [];
+    list.push(d);
+    byAttr.set(d.a, list);
+  }
+  for (const [a, ds] of byAttr) {
+    const info = db.attr(a);
+    if (!info) continue;
+    const conv = (v: unknown): unknown => {
+      if (info.valueType !== 'ref') return v;
+      if (info.isComponent && !st.path.has(v as number)) {
+        return pullEntity(db, { kind: 'pull-pattern', elements: [{ kind: 'wildcard' }] }, v as number, st) ?? { 'db/id': v };
+      }
+      return { 'db/id': v };
+    };
+    out[info.ident.fqn] = info.cardinality === 'many' ? ds.map((d) => conv(d.v)) : conv(ds[0]!.v);
+  }
+}
+
+function pullEntity(db: DbView, pattern: PullPattern, e: number, st: State): PullResult | null {
+  const datoms = currentDatoms(db, 'eavt', e);
+  st.path.add(e);
+  try {
+    const out: PullResult = {};
+    // the wildcard first, so explicit specs (nested patterns, :as, limits) refine what it pulled
+    const elements = [...pattern.elements].sort((x, y) => (x.kind === 'wildcard' ? 0 : 1) - (y.kind === 'wildcard' ? 0 : 1));
+    for (const el of elements) {
+      if (el.kind === 'wildcard') {
+        pullWildcard(db, e, datoms, out, st);
+        continue;
+      }
+      const key = keyOf(el);
+      if (el.attr === 'db/id' && !el.reverse) {
+        out[key] = e;
+        continue;
+      }
+      const info = attrInfo(db, st, el.attr);
+      if (!info) {
+        if (el.default) out[key] = el.default.value;
+        continue;
+      }
+      if (!el.reverse) {
+        const vals = datoms.filter((d) => d.a === info.id).map((d) => d.v);
+        if (vals.length === 0) {
+          if (el.default) out[key] = el.default.value;
+          continue;
+        }
+        const conv = (v: unknown) => (info.valueType === 'ref' ? pullRef(db, el, pattern, v as number, st) : v);
+        if (info.cardinality === 'many') out[key] = vals.slice(0, limitOf(el)).map(conv);
+        else out[key] = conv(vals[0]);
+      } else {
+        if (info.valueType !== 'ref') continue;
+        const sources = currentDatoms(db, 'vaet', e, info.id).map((d) => d.e);
+        if (sources.length === 0) {
+          if (el.default) out[key] = el.default.value;
+          continue;
+        }
+        if (info.isComponent) out[key] = pullRef(db, el, pattern, sources[0]!, st);
+        else out[key] = sources.slice(0, limitOf(el)).map((s) => pullRef(db, el, pattern, s, st));
+      }
+    }
+    if (datoms.length === 0 && Object.keys(out).every((k) => out[k] === e)) {
+      // no such entity: only possibly `:db/id` was produced — unless something points at it
+      const anyRef = pattern.elements.some((el) => el.kind === 'pull-attr' && el.reverse && out[keyOf(el)] !== undefined);
+      if (!anyRef) return null;
+    }
+    return out;
+  } finally {
+    st.path.delete(e);
+  }
+}
+
+function newState(): State {
+  return { path: new Set(), depth: new Map(), attrs: new Map() };
+}
+
+function resolveEid(db: DbView, eid: EntityRef | unknown): number | null {
+  if (typeof eid === 'number') return eid;
+  if (eid instanceof Keyword || Array.isArray(eid) || typeof eid === 'bigint' || typeof eid === 'string') return db.entid(eid);
+  return null;
+}
+
+/** Pull one entity; null when it does not exist. */
+export function pull(db: DbView, pattern: string | EdnValue | PullPattern, eid: EntityRef): PullResult | null {
+  const p = toPullPattern(pattern);
+  const id = resolveEid(db, eid);
+  if (id === null) return null;
+  return pullEntity(db, p, id, newState());
+}
+
+/** Pull several entities with one pattern (parsed once). */
+export function pullMany(db: DbView, pattern: string | EdnValue | PullPattern, eids: Iterable<EntityRef>): (PullResult | null)[] {
+  const p = toPullPattern(pattern);
+  const st = newState();
+  const out: (PullResult | null)[] = [];
+  for (const eid of eids) {
+    const id = resolveEid(db, eid);
+    out.push(id === null ? null : pullEntity(db, p, id, st));
+  }
+  return out;
+}

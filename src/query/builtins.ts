@@ -1,0 +1,346 @@
+// Built-in functions/predicates and aggregates, as data: adding one is one line in a table.
+import { Keyword, Sym, Uuid, EdnList, BigDec, Char } from '../../query-lang/edn/types.js';
+import type { DbView, Datom } from '../db/api.js';
+import { compareValues, valueKey, valuesEqual } from './values.js';
+import { QueryError } from './errors.js';
+
+export interface BuiltinContext {
+  /** Runs a nested query (for the `q` function). */
+  q(query: unknown, inputs: unknown[]): unknown;
+}
+
+export type BuiltinFn = (args: unknown[], ctx: BuiltinContext) => unknown;
+export type AggregateFn = (args: unknown[], values: unknown[]) => unknown;
+
+const isNum = (x: unknown): x is number | bigint => typeof x === 'number' || typeof x === 'bigint';
+
+function num(x: unknown, fn: string): number | bigint {
+  if (isNum(x)) return x;
+  throw new QueryError('query/type-error', `${fn} expects numbers, got ${printValue(x)}`);
+}
+
+/** Arithmetic over number|bigint: mixed operands fall back to number. */
+function arith(args: unknown[], fn: string, op: (a: number, b: number) => number, opBig: (a: bigint, b: bigint) => bigint, unit: number): unknown {
+  const xs = args.map((a) => num(a, fn));
+  if (xs.length === 0) return unit;
+  if (xs.length === 1) {
+    if (fn === '-') return typeof xs[0] === 'bigint' ? -xs[0] : -(xs[0] as number);
+    if (fn === '/') return 1 / Number(xs[0]);
+    return xs[0];
+  }
+  let acc: number | bigint = xs[0]!;
+  for (let i = 1; i < xs.length; i++) {
+    const b: number | bigint = xs[i]!;
+    if (typeof acc === 'bigint' && typeof b === 'bigint' && fn !== '/') acc = opBig(acc, b);
+    else acc = op(Number(acc), Number(b));
+  }
+  return acc;
+}
+
+function quot(a: unknown, b: unknown): unknown {
+  const x = num(a, 'quot');
+  const y = num(b, 'quot');
+  if (typeof x === 'bigint' && typeof y === 'bigint') return x / y;
+  return Math.trunc(Number(x) / Number(y));
+}
+
+function rem(a: unknown, b: unknown): unknown {
+  const x = num(a, 'rem');
+  const y = num(b, 'rem');
+  if (typeof x === 'bigint' && typeof y === 'bigint') return x % y;
+  return Number(x) % Number(y);
+}
+
+function mod(a: unknown, b: unknown): unknown {
+  const x = num(a, 'mod');
+  const y = num(b, 'mod');
+  if (typeof x === 'bigint' && typeof y === 'bigint') {
+    const r = x % y;
+    return r !== 0n && r < 0n !== y < 0n ? r + y : r;
+  }
+  const r = Number(x) % Number(y);
+  return r !== 0 && r < 0 !== Number(y) < 0 ? r + Number(y) : r;
+}
+
+/** Clojure `str` rendering of one value. */
+export function strOf(v: unknown): string {
+  if (v === null || v === undefined) return '';
+  if (v instanceof Date) return v.toISOString();
+  if (Array.isArray(v)) return '[' + v.map(printValue).join(' ') + ']';
+  return String(v);
+}
+
+/** EDN-ish printing of a value (used in messages, `pr-str`, explain). */
+export function printValue(v: unknown): string {
+  if (v === null || v === undefined) return 'nil';
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'bigint') return v.toString() + 'N';
+  if (v instanceof Date) return `#inst "${v.toISOString()}"`;
+  if (v instanceof Uuid) return `#uuid "${v.value}"`;
+  if (v instanceof Char) return '\\' + v.value;
+  if (v instanceof BigDec) return v.text + 'M';
+  if (v instanceof RegExp) return '#"' + v.source + '"';
+  if (Array.isArray(v)) return '[' + v.map(printValue).join(' ') + ']';
+  if (v instanceof EdnList) return '(' + v.items.map(printValue).join(' ') + ')';
+  if (v instanceof Set) return '#{' + [...v].map(printValue).join(' ') + '}';
+  if (v instanceof Map) return '{' + [...v].map(([k, x]) => printValue(k) + ' ' + printValue(x)).join(', ') + '}';
+  if (typeof v === 'function') return `#fn[${v.name || 'anonymous'}]`;
+  return String(v);
+}
+
+function toRegExp(re: unknown): RegExp {
+  if (re instanceof RegExp) return re;
+  if (typeof re === 'string') return new RegExp(re);
+  if (re && typeof re === 'object' && 'tag' in re && 'value' in re && typeof (re as { value: unknown }).value === 'string') {
+    return new RegExp((re as { value: string }).value);
+  }
+  throw new QueryError('query/type-error', `expected a regex, got ${printValue(re)}`);
+}
+
+function reMatchResult(m: RegExpMatchArray | null): unknown {
+  if (!m) return null;
+  if (m.length === 1) return m[0];
+  return Array.from(m, (x) => x ?? null);
+}
+
+function str(x: unknown, fn: string): string {
+  if (typeof x === 'string') return x;
+  throw new QueryError('query/type-error', `${fn} expects a string, got ${printValue(x)}`);
+}
+
+function asDb(x: unknown, fn: string): DbView {
+  if (x && typeof x === 'object' && 'datoms' in x && 'entid' in x) return x as DbView;
+  throw new QueryError('query/type-error', `${fn} expects a database as first argument`);
+}
+
+function attrId(db: DbView, a: unknown, fn: string): number {
+  const info = db.attr(a as never);
+  if (!info) throw new QueryError('query/unknown-attribute', `${fn}: unknown attribute ${printValue(a)}`);
+  return info.id;
+}
+
+function firstDatom(db: DbView, e: number, a: number): Datom | undefined {
+  for (const d of db.datoms('eavt', e, a)) if (d.added) return d;
+  return undefined;
+}
+
+function entityId(db: DbView, e: unknown, fn: string): number | null {
+  if (typeof e === 'number') return e;
+  const id = db.entid(e);
+  if (id === null && !(e instanceof Keyword) && !Array.isArray(e)) {
+    throw new QueryError('query/type-error', `${fn}: not an entity ${printValue(e)}`);
+  }
+  return id;
+}
+
+function getElse(args: unknown[]): unknown {
+  const [src, e, a, dflt] = args;
+  if (dflt === null || dflt === undefined) throw new QueryError('query/invalid-argument', 'get-else: nil default is not allowed');
+  const db = asDb(src, 'get-else');
+  const info = db.attr(a as never);
+  if (!info) throw new QueryError('query/unknown-attribute', `get-else: unknown attribute ${printValue(a)}`);
+  if (info.cardinality === 'many') throw new QueryError('query/invalid-argument', `get-else: ${printValue(info.ident)} is cardinality many`);
+  const id = entityId(db, e, 'get-else');
+  const d = id === null ? undefined : firstDatom(db, id, info.id);
+  return d ? d.v : dflt;
+}
+
+function getSome(args: unknown[]): unknown {
+  const [src, e, ...attrs] = args;
+  const db = asDb(src, 'get-some');
+  const id = entityId(db, e, 'get-some');
+  if (id === null) return null;
+  for (const a of attrs) {
+    const aid = attrId(db, a, 'get-some');
+    const d = firstDatom(db, id, aid);
+    if (d) return [aid, d.v];
+  }
+  return null;
+}
+
+function missing(args: unknown[]): boolean {
+  const [src, e, a] = args;
+  const db = asDb(src, 'missing?');
+  const id = entityId(db, e, 'missing?');
+  if (id === null) return true;
+  return firstDatom(db, id, attrId(db, a, 'missing?')) === undefined;
+}
+
+function count(x: unknown): number {
+  if (x === null || x === undefined) return 0;
+  if (typeof x === 'string' || Array.isArray(x)) return x.length;
+  if (x instanceof Set || x instanceof Map) return x.size;
+  if (x instanceof EdnList) return x.items.length;
+  throw new QueryError('query/type-error', `count not supported on ${printValue(x)}`);
+}
+
+function typeName(x: unknown): string {
+  if (x === null || x === undefined) return 'nil';
+  if (typeof x === 'number') return Number.isInteger(x) ? 'long' : 'double';
+  if (typeof x === 'bigint') return 'bigint';
+  if (typeof x === 'string') return 'string';
+  if (typeof x === 'boolean') return 'boolean';
+  if (x instanceof Keyword) return 'keyword';
+  if (x instanceof Sym) return 'symbol';
+  if (x instanceof Date) return 'instant';
+  if (x instanceof Uuid) return 'uuid';
+  if (Array.isArray(x)) return 'tuple';
+  if (typeof x === 'function') return 'function';
+  return typeof x;
+}
+
+const cmpChain = (ok: (c: number) => boolean) => (args: unknown[]) => {
+  for (let i = 0; i + 1 < args.length; i++) if (!ok(compareValues(args[i], args[i + 1]))) return false;
+  return true;
+};
+
+const allEqual = (args: unknown[]) => args.every((x) => valuesEqual(x, args[0]));
+const extreme = (sign: number) => (args: unknown[]) =>
+  args.reduce((best, x) => (compareValues(x, best) * sign > 0 ? x : best));
+
+const sn = (s: string) => [s, 'clojure.string/' + s];
+
+/** Symbol name -> implementation. Functions taking the source (`$`) get the DbView as first argument. */
+export const FUNCTIONS: Record<string, BuiltinFn> = {
+  '=': allEqual,
+  '==': allEqual,
+  '!=': (a) => !allEqual(a),
+  'not=': (a) => !allEqual(a),
+  '<': cmpChain((c) => c < 0),
+  '>': cmpChain((c) => c > 0),
+  '<=': cmpChain((c) => c <= 0),
+  '>=': cmpChain((c) => c >= 0),
+  '+': (a) => arith(a, '+', (x, y) => x + y, (x, y) => x + y, 0),
+  '-': (a) => arith(a, '-', (x, y) => x - y, (x, y) => x - y, 0),
+  '*': (a) => arith(a, '*', (x, y) => x * y, (x, y) => x * y, 1),
+  '/': (a) => arith(a, '/', (x, y) => x / y, (x, y) => x / y, 1),
+  quot: (a) => quot(a[0], a[1]),
+  rem: (a) => rem(a[0], a[1]),
+  mod: (a) => mod(a[0], a[1]),
+  inc: (a) => arith([a[0], 1], '+', (x, y) => x + y, (x) => x + 1n, 0),
+  dec: (a) => arith([a[0], 1], '-', (x, y) => x - y, (x) => x - 1n, 0),
+  abs: (a) => { const x = num(a[0], 'abs'); return x < 0 ? -x : x; },
+  max: extreme(1),
+  min: extreme(-1),
+  compare: (a) => Math.sign(compareValues(a[0], a[1])),
+  str: (a) => a.map(strOf).join(''),
+  'pr-str': (a) => a.map(printValue).join(' '),
+  subs: (a) => str(a[0], 'subs').substring(Number(a[1]), a[2] === undefined ? undefined : Number(a[2])),
+  're-find': (a) => reMatchResult(str(a[1], 're-find').match(new RegExp(toRegExp(a[0]).source, toRegExp(a[0]).flags.replace('g', '')))),
+  're-matches': (a) => {
+    const re = toRegExp(a[0]);
+    const m = str(a[1], 're-matches').match(new RegExp('^(?:' + re.source + ')$', re.flags.replace('g', '')));
+    return reMatchResult(m);
+  },
+  're-pattern': (a) => toRegExp(a[0]),
+  re_pattern: (a) => toRegExp(a[0]),
+  count: (a) => count(a[0]),
+  identity: (a) => a[0],
+  ground: (a) => a[0],
+  'get-else': getElse,
+  'get-some': getSome,
+  'missing?': missing,
+  tuple: (a) => [...a],
+  untuple: (a) => a[0],
+  vector: (a) => [...a],
+  list: (a) => [...a],
+  'hash-set': (a) => new Set(a),
+  q: (a, ctx) => ctx.q(a[0], a.slice(1)),
+  ...Object.fromEntries(sn('starts-with?').map((n) => [n, (a: unknown[]) => str(a[0], n).startsWith(str(a[1], n))])),
+  ...Object.fromEntries(sn('ends-with?').map((n) => [n, (a: unknown[]) => str(a[0], n).endsWith(str(a[1], n))])),
+  ...Object.fromEntries(sn('includes?').map((n) => [n, (a: unknown[]) => str(a[0], n).includes(str(a[1], n))])),
+  ...Object.fromEntries(sn('blank?').map((n) => [n, (a: unknown[]) => a[0] === null || a[0] === undefined || str(a[0], n).trim() === ''])),
+  ...Object.fromEntries(sn('lower-case').map((n) => [n, (a: unknown[]) => str(a[0], n).toLowerCase()])),
+  ...Object.fromEntries(sn('upper-case').map((n) => [n, (a: unknown[]) => str(a[0], n).toUpperCase()])),
+  ...Object.fromEntries(sn('trim').map((n) => [n, (a: unknown[]) => str(a[0], n).trim()])),
+  ...Object.fromEntries(sn('join').map((n) => [n, (a: unknown[]) => a.length === 1 ? [...(a[0] as Iterable<unknown>)].map(strOf).join('') : [...(a[1] as Iterable<unknown>)].map(strOf).join(str(a[0], n))])),
+  ...Object.fromEntries(sn('split').map((n) => [n, (a: unknown[]) => str(a[0], n).split(toRegExp(a[1]))])),
+  'zero?': (a) => Number(num(a[0], 'zero?')) === 0,
+  'pos?': (a) => Number(num(a[0], 'pos?')) > 0,
+  'neg?': (a) => Number(num(a[0], 'neg?')) < 0,
+  'even?': (a) => { const x = num(a[0], 'even?'); return typeof x === 'bigint' ? x % 2n === 0n : x % 2 === 0; },
+  'odd?': (a) => { const x = num(a[0], 'odd?'); return typeof x === 'bigint' ? x % 2n !== 0n : Math.abs(x % 2) === 1; },
+  'nil?': (a) => a[0] === null || a[0] === undefined,
+  'some?': (a) => a[0] !== null && a[0] !== undefined,
+  'true?': (a) => a[0] === true,
+  'false?': (a) => a[0] === false,
+  not: (a) => a[0] === null || a[0] === undefined || a[0] === false,
+  'string?': (a) => typeof a[0] === 'string',
+  'number?': (a) => isNum(a[0]),
+  'keyword?': (a) => a[0] instanceof Keyword,
+  keyword: (a) => (a.length === 2 ? Keyword.of(`${strOf(a[0])}/${strOf(a[1])}`) : a[0] instanceof Keyword ? a[0] : Keyword.of(str(a[0], 'keyword'))),
+  name: (a) => (a[0] instanceof Keyword ? a[0].name : a[0] instanceof Sym ? a[0].name : str(a[0], 'name')),
+  namespace: (a) => (a[0] instanceof Keyword ? a[0].ns : null),
+  'contains?': (a) => (a[0] instanceof Set || a[0] instanceof Map ? [...(a[0] as Set<unknown>).keys()].some((x) => valuesEqual(x, a[1])) : false),
+  type: (a) => typeName(a[0]),
+};
+
+// ---------- aggregates ----------
+
+const nums = (vs: unknown[], fn: string) => vs.map((v) => Number(num(v, fn)));
+const sortValues = (vs: unknown[]) => [...vs].sort(compareValues);
+
+function distinctValues(vs: unknown[]): unknown[] {
+  const seen = new Map<string, unknown>();
+  for (const v of vs) if (!seen.has(valueKey(v))) seen.set(valueKey(v), v);
+  return [...seen.values()];
+}
+
+function sum(vs: unknown[]): number | bigint {
+  if (vs.length > 0 && vs.every((v) => typeof v === 'bigint')) return (vs as bigint[]).reduce((a, b) => a + b, 0n);
+  return nums(vs, 'sum').reduce((a, b) => a + b, 0);
+}
+
+function variance(vs: unknown[]): number {
+  const xs = nums(vs, 'variance');
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  return xs.reduce((a, x) => a + (x - mean) ** 2, 0) / xs.length;
+}
+
+function median(vs: unknown[]): unknown {
+  const xs = sortValues(vs);
+  const n = xs.length;
+  if (n === 0) return null;
+  if (n % 2 === 1) return xs[(n - 1) / 2];
+  const a = xs[n / 2 - 1];
+  const b = xs[n / 2];
+  return (Number(a) + Number(b)) / 2;
+}
+
+function nArg(args: unknown[], fn: string): number | null {
+  if (args.length === 0) return null;
+  const n = args[0];
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw new QueryError('query/invalid-argument', `${fn}: n must be a non-negative integer`);
+  return n;
+}
+
+function randomPick<T>(xs: T[]): T {
+  return xs[Math.floor(Math.random() * xs.length)]!;
+}
+
+/**
+ * Aggregate name -> implementation. `args` are the leading constant arguments (e.g. `n` of `(min n ?x)`),
+ * `values` the bag of the aggregated variable (duplicates as distinguished by :with vars).
+ */
+export const AGGREGATES: Record<string, AggregateFn> = {
+  count: (_a, vs) => vs.length,
+  'count-distinct': (_a, vs) => distinctValues(vs).length,
+  sum: (_a, vs) => sum(vs),
+  avg: (_a, vs) => (vs.length ? Number(sum(vs)) / vs.length : null),
+  min: (a, vs) => { const n = nArg(a, 'min'); const s = sortValues(distinctValues(vs)); return n === null ? s[0] ?? null : s.slice(0, n); },
+  max: (a, vs) => { const n = nArg(a, 'max'); const s = sortValues(distinctValues(vs)).reverse(); return n === null ? s[0] ?? null : s.slice(0, n); },
+  median: (_a, vs) => median(vs),
+  variance: (_a, vs) => variance(vs),
+  stddev: (_a, vs) => Math.sqrt(variance(vs)),
+  distinct: (_a, vs) => new Set(distinctValues(vs)),
+  rand: (a, vs) => { const n = nArg(a, 'rand'); return n === null ? randomPick(vs) : Array.from({ length: n }, () => randomPick(vs)); },
+  sample: (a, vs) => {
+    const n = nArg(a, 'sample') ?? 1;
+    const pool = distinctValues(vs);
+    for (let i = pool.length - 1; i > 0; i--) {
+      const j = Math.floor(Math.random() * (i + 1));
+      [pool[i], pool[j]] = [pool[j], pool[i]];
+    }
+    return pool.slice(0, n);
+  },
+};

@@ -1,0 +1,45 @@
+// Per-query evaluation state shared by the engine's parts.
+import type { Rule, Clause, PatternClause } from '../../query-lang/datalog/ast.js';
+import type { DbView, AttrInfo } from '../db/api.js';
+import type { BuiltinContext } from './builtins.js';
+import type { RuleEvaluator } from './rules.js';
+
+export interface ExplainStep {
+  /** The clause as EDN text. */
+  clause: string;
+  /** How it ran: an index name ('eavt', 'aevt', 'avet', 'vaet', 'avet-range'), or 'filter', 'function', 'not', 'or', 'rule', 'collection'. */
+  index: string;
+  /** 'scan' (one index scan then hash join) or 'probe' (one lookup per bound value), when relevant. */
+  strategy?: string;
+  /** Range bounds pushed into the index scan, as text. */
+  range?: string;
+  estimatedRows: number;
+  /** Rows of the running relation after this step. */
+  actualRows: number;
+  /** Datoms read from the index for this step. */
+  datomsRead?: number;
+  ms: number;
+}
+
+export interface RuleMode {
+  evaluator: RuleEvaluator;
+  /** The call site that reads its table's delta in this evaluation (semi-naive), if any. */
+  deltaCall: Clause | null;
+}
+
+export interface QueryContext {
+  sources: Map<string, unknown>;
+  rules: Map<string, Rule[]>;
+  trace: ExplainStep[] | null;
+  ruleMode: RuleMode | null;
+  depth: number;
+  builtins: BuiltinContext;
+  /** Attribute resolution cache: one resolution per (db, ref) per query. */
+  attrCache: Map<DbView, Map<unknown, AttrInfo | null>>;
+  /** Resolved constants of pattern clauses, per db. */
+  patternCache: Map<PatternClause, Map<DbView, unknown>>;
+}
+
+export function isDb(x: unknown): x is DbView {
+  return typeof x === 'object' && x !== null && typeof (x as DbView).datoms === 'function' && typeof (x as DbView).entid === 'function';
+}

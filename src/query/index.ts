@@ -1,0 +1,7 @@
+export { q, explain, toQuery } from './query.js';
+export type { Explanation, QueryInput } from './query.js';
+export type { ExplainStep } from './context.js';
+export { FUNCTIONS, AGGREGATES } from './builtins.js';
+export type { BuiltinFn, AggregateFn } from './builtins.js';
+export { valueKey, compareValues, valuesEqual } from './values.js';
+export { QueryError } from './errors.js';

@@ -1,0 +1,123 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { open, type Connection, Keyword, Uuid } from '../src/index.js';
+import { q, FUNCTIONS, AGGREGATES, compareValues, valueKey } from '../src/query/index.js';
+
+let dir: string;
+let conn: Connection;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'factlog-bi-'));
+  conn = await open({ path: join(dir, 'db') });
+  await conn.transact('[{:db/ident :x/n :db/valueType :db.type/long :db/cardinality :db.cardinality/one}]');
+  await conn.transact('[{:x/n 1} {:x/n 2} {:x/n 3} {:x/n 4}]');
+});
+
+afterAll(async () => {
+  await conn?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const call = (name: string, ...args: unknown[]) => FUNCTIONS[name]!(args, { q: () => null });
+const fn = (expr: string) => q(`[:find ?r . :where [${expr} ?r]]`, conn.db());
+
+describe('functions through queries', () => {
+  it('arithmetic', () => {
+    expect(fn('(+ 1 2 3)')).toBe(6);
+    expect(fn('(- 10 4)')).toBe(6);
+    expect(fn('(* 2 3 4)')).toBe(24);
+    expect(fn('(/ 9 2)')).toBe(4.5);
+    expect(fn('(quot -7 2)')).toBe(-3);
+    expect(fn('(rem -7 2)')).toBe(-1);
+    expect(fn('(mod -7 2)')).toBe(1);
+    expect(fn('(inc 41)')).toBe(42);
+    expect(fn('(dec 43)')).toBe(42);
+    expect(fn('(max 3 9 2)')).toBe(9);
+    expect(fn('(min 3 9 2)')).toBe(2);
+  });
+  it('strings and regexes', () => {
+    expect(fn('(str "a" 1 :k nil)')).toBe('a1:k');
+    expect(fn('(subs "hello" 1 3)')).toBe('el');
+    expect(q('[:find ?r . :where [(re-pattern "l+") ?p] [(re-find ?p "hello") ?r]]', conn.db())).toBe('ll');
+    expect(q('[:find ?r . :where [(re-pattern "(h)(e)") ?p] [(re-matches ?p "he") ?r]]', conn.db())).toEqual(['he', 'h', 'e']);
+    expect(fn('(clojure.string/upper-case "abc")')).toBe('ABC');
+    expect(fn('(lower-case "ABC")')).toBe('abc');
+    expect(q('[:find ?x . :where [(ground "abc") ?x] [(clojure.string/includes? ?x "b")] [(ends-with? ?x "c")] [(starts-with? ?x "a")]]', conn.db())).toBe('abc');
+    expect(q('[:find ?x . :where [(ground "  ") ?x] [(clojure.string/blank? ?x)]]', conn.db())).toBe('  ');
+  });
+  it('predicates', () => {
+    const nums = (pred: string) => q<number[]>(`[:find [?n ...] :where [_ :x/n ?n] [(${pred} ?n)]]`, conn.db()).sort();
+    expect(nums('even?')).toEqual([2, 4]);
+    expect(nums('odd?')).toEqual([1, 3]);
+    expect(nums('pos?')).toEqual([1, 2, 3, 4]);
+    expect(nums('zero?')).toEqual([]);
+    expect(nums('neg?')).toEqual([]);
+    expect(nums('some?')).toEqual([1, 2, 3, 4]);
+    expect(q<number[]>('[:find [?n ...] :where [_ :x/n ?n] [(not= ?n 2)] [(!= ?n 3)]]', conn.db()).sort()).toEqual([1, 4]);
+    expect(q<number[]>('[:find [?n ...] :where [_ :x/n ?n] [(< 1 ?n 4)]]', conn.db()).sort()).toEqual([2, 3]);
+  });
+  it('count, identity, vector, type, nil?', () => {
+    expect(fn('(count "abcd")')).toBe(4);
+    expect(fn('(identity 7)')).toBe(7);
+    expect(fn('(vector 1 2)')).toEqual([1, 2]);
+    expect(fn('(list 1 2)')).toEqual([1, 2]);
+    expect(fn('(type "x")')).toBe('string');
+    expect(call('nil?', null)).toBe(true);
+  });
+  it('get-else, missing?', () => {
+    const db = conn.db();
+    expect(q<number[]>('[:find [?v ...] :where [?e :x/n ?n] [(get-else $ ?e :x/n 0) ?v]]', db).sort()).toEqual([1, 2, 3, 4]);
+    expect(q('[:find (count ?e) . :where [?e :x/n] [(missing? $ ?e :db/ident)]]', db)).toBe(4);
+  });
+});
+
+describe('comparison across types', () => {
+  it('orders numbers, strings, dates, keywords naturally', () => {
+    expect(call('<', 1, 2n, 3.5)).toBe(true);
+    expect(call('<', 'a', 'b')).toBe(true);
+    expect(call('<', new Date(1), new Date(2))).toBe(true);
+    expect(call('<', Keyword.of('a/b'), Keyword.of('a/c'))).toBe(true);
+    expect(call('=', 1, 1n)).toBe(true);
+    expect(call('=', new Uuid('AB'), new Uuid('ab'))).toBe(true);
+    expect(call('=', new Date(5), new Date(5))).toBe(true);
+  });
+  it('compareValues is a total order consistent with valueKey equality', () => {
+    const arb = fc.oneof(fc.integer(), fc.string({ maxLength: 3 }), fc.boolean(), fc.constantFrom(Keyword.of('a'), Keyword.of('b/c')), fc.date({ noInvalidDate: true }));
+    fc.assert(
+      fc.property(arb, arb, arb, (a, b, c) => {
+        expect(Math.sign(compareValues(a, b))).toBe(-Math.sign(compareValues(b, a)) || 0);
+        if (compareValues(a, b) <= 0 && compareValues(b, c) <= 0) expect(compareValues(a, c)).toBeLessThanOrEqual(0);
+        expect(compareValues(a, b) === 0).toBe(valueKey(a) === valueKey(b));
+      }),
+    );
+  });
+});
+
+describe('aggregates table', () => {
+  it('computes each aggregate', () => {
+    const vs = [3, 1, 2, 2];
+    expect(AGGREGATES.count!([], vs)).toBe(4);
+    expect(AGGREGATES['count-distinct']!([], vs)).toBe(3);
+    expect(AGGREGATES.sum!([], vs)).toBe(8);
+    expect(AGGREGATES.avg!([], vs)).toBe(2);
+    expect(AGGREGATES.median!([], vs)).toBe(2);
+    expect(AGGREGATES.variance!([], vs)).toBe(0.5);
+    expect(AGGREGATES.stddev!([], vs)).toBeCloseTo(Math.sqrt(0.5));
+    expect(AGGREGATES.min!([], vs)).toBe(1);
+    expect(AGGREGATES.max!([2], vs)).toEqual([3, 2]);
+    expect(AGGREGATES.distinct!([], vs)).toEqual(new Set([1, 2, 3]));
+    expect(vs).toContain(AGGREGATES.rand!([], vs));
+    expect(new Set(AGGREGATES.sample!([5], vs) as number[]).size).toBe(3);
+  });
+  it('adding a built-in is one table entry', () => {
+    FUNCTIONS['twice'] = (a) => (a[0] as number) * 2;
+    try {
+      expect(fn('(twice 21)')).toBe(42);
+    } finally {
+      delete FUNCTIONS['twice'];
+    }
+  });
+});

@@ -1,0 +1,97 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { open, type Connection, Keyword } from '../src/index.js';
+import { pull, pullMany } from '../src/pull/index.js';
+
+const SCHEMA = `[
+ {:db/ident :person/name :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
+ {:db/ident :person/age :db/valueType :db.type/long :db/cardinality :db.cardinality/one}
+ {:db/ident :person/friend :db/valueType :db.type/ref :db/cardinality :db.cardinality/many}
+ {:db/ident :person/mentor :db/valueType :db.type/ref :db/cardinality :db.cardinality/one}
+ {:db/ident :person/nick :db/valueType :db.type/string :db/cardinality :db.cardinality/many}
+ {:db/ident :person/address :db/valueType :db.type/ref :db/cardinality :db.cardinality/one :db/isComponent true}
+ {:db/ident :person/color :db/valueType :db.type/ref :db/cardinality :db.cardinality/one}
+ {:db/ident :address/city :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
+ {:db/ident :color/green}]`;
+
+let dir: string;
+let conn: Connection;
+let ids: Record<string, number>;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'factlog-pull-'));
+  conn = await open({ path: join(dir, 'db') });
+  await conn.transact(SCHEMA);
+  const nicks = Array.from({ length: 1200 }, (_, i) => `"n${i}"`).join(' ');
+  const r = await conn.transact(`[
+    {:db/id "a" :person/name "ann" :person/age 30 :person/friend ["b" "c"] :person/mentor "c"
+     :person/address {:address/city "Oslo"} :person/color :color/green :person/nick [${nicks}]}
+    {:db/id "b" :person/name "bob" :person/friend ["a"] :person/mentor "a"}
+    {:db/id "c" :person/name "cid" :person/mentor "b"}]`);
+  ids = r.tempids;
+});
+
+afterAll(async () => {
+  await conn?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('pull', () => {
+  it('pulls attributes keyed without colon, refs as db/id', () => {
+    const r = pull(conn.db(), '[:person/name :person/age :person/mentor :person/color]', ids.a!);
+    expect(r).toEqual({ 'person/name': 'ann', 'person/age': 30, 'person/mentor': { 'db/id': ids.c }, 'person/color': { 'db/id': conn.db().entid(Keyword.of('color/green')) } });
+  });
+  it('wildcard includes db/id and pulls components recursively', () => {
+    const r = pull(conn.db(), '[*]', ids.a!)!;
+    expect(r['db/id']).toBe(ids.a);
+    expect(r['person/address']).toEqual({ 'db/id': expect.any(Number), 'address/city': 'Oslo' });
+    expect((r['person/friend'] as unknown[]).length).toBe(2);
+    expect((r['person/nick'] as unknown[]).length).toBe(1200); // wildcard: no limit
+  });
+  it('cardinality many: default limit 1000, (limit ...), nil limit', () => {
+    const db = conn.db();
+    expect((pull(db, '[:person/nick]', ids.a!)!['person/nick'] as unknown[]).length).toBe(1000);
+    expect((pull(db, '[(limit :person/nick 5)]', ids.a!)!['person/nick'] as unknown[]).length).toBe(5);
+    expect((pull(db, '[(limit :person/nick nil)]', ids.a!)!['person/nick'] as unknown[]).length).toBe(1200);
+  });
+  it('nested patterns, reverse refs, :db/id, defaults and :as', () => {
+    const db = conn.db();
+    const r = pull(db, '[:db/id {:person/friend [:person/name]} :person/_friend (default :person/age 0) [:person/name :as "n"]]', ids.b!);
+    expect(r).toEqual({ 'db/id': ids.b, 'person/friend': [{ 'person/name': 'ann' }], 'person/_friend': [{ 'db/id': ids.a }], 'person/age': 0, n: 'bob' });
+    const rev = pull(db, '[{:person/_address [:person/name]}]', pull(db, '[*]', ids.a!)!['person/address'] ? (pull(db, '[*]', ids.a!)!['person/address'] as { 'db/id': number })['db/id'] : 0);
+    expect(rev).toEqual({ 'person/_address': { 'person/name': 'ann' } }); // reverse of a component: single value
+  });
+  it('recursion with ... and depth, with cycle protection', () => {
+    const db = conn.db();
+    const r = pull(db, '[:person/name {:person/mentor ...}]', ids.a!);
+    // a -> c -> b -> a (cycle): a comes back as a bare id
+    expect(r).toEqual({ 'person/name': 'ann', 'person/mentor': { 'person/name': 'cid', 'person/mentor': { 'person/name': 'bob', 'person/mentor': { 'db/id': ids.a } } } });
+    const d1 = pull(db, '[:person/name {:person/mentor 1}]', ids.a!);
+    expect(d1).toEqual({ 'person/name': 'ann', 'person/mentor': { 'person/name': 'cid', 'person/mentor': { 'db/id': ids.b } } });
+  });
+  it('missing entity gives null; pullMany; lookup refs', () => {
+    const db = conn.db();
+    expect(pull(db, '[*]', 999999)).toBe(null);
+    expect(pull(db, '[:person/name]', [Keyword.of('person/name'), 'nobody'])).toBe(null);
+    expect(pullMany(db, '[:person/name]', [ids.a!, [Keyword.of('person/name'), 'cid']])).toEqual([{ 'person/name': 'ann' }, { 'person/name': 'cid' }]);
+  });
+  it('pulls from past values', async () => {
+    const t = conn.db().basisT;
+    await conn.transact('[[:db/add [:person/name "ann"] :person/age 31]]');
+    expect(pull(conn.db().asOf(t), '[:person/age]', ids.a!)).toEqual({ 'person/age': 30 });
+    expect(pull(conn.db(), '[:person/age]', ids.a!)).toEqual({ 'person/age': 31 });
+  });
+});
+
+describe('pull with wildcard and explicit specs', () => {
+  it('explicit nested spec overrides the wildcard regardless of order', () => {
+    const db = conn.db();
+    for (const pat of ['[{:person/mentor [:person/name]} *]', '[* {:person/mentor [:person/name]}]']) {
+      const r = pull(db, pat, ids.b!)!;
+      expect(r['person/mentor']).toEqual({ 'person/name': 'ann' });
+      expect(r['person/name']).toBe('bob');
+    }
+  });
+});

@@ -1,0 +1,290 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { open, type Connection, Keyword } from '../src/index.js';
+import { q, explain } from '../src/query/index.js';
+
+const kw = Keyword.of;
+const sorted = (rows: unknown[][]) => [...rows].sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));
+
+const SCHEMA = `[
+ {:db/ident :emp/name :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
+ {:db/ident :emp/salary :db/valueType :db.type/long :db/cardinality :db.cardinality/one}
+ {:db/ident :emp/dept :db/valueType :db.type/ref :db/cardinality :db.cardinality/one}
+ {:db/ident :emp/boss :db/valueType :db.type/ref :db/cardinality :db.cardinality/one}
+ {:db/ident :emp/color :db/valueType :db.type/ref :db/cardinality :db.cardinality/one}
+ {:db/ident :emp/tags :db/valueType :db.type/keyword :db/cardinality :db.cardinality/many}
+ {:db/ident :dept/name :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
+ {:db/ident :node/next :db/valueType :db.type/ref :db/cardinality :db.cardinality/many}
+ {:db/ident :node/id :db/valueType :db.type/long :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
+ {:db/ident :color/red} {:db/ident :color/blue}]`;
+
+const DATA = `[
+ {:db/id "d1" :dept/name "eng"} {:db/id "d2" :dept/name "ops"}
+ {:db/id "e1" :emp/name "ann" :emp/salary 90000 :emp/dept "d1" :emp/color :color/red :emp/tags [:a :b]}
+ {:db/id "e2" :emp/name "bob" :emp/salary 40000 :emp/dept "d1" :emp/boss "e1" :emp/color :color/blue :emp/tags [:a]}
+ {:db/id "e3" :emp/name "cid" :emp/salary 60000 :emp/dept "d2" :emp/boss "e1" :emp/color :color/red}
+ {:db/id "e4" :emp/name "dan" :emp/salary 60000 :emp/dept "d2" :emp/boss "e3"}
+ {:db/id "e5" :emp/name "eve" :emp/salary 30000 :emp/boss "e4"}]`;
+
+let dir: string;
+let conn: Connection;
+let tBefore: number;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'factlog-q-'));
+  conn = await open({ path: join(dir, 'db') });
+  await conn.transact(SCHEMA);
+  await conn.transact(DATA);
+  tBefore = conn.db().basisT;
+  await conn.transact('[[:db/add [:emp/name "bob"] :emp/salary 45000] [:db/retract [:emp/name "eve"] :emp/boss [:emp/name "dan"]]]');
+  // a chain 0 -> 1 -> ... -> 60 for recursive rules
+  const nodes = Array.from({ length: 61 }, (_, i) => `{:db/id "n${i}" :node/id ${i}${i < 60 ? ` :node/next "n${i + 1}"` : ''}}`);
+  await conn.transact('[' + nodes.join(' ') + ']');
+});
+
+afterAll(async () => {
+  await conn?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('patterns and constants', () => {
+  it('resolves keyword constants in ref value position to the ident entity', () => {
+    const names = q<string[]>('[:find [?n ...] :where [?e :emp/color :color/red] [?e :emp/name ?n]]', conn.db());
+    expect(names.sort()).toEqual(['ann', 'cid']);
+  });
+  it('keeps keyword values on keyword attributes', () => {
+    const names = q<string[]>('[:find [?n ...] :where [?e :emp/tags :a] [?e :emp/name ?n]]', conn.db());
+    expect(names.sort()).toEqual(['ann', 'bob']);
+    const tags = q<Keyword[]>('[:find [?t ...] :where [?e :emp/name "ann"] [?e :emp/tags ?t]]', conn.db());
+    expect(new Set(tags)).toEqual(new Set([kw('a'), kw('b')]));
+  });
+  it('resolves lookup refs in entity and ref-value positions', () => {
+    expect(q('[:find ?s . :where [[:emp/name "cid"] :emp/salary ?s]]', conn.db())).toBe(60000);
+    const subs = q<string[]>('[:find [?n ...] :where [?e :emp/boss [:emp/name "ann"]] [?e :emp/name ?n]]', conn.db());
+    expect(subs.sort()).toEqual(['bob', 'cid']);
+  });
+  it('resolves keyword and lookup-ref inputs used in entity position', () => {
+    expect(q('[:find ?s . :in $ ?e :where [?e :emp/salary ?s]]', conn.db(), [kw('emp/name'), 'dan'])).toBe(60000);
+  });
+  it('binds attribute variables to attribute ids', () => {
+    const db = conn.db();
+    const attrs = q<number[]>('[:find [?a ...] :where [?e :emp/name "eve"] [?e ?a _]]', db);
+    expect(attrs.map((a) => db.ident(a)!.fqn).sort()).toEqual(['emp/name', 'emp/salary']);
+    const idents = q<Keyword[]>('[:find [?i ...] :where [?e :emp/name "eve"] [?e ?a _] [?a :db/ident ?i]]', db);
+    expect(idents.map((k) => k.fqn).sort()).toEqual(['emp/name', 'emp/salary']);
+  });
+  it('matches schema: [?a :db/valueType :db.type/ref]', () => {
+    const idents = q<Keyword[]>('[:find [?i ...] :where [?a :db/valueType :db.type/ref] [?a :db/ident ?i] [(namespace ?i) ?ns] [(= ?ns "emp")]]', conn.db());
+    expect(idents.map((k) => k.fqn).sort()).toEqual(['emp/boss', 'emp/color', 'emp/dept']);
+  });
+  it('returns empty for unknown attributes and entities (as Datomic)', () => {
+    expect(q('[:find ?e :where [?e :no/such 1]]', conn.db())).toEqual([]);
+    expect(q('[:find ?v :where [[:emp/name "nobody"] :emp/salary ?v]]', conn.db())).toEqual([]);
+  });
+  it('binds ?tx in the fourth position on a current db', () => {
+    const db = conn.db();
+    const [tx, s] = q<[number, number]>('[:find [?tx ?s] :where [?e :emp/name "bob"] [?e :emp/salary ?s ?tx]]', db);
+    expect(s).toBe(45000);
+    expect(db.txToT(tx)).toBe(db.basisT - 1);
+  });
+});
+
+describe('time', () => {
+  it('queries asOf values', () => {
+    const db = conn.db();
+    expect(q('[:find ?s . :where [?e :emp/name "bob"] [?e :emp/salary ?s]]', db.asOf(tBefore))).toBe(40000);
+    expect(q('[:find ?s . :where [?e :emp/name "bob"] [?e :emp/salary ?s]]', db)).toBe(45000);
+    expect(q('[:find ?b . :where [?e :emp/name "eve"] [?e :emp/boss ?b]]', db)).toBe(null);
+  });
+  it('history db binds ?tx and ?added from 5-term patterns', () => {
+    const h = conn.db().history();
+    const rows = q<[number, boolean][]>('[:find ?s ?added :where [?e :emp/name "bob"] [?e :emp/salary ?s ?tx ?added]]', h);
+    expect(sorted(rows)).toEqual(sorted([[40000, true], [40000, false], [45000, true]]));
+    const retracted = q('[:find ?s . :where [?e :emp/name "bob"] [?e :emp/salary ?s _ false]]', h);
+    expect(retracted).toBe(40000);
+  });
+  it('joins a current db with its past as two sources', () => {
+    const db = conn.db();
+    const rows = q('[:find ?n ?old ?new :in $now $then :where [$now ?e :emp/salary ?new] [$then ?e :emp/salary ?old] [(!= ?old ?new)] [$now ?e :emp/name ?n]]', db, db.asOf(tBefore));
+    expect(rows).toEqual([['bob', 40000, 45000]]);
+  });
+});
+
+describe('clauses', () => {
+  it('not / not-join / or / or-join / and', () => {
+    const db = conn.db();
+    expect(q<string[]>('[:find [?n ...] :where [?e :emp/name ?n] (not [?e :emp/boss _])]', db).sort()).toEqual(['ann', 'eve']);
+    expect(q<string[]>('[:find [?n ...] :where [?e :emp/name ?n] (not-join [?e] [?x :emp/boss ?e])]', db).sort()).toEqual(['bob', 'dan', 'eve']);
+    expect(q<string[]>('[:find [?n ...] :where [?e :emp/name ?n] (or [?e :emp/color :color/blue] [?e :emp/salary 30000])]', db).sort()).toEqual(['bob', 'eve']);
+    expect(
+      q<string[]>('[:find [?n ...] :where [?e :emp/name ?n] (or-join [?e] (and [?e :emp/dept ?d] [?d :dept/name "ops"]) [?e :emp/tags :b])]', db).sort(),
+    ).toEqual(['ann', 'cid', 'dan']);
+    expect(q<string[]>('[:find [?n ...] :where [?e :emp/name ?n] (or (and [?e :emp/salary 60000] [?e :emp/dept ?d]) (and [?e :emp/tags :b] [?e :emp/dept ?d]))]', db).sort()).toEqual(['ann', 'cid', 'dan']);
+  });
+  it('or-join with required vars', () => {
+    const rows = q<string[]>('[:find [?n ...] :where [?e :emp/name ?n] (or-join [[?e]] [?e :emp/salary 90000] [?e :emp/salary 30000])]', conn.db());
+    expect(rows.sort()).toEqual(['ann', 'eve']);
+  });
+  it('functions bind tuple, coll and rel shapes', () => {
+    const db = conn.db();
+    expect(q('[:find ?a ?b :where [(ground [1 2]) [?a ?b]]]', db)).toEqual([[1, 2]]);
+    expect(q<number[]>('[:find [?x ...] :where [(ground [3 1 2]) [?x ...]]]', db).sort()).toEqual([1, 2, 3]);
+    expect(sorted(q('[:find ?a ?b :where [(ground [[1 :x] [2 :y]]) [[?a ?b]]]]', db))).toEqual([[1, kw('x')], [2, kw('y')]]);
+    expect(q('[:find ?a ?c :where [(tuple 1 2 3) ?t] [(untuple ?t) [?a _ ?c]]]', db)).toEqual([[1, 3]]);
+  });
+  it('user functions and predicates passed as inputs', () => {
+    const double = (x: number) => x * 2;
+    const isRich = (x: number) => x > 50000;
+    const rows = q<number[]>('[:find [?d ...] :in $ ?f ?p :where [_ :emp/salary ?s] [(?p ?s)] [(?f ?s) ?d]]', conn.db(), double, isRich);
+    expect(rows.sort()).toEqual([120000, 180000]);
+  });
+  it('nested q', () => {
+    const n = q('[:find ?c . :in $ :where [(q "[:find (count ?e) . :where [?e :emp/name]]" $) ?c]]', conn.db());
+    expect(n).toBe(5);
+  });
+  it('get-some returns [attr-id value]', () => {
+    const db = conn.db();
+    const [a, v] = q<[number, unknown]>('[:find [?a ?v] :where [?e :emp/name "eve"] [(get-some $ ?e :emp/dept :emp/salary) [?a ?v]]]', db);
+    expect(db.ident(a)!.fqn).toBe('emp/salary');
+    expect(v).toBe(30000);
+  });
+});
+
+describe('rules', () => {
+  const rules = `[[(reports ?e ?b) [?e :emp/boss ?b]]
+                 [(reports ?e ?b) [?e :emp/boss ?x] (reports ?x ?b)]
+                 [(reach ?a ?b) [?a :node/next ?b]]
+                 [(reach ?a ?b) (reach ?a ?x) (reach ?x ?b)]
+                 [(even ?a ?b) [?a :node/next ?x] (odd ?x ?b)]
+                 [(odd ?a ?b) [?a :node/next ?b]]
+                 [(odd ?a ?b) [?a :node/next ?x] (even ?x ?b)]
+                 [(top [?e]) (not [?e :emp/boss _])]]`;
+  it('recursive rule with bound and unbound arguments', () => {
+    const db = conn.db();
+    const under = q<string[]>('[:find [?n ...] :in $ % :where [?a :emp/name "ann"] (reports ?e ?a) [?e :emp/name ?n]]', db, rules);
+    expect(under.sort()).toEqual(['bob', 'cid', 'dan']);
+    const all = q<unknown[][]>('[:find ?e ?b :in $ % :where (reports ?e ?b)]', db, rules);
+    expect(all.length).toBe(4); // bob->ann, cid->ann, dan->cid, dan->ann (eve's boss was retracted)
+  });
+  it('non-linear recursion over a long chain (semi-naive fixpoint)', () => {
+    const db = conn.db();
+    const n = q('[:find (count ?b) . :in $ % :with ?a :where (reach ?a ?b)]', db, rules);
+    expect(n).toBe((60 * 61) / 2);
+    const from = q<number[]>('[:find [?i ...] :in $ % :where [?s :node/id 55] (reach ?s ?b) [?b :node/id ?i]]', db, rules);
+    expect(from.sort((a, b) => a - b)).toEqual([56, 57, 58, 59, 60]);
+  });
+  it('mutual recursion', () => {
+    const ids = q<number[]>('[:find [?i ...] :in $ % :where [?s :node/id 50] (even ?s ?b) [?b :node/id ?i]]', conn.db(), rules);
+    expect(ids.sort((a, b) => a - b)).toEqual([52, 54, 56, 58, 60]);
+  });
+  it('required-bound rule vars and negation inside rules', () => {
+    const db = conn.db();
+    expect(q<string[]>('[:find [?n ...] :in $ % :where [?e :emp/name ?n] (top ?e)]', db, rules).sort()).toEqual(['ann', 'eve']);
+    expect(() => q('[:find ?e :in $ % :where (top ?e)]', db, rules)).toThrowError(expect.objectContaining({ code: 'query/insufficient-binding' }));
+  });
+});
+
+describe('find specs and aggregates', () => {
+  it(':with keeps duplicates distinguished by the with vars', () => {
+    const db = conn.db();
+    expect(q('[:find (sum ?s) . :where [_ :emp/salary ?s]]', db)).toBe(90000 + 45000 + 60000 + 30000);
+    expect(q('[:find (sum ?s) . :with ?e :where [?e :emp/salary ?s]]', db)).toBe(90000 + 45000 + 60000 + 60000 + 30000);
+    expect(q('[:find (count ?s) . :with ?e :where [?e :emp/salary ?s]]', db)).toBe(5);
+  });
+  it('grouped aggregates, custom aggregates and :keys', () => {
+    const db = conn.db();
+    const rows = q('[:find ?d (count ?e) (max ?s) :keys dept n top :where [?e :emp/dept ?x] [?x :dept/name ?d] [?e :emp/salary ?s]]', db);
+    expect(sorted(rows as never)).toEqual(sorted([{ dept: 'eng', n: 2, top: 90000 }, { dept: 'ops', n: 2, top: 60000 }] as never));
+    const spread = (xs: number[]) => Math.max(...xs) - Math.min(...xs);
+    expect(q('[:find (?agg ?s) . :in $ ?agg :with ?e :where [?e :emp/salary ?s]]', db, spread)).toBe(60000);
+    expect(q<number[]>('[:find (min 2 ?s) . :where [_ :emp/salary ?s]]', db)).toEqual([30000, 45000]);
+    expect(q<number[]>('[:find (max 2 ?s) . :where [_ :emp/salary ?s]]', db)).toEqual([90000, 60000]);
+    expect(q<number[]>('[:find (sample 2 ?s) . :where [_ :emp/salary ?s]]', db).length).toBe(2);
+    expect(q<number[]>('[:find (rand 3 ?s) . :where [_ :emp/salary ?s]]', db).length).toBe(3);
+  });
+  it('pull in find', () => {
+    const rows = q('[:find (pull ?e [:emp/name {:emp/dept [:dept/name]}]) . :where [?e :emp/name "ann"]]', conn.db());
+    expect(rows).toEqual({ 'emp/name': 'ann', 'emp/dept': { 'dept/name': 'eng' } });
+  });
+  it('scalar and tuple of nothing are null', () => {
+    expect(q('[:find ?e . :where [?e :emp/name "zed"]]', conn.db())).toBe(null);
+    expect(q('[:find [?e ?n] :where [?e :emp/name "zed"] [?e :emp/name ?n]]', conn.db())).toBe(null);
+  });
+});
+
+describe('planner and explain', () => {
+  const q1 = '[:find ?n :where [?e :emp/name ?n] [?e :emp/dept ?d] [?d :dept/name "ops"] [?e :emp/salary ?s] [(> ?s 50000)]]';
+  const q2 = '[:find ?n :where [(> ?s 50000)] [?e :emp/salary ?s] [?d :dept/name "ops"] [?e :emp/dept ?d] [?e :emp/name ?n]]';
+  it('plans independently of clause order', () => {
+    const db = conn.db();
+    const a = explain(q1, db);
+    const b = explain(q2, db);
+    expect(a.steps.map((s) => [s.clause, s.index, s.estimatedRows, s.actualRows])).toEqual(b.steps.map((s) => [s.clause, s.index, s.estimatedRows, s.actualRows]));
+    expect(sorted(q(q1, db))).toEqual([['cid'], ['dan']]);
+    expect(sorted(q(q2, db))).toEqual([['cid'], ['dan']]);
+  });
+  it('reports estimated and actual rows and is printable', () => {
+    const e = explain(q1, conn.db());
+    expect(e.steps.length).toBe(5);
+    for (const s of e.steps) {
+      expect(typeof s.estimatedRows).toBe('number');
+      expect(typeof s.actualRows).toBe('number');
+    }
+    expect(e.steps[0]!.clause).toBe('[?d :dept/name "ops"]');
+    expect(e.steps[0]!.index).toBe('avet');
+    expect(e.totalMs).toBeGreaterThanOrEqual(0);
+    expect(String(e)).toContain('est=');
+  });
+  it('turns range predicates into one index range scan', () => {
+    const e = explain('[:find ?e :where [?e :emp/salary ?s] [(> ?s 50000)]]', conn.db());
+    const scan = e.steps.find((s) => s.clause === '[?e :emp/salary ?s]')!;
+    expect(scan.index).toBe('avet-range');
+    expect(scan.range).toBe('(50000, +inf)');
+    expect(scan.actualRows).toBe(3);
+    const e2 = explain('[:find ?e :in $ ?lo :where [?e :emp/salary ?s] [(<= ?s 60000)] [(>= ?s ?lo)]]', conn.db(), 45000);
+    const scan2 = e2.steps.find((s) => s.clause === '[?e :emp/salary ?s]')!;
+    expect(scan2.range).toBe('[45000, 60000]');
+    expect(scan2.actualRows).toBe(3);
+    expect(e2.resultCount).toBe(3);
+  });
+  it('probes the index per bound value', () => {
+    const e = explain('[:find ?s :in $ [?n ...] :where [?e :emp/name ?n] [?e :emp/salary ?s]]', conn.db(), ['ann', 'bob']);
+    expect(e.steps[0]!.strategy).toBe('probe');
+    expect(e.steps[0]!.index).toBe('avet');
+    expect(e.steps[1]!.index).toBe('eavt');
+  });
+});
+
+describe('errors', () => {
+  const code = (c: string) => expect.objectContaining({ code: c });
+  it('unknown function', () => {
+    expect(() => q('[:find ?e :where [?e :emp/name ?n] [(frobnicate ?n)]]', conn.db())).toThrowError(code('query/unknown-function'));
+  });
+  it('missing and extra inputs', () => {
+    expect(() => q('[:find ?e :in $ ?n :where [?e :emp/name ?n]]', conn.db())).toThrowError(code('query/missing-input'));
+    expect(() => q('[:find ?e :where [?e :emp/name]]', conn.db(), 1)).toThrowError(code('query/input-arity'));
+  });
+  it('unbound predicate variables', () => {
+    // rejected by the parser's validation before evaluation
+    expect(() => q('[:find ?e :where [?e :emp/name ?n] [(> ?x 1)]]', conn.db())).toThrowError(code('query/unbound-variable'));
+    // a function variable bound to a non-function is caught at run time
+    expect(() => q('[:find ?y :in $ ?f :where [?e :emp/salary ?s] [(?f ?s) ?y]]', conn.db(), 3)).toThrowError(code('query/not-a-function'));
+  });
+  it('unknown aggregate and rule', () => {
+    expect(() => q('[:find (frob ?n) :where [?e :emp/name ?n]]', conn.db())).toThrowError(code('query/unknown-aggregate'));
+    expect(() => q('[:find ?e :in $ % :where (nope ?e)]', conn.db(), '[[(yes ?e) [?e :emp/name]]]')).toThrowError();
+  });
+  it('errors carry the offending form and position', () => {
+    try {
+      q('[:find ?e\n :where [?e :emp/name ?n]\n [(frobnicate ?n)]]', conn.db());
+      expect.unreachable();
+    } catch (e) {
+      const err = e as { code: string; form?: string; pos?: { line: number } };
+      expect(err.code).toBe('query/unknown-function');
+      expect(err.form).toBe('[(frobnicate ?n)]');
+      expect(err.pos?.line).toBe(3);
+    }
+  });
+});

@@ -7,6 +7,7 @@ import { Overlay } from './db/overlay.js';
 import { Attr, bootstrapFacts, isSchemaAttr, Schema } from './db/schema.js';
 import { encodeValue, toDatom, tToTx, type RawDatom } from './storage/encoding.js';
 import type { LogEntry } from './storage/log.js';
+import { TxLog, type LogTx } from './db/txlog.js';
 import { Store, type Meta, type Retraction, type StoreOptions } from './storage/store.js';
 import { prepareTx, type PreparedTx } from './tx/transact.js';
 import { FIRST_USER_EID } from './db/schema.js';
@@ -176,14 +177,31 @@ export class Connection {
       tempids: prepared.tempids,
       txData: prepared.txData,
     };
-    for (const listener of this.listeners) {
-      try {
-        listener(report);
-      } catch {
-        // a listener's failure is its own; the transaction is committed
-      }
-    }
+    this.publish(report);
     return report;
+  }
+
+  /** Hand the report to subscribers after the writer has moved on, in commit order. */
+  private publish(report: TxReport): void {
+    if (this.listeners.size === 0) return;
+    const listeners = [...this.listeners];
+    this.pendingReports.push(() => {
+      for (const listener of listeners) {
+        try {
+          listener(report);
+        } catch {
+          // a listener's failure is its own; the transaction is committed
+        }
+      }
+    });
+    if (this.pendingReports.length === 1) setImmediate(() => this.drainReports());
+  }
+
+  private readonly pendingReports: (() => void)[] = [];
+
+  private drainReports(): void {
+    const batch = this.pendingReports.splice(0);
+    for (const deliver of batch) deliver();
   }
 
   /** Inside the write transaction: store the prepared tx and advance the in-memory state. */
@@ -224,10 +242,50 @@ export class Connection {
     };
   }
 
-  /** Call `listener` with the report of every transaction committed through this connection. */
+  /**
+   * Call `listener` with the report of every transaction committed through this connection, in
+   * order, shortly after `transact` resolves. Returns a function that unsubscribes.
+   */
   listen(listener: TxListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** Every later tx report as an async iterable; stops when the loop breaks or the connection closes. */
+  reports(): AsyncIterableIterator<TxReport> {
+    const queue: TxReport[] = [];
+    let wake: (() => void) | null = null;
+    const unlisten = this.listen((r) => {
+      queue.push(r);
+      wake?.();
+    });
+    const stop = () => {
+      unlisten();
+      this.closeWaiters.delete(onClose);
+      return Promise.resolve({ value: undefined, done: true as const });
+    };
+    const onClose = () => wake?.();
+    this.closeWaiters.add(onClose);
+    const iterator: AsyncIterableIterator<TxReport> = {
+      next: async () => {
+        while (queue.length === 0) {
+          if (this.closed) return stop();
+          await new Promise<void>((resolve) => (wake = resolve));
+          wake = null;
+        }
+        return { value: queue.shift()!, done: false };
+      },
+      return: stop,
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
+  }
+
+  private readonly closeWaiters = new Set<() => void>();
+
+  /** The transaction log, read by t or by Date. */
+  log(): TxLog {
+    return new TxLog(this.store, (d) => this.tAtInstant(d));
   }
 
   /** Rebuild every index from the log alone. */
@@ -238,15 +296,8 @@ export class Connection {
   }
 
   /** Log entries from t `from` (inclusive) to `to` (exclusive), with datoms decoded. */
-  *txRange(from = 0, to = Number.MAX_SAFE_INTEGER): Generator<{ t: number; tx: number; instant: Date; data: Datom[] }> {
-    for (const entry of this.store.logRange(from, to)) {
-      yield {
-        t: entry.t,
-        tx: entry.tx,
-        instant: new Date(entry.instant),
-        data: entry.datoms.map((d) => toDatom({ ...d, tx: entry.tx }, d.added)),
-      };
-    }
+  txRange(from?: number | Date, to?: number | Date): Iterable<LogTx> {
+    return this.log().txRange(from, to);
   }
 
   get basisT(): number {
@@ -256,6 +307,8 @@ export class Connection {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.drainReports();
+    for (const wake of this.closeWaiters) wake();
     await this.store.close();
   }
 

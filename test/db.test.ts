@@ -123,6 +123,13 @@ describe('index access', () => {
     expect(brief(db.indexRange(kw('p/age'), 30, 40))).toEqual([[ann, 31, true]]);
     expect(brief(db.indexRange(kw('p/age'), 32, null))).toEqual([[bob, 40, true]]);
     expect(brief(db.indexRange(kw('p/name'), 'A', 'B'))).toEqual([[ann, 'Ann', true]]);
+    expect(brief(db.indexRange(kw('p/age'), 31, 40, true))).toEqual([
+      [ann, 31, true],
+      [bob, 40, true],
+    ]);
+    expect(db.estimateRange(kw('p/age'), 31, 40)).toBe(1);
+    expect(db.estimateRange(kw('p/age'), 31, 40, true)).toBe(2);
+    expect(db.estimateRange(kw('p/age'), null, null)).toBe(2);
   });
 
   it('estimateCount() tracks the number of current datoms', async () => {

@@ -76,8 +76,10 @@ export interface DbView {
   datoms(index: IndexName, ...components: unknown[]): Iterable<Datom>;
   /** Datoms of an index from the given position onward, to the end of the index. */
   seekDatoms(index: IndexName, ...components: unknown[]): Iterable<Datom>;
-  /** AVET datoms of one attribute with start <= v < end (either bound null/undefined = open). */
-  indexRange(attr: AttrRef, start?: unknown, end?: unknown): Iterable<Datom>;
+  /** AVET datoms of one attribute with start <= v < end (v <= end when endInclusive; null/undefined bound = open). */
+  indexRange(attr: AttrRef, start?: unknown, end?: unknown, endInclusive?: boolean): Iterable<Datom>;
+  /** Number of datoms `indexRange` would return now (exact, counted natively; for planning). */
+  estimateRange(attr: AttrRef, start?: unknown, end?: unknown, endInclusive?: boolean): number;
   /** Estimated number of datoms matching the leading components (cheap; for planning). */
   estimateCount(index: IndexName, ...components: unknown[]): number;
 

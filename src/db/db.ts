@@ -192,16 +192,28 @@ export class Db implements DbView {
     return this.scan(index, start, [KEY_MAX], undefined);
   }
 
-  indexRange(attrRef: AttrRef, start?: unknown, end?: unknown): Iterable<Datom> {
+  indexRange(attrRef: AttrRef, start?: unknown, end?: unknown, endInclusive = false): Iterable<Datom> {
+    const bounds = this.rangeBounds(attrRef, start, end, endInclusive);
+    return bounds ? this.scan('avet', bounds.from, bounds.to, undefined) : [];
+  }
+
+  /** Number of current AVET datoms of `attr` in the value range (exact; costs a native key count). */
+  estimateRange(attrRef: AttrRef, start?: unknown, end?: unknown, endInclusive = false): number {
+    const bounds = this.rangeBounds(attrRef, start, end, endInclusive);
+    return bounds ? this.ctx.store.countCurrent('avet', bounds.from, bounds.to) : 0;
+  }
+
+  private rangeBounds(attrRef: AttrRef, start: unknown, end: unknown, endInclusive: boolean) {
     const attr = this.attr(attrRef);
-    if (!attr) return [];
+    if (!attr) return null;
     const bound = (v: unknown): KeyPart[] => {
       const [tag, payload] = encodeValue(this.coerceForAttr(attr, v), attr.valueType);
       return [attr.id, tag, payload];
     };
-    const from = start === undefined || start === null ? [attr.id] : bound(start);
-    const to = end === undefined || end === null ? [attr.id, KEY_MAX] : bound(end);
-    return this.scan('avet', from, to, undefined);
+    const open = (v: unknown) => v === undefined || v === null;
+    const from = open(start) ? [attr.id] : bound(start);
+    const to = open(end) ? [attr.id, KEY_MAX] : endInclusive ? [...bound(end), KEY_MAX] : bound(end);
+    return { from, to };
   }
 
   /** AVET/EAVT datoms of one attribute and value — the planner's fast path. */

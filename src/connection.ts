@@ -150,6 +150,10 @@ export class Connection {
    */
   async transact(txData: unknown): Promise<TxReport> {
     this.ensureOpen();
+    const primary = this.store.replicaOf();
+    if (primary !== undefined) {
+      throw new FactlogError('conn/replica-read-only', `${this.store.dir} is a read replica of ${primary}; transact on the primary`);
+    }
     let before!: Db;
     let prepared!: PreparedTx;
     try {

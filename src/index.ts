@@ -11,3 +11,5 @@ export { printEdn } from '../query-lang/edn/printer.js';
 export { q, explain, QueryError, FUNCTIONS, AGGREGATES, type Explanation } from './query/index.js';
 export { pull, pullMany, PullError } from './pull/index.js';
 export { parseQuery, parsePull, parseRules } from '../query-lang/datalog/index.js';
+export { follow, replicate, MaterializedView, backup, restore, type ViewSpec } from './feed/index.js';
+export type { LogTx } from './db/txlog.js';

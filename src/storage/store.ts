@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { open as openLmdb, type Database, type RootDatabase } from 'lmdb';
 import { FactlogError } from '../../query-lang/errors.js';
-import { indexKey, rawFromKey, Tag, TX_SLOT, type IndexName, type KeyPart, type RawDatom } from './encoding.js';
+import { indexKey, rawFromKey, Tag, TX_BASE as TX_BASE_ID, TX_SLOT, type IndexName, type KeyPart, type RawDatom } from './encoding.js';
 import { decodeLogEntry, encodeLogEntry, type LogEntry } from './log.js';
 
 export const FORMAT_VERSION = 1;
@@ -245,24 +245,65 @@ export class Store {
         this.history[index].clearSync();
       }
       for (const key of [...this.meta.getKeys()]) if (String(key).startsWith('count:')) this.meta.removeSync(key);
-      const counts = new Map<number, number>();
-      for (const entry of this.logRange()) {
-        for (const d of entry.datoms) {
-          const raw: RawDatom = { e: d.e, a: d.a, tag: d.tag, payload: d.payload, tx: entry.tx };
-          if (d.added) {
-            this.putCurrent(raw);
-            counts.set(d.a, (counts.get(d.a) ?? 0) + 1);
-          } else {
-            const asserted = this.findCurrent(raw);
-            if (!asserted) continue;
-            this.removeCurrent(asserted);
-            if (keepHistory(d.a, entry)) this.putHistory(asserted, entry.tx);
-            counts.set(d.a, (counts.get(d.a) ?? 0) - 1);
-          }
-        }
-      }
-      for (const [a, n] of counts) this.meta.putSync(`count:${a}`, n);
+      for (const entry of this.logRange()) this.indexLogEntry(entry, keepHistory);
     });
+  }
+
+  /**
+   * Inside a write transaction: append log entries written elsewhere (a replica following its
+   * primary) and index them, keeping their t, tx and entity ids.
+   */
+  appendLogEntries(entries: LogEntry[], keepHistory: (a: number, entry: LogEntry) => boolean): void {
+    let meta = this.readMeta();
+    for (const entry of entries) {
+      if (entry.t !== meta.lastT + 1) {
+        throw new StorageError('storage/log-gap', `log entry t=${entry.t} does not follow t=${meta.lastT}`);
+      }
+      this.log.putSync(entry.t, encodeLogEntry(entry));
+      this.indexLogEntry(entry, keepHistory);
+      let nextEid = meta.nextEid;
+      for (const d of entry.datoms) if (d.e < TX_BASE_ID && d.e >= nextEid) nextEid = d.e + 1;
+      meta = { lastT: entry.t, nextEid, lastInstant: entry.instant };
+    }
+    this.putMeta(meta);
+  }
+
+  /** Apply one log entry's datoms to the indexes and per-attribute counts. */
+  private indexLogEntry(entry: LogEntry, keepHistory: (a: number, entry: LogEntry) => boolean): void {
+    const counts = new Map<number, number>();
+    for (const d of entry.datoms) {
+      const raw: RawDatom = { e: d.e, a: d.a, tag: d.tag, payload: d.payload, tx: entry.tx };
+      if (d.added) {
+        this.putCurrent(raw);
+        counts.set(d.a, (counts.get(d.a) ?? 0) + 1);
+      } else {
+        const asserted = this.findCurrent(raw);
+        if (!asserted) continue;
+        this.removeCurrent(asserted);
+        if (keepHistory(d.a, entry)) this.putHistory(asserted, entry.tx);
+        counts.set(d.a, (counts.get(d.a) ?? 0) - 1);
+      }
+    }
+    for (const [a, n] of counts) if (n !== 0) this.meta.putSync(`count:${a}`, this.attrCount(a) + n);
+  }
+
+  /** A consistent copy of the whole database (taken from one read snapshot) into an empty directory. */
+  async backup(targetDir: string, compact = false): Promise<void> {
+    const target = path.resolve(targetDir);
+    if (fs.existsSync(target) && fs.readdirSync(target).length > 0) {
+      throw new StorageError('storage/target-not-empty', `backup target ${target} is not empty`);
+    }
+    fs.mkdirSync(target, { recursive: true });
+    await this.env.backup(path.join(target, DATA_FILE), compact);
+  }
+
+  /** Set when this database is a read replica: the primary it follows. */
+  replicaOf(): string | undefined {
+    return this.meta.get('replicaOf');
+  }
+
+  markReplicaOf(source: string): void {
+    this.meta.putSync('replicaOf', source);
   }
 
   /** The current datom for fact (e, a, v) with the tx that asserted it. */

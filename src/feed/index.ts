@@ -1,0 +1,4 @@
+export { follow, type FollowOptions } from './follow.js';
+export { replicate, type ReplicateOptions } from './replica.js';
+export { MaterializedView, type ViewSpec, type ViewOptions } from './view.js';
+export { backup, restore } from './backup.js';

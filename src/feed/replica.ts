@@ -1,0 +1,85 @@
+// Read replicas: a second database directory kept identical to a primary by replaying its log,
+// with the same t, tx and entity ids. A replica remembers how far it got (its own last t), so a
+// stopped replica catches up from there; it refuses transactions of its own.
+import path from 'node:path';
+import { Attr, Schema, bootstrapFacts, isSchemaAttr } from '../db/schema.js';
+import { decodeValue } from '../storage/encoding.js';
+import type { LogEntry } from '../storage/log.js';
+import { Store, StorageError } from '../storage/store.js';
+import { follow } from './follow.js';
+
+export interface ReplicateOptions {
+  from: string;
+  to: string;
+  /** Keep following the primary after catching up, until `signal` aborts. */
+  follow?: boolean;
+  signal?: AbortSignal;
+  /** Called after each batch is committed to the replica. */
+  onProgress?: (t: number) => void;
+}
+
+const BATCH = 500;
+
+/** Bring the replica up to date; resolves with the replica's last t when done (or aborted). */
+export async function replicate(options: ReplicateOptions): Promise<number> {
+  const source = path.resolve(options.from);
+  const { store } = Store.open({ path: options.to });
+  try {
+    const owner = store.replicaOf();
+    const lastT = store.lastT();
+    if (owner !== undefined && owner !== source) {
+      throw new StorageError('storage/replica-mismatch', `${store.dir} replicates ${owner}, not ${source}`);
+    }
+    if (owner === undefined && lastT >= 0) {
+      throw new StorageError('storage/not-a-replica', `${store.dir} is a database of its own, not a replica of ${source}`);
+    }
+    let schema = schemaUpTo(store);
+    const keepHistory = (a: number) => !schema.isNoHistory(a);
+    let batch: LogEntry[] = [];
+    const flush = async () => {
+      const entries = batch;
+      batch = [];
+      await store.writeTransaction(() => {
+        if (store.replicaOf() === undefined) store.markReplicaOf(source);
+        for (const entry of entries) {
+          store.appendLogEntries([entry], keepHistory);
+          schema = schema.apply(schemaFacts(entry));
+        }
+      });
+      options.onProgress?.(entries[entries.length - 1].t);
+    };
+    const controller = new AbortController();
+    options.signal?.addEventListener('abort', () => controller.abort());
+    const { store: primary } = Store.open({ path: source, create: false, readOnly: true });
+    let primaryLast = primary.lastT();
+    await primary.close();
+    if (!options.follow && lastT >= primaryLast) return lastT;
+    for await (const entry of follow(source, { fromT: lastT, raw: true, signal: controller.signal })) {
+      batch.push(entry);
+      const caughtUp = entry.t >= primaryLast;
+      if (batch.length >= BATCH || caughtUp) await flush();
+      if (caughtUp && !options.follow) break;
+      if (caughtUp) primaryLast = entry.t;
+    }
+    if (batch.length) await flush();
+    return store.lastT();
+  } finally {
+    await store.close();
+  }
+}
+
+function schemaFacts(entry: LogEntry) {
+  return entry.datoms
+    .filter((d) => isSchemaAttr(d.a))
+    .map((d) => ({ e: d.e, a: d.a, v: decodeValue(d.tag, d.payload), added: d.added }));
+}
+
+/** The schema in force at the replica's last t, read from its current schema datoms. */
+function schemaUpTo(store: Store): Schema {
+  const facts = bootstrapFacts().map(([e, a, v]) => ({ e, a, v, added: true }));
+  for (let a = Attr.ident; a <= Attr.tupleAttrs; a++) {
+    if (!isSchemaAttr(a)) continue;
+    for (const raw of store.scanCurrent('aevt', [a])) facts.push({ e: raw.e, a, v: decodeValue(raw.tag, raw.payload), added: true });
+  }
+  return new Schema().apply(facts);
+}

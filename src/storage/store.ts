@@ -179,7 +179,7 @@ export class Store {
   private putCurrent(d: RawDatom): void {
     for (const index of INDEXES) {
       if (index === 'vaet' && d.tag !== Tag.Ref) continue;
-      this.current[index].putSync(indexKey(index, d), EMPTY);
+      this.current[index].put(indexKey(index, d), EMPTY);
     }
   }
 
@@ -193,7 +193,7 @@ export class Store {
   private putHistory(d: RawDatom, txRetracted: number): void {
     for (const index of INDEXES) {
       if (index === 'vaet' && d.tag !== Tag.Ref) continue;
-      this.history[index].putSync([...indexKey(index, d), txRetracted], EMPTY);
+      this.history[index].put([...indexKey(index, d), txRetracted], EMPTY);
     }
   }
 

@@ -9,8 +9,8 @@ export class TxError extends FactlogError {}
 
 /** Where in the tx data a problem was found: the form printed, and its text position. */
 export interface FormRef {
-  text: string;
-  pos?: { line: number; column: number; offset: number };
+  readonly text: string;
+  readonly pos?: { line: number; column: number; offset: number };
 }
 
 export function txError(code: string, message: string, form?: FormRef): TxError {

@@ -43,16 +43,31 @@ export function readTxData(input: unknown): unknown[] {
   return data;
 }
 
+/** Names a form for error messages; printing is deferred until an error needs the text. */
 export function describe(form: unknown): FormRef {
-  let text: string;
-  try {
-    text = printEdn(form);
-  } catch {
-    text = String(form);
+  return new LazyFormRef(form);
+}
+
+class LazyFormRef implements FormRef {
+  private printed?: string;
+  constructor(private readonly form: unknown) {}
+
+  get text(): string {
+    if (this.printed === undefined) {
+      try {
+        this.printed = printEdn(this.form);
+      } catch {
+        this.printed = String(this.form);
+      }
+      if (this.printed.length > 200) this.printed = this.printed.slice(0, 197) + '...';
+    }
+    return this.printed;
   }
-  if (text.length > 200) text = text.slice(0, 197) + '...';
-  const pos = form !== null && typeof form === 'object' ? positionOf(form as object) : undefined;
-  return { text, pos };
+
+  get pos() {
+    const f = this.form;
+    return f !== null && typeof f === 'object' ? positionOf(f as object) : undefined;
+  }
 }
 
 /** Expand every form into flat operations. */

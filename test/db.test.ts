@@ -153,6 +153,8 @@ describe('entities', () => {
     expect(a.get(':p/likes')).toEqual(new Set(['tea', 'coffee']));
     expect(a.toJSON()).toEqual({ 'db/id': ann, 'p/name': 'Ann', 'p/age': 31, 'p/likes': expect.arrayContaining(['tea', 'coffee']) });
     expect(db.entity([kw('p/name'), 'Nobody'])).toBeNull();
+    expect(db.entid('[:p/name "Ann"]')).toBe(ann);
+    expect(db.entid(` ${bob}`)).toBe(bob);
   });
 });
 

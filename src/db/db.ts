@@ -1,7 +1,8 @@
 // Immutable database values. A Db is a basis t plus a view (asOf / since / history / speculative
 // overlay); every read goes through `scan`, which merges the current and history indexes so that
 // the value never changes, whatever is committed after it was taken.
-import { Keyword } from '../../query-lang/edn/types.js';
+import { EdnList, Keyword } from '../../query-lang/edn/types.js';
+import { readEdn } from '../../query-lang/edn/reader.js';
 import { FactlogError } from '../../query-lang/errors.js';
 import {
   encodeValue,
@@ -147,6 +148,9 @@ export class Db implements DbView {
     if (typeof ref === 'number') return Number.isInteger(ref) && ref >= 0 ? ref : null;
     if (ref instanceof Keyword) return this.schema.entidOfIdent(ref) ?? null;
     if (typeof ref === 'string' && ref.startsWith(':')) return this.schema.entidOfIdent(ref) ?? null;
+    // EDN text of a lookup ref or id, as typed on a command line: '[:person/email "a@b.c"]'
+    if (typeof ref === 'string' && /^\s*[\[(0-9]/.test(ref)) return this.entid(readEdn(ref));
+    if (ref instanceof EdnList) return this.entid(ref.items);
     if (Array.isArray(ref) && ref.length === 2) return this.lookup(ref[0], ref[1]);
     return null;
   }

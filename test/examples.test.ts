@@ -1,0 +1,22 @@
+// The examples are documentation that runs: each must run with plain node against the built package.
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { tempDir } from './helpers/tmp.js';
+
+const run = (example: string) =>
+  execFileSync(process.execPath, [path.resolve('examples', example), path.join(tempDir(), 'db')], { encoding: 'utf8' });
+
+describe('examples', () => {
+  it('quickstart shows now, asOf, history, pull and with', () => {
+    const out = run('quickstart.mjs');
+    expect(out).toContain(`now       [ [ 'Anna' ], [ 'Bob' ] ]`);
+    expect(out).toContain(`as of t 2 [ [ 'Ann' ], [ 'Bob' ] ]`);
+    expect(out).toContain(`"person/friend":[{"person/name":"Anna"}]`);
+    expect(out).toContain('3 names speculatively, 2 stored');
+  });
+
+  it('account-balances: the materialized view agrees with as-of queries at every t', () => {
+    expect(run('account-balances.mjs')).toContain('view agrees with queries at every t');
+  });
+});

@@ -1,7 +1,10 @@
 // Chevrotain grammar for Datomic-dialect Datalog queries, rules and pull patterns, over the EDN token
 // vocabulary of ../edn/lexer.ts. It only recognises shapes and builds a CST; ./builder.ts turns the CST
 // into the typed AST of ./ast.ts and ./validate.ts does the static checks.
-import { CstParser, EOF, type IParserErrorMessageProvider, type IToken, type TokenType } from 'chevrotain';
+import type { IParserErrorMessageProvider, IToken, TokenType } from 'chevrotain';
+import { chevrotain } from '../chevrotain.js';
+
+const { CstParser, EOF } = chevrotain;
 import {
   allTokens,
   AndSym,

@@ -2,7 +2,10 @@
 // The same token vocabulary serves the Datalog/pull grammar: the Datalog words (`?var`, `$src`, `%`,
 // `_`, `...`, `.`, `pull`, `not`, `:find`, ...) are extra token types that belong to the generic
 // Symbol/Keyword categories, so the EDN reader sees them as ordinary symbols and keywords.
-import { createToken, Lexer, type IToken, type TokenType } from 'chevrotain';
+import type { IToken, TokenType } from 'chevrotain';
+import { chevrotain } from '../chevrotain.js';
+
+const { createToken, Lexer } = chevrotain;
 import type { SourcePos } from './types.js';
 import { EdnSyntaxError } from './errors.js';
 

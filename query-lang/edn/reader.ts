@@ -1,6 +1,9 @@
 // EDN reader: a hand-written recursive descent over the Chevrotain token vector, with an explicit
 // nesting limit so hostile input can never overflow the JS stack.
-import { tokenMatcher, type IToken } from 'chevrotain';
+import type { IToken } from 'chevrotain';
+import { chevrotain } from '../chevrotain.js';
+
+const { tokenMatcher } = chevrotain;
 import { BigDec, Char, EdnList, Keyword, Sym, Tagged, Uuid, type EdnValue, type SourcePos } from './types.js';
 import { EdnSyntaxError } from './errors.js';
 import {

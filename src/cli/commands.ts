@@ -1,0 +1,364 @@
+// The actions behind each CLI command. Each returns once its output is written; errors propagate
+// to main, which prints them as one line and sets the exit code.
+import { open } from '../connection.js';
+import type { Db } from '../db/db.js';
+import type { Datom, IndexName, Value } from '../db/api.js';
+import { q, explain, toQuery } from '../query/index.js';
+import { pull } from '../pull/index.js';
+import { Keyword } from '../../query-lang/edn/types.js';
+import { printEdn } from '../../query-lang/edn/printer.js';
+import { readEdn } from '../../query-lang/edn/reader.js';
+import type { Binding } from '../../query-lang/datalog/ast.js';
+import { TX_BASE } from '../storage/encoding.js';
+import {
+  CliError,
+  dbDir,
+  hasDatabase,
+  inputText,
+  parseCount,
+  parseTimePoint,
+  tOf,
+  viewOf,
+  withConn,
+  type TimeOptions,
+} from './common.js';
+import { defaultFormat, edn, plural, renderResult, renderRows, toJsonValue } from './format.js';
+import { exportLines, importFile, writeLines } from './transfer.js';
+
+function out(text: string): void {
+  process.stdout.write(text.endsWith('\n') || text === '' ? text : text + '\n');
+}
+
+function note(text: string): void {
+  process.stderr.write(text + '\n');
+}
+
+interface DbOpt {
+  db?: string;
+}
+
+// ---------------- init ----------------
+
+export async function initCommand(opts: DbOpt & { schema?: string }): Promise<void> {
+  const dir = dbDir(opts.db);
+  if (hasDatabase(dir)) {
+    // Idempotent: an existing database is left as it is (exit 0), so scripts can always run init.
+    note(`database already exists at ${dir}; nothing done${opts.schema ? ` (use \`factlog transact -f ${opts.schema}\` to add schema)` : ''}`);
+    return;
+  }
+  let schemaText: string | undefined;
+  if (opts.schema !== undefined) schemaText = await inputText(undefined, opts.schema, 'schema');
+  if (schemaText !== undefined) readEdn(schemaText); // malformed schema: fail before creating anything
+  const conn = await open({ path: dir, create: true });
+  try {
+    if (schemaText !== undefined) {
+      const report = await conn.transact(schemaText);
+      out(`created database at ${dir} (schema: ${plural(report.txData.length - 1, 'datom')} at t ${report.t})`);
+    } else out(`created database at ${dir}`);
+  } finally {
+    await conn.close();
+  }
+}
+
+// ---------------- transact ----------------
+
+export async function transactCommand(edn: string | undefined, opts: DbOpt & { file?: string; format?: string }): Promise<void> {
+  const text = await inputText(edn, opts.file, 'tx data');
+  const format = defaultFormat(opts.format, ['edn', 'json']);
+  await withConn(dbDir(opts.db), async (conn) => {
+    const report = await conn.transact(text);
+    if (format === 'json') {
+      out(JSON.stringify({ t: report.t, tx: report.tx, tempids: report.tempids, datoms: report.txData.length }));
+    } else {
+      const tempids = Object.entries(report.tempids).map(([k, v]) => `${printEdn(k)} ${v}`);
+      out(`{:t ${report.t}, :tx ${report.tx}, :tempids {${tempids.join(', ')}}, :datoms ${report.txData.length}}`);
+    }
+  });
+}
+
+// ---------------- query ----------------
+
+export interface QueryOptions extends DbOpt, TimeOptions {
+  file?: string;
+  format?: string;
+  explain?: boolean;
+  limit?: string;
+}
+
+/** Inputs in :in order: `$` is the database, every other binding takes the next EDN argument. */
+export function queryInputs(ins: Binding[], db: Db, args: string[]): unknown[] {
+  const bindings: Binding[] = ins.length ? ins : [{ kind: 'src', name: '$' } as Binding];
+  const inputs: unknown[] = [];
+  let next = 0;
+  for (const b of bindings) {
+    if (b.kind === 'src' && b.name === '$') inputs.push(db);
+    else {
+      if (next >= args.length) {
+        throw new CliError('cli/missing-input', `the query expects an input for ${bindingName(b)} (give it as an EDN argument after the query)`);
+      }
+      inputs.push(readEdn(args[next++]!));
+    }
+  }
+  if (next < args.length) {
+    throw new CliError('cli/extra-input', `the query takes ${next} input(s) besides $ but ${args.length} were given`);
+  }
+  return inputs;
+}
+
+function bindingName(b: Binding): string {
+  return 'name' in b ? String((b as { name: string }).name) : b.kind;
+}
+
+export async function queryCommand(queryArg: string | undefined, args: string[], opts: QueryOptions): Promise<void> {
+  const rest = [...args];
+  let text: string;
+  if (opts.file !== undefined) {
+    if (queryArg !== undefined) rest.unshift(queryArg);
+    text = await inputText(undefined, opts.file, 'query');
+  } else text = await inputText(queryArg, undefined, 'query');
+  const limit = opts.limit === undefined ? undefined : parseCount(opts.limit, '--limit');
+  const format = defaultFormat(opts.format);
+  await withConn(dbDir(opts.db), (conn) => {
+    const db = viewOf(conn.db(), opts);
+    const query = toQuery(text);
+    const inputs = queryInputs(query.in, db, rest);
+    if (opts.explain) {
+      const ex = explain(query, ...inputs);
+      out(ex.toString());
+      return;
+    }
+    const result = q(query, ...inputs);
+    const r = renderResult(query, result, format, limit);
+    out(r.text);
+    if (format === 'table') out(r.count < r.total ? `${r.count} of ${plural(r.total, 'row')}` : plural(r.count, 'row'));
+    else if (r.count < r.total) note(`(showing ${r.count} of ${r.total} rows)`);
+  });
+}
+
+// ---------------- pull / entity ----------------
+
+/** An entity on the command line: an id, an ident, or a lookup ref in EDN. */
+export function resolveEntity(db: Db, text: string): number {
+  const ref = readEdn(text);
+  const ok = typeof ref === 'number' || ref instanceof Keyword || (Array.isArray(ref) && ref.length === 2);
+  if (!ok) throw new CliError('cli/invalid-entity', `${text} is not an entity id, ident or lookup ref [:attr value]`);
+  const id = db.entid(ref);
+  if (id === null) throw new CliError('cli/no-entity', `no entity matches ${edn(ref)}`);
+  return id;
+}
+
+export async function pullCommand(pattern: string, entity: string, opts: DbOpt & TimeOptions & { format?: string }): Promise<void> {
+  const format = defaultFormat(opts.format, ['edn', 'json']);
+  await withConn(dbDir(opts.db), (conn) => {
+    const db = viewOf(conn.db(), opts);
+    const eid = resolveEntity(db, entity);
+    const result = pull(db, readEdn(pattern), eid);
+    out(format === 'json' ? JSON.stringify(toJsonValue(result)) : edn(result));
+  });
+}
+
+export async function entityCommand(entity: string, opts: DbOpt & TimeOptions & { format?: string }): Promise<void> {
+  const format = defaultFormat(opts.format, ['edn', 'json']);
+  await withConn(dbDir(opts.db), (conn) => {
+    const db = viewOf(conn.db(), opts);
+    const eid = resolveEntity(db, entity);
+    const result = db.entity(eid)!.toJSON();
+    out(format === 'json' ? JSON.stringify(toJsonValue(result)) : edn(result));
+  });
+}
+
+// ---------------- history ----------------
+
+/** A value for display: refs to entities with an ident show the ident. */
+function shown(db: Db, a: number, v: Value): unknown {
+  if (db.attr(a)?.valueType === 'ref' && typeof v === 'number') return db.ident(v) ?? v;
+  return v;
+}
+
+/** :db/txInstant and the other attributes of a transaction entity. */
+function txInfo(db: Db, tx: number, cache: Map<number, { instant: Date | null; meta: Record<string, unknown> }>) {
+  let info = cache.get(tx);
+  if (!info) {
+    let instant: Date | null = null;
+    const meta: Record<string, unknown> = {};
+    for (const d of db.datoms('eavt', tx)) {
+      const ident = db.ident(d.a)?.fqn ?? String(d.a);
+      if (ident === 'db/txInstant') instant = d.v as Date;
+      else meta[ident] = shown(db, d.a, d.v);
+    }
+    info = { instant, meta };
+    cache.set(tx, info);
+  }
+  return info;
+}
+
+export async function historyCommand(entity: string, opts: DbOpt & { attr?: string; format?: string }): Promise<void> {
+  const format = defaultFormat(opts.format);
+  await withConn(dbDir(opts.db), (conn) => {
+    const db = conn.db();
+    const eid = resolveEntity(db.history(), entity);
+    let attr: number | undefined;
+    if (opts.attr !== undefined) {
+      const info = db.attr(opts.attr.startsWith(':') ? opts.attr : ':' + opts.attr);
+      if (!info) throw new CliError('cli/unknown-attribute', `unknown attribute ${opts.attr}`);
+      attr = info.id;
+    }
+    const datoms = [...(attr === undefined ? db.history().datoms('eavt', eid) : db.history().datoms('eavt', eid, attr))];
+    datoms.sort((x, y) => x.tx - y.tx || Number(x.added) - Number(y.added) || x.a - y.a);
+    const cache = new Map();
+    const rows = datoms.map((d) => {
+      const info = txInfo(db, d.tx, cache);
+      const meta = Object.keys(info.meta).length ? info.meta : null;
+      return [d.tx - TX_BASE, info.instant, d.added ? 'assert' : 'retract', db.ident(d.a) ?? d.a, shown(db, d.a, d.v), meta];
+    });
+    out(renderRows(['t', 'instant', 'op', 'attr', 'value', 'tx-meta'], rows, format));
+  });
+}
+
+// ---------------- diff ----------------
+
+export async function diffCommand(from: string, to: string, opts: DbOpt & { format?: string }): Promise<void> {
+  const format = defaultFormat(opts.format);
+  const p1 = parseTimePoint(from);
+  const p2 = parseTimePoint(to);
+  await withConn(dbDir(opts.db), (conn) => {
+    const now = conn.db();
+    const t1 = Math.min(tOf(now, p1), now.basisT);
+    const t2 = Math.min(tOf(now, p2), now.basisT);
+    const db1 = now.asOf(Math.max(t1, 0));
+    const db2 = now.asOf(Math.max(t2, 0));
+    // every fact touched between the two points, then compared in both values
+    const touched = new Map<string, Datom>();
+    for (const entry of conn.txRange(Math.min(t1, t2) + 1, Math.max(t1, t2) + 1)) {
+      for (const d of entry.data) {
+        if (d.e === entry.tx && now.ident(d.a)?.fqn === 'db/txInstant') continue;
+        touched.set(`${d.e}|${d.a}|${edn(d.v)}`, d);
+      }
+    }
+    const present = (db: Db, d: Datom) => {
+      for (const x of db.datoms('eavt', d.e, d.a, d.v)) return x;
+      return null;
+    };
+    const rows: unknown[][] = [];
+    for (const d of touched.values()) {
+      const before = present(db1, d);
+      const after = present(db2, d);
+      if (!before && after) rows.push(['+', d.e, now.ident(d.a) ?? d.a, shown(now, d.a, d.v), after.tx - TX_BASE]);
+      else if (before && !after) rows.push(['-', d.e, now.ident(d.a) ?? d.a, shown(now, d.a, d.v), before.tx - TX_BASE]);
+    }
+    rows.sort((x, y) => (x[1] as number) - (y[1] as number) || String(x[2]).localeCompare(String(y[2])) || String(y[0]).localeCompare(String(x[0])));
+    note(`diff t ${t1} -> t ${t2}: ${rows.filter((r) => r[0] === '+').length} added, ${rows.filter((r) => r[0] === '-').length} retracted`);
+    out(renderRows(['op', 'e', 'attr', 'value', 't'], rows, format));
+  });
+}
+
+// ---------------- log ----------------
+
+export async function logCommand(opts: DbOpt & { from?: string; to?: string; format?: string }): Promise<void> {
+  const format = defaultFormat(opts.format ?? 'edn', ['edn', 'json']);
+  const from = opts.from === undefined ? 1 : parseTimePoint(opts.from);
+  const to = opts.to === undefined ? undefined : parseTimePoint(opts.to);
+  await withConn(dbDir(opts.db), async (conn) => {
+    const fromT = from instanceof Date ? 0 : from >= TX_BASE ? from - TX_BASE : from;
+    const toT = to === undefined || to instanceof Date ? Number.MAX_SAFE_INTEGER - 1 : to >= TX_BASE ? to - TX_BASE : to;
+    const lines = exportLines(conn, format === 'json' ? 'jsonl' : 'edn', fromT, toT + 1, (instant) => {
+      if (from instanceof Date && instant < from) return false;
+      if (to instanceof Date && instant > to) return false;
+      return true;
+    });
+    await writeLines(lines);
+  });
+}
+
+// ---------------- datoms ----------------
+
+const INDEXES = ['eavt', 'aevt', 'avet', 'vaet'];
+
+export async function datomsCommand(index: string, components: string[], opts: DbOpt & TimeOptions & { format?: string; limit?: string }): Promise<void> {
+  const ix = index.toLowerCase();
+  if (!INDEXES.includes(ix)) throw new CliError('cli/invalid-index', `unknown index ${index} (one of ${INDEXES.join(', ')})`);
+  const format = defaultFormat(opts.format);
+  const limit = opts.limit === undefined ? Infinity : parseCount(opts.limit, '--limit');
+  const comps = components.map((c) => readEdn(c));
+  await withConn(dbDir(opts.db), (conn) => {
+    const db = viewOf(conn.db(), opts);
+    const rows: unknown[][] = [];
+    for (const d of db.datoms(ix as IndexName, ...comps)) {
+      if (rows.length >= limit) break;
+      rows.push([d.e, db.ident(d.a) ?? d.a, d.v, d.tx, d.added]);
+    }
+    out(renderRows(['e', 'a', 'v', 'tx', 'added'], rows, format));
+    if (format === 'table') out(plural(rows.length, 'datom'));
+  });
+}
+
+// ---------------- export / import ----------------
+
+export async function exportCommand(opts: DbOpt & { format?: string }): Promise<void> {
+  const format = opts.format ?? 'jsonl';
+  if (format !== 'jsonl' && format !== 'edn') throw new CliError('cli/invalid-format', `unknown export format ${JSON.stringify(format)} (jsonl or edn)`);
+  await withConn(dbDir(opts.db), async (conn) => {
+    const n = await writeLines(exportLines(conn, format));
+    note(`exported ${plural(n, 'transaction')}`);
+  });
+}
+
+export async function importCommand(file: string, opts: DbOpt): Promise<void> {
+  await withConn(dbDir(opts.db), async (conn) => {
+    const t0 = performance.now();
+    const n = await importFile(conn, file);
+    note(`imported ${plural(n, 'transaction')} in ${((performance.now() - t0) / 1000).toFixed(2)} s (t ${conn.basisT})`);
+  });
+}
+
+// ---------------- stats / rebuild ----------------
+
+export async function statsCommand(opts: DbOpt & { format?: string }): Promise<void> {
+  const format = defaultFormat(opts.format);
+  await withConn(dbDir(opts.db), (conn) => {
+    const db = conn.db();
+    const stats = conn.store.stats();
+    const first = conn.store.logEntry(1);
+    const last = conn.store.logEntry(conn.basisT);
+    const attrs = db
+      .attrs()
+      .map((a) => ({ ident: a.ident, count: db.ctx.store.attrCount(a.id) }))
+      .filter((a) => a.count > 0)
+      .sort((x, y) => y.count - x.count || x.ident.fqn.localeCompare(y.ident.fqn));
+    const summary = {
+      path: conn.path,
+      'basis-t': conn.basisT,
+      transactions: stats.entries.log ?? 0,
+      'first-tx-instant': first ? new Date(first.instant) : null,
+      'last-tx-instant': last && conn.basisT > 0 ? new Date(last.instant) : null,
+      'size-bytes': stats.sizeBytes,
+    };
+    const indexes: Record<string, number> = {};
+    for (const [k, v] of Object.entries(stats.entries)) if (k !== 'log') indexes[k] = v;
+    if (format === 'json') {
+      out(JSON.stringify(toJsonValue({ ...summary, indexes, attributes: Object.fromEntries(attrs.map((a) => [a.ident.toString(), a.count])) })));
+      return;
+    }
+    if (format === 'edn') {
+      const m = new Map<unknown, unknown>(Object.entries(summary).map(([k, v]) => [Keyword.of(k), v]));
+      m.set(Keyword.of('indexes'), new Map(Object.entries(indexes).map(([k, v]) => [Keyword.of(k), v])));
+      m.set(Keyword.of('attributes'), new Map(attrs.map((a) => [a.ident, a.count])));
+      out(edn(m));
+      return;
+    }
+    out(renderRows(['property', 'value'], Object.entries(summary), 'table'));
+    out('');
+    out(renderRows(['index', 'datoms'], Object.entries(indexes), 'table'));
+    out('');
+    out(renderRows(['attribute', 'datoms'], attrs.map((a) => [a.ident, a.count]), 'table'));
+  });
+}
+
+export async function rebuildCommand(opts: DbOpt): Promise<void> {
+  await withConn(dbDir(opts.db), async (conn) => {
+    const t0 = performance.now();
+    await conn.rebuildIndexes();
+    out(`rebuilt indexes from ${plural(conn.basisT + 1, 'transaction')} in ${(performance.now() - t0).toFixed(0)} ms`);
+  });
+}
+

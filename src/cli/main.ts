@@ -1,0 +1,170 @@
+// The `factlog` command line: builds the commander program and runs it.
+import { Command, CommanderError, Option } from 'commander';
+import {
+  datomsCommand,
+  diffCommand,
+  entityCommand,
+  exportCommand,
+  historyCommand,
+  importCommand,
+  initCommand,
+  logCommand,
+  pullCommand,
+  queryCommand,
+  rebuildCommand,
+  statsCommand,
+  transactCommand,
+} from './commands.js';
+import { formatError, dbDir } from './common.js';
+import { demoCommand } from './demo.js';
+
+const DB_HELP = 'database directory (default: $FACTLOG_DB, else ./factlog-data)';
+
+function withDb(cmd: Command): Command {
+  return cmd.option('--db <dir>', DB_HELP);
+}
+
+function withTime(cmd: Command): Command {
+  return cmd
+    .option('--as-of <t|date>', 'the database as of a t, tx id or ISO-8601 date')
+    .option('--since <t|date>', 'only datoms added after a t, tx id or date');
+}
+
+/** Wrap an action: errors become `error: <message>` on stderr and exit code 1. */
+function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      await fn(...args);
+    } catch (err) {
+      process.stderr.write(`error: ${formatError(err)}\n`);
+      if (process.env.FACTLOG_DEBUG && err instanceof Error) process.stderr.write(String(err.stack) + '\n');
+      process.exitCode = 1;
+    }
+  };
+}
+
+export function buildProgram(): Command {
+  const program = new Command('factlog')
+    .description('factlog: an immutable fact database with time travel and Datalog')
+    .version('0.1.0')
+    .showSuggestionAfterError(true)
+    .exitOverride();
+
+  withDb(program.command('init'))
+    .description('create a database (an existing one is left alone: message on stderr, exit 0)')
+    .option('--schema <file>', 'transact this EDN schema file into the new database')
+    .action(action((opts) => initCommand(opts)));
+
+  withDb(program.command('transact'))
+    .description('transact EDN tx data; prints t, tx and tempids')
+    .argument('[edn]', 'tx data as EDN, or - for stdin')
+    .option('-f, --file <file>', 'read tx data from a file (- for stdin)')
+    .addOption(new Option('--format <format>', 'output format').choices(['edn', 'json']))
+    .action(action((edn, opts) => transactCommand(edn, opts)));
+
+  withTime(withDb(program.command('query')))
+    .description('run a Datalog query; extra arguments are EDN inputs for :in')
+    .argument('[query]', 'the query as EDN, or - for stdin')
+    .argument('[inputs...]', 'query inputs as EDN, in :in order after $')
+    .option('-f, --file <file>', 'read the query from a file (- for stdin)')
+    .option('--history', 'query the history view (assertions and retractions)')
+    .addOption(new Option('--format <format>', 'output format (default: table on a terminal, edn when piped)').choices(['table', 'edn', 'json']))
+    .option('--explain', 'print the query plan with row counts and timings')
+    .option('--limit <n>', 'print at most n rows')
+    .action(action((query, inputs, opts) => queryCommand(query, inputs, opts)));
+
+  withDb(program.command('pull'))
+    .description('pull a pattern for one entity')
+    .argument('<pattern>', 'pull pattern, e.g. "[*]"')
+    .argument('<entity>', 'entity id, ident or lookup ref, e.g. \'[:person/email "a@b.c"]\'')
+    .option('--as-of <t|date>', 'the database as of a t, tx id or ISO-8601 date')
+    .addOption(new Option('--format <format>', 'output format').choices(['edn', 'json']))
+    .action(action((pattern, entity, opts) => pullCommand(pattern, entity, opts)));
+
+  withDb(program.command('entity'))
+    .description('every attribute of one entity')
+    .argument('<entity>', 'entity id, ident or lookup ref')
+    .option('--as-of <t|date>', 'the database as of a t, tx id or ISO-8601 date')
+    .addOption(new Option('--format <format>', 'output format').choices(['edn', 'json']))
+    .action(action((entity, opts) => entityCommand(entity, opts)));
+
+  withDb(program.command('history'))
+    .description("every assertion and retraction of an entity, oldest first, with its transaction's instant and metadata")
+    .argument('<entity>', 'entity id, ident or lookup ref')
+    .option('--attr <attr>', 'only this attribute')
+    .addOption(new Option('--format <format>', 'output format').choices(['table', 'edn', 'json']))
+    .action(action((entity, opts) => historyCommand(entity, opts)));
+
+  withDb(program.command('diff'))
+    .description('datoms added (+) and retracted (-) between two points in time')
+    .argument('<from>', 't, tx id or ISO-8601 date')
+    .argument('<to>', 't, tx id or ISO-8601 date')
+    .addOption(new Option('--format <format>', 'output format').choices(['table', 'edn', 'json']))
+    .action(action((from, to, opts) => diffCommand(from, to, opts)));
+
+  withDb(program.command('log'))
+    .description('the transaction log, one transaction per line (from t 1 unless --from 0)')
+    .option('--from <t|date>', 'first transaction (inclusive)')
+    .option('--to <t|date>', 'last transaction (inclusive)')
+    .addOption(new Option('--format <format>', 'output format').choices(['edn', 'json']).default('edn'))
+    .action(action((opts) => logCommand(opts)));
+
+  withTime(withDb(program.command('datoms')))
+    .description('raw index access: datoms of an index whose leading components match')
+    .argument('<index>', 'eavt, aevt, avet or vaet')
+    .argument('[components...]', 'leading components as EDN (ids, idents, lookup refs, values)')
+    .option('--history', 'include retracted datoms')
+    .option('--limit <n>', 'print at most n datoms')
+    .addOption(new Option('--format <format>', 'output format').choices(['table', 'edn', 'json']))
+    .action(action((index, components, opts) => datomsCommand(index, components, opts)));
+
+  withDb(program.command('export'))
+    .description('the whole log, one transaction per line, to stdout (import reproduces every past state)')
+    .addOption(new Option('--format <format>', 'output format').choices(['jsonl', 'edn']).default('jsonl'))
+    .action(action((opts) => exportCommand(opts)));
+
+  withDb(program.command('import'))
+    .description('import an export into an empty database (after `factlog init`)')
+    .argument('<file>', 'file written by export (jsonl or edn), or - for stdin')
+    .action(action((file, opts) => importCommand(file, opts)));
+
+  withDb(program.command('stats'))
+    .description('datom counts per attribute and index, log length, tx instants, size on disk')
+    .addOption(new Option('--format <format>', 'output format').choices(['table', 'edn', 'json']))
+    .action(action((opts) => statsCommand(opts)));
+
+  withDb(program.command('rebuild'))
+    .description('rebuild every index from the log')
+    .action(action((opts) => rebuildCommand(opts)));
+
+  withDb(program.command('repl'))
+    .description('interactive Datalog shell')
+    .action(
+      action(async (opts) => {
+        const { startRepl } = await import('../repl/repl.js');
+        await startRepl({ dir: dbDir(opts.db) });
+      }),
+    );
+
+  withDb(program.command('demo'))
+    .description('create (or recreate) a sample bank database and show balances as of several dates')
+    .action(action((opts) => demoCommand(opts)));
+
+  return program;
+}
+
+/** Run the CLI with process.argv-style arguments. */
+export async function main(argv: string[] = process.argv): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // commander already printed its message (or the help/version text)
+      process.exitCode = err.exitCode;
+      return;
+    }
+    process.stderr.write(`error: ${formatError(err)}\n`);
+    process.exitCode = 1;
+  }
+}

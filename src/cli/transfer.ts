@@ -1,0 +1,291 @@
+// export / import: the whole log as one line per transaction, so that importing into an empty
+// database reproduces every past state (same t and :db/txInstant for every transaction).
+//
+// JSON lines:  {"t":3,"tx":1099511627779,"txInstant":"2026-01-02T00:00:00.000Z",
+//               "datoms":[[1003,":person/age",31,true],[1003,":person/age",30,false], ...]}
+// Values keep their type: strings, numbers and booleans as JSON; everything else tagged:
+//   {"#kw":"ns/name"} {"#inst":"ISO"} {"#uuid":"..."} {"#bigint":"123"} {"#ref":1003}
+//   {"#sym":"x"} {"#tuple":[...]} {"#double":"NaN"}
+// EDN lines:   {:t 3, :tx 1099511627779, :db/txInstant #inst "...", :datoms [[1003 :person/age 31 true] ...]}
+//   (refs are plain numbers there; the importer recognises them from the schema).
+import fs from 'node:fs';
+import readline from 'node:readline';
+import type { Connection } from '../connection.js';
+import type { Value } from '../db/api.js';
+import { FIRST_USER_EID } from '../db/schema.js';
+import { TX_BASE } from '../storage/encoding.js';
+import { printEdn } from '../../query-lang/edn/printer.js';
+import { readEdn } from '../../query-lang/edn/reader.js';
+import { Keyword, Sym, Uuid } from '../../query-lang/edn/types.js';
+import { CliError } from './common.js';
+
+// ---------------- export ----------------
+
+function jsonValue(v: Value, isRef: boolean): unknown {
+  if (isRef && typeof v === 'number') return { '#ref': v };
+  if (typeof v === 'string' || typeof v === 'boolean') return v;
+  if (typeof v === 'number') return Number.isFinite(v) ? v : { '#double': String(v) };
+  if (typeof v === 'bigint') return { '#bigint': v.toString() };
+  if (v instanceof Keyword) return { '#kw': v.fqn };
+  if (v instanceof Date) return { '#inst': v.toISOString() };
+  if (v instanceof Uuid) return { '#uuid': v.value };
+  if (v instanceof Sym) return { '#sym': v.name };
+  if (Array.isArray(v)) return { '#tuple': v.map((x) => jsonValue(x, false)) };
+  throw new CliError('cli/export', `cannot export value ${String(v)}`);
+}
+
+/** Every transaction after the bootstrap, one line each. */
+export function* exportLines(
+  conn: Connection,
+  format: 'jsonl' | 'edn',
+  from = 1,
+  to = Number.MAX_SAFE_INTEGER,
+  keep: (instant: Date) => boolean = () => true,
+): Generator<string> {
+  const db = conn.db();
+  for (const entry of conn.txRange(from, to)) {
+    if (!keep(entry.instant)) continue;
+    const schema = db.ctx.schemaAt(entry.t);
+    const before = db.ctx.schemaAt(entry.t - 1);
+    const datoms = entry.data.map((d) => {
+      const attr = schema.attr(d.a) ?? before.attr(d.a);
+      if (!attr) throw new CliError('cli/export', `t ${entry.t}: no attribute with id ${d.a}`);
+      return { e: d.e, ident: attr.ident, v: d.v, added: d.added, isRef: attr.valueType === 'ref' };
+    });
+    if (format === 'jsonl') {
+      yield JSON.stringify({
+        t: entry.t,
+        tx: entry.tx,
+        txInstant: entry.instant.toISOString(),
+        datoms: datoms.map((d) => [d.e, ':' + d.ident.fqn, jsonValue(d.v, d.isRef), d.added]),
+      });
+    } else {
+      const items = datoms.map((d) => `[${d.e} ${d.ident} ${printEdn(d.v)} ${d.added}]`);
+      yield `{:t ${entry.t}, :tx ${entry.tx}, :db/txInstant ${printEdn(entry.instant)}, :datoms [${items.join(' ')}]}`;
+    }
+  }
+}
+
+/** Write lines to stdout, waiting for the pipe to drain. */
+export async function writeLines(lines: Iterable<string>): Promise<number> {
+  let n = 0;
+  let buf = '';
+  const flush = async () => {
+    if (!process.stdout.write(buf)) await new Promise((resolve) => process.stdout.once('drain', resolve));
+    buf = '';
+  };
+  for (const line of lines) {
+    buf += line + '\n';
+    n++;
+    if (buf.length > 1 << 16) await flush();
+  }
+  if (buf) await flush();
+  return n;
+}
+
+// ---------------- import ----------------
+
+interface ImportedDatom {
+  e: number;
+  attr: Keyword;
+  v: unknown;
+  added: boolean;
+  /** Known from a JSON #ref tag; EDN lines leave it to the schema. */
+  ref: boolean;
+}
+
+interface ImportedTx {
+  t: number;
+  tx: number | undefined;
+  datoms: ImportedDatom[];
+}
+
+function fromJsonValue(x: unknown, lineNo: number): { v: unknown; ref: boolean } {
+  if (x === null || typeof x !== 'object') return { v: x, ref: false };
+  if (Array.isArray(x)) throw new CliError('cli/import', `line ${lineNo}: untagged array value`);
+  const [tag, payload] = Object.entries(x as Record<string, unknown>)[0] ?? [];
+  const str = () => {
+    if (typeof payload !== 'string') throw new CliError('cli/import', `line ${lineNo}: ${tag} needs a string`);
+    return payload;
+  };
+  switch (tag) {
+    case '#ref':
+      return { v: payload, ref: true };
+    case '#kw':
+      return { v: Keyword.of(str()), ref: false };
+    case '#inst': {
+      const d = new Date(str());
+      if (Number.isNaN(d.getTime())) throw new CliError('cli/import', `line ${lineNo}: invalid instant ${String(payload)}`);
+      return { v: d, ref: false };
+    }
+    case '#uuid':
+      return { v: new Uuid(str()), ref: false };
+    case '#bigint':
+      return { v: BigInt(str()), ref: false };
+    case '#sym':
+      return { v: Sym.of(str()), ref: false };
+    case '#double':
+      return { v: Number(str()), ref: false };
+    case '#tuple':
+      if (!Array.isArray(payload)) throw new CliError('cli/import', `line ${lineNo}: #tuple needs an array`);
+      return { v: payload.map((p) => fromJsonValue(p, lineNo).v), ref: false };
+  }
+  throw new CliError('cli/import', `line ${lineNo}: unknown value tag ${String(tag)}`);
+}
+
+function parseLine(line: string, lineNo: number): ImportedTx {
+  const text = line.trim();
+  const bad = (why: string) => new CliError('cli/import', `line ${lineNo}: ${why}`);
+  if (text.startsWith('{"') || text.startsWith('{ "')) {
+    let o: any;
+    try {
+      o = JSON.parse(text);
+    } catch (err) {
+      throw bad(`invalid JSON: ${(err as Error).message}`);
+    }
+    if (!Number.isInteger(o.t) || !Array.isArray(o.datoms)) throw bad('expected {"t": ..., "datoms": [...]}');
+    const datoms = o.datoms.map((d: unknown) => {
+      if (!Array.isArray(d) || d.length !== 4 || typeof d[0] !== 'number' || typeof d[1] !== 'string' || typeof d[3] !== 'boolean') {
+        throw bad(`a datom is [e ":attr" value added], got ${JSON.stringify(d)}`);
+      }
+      const { v, ref } = fromJsonValue(d[2], lineNo);
+      return { e: d[0], attr: Keyword.of(d[1]), v, added: d[3], ref };
+    });
+    return { t: o.t, tx: o.tx, datoms };
+  }
+  let m: unknown;
+  try {
+    m = readEdn(text);
+  } catch (err) {
+    throw bad((err as Error).message);
+  }
+  if (!(m instanceof Map)) throw bad('expected a map {:t ... :datoms [...]}');
+  const t = m.get(Keyword.of('t'));
+  const datoms = m.get(Keyword.of('datoms'));
+  if (typeof t !== 'number' || !Array.isArray(datoms)) throw bad('expected {:t ... :datoms [...]}');
+  return {
+    t,
+    tx: m.get(Keyword.of('tx')) as number | undefined,
+    datoms: datoms.map((d) => {
+      if (!Array.isArray(d) || d.length !== 4 || typeof d[0] !== 'number' || !(d[1] instanceof Keyword) || typeof d[3] !== 'boolean') {
+        throw bad(`a datom is [e :attr value added], got ${printEdn(d)}`);
+      }
+      return { e: d[0], attr: d[1], v: d[2], added: d[3], ref: false };
+    }),
+  };
+}
+
+const DB_IDENT = Keyword.of('db/ident');
+const DB_CARDINALITY = Keyword.of('db/cardinality');
+const DB_VALUE_TYPE = Keyword.of('db/valueType');
+
+/** Transacts the exported transactions in order; old entity ids are mapped to the new ones. */
+export class Importer {
+  private readonly ids = new Map<number, number>();
+  count = 0;
+
+  constructor(private readonly conn: Connection) {}
+
+  async importLine(line: string, lineNo: number): Promise<void> {
+    if (!line.trim()) return;
+    const txIn = parseLine(line, lineNo);
+    if (txIn.t === 0) return; // the bootstrap: every database has it
+    const expected = this.conn.basisT + 1;
+    if (txIn.t !== expected) {
+      throw new CliError('cli/import', `line ${lineNo}: transaction t ${txIn.t} would get t ${expected} here (import needs an empty database and a complete log)`);
+    }
+    const oldTx = txIn.tx ?? TX_BASE + txIn.t;
+    const db = this.conn.db();
+    // attributes used without schema were created implicitly by their first use; let the
+    // transaction create them again instead of defining and using them in one transaction
+    const used = new Set(txIn.datoms.map((d) => d.attr.fqn));
+    const implicit = new Map<number, Keyword>();
+    const byEntity = new Map<number, ImportedDatom[]>();
+    for (const d of txIn.datoms) byEntity.set(d.e, [...(byEntity.get(d.e) ?? []), d]);
+    for (const [e, ds] of byEntity) {
+      const ident = ds.find((d) => d.attr === DB_IDENT && d.added)?.v;
+      if (!(ident instanceof Keyword) || !used.has(ident.fqn) || this.ids.has(e)) continue;
+      const schemaOnly = ds.every((d) => d.added && (d.attr === DB_IDENT || d.attr === DB_CARDINALITY));
+      if (schemaOnly && !ds.some((d) => d.attr === DB_VALUE_TYPE)) implicit.set(e, ident);
+    }
+    const newEntities = new Set<number>();
+    for (const d of txIn.datoms) if (d.e !== oldTx && d.e < TX_BASE && d.e >= FIRST_USER_EID && !this.ids.has(d.e)) newEntities.add(d.e);
+    const entity = (e: number): unknown => {
+      if (e === oldTx) return 'datomic.tx';
+      if (e >= TX_BASE || e < FIRST_USER_EID) return e;
+      const mapped = this.ids.get(e);
+      if (mapped !== undefined) return mapped;
+      if (newEntities.has(e) && !implicit.has(e)) return `e${e}`;
+      return e;
+    };
+    const forms: unknown[] = [];
+    for (const d of txIn.datoms) {
+      if (implicit.has(d.e)) continue;
+      const attr = db.attr(d.attr);
+      const isRef = d.ref || attr?.valueType === 'ref';
+      const v = isRef && typeof d.v === 'number' ? entity(d.v) : d.v;
+      forms.push([Keyword.of(d.added ? 'db/add' : 'db/retract'), entity(d.e), d.attr, v]);
+    }
+    let report;
+    try {
+      report = await this.conn.transact(forms);
+    } catch (err) {
+      throw new CliError('cli/import', `line ${lineNo} (t ${txIn.t}): ${(err as Error).message}`);
+    }
+    for (const [key, id] of Object.entries(report.tempids)) {
+      if (/^e\d+$/.test(key)) this.ids.set(Number(key.slice(1)), id);
+    }
+    for (const [old, ident] of implicit) {
+      const attr = report.dbAfter.attr(ident);
+      if (attr) this.ids.set(old, attr.id);
+    }
+    this.count++;
+  }
+}
+
+/** Import a file line by line; a progress bar on stderr when it is a terminal. */
+export async function importFile(conn: Connection, file: string): Promise<number> {
+  if (conn.basisT !== 0) {
+    throw new CliError('cli/import', `the database at ${conn.path} is not empty (t ${conn.basisT}); import needs a new database`);
+  }
+  let size = 0;
+  let stream: fs.ReadStream | NodeJS.ReadableStream;
+  if (file === '-') stream = process.stdin;
+  else {
+    try {
+      size = fs.statSync(file).size;
+    } catch (err) {
+      throw new CliError('cli/file', `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    stream = fs.createReadStream(file, 'utf8');
+  }
+  const progress = process.stderr.isTTY && size > 0;
+  const importer = new Importer(conn);
+  const rl = readline.createInterface({ input: stream, crlfDelay: Infinity });
+  let read = 0;
+  let lineNo = 0;
+  let lastDraw = 0;
+  const draw = (force = false) => {
+    const now = Date.now();
+    if (!force && now - lastDraw < 100) return;
+    lastDraw = now;
+    const frac = Math.min(1, read / size);
+    const width = 30;
+    const filled = Math.round(frac * width);
+    process.stderr.write(`\r[${'#'.repeat(filled)}${' '.repeat(width - filled)}] ${(frac * 100).toFixed(0).padStart(3)}%  ${importer.count} tx`);
+  };
+  try {
+    for await (const line of rl) {
+      lineNo++;
+      read += Buffer.byteLength(line) + 1;
+      await importer.importLine(line, lineNo);
+      if (progress) draw();
+    }
+  } finally {
+    if (progress) {
+      draw(true);
+      process.stderr.write('\n');
+    }
+  }
+  return importer.count;
+}

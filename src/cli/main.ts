@@ -17,6 +17,7 @@ import {
 } from './commands.js';
 import { formatError, dbDir } from './common.js';
 import { demoCommand } from './demo.js';
+import { backupCommand, replicateCommand, restoreCommand } from './feed.js';
 
 const DB_HELP = 'database directory (default: $FACTLOG_DB, else ./factlog-data)';
 
@@ -145,6 +146,27 @@ export function buildProgram(): Command {
         await startRepl({ dir: dbDir(opts.db) });
       }),
     );
+
+  program
+    .command('replicate')
+    .description('build or update a read replica by replaying the primary\'s log (resumes where it left off)')
+    .requiredOption('--from <dir>', 'the primary database directory')
+    .requiredOption('--to <dir>', 'the replica directory (created if missing)')
+    .option('--follow', 'keep following the primary until interrupted')
+    .action(action((opts) => replicateCommand(opts)));
+
+  withDb(program.command('backup'))
+    .description('consistent copy of a database while it is being written')
+    .argument('<target>', 'an empty or new directory')
+    .option('--compact', 'compact while copying (slower, smaller)')
+    .action(action((target, opts) => backupCommand(undefined, target, opts)));
+
+  program
+    .command('restore')
+    .description('restore a backup into a new directory')
+    .argument('<backup>', 'a directory made by factlog backup')
+    .argument('<target>', 'an empty or new directory')
+    .action(action((backupDir, target) => restoreCommand(backupDir, target)));
 
   withDb(program.command('demo'))
     .description('create (or recreate) a sample bank database and show balances as of several dates')

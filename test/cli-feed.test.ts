@@ -1,0 +1,51 @@
+// End-to-end: replicate and backup/restore through the real executable.
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cleanupTempDirs, factlog, tempDir } from './helpers/cli.js';
+
+afterAll(cleanupTempDirs);
+
+describe('factlog replicate / backup / restore', () => {
+  it('replicates a database, catches up after more writes, and the replica answers the same', async () => {
+    const root = tempDir();
+    const db = path.join(root, 'primary');
+    const replica = path.join(root, 'replica');
+    expect((await factlog(['init', '--db', db])).code).toBe(0);
+    for (const n of [1, 2, 3]) {
+      expect((await factlog(['transact', '--db', db, `[{:acct/name "a${n}" :acct/n ${n}}]`])).code).toBe(0);
+    }
+    const first = await factlog(['replicate', '--from', db, '--to', replica]);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toMatch(/at t 3/);
+    expect((await factlog(['transact', '--db', db, `[{:acct/name "a4" :acct/n 4}]`])).code).toBe(0);
+    expect((await factlog(['replicate', '--from', db, '--to', replica])).stdout).toMatch(/at t 4/);
+    expect((await factlog(['replicate', '--from', db, '--to', replica])).stdout).toMatch(/up to date/);
+    const query = `[:find ?n ?v :where [?e :acct/name ?n] [?e :acct/n ?v]]`;
+    for (const asOf of ['2', '4']) {
+      const [p, r] = await Promise.all([
+        factlog(['query', '--db', db, '--as-of', asOf, '--format', 'json', query]),
+        factlog(['query', '--db', replica, '--as-of', asOf, '--format', 'json', query]),
+      ]);
+      expect(r.stdout).toBe(p.stdout);
+      expect(p.stdout.length).toBeGreaterThan(2);
+    }
+    const refused = await factlog(['transact', '--db', replica, `[{:acct/name "x"}]`]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/read replica/);
+  });
+
+  it('backs up and restores', async () => {
+    const root = tempDir();
+    const db = path.join(root, 'db');
+    await factlog(['init', '--db', db]);
+    await factlog(['transact', '--db', db, `[{:acct/name "saved"}]`]);
+    const b = await factlog(['backup', '--db', db, path.join(root, 'bk')]);
+    expect(b.code, b.stderr).toBe(0);
+    const again = await factlog(['backup', '--db', db, path.join(root, 'bk')]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/not empty/);
+    expect((await factlog(['restore', path.join(root, 'bk'), path.join(root, 'restored')])).code).toBe(0);
+    const q = await factlog(['query', '--db', path.join(root, 'restored'), '--format', 'json', '[:find [?n ...] :where [_ :acct/name ?n]]']);
+    expect(JSON.parse(q.stdout)).toEqual(['saved']);
+  });
+});

@@ -1,0 +1,64 @@
+// Timing: warm-up, then the engines' runs interleaved (A B [C] A B [C] ...), medians.
+
+export function median(xs: number[]): number {
+  if (!xs.length) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** One measured operation: optional untimed setup/teardown around a timed run. */
+export interface Task<S = unknown, R = unknown> {
+  setup?: () => S | Promise<S>;
+  run: (state: S) => R | Promise<R>;
+  teardown?: (state: S) => void | Promise<void>;
+}
+
+export interface Timing {
+  times: number[];
+  median: number;
+  min: number;
+  /** Result of the first run (used for the correctness comparison). */
+  first: unknown;
+}
+
+async function once<S, R>(task: Task<S, R>): Promise<{ ms: number; result: R }> {
+  const state = task.setup ? await task.setup() : (undefined as S);
+  const t0 = performance.now();
+  let result = task.run(state);
+  if (result instanceof Promise) result = await result;
+  const ms = performance.now() - t0;
+  if (task.teardown) await task.teardown(state);
+  return { ms, result: result as R };
+}
+
+/**
+ * Runs `warmup` untimed rounds, then `runs` timed rounds; each round runs every task once, in
+ * order, so that the engines alternate and share whatever the machine is doing at the time.
+ */
+export async function interleave(tasks: Record<string, Task<any, any>>, runs: number, warmup: number): Promise<Record<string, Timing>> {
+  const names = Object.keys(tasks);
+  const times: Record<string, number[]> = {};
+  const first: Record<string, unknown> = {};
+  for (const n of names) times[n] = [];
+  for (let i = 0; i < warmup; i++) {
+    for (const n of names) {
+      const { result } = await once(tasks[n]);
+      if (i === 0) first[n] = result;
+    }
+  }
+  for (let i = 0; i < runs; i++) {
+    for (const n of names) {
+      const { ms, result } = await once(tasks[n]);
+      if (!(n in first)) first[n] = result;
+      times[n].push(ms);
+    }
+  }
+  const out: Record<string, Timing> = {};
+  for (const n of names) out[n] = { times: times[n], median: median(times[n]), min: Math.min(...times[n]), first: first[n] };
+  return out;
+}
+
+export function peakRssMB(): number {
+  return process.resourceUsage().maxRSS / 1024;
+}

@@ -1,0 +1,79 @@
+// The benchmark in --quick mode: the report has every workload with numbers for both engines,
+// and factlog answers every query workload exactly as DataScript does (the correctness guard).
+import { describe, it, expect, beforeAll } from 'vitest';
+import { runBenchmark, WORKLOAD_NAMES, type BenchReport } from '../bench/runner.js';
+import { formatTable } from '../bench/report.js';
+import { parseArgs } from '../bench/args.js';
+
+let report: BenchReport;
+
+beforeAll(async () => {
+  report = await runBenchmark({ quick: true, runs: 1, warmup: 1, log: () => undefined });
+}, 300_000);
+
+describe('benchmark (quick)', () => {
+  it('reports every workload with numeric medians and ratios', () => {
+    const names = report.workloads.map((w) => w.name);
+    expect(names.sort()).toEqual(Object.values(WORKLOAD_NAMES).flat().sort());
+    for (const w of report.workloads) {
+      expect(Number.isFinite(w.factlogMs), `${w.name} factlog`).toBe(true);
+      expect(Number.isFinite(w.dsMs), `${w.name} DataScript`).toBe(true);
+      expect(w.factlogMs).toBeGreaterThanOrEqual(0);
+      expect(w.dsMs).toBeGreaterThanOrEqual(0);
+      expect(typeof w.ratio).toBe('number');
+      expect(Number.isNaN(w.ratio)).toBe(false);
+    }
+  });
+
+  it('measures the raw lmdb floor for every read workload and asOf against now', () => {
+    for (const w of report.workloads.filter((x) => x.group === 'query' || x.group === 'asof')) {
+      expect(Number.isFinite(w.rawMs), w.name).toBe(true);
+      expect(Number.isFinite(w.rawRatio), w.name).toBe(true);
+    }
+    for (const w of report.workloads.filter((x) => x.group === 'asof')) expect(Number.isFinite(w.nowRatio), w.name).toBe(true);
+  });
+
+  it('gets the same answers from factlog and DataScript for every query workload', () => {
+    const read = report.workloads.filter((w) => w.group === 'query' || w.group === 'asof');
+    expect(read.length).toBe(WORKLOAD_NAMES.query.length + WORKLOAD_NAMES.asof.length);
+    for (const w of read) {
+      expect(w.answers, w.name).toBeDefined();
+      expect(w.answers!.same, `${w.name}: ${w.answers!.firstDifference}`).toBe(true);
+      expect(w.answers!.factlog, w.name).toBe(w.answers!.ds);
+      expect(w.answers!.factlog, `${w.name} returns something`).toBeGreaterThan(0);
+    }
+    // the raw scans count the same rows as the queries (they touch the right keys)
+    for (const n of ['q1', 'q2', 'q3', 'q4', 'qpred1', 'qpred2', 'rule', 'pull-many', 'asof-q1', 'asof-q4', 'asof-qpred1']) {
+      const w = report.workloads.find((x) => x.name === n)!;
+      expect(w.answers!.raw, n).toBe(w.answers!.factlog);
+    }
+    expect(report.workloads.find((w) => w.name === 'open-cold')!.answers!.same).toBe(true);
+  });
+
+  it('reports throughput, peak RSS and the targets', () => {
+    for (const n of ['add-1', 'add-5', 'add-all', 'init', 'retract-5', 'import']) {
+      const w = report.workloads.find((x) => x.name === n)!;
+      expect(w.throughput!.factlog, n).toBeGreaterThan(0);
+    }
+    expect(report.workloads.find((w) => w.name === 'import')!.extra!.peakRssMB).toBeGreaterThan(0);
+    expect(report.targets.find((t) => t.target === 'same answers as DataScript')!.met).toBe(true);
+    const table = formatTable(report);
+    for (const w of report.workloads) expect(table).toContain(w.name);
+  });
+
+  it('parses the command line options', () => {
+    expect(parseArgs(['--people', '200000', '--only', 'q1,q2', '--runs', '3', '--json', 'out.json', '--quick'])).toEqual({
+      people: 200000,
+      only: ['q1', 'q2'],
+      runs: 3,
+      json: 'out.json',
+      quick: true,
+    });
+  });
+
+  it('runs only the selected workloads', async () => {
+    const r = await runBenchmark({ quick: true, runs: 1, warmup: 0, only: ['q1', 'aggregate'], log: () => undefined });
+    expect(r.workloads.map((w) => w.name)).toEqual(['q1', 'aggregate']);
+    expect(r.workloads.every((w) => w.answers!.same)).toBe(true);
+  });
+});

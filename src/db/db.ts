@@ -305,13 +305,14 @@ export class Db implements DbView {
     // Retractions after our basis live in the history index; when nothing was committed after our
     // basis (the common "now" case) the history index cannot hold anything we must see.
     const needHistory = this.isHistory || store.lastT() > storedT;
+    if (!needHistory && !overlay && this.sinceT === null && onlyTx === undefined) {
+      // the common case, a query of now: one loop, no merging, no filtering
+      yield* store.scanCurrentDatoms(index, prefix, end);
+      return;
+    }
 
     const current = filterIter(store.scanCurrent(index, prefix, end), (raw) => raw.tx <= txMax && raw.tx > txMin);
-    let stored: Iterable<{ raw: RawDatom; added: boolean; tx: number }> = mapIter(current, (raw) => ({
-      raw,
-      added: true,
-      tx: raw.tx,
-    }));
+    let stored: Iterable<Entry> = mapIter(current, (raw) => ({ raw, added: true, tx: raw.tx, key: indexKey(index, raw) }));
     if (needHistory) {
       const past = this.historyEntries(index, prefix, end, txMin, txMax);
       stored = mergeSorted(index, stored, past);
@@ -332,14 +333,15 @@ export class Db implements DbView {
     end: KeyPart[] | undefined,
     txMin: number,
     txMax: number,
-  ): Generator<{ raw: RawDatom; added: boolean; tx: number }> {
+  ): Generator<Entry> {
     for (const { raw, txRetracted } of this.ctx.store.scanHistory(index, prefix, end)) {
       if (raw.tx > txMax) continue;
       if (this.isHistory) {
-        if (raw.tx > txMin) yield { raw, added: true, tx: raw.tx };
-        if (txRetracted <= txMax && txRetracted > txMin) yield { raw, added: false, tx: txRetracted };
+        const key = indexKey(index, raw);
+        if (raw.tx > txMin) yield { raw, added: true, tx: raw.tx, key };
+        if (txRetracted <= txMax && txRetracted > txMin) yield { raw, added: false, tx: txRetracted, key };
       } else if (txRetracted > txMax && raw.tx > txMin) {
-        yield { raw, added: true, tx: raw.tx };
+        yield { raw, added: true, tx: raw.tx, key: indexKey(index, raw) };
       }
     }
   }
@@ -369,14 +371,18 @@ function* mapIter<T, U>(it: Iterable<T>, f: (x: T) => U): Generator<U> {
   for (const x of it) yield f(x);
 }
 
-/** Compare two stored datoms in the order of `index` (tx, then added, last). */
-export function compareRaw(
-  index: IndexName,
-  x: { raw: RawDatom; tx: number; added: boolean },
-  y: { raw: RawDatom; tx: number; added: boolean },
-): number {
-  const kx = indexKey(index, x.raw);
-  const ky = indexKey(index, y.raw);
+/** A stored or speculative datom on its way out of a scan, with its index key computed once. */
+interface Entry {
+  raw: RawDatom;
+  added: boolean;
+  tx: number;
+  key?: KeyPart[];
+}
+
+/** Compare two datoms in the order of `index` (tx, then added, last). */
+export function compareRaw(index: IndexName, x: Entry, y: Entry): number {
+  const kx = (x.key ??= indexKey(index, x.raw));
+  const ky = (y.key ??= indexKey(index, y.raw));
   const n = kx.length - 1; // the tx slot is compared below with the view's tx
   for (let i = 0; i < n; i++) {
     const c = comparePart(kx[i], ky[i]);
@@ -385,7 +391,7 @@ export function compareRaw(
   return x.tx - y.tx || Number(y.added) - Number(x.added);
 }
 
-function* mergeSorted<T extends { raw: RawDatom; tx: number; added: boolean }>(
+function* mergeSorted<T extends Entry>(
   index: IndexName,
   left: Iterable<T>,
   right: Iterable<T>,

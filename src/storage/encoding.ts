@@ -123,6 +123,20 @@ export function rawFromKey(index: IndexName, key: KeyPart[]): RawDatom {
   }
 }
 
+/** A current datom straight from an index key, without an intermediate RawDatom. */
+export function datomFromKey(index: IndexName, key: KeyPart[]): Datom {
+  switch (index) {
+    case 'eavt':
+      return { e: key[0] as number, a: key[1] as number, v: decodeValue(key[2] as Tag, key[3]), tx: key[4] as number, added: true };
+    case 'aevt':
+      return { e: key[1] as number, a: key[0] as number, v: decodeValue(key[2] as Tag, key[3]), tx: key[4] as number, added: true };
+    case 'avet':
+      return { e: key[3] as number, a: key[0] as number, v: decodeValue(key[1] as Tag, key[2]), tx: key[4] as number, added: true };
+    case 'vaet':
+      return { e: key[2] as number, a: key[1] as number, v: key[0] as number, tx: key[3] as number, added: true };
+  }
+}
+
 export function toDatom(raw: RawDatom, added = true, tx = raw.tx): Datom {
   return { e: raw.e, a: raw.a, v: decodeValue(raw.tag, raw.payload), tx, added };
 }

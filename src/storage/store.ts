@@ -5,7 +5,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { open as openLmdb, type Database, type RootDatabase } from 'lmdb';
 import { FactlogError } from '../../query-lang/errors.js';
-import { indexKey, rawFromKey, Tag, TX_BASE as TX_BASE_ID, TX_SLOT, type IndexName, type KeyPart, type RawDatom } from './encoding.js';
+import { datomFromKey, indexKey, rawFromKey, Tag, TX_BASE as TX_BASE_ID, TX_SLOT, type IndexName, type KeyPart, type RawDatom } from './encoding.js';
+import type { Datom } from '../db/api.js';
 import { decodeLogEntry, encodeLogEntry, type LogEntry } from './log.js';
 
 export const FORMAT_VERSION = 1;
@@ -204,6 +205,11 @@ export class Store {
     for (const key of this.current[index].getKeys(rangeOf(prefix, end))) {
       yield rawFromKey(index, key as KeyPart[]);
     }
+  }
+
+  /** Current datoms decoded straight from their keys: the fast path for reading "now". */
+  *scanCurrentDatoms(index: IndexName, prefix: KeyPart[], end?: KeyPart[]): Generator<Datom> {
+    for (const key of this.current[index].getKeys(rangeOf(prefix, end))) yield datomFromKey(index, key as KeyPart[]);
   }
 
   /** Retracted datoms (with the tx that retracted them) whose key starts with `prefix`. */

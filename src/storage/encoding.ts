@@ -22,6 +22,9 @@ export const enum Tag {
 export type Payload = boolean | number | bigint | string;
 export type KeyPart = Payload;
 
+/** LMDB keys are at most 1978 bytes; a value's payload must leave room for the other slots. */
+export const MAX_PAYLOAD_BYTES = 1900;
+
 /** Entity ids of transactions: TX_BASE + t. User entities stay far below. */
 export const TX_BASE = 2 ** 40;
 

@@ -12,6 +12,7 @@ import { decodeLogEntry, encodeLogEntry, type LogEntry } from './log.js';
 export const FORMAT_VERSION = 1;
 export const DATA_FILE = 'factlog.mdb';
 export const INDEXES: IndexName[] = ['eavt', 'aevt', 'avet', 'vaet'];
+const DB_NAMES = ['meta', 'log', ...INDEXES, ...INDEXES.map((i) => `${i}.history`)];
 
 const EMPTY = Buffer.alloc(0);
 /** Sorts after any key element we store; closes a prefix range. */
@@ -24,7 +25,7 @@ export interface StoreOptions {
   /** Create the database when the directory is missing or empty (default true). */
   create?: boolean;
   readOnly?: boolean;
-  /** LMDB map size in bytes (the largest the file may grow). */
+  /** Initial LMDB map size in bytes; lmdb-js grows the map as the data grows. */
   mapSize?: number;
   /** Skip fsync (tests and benchmarks only: acknowledged transactions may be lost on a crash). */
   noSync?: boolean;
@@ -67,10 +68,10 @@ export class Store {
     const indexDb = (name: string) => this.env.openDB<Buffer, any>(name, { encoding: 'binary' });
     this.current = { eavt: indexDb('eavt'), aevt: indexDb('aevt'), avet: indexDb('avet'), vaet: indexDb('vaet') };
     this.history = {
-      eavt: indexDb('eavt.history'),
-      aevt: indexDb('aevt.history'),
-      avet: indexDb('avet.history'),
-      vaet: indexDb('vaet.history'),
+      eavt: indexDb(`eavt.history`),
+      aevt: indexDb(`aevt.history`),
+      avet: indexDb(`avet.history`),
+      vaet: indexDb(`vaet.history`),
     };
   }
 
@@ -92,6 +93,7 @@ export class Store {
       }
       fs.mkdirSync(dir, { recursive: true });
     }
+    if (hasData) assertLmdbFile(dataFile, options.readOnly ?? false);
     let store: Store;
     try {
       store = new Store(dir, options);
@@ -99,7 +101,9 @@ export class Store {
       throw new StorageError('storage/open-failed', `cannot open ${dir}: ${(err as Error).message}`);
     }
     const version = store.meta.get('formatVersion');
-    if (hasData && version === undefined) {
+    // Bootstrap writes the format version in the same LMDB transaction as t = 0, so a file with
+    // no version and nothing in it was created by a process that died before bootstrapping.
+    if (hasData && version === undefined && !store.isEmpty()) {
       store.env.close();
       throw new StorageError('storage/not-a-database', `${dataFile} is not a factlog database`);
     }
@@ -115,6 +119,20 @@ export class Store {
 
   close(): Promise<void> {
     return this.env.close();
+  }
+
+  /**
+   * True for a file created but never bootstrapped: our named databases hold nothing and the
+   * main database holds nothing but their names (an LMDB file written by anything else is not empty).
+   */
+  private isEmpty(): boolean {
+    const names = new Set(DB_NAMES);
+    for (const key of this.env.getKeys()) if (!names.has(String(key))) return false;
+    const dbs = [this.meta, this.log, ...Object.values(this.current), ...Object.values(this.history)];
+    return dbs.every((db) => {
+      for (const _ of db.getKeys({ limit: 1 })) return false;
+      return true;
+    });
   }
 
   // ---------------- meta ----------------
@@ -145,9 +163,13 @@ export class Store {
   async writeTransaction<T>(write: () => T): Promise<T> {
     if (this.readOnly) throw new StorageError('storage/read-only', `${this.dir} is open read-only`);
     let result!: T;
-    await this.env.transaction(() => {
-      result = write();
-    });
+    // The child transaction makes each callback atomic: if it throws after some writes, they
+    // are rolled back while other callbacks batched into the same commit still land.
+    await this.env.transaction(() =>
+      this.env.childTransaction(() => {
+        result = write();
+      }),
+    );
     await this.env.flushed;
     return result;
   }
@@ -180,7 +202,7 @@ export class Store {
   private putCurrent(d: RawDatom): void {
     for (const index of INDEXES) {
       if (index === 'vaet' && d.tag !== Tag.Ref) continue;
-      this.current[index].put(indexKey(index, d), EMPTY);
+      this.current[index].putSync(indexKey(index, d), EMPTY);
     }
   }
 
@@ -194,7 +216,7 @@ export class Store {
   private putHistory(d: RawDatom, txRetracted: number): void {
     for (const index of INDEXES) {
       if (index === 'vaet' && d.tag !== Tag.Ref) continue;
-      this.history[index].put([...indexKey(index, d), txRetracted], EMPTY);
+      this.history[index].putSync([...indexKey(index, d), txRetracted], EMPTY);
     }
   }
 
@@ -337,6 +359,30 @@ export class Store {
   /** Drop the cached read snapshot so the next read sees other processes' commits. */
   refresh(): void {
     this.env.resetReadTxn();
+  }
+}
+
+/** LMDB's meta page magic (0xBEEFC0DE, little-endian) at byte 24; anything else would crash the native library. */
+const LMDB_MAGIC_OFFSET = 24;
+const LMDB_MAGIC = Buffer.from([0xde, 0xc0, 0xef, 0xbe]);
+
+function assertLmdbFile(file: string, readOnly: boolean): void {
+  const stat = fs.statSync(file);
+  if (stat.isDirectory()) throw new StorageError('storage/not-a-database', `${file} is a directory, not a factlog data file`);
+  if (stat.size === 0) {
+    // created, never written: LMDB initialises it when opening for writing
+    if (readOnly) throw new StorageError('storage/not-a-database', `${file} is empty: the database was never initialised`);
+    return;
+  }
+  const head = Buffer.alloc(LMDB_MAGIC_OFFSET + 4);
+  const fd = fs.openSync(file, 'r');
+  try {
+    fs.readSync(fd, head, 0, head.length, 0);
+  } finally {
+    fs.closeSync(fd);
+  }
+  if (!head.subarray(LMDB_MAGIC_OFFSET).equals(LMDB_MAGIC)) {
+    throw new StorageError('storage/not-a-database', `${file} is not an LMDB file written by factlog`);
   }
 }
 

@@ -7,7 +7,7 @@ import { printEdn } from '../../query-lang/edn/printer.js';
 import type { AttrInfo, Datom, Value } from '../db/api.js';
 import type { Db } from '../db/db.js';
 import { Attr, Enum, FIRST_USER_EID, type Schema } from '../db/schema.js';
-import { encodeValue, factKey, toDatom, tToTx, TX_BASE, type RawDatom } from '../storage/encoding.js';
+import { encodeValue, factKey, MAX_PAYLOAD_BYTES, toDatom, tToTx, TX_BASE, type RawDatom } from '../storage/encoding.js';
 import { txError, type FormRef } from './errors.js';
 import { EntityValue, readTxData, toOps, TX_TEMPID, type EntityArg, type Op } from './txdata.js';
 import { coerceValue } from './values.js';
@@ -269,6 +269,9 @@ class TxBuilder {
 
   private add(e: number, attr: AttrInfo, v: Value, form: FormRef): void {
     const raw = this.raw(e, attr, v);
+    if (typeof raw.payload === 'string' && raw.payload.length > MAX_PAYLOAD_BYTES / 3 && Buffer.byteLength(raw.payload) > MAX_PAYLOAD_BYTES) {
+      throw txError('tx/value-too-large', `a ${attr.ident} value is ${Buffer.byteLength(raw.payload)} bytes; index keys hold at most ${MAX_PAYLOAD_BYTES}`, form);
+    }
     const key = factKey(raw);
     if (attr.cardinality === 'one') {
       const slot = `${e}|${attr.id}`;

@@ -1,0 +1,140 @@
+// Promise 5, readers and writers in several processes on one database directory:
+// - readers never see a partial transaction, and a db value keeps giving the same answer after
+//   later commits (its basisT pins it);
+// - two writer processes transacting at once lose nothing and produce one consistent log.
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { open, type Connection } from '../src/index.js';
+// @ts-expect-error plain .mjs fixture
+import { assertDistBuilt } from './fixtures/dist-check.mjs';
+import { tempDir } from './helpers/tmp.js';
+
+const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
+
+beforeAll(() => assertDistBuilt());
+
+/** Start every fixture, wait until each has opened the database ("ready"), then let all go at once. */
+async function runTogether(jobs: [string, (string | number)[]][]): Promise<string[]> {
+  const started = jobs.map(([script, args]) => {
+    const child = spawn(process.execPath, [path.join(FIXTURES, script), ...args.map(String)], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    let onReady!: () => void;
+    const ready = new Promise<void>((r) => (onReady = r));
+    child.stdout.on('data', (c) => {
+      out += c;
+      if (out.startsWith('ready\n')) onReady();
+    });
+    child.stderr.on('data', (c) => (err += c));
+    const done = new Promise<string>((resolve, reject) => {
+      child.on('error', reject);
+      child.on('close', (code) => {
+        onReady();
+        if (code === 0) resolve(out.replace(/^ready\n/, ''));
+        else reject(new Error(`${script} exited ${code}: ${err}`));
+      });
+    });
+    return { child, ready, done };
+  });
+  await Promise.all(started.map((s) => s.ready));
+  for (const s of started) s.child.stdin!.end('go\n'); // all are open: start them together
+  return Promise.all(started.map((s) => s.done));
+}
+
+function dumpAll(conn: Connection): string {
+  const parts: string[] = [];
+  for (const index of ['eavt', 'aevt', 'avet', 'vaet'] as const) {
+    for (const which of ['current', 'history'] as const) parts.push(JSON.stringify(conn.store.dumpIndex(index, which)));
+  }
+  return parts.join('\n');
+}
+
+describe('several processes on one database', () => {
+  it('readers never see a partial transaction, and a db value never changes', async () => {
+    const dir = path.join(tempDir('factlog-mp-'), 'db');
+    const K = 6;
+    const TOTAL = K * 100;
+    const TXS = 150;
+    const conn = await open({ path: dir });
+    await conn.transact(`[{:db/ident :acct/balance :db/valueType :db.type/long :db/cardinality :db.cardinality/one}
+                          {:db/ident :acct/batch :db/valueType :db.type/long :db/cardinality :db.cardinality/one}]`);
+    await conn.transact(Array.from({ length: K }, (_, i) => ({ ':db/id': `a${i}`, ':acct/balance': 100, ':acct/batch': 0 })));
+    const untilT = conn.basisT + TXS;
+    await conn.close();
+    const [writerOut, ...readerOuts] = await runTogether([
+      ['mp-writer.mjs', [dir, 'bank', TXS, 'w']],
+      ['mp-reader.mjs', [dir, K, TOTAL, untilT, 'ro']],
+      ['mp-reader.mjs', [dir, K, TOTAL, untilT, 'ro']],
+      ['mp-reader.mjs', [dir, K, TOTAL, untilT, 'rw']],
+    ]);
+    expect(writerOut).toContain(`done ${untilT}`);
+    const reports = readerOuts.map((o) => JSON.parse(o.trim().split('\n').pop()!));
+    for (const r of reports) {
+      expect(r.violations).toEqual([]);
+      expect(r.lastT).toBe(untilT); // each reader followed the writer to the end
+      expect(r.distinctT).toBeGreaterThan(5); // ... and read in between commits
+    }
+    console.log(`readers: ${reports.map((r) => `${r.reads} reads / ${r.distinctT} distinct t / ${r.reReads} re-reads${r.withQ ? ' (datoms + q)' : ''}`).join('; ')}`);
+    const after = await open({ path: dir, create: false });
+    try {
+      const bal = [...after.db().datoms('aevt', ':acct/balance')].map((d) => d.v as number);
+      expect(bal.reduce((a, b) => a + b, 0)).toBe(TOTAL);
+    } finally {
+      await after.close();
+    }
+  }, 120_000);
+
+  it('two writer processes at once: nothing lost, consecutive t, distinct entity ids, indexes = log', async () => {
+    const dir = path.join(tempDir('factlog-mp-'), 'db');
+    const N = 150;
+    const conn = await open({ path: dir });
+    await conn.transact(`[{:db/ident :w/key :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
+                          {:db/ident :w/writer :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
+                          {:db/ident :w/seq :db/valueType :db.type/long :db/cardinality :db.cardinality/one}]`);
+    const base = conn.basisT;
+    await conn.close();
+    const outs = await runTogether(['A', 'B'].map((id) => ['mp-writer.mjs', [dir, 'append', N, id]]));
+    const acks = outs.flatMap((o) => o.split('\n').filter((l) => l.startsWith('ack ')).map((l) => l.split(' ').slice(1).map(Number)));
+    expect(acks).toHaveLength(2 * N);
+    const ts = acks.map(([t]) => t).sort((a, b) => a - b);
+    expect(ts).toEqual(Array.from({ length: 2 * N }, (_, i) => base + 1 + i)); // distinct, consecutive
+    expect(new Set(acks.map(([, e]) => e)).size).toBe(2 * N); // no entity id handed out twice
+    // the writers really interleaved (else this test proves nothing about cross-process writes)
+    const byT = new Map(acks.map(([t, e], i) => [t, i < N ? 'A' : 'B']));
+    let switches = 0;
+    for (let t = base + 2; t <= base + 2 * N; t++) if (byT.get(t) !== byT.get(t - 1)) switches++;
+    console.log(`two writers: ${2 * N} txs, writer changed ${switches} times along the log`);
+    expect(switches).toBeGreaterThan(10);
+
+    const db2 = await open({ path: dir, create: false });
+    try {
+      const db = db2.db();
+      expect(db.basisT).toBe(base + 2 * N);
+      const log = [...db2.txRange(0)];
+      expect(log.map((e) => e.t)).toEqual(Array.from({ length: base + 2 * N + 1 }, (_, i) => i));
+      const keys = new Map<number, string[]>();
+      for (const d of db.datoms('aevt', ':w/key')) keys.set(d.e, [...(keys.get(d.e) ?? []), d.v as string]);
+      expect(keys.size).toBe(2 * N);
+      for (const [e, ks] of keys) expect(ks, `entity ${e}`).toHaveLength(1);
+      const expected = ['A', 'B'].flatMap((w) => Array.from({ length: N }, (_, i) => `${w}-${i}`)).sort();
+      expect([...keys.values()].flat().sort()).toEqual(expected);
+      for (const [t, e] of acks) {
+        const ds = [...db.datoms('eavt', e)];
+        expect(ds).toHaveLength(3);
+        expect(ds.every((d) => d.tx === db.tToTx(t))).toBe(true);
+      }
+      // the schemaless attributes both writers created on first use exist once each
+      const idents = [...db.datoms('aevt', ':db/ident')].map((d) => String(d.v)).filter((v) => v.includes('free/'));
+      expect(idents.sort()).toEqual(Array.from({ length: 7 }, (_, i) => `:free/n${i}`).sort());
+      for (let i = 0; i < 7; i++) expect([...db.datoms('aevt', `:free/n${i}`)].length).toBe([...Array(2 * N)].filter((_, j) => (j % N) % 7 === i).length);
+      expect(db2.store.readMeta().nextEid).toBeGreaterThan(Math.max(...acks.map(([, e]) => e)));
+      const before = dumpAll(db2);
+      await db2.rebuildIndexes();
+      expect(dumpAll(db2)).toBe(before);
+    } finally {
+      await db2.close();
+    }
+  }, 120_000);
+});

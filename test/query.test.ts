@@ -250,10 +250,88 @@ describe('planner and explain', () => {
     expect(e2.resultCount).toBe(3);
   });
   it('probes the index per bound value', () => {
-    const e = explain('[:find ?s :in $ [?n ...] :where [?e :emp/name ?n] [?e :emp/salary ?s]]', conn.db(), ['ann', 'bob']);
+    // two keys against an index of 61 node ids: one lookup per key beats a scan
+    const e = explain('[:find ?x :in $ [?i ...] :where [?e :node/id ?i] [?e :node/next ?x]]', conn.db(), [1, 2]);
     expect(e.steps[0]!.strategy).toBe('probe');
     expect(e.steps[0]!.index).toBe('avet');
     expect(e.steps[1]!.index).toBe('eavt');
+    expect(e.resultCount).toBe(2);
+  });
+  it('scans once and hash-joins when the bound values are many', () => {
+    const ids = Array.from({ length: 50 }, (_, i) => i);
+    const e = explain('[:find ?x :in $ [?i ...] :where [?e :node/id ?i] [?e :node/next ?x]]', conn.db(), ids);
+    expect(e.steps[0]!.strategy).toBe('scan');
+    expect(e.steps[1]!.strategy).toBe('scan');
+    expect(e.steps[1]!.index).toBe('aevt');
+    expect(e.resultCount).toBe(50);
+  });
+});
+
+describe('engine gaps', () => {
+  it('normalises ident / lookup-ref inputs in entity positions, whatever the strategy', () => {
+    const db = conn.db();
+    // a collection of lookup refs: large enough that the planner may scan and hash-join
+    const refs = ['ann', 'bob', 'cid', 'dan', 'eve'].map((n) => [kw('emp/name'), n]);
+    const rows = q<number[]>('[:find [?s ...] :in $ [?e ...] :where [?e :emp/salary ?s]]', db, refs);
+    expect(rows.sort((a, b) => a - b)).toEqual([30000, 45000, 60000, 90000]);
+    const n = q('[:find (count ?e) . :in $ [?e ...] :where [?e :emp/salary _] [?e :emp/name _]]', db, refs);
+    expect(n).toBe(5);
+    // ref-valued v position: an ident input
+    const reds = q<string[]>('[:find [?n ...] :in $ ?c :where [?e :emp/color ?c] [?e :emp/name ?n]]', db, kw('color/red'));
+    expect(reds.sort()).toEqual(['ann', 'cid']);
+  });
+  it('rejects rules that depend on themselves through negation', () => {
+    const rules = `[[(p ?x) [?x :node/id _] (not (q ?x))]
+                    [(q ?x) [?x :node/id _] (not (p ?x))]
+                    [(ok ?x) [?x :node/id 1]]]`;
+    try {
+      q('[:find ?x :in $ % :where (p ?x)]', conn.db(), rules);
+      expect.unreachable();
+    } catch (e) {
+      const err = e as { code: string; message: string };
+      expect(err.code).toBe('query/unstratified');
+      expect(err.message).toMatch(/Rule (p|q) depends on itself through negation/);
+    }
+    // an unrelated rule of the same set still runs
+    expect(q('[:find ?i . :in $ % :where (ok ?x) [?x :node/id ?i]]', conn.db(), rules)).toBe(1);
+    const self = '[[(lonely ?x) [?x :node/id _] (not-join [?x] (lonely ?x))]]';
+    expect(() => q('[:find ?x :in $ % :where (lonely ?x)]', conn.db(), self)).toThrowError(expect.objectContaining({ code: 'query/unstratified' }));
+  });
+  it('accepts the query-map form {:query ... :args [...]}', () => {
+    const db = conn.db();
+    expect(q({ query: '[:find ?s . :in $ ?n :where [?e :emp/name ?n] [?e :emp/salary ?s]]', args: [db, 'cid'] })).toBe(60000);
+    const m = new Map<unknown, unknown>([
+      [kw('query'), '[:find ?s . :in $ ?n :where [?e :emp/name ?n] [?e :emp/salary ?s]]'],
+      [kw('args'), [db, 'ann']],
+    ]);
+    expect(q(m as never)).toBe(90000);
+    expect(q('{:query [:find ?x . :in ?x :where [(ground 1) ?y]] :args [42]}')).toBe(42);
+    expect(q('{:query [:find ?e . :where [?e :emp/name "dan"]]}', db)).toBe(q('[:find ?e . :where [?e :emp/name "dan"]]', db));
+  });
+  it('explain nests the steps of not, or and rules', () => {
+    const db = conn.db();
+    const e = explain('[:find ?n :where [?e :emp/name ?n] (not [?e :emp/boss _]) (or [?e :emp/salary 90000] [?e :emp/salary 30000])]', db);
+    const not = e.steps.find((s) => s.index === 'not')!;
+    expect(not.children?.map((c) => c.clause)).toEqual(['[?e :emp/boss _]']);
+    const or = e.steps.find((s) => s.index === 'or')!;
+    expect(or.children?.length).toBe(2);
+    expect(or.children![0]!.clause).toMatch(/^branch 1: /);
+    expect(or.children![0]!.children?.[0]?.clause).toBe('[?e :emp/salary 90000]');
+    const text = String(e);
+    expect(text).toMatch(/\n {4}1\. \[\?e :emp\/boss _\]/);
+    const rules = '[[(reports ?e ?b) [?e :emp/boss ?b]] [(reports ?e ?b) [?e :emp/boss ?x] (reports ?x ?b)]]';
+    const r = explain('[:find ?e :in $ % :where [?a :emp/name "ann"] (reports ?e ?a)]', db, rules);
+    const call = r.steps.find((s) => s.index === 'rule')!;
+    // one step per (rule, bound arguments, branch): (reports ?e ?b!) and the recursive (reports ?e! ?b!)
+    expect(call.children!.map((c) => c.clause)).toEqual([
+      '(reports ?e ?b!) branch 1',
+      '(reports ?e ?b!) branch 2',
+      '(reports ?e! ?b!) branch 1',
+      '(reports ?e! ?b!) branch 2',
+    ]);
+    expect(call.children![1]!.evaluations).toBeGreaterThan(0);
+    expect(call.children![1]!.children!.length).toBeGreaterThan(0);
+    expect(r.resultCount).toBe(3);
   });
 });
 

@@ -19,6 +19,10 @@ export interface ExplainStep {
   /** Datoms read from the index for this step. */
   datomsRead?: number;
   ms: number;
+  /** Nested steps: the clauses of a `not`, the branches of an `or`, the rule branches a rule call ran. */
+  children?: ExplainStep[];
+  /** For rule branches: how many times the branch was evaluated during the fixpoint. */
+  evaluations?: number;
 }
 
 export interface RuleMode {

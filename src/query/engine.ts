@@ -1,16 +1,16 @@
 // Evaluates a conjunction of where-clauses over a relation, one planned step at a time.
-import type { Clause, PredicateClause, FunctionClause, NotClause, OrClause, FnArg, Binding } from '../../query-lang/datalog/ast.js';
-import type { QueryContext } from './context.js';
+import type { Clause, PatternClause, PredicateClause, FunctionClause, NotClause, OrClause, FnArg, Binding } from '../../query-lang/datalog/ast.js';
+import type { QueryContext, ExplainStep } from './context.js';
 import { type Relation, type Row, join, antiJoin, distinctOf, project, union } from './relation.js';
 import { pickNext, type PlannedStep } from './planner.js';
-import { evalPattern } from './pattern.js';
+import { evalPattern, evalEntityBatch, batchable, wouldProbe } from './pattern.js';
 import { evalRuleCall } from './rules.js';
 import { FUNCTIONS, printValue, type BuiltinFn } from './builtins.js';
 import { visibleVars, bindingVars, clausesVars } from './vars.js';
 import { printClause } from './print.js';
 import { queryError } from './errors.js';
 import { expandBinding } from './bindings.js';
-import { valueKey } from './values.js';
+import { valueKey, joinKey } from './values.js';
 
 function flatten(cs: readonly Clause[]): Clause[] {
   const out: Clause[] = [];
@@ -31,10 +31,16 @@ export function evalClauses(ctx: QueryContext, clauses: readonly Clause[], rel: 
     }
     const step = pickNext(ctx, pending, rel, extraVisible);
     pending.splice(step.at, 1);
-    const t0 = performance.now();
-    const r = evalClause(ctx, step, rel);
+    const t0 = ctx.trace ? performance.now() : 0;
+    const children: ExplainStep[] | null = ctx.trace ? [] : null;
+    const batch = entityBatchFor(ctx, step, pending, rel);
+    const r = batch ? batch.result : evalClause(ctx, step, rel, children);
     rel = r.rel;
-    if (ctx.trace && ctx.depth === 0) {
+    if (batch) {
+      for (const m of batch.members.slice(1)) pending.splice(pending.indexOf(m), 1);
+      if (ctx.trace) step.clause = { kind: 'and', clauses: batch.members } as Clause;
+    }
+    if (ctx.trace) {
       ctx.trace.push({
         clause: printClause(step.clause),
         index: r.index,
@@ -44,10 +50,48 @@ export function evalClauses(ctx: QueryContext, clauses: readonly Clause[], rel: 
         actualRows: rel.rows.length,
         ...(r.datomsRead !== undefined ? { datomsRead: r.datomsRead } : {}),
         ms: performance.now() - t0,
+        ...(children && children.length ? { children } : {}),
       });
+    }
+    // comparisons the range scan enforced exactly need no second pass
+    for (const p of step.consumed ?? []) {
+      const at = pending.indexOf(p);
+      if (at < 0) continue;
+      pending.splice(at, 1);
+      ctx.trace?.push({ clause: printClause(p), index: 'in-range', estimatedRows: rel.rows.length, actualRows: rel.rows.length, ms: 0 });
     }
   }
   return rel;
+}
+
+/** Patterns on the same bound entity that would each probe run as one EAVT lookup per entity. */
+function entityBatchFor(ctx: QueryContext, step: PlannedStep, pending: Clause[], rel: Relation): { members: PatternClause[]; result: StepResult } | null {
+  const c = step.clause;
+  if (c.kind !== 'pattern' || step.range || rel.rows.length === 0) return null;
+  const e = c.terms[0];
+  if (e?.kind !== 'var' || !rel.vars.includes(e.name)) return null;
+  const bound = new Set(rel.vars);
+  const taken = new Set<string>();
+  if (!batchable(ctx, c, e.name, bound, taken)) return null;
+  const others = pending.filter((p) => p.kind === 'pattern' && (p.src?.name ?? '$') === (c.src?.name ?? '$') && p.terms[0]?.kind === 'var' && p.terms[0].name === e.name);
+  if (others.length === 0) return null;
+  const col = rel.vars.indexOf(e.name);
+  const ids = new Set<unknown>();
+  for (const r of rel.rows) ids.add(joinKey(r[col]));
+  if (!wouldProbe(ctx, c, ids.size)) return null;
+  const members: PatternClause[] = [c];
+  const mark = (p: PatternClause) => (p.terms[2]?.kind === 'var' ? taken.add(p.terms[2].name) : 0);
+  mark(c);
+  for (const o of others) {
+    if (o.kind === 'pattern' && batchable(ctx, o, e.name, bound, taken) && wouldProbe(ctx, o, ids.size)) {
+      members.push(o);
+      mark(o);
+    }
+  }
+  if (members.length < 2) return null;
+  const r = evalEntityBatch(ctx, members, rel);
+  if (!r) return null;
+  return { members, result: { rel: r.rel, index: r.index, strategy: r.strategy, datomsRead: r.datomsRead } };
 }
 
 function printRange(r: NonNullable<PlannedStep['range']>): string {
@@ -63,7 +107,7 @@ interface StepResult {
   datomsRead?: number;
 }
 
-function evalClause(ctx: QueryContext, step: PlannedStep, rel: Relation): StepResult {
+function evalClause(ctx: QueryContext, step: PlannedStep, rel: Relation, children: ExplainStep[] | null): StepResult {
   const c = step.clause;
   switch (c.kind) {
     case 'pattern': {
@@ -75,13 +119,13 @@ function evalClause(ctx: QueryContext, step: PlannedStep, rel: Relation): StepRe
     case 'function':
       return { rel: evalFunction(ctx, c, rel), index: 'function' };
     case 'not':
-      return { rel: evalNot(ctx, c, rel, step.joinVars!), index: 'not' };
+      return { rel: evalNot({ ...ctx, trace: children }, c, rel, step.joinVars!), index: 'not' };
     case 'or':
-      return { rel: evalOr(ctx, c, rel), index: 'or' };
+      return { rel: evalOr({ ...ctx, trace: children }, c, rel), index: 'or' };
     case 'rule-call':
-      return { rel: evalRuleCall(ctx, c, rel), index: 'rule' };
+      return { rel: evalRuleCall({ ...ctx, trace: children }, c, rel), index: 'rule' };
     case 'and':
-      return { rel: evalClauses(ctx, c.clauses, rel, []), index: 'and' };
+      return { rel: evalClauses({ ...ctx, trace: children }, c.clauses, rel, []), index: 'and' };
   }
 }
 
@@ -134,8 +178,24 @@ function caller(ctx: QueryContext, c: PredicateClause | FunctionClause, rel: Rel
 const truthy = (x: unknown) => x !== null && x !== undefined && x !== false;
 
 function evalPredicate(ctx: QueryContext, c: PredicateClause, rel: Relation): Relation {
+  const builtin = resolveFn(ctx, c);
+  if (builtin && c.args.every((a) => a.kind === 'var' || a.kind === 'const')) {
+    // a predicate only tests its result: one argument array serves every row
+    const n = c.args.length;
+    const cols = c.args.map((a) => (a.kind === 'var' ? rel.vars.indexOf(a.name) : -1));
+    const consts = c.args.map((a) => (a.kind === 'const' ? a.value : undefined));
+    if (cols.every((i, k) => i >= 0 || c.args[k]!.kind === 'const')) {
+      const args: unknown[] = new Array(n);
+      for (let k = 0; k < n; k++) if (cols[k]! < 0) args[k] = consts[k];
+      const rows = rel.rows.filter((r) => {
+        for (let k = 0; k < n; k++) if (cols[k]! >= 0) args[k] = r[cols[k]!];
+        return truthy(builtin(args, ctx.builtins));
+      });
+      return { vars: rel.vars, rows, distinct: rel.distinct };
+    }
+  }
   const call = caller(ctx, c, rel);
-  return { vars: rel.vars, rows: rel.rows.filter((r) => truthy(call(r))) };
+  return { vars: rel.vars, rows: rel.rows.filter((r) => truthy(call(r))), distinct: rel.distinct };
 }
 
 function evalFunction(ctx: QueryContext, c: FunctionClause, rel: Relation): Relation {
@@ -161,7 +221,7 @@ function evalFunction(ctx: QueryContext, c: FunctionClause, rel: Relation): Rela
       if (ok) rows.push(row.concat(extra));
     }
   }
-  return { vars: [...rel.vars, ...newVars], rows };
+  return { vars: [...rel.vars, ...newVars], rows, distinct: !!rel.distinct && c.binding.kind === 'var' };
 }
 
 function withSource(ctx: QueryContext, src: { name: string } | undefined, form: Clause): QueryContext {
@@ -177,7 +237,7 @@ function evalNot(ctx: QueryContext, c: NotClause, rel: Relation, joinVars: strin
     if (!rel.vars.includes(v)) throw queryError('query/insufficient-binding', `${v} must be bound before ${printClause(c)}`, c, printClause(c));
   }
   const sub: QueryContext = { ...withSource(ctx, c.src, c), ruleMode: null, depth: ctx.depth + 1 };
-  const seed: Relation = { vars: joinVars, rows: distinctOf(rel, joinVars) };
+  const seed: Relation = { vars: joinVars, rows: distinctOf(rel, joinVars), distinct: true };
   const res = evalClauses(sub, c.clauses, seed, joinVars);
   return antiJoin(rel, project(res, joinVars));
 }
@@ -193,9 +253,19 @@ function evalOr(ctx: QueryContext, c: OrClause, rel: Relation): Relation {
   }
   const seedVars = outVars.filter((v) => rel.vars.includes(v));
   if (!c.joinVars) for (const v of clausesVars(c.branches.flat())) if (rel.vars.includes(v) && !seedVars.includes(v)) seedVars.push(v);
-  const seed: Relation = { vars: seedVars, rows: distinctOf(rel, seedVars) };
-  const results = c.branches.map((b) => {
-    const r = evalClauses(sub, b, seed, outVars);
+  const seed: Relation = { vars: seedVars, rows: distinctOf(rel, seedVars), distinct: true };
+  const results = c.branches.map((b, i) => {
+    const t0 = ctx.trace ? performance.now() : 0;
+    const steps: ExplainStep[] | null = ctx.trace ? [] : null;
+    const r = evalClauses({ ...sub, trace: steps }, b, seed, outVars);
+    ctx.trace?.push({
+      clause: `branch ${i + 1}: ` + (b.length === 1 ? printClause(b[0]!) : '(and ' + b.map(printClause).join(' ') + ')'),
+      index: 'or-branch',
+      estimatedRows: seed.rows.length,
+      actualRows: r.rows.length,
+      ms: performance.now() - t0,
+      ...(steps && steps.length ? { children: steps } : {}),
+    });
     for (const v of outVars) {
       if (!r.vars.includes(v)) throw queryError('query/insufficient-binding', `Branch of ${printClause(c)} does not bind ${v}`, c, printClause(c));
     }

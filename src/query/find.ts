@@ -78,7 +78,8 @@ export function produceResult(ctx: QueryContext, q: Query, rel: Relation): unkno
   if (!hasAgg) {
     const vars = els.map(elemVar);
     const uniq = [...new Set(vars)];
-    rows = project(rel, uniq).rows.map((r) => vars.map((v) => r[uniq.indexOf(v)]));
+    const projected = project(rel, uniq).rows;
+    rows = uniq.length === vars.length ? projected : projected.map((r) => vars.map((v) => r[uniq.indexOf(v)]));
   } else {
     // the aggregated bag: distinct tuples of find vars + :with vars
     const bagVars = [...new Set([...els.map(elemVar), ...q.with.map((w) => w.name)])];

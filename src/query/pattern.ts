@@ -1,11 +1,12 @@
 // Data patterns: resolving constants, choosing the covering index, probing vs scanning, estimating.
-import type { PatternClause, Term } from '../../query-lang/datalog/ast.js';
-import type { DbView, Datom, AttrInfo, IndexName } from '../db/api.js';
+import type { Clause, PatternClause, Term } from '../../query-lang/datalog/ast.js';
+import type { DbView, AttrInfo, IndexName } from '../db/api.js';
 import { Keyword } from '../../query-lang/edn/types.js';
 import type { QueryContext } from './context.js';
 import { isDb } from './context.js';
-import { type Relation, type Row, join, distinctOf } from './relation.js';
-import { valueKey, compareValues } from './values.js';
+import { type Relation, type Row, join } from './relation.js';
+import { valueKey, compareValues, joinKey, tupleKey } from './values.js';
+import { visitDatoms, visitRange, type DatomVisitor } from './access.js';
 import { queryError } from './errors.js';
 import { printClause } from './print.js';
 
@@ -70,6 +71,10 @@ function resolveTx(db: DbView, v: unknown): number | null {
 interface Resolved {
   /** false when some constant names nothing: the pattern matches no datom. */
   ok: boolean;
+  /** Datoms matching the constants alone (no range), once computed. */
+  scanEstimate?: number;
+  /** Datoms of the pattern's attribute, once computed. */
+  attrCount?: number;
   comps: Components;
   attr: AttrInfo | null | undefined;
 }
@@ -109,10 +114,6 @@ function resolveConsts(ctx: QueryContext, db: DbView, c: PatternClause): Resolve
   return r;
 }
 
-function* concatIter<T>(...its: Iterable<T>[]): Iterable<T> {
-  for (const it of its) yield* it;
-}
-
 /** Picks the covering index for the known components. */
 export function chooseIndex(comps: Components, range: RangeBounds | null): string {
   if (comps.e !== undefined) return 'eavt';
@@ -121,62 +122,62 @@ export function chooseIndex(comps: Components, range: RangeBounds | null): strin
   return 'eavt';
 }
 
-function lookup(db: DbView, comps: Components, range: RangeBounds | null): Iterable<Datom> {
-  const { e, a, v } = comps;
-  if (e !== undefined) {
-    if (a !== undefined) return v !== undefined ? db.datoms('eavt', e, a, v) : db.datoms('eavt', e, a);
-    return db.datoms('eavt', e);
-  }
-  if (a !== undefined) {
-    if (v !== undefined) return db.datoms('avet', a, v);
-    if (range) {
-      const scan = db.indexRange(a, range.start?.value, range.end?.value);
-      return range.end?.inclusive ? concatIter(scan, db.datoms('avet', a, range.end.value)) : scan;
-    }
-    return db.datoms('aevt', a);
-  }
-  if (v !== undefined) {
-    // value known, attribute not: refs through VAET, other attributes through AVET per attribute
-    const parts: Iterable<Datom>[] = [];
-    if (typeof v === 'number') parts.push(db.datoms('vaet', v));
-    for (const info of db.attrs()) if (info.valueType !== 'ref') parts.push(db.datoms('avet', info.id, v));
-    return concatIter(...parts);
-  }
-  return db.datoms('eavt');
+/** Numbers compare directly; everything else by the query value order. */
+function cmp(a: unknown, b: unknown): number {
+  return typeof a === 'number' && typeof b === 'number' ? (a < b ? -1 : a > b ? 1 : 0) : compareValues(a, b);
 }
 
-function matches(d: Datom, comps: Components, vKey: string | undefined, range: RangeBounds | null): boolean {
-  if (comps.e !== undefined && d.e !== comps.e) return false;
-  if (comps.a !== undefined && d.a !== comps.a) return false;
-  if (vKey !== undefined && valueKey(d.v) !== vKey) return false;
-  if (comps.tx !== undefined && d.tx !== comps.tx) return false;
-  if (comps.added !== undefined && d.added !== comps.added) return false;
+/**
+ * Visit every datom matching the components (and range) once. The index prefix guarantees e / a / v;
+ * tx, added and the range bounds are checked here, so callers get exact matches. Returns datoms read.
+ */
+function scanComps(db: DbView, comps: Components, range: RangeBounds | null, visit: DatomVisitor): number {
+  const { e, a, v, tx, added } = comps;
+  let read = 0;
+  let out: DatomVisitor = visit;
+  if (tx !== undefined || added !== undefined) {
+    const inner = out;
+    out = (de, da, dv, dtx, dadded) => {
+      if (tx !== undefined && dtx !== tx) return;
+      if (added !== undefined && dadded !== added) return;
+      inner(de, da, dv, dtx, dadded);
+    };
+  }
   if (range) {
-    if (range.start) {
-      const c = compareValues(d.v, range.start.value);
-      if (c < 0 || (c === 0 && !range.start.inclusive)) return false;
-    }
-    if (range.end) {
-      const c = compareValues(d.v, range.end.value);
-      if (c > 0 || (c === 0 && !range.end.inclusive)) return false;
-    }
+    const inner = out;
+    const lo = range.start;
+    const hi = range.end;
+    out = (de, da, dv, dtx, dadded) => {
+      if (lo) {
+        const c = cmp(dv, lo.value);
+        if (c < 0 || (c === 0 && !lo.inclusive)) return;
+      }
+      if (hi) {
+        const c = cmp(dv, hi.value);
+        if (c > 0 || (c === 0 && !hi.inclusive)) return;
+      }
+      inner(de, da, dv, dtx, dadded);
+    };
   }
-  return true;
-}
-
-function datomField(d: Datom, i: number): unknown {
-  switch (i) {
-    case 0:
-      return d.e;
-    case 1:
-      return d.a;
-    case 2:
-      return d.v;
-    case 3:
-      return d.tx;
-    default:
-      return d.added;
-  }
+  const counted: DatomVisitor = (de, da, dv, dtx, dadded) => {
+    read++;
+    out(de, da, dv, dtx, dadded);
+  };
+  if (e !== undefined) {
+    if (a !== undefined) visitDatoms(db, 'eavt', v !== undefined ? [e, a, v] : [e, a], counted);
+    else visitDatoms(db, 'eavt', [e], counted);
+  } else if (a !== undefined) {
+    if (v !== undefined) visitDatoms(db, 'avet', [a, v], counted);
+    else if (range) {
+      const hi = range.end;
+      visitRange(db, a, range.start?.value, hi?.value, hi?.inclusive ?? false, counted);
+    } else visitDatoms(db, 'aevt', [a], counted);
+  } else if (v !== undefined) {
+    // value known, attribute not: refs through VAET, other attributes through AVET per attribute
+    if (typeof v === 'number') visitDatoms(db, 'vaet', [v], counted);
+    for (const info of db.attrs()) if (info.valueType !== 'ref') visitDatoms(db, 'avet', [info.id, v], counted);
+  } else visitDatoms(db, 'eavt', [], counted);
+  return read;
 }
 
 /** Positions of each pattern variable; a variable repeated in the pattern must match itself. */
@@ -233,6 +234,49 @@ function bindComponent(ctx: QueryContext, db: DbView, comps: Components, attr: A
   }
 }
 
+/**
+ * The value a bound variable must have in datom position `pos`, normalised as the datom carries it:
+ * entity positions (e, tx, and v of a ref attribute) resolve idents and lookup refs to ids, the
+ * attribute position to the attribute id. undefined = names nothing.
+ */
+function datomSideValue(ctx: QueryContext, db: DbView, attr: AttrInfo | null | undefined, pos: number, value: unknown): unknown {
+  switch (pos) {
+    case 0:
+    case 3:
+      return typeof value === 'number' ? value : (resolveEntity(db, value) ?? undefined);
+    case 1:
+      return typeof value === 'number' ? value : (resolveAttr(ctx, db, value)?.id ?? undefined);
+    case 2: {
+      const r = resolveValue(db, attr, value);
+      return r.ok ? r.v : undefined;
+    }
+    default:
+      return Boolean(value);
+  }
+}
+
+/** Probe cost of one index lookup, in datoms read by a scan (lookup setup dominates small probes). */
+export const PROBE_COST = 12;
+
+/** Are the rows of this pattern pairwise distinct? (every component of a datom's identity is kept or fixed) */
+function patternDistinct(c: PatternClause, db: DbView): boolean {
+  const n = db.isHistory ? 5 : 3;
+  for (let i = 0; i < n; i++) {
+    const t = c.terms[i];
+    if (!t || t.kind === 'blank') return false;
+  }
+  return true;
+}
+
+/** Estimated datoms matching the constant components (cached per clause and db for this query). */
+function scanEstimateOf(ctx: QueryContext, db: DbView, c: PatternClause, res: Resolved, range: RangeBounds | null): number {
+  if (!range) {
+    if (res.scanEstimate === undefined) res.scanEstimate = estimateComponents(db, res.comps, null);
+    return res.scanEstimate;
+  }
+  return estimateComponents(db, res.comps, range);
+}
+
 export function evalPattern(ctx: QueryContext, c: PatternClause, rel: Relation, range: RangeBounds | null): PatternResult {
   if (c.terms.length < 1 || c.terms.length > 5) {
     throw queryError('query/invalid-pattern', 'A data pattern has 1 to 5 terms', c, printClause(c));
@@ -241,75 +285,133 @@ export function evalPattern(ctx: QueryContext, c: PatternClause, rel: Relation, 
   const positions = varPositions(c.terms);
   const boundVars = [...positions.keys()].filter((v) => rel.vars.includes(v));
   const freeVars = [...positions.keys()].filter((v) => !rel.vars.includes(v));
-  const outVars = [...boundVars, ...freeVars];
   if (!isDb(src)) return evalCollectionPattern(c, src, rel, positions, boundVars, freeVars);
   const db = src;
   const res = resolveConsts(ctx, db, c);
-  if (!res.ok) return { rel: { vars: [...rel.vars, ...freeVars], rows: [] }, index: chooseIndex(res.comps, range), strategy: 'none', datomsRead: 0 };
+  const outVars = [...rel.vars, ...freeVars];
+  if (!res.ok) return { rel: { vars: outVars, rows: [], distinct: true }, index: chooseIndex(res.comps, range), strategy: 'none', datomsRead: 0 };
+  const distinct = patternDistinct(c, db);
 
-  let datomsRead = 0;
-  const emit = (rows: Row[], prefix: Row, comps: Components) => {
-    const vKey = comps.v !== undefined ? valueKey(comps.v) : undefined;
-    outer: for (const d of lookup(db, comps, range)) {
-      datomsRead++;
-      if (!matches(d, comps, vKey, range)) continue;
-      const row = prefix.slice();
-      for (const v of freeVars) {
-        const ps = positions.get(v)!;
-        const val = datomField(d, ps[0]!);
-        for (let k = 1; k < ps.length; k++) if (valueKey(datomField(d, ps[k]!)) !== valueKey(val)) continue outer;
-        row.push(val);
-      }
-      // bound vars were fixed in comps (probe) or are checked below (scan)
-      rows.push(row);
-    }
+  // where each free variable is read from a datom; repeated positions must agree
+  const freePos = freeVars.map((v) => positions.get(v)![0]!);
+  const eqChecks: [number, number][] = [];
+  for (const ps of positions.values()) for (let k = 1; k < ps.length; k++) eqChecks.push([ps[0]!, ps[k]!]);
+  const field = (i: number, e: number, a: number, v: unknown, tx: number, added: boolean): unknown =>
+    i === 0 ? e : i === 1 ? a : i === 2 ? v : i === 3 ? tx : added;
+  const consistent = (e: number, a: number, v: unknown, tx: number, added: boolean): boolean => {
+    for (const [i, j] of eqChecks) if (valueKey(field(i, e, a, v, tx, added)) !== valueKey(field(j, e, a, v, tx, added))) return false;
+    return true;
+  };
+  const hasEq = eqChecks.length > 0;
+  const nFree = freePos.length;
+  const f0 = freePos[0] ?? -1;
+  const f1 = freePos[1] ?? -1;
+  /** The free variables' values of one datom, as a row tail. */
+  const tail = (e: number, a: number, v: unknown, tx: number, added: boolean): Row => {
+    if (nFree === 1) return [field(f0, e, a, v, tx, added)];
+    if (nFree === 2) return [field(f0, e, a, v, tx, added), field(f1, e, a, v, tx, added)];
+    const out: Row = new Array(nFree);
+    for (let k = 0; k < nFree; k++) out[k] = field(freePos[k]!, e, a, v, tx, added);
+    return out;
   };
 
   if (boundVars.length === 0) {
     const rows: Row[] = [];
-    emit(rows, [], res.comps);
-    return { rel: join(rel, { vars: freeVars, rows }), index: chooseIndex(res.comps, range), strategy: 'scan', datomsRead };
+    let visit: DatomVisitor;
+    if (nFree === 1 && f0 === 0 && !hasEq) visit = (e) => void rows.push([e]);
+    else if (nFree === 0) visit = (e, a, v, tx, added) => void (!hasEq || consistent(e, a, v, tx, added) ? rows.push([]) : 0);
+    else visit = (e, a, v, tx, added) => void (!hasEq || consistent(e, a, v, tx, added) ? rows.push(tail(e, a, v, tx, added)) : 0);
+    const datomsRead = scanComps(db, res.comps, range, visit);
+    const right: Relation = { vars: freeVars, rows: nFree === 0 ? rows.slice(0, 1) : rows, distinct: distinct || nFree === 0 };
+    if (rel.rows.length === 1 && rel.vars.length > 0 && nFree > 0) {
+      // one row of inputs (e.g. scalar :in values): extend the new rows in place, no join
+      const l = rel.rows[0]!;
+      for (const r of rows) for (const x of l) r.push(x);
+      return { rel: { vars: [...freeVars, ...rel.vars], rows, distinct: right.distinct && rel.distinct }, index: chooseIndex(res.comps, range), strategy: 'scan', datomsRead };
+    }
+    return { rel: join(rel, right), index: chooseIndex(res.comps, range), strategy: 'scan', datomsRead };
   }
 
-  const keys = distinctOf(rel, boundVars);
-  const scanEstimate = estimateComponents(db, res.comps, range);
-  if (keys.length <= scanEstimate) {
+  // group the relation's rows by the datom-side values of the bound variables
+  const bIdx = boundVars.map((v) => rel.vars.indexOf(v));
+  const bPos = boundVars.map((v) => positions.get(v)![0]!);
+  const groups = new Map<unknown, { vals: unknown[]; rows: Row[] }>();
+  const single = boundVars.length === 1;
+  for (const row of rel.rows) {
+    const vals: unknown[] = [];
+    let ok = true;
+    for (let k = 0; k < bIdx.length; k++) {
+      const x = datomSideValue(ctx, db, res.attr, bPos[k]!, row[bIdx[k]!]);
+      if (x === undefined) {
+        ok = false;
+        break;
+      }
+      vals.push(x);
+    }
+    if (!ok) continue;
+    const key = single ? joinKey(vals[0]) : tupleKey(vals);
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = { vals, rows: [] }));
+    g.rows.push(row);
+  }
+  const emitTo = (out: Row[], g: { rows: Row[] }, t: Row | null) => {
+    if (t === null) for (const r of g.rows) out.push(r);
+    else for (const r of g.rows) out.push(r.concat(t));
+  };
+  const outDistinct = !!rel.distinct && distinct;
+  const scanEstimate = scanEstimateOf(ctx, db, c, res, range);
+  if (groups.size * PROBE_COST <= scanEstimate) {
     // probe: one index lookup per distinct bound combination
     const rows: Row[] = [];
     let index = chooseIndex(res.comps, range);
     let first = true;
-    for (const k of keys) {
+    let datomsRead = 0;
+    for (const g of groups.values()) {
       const comps: Components = { ...res.comps };
       let ok = true;
-      boundVars.forEach((v, i) => {
-        for (const p of positions.get(v)!) if (ok) ok = bindComponent(ctx, db, comps, res.attr, p, k[i]);
-      });
+      for (let k = 0; k < bPos.length && ok; k++) {
+        for (const p of positions.get(boundVars[k]!)!) if (ok) ok = bindComponent(ctx, db, comps, res.attr, p, g.vals[k]);
+      }
       if (!ok) continue;
       if (first) {
         index = chooseIndex(comps, range);
         first = false;
       }
-      emit(rows, k, comps);
+      let hit = false;
+      datomsRead += scanComps(db, comps, range, (e, a, v, tx, added) => {
+        if (hasEq && !consistent(e, a, v, tx, added)) return;
+        if (nFree) emitTo(rows, g, tail(e, a, v, tx, added));
+        else hit = true;
+      });
+      // no new variables: a semi-join, each group passes once
+      if (hit) emitTo(rows, g, null);
     }
-    return { rel: join(rel, { vars: outVars, rows }), index, strategy: 'probe', datomsRead };
+    return { rel: { vars: outVars, rows, distinct: outDistinct || (!nFree && !!rel.distinct) }, index, strategy: 'probe', datomsRead };
   }
-  // scan with constants only, then hash join on the bound variables
+  // scan the constants' index range once; look each datom's bound positions up in the groups
   const rows: Row[] = [];
-  const all = [...boundVars, ...freeVars];
-  const vKey = res.comps.v !== undefined ? valueKey(res.comps.v) : undefined;
-  outer: for (const d of lookup(db, res.comps, range)) {
-    datomsRead++;
-    if (!matches(d, res.comps, vKey, range)) continue;
-    const row: Row = [];
-    for (const v of all) {
-      const ps = positions.get(v)!;
-      const val = datomField(d, ps[0]!);
-      for (let k = 1; k < ps.length; k++) if (valueKey(datomField(d, ps[k]!)) !== valueKey(val)) continue outer;
-      row.push(val);
+  const seen = nFree ? null : new Set<unknown>();
+  const p0 = bPos[0]!;
+  const datomsRead = scanComps(db, res.comps, range, (e, a, v, tx, added) => {
+    if (hasEq && !consistent(e, a, v, tx, added)) return;
+    let key: unknown;
+    if (single) key = p0 === 0 ? e : joinKey(field(p0, e, a, v, tx, added));
+    else key = tupleKey(bPos.map((p) => field(p, e, a, v, tx, added)));
+    const g = groups.get(key);
+    if (!g) return;
+    if (seen) {
+      // no new variables: a semi-join, each group passes once
+      if (seen.has(key)) return;
+      seen.add(key);
     }
-    rows.push(row);
-  }
-  return { rel: join(rel, { vars: outVars, rows }), index: chooseIndex(res.comps, range), strategy: 'scan', datomsRead };
+    emitTo(rows, g, nFree ? tail(e, a, v, tx, added) : null);
+  });
+  return {
+    rel: { vars: outVars, rows, distinct: outDistinct || (!nFree && !!rel.distinct) },
+    index: chooseIndex(res.comps, range),
+    strategy: 'scan',
+    datomsRead,
+  };
 }
 
 /** Patterns against a collection source (an array of tuples passed as `$x`). */
@@ -346,8 +448,7 @@ function estimateComponents(db: DbView, comps: Components, range: RangeBounds | 
   else if (a !== undefined) {
     if (v !== undefined) n = db.estimateCount('avet', a, v);
     else {
-      n = db.estimateCount('aevt', a);
-      if (range) n = Math.max(1, Math.ceil(n * (range.start && range.end ? 0.1 : 0.3)));
+      n = range ? db.estimateRange(a, range.start?.value, range.end?.value, range.end?.inclusive ?? false) : db.estimateCount('aevt', a);
     }
   } else if (v !== undefined) n = typeof v === 'number' ? db.estimateCount('vaet', v) + 1 : 10;
   else n = db.estimateCount('eavt');
@@ -368,7 +469,7 @@ export function estimatePattern(ctx: QueryContext, c: PatternClause, bound: Set<
   }
   const res = resolveConsts(ctx, src, c);
   if (!res.ok) return { rows: 0, index: chooseIndex(res.comps, range) };
-  const s = estimateComponents(src, res.comps, range);
+  const s = scanEstimateOf(ctx, src, c, res, range);
   if (boundHere.length === 0) return { rows: s * Math.max(1, relSize), index: chooseIndex(res.comps, range) };
   const has = (i: number) => c.terms[i]?.kind === 'var' && bound.has((c.terms[i] as { name: string }).name);
   const probeComps: Components = { ...res.comps };
@@ -376,6 +477,11 @@ export function estimatePattern(ctx: QueryContext, c: PatternClause, bound: Set<
   if (has(0) || res.comps.e !== undefined) {
     probeComps.e = 0;
     perProbe = res.comps.a !== undefined || has(1) ? (res.attr?.cardinality === 'many' ? 3 : 1) : 10;
+    if (res.comps.a !== undefined && res.comps.v !== undefined && res.comps.e === undefined) {
+      // [?e :attr const] with ?e bound filters: the share of the attribute's datoms with that value
+      if (res.attrCount === undefined) res.attrCount = src.estimateCount('aevt', res.comps.a);
+      perProbe = res.attrCount > 0 ? Math.min(1, s / res.attrCount) : 0;
+    }
   } else if (has(2)) {
     probeComps.v = 0;
     perProbe = res.attr?.unique ? 1 : Math.max(1, Math.sqrt(s));
@@ -388,3 +494,94 @@ export function estimatePattern(ctx: QueryContext, c: PatternClause, bound: Set<
 
 export { POS };
 export type { IndexName };
+
+/**
+ * Several patterns `[?e :attr x]` on one bound entity variable, each of which would probe: one EAVT
+ * lookup per entity reads all of its attributes in index order (instead of one lookup per pattern).
+ * `x` may be a new variable, a constant (a filter) or `_`. Returns null when the batch does not apply.
+ */
+export function evalEntityBatch(ctx: QueryContext, members: PatternClause[], rel: Relation): PatternResult | null {
+  if (members.length < 2) return null;
+  const first = members[0]!;
+  const src = getSource(ctx, first.src, first);
+  if (!isDb(src)) return null;
+  const db = src;
+  const eVar = (first.terms[0] as { name: string }).name;
+  const eCol = rel.vars.indexOf(eVar);
+  const newVars: string[] = [];
+  const specs: { attr: number; kind: 'var' | 'const' | 'blank'; key?: unknown; col: number }[] = [];
+  for (const m of members) {
+    const res = resolveConsts(ctx, db, m);
+    const v = m.terms[2];
+    if (!res.ok) return { rel: { vars: [...rel.vars, ...members.flatMap((x) => (x.terms[2]?.kind === 'var' ? [x.terms[2].name] : []))], rows: [], distinct: true }, index: 'eavt', strategy: 'none', datomsRead: 0 };
+    if (!v || v.kind === 'blank') specs.push({ attr: res.comps.a!, kind: 'blank', col: -1 });
+    else if (v.kind === 'const') specs.push({ attr: res.comps.a!, kind: 'const', key: joinKey(res.comps.v), col: -1 });
+    else {
+      newVars.push(v.name);
+      specs.push({ attr: res.comps.a!, kind: 'var', col: newVars.length - 1 });
+    }
+  }
+  const byAttr = new Map<number, number[]>();
+  specs.forEach((s, i) => {
+    const l = byAttr.get(s.attr) ?? [];
+    l.push(i);
+    byAttr.set(s.attr, l);
+  });
+  const groups = new Map<number, Row[]>();
+  for (const row of rel.rows) {
+    const x = row[eCol];
+    const e = typeof x === 'number' ? x : resolveEntity(db, x);
+    if (e === null) continue;
+    let g = groups.get(e);
+    if (!g) groups.set(e, (g = []));
+    g.push(row);
+  }
+  const n = specs.length;
+  const hits = new Array<boolean>(n);
+  const vals: unknown[][] = newVars.map(() => []);
+  const rows: Row[] = [];
+  let datomsRead = 0;
+  for (const [e, g] of groups) {
+    hits.fill(false);
+    for (const l of vals) l.length = 0;
+    visitDatoms(db, 'eavt', [e], (_e, a, v) => {
+      datomsRead++;
+      const idx = byAttr.get(a);
+      if (!idx) return;
+      for (const i of idx) {
+        const s = specs[i]!;
+        if (s.kind === 'var') {
+          vals[s.col]!.push(v);
+          hits[i] = true;
+        } else if (s.kind === 'blank' || joinKey(v) === s.key) hits[i] = true;
+      }
+    });
+    if (!hits.every(Boolean)) continue;
+    // cross product of the new variables' values (one each for cardinality-one attributes)
+    let tails: Row[] = [[]];
+    for (const l of vals) {
+      if (l.length === 1) for (const t of tails) t.push(l[0]);
+      else tails = tails.flatMap((t) => l.map((x) => [...t, x]));
+    }
+    for (const r of g) for (const t of tails) rows.push(newVars.length ? r.concat(t) : r);
+  }
+  return { rel: { vars: [...rel.vars, ...newVars], rows, distinct: !!rel.distinct && !db.isHistory }, index: 'eavt', strategy: 'entity-batch' as 'probe', datomsRead };
+}
+
+/** Can this pattern join an entity batch on `eVar`? ([?e :const-attr x], x new var / const / blank, no other bound var) */
+export function batchable(ctx: QueryContext, c: Clause, eVar: string, bound: Set<string>, taken: Set<string>): boolean {
+  if (c.kind !== 'pattern' || c.terms.length < 2 || c.terms.length > 3) return false;
+  const [e, a, v] = c.terms;
+  if (e?.kind !== 'var' || e.name !== eVar || a?.kind !== 'const') return false;
+  if (v?.kind === 'var' && (v.name === eVar || bound.has(v.name) || taken.has(v.name))) return false;
+  const src = ctx.sources.get(c.src?.name ?? '$');
+  return isDb(src) && !!resolveAttr(ctx, src, a.value);
+}
+
+/** Would a pattern with its entity bound to `groups` distinct values be probed (rather than scanned)? */
+export function wouldProbe(ctx: QueryContext, c: PatternClause, groups: number): boolean {
+  const src = ctx.sources.get(c.src?.name ?? '$');
+  if (!isDb(src)) return false;
+  const res = resolveConsts(ctx, src, c);
+  return res.ok && groups * PROBE_COST <= scanEstimateOf(ctx, src, c, res, null);
+}

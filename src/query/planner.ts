@@ -19,6 +19,8 @@ export interface PlannedStep {
   estimate: number;
   index?: string;
   range?: RangeBounds;
+  /** Comparison predicates fully enforced by the range scan (dropped after it). */
+  consumed?: Clause[];
   /** For `not`: the variables it joins on. */
   joinVars?: string[];
 }
@@ -48,7 +50,7 @@ function typeFits(valueType: string | null, v: unknown): boolean {
 }
 
 /** Range bounds for `[?e :attr ?v]` from pending comparison predicates on ?v against constants or single-valued variables. */
-export function rangeFor(ctx: QueryContext, c: PatternClause, pending: Clause[], rel: Relation): RangeBounds | null {
+export function rangeFor(ctx: QueryContext, c: PatternClause, pending: Clause[], rel: Relation): (RangeBounds & { consumed: Clause[] }) | null {
   const [e, a, v] = c.terms;
   if (!e || !a || !v || a.kind !== 'const' || v.kind !== 'var' || rel.vars.includes(v.name)) return null;
   if (e.kind === 'const' || (e.kind === 'var' && rel.vars.includes(e.name))) return null;
@@ -57,7 +59,7 @@ export function rangeFor(ctx: QueryContext, c: PatternClause, pending: Clause[],
   if (!isDb(src)) return null;
   const attr = resolveAttr(ctx, src, a.value);
   if (!attr) return null;
-  const range: RangeBounds = {};
+  const range: RangeBounds & { consumed: Clause[] } = { consumed: [] };
   const scalarOf = (t: PredicateClause['args'][number]): { ok: boolean; value?: unknown } => {
     if (t.kind === 'const') return { ok: true, value: t.value };
     if (t.kind === 'var' && !ctx.ruleMode && rel.vars.includes(t.name)) {
@@ -79,6 +81,7 @@ export function rangeFor(ctx: QueryContext, c: PatternClause, pending: Clause[],
       lower = !lower;
     } else continue;
     if (!other.ok || !typeFits(attr.valueType, other.value)) continue;
+    range.consumed.push(p);
     const bound = { value: other.value, inclusive: op.inclusive };
     if (lower) {
       const cur = range.start;
@@ -128,7 +131,7 @@ export function pickNext(ctx: QueryContext, pending: Clause[], rel: Relation, ex
       case 'pattern': {
         const range = rangeFor(ctx, c, pending, rel);
         const est = estimatePattern(ctx, c, bound, relSize, range);
-        step = { clause: c, at: i, estimate: est.rows, index: est.index, range: range ?? undefined };
+        step = { clause: c, at: i, estimate: est.rows, index: est.index, range: range ?? undefined, consumed: range?.consumed };
         break;
       }
       default: {

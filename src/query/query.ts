@@ -1,7 +1,9 @@
 // Entry points: q(query, ...inputs) and explain(query, ...inputs).
-import type { Query, Rule, RuleSet, Binding } from '../../query-lang/datalog/ast.js';
+import type { Query, Rule, RuleSet, Binding, Clause } from '../../query-lang/datalog/ast.js';
 import { parseQuery, parseRules } from '../../query-lang/datalog/index.js';
-import type { EdnValue } from '../../query-lang/edn/types.js';
+import { Keyword, type EdnValue } from '../../query-lang/edn/types.js';
+import { readEdn } from '../../query-lang/edn/reader.js';
+import { resolveAttr, resolveEntity } from './pattern.js';
 import type { QueryContext, ExplainStep } from './context.js';
 import { isDb } from './context.js';
 import { type Relation, unitRelation, join } from './relation.js';
@@ -12,14 +14,51 @@ import { bindingVars } from './vars.js';
 import { queryError } from './errors.js';
 import { printBinding } from './print.js';
 
-export type QueryInput = string | EdnValue | Query;
+export type QueryInput = string | EdnValue | Query | QueryMap;
+
+/** Datomic's query map: the query and its inputs in one value (`q({ query, args })`). */
+export interface QueryMap {
+  query: string | EdnValue | Query;
+  args?: unknown[];
+}
+
+const QUERY_KW = Keyword.of('query');
+const ARGS_KW = Keyword.of('args');
+
+/** `{:query ... :args [...]}` (EDN text, EDN map or JS object) -> query and inputs. */
+function unwrapQueryMap(query: QueryInput, inputs: unknown[]): { query: QueryInput; inputs: unknown[] } {
+  let qv: unknown;
+  let args: unknown;
+  if (typeof query === 'string') {
+    if (!/^\s*\{\s*:query[\s,]/.test(query)) return { query, inputs };
+    const m = readEdn(query);
+    if (!(m instanceof Map)) return { query, inputs };
+    qv = m.get(QUERY_KW);
+    args = m.get(ARGS_KW);
+  } else if (query instanceof Map) {
+    if (!query.has(QUERY_KW)) return { query, inputs };
+    qv = query.get(QUERY_KW);
+    args = query.get(ARGS_KW);
+  } else if (query && typeof query === 'object' && !Array.isArray(query) && 'query' in query && !isQueryAst(query)) {
+    qv = (query as QueryMap).query;
+    args = (query as QueryMap).args;
+  } else return { query, inputs };
+  if (qv === undefined || qv === null) throw queryError('query/invalid-query', 'A query map needs :query');
+  if (args !== undefined && args !== null && !Array.isArray(args)) throw queryError('query/invalid-query', 'The :args of a query map must be a vector');
+  if (Array.isArray(args) && args.length && inputs.length) {
+    throw queryError('query/input-arity', 'Give the inputs either in :args of the query map or after it, not both');
+  }
+  return { query: qv as QueryInput, inputs: Array.isArray(args) && args.length ? args : inputs };
+}
 
 function isQueryAst(x: unknown): x is Query {
   return typeof x === 'object' && x !== null && 'find' in x && 'where' in x && typeof (x as Query).find === 'object' && 'kind' in (x as Query).find;
 }
 
 export function toQuery(query: QueryInput): Query {
-  return isQueryAst(query) ? query : parseQuery(query as string | EdnValue);
+  if (isQueryAst(query)) return query;
+  const inner = unwrapQueryMap(query, []).query;
+  return isQueryAst(inner) ? inner : parseQuery(inner as string | EdnValue);
 }
 
 function isRuleSet(x: unknown): x is RuleSet {
@@ -77,13 +116,126 @@ function bindInputs(ctx: QueryContext, query: Query, inputs: unknown[]): Relatio
       rel = join(rel, { vars: bindingVars(b), rows: expandBinding(b, value, query, false) });
     }
   });
+  if (rel.rows.length <= 1) rel.distinct = true;
   return rel;
 }
 
+/** Positions where a variable names an entity: e, tx, and v of a ref attribute. Per variable: the sources it is used with. */
+function entityPositionVars(ctx: QueryContext, clauses: readonly Clause[], out = new Map<string, Set<string>>()): Map<string, Set<string>> {
+  const add = (name: string, src: string) => {
+    let s = out.get(name);
+    if (!s) out.set(name, (s = new Set()));
+    s.add(src);
+  };
+  for (const c of clauses) {
+    switch (c.kind) {
+      case 'pattern': {
+        const src = c.src?.name ?? '$';
+        const [e, a, v, tx] = c.terms;
+        if (e?.kind === 'var') add(e.name, src);
+        if (tx?.kind === 'var') add(tx.name, src);
+        if (v?.kind === 'var' && a?.kind === 'const') {
+          const db = ctx.sources.get(src);
+          if (isDb(db) && resolveAttr(ctx, db, a.value)?.valueType === 'ref') add(v.name, src);
+        }
+        break;
+      }
+      case 'not':
+      case 'and':
+        entityPositionVars(ctx, c.clauses, out);
+        break;
+      case 'or':
+        for (const b of c.branches) entityPositionVars(ctx, b, out);
+        break;
+    }
+  }
+  return out;
+}
+
+/**
+ * Inputs that name entities by ident or lookup ref, bound to a variable used in an entity position,
+ * become entity ids once, up front: every strategy (probe, scan + hash join) then sees plain ids.
+ */
+function normaliseEntityInputs(ctx: QueryContext, query: Query, rel: Relation): Relation {
+  if (rel.vars.length === 0 || rel.rows.length === 0) return rel;
+  const uses = entityPositionVars(ctx, query.where);
+  let rows = rel.rows;
+  rel.vars.forEach((v, i) => {
+    const srcs = uses.get(v);
+    if (!srcs || srcs.size !== 1) return;
+    const db = ctx.sources.get([...srcs][0]!);
+    if (!isDb(db)) return;
+    if (!rows.some((r) => r[i] instanceof Keyword || Array.isArray(r[i]) || typeof r[i] === 'bigint')) return;
+    rows = rows.map((r) => {
+      const x = r[i];
+      if (!(x instanceof Keyword || Array.isArray(x) || typeof x === 'bigint')) return r;
+      const id = resolveEntity(db, x);
+      if (id === null) return r;
+      const copy = r.slice();
+      copy[i] = id;
+      return copy;
+    });
+  });
+  return rows === rel.rows ? rel : { vars: rel.vars, rows, distinct: rel.rows.length <= 1 };
+}
+
+/** A rule that depends on itself through `not` / `not-join` has no stratified meaning. */
+function checkStratified(ctx: QueryContext, where: readonly Clause[]): void {
+  if (ctx.rules.size === 0) return;
+  // edges: rule -> rules its bodies call, with whether the call sits under a negation
+  const calls = (cs: readonly Clause[], neg: boolean, out: [string, boolean][]) => {
+    for (const c of cs) {
+      if (c.kind === 'rule-call') out.push([c.name, neg]);
+      else if (c.kind === 'not') calls(c.clauses, true, out);
+      else if (c.kind === 'and') calls(c.clauses, neg, out);
+      else if (c.kind === 'or') for (const b of c.branches) calls(b, neg, out);
+    }
+    return out;
+  };
+  const edges = new Map<string, [string, boolean][]>();
+  for (const [name, branches] of ctx.rules) edges.set(name, branches.flatMap((r) => calls(r.clauses, false, [])));
+  const reaches = (from: string, to: string): boolean => {
+    const seen = new Set<string>();
+    const stack = [from];
+    while (stack.length) {
+      const n = stack.pop()!;
+      if (n === to) return true;
+      if (seen.has(n)) continue;
+      seen.add(n);
+      for (const [m] of edges.get(n) ?? []) stack.push(m);
+    }
+    return false;
+  };
+  // only rules the query can reach matter
+  const reachable = new Set<string>();
+  const stack = calls(where, false, []).map(([n]) => n);
+  while (stack.length) {
+    const n = stack.pop()!;
+    if (reachable.has(n)) continue;
+    reachable.add(n);
+    for (const [m] of edges.get(n) ?? []) stack.push(m);
+  }
+  for (const name of [...reachable].sort()) {
+    for (const [callee, neg] of edges.get(name) ?? []) {
+      if (neg && reaches(callee, name)) {
+        const via = callee === name ? '' : ` (through ${callee})`;
+        throw queryError(
+          'query/unstratified',
+          `Rule ${name} depends on itself through negation${via}: the rule set cannot be stratified`,
+          ctx.rules.get(name)![0],
+          name,
+        );
+      }
+    }
+  }
+}
+
 function run(query: QueryInput, inputs: unknown[], trace: ExplainStep[] | null): { q: Query; result: unknown } {
+  ({ query, inputs } = unwrapQueryMap(query, inputs));
   const qq = toQuery(query);
   const ctx = newContext(trace);
-  const rel = bindInputs(ctx, qq, inputs);
+  const rel = normaliseEntityInputs(ctx, qq, bindInputs(ctx, qq, inputs));
+  checkStratified(ctx, qq.where);
   const out = evalClauses(ctx, qq.where, rel, findVars(qq));
   return { q: qq, result: produceResult(ctx, qq, out) };
 }
@@ -119,14 +271,24 @@ export function explain(query: QueryInput, ...inputs: unknown[]): Explanation {
     result,
     toString() {
       const lines = [`query: ${text}`];
-      steps.forEach((s, i) => {
-        const extra = [s.strategy, s.range ? `range ${s.range}` : '', s.datomsRead !== undefined ? `read ${s.datomsRead}` : '']
-          .filter(Boolean)
-          .join(', ');
-        lines.push(
-          `${String(i + 1).padStart(2)}. ${s.clause}  index=${s.index}${extra ? ` (${extra})` : ''}  est=${s.estimatedRows} actual=${s.actualRows}  ${s.ms.toFixed(2)}ms`,
-        );
-      });
+      const print = (list: ExplainStep[], indent: string) => {
+        list.forEach((s, i) => {
+          const extra = [
+            s.strategy,
+            s.range ? `range ${s.range}` : '',
+            s.datomsRead !== undefined ? `read ${s.datomsRead}` : '',
+            s.evaluations !== undefined ? `${s.evaluations} evaluation(s)` : '',
+          ]
+            .filter(Boolean)
+            .join(', ');
+          const num = indent ? `${i + 1}.` : `${String(i + 1).padStart(2)}.`;
+          lines.push(
+            `${indent}${num} ${s.clause}  index=${s.index}${extra ? ` (${extra})` : ''}  est=${s.estimatedRows} actual=${s.actualRows}  ${s.ms.toFixed(2)}ms`,
+          );
+          if (s.children) print(s.children, indent + '    ');
+        });
+      };
+      print(steps, '');
       lines.push(`total: ${totalMs.toFixed(2)}ms, ${resultCount} result(s)`);
       return lines.join('\n');
     },

@@ -7,7 +7,7 @@
 // the others reading all answers. Rounds repeat until no table gains demand or answers. Calls inside
 // `not` run a separate evaluation to completion (stratified negation).
 import type { Rule, RuleCall, Clause } from '../../query-lang/datalog/ast.js';
-import type { QueryContext } from './context.js';
+import type { QueryContext, ExplainStep } from './context.js';
 import { type Relation, type Row, join, distinctOf, project } from './relation.js';
 import { evalClauses } from './engine.js';
 import { positiveRuleCalls } from './vars.js';
@@ -35,6 +35,9 @@ export function headVars(rule: Rule): string[] {
 
 export class RuleEvaluator {
   private readonly tables = new Map<string, Table>();
+  /** When explaining: where rule-branch steps go, and the step of each (table, branch). */
+  trace: ExplainStep[] | null = null;
+  private readonly traceNodes = new Map<string, ExplainStep>();
 
   table(ctx: QueryContext, name: string, srcName: string, bound: boolean[]): Table {
     const key = name + '|' + srcName + '|' + bound.map((b) => (b ? 'b' : 'f')).join('');
@@ -75,22 +78,37 @@ export class RuleEvaluator {
       }
       if (!changed) return;
       for (const t of [...this.tables.values()]) {
-        for (const rule of t.ctx.rules.get(t.name) ?? []) {
-          if (t.demandDelta.length) this.evalBranch(t, rule, t.demandDelta, null);
+        (t.ctx.rules.get(t.name) ?? []).forEach((rule, bi) => {
+          if (t.demandDelta.length) this.evalBranch(t, rule, bi, t.demandDelta, null);
           if (t.demand.size && withDelta.size) {
             for (const call of positiveRuleCalls(rule.clauses)) {
-              if (withDelta.has((call as RuleCall).name)) this.evalBranch(t, rule, [...t.demand.values()], call);
+              if (withDelta.has((call as RuleCall).name)) this.evalBranch(t, rule, bi, [...t.demand.values()], call);
             }
           }
-        }
+        });
       }
     }
   }
 
-  private evalBranch(t: Table, rule: Rule, seedRows: Row[], deltaCall: Clause | null): void {
+  private evalBranch(t: Table, rule: Rule, branch: number, seedRows: Row[], deltaCall: Clause | null): void {
     const head = headVars(rule);
     const seedVars = head.filter((_, i) => t.bound[i]);
-    const ctx: QueryContext = { ...t.ctx, ruleMode: { evaluator: this, deltaCall }, depth: t.ctx.depth + 1 };
+    // explain: one step per (rule, binding pattern, branch), with the clauses of its first evaluation
+    let node: ExplainStep | undefined;
+    let first = false;
+    if (this.trace) {
+      const key = t.name + '|' + t.bound.map((b) => (b ? 'b' : 'f')).join('') + '|' + branch;
+      node = this.traceNodes.get(key);
+      if (!node) {
+        const args = head.map((v, i) => (t.bound[i] ? v + '!' : v)).join(' ');
+        node = { clause: `(${t.name} ${args}) branch ${branch + 1}`, index: 'rule-branch', estimatedRows: 0, actualRows: 0, ms: 0, evaluations: 0, children: [] };
+        this.traceNodes.set(key, node);
+        this.trace.push(node);
+        first = true;
+      }
+    }
+    const t0 = node ? performance.now() : 0;
+    const ctx: QueryContext = { ...t.ctx, trace: first ? node!.children! : null, ruleMode: { evaluator: this, deltaCall }, depth: t.ctx.depth + 1 };
     if (ctx.depth > MAX_DEPTH) throw queryError('query/rule-depth', `Rule ${t.name} nests too deeply (negation through recursion?)`, rule);
     // a head variable repeated among bound positions: keep consistent seeds only
     const seed: Relation = { vars: [], rows: [] };
@@ -110,9 +128,16 @@ export class RuleEvaluator {
         throw queryError('query/insufficient-binding', `Rule ${rule.name} does not bind ${v}`, rule, `(${rule.name} ${head.join(' ')})`);
       }
     }
-    for (const r of project(res, head).rows) {
+    const answers = project(res, head).rows;
+    for (const r of answers) {
       const k = tupleKey(r);
       if (!t.answers.has(k)) t.pendingAnswers.set(k, r);
+    }
+    if (node) {
+      node.evaluations!++;
+      node.estimatedRows += seed.rows.length;
+      node.actualRows += answers.length;
+      node.ms += performance.now() - t0;
     }
   }
 }
@@ -152,6 +177,7 @@ export function evalRuleCall(ctx: QueryContext, call: RuleCall, rel: Relation): 
   evaluator.addDemand(table, demand);
   let answers: Iterable<Row>;
   if (!ctx.ruleMode) {
+    if (ctx.trace) evaluator.trace = ctx.trace;
     evaluator.run();
     answers = table.answers.values();
   } else answers = ctx.ruleMode.deltaCall === call ? table.delta : [...table.answers.values()];

@@ -46,6 +46,20 @@ export function valueKey(v: unknown): string {
   }
 }
 
+/**
+ * A Map key that is equal (SameValueZero) for two values exactly when they join: numbers (and
+ * bigints that are exact numbers) stay numbers — no string per row on the hot paths — everything
+ * else is its valueKey string. Numbers and strings never collide as Map keys.
+ */
+export function joinKey(v: unknown): unknown {
+  if (typeof v === 'number') return v === 0 ? 0 : v;
+  if (typeof v === 'bigint') {
+    const n = Number(v);
+    return Number.isFinite(n) && BigInt(n) === v ? n : 'n' + v.toString();
+  }
+  return valueKey(v);
+}
+
 /** Key of several values (a tuple of join columns). */
 export function tupleKey(values: readonly unknown[]): string {
   if (values.length === 1) return valueKey(values[0]);

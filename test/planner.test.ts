@@ -1,0 +1,62 @@
+// Planner strategies on a few hundred people: entity batches, scan vs probe, ranges, clause order.
+import { describe, it, expect, beforeAll } from 'vitest';
+import { freshConn } from './helpers/tmp.js';
+import { type Connection, Keyword } from '../src/index.js';
+import { q, explain } from '../src/query/index.js';
+
+const NAMES = ['Ivan', 'Petr', 'Oleg', 'Yuri'];
+const sorted = (rows: unknown[][]) => [...rows].map((r) => JSON.stringify(r)).sort();
+let conn: Connection;
+const people = Array.from({ length: 400 }, (_, i) => ({ name: NAMES[i % 4]!, last: `L${i % 7}`, sex: i % 5 === 0 ? 'male' : 'female', age: (i * 37) % 100, salary: (i * 7919) % 100000 }));
+
+beforeAll(async () => {
+  conn = await freshConn({ noSync: true });
+  await conn.transact(`[{:db/ident :name :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
+    {:db/ident :last-name :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
+    {:db/ident :sex :db/valueType :db.type/keyword :db/cardinality :db.cardinality/one}
+    {:db/ident :age :db/valueType :db.type/long :db/cardinality :db.cardinality/one}
+    {:db/ident :salary :db/valueType :db.type/long :db/cardinality :db.cardinality/one}]`);
+  await conn.transact(people.map((p) => ({ ':name': p.name, ':last-name': p.last, ':sex': Keyword.of(p.sex), ':age': p.age, ':salary': p.salary })));
+});
+
+describe('planner', () => {
+  it('reads several attributes of a bound entity in one EAVT lookup per entity', () => {
+    const text = '[:find ?e ?l ?a :where [?e :name "Ivan"] [?e :last-name ?l] [?e :age ?a] [?e :sex :male]]';
+    const e = explain(text, conn.db());
+    const batch = e.steps.find((s) => s.strategy === 'entity-batch');
+    expect(batch).toBeDefined();
+    expect(batch!.clause).toMatch(/^\(and /);
+    const expected = people.flatMap((p) => (p.name === 'Ivan' && p.sex === 'male' ? [[p.last, p.age]] : []));
+    expect(sorted((e.result as unknown[][]).map((r) => r.slice(1)))).toEqual(sorted(expected));
+  });
+  it('gives the same plan and answer whatever the clause order', () => {
+    const a = explain('[:find ?e ?a :where [?e :name "Ivan"] [?e :age ?a]]', conn.db());
+    const b = explain('[:find ?e ?a :where [?e :age ?a] [?e :name "Ivan"]]', conn.db());
+    expect(a.steps.map((s) => [s.clause, s.index, s.strategy])).toEqual(b.steps.map((s) => [s.clause, s.index, s.strategy]));
+    expect(sorted(a.result as unknown[][])).toEqual(sorted(b.result as unknown[][]));
+    expect((a.result as unknown[]).length).toBe(100);
+  });
+  it('pushes <= and > into one exact range scan, inputs included', () => {
+    const e = explain('[:find ?e ?s :in $ ?lo :where [?e :salary ?s] [(> ?s ?lo)] [(<= ?s 60000)]]', conn.db(), 20000);
+    const scan = e.steps[0]!;
+    expect(scan.index).toBe('avet-range');
+    expect(scan.range).toBe('(20000, 60000]');
+    expect(scan.estimatedRows).toBe(scan.actualRows); // estimateRange is exact
+    expect(e.steps.filter((s) => s.index === 'in-range').length).toBe(2);
+    const expected = people.filter((p) => p.salary > 20000 && p.salary <= 60000).length;
+    expect(e.resultCount).toBe(expected);
+  });
+  it('filters by a constant-valued attribute before reading the others', () => {
+    const e = explain('[:find ?e ?a :where [?e :name "Ivan"] [?e :age ?a] [?e :sex :male]]', conn.db());
+    const at = (c: string) => e.steps.findIndex((s) => s.clause.includes(c));
+    expect(at('[?e :sex :male]')).toBeLessThan(at('[?e :age ?a]'));
+    expect(at('[?e :name "Ivan"]')).toBeLessThan(at('[?e :age ?a]'));
+    expect(e.resultCount).toBe(people.filter((p) => p.name === 'Ivan' && p.sex === 'male').length);
+  });
+  it('answers the same on an asOf view (fallback scan path)', () => {
+    const db = conn.db();
+    const text = '[:find ?e ?l ?a :where [?e :name "Petr"] [?e :last-name ?l] [?e :age ?a]]';
+    expect(sorted(q(text, db.asOf(db.basisT)))).toEqual(sorted(q(text, db)));
+    expect(sorted(q(text, db.history()))).toEqual(sorted(q(text, db)));
+  });
+});

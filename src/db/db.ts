@@ -5,6 +5,7 @@ import { EdnList, Keyword } from '../../query-lang/edn/types.js';
 import { readEdn } from '../../query-lang/edn/reader.js';
 import { FactlogError } from '../../query-lang/errors.js';
 import {
+  decodeValue,
   encodeValue,
   indexKey,
   KeyPart,
@@ -23,6 +24,8 @@ import { comparePart, type Overlay } from './overlay.js';
 import type { Schema } from './schema.js';
 
 export class DbError extends FactlogError {}
+
+export type DatomVisitor = (e: number, a: number, v: unknown, tx: number, added: boolean) => void;
 
 /** What a Db value needs from the connection that made it. */
 export interface DbContext {
@@ -218,6 +221,30 @@ export class Db implements DbView {
     const from = open(start) ? [attr.id] : bound(start);
     const to = open(end) ? [attr.id, KEY_MAX] : endInclusive ? [...bound(end), KEY_MAX] : bound(end);
     return { from, to };
+  }
+
+  /** `datoms` as a callback per datom, without allocating Datom objects (the query engine's path). */
+  visitDatoms(index: IndexName, components: unknown[], visit: DatomVisitor): void {
+    const resolved = this.resolveComponents(index, components);
+    if (resolved) this.visitScan(index, resolved.prefix, undefined, resolved.tx, visit);
+  }
+
+  /** `indexRange` as a callback per datom. */
+  visitRange(attrRef: AttrRef, start: unknown, end: unknown, endInclusive: boolean, visit: DatomVisitor): void {
+    const bounds = this.rangeBounds(attrRef, start, end, endInclusive);
+    if (bounds) this.visitScan('avet', bounds.from, bounds.to, undefined, visit);
+  }
+
+  private visitScan(index: IndexName, prefix: KeyPart[], end: KeyPart[] | undefined, onlyTx: number | undefined, visit: DatomVisitor): void {
+    const store = this.ctx.store;
+    if (this.overlay || this.isHistory || this.sinceT !== null || onlyTx !== undefined || store.lastT() > this.basisT) {
+      for (const d of this.scan(index, prefix, end, onlyTx)) visit(d.e, d.a, d.v, d.tx, d.added);
+      return;
+    }
+    store.visitCurrent(index, prefix, end, (e, a, tag, payload, tx) => {
+      // numbers, strings, booleans and refs are their own payload; only other types need decoding
+      visit(e, a, tag <= Tag.Number || tag === Tag.String || tag === Tag.Ref ? payload : decodeValue(tag, payload), tx, true);
+    });
   }
 
   /** AVET/EAVT datoms of one attribute and value — the planner's fast path. */

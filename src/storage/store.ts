@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { open as openLmdb, type Database, type RootDatabase } from 'lmdb';
 import { FactlogError } from '../../query-lang/errors.js';
-import { datomFromKey, indexKey, rawFromKey, Tag, TX_BASE as TX_BASE_ID, TX_SLOT, type IndexName, type KeyPart, type RawDatom } from './encoding.js';
+import { datomFromKey, indexKey, rawFromKey, Tag, type Payload, TX_BASE as TX_BASE_ID, TX_SLOT, type IndexName, type KeyPart, type RawDatom } from './encoding.js';
 import type { Datom } from '../db/api.js';
 import { decodeLogEntry, encodeLogEntry, type LogEntry } from './log.js';
 
@@ -232,6 +232,33 @@ export class Store {
   /** Current datoms decoded straight from their keys: the fast path for reading "now". */
   *scanCurrentDatoms(index: IndexName, prefix: KeyPart[], end?: KeyPart[]): Generator<Datom> {
     for (const key of this.current[index].getKeys(rangeOf(prefix, end))) yield datomFromKey(index, key as KeyPart[]);
+  }
+
+  /**
+   * Visit current datoms without allocating a Datom each: the engine's hot path. The value comes
+   * as tag + payload; `decodeValue` turns it into a JS value when the caller needs one.
+   */
+  visitCurrent(
+    index: IndexName,
+    prefix: KeyPart[],
+    end: KeyPart[] | undefined,
+    visit: (e: number, a: number, tag: Tag, payload: Payload, tx: number) => void,
+  ): void {
+    const keys = this.current[index].getKeys(rangeOf(prefix, end)) as Iterable<KeyPart[]>;
+    switch (index) {
+      case 'eavt':
+        for (const k of keys) visit(k[0] as number, k[1] as number, k[2] as Tag, k[3], k[4] as number);
+        break;
+      case 'aevt':
+        for (const k of keys) visit(k[1] as number, k[0] as number, k[2] as Tag, k[3], k[4] as number);
+        break;
+      case 'avet':
+        for (const k of keys) visit(k[3] as number, k[0] as number, k[1] as Tag, k[2], k[4] as number);
+        break;
+      case 'vaet':
+        for (const k of keys) visit(k[2] as number, k[1] as number, Tag.Ref, k[0], k[3] as number);
+        break;
+    }
   }
 
   /** Retracted datoms (with the tx that retracted them) whose key starts with `prefix`. */

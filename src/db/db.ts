@@ -241,8 +241,15 @@ export class Db implements DbView {
       for (const d of this.scan(index, prefix, end, onlyTx)) visit(d.e, d.a, d.v, d.tx, d.added);
       return;
     }
+    // a value fixed by the prefix is decoded once; numbers, strings, booleans and refs are their
+    // own payload; only other types need decoding per datom
+    const vSlot = index === 'avet' ? 1 : index === 'vaet' ? -1 : 2;
+    if (end === undefined && vSlot >= 0 && prefix.length >= vSlot + 2) {
+      const fixed = decodeValue(prefix[vSlot] as Tag, prefix[vSlot + 1]);
+      store.visitCurrent(index, prefix, end, (e, a, _tag, _payload, tx) => visit(e, a, fixed, tx, true));
+      return;
+    }
     store.visitCurrent(index, prefix, end, (e, a, tag, payload, tx) => {
-      // numbers, strings, booleans and refs are their own payload; only other types need decoding
       visit(e, a, tag <= Tag.Number || tag === Tag.String || tag === Tag.Ref ? payload : decodeValue(tag, payload), tx, true);
     });
   }

@@ -184,10 +184,23 @@ export class Store {
       if (r.keepHistory) this.putHistory(r.raw, r.txRetracted);
       bump(r.raw.a, -1);
     }
-    for (const d of asserted) {
-      this.putCurrent(d);
-      bump(d.a, 1);
+    if (asserted.length < SORT_THRESHOLD) {
+      for (const d of asserted) this.putCurrent(d);
+    } else {
+      // Big transactions: put each index's keys in key order. LMDB then fills pages left to
+      // right and touches each page once instead of at random (about twice as fast).
+      // One key array is reused: lmdb-js encodes the key during the put.
+      const sorted = asserted.slice();
+      const refs = asserted.filter((d) => d.tag === Tag.Ref);
+      for (const index of INDEXES) {
+        const datoms = index === 'vaet' ? refs : sorted;
+        datoms.sort(DATOM_ORDER[index]);
+        const db = this.current[index];
+        const key: KeyPart[] = index === 'vaet' ? [0, 0, 0, 0] : [0, 0, 0, 0, 0];
+        for (const d of datoms) db.putSync(fillKey(index, d, key), EMPTY);
+      }
     }
+    for (const d of asserted) bump(d.a, 1);
     for (const [a, n] of counts) if (n !== 0) this.meta.putSync(`count:${a}`, this.attrCount(a) + n);
     this.putMeta(meta);
   }
@@ -411,6 +424,40 @@ function assertLmdbFile(file: string, readOnly: boolean): void {
   if (!head.subarray(LMDB_MAGIC_OFFSET).equals(LMDB_MAGIC)) {
     throw new StorageError('storage/not-a-database', `${file} is not an LMDB file written by factlog`);
   }
+}
+
+/** Below this many datoms a transaction's keys are put as they come. */
+const SORT_THRESHOLD = 64;
+
+/**
+ * Datoms in (close to) each index's key order: only a hint for faster puts, so strings compared
+ * by UTF-16 units instead of UTF-8 bytes, or payloads of mixed types, do no harm.
+ */
+const cmp = (p: KeyPart, q: KeyPart): number => (p === q ? 0 : p < q ? -1 : p > q ? 1 : 0);
+const DATOM_ORDER: Record<IndexName, (x: RawDatom, y: RawDatom) => number> = {
+  eavt: (x, y) => x.e - y.e || x.a - y.a || x.tag - y.tag || cmp(x.payload, y.payload),
+  aevt: (x, y) => x.a - y.a || x.e - y.e || x.tag - y.tag || cmp(x.payload, y.payload),
+  avet: (x, y) => x.a - y.a || x.tag - y.tag || cmp(x.payload, y.payload) || x.e - y.e,
+  vaet: (x, y) => (x.payload as number) - (y.payload as number) || x.a - y.a || x.e - y.e,
+};
+
+/** indexKey written into `key` (same slots). */
+function fillKey(index: IndexName, d: RawDatom, key: KeyPart[]): KeyPart[] {
+  switch (index) {
+    case 'eavt':
+      key[0] = d.e; key[1] = d.a; key[2] = d.tag; key[3] = d.payload; key[4] = d.tx;
+      break;
+    case 'aevt':
+      key[0] = d.a; key[1] = d.e; key[2] = d.tag; key[3] = d.payload; key[4] = d.tx;
+      break;
+    case 'avet':
+      key[0] = d.a; key[1] = d.tag; key[2] = d.payload; key[3] = d.e; key[4] = d.tx;
+      break;
+    case 'vaet':
+      key[0] = d.payload as number; key[1] = d.a; key[2] = d.e; key[3] = d.tx;
+      break;
+  }
+  return key;
 }
 
 function rangeOf(prefix: KeyPart[], end?: KeyPart[]) {

@@ -6,7 +6,7 @@ import { Keyword } from '../../query-lang/edn/types.js';
 import { printEdn } from '../../query-lang/edn/printer.js';
 import type { AttrInfo, Datom, Value } from '../db/api.js';
 import type { Db } from '../db/db.js';
-import { Attr, Enum, FIRST_USER_EID, type Schema } from '../db/schema.js';
+import { Attr, Enum, FIRST_USER_EID, isSchemaAttr, type Schema } from '../db/schema.js';
 import { encodeValue, factKey, MAX_PAYLOAD_BYTES, toDatom, tToTx, TX_BASE, type RawDatom } from '../storage/encoding.js';
 import { txError, type FormRef } from './errors.js';
 import { EntityValue, readTxData, toOps, TX_TEMPID, type EntityArg, type Op } from './txdata.js';
@@ -56,9 +56,16 @@ class TxBuilder {
   private nextEid: number;
   private readonly firstNewEid: number;
   private readonly tempids = new Map<string, number>();
-  private readonly assertions = new Map<string, RawDatom>();
+  /**
+   * Every fact this tx asserts, by entity then attribute (number-keyed: no string key per datom).
+   * `form` is set for facts asserted by an operation (redundant or not: asserting and retracting
+   * one fact is a conflict, two of them in a cardinality-one slot are too); `listed` for facts
+   * that are new and go into `assertions`.
+   */
+  private readonly facts = new Map<number, Map<number, AssertedFact[]>>();
+  /** The new datoms, in the order they were first asserted. */
+  private readonly assertions: RawDatom[] = [];
   private readonly retractions = new Map<string, RawDatom>();
-  private readonly cardOne = new Map<string, string>();
   private readonly uniqueChecks: { attr: AttrInfo; raw: RawDatom; form: FormRef }[] = [];
   private definedIdents = new Set<string>();
 
@@ -102,8 +109,8 @@ class TxBuilder {
     const id = this.nextEid++;
     const identRaw = this.raw(id, this.schema.attr(Attr.ident)!, a);
     const cardRaw = this.raw(id, this.schema.attr(Attr.cardinality)!, Enum.cardinalityOne);
-    this.assertions.set(factKey(identRaw), identRaw);
-    this.assertions.set(factKey(cardRaw), cardRaw);
+    this.list(this.factOf(identRaw));
+    this.list(this.factOf(cardRaw));
     this.schema = this.schema.apply([
       { e: id, a: Attr.ident, v: a, added: true },
       { e: id, a: Attr.cardinality, v: Enum.cardinalityOne, added: true },
@@ -272,30 +279,56 @@ class TxBuilder {
     if (typeof raw.payload === 'string' && raw.payload.length > MAX_PAYLOAD_BYTES / 3 && Buffer.byteLength(raw.payload) > MAX_PAYLOAD_BYTES) {
       throw txError('tx/value-too-large', `a ${attr.ident} value is ${Buffer.byteLength(raw.payload)} bytes; index keys hold at most ${MAX_PAYLOAD_BYTES}`, form);
     }
-    const key = factKey(raw);
-    if (attr.cardinality === 'one') {
-      const slot = `${e}|${attr.id}`;
-      const prev = this.cardOne.get(slot);
-      if (prev !== undefined && prev !== key) {
+    let slot = this.facts.get(e);
+    if (slot === undefined) this.facts.set(e, (slot = new Map()));
+    let facts = slot.get(raw.a);
+    if (facts === undefined) slot.set(raw.a, (facts = []));
+    let fact: AssertedFact | undefined;
+    for (const f of facts) {
+      if (sameValue(f.raw, raw)) fact = f;
+      else if (attr.cardinality === 'one' && f.form !== undefined) {
         throw txError('tx/cardinality-conflict', `two values for cardinality-one ${attr.ident} of entity ${e}`, form);
       }
-      this.cardOne.set(slot, key);
     }
-    this.assertedFacts.set(key, form);
+    if (fact === undefined) facts.push((fact = { raw, form, listed: false }));
+    else fact.form = form;
     if (attr.cardinality === 'one') {
-      for (const old of this.currentValues(e, attr)) if (factKey(old) !== key) this.retractStored(old);
+      for (const old of this.currentValues(e, attr)) if (!sameValue(old, raw)) this.retractStored(old);
     }
     if (attr.unique) this.uniqueChecks.push({ attr, raw, form });
-    if (this.assertions.has(key) || this.exists(raw)) return;
-    this.assertions.set(key, raw);
+    if (fact.listed || this.exists(raw)) return;
+    this.list(fact);
   }
 
-  /** Every fact this tx asserts, redundant or not, with its form: asserting and retracting one is a conflict. */
-  private readonly assertedFacts = new Map<string, FormRef>();
+  /** The fact record of `raw` (created unasserted when new). */
+  private factOf(raw: RawDatom): AssertedFact {
+    let slot = this.facts.get(raw.e);
+    if (slot === undefined) this.facts.set(raw.e, (slot = new Map()));
+    let facts = slot.get(raw.a);
+    if (facts === undefined) slot.set(raw.a, (facts = []));
+    for (const f of facts) if (sameValue(f.raw, raw)) return f;
+    const fact: AssertedFact = { raw, form: undefined, listed: false };
+    facts.push(fact);
+    return fact;
+  }
+
+  /** Make `fact` one of the new datoms (once). */
+  private list(fact: AssertedFact): void {
+    if (fact.listed) return;
+    fact.listed = true;
+    this.assertions.push(fact.raw);
+  }
 
   private checkConflicts(): void {
-    for (const [key, form] of this.assertedFacts) {
-      if (this.retractions.has(key)) throw txError('tx/datom-conflict', `the same datom is asserted and retracted`, form);
+    if (this.retractions.size === 0) return;
+    for (const slot of this.facts.values()) {
+      for (const facts of slot.values()) {
+        for (const f of facts) {
+          if (f.form !== undefined && this.retractions.has(factKey(f.raw))) {
+            throw txError('tx/datom-conflict', `the same datom is asserted and retracted`, f.form);
+          }
+        }
+      }
     }
   }
 
@@ -380,7 +413,7 @@ class TxBuilder {
 
   private txInstant(): number {
     const instantAttr = this.schema.attr(Attr.txInstant)!;
-    const given = [...this.assertions.values()].find((d) => d.e === this.tx && d.a === Attr.txInstant);
+    const given = this.facts.get(this.tx)?.get(Attr.txInstant)?.find((f) => f.listed)?.raw;
     const last = this.options.lastInstant;
     if (given) {
       const ms = given.payload as number;
@@ -390,23 +423,23 @@ class TxBuilder {
       return ms;
     }
     const instant = Math.max(this.options.now ?? Date.now(), last);
-    const raw = this.raw(this.tx, instantAttr, new Date(instant));
-    this.assertions.set(factKey(raw), raw);
+    this.list(this.factOf(this.raw(this.tx, instantAttr, new Date(instant))));
     return instant;
   }
 
   private finish(instant: number): PreparedTx {
-    const asserted = [...this.assertions.values()];
+    const asserted = this.assertions;
     const retracted = [...this.retractions.values()];
-    const schemaFacts = [
-      ...retracted.map((r) => ({ ...toDatom(r, false), added: false })),
-      ...asserted.map((r) => toDatom(r, true)),
-    ];
+    const txData: Datom[] = new Array(retracted.length + asserted.length);
+    let i = 0;
+    for (const r of retracted) txData[i++] = toDatom(r, false, this.tx);
+    for (const r of asserted) txData[i++] = toDatom(r, true);
+    // only schema attributes' datoms change the schema; the tx field does not matter to it
+    const schemaFacts = txData.filter((d) => isSchemaAttr(d.a));
     const schema = this.schema.apply(schemaFacts);
     this.validateSchema(schemaFacts);
     const tempids: Record<string, number> = {};
     for (const [key, id] of this.tempids) if (!key.startsWith('#map-')) tempids[key] = id;
-    const txData = [...retracted.map((r) => toDatom(r, false, this.tx)), ...asserted.map((r) => toDatom(r, true))];
     return { t: this.options.t, tx: this.tx, instant, asserted, retracted, tempids, nextEid: this.nextEid, schema, txData };
   }
 
@@ -424,6 +457,22 @@ class TxBuilder {
       }
     }
   }
+}
+
+interface AssertedFact {
+  raw: RawDatom;
+  /** The operation that asserted it; undefined for datoms the builder adds itself. */
+  form: FormRef | undefined;
+  /** In `assertions`: new, not already in the db. */
+  listed: boolean;
+}
+
+/** Same (tag, payload): what factKey compares, without building the string (NaN equals NaN, 0 equals -0). */
+function sameValue(x: RawDatom, y: RawDatom): boolean {
+  if (x.tag !== y.tag) return false;
+  const p = x.payload;
+  const q = y.payload;
+  return p === q || (p !== p && q !== q);
 }
 
 function keywordish(x: unknown): unknown {

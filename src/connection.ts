@@ -185,6 +185,64 @@ export class Connection {
     return report;
   }
 
+  /**
+   * Transact several transactions, in order, in ONE LMDB write transaction with one flush to
+   * disk: for bulk loads and replays, where a commit (fsync) per transaction dominates. Each
+   * keeps its own t, tx, :db/txInstant, tempids and report, and each sees the ones before it.
+   * All-or-nothing: if any of them fails, none is committed and the error is thrown with
+   * `batchIndex` set to the failing position. An element may be a function of the db value
+   * before it (called inside the write transaction), so that later tx data can use what earlier
+   * ones produced; `onReport` is called with each report as soon as it is prepared.
+   */
+  async transactBatch(
+    txDatas: readonly (unknown | ((db: Db) => unknown))[],
+    onReport?: (report: TxReport, index: number) => void,
+  ): Promise<TxReport[]> {
+    this.ensureOpen();
+    const primary = this.store.replicaOf();
+    if (primary !== undefined) {
+      throw new FactlogError('conn/replica-read-only', `${this.store.dir} is a read replica of ${primary}; transact on the primary`);
+    }
+    const reports: TxReport[] = [];
+    const startT = this.meta.lastT;
+    let index = 0;
+    try {
+      await this.store.writeTransaction(() => {
+        this.syncWithStore();
+        for (index = 0; index < txDatas.length; index++) {
+          const before = this.dbAt(this.meta.lastT);
+          const item = txDatas[index];
+          const txData = typeof item === 'function' ? (item as (db: Db) => unknown)(before) : item;
+          const prepared = prepareTx(before, txData, {
+            t: this.meta.lastT + 1,
+            nextEid: this.meta.nextEid,
+            lastInstant: this.meta.lastInstant,
+            strictSchema: this.strictSchema,
+          });
+          this.commit(prepared);
+          const report: TxReport = {
+            dbBefore: before,
+            dbAfter: this.dbAt(prepared.t),
+            tx: prepared.tx,
+            t: prepared.t,
+            tempids: prepared.tempids,
+            txData: prepared.txData,
+          };
+          reports.push(report);
+          onReport?.(report, index);
+        }
+      });
+    } catch (err) {
+      // nothing of the batch was committed: read the state back from disk
+      if (this.meta.lastT !== startT) this.loadState();
+      const error = err instanceof FactlogError ? err : new FactlogError('storage/write-failed', `transaction failed: ${(err as Error).message}`);
+      (error as FactlogError & { batchIndex?: number }).batchIndex = index;
+      throw error;
+    }
+    for (const report of reports) this.publish(report);
+    return reports;
+  }
+
   /** Hand the report to subscribers after the writer has moved on, in commit order. */
   private publish(report: TxReport): void {
     if (this.listeners.size === 0) return;

@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import readline from 'node:readline';
 import type { Connection } from '../connection.js';
 import type { Value } from '../db/api.js';
+import type { Db } from '../db/db.js';
 import { FIRST_USER_EID } from '../db/schema.js';
 import { TX_BASE } from '../storage/encoding.js';
 import { printEdn } from '../../query-lang/edn/printer.js';
@@ -186,16 +187,59 @@ export class Importer {
 
   constructor(private readonly conn: Connection) {}
 
+  /** Import one line in its own transaction (one commit each). */
   async importLine(line: string, lineNo: number): Promise<void> {
-    if (!line.trim()) return;
-    const txIn = parseLine(line, lineNo);
-    if (txIn.t === 0) return; // the bootstrap: every database has it
-    const expected = this.conn.basisT + 1;
+    await this.importLines([{ line, lineNo }]);
+  }
+
+  /**
+   * Import consecutive lines as one batch: one LMDB write transaction and one flush for all of
+   * them (Connection.transactBatch), each line still its own transaction with its own t. If a
+   * line fails, none of the batch is committed and the error names that line.
+   */
+  async importLines(lines: { line: string; lineNo: number }[]): Promise<void> {
+    const parsed: { txIn: ImportedTx; lineNo: number }[] = [];
+    for (const { line, lineNo } of lines) {
+      if (!line.trim()) continue;
+      const txIn = parseLine(line, lineNo);
+      if (txIn.t === 0) continue; // the bootstrap: every database has it
+      parsed.push({ txIn, lineNo });
+    }
+    if (parsed.length === 0) return;
+    let implicitOf: Map<number, Keyword>[] = [];
+    const builders = parsed.map(({ txIn, lineNo }, i) => (db: Db) => {
+      const { forms, implicit } = this.formsOf(txIn, lineNo, db);
+      implicitOf[i] = implicit;
+      return forms;
+    });
+    try {
+      await this.conn.transactBatch(builders, (report, i) => {
+        for (const [key, id] of Object.entries(report.tempids)) {
+          if (/^e\d+$/.test(key)) this.ids.set(Number(key.slice(1)), id);
+        }
+        for (const [old, ident] of implicitOf[i]) {
+          const attr = report.dbAfter.attr(ident);
+          if (attr) this.ids.set(old, attr.id);
+        }
+        implicitOf[i] = new Map();
+      });
+    } catch (err) {
+      if (err instanceof CliError) throw err;
+      const at = parsed[(err as { batchIndex?: number }).batchIndex ?? 0] ?? parsed[0];
+      throw new CliError('cli/import', `line ${at.lineNo} (t ${at.txIn.t}): ${(err as Error).message}`);
+    } finally {
+      implicitOf = [];
+    }
+    this.count += parsed.length;
+  }
+
+  /** The tx data that replays one exported transaction, given the db before it. */
+  private formsOf(txIn: ImportedTx, lineNo: number, db: Db): { forms: unknown[]; implicit: Map<number, Keyword> } {
+    const expected = db.basisT + 1;
     if (txIn.t !== expected) {
       throw new CliError('cli/import', `line ${lineNo}: transaction t ${txIn.t} would get t ${expected} here (import needs an empty database and a complete log)`);
     }
     const oldTx = txIn.tx ?? TX_BASE + txIn.t;
-    const db = this.conn.db();
     // attributes used without schema were created implicitly by their first use; let the
     // transaction create them again instead of defining and using them in one transaction
     const used = new Set(txIn.datoms.map((d) => d.attr.fqn));
@@ -226,22 +270,12 @@ export class Importer {
       const v = isRef && typeof d.v === 'number' ? entity(d.v) : d.v;
       forms.push([Keyword.of(d.added ? 'db/add' : 'db/retract'), entity(d.e), d.attr, v]);
     }
-    let report;
-    try {
-      report = await this.conn.transact(forms);
-    } catch (err) {
-      throw new CliError('cli/import', `line ${lineNo} (t ${txIn.t}): ${(err as Error).message}`);
-    }
-    for (const [key, id] of Object.entries(report.tempids)) {
-      if (/^e\d+$/.test(key)) this.ids.set(Number(key.slice(1)), id);
-    }
-    for (const [old, ident] of implicit) {
-      const attr = report.dbAfter.attr(ident);
-      if (attr) this.ids.set(old, attr.id);
-    }
-    this.count++;
+    return { forms, implicit };
   }
 }
+
+const IMPORT_BATCH_LINES = 256;
+const IMPORT_BATCH_BYTES = 2 * 1024 * 1024;
 
 /** Import a file line by line; a progress bar on stderr when it is a terminal. */
 export async function importFile(conn: Connection, file: string): Promise<number> {
@@ -274,13 +308,27 @@ export async function importFile(conn: Connection, file: string): Promise<number
     const filled = Math.round(frac * width);
     process.stderr.write(`\r[${'#'.repeat(filled)}${' '.repeat(width - filled)}] ${(frac * 100).toFixed(0).padStart(3)}%  ${importer.count} tx`);
   };
+  // Lines go in batches (one commit and fsync per batch, see Importer.importLines), bounded in
+  // count and bytes so that memory stays flat however big the file is.
+  let batch: { line: string; lineNo: number }[] = [];
+  let batchBytes = 0;
+  const flush = async () => {
+    const lines = batch;
+    batch = [];
+    batchBytes = 0;
+    await importer.importLines(lines);
+    if (progress) draw();
+  };
   try {
     for await (const line of rl) {
       lineNo++;
-      read += Buffer.byteLength(line) + 1;
-      await importer.importLine(line, lineNo);
-      if (progress) draw();
+      const bytes = Buffer.byteLength(line) + 1;
+      read += bytes;
+      batch.push({ line, lineNo });
+      batchBytes += bytes;
+      if (batch.length >= IMPORT_BATCH_LINES || batchBytes >= IMPORT_BATCH_BYTES) await flush();
     }
+    if (batch.length) await flush();
   } finally {
     if (progress) {
       draw(true);

@@ -117,3 +117,19 @@ describe('history and the log', () => {
     }
   });
 });
+
+describe("durability: 'process'", () => {
+  it('commits without fsync and the data is there after reopening', async () => {
+    const dir = path.join(tempDir(), 'db');
+    const conn = await open({ path: dir, durability: 'process' });
+    await conn.transact('[{:db/ident :n :db/valueType :db.type/long :db/cardinality :db.cardinality/one}]');
+    for (let i = 0; i < 20; i++) await conn.transact([[':db/add', 'x', ':n', i]]);
+    await conn.close();
+    const again = await open({ path: dir, create: false });
+    try {
+      expect(again.basisT).toBe(21);
+    } finally {
+      await again.close();
+    }
+  });
+});

@@ -155,3 +155,32 @@ describe('a small map size', () => {
     }
   });
 });
+
+describe('a full disk', () => {
+  // A file-size limit (ulimit -f, with SIGXFSZ ignored) makes LMDB's writes fail with EFBIG/EIO
+  // exactly as a full disk would, without needing a small filesystem.
+  it('a commit that cannot be written fails with storage/write-failed; every acknowledged tx survives', async () => {
+    const dir = path.join(tempDir(), 'db');
+    const r = spawnSync('bash', ['-c', `trap '' XFSZ; ulimit -f 4096; exec "${process.execPath}" "${path.join(FIXTURES, 'fill-disk.mjs')}" "${dir}"`], {
+      encoding: 'utf8',
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    const acks = lines.filter((l) => l.startsWith('ack ')).map((l) => Number(l.slice(4)));
+    expect(acks.length).toBeGreaterThan(3);
+    expect(lines[lines.length - 1]).toMatch(/^error storage\/write-failed /);
+    // reopened without the limit: exactly the acknowledged transactions, whole, indexes = log
+    const conn = await open({ path: dir });
+    try {
+      const db = conn.db();
+      expect(db.basisT).toBe(acks[acks.length - 1]);
+      expect([...db.datoms('aevt', ':fill/i')]).toHaveLength(acks.length * 200);
+      const before = conn.store.dumpIndex('eavt', 'current');
+      await conn.rebuildIndexes();
+      expect(conn.store.dumpIndex('eavt', 'current')).toEqual(before);
+      expect((await conn.transact([{ 'fill/i': -1 }])).t).toBe(db.basisT + 1);
+    } finally {
+      await conn.close();
+    }
+  });
+});

@@ -175,12 +175,19 @@ export class Store {
     let result!: T;
     // The child transaction makes each callback atomic: if it throws after some writes, they
     // are rolled back while other callbacks batched into the same commit still land.
-    await this.env.transaction(() =>
-      this.env.childTransaction(() => {
-        result = write();
-      }),
-    );
-    await this.env.flushed;
+    try {
+      await this.env.transaction(() =>
+        this.env.childTransaction(() => {
+          result = write();
+        }),
+      );
+      await this.env.flushed;
+    } catch (err) {
+      // lmdb-js rejects every pending write promise of a failed commit; claim them so a disk
+      // error reaches the caller as an error, not as an unhandled rejection ending the process
+      (this.env.committed as PromiseLike<unknown>).then(undefined, () => undefined);
+      throw commitFailure(err);
+    }
     return result;
   }
 
@@ -410,6 +417,17 @@ export class Store {
   refresh(): void {
     this.env.resetReadTxn();
   }
+}
+
+/**
+ * A failed LMDB commit (disk full, I/O error) carries its cause in a `commitError` promise that
+ * would otherwise be an unhandled rejection and end the process; errors of our own pass through.
+ */
+function commitFailure(err: unknown): unknown {
+  const commitError = (err as { commitError?: Promise<unknown> } | null)?.commitError;
+  if (!commitError || typeof commitError.catch !== 'function') return err;
+  commitError.catch(() => undefined);
+  return new StorageError('storage/write-failed', `the commit could not be written (disk full or I/O error); nothing of it was applied`);
 }
 
 /** LMDB's meta page magic (0xBEEFC0DE, little-endian) at byte 24; anything else would crash the native library. */

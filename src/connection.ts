@@ -2,7 +2,7 @@
 // source of immutable Db values. Ties storage, tx and db together; nothing below imports it.
 import { FactlogError } from '../query-lang/errors.js';
 import type { Datom } from './db/api.js';
-import { Db, type DbContext, type WithReport } from './db/db.js';
+import { Db, type DbContext, type TxReport } from './db/db.js';
 import { Overlay } from './db/overlay.js';
 import { Attr, bootstrapFacts, isSchemaAttr, Schema } from './db/schema.js';
 import { encodeValue, toDatom, tToTx, type RawDatom } from './storage/encoding.js';
@@ -17,14 +17,7 @@ export interface OpenOptions extends StoreOptions {
   strictSchema?: boolean;
 }
 
-export interface TxReport {
-  dbBefore: Db;
-  dbAfter: Db;
-  tx: number;
-  t: number;
-  tempids: Record<string, number>;
-  txData: Datom[];
-}
+export type { TxReport };
 
 export type TxListener = (report: TxReport) => void;
 
@@ -285,7 +278,7 @@ export class Connection {
     this.meta = meta;
   }
 
-  private speculate(db: Db, txData: unknown): WithReport {
+  private speculate(db: Db, txData: unknown): TxReport {
     const base = db.overlay ?? Overlay.empty(db.basisT, db.schema, this.meta.nextEid);
     const prepared = prepareTx(db, txData, {
       t: db.basisT + 1,

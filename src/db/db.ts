@@ -34,10 +34,11 @@ export interface DbContext {
   /** Largest t whose :db/txInstant is <= the date (-1 when before the first transaction). */
   tAtInstant(date: Date): number;
   /** Speculative transaction against `db` (nothing written); returns the tx report. */
-  speculate(db: Db, txData: unknown): WithReport;
+  speculate(db: Db, txData: unknown): TxReport;
 }
 
-export interface WithReport {
+/** What a transaction (stored or speculative) reports: the values before and after, and its datoms. */
+export interface TxReport {
   dbBefore: Db;
   dbAfter: Db;
   tx: number;
@@ -105,7 +106,7 @@ export class Db implements DbView {
     return this.view({ isHistory: true });
   }
 
-  with(txData: unknown): WithReport {
+  with(txData: unknown): TxReport {
     return this.ctx.speculate(this, txData);
   }
 

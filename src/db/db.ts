@@ -238,20 +238,31 @@ export class Db implements DbView {
 
   private visitScan(index: IndexName, prefix: KeyPart[], end: KeyPart[] | undefined, onlyTx: number | undefined, visit: DatomVisitor): void {
     const store = this.ctx.store;
-    if (this.overlay || this.isHistory || this.sinceT !== null || onlyTx !== undefined || store.lastT() > this.basisT) {
+    if (this.overlay || this.isHistory || onlyTx !== undefined) {
       for (const d of this.scan(index, prefix, end, onlyTx)) visit(d.e, d.a, d.v, d.tx, d.added);
       return;
     }
     // a value fixed by the prefix is decoded once; numbers, strings, booleans and refs are their
     // own payload; only other types need decoding per datom
     const vSlot = index === 'avet' ? 1 : index === 'vaet' ? -1 : 2;
-    if (end === undefined && vSlot >= 0 && prefix.length >= vSlot + 2) {
-      const fixed = decodeValue(prefix[vSlot] as Tag, prefix[vSlot + 1]);
-      store.visitCurrent(index, prefix, end, (e, a, _tag, _payload, tx) => visit(e, a, fixed, tx, true));
+    const fixed = end === undefined && vSlot >= 0 && prefix.length >= vSlot + 2;
+    const fixedV = fixed ? decodeValue(prefix[vSlot] as Tag, prefix[vSlot + 1]) : undefined;
+    const valueOf = (tag: Tag, payload: Payload) =>
+      fixed ? fixedV : tag <= Tag.Number || tag === Tag.String || tag === Tag.Ref ? payload : decodeValue(tag, payload);
+    const txMax = tToTx(this.basisT);
+    const txMin = this.sinceT === null ? -1 : tToTx(this.sinceT);
+    if (store.lastT() <= this.basisT && txMin < 0) {
+      store.visitCurrent(index, prefix, end, (e, a, tag, payload, tx) => visit(e, a, valueOf(tag, payload), tx, true));
       return;
     }
+    // as of a past t (or since a t): the current datoms asserted in (since, basis], then the
+    // retracted ones that were true at the basis — visited one after the other, not merged
     store.visitCurrent(index, prefix, end, (e, a, tag, payload, tx) => {
-      visit(e, a, tag <= Tag.Number || tag === Tag.String || tag === Tag.Ref ? payload : decodeValue(tag, payload), tx, true);
+      if (tx <= txMax && tx > txMin) visit(e, a, valueOf(tag, payload), tx, true);
+    });
+    if (store.lastT() <= this.basisT) return;
+    store.visitHistory(index, prefix, end, (e, a, tag, payload, txAsserted, txRetracted) => {
+      if (txAsserted <= txMax && txRetracted > txMax && txAsserted > txMin) visit(e, a, valueOf(tag, payload), txAsserted, true);
     });
   }
 

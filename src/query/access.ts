@@ -4,7 +4,7 @@ import type { DbView, IndexName } from '../db/api.js';
 
 export type DatomVisitor = (e: number, a: number, v: unknown, tx: number, added: boolean) => void;
 
-/** Optional fast paths a DbView may offer (same datoms, same order as `datoms` / `indexRange`). */
+/** Optional fast paths a DbView may offer: the same datoms as `datoms` / `indexRange`, not necessarily in index order. */
 export interface VisitingDb {
   visitDatoms?(index: IndexName, components: unknown[], visit: DatomVisitor): void;
   visitRange?(attr: unknown, start: unknown, end: unknown, endInclusive: boolean, visit: DatomVisitor): void;

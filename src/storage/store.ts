@@ -291,6 +291,30 @@ export class Store {
     }
   }
 
+  /** Visit retracted datoms with the tx that asserted and the tx that retracted each. */
+  visitHistory(
+    index: IndexName,
+    prefix: KeyPart[],
+    end: KeyPart[] | undefined,
+    visit: (e: number, a: number, tag: Tag, payload: Payload, txAsserted: number, txRetracted: number) => void,
+  ): void {
+    const keys = this.history[index].getKeys(rangeOf(prefix, end)) as Iterable<KeyPart[]>;
+    switch (index) {
+      case 'eavt':
+        for (const k of keys) visit(k[0] as number, k[1] as number, k[2] as Tag, k[3], k[4] as number, k[5] as number);
+        break;
+      case 'aevt':
+        for (const k of keys) visit(k[1] as number, k[0] as number, k[2] as Tag, k[3], k[4] as number, k[5] as number);
+        break;
+      case 'avet':
+        for (const k of keys) visit(k[3] as number, k[0] as number, k[1] as Tag, k[2], k[4] as number, k[5] as number);
+        break;
+      case 'vaet':
+        for (const k of keys) visit(k[2] as number, k[1] as number, Tag.Ref, k[0], k[3] as number, k[4] as number);
+        break;
+    }
+  }
+
   /** Retracted datoms (with the tx that retracted them) whose key starts with `prefix`. */
   *scanHistory(index: IndexName, prefix: KeyPart[], end?: KeyPart[]): Generator<{ raw: RawDatom; txRetracted: number }> {
     const slot = TX_SLOT[index] + 1;

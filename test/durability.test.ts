@@ -50,6 +50,21 @@ describe('durability under SIGKILL', () => {
     console.log(`durability: ${cycles} kill cycles, ${acked} acknowledged txs, ${midWrite} kills mid-write, ${Date.now() - started} ms`);
   }, 120_000);
 
+  // durability: 'process' skips the fsync; its promise is narrower (a crash of the process, not of
+  // the machine), and that promise is what this checks
+  it("with durability 'process' every acknowledged tx survives random kills too", async () => {
+    const stats: CycleStats = await runKillCycles({
+      open,
+      dir: path.join(tempDir('factlog-durability-'), 'db'),
+      cycles: 12,
+      minMs: 20,
+      maxMs: 200,
+      durability: 'process',
+    });
+    expect(stats.problems).toEqual([]);
+    expect(stats.acked).toBeGreaterThan(stats.cycles);
+  }, 120_000);
+
   // Store.open creates the LMDB file, then bootstrap commits t = 0 with the format version in one
   // LMDB transaction. A crash in between leaves an empty file, which the next open must take as
   // not yet created (and bootstrap), not refuse.

@@ -142,39 +142,7 @@ export class Connection {
    * committed and flushed to disk in one LMDB transaction; concurrent calls share commits.
    */
   async transact(txData: unknown): Promise<TxReport> {
-    this.ensureOpen();
-    const primary = this.store.replicaOf();
-    if (primary !== undefined) {
-      throw new FactlogError('conn/replica-read-only', `${this.store.dir} is a read replica of ${primary}; transact on the primary`);
-    }
-    let before!: Db;
-    let prepared!: PreparedTx;
-    try {
-      await this.store.writeTransaction(() => {
-        this.syncWithStore();
-        before = this.dbAt(this.meta.lastT);
-        prepared = prepareTx(before, txData, {
-          t: this.meta.lastT + 1,
-          nextEid: this.meta.nextEid,
-          lastInstant: this.meta.lastInstant,
-          strictSchema: this.strictSchema,
-        });
-        this.commit(prepared);
-      });
-    } catch (err) {
-      // the in-memory state may be ahead of what was committed: read it back from disk
-      if (prepared && this.meta.lastT === prepared.t) this.loadState();
-      throw err instanceof FactlogError ? err : new FactlogError('storage/write-failed', `transaction failed: ${(err as Error).message}`);
-    }
-    const report: TxReport = {
-      dbBefore: before,
-      dbAfter: this.dbAt(prepared.t),
-      tx: prepared.tx,
-      t: prepared.t,
-      tempids: prepared.tempids,
-      txData: prepared.txData,
-    };
-    this.publish(report);
+    const [report] = await this.write([txData]);
     return report;
   }
 
@@ -191,13 +159,21 @@ export class Connection {
     txDatas: readonly (unknown | ((db: Db) => unknown))[],
     onReport?: (report: TxReport, index: number) => void,
   ): Promise<TxReport[]> {
+    return this.write(txDatas, onReport, true);
+  }
+
+  /** Prepare and store transactions inside one write transaction; then publish their reports. */
+  private async write(
+    txDatas: readonly unknown[],
+    onReport?: (report: TxReport, index: number) => void,
+    isBatch = false,
+  ): Promise<TxReport[]> {
     this.ensureOpen();
     const primary = this.store.replicaOf();
     if (primary !== undefined) {
       throw new FactlogError('conn/replica-read-only', `${this.store.dir} is a read replica of ${primary}; transact on the primary`);
     }
     const reports: TxReport[] = [];
-    const startT = this.meta.lastT;
     let index = 0;
     try {
       await this.store.writeTransaction(() => {
@@ -205,7 +181,7 @@ export class Connection {
         for (index = 0; index < txDatas.length; index++) {
           const before = this.dbAt(this.meta.lastT);
           const item = txDatas[index];
-          const txData = typeof item === 'function' ? (item as (db: Db) => unknown)(before) : item;
+          const txData = isBatch && typeof item === 'function' ? (item as (db: Db) => unknown)(before) : item;
           const prepared = prepareTx(before, txData, {
             t: this.meta.lastT + 1,
             nextEid: this.meta.nextEid,
@@ -226,10 +202,11 @@ export class Connection {
         }
       });
     } catch (err) {
-      // nothing of the batch was committed: read the state back from disk
-      if (this.meta.lastT !== startT) this.loadState();
+      // nothing was committed; if our own callback advanced the in-memory state before the
+      // commit failed, read the state back from disk
+      if (reports.length > 0) this.loadState();
       const error = err instanceof FactlogError ? err : new FactlogError('storage/write-failed', `transaction failed: ${(err as Error).message}`);
-      (error as FactlogError & { batchIndex?: number }).batchIndex = index;
+      if (isBatch) (error as FactlogError & { batchIndex?: number }).batchIndex = index;
       throw error;
     }
     for (const report of reports) this.publish(report);

@@ -21,9 +21,9 @@ console.log('t', first.t, 'tempids', first.tempids);
 const rename = await conn.transact([{ 'person/email': 'ann@example.com', 'person/name': 'Anna' }]);
 
 const db = conn.db();
-const names = `[:find ?name :where [?e :person/name ?name]]`;
-console.log('now      ', q(names, db));
-console.log('as of t', first.t, q(names, db.asOf(first.t)));
+const names = `[:find [?name ...] :where [?e :person/name ?name]]`; // a set: sorted for printing
+console.log('now      ', q(names, db).sort());
+console.log('as of t', first.t, q(names, db.asOf(first.t)).sort());
 console.log('history  ', q(`[:find ?name ?added ?t :where [?e :person/name ?name ?tx ?added] [(- ?tx 1099511627776) ?t]]`, db.history()));
 console.log('friends of Bob', q(`[:find [?fname ...] :in $ ?email :where [?b :person/email ?email] [?b :person/friend ?f] [?f :person/name ?fname]]`, db, 'bob@example.com'));
 console.log('pull     ', JSON.stringify(pull(db, '[:person/name {:person/friend [:person/name]}]', '[:person/email "bob@example.com"]')));

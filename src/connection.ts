@@ -4,6 +4,7 @@ import { FactlogError } from '../query-lang/errors.js';
 import type { Datom } from './db/api.js';
 import { Db, type DbContext, type TxReport } from './db/db.js';
 import { Overlay } from './db/overlay.js';
+import { ProbeCache } from './db/probe-cache.js';
 import { Attr, bootstrapFacts, isSchemaAttr, Schema } from './db/schema.js';
 import { encodeValue, toDatom, tToTx, type RawDatom } from './storage/encoding.js';
 import type { LogEntry } from './storage/log.js';
@@ -46,6 +47,7 @@ export class Connection {
       schemaAt: (t) => this.schemaAt(t),
       tAtInstant: (date) => this.tAtInstant(date),
       speculate: (db, txData) => this.speculate(db, txData),
+      probeCache: new ProbeCache(store),
     };
   }
 

@@ -10,8 +10,8 @@ const run = (example: string) =>
 describe('examples', () => {
   it('quickstart shows now, asOf, history, pull and with', () => {
     const out = run('quickstart.mjs');
-    expect(out).toContain(`now       [ [ 'Anna' ], [ 'Bob' ] ]`);
-    expect(out).toContain(`as of t 2 [ [ 'Ann' ], [ 'Bob' ] ]`);
+    expect(out).toContain(`now       [ 'Anna', 'Bob' ]`);
+    expect(out).toContain(`as of t 2 [ 'Ann', 'Bob' ]`);
     expect(out).toContain(`"person/friend":[{"person/name":"Anna"}]`);
     expect(out).toContain('3 names speculatively, 2 stored');
   });

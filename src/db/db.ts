@@ -20,6 +20,7 @@ import {
 import { KEY_MAX, type Store } from '../storage/store.js';
 import type { AttrInfo, AttrRef, Datom, DbView, Entity, EntityRef, IndexName, Value } from './api.js';
 import { LazyEntity } from './entity.js';
+import type { ProbeCache } from './probe-cache.js';
 import { comparePart, type Overlay } from './overlay.js';
 import type { Schema } from './schema.js';
 
@@ -35,6 +36,8 @@ export interface DbContext {
   tAtInstant(date: Date): number;
   /** Speculative transaction against `db` (nothing written); returns the tx report. */
   speculate(db: Db, txData: unknown): TxReport;
+  /** Whole attributes by entity for many-probe queries of the current database. */
+  probeCache: ProbeCache;
 }
 
 /** What a transaction (stored or speculative) reports: the values before and after, and its datoms. */
@@ -251,7 +254,9 @@ export class Db implements DbView {
       fixed ? fixedV : tag <= Tag.Number || tag === Tag.String || tag === Tag.Ref ? payload : decodeValue(tag, payload);
     const txMax = tToTx(this.basisT);
     const txMin = this.sinceT === null ? -1 : tToTx(this.sinceT);
-    if (store.lastT() <= this.basisT && txMin < 0) {
+    const lastT = store.lastT();
+    if (lastT <= this.basisT && txMin < 0) {
+      if (end === undefined && this.visitCached(index, prefix, lastT, valueOf, visit)) return;
       store.visitCurrent(index, prefix, end, (e, a, tag, payload, tx) => visit(e, a, valueOf(tag, payload), tx, true));
       return;
     }
@@ -264,6 +269,29 @@ export class Db implements DbView {
     store.visitHistory(index, prefix, end, (e, a, tag, payload, txAsserted, txRetracted) => {
       if (txAsserted <= txMax && txRetracted > txMax && txAsserted > txMin) visit(e, a, valueOf(tag, payload), txAsserted, true);
     });
+  }
+
+  /** Serve one entity's attribute (EAVT [e a]) or a whole attribute (AEVT [a]) from the probe cache. */
+  private visitCached(
+    index: IndexName,
+    prefix: KeyPart[],
+    lastT: number,
+    valueOf: (tag: Tag, payload: Payload) => unknown,
+    visit: DatomVisitor,
+  ): boolean {
+    const probe = index === 'eavt' && prefix.length === 2;
+    const scan = index === 'aevt' && prefix.length === 1;
+    if (!probe && !scan) return false;
+    const a = prefix[probe ? 1 : 0] as number;
+    const byEntity = this.ctx.probeCache.attribute(a, lastT, scan);
+    if (!byEntity) return false;
+    if (probe) {
+      const e = prefix[0] as number;
+      for (const [tag, payload, tx] of byEntity.get(e) ?? []) visit(e, a, valueOf(tag, payload), tx, true);
+    } else {
+      for (const [e, datoms] of byEntity) for (const [tag, payload, tx] of datoms) visit(e, a, valueOf(tag, payload), tx, true);
+    }
+    return true;
   }
 
   /** AVET/EAVT datoms of one attribute and value — the planner's fast path. */

@@ -6,6 +6,7 @@ import { readEdn } from '../../query-lang/edn/reader.js';
 import { FactlogError } from '../../query-lang/errors.js';
 import {
   decodeValue,
+  isLongMarker,
   encodeValue,
   indexKey,
   KeyPart,
@@ -251,7 +252,7 @@ export class Db implements DbView {
     const fixed = end === undefined && vSlot >= 0 && prefix.length >= vSlot + 2;
     const fixedV = fixed ? decodeValue(prefix[vSlot] as Tag, prefix[vSlot + 1]) : undefined;
     const valueOf = (tag: Tag, payload: Payload) =>
-      fixed ? fixedV : tag <= Tag.Number || tag === Tag.String || tag === Tag.Ref ? payload : decodeValue(tag, payload);
+      fixed ? fixedV : tag <= Tag.Number || tag === Tag.Ref || (tag === Tag.String && !isLongMarker(payload)) ? payload : decodeValue(tag, payload);
     const txMax = tToTx(this.basisT);
     const txMin = this.sinceT === null ? -1 : tToTx(this.sinceT);
     const lastT = store.lastT();

@@ -1,6 +1,7 @@
 // How datoms become LMDB keys. Every index key is an lmdb-js array key (ordered-binary),
 // so LMDB's byte order is the index order. A value takes two key slots: a type tag, then a payload
 // that sorts correctly within its type.
+import { createHash } from 'node:crypto';
 import { Keyword, Sym, Uuid } from '../../query-lang/edn/types.js';
 import { printEdn } from '../../query-lang/edn/printer.js';
 import { readEdn } from '../../query-lang/edn/reader.js';
@@ -22,8 +23,76 @@ export const enum Tag {
 export type Payload = boolean | number | bigint | string;
 export type KeyPart = Payload;
 
-/** LMDB keys are at most 1978 bytes; a value's payload must leave room for the other slots. */
-export const MAX_PAYLOAD_BYTES = 1900;
+// ---- long values ----
+// LMDB keys hold at most 1978 bytes, and lmdb-js (ordered-binary) cuts a key string of 64 or
+// more characters at any of the characters \u0000-\u0004. So a string payload (strings,
+// keywords, symbols, printed tuples) longer than LONG_BYTES, or holding one of those characters,
+// is kept in the `values` table under its SHA-256, and the key holds a marker: its first
+// PREFIX_CHARS characters (those control characters made \u0005, padded with \u0005) so it still
+// sorts close to where it belongs, two \u0005, and the hash. Equal values give equal markers,
+// so lookups by value work.
+
+const LONG_BYTES = 1024;
+const PREFIX_CHARS = 200;
+const MARKER_LENGTH = PREFIX_CHARS + 2 + 64;
+const SEPARATOR = 5;
+const CUT_BY_LMDB = /[\u0000-\u0004]/;
+
+/** Is this payload the in-key marker of a long value? */
+export function isLongMarker(p: unknown): boolean {
+  return (
+    typeof p === 'string' &&
+    p.length === MARKER_LENGTH &&
+    p.charCodeAt(PREFIX_CHARS) === SEPARATOR &&
+    p.charCodeAt(PREFIX_CHARS + 1) === SEPARATOR
+  );
+}
+
+function isLong(p: Payload): p is string {
+  if (typeof p !== 'string' || isLongMarker(p)) return false;
+  if (p.length > LONG_BYTES / 3 && (p.length > LONG_BYTES || Buffer.byteLength(p) > LONG_BYTES)) return true;
+  return CUT_BY_LMDB.test(p);
+}
+
+function hashOf(p: string): string {
+  return createHash('sha256').update(p).digest('hex');
+}
+
+/** The payload as it goes into a key: itself, or the marker of a long value. */
+export function keyPayload(p: Payload): Payload {
+  if (!isLong(p)) return p;
+  let prefix = p.slice(0, PREFIX_CHARS).replace(/[\u0000-\u0004]/g, '\u0005');
+  const last = prefix.charCodeAt(prefix.length - 1);
+  if (last >= 0xd800 && last <= 0xdbff) prefix = prefix.slice(0, -1); // never split a surrogate pair
+  return prefix.padEnd(PREFIX_CHARS, '\u0005') + '\u0005\u0005' + hashOf(p);
+}
+
+/** [hash, value] to store in the values table when the payload is long; else null. */
+export function longValueEntry(p: Payload): [string, string] | null {
+  return isLong(p) ? [hashOf(p), p] : null;
+}
+
+const longValueSources = new Set<(hash: string) => string | undefined>();
+
+/** A store offers its values table for resolving markers; returns the function that withdraws it. */
+export function addLongValueSource(source: (hash: string) => string | undefined): () => void {
+  longValueSources.add(source);
+  return () => longValueSources.delete(source);
+}
+
+function resolveLong(marker: string): string {
+  const hash = marker.slice(PREFIX_CHARS + 2);
+  for (const source of longValueSources) {
+    let value: string | undefined;
+    try {
+      value = source(hash);
+    } catch {
+      continue; // a store closing under us: another source may hold the value
+    }
+    if (value !== undefined) return value;
+  }
+  throw new TypeError(`long value ${hash} is missing from the values table`);
+}
 
 /** Entity ids of transactions: TX_BASE + t. User entities stay far below. */
 export const TX_BASE = 2 ** 40;
@@ -60,6 +129,7 @@ export function encodeValue(v: Value, valueType: ValueType | null): [Tag, Payloa
 }
 
 export function decodeValue(tag: Tag, payload: Payload): Value {
+  if (isLongMarker(payload)) payload = resolveLong(payload as string);
   switch (tag) {
     case Tag.Ref:
     case Tag.Number:
@@ -100,11 +170,11 @@ export interface RawDatom {
 export function indexKey(index: IndexName, d: RawDatom): KeyPart[] {
   switch (index) {
     case 'eavt':
-      return [d.e, d.a, d.tag, d.payload, d.tx];
+      return [d.e, d.a, d.tag, keyPayload(d.payload), d.tx];
     case 'aevt':
-      return [d.a, d.e, d.tag, d.payload, d.tx];
+      return [d.a, d.e, d.tag, keyPayload(d.payload), d.tx];
     case 'avet':
-      return [d.a, d.tag, d.payload, d.e, d.tx];
+      return [d.a, d.tag, keyPayload(d.payload), d.e, d.tx];
     case 'vaet':
       return [d.payload as number, d.a, d.e, d.tx];
   }
@@ -146,5 +216,6 @@ export function toDatom(raw: RawDatom, added = true, tx = raw.tx): Datom {
 
 /** The key of a datom minus its tx: identifies the fact (e, a, v). */
 export function factKey(raw: { e: number; a: number; tag: Tag; payload: Payload }): string {
-  return `${raw.e}|${raw.a}|${raw.tag}|${typeof raw.payload === 'bigint' ? raw.payload + 'n' : String(raw.payload)}`;
+  const p = keyPayload(raw.payload);
+  return `${raw.e}|${raw.a}|${raw.tag}|${typeof p === 'bigint' ? p + 'n' : String(p)}`;
 }

@@ -5,14 +5,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { open as openLmdb, type Database, type RootDatabase } from 'lmdb';
 import { FactlogError } from '../../query-lang/errors.js';
-import { datomFromKey, indexKey, rawFromKey, Tag, type Payload, TX_BASE as TX_BASE_ID, TX_SLOT, type IndexName, type KeyPart, type RawDatom } from './encoding.js';
+import { addLongValueSource, datomFromKey, indexKey, keyPayload, longValueEntry, rawFromKey, Tag, type Payload, TX_BASE as TX_BASE_ID, TX_SLOT, type IndexName, type KeyPart, type RawDatom } from './encoding.js';
 import type { Datom } from '../db/api.js';
 import { decodeLogEntry, encodeLogEntry, type LogEntry } from './log.js';
 
 export const FORMAT_VERSION = 1;
 export const DATA_FILE = 'factlog.mdb';
 export const INDEXES: IndexName[] = ['eavt', 'aevt', 'avet', 'vaet'];
-const DB_NAMES = ['meta', 'log', ...INDEXES, ...INDEXES.map((i) => `${i}.history`)];
+const DB_NAMES = ['meta', 'log', 'values', ...INDEXES, ...INDEXES.map((i) => `${i}.history`)];
 
 const EMPTY = Buffer.alloc(0);
 /** Sorts after any key element we store; closes a prefix range. */
@@ -59,6 +59,9 @@ export class Store {
   private readonly env: RootDatabase;
   private readonly meta: Database<any, string>;
   private readonly log: Database<any, number>;
+  /** Long values (see keyPayload in encoding.ts) by their SHA-256. */
+  private readonly values: Database<string, string>;
+  private readonly withdrawValues: () => void;
   private readonly current: Record<IndexName, Database<Buffer, any>>;
   private readonly history: Record<IndexName, Database<Buffer, any>>;
   readonly readOnly: boolean;
@@ -75,6 +78,8 @@ export class Store {
     });
     this.meta = this.env.openDB('meta', {});
     this.log = this.env.openDB('log', { keyEncoding: 'uint32' as any });
+    this.values = this.env.openDB('values', {});
+    this.withdrawValues = addLongValueSource((hash) => this.values.get(hash));
     const indexDb = (name: string) => this.env.openDB<Buffer, any>(name, { encoding: 'binary' });
     this.current = { eavt: indexDb('eavt'), aevt: indexDb('aevt'), avet: indexDb('avet'), vaet: indexDb('vaet') };
     this.history = {
@@ -114,11 +119,11 @@ export class Store {
     // Bootstrap writes the format version in the same LMDB transaction as t = 0, so a file with
     // no version and nothing in it was created by a process that died before bootstrapping.
     if (hasData && version === undefined && !store.isEmpty()) {
-      store.env.close();
+      void store.close();
       throw new StorageError('storage/not-a-database', `${dataFile} is not a factlog database`);
     }
     if (version !== undefined && version > FORMAT_VERSION) {
-      store.env.close();
+      void store.close();
       throw new StorageError(
         'storage/newer-format',
         `${dir} was written by a newer factlog (format ${version}; this version reads up to ${FORMAT_VERSION})`,
@@ -128,6 +133,7 @@ export class Store {
   }
 
   close(): Promise<void> {
+    this.withdrawValues();
     return this.env.close();
   }
 
@@ -217,9 +223,17 @@ export class Store {
         for (const d of datoms) db.putSync(fillKey(index, d, key), EMPTY);
       }
     }
-    for (const d of asserted) bump(d.a, 1);
+    for (const d of asserted) {
+      bump(d.a, 1);
+      this.putLongValue(d);
+    }
     for (const [a, n] of counts) if (n !== 0) this.meta.putSync(`count:${a}`, this.attrCount(a) + n);
     this.putMeta(meta);
+  }
+
+  private putLongValue(d: RawDatom): void {
+    const entry = longValueEntry(d.payload);
+    if (entry) this.values.putSync(entry[0], entry[1]);
   }
 
   putMeta(meta: Meta): void {
@@ -384,6 +398,7 @@ export class Store {
       const raw: RawDatom = { e: d.e, a: d.a, tag: d.tag, payload: d.payload, tx: entry.tx };
       if (d.added) {
         this.putCurrent(raw);
+        this.putLongValue(raw);
         counts.set(d.a, (counts.get(d.a) ?? 0) + 1);
       } else {
         const asserted = this.findCurrent(raw);
@@ -497,13 +512,13 @@ const DATOM_ORDER: Record<IndexName, (x: RawDatom, y: RawDatom) => number> = {
 function fillKey(index: IndexName, d: RawDatom, key: KeyPart[]): KeyPart[] {
   switch (index) {
     case 'eavt':
-      key[0] = d.e; key[1] = d.a; key[2] = d.tag; key[3] = d.payload; key[4] = d.tx;
+      key[0] = d.e; key[1] = d.a; key[2] = d.tag; key[3] = keyPayload(d.payload); key[4] = d.tx;
       break;
     case 'aevt':
-      key[0] = d.a; key[1] = d.e; key[2] = d.tag; key[3] = d.payload; key[4] = d.tx;
+      key[0] = d.a; key[1] = d.e; key[2] = d.tag; key[3] = keyPayload(d.payload); key[4] = d.tx;
       break;
     case 'avet':
-      key[0] = d.a; key[1] = d.tag; key[2] = d.payload; key[3] = d.e; key[4] = d.tx;
+      key[0] = d.a; key[1] = d.tag; key[2] = keyPayload(d.payload); key[3] = d.e; key[4] = d.tx;
       break;
     case 'vaet':
       key[0] = d.payload as number; key[1] = d.a; key[2] = d.e; key[3] = d.tx;
@@ -513,5 +528,8 @@ function fillKey(index: IndexName, d: RawDatom, key: KeyPart[]): KeyPart[] {
 }
 
 function rangeOf(prefix: KeyPart[], end?: KeyPart[]) {
+  // long values are found by their markers, whatever form the caller holds them in
+  prefix = prefix.map(keyPayload);
+  if (end) end = end.map(keyPayload);
   return { start: prefix.length ? prefix : undefined, end: end ?? (prefix.length ? [...prefix, KEY_MAX] : undefined) } as any;
 }

@@ -7,7 +7,7 @@ import { printEdn } from '../../query-lang/edn/printer.js';
 import type { AttrInfo, Datom, Value } from '../db/api.js';
 import type { Db } from '../db/db.js';
 import { Attr, Enum, FIRST_USER_EID, isSchemaAttr, type Schema } from '../db/schema.js';
-import { encodeValue, factKey, MAX_PAYLOAD_BYTES, toDatom, tToTx, TX_BASE, type RawDatom } from '../storage/encoding.js';
+import { encodeValue, factKey, isLongMarker, toDatom, tToTx, TX_BASE, type RawDatom } from '../storage/encoding.js';
 import { txError, type FormRef } from './errors.js';
 import { EntityValue, readTxData, toOps, TX_TEMPID, type EntityArg, type Op } from './txdata.js';
 import { coerceValue } from './values.js';
@@ -276,8 +276,8 @@ class TxBuilder {
 
   private add(e: number, attr: AttrInfo, v: Value, form: FormRef): void {
     const raw = this.raw(e, attr, v);
-    if (typeof raw.payload === 'string' && raw.payload.length > MAX_PAYLOAD_BYTES / 3 && Buffer.byteLength(raw.payload) > MAX_PAYLOAD_BYTES) {
-      throw txError('tx/value-too-large', `a ${attr.ident} value is ${Buffer.byteLength(raw.payload)} bytes; index keys hold at most ${MAX_PAYLOAD_BYTES}`, form);
+    if (isLongMarker(raw.payload)) {
+      throw txError('tx/invalid-value', `a ${attr.ident} value has the reserved shape of a long-value marker`, form);
     }
     let slot = this.facts.get(e);
     if (slot === undefined) this.facts.set(e, (slot = new Map()));

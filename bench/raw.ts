@@ -2,7 +2,7 @@
 // own LMDB handles (conn.store internals: the current and history index databases). No decoding
 // beyond lmdb-js's key parsing, no datom objects, no query engine.
 import type { Connection } from '../src/index.js';
-import { encodeValue, tToTx, TX_SLOT, type IndexName, type KeyPart } from '../src/storage/encoding.js';
+import { encodeValue, tToTx, KEY_SLOTS, type IndexName, type KeyPart } from '../src/storage/encoding.js';
 import { KEY_MAX } from '../src/storage/store.js';
 
 interface LmdbKeys {
@@ -37,7 +37,7 @@ export class RawReader {
 
   /** Keys in [start, end) visible at this reader's time (the key arrays as lmdb-js returns them). */
   *keys(index: IndexName, start: KeyPart[], end: KeyPart[] = [...start, KEY_MAX]): Generator<KeyPart[]> {
-    const slot = TX_SLOT[index];
+    const slot = KEY_SLOTS[index].tx;
     for (const k of this.current[index].getKeys({ start, end })) {
       const key = k as KeyPart[];
       if ((key[slot] as number) <= this.txMax) yield key;

@@ -167,47 +167,42 @@ export interface RawDatom {
   tx: number;
 }
 
-export function indexKey(index: IndexName, d: RawDatom): KeyPart[] {
-  switch (index) {
-    case 'eavt':
-      return [d.e, d.a, d.tag, keyPayload(d.payload), d.tx];
-    case 'aevt':
-      return [d.a, d.e, d.tag, keyPayload(d.payload), d.tx];
-    case 'avet':
-      return [d.a, d.tag, keyPayload(d.payload), d.e, d.tx];
-    case 'vaet':
-      return [d.payload as number, d.a, d.e, d.tx];
-  }
+/**
+ * Where each part of a datom sits in each index's key: the one description of the key layouts
+ * that every encoder and decoder below reads. VAET holds refs only, so it has no tag slot.
+ */
+export const KEY_SLOTS: Record<IndexName, { e: number; a: number; tag: number; payload: number; tx: number }> = {
+  eavt: { e: 0, a: 1, tag: 2, payload: 3, tx: 4 },
+  aevt: { e: 1, a: 0, tag: 2, payload: 3, tx: 4 },
+  avet: { e: 3, a: 0, tag: 1, payload: 2, tx: 4 },
+  vaet: { e: 2, a: 1, tag: -1, payload: 0, tx: 3 },
+};
+
+/** The key of `d` in `index`, written into `key` (reused by bulk writers) or a new array. */
+export function indexKey(index: IndexName, d: RawDatom, key: KeyPart[] = []): KeyPart[] {
+  const s = KEY_SLOTS[index];
+  key[s.e] = d.e;
+  key[s.a] = d.a;
+  if (s.tag >= 0) key[s.tag] = d.tag;
+  key[s.payload] = s.tag >= 0 ? keyPayload(d.payload) : d.payload;
+  key[s.tx] = d.tx;
+  return key;
 }
 
-/** Number of key slots before the tx slot(s). */
-export const TX_SLOT: Record<IndexName, number> = { eavt: 4, aevt: 4, avet: 4, vaet: 3 };
+export function tagInKey(index: IndexName, key: KeyPart[]): Tag {
+  const slot = KEY_SLOTS[index].tag;
+  return slot < 0 ? Tag.Ref : (key[slot] as Tag);
+}
 
 export function rawFromKey(index: IndexName, key: KeyPart[]): RawDatom {
-  switch (index) {
-    case 'eavt':
-      return { e: key[0] as number, a: key[1] as number, tag: key[2] as Tag, payload: key[3], tx: key[4] as number };
-    case 'aevt':
-      return { a: key[0] as number, e: key[1] as number, tag: key[2] as Tag, payload: key[3], tx: key[4] as number };
-    case 'avet':
-      return { a: key[0] as number, tag: key[1] as Tag, payload: key[2], e: key[3] as number, tx: key[4] as number };
-    case 'vaet':
-      return { payload: key[0] as number, a: key[1] as number, e: key[2] as number, tag: Tag.Ref, tx: key[3] as number };
-  }
+  const s = KEY_SLOTS[index];
+  return { e: key[s.e] as number, a: key[s.a] as number, tag: tagInKey(index, key), payload: key[s.payload], tx: key[s.tx] as number };
 }
 
 /** A current datom straight from an index key, without an intermediate RawDatom. */
 export function datomFromKey(index: IndexName, key: KeyPart[]): Datom {
-  switch (index) {
-    case 'eavt':
-      return { e: key[0] as number, a: key[1] as number, v: decodeValue(key[2] as Tag, key[3]), tx: key[4] as number, added: true };
-    case 'aevt':
-      return { e: key[1] as number, a: key[0] as number, v: decodeValue(key[2] as Tag, key[3]), tx: key[4] as number, added: true };
-    case 'avet':
-      return { e: key[3] as number, a: key[0] as number, v: decodeValue(key[1] as Tag, key[2]), tx: key[4] as number, added: true };
-    case 'vaet':
-      return { e: key[2] as number, a: key[1] as number, v: key[0] as number, tx: key[3] as number, added: true };
-  }
+  const s = KEY_SLOTS[index];
+  return { e: key[s.e] as number, a: key[s.a] as number, v: decodeValue(tagInKey(index, key), key[s.payload]), tx: key[s.tx] as number, added: true };
 }
 
 export function toDatom(raw: RawDatom, added = true, tx = raw.tx): Datom {

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { open as openLmdb, type Database, type RootDatabase } from 'lmdb';
 import { FactlogError } from '../../query-lang/errors.js';
-import { addLongValueSource, datomFromKey, indexKey, keyPayload, longValueEntry, rawFromKey, Tag, type Payload, TX_BASE as TX_BASE_ID, TX_SLOT, type IndexName, type KeyPart, type RawDatom } from './encoding.js';
+import { addLongValueSource, datomFromKey, indexKey, KEY_SLOTS, longValueEntry, rawFromKey, Tag, tagInKey, keyPayload, type Payload, TX_BASE as TX_BASE_ID, type IndexName, type KeyPart, type RawDatom } from './encoding.js';
 import type { Datom } from '../db/api.js';
 import { decodeLogEntry, encodeLogEntry, type LogEntry } from './log.js';
 
@@ -220,7 +220,7 @@ export class Store {
         datoms.sort(DATOM_ORDER[index]);
         const db = this.current[index];
         const key: KeyPart[] = index === 'vaet' ? [0, 0, 0, 0] : [0, 0, 0, 0, 0];
-        for (const d of datoms) db.putSync(fillKey(index, d, key), EMPTY);
+        for (const d of datoms) db.putSync(indexKey(index, d, key), EMPTY);
       }
     }
     for (const d of asserted) {
@@ -288,20 +288,9 @@ export class Store {
     end: KeyPart[] | undefined,
     visit: (e: number, a: number, tag: Tag, payload: Payload, tx: number) => void,
   ): void {
-    const keys = this.current[index].getKeys(rangeOf(prefix, end)) as Iterable<KeyPart[]>;
-    switch (index) {
-      case 'eavt':
-        for (const k of keys) visit(k[0] as number, k[1] as number, k[2] as Tag, k[3], k[4] as number);
-        break;
-      case 'aevt':
-        for (const k of keys) visit(k[1] as number, k[0] as number, k[2] as Tag, k[3], k[4] as number);
-        break;
-      case 'avet':
-        for (const k of keys) visit(k[3] as number, k[0] as number, k[1] as Tag, k[2], k[4] as number);
-        break;
-      case 'vaet':
-        for (const k of keys) visit(k[2] as number, k[1] as number, Tag.Ref, k[0], k[3] as number);
-        break;
+    const s = KEY_SLOTS[index];
+    for (const k of this.current[index].getKeys(rangeOf(prefix, end)) as Iterable<KeyPart[]>) {
+      visit(k[s.e] as number, k[s.a] as number, tagInKey(index, k), k[s.payload], k[s.tx] as number);
     }
   }
 
@@ -312,26 +301,15 @@ export class Store {
     end: KeyPart[] | undefined,
     visit: (e: number, a: number, tag: Tag, payload: Payload, txAsserted: number, txRetracted: number) => void,
   ): void {
-    const keys = this.history[index].getKeys(rangeOf(prefix, end)) as Iterable<KeyPart[]>;
-    switch (index) {
-      case 'eavt':
-        for (const k of keys) visit(k[0] as number, k[1] as number, k[2] as Tag, k[3], k[4] as number, k[5] as number);
-        break;
-      case 'aevt':
-        for (const k of keys) visit(k[1] as number, k[0] as number, k[2] as Tag, k[3], k[4] as number, k[5] as number);
-        break;
-      case 'avet':
-        for (const k of keys) visit(k[3] as number, k[0] as number, k[1] as Tag, k[2], k[4] as number, k[5] as number);
-        break;
-      case 'vaet':
-        for (const k of keys) visit(k[2] as number, k[1] as number, Tag.Ref, k[0], k[3] as number, k[4] as number);
-        break;
+    const s = KEY_SLOTS[index];
+    for (const k of this.history[index].getKeys(rangeOf(prefix, end)) as Iterable<KeyPart[]>) {
+      visit(k[s.e] as number, k[s.a] as number, tagInKey(index, k), k[s.payload], k[s.tx] as number, k[s.tx + 1] as number);
     }
   }
 
   /** Retracted datoms (with the tx that retracted them) whose key starts with `prefix`. */
   *scanHistory(index: IndexName, prefix: KeyPart[], end?: KeyPart[]): Generator<{ raw: RawDatom; txRetracted: number }> {
-    const slot = TX_SLOT[index] + 1;
+    const slot = KEY_SLOTS[index].tx + 1;
     for (const key of this.history[index].getKeys(rangeOf(prefix, end))) {
       const k = key as KeyPart[];
       yield { raw: rawFromKey(index, k), txRetracted: k[slot] as number };
@@ -507,25 +485,6 @@ const DATOM_ORDER: Record<IndexName, (x: RawDatom, y: RawDatom) => number> = {
   avet: (x, y) => x.a - y.a || x.tag - y.tag || cmp(x.payload, y.payload) || x.e - y.e,
   vaet: (x, y) => (x.payload as number) - (y.payload as number) || x.a - y.a || x.e - y.e,
 };
-
-/** indexKey written into `key` (same slots). */
-function fillKey(index: IndexName, d: RawDatom, key: KeyPart[]): KeyPart[] {
-  switch (index) {
-    case 'eavt':
-      key[0] = d.e; key[1] = d.a; key[2] = d.tag; key[3] = keyPayload(d.payload); key[4] = d.tx;
-      break;
-    case 'aevt':
-      key[0] = d.a; key[1] = d.e; key[2] = d.tag; key[3] = keyPayload(d.payload); key[4] = d.tx;
-      break;
-    case 'avet':
-      key[0] = d.a; key[1] = d.tag; key[2] = keyPayload(d.payload); key[3] = d.e; key[4] = d.tx;
-      break;
-    case 'vaet':
-      key[0] = d.payload as number; key[1] = d.a; key[2] = d.e; key[3] = d.tx;
-      break;
-  }
-  return key;
-}
 
 function rangeOf(prefix: KeyPart[], end?: KeyPart[]) {
   // long values are found by their markers, whatever form the caller holds them in

@@ -6,7 +6,7 @@ import { Db, type DbContext, type TxReport } from './db/db.js';
 import { Overlay } from './db/overlay.js';
 import { ProbeCache } from './db/probe-cache.js';
 import { Attr, bootstrapFacts, isSchemaAttr, Schema } from './db/schema.js';
-import { encodeValue, toDatom, tToTx, type RawDatom } from './storage/encoding.js';
+import { encodeValue, toDatom, tToTx, txToT, type RawDatom } from './storage/encoding.js';
 import type { LogEntry } from './storage/log.js';
 import { TxLog, type LogTx } from './db/txlog.js';
 import { Store, type Meta, type Retraction, type StoreOptions } from './storage/store.js';
@@ -82,7 +82,7 @@ export class Connection {
     const everything = new Db(this.ctx, { basisT: this.meta.lastT, asOfT: null, sinceT: null, isHistory: true, overlay: null });
     for (let a = Attr.ident; a <= Attr.tupleAttrs; a++) {
       if (!isSchemaAttr(a)) continue;
-      for (const d of everything.datoms('aevt', a)) facts.push({ ...d, t: d.tx - tToTx(0) });
+      for (const d of everything.datoms('aevt', a)) facts.push({ ...d, t: txToT(d.tx) });
     }
     facts.sort((x, y) => x.t - y.t || Number(x.added) - Number(y.added));
     this.schemas = [];

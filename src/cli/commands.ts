@@ -9,7 +9,7 @@ import { Keyword } from '../../query-lang/edn/types.js';
 import { printEdn } from '../../query-lang/edn/printer.js';
 import { readEdn } from '../../query-lang/edn/reader.js';
 import type { Binding } from '../../query-lang/datalog/ast.js';
-import { TX_BASE } from '../storage/encoding.js';
+import { txToT } from '../storage/encoding.js';
 import {
   CliError,
   dbDir,
@@ -209,7 +209,7 @@ export async function historyCommand(entity: string, opts: DbOpt & { attr?: stri
     const rows = datoms.map((d) => {
       const info = txInfo(db, d.tx, cache);
       const meta = Object.keys(info.meta).length ? info.meta : null;
-      return [d.tx - TX_BASE, info.instant, d.added ? 'assert' : 'retract', db.ident(d.a) ?? d.a, shown(db, d.a, d.v), meta];
+      return [txToT(d.tx), info.instant, d.added ? 'assert' : 'retract', db.ident(d.a) ?? d.a, shown(db, d.a, d.v), meta];
     });
     out(renderRows(['t', 'instant', 'op', 'attr', 'value', 'tx-meta'], rows, format));
   });
@@ -243,8 +243,8 @@ export async function diffCommand(from: string, to: string, opts: DbOpt & { form
     for (const d of touched.values()) {
       const before = present(db1, d);
       const after = present(db2, d);
-      if (!before && after) rows.push(['+', d.e, now.ident(d.a) ?? d.a, shown(now, d.a, d.v), after.tx - TX_BASE]);
-      else if (before && !after) rows.push(['-', d.e, now.ident(d.a) ?? d.a, shown(now, d.a, d.v), before.tx - TX_BASE]);
+      if (!before && after) rows.push(['+', d.e, now.ident(d.a) ?? d.a, shown(now, d.a, d.v), txToT(after.tx)]);
+      else if (before && !after) rows.push(['-', d.e, now.ident(d.a) ?? d.a, shown(now, d.a, d.v), txToT(before.tx)]);
     }
     rows.sort((x, y) => (x[1] as number) - (y[1] as number) || String(x[2]).localeCompare(String(y[2])) || String(y[0]).localeCompare(String(x[0])));
     note(`diff t ${t1} -> t ${t2}: ${rows.filter((r) => r[0] === '+').length} added, ${rows.filter((r) => r[0] === '-').length} retracted`);
@@ -259,8 +259,8 @@ export async function logCommand(opts: DbOpt & { from?: string; to?: string; for
   const from = opts.from === undefined ? 1 : parseTimePoint(opts.from);
   const to = opts.to === undefined ? undefined : parseTimePoint(opts.to);
   await withConn(dbDir(opts.db), async (conn) => {
-    const fromT = from instanceof Date ? 0 : from >= TX_BASE ? from - TX_BASE : from;
-    const toT = to === undefined || to instanceof Date ? Number.MAX_SAFE_INTEGER - 1 : to >= TX_BASE ? to - TX_BASE : to;
+    const fromT = from instanceof Date ? 0 : txToT(from);
+    const toT = to === undefined || to instanceof Date ? Number.MAX_SAFE_INTEGER - 1 : txToT(to);
     const lines = exportLines(conn, format === 'json' ? 'jsonl' : 'edn', fromT, toT + 1, (instant) => {
       if (from instanceof Date && instant < from) return false;
       if (to instanceof Date && instant > to) return false;

@@ -7,7 +7,7 @@ import { FactlogError } from '../../query-lang/errors.js';
 import { readEdn } from '../../query-lang/edn/reader.js';
 import type { EdnValue } from '../../query-lang/edn/types.js';
 import { DATA_FILE } from '../storage/store.js';
-import { TX_BASE } from '../storage/encoding.js';
+import { txToT } from '../storage/encoding.js';
 
 export const DEFAULT_DB_DIR = './factlog-data';
 
@@ -108,7 +108,7 @@ export function tOf(db: Db, point: number | Date): number {
     // tAtInstant clamps to 0; before the bootstrap instant (1970) nothing exists
     return t;
   }
-  return point >= TX_BASE ? point - TX_BASE : point;
+  return txToT(point);
 }
 
 export interface TimeOptions {

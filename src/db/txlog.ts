@@ -1,5 +1,5 @@
 // The log as an API: transactions in t order, addressed by t or by Date, datoms decoded.
-import { toDatom } from '../storage/encoding.js';
+import { toDatom, txToT } from '../storage/encoding.js';
 import type { Store } from '../storage/store.js';
 import type { Datom } from './api.js';
 
@@ -22,8 +22,8 @@ export class TxLog {
    * A Date `to` is inclusive of transactions at exactly that instant.
    */
   *txRange(from?: number | Date, to?: number | Date): Generator<LogTx> {
-    const start = from === undefined ? 0 : from instanceof Date ? this.firstTAtOrAfter(from) : toT(from);
-    const end = to === undefined ? Number.MAX_SAFE_INTEGER : to instanceof Date ? this.tAtInstant(to) + 1 : toT(to);
+    const start = from === undefined ? 0 : from instanceof Date ? this.firstTAtOrAfter(from) : txToT(from);
+    const end = to === undefined ? Number.MAX_SAFE_INTEGER : to instanceof Date ? this.tAtInstant(to) + 1 : txToT(to);
     for (const entry of this.store.logRange(start, end)) {
       yield {
         t: entry.t,
@@ -39,8 +39,4 @@ export class TxLog {
     const entry = this.store.logEntry(t);
     return entry && entry.instant >= date.getTime() ? t : t + 1;
   }
-}
-
-function toT(x: number): number {
-  return x >= 2 ** 40 ? x - 2 ** 40 : x;
 }

@@ -4,7 +4,7 @@ import { FactlogError } from '../query-lang/errors.js';
 import type { Datom } from './db/api.js';
 import { Db, type DbContext, type TxReport } from './db/db.js';
 import { Overlay } from './db/overlay.js';
-import { ProbeCache } from './db/probe-cache.js';
+import { ColumnCache } from './db/columns.js';
 import { Attr, bootstrapFacts, isSchemaAttr, Schema } from './db/schema.js';
 import { encodeValue, toDatom, tToTx, txToT, type RawDatom } from './storage/encoding.js';
 import type { LogEntry } from './storage/log.js';
@@ -16,6 +16,11 @@ import { FIRST_USER_EID } from './db/schema.js';
 export interface OpenOptions extends StoreOptions {
   /** Reject attributes that have no schema. */
   strictSchema?: boolean;
+  /**
+   * Datoms this connection may hold in memory as attribute columns, decoded copies of whole
+   * attributes of a Db value that queries read many entities of (default 2,000,000; 0: none).
+   */
+  columnDatoms?: number;
 }
 
 export type { TxReport };
@@ -24,7 +29,7 @@ export type TxListener = (report: TxReport) => void;
 
 export async function open(options: OpenOptions): Promise<Connection> {
   const { store, created } = Store.open(options);
-  const conn = new Connection(store, options.strictSchema ?? false);
+  const conn = new Connection(store, options.strictSchema ?? false, options.columnDatoms);
   if (created) await conn.bootstrap();
   conn.loadState();
   return conn;
@@ -41,13 +46,14 @@ export class Connection {
   constructor(
     readonly store: Store,
     readonly strictSchema: boolean,
+    columnDatoms?: number,
   ) {
     this.ctx = {
       store,
       schemaAt: (t) => this.schemaAt(t),
       tAtInstant: (date) => this.tAtInstant(date),
       speculate: (db, txData) => this.speculate(db, txData),
-      probeCache: new ProbeCache(store),
+      columns: new ColumnCache(columnDatoms),
     };
   }
 

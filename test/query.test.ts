@@ -34,7 +34,9 @@ let tBefore: number;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'factlog-q-'));
-  conn = await open({ path: join(dir, 'db') });
+  // no attribute columns: the planner tests below check which LMDB index each step reads
+  // (columns are tested in test/columns.test.ts)
+  conn = await open({ path: join(dir, 'db'), columnDatoms: 0 });
   await conn.transact(SCHEMA);
   await conn.transact(DATA);
   tBefore = conn.db().basisT;

@@ -21,7 +21,7 @@ import {
 import { KEY_MAX, type Store } from '../storage/store.js';
 import type { AttrInfo, AttrRef, Datom, DbView, Entity, EntityRef, IndexName, Value } from './api.js';
 import { LazyEntity } from './entity.js';
-import type { ProbeCache } from './probe-cache.js';
+import { AttributeColumn, PROBES_PER_DATOM_TO_BUILD, type ColumnCache } from './columns.js';
 import { comparePart, type Overlay } from './overlay.js';
 import type { Schema } from './schema.js';
 
@@ -37,8 +37,8 @@ export interface DbContext {
   tAtInstant(date: Date): number;
   /** Speculative transaction against `db` (nothing written); returns the tx report. */
   speculate(db: Db, txData: unknown): TxReport;
-  /** Whole attributes by entity for many-probe queries of the current database. */
-  probeCache: ProbeCache;
+  /** Attribute columns of this connection's Db values, for queries that read many entities. */
+  columns: ColumnCache;
 }
 
 /** What a transaction (stored or speculative) reports: the values before and after, and its datoms. */
@@ -225,7 +225,9 @@ export class Db implements DbView {
     const open = (v: unknown) => v === undefined || v === null;
     const from = open(start) ? [attr.id] : bound(start);
     const to = open(end) ? [attr.id, KEY_MAX] : endInclusive ? [...bound(end), KEY_MAX] : bound(end);
-    return { from, to };
+    const fromValue = open(start) ? undefined : this.coerceForAttr(attr, start);
+    const toValue = open(end) ? undefined : this.coerceForAttr(attr, end);
+    return { from, to, fromValue, toValue };
   }
 
   /** `datoms` as a callback per datom, without allocating Datom objects (the query engine's path). */
@@ -237,15 +239,49 @@ export class Db implements DbView {
   /** `indexRange` as a callback per datom. */
   visitRange(attrRef: AttrRef, start: unknown, end: unknown, endInclusive: boolean, visit: DatomVisitor): void {
     const bounds = this.rangeBounds(attrRef, start, end, endInclusive);
-    if (bounds) this.visitScan('avet', bounds.from, bounds.to, undefined, visit);
+    if (!bounds) return;
+    const a = bounds.from[0] as number;
+    const col = this.overlay || this.isHistory ? null : this.columnForValues(a);
+    const open = (v: unknown) => v === undefined || v === null;
+    const lo = open(start) ? undefined : bounds.fromValue;
+    const hi = open(end) ? undefined : bounds.toValue;
+    if (col && col.visitValueRange(lo, true, hi, endInclusive, (e, v, tx) => visit(e, a, v, tx, true))) return;
+    this.visitScan('avet', bounds.from, bounds.to, undefined, this.countedValueVisit(a, visit));
   }
 
   private visitScan(index: IndexName, prefix: KeyPart[], end: KeyPart[] | undefined, onlyTx: number | undefined, visit: DatomVisitor): void {
-    const store = this.ctx.store;
     if (this.overlay || this.isHistory || onlyTx !== undefined) {
       for (const d of this.scan(index, prefix, end, onlyTx)) visit(d.e, d.a, d.v, d.tx, d.added);
       return;
     }
+    if (end === undefined && this.visitFromColumn(index, prefix, visit)) return;
+    this.visitStored(index, prefix, end, visit);
+  }
+
+  /**
+   * A column to answer value lookups of attribute `a` (AVET): one already held, or a new one once
+   * earlier lookups of this view have read from LMDB as many datoms as building it pays for.
+   */
+  private columnForValues(a: number): AttributeColumn | null {
+    const key = this.columnKey(a);
+    if (key === null) return null;
+    return this.ctx.columns.get(key) ?? this.column(a, this.ctx.columns.countReads(key, 0));
+  }
+
+  /** Count the datoms of a value lookup that LMDB served, towards building the column. */
+  private countedValueVisit(a: number, visit: DatomVisitor): DatomVisitor {
+    const key = this.columnKey(a);
+    if (key === null) return visit;
+    const columns = this.ctx.columns;
+    return (e, a, v, tx, added) => {
+      columns.countReads(key);
+      visit(e, a, v, tx, added);
+    };
+  }
+
+  /** The stored datoms of a plain (not history, not speculative) view, in no particular order. */
+  private visitStored(index: IndexName, prefix: KeyPart[], end: KeyPart[] | undefined, visit: DatomVisitor): void {
+    const store = this.ctx.store;
     // a value fixed by the prefix is decoded once; numbers, strings, booleans and refs are their
     // own payload; only other types need decoding per datom
     const vSlot = index === 'avet' ? 1 : index === 'vaet' ? -1 : 2;
@@ -255,9 +291,7 @@ export class Db implements DbView {
       fixed ? fixedV : tag <= Tag.Number || tag === Tag.Ref || (tag === Tag.String && !isLongMarker(payload)) ? payload : decodeValue(tag, payload);
     const txMax = tToTx(this.basisT);
     const txMin = this.sinceT === null ? -1 : tToTx(this.sinceT);
-    const lastT = store.lastT();
-    if (lastT <= this.basisT && txMin < 0) {
-      if (end === undefined && this.visitCached(index, prefix, lastT, valueOf, visit)) return;
+    if (store.lastT() <= this.basisT && txMin < 0) {
       store.visitCurrent(index, prefix, end, (e, a, tag, payload, tx) => visit(e, a, valueOf(tag, payload), tx, true));
       return;
     }
@@ -272,26 +306,56 @@ export class Db implements DbView {
     });
   }
 
-  /** Serve one entity's attribute (EAVT [e a]) or a whole attribute (AEVT [a]) from the probe cache. */
-  private visitCached(
-    index: IndexName,
-    prefix: KeyPart[],
-    lastT: number,
-    valueOf: (tag: Tag, payload: Payload) => unknown,
-    visit: DatomVisitor,
-  ): boolean {
-    const probe = index === 'eavt' && prefix.length === 2;
-    const scan = index === 'aevt' && prefix.length === 1;
-    if (!probe && !scan) return false;
-    const a = prefix[probe ? 1 : 0] as number;
-    const byEntity = this.ctx.probeCache.attribute(a, lastT, scan);
-    if (!byEntity) return false;
-    if (probe) {
-      const e = prefix[0] as number;
-      for (const [tag, payload, tx] of byEntity.get(e) ?? []) visit(e, a, valueOf(tag, payload), tx, true);
-    } else {
-      for (const [e, datoms] of byEntity) for (const [tag, payload, tx] of datoms) visit(e, a, valueOf(tag, payload), tx, true);
+  /** Key of this view's attribute columns; null for views whose datoms are not fixed by (basis, since). */
+  private columnKey(a: number): string | null {
+    return this.overlay || this.isHistory ? null : `${a}@${this.basisT}/${this.sinceT ?? ''}`;
+  }
+
+  /**
+   * Every datom of attribute `a` in this value, grouped by entity: when already in memory, or when
+   * `probes` entity lookups would cost more than building it (Infinity: the whole attribute is read).
+   */
+  column(a: number, probes: number): AttributeColumn | null {
+    const key = this.columnKey(a);
+    if (key === null) return null;
+    const columns = this.ctx.columns;
+    const held = columns.get(key);
+    if (held) return held;
+    const count = this.ctx.store.attrCount(a);
+    if (probes < count * PROBES_PER_DATOM_TO_BUILD || !columns.fits(count)) return null;
+    const es: number[] = [];
+    const vs: unknown[] = [];
+    const txs: number[] = [];
+    this.visitStored('aevt', [a], undefined, (e, _a, v, tx) => {
+      es.push(e);
+      vs.push(v);
+      txs.push(tx);
+    });
+    const col = AttributeColumn.fromDatoms(es, vs, txs);
+    columns.put(key, col);
+    return col;
+  }
+
+  /** Serve one entity's attribute (EAVT [e a]) or a whole attribute (AEVT [a]) from its column. */
+  private visitFromColumn(index: IndexName, prefix: KeyPart[], visit: DatomVisitor): boolean {
+    if (index === 'avet' && prefix.length === 3) {
+      const a = prefix[0] as number;
+      const col = this.columnForValues(a);
+      const v = col ? decodeValue(prefix[1] as Tag, prefix[2]) : undefined;
+      if (col && col.visitValueRange(v, true, v, true, (e, v, tx) => visit(e, a, v, tx, true))) return true;
+      this.visitStored(index, prefix, undefined, this.countedValueVisit(a, visit));
+      return true;
     }
+    const probe = index === 'eavt' && prefix.length === 2;
+    const whole = index === 'aevt' && prefix.length === 1;
+    if (!probe && !whole) return false;
+    const a = prefix[probe ? 1 : 0] as number;
+    const key = this.columnKey(a)!;
+    const col = this.ctx.columns.get(key) ?? this.column(a, whole ? Infinity : this.ctx.columns.countReads(key));
+    if (!col) return false;
+    const withAttr = (e: number, v: unknown, tx: number) => visit(e, a, v, tx, true);
+    if (probe) col.visitEntity(prefix[0] as number, withAttr);
+    else col.visitAll(withAttr);
     return true;
   }
 

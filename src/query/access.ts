@@ -8,6 +8,16 @@ export type DatomVisitor = (e: number, a: number, v: unknown, tx: number, added:
 export interface VisitingDb {
   visitDatoms?(index: IndexName, components: unknown[], visit: DatomVisitor): void;
   visitRange?(attr: unknown, start: unknown, end: unknown, endInclusive: boolean, visit: DatomVisitor): void;
+  column?(attr: number, probes: number): EntityColumn | null;
+}
+
+/** One attribute's datoms grouped by entity, held in memory (see src/db/columns.ts). */
+export interface EntityColumn {
+  readonly es: readonly number[];
+  readonly vs: readonly unknown[];
+  readonly txs: readonly number[];
+  /** Index of entity e's first datom; -1 when none. Its datoms follow while es[i] === e. */
+  slotOf(e: number): number;
 }
 
 export function visitDatoms(db: DbView, index: IndexName, components: unknown[], visit: DatomVisitor): void {
@@ -20,4 +30,10 @@ export function visitRange(db: DbView, attr: number, start: unknown, end: unknow
   const fast = (db as DbView & VisitingDb).visitRange;
   if (fast) return fast.call(db, attr, start, end, endInclusive, visit);
   for (const d of db.indexRange(attr, start, end, endInclusive)) visit(d.e, d.a, d.v, d.tx, d.added);
+}
+
+/** The attribute's column when the db holds it or `probes` entity lookups make building it pay. */
+export function columnOf(db: DbView, attr: number, probes: number): EntityColumn | null {
+  const fast = (db as DbView & VisitingDb).column;
+  return fast ? fast.call(db, attr, probes) : null;
 }

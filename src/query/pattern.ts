@@ -6,7 +6,7 @@ import type { QueryContext } from './context.js';
 import { isDb } from './context.js';
 import { type Relation, type Row, join } from './relation.js';
 import { valueKey, compareValues, joinKey, tupleKey } from './values.js';
-import { visitDatoms, visitRange, type DatomVisitor } from './access.js';
+import { visitDatoms, visitRange, columnOf, type DatomVisitor, type EntityColumn } from './access.js';
 import { queryError } from './errors.js';
 import { printClause } from './print.js';
 
@@ -196,7 +196,7 @@ function varPositions(terms: Term[]): Map<string, number[]> {
 export interface PatternResult {
   rel: Relation;
   index: string;
-  strategy: 'scan' | 'probe' | 'none';
+  strategy: 'scan' | 'probe' | 'column' | 'none';
   datomsRead: number;
 }
 
@@ -332,9 +332,38 @@ export function evalPattern(ctx: QueryContext, c: PatternClause, rel: Relation, 
     return { rel: join(rel, right), index: chooseIndex(res.comps, range), strategy: 'scan', datomsRead };
   }
 
-  // group the relation's rows by the datom-side values of the bound variables
   const bIdx = boundVars.map((v) => rel.vars.indexOf(v));
   const bPos = boundVars.map((v) => positions.get(v)![0]!);
+  const col = !hasEq && !range && boundVars.length === 1 && bPos[0] === 0 ? entityColumn(db, res, rel.rows.length) : null;
+  if (col) {
+    // the entity is bound: one in-memory lookup per row in the attribute's column, no grouping
+    const rows: Row[] = [];
+    const { es, vs, txs } = col;
+    const vKey = res.comps.v === undefined ? undefined : joinKey(res.comps.v);
+    const a = res.comps.a!;
+    const eCol = bIdx[0]!;
+    let datomsRead = 0;
+    for (const row of rel.rows) {
+      const x = row[eCol];
+      const e = typeof x === 'number' ? x : resolveEntity(db, x);
+      if (e === null) continue;
+      for (let i = col.slotOf(e); i >= 0 && i < es.length && es[i] === e; i++) {
+        datomsRead++;
+        const v = vs[i];
+        if (vKey !== undefined && joinKey(v) !== vKey) continue;
+        if (nFree === 0) {
+          rows.push(row); // no new variables: a semi-join, each row passes once
+          break;
+        }
+        const out = row.slice();
+        if (nFree === 1) out.push(field(f0, e, a, v, txs[i]!, true));
+        else for (const x of tail(e, a, v, txs[i]!, true)) out.push(x);
+        rows.push(out);
+      }
+    }
+    return { rel: { vars: outVars, rows, distinct: (!!rel.distinct && distinct) || (!nFree && !!rel.distinct) }, index: 'aevt', strategy: 'column', datomsRead };
+  }
+  // group the relation's rows by the datom-side values of the bound variables
   const groups = new Map<unknown, { vals: unknown[]; rows: Row[] }>();
   const single = boundVars.length === 1;
   for (const row of rel.rows) {
@@ -578,10 +607,17 @@ export function batchable(ctx: QueryContext, c: Clause, eVar: string, bound: Set
   return isDb(src) && !!resolveAttr(ctx, src, a.value);
 }
 
-/** Would a pattern with its entity bound to `groups` distinct values be probed (rather than scanned)? */
+/** Would a pattern with its entity bound to `groups` distinct values be probed in LMDB (rather than scanned or read from a column)? */
 export function wouldProbe(ctx: QueryContext, c: PatternClause, groups: number): boolean {
   const src = ctx.sources.get(c.src?.name ?? '$');
   if (!isDb(src)) return false;
   const res = resolveConsts(ctx, src, c);
-  return res.ok && groups * PROBE_COST <= scanEstimateOf(ctx, src, c, res, null);
+  return res.ok && groups * PROBE_COST <= scanEstimateOf(ctx, src, c, res, null) && !entityColumn(src, res, groups);
+}
+
+/** The column serving `[?e :attr x]` for `probes` bound entities, when the db has or builds one. */
+function entityColumn(db: DbView, res: Resolved, probes: number): EntityColumn | null {
+  const { e, a, tx, added } = res.comps;
+  if (a === undefined || e !== undefined || tx !== undefined || added !== undefined) return null;
+  return columnOf(db, a, probes);
 }

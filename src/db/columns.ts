@@ -1,0 +1,221 @@
+// Attribute columns: every datom of one attribute in one database value, decoded and grouped by
+// entity, for queries that read one attribute of many entities. A Db value is immutable, so a
+// column built for (attribute, basis t, since t) is never stale and is kept until memory is
+// needed for another; a commit makes new Db values and so new keys, never an invalidation.
+//
+// An LMDB lookup costs about as much as scanning 15-20 keys, so once a view of an attribute is
+// probed for a sixteenth of its datoms, one scan into a column is cheaper than the probes still
+// to come; a query that scans the whole attribute pays for that scan anyway.
+
+/** By default at most this many datoms are held in columns at once (least recently used go first). */
+export const DEFAULT_COLUMN_DATOMS = 2_000_000;
+/** Entity lookups per datom of the attribute after which building the column pays. */
+export const PROBES_PER_DATOM_TO_BUILD = 1 / 16;
+/** Probe counters kept before they are reset (views nobody probes often enough). */
+const MAX_PROBE_COUNTERS = 10_000;
+
+export type ColumnVisitor = (e: number, v: unknown, tx: number) => void;
+
+/**
+ * The datoms of one attribute: parallel arrays grouped by entity, and where each entity's datoms
+ * start. Entity ids are mostly dense, so the start slots are usually an array indexed by id.
+ */
+export class AttributeColumn {
+  private readonly denseBase: number;
+  private readonly dense: Int32Array | null;
+  private readonly sparse: Map<number, number> | null;
+  readonly entityCount: number;
+
+  private constructor(
+    readonly es: number[],
+    readonly vs: unknown[],
+    readonly txs: number[],
+  ) {
+    let entities = 0;
+    for (let i = 0; i < es.length; i++) if (i === 0 || es[i] !== es[i - 1]) entities++;
+    this.entityCount = entities;
+    const lo = es.length ? es[0]! : 0;
+    const span = es.length ? es[es.length - 1]! - lo + 1 : 0;
+    this.denseBase = lo;
+    if (span <= 4 * entities + 1024) {
+      this.dense = new Int32Array(span).fill(-1);
+      this.sparse = null;
+      for (let i = es.length - 1; i >= 0; i--) this.dense[es[i]! - lo] = i;
+    } else {
+      this.dense = null;
+      this.sparse = new Map();
+      for (let i = es.length - 1; i >= 0; i--) this.sparse.set(es[i]!, i);
+    }
+  }
+
+  /** From datoms in any order; entities are grouped by id (datoms of one entity keep their order). */
+  static fromDatoms(es: number[], vs: unknown[], txs: number[]): AttributeColumn {
+    let grouped = true;
+    for (let i = 1; i < es.length && grouped; i++) grouped = es[i - 1]! <= es[i]!;
+    if (grouped) return new AttributeColumn(es, vs, txs);
+    const order = es.map((_, i) => i).sort((x, y) => es[x]! - es[y]! || x - y);
+    return new AttributeColumn(
+      order.map((i) => es[i]!),
+      order.map((i) => vs[i]),
+      order.map((i) => txs[i]!),
+    );
+  }
+
+  get size(): number {
+    return this.es.length;
+  }
+
+  /** Index of entity e's first datom in the arrays; -1 when it has none. Its datoms follow while es[i] === e. */
+  slotOf(e: number): number {
+    if (this.dense) {
+      const i = e - this.denseBase;
+      return i >= 0 && i < this.dense.length ? this.dense[i]! : -1;
+    }
+    return this.sparse!.get(e) ?? -1;
+  }
+
+  /** Visit entity e's datoms; false when it has none. */
+  visitEntity(e: number, visit: ColumnVisitor): boolean {
+    let i = this.slotOf(e);
+    if (i < 0) return false;
+    const { es, vs, txs } = this;
+    for (; i < es.length && es[i] === e; i++) visit(e, vs[i], txs[i]!);
+    return true;
+  }
+
+  visitAll(visit: ColumnVisitor): void {
+    const { es, vs, txs } = this;
+    for (let i = 0; i < es.length; i++) visit(es[i]!, vs[i], txs[i]!);
+  }
+
+  private valueOrder: Int32Array | null | undefined;
+  private valueKind: 'number' | 'string' | null = null;
+
+  /**
+   * Visit the datoms whose value lies between the bounds (undefined = open), in value order, as an
+   * AVET range scan would. Returns false, visiting nothing, when the column cannot answer: values
+   * that are not all numbers or all strings, or bounds of another type.
+   */
+  visitValueRange(lo: unknown, loInclusive: boolean, hi: unknown, hiInclusive: boolean, visit: ColumnVisitor): boolean {
+    if (this.es.length === 0) return true;
+    const order = this.orderByValue();
+    if (!order) return false;
+    const kind = this.valueKind;
+    if ((lo !== undefined && typeof lo !== kind) || (hi !== undefined && typeof hi !== kind)) return false;
+    const cmp = kind === 'number' ? compareNumbers : compareCodePoints;
+    const { es, vs, txs } = this;
+    // first slot in value order not below the lower bound
+    let from = 0;
+    if (lo !== undefined) {
+      let l = 0;
+      let h = order.length;
+      while (l < h) {
+        const m = (l + h) >>> 1;
+        const c = cmp(vs[order[m]!], lo);
+        if (c < 0 || (c === 0 && !loInclusive)) l = m + 1;
+        else h = m;
+      }
+      from = l;
+    }
+    for (let k = from; k < order.length; k++) {
+      const i = order[k]!;
+      if (hi !== undefined) {
+        const c = cmp(vs[i], hi);
+        if (c > 0 || (c === 0 && !hiInclusive)) break;
+      }
+      visit(es[i]!, vs[i], txs[i]!);
+    }
+    return true;
+  }
+
+  /** Slots sorted by (value, entity), built on first use; null when values are of mixed or other types. */
+  private orderByValue(): Int32Array | null {
+    if (this.valueOrder !== undefined) return this.valueOrder;
+    const { vs, es } = this;
+    const kind = typeof vs[0];
+    if ((kind !== 'number' && kind !== 'string') || !vs.every((v) => typeof v === kind)) return (this.valueOrder = null);
+    this.valueKind = kind;
+    const cmp = kind === 'number' ? compareNumbers : compareCodePoints;
+    const order = Int32Array.from(vs.keys());
+    order.sort((x, y) => cmp(vs[x], vs[y]) || es[x]! - es[y]!);
+    return (this.valueOrder = order);
+  }
+}
+
+function compareNumbers(a: unknown, b: unknown): number {
+  return (a as number) - (b as number);
+}
+
+/** Strings in code point order, the order of their UTF-8 bytes in the index keys. */
+function compareCodePoints(a: unknown, b: unknown): number {
+  const x = a as string;
+  const y = b as string;
+  if (x === y) return 0;
+  const n = Math.min(x.length, y.length);
+  for (let i = 0; i < n; i++) {
+    const cx = x.charCodeAt(i);
+    const cy = y.charCodeAt(i);
+    if (cx === cy) continue;
+    // UTF-16 order differs from code point order only where a surrogate meets U+E000..U+FFFF
+    if (cx >= 0xd800 && cy >= 0xd800) return (x.codePointAt(i) ?? cx) - (y.codePointAt(i) ?? cy);
+    return cx - cy;
+  }
+  return x.length - y.length;
+}
+
+/** Columns of one connection, least recently used first, within a datom budget. */
+export class ColumnCache {
+  private readonly columns = new Map<string, AttributeColumn>();
+  private readonly probes = new Map<string, number>();
+  private datoms = 0;
+
+  constructor(private readonly maxDatoms = DEFAULT_COLUMN_DATOMS) {}
+
+  get(key: string): AttributeColumn | undefined {
+    const col = this.columns.get(key);
+    if (col) {
+      this.columns.delete(key);
+      this.columns.set(key, col);
+    }
+    return col;
+  }
+
+  /** Can a column of `size` datoms be held at all? */
+  fits(size: number): boolean {
+    return size > 0 && size <= this.maxDatoms;
+  }
+
+  put(key: string, col: AttributeColumn): void {
+    if (!this.fits(col.size)) return;
+    const old = this.columns.get(key);
+    if (old) this.datoms -= old.size;
+    this.columns.delete(key);
+    for (const [k, c] of this.columns) {
+      if (this.datoms + col.size <= this.maxDatoms) break;
+      this.columns.delete(k);
+      this.datoms -= c.size;
+    }
+    this.columns.set(key, col);
+    this.datoms += col.size;
+    this.probes.delete(key);
+  }
+
+  /** Count datoms of a view's attribute read from LMDB (entity probes, value lookups); returns the total so far. */
+  countReads(key: string, n = 1): number {
+    if (this.probes.size >= MAX_PROBE_COUNTERS) this.probes.clear();
+    const total = (this.probes.get(key) ?? 0) + n;
+    this.probes.set(key, total);
+    return total;
+  }
+
+  /** Datoms held now. */
+  get heldDatoms(): number {
+    return this.datoms;
+  }
+
+  clear(): void {
+    this.columns.clear();
+    this.probes.clear();
+    this.datoms = 0;
+  }
+}

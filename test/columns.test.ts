@@ -1,0 +1,223 @@
+// Attribute columns (src/db/columns.ts): the in-memory copies of whole attributes of a Db value
+// that queries use when they read many entities. Every answer served from a column must equal
+// the answer read from LMDB; a second database with columns turned off is the reference.
+import fc from 'fast-check';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { AttributeColumn, ColumnCache } from '../src/db/columns.js';
+import { explain, q } from '../src/query/index.js';
+import type { Connection, Db } from '../src/index.js';
+import { freshConn } from './helpers/tmp.js';
+
+const visitAll = (col: AttributeColumn) => {
+  const out: [number, unknown, number][] = [];
+  col.visitAll((e, v, tx) => out.push([e, v, tx]));
+  return out;
+};
+const range = (col: AttributeColumn, lo: unknown, loInc: boolean, hi: unknown, hiInc: boolean) => {
+  const out: [number, unknown][] = [];
+  const ok = col.visitValueRange(lo, loInc, hi, hiInc, (e, v) => out.push([e, v]));
+  return ok ? out : null;
+};
+
+describe('AttributeColumn', () => {
+  it('groups datoms by entity, keeping the order within an entity', () => {
+    const col = AttributeColumn.fromDatoms([5, 3, 5, 9, 3], ['a', 'b', 'c', 'd', 'e'], [1, 2, 3, 4, 5]);
+    expect(visitAll(col)).toEqual([
+      [3, 'b', 2],
+      [3, 'e', 5],
+      [5, 'a', 1],
+      [5, 'c', 3],
+      [9, 'd', 4],
+    ]);
+    expect(col.entityCount).toBe(3);
+    const of5: unknown[] = [];
+    expect(col.visitEntity(5, (_e, v) => of5.push(v))).toBe(true);
+    expect(of5).toEqual(['a', 'c']);
+    expect(col.visitEntity(4, () => expect.unreachable())).toBe(false);
+    expect(col.slotOf(-1)).toBe(-1);
+    expect(col.slotOf(100)).toBe(-1);
+  });
+
+  it('finds entities whether their ids are dense or sparse', () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.integer({ min: 0, max: 2 ** 40 }), { maxLength: 60 }), fc.boolean(), (ids, dense) => {
+        const es = dense ? ids.map((_, i) => 1000 + i * 2) : ids;
+        const col = AttributeColumn.fromDatoms(es, es.map((e) => e * 2), es.map(() => 1));
+        for (const e of es) expect(col.slotOf(e) >= 0 && visitAll(col)[col.slotOf(e)]![1]).toBe(e * 2);
+        expect(col.slotOf(dense ? 1001 : 2 ** 40 + 1)).toBe(-1);
+      }),
+    );
+  });
+
+  it('answers value ranges in value order, as AVET would', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: -50, max: 50 }), { maxLength: 80 }),
+        fc.option(fc.integer({ min: -60, max: 60 }), { nil: undefined }),
+        fc.option(fc.integer({ min: -60, max: 60 }), { nil: undefined }),
+        fc.boolean(),
+        fc.boolean(),
+        (vs, lo, hi, loInc, hiInc) => {
+          const es = vs.map((_, i) => i + 1);
+          const col = AttributeColumn.fromDatoms(es, vs, es.map(() => 7));
+          const expected = es
+            .map((e, i) => [e, vs[i]!] as [number, number])
+            .filter(([, v]) => (lo === undefined || v > lo || (loInc && v === lo)) && (hi === undefined || v < hi || (hiInc && v === hi)))
+            .sort((x, y) => x[1] - y[1] || x[0] - y[0]);
+          expect(range(col, lo, loInc, hi, hiInc)).toEqual(expected);
+        },
+      ),
+    );
+  });
+
+  it('orders strings by code point (UTF-8 key order), not by UTF-16 unit', () => {
+    const astral = '\u{1F600}'; // a surrogate pair: below U+FFFF in UTF-16 units, above it as a code point
+    const col = AttributeColumn.fromDatoms([1, 2, 3], [astral, '\uFFFD', 'a'], [1, 1, 1]);
+    expect(range(col, undefined, true, undefined, true)!.map(([, v]) => v)).toEqual(['a', '\uFFFD', astral]);
+    expect(range(col, 'b', true, undefined, true)!.map(([e]) => e)).toEqual([2, 1]);
+  });
+
+  it('declines mixed values and bounds of another type', () => {
+    const mixed = AttributeColumn.fromDatoms([1, 2], [1, 'x'], [1, 1]);
+    expect(range(mixed, undefined, true, undefined, true)).toBeNull();
+    const nums = AttributeColumn.fromDatoms([1, 2], [1, 2], [1, 1]);
+    expect(range(nums, 'a', true, undefined, true)).toBeNull();
+  });
+});
+
+describe('ColumnCache', () => {
+  const col = (n: number) => AttributeColumn.fromDatoms([...Array(n).keys()], Array(n).fill(0), Array(n).fill(1));
+
+  it('keeps the most recently used columns within its datom budget', () => {
+    const cache = new ColumnCache(10);
+    cache.put('a', col(4));
+    cache.put('b', col(4));
+    expect(cache.get('a')).toBeDefined(); // a is now the most recent
+    cache.put('c', col(4));
+    expect(cache.get('b')).toBeUndefined();
+    expect(cache.get('a')?.size).toBe(4);
+    expect(cache.get('c')?.size).toBe(4);
+    expect(cache.heldDatoms).toBe(8);
+    cache.put('huge', col(11));
+    expect(cache.get('huge')).toBeUndefined();
+    expect(cache.heldDatoms).toBe(8);
+  });
+
+  it('holds nothing with a budget of 0', () => {
+    const cache = new ColumnCache(0);
+    cache.put('a', col(1));
+    expect(cache.get('a')).toBeUndefined();
+    expect(cache.fits(1)).toBe(false);
+  });
+
+  it('counts reads per key', () => {
+    const cache = new ColumnCache();
+    expect(cache.countReads('k', 0)).toBe(0);
+    expect(cache.countReads('k')).toBe(1);
+    expect(cache.countReads('k', 5)).toBe(6);
+  });
+});
+
+const SCHEMA = `[{:db/ident :p/name :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
+ {:db/ident :p/age :db/valueType :db.type/long :db/cardinality :db.cardinality/one}
+ {:db/ident :p/tag :db/valueType :db.type/keyword :db/cardinality :db.cardinality/many}
+ {:db/ident :p/likes :db/valueType :db.type/ref :db/cardinality :db.cardinality/many}]`;
+const NAMES = ['Ivan', 'Petr', 'Oleg', 'Yuri'];
+const QUERIES = [
+  '[:find ?e ?a :where [?e :p/name "Ivan"] [?e :p/age ?a]]',
+  '[:find ?e ?a :where [?e :p/age ?a] [?e :p/name "Ivan"]]',
+  '[:find ?e :where [?e :p/name "Ivan"] [?e :p/age 30]]',
+  '[:find ?e ?t :where [?e :p/name "Oleg"] [?e :p/tag ?t]]',
+  '[:find ?e ?f :where [?e :p/name "Yuri"] [?e :p/likes ?f] [?f :p/name "Ivan"]]',
+  '[:find ?e :where [?e :p/age ?a] [(> ?a 40)] [(<= ?a 60)]]',
+  '[:find ?n (count ?e) :where [?e :p/name ?n] [?e :p/age ?a]]',
+  '[:find ?e ?n :where [?e :p/age 30] [?e :p/name ?n]]',
+  '[:find ?e :where [?e :p/age ?a] [(< ?a 20)] [?e :p/name "Ivan"]]',
+  '[:find ?e :where [?e :p/age ?a] [(< ?a 20)] [?e :p/tag :t1]]',
+];
+const norm = (rows: unknown) => JSON.stringify((rows as unknown[][]).map((r) => JSON.stringify(r)).sort());
+
+/** The same transactions on two databases: one with columns, one reading only LMDB. */
+async function twins(): Promise<{ cols: Connection; lmdb: Connection; ts: number[] }> {
+  const cols = await freshConn({ noSync: true });
+  const lmdb = await freshConn({ noSync: true, columnDatoms: 0 });
+  const ts: number[] = [];
+  const both = async (tx: unknown) => {
+    const [r] = await Promise.all([cols.transact(tx), lmdb.transact(tx)]);
+    ts.push(r.t);
+  };
+  await both(SCHEMA);
+  const people = Array.from({ length: 400 }, (_, i) => `{:db/id "p${i}" :p/name "${NAMES[i % 4]}" :p/age ${(i * 7) % 80} :p/tag [:t${i % 3} :u${i % 5}]}`);
+  await both(`[${people.join(' ')}]`);
+  const es = [...cols.db().datoms('aevt', ':p/name')].map((d) => d.e);
+  // later history: age changes, renames, tags and likes added and retracted
+  for (let round = 0; round < 4; round++) {
+    const tx: string[] = [];
+    es.forEach((e, i) => {
+      if ((i + round) % 3 === 0) tx.push(`[:db/add ${e} :p/age ${(i * 13 + round * 11) % 80}]`);
+      if ((i + round) % 7 === 0) tx.push(`[:db/add ${e} :p/name "${NAMES[(i + round) % 4]}"]`);
+      if ((i + round) % 5 === 0) tx.push(`[:db/add ${e} :p/tag :r${round}]`);
+      if ((i + round) % 6 === 0) tx.push(`[:db/retract ${e} :p/tag :t${i % 3}]`);
+      if ((i + round) % 11 === 0) tx.push(`[:db/add ${e} :p/likes ${es[(i * 3 + round) % es.length]}]`);
+    });
+    await both(`[${tx.join(' ')}]`);
+  }
+  return { cols, lmdb, ts };
+}
+
+describe('queries served from columns', () => {
+  let cols: Connection;
+  let lmdb: Connection;
+  let ts: number[];
+  beforeAll(async () => {
+    ({ cols, lmdb, ts } = await twins());
+  });
+
+  it('read a bound entity attribute from its column, with the same answers as LMDB', () => {
+    const e = explain(QUERIES[0]!, cols.db());
+    expect(e.steps.map((s) => s.strategy)).toContain('column');
+    const off = explain(QUERIES[0]!, lmdb.db());
+    expect(off.steps.map((s) => s.strategy)).not.toContain('column');
+    expect(norm(e.result)).toBe(norm(off.result));
+    expect(e.resultCount).toBeGreaterThan(50);
+  });
+
+  it('give the same answers as LMDB now, as of every t, and since a t (each query run twice)', () => {
+    const views = (c: Connection): Db[] => [c.db(), ...ts.map((t) => c.db().asOf(t)), c.db().since(ts[2]!)];
+    const a = views(cols);
+    const b = views(lmdb);
+    let compared = 0;
+    for (let i = 0; i < a.length; i++) {
+      for (const text of QUERIES) {
+        const expected = norm(q(text, b[i]!));
+        // the first run may read LMDB and build columns; the second reads the columns
+        expect(norm(q(text, a[i]!)), `${text} on view ${i}`).toBe(expected);
+        expect(norm(q(text, a[i]!)), `${text} on view ${i}, again`).toBe(expected);
+        compared++;
+      }
+    }
+    expect(compared).toBe(QUERIES.length * (ts.length + 2));
+  });
+
+  it('never serve a stale datom: an older db value keeps its answers after a commit', async () => {
+    const before = cols.db();
+    const text = '[:find ?e ?a :where [?e :p/name "Ivan"] [?e :p/age ?a]]';
+    const old = norm(q(text, before));
+    q(text, before); // columns of `before` are held now
+    const ivans = q<number[]>('[:find [?e ...] :where [?e :p/name "Ivan"]]', before);
+    await cols.transact(ivans.map((e) => [':db/add', e, ':p/age', 99]));
+    const after = cols.db();
+    expect(norm(q(text, before))).toBe(old);
+    const now = q<[number, number][]>(text, after);
+    expect(now.length).toBe(ivans.length);
+    expect(now.every(([, a]) => a === 99)).toBe(true);
+  });
+
+  it('are not used for history or speculative views', () => {
+    const h = explain('[:find ?e ?a :where [?e :p/name "Ivan"] [?e :p/age ?a]]', cols.db().history());
+    expect(h.steps.map((s) => s.strategy)).not.toContain('column');
+    const w = cols.db().with('[[:db/add "x" :p/name "Ivan"] [:db/add "x" :p/age 1]]').dbAfter;
+    const rows = q<[number, number][]>('[:find ?e ?a :where [?e :p/name "Ivan"] [?e :p/age ?a]]', w);
+    expect(rows.some(([, a]) => a === 1)).toBe(true);
+  });
+});

@@ -41,6 +41,13 @@ export interface StoreOptions {
   durability?: 'os' | 'process';
 }
 
+/** A write waiting for the next group commit. */
+interface QueuedWrite {
+  write: () => unknown;
+  resolve: (value: unknown) => void;
+  reject: (reason: unknown) => void;
+}
+
 /** A retraction to store: the datom as it was asserted (tx = asserting tx) and the retracting tx. */
 export interface Retraction {
   raw: RawDatom;
@@ -74,6 +81,8 @@ export class Store {
       maxDbs: 16,
       mapSize: options.mapSize ?? 64 * 1024 ** 3,
       noSync: options.noSync ?? options.durability === 'process',
+      // commits are flushed inside the commit call, so a commit that returned is on disk
+      overlappingSync: false,
       readOnly: this.readOnly,
     });
     this.meta = this.env.openDB('meta', {});
@@ -173,28 +182,48 @@ export class Store {
   // ---------------- writing ----------------
 
   /**
-   * Run `write` in one LMDB write transaction, after every earlier one; resolves once committed
-   * and flushed to disk. Reads inside `write` see the writes of earlier transactions.
+   * Run `write` in an LMDB write transaction, after every earlier one; resolves once committed
+   * and flushed to disk. Reads inside `write` see the writes of earlier transactions. Writes
+   * queued in the same turn of the event loop share one commit and one flush (group commit);
+   * each runs in its own child transaction, so one that throws is rolled back alone.
    */
-  async writeTransaction<T>(write: () => T): Promise<T> {
-    if (this.readOnly) throw new StorageError('storage/read-only', `${this.dir} is open read-only`);
-    let result!: T;
-    // The child transaction makes each callback atomic: if it throws after some writes, they
-    // are rolled back while other callbacks batched into the same commit still land.
+  writeTransaction<T>(write: () => T): Promise<T> {
+    if (this.readOnly) return Promise.reject(new StorageError('storage/read-only', `${this.dir} is open read-only`));
+    return new Promise<T>((resolve, reject) => {
+      this.queuedWrites.push({ write, resolve: resolve as (value: unknown) => void, reject });
+      if (this.queuedWrites.length === 1) setImmediate(() => this.commitQueuedWrites());
+    });
+  }
+
+  private readonly queuedWrites: QueuedWrite[] = [];
+
+  /**
+   * One synchronous LMDB commit for every queued write. A synchronous commit returns after the
+   * flush (no hand-off to lmdb-js's write thread), which is what bounds sequential transacts.
+   */
+  private commitQueuedWrites(): void {
+    const batch = this.queuedWrites.splice(0);
+    const outcomes: { ok: boolean; value: unknown }[] = [];
     try {
-      await this.env.transaction(() =>
-        this.env.childTransaction(() => {
-          result = write();
-        }),
-      );
-      await this.env.flushed;
+      this.env.transactionSync(() => {
+        for (const queued of batch) {
+          try {
+            let value: unknown;
+            this.env.childTransaction(() => {
+              value = queued.write();
+            });
+            outcomes.push({ ok: true, value });
+          } catch (err) {
+            outcomes.push({ ok: false, value: err });
+          }
+        }
+      });
     } catch (err) {
-      // lmdb-js rejects every pending write promise of a failed commit; claim them so a disk
-      // error reaches the caller as an error, not as an unhandled rejection ending the process
-      (this.env.committed as PromiseLike<unknown>).then(undefined, () => undefined);
-      throw commitFailure(err);
+      const failure = commitFailure(err);
+      for (const queued of batch) queued.reject(failure);
+      return;
     }
-    return result;
+    batch.forEach((queued, i) => (outcomes[i]!.ok ? queued.resolve(outcomes[i]!.value) : queued.reject(outcomes[i]!.value)));
   }
 
   /** Inside a write transaction: append a log entry and apply it to the indexes. */

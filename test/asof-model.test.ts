@@ -183,6 +183,34 @@ async function runHistory(history: AbstractOp[][]): Promise<void> {
     const refs = new Set([...expected].filter((f) => f.split(' ')[1] === REF.fqn));
     expect(dbFacts(view, 'vaet')).toEqual(refs);
   }
+  // history views (asOf t, since t0): every assertion and retraction in the window, in index order
+  const ts = [...expectedAt.keys()].sort((x, y) => x - y);
+  const events: { t: number; f: string; added: boolean }[] = [];
+  for (let i = 1; i < ts.length; i++) {
+    const before = expectedAt.get(ts[i - 1]!)!;
+    const after = expectedAt.get(ts[i]!)!;
+    for (const f of after) if (!before.has(f)) events.push({ t: ts[i]!, f, added: true });
+    for (const f of before) if (!after.has(f)) events.push({ t: ts[i]!, f, added: false });
+  }
+  for (const t of ts) {
+    for (const since of [null, ts[1], ts[Math.floor(ts.length / 2)]]) {
+      let view = db.asOf(t).history();
+      if (since !== null && since !== undefined) view = view.since(since);
+      const expected = events.filter((x) => x.t <= t && (since === null || since === undefined || x.t > since)).map((x) => `${x.f} ${x.t} ${x.added}`);
+      for (const index of ['eavt', 'aevt'] as const) {
+        const got = [...view.datoms(index)].filter((d) => [ONE, MANY, REF, NAME].some((a) => db.attr(a)?.id === d.a));
+        expect(got.map((d) => `${fact(d.e, db.ident(d.a)!, d.v)} ${db.txToT(d.tx)} ${d.added}`).sort()).toEqual(expected.sort());
+        // index order: by (e, a) or (a, e), and by t within one fact
+        for (let i = 1; i < got.length; i++) {
+          const [p, c] = [got[i - 1]!, got[i]!];
+          const key = (d: typeof p) => (index === 'eavt' ? [d.e, d.a] : [d.a, d.e]);
+          const [k0, k1] = [key(p), key(c)];
+          expect(k0[0]! < k1[0]! || (k0[0] === k1[0] && k0[1]! <= k1[1]!), `${index} order`).toBe(true);
+          if (p.e === c.e && p.a === c.a && p.v === c.v) expect(p.tx <= c.tx, `${index} tx order within a fact`).toBe(true);
+        }
+      }
+    }
+  }
   // the log alone replays to the same facts
   const replay = new Set<string>();
   for (const entry of conn.txRange(1)) {

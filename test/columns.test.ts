@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AttributeColumn, ColumnCache } from '../src/db/columns.js';
 import { explain, q } from '../src/query/index.js';
-import type { Connection, Db } from '../src/index.js';
+import { pull, type Connection, type Db } from '../src/index.js';
 import { freshConn } from './helpers/tmp.js';
 
 const visitAll = (col: AttributeColumn) => {
@@ -211,6 +211,21 @@ describe('queries served from columns', () => {
     const now = q<[number, number][]>(text, after);
     expect(now.length).toBe(ivans.length);
     expect(now.every(([, a]) => a === 99)).toBe(true);
+  });
+
+  it('past views keep entities in memory: pulls and datoms equal LMDB, twice, and the datoms are frozen', () => {
+    const es = [...lmdb.db().datoms('aevt', ':p/name')].map((d) => d.e).slice(0, 60);
+    for (const t of ts) {
+      const [a, b] = [cols.db().asOf(t), lmdb.db().asOf(t)];
+      for (const e of es) {
+        const expected = JSON.stringify(pull(b, '[*]', e));
+        expect(JSON.stringify(pull(a, '[*]', e))).toBe(expected);
+        expect(JSON.stringify(pull(a, '[*]', e))).toBe(expected);
+        expect(JSON.stringify([...a.datoms('eavt', e)])).toBe(JSON.stringify([...b.datoms('eavt', e)]));
+      }
+    }
+    const d = [...cols.db().asOf(ts[2]!).datoms('eavt', es[0]!)][0]!;
+    expect(Object.isFrozen(d)).toBe(true);
   });
 
   it('are not used for history or speculative views', () => {

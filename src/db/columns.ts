@@ -14,6 +14,8 @@ export const PROBES_PER_DATOM_TO_BUILD = 1 / 16;
 /** Probe counters kept before they are reset (views nobody probes often enough). */
 const MAX_PROBE_COUNTERS = 10_000;
 
+import type { Datom } from './api.js';
+
 export type ColumnVisitor = (e: number, v: unknown, tx: number) => void;
 
 /**
@@ -163,40 +165,61 @@ function compareCodePoints(a: unknown, b: unknown): number {
   return x.length - y.length;
 }
 
-/** Columns of one connection, least recently used first, within a datom budget. */
+/** The datoms of one entity in one past view (EAVT order), as pull and entities read them. */
+export class EntityDatoms {
+  constructor(readonly datoms: readonly Datom[]) {}
+
+  get size(): number {
+    return this.datoms.length + 1;
+  }
+}
+
+type Held = AttributeColumn | EntityDatoms;
+
+/** Columns (and past views' entities) of one connection, least recently used first, within a datom budget. */
 export class ColumnCache {
-  private readonly columns = new Map<string, AttributeColumn>();
+  private readonly held = new Map<string, Held>();
   private readonly probes = new Map<string, number>();
   private datoms = 0;
 
   constructor(private readonly maxDatoms = DEFAULT_COLUMN_DATOMS) {}
 
   get(key: string): AttributeColumn | undefined {
-    const col = this.columns.get(key);
-    if (col) {
-      this.columns.delete(key);
-      this.columns.set(key, col);
-    }
-    return col;
+    const col = this.touch(key);
+    return col instanceof AttributeColumn ? col : undefined;
   }
 
-  /** Can a column of `size` datoms be held at all? */
+  getEntity(key: string): EntityDatoms | undefined {
+    const entity = this.touch(key);
+    return entity instanceof EntityDatoms ? entity : undefined;
+  }
+
+  private touch(key: string): Held | undefined {
+    const x = this.held.get(key);
+    if (x) {
+      this.held.delete(key);
+      this.held.set(key, x);
+    }
+    return x;
+  }
+
+  /** Can `size` datoms be held at all? */
   fits(size: number): boolean {
     return size > 0 && size <= this.maxDatoms;
   }
 
-  put(key: string, col: AttributeColumn): void {
-    if (!this.fits(col.size)) return;
-    const old = this.columns.get(key);
+  put(key: string, x: Held): void {
+    if (!this.fits(x.size)) return;
+    const old = this.held.get(key);
     if (old) this.datoms -= old.size;
-    this.columns.delete(key);
-    for (const [k, c] of this.columns) {
-      if (this.datoms + col.size <= this.maxDatoms) break;
-      this.columns.delete(k);
+    this.held.delete(key);
+    for (const [k, c] of this.held) {
+      if (this.datoms + x.size <= this.maxDatoms) break;
+      this.held.delete(k);
       this.datoms -= c.size;
     }
-    this.columns.set(key, col);
-    this.datoms += col.size;
+    this.held.set(key, x);
+    this.datoms += x.size;
     this.probes.delete(key);
   }
 
@@ -214,7 +237,7 @@ export class ColumnCache {
   }
 
   clear(): void {
-    this.columns.clear();
+    this.held.clear();
     this.probes.clear();
     this.datoms = 0;
   }

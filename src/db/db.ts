@@ -9,10 +9,12 @@ import {
   isLongMarker,
   encodeValue,
   indexKey,
+  KEY_SLOTS,
   KeyPart,
   Payload,
   RawDatom,
   Tag,
+  tagInKey,
   toDatom,
   tToTx,
   txToT,
@@ -21,7 +23,7 @@ import {
 import { KEY_MAX, type Store } from '../storage/store.js';
 import type { AttrInfo, AttrRef, Datom, DbView, Entity, EntityRef, IndexName, Value } from './api.js';
 import { LazyEntity } from './entity.js';
-import { AttributeColumn, PROBES_PER_DATOM_TO_BUILD, type ColumnCache } from './columns.js';
+import { AttributeColumn, EntityDatoms, PROBES_PER_DATOM_TO_BUILD, type ColumnCache } from './columns.js';
 import { comparePart, type Overlay } from './overlay.js';
 import type { Schema } from './schema.js';
 
@@ -450,6 +452,14 @@ export class Db implements DbView {
       return;
     }
 
+    if (!overlay && onlyTx === undefined) {
+      if (index === 'eavt' && prefix.length === 1 && end === undefined && !this.isHistory && (needHistory || txMin >= 0)) {
+        yield* this.pastEntityDatoms(prefix[0] as number, txMin, txMax, needHistory);
+        return;
+      }
+      yield* this.mergedDatoms(index, prefix, end, txMin, txMax, needHistory);
+      return;
+    }
     const current = filterIter(store.scanCurrent(index, prefix, end), (raw) => raw.tx <= txMax && raw.tx > txMin);
     let stored: Iterable<Entry> = mapIter(current, (raw) => ({ raw, added: true, tx: raw.tx, key: indexKey(index, raw) }));
     if (needHistory) {
@@ -463,6 +473,70 @@ export class Db implements DbView {
     for (const x of stored) {
       if (onlyTx !== undefined && x.tx !== onlyTx) continue;
       yield toDatom(x.raw, x.added, x.tx);
+    }
+  }
+
+  /**
+   * One entity's datoms in a past (or since) view. Reading them from LMDB means reading every
+   * retracted version too, so they are kept in memory with the view's columns; the view is
+   * immutable, so they never go stale. Frozen: every reader gets the same objects.
+   */
+  private pastEntityDatoms(e: number, txMin: number, txMax: number, needHistory: boolean): readonly Datom[] {
+    const key = `e${e}@${this.basisT}/${this.sinceT ?? ''}`;
+    const columns = this.ctx.columns;
+    const held = columns.getEntity(key);
+    if (held) return held.datoms;
+    const datoms: Datom[] = [];
+    for (const d of this.mergedDatoms('eavt', [e], undefined, txMin, txMax, needHistory)) datoms.push(Object.freeze(d));
+    columns.put(key, new EntityDatoms(datoms));
+    return datoms;
+  }
+
+  /**
+   * A past or history view of a stored index in index order: the current keys and the history
+   * keys merged straight from LMDB's key arrays. A history key [.. txAsserted txRetracted] gives,
+   * in a history view, the assertion then the retraction (versions of one fact never overlap, so
+   * nothing of the same fact falls between the two); in a past view, the assertion if the datom
+   * was still true at the basis.
+   */
+  private *mergedDatoms(index: IndexName, prefix: KeyPart[], end: KeyPart[] | undefined, txMin: number, txMax: number, needHistory: boolean): Generator<Datom> {
+    const s = KEY_SLOTS[index];
+    const txSlot = s.tx;
+    const store = this.ctx.store;
+    const history = this.isHistory;
+    const cur = store.keys('current', index, prefix, end)[Symbol.iterator]();
+    const past = (needHistory ? store.keys('history', index, prefix, end) : [])[Symbol.iterator]();
+    let c = cur.next();
+    let h = past.next();
+    const datom = (k: KeyPart[], tx: number, added: boolean): Datom => ({
+      e: k[s.e] as number,
+      a: k[s.a] as number,
+      v: decodeValue(tagInKey(index, k), k[s.payload]) as Value,
+      tx,
+      added,
+    });
+    while (!c.done || !h.done) {
+      let takeCurrent = h.done;
+      if (!c.done && !h.done) {
+        let order = 0;
+        for (let i = 0; i < txSlot && order === 0; i++) order = comparePart(c.value[i]!, h.value[i]!);
+        takeCurrent = order < 0 || (order === 0 && (c.value[txSlot] as number) < (h.value[txSlot] as number));
+      }
+      if (takeCurrent) {
+        const k = c.value as KeyPart[];
+        const tx = k[txSlot] as number;
+        if (tx <= txMax && tx > txMin) yield datom(k, tx, true);
+        c = cur.next();
+      } else {
+        const k = h.value as KeyPart[];
+        const asserted = k[txSlot] as number;
+        const retracted = k[txSlot + 1] as number;
+        if (asserted <= txMax && history) {
+          if (asserted > txMin) yield datom(k, asserted, true);
+          if (retracted <= txMax && retracted > txMin) yield datom(k, retracted, false);
+        } else if (asserted <= txMax && asserted > txMin && retracted > txMax) yield datom(k, asserted, true);
+        h = past.next();
+      }
     }
   }
 

@@ -302,6 +302,11 @@ export class Store {
     }
   }
 
+  /** The raw keys of the current or history part of an index in [prefix, end), in key order. */
+  keys(which: 'current' | 'history', index: IndexName, prefix: KeyPart[], end?: KeyPart[]): Iterable<KeyPart[]> {
+    return (which === 'current' ? this.current : this.history)[index].getKeys(rangeOf(prefix, end)) as Iterable<KeyPart[]>;
+  }
+
   /** Current datoms decoded straight from their keys: the fast path for reading "now". */
   *scanCurrentDatoms(index: IndexName, prefix: KeyPart[], end?: KeyPart[]): Generator<Datom> {
     for (const key of this.current[index].getKeys(rangeOf(prefix, end))) yield datomFromKey(index, key as KeyPart[]);

@@ -10,7 +10,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --quick             tiny sizes (what the test runs)
   --tx-limit N        sequential durable transactions per run of add-1/add-5/retract-5 (default 2000)
   --import-datoms N   size of the streaming import (default 1000000)
-  --history-batch N   entity updates per history transaction (default 1000)
+  --history-batch N   entity updates per history transaction (default 1: 5 x people transactions)
   --seed N            data generator seed (default 1)
 workloads: ${Object.values(WORKLOAD_NAMES).flat().join(' ')}`;
 

@@ -125,9 +125,11 @@ export async function buildFactlog(
     await conn.transact(follows.slice(o, o + batch).map(([a, b]) => [':db/add', ids.idOf(a), ':follows', ids.idOf(b)]));
   }
   const historyT: number[] = [];
-  for (const updates of options.history ?? []) {
-    const tx = updates.map((u) => ({ ':db/id': ids.idOf(u.i), ':name': u.name, ':age': u.age, ':salary': u.salary }));
-    historyT.push((await conn.transact(tx)).t);
+  const history = options.history ?? [];
+  // each update is its own transaction (its own t); a thousand of them share one LMDB commit
+  for (let o = 0; o < history.length; o += 1000) {
+    const txs = history.slice(o, o + 1000).map((updates) => updates.map((u) => ({ ':db/id': ids.idOf(u.i), ':name': u.name, ':age': u.age, ':salary': u.salary })));
+    for (const r of await conn.transactBatch(txs)) historyT.push(r.t);
   }
   return { conn, dir, ids, historyT };
 }

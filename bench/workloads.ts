@@ -29,7 +29,7 @@ import { attrValue, generatePeople, PERSON_ATTRS, type Person } from './generate
 import { rawScans, RawReader } from './raw.js';
 import { peakRssMB, type Task } from './stats.js';
 
-export type Group = 'write' | 'query' | 'asof' | 'factlog';
+export type Group = 'write' | 'query' | 'asof' | 'cold' | 'factlog';
 
 /** Everything the workloads share, built once by the runner. */
 export interface BenchContext {
@@ -271,6 +271,23 @@ export function asOfWorkloads(ctx: BenchContext): Workload[] {
   return [...out, ...pullWorkloads(ctx, 'asof-', 'asof', fl, h.dsMid)];
 }
 
+/**
+ * The query workloads right after a commit: each run first transacts one unrelated datom (not
+ * timed), so the query reads a new Db value with nothing of it in memory yet (no columns).
+ */
+export function coldWorkloads(ctx: BenchContext): Workload[] {
+  const conn = ctx.fl.conn;
+  const fl = { db: () => conn.db(), ids: ctx.fl.ids, raw: new RawReader(conn) };
+  let tick = 0;
+  return QUERIES.filter((s) => s.name !== 'rule').map((s) => {
+    const w = queryWorkload(s, ctx, `cold-${s.name}`, 'cold', fl, ctx.dsf);
+    w.description = `${s.name} on a new db value, right after a commit`;
+    w.tasks.factlog = { ...w.tasks.factlog, setup: () => conn.transact([[':db/add', 'tick', ':bench/tick', tick++]]) };
+    delete w.tasks.raw;
+    return w;
+  });
+}
+
 // ---------------- write workloads ----------------
 
 interface FreshFactlog {
@@ -339,6 +356,34 @@ export function writeWorkloads(ctx: BenchContext): Workload[] {
         setup: () => freshFactlog(ctx.workDir),
         run: async ({ conn }: FreshFactlog) => {
           for (let i = 0; i < few5.length; i++) await conn.transact([factlogEntity(few5[i], 'p')]);
+        },
+        teardown: dropFactlog,
+      },
+      ds: {
+        run: () => {
+          let db = ds.empty_db(DS_SCHEMA);
+          for (let i = 0; i < few5.length; i++) db = ds.db_with(db, [dsEntity(few5[i], -1)]);
+          return db;
+        },
+      },
+    },
+  });
+
+  const commits = { txs: 0, commits: 0 };
+  out.push({
+    name: 'add-5-concurrent',
+    group: 'write',
+    description: `one entity per tx (${k5} tx, all in flight at once, durable: group commit)`,
+    ops: { count: k5, unit: 'tx/s' },
+    extra: commits,
+    tasks: {
+      factlog: {
+        setup: () => freshFactlog(ctx.workDir),
+        run: async ({ conn }: FreshFactlog) => {
+          const before = conn.store.commitCount;
+          await Promise.all(few5.map((p) => conn.transact([factlogEntity(p, 'p')])));
+          commits.txs += few5.length;
+          commits.commits += conn.store.commitCount - before;
         },
         teardown: dropFactlog,
       },

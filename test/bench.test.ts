@@ -34,8 +34,8 @@ describe('benchmark (quick)', () => {
   });
 
   it('gets the same answers from factlog and DataScript for every query workload', () => {
-    const read = report.workloads.filter((w) => w.group === 'query' || w.group === 'asof');
-    expect(read.length).toBe(WORKLOAD_NAMES.query.length + WORKLOAD_NAMES.asof.length);
+    const read = report.workloads.filter((w) => w.group === 'query' || w.group === 'asof' || w.group === 'cold');
+    expect(read.length).toBe(WORKLOAD_NAMES.query.length + WORKLOAD_NAMES.asof.length + WORKLOAD_NAMES.cold.length);
     for (const w of read) {
       expect(w.answers, w.name).toBeDefined();
       expect(w.answers!.same, `${w.name}: ${w.answers!.firstDifference}`).toBe(true);
@@ -51,10 +51,14 @@ describe('benchmark (quick)', () => {
   });
 
   it('reports throughput, peak RSS and the targets', () => {
-    for (const n of ['add-1', 'add-5', 'add-all', 'init', 'retract-5', 'import']) {
+    for (const n of ['add-1', 'add-5', 'add-5-concurrent', 'add-all', 'init', 'retract-5', 'import']) {
       const w = report.workloads.find((x) => x.name === n)!;
       expect(w.throughput!.factlog, n).toBeGreaterThan(0);
     }
+    // transactions in flight together share commits
+    const concurrent = report.workloads.find((x) => x.name === 'add-5-concurrent')!;
+    expect(concurrent.extra!.commits).toBeGreaterThan(0);
+    expect(concurrent.extra!.commits).toBeLessThan(concurrent.extra!.txs);
     expect(report.workloads.find((w) => w.name === 'import')!.extra!.peakRssMB).toBeGreaterThan(0);
     expect(report.targets.find((t) => t.target === 'same answers as DataScript')!.met).toBe(true);
     const table = formatTable(report);

@@ -196,6 +196,8 @@ export class Store {
   }
 
   private readonly queuedWrites: QueuedWrite[] = [];
+  /** LMDB commits made by this process (each one flush): fewer than writes when they were grouped. */
+  commitCount = 0;
 
   /**
    * One synchronous LMDB commit for every queued write. A synchronous commit returns after the
@@ -223,6 +225,7 @@ export class Store {
       for (const queued of batch) queued.reject(failure);
       return;
     }
+    this.commitCount++;
     batch.forEach((queued, i) => (outcomes[i]!.ok ? queued.resolve(outcomes[i]!.value) : queued.reject(outcomes[i]!.value)));
   }
 

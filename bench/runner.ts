@@ -9,7 +9,7 @@ import { generateFollows, generateHistory, generatePeople, peopleAfter } from '.
 import { interleave } from './stats.js';
 import {
   asOfWorkloads,
-  coldWorkloads,
+  afterCommitWorkloads,
   historyWorkload,
   importWorkloads,
   queryWorkloads,
@@ -63,7 +63,7 @@ export function defaultOptions(overrides: Partial<BenchOptions> = {}): BenchOpti
 export const WORKLOAD_NAMES: Record<Group, string[]> = {
   write: ['add-1', 'add-5', 'add-5-concurrent', 'add-all', 'init', 'retract-5'],
   query: ['q1', 'q2', 'q2-switch', 'q3', 'q4', 'qpred1', 'qpred2', 'pull-one', 'pull-many', 'rule', 'aggregate'],
-  cold: ['q1', 'q2', 'q2-switch', 'q3', 'q4', 'qpred1', 'qpred2', 'aggregate'].map((n) => `cold-${n}`),
+  'after-commit': ['q1', 'q2', 'q2-switch', 'q3', 'q4', 'qpred1', 'qpred2', 'aggregate'].map((n) => `after-commit-${n}`),
   asof: ['q1', 'q2', 'q2-switch', 'q3', 'q4', 'qpred1', 'qpred2', 'pull-one', 'pull-many', 'aggregate'].map((n) => `asof-${n}`),
   factlog: ['history', 'import', 'open-cold'],
 };
@@ -171,7 +171,7 @@ export async function runBenchmark(partial: Partial<BenchOptions> = {}): Promise
   let historyMeta: BenchReport['meta']['history'] = null;
   const reports: WorkloadReport[] = [];
   try {
-    const needMain = wants('query') || wants('cold') || want.has('retract-5');
+    const needMain = wants('query') || wants('after-commit') || want.has('retract-5');
     if (needMain) {
       let t0 = performance.now();
       ctx.fl = await buildFactlog(people, { follows: follows.edges, dir: path.join(workDir, 'main') });
@@ -205,7 +205,7 @@ export async function runBenchmark(partial: Partial<BenchOptions> = {}): Promise
     if (wants('write')) workloads.push(...writeWorkloads(ctx));
     if (wants('query')) workloads.push(...queryWorkloads(ctx));
     if (wants('asof')) workloads.push(...asOfWorkloads(ctx));
-    if (wants('cold')) workloads.push(...coldWorkloads(ctx));
+    if (wants('after-commit')) workloads.push(...afterCommitWorkloads(ctx));
     if (want.has('history')) workloads.push(...historyWorkload(ctx));
     if (want.has('import')) workloads.push(...importWorkloads(ctx, defaultImporter()));
 

@@ -29,7 +29,7 @@ import { attrValue, generatePeople, PERSON_ATTRS, type Person } from './generate
 import { rawScans, RawReader } from './raw.js';
 import { peakRssMB, type Task } from './stats.js';
 
-export type Group = 'write' | 'query' | 'asof' | 'cold' | 'factlog';
+export type Group = 'write' | 'query' | 'asof' | 'after-commit' | 'factlog';
 
 /** Everything the workloads share, built once by the runner. */
 export interface BenchContext {
@@ -273,14 +273,14 @@ export function asOfWorkloads(ctx: BenchContext): Workload[] {
 
 /**
  * The query workloads right after a commit: each run first transacts one unrelated datom (not
- * timed), so the query reads a new Db value with nothing of it in memory yet (no columns).
+ * timed), so the query reads a new Db value, whose columns are carried over from the last one.
  */
-export function coldWorkloads(ctx: BenchContext): Workload[] {
+export function afterCommitWorkloads(ctx: BenchContext): Workload[] {
   const conn = ctx.fl.conn;
   const fl = { db: () => conn.db(), ids: ctx.fl.ids, raw: new RawReader(conn) };
   let tick = 0;
   return QUERIES.filter((s) => s.name !== 'rule').map((s) => {
-    const w = queryWorkload(s, ctx, `cold-${s.name}`, 'cold', fl, ctx.dsf);
+    const w = queryWorkload(s, ctx, `after-commit-${s.name}`, 'after-commit', fl, ctx.dsf);
     w.description = `${s.name} on a new db value, right after a commit`;
     w.tasks.factlog = { ...w.tasks.factlog, setup: () => conn.transact([[':db/add', 'tick', ':bench/tick', tick++]]) };
     delete w.tasks.raw;

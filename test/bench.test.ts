@@ -34,8 +34,8 @@ describe('benchmark (quick)', () => {
   });
 
   it('gets the same answers from factlog and DataScript for every query workload', () => {
-    const read = report.workloads.filter((w) => w.group === 'query' || w.group === 'asof' || w.group === 'cold');
-    expect(read.length).toBe(WORKLOAD_NAMES.query.length + WORKLOAD_NAMES.asof.length + WORKLOAD_NAMES.cold.length);
+    const read = report.workloads.filter((w) => w.group === 'query' || w.group === 'asof' || w.group === 'after-commit');
+    expect(read.length).toBe(WORKLOAD_NAMES.query.length + WORKLOAD_NAMES.asof.length + WORKLOAD_NAMES['after-commit'].length);
     for (const w of read) {
       expect(w.answers, w.name).toBeDefined();
       expect(w.answers!.same, `${w.name}: ${w.answers!.firstDifference}`).toBe(true);

@@ -90,6 +90,50 @@ export class AttributeColumn {
     for (let i = 0; i < es.length; i++) visit(es[i]!, vs[i], txs[i]!);
   }
 
+  /**
+   * This column with the datoms of some entities replaced (an entity with no datoms left is
+   * dropped, a new one inserted in id order): how a later Db value's column is made from an
+   * earlier one and the entities the transactions in between touched.
+   */
+  withEntities(replaced: Map<number, { vs: unknown[]; txs: number[] }>): AttributeColumn {
+    const changed = [...replaced.keys()].sort((x, y) => x - y);
+    const es: number[] = [];
+    const vs: unknown[] = [];
+    const txs: number[] = [];
+    const emitChanged = (e: number) => {
+      const r = replaced.get(e)!;
+      for (let i = 0; i < r.vs.length; i++) {
+        es.push(e);
+        vs.push(r.vs[i]);
+        txs.push(r.txs[i]!);
+      }
+    };
+    const old = this.es;
+    let k = 0;
+    for (let i = 0; i < old.length; ) {
+      const e = old[i]!;
+      while (k < changed.length && changed[k]! < e) emitChanged(changed[k++]!);
+      let j = i;
+      while (j < old.length && old[j] === e) j++;
+      if (k < changed.length && changed[k] === e) emitChanged(changed[k++]!);
+      else {
+        for (let x = i; x < j; x++) {
+          es.push(e);
+          vs.push(this.vs[x]);
+          txs.push(this.txs[x]!);
+        }
+      }
+      i = j;
+    }
+    while (k < changed.length) emitChanged(changed[k++]!);
+    return new AttributeColumn(es, vs, txs);
+  }
+
+  /** Has the value order (for AVET lookups) been built? */
+  get hasValueOrder(): boolean {
+    return this.valueOrder !== undefined;
+  }
+
   private valueOrder: Int32Array | null | undefined;
   private valueKind: 'number' | 'string' | null = null;
 
@@ -208,6 +252,24 @@ export class ColumnCache {
     return size > 0 && size <= this.maxDatoms;
   }
 
+  /** The held column of attribute `a` at the latest basis t (of views without since), to advance from. */
+  latestColumn(a: number): { t: number; col: AttributeColumn } | undefined {
+    const latest = this.latestByAttr.get(a);
+    if (!latest) return undefined;
+    const col = this.held.get(latest.key);
+    return col instanceof AttributeColumn ? { t: latest.t, col } : undefined;
+  }
+
+  private readonly latestByAttr = new Map<number, { t: number; key: string }>();
+
+  /** Hold the column of attribute `a` at basis t (`key` names the view). */
+  putColumn(key: string, col: AttributeColumn, a: number, t: number | null): void {
+    this.put(key, col);
+    if (t === null || !this.held.has(key)) return;
+    const latest = this.latestByAttr.get(a);
+    if (!latest || latest.t <= t || !this.held.has(latest.key)) this.latestByAttr.set(a, { t, key });
+  }
+
   put(key: string, x: Held): void {
     if (!this.fits(x.size)) return;
     const old = this.held.get(key);
@@ -231,6 +293,16 @@ export class ColumnCache {
     return total;
   }
 
+  private readonly attempts = new Set<string>();
+
+  /** true the first time `what` is asked about (a bounded memory of attempts that failed). */
+  firstAttempt(what: string): boolean {
+    if (this.attempts.has(what)) return false;
+    if (this.attempts.size >= MAX_PROBE_COUNTERS) this.attempts.clear();
+    this.attempts.add(what);
+    return true;
+  }
+
   /** Datoms held now. */
   get heldDatoms(): number {
     return this.datoms;
@@ -238,6 +310,8 @@ export class ColumnCache {
 
   clear(): void {
     this.held.clear();
+    this.attempts.clear();
+    this.latestByAttr.clear();
     this.probes.clear();
     this.datoms = 0;
   }

@@ -29,6 +29,9 @@ import type { Schema } from './schema.js';
 
 export class DbError extends FactlogError {}
 
+/** A column is advanced over at most this many transactions; beyond, it is built anew. */
+const MAX_LOG_ENTRIES_TO_ADVANCE = 256;
+
 export type DatomVisitor = (e: number, a: number, v: unknown, tx: number, added: boolean) => void;
 
 /** What a Db value needs from the connection that made it. */
@@ -267,7 +270,11 @@ export class Db implements DbView {
   private columnForValues(a: number): AttributeColumn | null {
     const key = this.columnKey(a);
     if (key === null) return null;
-    return this.ctx.columns.get(key) ?? this.column(a, this.ctx.columns.countReads(key, 0));
+    const reads = this.ctx.columns.countReads(key, 0);
+    const col = this.column(a, reads);
+    // a column made by advancing has no value order yet; sorting it pays only like a build does
+    if (col && !col.hasValueOrder && reads < this.ctx.store.attrCount(a) * PROBES_PER_DATOM_TO_BUILD) return null;
+    return col;
   }
 
   /** Count the datoms of a value lookup that LMDB served, towards building the column. */
@@ -323,6 +330,11 @@ export class Db implements DbView {
     const columns = this.ctx.columns;
     const held = columns.get(key);
     if (held) return held;
+    const advanced = this.advancedColumn(a);
+    if (advanced) {
+      columns.putColumn(key, advanced, a, this.basisT);
+      return advanced;
+    }
     const count = this.ctx.store.attrCount(a);
     if (probes < count * PROBES_PER_DATOM_TO_BUILD || !columns.fits(count)) return null;
     const es: number[] = [];
@@ -334,8 +346,40 @@ export class Db implements DbView {
       txs.push(tx);
     });
     const col = AttributeColumn.fromDatoms(es, vs, txs);
-    columns.put(key, col);
+    columns.putColumn(key, col, a, this.sinceT === null ? this.basisT : null);
     return col;
+  }
+
+  /**
+   * This view's column of `a` made from the column of an earlier basis: the transactions in
+   * between are read from the log, and only the entities whose `a` they changed are read again.
+   * The same column when none did. null when there is no earlier column, or when so much
+   * changed that building anew costs less.
+   */
+  private advancedColumn(a: number): AttributeColumn | null {
+    if (this.sinceT !== null) return null;
+    const latest = this.ctx.columns.latestColumn(a);
+    if (!latest || latest.t >= this.basisT || this.basisT - latest.t > MAX_LOG_ENTRIES_TO_ADVANCE) return null;
+    // tried once per view: a failed attempt is not repeated on every probe
+    if (!this.ctx.columns.firstAttempt(`advance ${a}@${this.basisT}`)) return null;
+    const touched = new Set<number>();
+    for (let t = latest.t + 1; t <= this.basisT; t++) {
+      const entry = this.ctx.store.logEntry(t);
+      if (!entry) return null;
+      for (const d of entry.datoms) if (d.a === a) touched.add(d.e);
+      if (touched.size > latest.col.entityCount * PROBES_PER_DATOM_TO_BUILD) return null;
+    }
+    if (touched.size === 0) return latest.col;
+    const replaced = new Map<number, { vs: unknown[]; txs: number[] }>();
+    for (const e of touched) {
+      const now = { vs: [] as unknown[], txs: [] as number[] };
+      this.visitStored('eavt', [e, a], undefined, (_e, _a, v, tx) => {
+        now.vs.push(v);
+        now.txs.push(tx);
+      });
+      replaced.set(e, now);
+    }
+    return latest.col.withEntities(replaced);
   }
 
   /** Serve one entity's attribute (EAVT [e a]) or a whole attribute (AEVT [a]) from its column. */

@@ -4,13 +4,15 @@
 // needed for another; a commit makes new Db values and so new keys, never an invalidation.
 //
 // An LMDB lookup costs about as much as scanning 15-20 keys, so once a view of an attribute is
-// probed for a sixteenth of its datoms, one scan into a column is cheaper than the probes still
-// to come; a query that scans the whole attribute pays for that scan anyway.
+// probed for a thirty-second of its datoms, one scan into a column costs about twice the probes
+// of that query and nothing for the queries that follow (the column is carried over commits,
+// see Db.advancedColumn); a query that scans the whole attribute pays for that scan anyway.
+// Also decided on reads of one view and attribute so far, summed over queries.
 
 /** By default at most this many datoms are held in columns at once (least recently used go first). */
 export const DEFAULT_COLUMN_DATOMS = 2_000_000;
 /** Entity lookups per datom of the attribute after which building the column pays. */
-export const PROBES_PER_DATOM_TO_BUILD = 1 / 16;
+export const PROBES_PER_DATOM_TO_BUILD = 1 / 32;
 /** Probe counters kept before they are reset (views nobody probes often enough). */
 const MAX_PROBE_COUNTERS = 10_000;
 

@@ -10,7 +10,8 @@ let conn: Connection;
 const people = Array.from({ length: 400 }, (_, i) => ({ name: NAMES[i % 4]!, last: `L${i % 7}`, sex: i % 5 === 0 ? 'male' : 'female', age: (i * 37) % 100, salary: (i * 7919) % 100000 }));
 
 beforeAll(async () => {
-  conn = await freshConn({ noSync: true });
+  // LMDB strategies (entity batches, probes, scans); columns are tested in test/columns.test.ts
+  conn = await freshConn({ noSync: true, columnDatoms: 0 });
   await conn.transact(`[{:db/ident :name :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
     {:db/ident :last-name :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
     {:db/ident :sex :db/valueType :db.type/keyword :db/cardinality :db.cardinality/one}

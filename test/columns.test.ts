@@ -249,6 +249,18 @@ describe('queries served from columns', () => {
     }
   });
 
+  it('are not built for point lookups of unique values, but are for lookups that read many datoms', async () => {
+    const conn = await freshConn({ noSync: true });
+    await conn.transact('[{:db/ident :u/email :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity} {:db/ident :u/team :db/valueType :db.type/long :db/cardinality :db.cardinality/one}]');
+    await conn.transact(Array.from({ length: 640 }, (_, i) => ({ ':u/email': `u${i}@x`, ':u/team': i % 4 })));
+    const held = () => (conn as unknown as { ctx: { columns: ColumnCache } }).ctx.columns.heldDatoms;
+    const db = conn.db();
+    for (let i = 0; i < 640; i++) expect(q(`[:find ?e . :where [?e :u/email "u${i}@x"]]`, db)).toBeTypeOf('number');
+    expect(held()).toBe(0);
+    for (let i = 0; i < 4; i++) expect(q(`[:find (count ?e) . :where [?e :u/team ${i}]]`, db)).toBe(160);
+    expect(held()).toBe(640);
+  });
+
   it('are not used for history or speculative views', () => {
     const h = explain('[:find ?e ?a :where [?e :p/name "Ivan"] [?e :p/age ?a]]', cols.db().history());
     expect(h.steps.map((s) => s.strategy)).not.toContain('column');

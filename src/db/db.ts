@@ -29,6 +29,8 @@ import type { Schema } from './schema.js';
 
 export class DbError extends FactlogError {}
 
+/** Value lookups build a column only when they read at least this many datoms each on average. */
+const DATOMS_PER_VALUE_LOOKUP = 16;
 /** A column is advanced over at most this many transactions; beyond, it is built anew. */
 const MAX_LOG_ENTRIES_TO_ADVANCE = 256;
 
@@ -270,20 +272,25 @@ export class Db implements DbView {
   private columnForValues(a: number): AttributeColumn | null {
     const key = this.columnKey(a);
     if (key === null) return null;
-    const reads = this.ctx.columns.countReads(key, 0);
-    const col = this.column(a, reads);
-    // a column made by advancing has no value order yet; sorting it pays only like a build does
-    if (col && !col.hasValueOrder && reads < this.ctx.store.attrCount(a) * PROBES_PER_DATOM_TO_BUILD) return null;
-    return col;
+    const columns = this.ctx.columns;
+    const reads = columns.countReads(`${key} values`, 0);
+    const lookups = columns.countReads(`${key} lookups`, 0);
+    // a column and its value order (a sort) pay for lookups that each read many datoms; point
+    // lookups of unique values stay with LMDB, one cursor each
+    const worth = reads >= this.ctx.store.attrCount(a) * PROBES_PER_DATOM_TO_BUILD && reads >= DATOMS_PER_VALUE_LOOKUP * lookups;
+    const col = this.column(a, worth ? Infinity : 0);
+    return col && (col.hasValueOrder || worth) ? col : null;
   }
 
-  /** Count the datoms of a value lookup that LMDB served, towards building the column. */
+  /** Count a value lookup that LMDB served, and its datoms, towards building the column. */
   private countedValueVisit(a: number, visit: DatomVisitor): DatomVisitor {
     const key = this.columnKey(a);
     if (key === null) return visit;
     const columns = this.ctx.columns;
+    columns.countReads(`${key} lookups`);
+    const datoms = `${key} values`;
     return (e, a, v, tx, added) => {
-      columns.countReads(key);
+      columns.countReads(datoms);
       visit(e, a, v, tx, added);
     };
   }

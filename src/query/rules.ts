@@ -14,6 +14,7 @@ import { positiveRuleCalls } from './vars.js';
 import { tupleKey, valueKey } from './values.js';
 import { queryError } from './errors.js';
 import { printClause } from './print.js';
+import { rightLinearPlan, evalRightLinear } from './linear-rules.js';
 
 const MAX_DEPTH = 200;
 
@@ -171,6 +172,9 @@ export function evalRuleCall(ctx: QueryContext, call: RuleCall, rel: Relation): 
   const demand: Row[] = distinct.map((d) =>
     call.args.flatMap((a, i) => (!bound[i] ? [] : a.kind === 'const' ? [a.value] : [d[uniq.indexOf((a as { name: string }).name)]])),
   );
+  const linear = ctx.ruleMode ? null : rightLinearPlan(rules, bound);
+  const linearAnswers = linear ? evalRightLinear({ ...callCtx, ruleMode: null }, linear, bound, demand) : null;
+  if (linearAnswers) return bindAnswers(call, rel, linearAnswers);
   const evaluator = ctx.ruleMode?.evaluator ?? new RuleEvaluator();
   const tableCtx: QueryContext = { ...callCtx, ruleMode: null };
   const table = evaluator.table(tableCtx, call.name, srcName, bound);
@@ -181,7 +185,11 @@ export function evalRuleCall(ctx: QueryContext, call: RuleCall, rel: Relation): 
     evaluator.run();
     answers = table.answers.values();
   } else answers = ctx.ruleMode.deltaCall === call ? table.delta : [...table.answers.values()];
-  // answers -> relation over the call's variables
+  return bindAnswers(call, rel, answers);
+}
+
+/** A rule call's answers (head tuples) -> the relation over the call's variables, joined to `rel`. */
+function bindAnswers(call: RuleCall, rel: Relation, answers: Iterable<Row>): Relation {
   const outVars: string[] = [];
   for (const a of call.args) if (a.kind === 'var' && !outVars.includes(a.name)) outVars.push(a.name);
   const rows: Row[] = [];

@@ -184,8 +184,17 @@ export class AttributeColumn {
     if ((kind !== 'number' && kind !== 'string') || !vs.every((v) => typeof v === kind)) return (this.valueOrder = null);
     this.valueKind = kind;
     const cmp = kind === 'number' ? compareNumbers : compareCodePoints;
-    const order = Int32Array.from(vs.keys());
-    order.sort((x, y) => cmp(vs[x], vs[y]) || es[x]! - es[y]!);
+    // bucket the slots by value (in entity order, as the column is), then sort the distinct
+    // values only: attributes often hold few distinct values
+    const buckets = new Map<unknown, number[]>();
+    for (let i = 0; i < vs.length; i++) {
+      const b = buckets.get(vs[i]);
+      if (b) b.push(i);
+      else buckets.set(vs[i], [i]);
+    }
+    const order = new Int32Array(vs.length);
+    let k = 0;
+    for (const v of [...buckets.keys()].sort(cmp)) for (const i of buckets.get(v)!) order[k++] = i;
     return (this.valueOrder = order);
   }
 }

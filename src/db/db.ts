@@ -23,16 +23,14 @@ import {
 import { KEY_MAX, type Store } from '../storage/store.js';
 import type { AttrInfo, AttrRef, Datom, DbView, Entity, EntityRef, IndexName, Value } from './api.js';
 import { LazyEntity } from './entity.js';
-import { AttributeColumn, EntityDatoms, PROBES_PER_DATOM_TO_BUILD, type ColumnCache } from './columns.js';
+import type { AttributeColumn, ColumnCache } from './columns.js';
+import { ViewMemory } from './view-memory.js';
 import { comparePart, type Overlay } from './overlay.js';
 import type { Schema } from './schema.js';
 
 export class DbError extends FactlogError {}
 
-/** Value lookups build a column only when they read at least this many datoms each on average. */
-const DATOMS_PER_VALUE_LOOKUP = 16;
-/** A column is advanced over at most this many transactions; beyond, it is built anew. */
-const MAX_LOG_ENTRIES_TO_ADVANCE = 256;
+
 
 export type DatomVisitor = (e: number, a: number, v: unknown, tx: number, added: boolean) => void;
 
@@ -74,6 +72,8 @@ export class Db implements DbView {
   readonly schema: Schema;
   /** Speculative datoms from `with`, layered over the stored ones. */
   readonly overlay: Overlay | null;
+  /** What this value reads from memory instead of LMDB (attribute columns, past entities). */
+  private readonly memory: ViewMemory | null;
 
   constructor(
     readonly ctx: DbContext,
@@ -85,6 +85,17 @@ export class Db implements DbView {
     this.isHistory = spec.isHistory;
     this.overlay = spec.overlay;
     this.schema = spec.overlay ? spec.overlay.schema : ctx.schemaAt(spec.basisT);
+    // history and speculative views always read LMDB (and the overlay)
+    this.memory =
+      spec.overlay || spec.isHistory
+        ? null
+        : new ViewMemory({
+            basisT: spec.basisT,
+            sinceT: spec.sinceT,
+            store: ctx.store,
+            columns: ctx.columns,
+            visitStored: (index, prefix, end, visit) => this.visitStored(index, prefix, end, visit),
+          });
     Object.freeze(this);
   }
 
@@ -248,12 +259,11 @@ export class Db implements DbView {
     const bounds = this.rangeBounds(attrRef, start, end, endInclusive);
     if (!bounds) return;
     const a = bounds.from[0] as number;
-    const col = this.overlay || this.isHistory ? null : this.columnForValues(a);
     const open = (v: unknown) => v === undefined || v === null;
     const lo = open(start) ? undefined : bounds.fromValue;
     const hi = open(end) ? undefined : bounds.toValue;
-    if (col && col.visitValueRange(lo, true, hi, endInclusive, (e, v, tx) => visit(e, a, v, tx, true))) return;
-    this.visitScan('avet', bounds.from, bounds.to, undefined, this.countedValueVisit(a, visit));
+    if (this.memory) this.memory.visitValueRange(a, lo, hi, endInclusive, visit, (counted) => this.visitStored('avet', bounds.from, bounds.to, counted));
+    else this.visitScan('avet', bounds.from, bounds.to, undefined, visit);
   }
 
   private visitScan(index: IndexName, prefix: KeyPart[], end: KeyPart[] | undefined, onlyTx: number | undefined, visit: DatomVisitor): void {
@@ -261,38 +271,16 @@ export class Db implements DbView {
       for (const d of this.scan(index, prefix, end, onlyTx)) visit(d.e, d.a, d.v, d.tx, d.added);
       return;
     }
-    if (end === undefined && this.visitFromColumn(index, prefix, visit)) return;
+    if (end === undefined && this.memory?.visit(index, prefix, visit)) return;
     this.visitStored(index, prefix, end, visit);
   }
 
   /**
-   * A column to answer value lookups of attribute `a` (AVET): one already held, or a new one once
-   * earlier lookups of this view have read from LMDB as many datoms as building it pays for.
+   * Every datom of attribute `a` in this value, grouped by entity, when held in memory or when
+   * `probes` entity lookups would cost more than building it (Infinity: the whole attribute is read).
    */
-  private columnForValues(a: number): AttributeColumn | null {
-    const key = this.columnKey(a);
-    if (key === null) return null;
-    const columns = this.ctx.columns;
-    const reads = columns.countReads(`${key} values`, 0);
-    const lookups = columns.countReads(`${key} lookups`, 0);
-    // a column and its value order (a sort) pay for lookups that each read many datoms; point
-    // lookups of unique values stay with LMDB, one cursor each
-    const worth = reads >= this.ctx.store.attrCount(a) * PROBES_PER_DATOM_TO_BUILD && reads >= DATOMS_PER_VALUE_LOOKUP * lookups;
-    const col = this.column(a, worth ? Infinity : 0);
-    return col && (col.hasValueOrder || worth) ? col : null;
-  }
-
-  /** Count a value lookup that LMDB served, and its datoms, towards building the column. */
-  private countedValueVisit(a: number, visit: DatomVisitor): DatomVisitor {
-    const key = this.columnKey(a);
-    if (key === null) return visit;
-    const columns = this.ctx.columns;
-    columns.countReads(`${key} lookups`);
-    const datoms = `${key} values`;
-    return (e, a, v, tx, added) => {
-      columns.countReads(datoms);
-      visit(e, a, v, tx, added);
-    };
+  column(a: number, probes: number): AttributeColumn | null {
+    return this.memory ? this.memory.column(a, probes) : null;
   }
 
   /** The stored datoms of a plain (not history, not speculative) view, in no particular order. */
@@ -320,96 +308,6 @@ export class Db implements DbView {
     store.visitHistory(index, prefix, end, (e, a, tag, payload, txAsserted, txRetracted) => {
       if (txAsserted <= txMax && txRetracted > txMax && txAsserted > txMin) visit(e, a, valueOf(tag, payload), txAsserted, true);
     });
-  }
-
-  /** Key of this view's attribute columns; null for views whose datoms are not fixed by (basis, since). */
-  private columnKey(a: number): string | null {
-    return this.overlay || this.isHistory ? null : `${a}@${this.basisT}/${this.sinceT ?? ''}`;
-  }
-
-  /**
-   * Every datom of attribute `a` in this value, grouped by entity: when already in memory, or when
-   * `probes` entity lookups would cost more than building it (Infinity: the whole attribute is read).
-   */
-  column(a: number, probes: number): AttributeColumn | null {
-    const key = this.columnKey(a);
-    if (key === null) return null;
-    const columns = this.ctx.columns;
-    const held = columns.get(key);
-    if (held) return held;
-    const advanced = this.advancedColumn(a);
-    if (advanced) {
-      columns.putColumn(key, advanced, a, this.basisT);
-      return advanced;
-    }
-    const count = this.ctx.store.attrCount(a);
-    if (probes < count * PROBES_PER_DATOM_TO_BUILD || !columns.fits(count)) return null;
-    const es: number[] = [];
-    const vs: unknown[] = [];
-    const txs: number[] = [];
-    this.visitStored('aevt', [a], undefined, (e, _a, v, tx) => {
-      es.push(e);
-      vs.push(v);
-      txs.push(tx);
-    });
-    const col = AttributeColumn.fromDatoms(es, vs, txs);
-    columns.putColumn(key, col, a, this.sinceT === null ? this.basisT : null);
-    return col;
-  }
-
-  /**
-   * This view's column of `a` made from the column of an earlier basis: the transactions in
-   * between are read from the log, and only the entities whose `a` they changed are read again.
-   * The same column when none did. null when there is no earlier column, or when so much
-   * changed that building anew costs less.
-   */
-  private advancedColumn(a: number): AttributeColumn | null {
-    if (this.sinceT !== null) return null;
-    const latest = this.ctx.columns.latestColumn(a);
-    if (!latest || latest.t >= this.basisT || this.basisT - latest.t > MAX_LOG_ENTRIES_TO_ADVANCE) return null;
-    // tried once per view: a failed attempt is not repeated on every probe
-    if (!this.ctx.columns.firstAttempt(`advance ${a}@${this.basisT}`)) return null;
-    const touched = new Set<number>();
-    for (let t = latest.t + 1; t <= this.basisT; t++) {
-      const entry = this.ctx.store.logEntry(t);
-      if (!entry) return null;
-      for (const d of entry.datoms) if (d.a === a) touched.add(d.e);
-      if (touched.size > latest.col.entityCount * PROBES_PER_DATOM_TO_BUILD) return null;
-    }
-    if (touched.size === 0) return latest.col;
-    const replaced = new Map<number, { vs: unknown[]; txs: number[] }>();
-    for (const e of touched) {
-      const now = { vs: [] as unknown[], txs: [] as number[] };
-      this.visitStored('eavt', [e, a], undefined, (_e, _a, v, tx) => {
-        now.vs.push(v);
-        now.txs.push(tx);
-      });
-      replaced.set(e, now);
-    }
-    return latest.col.withEntities(replaced);
-  }
-
-  /** Serve one entity's attribute (EAVT [e a]) or a whole attribute (AEVT [a]) from its column. */
-  private visitFromColumn(index: IndexName, prefix: KeyPart[], visit: DatomVisitor): boolean {
-    if (index === 'avet' && prefix.length === 3) {
-      const a = prefix[0] as number;
-      const col = this.columnForValues(a);
-      const v = col ? decodeValue(prefix[1] as Tag, prefix[2]) : undefined;
-      if (col && col.visitValueRange(v, true, v, true, (e, v, tx) => visit(e, a, v, tx, true))) return true;
-      this.visitStored(index, prefix, undefined, this.countedValueVisit(a, visit));
-      return true;
-    }
-    const probe = index === 'eavt' && prefix.length === 2;
-    const whole = index === 'aevt' && prefix.length === 1;
-    if (!probe && !whole) return false;
-    const a = prefix[probe ? 1 : 0] as number;
-    const key = this.columnKey(a)!;
-    const col = this.ctx.columns.get(key) ?? this.column(a, whole ? Infinity : this.ctx.columns.countReads(key));
-    if (!col) return false;
-    const withAttr = (e: number, v: unknown, tx: number) => visit(e, a, v, tx, true);
-    if (probe) col.visitEntity(prefix[0] as number, withAttr);
-    else col.visitAll(withAttr);
-    return true;
   }
 
   /** AVET/EAVT datoms of one attribute and value — the planner's fast path. */
@@ -504,8 +402,8 @@ export class Db implements DbView {
     }
 
     if (!overlay && onlyTx === undefined) {
-      if (index === 'eavt' && prefix.length === 1 && end === undefined && !this.isHistory && (needHistory || txMin >= 0)) {
-        yield* this.pastEntityDatoms(prefix[0] as number, txMin, txMax, needHistory);
+      if (this.memory && index === 'eavt' && prefix.length === 1 && end === undefined && (needHistory || txMin >= 0)) {
+        yield* this.memory.pastEntity(prefix[0] as number, () => this.mergedDatoms('eavt', prefix, undefined, txMin, txMax, needHistory));
         return;
       }
       yield* this.mergedDatoms(index, prefix, end, txMin, txMax, needHistory);
@@ -525,22 +423,6 @@ export class Db implements DbView {
       if (onlyTx !== undefined && x.tx !== onlyTx) continue;
       yield toDatom(x.raw, x.added, x.tx);
     }
-  }
-
-  /**
-   * One entity's datoms in a past (or since) view. Reading them from LMDB means reading every
-   * retracted version too, so they are kept in memory with the view's columns; the view is
-   * immutable, so they never go stale. Frozen: every reader gets the same objects.
-   */
-  private pastEntityDatoms(e: number, txMin: number, txMax: number, needHistory: boolean): readonly Datom[] {
-    const key = `e${e}@${this.basisT}/${this.sinceT ?? ''}`;
-    const columns = this.ctx.columns;
-    const held = columns.getEntity(key);
-    if (held) return held.datoms;
-    const datoms: Datom[] = [];
-    for (const d of this.mergedDatoms('eavt', [e], undefined, txMin, txMax, needHistory)) datoms.push(Object.freeze(d));
-    columns.put(key, new EntityDatoms(datoms));
-    return datoms;
   }
 
   /**

@@ -103,6 +103,22 @@ describe('ColumnCache', () => {
     expect(cache.heldDatoms).toBe(8);
   });
 
+  it('counts a column held under several keys (Db values no commit changed it for) once', () => {
+    const cache = new ColumnCache(10);
+    const shared = col(4);
+    cache.put('a@1', shared);
+    cache.put('a@2', shared);
+    cache.put('a@3', shared);
+    expect(cache.heldDatoms).toBe(4);
+    cache.put('b@3', col(6)); // fits: the shared column counts 4, not 12
+    expect(cache.get('a@1')).toBe(shared);
+    expect(cache.get('b@3')?.size).toBe(6);
+    expect(cache.heldDatoms).toBe(10);
+    cache.put('c@3', col(3)); // evicts least recently used keys until it fits
+    expect(cache.heldDatoms).toBeLessThanOrEqual(10);
+    expect(cache.get('c@3')?.size).toBe(3);
+  });
+
   it('holds nothing with a budget of 0', () => {
     const cache = new ColumnCache(0);
     cache.put('a', col(1));

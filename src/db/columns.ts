@@ -283,17 +283,33 @@ export class ColumnCache {
 
   put(key: string, x: Held): void {
     if (!this.fits(x.size)) return;
-    const old = this.held.get(key);
-    if (old) this.datoms -= old.size;
-    this.held.delete(key);
-    for (const [k, c] of this.held) {
-      if (this.datoms + x.size <= this.maxDatoms) break;
-      this.held.delete(k);
-      this.datoms -= c.size;
+    this.drop(key);
+    // a column no commit touched is shared by the keys of several Db values: it counts once
+    const extra = this.refs.has(x) ? 0 : x.size;
+    for (const k of this.held.keys()) {
+      if (this.datoms + extra <= this.maxDatoms) break;
+      this.drop(k);
     }
     this.held.set(key, x);
-    this.datoms += x.size;
+    const n = this.refs.get(x) ?? 0;
+    if (n === 0) this.datoms += x.size;
+    this.refs.set(x, n + 1);
     this.probes.delete(key);
+  }
+
+  /** Keys holding each column or entity: the datom budget counts what is held, not keys. */
+  private readonly refs = new Map<Held, number>();
+
+  private drop(key: string): void {
+    const x = this.held.get(key);
+    if (!x) return;
+    this.held.delete(key);
+    const n = this.refs.get(x)! - 1;
+    if (n > 0) this.refs.set(x, n);
+    else {
+      this.refs.delete(x);
+      this.datoms -= x.size;
+    }
   }
 
   /** Count datoms of a view's attribute read from LMDB (entity probes, value lookups); returns the total so far. */
@@ -321,6 +337,7 @@ export class ColumnCache {
 
   clear(): void {
     this.held.clear();
+    this.refs.clear();
     this.attempts.clear();
     this.latestByAttr.clear();
     this.probes.clear();

@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { open, q, MaterializedView } from 'factlog';
 
+// without a DIR argument: a temporary database, removed at the end
 const dir = process.argv[2] ?? fs.mkdtempSync(path.join(os.tmpdir(), 'factlog-balances-'));
 const conn = await open({ path: dir });
 await conn.transact(`[{:db/ident :transfer/from :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
@@ -58,4 +59,5 @@ for (const acct of accounts) {
 console.log(agree ? 'view agrees with queries at every t' : 'MISMATCH between view and queries');
 view.close();
 await conn.close();
+if (!process.argv[2]) fs.rmSync(dir, { recursive: true, force: true });
 process.exitCode = agree ? 0 : 1;

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { open, q, pull, explain } from 'factlog';
 
+// without a DIR argument: a temporary database, removed at the end
 const dir = process.argv[2] ?? fs.mkdtempSync(path.join(os.tmpdir(), 'factlog-quickstart-'));
 const conn = await open({ path: dir });
 
@@ -33,3 +34,4 @@ console.log('with     ', q(names, dbAfter).length, 'names speculatively,', q(nam
 console.log(String(explain(`[:find ?n :where [?e :person/name ?n] [?e :person/email "bob@example.com"]]`, db)));
 console.log('renamed at t', rename.t);
 await conn.close();
+if (!process.argv[2]) fs.rmSync(dir, { recursive: true, force: true });

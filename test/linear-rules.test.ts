@@ -11,6 +11,10 @@ const REACH = '[[(reach ?a ?b) [?a :g/to ?b]] [(reach ?a ?b) [?a :g/to ?c] (reac
 // the same relation, with the recursive call not last: the general evaluator runs it
 const REACH_GENERAL = '[[(reach ?a ?b) [?a :g/to ?b]] [(reach ?a ?b) [?a :g/to ?c] (reach ?c ?b) [(!= ?c -1)]]]';
 
+// odd-length paths, through a two-pattern step (run through the planner, not as one index lookup)
+const ODD = '[[(odd ?a ?b) [?a :g/to ?b]] [(odd ?a ?b) [?a :g/to ?x] [?x :g/to ?c] (odd ?c ?b)]]';
+const ODD_GENERAL = '[[(odd ?a ?b) [?a :g/to ?b]] [(odd ?a ?b) [?a :g/to ?x] [?x :g/to ?c] (odd ?c ?b) [(!= ?c -1)]]]';
+
 const plan = (rules: string, bound: boolean[]) => rightLinearPlan(parseRules(rules), bound);
 
 describe('rightLinearPlan', () => {
@@ -18,6 +22,7 @@ describe('rightLinearPlan', () => {
     const p = plan(REACH, [true, false]);
     expect(p?.recursive.length).toBe(1);
     expect(p?.base.length).toBe(1);
+    expect(plan(ODD, [true, false])?.recursive[0]!.step.length).toBe(2);
   });
   it('declines every other shape', () => {
     expect(plan(REACH, [false, true])).toBeNull(); // the bound argument does not pass through
@@ -63,6 +68,11 @@ describe('right-linear evaluation', () => {
         const model = starts.flatMap((s) => bfs(edges, id(s)).map((x) => [id(s), x] as [number, number]));
         expect(sort(fast)).toEqual(sort(model));
         expect(sort(general)).toEqual(sort(model));
+        const oddQuery = '[:find ?s ?x :in $ % [?s ...] :where (odd ?s ?x)]';
+        expect(sort(q<[number, number][]>(oddQuery, db, ODD, starts.map(id)))).toEqual(sort(q<[number, number][]>(oddQuery, db, ODD_GENERAL, starts.map(id))));
+        // and as of the graph before this one (a past view through the same paths)
+        const past = db.asOf(db.basisT - 1);
+        expect(sort(q<[number, number][]>(query, past, REACH, starts.map(id)))).toEqual(sort(q<[number, number][]>(query, past, REACH_GENERAL, starts.map(id))));
         graphs++;
       }),
       { numRuns: 60 },

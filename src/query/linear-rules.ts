@@ -7,8 +7,10 @@
 // call unchanged, so (reach x ?b) holds exactly when a base branch holds for some node reachable
 // from x: one search collects the reachable nodes (the "magic set" of the bound arguments), and
 // the base branches run once over them.
-import type { Clause, Rule, RuleCall } from '../../query-lang/datalog/ast.js';
-import type { QueryContext } from './context.js';
+import type { Clause, Rule, RuleCall, Term } from '../../query-lang/datalog/ast.js';
+import { Keyword } from '../../query-lang/edn/types.js';
+import { isDb, type QueryContext } from './context.js';
+import { columnOf, visitDatoms } from './access.js';
 import { evalClauses } from './engine.js';
 import { project, type Relation, type Row } from './relation.js';
 import { tupleKey } from './values.js';
@@ -104,9 +106,9 @@ export function evalRightLinear(ctx: QueryContext, plan: RightLinearPlan, bound:
     for (const rule of plan.base) {
       const head = headOf(rule);
       const seed: Relation = { vars: [...boundAt.map((i) => head[i]!), ORIGIN], rows: nodes };
-      const res = evalClauses(inner, rule.clauses, seed, [...head, ORIGIN]);
-      if (!head.every((v) => res.vars.includes(v))) return null;
-      for (const r of project(res, [...head, ORIGIN]).rows) {
+      const rows = runBody(inner, rule.clauses, seed, [...head, ORIGIN]);
+      if (!rows) return null;
+      for (const r of rows) {
         const origin = r[head.length] as number;
         const answer = r.slice(0, head.length);
         boundAt.forEach((i, k) => (answer[i] = demand[origin]![k]));
@@ -117,9 +119,9 @@ export function evalRightLinear(ctx: QueryContext, plan: RightLinearPlan, bound:
       const head = headOf(rule);
       const next = boundAt.map((i) => (call.args[i] as { name: string }).name);
       const seed: Relation = { vars: [...boundAt.map((i) => head[i]!), ORIGIN], rows: nodes };
-      const res = evalClauses(inner, step, seed, [...next, ORIGIN]);
-      if (!next.every((v) => res.vars.includes(v))) return null;
-      for (const r of project(res, [...next, ORIGIN]).rows) reach(r.slice(0, next.length), r[next.length] as number);
+      const rows = runBody(inner, step, seed, [...next, ORIGIN]);
+      if (!rows) return null;
+      for (const r of rows) reach(r.slice(0, next.length), r[next.length] as number);
     }
   }
   ctx.trace?.push({
@@ -130,4 +132,46 @@ export function evalRightLinear(ctx: QueryContext, plan: RightLinearPlan, bound:
     ms: 0,
   });
   return [...answers.values()];
+}
+
+/**
+ * Rows of `outVars` for a branch body run over the seed rows; null when the body leaves one of
+ * them unbound. A body that is one pattern [?from :attr ?to] from a seeded variable (a graph's
+ * edges, the usual closure) is read straight from EAVT, one lookup per seed row: through the
+ * planner, planning each round costs more than the lookups.
+ */
+function runBody(ctx: QueryContext, clauses: Clause[], seed: Relation, outVars: string[]): Row[] | null {
+  const edge = edgePattern(ctx, clauses, seed.vars);
+  if (!edge || !outVars.every((v) => v === edge.to || seed.vars.includes(v))) {
+    const res = evalClauses(ctx, clauses, seed, outVars);
+    return outVars.every((v) => res.vars.includes(v)) ? project(res, outVars).rows : null;
+  }
+  const { db, attr, fromCol, to } = edge;
+  const cols = outVars.map((v) => (v === to ? -1 : seed.vars.indexOf(v)));
+  const rows: Row[] = [];
+  const emit = (row: Row, v: unknown) => rows.push(cols.map((c) => (c < 0 ? v : row[c])));
+  const col = columnOf(db, attr, seed.rows.length);
+  for (const row of seed.rows) {
+    const from = row[fromCol];
+    const e = typeof from === 'number' ? from : db.entid(from);
+    if (e === null) continue;
+    if (!col) visitDatoms(db, 'eavt', [e, attr], (_e, _a, v) => emit(row, v));
+    else for (let i = col.slotOf(e); i >= 0 && i < col.es.length && col.es[i] === e; i++) emit(row, col.vs[i]);
+  }
+  return rows;
+}
+
+/** [?from :attr ?to] on the default database, ?from seeded and ?to new: its parts, else null. */
+function edgePattern(ctx: QueryContext, clauses: Clause[], seeded: string[]) {
+  const c = clauses.length === 1 ? clauses[0]! : null;
+  if (c?.kind !== 'pattern' || c.src || c.terms.length !== 3) return null;
+  const [from, a, to] = c.terms as [Term, Term, Term];
+  if (from.kind !== 'var' || a.kind !== 'const' || to.kind !== 'var' || to.name === from.name) return null;
+  if (!seeded.includes(from.name) || seeded.includes(to.name)) return null;
+  const db = ctx.sources.get('$');
+  if (!isDb(db)) return null;
+  const ref = a.value;
+  const attr = ref instanceof Keyword || typeof ref === 'number' || typeof ref === 'string' ? db.attr(ref) : undefined;
+  if (!attr) return null;
+  return { db, attr: attr.id, fromCol: seeded.indexOf(from.name), to: to.name };
 }

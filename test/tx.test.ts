@@ -325,6 +325,17 @@ describe('bad input', () => {
     await expectTxError(conn, `{:person/name "A"}`, 'tx/invalid-data');
     await expectTxError(conn, `[42]`, 'tx/invalid-data');
   });
+
+  it('a lookup ref whose attribute is not a keyword is a tx error, in every position (found by the fuzz test)', async () => {
+    const conn = await withSchema();
+    await conn.transact(`[{:person/email "b@x"}]`);
+    const err = await expectTxError(conn, `[[:db/retractEntity [p:erson/email "b@x"]]]`, 'tx/invalid-entity');
+    expect(err.message).toContain('p:erson/email');
+    await expectTxError(conn, `[[:db/add [person/email "b@x"] :person/name "B"]]`, 'tx/invalid-entity');
+    // as JS data, a string attribute is the keyword's name
+    const r = await conn.transact([[':db/add', [':person/email', 'b@x'], ':person/name', 'B']]);
+    expect(r.txData.length).toBe(2);
+  });
 });
 
 describe('serialization', () => {

@@ -126,6 +126,8 @@ export class Schema {
   }
 
   attr(ref: number | Keyword | string): AttrInfo | undefined {
+    // anything else (a symbol where a keyword belongs, from JS callers) names no attribute
+    if (typeof ref !== 'number' && typeof ref !== 'string' && !(ref instanceof Keyword)) return undefined;
     const id = typeof ref === 'number' ? ref : this.idByIdent.get(fqnOf(ref));
     return id === undefined ? undefined : this.byId.get(id);
   }

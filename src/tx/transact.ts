@@ -201,7 +201,10 @@ class TxBuilder {
         return id;
       }
       case 'lookup': {
-        const attr = this.schema.attr(arg.attr as Keyword);
+        if (!(arg.attr instanceof Keyword) && typeof arg.attr !== 'number' && typeof arg.attr !== 'string') {
+          throw txError('tx/invalid-entity', `a lookup ref names its attribute with a keyword, not ${printEdn(arg.attr as never)}`, form);
+        }
+        const attr = this.schema.attr(arg.attr as Keyword | number | string);
         if (!attr) throw txError('tx/unknown-attribute', `unknown attribute in lookup ref`, form);
         if (!attr.unique) throw txError('tx/invalid-entity', `lookup ref attribute ${attr.ident} is not :db/unique`, form);
         const v = attr.valueType === 'ref' ? this.resolveRefValue(arg.value, form) : coerceValue(attr, arg.value, form);

@@ -12,6 +12,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --import-datoms N   size of the streaming import (default 1000000)
   --history-batch N   entity updates per history transaction (default 1: 5 x people transactions)
   --seed N            data generator seed (default 1)
+  --column-datoms N   open factlog with this columnDatoms (memory for attribute columns; 0 = none)
 workloads: ${Object.values(WORKLOAD_NAMES).flat().join(' ')}`;
 
 export function parseArgs(argv: string[]): Partial<BenchOptions> {
@@ -35,6 +36,7 @@ export function parseArgs(argv: string[]): Partial<BenchOptions> {
       case '--import-datoms': o.importDatoms = Math.max(5, int(a, next())); break;
       case '--history-batch': o.historyBatch = Math.max(1, int(a, next())); break;
       case '--seed': o.seed = int(a, next()); break;
+      case '--column-datoms': o.columnDatoms = int(a, next()); break;
       case '-h':
       case '--help':
         process.stdout.write(USAGE + '\n');

@@ -96,8 +96,11 @@ export interface FactlogFixture {
 }
 
 /** A new database with the schema, in `dir` (a fresh temp dir by default). */
+/** Options every factlog connection of the run is opened with (`--column-datoms`). */
+export const factlogOpenOptions: { columnDatoms?: number } = {};
+
 export async function openFactlog(dir: string, noSync: boolean): Promise<Connection> {
-  const conn = await open({ path: dir, noSync });
+  const conn = await open({ path: dir, noSync, ...factlogOpenOptions });
   return conn;
 }
 

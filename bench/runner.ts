@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildDs, buildFactlog, openFactlog, removeDir, tempDir } from './engines.js';
+import { buildDs, buildFactlog, factlogOpenOptions, openFactlog, removeDir, tempDir } from './engines.js';
 import { generateFollows, generateHistory, generatePeople, peopleAfter } from './generate.js';
 import { interleave } from './stats.js';
 import {
@@ -37,6 +37,8 @@ export interface BenchOptions {
   /** Updates per history transaction. */
   historyBatch: number;
   seed: number;
+  /** columnDatoms of every factlog connection (undefined: the default). */
+  columnDatoms?: number;
   /** Progress lines go here (stderr by default). */
   log: (msg: string) => void;
 }
@@ -151,6 +153,7 @@ function defaultImporter(): (file: string, dir: string) => Promise<ImportOutcome
 export async function runBenchmark(partial: Partial<BenchOptions> = {}): Promise<BenchReport> {
   const options = defaultOptions(partial);
   const log = options.log;
+  factlogOpenOptions.columnDatoms = options.columnDatoms;
   const want = selected(options);
   const wants = (g: Group) => WORKLOAD_NAMES[g].some((n) => want.has(n));
   const workDir = tempDir('run');

@@ -179,7 +179,7 @@ export class AttributeColumn {
   /** Slots sorted by (value, entity), built on first use; null when values are of mixed or other types. */
   private orderByValue(): Int32Array | null {
     if (this.valueOrder !== undefined) return this.valueOrder;
-    const { vs, es } = this;
+    const vs = this.vs;
     const kind = typeof vs[0];
     if ((kind !== 'number' && kind !== 'string') || !vs.every((v) => typeof v === kind)) return (this.valueOrder = null);
     this.valueKind = kind;

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { open as openLmdb } from 'lmdb';
 import { describe, expect, it } from 'vitest';
-import { Keyword, open } from '../src/index.js';
+import { Keyword, open, pull, q } from '../src/index.js';
 import { DATA_FILE, FORMAT_VERSION } from '../src/storage/store.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -177,3 +177,82 @@ describe('long values', () => {
     }
   });
 });
+
+describe('index key formats', () => {
+  const schema = `[{:db/ident :k/name :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
+                   {:db/ident :k/n :db/valueType :db.type/long :db/cardinality :db.cardinality/many}
+                   {:db/ident :k/x :db/valueType :db.type/double :db/cardinality :db.cardinality/one}
+                   {:db/ident :k/ref :db/valueType :db.type/ref :db/cardinality :db.cardinality/one}]`;
+  async function fill(conn: Awaited<ReturnType<typeof open>>): Promise<number> {
+    await conn.transact(schema);
+    const r = await conn.transact(`[{:db/id "a" :k/name "Ann" :k/n [1 -2 300000 9007199254740993N] :k/x -2.5}
+                                    {:db/id "b" :k/name "Ünï ✓" :k/n 7 :k/x 0.125 :k/ref "a"}]`);
+    const mid = r.t;
+    await conn.transact(`[[:db/retract [:k/name "Ann"] :k/n -2] [:db/add [:k/name "Ann"] :k/x 1e300]]`);
+    await conn.transact(`[[:db/retractEntity [:k/name "Ünï ✓"]]]`);
+    return mid;
+  }
+  const views = (conn: Awaited<ReturnType<typeof open>>, mid: number) => {
+    const all = '[:find ?n ?v :where [?e :k/name ?n] [?e :k/n ?v]]';
+    const range = '[:find ?e ?x :where [?e :k/x ?x] [(< ?x 1)]]';
+    const db = conn.db();
+    return {
+      now: [q(all, db), q(range, db)],
+      past: [q(all, db.asOf(mid)), q(range, db.asOf(mid)), q('[:find ?e :where [?e :k/ref ?a] [?a :k/name "Ann"]]', db.asOf(mid))],
+      history: [...db.history().datoms('aevt', Keyword.of('k/n'))].map((d) => [d.v, d.added]),
+      pulled: pull(db, '[*]', [Keyword.of('k/name'), 'Ann']),
+    };
+  };
+
+  it('a database made in format 1 (ordered-binary keys) keeps its format and gives the same answers as a new one', async () => {
+    const oldDir = path.join(tempDir(), 'old');
+    const oldConn = await open({ path: oldDir, createFormat: 1 });
+    const mid = await fill(oldConn);
+    await oldConn.close();
+    const newConn = await open({ path: path.join(tempDir(), 'new') });
+    try {
+      expect(await fill(newConn)).toBe(mid);
+      const reopened = await open({ path: oldDir, create: false });
+      let viaFactlog: unknown[][] = [];
+      try {
+        expect(reopened.store.format).toBe(1);
+        expect(newConn.store.format).toBe(FORMAT_VERSION);
+        expect(views(reopened, mid)).toEqual(views(newConn, mid));
+        // and it still takes writes in its own format
+        await reopened.transact(`[{:k/name "Cy" :k/n 3}]`);
+        expect(q('[:find ?v . :where [?e :k/name "Cy"] [?e :k/n ?v]]', reopened.db())).toBe(3);
+        viaFactlog = reopened.store.dumpIndex('eavt', 'current');
+      } finally {
+        await reopened.close();
+      }
+      // the keys on disk really are in two formats: lmdb-js's default encoding reads format 1's
+      const env = openLmdb({ path: path.join(oldDir, DATA_FILE), maxDbs: 16, readOnly: true });
+      const oldKeys = [...env.openDB('eavt', { encoding: 'binary' }).getKeys({})] as unknown[][];
+      await env.close();
+      expect(oldKeys).toEqual(viaFactlog);
+      expect(newConn.store.dumpIndex('eavt', 'current').length).toBe(oldKeys.length - 3); // Cy's two datoms and its tx's
+    } finally {
+      await newConn.close();
+    }
+  });
+
+  it('format 2 keys take about half the bytes of format 1 keys', async () => {
+    const sizes: number[] = [];
+    for (const createFormat of [1, 2]) {
+      const dir = path.join(tempDir(), `f${createFormat}`);
+      const conn = await open({ path: dir, createFormat, noSync: true });
+      await conn.transact('[{:db/ident :p/age :db/valueType :db.type/long :db/cardinality :db.cardinality/one}]');
+      await conn.transactBatch(Array.from({ length: 20 }, (_, i) => Array.from({ length: 1000 }, (_, j) => ({ 'p/age': (i * 1000 + j) % 97 }))));
+      await conn.close();
+      const env = openLmdb({ path: path.join(dir, DATA_FILE), maxDbs: 16, readOnly: true });
+      const stats = env.openDB('avet', { encoding: 'binary', keyEncoding: 'binary' }).getStats() as { treeLeafPageCount: number };
+      let bytes = 0;
+      for (const k of env.openDB('avet', { encoding: 'binary', keyEncoding: 'binary' }).getKeys({})) bytes += (k as Buffer).length;
+      await env.close();
+      sizes.push(bytes);
+      expect(stats.treeLeafPageCount).toBeGreaterThan(0);
+    }
+    expect(sizes[1]! / sizes[0]!).toBeLessThan(0.6);
+  });
+});
+

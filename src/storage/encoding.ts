@@ -1,5 +1,6 @@
-// How datoms become LMDB keys. Every index key is an lmdb-js array key (ordered-binary),
-// so LMDB's byte order is the index order. A value takes two key slots: a type tag, then a payload
+// How datoms become LMDB keys. Every index key is an array of parts, written as bytes by
+// key-codec.ts (format 2) or lmdb-js's ordered-binary (format 1), so LMDB's byte order is the
+// index order. A value takes two key slots: a type tag, then a payload
 // that sorts correctly within its type.
 import { createHash } from 'node:crypto';
 import { Keyword, Sym, Uuid } from '../../query-lang/edn/types.js';

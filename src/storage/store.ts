@@ -8,15 +8,22 @@ import { FactlogError } from '../../query-lang/errors.js';
 import { addLongValueSource, datomFromKey, indexKey, KEY_SLOTS, longValueEntry, rawFromKey, Tag, tagInKey, keyPayload, type Payload, TX_BASE as TX_BASE_ID, type IndexName, type KeyPart, type RawDatom } from './encoding.js';
 import type { Datom } from '../db/api.js';
 import { decodeLogEntry, encodeLogEntry, type LogEntry } from './log.js';
+import { KEY_CODEC, KEY_MAX_STRING } from './key-codec.js';
 
-export const FORMAT_VERSION = 1;
+/**
+ * 2: index keys in factlog's own byte form (key-codec.ts). 1: index keys in lmdb-js's default
+ * encoding (ordered-binary); still read and written, so databases made before keep working.
+ */
+export const FORMAT_VERSION = 2;
+/** The first format whose index keys use key-codec.ts. */
+const COMPACT_KEYS_FORMAT = 2;
 export const DATA_FILE = 'factlog.mdb';
 export const INDEXES: IndexName[] = ['eavt', 'aevt', 'avet', 'vaet'];
 const DB_NAMES = ['meta', 'log', 'values', ...INDEXES, ...INDEXES.map((i) => `${i}.history`)];
 
 const EMPTY = Buffer.alloc(0);
 /** Sorts after any key element we store; closes a prefix range. */
-export const KEY_MAX = '\uffff\uffff\uffff\uffff';
+export const KEY_MAX = KEY_MAX_STRING;
 
 export class StorageError extends FactlogError {}
 
@@ -39,6 +46,8 @@ export interface StoreOptions {
    * loss or a kernel crash. Several times more sequential transacts per second.
    */
   durability?: 'os' | 'process';
+  /** Create a new database in this older format (to test that older databases keep working). */
+  createFormat?: number;
 }
 
 /** A write waiting for the next group commit. */
@@ -72,6 +81,8 @@ export class Store {
   private readonly current: Record<IndexName, Database<Buffer, any>>;
   private readonly history: Record<IndexName, Database<Buffer, any>>;
   readonly readOnly: boolean;
+  /** The format this database was created in (FORMAT_VERSION for a new one): decides the key encoding. */
+  readonly format: number;
 
   private constructor(dir: string, options: StoreOptions) {
     this.dir = dir;
@@ -89,7 +100,9 @@ export class Store {
     this.log = this.env.openDB('log', { keyEncoding: 'uint32' as any });
     this.values = this.env.openDB('values', {});
     this.withdrawValues = addLongValueSource((hash) => this.values.get(hash));
-    const indexDb = (name: string) => this.env.openDB<Buffer, any>(name, { encoding: 'binary' });
+    this.format = this.meta.get('formatVersion') ?? options.createFormat ?? FORMAT_VERSION;
+    const keyEncoder = this.format >= COMPACT_KEYS_FORMAT ? { keyEncoder: KEY_CODEC } : {};
+    const indexDb = (name: string) => this.env.openDB<Buffer, any>(name, { encoding: 'binary', ...keyEncoder } as any);
     this.current = { eavt: indexDb('eavt'), aevt: indexDb('aevt'), avet: indexDb('avet'), vaet: indexDb('vaet') };
     this.history = {
       eavt: indexDb(`eavt.history`),
@@ -269,7 +282,7 @@ export class Store {
   }
 
   putMeta(meta: Meta): void {
-    if (this.meta.get('formatVersion') === undefined) this.meta.putSync('formatVersion', FORMAT_VERSION);
+    if (this.meta.get('formatVersion') === undefined) this.meta.putSync('formatVersion', this.format);
     this.meta.putSync('lastT', meta.lastT);
     this.meta.putSync('nextEid', meta.nextEid);
     this.meta.putSync('lastInstant', meta.lastInstant);

@@ -1,0 +1,116 @@
+// The index key byte form: LMDB compares keys with memcmp, so the bytes must sort exactly as the
+// parts compare (numbers by value across number and bigint, strings by UTF-8, shorter prefix
+// first) and read back to the same parts.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { KEY_MAX_STRING, readKey, writeKey } from '../src/storage/key-codec.js';
+import type { KeyPart } from '../src/storage/encoding.js';
+
+const buffer = Buffer.alloc(8192);
+function encode(key: KeyPart[]): Buffer {
+  const end = writeKey(key, buffer, 0);
+  return Buffer.from(buffer.subarray(0, end));
+}
+
+/** The order the bytes must have, written out directly: the model. */
+function rank(p: KeyPart): number {
+  if (typeof p === 'boolean') return 0;
+  if (typeof p === 'string') return p === KEY_MAX_STRING ? 3 : 2;
+  return 1;
+}
+function comparePart(a: KeyPart, b: KeyPart): number {
+  const ra = rank(a);
+  const rb = rank(b);
+  if (ra !== rb) return ra - rb;
+  if (typeof a === 'string' && typeof b === 'string') return Buffer.compare(Buffer.from(a), Buffer.from(b));
+  if (typeof a === 'boolean') return Number(a) - Number(b);
+  const x = a as number | bigint;
+  const y = b as number | bigint;
+  const xNaN = typeof x === 'number' && Number.isNaN(x);
+  const yNaN = typeof y === 'number' && Number.isNaN(y);
+  if (xNaN || yNaN) return Number(xNaN) - Number(yNaN);
+  if (x < y) return -1;
+  if (x > y) return 1;
+  // equal values: a number sorts before the bigint of the same value
+  return (typeof x === 'bigint' ? 1 : 0) - (typeof y === 'bigint' ? 1 : 0);
+}
+function compareKeys(a: KeyPart[], b: KeyPart[]): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    const c = comparePart(a[i]!, b[i]!);
+    if (c !== 0) return c;
+  }
+  return a.length - b.length;
+}
+
+const keyString = fc.string({ unit: 'grapheme', maxLength: 12 }).filter((s) => !s.includes('\0'));
+const part: fc.Arbitrary<KeyPart> = fc.oneof(
+  fc.integer({ min: 0, max: 2 ** 20 }),
+  fc.maxSafeNat(),
+  fc.integer({ min: 2 ** 40, max: 2 ** 40 + 1000 }),
+  fc.double({ noNaN: false }).map((d) => (Object.is(d, -0) ? 0 : d)),
+  fc.constantFrom(0.5, 1.5, 2, 2.5, -2, -2.5, 2 ** 53, -(2 ** 53), 2 ** 53 - 1),
+  fc.bigInt({ min: -(2n ** 80n), max: 2n ** 80n }),
+  fc.constantFrom(2n, -2n, 2n ** 53n, 2n ** 60n),
+  fc.boolean(),
+  keyString,
+  fc.constantFrom('Ivan', 'Ivanov', 'é', '\uffff', KEY_MAX_STRING),
+);
+const key = fc.array(part, { minLength: 0, maxLength: 6 });
+
+describe('index key codec', () => {
+  it('reads back what it wrote', () => {
+    fc.assert(
+      fc.property(key, (k) => {
+        const bytes = encode(k);
+        expect(readKey(bytes, 0, bytes.length)).toEqual(k);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('byte order is the order of the parts (memcmp, as LMDB compares keys)', () => {
+    fc.assert(
+      fc.property(key, key, (a, b) => {
+        expect(Math.sign(Buffer.compare(encode(a), encode(b)))).toBe(Math.sign(compareKeys(a, b)));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('keys that share a prefix sort together: a prefix range [p, p + KEY_MAX) holds exactly the keys that start with p', () => {
+    fc.assert(
+      fc.property(fc.array(part, { minLength: 1, maxLength: 3 }), key, key, (prefix, rest, other) => {
+        const inside = encode([...prefix, ...rest]);
+        const start = encode(prefix);
+        const end = encode([...prefix, KEY_MAX_STRING]);
+        if (rest.length === 0 || rest[0] !== KEY_MAX_STRING) {
+          expect(Buffer.compare(start, inside) <= 0 && Buffer.compare(inside, end) < 0).toBe(true);
+        }
+        const outside = encode(other);
+        const startsWithPrefix = prefix.every((p, i) => i < other.length && comparePart(other[i]!, p) === 0);
+        if (!startsWithPrefix && other[prefix.length] !== KEY_MAX_STRING) {
+          expect(Buffer.compare(start, outside) <= 0 && Buffer.compare(outside, end) < 0).toBe(false);
+        }
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('is compact for the integers index keys are made of', () => {
+    // [e, a, tag, "Ivan", tx]: ordered-binary takes 44 bytes
+    expect(encode([1_000_000, 1003, 4, 'Ivan', 2 ** 40 + 1]).length).toBe(22);
+    expect(encode([0]).length).toBe(1);
+  });
+
+  it('keeps every digit of a bigint and tells 5 from 5n', () => {
+    for (const k of [[2n ** 60n + 1n], [-(2n ** 70n) - 3n], [5n], [5], [-5n]] as KeyPart[][]) {
+      const bytes = encode(k);
+      expect(readKey(bytes, 0, bytes.length)).toEqual(k);
+    }
+  });
+
+  it('refuses a string holding U+0000 (the string terminator)', () => {
+    expect(() => encode(['a\u0000b'])).toThrow(TypeError);
+    expect(() => encode(['é\u0000b'])).toThrow(TypeError);
+  });
+});

@@ -18,7 +18,8 @@ export interface OpenOptions extends StoreOptions {
   strictSchema?: boolean;
   /**
    * Datoms this connection may hold in memory as attribute columns, decoded copies of whole
-   * attributes of a Db value that queries read many entities of (default 2,000,000; 0: none).
+   * attributes of a Db value that queries read many entities of (default: a quarter of the JS
+   * heap limit at 64 bytes a datom, at least 1,000,000; 0: none).
    */
   columnDatoms?: number;
 }

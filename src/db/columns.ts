@@ -9,14 +9,26 @@
 // see Db.advancedColumn); a query that scans the whole attribute pays for that scan anyway.
 // Also decided on reads of one view and attribute so far, summed over queries.
 
-/** By default at most this many datoms are held in columns at once (least recently used go first). */
-export const DEFAULT_COLUMN_DATOMS = 2_000_000;
+import v8 from 'node:v8';
+import type { Datom } from './api.js';
+
+/** What one held datom costs in memory: 35-60 bytes measured (README, "Memory"); the budget assumes more. */
+const BYTES_PER_HELD_DATOM = 64;
+/** The share of the JS heap's limit that columns may fill by default (Datomic's object cache: half the heap). */
+const HEAP_SHARE = 1 / 4;
+/**
+ * By default at most this many datoms are held in columns at once (least recently used go first):
+ * a quarter of the heap limit (17M datoms under Node's default 4 GB heap on a 64-bit machine,
+ * 2.2M under --max-old-space-size=512), and never fewer than 1M.
+ */
+export const DEFAULT_COLUMN_DATOMS = Math.max(
+  1_000_000,
+  Math.floor((v8.getHeapStatistics().heap_size_limit * HEAP_SHARE) / BYTES_PER_HELD_DATOM),
+);
 /** Entity lookups per datom of the attribute after which building the column pays. */
 export const PROBES_PER_DATOM_TO_BUILD = 1 / 32;
 /** Probe counters kept before they are reset (views nobody probes often enough). */
 const MAX_PROBE_COUNTERS = 10_000;
-
-import type { Datom } from './api.js';
 
 export type ColumnVisitor = (e: number, v: unknown, tx: number) => void;
 

@@ -216,7 +216,11 @@ function queryWorkload(
   };
 }
 
-const PULL_ONE_REPEAT = 100;
+/**
+ * One pull takes microseconds. 100 per run took about 2 ms, and one garbage collection landing in
+ * a run (from the DataScript run before it) tripled it; 1,000 per run spread that over more work.
+ */
+const PULL_ONE_REPEAT = 1000;
 
 /** Run `f` n times; the last result (the answer compared between engines). */
 function repeat<T>(n: number, f: () => T): T {
@@ -241,7 +245,7 @@ function pullWorkloads(ctx: BenchContext, prefix: string, group: Group, fl: { db
   return [
     mk(
       'pull-one',
-      `pull [*] of one entity (${PULL_ONE_REPEAT} times per run: one takes microseconds, below the timer's noise)`,
+      `pull [*] of one entity (${PULL_ONE_REPEAT} times per run: one takes microseconds)`,
       (db) => repeat(PULL_ONE_REPEAT, () => pull(db, '[*]', fl.ids.idOf(one))),
       () => repeat(PULL_ONE_REPEAT, () => ds.pull(dsf.db, '[*]', dsf.ids.idOf(one))),
       () => repeat(PULL_ONE_REPEAT, () => rawScans.pullOne(fl.raw, fl.ids.idOf(one))),

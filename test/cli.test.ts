@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { open } from '../src/index.js';
 import { q } from '../src/query/index.js';
+import { FORMAT_VERSION } from '../src/storage/store.js';
 import { cleanupTempDirs, factlog, tempDir } from './helpers/cli.js';
 
 afterAll(cleanupTempDirs);
@@ -133,6 +134,7 @@ describe('factlog CLI on one database', () => {
     expect(s.attributes[':person/age']).toBe(1);
     expect(s.indexes.eavt).toBeGreaterThan(0);
     expect(s['size-bytes']).toBeGreaterThan(0);
+    expect(s['storage-format']).toBe(FORMAT_VERSION);
     const rebuild = await factlog(['rebuild', '--db', db]);
     expect(rebuild.code).toBe(0);
     expect(rebuild.stdout).toMatch(/rebuilt indexes from 5 transactions/);

@@ -2,7 +2,7 @@
 // byte order (memcmp) is the order of the parts compared one by one. Index keys are mostly
 // small non-negative integers (entity ids, attribute ids, tags, tx ids), which take 1 + their
 // byte length here against 9 bytes in lmdb-js's default (ordered-binary) encoding: keys are half
-// as long, so pages hold twice as many and the file is about half the size.
+// as long (a 1M-datom import's file: 207 MB against 310).
 //
 // Part layouts (first byte = kind; kinds sort in this order):
 //   false, true                     1 byte
@@ -33,7 +33,7 @@ const KEY_MAX_PART = 0xfd;
 const BIGINT = 0xfe;
 const FRACTION = 0xff;
 
-/** The string that closes a prefix range; must equal store.ts's KEY_MAX. */
+/** The string that closes a prefix range (store.ts exports it as KEY_MAX). */
 export const KEY_MAX_STRING = '\uffff\uffff\uffff\uffff';
 
 const TWO_32 = 2 ** 32;

@@ -30,8 +30,6 @@ import type { Schema } from './schema.js';
 
 export class DbError extends FactlogError {}
 
-
-
 export type DatomVisitor = (e: number, a: number, v: unknown, tx: number, added: boolean) => void;
 
 /** What a Db value needs from the connection that made it. */

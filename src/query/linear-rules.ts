@@ -8,10 +8,10 @@
 // from x: one search collects the reachable nodes (the "magic set" of the bound arguments), and
 // the base branches run once over them.
 import type { Clause, Rule, RuleCall, Term } from '../../query-lang/datalog/ast.js';
-import { Keyword } from '../../query-lang/edn/types.js';
 import { isDb, type QueryContext } from './context.js';
 import { columnOf, visitDatoms } from './access.js';
 import { evalClauses } from './engine.js';
+import { resolveAttr } from './pattern.js';
 import { project, type Relation, type Row } from './relation.js';
 import { tupleKey } from './values.js';
 import { clausesVars } from './vars.js';
@@ -170,8 +170,7 @@ function edgePattern(ctx: QueryContext, clauses: Clause[], seeded: string[]) {
   if (!seeded.includes(from.name) || seeded.includes(to.name)) return null;
   const db = ctx.sources.get('$');
   if (!isDb(db)) return null;
-  const ref = a.value;
-  const attr = ref instanceof Keyword || typeof ref === 'number' || typeof ref === 'string' ? db.attr(ref) : undefined;
+  const attr = resolveAttr(ctx, db, a.value);
   if (!attr) return null;
   return { db, attr: attr.id, fromCol: seeded.indexOf(from.name), to: to.name };
 }

@@ -95,7 +95,6 @@ export interface FactlogFixture {
   historyT: number[];
 }
 
-/** A new database with the schema, in `dir` (a fresh temp dir by default). */
 /** Options every factlog connection of the run is opened with (`--column-datoms`). */
 export const factlogOpenOptions: { columnDatoms?: number } = {};
 

@@ -2,20 +2,19 @@
 // scan of the keys the query must touch. Query workloads also say how to compare answers.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Connection, Db } from '../src/index.js';
+import { open, type Connection, type Db } from '../src/index.js';
 import { q } from '../src/query/index.js';
 import { pull, pullMany } from '../src/pull/index.js';
-import { exportLines } from '../src/cli/transfer.js';
-import { importFile } from '../src/cli/transfer.js';
+import { exportLines, importFile } from '../src/cli/transfer.js';
 import { TX_BASE } from '../src/storage/encoding.js';
 import {
-  buildDs,
   ds,
   DS_SCHEMA,
   dsDatoms,
   dsEntity,
   dsId,
   factlogEntity,
+  factlogOpenOptions,
   FACTLOG_SCHEMA,
   IdMap,
   openFactlog,
@@ -27,6 +26,7 @@ import {
 } from './engines.js';
 import { attrValue, generatePeople, PERSON_ATTRS, type Person } from './generate.js';
 import { rawScans, RawReader } from './raw.js';
+import { bulkKeysOf, bulkPut, closeRawEnv, openRawEnv, sequentialCommits, type BulkKeys, type RawEnv } from './raw-writes.js';
 import { peakRssMB, type Task } from './stats.js';
 
 export type Group = 'write' | 'query' | 'asof' | 'after-commit' | 'factlog';
@@ -308,9 +308,9 @@ interface FreshFactlog {
   dir: string;
 }
 
-async function freshFactlog(workDir: string): Promise<FreshFactlog> {
+async function freshFactlog(workDir: string, durability: 'os' | 'process' = 'os'): Promise<FreshFactlog> {
   const dir = fs.mkdtempSync(path.join(workDir, 'w-'));
-  const conn = await openFactlog(dir, false);
+  const conn = await open({ path: dir, durability, ...factlogOpenOptions });
   await conn.transact(FACTLOG_SCHEMA);
   return { conn, dir };
 }
@@ -329,6 +329,30 @@ export function writeWorkloads(ctx: BenchContext): Workload[] {
   const few5 = people.slice(0, k5);
   const out: Workload[] = [];
 
+  const addOneEach = (conn: Connection) => async () => {
+    for (let i = 0; i < few1.length; i++) {
+      const p = few1[i];
+      const r = await conn.transact([[':db/add', 'p', ':name', p.name]]);
+      const e = r.tempids.p;
+      for (const a of PERSON_ATTRS.slice(1)) await conn.transact([[':db/add', e, ':' + a, attrValue(p, a)]]);
+    }
+  };
+  const dsAddOneEach = {
+    run: () => {
+      let db = ds.empty_db(DS_SCHEMA);
+      for (let i = 0; i < few1.length; i++) {
+        for (const a of PERSON_ATTRS) db = ds.db_with(db, [[':db/add', dsId(i), a, attrValue(few1[i], a)]]);
+      }
+      return db;
+    },
+  };
+  /** The floor of `n` sequential transacts: as many raw lmdb-js commits of one key each. */
+  const rawCommits = (n: number, noSync = false): Task<RawEnv, Promise<void>> => ({
+    setup: () => openRawEnv(ctx.workDir, noSync),
+    run: (r) => sequentialCommits(r, n),
+    teardown: closeRawEnv,
+  });
+
   out.push({
     name: 'add-1',
     group: 'write',
@@ -337,25 +361,27 @@ export function writeWorkloads(ctx: BenchContext): Workload[] {
     tasks: {
       factlog: {
         setup: () => freshFactlog(ctx.workDir),
-        run: async ({ conn }: FreshFactlog) => {
-          for (let i = 0; i < few1.length; i++) {
-            const p = few1[i];
-            const r = await conn.transact([[':db/add', 'p', ':name', p.name]]);
-            const e = r.tempids.p;
-            for (const a of PERSON_ATTRS.slice(1)) await conn.transact([[':db/add', e, ':' + a, attrValue(p, a)]]);
-          }
-        },
+        run: ({ conn }: FreshFactlog) => addOneEach(conn)(),
         teardown: dropFactlog,
       },
-      ds: {
-        run: () => {
-          let db = ds.empty_db(DS_SCHEMA);
-          for (let i = 0; i < few1.length; i++) {
-            for (const a of PERSON_ATTRS) db = ds.db_with(db, [[':db/add', dsId(i), a, attrValue(few1[i], a)]]);
-          }
-          return db;
-        },
+      ds: dsAddOneEach,
+      raw: rawCommits(k1 * nAttrs),
+    },
+  });
+
+  out.push({
+    name: 'add-1-process',
+    group: 'write',
+    description: `add-1 with durability 'process' (${k1 * nAttrs} tx: no fsync, a resolved transact survives a crash of the process, not of the OS)`,
+    ops: { count: k1 * nAttrs, unit: 'tx/s' },
+    tasks: {
+      factlog: {
+        setup: () => freshFactlog(ctx.workDir, 'process'),
+        run: ({ conn }: FreshFactlog) => addOneEach(conn)(),
+        teardown: dropFactlog,
       },
+      ds: dsAddOneEach,
+      raw: rawCommits(k1 * nAttrs, true),
     },
   });
 
@@ -382,6 +408,7 @@ export function writeWorkloads(ctx: BenchContext): Workload[] {
         teardown: dropFactlog,
       },
       ds: dsAddEach,
+      raw: rawCommits(k5),
     },
   });
 
@@ -408,6 +435,13 @@ export function writeWorkloads(ctx: BenchContext): Workload[] {
   });
 
   const allMaps = () => people.map((p, i) => factlogEntity(p, `p${i}`));
+  /** The floor of loading every person in one tx: their keys and log record, put in one synced commit. */
+  let bulk: BulkKeys | null = null;
+  const rawBulk: Task<RawEnv & { bulk: BulkKeys }, void> = {
+    setup: () => ({ ...openRawEnv(ctx.workDir, false), bulk: (bulk ??= bulkKeysOf(people)) }),
+    run: (r) => bulkPut(r, r.bulk),
+    teardown: closeRawEnv,
+  };
   out.push({
     name: 'add-all',
     group: 'write',
@@ -423,6 +457,7 @@ export function writeWorkloads(ctx: BenchContext): Workload[] {
         setup: () => people.map((p, i) => dsEntity(p, -(i + 1))),
         run: (tx: unknown[]) => ds.db_with(ds.empty_db(DS_SCHEMA), tx),
       },
+      raw: rawBulk,
     },
   });
 
@@ -447,6 +482,7 @@ export function writeWorkloads(ctx: BenchContext): Workload[] {
         setup: () => dsDatoms(people),
         run: (datoms: unknown[][]) => ds.init_db(datoms, DS_SCHEMA),
       },
+      raw: rawBulk,
     },
   });
 
@@ -482,6 +518,7 @@ export function writeWorkloads(ctx: BenchContext): Workload[] {
             return db;
           },
         },
+        raw: rawCommits(k),
       },
     });
   }

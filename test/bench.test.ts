@@ -4,6 +4,9 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import { runBenchmark, WORKLOAD_NAMES, type BenchReport } from '../bench/runner.js';
 import { formatTable } from '../bench/report.js';
 import { parseArgs } from '../bench/args.js';
+import { bulkKeysOf, bulkPut, closeRawEnv, openRawEnv } from '../bench/raw-writes.js';
+import { generatePeople, PERSON_ATTRS } from '../bench/generate.js';
+import { removeDir, tempDir } from '../bench/engines.js';
 
 let report: BenchReport;
 
@@ -31,6 +34,31 @@ describe('benchmark (quick)', () => {
       expect(Number.isFinite(w.rawRatio), w.name).toBe(true);
     }
     for (const w of report.workloads.filter((x) => x.group === 'asof')) expect(Number.isFinite(w.nowRatio), w.name).toBe(true);
+  });
+
+  it('measures the raw lmdb floor of the write workloads: their commits, or their keys in one commit', async () => {
+    for (const n of ['add-1', 'add-1-process', 'add-5', 'add-all', 'init', 'retract-5']) {
+      const w = report.workloads.find((x) => x.name === n)!;
+      expect(Number.isFinite(w.rawMs), n).toBe(true);
+      const target = report.targets.find((t) => t.target.includes(`(${n})`) || (n === 'add-all' && t.target.startsWith('add-all')));
+      if (n !== 'init') expect(target?.detail, n).toMatch(/raw lmdb-js floor [\d,]+/);
+    }
+    // the bulk floor really puts every datom's key into each of the three indexes, in key order
+    const people = generatePeople(50, 3);
+    const workDir = tempDir('raw-floor');
+    const raw = openRawEnv(workDir, true);
+    try {
+      const bulk = bulkKeysOf(people);
+      bulkPut(raw, bulk);
+      for (const index of ['eavt', 'aevt', 'avet'] as const) {
+        const stored = [...raw.index[index].getKeys({})];
+        expect(stored.length, index).toBe(people.length * PERSON_ATTRS.length);
+        expect(stored, index).toEqual(bulk.keys[index]);
+      }
+    } finally {
+      await closeRawEnv(raw);
+      removeDir(workDir);
+    }
   });
 
   it('gets the same answers from factlog and DataScript for every query workload', () => {

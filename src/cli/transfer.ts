@@ -275,7 +275,7 @@ export class Importer {
 }
 
 const IMPORT_BATCH_LINES = 256;
-const IMPORT_BATCH_BYTES = 2 * 1024 * 1024;
+const IMPORT_BATCH_BYTES = 1024 * 1024;
 
 /** Import a file line by line; a progress bar on stderr when it is a terminal. */
 export async function importFile(conn: Connection, file: string): Promise<number> {

@@ -1,12 +1,13 @@
-// The floor of the write workloads: raw lmdb-js doing only what any engine that keeps these
-// indexes on LMDB must do, in a fresh environment opened with the store's own options (synced
-// commits, the same key codec). No tx data, schema, tempids, counts or Db values.
+// The floor of the write workloads: raw lmdb-js making the LMDB writes factlog's store makes for
+// them, in a fresh environment opened with the store's own options (synced commits, the same key
+// codec). No tx data, schema, tempids, lookups, counts or Db values.
 import fs from 'node:fs';
 import path from 'node:path';
 import { open as openLmdb, type Database, type RootDatabase } from 'lmdb';
 import { KEY_CODEC } from '../src/storage/key-codec.js';
-import { encodeValue, indexKey, TX_BASE, type KeyPart, type RawDatom } from '../src/storage/encoding.js';
+import { encodeValue, indexKey, Tag, TX_BASE, type KeyPart, type RawDatom } from '../src/storage/encoding.js';
 import type { ValueType } from '../src/db/api.js';
+import { Attr } from '../src/db/schema.js';
 import { attrValue, PERSON_ATTRS, type Person } from './generate.js';
 import { removeDir } from './engines.js';
 
@@ -22,18 +23,23 @@ export interface RawEnv {
   dir: string;
   env: RootDatabase;
   log: Database<unknown, number>;
+  meta: Database<unknown, string>;
   index: Record<BulkIndex, Database<Buffer, any>>;
+  history: Record<BulkIndex, Database<Buffer, any>>;
 }
 
 export function openRawEnv(workDir: string, noSync: boolean): RawEnv {
   const dir = fs.mkdtempSync(path.join(workDir, 'raw-'));
-  const env = openLmdb({ path: path.join(dir, 'raw.mdb'), maxDbs: 8, mapSize: 8 * 1024 ** 3, noSync, overlappingSync: false });
+  const env = openLmdb({ path: path.join(dir, 'raw.mdb'), maxDbs: 16, mapSize: 8 * 1024 ** 3, noSync, overlappingSync: false });
   const indexDb = (name: string) => env.openDB<Buffer, any>(name, { encoding: 'binary', keyEncoder: KEY_CODEC } as any);
+  const indexes = (suffix: string) => ({ eavt: indexDb(`eavt${suffix}`), aevt: indexDb(`aevt${suffix}`), avet: indexDb(`avet${suffix}`) });
   return {
     dir,
     env,
     log: env.openDB<unknown, number>('log', { keyEncoding: 'uint32' as any }),
-    index: { eavt: indexDb('eavt'), aevt: indexDb('aevt'), avet: indexDb('avet') },
+    meta: env.openDB<unknown, string>('meta', {}),
+    index: indexes(''),
+    history: indexes('.history'),
   };
 }
 
@@ -42,14 +48,45 @@ export async function closeRawEnv(r: RawEnv): Promise<void> {
   removeDir(r.dir);
 }
 
+/** Each person's datoms (one entity each), asserted by `tx`. */
+export function datomsOf(people: Person[], tx = TX_BASE + 1): RawDatom[][] {
+  return people.map((p, i) =>
+    PERSON_ATTRS.map((name, j) => {
+      const [tag, payload] = encodeValue(attrValue(p, name), VALUE_TYPES[name]);
+      return { e: FIRST_ENTITY + i, a: FIRST_ATTR + j, tag, payload, tx };
+    }),
+  );
+}
+
 /**
- * `n` sequential commits of one key each: the least a sequential awaited durable transact can
- * cost. Each waits one event-loop turn first, as factlog's group commit does.
+ * Sequential commits of the LMDB writes factlog's store makes for these transactions: the log
+ * record, the EAVT, AEVT and AVET keys of each datom and of the tx's :db/txInstant, and the
+ * meta record. A retraction removes the datom's keys and puts them into the history indexes.
+ * Each commit waits one event-loop turn first, as factlog's group commit does.
  */
-export async function sequentialCommits(r: RawEnv, n: number): Promise<void> {
-  for (let i = 0; i < n; i++) {
+export async function sequentialTransactions(r: RawEnv, txs: RawDatom[][], retract = false, firstT = 2): Promise<void> {
+  for (let i = 0; i < txs.length; i++) {
+    const t = firstT + i;
+    const tx = TX_BASE + t;
+    const datoms = txs[i]!;
     await new Promise((resolve) => setImmediate(resolve));
-    r.env.transactionSync(() => r.index.eavt.putSync([FIRST_ENTITY + i, FIRST_ATTR, 2, i, TX_BASE + i], EMPTY));
+    r.env.transactionSync(() => {
+      r.log.putSync(t, { tx, instant: t, datoms: datoms.flatMap((d) => [d.e, d.a, d.tag, d.payload, retract ? 0 : 1]) });
+      for (const d of datoms) {
+        for (const index of BULK_INDEXES) {
+          const key = indexKey(index, d);
+          if (!retract) r.index[index].putSync(key, EMPTY);
+          else {
+            r.index[index].removeSync(key);
+            r.history[index].putSync([...key, tx], EMPTY);
+          }
+        }
+      }
+      const instant: RawDatom = { e: tx, a: Attr.txInstant, tag: Tag.Instant, payload: t, tx };
+      for (const index of BULK_INDEXES) r.index[index].putSync(indexKey(index, instant), EMPTY);
+      r.meta.putSync('lastT', t);
+      r.meta.putSync('lastInstant', t);
+    });
   }
 }
 
@@ -60,16 +97,8 @@ export interface BulkKeys {
 }
 
 export function bulkKeysOf(people: Person[]): BulkKeys {
-  const tx = TX_BASE + 1;
-  const datoms: RawDatom[] = [];
-  const log: unknown[] = [];
-  people.forEach((p, i) => {
-    PERSON_ATTRS.forEach((name, j) => {
-      const [tag, payload] = encodeValue(attrValue(p, name), VALUE_TYPES[name]);
-      datoms.push({ e: FIRST_ENTITY + i, a: FIRST_ATTR + j, tag, payload, tx });
-      log.push(FIRST_ENTITY + i, FIRST_ATTR + j, tag, payload, 1);
-    });
-  });
+  const datoms = datomsOf(people).flat();
+  const log = datoms.flatMap((d) => [d.e, d.a, d.tag, d.payload, 1]);
   const keys = {} as Record<BulkIndex, KeyPart[][]>;
   for (const index of BULK_INDEXES) keys[index] = datoms.map((d) => indexKey(index, d)).sort(compareKeys);
   return { keys, log };

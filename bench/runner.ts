@@ -240,7 +240,7 @@ export async function runBenchmark(partial: Partial<BenchOptions> = {}): Promise
         'DataScript attributes are JS strings ("name"); queries are the same text with :attr written as "attr".',
         'DataScript schema indexes (:db/index) every scalar attribute, so both engines have AVET.',
         "write workloads on factlog are durable (fsync per commit) but add-1-process (durability 'process'); fixtures are built with noSync.",
-        'raw lmdb ms of a write workload: a fresh lmdb-js environment doing only its commits (one key each, synced) or, for add-all and init, putting the same datoms\' EAVT, AEVT and AVET keys and log record in one synced commit.',
+        "raw lmdb ms of a write workload: a fresh lmdb-js environment making the LMDB writes factlog's store makes (log record, EAVT/AEVT/AVET keys of each datom and of the tx's :db/txInstant, history keys of retractions, meta), one synced commit per transaction; nothing else.",
       ],
     },
     workloads: reports,

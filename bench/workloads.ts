@@ -6,7 +6,7 @@ import { open, type Connection, type Db } from '../src/index.js';
 import { q } from '../src/query/index.js';
 import { pull, pullMany } from '../src/pull/index.js';
 import { exportLines, importFile } from '../src/cli/transfer.js';
-import { TX_BASE } from '../src/storage/encoding.js';
+import { TX_BASE, type RawDatom } from '../src/storage/encoding.js';
 import {
   ds,
   DS_SCHEMA,
@@ -26,7 +26,7 @@ import {
 } from './engines.js';
 import { attrValue, generatePeople, PERSON_ATTRS, type Person } from './generate.js';
 import { rawScans, RawReader } from './raw.js';
-import { bulkKeysOf, bulkPut, closeRawEnv, openRawEnv, sequentialCommits, type BulkKeys, type RawEnv } from './raw-writes.js';
+import { bulkKeysOf, bulkPut, closeRawEnv, datomsOf, openRawEnv, sequentialTransactions, type BulkKeys, type RawEnv } from './raw-writes.js';
 import { peakRssMB, type Task } from './stats.js';
 
 export type Group = 'write' | 'query' | 'asof' | 'after-commit' | 'factlog';
@@ -346,12 +346,13 @@ export function writeWorkloads(ctx: BenchContext): Workload[] {
       return db;
     },
   };
-  /** The floor of `n` sequential transacts: as many raw lmdb-js commits of one key each. */
-  const rawCommits = (n: number, noSync = false): Task<RawEnv, Promise<void>> => ({
+  /** The floor of sequential transacts: raw lmdb-js making the same LMDB writes, one commit each. */
+  const rawTransactions = (txs: RawDatom[][], noSync = false): Task<RawEnv, Promise<void>> => ({
     setup: () => openRawEnv(ctx.workDir, noSync),
-    run: (r) => sequentialCommits(r, n),
+    run: (r) => sequentialTransactions(r, txs),
     teardown: closeRawEnv,
   });
+  const oneDatomEach = datomsOf(few1).flatMap((entity) => entity.map((d) => [d]));
 
   out.push({
     name: 'add-1',
@@ -365,7 +366,7 @@ export function writeWorkloads(ctx: BenchContext): Workload[] {
         teardown: dropFactlog,
       },
       ds: dsAddOneEach,
-      raw: rawCommits(k1 * nAttrs),
+      raw: rawTransactions(oneDatomEach),
     },
   });
 
@@ -381,7 +382,7 @@ export function writeWorkloads(ctx: BenchContext): Workload[] {
         teardown: dropFactlog,
       },
       ds: dsAddOneEach,
-      raw: rawCommits(k1 * nAttrs, true),
+      raw: rawTransactions(oneDatomEach, true),
     },
   });
 
@@ -408,7 +409,7 @@ export function writeWorkloads(ctx: BenchContext): Workload[] {
         teardown: dropFactlog,
       },
       ds: dsAddEach,
-      raw: rawCommits(k5),
+      raw: rawTransactions(datomsOf(few5)),
     },
   });
 
@@ -492,6 +493,8 @@ export function writeWorkloads(ctx: BenchContext): Workload[] {
     const k = Math.max(1, Math.min(Math.floor(ctx.txLimit), Math.floor(people.length / rounds)));
     let flRound = 0;
     let dsRound = 0;
+    let rawRound = 0;
+    let everyone: RawDatom[][] | null = null;
     out.push({
       name: 'retract-5',
       group: 'write',
@@ -518,7 +521,16 @@ export function writeWorkloads(ctx: BenchContext): Workload[] {
             return db;
           },
         },
-        raw: rawCommits(k),
+        raw: {
+          setup: () => {
+            const r = openRawEnv(ctx.workDir, false);
+            bulkPut(r, (bulk ??= bulkKeysOf(people)));
+            const from = rawRound++ * k;
+            return { ...r, txs: (everyone ??= datomsOf(people)).slice(from, from + k) };
+          },
+          run: (r: RawEnv & { txs: RawDatom[][] }) => sequentialTransactions(r, r.txs, true),
+          teardown: closeRawEnv,
+        },
       },
     });
   }

@@ -53,11 +53,17 @@ export function writeKey(key: unknown, target: Uint8Array, start: number): numbe
   return pos;
 }
 
+/**
+ * Where the reading functions below are in the key being read. Module state instead of a cursor
+ * object: readKey runs for every key of every scan, and is never re-entered.
+ */
+let at = 0;
+
 /** Reads the parts of the key in target[start, end). */
 export function readKey(source: Uint8Array, start: number, end: number): KeyPart[] {
   const parts: KeyPart[] = [];
-  const cursor = { pos: start };
-  while (cursor.pos < end) parts.push(readPart(source, cursor, end));
+  at = start;
+  while (at < end) parts.push(readPart(source, end));
   return parts;
 }
 
@@ -173,6 +179,7 @@ function writeString(s: string, target: Uint8Array, pos: number): number {
 type NodeBytes = Uint8Array & {
   utf8Write?: (s: string, offset: number, length: number) => number;
   utf8Slice?: (start: number, end: number) => string;
+  latin1Slice?: (start: number, end: number) => string;
 };
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -183,13 +190,13 @@ function utf8Into(s: string, target: Uint8Array, pos: number): number {
   return encoder.encodeInto(s, target.subarray(pos)).written;
 }
 
-function readPart(source: Uint8Array, cursor: { pos: number }, end: number): KeyPart {
-  const kind = source[cursor.pos++]!;
-  if (kind === STRING) return readString(source, cursor, end);
+function readPart(source: Uint8Array, end: number): KeyPart {
+  const kind = source[at++]!;
+  if (kind === STRING) return readString(source, end);
   if (kind >= UINT && kind <= UINT + 7) {
     let n = 0;
-    for (let i = 0; i < kind - UINT; i++) n = n * 256 + source[cursor.pos++]!;
-    return numberSuffix(n, source, cursor, end);
+    for (let i = 0; i < kind - UINT; i++) n = n * 256 + source[at++]!;
+    return numberSuffix(n, source, end);
   }
   switch (kind) {
     case FALSE:
@@ -197,10 +204,10 @@ function readPart(source: Uint8Array, cursor: { pos: number }, end: number): Key
     case TRUE:
       return true;
     case NEGATIVE:
-      return numberSuffix(readDouble(source, cursor, true), source, cursor, end);
+      return numberSuffix(readDouble(source, true), source, end);
     case BIG_POSITIVE:
     case BIG_NEGATIVE:
-      return readBigMagnitude(kind === BIG_NEGATIVE, source, cursor, end);
+      return readBigMagnitude(kind === BIG_NEGATIVE, source, end);
     case POS_INFINITY:
       return Infinity;
     case NEG_INFINITY:
@@ -210,64 +217,91 @@ function readPart(source: Uint8Array, cursor: { pos: number }, end: number): Key
     case KEY_MAX_PART:
       return KEY_MAX_STRING;
   }
-  throw new TypeError(`unknown key part kind ${kind} at byte ${cursor.pos - 1}`);
+  throw new TypeError(`unknown key part kind ${kind} at byte ${at - 1}`);
 }
 
 /** What may follow a number: a fraction, or the mark of a bigint. */
-function numberSuffix(n: number, source: Uint8Array, cursor: { pos: number }, end: number): KeyPart {
-  if (cursor.pos >= end) return n;
-  const next = source[cursor.pos];
+function numberSuffix(n: number, source: Uint8Array, end: number): KeyPart {
+  if (at >= end) return n;
+  const next = source[at];
   if (next === FRACTION) {
-    cursor.pos++;
-    return n + readDouble(source, cursor, false);
+    at++;
+    return n + readDouble(source, false);
   }
   if (next === BIGINT) {
-    cursor.pos++;
+    at++;
     return BigInt(n);
   }
   return n;
 }
 
-function readDouble(source: Uint8Array, cursor: { pos: number }, invert: boolean): number {
+function readDouble(source: Uint8Array, invert: boolean): number {
   for (let i = 0; i < 8; i++) {
-    const byte = source[cursor.pos++]!;
+    const byte = source[at++]!;
     scratch.setUint8(i, invert ? ~byte & 0xff : byte);
   }
   return scratch.getFloat64(0);
 }
 
-function readBigMagnitude(negative: boolean, source: Uint8Array, cursor: { pos: number }, end: number): KeyPart {
-  const stored = source[cursor.pos++]!;
+function readBigMagnitude(negative: boolean, source: Uint8Array, end: number): KeyPart {
+  const stored = source[at++]!;
   const length = negative ? 255 - stored : stored;
   let hex = '';
   for (let i = 0; i < length; i++) {
-    const byte = source[cursor.pos++]!;
+    const byte = source[at++]!;
     hex += (negative ? 255 - byte : byte).toString(16).padStart(2, '0');
   }
   const magnitude = BigInt('0x' + hex);
   const value = negative ? -magnitude : magnitude;
-  if (cursor.pos < end && source[cursor.pos] === BIGINT) {
-    cursor.pos++;
+  if (at < end && source[at] === BIGINT) {
+    at++;
     return value;
   }
   return Number(value);
 }
 
-function readString(source: Uint8Array, cursor: { pos: number }, end: number): string {
-  const start = cursor.pos;
+/**
+ * Short ASCII strings read from keys, by a hash of their bytes. Index scans read the same few
+ * values over and over (names, enums, keywords); returning the string already made saves an
+ * allocation per key, and the garbage collections that follow (a quarter of a column build's time).
+ */
+const INTERNED_BYTES = 32;
+const INTERNED_SLOTS = 4096;
+const interned: (string | undefined)[] = new Array(INTERNED_SLOTS).fill(undefined);
+
+function readString(source: Uint8Array, end: number): string {
+  const start = at;
   let ascii = true;
+  let hash = 0;
   let pos = start;
   while (pos < end && source[pos] !== 0) {
-    if (source[pos]! >= 0x80) ascii = false;
+    const byte = source[pos]!;
+    if (byte >= 0x80) ascii = false;
+    hash = (Math.imul(hash, 31) + byte) | 0;
     pos++;
   }
-  cursor.pos = pos + 1;
-  if (ascii && pos - start < 32) {
-    let s = '';
-    for (let i = start; i < pos; i++) s += String.fromCharCode(source[i]!);
-    return s;
+  at = pos + 1;
+  const length = pos - start;
+  if (ascii && length <= INTERNED_BYTES) {
+    const slot = (hash ^ (hash >>> 12)) & (INTERNED_SLOTS - 1);
+    const known = interned[slot];
+    if (known !== undefined && known.length === length && sameAscii(known, source, start)) return known;
+    const made = asciiString(source, start, pos);
+    interned[slot] = made;
+    return made;
   }
   const buffer = source as NodeBytes;
   if (typeof buffer.utf8Slice === 'function') return buffer.utf8Slice(start, pos);
   return decoder.decode(source.subarray(start, pos));
+}
+
+function sameAscii(s: string, source: Uint8Array, start: number): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) !== source[start + i]) return false;
+  return true;
+}
+
+function asciiString(source: Uint8Array, start: number, end: number): string {
+  const buffer = source as NodeBytes;
+  if (typeof buffer.latin1Slice === 'function') return buffer.latin1Slice(start, end);
+  return String.fromCharCode.apply(null, source.subarray(start, end) as unknown as number[]);
 }

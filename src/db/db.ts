@@ -31,6 +31,8 @@ import type { Schema } from './schema.js';
 export class DbError extends FactlogError {}
 
 export type DatomVisitor = (e: number, a: number, v: unknown, tx: number, added: boolean) => void;
+/** Where a visit's datoms came from: an attribute column held in memory, or the index (LMDB). */
+export type Served = 'column' | 'index';
 
 /** What a Db value needs from the connection that made it. */
 export interface DbContext {
@@ -247,30 +249,32 @@ export class Db implements DbView {
   }
 
   /** `datoms` as a callback per datom, without allocating Datom objects (the query engine's path). */
-  visitDatoms(index: IndexName, components: unknown[], visit: DatomVisitor): void {
+  visitDatoms(index: IndexName, components: unknown[], visit: DatomVisitor): Served {
     const resolved = this.resolveComponents(index, components);
-    if (resolved) this.visitScan(index, resolved.prefix, undefined, resolved.tx, visit);
+    return resolved ? this.visitScan(index, resolved.prefix, undefined, resolved.tx, visit) : 'index';
   }
 
   /** `indexRange` as a callback per datom. */
-  visitRange(attrRef: AttrRef, start: unknown, end: unknown, endInclusive: boolean, visit: DatomVisitor): void {
+  visitRange(attrRef: AttrRef, start: unknown, end: unknown, endInclusive: boolean, visit: DatomVisitor): Served {
     const bounds = this.rangeBounds(attrRef, start, end, endInclusive);
-    if (!bounds) return;
+    if (!bounds) return 'index';
     const a = bounds.from[0] as number;
     const open = (v: unknown) => v === undefined || v === null;
     const lo = open(start) ? undefined : bounds.fromValue;
     const hi = open(end) ? undefined : bounds.toValue;
-    if (this.memory) this.memory.visitValueRange(a, lo, hi, endInclusive, visit, (counted) => this.visitStored('avet', bounds.from, bounds.to, counted));
-    else this.visitScan('avet', bounds.from, bounds.to, undefined, visit);
+    if (this.memory) return this.memory.visitValueRange(a, lo, hi, endInclusive, visit, (counted) => this.visitStored('avet', bounds.from, bounds.to, counted));
+    return this.visitScan('avet', bounds.from, bounds.to, undefined, visit);
   }
 
-  private visitScan(index: IndexName, prefix: KeyPart[], end: KeyPart[] | undefined, onlyTx: number | undefined, visit: DatomVisitor): void {
+  private visitScan(index: IndexName, prefix: KeyPart[], end: KeyPart[] | undefined, onlyTx: number | undefined, visit: DatomVisitor): Served {
     if (this.overlay || this.isHistory || onlyTx !== undefined) {
       for (const d of this.scan(index, prefix, end, onlyTx)) visit(d.e, d.a, d.v, d.tx, d.added);
-      return;
+      return 'index';
     }
-    if (end === undefined && this.memory?.visit(index, prefix, visit)) return;
+    const served = end === undefined ? this.memory?.visit(index, prefix, visit) : null;
+    if (served) return served;
     this.visitStored(index, prefix, end, visit);
+    return 'index';
   }
 
   /**

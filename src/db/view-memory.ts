@@ -6,7 +6,7 @@ import { decodeValue, type KeyPart, type Tag } from '../storage/encoding.js';
 import type { Store } from '../storage/store.js';
 import type { Datom, IndexName } from './api.js';
 import { AttributeColumn, EntityDatoms, PROBES_PER_DATOM_TO_BUILD, type ColumnCache } from './columns.js';
-import type { DatomVisitor } from './db.js';
+import type { DatomVisitor, Served } from './db.js';
 
 /** Value lookups build a column only when they read at least this many datoms each on average. */
 const DATOMS_PER_VALUE_LOOKUP = 16;
@@ -100,10 +100,10 @@ export class ViewMemory {
 
   /**
    * Serve EAVT [e a] (one entity's attribute), AEVT [a] (a whole attribute) or AVET [a v] from
-   * memory when it pays; false when the caller should read LMDB. An AVET lookup that does not
-   * pay yet is read from LMDB here, counted towards building the column.
+   * memory when it pays; null when the caller should read LMDB. An AVET lookup that does not
+   * pay yet is read from LMDB here ('index'), counted towards building the column.
    */
-  visit(index: IndexName, prefix: KeyPart[], visit: DatomVisitor): boolean {
+  visit(index: IndexName, prefix: KeyPart[], visit: DatomVisitor): Served | null {
     if (index === 'avet' && prefix.length === 3) {
       const a = prefix[0] as number;
       const v = decodeValue(prefix[1] as Tag, prefix[2]);
@@ -111,16 +111,16 @@ export class ViewMemory {
     }
     const probe = index === 'eavt' && prefix.length === 2;
     const whole = index === 'aevt' && prefix.length === 1;
-    if (!probe && !whole) return false;
+    if (!probe && !whole) return null;
     const a = prefix[probe ? 1 : 0] as number;
     const key = this.key(a);
     const columns = this.view.columns;
     const col = columns.get(key) ?? this.column(a, whole ? Infinity : columns.countReads(key));
-    if (!col) return false;
+    if (!col) return null;
     const withAttr = (e: number, v: unknown, tx: number) => visit(e, a, v, tx, true);
     if (probe) col.visitEntity(prefix[0] as number, withAttr);
     else col.visitAll(withAttr);
-    return true;
+    return 'column';
   }
 
   /**
@@ -128,16 +128,16 @@ export class ViewMemory {
    * the column when one pays, else through `readStored` (LMDB), each datom counted towards
    * building the column.
    */
-  visitValueRange(a: number, lo: unknown, hi: unknown, hiInclusive: boolean, visit: DatomVisitor, readStored: (counted: DatomVisitor) => void): true {
+  visitValueRange(a: number, lo: unknown, hi: unknown, hiInclusive: boolean, visit: DatomVisitor, readStored: (counted: DatomVisitor) => void): Served {
     const col = this.columnForValues(a);
-    if (col && col.visitValueRange(lo, true, hi, hiInclusive, (e, v, tx) => visit(e, a, v, tx, true))) return true;
+    if (col && col.visitValueRange(lo, true, hi, hiInclusive, (e, v, tx) => visit(e, a, v, tx, true))) return 'column';
     let read = 0;
     readStored((e, attr, v, tx, added) => {
       read++;
       visit(e, attr, v, tx, added);
     });
     this.countValueLookup(a, read);
-    return true;
+    return 'index';
   }
 
   /**

@@ -6,7 +6,7 @@ import type { QueryContext } from './context.js';
 import { isDb } from './context.js';
 import { type Relation, type Row, join } from './relation.js';
 import { valueKey, compareValues, joinKey, tupleKey } from './values.js';
-import { visitDatoms, visitRange, columnOf, type DatomVisitor, type EntityColumn } from './access.js';
+import { visitDatoms, visitRange, columnOf, type DatomVisitor, type EntityColumn, type Served } from './access.js';
 import { queryError } from './errors.js';
 import { printClause } from './print.js';
 
@@ -131,9 +131,12 @@ function cmp(a: unknown, b: unknown): number {
  * Visit every datom matching the components (and range) once. The index prefix guarantees e / a / v;
  * tx, added and the range bounds are checked here, so callers get exact matches. Returns datoms read.
  */
-function scanComps(db: DbView, comps: Components, range: RangeBounds | null, visit: DatomVisitor): number {
+/** Visit the datoms matching the components: how many were read, and whether a column in memory served them. */
+function scanComps(db: DbView, comps: Components, range: RangeBounds | null, visit: DatomVisitor): { read: number; fromColumn: boolean } {
   const { e, a, v, tx, added } = comps;
   let read = 0;
+  let fromColumn = false;
+  const note = (served: Served) => void (fromColumn ||= served === 'column');
   let out: DatomVisitor = visit;
   if (tx !== undefined || added !== undefined) {
     const inner = out;
@@ -164,20 +167,20 @@ function scanComps(db: DbView, comps: Components, range: RangeBounds | null, vis
     out(de, da, dv, dtx, dadded);
   };
   if (e !== undefined) {
-    if (a !== undefined) visitDatoms(db, 'eavt', v !== undefined ? [e, a, v] : [e, a], counted);
-    else visitDatoms(db, 'eavt', [e], counted);
+    if (a !== undefined) note(visitDatoms(db, 'eavt', v !== undefined ? [e, a, v] : [e, a], counted));
+    else note(visitDatoms(db, 'eavt', [e], counted));
   } else if (a !== undefined) {
-    if (v !== undefined) visitDatoms(db, 'avet', [a, v], counted);
+    if (v !== undefined) note(visitDatoms(db, 'avet', [a, v], counted));
     else if (range) {
       const hi = range.end;
-      visitRange(db, a, range.start?.value, hi?.value, hi?.inclusive ?? false, counted);
-    } else visitDatoms(db, 'aevt', [a], counted);
+      note(visitRange(db, a, range.start?.value, hi?.value, hi?.inclusive ?? false, counted));
+    } else note(visitDatoms(db, 'aevt', [a], counted));
   } else if (v !== undefined) {
     // value known, attribute not: refs through VAET, other attributes through AVET per attribute
-    if (typeof v === 'number') visitDatoms(db, 'vaet', [v], counted);
-    for (const info of db.attrs()) if (info.valueType !== 'ref') visitDatoms(db, 'avet', [info.id, v], counted);
-  } else visitDatoms(db, 'eavt', [], counted);
-  return read;
+    if (typeof v === 'number') note(visitDatoms(db, 'vaet', [v], counted));
+    for (const info of db.attrs()) if (info.valueType !== 'ref') note(visitDatoms(db, 'avet', [info.id, v], counted));
+  } else note(visitDatoms(db, 'eavt', [], counted));
+  return { read, fromColumn };
 }
 
 /** Positions of each pattern variable; a variable repeated in the pattern must match itself. */
@@ -269,7 +272,7 @@ function patternDistinct(c: PatternClause, db: DbView): boolean {
 }
 
 /** Estimated datoms matching the constant components (cached per clause and db for this query). */
-function scanEstimateOf(ctx: QueryContext, db: DbView, c: PatternClause, res: Resolved, range: RangeBounds | null): number {
+function scanEstimateOf(db: DbView, res: Resolved, range: RangeBounds | null): number {
   if (!range) {
     if (res.scanEstimate === undefined) res.scanEstimate = estimateComponents(db, res.comps, null);
     return res.scanEstimate;
@@ -321,15 +324,16 @@ export function evalPattern(ctx: QueryContext, c: PatternClause, rel: Relation, 
     if (nFree === 1 && f0 === 0 && !hasEq) visit = (e) => void rows.push([e]);
     else if (nFree === 0) visit = (e, a, v, tx, added) => void (!hasEq || consistent(e, a, v, tx, added) ? rows.push([]) : 0);
     else visit = (e, a, v, tx, added) => void (!hasEq || consistent(e, a, v, tx, added) ? rows.push(tail(e, a, v, tx, added)) : 0);
-    const datomsRead = scanComps(db, res.comps, range, visit);
+    const { read: datomsRead, fromColumn } = scanComps(db, res.comps, range, visit);
+    const strategy = fromColumn ? 'column' : 'scan';
     const right: Relation = { vars: freeVars, rows: nFree === 0 ? rows.slice(0, 1) : rows, distinct: distinct || nFree === 0 };
     if (rel.rows.length === 1 && rel.vars.length > 0 && nFree > 0) {
       // one row of inputs (e.g. scalar :in values): extend the new rows in place, no join
       const l = rel.rows[0]!;
       for (const r of rows) for (const x of l) r.push(x);
-      return { rel: { vars: [...freeVars, ...rel.vars], rows, distinct: right.distinct && rel.distinct }, index: chooseIndex(res.comps, range), strategy: 'scan', datomsRead };
+      return { rel: { vars: [...freeVars, ...rel.vars], rows, distinct: right.distinct && rel.distinct }, index: chooseIndex(res.comps, range), strategy, datomsRead };
     }
-    return { rel: join(rel, right), index: chooseIndex(res.comps, range), strategy: 'scan', datomsRead };
+    return { rel: join(rel, right), index: chooseIndex(res.comps, range), strategy, datomsRead };
   }
 
   const bIdx = boundVars.map((v) => rel.vars.indexOf(v));
@@ -388,13 +392,14 @@ export function evalPattern(ctx: QueryContext, c: PatternClause, rel: Relation, 
     else for (const r of g.rows) out.push(r.concat(t));
   };
   const outDistinct = !!rel.distinct && distinct;
-  const scanEstimate = scanEstimateOf(ctx, db, c, res, range);
+  const scanEstimate = scanEstimateOf(db, res, range);
   if (groups.size * PROBE_COST <= scanEstimate) {
     // probe: one index lookup per distinct bound combination
     const rows: Row[] = [];
     let index = chooseIndex(res.comps, range);
     let first = true;
     let datomsRead = 0;
+    let fromColumn = false;
     for (const g of groups.values()) {
       const comps: Components = { ...res.comps };
       let ok = true;
@@ -407,21 +412,23 @@ export function evalPattern(ctx: QueryContext, c: PatternClause, rel: Relation, 
         first = false;
       }
       let hit = false;
-      datomsRead += scanComps(db, comps, range, (e, a, v, tx, added) => {
+      const scanned = scanComps(db, comps, range, (e, a, v, tx, added) => {
         if (hasEq && !consistent(e, a, v, tx, added)) return;
         if (nFree) emitTo(rows, g, tail(e, a, v, tx, added));
         else hit = true;
       });
+      datomsRead += scanned.read;
+      fromColumn ||= scanned.fromColumn;
       // no new variables: a semi-join, each group passes once
       if (hit) emitTo(rows, g, null);
     }
-    return { rel: { vars: outVars, rows, distinct: outDistinct || (!nFree && !!rel.distinct) }, index, strategy: 'probe', datomsRead };
+    return { rel: { vars: outVars, rows, distinct: outDistinct || (!nFree && !!rel.distinct) }, index, strategy: fromColumn ? 'column' : 'probe', datomsRead };
   }
   // scan the constants' index range once; look each datom's bound positions up in the groups
   const rows: Row[] = [];
   const seen = nFree ? null : new Set<unknown>();
   const p0 = bPos[0]!;
-  const datomsRead = scanComps(db, res.comps, range, (e, a, v, tx, added) => {
+  const { read: datomsRead, fromColumn } = scanComps(db, res.comps, range, (e, a, v, tx, added) => {
     if (hasEq && !consistent(e, a, v, tx, added)) return;
     let key: unknown;
     if (single) key = p0 === 0 ? e : joinKey(field(p0, e, a, v, tx, added));
@@ -438,7 +445,7 @@ export function evalPattern(ctx: QueryContext, c: PatternClause, rel: Relation, 
   return {
     rel: { vars: outVars, rows, distinct: outDistinct || (!nFree && !!rel.distinct) },
     index: chooseIndex(res.comps, range),
-    strategy: 'scan',
+    strategy: fromColumn ? 'column' : 'scan',
     datomsRead,
   };
 }
@@ -498,7 +505,7 @@ export function estimatePattern(ctx: QueryContext, c: PatternClause, bound: Set<
   }
   const res = resolveConsts(ctx, src, c);
   if (!res.ok) return { rows: 0, index: chooseIndex(res.comps, range) };
-  const s = scanEstimateOf(ctx, src, c, res, range);
+  const s = scanEstimateOf(src, res, range);
   if (boundHere.length === 0) return { rows: s * Math.max(1, relSize), index: chooseIndex(res.comps, range) };
   const has = (i: number) => c.terms[i]?.kind === 'var' && bound.has((c.terms[i] as { name: string }).name);
   const probeComps: Components = { ...res.comps };
@@ -612,7 +619,7 @@ export function wouldProbe(ctx: QueryContext, c: PatternClause, groups: number):
   const src = ctx.sources.get(c.src?.name ?? '$');
   if (!isDb(src)) return false;
   const res = resolveConsts(ctx, src, c);
-  return res.ok && groups * PROBE_COST <= scanEstimateOf(ctx, src, c, res, null) && !entityColumn(src, res, groups);
+  return res.ok && groups * PROBE_COST <= scanEstimateOf(src, res, null) && !entityColumn(src, res, groups);
 }
 
 /** The column serving `[?e :attr x]` for `probes` bound entities, when the db has or builds one. */

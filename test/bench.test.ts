@@ -4,6 +4,7 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import { runBenchmark, WORKLOAD_NAMES, type BenchReport } from '../bench/runner.js';
 import { formatTable } from '../bench/report.js';
 import { parseArgs } from '../bench/args.js';
+import { roundOrder } from '../bench/stats.js';
 import { bulkKeysOf, bulkPut, closeRawEnv, datomsOf, openRawEnv, sequentialTransactions } from '../bench/raw-writes.js';
 import { generatePeople, PERSON_ATTRS } from '../bench/generate.js';
 import { removeDir, tempDir } from '../bench/engines.js';
@@ -98,6 +99,21 @@ describe('benchmark (quick)', () => {
     expect(report.targets.find((t) => t.target === 'same answers as DataScript')!.met).toBe(true);
     const table = formatTable(report);
     for (const w of report.workloads) expect(table).toContain(w.name);
+  });
+
+  it('orders the tasks of each round so that every task follows every other equally often', () => {
+    for (let n = 2; n <= 6; n++) {
+      const names = Array.from({ length: n }, (_, i) => `t${i}`);
+      const rounds = n % 2 ? 2 * n : n;
+      const follows = new Map<string, number>();
+      for (let r = 0; r < rounds; r++) {
+        const order = roundOrder(names, r);
+        expect([...order].sort(), `n=${n} round ${r}`).toEqual(names);
+        for (let k = 1; k < n; k++) follows.set(`${order[k - 1]}>${order[k]}`, (follows.get(`${order[k - 1]}>${order[k]}`) ?? 0) + 1);
+      }
+      expect(follows.size, `n=${n}`).toBe(n * (n - 1));
+      expect(new Set(follows.values()).size, `n=${n}: ${JSON.stringify([...follows])}`).toBe(1);
+    }
   });
 
   it('parses the command line options', () => {

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildDs, buildFactlog, factlogOpenOptions, openFactlog, removeDir, tempDir } from './engines.js';
 import { generateFollows, generateHistory, generatePeople, peopleAfter } from './generate.js';
-import { interleave } from './stats.js';
+import { interleave, type Timing } from './stats.js';
 import {
   asOfWorkloads,
   afterCommitWorkloads,
@@ -87,7 +87,9 @@ export interface WorkloadReport {
   throughput?: { unit: string; factlog: number; ds: number };
   answers?: { factlog: number; ds: number; raw?: number; same: boolean; firstDifference?: string };
   extra?: Record<string, number>;
+  /** Per engine: each timed run's time per repetition, and its repetitions (stats.ts MIN_RUN_MS). */
   times: Record<string, number[]>;
+  repetitions: Record<string, number[]>;
 }
 
 export interface TargetCheck {
@@ -259,7 +261,7 @@ function withFloor(w: WorkloadReport): string {
   return `${rate(factlog)}; raw lmdb-js floor ${rate((factlog * w.factlogMs) / w.rawMs)}`;
 }
 
-function toReport(w: Workload, timing: Record<string, { times: number[]; median: number; first: unknown }>): WorkloadReport {
+function toReport(w: Workload, timing: Record<string, Timing>): WorkloadReport {
   const factlogMs = w.extra?.importMs ?? timing.factlog.median;
   const dsMs = timing.ds.median;
   const rawMs = timing.raw ? timing.raw.median : null;
@@ -277,6 +279,7 @@ function toReport(w: Workload, timing: Record<string, { times: number[]; median:
     rawRatio: rawMs === null ? null : factlogMs / Math.max(rawMs, 1e-6),
     nowRatio: nowMs === null ? null : factlogMs / Math.max(nowMs, 1e-6),
     times: Object.fromEntries(Object.entries(timing).map(([k, v]) => [k, v.times])),
+    repetitions: Object.fromEntries(Object.entries(timing).map(([k, v]) => [k, v.repetitions])),
   };
   if (w.extra?.importMs !== undefined) r.times.factlog = [w.extra.importMs];
   if (w.ops) r.throughput = { unit: w.ops.unit, factlog: w.ops.count / (factlogMs / 1000), ds: w.ops.count / (dsMs / 1000) };

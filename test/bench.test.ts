@@ -4,7 +4,7 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import { runBenchmark, WORKLOAD_NAMES, type BenchReport } from '../bench/runner.js';
 import { formatTable } from '../bench/report.js';
 import { parseArgs } from '../bench/args.js';
-import { roundOrder } from '../bench/stats.js';
+import { interleave, MIN_RUN_MS, roundOrder } from '../bench/stats.js';
 import { bulkKeysOf, bulkPut, closeRawEnv, datomsOf, openRawEnv, sequentialTransactions } from '../bench/raw-writes.js';
 import { generatePeople, PERSON_ATTRS } from '../bench/generate.js';
 import { removeDir, tempDir } from '../bench/engines.js';
@@ -20,6 +20,7 @@ describe('benchmark (quick)', () => {
     const names = report.workloads.map((w) => w.name);
     expect(names.sort()).toEqual(Object.values(WORKLOAD_NAMES).flat().sort());
     for (const w of report.workloads) {
+      expect(w.repetitions.factlog!.length, w.name).toBe(w.times.factlog!.length);
       expect(Number.isFinite(w.factlogMs), `${w.name} factlog`).toBe(true);
       expect(Number.isFinite(w.dsMs), `${w.name} DataScript`).toBe(true);
       expect(w.factlogMs).toBeGreaterThanOrEqual(0);
@@ -114,6 +115,31 @@ describe('benchmark (quick)', () => {
       expect(follows.size, `n=${n}`).toBe(n * (n - 1));
       expect(new Set(follows.values()).size, `n=${n}: ${JSON.stringify([...follows])}`).toBe(1);
     }
+  });
+
+  it('repeats a fast task within each timed run and counts the time per repetition; never a task with a setup', async () => {
+    let fastCalls = 0;
+    let setupCalls = 0;
+    let slowCalls = 0;
+    const busy = (ms: number) => {
+      const end = performance.now() + ms;
+      while (performance.now() < end);
+    };
+    const timing = await interleave(
+      {
+        fast: { run: () => (fastCalls++, busy(1)) },
+        withSetup: { setup: () => setupCalls++, run: () => (slowCalls++, busy(1)) },
+      },
+      3,
+      1,
+    );
+    for (const n of timing.fast!.repetitions) expect(n).toBeGreaterThan(1);
+    expect(fastCalls).toBe(1 + timing.fast!.repetitions.reduce((x, y) => x + y, 0));
+    // the time of a run is divided among its repetitions
+    expect(timing.fast!.median).toBeLessThan(MIN_RUN_MS / 2);
+    expect(timing.withSetup!.repetitions).toEqual([1, 1, 1]);
+    expect(slowCalls).toBe(4);
+    expect(setupCalls).toBe(4);
   });
 
   it('parses the command line options', () => {

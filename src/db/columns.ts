@@ -158,34 +158,50 @@ export class AttributeColumn {
    */
   visitValueRange(lo: unknown, loInclusive: boolean, hi: unknown, hiInclusive: boolean, visit: ColumnVisitor): boolean {
     if (this.es.length === 0) return true;
-    const order = this.orderByValue();
-    if (!order) return false;
-    const kind = this.valueKind;
-    if ((lo !== undefined && typeof lo !== kind) || (hi !== undefined && typeof hi !== kind)) return false;
-    const cmp = kind === 'number' ? compareNumbers : compareCodePoints;
+    const slots = this.valueSlots(lo, loInclusive, hi, hiInclusive, true);
+    if (!slots) return false;
     const { es, vs, txs } = this;
-    // first slot in value order not below the lower bound
-    let from = 0;
-    if (lo !== undefined) {
+    const order = this.valueOrder!;
+    for (let k = slots.from; k < slots.to; k++) {
+      const i = order[k]!;
+      visit(es[i]!, vs[i], txs[i]!);
+    }
+    return true;
+  }
+
+  /**
+   * How many datoms visitValueRange would visit, by two binary searches; null when the value
+   * order is not built yet (counting does not build it) or cannot answer.
+   */
+  countValueRange(lo: unknown, loInclusive: boolean, hi: unknown, hiInclusive: boolean): number | null {
+    if (this.es.length === 0) return 0;
+    const slots = this.valueSlots(lo, loInclusive, hi, hiInclusive, false);
+    return slots ? slots.to - slots.from : null;
+  }
+
+  /** [from, to) in value order for the bounds; null when the column cannot answer (see visitValueRange). */
+  private valueSlots(lo: unknown, loInclusive: boolean, hi: unknown, hiInclusive: boolean, build: boolean): { from: number; to: number } | null {
+    const order = build ? this.orderByValue() : this.valueOrder;
+    if (!order) return null;
+    const kind = this.valueKind;
+    if ((lo !== undefined && typeof lo !== kind) || (hi !== undefined && typeof hi !== kind)) return null;
+    const cmp = kind === 'number' ? compareNumbers : compareCodePoints;
+    const vs = this.vs;
+    /** The first slot whose value is above `bound` (or equal to it, when `orEqual`). */
+    const firstAbove = (bound: unknown, orEqual: boolean): number => {
       let l = 0;
       let h = order.length;
       while (l < h) {
         const m = (l + h) >>> 1;
-        const c = cmp(vs[order[m]!], lo);
-        if (c < 0 || (c === 0 && !loInclusive)) l = m + 1;
+        const c = cmp(vs[order[m]!], bound);
+        if (c < 0 || (c === 0 && !orEqual)) l = m + 1;
         else h = m;
       }
-      from = l;
-    }
-    for (let k = from; k < order.length; k++) {
-      const i = order[k]!;
-      if (hi !== undefined) {
-        const c = cmp(vs[i], hi);
-        if (c > 0 || (c === 0 && !hiInclusive)) break;
-      }
-      visit(es[i]!, vs[i], txs[i]!);
-    }
-    return true;
+      return l;
+    };
+    const from = lo === undefined ? 0 : firstAbove(lo, loInclusive);
+    const to = hi === undefined ? order.length : firstAbove(hi, !hiInclusive);
+    return { from, to: Math.max(from, to) };
   }
 
   /** Slots sorted by (value, entity), built on first use; null when values are of mixed or other types. */

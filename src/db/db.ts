@@ -230,7 +230,9 @@ export class Db implements DbView {
   /** Number of current AVET datoms of `attr` in the value range (exact; costs a native key count). */
   estimateRange(attrRef: AttrRef, start?: unknown, end?: unknown, endInclusive = false): number {
     const bounds = this.rangeBounds(attrRef, start, end, endInclusive);
-    return bounds ? this.ctx.store.countCurrent('avet', bounds.from, bounds.to) : 0;
+    if (!bounds) return 0;
+    const held = this.memory?.countValueRange(bounds.from[0] as number, bounds.fromValue, bounds.toValue, endInclusive);
+    return held ?? this.ctx.store.countCurrent('avet', bounds.from, bounds.to);
   }
 
   private rangeBounds(attrRef: AttrRef, start: unknown, end: unknown, endInclusive: boolean) {

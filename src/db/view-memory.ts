@@ -141,6 +141,16 @@ export class ViewMemory {
   }
 
   /**
+   * The number of `a`'s datoms with lo <= v (open when undefined) and v < hi (v <= hi when
+   * inclusive), counted in a column already held with its value order; null when there is none.
+   * Planning asks this for every range: LMDB counts the range's keys one by one.
+   */
+  countValueRange(a: number, lo: unknown, hi: unknown, hiInclusive: boolean): number | null {
+    const col = this.view.columns.get(this.key(a));
+    return col ? col.countValueRange(lo, true, hi, hiInclusive) : null;
+  }
+
+  /**
    * A column to answer value lookups of attribute `a` (AVET): one already held with its value
    * order, or a new one once earlier lookups of this value have read from LMDB as many datoms as
    * building it (and sorting it by value) pays for.

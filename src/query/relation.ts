@@ -71,12 +71,33 @@ export function project(rel: Relation, vars: string[], distinct = true): Relatio
   const permutation = !!rel.distinct && (kept.size === rel.vars.length || droppedAreConstant(rel, kept));
   let rows: Row[];
   if (identity) rows = rel.rows;
-  else if (idx.length === 1) {
-    const i0 = idx[0]!;
-    rows = rel.rows.map((r) => [r[i0]]);
-  } else rows = rel.rows.map((r) => idx.map((i) => r[i]));
+  else rows = pickColumns(rel.rows, idx);
   if (!distinct) return { vars: [...vars], rows, distinct: permutation };
   return { vars: [...vars], rows: permutation ? rows : distinctRows(rows), distinct: true };
+}
+
+/** The given columns of each row, in that order (the common widths without a callback per row). */
+function pickColumns(rows: Row[], idx: number[]): Row[] {
+  const out: Row[] = new Array(rows.length);
+  if (idx.length === 1) {
+    const i0 = idx[0]!;
+    for (let k = 0; k < rows.length; k++) out[k] = [rows[k]![i0]];
+  } else if (idx.length === 2) {
+    const [i0, i1] = idx as [number, number];
+    for (let k = 0; k < rows.length; k++) {
+      const r = rows[k]!;
+      out[k] = [r[i0], r[i1]];
+    }
+  } else {
+    const n = idx.length;
+    for (let k = 0; k < rows.length; k++) {
+      const r = rows[k]!;
+      const picked: Row = new Array(n);
+      for (let j = 0; j < n; j++) picked[j] = r[idx[j]!];
+      out[k] = picked;
+    }
+  }
+  return out;
 }
 
 function droppedAreConstant(rel: Relation, kept: Set<number>): boolean {

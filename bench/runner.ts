@@ -81,6 +81,11 @@ export interface WorkloadReport {
   rawMs: number | null;
   /** asOf workloads: the same query on the current db of the same (long-history) database. */
   nowMs: number | null;
+  /**
+   * asOf workloads: the asOf query and the same query now, timed in a pass of their own (the two
+   * alternating, nothing else in between); nowRatio is asOfMs / nowMs of this pass.
+   */
+  paired?: { asOfMs: number; nowMs: number; times: Record<string, number[]> };
   ratio: number;
   rawRatio: number | null;
   nowRatio: number | null;
@@ -218,7 +223,9 @@ export async function runBenchmark(partial: Partial<BenchOptions> = {}): Promise
       if (!want.has(w.name)) continue;
       log(`running ${w.name} ...`);
       const timing = await interleave(w.tasks, w.runs ?? options.runs, w.warmup ?? options.warmup);
-      reports.push(toReport(w, timing));
+      const report = toReport(w, timing);
+      if (w.tasks.now) report.paired = await pairedWithNow(w, options.runs);
+      reports.push(report);
     }
   } finally {
     for (const f of toClose) await f.conn.close().catch(() => undefined);
@@ -259,6 +266,26 @@ function withFloor(w: WorkloadReport): string {
   const rate = (x: number) => `${Math.round(x).toLocaleString('en')} ${unit}`;
   if (w.rawMs === null) return rate(factlog);
   return `${rate(factlog)}; raw lmdb-js floor ${rate((factlog * w.factlogMs) / w.rawMs)}`;
+}
+
+/** asOf / now of an asOf workload: from its paired pass when it had one. */
+export function asOfRatio(w: WorkloadReport): number {
+  return w.paired ? w.paired.asOfMs / w.paired.nowMs : w.nowRatio!;
+}
+
+/**
+ * The asOf target compares factlog with itself, so it is measured in a pass of the two alone:
+ * in the rounds with DataScript, whichever factlog task ran right after DataScript paid for its
+ * garbage, and one row in each 20k run landed at 1.5-1.7x by that alone (the same queries timed
+ * alone, now and as of t alternating, stay within 0.93-1.06x of each other).
+ */
+async function pairedWithNow(w: Workload, runs: number): Promise<WorkloadReport['paired']> {
+  const timing = await interleave({ asOf: w.tasks.factlog!, now: w.tasks.now! }, runs, 1);
+  return {
+    asOfMs: timing.asOf!.median,
+    nowMs: timing.now!.median,
+    times: { asOf: timing.asOf!.times, now: timing.now!.times },
+  };
 }
 
 function toReport(w: Workload, timing: Record<string, Timing>): WorkloadReport {
@@ -317,11 +344,11 @@ export function checkTargets(report: BenchReport): TargetCheck[] {
   }
   const asof = report.workloads.filter((w) => w.group === 'asof' && w.nowRatio !== null);
   if (asof.length) {
-    const bad = asof.filter((w) => w.nowRatio! > 1.3);
+    const bad = asof.filter((w) => asOfRatio(w) > 1.3);
     out.push({
-      target: 'asOf query <= 1.3x the same query on the current db',
+      target: 'asOf query <= 1.3x the same query on the current db (paired pass)',
       met: bad.length === 0,
-      detail: bad.length ? `over: ${bad.map((w) => `${w.name} ${w.nowRatio!.toFixed(2)}x`).join(', ')}` : 'all within',
+      detail: bad.length ? `over: ${bad.map((w) => `${w.name} ${asOfRatio(w).toFixed(2)}x`).join(', ')}` : 'all within',
     });
   }
   const withRaw = report.workloads.filter((w) => (w.group === 'query' || w.group === 'asof' || w.group === 'factlog') && w.rawRatio !== null);

@@ -1,7 +1,7 @@
 // The benchmark in --quick mode: the report has every workload with numbers for both engines,
 // and factlog answers every query workload exactly as DataScript does (the correctness guard).
 import { describe, it, expect, beforeAll } from 'vitest';
-import { runBenchmark, WORKLOAD_NAMES, type BenchReport } from '../bench/runner.js';
+import { asOfRatio, runBenchmark, WORKLOAD_NAMES, type BenchReport } from '../bench/runner.js';
 import { formatTable } from '../bench/report.js';
 import { parseArgs } from '../bench/args.js';
 import { interleave, MIN_RUN_MS, roundOrder } from '../bench/stats.js';
@@ -35,7 +35,12 @@ describe('benchmark (quick)', () => {
       expect(Number.isFinite(w.rawMs), w.name).toBe(true);
       expect(Number.isFinite(w.rawRatio), w.name).toBe(true);
     }
-    for (const w of report.workloads.filter((x) => x.group === 'asof')) expect(Number.isFinite(w.nowRatio), w.name).toBe(true);
+    for (const w of report.workloads.filter((x) => x.group === 'asof')) {
+      expect(Number.isFinite(w.nowRatio), w.name).toBe(true);
+      // and in a pass of the two alone, which the target reads
+      expect(w.paired!.times.asOf!.length, w.name).toBe(report.meta.runs);
+      expect(asOfRatio(w), w.name).toBeCloseTo(w.paired!.asOfMs / w.paired!.nowMs, 10);
+    }
   });
 
   it('measures the raw lmdb floor of the write workloads: the same LMDB writes, one commit per transaction', async () => {

@@ -8,6 +8,7 @@ import { KEY_CODEC } from '../src/storage/key-codec.js';
 import { encodeValue, indexKey, Tag, TX_BASE, type KeyPart, type RawDatom } from '../src/storage/encoding.js';
 import type { ValueType } from '../src/db/api.js';
 import { Attr } from '../src/db/schema.js';
+import { comparePart } from '../src/db/overlay.js';
 import { attrValue, PERSON_ATTRS, type Person } from './generate.js';
 import { removeDir } from './engines.js';
 
@@ -117,9 +118,8 @@ export function bulkPut(r: RawEnv, bulk: BulkKeys): void {
 
 function compareKeys(x: KeyPart[], y: KeyPart[]): number {
   for (let i = 0; i < x.length; i++) {
-    const p = x[i];
-    const q = y[i];
-    if (p !== q) return typeof p === typeof q ? (p < q ? -1 : 1) : typeof p === 'number' ? -1 : 1;
+    const c = comparePart(x[i]!, y[i]!);
+    if (c !== 0) return c;
   }
   return 0;
 }

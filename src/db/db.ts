@@ -227,7 +227,10 @@ export class Db implements DbView {
     return bounds ? this.scan('avet', bounds.from, bounds.to, undefined) : [];
   }
 
-  /** Number of current AVET datoms of `attr` in the value range (exact; costs a native key count). */
+  /**
+   * Number of AVET datoms of `attr` in the value range, for planning: counted in the attribute's
+   * column when this value holds one with its value order, else the current datoms counted by LMDB.
+   */
   estimateRange(attrRef: AttrRef, start?: unknown, end?: unknown, endInclusive = false): number {
     const bounds = this.rangeBounds(attrRef, start, end, endInclusive);
     if (!bounds) return 0;

@@ -129,9 +129,9 @@ function cmp(a: unknown, b: unknown): number {
 
 /**
  * Visit every datom matching the components (and range) once. The index prefix guarantees e / a / v;
- * tx, added and the range bounds are checked here, so callers get exact matches. Returns datoms read.
+ * tx, added and the range bounds are checked here, so callers get exact matches. Returns how many
+ * datoms were read, and whether an attribute column in memory served them.
  */
-/** Visit the datoms matching the components: how many were read, and whether a column in memory served them. */
 function scanComps(db: DbView, comps: Components, range: RangeBounds | null, visit: DatomVisitor): { read: number; fromColumn: boolean } {
   const { e, a, v, tx, added } = comps;
   let read = 0;

@@ -9,6 +9,7 @@ import { encodeValue, indexKey, Tag, TX_BASE, type KeyPart, type RawDatom } from
 import type { ValueType } from '../src/db/api.js';
 import { Attr } from '../src/db/schema.js';
 import { comparePart } from '../src/db/overlay.js';
+import { encodeLogEntry } from '../src/storage/log.js';
 import { attrValue, PERSON_ATTRS, type Person } from './generate.js';
 import { removeDir } from './engines.js';
 
@@ -72,7 +73,7 @@ export async function sequentialTransactions(r: RawEnv, txs: RawDatom[][], retra
     const datoms = txs[i]!;
     await new Promise((resolve) => setImmediate(resolve));
     r.env.transactionSync(() => {
-      r.log.putSync(t, { tx, instant: t, datoms: datoms.flatMap((d) => [d.e, d.a, d.tag, d.payload, retract ? 0 : 1]) });
+      r.log.putSync(t, logRecord(t, tx, datoms, !retract));
       for (const d of datoms) {
         for (const index of BULK_INDEXES) {
           const key = indexKey(index, d);
@@ -94,12 +95,12 @@ export async function sequentialTransactions(r: RawEnv, txs: RawDatom[][], retra
 /** Every person's datoms as the keys of each index, each index's keys in key order, and the log record. */
 export interface BulkKeys {
   keys: Record<BulkIndex, KeyPart[][]>;
-  log: unknown[];
+  log: unknown;
 }
 
 export function bulkKeysOf(people: Person[]): BulkKeys {
   const datoms = datomsOf(people).flat();
-  const log = datoms.flatMap((d) => [d.e, d.a, d.tag, d.payload, 1]);
+  const log = logRecord(1, TX_BASE + 1, datoms, true);
   const keys = {} as Record<BulkIndex, KeyPart[][]>;
   for (const index of BULK_INDEXES) keys[index] = datoms.map((d) => indexKey(index, d)).sort(compareKeys);
   return { keys, log };
@@ -114,6 +115,11 @@ export function bulkPut(r: RawEnv, bulk: BulkKeys): void {
       for (const key of bulk.keys[index]) db.putSync(key, EMPTY);
     }
   });
+}
+
+/** The log record factlog's store writes for a transaction of these datoms (storage/log.ts). */
+function logRecord(t: number, tx: number, datoms: RawDatom[], added: boolean): unknown {
+  return encodeLogEntry({ t, tx, instant: t, datoms: datoms.map((d) => ({ e: d.e, a: d.a, tag: d.tag, payload: d.payload, added })) });
 }
 
 function compareKeys(x: KeyPart[], y: KeyPart[]): number {

@@ -671,14 +671,16 @@ export class Store {
     return [...db.getKeys({})] as KeyPart[][];
   }
 
-  stats(): { entries: Record<string, number>; sizeBytes: number } {
+  /** sizeBytes: LMDB's file; logFileBytes: the log file. */
+  stats(): { entries: Record<string, number>; sizeBytes: number; logFileBytes: number } {
     const entries: Record<string, number> = { log: (this.log.getStats() as any).entryCount };
     for (const index of INDEXES) {
       entries[index] = (this.current[index].getStats() as any).entryCount;
       entries[`${index}.history`] = (this.history[index].getStats() as any).entryCount;
     }
     const file = path.join(this.dir, DATA_FILE);
-    return { entries, sizeBytes: fs.existsSync(file) ? fs.statSync(file).size : 0 };
+    const size = (f: string) => (fs.existsSync(f) ? fs.statSync(f).size : 0);
+    return { entries, sizeBytes: size(file), logFileBytes: size(path.join(this.dir, LOG_FILE)) };
   }
 
   /** Drop the cached read snapshot so the next read sees other processes' commits. */

@@ -8,6 +8,7 @@ import type { QueryContext, ExplainStep } from './context.js';
 import { isDb } from './context.js';
 import { type Relation, unitRelation, join } from './relation.js';
 import { evalClauses } from './engine.js';
+import { plantScalarInputs } from './plant-inputs.js';
 import { produceResult, findVars } from './find.js';
 import { expandBinding } from './bindings.js';
 import { bindingVars } from './vars.js';
@@ -234,9 +235,11 @@ function run(query: QueryInput, inputs: unknown[], trace: ExplainStep[] | null):
   ({ query, inputs } = unwrapQueryMap(query, inputs));
   const qq = toQuery(query);
   const ctx = newContext(trace);
-  const rel = normaliseEntityInputs(ctx, qq, bindInputs(ctx, qq, inputs));
+  const bound = normaliseEntityInputs(ctx, qq, bindInputs(ctx, qq, inputs));
   checkStratified(ctx, qq.where);
-  const out = evalClauses(ctx, qq.where, rel, findVars(qq));
+  const visible = findVars(qq);
+  const { where, rel } = plantScalarInputs(qq.where, bound, visible);
+  const out = evalClauses(ctx, where, rel, visible);
   return { q: qq, result: produceResult(ctx, qq, out) };
 }
 

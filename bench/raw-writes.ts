@@ -11,7 +11,7 @@ import type { ValueType } from '../src/db/api.js';
 import { Attr } from '../src/db/schema.js';
 import { comparePart } from '../src/db/overlay.js';
 import { encodeLogEntry } from '../src/storage/log.js';
-import { LOG_FILE_START, LogFile } from '../src/storage/log-file.js';
+import { LogFile } from '../src/storage/log-file.js';
 import { attrValue, PERSON_ATTRS, type Person } from './generate.js';
 import { removeDir } from './engines.js';
 
@@ -31,8 +31,6 @@ export interface RawEnv {
   index: Record<BulkIndex, Database<Buffer, any>>;
   history: Record<BulkIndex, Database<Buffer, any>>;
   logFile: LogFile;
-  /** Where the log file's records end. */
-  logEnd: number;
   /** fdatasync the log file in each commit (factlog's 'os' durability). */
   flush: boolean;
 }
@@ -50,7 +48,6 @@ export function openRawEnv(workDir: string, noSync: boolean): RawEnv {
     index: indexes(''),
     history: indexes('.history'),
     logFile: LogFile.open(path.join(dir, 'raw.log')),
-    logEnd: LOG_FILE_START,
     flush: !noSync,
   };
 }
@@ -85,8 +82,7 @@ export async function sequentialTransactions(r: RawEnv, txs: RawDatom[][], retra
     await new Promise((resolve) => setImmediate(resolve));
     r.env.transactionSync(() => {
       const record = logRecord(t, tx, datoms, !retract);
-      const { end } = r.logFile.append([{ t, encoded: record }], r.flush, r.logEnd);
-      r.logEnd = end;
+      const { end } = r.logFile.append([{ t, encoded: record }], r.flush);
       r.log.putSync(t, record);
       for (const d of datoms) {
         for (const index of BULK_INDEXES) {
@@ -124,7 +120,7 @@ export function bulkKeysOf(people: Person[]): BulkKeys {
 /** The log record appended and flushed, then one commit of it and every key: the floor of add-all and init. */
 export function bulkPut(r: RawEnv, bulk: BulkKeys): void {
   r.env.transactionSync(() => {
-    r.logEnd = r.logFile.append([{ t: 1, encoded: bulk.log }], r.flush, r.logEnd).end;
+    r.logFile.append([{ t: 1, encoded: bulk.log }], r.flush);
     r.log.putSync(1, bulk.log);
     for (const index of BULK_INDEXES) {
       const db = r.index[index];

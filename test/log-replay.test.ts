@@ -6,7 +6,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { open, q, type Connection } from '../src/index.js';
-import { LOG_FILE, LogFile } from '../src/storage/log-file.js';
+import { LOG_FILE } from '../src/storage/log-file.js';
 import { DATA_FILE, INDEXES } from '../src/storage/store.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -32,16 +32,6 @@ async function populated(dir: string): Promise<string> {
   const dump = dumpAll(conn);
   await conn.close();
   return dump;
-}
-
-/** Where the records of a log file end (read through its own reader). */
-function logEnd(file: string): number {
-  const log = LogFile.open(file);
-  try {
-    return log.validEnd();
-  } finally {
-    log.close();
-  }
 }
 
 function markFiles(dir: string): string[] {
@@ -126,13 +116,11 @@ describe('recovery from the log file', () => {
     const dir = path.join(tempDir(), 'db');
     const before = await populated(dir);
     const file = path.join(dir, LOG_FILE);
-    const end = logEnd(file);
-    const fd = fs.openSync(file, 'r+');
-    fs.writeSync(fd, Buffer.from([200, 0, 0, 0, 1, 2, 3, 4, 5, 6]), 0, 10, end); // a frame promising 200 bytes
-    fs.closeSync(fd);
+    const size = fs.statSync(file).size;
+    fs.appendFileSync(file, Buffer.from([200, 0, 0, 0, 1, 2, 3, 4, 5, 6])); // a frame promising 200 bytes
     const conn = await open({ path: dir });
     try {
-      expect(fs.statSync(file).size).toBe(end);
+      expect(fs.statSync(file).size).toBe(size);
       expect(dumpAll(conn)).toBe(before);
       const { t } = await conn.transact('[[:db/add "d" :p/name "Dan"]]');
       expect([...conn.store.readLogFile()].at(-1)!.entry.t).toBe(t);
@@ -146,8 +134,7 @@ describe('recovery from the log file', () => {
     const before = await populated(dir);
     const file = path.join(dir, LOG_FILE);
     const conn = await open({ path: dir });
-    const end = logEnd(file);
-    const bytes = fs.readFileSync(file);
+    const size = fs.statSync(file).size;
     const meta = (conn.store as unknown as { meta: { putSync: (k: string, v: unknown) => void } }).meta;
     const putSync = meta.putSync;
     meta.putSync = function (key, value) {
@@ -157,9 +144,7 @@ describe('recovery from the log file', () => {
     const err = await conn.transact('[[:db/add "d" :p/name "Dan"]]').catch((e) => e);
     meta.putSync = putSync;
     expect(err.code).toBe('storage/write-failed');
-    expect(logEnd(file)).toBe(end);
-    // the record was written, then zeroed: the file is as it was
-    expect(fs.readFileSync(file).equals(bytes)).toBe(true);
+    expect(fs.statSync(file).size).toBe(size);
     expect(dumpAll(conn)).toBe(before);
     await conn.close();
     const again = await open({ path: dir });

@@ -2,7 +2,7 @@
 // with the same t, tx and entity ids. A replica remembers how far it got (its own last t), so a
 // stopped replica catches up from there; it refuses transactions of its own.
 import path from 'node:path';
-import { replayLogFile, schemaFactsOf, schemaOfStore } from '../db/log-replay.js';
+import { schemaFactsOf, schemaOfStore } from '../db/log-replay.js';
 import type { LogEntry } from '../storage/log.js';
 import { Store, StorageError } from '../storage/store.js';
 import { follow } from './follow.js';
@@ -24,8 +24,6 @@ export async function replicate(options: ReplicateOptions): Promise<number> {
   const source = path.resolve(options.from);
   const { store } = Store.open({ path: options.to });
   try {
-    // what a crash left in the replica's own log file comes before anything new
-    await replayLogFile(store);
     const owner = store.replicaOf();
     const lastT = store.lastT();
     if (owner !== undefined && owner !== source) {

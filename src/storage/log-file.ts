@@ -2,11 +2,6 @@
 // record. A commit is durable once its records are fdatasynced here (one sequential write and
 // one flush); LMDB commits without its own flush and is synced in the background. After an OS
 // crash LMDB's file may be torn, and the indexes are rebuilt from this file alone.
-//
-// The file is grown ahead of the records, with zeros actually written: a record then overwrites
-// allocated blocks and leaves the size alone, so its fdatasync need not commit the file system's
-// journal (which would also wait for LMDB's newly allocated pages). A zero length ends the log.
-// Where the records end is not the file's size: the caller (the store) keeps it.
 import fs from 'node:fs';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -23,10 +18,6 @@ const FRAME = 8;
 /** Larger lengths are taken for garbage (a torn or overwritten frame), not read. */
 const MAX_RECORD = 1 << 30;
 const READ_CHUNK = 1 << 20;
-/** The file grows by its own size (at least MIN_GROW, at most MAX_GROW) at a time. */
-const MIN_GROW = 64 << 10;
-const MAX_GROW = 8 << 20;
-const ZEROS = Buffer.alloc(1 << 20);
 
 export class LogFileError extends FactlogError {}
 
@@ -46,10 +37,8 @@ export interface ReadRecord {
 const packr = new Packr({ useRecords: false });
 
 export class LogFile {
-  /** Set when a failed append could not be undone: its record could be replayed. */
+  /** Set when a failed append could not be undone: appending after it would hide later records. */
   private broken = false;
-  /** The file's size as last seen: zeros from the last record to here. */
-  private allocated = 0;
 
   private constructor(
     readonly file: string,
@@ -62,16 +51,15 @@ export class LogFile {
   /** Open (creating it with its header, flushed, when missing) for appending and reading. */
   static open(file: string): LogFile {
     const fresh = !fs.existsSync(file);
-    const fd = fs.openSync(file, fresh ? 'w+' : 'r+');
+    const fd = fs.openSync(file, 'a+');
     const log = new LogFile(file, fd);
     if (fresh || fs.fstatSync(fd).size === 0) {
       log.created = true;
-      fs.writeSync(fd, MAGIC, 0, MAGIC.length, 0);
+      fs.writeSync(fd, MAGIC);
       fs.fsyncSync(fd);
       syncDirectoryOf(file);
     }
     log.checkHeader();
-    log.allocated = log.size();
     return log;
   }
 
@@ -88,59 +76,30 @@ export class LogFile {
   }
 
   /**
-   * Write records (one write) at `at`, where the last record ends, and, when `flush`, wait until
-   * they are on disk. Returns where they start and end. A failure zeroes what it wrote.
+   * Append records (one write) and, when `flush`, wait until they are on disk. Returns where they
+   * start and end. A failure takes the file back to where it was, so no record follows garbage.
    */
-  append(records: LogRecord[], flush: boolean, at: number): { start: number; end: number } {
+  append(records: LogRecord[], flush: boolean): { start: number; end: number } {
     if (this.broken) throw new LogFileError('storage/write-failed', `${this.file} could not be written earlier; reopen the database`);
+    const start = this.size();
     const bytes = Buffer.concat(records.flatMap(frameOf));
-    const end = at + bytes.length;
     try {
-      // the zeros that end the log must follow the records: grow first
-      if (end + FRAME > this.allocated) this.grow(end + FRAME);
-      writeFully(this.fd, bytes, at);
+      for (let done = 0; done < bytes.length; ) done += fs.writeSync(this.fd, bytes, done, bytes.length - done);
       if (flush) fs.fdatasyncSync(this.fd);
     } catch (err) {
-      this.undo(at, end);
+      this.truncate(start);
       throw new LogFileError('storage/write-failed', `cannot append to ${this.file}: ${(err as Error).message}`);
     }
-    return { start: at, end };
+    return { start, end: start + bytes.length };
   }
 
-  /** Zeros from the file's real size (another process may have grown it) to at least `size`. */
-  private grow(size: number): void {
-    this.allocated = this.size();
-    if (size <= this.allocated) return;
-    const target = Math.max(size, this.allocated + Math.min(Math.max(this.allocated, MIN_GROW), MAX_GROW));
-    for (let at = this.allocated; at < target; at += ZEROS.length) writeFully(this.fd, ZEROS.subarray(0, Math.min(ZEROS.length, target - at)), at);
-    this.allocated = target;
-  }
-
-  /**
-   * Zero the records in [start, end), flushed: a commit that failed after they were written must
-   * not be replayed after a crash. When even that fails, the file takes no more records.
-   */
-  undo(start: number, end: number): void {
+  /** Cut the file back to `size` bytes (a commit that failed after its records were appended). */
+  truncate(size: number): void {
     try {
-      for (let at = start; at < end; at += ZEROS.length) writeFully(this.fd, ZEROS.subarray(0, Math.min(ZEROS.length, end - at)), at);
-      fs.fdatasyncSync(this.fd);
+      fs.ftruncateSync(this.fd, size);
     } catch {
       this.broken = true;
     }
-  }
-
-  /** Cut the file at `size` (a torn record found on opening, and whatever followed it). */
-  truncate(size: number): void {
-    fs.ftruncateSync(this.fd, size);
-    fs.fdatasyncSync(this.fd);
-    this.allocated = size;
-  }
-
-  /** True when `at` holds a zero frame header or the file ends there: the log ends at `at`. */
-  endsAt(at: number): boolean {
-    const head = Buffer.alloc(FRAME);
-    const read = fs.readSync(this.fd, head, 0, FRAME, at);
-    return head.subarray(0, read).every((b) => b === 0);
   }
 
   flush(): void {
@@ -148,8 +107,8 @@ export class LogFile {
   }
 
   /**
-   * The records from offset `from` on, in order. Stops at a zero length (the end), or at the first
-   * frame that is incomplete or whose checksum fails: an append that a crash cut short.
+   * The records from offset `from` on, in order. Stops at the first frame that is incomplete or
+   * whose checksum fails: the tail of an append that a crash cut short.
    */
   *read(from: number = LOG_FILE_START): Generator<ReadRecord> {
     const size = this.size();
@@ -160,7 +119,7 @@ export class LogFile {
       if (at + FRAME > bufferAt + buffer.length) ({ buffer, bufferAt } = this.readAt(at, FRAME, size));
       const length = buffer.readUInt32LE(at - bufferAt);
       const checksum = buffer.readUInt32LE(at - bufferAt + 4);
-      if (length === 0 || length > MAX_RECORD || at + FRAME + length > size) return;
+      if (length > MAX_RECORD || at + FRAME + length > size) return;
       if (at + FRAME + length > bufferAt + buffer.length) ({ buffer, bufferAt } = this.readAt(at, FRAME + length, size));
       const payload = buffer.subarray(at - bufferAt + FRAME, at - bufferAt + FRAME + length);
       if (crc32(payload) !== checksum) return;
@@ -187,10 +146,6 @@ export class LogFile {
   close(): void {
     fs.closeSync(this.fd);
   }
-}
-
-function writeFully(fd: number, bytes: Buffer, at: number): void {
-  for (let done = 0; done < bytes.length; ) done += fs.writeSync(fd, bytes, done, bytes.length - done, at + done);
 }
 
 function frameOf(record: LogRecord): Buffer[] {

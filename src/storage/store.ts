@@ -226,7 +226,7 @@ export class Store {
       if (size < end) {
         throw new StorageError('storage/log-file-damaged', `${logFile.file} is shorter than the indexes say it was (${size} < ${end} bytes)`);
       }
-      return !logFile.endsAt(logFile.validEnd(end));
+      return size > end && logFile.validEnd(end) < size;
     };
     if (!needsWork()) return;
     // under LMDB's write lock, so no other process appends meanwhile
@@ -243,7 +243,7 @@ export class Store {
   /** Write every entry of LMDB's log table to an empty log file. */
   private copyLogToFile(): void {
     const logFile = this.logFile!;
-    if (!logFile.endsAt(LOG_FILE_START)) {
+    if (logFile.size() > LOG_FILE_START) {
       throw new StorageError('storage/log-file-mismatch', `${logFile.file} holds records the indexes do not know of; move it away to have it rewritten from them`);
     }
     let records: LogRecord[] = [];
@@ -251,11 +251,11 @@ export class Store {
     for (const { key, value } of this.log.getRange({})) {
       records.push({ t: key as number, encoded: value });
       if (records.length === 1000) {
-        end = logFile.append(records, false, end).end;
+        end = logFile.append(records, false).end;
         records = [];
       }
     }
-    if (records.length > 0) end = logFile.append(records, false, end).end;
+    if (records.length > 0) end = logFile.append(records, false).end;
     logFile.flush();
     this.meta.putSync('logFileEnd', end);
   }
@@ -264,20 +264,6 @@ export class Store {
   unindexedLogRecords(): Generator<ReadRecord> {
     if (!this.logFile) throw new StorageError('storage/read-only', `${this.dir} is open read-only`);
     return this.logFile.read(this.meta.get('logFileEnd') ?? LOG_FILE_START);
-  }
-
-  /**
-   * Inside a write transaction: where the log file's records end, as of the last commit by any
-   * process. Before a database's first record there must be none (unindexed ones are replayed
-   * by replayLogFile, which a writer runs before writing).
-   */
-  private logFileEnd(): number {
-    const end = this.meta.get('logFileEnd') as number | undefined;
-    if (end !== undefined) return end;
-    if (!this.logFile!.endsAt(LOG_FILE_START)) {
-      throw new StorageError('storage/log-not-replayed', `${this.logFile!.file} holds records not indexed yet; open the database with open() to index them`);
-    }
-    return LOG_FILE_START;
   }
 
   /** Every record of the log file, oldest first (open for writing only). */
@@ -427,13 +413,13 @@ export class Store {
           }
         }
         if (this.pendingRecords.length > 0) {
-          appended = this.logFile!.append(this.pendingRecords, this.flushEachCommit, this.logFileEnd());
+          appended = this.logFile!.append(this.pendingRecords, this.flushEachCommit);
           this.meta.putSync('logFileEnd', appended.end);
         }
       });
     } catch (err) {
       // LMDB did not commit: neither may the log file keep the records
-      if (appended) this.logFile!.undo(appended.start, appended.end);
+      if (appended) this.logFile!.truncate(appended.start);
       const failure = commitFailure(err);
       for (const queued of batch) queued.reject(failure);
       return;

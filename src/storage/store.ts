@@ -671,16 +671,14 @@ export class Store {
     return [...db.getKeys({})] as KeyPart[][];
   }
 
-  /** sizeBytes: LMDB's file; logFileBytes: the log file. */
-  stats(): { entries: Record<string, number>; sizeBytes: number; logFileBytes: number } {
+  stats(): { entries: Record<string, number>; sizeBytes: number } {
     const entries: Record<string, number> = { log: (this.log.getStats() as any).entryCount };
     for (const index of INDEXES) {
       entries[index] = (this.current[index].getStats() as any).entryCount;
       entries[`${index}.history`] = (this.history[index].getStats() as any).entryCount;
     }
     const file = path.join(this.dir, DATA_FILE);
-    const size = (f: string) => (fs.existsSync(f) ? fs.statSync(f).size : 0);
-    return { entries, sizeBytes: size(file), logFileBytes: size(path.join(this.dir, LOG_FILE)) };
+    return { entries, sizeBytes: fs.existsSync(file) ? fs.statSync(file).size : 0 };
   }
 
   /** Drop the cached read snapshot so the next read sees other processes' commits. */

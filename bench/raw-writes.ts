@@ -1,6 +1,5 @@
-// The floor of the write workloads: the writes factlog's store makes for them, made by hand: the
-// log record appended to a log file (and fdatasynced, unless noSync), then the LMDB writes, in a
-// fresh environment opened with the store's own options (commits not flushed, the same key
+// The floor of the write workloads: raw lmdb-js making the LMDB writes factlog's store makes for
+// them, in a fresh environment opened with the store's own options (synced commits, the same key
 // codec). No tx data, schema, tempids, lookups, counts or Db values.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -11,7 +10,6 @@ import type { ValueType } from '../src/db/api.js';
 import { Attr } from '../src/db/schema.js';
 import { comparePart } from '../src/db/overlay.js';
 import { encodeLogEntry } from '../src/storage/log.js';
-import { LogFile } from '../src/storage/log-file.js';
 import { attrValue, PERSON_ATTRS, type Person } from './generate.js';
 import { removeDir } from './engines.js';
 
@@ -30,14 +28,11 @@ export interface RawEnv {
   meta: Database<unknown, string>;
   index: Record<BulkIndex, Database<Buffer, any>>;
   history: Record<BulkIndex, Database<Buffer, any>>;
-  logFile: LogFile;
-  /** fdatasync the log file in each commit (factlog's 'os' durability). */
-  flush: boolean;
 }
 
 export function openRawEnv(workDir: string, noSync: boolean): RawEnv {
   const dir = fs.mkdtempSync(path.join(workDir, 'raw-'));
-  const env = openLmdb({ path: path.join(dir, 'raw.mdb'), maxDbs: 16, mapSize: 8 * 1024 ** 3, noSync: true, overlappingSync: false });
+  const env = openLmdb({ path: path.join(dir, 'raw.mdb'), maxDbs: 16, mapSize: 8 * 1024 ** 3, noSync, overlappingSync: false });
   const indexDb = (name: string) => env.openDB<Buffer, any>(name, { encoding: 'binary', keyEncoder: KEY_CODEC } as any);
   const indexes = (suffix: string) => ({ eavt: indexDb(`eavt${suffix}`), aevt: indexDb(`aevt${suffix}`), avet: indexDb(`avet${suffix}`) });
   return {
@@ -47,13 +42,10 @@ export function openRawEnv(workDir: string, noSync: boolean): RawEnv {
     meta: env.openDB<unknown, string>('meta', {}),
     index: indexes(''),
     history: indexes('.history'),
-    logFile: LogFile.open(path.join(dir, 'raw.log')),
-    flush: !noSync,
   };
 }
 
 export async function closeRawEnv(r: RawEnv): Promise<void> {
-  r.logFile.close();
   await r.env.close();
   removeDir(r.dir);
 }
@@ -81,9 +73,7 @@ export async function sequentialTransactions(r: RawEnv, txs: RawDatom[][], retra
     const datoms = txs[i]!;
     await new Promise((resolve) => setImmediate(resolve));
     r.env.transactionSync(() => {
-      const record = logRecord(t, tx, datoms, !retract);
-      const { end } = r.logFile.append([{ t, encoded: record }], r.flush);
-      r.log.putSync(t, record);
+      r.log.putSync(t, logRecord(t, tx, datoms, !retract));
       for (const d of datoms) {
         for (const index of BULK_INDEXES) {
           const key = indexKey(index, d);
@@ -98,7 +88,6 @@ export async function sequentialTransactions(r: RawEnv, txs: RawDatom[][], retra
       for (const index of BULK_INDEXES) r.index[index].putSync(indexKey(index, instant), EMPTY);
       r.meta.putSync('lastT', t);
       r.meta.putSync('lastInstant', t);
-      r.meta.putSync('logFileEnd', end);
     });
   }
 }
@@ -117,10 +106,9 @@ export function bulkKeysOf(people: Person[]): BulkKeys {
   return { keys, log };
 }
 
-/** The log record appended and flushed, then one commit of it and every key: the floor of add-all and init. */
+/** One synced commit of the log record and every key: the floor of add-all and init. */
 export function bulkPut(r: RawEnv, bulk: BulkKeys): void {
   r.env.transactionSync(() => {
-    r.logFile.append([{ t: 1, encoded: bulk.log }], r.flush);
     r.log.putSync(1, bulk.log);
     for (const index of BULK_INDEXES) {
       const db = r.index[index];

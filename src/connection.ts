@@ -12,7 +12,6 @@ import { TxLog, type LogTx } from './db/txlog.js';
 import { Store, type Meta, type Retraction, type StoreOptions } from './storage/store.js';
 import { prepareTx, type PreparedTx } from './tx/transact.js';
 import { FIRST_USER_EID } from './db/schema.js';
-import { replayLogFile } from './db/log-replay.js';
 
 export interface OpenOptions extends StoreOptions {
   /** Reject attributes that have no schema. */
@@ -30,15 +29,9 @@ export type { TxReport };
 export type TxListener = (report: TxReport) => void;
 
 export async function open(options: OpenOptions): Promise<Connection> {
-  const { store } = Store.open(options);
+  const { store, created } = Store.open(options);
   const conn = new Connection(store, options.strictSchema ?? false, options.columnDatoms);
-  try {
-    if (!store.readOnly) await replayLogFile(store);
-    if (store.lastT() < 0) await conn.bootstrap();
-  } catch (err) {
-    await store.close();
-    throw err;
-  }
+  if (created) await conn.bootstrap();
   conn.loadState();
   return conn;
 }

@@ -2,7 +2,8 @@
 // with the same t, tx and entity ids. A replica remembers how far it got (its own last t), so a
 // stopped replica catches up from there; it refuses transactions of its own.
 import path from 'node:path';
-import { schemaFactsOf, schemaOfStore } from '../db/log-replay.js';
+import { Attr, Schema, bootstrapFacts, isSchemaAttr } from '../db/schema.js';
+import { decodeValue } from '../storage/encoding.js';
 import type { LogEntry } from '../storage/log.js';
 import { Store, StorageError } from '../storage/store.js';
 import { follow } from './follow.js';
@@ -32,7 +33,7 @@ export async function replicate(options: ReplicateOptions): Promise<number> {
     if (owner === undefined && lastT >= 0) {
       throw new StorageError('storage/not-a-replica', `${store.dir} is a database of its own, not a replica of ${source}`);
     }
-    let schema = schemaOfStore(store);
+    let schema = schemaUpTo(store);
     const keepHistory = (a: number) => !schema.isNoHistory(a);
     let batch: LogEntry[] = [];
     const flush = async () => {
@@ -42,7 +43,7 @@ export async function replicate(options: ReplicateOptions): Promise<number> {
         if (store.replicaOf() === undefined) store.markReplicaOf(source);
         for (const entry of entries) {
           store.appendLogEntries([entry], keepHistory);
-          schema = schema.apply(schemaFactsOf(entry));
+          schema = schema.apply(schemaFacts(entry));
         }
       });
       options.onProgress?.(entries[entries.length - 1].t);
@@ -65,4 +66,20 @@ export async function replicate(options: ReplicateOptions): Promise<number> {
   } finally {
     await store.close();
   }
+}
+
+function schemaFacts(entry: LogEntry) {
+  return entry.datoms
+    .filter((d) => isSchemaAttr(d.a))
+    .map((d) => ({ e: d.e, a: d.a, v: decodeValue(d.tag, d.payload), added: d.added }));
+}
+
+/** The schema in force at the replica's last t, read from its current schema datoms. */
+function schemaUpTo(store: Store): Schema {
+  const facts = bootstrapFacts().map(([e, a, v]) => ({ e, a, v, added: true }));
+  for (let a = Attr.ident; a <= Attr.tupleAttrs; a++) {
+    if (!isSchemaAttr(a)) continue;
+    for (const raw of store.scanCurrent('aevt', [a])) facts.push({ e: raw.e, a, v: decodeValue(raw.tag, raw.payload), added: true });
+  }
+  return new Schema().apply(facts);
 }

@@ -1,7 +1,9 @@
 // Promise 5, readers and writers in several processes on one database directory:
 // - readers never see a partial transaction, and a db value keeps giving the same answer after
 //   later commits (its basisT pins it);
-// - two writer processes transacting at once lose nothing and produce one consistent log.
+// - two writer processes transacting at once lose nothing and produce one consistent log;
+// - a writer loses nothing while another process opens and closes the directory, and a writer
+//   with durability 'process' (whose commits that would cost) keeps other processes out.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -139,10 +141,10 @@ describe('several processes on one database', () => {
     }
   }, 120_000);
 
-  // Opening an LMDB environment resets the lock file's last txn id from the data file's header.
   // With commits that LMDB does not flush (noSync, or overlappingSync returning before the
-  // flush), a writer then lost 2-52 acknowledged commits in 4 s of another process opening and
+  // flush), a writer lost 2-52 acknowledged commits in 4 s of another process opening and
   // closing the database (measured while trying it, 2026-11-28); with synced commits, none.
+  // Apparently opening an environment sets the lock file's last txn id from the file's header.
   it('a writer loses nothing while another process opens and closes the database over and over', async () => {
     const dir = path.join(tempDir('factlog-mp-'), 'db');
     const N = 600;

@@ -171,8 +171,9 @@ export class Store {
    * environment meanwhile (measured: 2-52 acknowledged commits lost in 4 s of another process
    * opening and closing; flushed commits lose none). Apparently because opening sets the lock
    * file's last txn id from the data file's header (mdb_env_open2), so the writer's next
-   * transaction can start from the older meta page and overwrite the newer. So such a writer names itself in the directory, and other processes
-   * refuse to open it (assertNoUnsyncedWriter) until it closes.
+   * transaction can start from the older meta page and overwrite the newer. So such a writer
+   * names itself in the directory, and other processes refuse to open it (assertNoUnsyncedWriter)
+   * until it closes.
    */
   private claimUnsyncedWriter(): void {
     this.unsyncedWriterFile = path.join(this.dir, UNSYNCED_WRITER_FILE);

@@ -9,6 +9,7 @@ import { addLongValueSource, datomFromKey, indexKey, KEY_SLOTS, longValueEntry, 
 import type { Datom } from '../db/api.js';
 import { decodeLogEntry, encodeLogEntry, type LogEntry } from './log.js';
 import { KEY_CODEC, KEY_MAX_STRING } from './key-codec.js';
+import { enterDirectory, isClaimFile } from './dir-claims.js';
 
 /**
  * 2: index keys in factlog's own byte form (key-codec.ts). 1: index keys in lmdb-js's default
@@ -45,7 +46,7 @@ export interface StoreOptions {
    * may be lost, never half-applied (LMDB's copy-on-write keeps the file consistent), on power
    * loss or a kernel crash. Several times more sequential transacts per second. For one process
    * only: while such a writer is open, other processes may not open the directory (see
-   * claimUnsyncedWriter).
+   * dir-claims.ts).
    */
   durability?: 'os' | 'process';
   /** Create a new database in this older format (to test that older databases keep working). */
@@ -123,7 +124,7 @@ export class Store {
     const dataFile = path.join(dir, DATA_FILE);
     const hasData = fs.existsSync(dataFile);
     if (!hasData) {
-      const empty = !exists || fs.readdirSync(dir).length === 0;
+      const empty = !exists || fs.readdirSync(dir).every(isClaimFile);
       if (!empty) {
         throw new StorageError('storage/not-a-database', `${dir} is not a factlog database (no ${DATA_FILE} in it)`);
       }
@@ -133,13 +134,16 @@ export class Store {
       fs.mkdirSync(dir, { recursive: true });
     }
     if (hasData) assertLmdbFile(dataFile, options.readOnly ?? false);
-    assertNoUnsyncedWriter(dir);
+    const unsynced = !(options.readOnly ?? false) && (options.noSync === true || options.durability === 'process');
+    const leaveDirectory = enterDirectory(dir, unsynced);
     let store: Store;
     try {
       store = new Store(dir, options);
     } catch (err) {
+      leaveDirectory();
       throw new StorageError('storage/open-failed', `cannot open ${dir}: ${(err as Error).message}`);
     }
+    store.leaveDirectory = leaveDirectory;
     const version = store.meta.get('formatVersion');
     // Bootstrap writes the format version in the same LMDB transaction as t = 0, so a file with
     // no version and nothing in it was created by a process that died before bootstrapping.
@@ -154,31 +158,24 @@ export class Store {
         `${dir} was written by a newer factlog (format ${version}; this version reads up to ${FORMAT_VERSION})`,
       );
     }
-    if (!store.readOnly && (options.noSync || options.durability === 'process')) store.claimUnsyncedWriter();
     return { store, created: version === undefined };
   }
 
   close(): Promise<void> {
     this.withdrawValues();
-    if (this.unsyncedWriterFile) fs.rmSync(this.unsyncedWriterFile, { force: true });
+    this.leaveDirectory();
     return this.env.close();
   }
 
-  private unsyncedWriterFile?: string;
-
   /**
-   * A writer whose commits LMDB does not flush loses commits when another process opens the
-   * environment meanwhile (measured: 2-52 acknowledged commits lost in 4 s of another process
-   * opening and closing; flushed commits lose none). Apparently because opening sets the lock
-   * file's last txn id from the data file's header (mdb_env_open2), so the writer's next
-   * transaction can start from the older meta page and overwrite the newer. So such a writer
-   * names itself in the directory, and other processes refuse to open it (assertNoUnsyncedWriter)
-   * until it closes.
+   * Withdraws this store's presence from the directory (dir-claims.ts). A writer whose commits
+   * LMDB does not flush loses commits when another process opens the environment meanwhile
+   * (measured: 2-52 acknowledged commits lost in 4 s of another process opening and closing;
+   * flushed commits lose none), apparently because opening sets the lock file's last txn id from
+   * the data file's header (mdb_env_open2), so the writer's next transaction can start from the
+   * older meta page and overwrite the newer. So such a writer must be the only process there.
    */
-  private claimUnsyncedWriter(): void {
-    this.unsyncedWriterFile = path.join(this.dir, UNSYNCED_WRITER_FILE);
-    fs.writeFileSync(this.unsyncedWriterFile, String(process.pid));
-  }
+  private leaveDirectory: () => void = () => {};
 
   /**
    * True for a file created but never bootstrapped: our named databases hold nothing and the
@@ -516,32 +513,6 @@ function commitFailure(err: unknown): unknown {
   if (!commitError || typeof commitError.catch !== 'function') return err;
   commitError.catch(() => undefined);
   return new StorageError('storage/write-failed', `the commit could not be written (disk full or I/O error); nothing of it was applied`);
-}
-
-/** Names the process holding the directory open for writing without flushing (claimUnsyncedWriter). */
-const UNSYNCED_WRITER_FILE = 'factlog.unsynced-writer';
-
-function assertNoUnsyncedWriter(dir: string): void {
-  let pid: number;
-  try {
-    pid = Number(fs.readFileSync(path.join(dir, UNSYNCED_WRITER_FILE), 'utf8'));
-  } catch {
-    return;
-  }
-  if (pid === process.pid || !isRunning(pid)) return;
-  throw new StorageError(
-    'storage/unsynced-writer',
-    `${dir} is open for writing by process ${pid} with durability 'process' (or noSync); another process opening it could make that writer lose commits. Close it first, or open it with the default durability.`,
-  );
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** LMDB's meta page magic (0xBEEFC0DE, little-endian) at byte 24; anything else would crash the native library. */

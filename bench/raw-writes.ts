@@ -9,7 +9,7 @@ import { encodeValue, indexKey, Tag, TX_BASE, type KeyPart, type RawDatom } from
 import type { ValueType } from '../src/db/api.js';
 import { Attr } from '../src/db/schema.js';
 import { comparePart } from '../src/db/overlay.js';
-import { encodeLogEntry } from '../src/storage/log.js';
+import { encodeLogRecord } from '../src/storage/log.js';
 import { attrValue, PERSON_ATTRS, type Person } from './generate.js';
 import { removeDir } from './engines.js';
 
@@ -95,7 +95,7 @@ export async function sequentialTransactions(r: RawEnv, txs: RawDatom[][], retra
 /** Every person's datoms as the keys of each index, each index's keys in key order, and the log record. */
 export interface BulkKeys {
   keys: Record<BulkIndex, KeyPart[][]>;
-  log: unknown;
+  log: Buffer;
 }
 
 export function bulkKeysOf(people: Person[]): BulkKeys {
@@ -118,8 +118,8 @@ export function bulkPut(r: RawEnv, bulk: BulkKeys): void {
 }
 
 /** The log record factlog's store writes for a transaction of these datoms (storage/log.ts). */
-function logRecord(t: number, tx: number, datoms: RawDatom[], added: boolean): unknown {
-  return encodeLogEntry({ t, tx, instant: t, datoms: datoms.map((d) => ({ e: d.e, a: d.a, tag: d.tag, payload: d.payload, added })) });
+function logRecord(t: number, tx: number, datoms: RawDatom[], added: boolean): Buffer {
+  return encodeLogRecord({ t, tx, instant: t, datoms: datoms.map((d) => ({ e: d.e, a: d.a, tag: d.tag, payload: d.payload, added })) });
 }
 
 function compareKeys(x: KeyPart[], y: KeyPart[]): number {

@@ -7,17 +7,20 @@ import { open as openLmdb, type Database, type RootDatabase } from 'lmdb';
 import { FactlogError } from '../../query-lang/errors.js';
 import { addLongValueSource, datomFromKey, indexKey, KEY_SLOTS, longValueEntry, rawFromKey, Tag, tagInKey, keyPayload, type Payload, TX_BASE as TX_BASE_ID, type IndexName, type KeyPart, type RawDatom } from './encoding.js';
 import type { Datom } from '../db/api.js';
-import { decodeLogEntry, encodeLogEntry, type LogEntry } from './log.js';
+import { decodeLogEntry, encodeLogEntry, encodeLogRecord, type LogEntry } from './log.js';
 import { KEY_CODEC, KEY_MAX_STRING } from './key-codec.js';
 import { enterDirectory, isClaimFile } from './dir-claims.js';
 
 /**
- * 2: index keys in factlog's own byte form (key-codec.ts). 1: index keys in lmdb-js's default
- * encoding (ordered-binary); still read and written, so databases made before keep working.
+ * 3: log records in factlog's own bytes (log.ts). 2: index keys in factlog's own byte form
+ * (key-codec.ts). 1: index keys in lmdb-js's default encoding (ordered-binary). Older formats are
+ * still read and written, so databases made before keep working, with older factlogs too.
  */
-export const FORMAT_VERSION = 2;
+export const FORMAT_VERSION = 3;
 /** The first format whose index keys use key-codec.ts. */
 const COMPACT_KEYS_FORMAT = 2;
+/** The first format whose log records use encodeLogRecord. */
+const BINARY_LOG_FORMAT = 3;
 export const DATA_FILE = 'factlog.mdb';
 export const INDEXES: IndexName[] = ['eavt', 'aevt', 'avet', 'vaet'];
 const DB_NAMES = ['meta', 'log', 'values', ...INDEXES, ...INDEXES.map((i) => `${i}.history`)];
@@ -262,7 +265,7 @@ export class Store {
 
   /** Inside a write transaction: append a log entry and apply it to the indexes. */
   putTransaction(entry: LogEntry, asserted: RawDatom[], retracted: Retraction[], meta: Meta): void {
-    this.log.putSync(entry.t, encodeLogEntry(entry));
+    this.putLogEntry(entry);
     const counts = new Map<number, number>();
     const bump = (a: number, n: number) => counts.set(a, (counts.get(a) ?? 0) + n);
     for (const r of retracted) {
@@ -276,14 +279,11 @@ export class Store {
       // Big transactions: put each index's keys in key order. LMDB then fills pages left to
       // right and touches each page once instead of at random (about twice as fast).
       // One key array is reused: lmdb-js encodes the key during the put.
-      const sorted = asserted.slice();
-      const refs = asserted.filter((d) => d.tag === Tag.Ref);
+      const order = keyOrders(asserted);
       for (const index of INDEXES) {
-        const datoms = index === 'vaet' ? refs : sorted;
-        datoms.sort(DATOM_ORDER[index]);
         const db = this.current[index];
         const key: KeyPart[] = index === 'vaet' ? [0, 0, 0, 0] : [0, 0, 0, 0, 0];
-        for (const d of datoms) db.putSync(indexKey(index, d, key), EMPTY);
+        for (const datoms of order[index]) for (const d of datoms) db.putSync(indexKey(index, d, key), EMPTY);
       }
     }
     for (const d of asserted) {
@@ -292,6 +292,10 @@ export class Store {
     }
     for (const [a, n] of counts) if (n !== 0) this.meta.putSync(`count:${a}`, this.attrCount(a) + n);
     this.putMeta(meta);
+  }
+
+  private putLogEntry(entry: LogEntry): void {
+    this.log.putSync(entry.t, this.format >= BINARY_LOG_FORMAT ? encodeLogRecord(entry) : encodeLogEntry(entry));
   }
 
   private putLongValue(d: RawDatom): void {
@@ -428,7 +432,7 @@ export class Store {
       if (entry.t !== meta.lastT + 1) {
         throw new StorageError('storage/log-gap', `log entry t=${entry.t} does not follow t=${meta.lastT}`);
       }
-      this.log.putSync(entry.t, encodeLogEntry(entry));
+      this.putLogEntry(entry);
       this.indexLogEntry(entry, keepHistory);
       let nextEid = meta.nextEid;
       for (const d of entry.datoms) if (d.e < TX_BASE_ID && d.e >= nextEid) nextEid = d.e + 1;
@@ -553,6 +557,37 @@ const DATOM_ORDER: Record<IndexName, (x: RawDatom, y: RawDatom) => number> = {
   avet: (x, y) => x.a - y.a || x.tag - y.tag || cmp(x.payload, y.payload) || x.e - y.e,
   vaet: (x, y) => (x.payload as number) - (y.payload as number) || x.a - y.a || x.e - y.e,
 };
+/** AVET's order within one attribute. */
+const VALUE_ORDER = (x: RawDatom, y: RawDatom): number => x.tag - y.tag || cmp(x.payload, y.payload) || x.e - y.e;
+
+/**
+ * Each index's datoms in (close to) its key order, as runs to put one after the other. One EAVT
+ * sort (skipped when the tx data already came in that order, as bulk loads do), then a stable
+ * split by attribute gives AEVT's order, and sorting each attribute's run by value AVET's:
+ * sorts of one attribute's datoms instead of three sorts of all of them.
+ */
+function keyOrders(asserted: RawDatom[]): Record<IndexName, RawDatom[][]> {
+  const eavt = sortedBy(asserted, DATOM_ORDER.eavt);
+  const byAttr = new Map<number, RawDatom[]>();
+  for (const d of eavt) {
+    const run = byAttr.get(d.a);
+    if (run) run.push(d);
+    else byAttr.set(d.a, [d]);
+  }
+  const aevt = [...byAttr.keys()].sort((x, y) => x - y).map((a) => byAttr.get(a)!);
+  return {
+    eavt: [eavt],
+    aevt,
+    avet: aevt.map((run) => sortedBy(run, VALUE_ORDER)),
+    vaet: [asserted.filter((d) => d.tag === Tag.Ref).sort(DATOM_ORDER.vaet)],
+  };
+}
+
+/** `datoms` in `order`: itself when already in order, else a sorted copy. */
+function sortedBy(datoms: RawDatom[], order: (x: RawDatom, y: RawDatom) => number): RawDatom[] {
+  for (let i = 1; i < datoms.length; i++) if (order(datoms[i - 1]!, datoms[i]!) > 0) return datoms.slice().sort(order);
+  return datoms;
+}
 
 function rangeOf(prefix: KeyPart[], end?: KeyPart[]) {
   // long values are found by their markers, whatever form the caller holds them in

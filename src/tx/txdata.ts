@@ -162,16 +162,18 @@ class MapExpander {
 
   /** Expand one map form; returns the entity it describes. */
   expand(map: Map<unknown, unknown> | Record<string, unknown>, ref: FormRef): EntityArg {
-    const entries = mapEntries(map);
-    const idEntry = entries.find(([k]) => keywordOf(k) === DB_ID);
-    const e: EntityArg = idEntry
-      ? entityArg(idEntry[1], ref)
-      : { kind: 'tempid', key: `#map-${++this.implicit}`, explicit: false };
-    const attrs = entries.filter(([k]) => keywordOf(k) !== DB_ID);
-    if (attrs.length === 0 && !idEntry) throw txError('tx/invalid-data', 'an entity map needs at least one attribute', ref);
-    for (const [k, value] of attrs) {
+    // one pass: each key read as a keyword once; :db/id may come anywhere in the map
+    const attrs: [Keyword, unknown][] = [];
+    let id: { value: unknown } | undefined;
+    for (const [k, value] of mapEntries(map)) {
       const kw = keywordOf(k);
-      if (!kw) throw txError('tx/invalid-data', `map key ${describe(k).text} is not an attribute`, ref);
+      if (kw === DB_ID) id = { value };
+      else if (!kw) throw txError('tx/invalid-data', `map key ${describe(k).text} is not an attribute`, ref);
+      else attrs.push([kw, value]);
+    }
+    const e: EntityArg = id ? entityArg(id.value, ref) : { kind: 'tempid', key: `#map-${++this.implicit}`, explicit: false };
+    if (attrs.length === 0 && !id) throw txError('tx/invalid-data', 'an entity map needs at least one attribute', ref);
+    for (const [kw, value] of attrs) {
       if (kw.isReverse) this.expandReverse(e, kw.reverse(), value, ref);
       else for (const v of this.valuesOf(kw, value)) this.ops.push({ op: 'add', e, a: kw, v: this.nested(kw, v, ref), form: ref });
     }

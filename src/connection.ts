@@ -7,7 +7,6 @@ import { Overlay } from './db/overlay.js';
 import { ColumnCache } from './db/columns.js';
 import { Attr, bootstrapFacts, isSchemaAttr, Schema } from './db/schema.js';
 import { encodeValue, toDatom, tToTx, txToT, type RawDatom } from './storage/encoding.js';
-import type { LogEntry } from './storage/log.js';
 import { TxLog, type LogTx } from './db/txlog.js';
 import { Store, type Meta, type Retraction, type StoreOptions } from './storage/store.js';
 import { prepareTx, type PreparedTx } from './tx/transact.js';
@@ -74,9 +73,8 @@ export class Connection {
     });
     const [tag, payload] = encodeValue(new Date(0), 'instant');
     asserted.push({ e: tx, a: Attr.txInstant, tag, payload, tx });
-    const entry: LogEntry = { t: 0, tx, instant: 0, datoms: asserted.map((d) => ({ ...d, added: true })) };
     await this.store.writeTransaction(() =>
-      this.store.putTransaction(entry, asserted, [], { lastT: 0, nextEid: FIRST_USER_EID, lastInstant: 0 }),
+      this.store.putTransaction({ t: 0, tx, instant: 0 }, asserted, [], { lastT: 0, nextEid: FIRST_USER_EID, lastInstant: 0 }),
     );
   }
 
@@ -198,14 +196,7 @@ export class Connection {
             strictSchema: this.strictSchema,
           });
           this.commit(prepared);
-          const report: TxReport = {
-            dbBefore: before,
-            dbAfter: this.dbAt(prepared.t),
-            tx: prepared.tx,
-            t: prepared.t,
-            tempids: prepared.tempids,
-            txData: prepared.txData,
-          };
+          const report = txReport(before, this.dbAt(prepared.t), prepared);
           reports.push(report);
           onReport?.(report, index);
         }
@@ -249,17 +240,8 @@ export class Connection {
   private commit(p: PreparedTx): void {
     const keepHistory = (a: number) => !p.schema.isNoHistory(a) && !this.schemaAt(this.meta.lastT).isNoHistory(a);
     const retractions: Retraction[] = p.retracted.map((raw) => ({ raw, txRetracted: p.tx, keepHistory: keepHistory(raw.a) }));
-    const entry: LogEntry = {
-      t: p.t,
-      tx: p.tx,
-      instant: p.instant,
-      datoms: [
-        ...p.retracted.map((r) => ({ e: r.e, a: r.a, tag: r.tag, payload: r.payload, added: false })),
-        ...p.asserted.map((r) => ({ e: r.e, a: r.a, tag: r.tag, payload: r.payload, added: true })),
-      ],
-    };
     const meta: Meta = { lastT: p.t, nextEid: p.nextEid, lastInstant: p.instant };
-    this.store.putTransaction(entry, p.asserted, retractions, meta);
+    this.store.putTransaction({ t: p.t, tx: p.tx, instant: p.instant }, p.asserted, retractions, meta);
     if (p.schema !== this.schemaAt(this.meta.lastT)) this.schemas.push({ t: p.t, schema: p.schema });
     this.meta = meta;
   }
@@ -273,14 +255,7 @@ export class Connection {
       strictSchema: this.strictSchema,
     });
     const overlay = base.extend(prepared.t, prepared.asserted, prepared.retracted, prepared.schema, prepared.nextEid);
-    return {
-      dbBefore: db,
-      dbAfter: db.withOverlay(overlay),
-      tx: prepared.tx,
-      t: prepared.t,
-      tempids: prepared.tempids,
-      txData: prepared.txData,
-    };
+    return txReport(db, db.withOverlay(overlay), prepared);
   }
 
   /**
@@ -356,4 +331,19 @@ export class Connection {
   private ensureOpen(): void {
     if (this.closed) throw new FactlogError('conn/closed', `the connection to ${this.store.dir} is closed`);
   }
+}
+
+/** A transaction's report; its datoms are made on first read, then kept. */
+function txReport(dbBefore: Db, dbAfter: Db, p: PreparedTx): TxReport {
+  let datoms: Datom[] | undefined;
+  return {
+    dbBefore,
+    dbAfter,
+    tx: p.tx,
+    t: p.t,
+    tempids: p.tempids,
+    get txData() {
+      return (datoms ??= p.txData());
+    },
+  };
 }

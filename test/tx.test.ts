@@ -283,6 +283,26 @@ describe('tempids and the tx entity', () => {
   });
 });
 
+describe('the tx report', () => {
+  it("its datoms (made on first read) are the tx's retractions then assertions, the same array on every read, in JSON too", async () => {
+    const conn = await withSchema();
+    const r1 = await conn.transact(`[{:db/id "a" :person/name "Ann"}]`);
+    const r2 = await conn.transact([[':db/add', r1.tempids.a, ':person/name', 'Anna'], { ':person/name': 'Bo' }]);
+    await conn.transact(`[{:person/name "Cy"}]`);
+    const datoms = r2.txData;
+    expect(r2.txData).toBe(datoms);
+    expect(datoms.map((d) => [d.v instanceof Date ? 'instant' : d.v, d.added, d.tx])).toEqual([
+      ['Ann', false, r2.tx],
+      ['Anna', true, r2.tx],
+      ['Bo', true, r2.tx],
+      ['instant', true, r2.tx],
+    ]);
+    expect(JSON.parse(JSON.stringify(r2)).txData).toHaveLength(4);
+    const speculative = conn.db().with(`[{:person/name "Di"}]`);
+    expect(speculative.txData.map((d) => d.v).filter((v) => typeof v === 'string')).toEqual(['Di']);
+  });
+});
+
 describe('schema', () => {
   it('schema is data: attributes are queryable entities', async () => {
     const conn = await withSchema();

@@ -74,15 +74,47 @@ const enum Kind {
 /** Grows as records need; one per process, since records are encoded one at a time. */
 let scratch = Buffer.allocUnsafe(1 << 16);
 
+/** A datom as a transaction hands it to the log: added or not is said by the list it is in. */
+export type LoggedDatom = Omit<LogDatom, 'added'>;
+
+/** What one transaction writes to the log: its retractions, then its assertions. */
+export interface LogParts {
+  t: number;
+  tx: number;
+  instant: number;
+  retracted: readonly LoggedDatom[];
+  asserted: readonly LoggedDatom[];
+}
+
+export function toLogEntry(parts: LogParts): LogEntry {
+  const datoms: LogDatom[] = [];
+  for (const d of parts.retracted) datoms.push({ e: d.e, a: d.a, tag: d.tag, payload: d.payload, added: false });
+  for (const d of parts.asserted) datoms.push({ e: d.e, a: d.a, tag: d.tag, payload: d.payload, added: true });
+  return { t: parts.t, tx: parts.tx, instant: parts.instant, datoms };
+}
+
 /** `entry` as factlog's log record bytes: a fresh Buffer the caller may keep. */
 export function encodeLogRecord(entry: LogEntry): Buffer {
-  const w = new RecordWriter(HEADER + entry.datoms.length * 16);
+  const w = startRecord(entry, entry.datoms.length);
+  for (const d of entry.datoms) w.datom(d, d.added);
+  return w.finish();
+}
+
+/** The record of a transaction's parts, without building its LogEntry first (bulk loads). */
+export function encodeLogParts(parts: LogParts): Buffer {
+  const w = startRecord(parts, parts.retracted.length + parts.asserted.length);
+  for (const d of parts.retracted) w.datom(d, false);
+  for (const d of parts.asserted) w.datom(d, true);
+  return w.finish();
+}
+
+function startRecord(head: { tx: number; instant: number }, count: number): RecordWriter {
+  const w = new RecordWriter(HEADER + count * 16);
   w.byte(RECORD_VERSION);
-  w.float(entry.tx);
-  w.float(entry.instant);
-  w.uint32(entry.datoms.length);
-  for (const d of entry.datoms) w.datom(d);
-  return Buffer.from(scratch.subarray(0, w.pos));
+  w.float(head.tx);
+  w.float(head.instant);
+  w.uint32(count);
+  return w;
 }
 
 class RecordWriter {
@@ -143,13 +175,17 @@ class RecordWriter {
     }
   }
 
-  datom(d: LogDatom): void {
+  finish(): Buffer {
+    return Buffer.from(scratch.subarray(0, this.pos));
+  }
+
+  datom(d: LoggedDatom, added: boolean): void {
     const p = d.payload;
     const kind =
       typeof p === 'number'
         ? (p | 0) === p && !Object.is(p, -0) ? Kind.SmallInt : Kind.Float
         : typeof p === 'string' ? Kind.String : typeof p === 'bigint' ? Kind.BigInt : p ? Kind.True : Kind.False;
-    this.byte(d.tag | (kind << 4) | (d.added ? 0x80 : 0));
+    this.byte(d.tag | (kind << 4) | (added ? 0x80 : 0));
     this.varint(d.e);
     this.varint(d.a);
     switch (kind) {

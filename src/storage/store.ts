@@ -7,7 +7,7 @@ import { open as openLmdb, type Database, type RootDatabase } from 'lmdb';
 import { FactlogError } from '../../query-lang/errors.js';
 import { addLongValueSource, datomFromKey, indexKey, KEY_SLOTS, longValueEntry, rawFromKey, Tag, tagInKey, keyPayload, type Payload, TX_BASE as TX_BASE_ID, type IndexName, type KeyPart, type RawDatom } from './encoding.js';
 import type { Datom } from '../db/api.js';
-import { decodeLogEntry, encodeLogEntry, encodeLogRecord, type LogEntry } from './log.js';
+import { decodeLogEntry, encodeLogEntry, encodeLogParts, encodeLogRecord, toLogEntry, type LogEntry } from './log.js';
 import { KEY_CODEC, KEY_MAX_STRING } from './key-codec.js';
 import { enterDirectory, isClaimFile } from './dir-claims.js';
 
@@ -264,8 +264,9 @@ export class Store {
   }
 
   /** Inside a write transaction: append a log entry and apply it to the indexes. */
-  putTransaction(entry: LogEntry, asserted: RawDatom[], retracted: Retraction[], meta: Meta): void {
-    this.putLogEntry(entry);
+  putTransaction(head: { t: number; tx: number; instant: number }, asserted: RawDatom[], retracted: Retraction[], meta: Meta): void {
+    const parts = { ...head, retracted: retracted.map((r) => r.raw), asserted };
+    this.log.putSync(head.t, this.format >= BINARY_LOG_FORMAT ? encodeLogParts(parts) : encodeLogEntry(toLogEntry(parts)));
     const counts = new Map<number, number>();
     const bump = (a: number, n: number) => counts.set(a, (counts.get(a) ?? 0) + n);
     for (const r of retracted) {

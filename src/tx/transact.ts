@@ -34,7 +34,7 @@ export interface PreparedTx {
   nextEid: number;
   schema: Schema;
   /** The report's datoms: retractions (added false) then assertions, all with this tx. */
-  txData: Datom[];
+  txData(): Datom[];
 }
 
 export function prepareTx(db: Db, input: unknown, options: PrepareOptions): PreparedTx {
@@ -433,17 +433,25 @@ class TxBuilder {
   private finish(instant: number): PreparedTx {
     const asserted = this.assertions;
     const retracted = [...this.retractions.values()];
-    const txData: Datom[] = new Array(retracted.length + asserted.length);
-    let i = 0;
-    for (const r of retracted) txData[i++] = toDatom(r, false, this.tx);
-    for (const r of asserted) txData[i++] = toDatom(r, true);
+    const tx = this.tx;
     // only schema attributes' datoms change the schema; the tx field does not matter to it
-    const schemaFacts = txData.filter((d) => isSchemaAttr(d.a));
+    const schemaFacts = [
+      ...retracted.filter((r) => isSchemaAttr(r.a)).map((r) => toDatom(r, false, tx)),
+      ...asserted.filter((r) => isSchemaAttr(r.a)).map((r) => toDatom(r, true)),
+    ];
     const schema = this.schema.apply(schemaFacts);
     this.validateSchema(schemaFacts);
     const tempids: Record<string, number> = {};
     for (const [key, id] of this.tempids) if (!key.startsWith('#map-')) tempids[key] = id;
-    return { t: this.options.t, tx: this.tx, instant, asserted, retracted, tempids, nextEid: this.nextEid, schema, txData };
+    // the report's datoms are made when asked for: a bulk load's would be 100,000s of objects
+    const txData = (): Datom[] => {
+      const datoms: Datom[] = new Array(retracted.length + asserted.length);
+      let i = 0;
+      for (const r of retracted) datoms[i++] = toDatom(r, false, tx);
+      for (const r of asserted) datoms[i++] = toDatom(r, true);
+      return datoms;
+    };
+    return { t: this.options.t, tx, instant, asserted, retracted, tempids, nextEid: this.nextEid, schema, txData };
   }
 
   private validateSchema(facts: { e: number; a: number; v: Value; added: boolean }[]): void {

@@ -1,10 +1,10 @@
 // The floor of the write workloads: raw lmdb-js making the LMDB writes factlog's store makes for
-// them, in a fresh environment opened with the store's own options (synced commits, the same key
-// codec). No tx data, schema, tempids, lookups, counts or Db values.
+// them, in a fresh environment opened with the store's own options (environmentOptions,
+// indexDbOptions: synced commits, the same key codec). No tx data, schema, tempids, lookups, counts or Db values.
 import fs from 'node:fs';
 import path from 'node:path';
 import { open as openLmdb, type Database, type RootDatabase } from 'lmdb';
-import { KEY_CODEC } from '../src/storage/key-codec.js';
+import { environmentOptions, FORMAT_VERSION, indexDbOptions, LOG_DB_OPTIONS } from '../src/storage/store.js';
 import { encodeValue, indexKey, Tag, TX_BASE, type KeyPart, type RawDatom } from '../src/storage/encoding.js';
 import type { ValueType } from '../src/db/api.js';
 import { Attr } from '../src/db/schema.js';
@@ -32,13 +32,13 @@ export interface RawEnv {
 
 export function openRawEnv(workDir: string, noSync: boolean): RawEnv {
   const dir = fs.mkdtempSync(path.join(workDir, 'raw-'));
-  const env = openLmdb({ path: path.join(dir, 'raw.mdb'), maxDbs: 16, mapSize: 8 * 1024 ** 3, noSync, overlappingSync: false });
-  const indexDb = (name: string) => env.openDB<Buffer, any>(name, { encoding: 'binary', keyEncoder: KEY_CODEC } as any);
+  const env = openLmdb(environmentOptions(path.join(dir, 'raw.mdb'), { noSync }));
+  const indexDb = (name: string) => env.openDB<Buffer, any>(name, indexDbOptions(FORMAT_VERSION));
   const indexes = (suffix: string) => ({ eavt: indexDb(`eavt${suffix}`), aevt: indexDb(`aevt${suffix}`), avet: indexDb(`avet${suffix}`) });
   return {
     dir,
     env,
-    log: env.openDB<unknown, number>('log', { keyEncoding: 'uint32' as any }),
+    log: env.openDB<unknown, number>('log', LOG_DB_OPTIONS),
     meta: env.openDB<unknown, string>('meta', {}),
     index: indexes(''),
     history: indexes('.history'),

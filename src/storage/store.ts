@@ -31,6 +31,26 @@ export const KEY_MAX = KEY_MAX_STRING;
 
 export class StorageError extends FactlogError {}
 
+/** The LMDB environment a store opens (also what bench/raw-writes.ts measures against). */
+export function environmentOptions(file: string, options: Omit<StoreOptions, 'path'>) {
+  return {
+    path: file,
+    maxDbs: 16,
+    mapSize: options.mapSize ?? 64 * 1024 ** 3,
+    noSync: options.noSync ?? options.durability === 'process',
+    // commits are flushed inside the commit call, so a commit that returned is on disk
+    overlappingSync: false,
+    readOnly: options.readOnly ?? false,
+  };
+}
+
+export const LOG_DB_OPTIONS = { keyEncoding: 'uint32' } as const;
+
+/** An index database of a store of this format: keys in its encoding, empty values. */
+export function indexDbOptions(format: number): any {
+  return { encoding: 'binary', ...(format >= COMPACT_KEYS_FORMAT ? { keyEncoder: KEY_CODEC } : {}) };
+}
+
 export interface StoreOptions {
   path: string;
   /** Create the database when the directory is missing or empty (default true). */
@@ -93,22 +113,13 @@ export class Store {
   private constructor(dir: string, options: StoreOptions) {
     this.dir = dir;
     this.readOnly = options.readOnly ?? false;
-    this.env = openLmdb({
-      path: path.join(dir, DATA_FILE),
-      maxDbs: 16,
-      mapSize: options.mapSize ?? 64 * 1024 ** 3,
-      noSync: options.noSync ?? options.durability === 'process',
-      // commits are flushed inside the commit call, so a commit that returned is on disk
-      overlappingSync: false,
-      readOnly: this.readOnly,
-    });
+    this.env = openLmdb(environmentOptions(path.join(dir, DATA_FILE), options));
     this.meta = this.env.openDB('meta', {});
-    this.log = this.env.openDB('log', { keyEncoding: 'uint32' as any });
+    this.log = this.env.openDB('log', LOG_DB_OPTIONS);
     this.values = this.env.openDB('values', {});
     this.withdrawValues = addLongValueSource((hash) => this.values.get(hash));
     this.format = this.meta.get('formatVersion') ?? options.createFormat ?? FORMAT_VERSION;
-    const keyEncoder = this.format >= COMPACT_KEYS_FORMAT ? { keyEncoder: KEY_CODEC } : {};
-    const indexDb = (name: string) => this.env.openDB<Buffer, any>(name, { encoding: 'binary', ...keyEncoder } as any);
+    const indexDb = (name: string) => this.env.openDB<Buffer, any>(name, indexDbOptions(this.format));
     this.current = { eavt: indexDb('eavt'), aevt: indexDb('aevt'), avet: indexDb('avet'), vaet: indexDb('vaet') };
     this.history = {
       eavt: indexDb(`eavt.history`),

@@ -97,6 +97,11 @@ describe('across processes', () => {
     const writer = await open({ path: dir, durability: 'process' });
     expect(fs.existsSync(presence(dir, dead))).toBe(false);
     await writer.close();
+    // a reader's open clears dead marks too, so that crashed processes' marks do not pile up
+    fs.writeFileSync(presence(dir, dead), '');
+    const first = await open({ path: dir, readOnly: true });
+    expect(fs.existsSync(presence(dir, dead))).toBe(false);
+    await first.close();
     fs.writeFileSync(path.join(dir, CLAIM), String(dead));
     const reader = await open({ path: dir, readOnly: true });
     await reader.close();

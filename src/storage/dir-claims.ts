@@ -31,9 +31,9 @@ export function isClaimFile(name: string): boolean {
  */
 export function enterDirectory(dir: string, unsynced: boolean): () => void {
   const counts = held.get(dir) ?? { presence: 0, unsynced: 0 };
-  held.set(dir, counts);
   if (unsynced) {
     if (counts.unsynced === 0) claimUnsynced(dir);
+    held.set(dir, counts);
     counts.unsynced++;
     try {
       assertNoOtherProcess(dir);
@@ -42,7 +42,12 @@ export function enterDirectory(dir: string, unsynced: boolean): () => void {
       throw err;
     }
   } else {
-    if (counts.presence === 0) markPresence(dir);
+    if (counts.presence === 0) {
+      markPresence(dir);
+      // keep crashed processes' marks from piling up (a writer would remove them too)
+      otherProcesses(dir);
+    }
+    held.set(dir, counts);
     counts.presence++;
     try {
       assertNoUnsyncedWriter(dir);
@@ -109,18 +114,25 @@ function assertNoUnsyncedWriter(dir: string): void {
   throw unsyncedWriterError(dir, owner);
 }
 
-function assertNoOtherProcess(dir: string): void {
+/** Other live processes' marks in `dir`; marks of dead processes are removed on the way. */
+function otherProcesses(dir: string): { pid: number; file: string }[] {
+  const live: { pid: number; file: string }[] = [];
   for (const name of fs.readdirSync(dir)) {
     if (!name.startsWith(PRESENCE_PREFIX)) continue;
     const pid = Number(name.slice(PRESENCE_PREFIX.length));
     if (!Number.isInteger(pid) || pid === process.pid) continue;
-    if (!isRunning(pid)) {
-      fs.rmSync(path.join(dir, name), { force: true });
-      continue;
-    }
+    const file = path.join(dir, name);
+    if (isRunning(pid)) live.push({ pid, file });
+    else rmQuietly(file);
+  }
+  return live;
+}
+
+function assertNoOtherProcess(dir: string): void {
+  for (const { pid, file } of otherProcesses(dir)) {
     throw new DirectoryClaimError(
       'storage/unsynced-writer',
-      `${dir} is open in process ${pid}; a writer with durability 'process' (or noSync) must be the only process with the directory open, or another process's open could make it lose commits. Close the other process first, or use the default durability. (If process ${pid} is not factlog, delete ${path.join(dir, name)}.)`,
+      `${dir} is open in process ${pid}; a writer with durability 'process' (or noSync) must be the only process with the directory open, or another process's open could make it lose commits. Close the other process first, or use the default durability. (If process ${pid} is not factlog, delete ${file}.)`,
     );
   }
 }
@@ -151,6 +163,14 @@ function isRunning(pid: number): boolean {
     return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function rmQuietly(file: string): void {
+  try {
+    fs.rmSync(file, { force: true });
+  } catch {
+    // not ours to remove (another user's directory): it is ignored all the same
   }
 }
 

@@ -93,24 +93,45 @@ function pullRef(db: DbView, spec: PullAttr, enclosing: PullPattern, id: number,
 
 function pullWildcard(db: DbView, e: number, datoms: Datom[], out: PullResult, st: State): void {
   out['db/id'] = e;
-  const byAttr = new Map<number, Datom[]>();
-  for (const d of datoms) {
-    const list = byAttr.get(d.a) ?? [];
-    list.push(d);
-    byAttr.set(d.a, list);
-  }
-  for (const [a, ds] of byAttr) {
+  // an entity's datoms come in EAVT order: each attribute's values are one run
+  for (let start = 0; start < datoms.length; ) {
+    const a = datoms[start]!.a;
+    let end = start + 1;
+    while (end < datoms.length && datoms[end]!.a === a) end++;
     const info = db.attr(a);
-    if (!info) continue;
-    const conv = (v: unknown): unknown => {
-      if (info.valueType !== 'ref') return v;
-      if (info.isComponent && !st.path.has(v as number)) {
-        return pullEntity(db, { kind: 'pull-pattern', elements: [{ kind: 'wildcard' }] }, v as number, st) ?? { 'db/id': v };
-      }
-      return { 'db/id': v };
-    };
-    out[info.ident.fqn] = info.cardinality === 'many' ? ds.map((d) => conv(d.v)) : conv(ds[0]!.v);
+    if (info) {
+      const conv = (v: unknown): unknown => {
+        if (info.valueType !== 'ref') return v;
+        if (info.isComponent && !st.path.has(v as number)) {
+          return pullEntity(db, WILDCARD, v as number, st) ?? { 'db/id': v };
+        }
+        return { 'db/id': v };
+      };
+      const key = info.ident.fqn;
+      // (a view that broke index order would split an attribute's values: keep them all the same)
+      const before = out[key] as unknown[] | undefined;
+      if (info.cardinality === 'many') {
+        const vs: unknown[] = before ?? [];
+        for (let i = start; i < end; i++) vs.push(conv(datoms[i]!.v));
+        out[key] = vs;
+      } else if (before === undefined) out[key] = conv(datoms[start]!.v);
+    }
+    start = end;
   }
+}
+
+const WILDCARD: PullPattern = { kind: 'pull-pattern', elements: [{ kind: 'wildcard' }] };
+
+/** A pattern's elements, the wildcard first, so explicit specs (nested patterns, :as, limits) refine what it pulled. */
+const wildcardFirst = new WeakMap<PullPattern, PullPattern['elements']>();
+
+function elementsInOrder(pattern: PullPattern): PullPattern['elements'] {
+  let elements = wildcardFirst.get(pattern);
+  if (!elements) {
+    elements = [...pattern.elements].sort((x, y) => (x.kind === 'wildcard' ? 0 : 1) - (y.kind === 'wildcard' ? 0 : 1));
+    wildcardFirst.set(pattern, elements);
+  }
+  return elements;
 }
 
 function pullEntity(db: DbView, pattern: PullPattern, e: number, st: State): PullResult | null {
@@ -118,9 +139,7 @@ function pullEntity(db: DbView, pattern: PullPattern, e: number, st: State): Pul
   st.path.add(e);
   try {
     const out: PullResult = {};
-    // the wildcard first, so explicit specs (nested patterns, :as, limits) refine what it pulled
-    const elements = [...pattern.elements].sort((x, y) => (x.kind === 'wildcard' ? 0 : 1) - (y.kind === 'wildcard' ? 0 : 1));
-    for (const el of elements) {
+    for (const el of elementsInOrder(pattern)) {
       if (el.kind === 'wildcard') {
         pullWildcard(db, e, datoms, out, st);
         continue;

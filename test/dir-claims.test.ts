@@ -112,12 +112,14 @@ describe('across processes', () => {
 
   it("processes opening at the same instant: a 'process' writer never has the directory open together with another process", async () => {
     const dir = await newDatabase();
-    const rounds = 6;
-    let writerOpened = 0;
-    let othersOpened = 0;
+    const dead = await deadPid();
+    const rounds = 8;
+    const opened: Record<string, number> = {};
     for (let round = 0; round < rounds; round++) {
+      // odd rounds: two writers, racing to take over a dead process's claim
+      if (round % 2) fs.writeFileSync(path.join(dir, CLAIM), String(dead));
+      const roles = round % 2 ? ['process', 'process', 'ro', 'os'] : ['process', 'ro', 'ro', 'os'];
       const startAt = Date.now() + 600;
-      const roles = ['process', 'ro', 'ro', round % 2 ? 'os' : 'ro'];
       const children = roles.map((as) => runFixture('dir-holder.mjs', [dir, as, String(startAt), '150']));
       const outcomes: Outcome[] = [];
       for (const c of children) {
@@ -125,19 +127,19 @@ describe('across processes', () => {
         expect(lines, stderr).toHaveLength(1);
         outcomes.push(JSON.parse(lines[0]!));
       }
-      const writer = outcomes[0]!;
-      const others = outcomes.slice(1).filter((o) => o.opened);
       for (const o of outcomes.filter((x) => !x.opened)) expect(o.code).toBe('storage/unsynced-writer');
-      if (writer.opened) {
-        writerOpened++;
-        for (const o of others) expect(o.closedAt! < writer.openedAt! || o.openedAt! > writer.closedAt!).toBe(true);
+      const open = outcomes.filter((o) => o.opened);
+      for (const w of open.filter((o) => o.as === 'process')) {
+        for (const o of open) {
+          if (o !== w) expect(o.closedAt! < w.openedAt! || o.openedAt! > w.closedAt!).toBe(true);
+        }
       }
-      othersOpened += others.length;
+      for (const o of open) opened[o.as] = (opened[o.as] ?? 0) + 1;
       // every mark and claim is gone once everyone has closed
       expect(fs.readdirSync(dir).filter((n) => n.startsWith('factlog.open.') || n.startsWith(CLAIM))).toEqual([]);
       if (process.env.SHOW_ROUNDS) console.log(outcomes.map((o) => `${o.as}:${o.opened ? 'open' : 'refused'}`).join(' '));
     }
     // the rounds exercised both sides (who wins a round is up to timing)
-    expect(writerOpened + othersOpened).toBeGreaterThan(0);
+    expect(Object.values(opened).reduce((x, y) => x + y, 0)).toBeGreaterThan(0);
   }, 120_000);
 });

@@ -4,9 +4,10 @@
 //
 // Such a writer loses acknowledged commits when another process opens the LMDB environment
 // meanwhile (see Store.open), so it must be the only process. Each side first writes its own
-// file and then looks for the other's: whichever comes second sees the first, so two processes
-// opening at the same instant cannot both get in (at worst both are refused and may retry).
-// Marks of processes that died are ignored and removed.
+// file and then looks for the other's (a writer: its claim and its mark, then everyone's marks,
+// then that the claim is still its own): whichever comes second sees the first, so two
+// processes opening at the same instant cannot both get in (at worst both are refused and may
+// retry). Marks and claims of processes that died are ignored and removed.
 import fs from 'node:fs';
 import path from 'node:path';
 import { FactlogError } from '../../query-lang/errors.js';
@@ -31,46 +32,41 @@ export function isClaimFile(name: string): boolean {
  */
 export function enterDirectory(dir: string, unsynced: boolean): () => void {
   const counts = held.get(dir) ?? { presence: 0, unsynced: 0 };
-  if (unsynced) {
-    if (counts.unsynced === 0) claimUnsynced(dir);
-    held.set(dir, counts);
-    counts.unsynced++;
-    try {
+  const firstOpen = counts.presence === 0;
+  if (unsynced && counts.unsynced === 0) claimUnsynced(dir); // throws before anything is recorded
+  held.set(dir, counts);
+  counts.presence++;
+  if (unsynced) counts.unsynced++;
+  const leaveNow = () => leave(dir, counts, unsynced);
+  try {
+    if (firstOpen) markPresence(dir);
+    if (unsynced) {
       assertNoOtherProcess(dir);
-    } catch (err) {
-      leave(dir, counts, true);
-      throw err;
-    }
-  } else {
-    if (counts.presence === 0) {
-      markPresence(dir);
+      // a writer taking over a dead process's claim at the same instant may have replaced ours
+      assertClaimIsOurs(dir);
+    } else {
       // keep crashed processes' marks from piling up (a writer would remove them too)
-      otherProcesses(dir);
-    }
-    held.set(dir, counts);
-    counts.presence++;
-    try {
+      if (firstOpen) otherProcesses(dir);
       assertNoUnsyncedWriter(dir);
-    } catch (err) {
-      leave(dir, counts, false);
-      throw err;
     }
+  } catch (err) {
+    leaveNow();
+    throw err;
   }
   let left = false;
   return () => {
     if (left) return;
     left = true;
-    leave(dir, counts, unsynced);
+    leaveNow();
   };
 }
 
 function leave(dir: string, counts: { presence: number; unsynced: number }, unsynced: boolean): void {
-  if (unsynced) {
-    if (--counts.unsynced === 0) removeIfOurs(path.join(dir, UNSYNCED_WRITER_FILE));
-  } else if (--counts.presence === 0) {
+  if (unsynced && --counts.unsynced === 0) removeIfOurs(path.join(dir, UNSYNCED_WRITER_FILE));
+  if (--counts.presence === 0) {
     fs.rmSync(presenceFile(dir, process.pid), { force: true });
+    held.delete(dir);
   }
-  if (counts.presence === 0 && counts.unsynced === 0) held.delete(dir);
 }
 
 function presenceFile(dir: string, pid: number): string {
@@ -106,6 +102,15 @@ function claimUnsynced(dir: string): void {
     if (owner !== undefined && owner !== process.pid && isRunning(owner)) throw unsyncedWriterError(dir, owner);
     fs.rmSync(file, { force: true });
   }
+}
+
+function assertClaimIsOurs(dir: string): void {
+  const owner = readPid(path.join(dir, UNSYNCED_WRITER_FILE));
+  if (owner === process.pid) return;
+  throw new DirectoryClaimError(
+    'storage/unsynced-writer',
+    `another process claimed ${dir} for writing at the same instant (process ${owner ?? 'unknown'}); try again`,
+  );
 }
 
 function assertNoUnsyncedWriter(dir: string): void {

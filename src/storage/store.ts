@@ -148,7 +148,7 @@ export class Store {
       fs.mkdirSync(dir, { recursive: true });
     }
     if (hasData) assertLmdbFile(dataFile, options.readOnly ?? false);
-    const unsynced = !(options.readOnly ?? false) && (options.noSync === true || options.durability === 'process');
+    const unsynced = !(options.readOnly ?? false) && environmentOptions(dataFile, options).noSync;
     const leaveDirectory = enterDirectory(dir, unsynced);
     let store: Store;
     try {

@@ -245,7 +245,11 @@ export class Importer {
     const used = new Set(txIn.datoms.map((d) => d.attr.fqn));
     const implicit = new Map<number, Keyword>();
     const byEntity = new Map<number, ImportedDatom[]>();
-    for (const d of txIn.datoms) byEntity.set(d.e, [...(byEntity.get(d.e) ?? []), d]);
+    for (const d of txIn.datoms) {
+      const list = byEntity.get(d.e);
+      if (list) list.push(d);
+      else byEntity.set(d.e, [d]);
+    }
     for (const [e, ds] of byEntity) {
       const ident = ds.find((d) => d.attr === DB_IDENT && d.added)?.v;
       if (!(ident instanceof Keyword) || !used.has(ident.fqn) || this.ids.has(e)) continue;

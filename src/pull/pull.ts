@@ -93,7 +93,7 @@ function pullRef(db: DbView, spec: PullAttr, enclosing: PullPattern, id: number,
 
 function pullWildcard(db: DbView, e: number, datoms: Datom[], out: PullResult, st: State): void {
   out['db/id'] = e;
-  // an entity's datoms come in EAVT order: each attribute's values are one run
+  // DbView.datoms gives an entity's datoms in EAVT order: each attribute's values are one run
   for (let start = 0; start < datoms.length; ) {
     const a = datoms[start]!.a;
     let end = start + 1;
@@ -107,14 +107,11 @@ function pullWildcard(db: DbView, e: number, datoms: Datom[], out: PullResult, s
         }
         return { 'db/id': v };
       };
-      const key = info.ident.fqn;
-      // (a view that broke index order would split an attribute's values: keep them all the same)
-      const before = out[key] as unknown[] | undefined;
       if (info.cardinality === 'many') {
-        const vs: unknown[] = before ?? [];
+        const vs: unknown[] = [];
         for (let i = start; i < end; i++) vs.push(conv(datoms[i]!.v));
-        out[key] = vs;
-      } else if (before === undefined) out[key] = conv(datoms[start]!.v);
+        out[info.ident.fqn] = vs;
+      } else out[info.ident.fqn] = conv(datoms[start]!.v);
     }
     start = end;
   }

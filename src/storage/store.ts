@@ -563,14 +563,11 @@ const SORT_THRESHOLD = 64;
  * by UTF-16 units instead of UTF-8 bytes, or payloads of mixed types, do no harm.
  */
 const cmp = (p: KeyPart, q: KeyPart): number => (p === q ? 0 : p < q ? -1 : p > q ? 1 : 0);
-const DATOM_ORDER: Record<IndexName, (x: RawDatom, y: RawDatom) => number> = {
-  eavt: (x, y) => x.e - y.e || x.a - y.a || x.tag - y.tag || cmp(x.payload, y.payload),
-  aevt: (x, y) => x.a - y.a || x.e - y.e || x.tag - y.tag || cmp(x.payload, y.payload),
-  avet: (x, y) => x.a - y.a || x.tag - y.tag || cmp(x.payload, y.payload) || x.e - y.e,
-  vaet: (x, y) => (x.payload as number) - (y.payload as number) || x.a - y.a || x.e - y.e,
-};
+/** EAVT's order; AEVT's and AVET's follow from it by attribute (keyOrders). */
+const EAVT_ORDER = (x: RawDatom, y: RawDatom): number => x.e - y.e || x.a - y.a || x.tag - y.tag || cmp(x.payload, y.payload);
 /** AVET's order within one attribute. */
 const VALUE_ORDER = (x: RawDatom, y: RawDatom): number => x.tag - y.tag || cmp(x.payload, y.payload) || x.e - y.e;
+const VAET_ORDER = (x: RawDatom, y: RawDatom): number => (x.payload as number) - (y.payload as number) || x.a - y.a || x.e - y.e;
 
 /**
  * Each index's datoms in (close to) its key order, as runs to put one after the other. One EAVT
@@ -579,7 +576,7 @@ const VALUE_ORDER = (x: RawDatom, y: RawDatom): number => x.tag - y.tag || cmp(x
  * sorts of one attribute's datoms instead of three sorts of all of them.
  */
 function keyOrders(asserted: RawDatom[]): Record<IndexName, RawDatom[][]> {
-  const eavt = sortedBy(asserted, DATOM_ORDER.eavt);
+  const eavt = sortedBy(asserted, EAVT_ORDER);
   const byAttr = new Map<number, RawDatom[]>();
   for (const d of eavt) {
     const run = byAttr.get(d.a);
@@ -591,7 +588,7 @@ function keyOrders(asserted: RawDatom[]): Record<IndexName, RawDatom[][]> {
     eavt: [eavt],
     aevt,
     avet: aevt.map((run) => sortedBy(run, VALUE_ORDER)),
-    vaet: [asserted.filter((d) => d.tag === Tag.Ref).sort(DATOM_ORDER.vaet)],
+    vaet: [asserted.filter((d) => d.tag === Tag.Ref).sort(VAET_ORDER)],
   };
 }
 

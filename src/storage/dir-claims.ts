@@ -162,7 +162,7 @@ function removeIfOurs(file: string): void {
   if (readPid(file) === process.pid) fs.rmSync(file, { force: true });
 }
 
-function isRunning(pid: number): boolean {
+export function isRunning(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -179,7 +179,7 @@ function rmQuietly(file: string): void {
   }
 }
 
-function isPermissionError(err: unknown): boolean {
+export function isPermissionError(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException).code;
   return code === 'EACCES' || code === 'EPERM' || code === 'EROFS';
 }

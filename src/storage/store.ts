@@ -10,6 +10,7 @@ import type { Datom } from '../db/api.js';
 import { decodeLogEntry, encodeLogEntry, encodeLogParts, encodeLogRecord, toLogEntry, type LogEntry } from './log.js';
 import { KEY_CODEC, KEY_MAX_STRING } from './key-codec.js';
 import { enterDirectory, isClaimFile } from './dir-claims.js';
+import { isGateTicket, throughEnvironmentGate } from './env-gate.js';
 
 /**
  * 3: log records in factlog's own bytes (log.ts). 2: index keys in factlog's own byte form
@@ -30,6 +31,19 @@ const EMPTY = Buffer.alloc(0);
 export const KEY_MAX = KEY_MAX_STRING;
 
 export class StorageError extends FactlogError {}
+
+/**
+ * Stores not closed yet. At exit they are closed through the gate (env-gate.ts); lmdb-js would
+ * otherwise close them in its own exit hook, outside it.
+ */
+const openStores = new Set<Store>();
+let exitHookAdded = false;
+
+function closeAtExit(store: Store): void {
+  if (!exitHookAdded) process.once('exit', () => [...openStores].forEach((open) => void open.close()));
+  exitHookAdded = true;
+  openStores.add(store);
+}
 
 /** The LMDB environment a store opens (also what bench/raw-writes.ts measures against). */
 export function environmentOptions(file: string, options: Omit<StoreOptions, 'path'>) {
@@ -138,7 +152,7 @@ export class Store {
     const dataFile = path.join(dir, DATA_FILE);
     const hasData = fs.existsSync(dataFile);
     if (!hasData) {
-      const empty = !exists || fs.readdirSync(dir).every(isClaimFile);
+      const empty = !exists || fs.readdirSync(dir).every((name) => isClaimFile(name) || isGateTicket(name));
       if (!empty) {
         throw new StorageError('storage/not-a-database', `${dir} is not a factlog database (no ${DATA_FILE} in it)`);
       }
@@ -152,12 +166,13 @@ export class Store {
     const leaveDirectory = enterDirectory(dir, unsynced);
     let store: Store;
     try {
-      store = new Store(dir, options);
+      store = throughEnvironmentGate(dir, () => new Store(dir, options));
     } catch (err) {
       leaveDirectory();
       throw new StorageError('storage/open-failed', `cannot open ${dir}: ${(err as Error).message}`);
     }
     store.leaveDirectory = leaveDirectory;
+    closeAtExit(store);
     const version = store.meta.get('formatVersion');
     // Bootstrap writes the format version in the same LMDB transaction as t = 0, so a file with
     // no version and nothing in it was created by a process that died before bootstrapping.
@@ -176,9 +191,11 @@ export class Store {
   }
 
   close(): Promise<void> {
+    openStores.delete(this);
     this.withdrawValues();
     this.leaveDirectory();
-    return this.env.close();
+    // lmdb-js closes the environment within this call, as our writes are all synchronous
+    return throughEnvironmentGate(this.dir, () => this.env.close());
   }
 
   /**
@@ -252,7 +269,7 @@ export class Store {
     const batch = this.queuedWrites.splice(0);
     const outcomes: { ok: boolean; value: unknown }[] = [];
     try {
-      this.env.transactionSync(() => {
+      throughEnvironmentGate(this.dir, () => this.env.transactionSync(() => {
         for (const queued of batch) {
           try {
             let value: unknown;
@@ -264,7 +281,7 @@ export class Store {
             outcomes.push({ ok: false, value: err });
           }
         }
-      });
+      }));
     } catch (err) {
       const failure = commitFailure(err);
       for (const queued of batch) queued.reject(failure);

@@ -1,0 +1,73 @@
+// Reproduces, with lmdb-js alone, the failure that src/storage/env-gate.ts works around: a process
+// writing small synchronous transactions fails (mdb_page_touch error, MDB_BAD_TXN, SIGSEGV) while
+// another process opens and closes the same environment over and over.
+//
+//   node scripts/repro-lmdb-open-close.mjs [rounds=20] [--gate]
+//
+// Prints each failed round and "failed F of R rounds". With --gate the writer's transactions and
+// the other process's opens and closes pass through factlog's gate (needs `npm run build`).
+// Measured on the project machine, two copies at once plus a busy loop on the second core:
+// 20 of 80 rounds failed without the gate, 0 of 80 with it.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { open } from 'lmdb';
+
+const OPTIONS = { maxDbs: 16, mapSize: 64 * 1024 ** 3, overlappingSync: false };
+const gate = process.argv.includes('--gate')
+  ? (await import('../dist/src/storage/env-gate.js')).throughEnvironmentGate
+  : (_dir, action) => action();
+
+if (process.argv[2] === 'writer') {
+  const [file, count] = process.argv.slice(3);
+  const dir = path.dirname(file);
+  const env = gate(dir, () => open({ path: file, ...OPTIONS }));
+  const keys = env.openDB('keys', { encoding: 'binary' });
+  const log = env.openDB('log', { keyEncoding: 'uint32' });
+  process.stdout.write('ready\n');
+  const key = (n) => Buffer.from(`k${n % 100000}`.padStart(12, '0'));
+  for (let i = 0; i < Number(count); i++) {
+    gate(dir, () =>
+      env.transactionSync(() => {
+        log.putSync(i, Buffer.alloc(60, i & 255));
+        for (let k = 0; k < 8; k++) keys.putSync(key(i * 7919 + k * 104729), Buffer.alloc(0));
+        if (i % 3 === 0) keys.removeSync(key(i * 31));
+      }),
+    );
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  gate(dir, () => env.close());
+} else {
+  const rounds = Number(process.argv[2] ?? 20) || 20;
+  let failed = 0;
+  for (let round = 0; round < rounds; round++) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lmdb-repro-'));
+    const file = path.join(dir, 'data.mdb');
+    const created = open({ path: file, ...OPTIONS });
+    created.openDB('keys', { encoding: 'binary' });
+    created.openDB('log', { keyEncoding: 'uint32' });
+    await created.close();
+    const args = [process.argv[1], 'writer', file, '1500', ...(process.argv.includes('--gate') ? ['--gate'] : [])];
+    const writer = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    writer.stderr.on('data', (chunk) => (stderr += chunk));
+    await new Promise((resolve) => writer.stdout.once('data', resolve));
+    let writing = true;
+    const exited = new Promise((resolve) => writer.on('close', (code, signal) => ((writing = false), resolve([code, signal]))));
+    let opens = 0;
+    while (writing) {
+      const reader = gate(dir, () => open({ path: file, ...OPTIONS, readOnly: true }));
+      await gate(dir, () => reader.close());
+      opens++;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const [code, signal] = await exited;
+    if (code !== 0) {
+      failed++;
+      console.log(`round ${round}: writer exited ${code ?? signal} after ${opens} opens: ${stderr.split('\n').find((l) => l.includes('Error') || l.includes('error')) ?? ''}`);
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  console.log(`failed ${failed} of ${rounds} rounds`);
+}

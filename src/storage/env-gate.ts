@@ -1,0 +1,84 @@
+// One process at a time opens, closes or writes the LMDB environment of a directory.
+//
+// Why: lmdb-js corrupts a process's write transactions when another process opens or closes the
+// same environment while they run (mdb_page_touch errors, MDB_BAD_TXN, SIGSEGV in mdb_txn_commit
+// or mdb_node_add). Raw lmdb-js 3.5.6, one process writing 1,500 small transactions while another
+// opened and closed the environment in a loop: 20 of 80 runs failed, and 0 of 80 with the writes,
+// opens and closes passed through this gate (lmdb-js 2.9.4, 3.2.6 and 3.4.4 fail the same way).
+//
+// The gate: a process leaves a ticket (factlog.gate.<pid>.<thread>) and then looks for others' live
+// tickets; with one in sight it takes its own back and retries a moment later. Whichever of two
+// writes its ticket second sees the first, so two never pass together. Tickets of dead processes
+// are ignored and removed. Reads in between are not gated: in those runs only write transactions,
+// opens and closes failed.
+import fs from 'node:fs';
+import path from 'node:path';
+import { threadId } from 'node:worker_threads';
+import { FactlogError } from '../../query-lang/errors.js';
+import { isPermissionError, isRunning } from './dir-claims.js';
+
+const TICKET_PREFIX = 'factlog.gate.';
+const GIVE_UP_MS = 30_000;
+const pause = new Int32Array(new SharedArrayBuffer(4));
+/** Gates this thread holds, by directory: a gated action may itself pass the same gate. */
+const holding = new Map<string, number>();
+
+export class EnvironmentGateError extends FactlogError {}
+
+/** True for the ticket files this module leaves in a database directory. */
+export function isGateTicket(name: string): boolean {
+  return name.startsWith(TICKET_PREFIX);
+}
+
+/** Run `action` (a synchronous open, close or write transaction of the LMDB environment in `dir`) with no other process in one. */
+export function throughEnvironmentGate<T>(dir: string, action: () => T): T {
+  const depth = holding.get(dir) ?? 0;
+  if (depth > 0) return action();
+  const ticket = path.join(dir, `${TICKET_PREFIX}${process.pid}.${threadId}`);
+  if (!enterGate(dir, ticket)) return action(); // a directory we may not write to: see enterGate
+  holding.set(dir, 1);
+  try {
+    return action();
+  } finally {
+    holding.delete(dir);
+    fs.rmSync(ticket, { force: true });
+  }
+}
+
+/** Waits until this thread holds the gate; false when it cannot leave a ticket at all. */
+function enterGate(dir: string, ticket: string): boolean {
+  const giveUpAt = Date.now() + GIVE_UP_MS;
+  for (;;) {
+    try {
+      fs.writeFileSync(ticket, '');
+    } catch (err) {
+      // a read-only open of a directory we may not write: only its owner's processes can race
+      // us there, and a file of ours could not keep them out either
+      if (isPermissionError(err)) return false;
+      throw err;
+    }
+    const other = liveTicketOtherThan(dir, path.basename(ticket));
+    if (other === undefined) return true;
+    fs.rmSync(ticket, { force: true });
+    if (Date.now() > giveUpAt) {
+      throw new EnvironmentGateError(
+        'storage/gate-busy',
+        `another process has been opening, closing or writing the database in ${dir} for ${GIVE_UP_MS / 1000} s (${path.join(dir, other)}); if no factlog process is running there, delete that file`,
+      );
+    }
+    Atomics.wait(pause, 0, 0, 0.2 + Math.random()); // random, so that two waiters drift apart
+  }
+}
+
+function liveTicketOtherThan(dir: string, own: string): string | undefined {
+  for (const name of fs.readdirSync(dir)) {
+    if (!isGateTicket(name) || name === own) continue;
+    const pid = Number(name.slice(TICKET_PREFIX.length).split('.')[0]);
+    if (Number.isInteger(pid) && pid > 0 && !isRunning(pid)) {
+      fs.rmSync(path.join(dir, name), { force: true }); // its process died inside the gate
+      continue;
+    }
+    return name;
+  }
+  return undefined;
+}

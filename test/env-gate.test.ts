@@ -1,0 +1,91 @@
+// env-gate.ts: opens, closes and write transactions of one LMDB environment pass one process at a
+// time (lmdb-js corrupts a writer's transactions when another process opens or closes the
+// environment meanwhile; test/multiprocess.test.ts runs that case end to end).
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { open, pull, q } from '../src/index.js';
+import { tempDir } from './helpers/tmp.js';
+
+const gateTickets = (dir: string) => fs.readdirSync(dir).filter((name) => name.startsWith('factlog.gate.'));
+
+async function newDatabase(): Promise<string> {
+  const dir = path.join(tempDir('factlog-gate-'), 'db');
+  const conn = await open({ path: dir });
+  await conn.transact(`[{:db/id "a" :person/name "Ann"}]`);
+  await conn.close();
+  return dir;
+}
+
+/** A live process that leaves a gate ticket in `dir` and writes `released` just before taking it back after `ms`. */
+function gateHolder(dir: string, ms: number) {
+  const released = path.join(dir, '..', 'released');
+  const script = `
+    const fs = require('node:fs');
+    const ticket = ${JSON.stringify(dir)} + '/factlog.gate.' + process.pid + '.0';
+    fs.writeFileSync(ticket, '');
+    process.stdout.write('holding\\n');
+    setTimeout(() => { fs.writeFileSync(${JSON.stringify(released)}, ''); fs.rmSync(ticket); }, ${ms});
+    setTimeout(() => {}, ${ms + 2000});`;
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const holding = new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+  return { child, holding, released };
+}
+
+describe('the environment gate', () => {
+  it('an open waits while another live process is inside the gate, and goes on once it has left', async () => {
+    const dir = await newDatabase();
+    const holder = gateHolder(dir, 400);
+    try {
+      await holder.holding;
+      const conn = await open({ path: dir, readOnly: true });
+      expect(fs.existsSync(holder.released)).toBe(true); // the holder had left before the open went on
+      expect(q(`[:find ?n :where [_ :person/name ?n]]`, conn.db())).toEqual([['Ann']]);
+      await conn.close();
+    } finally {
+      holder.child.kill();
+    }
+  });
+
+  it('a transact waits for the gate too, and loses nothing', async () => {
+    const dir = await newDatabase();
+    const conn = await open({ path: dir });
+    const holder = gateHolder(dir, 400);
+    try {
+      await holder.holding;
+      const report = await conn.transact(`[{:db/id "b" :person/name "Bo"}]`);
+      expect(fs.existsSync(holder.released)).toBe(true);
+      expect(pull(conn.db().asOf(report.t), '[:person/name]', report.tempids.b!)).toEqual({ 'person/name': 'Bo' });
+    } finally {
+      holder.child.kill();
+      await conn.close();
+    }
+  });
+
+  it('tickets of processes that died inside the gate are ignored and removed', async () => {
+    const dir = await newDatabase();
+    const dead = spawn(process.execPath, ['-e', '0']);
+    await new Promise((resolve) => dead.on('close', resolve));
+    const stale = path.join(dir, `factlog.gate.${dead.pid}.0`);
+    fs.writeFileSync(stale, '');
+    const conn = await open({ path: dir });
+    await conn.transact(`[{:db/id "c" :person/name "Cy"}]`);
+    await conn.close();
+    expect(fs.existsSync(stale)).toBe(false);
+  });
+
+  it('leaves no ticket behind, and a directory holding only tickets is still empty enough to create a database in', async () => {
+    const dir = await newDatabase();
+    expect(gateTickets(dir)).toEqual([]);
+    const fresh = path.join(tempDir('factlog-gate-'), 'db');
+    fs.mkdirSync(fresh);
+    const dead = spawn(process.execPath, ['-e', '0']);
+    await new Promise((resolve) => dead.on('close', resolve));
+    fs.writeFileSync(path.join(fresh, `factlog.gate.${dead.pid}.0`), '');
+    const conn = await open({ path: fresh });
+    expect(conn.basisT).toBeGreaterThanOrEqual(0);
+    await conn.close();
+    expect(gateTickets(fresh)).toEqual([]);
+  });
+});

@@ -172,6 +172,7 @@ export class Store {
       throw new StorageError('storage/open-failed', `cannot open ${dir}: ${(err as Error).message}`);
     }
     store.leaveDirectory = leaveDirectory;
+    store.soleProcess = unsynced;
     closeAtExit(store);
     const version = store.meta.get('formatVersion');
     // Bootstrap writes the format version in the same LMDB transaction as t = 0, so a file with
@@ -207,6 +208,8 @@ export class Store {
    * older meta page and overwrite the newer. So such a writer must be the only process there.
    */
   private leaveDirectory: () => void = () => {};
+  /** True for a writer that does not flush: no other process may open its directory meanwhile. */
+  private soleProcess = false;
 
   /**
    * True for a file created but never bootstrapped: our named databases hold nothing and the
@@ -268,8 +271,8 @@ export class Store {
   private commitQueuedWrites(): void {
     const batch = this.queuedWrites.splice(0);
     const outcomes: { ok: boolean; value: unknown }[] = [];
-    try {
-      throughEnvironmentGate(this.dir, () => this.env.transactionSync(() => {
+    const commit = () =>
+      this.env.transactionSync(() => {
         for (const queued of batch) {
           try {
             let value: unknown;
@@ -281,7 +284,11 @@ export class Store {
             outcomes.push({ ok: false, value: err });
           }
         }
-      }));
+      });
+    try {
+      // a writer that has the directory to itself (dir-claims.ts) has no other process to wait for
+      if (this.soleProcess) commit();
+      else throughEnvironmentGate(this.dir, commit);
     } catch (err) {
       const failure = commitFailure(err);
       for (const queued of batch) queued.reject(failure);

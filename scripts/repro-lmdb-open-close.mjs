@@ -1,13 +1,14 @@
 // Reproduces, with lmdb-js alone, the failure that src/storage/env-gate.ts works around: a process
 // writing small synchronous transactions fails (mdb_page_touch error, MDB_BAD_TXN, SIGSEGV) while
-// another process opens and closes the same environment over and over.
+// another process opens and closes the same environment over and over; now and then an open fails
+// too (EINVAL).
 //
 //   node scripts/repro-lmdb-open-close.mjs [rounds=20] [--gate]
 //
 // Prints each failed round and "failed F of R rounds". With --gate the writer's transactions and
 // the other process's opens and closes pass through factlog's gate (needs `npm run build`).
-// Measured on the project machine, two copies at once plus a busy loop on the second core:
-// 20 of 80 rounds failed without the gate, 0 of 80 with it.
+// Measured on the project machine, two copies of 40 rounds at once plus a busy loop: 16 of 80
+// rounds failed without the gate (15 writers, one open), 0 of 80 with it.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -56,16 +57,22 @@ if (process.argv[2] === 'writer') {
     let writing = true;
     const exited = new Promise((resolve) => writer.on('close', (code, signal) => ((writing = false), resolve([code, signal]))));
     let opens = 0;
-    while (writing) {
-      const reader = gate(dir, () => open({ path: file, ...OPTIONS, readOnly: true }));
-      await gate(dir, () => reader.close());
-      opens++;
+    let openFailure;
+    while (writing && !openFailure) {
+      try {
+        const reader = gate(dir, () => open({ path: file, ...OPTIONS, readOnly: true }));
+        await gate(dir, () => reader.close());
+        opens++;
+      } catch (err) {
+        openFailure = err; // this side fails too (EINVAL starting the open's read transaction)
+      }
       await new Promise((resolve) => setImmediate(resolve));
     }
     const [code, signal] = await exited;
-    if (code !== 0) {
+    if (code !== 0 || openFailure) {
       failed++;
-      console.log(`round ${round}: writer exited ${code ?? signal} after ${opens} opens: ${stderr.split('\n').find((l) => l.includes('Error') || l.includes('error')) ?? ''}`);
+      const writerError = stderr.split('\n').find((l) => l.includes('Error') || l.includes('error')) ?? '';
+      console.log(`round ${round}: writer exited ${code ?? signal}${code ? ` (${writerError})` : ''}; ${opens} opens${openFailure ? `, then an open failed: ${openFailure.message}` : ''}`);
     }
     fs.rmSync(dir, { recursive: true, force: true });
   }

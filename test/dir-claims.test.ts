@@ -9,20 +9,12 @@ import { open } from '../src/index.js';
 // @ts-expect-error plain .mjs fixture
 import { assertDistBuilt } from './fixtures/dist-check.mjs';
 import { runFixture } from './helpers/proc.js';
-import { tempDir } from './helpers/tmp.js';
+import { closedDatabase, tempDir } from './helpers/tmp.js';
 
 beforeAll(() => assertDistBuilt());
 
 const CLAIM = 'factlog.unsynced-writer';
 const presence = (dir: string, pid = process.pid) => path.join(dir, `factlog.open.${pid}`);
-
-async function newDatabase(): Promise<string> {
-  const dir = path.join(tempDir('factlog-claims-'), 'db');
-  const conn = await open({ path: dir });
-  await conn.transact(`[{:db/id "a" :person/name "Ann"}]`);
-  await conn.close();
-  return dir;
-}
 
 /** A pid that belongs to no running process: a child that has exited. */
 async function deadPid(): Promise<number> {
@@ -41,7 +33,7 @@ interface Outcome {
 
 describe('presence marks and claims within one process', () => {
   it('a connection marks the directory while open; the mark stays until the last connection closes', async () => {
-    const dir = await newDatabase();
+    const dir = await closedDatabase('factlog-claims-');
     const a = await open({ path: dir });
     const b = await open({ path: dir, readOnly: true });
     expect(fs.existsSync(presence(dir))).toBe(true);
@@ -52,7 +44,7 @@ describe('presence marks and claims within one process', () => {
   });
 
   it("two 'process' connections in one process keep the claim until the second closes", async () => {
-    const dir = await newDatabase();
+    const dir = await closedDatabase('factlog-claims-');
     const a = await open({ path: dir, durability: 'process' });
     const b = await open({ path: dir, durability: 'process' });
     expect(fs.readFileSync(path.join(dir, CLAIM), 'utf8')).toBe(String(process.pid));
@@ -77,7 +69,7 @@ describe('presence marks and claims within one process', () => {
 
 describe('across processes', () => {
   it("a 'process' writer is refused while another process has the directory open, and opens once it has closed", async () => {
-    const dir = await newDatabase();
+    const dir = await closedDatabase('factlog-claims-');
     const holder = runFixture('dir-holder.mjs', [dir, 'ro', '0', '1500']);
     for (let waited = 0; !fs.readdirSync(dir).some((n) => n.startsWith('factlog.open.')) && waited < 10_000; waited += 10) {
       await new Promise((r) => setTimeout(r, 10));
@@ -91,7 +83,7 @@ describe('across processes', () => {
   }, 30_000);
 
   it("marks and claims of processes that died are ignored (and removed)", async () => {
-    const dir = await newDatabase();
+    const dir = await closedDatabase('factlog-claims-');
     const dead = await deadPid();
     fs.writeFileSync(presence(dir, dead), '');
     const writer = await open({ path: dir, durability: 'process' });
@@ -111,7 +103,7 @@ describe('across processes', () => {
   });
 
   it("processes opening at the same instant: a 'process' writer never has the directory open together with another process", async () => {
-    const dir = await newDatabase();
+    const dir = await closedDatabase('factlog-claims-');
     const dead = await deadPid();
     const rounds = 8;
     const opened: Record<string, number> = {};

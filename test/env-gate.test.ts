@@ -6,17 +6,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { open, pull, q } from '../src/index.js';
-import { tempDir } from './helpers/tmp.js';
+import { closedDatabase, tempDir } from './helpers/tmp.js';
 
 const gateTickets = (dir: string) => fs.readdirSync(dir).filter((name) => name.startsWith('factlog.gate.'));
-
-async function newDatabase(): Promise<string> {
-  const dir = path.join(tempDir('factlog-gate-'), 'db');
-  const conn = await open({ path: dir });
-  await conn.transact(`[{:db/id "a" :person/name "Ann"}]`);
-  await conn.close();
-  return dir;
-}
 
 /** A live process that leaves a gate ticket in `dir` and writes `released` just before taking it back after `ms`. */
 function gateHolder(dir: string, ms: number) {
@@ -35,7 +27,7 @@ function gateHolder(dir: string, ms: number) {
 
 describe('the environment gate', () => {
   it('an open waits while another live process is inside the gate, and goes on once it has left', async () => {
-    const dir = await newDatabase();
+    const dir = await closedDatabase('factlog-gate-');
     const holder = gateHolder(dir, 400);
     try {
       await holder.holding;
@@ -49,7 +41,7 @@ describe('the environment gate', () => {
   });
 
   it('a transact waits for the gate too, and loses nothing', async () => {
-    const dir = await newDatabase();
+    const dir = await closedDatabase('factlog-gate-');
     const conn = await open({ path: dir });
     const holder = gateHolder(dir, 400);
     try {
@@ -64,7 +56,7 @@ describe('the environment gate', () => {
   });
 
   it('tickets of processes that died inside the gate are ignored and removed', async () => {
-    const dir = await newDatabase();
+    const dir = await closedDatabase('factlog-gate-');
     const dead = spawn(process.execPath, ['-e', '0']);
     await new Promise((resolve) => dead.on('close', resolve));
     const stale = path.join(dir, `factlog.gate.${dead.pid}.0`);
@@ -76,7 +68,7 @@ describe('the environment gate', () => {
   });
 
   it('leaves no ticket behind, and a directory holding only tickets is still empty enough to create a database in', async () => {
-    const dir = await newDatabase();
+    const dir = await closedDatabase('factlog-gate-');
     expect(gateTickets(dir)).toEqual([]);
     const fresh = path.join(tempDir('factlog-gate-'), 'db');
     fs.mkdirSync(fresh);

@@ -21,6 +21,15 @@ export async function freshConn(options: Partial<OpenOptions> = {}): Promise<Con
   return conn;
 }
 
+/** A closed database directory holding one transaction (Ann), for tests that open it themselves. */
+export async function closedDatabase(prefix: string): Promise<string> {
+  const dir = path.join(tempDir(prefix), 'db');
+  const conn = await open({ path: dir });
+  await conn.transact(`[{:db/id "a" :person/name "Ann"}]`);
+  await conn.close();
+  return dir;
+}
+
 afterAll(async () => {
   for (const c of conns) await c.close();
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });

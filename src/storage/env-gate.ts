@@ -21,8 +21,8 @@ import { isPermissionError, isRunning } from './dir-claims.js';
 const TICKET_PREFIX = 'factlog.gate.';
 const GIVE_UP_MS = 30_000;
 const pause = new Int32Array(new SharedArrayBuffer(4));
-/** Gates this thread holds, by directory: a gated action may itself pass the same gate. */
-const holding = new Map<string, number>();
+/** Directories whose gate this thread holds: a gated action may itself pass the same gate. */
+const holding = new Set<string>();
 
 export class EnvironmentGateError extends FactlogError {}
 
@@ -33,11 +33,10 @@ export function isGateTicket(name: string): boolean {
 
 /** Run `action` (a synchronous open, close or write transaction of the LMDB environment in `dir`) with no other process in one. */
 export function throughEnvironmentGate<T>(dir: string, action: () => T): T {
-  const depth = holding.get(dir) ?? 0;
-  if (depth > 0) return action();
+  if (holding.has(dir)) return action();
   const ticket = path.join(dir, `${TICKET_PREFIX}${process.pid}.${threadId}`);
   if (!enterGate(dir, ticket)) return action(); // a directory we may not write to: see enterGate
-  holding.set(dir, 1);
+  holding.add(dir);
   try {
     return action();
   } finally {

@@ -1,6 +1,7 @@
-// The floor of the write workloads: raw lmdb-js making the LMDB writes factlog's store makes for
-// them, in a fresh environment opened with the store's own options (environmentOptions,
-// indexDbOptions: synced commits, the same key codec). No tx data, schema, tempids, lookups, counts or Db values.
+// The floor of the write workloads: the writes factlog's store makes for them, made by hand: the
+// log record appended to a log file (and fdatasynced, unless noSync), then the LMDB writes, in a
+// fresh environment opened with the store's own options (environmentOptions, indexDbOptions:
+// commits not flushed, the same key codec). No tx data, schema, tempids, lookups, counts or Db values.
 import fs from 'node:fs';
 import path from 'node:path';
 import { open as openLmdb, type Database, type RootDatabase } from 'lmdb';
@@ -10,6 +11,7 @@ import type { ValueType } from '../src/db/api.js';
 import { Attr } from '../src/db/schema.js';
 import { comparePart } from '../src/db/overlay.js';
 import { encodeLogRecord } from '../src/storage/log.js';
+import { LOG_FILE_START, LogFile } from '../src/storage/log-file.js';
 import { attrValue, PERSON_ATTRS, type Person } from './generate.js';
 import { removeDir } from './engines.js';
 
@@ -28,11 +30,16 @@ export interface RawEnv {
   meta: Database<unknown, string>;
   index: Record<BulkIndex, Database<Buffer, any>>;
   history: Record<BulkIndex, Database<Buffer, any>>;
+  logFile: LogFile;
+  /** Where the log file's records end. */
+  logEnd: number;
+  /** fdatasync the log file in each commit (factlog's 'os' durability). */
+  flush: boolean;
 }
 
 export function openRawEnv(workDir: string, noSync: boolean): RawEnv {
   const dir = fs.mkdtempSync(path.join(workDir, 'raw-'));
-  const env = openLmdb(environmentOptions(path.join(dir, 'raw.mdb'), { noSync }));
+  const env = openLmdb(environmentOptions(path.join(dir, 'raw.mdb'), {}));
   const indexDb = (name: string) => env.openDB<Buffer, any>(name, indexDbOptions(FORMAT_VERSION));
   const indexes = (suffix: string) => ({ eavt: indexDb(`eavt${suffix}`), aevt: indexDb(`aevt${suffix}`), avet: indexDb(`avet${suffix}`) });
   return {
@@ -42,10 +49,14 @@ export function openRawEnv(workDir: string, noSync: boolean): RawEnv {
     meta: env.openDB<unknown, string>('meta', {}),
     index: indexes(''),
     history: indexes('.history'),
+    logFile: LogFile.open(path.join(dir, 'raw.log')),
+    logEnd: LOG_FILE_START,
+    flush: !noSync,
   };
 }
 
 export async function closeRawEnv(r: RawEnv): Promise<void> {
+  r.logFile.close();
   await r.env.close();
   removeDir(r.dir);
 }
@@ -73,7 +84,10 @@ export async function sequentialTransactions(r: RawEnv, txs: RawDatom[][], retra
     const datoms = txs[i]!;
     await new Promise((resolve) => setImmediate(resolve));
     r.env.transactionSync(() => {
-      r.log.putSync(t, logRecord(t, tx, datoms, !retract));
+      const record = logRecord(t, tx, datoms, !retract);
+      const { end } = r.logFile.append([{ t, bytes: record }], r.flush, r.logEnd);
+      r.logEnd = end;
+      r.log.putSync(t, record);
       for (const d of datoms) {
         for (const index of BULK_INDEXES) {
           const key = indexKey(index, d);
@@ -88,6 +102,7 @@ export async function sequentialTransactions(r: RawEnv, txs: RawDatom[][], retra
       for (const index of BULK_INDEXES) r.index[index].putSync(indexKey(index, instant), EMPTY);
       r.meta.putSync('lastT', t);
       r.meta.putSync('lastInstant', t);
+      r.meta.putSync('logFileEnd', end);
     });
   }
 }
@@ -106,9 +121,10 @@ export function bulkKeysOf(people: Person[]): BulkKeys {
   return { keys, log };
 }
 
-/** One synced commit of the log record and every key: the floor of add-all and init. */
+/** The log record appended and flushed, then one commit of it and every key: the floor of add-all and init. */
 export function bulkPut(r: RawEnv, bulk: BulkKeys): void {
   r.env.transactionSync(() => {
+    r.logEnd = r.logFile.append([{ t: 1, bytes: bulk.log }], r.flush, r.logEnd).end;
     r.log.putSync(1, bulk.log);
     for (const index of BULK_INDEXES) {
       const db = r.index[index];

@@ -196,7 +196,7 @@ export async function runBenchmark(partial: Partial<BenchOptions> = {}): Promise
       const n = Math.min(people.length, Math.max(1, Math.min(options.txLimit, Math.floor(people.length / rounds))) * rounds);
       const built = await buildFactlog(people.slice(0, n), { dir: path.join(workDir, 'retract') });
       await built.conn.close();
-      // reopened durable: retract-5 measures synced transactions
+      // reopened durable: retract-5 measures durable transactions
       ctx.retractFl = { ...built, conn: await openFactlog(built.dir, false) };
       toClose.push(ctx.retractFl);
     }
@@ -248,8 +248,8 @@ export async function runBenchmark(partial: Partial<BenchOptions> = {}): Promise
         SEX_NOTE,
         'DataScript attributes are JS strings ("name"); queries are the same text with :attr written as "attr".',
         'DataScript schema indexes (:db/index) every scalar attribute, so both engines have AVET.',
-        "write workloads on factlog are durable (fsync per commit) but add-1-process (durability 'process'); fixtures are built with noSync.",
-        "raw lmdb ms of a write workload: a fresh lmdb-js environment making the LMDB writes factlog's store makes (log record, EAVT/AEVT/AVET keys of each datom and of the tx's :db/txInstant, history keys of retractions, meta), one synced commit per transaction; nothing else.",
+        "write workloads on factlog are durable (each commit's log records fdatasynced to the log file; LMDB's file is flushed in the background) but add-1-process (durability 'process'); fixtures are built with noSync.",
+        "raw lmdb ms of a write workload: the writes factlog's store makes, by hand: the log record appended to a log file and fdatasynced (not for add-1-process), then in a fresh lmdb-js environment the log record, EAVT/AEVT/AVET keys of each datom and of the tx's :db/txInstant, history keys of retractions and meta, one commit per transaction; nothing else.",
       ],
     },
     workloads: reports,

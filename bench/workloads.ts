@@ -42,7 +42,7 @@ export interface BenchContext {
   dsf: DsFixture;
   /** The long-history fixture: asOf views at its middle, DataScript holds the same snapshot. */
   hist?: { fl: FactlogFixture; tMid: number; dsMid: DsFixture; dsFinal: DsFixture };
-  /** A synced copy of the people for retract-5 (consumed slice by slice). */
+  /** A durable copy of the people for retract-5 (consumed slice by slice). */
   retractFl?: FactlogFixture;
   importDatoms: number;
   workDir: string;
@@ -346,7 +346,7 @@ export function writeWorkloads(ctx: BenchContext): Workload[] {
       return db;
     },
   };
-  /** The floor of sequential transacts: raw lmdb-js making the same LMDB writes, one commit each. */
+  /** The floor of sequential transacts: the same log file append and LMDB writes by hand, one commit each. */
   const rawTransactions = (txs: RawDatom[][], noSync = false): Task<RawEnv, Promise<void>> => ({
     setup: () => openRawEnv(ctx.workDir, noSync),
     run: (r) => sequentialTransactions(r, txs),
@@ -436,7 +436,7 @@ export function writeWorkloads(ctx: BenchContext): Workload[] {
   });
 
   const allMaps = () => people.map((p, i) => factlogEntity(p, `p${i}`));
-  /** The floor of loading every person in one tx: their keys and log record, put in one synced commit. */
+  /** The floor of loading every person in one tx: the log record appended and flushed, then it and every key in one commit. */
   let bulk: BulkKeys | null = null;
   const rawBulk: Task<RawEnv & { bulk: BulkKeys }, void> = {
     setup: () => ({ ...openRawEnv(ctx.workDir, false), bulk: (bulk ??= bulkKeysOf(people)) }),

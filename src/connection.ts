@@ -11,6 +11,7 @@ import { TxLog, type LogTx } from './db/txlog.js';
 import { Store, type Meta, type Retraction, type StoreOptions } from './storage/store.js';
 import { prepareTx, type PreparedTx } from './tx/transact.js';
 import { FIRST_USER_EID } from './db/schema.js';
+import { replayLogFile } from './db/log-replay.js';
 
 export interface OpenOptions extends StoreOptions {
   /** Reject attributes that have no schema. */
@@ -28,9 +29,15 @@ export type { TxReport };
 export type TxListener = (report: TxReport) => void;
 
 export async function open(options: OpenOptions): Promise<Connection> {
-  const { store, created } = Store.open(options);
+  const { store } = Store.open(options);
   const conn = new Connection(store, options.strictSchema ?? false, options.columnDatoms);
-  if (created) await conn.bootstrap();
+  try {
+    if (!store.readOnly) await replayLogFile(store);
+    if (store.lastT() < 0) await conn.bootstrap();
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
   conn.loadState();
   return conn;
 }

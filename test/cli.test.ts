@@ -134,6 +134,7 @@ describe('factlog CLI on one database', () => {
     expect(s.attributes[':person/age']).toBe(1);
     expect(s.indexes.eavt).toBeGreaterThan(0);
     expect(s['size-bytes']).toBeGreaterThan(0);
+    expect(s['log-file-bytes']).toBeGreaterThan(16); // the header and the records
     expect(s['storage-format']).toBe(FORMAT_VERSION);
     const rebuild = await factlog(['rebuild', '--db', db]);
     expect(rebuild.code).toBe(0);

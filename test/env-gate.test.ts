@@ -10,15 +10,15 @@ import { closedDatabase, tempDir } from './helpers/tmp.js';
 
 const gateTickets = (dir: string) => fs.readdirSync(dir).filter((name) => name.startsWith('factlog.gate.'));
 
-/** A live process that leaves a gate ticket in `dir` and writes `released` just before taking it back after `ms`. */
+/** A live process whose gate ticket in `dir` says inside, and which writes `released` just before it says outside, after `ms`. */
 function gateHolder(dir: string, ms: number) {
   const released = path.join(dir, '..', 'released');
   const script = `
     const fs = require('node:fs');
     const ticket = ${JSON.stringify(dir)} + '/factlog.gate.' + process.pid + '.0';
-    fs.writeFileSync(ticket, '');
+    fs.writeFileSync(ticket, '1');
     process.stdout.write('holding\\n');
-    setTimeout(() => { fs.writeFileSync(${JSON.stringify(released)}, ''); fs.rmSync(ticket); }, ${ms});
+    setTimeout(() => { fs.writeFileSync(${JSON.stringify(released)}, ''); fs.writeFileSync(ticket, '0'); }, ${ms});
     setTimeout(() => {}, ${ms + 2000});`;
   const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
   const holding = new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
@@ -79,5 +79,45 @@ describe('the environment gate', () => {
     expect(conn.basisT).toBeGreaterThanOrEqual(0);
     await conn.close();
     expect(gateTickets(fresh)).toEqual([]);
+  });
+
+  it('an open store keeps one ticket, outside between passes, and a transact rewrites it instead of making a new one', async () => {
+    const dir = await closedDatabase('factlog-gate-');
+    const conn = await open({ path: dir });
+    const [ticket, ...more] = gateTickets(dir);
+    expect(more).toEqual([]);
+    expect(ticket).toMatch(new RegExp(`^factlog\\.gate\\.${process.pid}\\.`));
+    const before = fs.statSync(path.join(dir, ticket!));
+    await conn.transact(`[{:db/id "d" :person/name "Di"}]`);
+    const after = fs.statSync(path.join(dir, ticket!));
+    expect(after.ino).toBe(before.ino);
+    expect(fs.readFileSync(path.join(dir, ticket!), 'utf8')).toBe('0');
+    const second = await open({ path: dir });
+    expect(gateTickets(dir)).toEqual([ticket]); // a second store in the same thread shares it
+    await second.close();
+    expect(gateTickets(dir)).toEqual([ticket]);
+    await conn.close();
+    expect(gateTickets(dir)).toEqual([]);
+  });
+
+  it("a ticket left saying outside by a live process does not hold anyone up; a dead process's is removed", async () => {
+    const dir = await closedDatabase('factlog-gate-');
+    const idle = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
+    const dead = spawn(process.execPath, ['-e', '0']);
+    await new Promise((resolve) => dead.on('close', resolve));
+    const idleTicket = path.join(dir, `factlog.gate.${idle.pid}.0`);
+    const deadTicket = path.join(dir, `factlog.gate.${dead.pid}.0`);
+    fs.writeFileSync(idleTicket, '0');
+    fs.writeFileSync(deadTicket, '1');
+    try {
+      const conn = await open({ path: dir });
+      await conn.transact(`[{:db/id "e" :person/name "Ed"}]`);
+      expect(idle.exitCode).toBeNull(); // it went through while the idle process was still there
+      await conn.close();
+      expect(fs.existsSync(idleTicket)).toBe(true);
+      expect(fs.existsSync(deadTicket)).toBe(false);
+    } finally {
+      idle.kill();
+    }
   });
 });

@@ -332,6 +332,7 @@ export async function statsCommand(opts: DbOpt & { format?: string }): Promise<v
       'first-tx-instant': first ? new Date(first.instant) : null,
       'last-tx-instant': last && conn.basisT > 0 ? new Date(last.instant) : null,
       'size-bytes': stats.sizeBytes,
+      'log-file-bytes': stats.logFileBytes,
       'storage-format': conn.store.format,
     };
     const indexes: Record<string, number> = {};

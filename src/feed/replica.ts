@@ -2,8 +2,7 @@
 // with the same t, tx and entity ids. A replica remembers how far it got (its own last t), so a
 // stopped replica catches up from there; it refuses transactions of its own.
 import path from 'node:path';
-import { Attr, Schema, bootstrapFacts, isSchemaAttr } from '../db/schema.js';
-import { decodeValue } from '../storage/encoding.js';
+import { replayLogFile, schemaFactsOf, schemaOfStore } from '../db/log-replay.js';
 import type { LogEntry } from '../storage/log.js';
 import { Store, StorageError } from '../storage/store.js';
 import { follow } from './follow.js';
@@ -25,6 +24,8 @@ export async function replicate(options: ReplicateOptions): Promise<number> {
   const source = path.resolve(options.from);
   const { store } = Store.open({ path: options.to });
   try {
+    // what a crash left in the replica's own log file comes before anything new
+    await replayLogFile(store);
     const owner = store.replicaOf();
     const lastT = store.lastT();
     if (owner !== undefined && owner !== source) {
@@ -33,7 +34,7 @@ export async function replicate(options: ReplicateOptions): Promise<number> {
     if (owner === undefined && lastT >= 0) {
       throw new StorageError('storage/not-a-replica', `${store.dir} is a database of its own, not a replica of ${source}`);
     }
-    let schema = schemaUpTo(store);
+    let schema = schemaOfStore(store);
     const keepHistory = (a: number) => !schema.isNoHistory(a);
     let batch: LogEntry[] = [];
     const flush = async () => {
@@ -43,7 +44,7 @@ export async function replicate(options: ReplicateOptions): Promise<number> {
         if (store.replicaOf() === undefined) store.markReplicaOf(source);
         for (const entry of entries) {
           store.appendLogEntries([entry], keepHistory);
-          schema = schema.apply(schemaFacts(entry));
+          schema = schema.apply(schemaFactsOf(entry));
         }
       });
       options.onProgress?.(entries[entries.length - 1].t);
@@ -66,20 +67,4 @@ export async function replicate(options: ReplicateOptions): Promise<number> {
   } finally {
     await store.close();
   }
-}
-
-function schemaFacts(entry: LogEntry) {
-  return entry.datoms
-    .filter((d) => isSchemaAttr(d.a))
-    .map((d) => ({ e: d.e, a: d.a, v: decodeValue(d.tag, d.payload), added: d.added }));
-}
-
-/** The schema in force at the replica's last t, read from its current schema datoms. */
-function schemaUpTo(store: Store): Schema {
-  const facts = bootstrapFacts().map(([e, a, v]) => ({ e, a, v, added: true }));
-  for (let a = Attr.ident; a <= Attr.tupleAttrs; a++) {
-    if (!isSchemaAttr(a)) continue;
-    for (const raw of store.scanCurrent('aevt', [a])) facts.push({ e: raw.e, a, v: decodeValue(raw.tag, raw.payload), added: true });
-  }
-  return new Schema().apply(facts);
 }

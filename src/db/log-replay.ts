@@ -1,0 +1,56 @@
+// Indexing log entries that LMDB does not hold yet, in t order, with the schema each one was
+// written under: a replica following its primary, and a database catching up with its own log
+// file after a crash (or rebuilding from it after an OS crash tore LMDB's file).
+import { Attr, Schema, bootstrapFacts, isSchemaAttr } from './schema.js';
+import { decodeValue } from '../storage/encoding.js';
+import type { LogEntry } from '../storage/log.js';
+import type { ReadRecord } from '../storage/log-file.js';
+import type { Store } from '../storage/store.js';
+
+/** Records indexed per LMDB transaction while replaying the log file. */
+const REPLAY_BATCH = 1000;
+
+/** The schema facts an entry asserts or retracts. */
+export function schemaFactsOf(entry: LogEntry) {
+  return entry.datoms
+    .filter((d) => isSchemaAttr(d.a))
+    .map((d) => ({ e: d.e, a: d.a, v: decodeValue(d.tag, d.payload), added: d.added }));
+}
+
+/** The schema in force at the store's last t, read from its current schema datoms. */
+export function schemaOfStore(store: Store): Schema {
+  const facts = bootstrapFacts().map(([e, a, v]) => ({ e, a, v, added: true }));
+  for (let a = Attr.ident; a <= Attr.tupleAttrs; a++) {
+    if (!isSchemaAttr(a)) continue;
+    for (const raw of store.scanCurrent('aevt', [a])) facts.push({ e: raw.e, a, v: decodeValue(raw.tag, raw.payload), added: true });
+  }
+  return new Schema().apply(facts);
+}
+
+/**
+ * Index the log file's records past what LMDB holds: commits whose records reached the log
+ * file but whose LMDB commit did not happen. Returns how many were indexed.
+ */
+export async function replayLogFile(store: Store): Promise<number> {
+  let schema = schemaOfStore(store);
+  const keepHistory = (a: number) => !schema.isNoHistory(a);
+  let replayed = 0;
+  let batch: ReadRecord[] = [];
+  const indexBatch = async () => {
+    const records = batch;
+    batch = [];
+    await store.writeTransaction(() => {
+      for (const record of records) {
+        store.indexLogRecords([record], keepHistory);
+        schema = schema.apply(schemaFactsOf(record.entry));
+      }
+    });
+    replayed += records.length;
+  };
+  for (const record of store.unindexedLogRecords()) {
+    batch.push(record);
+    if (batch.length === REPLAY_BATCH) await indexBatch();
+  }
+  if (batch.length > 0) await indexBatch();
+  return replayed;
+}

@@ -1,0 +1,214 @@
+// The log file: every committed transaction's log entry, appended in t order as one framed
+// record. A commit is durable once its records are fdatasynced here (one sequential write and
+// one flush); LMDB commits without its own flush and is synced in the background. After an OS
+// crash LMDB's file may be torn, and the indexes are rebuilt from this file alone.
+//
+// The file is grown ahead of the records, with zeros actually written: a record then overwrites
+// allocated blocks and leaves the size alone, so its fdatasync need not commit the file system's
+// journal (which would also wait for LMDB's newly allocated pages). A zero length ends the log.
+// Where the records end is not the file's size: the caller (the store) keeps it.
+import fs from 'node:fs';
+import path from 'node:path';
+import { crc32 } from 'node:zlib';
+import { FactlogError } from '../../query-lang/errors.js';
+import { decodeLogEntry, type LogEntry } from './log.js';
+
+export const LOG_FILE = 'factlog.log';
+/** The file's first bytes: a name and the record format (1). */
+const MAGIC = Buffer.from('factlog log 0001', 'latin1');
+export const LOG_FILE_START = MAGIC.length;
+/**
+ * A record: u32 length of what follows the frame, u32 CRC-32 of it, then its t as u32 (the log
+ * table's key) and the log record's bytes (log.ts's encodeLogRecord: the format-3 form whatever
+ * the database's format).
+ */
+const FRAME = 8;
+const T_SIZE = 4;
+/** Larger lengths are taken for garbage (a torn or overwritten frame), not read. */
+const MAX_RECORD = 1 << 30;
+const READ_CHUNK = 1 << 20;
+/** The file grows by its own size (at least MIN_GROW, at most MAX_GROW) at a time. */
+const MIN_GROW = 64 << 10;
+const MAX_GROW = 8 << 20;
+const ZEROS = Buffer.alloc(1 << 20);
+
+export class LogFileError extends FactlogError {}
+
+/** A transaction's log record (encodeLogRecord's bytes) with its t. */
+export interface LogRecord {
+  t: number;
+  bytes: Uint8Array;
+}
+
+/** A record read back: its entry and the file offset just after it. */
+export interface ReadRecord {
+  entry: LogEntry;
+  end: number;
+}
+
+export class LogFile {
+  /** Set when a failed append could not be undone: its record could be replayed. */
+  private broken = false;
+  /** The file's size as last seen: zeros from the last record to here. */
+  private allocated = 0;
+
+  private constructor(
+    readonly file: string,
+    private readonly fd: number,
+  ) {}
+
+  /** Set when open found no file (or an empty one) and created it. */
+  created = false;
+
+  /** Open (creating it with its header, flushed, when missing) for appending and reading. */
+  static open(file: string): LogFile {
+    const fresh = !fs.existsSync(file);
+    const fd = fs.openSync(file, fresh ? 'w+' : 'r+');
+    const log = new LogFile(file, fd);
+    if (fresh || fs.fstatSync(fd).size === 0) {
+      log.created = true;
+      fs.writeSync(fd, MAGIC, 0, MAGIC.length, 0);
+      fs.fsyncSync(fd);
+      syncDirectoryOf(file);
+    }
+    log.checkHeader();
+    log.allocated = log.size();
+    return log;
+  }
+
+  private checkHeader(): void {
+    const head = Buffer.alloc(MAGIC.length);
+    fs.readSync(this.fd, head, 0, head.length, 0);
+    if (!head.equals(MAGIC)) {
+      throw new LogFileError('storage/not-a-log-file', `${this.file} is not a factlog log file`);
+    }
+  }
+
+  size(): number {
+    return fs.fstatSync(this.fd).size;
+  }
+
+  /**
+   * Write records (one write) at `at`, where the last record ends, and, when `flush`, wait until
+   * they are on disk. Returns where they start and end. A failure zeroes what it wrote.
+   */
+  append(records: LogRecord[], flush: boolean, at: number): { start: number; end: number } {
+    if (this.broken) throw new LogFileError('storage/write-failed', `${this.file} could not be written earlier; reopen the database`);
+    const bytes = Buffer.concat(records.flatMap(frameOf));
+    const end = at + bytes.length;
+    try {
+      // the zeros that end the log must follow the records: grow first
+      if (end + FRAME > this.allocated) this.grow(end + FRAME);
+      writeFully(this.fd, bytes, at);
+      if (flush) fs.fdatasyncSync(this.fd);
+    } catch (err) {
+      this.undo(at, end);
+      throw new LogFileError('storage/write-failed', `cannot append to ${this.file}: ${(err as Error).message}`);
+    }
+    return { start: at, end };
+  }
+
+  /** Zeros from the file's real size (another process may have grown it) to at least `size`. */
+  private grow(size: number): void {
+    this.allocated = this.size();
+    if (size <= this.allocated) return;
+    const target = Math.max(size, this.allocated + Math.min(Math.max(this.allocated, MIN_GROW), MAX_GROW));
+    for (let at = this.allocated; at < target; at += ZEROS.length) writeFully(this.fd, ZEROS.subarray(0, Math.min(ZEROS.length, target - at)), at);
+    this.allocated = target;
+  }
+
+  /**
+   * Zero the records in [start, end), flushed: a commit that failed after they were written must
+   * not be replayed after a crash. When even that fails, the file takes no more records.
+   */
+  undo(start: number, end: number): void {
+    try {
+      for (let at = start; at < end; at += ZEROS.length) writeFully(this.fd, ZEROS.subarray(0, Math.min(ZEROS.length, end - at)), at);
+      fs.fdatasyncSync(this.fd);
+    } catch {
+      this.broken = true;
+    }
+  }
+
+  /** Cut the file at `size` (a torn record found on opening, and whatever followed it). */
+  truncate(size: number): void {
+    fs.ftruncateSync(this.fd, size);
+    fs.fdatasyncSync(this.fd);
+    this.allocated = size;
+  }
+
+  /** True when `at` holds a zero frame header or the file ends there: the log ends at `at`. */
+  endsAt(at: number): boolean {
+    const head = Buffer.alloc(FRAME);
+    const read = fs.readSync(this.fd, head, 0, FRAME, at);
+    return head.subarray(0, read).every((b) => b === 0);
+  }
+
+  flush(): void {
+    fs.fdatasyncSync(this.fd);
+  }
+
+  /**
+   * The records from offset `from` on, in order. Stops at a zero length (the end), or at the first
+   * frame that is incomplete or whose checksum fails: an append that a crash cut short.
+   */
+  *read(from: number = LOG_FILE_START): Generator<ReadRecord> {
+    const size = this.size();
+    let buffer: Buffer = Buffer.alloc(0);
+    let bufferAt = from;
+    let at = from;
+    while (at + FRAME <= size) {
+      if (at + FRAME > bufferAt + buffer.length) ({ buffer, bufferAt } = this.readAt(at, FRAME, size));
+      const length = buffer.readUInt32LE(at - bufferAt);
+      const checksum = buffer.readUInt32LE(at - bufferAt + 4);
+      if (length < T_SIZE || length > MAX_RECORD || at + FRAME + length > size) return;
+      if (at + FRAME + length > bufferAt + buffer.length) ({ buffer, bufferAt } = this.readAt(at, FRAME + length, size));
+      const payload = buffer.subarray(at - bufferAt + FRAME, at - bufferAt + FRAME + length);
+      if (crc32(payload) !== checksum) return;
+      const t = payload.readUInt32LE(0);
+      at += FRAME + length;
+      yield { entry: decodeLogEntry(t, payload.subarray(T_SIZE)), end: at };
+    }
+  }
+
+  /** Where the last whole record from `from` on ends (the file's valid length). */
+  validEnd(from: number = LOG_FILE_START): number {
+    let end = from;
+    for (const record of this.read(from)) end = record.end;
+    return end;
+  }
+
+  private readAt(at: number, atLeast: number, size: number): { buffer: Buffer; bufferAt: number } {
+    const length = Math.min(Math.max(atLeast, READ_CHUNK), size - at);
+    const buffer = Buffer.alloc(length);
+    for (let done = 0; done < length; ) done += fs.readSync(this.fd, buffer, done, length - done, at + done);
+    return { buffer, bufferAt: at };
+  }
+
+  close(): void {
+    fs.closeSync(this.fd);
+  }
+}
+
+function writeFully(fd: number, bytes: Buffer, at: number): void {
+  for (let done = 0; done < bytes.length; ) done += fs.writeSync(fd, bytes, done, bytes.length - done, at + done);
+}
+
+function frameOf(record: LogRecord): Buffer[] {
+  const head = Buffer.alloc(FRAME + T_SIZE);
+  head.writeUInt32LE(T_SIZE + record.bytes.length, 0);
+  head.writeUInt32LE(record.t, FRAME);
+  head.writeUInt32LE(crc32(record.bytes, crc32(head.subarray(FRAME))), 4);
+  return [head, Buffer.from(record.bytes.buffer, record.bytes.byteOffset, record.bytes.byteLength)];
+}
+
+/** Make a new directory entry durable (the file's own fsync does not cover its name). */
+export function syncDirectoryOf(file: string): void {
+  if (process.platform === 'win32') return; // directories cannot be opened for fsync there
+  const dir = fs.openSync(path.dirname(file), 'r');
+  try {
+    fs.fsyncSync(dir);
+  } finally {
+    fs.closeSync(dir);
+  }
+}

@@ -1,0 +1,46 @@
+// Unsynced marks (src/storage/unsynced-marks.ts): which marks mean "LMDB's file may be torn"
+// (left by an earlier boot) and which only "a dead process of this boot did not flush".
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { currentBootId, findMarks, removeMarks, UnsyncedMark } from '../src/storage/unsynced-marks.js';
+import { tempDir } from './helpers/tmp.js';
+
+/** The pid of a process that has exited. */
+function deadPid(): number {
+  const r = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']);
+  return Number(String(r.stdout));
+}
+
+describe('unsynced marks', () => {
+  it("a process's mark holds the boot id, is on disk once ensured and gone once cleared", () => {
+    const dir = tempDir();
+    const mark = new UnsyncedMark(dir);
+    expect(fs.existsSync(mark.file)).toBe(false);
+    mark.ensure();
+    expect(fs.readFileSync(mark.file, 'utf8')).toBe(currentBootId());
+    expect(findMarks(dir)).toEqual({ earlierBoot: [], deadProcesses: [] }); // our own, this boot
+    mark.clear();
+    expect(fs.existsSync(mark.file)).toBe(false);
+  });
+
+  it('tells marks of an earlier boot from marks of dead and live processes of this one', () => {
+    const dir = tempDir();
+    const write = (pid: number, boot: string) => {
+      const file = path.join(dir, `factlog.unsynced.${pid}`);
+      fs.writeFileSync(file, boot);
+      return file;
+    };
+    const earlier = write(deadPid(), 'a-boot-before-this-one');
+    const empty = write(123456, ''); // created, then the OS died before its boot id was written
+    const dead = write(deadPid(), currentBootId());
+    write(process.ppid, currentBootId()); // alive: left alone
+    fs.writeFileSync(path.join(dir, 'factlog.log'), 'not a mark');
+    const found = findMarks(dir);
+    expect(found.earlierBoot.sort()).toEqual([earlier, empty].sort());
+    expect(found.deadProcesses).toEqual([dead]);
+    removeMarks(found.deadProcesses);
+    expect(fs.existsSync(dead)).toBe(false);
+  });
+});

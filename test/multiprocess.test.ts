@@ -184,9 +184,11 @@ describe('several processes on one database', () => {
     await conn.close();
     const refused: unknown[] = [];
     const writer = runTogether([['mp-writer.mjs', [dir, 'append', 2000, 'A', 'process']]]);
-    // once the writer has opened the directory, it names itself there; try while it runs
-    const claim = path.join(dir, 'factlog.unsynced-writer');
-    for (let waited = 0; !fs.existsSync(claim) && waited < 10_000; waited += 10) await new Promise((r) => setTimeout(r, 10));
+    // try while it runs: once it has made its first commit (its unsynced mark is there), its open
+    // is over. Its claim file alone is too early: a reader that came between the claim and the
+    // writer's look at the others' presence would make the writer refuse itself, by design
+    const committing = () => fs.readdirSync(dir).some((name) => name.startsWith('factlog.unsynced.'));
+    for (let waited = 0; !committing() && waited < 10_000; waited += 10) await new Promise((r) => setTimeout(r, 10));
     for (let i = 0; i < 3; i++) {
       refused.push(await open({ path: dir, readOnly: true }).then((c) => c.close().then(() => 'opened'), (e) => e.code));
       await new Promise((r) => setTimeout(r, 20));

@@ -2,10 +2,11 @@
 // (left by an earlier boot) and which only "a dead process of this boot did not flush".
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { currentBootId, findMarks, removeMarks, UnsyncedMark } from '../src/storage/unsynced-marks.js';
 import { tempDir } from './helpers/tmp.js';
+import { FIXTURES } from './helpers/proc.js';
 
 /** The pid of a process that has exited. */
 function deadPid(): number {
@@ -33,7 +34,7 @@ describe('unsynced marks', () => {
       return file;
     };
     const earlier = write(deadPid(), 'a-boot-before-this-one');
-    const empty = write(123456, ''); // created, then the OS died before its boot id was written
+    const empty = write(123456, ''); // not one of ours (ours are renamed into place whole): taken for torn
     const dead = write(deadPid(), currentBootId());
     write(process.ppid, currentBootId()); // alive: left alone
     fs.writeFileSync(path.join(dir, 'factlog.log'), 'not a mark');
@@ -42,5 +43,27 @@ describe('unsynced marks', () => {
     expect(found.deadProcesses).toEqual([dead]);
     removeMarks(found.deadProcesses);
     expect(fs.existsSync(dead)).toBe(false);
+  });
+
+  it("a live process's mark being written or removed meanwhile is never taken for an earlier boot's", async () => {
+    const dir = tempDir();
+    const child = spawn(process.execPath, [path.join(FIXTURES, 'mark-churn.mjs'), dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise((resolve) => child.stdout!.once('data', resolve));
+      let sawMark = 0;
+      for (let i = 0; i < 3000; i++) {
+        const found = findMarks(dir);
+        expect(found).toEqual({ earlierBoot: [], deadProcesses: [] });
+        if (fs.readdirSync(dir).some((n) => n.startsWith('factlog.unsynced.'))) sawMark++;
+      }
+      expect(sawMark).toBeGreaterThan(0); // the child's marks were there to be read
+    } finally {
+      child.kill('SIGKILL');
+      await new Promise((resolve) => child.on('close', resolve));
+    }
+    // what the killed child left is its own business: a mark of a dead process, or one half made
+    const left = findMarks(dir);
+    expect(left.earlierBoot).toEqual([]);
+    expect(fs.readdirSync(dir).filter((n) => n.startsWith('factlog.unsynced-new.'))).toEqual([]);
   });
 });

@@ -174,8 +174,14 @@ export class Store {
     }
     const dataFile = path.join(dir, DATA_FILE);
     const hasLogFile = fs.existsSync(path.join(dir, LOG_FILE));
-    const marks = findMarks(dir);
-    if (marks.earlierBoot.length > 0 && hasLogFile) setAsideTornData(dir, options.readOnly ?? false, marks.earlierBoot);
+    // in the gate: of two processes opening after a reboot, only the first sets LMDB's file aside
+    const marks = exists
+      ? throughEnvironmentGate(dir, () => {
+          const found = findMarks(dir);
+          if (found.earlierBoot.length > 0 && hasLogFile) setAsideTornData(dir, options.readOnly ?? false, found.earlierBoot);
+          return found;
+        })
+      : { earlierBoot: [], deadProcesses: [] };
     const hasData = fs.existsSync(dataFile);
     if (!hasData && hasLogFile && options.readOnly) {
       throw new StorageError('storage/needs-recovery', `${dir} has a log file but no indexes: open it for writing once to rebuild them`);

@@ -10,9 +10,12 @@ import { syncDirectoryOf } from './log-file.js';
 import { isRunning } from './dir-claims.js';
 
 const MARK_PREFIX = 'factlog.unsynced.';
+/** A mark being written: renamed to its MARK_PREFIX name once whole and flushed. */
+const NEW_MARK_PREFIX = 'factlog.unsynced-new.';
 
+/** True for marks, and for marks a process died while writing. */
 export function isUnsyncedMark(name: string): boolean {
-  return name.startsWith(MARK_PREFIX);
+  return name.startsWith(MARK_PREFIX) || name.startsWith(NEW_MARK_PREFIX);
 }
 
 /** Differs between two boots of the machine (Linux: the kernel's boot id; elsewhere the boot minute). */
@@ -28,21 +31,28 @@ export function currentBootId(): string {
 export class UnsyncedMark {
   private marked = false;
   readonly file: string;
+  private readonly newFile: string;
 
   constructor(dir: string) {
     this.file = path.join(dir, `${MARK_PREFIX}${process.pid}`);
+    this.newFile = path.join(dir, `${NEW_MARK_PREFIX}${process.pid}`);
   }
 
-  /** Before an LMDB commit that will not be flushed: the mark must be on disk first. */
+  /**
+   * Before an LMDB commit that will not be flushed: the mark must be on disk first. It is
+   * written under another name and renamed, so that another process's findMarks never reads it
+   * half written (an empty mark counts as an earlier boot's, and moves LMDB's file aside).
+   */
   ensure(): void {
     if (this.marked) return;
-    const fd = fs.openSync(this.file, 'w');
+    const fd = fs.openSync(this.newFile, 'w');
     try {
       fs.writeSync(fd, currentBootId());
       fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);
     }
+    fs.renameSync(this.newFile, this.file);
     syncDirectoryOf(this.file);
     this.marked = true;
   }
@@ -67,20 +77,29 @@ export function findMarks(dir: string): FoundMarks {
   if (!fs.existsSync(dir)) return found;
   const boot = currentBootId();
   for (const name of fs.readdirSync(dir)) {
-    if (!name.startsWith(MARK_PREFIX)) continue;
     const file = path.join(dir, name);
+    if (name.startsWith(NEW_MARK_PREFIX)) {
+      // never renamed: its process died before its first unflushed commit
+      if (!isRunning(Number(name.slice(NEW_MARK_PREFIX.length)))) fs.rmSync(file, { force: true });
+      continue;
+    }
+    if (!name.startsWith(MARK_PREFIX)) continue;
     const pid = Number(name.slice(MARK_PREFIX.length));
-    if (readMark(file) !== boot) found.earlierBoot.push(file);
+    const mark = readMark(file);
+    if (mark === undefined) continue; // removed meanwhile: its process flushed
+    if (mark !== boot) found.earlierBoot.push(file);
     else if (pid !== process.pid && !isRunning(pid)) found.deadProcesses.push(file);
   }
   return found;
 }
 
+/** A mark's boot id; undefined when the file is gone. */
 function readMark(file: string): string | undefined {
   try {
     return fs.readFileSync(file, 'utf8').trim();
-  } catch {
-    return undefined;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
   }
 }
 

@@ -141,67 +141,47 @@ describe('several processes on one database', () => {
     }
   }, 120_000);
 
-  // With commits that LMDB does not flush (noSync, or overlappingSync returning before the
-  // flush), a writer lost 2-52 acknowledged commits in 4 s of another process opening and
-  // closing the database (measured while trying it, 2026-11-28); with synced commits, none.
-  // Apparently opening an environment sets the lock file's last txn id from the file's header.
-  it('a writer loses nothing while another process opens and closes the database over and over', async () => {
-    const dir = path.join(tempDir('factlog-mp-'), 'db');
-    const N = 600;
-    const conn = await open({ path: dir });
-    await conn.transact(`[{:db/ident :w/key :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}]`);
-    const base = conn.basisT;
-    await conn.close();
-    let opens = 0;
-    let writing = true;
-    const churn = (async () => {
-      while (writing) {
-        const reader = await open({ path: dir, readOnly: true });
-        await reader.close();
-        opens++;
-        await new Promise((r) => setImmediate(r)); // let the writer's output in
+  // LMDB's commits are not flushed (the log file's are): a writer of such commits lost 2-52
+  // acknowledged commits in 4 s of another process opening and closing the database, until
+  // every open, close and commit passed the environment gate (lmdb-js's open/close bug; see
+  // scripts/repro-lmdb-open-close.mjs). With durability 'process' the log file is not flushed
+  // either; other processes may still open the directory.
+  for (const durability of ['os', 'process'] as const) {
+    it(`a writer (durability '${durability}') loses nothing while another process opens, reads and closes the database over and over`, async () => {
+      const dir = path.join(tempDir('factlog-mp-'), 'db');
+      const N = 600;
+      const conn = await open({ path: dir });
+      await conn.transact(`[{:db/ident :w/key :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}]`);
+      const base = conn.basisT;
+      await conn.close();
+      let opens = 0;
+      let seen = 0;
+      let writing = true;
+      const churn = (async () => {
+        while (writing) {
+          const reader = await open({ path: dir, readOnly: true });
+          const keys = [...reader.db().datoms('aevt', ':w/key')].length;
+          expect(keys).toBe(reader.basisT - base); // one key per transaction, whole ones only
+          seen = Math.max(seen, keys);
+          await reader.close();
+          opens++;
+          await new Promise((r) => setImmediate(r)); // let the writer's output in
+        }
+      })();
+      const [out] = await runTogether([['mp-writer.mjs', [dir, 'append', N, 'A', durability]]]).finally(() => (writing = false));
+      await churn;
+      const acked = out.split('\n').filter((l) => l.startsWith('ack ')).map((l) => Number(l.split(' ')[1]));
+      expect(acked).toHaveLength(N);
+      expect(opens).toBeGreaterThan(20);
+      expect(seen).toBeGreaterThan(0); // the readers saw the writer's work while it ran
+      const after = await open({ path: dir, readOnly: true });
+      try {
+        expect(after.basisT).toBe(base + N);
+        expect([...after.txRange(0)].map((e) => e.t)).toEqual(Array.from({ length: base + N + 1 }, (_, i) => i));
+        expect([...after.db().datoms('aevt', ':w/key')]).toHaveLength(N);
+      } finally {
+        await after.close();
       }
-    })();
-    const [out] = await runTogether([['mp-writer.mjs', [dir, 'append', N, 'A']]]).finally(() => (writing = false));
-    await churn;
-    const acked = out.split('\n').filter((l) => l.startsWith('ack ')).map((l) => Number(l.split(' ')[1]));
-    expect(acked).toHaveLength(N);
-    expect(opens).toBeGreaterThan(20);
-    const after = await open({ path: dir, readOnly: true });
-    try {
-      expect(after.basisT).toBe(base + N);
-      expect([...after.txRange(0)].map((e) => e.t)).toEqual(Array.from({ length: base + N + 1 }, (_, i) => i));
-      expect([...after.db().datoms('aevt', ':w/key')]).toHaveLength(N);
-    } finally {
-      await after.close();
-    }
-  }, 120_000);
-
-  it("while a writer with durability 'process' is open, another process may not open the directory; after it closes, it may", async () => {
-    const dir = path.join(tempDir('factlog-mp-'), 'db');
-    const conn = await open({ path: dir });
-    await conn.transact(`[{:db/ident :w/key :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}]`);
-    await conn.close();
-    const refused: unknown[] = [];
-    const writer = runTogether([['mp-writer.mjs', [dir, 'append', 2000, 'A', 'process']]]);
-    // try while it runs: once it has made its first commit (its unsynced mark is there), its open
-    // is over. Its claim file alone is too early: a reader that came between the claim and the
-    // writer's look at the others' presence would make the writer refuse itself, by design
-    const committing = () => fs.readdirSync(dir).some((name) => name.startsWith('factlog.unsynced.'));
-    for (let waited = 0; !committing() && waited < 10_000; waited += 10) await new Promise((r) => setTimeout(r, 10));
-    for (let i = 0; i < 3; i++) {
-      refused.push(await open({ path: dir, readOnly: true }).then((c) => c.close().then(() => 'opened'), (e) => e.code));
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    const [out] = await writer;
-    expect(refused).toContain('storage/unsynced-writer');
-    expect(refused).not.toContain('opened');
-    expect(out.split('\n').filter((l) => l.startsWith('ack '))).toHaveLength(2000);
-    const after = await open({ path: dir, readOnly: true });
-    try {
-      expect(after.basisT).toBe(2001);
-    } finally {
-      await after.close();
-    }
-  }, 120_000);
+    }, 120_000);
+  }
 });

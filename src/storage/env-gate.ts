@@ -21,7 +21,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { threadId } from 'node:worker_threads';
 import { FactlogError } from '../../query-lang/errors.js';
-import { isPermissionError, isRunning } from './dir-claims.js';
+import { isPermissionError, isRunning } from './processes.js';
 
 const TICKET_PREFIX = 'factlog.gate.';
 const GIVE_UP_MS = 30_000;

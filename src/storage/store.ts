@@ -10,7 +10,6 @@ import { addLongValueSource, datomFromKey, indexKey, KEY_SLOTS, longValueEntry, 
 import type { Datom } from '../db/api.js';
 import { decodeLogEntry, encodeLogEntry, encodeLogParts, encodeLogRecord, toLogEntry, type LogEntry } from './log.js';
 import { KEY_CODEC, KEY_MAX_STRING } from './key-codec.js';
-import { enterDirectory, isClaimFile } from './dir-claims.js';
 import { isGateTicket, joinEnvironmentGate, throughEnvironmentGate } from './env-gate.js';
 import { LOG_FILE, LOG_FILE_START, LogFile, type LogRecord, type ReadRecord } from './log-file.js';
 import { findMarks, isUnsyncedMark, removeMarks, UnsyncedMark } from './unsynced-marks.js';
@@ -87,9 +86,7 @@ export interface StoreOptions {
    * LMDB's own file is flushed in the background, once commits pause.
    * 'process': the log file is written (the OS page cache) but flushed only in the background,
    * so a resolved transact survives the process being killed (SIGKILL, a crash); on power loss
-   * or a kernel crash the last second of them may be lost, never half-applied. For one process
-   * only: while such a writer is open, other processes may not open the directory (see
-   * dir-claims.ts).
+   * or a kernel crash the last second of them may be lost, never half-applied.
    */
   durability?: 'os' | 'process';
   /** Create a new database in this older format (to test that older databases keep working). */
@@ -187,7 +184,7 @@ export class Store {
       throw new StorageError('storage/needs-recovery', `${dir} has a log file but no indexes: open it for writing once to rebuild them`);
     }
     if (!hasData && !hasLogFile) {
-      const empty = !exists || fs.readdirSync(dir).every((name) => isClaimFile(name) || isGateTicket(name) || isUnsyncedMark(name));
+      const empty = !exists || fs.readdirSync(dir).every((name) => isGateTicket(name) || isUnsyncedMark(name));
       if (!empty) {
         throw new StorageError('storage/not-a-database', `${dir} is not a factlog database (no ${DATA_FILE} in it)`);
       }
@@ -197,20 +194,15 @@ export class Store {
       fs.mkdirSync(dir, { recursive: true });
     }
     if (hasData) assertLmdbFile(dataFile, options.readOnly ?? false);
-    const unsynced = !(options.readOnly ?? false) && (options.noSync === true || options.durability === 'process');
-    const leaveDirectory = enterDirectory(dir, unsynced);
     const leaveGate = joinEnvironmentGate(dir);
     let store: Store;
     try {
       store = throughEnvironmentGate(dir, () => new Store(dir, options));
     } catch (err) {
       leaveGate();
-      leaveDirectory();
       throw new StorageError('storage/open-failed', `cannot open ${dir}: ${(err as Error).message}`);
     }
-    store.leaveDirectory = leaveDirectory;
     store.leaveGate = leaveGate;
-    store.soleProcess = unsynced;
     closeAtExit(store);
     const version = store.meta.get('formatVersion');
     // Bootstrap writes the format version in the same LMDB transaction as t = 0, so a file with
@@ -267,7 +259,6 @@ export class Store {
     this.logFile?.close();
     this.logFile = undefined;
     this.withdrawValues();
-    this.leaveDirectory();
     // lmdb-js closes the environment within this call, as our writes are all synchronous
     void throughEnvironmentGate(this.dir, () => this.env.close());
     this.leaveGate();
@@ -418,18 +409,8 @@ export class Store {
     return done;
   }
 
-  /**
-   * Withdraws this store's presence from the directory (dir-claims.ts). A 'process' writer keeps
-   * its directory to itself: such writers lost acknowledged commits while another process opened
-   * and closed the environment (2-52 in 4 s). That loss comes from lmdb-js's open/close bug,
-   * which the environment gate now keeps away from every commit (scripts/repro-lmdb-open-close.mjs
-   * --nosync), so the claim could be lifted; it stays until more than that repro says so.
-   */
-  private leaveDirectory: () => void = () => {};
   /** Takes back this store's standing ticket of the environment gate (env-gate.ts). */
   private leaveGate: () => void = () => {};
-  /** A writer with the directory to itself (dir-claims.ts): its commits need not pass the gate. */
-  private soleProcess = false;
 
   /**
    * True for a file created but never bootstrapped: our named databases hold nothing and the
@@ -515,9 +496,7 @@ export class Store {
         }
       });
     try {
-      // a writer that has the directory to itself (dir-claims.ts) has no other process to wait for
-      if (this.soleProcess) commit();
-      else throughEnvironmentGate(this.dir, commit);
+      throughEnvironmentGate(this.dir, commit);
     } catch (err) {
       // LMDB did not commit: neither may the log file keep the records
       if (appended) this.logFile!.undo(appended.start, appended.end);

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { syncDirectoryOf } from './log-file.js';
-import { isRunning } from './dir-claims.js';
+import { isRunning } from './processes.js';
 
 const MARK_PREFIX = 'factlog.unsynced.';
 /** A mark being written: renamed to its MARK_PREFIX name once whole and flushed. */

@@ -61,6 +61,20 @@ describe('log file', () => {
     );
   });
 
+  it("records a dead writer left past the end are not read after a later append that ends before them", () => {
+    const file = freshFile();
+    const log = LogFile.open(file);
+    const entry = (t: number, v: number): LogEntry => ({ t, tx: 0x1_0000_0000 + t, instant: t, datoms: [{ e: 1, a: 2, tag: Tag.Number, payload: v, added: true }] });
+    // a writer appended t 1 and 2 in one commit and died before LMDB committed them
+    log.append([recordOf(entry(1, 11)), recordOf(entry(2, 12))], true, LOG_FILE_START);
+    // another writer commits its own t 1, a record of the same size, where the log ended
+    const { end } = log.append([recordOf(entry(1, 99))], true, LOG_FILE_START);
+    expect(end - LOG_FILE_START).toBe(recordOf(entry(1, 99)).bytes.length + 12);
+    expect([...log.read()].map((r) => r.entry)).toEqual([entry(1, 99)]);
+    expect(log.endsAt(end)).toBe(true);
+    log.close();
+  });
+
   it('stops before a torn last record, at any cut, and validEnd tells where to cut the file', () => {
     const file = freshFile();
     const log = LogFile.open(file);

@@ -31,6 +31,7 @@ const READ_CHUNK = 1 << 20;
 const MIN_GROW = 64 << 10;
 const MAX_GROW = 8 << 20;
 const ZEROS = Buffer.alloc(1 << 20);
+const END_OF_LOG = Buffer.alloc(FRAME);
 
 export class LogFileError extends FactlogError {}
 
@@ -94,8 +95,11 @@ export class LogFile {
    */
   append(records: LogRecord[], flush: boolean, at: number): { start: number; end: number } {
     if (this.broken) throw new LogFileError('storage/write-failed', `${this.file} could not be written earlier; reopen the database`);
-    const bytes = Buffer.concat(records.flatMap(frameOf));
-    const end = at + bytes.length;
+    // a zero frame after the records ends the log there, whatever an earlier append left beyond
+    // (records of a writer that died before LMDB committed them, which a later reader must not
+    // take for the next ones)
+    const bytes = Buffer.concat([...records.flatMap(frameOf), END_OF_LOG]);
+    const end = at + bytes.length - END_OF_LOG.length;
     try {
       // the zeros that end the log must follow the records: grow first
       if (end + FRAME > this.allocated) this.grow(end + FRAME);

@@ -184,4 +184,36 @@ describe('several processes on one database', () => {
       }
     }, 120_000);
   }
+
+  // A writer's records are in the log file a moment before its LMDB commit; another process
+  // opening for writing must not take them for records left by a writer that died (and replay them).
+  it('opening for writing while another process commits neither fails nor loses anything', async () => {
+    const dir = path.join(tempDir('factlog-mp-'), 'db');
+    const N = 600;
+    const conn = await open({ path: dir });
+    await conn.transact(`[{:db/ident :w/key :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}]`);
+    const base = conn.basisT;
+    await conn.close();
+    let opens = 0;
+    let writing = true;
+    const churn = (async () => {
+      while (writing) {
+        const other = await open({ path: dir });
+        await other.close();
+        opens++;
+        await new Promise((r) => setImmediate(r));
+      }
+    })();
+    const [out] = await runTogether([['mp-writer.mjs', [dir, 'append', N, 'A']]]).finally(() => (writing = false));
+    await churn;
+    expect(out.split('\n').filter((l) => l.startsWith('ack '))).toHaveLength(N);
+    expect(opens).toBeGreaterThan(20);
+    const after = await open({ path: dir, readOnly: true });
+    try {
+      expect(after.basisT).toBe(base + N);
+      expect([...after.db().datoms('aevt', ':w/key')]).toHaveLength(N);
+    } finally {
+      await after.close();
+    }
+  }, 120_000);
 });

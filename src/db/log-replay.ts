@@ -4,7 +4,6 @@
 import { Attr, Schema, bootstrapFacts, isSchemaAttr } from './schema.js';
 import { decodeValue } from '../storage/encoding.js';
 import type { LogEntry } from '../storage/log.js';
-import type { ReadRecord } from '../storage/log-file.js';
 import type { Store } from '../storage/store.js';
 
 /** Records indexed per LMDB transaction while replaying the log file. */
@@ -30,27 +29,29 @@ export function schemaOfStore(store: Store): Schema {
 /**
  * Index the log file's records past what LMDB holds: commits whose records reached the log
  * file but whose LMDB commit did not happen. Returns how many were indexed.
+ *
+ * The records are read inside the write transaction: outside it, another process's commit in
+ * flight (its records appended, its LMDB commit not yet made) would look the same.
  */
 export async function replayLogFile(store: Store): Promise<number> {
+  if (store.unindexedLogRecords().next().done) return 0; // the common case, without a write
+  let replayed = 0;
+  for (;;) {
+    const indexed = await store.writeTransaction(() => indexUnindexedRecords(store, REPLAY_BATCH));
+    replayed += indexed;
+    if (indexed < REPLAY_BATCH) return replayed;
+  }
+}
+
+/** Inside a write transaction: index up to `limit` of the records LMDB does not hold yet. */
+function indexUnindexedRecords(store: Store, limit: number): number {
   let schema = schemaOfStore(store);
   const keepHistory = (a: number) => !schema.isNoHistory(a);
-  let replayed = 0;
-  let batch: ReadRecord[] = [];
-  const indexBatch = async () => {
-    const records = batch;
-    batch = [];
-    await store.writeTransaction(() => {
-      for (const record of records) {
-        store.indexLogRecords([record], keepHistory);
-        schema = schema.apply(schemaFactsOf(record.entry));
-      }
-    });
-    replayed += records.length;
-  };
+  let indexed = 0;
   for (const record of store.unindexedLogRecords()) {
-    batch.push(record);
-    if (batch.length === REPLAY_BATCH) await indexBatch();
+    store.indexLogRecords([record], keepHistory);
+    schema = schema.apply(schemaFactsOf(record.entry));
+    if (++indexed === limit) break;
   }
-  if (batch.length > 0) await indexBatch();
-  return replayed;
+  return indexed;
 }

@@ -46,6 +46,16 @@ async function runTogether(jobs: [string, (string | number)[]][]): Promise<strin
   return Promise.all(started.map((s) => s.done));
 }
 
+/** A closed database with mp-writer.mjs's :w/key attribute, and its basis t. */
+async function keyedDatabase(): Promise<{ dir: string; base: number }> {
+  const dir = path.join(tempDir('factlog-mp-'), 'db');
+  const conn = await open({ path: dir });
+  await conn.transact(`[{:db/ident :w/key :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}]`);
+  const base = conn.basisT;
+  await conn.close();
+  return { dir, base };
+}
+
 function dumpAll(conn: Connection): string {
   const parts: string[] = [];
   for (const index of ['eavt', 'aevt', 'avet', 'vaet'] as const) {
@@ -148,12 +158,8 @@ describe('several processes on one database', () => {
   // either; other processes may still open the directory.
   for (const durability of ['os', 'process'] as const) {
     it(`a writer (durability '${durability}') loses nothing while another process opens, reads and closes the database over and over`, async () => {
-      const dir = path.join(tempDir('factlog-mp-'), 'db');
+      const { dir, base } = await keyedDatabase();
       const N = 600;
-      const conn = await open({ path: dir });
-      await conn.transact(`[{:db/ident :w/key :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}]`);
-      const base = conn.basisT;
-      await conn.close();
       let opens = 0;
       let seen = 0;
       let writing = true;
@@ -188,12 +194,8 @@ describe('several processes on one database', () => {
   // A writer's records are in the log file a moment before its LMDB commit; another process
   // opening for writing must not take them for records left by a writer that died (and replay them).
   it('opening for writing while another process commits neither fails nor loses anything', async () => {
-    const dir = path.join(tempDir('factlog-mp-'), 'db');
+    const { dir, base } = await keyedDatabase();
     const N = 600;
-    const conn = await open({ path: dir });
-    await conn.transact(`[{:db/ident :w/key :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}]`);
-    const base = conn.basisT;
-    await conn.close();
     let opens = 0;
     let writing = true;
     const churn = (async () => {

@@ -3,7 +3,7 @@
 // no log file, and a commit that fails after its records were appended.
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { open, q, type Connection } from '../src/index.js';
 import { LOG_FILE, LogFile } from '../src/storage/log-file.js';
@@ -119,6 +119,30 @@ describe('recovery from the log file', () => {
       expect(dumpAll(conn)).toBe(before);
     } finally {
       await conn.close();
+    }
+  });
+
+  it('processes opening at once a database without a log file: one writes it, all open', async () => {
+    for (let round = 0; round < 3; round++) {
+      const dir = path.join(tempDir(), 'db');
+      const before = await populated(dir);
+      fs.rmSync(path.join(dir, LOG_FILE));
+      const outcomes = await Promise.all(
+        Array.from({ length: 4 }, () => {
+          const child = spawn(process.execPath, [path.join(FIXTURES, 'open-probe.mjs'), dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+          let out = '';
+          child.stdout.on('data', (c) => (out += c));
+          return new Promise<{ opened: boolean; code?: string }>((resolve) => child.on('close', () => resolve(JSON.parse(out))));
+        }),
+      );
+      expect(outcomes.map((o) => o.code ?? 'opened')).toEqual(['opened', 'opened', 'opened', 'opened']);
+      const conn = await open({ path: dir });
+      try {
+        expect(dumpAll(conn)).toBe(before);
+        expect([...conn.store.readLogFile()].map((r) => r.entry.t)).toEqual(Array.from({ length: conn.basisT + 1 }, (_, t) => t));
+      } finally {
+        await conn.close();
+      }
     }
   });
 

@@ -63,10 +63,10 @@ export class LogFile {
 
   /** Open (creating it with its header, flushed, when missing) for appending and reading. */
   static open(file: string): LogFile {
-    const fresh = !fs.existsSync(file);
-    const fd = fs.openSync(file, fresh ? 'w+' : 'r+');
+    // never truncate: another process may have created the file and written to it meanwhile
+    const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT);
     const log = new LogFile(file, fd);
-    if (fresh || fs.fstatSync(fd).size === 0) {
+    if (fs.fstatSync(fd).size === 0) {
       log.created = true;
       fs.writeSync(fd, MAGIC, 0, MAGIC.length, 0);
       fs.fsyncSync(fd);

@@ -278,24 +278,29 @@ export class Store {
     this.mark = new UnsyncedMark(this.dir);
     this.adoptedMarks = deadMarks;
     if (deadMarks.length > 0) this.scheduleCheckpoint();
-    const copyFromLmdb = logFile.created && this.lastT() >= 0;
-    const needsWork = () => {
-      const end = this.meta.get('logFileEnd') as number | undefined;
-      if (copyFromLmdb || end === undefined) return this.lastT() >= 0;
-      const size = logFile.size();
-      if (size < end) {
-        throw new StorageError('storage/log-file-damaged', `${logFile.file} is shorter than the indexes say it was (${size} < ${end} bytes)`);
-      }
-      return !logFile.endsAt(logFile.validEnd(end));
+    // No records in the log file while LMDB has a log (a database made before the log file, or
+    // restored from a backup of LMDB's file): it is written from LMDB's log table.
+    const needsCopy = () => this.lastT() >= 0 && logFile.endsAt(LOG_FILE_START);
+    const end = () => this.meta.get('logFileEnd') as number | undefined;
+    // outside the lock, only a hint: another process may be writing the file meanwhile
+    const looksOff = () => {
+      const e = end();
+      if (e === undefined) return this.lastT() >= 0;
+      return needsCopy() || logFile.size() < e || !logFile.endsAt(logFile.validEnd(e));
     };
-    if (!needsWork()) return;
+    if (!looksOff()) return;
     // under LMDB's write lock, so no other process appends meanwhile
     throughEnvironmentGate(this.dir, () => this.env.transactionSync(() => {
-      if (!needsWork()) return;
+      if (!looksOff()) return;
       this.mark!.ensure();
-      const end = this.meta.get('logFileEnd') as number | undefined;
-      if (copyFromLmdb || end === undefined) this.copyLogToFile();
-      else logFile.truncate(logFile.validEnd(end));
+      const e = end();
+      if (needsCopy()) this.copyLogToFile();
+      else if (e === undefined) {
+        // records, but LMDB has a log of its own and does not know of them
+        throw new StorageError('storage/log-file-mismatch', `${logFile.file} holds records the indexes do not know of; move it away to have it rewritten from them`);
+      } else if (logFile.size() < e) {
+        throw new StorageError('storage/log-file-damaged', `${logFile.file} is shorter than the indexes say it was (${logFile.size()} < ${e} bytes)`);
+      } else logFile.truncate(logFile.validEnd(e));
     }));
     this.unflushedCommits++;
   }
@@ -303,9 +308,6 @@ export class Store {
   /** Write every entry of LMDB's log table to an empty log file. */
   private copyLogToFile(): void {
     const logFile = this.logFile!;
-    if (!logFile.endsAt(LOG_FILE_START)) {
-      throw new StorageError('storage/log-file-mismatch', `${logFile.file} holds records the indexes do not know of; move it away to have it rewritten from them`);
-    }
     let records: LogRecord[] = [];
     let end = LOG_FILE_START;
     for (const { key, value } of this.log.getRange({})) {

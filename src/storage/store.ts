@@ -497,11 +497,20 @@ export class Store {
           this.meta.putSync('logFileEnd', appended.end);
         }
       });
+    // LMDB did not commit: neither may the log file keep the records. They are zeroed in the same
+    // pass of the gate: LMDB's lock is free once its commit failed, but another process's commit
+    // must pass the gate too, so it cannot append where they were before they are gone
+    const commitOrUndo = () => {
+      try {
+        commit();
+      } catch (err) {
+        if (appended) this.logFile!.undo(appended.start, appended.end);
+        throw err;
+      }
+    };
     try {
-      throughEnvironmentGate(this.dir, commit);
+      throughEnvironmentGate(this.dir, commitOrUndo);
     } catch (err) {
-      // LMDB did not commit: neither may the log file keep the records
-      if (appended) this.logFile!.undo(appended.start, appended.end);
       const failure = commitFailure(err);
       for (const queued of batch) queued.reject(failure);
       return;

@@ -80,9 +80,11 @@ export class Connection {
     });
     const [tag, payload] = encodeValue(new Date(0), 'instant');
     asserted.push({ e: tx, a: Attr.txInstant, tag, payload, tx });
-    await this.store.writeTransaction(() =>
-      this.store.putTransaction({ t: 0, tx, instant: 0 }, asserted, [], { lastT: 0, nextEid: FIRST_USER_EID, lastInstant: 0 }),
-    );
+    await this.store.writeTransaction(() => {
+      // another process creating the same database may have bootstrapped it first
+      if (this.store.lastT() >= 0) return;
+      this.store.putTransaction({ t: 0, tx, instant: 0 }, asserted, [], { lastT: 0, nextEid: FIRST_USER_EID, lastInstant: 0 });
+    });
   }
 
   /** Read meta and rebuild the schema history from the indexes' schema datoms. */

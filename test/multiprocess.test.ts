@@ -218,4 +218,29 @@ describe('several processes on one database', () => {
       await after.close();
     }
   }, 120_000);
+
+  it('processes creating the same database at once: one bootstraps it, all open it', async () => {
+    for (let round = 0; round < 3; round++) {
+      const dir = path.join(tempDir('factlog-mp-'), 'db');
+      const outcomes = await Promise.all(
+        Array.from({ length: 4 }, () => {
+          const child = spawn(process.execPath, [path.join(FIXTURES, 'open-probe.mjs'), dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+          let out = '';
+          child.stdout.on('data', (c) => (out += c));
+          return new Promise<{ opened: boolean; basisT?: number; code?: string }>((resolve) => child.on('close', () => resolve(JSON.parse(out))));
+        }),
+      );
+      expect(outcomes.map((o) => o.code ?? o.basisT)).toEqual([0, 0, 0, 0]);
+      const conn = await open({ path: dir });
+      try {
+        expect([...conn.store.readLogFile()].map((r) => r.entry.t)).toEqual([0]);
+        // bootstrapped once: the per-attribute count agrees with the index (twice would double it)
+        const idents = [...conn.db().datoms('aevt', ':db/ident')].length;
+        expect(idents).toBeGreaterThan(0);
+        expect(conn.store.attrCount(1)).toBe(idents); // 1: :db/ident's id
+      } finally {
+        await conn.close();
+      }
+    }
+  }, 120_000);
 });

@@ -14,8 +14,8 @@
 // together. A store keeps its ticket from open to close (joinEnvironmentGate), so a pass rewrites
 // one byte of a file instead of creating and removing one: creating and removing a directory
 // entry on every commit made each commit's flush of the log file wait for the file system's
-// journal (1,600 against 2,100 sequential transacts/s). Without a standing ticket a pass makes a
-// ticket for itself and removes it after. Tickets of dead processes are ignored and removed.
+// journal (a durable single-datom transact took 1.5 ms instead of 0.7). Without a standing ticket
+// a pass makes a ticket for itself and removes it after. Tickets of dead processes are ignored and removed.
 // Reads in between are not gated: in those runs only write transactions, opens and closes failed.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -36,8 +36,13 @@ export function isGateTicket(name: string): boolean {
   return name.startsWith(TICKET_PREFIX);
 }
 
-/** This thread's standing tickets, by directory: the open file and how many stores hold it. */
-const standing = new Map<string, { file: string; fd: number; holders: number }>();
+interface Ticket {
+  file: string;
+  fd: number;
+}
+
+/** This thread's standing tickets, by directory, and how many stores hold each. */
+const standing = new Map<string, Ticket & { holders: number }>();
 const INSIDE = Buffer.from('1');
 const OUTSIDE = Buffer.from('0');
 
@@ -48,16 +53,9 @@ const OUTSIDE = Buffer.from('0');
 export function joinEnvironmentGate(dir: string): () => void {
   let ticket = standing.get(dir);
   if (!ticket) {
-    const file = ticketFile(dir);
-    let fd: number;
-    try {
-      fd = fs.openSync(file, 'w');
-      fs.writeSync(fd, OUTSIDE, 0, 1, 0);
-    } catch (err) {
-      if (isPermissionError(err)) return () => {};
-      throw err;
-    }
-    ticket = { file, fd, holders: 0 };
+    const opened = openTicket(dir);
+    if (!opened) return () => {};
+    ticket = { ...opened, holders: 0 };
     standing.set(dir, ticket);
   }
   ticket.holders++;
@@ -67,50 +65,50 @@ export function joinEnvironmentGate(dir: string): () => void {
     left = true;
     if (--ticket.holders > 0) return;
     standing.delete(dir);
-    fs.closeSync(ticket.fd);
-    removeTicket(ticket.file);
+    closeTicket(ticket);
   };
 }
 
 /** Run `action` (a synchronous open, close or write transaction of the LMDB environment in `dir`) with no other process in one. */
 export function throughEnvironmentGate<T>(dir: string, action: () => T): T {
   if (holding.has(dir)) return action();
-  const ticket = standing.get(dir);
-  const inside = ticket ? enterWithStandingTicket(dir, ticket) : enterWithOwnTicket(dir);
-  if (!inside) return action(); // a directory we may not write to: see enterWithOwnTicket
+  const ticket = standing.get(dir) ?? openTicket(dir);
+  if (!ticket) return action(); // a directory we may not write to: see openTicket
+  const say = (state: Buffer) => void fs.writeSync(ticket.fd, state, 0, 1, 0);
+  try {
+    waitForTurn(dir, path.basename(ticket.file), () => say(INSIDE), () => say(OUTSIDE));
+  } catch (err) {
+    if (ticket !== standing.get(dir)) closeTicket(ticket);
+    throw err;
+  }
   holding.add(dir);
   try {
     return action();
   } finally {
     holding.delete(dir);
-    inside.leave();
+    if (ticket === standing.get(dir)) say(OUTSIDE);
+    else closeTicket(ticket); // made for this pass alone
   }
 }
 
-function ticketFile(dir: string): string {
-  return path.join(dir, `${TICKET_PREFIX}${process.pid}.${threadId}`);
-}
-
-function enterWithStandingTicket(dir: string, ticket: { file: string; fd: number }) {
-  const leave = () => void fs.writeSync(ticket.fd, OUTSIDE, 0, 1, 0);
-  waitForTurn(dir, path.basename(ticket.file), () => void fs.writeSync(ticket.fd, INSIDE, 0, 1, 0), leave);
-  return { leave };
-}
-
-/** False when it cannot leave a ticket at all. */
-function enterWithOwnTicket(dir: string): { leave: () => void } | false {
-  const file = ticketFile(dir);
-  const leave = () => removeTicket(file);
+/** This thread's ticket in `dir`, saying outside; undefined when we may not write there. */
+function openTicket(dir: string): Ticket | undefined {
+  const file = path.join(dir, `${TICKET_PREFIX}${process.pid}.${threadId}`);
   try {
-    fs.writeFileSync(file, OUTSIDE);
+    const fd = fs.openSync(file, 'w');
+    fs.writeSync(fd, OUTSIDE, 0, 1, 0);
+    return { file, fd };
   } catch (err) {
     // a read-only open of a directory we may not write: only its owner's processes can race
     // us there, and a file of ours could not keep them out either
-    if (isPermissionError(err)) return false;
+    if (isPermissionError(err)) return undefined;
     throw err;
   }
-  waitForTurn(dir, path.basename(file), () => fs.writeFileSync(file, INSIDE), leave);
-  return { leave };
+}
+
+function closeTicket(ticket: Ticket): void {
+  fs.closeSync(ticket.fd);
+  removeTicket(ticket.file);
 }
 
 /** With this thread's ticket saying inside (`goIn`), wait until no other process's does. */

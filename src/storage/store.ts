@@ -234,10 +234,15 @@ export class Store {
     return { dir: this.dir };
   }
 
-  /** Flushes what this process wrote (unless noSync), then closes. */
-  async close(): Promise<void> {
-    if (!openStores.has(this)) return;
-    openStores.delete(this);
+  /** Flushes what this process wrote (unless noSync), then closes. Closing again waits for the same close. */
+  close(): Promise<void> {
+    return (this.closing ??= this.flushAndClose());
+  }
+
+  private closing?: Promise<void>;
+
+  private async flushAndClose(): Promise<void> {
+    // stays in openStores until closeNow: the exit hook closes it if the process ends meanwhile
     if (this.logFile) {
       clearTimeout(this.checkpointTimer);
       this.checkpointTimer = undefined;
@@ -253,7 +258,7 @@ export class Store {
    * flushes it.
    */
   closeNow(): void {
-    openStores.delete(this);
+    if (!openStores.delete(this)) return; // closed already
     clearTimeout(this.checkpointTimer);
     this.checkpointTimer = undefined;
     this.logFile?.close();

@@ -203,6 +203,17 @@ describe('recovery from the log file', () => {
     expect(markFiles(dir)).toEqual([]);
   });
 
+  it('closing a store again waits for the same flush and close', async () => {
+    const dir = path.join(tempDir(), 'db');
+    const conn = await open({ path: dir });
+    await conn.transact('[[:db/add "a" :k/v 1]]');
+    const first = conn.store.close();
+    const second = conn.store.close();
+    expect(second).toBe(first);
+    await second;
+    expect(markFiles(dir)).toEqual([]); // flushed by the time the second close resolved
+  });
+
   it("a killed writer's mark (this boot) is not a reason to rebuild: the next writer flushes LMDB and drops it", async () => {
     const dir = path.join(tempDir(), 'db');
     const r = spawnSync(process.execPath, [path.join(FIXTURES, 'crash-after-log-append.mjs'), dir]);

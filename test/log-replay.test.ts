@@ -3,14 +3,14 @@
 // no log file, and a commit that fails after its records were appended.
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { open, q, type Connection } from '../src/index.js';
 import { LOG_FILE, LogFile } from '../src/storage/log-file.js';
 import { DATA_FILE, INDEXES } from '../src/storage/store.js';
 import { tempDir } from './helpers/tmp.js';
+import { FIXTURES, openAtOnce } from './helpers/proc.js';
 
-const FIXTURES = path.join(import.meta.dirname, 'fixtures');
 const json = (x: unknown) => JSON.stringify(x, (_, v) => (typeof v === 'bigint' ? `${v}n` : v));
 
 /** Every index (current and history) and LMDB's log, as one string. */
@@ -127,14 +127,7 @@ describe('recovery from the log file', () => {
       const dir = path.join(tempDir(), 'db');
       const before = await populated(dir);
       fs.rmSync(path.join(dir, LOG_FILE));
-      const outcomes = await Promise.all(
-        Array.from({ length: 4 }, () => {
-          const child = spawn(process.execPath, [path.join(FIXTURES, 'open-probe.mjs'), dir], { stdio: ['ignore', 'pipe', 'inherit'] });
-          let out = '';
-          child.stdout.on('data', (c) => (out += c));
-          return new Promise<{ opened: boolean; code?: string }>((resolve) => child.on('close', () => resolve(JSON.parse(out))));
-        }),
-      );
+      const outcomes = await openAtOnce(dir, 4);
       expect(outcomes.map((o) => o.code ?? 'opened')).toEqual(['opened', 'opened', 'opened', 'opened']);
       const conn = await open({ path: dir });
       try {

@@ -13,6 +13,7 @@ import { open, type Connection } from '../src/index.js';
 // @ts-expect-error plain .mjs fixture
 import { assertDistBuilt } from './fixtures/dist-check.mjs';
 import { tempDir } from './helpers/tmp.js';
+import { openAtOnce } from './helpers/proc.js';
 
 const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
 
@@ -222,14 +223,7 @@ describe('several processes on one database', () => {
   it('processes creating the same database at once: one bootstraps it, all open it', async () => {
     for (let round = 0; round < 3; round++) {
       const dir = path.join(tempDir('factlog-mp-'), 'db');
-      const outcomes = await Promise.all(
-        Array.from({ length: 4 }, () => {
-          const child = spawn(process.execPath, [path.join(FIXTURES, 'open-probe.mjs'), dir], { stdio: ['ignore', 'pipe', 'inherit'] });
-          let out = '';
-          child.stdout.on('data', (c) => (out += c));
-          return new Promise<{ opened: boolean; basisT?: number; code?: string }>((resolve) => child.on('close', () => resolve(JSON.parse(out))));
-        }),
-      );
+      const outcomes = await openAtOnce(dir, 4);
       expect(outcomes.map((o) => o.code ?? o.basisT)).toEqual([0, 0, 0, 0]);
       const conn = await open({ path: dir });
       try {

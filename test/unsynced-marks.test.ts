@@ -2,11 +2,11 @@
 // (left by an earlier boot) and which only "a dead process of this boot did not flush".
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { currentBootId, findMarks, removeMarks, UnsyncedMark } from '../src/storage/unsynced-marks.js';
 import { tempDir } from './helpers/tmp.js';
-import { FIXTURES } from './helpers/proc.js';
+import { runFixture } from './helpers/proc.js';
 
 /** The pid of a process that has exited. */
 function deadPid(): number {
@@ -47,9 +47,9 @@ describe('unsynced marks', () => {
 
   it("a live process's mark being written or removed meanwhile is never taken for an earlier boot's", async () => {
     const dir = tempDir();
-    const child = spawn(process.execPath, [path.join(FIXTURES, 'mark-churn.mjs'), dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const churn = runFixture('mark-churn.mjs', [dir]);
     try {
-      await new Promise((resolve) => child.stdout!.once('data', resolve));
+      await churn.waitForLine((line) => line === 'churning');
       let sawMark = 0;
       for (let i = 0; i < 3000; i++) {
         const found = findMarks(dir);
@@ -58,8 +58,8 @@ describe('unsynced marks', () => {
       }
       expect(sawMark).toBeGreaterThan(0); // the child's marks were there to be read
     } finally {
-      child.kill('SIGKILL');
-      await new Promise((resolve) => child.on('close', resolve));
+      churn.child.kill('SIGKILL');
+      await churn.done;
     }
     // what the killed child left is its own business: a mark of a dead process, or one half made
     const left = findMarks(dir);

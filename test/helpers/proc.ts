@@ -44,3 +44,16 @@ export function runFixture(script: string, args: string[]): Running {
     },
   };
 }
+
+/** What test/fixtures/open-probe.mjs prints: whether its open succeeded, and the basis t or the error code. */
+export interface OpenOutcome {
+  opened: boolean;
+  basisT?: number;
+  code?: string;
+}
+
+/** `n` processes opening `dir` for writing at once (open-probe.mjs): each one's outcome. */
+export function openAtOnce(dir: string, n: number): Promise<OpenOutcome[]> {
+  const probes = Array.from({ length: n }, () => runFixture('open-probe.mjs', [dir]));
+  return Promise.all(probes.map(async (probe) => JSON.parse((await probe.done).lines[0]!) as OpenOutcome));
+}

@@ -330,8 +330,13 @@ export class Store {
 
   /** The log file's records that LMDB has not indexed yet, oldest first. */
   unindexedLogRecords(): Generator<ReadRecord> {
+    return this.openLogFileOrThrow().read(this.meta.get('logFileEnd') ?? LOG_FILE_START);
+  }
+
+  /** The log file, which only a store open for writing has. */
+  private openLogFileOrThrow(): LogFile {
     if (!this.logFile) throw new StorageError('storage/read-only', `${this.dir} is open read-only`);
-    return this.logFile.read(this.meta.get('logFileEnd') ?? LOG_FILE_START);
+    return this.logFile;
   }
 
   /**
@@ -350,8 +355,7 @@ export class Store {
 
   /** Every record of the log file, oldest first (open for writing only). */
   readLogFile(): Generator<ReadRecord> {
-    if (!this.logFile) throw new StorageError('storage/read-only', `${this.dir} is open read-only`);
-    return this.logFile.read();
+    return this.openLogFileOrThrow().read();
   }
 
   /** Inside a write transaction: index records read from the log file (they are in it already). */

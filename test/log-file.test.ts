@@ -120,6 +120,22 @@ describe('log file', () => {
     log.close();
   });
 
+  it('stops at a whole record whose t does not follow on, and checks the first t when told it', () => {
+    const file = freshFile();
+    const log = LogFile.open(file);
+    const entries = [0, 1, 7, 8].map((t) => ({ t, tx: t, instant: t, datoms: [{ e: t, a: 10, tag: Tag.Boolean, payload: true, added: true }] }));
+    const ends: number[] = [];
+    for (const e of entries) ends.push(log.append([recordOf(e)], false, ends.at(-1) ?? LOG_FILE_START).end);
+    expect([...log.read()].map((r) => r.entry.t)).toEqual([0, 1]);
+    expect(log.validEnd()).toBe(ends[1]);
+    expect([...log.read(ends[1])].map((r) => r.entry.t)).toEqual([7, 8]); // any first t when not told
+    expect([...log.read(ends[1], 2)]).toEqual([]);
+    expect([...log.read(ends[1], 7)].map((r) => r.entry.t)).toEqual([7, 8]);
+    expect(log.validEnd(ends[0], 1)).toBe(ends[1]);
+    expect(log.validEnd(ends[0], 5)).toBe(ends[0]);
+    log.close();
+  });
+
   it('refuses a file that is not a factlog log file', () => {
     const file = freshFile();
     fs.writeFileSync(file, 'this is not a log file at all');

@@ -8,6 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { open, q, type Connection } from '../src/index.js';
 import { LOG_FILE, LogFile } from '../src/storage/log-file.js';
 import { DATA_FILE, INDEXES } from '../src/storage/store.js';
+import { encodeLogRecord } from '../src/storage/log.js';
+import { Tag } from '../src/storage/encoding.js';
 import { tempDir } from './helpers/tmp.js';
 import { FIXTURES, openAtOnce } from './helpers/proc.js';
 
@@ -136,6 +138,53 @@ describe('recovery from the log file', () => {
       } finally {
         await conn.close();
       }
+    }
+  });
+
+  it('processes opening at once after a reboot: LMDB is set aside once, and all see the whole rebuilt database', async () => {
+    for (let round = 0; round < 2; round++) {
+      const dir = path.join(tempDir(), 'db');
+      await populated(dir);
+      const conn0 = await open({ path: dir });
+      // more records than one replay transaction indexes (REPLAY_BATCH), so the rebuild takes several
+      await Promise.all(Array.from({ length: 2500 }, (_, i) => conn0.transact([[':db/add', `n${i}`, ':p/seen', i]])));
+      const before = dumpAll(conn0);
+      const lastT = conn0.basisT;
+      await conn0.close();
+      fs.writeFileSync(path.join(dir, 'factlog.unsynced.4242'), 'a boot before this one');
+      const outcomes = await openAtOnce(dir, 4);
+      expect(outcomes.map((o) => o.code ?? o.basisT)).toEqual([lastT, lastT, lastT, lastT]);
+      expect(fs.existsSync(path.join(dir, `${DATA_FILE}.torn`))).toBe(true);
+      const conn = await open({ path: dir });
+      try {
+        expect(dumpAll(conn)).toBe(before);
+        expect([...conn.store.readLogFile()].map((r) => r.entry.t)).toEqual(Array.from({ length: lastT + 1 }, (_, t) => t));
+        expect(markFiles(dir)).toEqual([]);
+      } finally {
+        await conn.close();
+      }
+    }
+  }, 60_000);
+
+  it('a whole record after the last one whose t does not follow on is cut off, not replayed', async () => {
+    const dir = path.join(tempDir(), 'db');
+    const before = await populated(dir);
+    const file = path.join(dir, LOG_FILE);
+    const end = logEnd(file);
+    const log = LogFile.open(file);
+    const stray = { t: 40, tx: 40, instant: 40, datoms: [{ e: 5000, a: 10, tag: Tag.Boolean, payload: true, added: true }] };
+    log.append([{ t: stray.t, bytes: encodeLogRecord(stray) }], true, end);
+    log.close();
+    const conn = await open({ path: dir });
+    try {
+      expect(dumpAll(conn)).toBe(before);
+      const reread = LogFile.open(file);
+      expect(reread.endsAt(end)).toBe(true); // cut off, not only skipped
+      reread.close();
+      const { t } = await conn.transact('[[:db/add "d" :p/name "Dan"]]');
+      expect([...conn.store.readLogFile()].at(-1)!.entry.t).toBe(t);
+    } finally {
+      await conn.close();
     }
   });
 

@@ -153,10 +153,13 @@ export class LogFile {
   }
 
   /**
-   * The records from offset `from` on, in order. Stops at a zero length (the end), or at the first
-   * frame that is incomplete or whose checksum fails: an append that a crash cut short.
+   * The records from offset `from` on, in order. Stops at a zero length (the end), at the first
+   * frame that is incomplete or whose checksum fails (an append that a crash cut short), and at a
+   * whole record whose t does not follow on (`firstT` first, when given): whatever it is, it is
+   * not the next transaction, and replaying it would index it as one.
    */
-  *read(from: number = LOG_FILE_START): Generator<ReadRecord> {
+  *read(from: number = LOG_FILE_START, firstT?: number): Generator<ReadRecord> {
+    let nextT = firstT;
     const size = this.size();
     let buffer: Buffer = Buffer.alloc(0);
     let bufferAt = from;
@@ -170,15 +173,17 @@ export class LogFile {
       const payload = buffer.subarray(at - bufferAt + FRAME, at - bufferAt + FRAME + length);
       if (crc32(payload) !== checksum) return;
       const t = payload.readUInt32LE(0);
+      if (nextT !== undefined && t !== nextT) return;
+      nextT = t + 1;
       at += FRAME + length;
       yield { entry: decodeLogEntry(t, payload.subarray(T_SIZE)), end: at };
     }
   }
 
-  /** Where the last whole record from `from` on ends (the file's valid length). */
-  validEnd(from: number = LOG_FILE_START): number {
+  /** Where the last whole record from `from` on ends (the file's valid length); see read. */
+  validEnd(from: number = LOG_FILE_START, firstT?: number): number {
     let end = from;
-    for (const record of this.read(from)) end = record.end;
+    for (const record of this.read(from, firstT)) end = record.end;
     return end;
   }
 

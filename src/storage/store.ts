@@ -291,7 +291,7 @@ export class Store {
     const looksOff = () => {
       const e = end();
       if (e === undefined) return this.lastT() >= 0;
-      return needsCopy() || logFile.size() < e || !logFile.endsAt(logFile.validEnd(e));
+      return needsCopy() || logFile.size() < e || !logFile.endsAt(logFile.validEnd(e, this.lastT() + 1));
     };
     if (!looksOff()) return;
     // under LMDB's write lock, so no other process appends meanwhile
@@ -305,7 +305,7 @@ export class Store {
         throw new StorageError('storage/log-file-mismatch', `${logFile.file} holds records the indexes do not know of; move it away to have it rewritten from them`);
       } else if (logFile.size() < e) {
         throw new StorageError('storage/log-file-damaged', `${logFile.file} is shorter than the indexes say it was (${logFile.size()} < ${e} bytes)`);
-      } else logFile.truncate(logFile.validEnd(e));
+      } else logFile.truncate(logFile.validEnd(e, this.lastT() + 1));
     }));
     this.unflushedCommits++;
   }
@@ -330,7 +330,7 @@ export class Store {
 
   /** The log file's records that LMDB has not indexed yet, oldest first. */
   unindexedLogRecords(): Generator<ReadRecord> {
-    return this.openLogFileOrThrow().read(this.meta.get('logFileEnd') ?? LOG_FILE_START);
+    return this.openLogFileOrThrow().read(this.meta.get('logFileEnd') ?? LOG_FILE_START, this.lastT() + 1);
   }
 
   /** The log file, which only a store open for writing has. */
@@ -355,7 +355,7 @@ export class Store {
 
   /** Every record of the log file, oldest first (open for writing only). */
   readLogFile(): Generator<ReadRecord> {
-    return this.openLogFileOrThrow().read();
+    return this.openLogFileOrThrow().read(LOG_FILE_START, 0);
   }
 
   /** Inside a write transaction: index records read from the log file (they are in it already). */

@@ -2,11 +2,12 @@
 // (left by an earlier boot) and which only "a dead process of this boot did not flush".
 import fs from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { currentBootId, findMarks, removeMarks, UnsyncedMark } from '../src/storage/unsynced-marks.js';
+import { currentBootId, findMarks, isThisBoot, removeMarks, UnsyncedMark } from '../src/storage/unsynced-marks.js';
 import { tempDir } from './helpers/tmp.js';
-import { runFixture } from './helpers/proc.js';
+import { FIXTURES, runFixture } from './helpers/proc.js';
 
 /** The pid of a process that has exited. */
 function deadPid(): number {
@@ -24,6 +25,22 @@ describe('unsynced marks', () => {
     expect(findMarks(dir)).toEqual({ earlierBoot: [], deadProcesses: [] }); // our own, this boot
     mark.clear();
     expect(fs.existsSync(mark.file)).toBe(false);
+  });
+
+  it('one boot id for every process of this boot; estimated boot times match within a minute, not across boots', () => {
+    const built = path.join(FIXTURES, '../../dist/src/storage/unsynced-marks.js');
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', `import { currentBootId } from ${JSON.stringify(pathToFileURL(built).href)}; process.stdout.write(currentBootId())`], { encoding: 'utf8' });
+    expect(child.stderr).toBe('');
+    expect(child.stdout).toBe(currentBootId());
+    expect(currentBootId()).toBe(currentBootId());
+    expect(isThisBoot(currentBootId())).toBe(true);
+    expect(isThisBoot('a boot before this one')).toBe(false);
+    expect(isThisBoot('', currentBootId())).toBe(false);
+    // macOS without sysctl, Windows: two processes round the same boot time a second apart
+    expect(isThisBoot('booted-at-1700000000', 'booted-at-1700000001')).toBe(true);
+    expect(isThisBoot('booted-at-1700000030', 'booted-at-1699999990')).toBe(true);
+    expect(isThisBoot('booted-at-1700000000', 'booted-at-1700003600')).toBe(false);
+    expect(isThisBoot('booted-at-1700000000', 'kern-boottime-1700000000.5')).toBe(false);
   });
 
   it('tells marks of an earlier boot from marks of dead and live processes of this one', () => {

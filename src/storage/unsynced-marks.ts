@@ -3,6 +3,7 @@
 // in the OS page cache, and LMDB's file stays whole; an OS that dies first may leave the file torn
 // (pages written in any order). So a mark left by an earlier boot means: rebuild the indexes from
 // the log file. A mark of a dead process from this boot only means: flush, then drop it.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,13 +19,49 @@ export function isUnsyncedMark(name: string): boolean {
   return name.startsWith(MARK_PREFIX) || name.startsWith(NEW_MARK_PREFIX);
 }
 
-/** Differs between two boots of the machine (Linux: the kernel's boot id; elsewhere the boot minute). */
+/** A boot time worked out from the clock and the uptime: `booted-at-<seconds>`. */
+const ESTIMATED_BOOT = /^booted-at-(\d+)$/;
+/**
+ * Two processes' estimates of one boot time differ by the clock's and the uptime's granularity
+ * (a second or so); two boots are much further apart than this.
+ */
+const ESTIMATE_SLACK_SECONDS = 60;
+
+let bootId: string | undefined;
+
+/**
+ * Differs between two boots of the machine, and is the same for every process of one boot:
+ * Linux's boot id; the kernel's boot time where sysctl has it (macOS, BSD); else an estimate.
+ */
 export function currentBootId(): string {
+  return (bootId ??= readBootId());
+}
+
+function readBootId(): string {
   try {
     return fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
   } catch {
-    return `booted-${Math.round((Date.now() / 1000 - os.uptime()) / 60)}`;
+    // not Linux
   }
+  try {
+    const boottime = /sec = (\d+), usec = (\d+)/.exec(execFileSync('sysctl', ['-n', 'kern.boottime'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
+    if (boottime) return `kern-boottime-${boottime[1]}.${boottime[2]}`;
+  } catch {
+    // no sysctl (Windows)
+  }
+  return `booted-at-${Math.round(Date.now() / 1000 - os.uptime())}`;
+}
+
+/**
+ * Whether a mark's boot id names this boot. An estimated boot time is compared with slack: an
+ * exact comparison of rounded estimates can tell two processes of one boot apart, and then a
+ * live writer's mark would read as an earlier boot's and its LMDB file be set aside.
+ */
+export function isThisBoot(markBoot: string, current: string = currentBootId()): boolean {
+  if (markBoot === current) return true;
+  const mark = ESTIMATED_BOOT.exec(markBoot);
+  const now = ESTIMATED_BOOT.exec(current);
+  return mark !== null && now !== null && Math.abs(Number(mark[1]) - Number(now[1])) <= ESTIMATE_SLACK_SECONDS;
 }
 
 /** This process's mark, written before its first unflushed commit and removed after a flush. */
@@ -87,7 +124,7 @@ export function findMarks(dir: string): FoundMarks {
     const pid = Number(name.slice(MARK_PREFIX.length));
     const mark = readMark(file);
     if (mark === undefined) continue; // removed meanwhile: its process flushed
-    if (mark !== boot) found.earlierBoot.push(file);
+    if (!isThisBoot(mark, boot)) found.earlierBoot.push(file);
     else if (pid !== process.pid && !isRunning(pid)) found.deadProcesses.push(file);
   }
   return found;

@@ -13,6 +13,7 @@ import { KEY_CODEC, KEY_MAX_STRING } from './key-codec.js';
 import { isGateTicket, joinEnvironmentGate, throughEnvironmentGate } from './env-gate.js';
 import { LOG_FILE, LOG_FILE_START, LogFile, type LogRecord, type ReadRecord } from './log-file.js';
 import { findMarks, isUnsyncedMark, removeMarks, UnsyncedMark } from './unsynced-marks.js';
+import { Checkpoints } from './checkpoints.js';
 
 /**
  * 3: log records in factlog's own bytes (log.ts). 2: index keys in factlog's own byte form
@@ -54,7 +55,7 @@ export function environmentOptions(file: string, options: Omit<StoreOptions, 'pa
     maxDbs: 16,
     mapSize: options.mapSize ?? 64 * 1024 ** 3,
     // a commit is durable by its records in the log file (log-file.ts); LMDB's own file is
-    // flushed by checkpoint(), or rebuilt from the log file after an OS crash
+    // flushed by a checkpoint (checkpoints.ts), or rebuilt from the log file after an OS crash
     noSync: true,
     overlappingSync: false,
     readOnly: options.readOnly ?? false,
@@ -128,19 +129,14 @@ export class Store {
   readonly format: number;
   /** Open for writing only. */
   private logFile?: LogFile;
-  private mark?: UnsyncedMark;
+  /** When LMDB's file is flushed (open for writing only). */
+  private checkpoints?: Checkpoints;
   /** Log records of the commit being built, appended to the log file just before LMDB commits. */
   private readonly pendingRecords: LogRecord[] = [];
   /** 'os' durability: fdatasync the log file in every commit. */
   private readonly flushEachCommit: boolean;
   /** noSync: never flush anything. */
   private readonly neverFlush: boolean;
-  /** LMDB commits since the last background flush began. */
-  private unflushedCommits = 0;
-  private checkpointTimer?: NodeJS.Timeout;
-  private checkpointRunning?: Promise<void>;
-  /** Marks of dead processes of this boot: moot once this process has flushed LMDB's file. */
-  private adoptedMarks: string[] = [];
 
   private constructor(dir: string, options: StoreOptions) {
     this.dir = dir;
@@ -243,12 +239,7 @@ export class Store {
 
   private async flushAndClose(): Promise<void> {
     // stays in openStores until closeNow: the exit hook closes it if the process ends meanwhile
-    if (this.logFile) {
-      clearTimeout(this.checkpointTimer);
-      this.checkpointTimer = undefined;
-      await this.checkpointRunning;
-      if (!this.neverFlush && (this.unflushedCommits > 0 || this.adoptedMarks.length > 0)) await this.checkpoint();
-    }
+    await this.checkpoints?.close();
     this.closeNow();
   }
 
@@ -259,8 +250,7 @@ export class Store {
    */
   closeNow(): void {
     if (!openStores.delete(this)) return; // closed already
-    clearTimeout(this.checkpointTimer);
-    this.checkpointTimer = undefined;
+    this.checkpoints?.stop();
     this.logFile?.close();
     this.logFile = undefined;
     this.withdrawValues();
@@ -280,9 +270,11 @@ export class Store {
   private openLogFile(deadMarks: string[]): void {
     const logFile = LogFile.open(path.join(this.dir, LOG_FILE));
     this.logFile = logFile;
-    this.mark = new UnsyncedMark(this.dir);
-    this.adoptedMarks = deadMarks;
-    if (deadMarks.length > 0) this.scheduleCheckpoint();
+    const checkpoints = new Checkpoints(new UnsyncedMark(this.dir), deadMarks, this.neverFlush, {
+      flushLogFile: () => this.logFile?.flush(),
+      syncLmdb: (done) => (this.env as unknown as { sync(done: (err?: Error) => void): void }).sync(done),
+    });
+    this.checkpoints = checkpoints;
     // No records in the log file while LMDB has a log (a database made before the log file, or
     // restored from a backup of LMDB's file): it is written from LMDB's log table.
     const needsCopy = () => this.lastT() >= 0 && logFile.endsAt(LOG_FILE_START);
@@ -297,7 +289,7 @@ export class Store {
     // under LMDB's write lock, so no other process appends meanwhile
     throughEnvironmentGate(this.dir, () => this.env.transactionSync(() => {
       if (!looksOff()) return;
-      this.mark!.ensure();
+      checkpoints.beforeCommit();
       const e = end();
       if (needsCopy()) this.copyLogToFile();
       else if (e === undefined) {
@@ -307,7 +299,7 @@ export class Store {
         throw new StorageError('storage/log-file-damaged', `${logFile.file} is shorter than the indexes say it was (${logFile.size()} < ${e} bytes)`);
       } else logFile.truncate(logFile.validEnd(e, this.lastT() + 1));
     }));
-    this.unflushedCommits++;
+    checkpoints.committed();
   }
 
   /** Write every entry of LMDB's log table to an empty log file. */
@@ -366,58 +358,6 @@ export class Store {
       false,
     );
     this.meta.putSync('logFileEnd', records[records.length - 1].end);
-  }
-
-  /**
-   * Flush LMDB's file once commits pause for CHECKPOINT_MS. A flush only serves to drop the mark
-   * (so an OS crash after it needs no rebuild), and one during a run of commits would leave the
-   * mark anyway, while competing with the commits' own flushes for the disk.
-   */
-  private scheduleCheckpoint(): void {
-    if (this.neverFlush || this.checkpointRunning) return;
-    if (this.checkpointTimer) {
-      this.checkpointTimer.refresh();
-      return;
-    }
-    this.checkpointTimer = setTimeout(() => void this.checkpoint(), CHECKPOINT_MS);
-    this.checkpointTimer.unref();
-  }
-
-  /**
-   * Flush the log file, then LMDB's file (on lmdb-js's thread pool). When no commit came in
-   * meanwhile, nothing of this process is unflushed any more, and its mark goes.
-   */
-  private checkpoint(): Promise<void> {
-    clearTimeout(this.checkpointTimer);
-    this.checkpointTimer = undefined;
-    if (this.checkpointRunning) return this.checkpointRunning;
-    const covered = this.unflushedCommits;
-    const adopted = this.adoptedMarks;
-    let finished = false;
-    const done = new Promise<void>((resolve) => {
-      const finish = (ok: boolean) => {
-        finished = true;
-        this.checkpointRunning = undefined;
-        if (ok) {
-          removeMarks(adopted);
-          this.adoptedMarks = this.adoptedMarks.filter((m) => !adopted.includes(m));
-        }
-        if (ok && this.unflushedCommits === covered) {
-          this.mark?.clear();
-          this.unflushedCommits = 0;
-        } else if (this.logFile) this.scheduleCheckpoint();
-        resolve();
-      };
-      try {
-        this.logFile?.flush();
-      } catch {
-        finish(false);
-        return;
-      }
-      (this.env as unknown as { sync(done: (err?: Error) => void): void }).sync((err) => finish(!err));
-    });
-    if (!finished) this.checkpointRunning = done;
-    return done;
   }
 
   /** Takes back this store's standing ticket of the environment gate (env-gate.ts). */
@@ -487,7 +427,7 @@ export class Store {
     let appended: { start: number; end: number } | undefined;
     const commit = () =>
       this.env.transactionSync(() => {
-        this.mark!.ensure();
+        this.checkpoints!.beforeCommit();
         for (const queued of batch) {
           const recordsBefore = this.pendingRecords.length;
           try {
@@ -527,8 +467,7 @@ export class Store {
       this.pendingRecords.length = 0;
     }
     this.commitCount++;
-    this.unflushedCommits++;
-    this.scheduleCheckpoint();
+    this.checkpoints!.committed();
     batch.forEach((queued, i) => (outcomes[i]!.ok ? queued.resolve(outcomes[i]!.value) : queued.reject(outcomes[i]!.value)));
   }
 
@@ -823,9 +762,6 @@ function assertLmdbFile(file: string, readOnly: boolean): void {
     throw new StorageError('storage/not-a-database', `${file} is not an LMDB file written by factlog`);
   }
 }
-
-/** How long commits must pause before LMDB's file is flushed (see scheduleCheckpoint). */
-const CHECKPOINT_MS = 1000;
 
 /**
  * An earlier boot left marks: LMDB's file may be torn, so it is moved aside (kept, for a person

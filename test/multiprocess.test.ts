@@ -2,20 +2,18 @@
 // - readers never see a partial transaction, and a db value keeps giving the same answer after
 //   later commits (its basisT pins it);
 // - two writer processes transacting at once lose nothing and produce one consistent log;
-// - a writer loses nothing while another process opens and closes the directory, and a writer
-//   with durability 'process' (whose commits that would cost) keeps other processes out.
+// - a writer, with durability 'os' or 'process', loses nothing while another process opens,
+//   reads and closes the directory (the environment gate), and processes opening at once
+//   bootstrap a new database once.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { open, type Connection } from '../src/index.js';
 // @ts-expect-error plain .mjs fixture
 import { assertDistBuilt } from './fixtures/dist-check.mjs';
 import { tempDir } from './helpers/tmp.js';
-import { openAtOnce } from './helpers/proc.js';
-
-const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
+import { FIXTURES, openAtOnce } from './helpers/proc.js';
 
 beforeAll(() => assertDistBuilt());
 

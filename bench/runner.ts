@@ -86,6 +86,11 @@ export interface WorkloadReport {
    * alternating, nothing else in between); nowRatio is asOfMs / nowMs of this pass.
    */
   paired?: { asOfMs: number; nowMs: number; times: Record<string, number[]> };
+  /**
+   * Reads with a raw column: factlog and raw lmdb-js timed in a pass of their own (the two
+   * alternating), for the within-3x-of-raw target.
+   */
+  pairedRaw?: { factlogMs: number; rawMs: number; times: Record<string, number[]> };
   ratio: number;
   rawRatio: number | null;
   nowRatio: number | null;
@@ -225,6 +230,7 @@ export async function runBenchmark(partial: Partial<BenchOptions> = {}): Promise
       const timing = await interleave(w.tasks, w.runs ?? options.runs, w.warmup ?? options.warmup);
       const report = toReport(w, timing);
       if (w.tasks.now) report.paired = await pairedWithNow(w, options.runs);
+      if (w.tasks.raw && READ_GROUPS.includes(w.group)) report.pairedRaw = await pairedWithRaw(w, options.runs);
       reports.push(report);
     }
   } finally {
@@ -271,6 +277,30 @@ function withFloor(w: WorkloadReport): string {
 /** asOf / now of an asOf workload: from its paired pass when it had one. */
 export function asOfRatio(w: WorkloadReport): number {
   return w.paired ? w.paired.asOfMs / w.paired.nowMs : w.nowRatio!;
+}
+
+/** The groups whose raw column is lmdb-js scanning the keys a read must touch (for writes it is a floor). */
+const READ_GROUPS: Group[] = ['query', 'asof', 'factlog'];
+
+/** factlog / raw of a read: from its paired pass when it had one. */
+export function rawRatioOf(w: WorkloadReport): number | null {
+  return w.pairedRaw ? w.pairedRaw.factlogMs / w.pairedRaw.rawMs : w.rawRatio;
+}
+
+/**
+ * The within-3x-of-raw target compares factlog with raw lmdb-js, so, like the asOf target, it is
+ * measured in a pass of the two alone. In the rounds with DataScript, a run that paid for the
+ * garbage DataScript's run left behind took several times its usual time: in one full 20k run
+ * `rule`'s seven factlog runs took 0.38-0.46 ms in three and 1.27-1.62 ms in four, against
+ * 0.28-0.47 for raw (fl/raw 3.46, over the target, on a median that is a garbage collection).
+ */
+async function pairedWithRaw(w: Workload, runs: number): Promise<WorkloadReport['pairedRaw']> {
+  const timing = await interleave({ factlog: w.tasks.factlog!, raw: w.tasks.raw! }, runs, 1);
+  return {
+    factlogMs: timing.factlog!.median,
+    rawMs: timing.raw!.median,
+    times: { factlog: timing.factlog!.times, raw: timing.raw!.times },
+  };
 }
 
 /**
@@ -351,13 +381,13 @@ export function checkTargets(report: BenchReport): TargetCheck[] {
       detail: bad.length ? `over: ${bad.map((w) => `${w.name} ${asOfRatio(w).toFixed(2)}x`).join(', ')}` : 'all within',
     });
   }
-  const withRaw = report.workloads.filter((w) => (w.group === 'query' || w.group === 'asof' || w.group === 'factlog') && w.rawRatio !== null);
+  const withRaw = report.workloads.filter((w) => READ_GROUPS.includes(w.group) && rawRatioOf(w) !== null);
   if (withRaw.length) {
-    const bad = withRaw.filter((w) => w.rawRatio! > 3);
+    const bad = withRaw.filter((w) => rawRatioOf(w)! > 3);
     out.push({
-      target: 'factlog within 3x of raw lmdb-js scanning the same keys',
+      target: 'factlog within 3x of raw lmdb-js scanning the same keys (paired pass)',
       met: bad.length === 0,
-      detail: bad.length ? `over: ${bad.map((w) => `${w.name} ${w.rawRatio!.toFixed(1)}x`).join(', ')}` : 'all within',
+      detail: bad.length ? `over: ${bad.map((w) => `${w.name} ${rawRatioOf(w)!.toFixed(1)}x`).join(', ')}` : 'all within',
     });
   }
   const addAll = byName.get('add-all');

@@ -1,7 +1,7 @@
 // The benchmark in --quick mode: the report has every workload with numbers for both engines,
 // and factlog answers every query workload exactly as DataScript does (the correctness guard).
 import { describe, it, expect, beforeAll } from 'vitest';
-import { asOfRatio, runBenchmark, WORKLOAD_NAMES, type BenchReport } from '../bench/runner.js';
+import { asOfRatio, rawRatioOf, runBenchmark, WORKLOAD_NAMES, type BenchReport } from '../bench/runner.js';
 import { formatTable } from '../bench/report.js';
 import { parseArgs } from '../bench/args.js';
 import { interleave, MIN_RUN_MS, roundOrder } from '../bench/stats.js';
@@ -31,10 +31,14 @@ describe('benchmark (quick)', () => {
   });
 
   it('measures the raw lmdb floor for every read workload and asOf against now', () => {
-    for (const w of report.workloads.filter((x) => x.group === 'query' || x.group === 'asof')) {
+    for (const w of report.workloads.filter((x) => x.group === 'query' || x.group === 'asof' || x.name === 'history')) {
       expect(Number.isFinite(w.rawMs), w.name).toBe(true);
       expect(Number.isFinite(w.rawRatio), w.name).toBe(true);
+      // and in a pass of factlog and raw alone, which the within-3x target reads
+      expect(w.pairedRaw!.times.raw!.length, w.name).toBe(report.meta.runs);
+      expect(rawRatioOf(w), w.name).toBeCloseTo(w.pairedRaw!.factlogMs / w.pairedRaw!.rawMs, 10);
     }
+    expect(report.workloads.filter((w) => w.group === 'write').every((w) => w.pairedRaw === undefined)).toBe(true);
     for (const w of report.workloads.filter((x) => x.group === 'asof')) {
       expect(Number.isFinite(w.nowRatio), w.name).toBe(true);
       // and in a pass of the two alone, which the target reads

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildDs, buildFactlog, factlogOpenOptions, openFactlog, removeDir, tempDir } from './engines.js';
 import { generateFollows, generateHistory, generatePeople, peopleAfter } from './generate.js';
-import { interleave, type Timing } from './stats.js';
+import { interleave, type Task, type Timing } from './stats.js';
 import {
   asOfWorkloads,
   afterCommitWorkloads,
@@ -295,12 +295,20 @@ export function rawRatioOf(w: WorkloadReport): number | null {
  * 0.28-0.47 for raw (fl/raw 3.46, over the target, on a median that is a garbage collection).
  */
 async function pairedWithRaw(w: Workload, runs: number): Promise<WorkloadReport['pairedRaw']> {
-  const timing = await interleave({ factlog: w.tasks.factlog!, raw: w.tasks.raw! }, runs, 1);
-  return {
-    factlogMs: timing.factlog!.median,
-    rawMs: timing.raw!.median,
-    times: { factlog: timing.factlog!.times, raw: timing.raw!.times },
-  };
+  const { medians, times } = await timedAlone({ factlog: w.tasks.factlog!, raw: w.tasks.raw! }, runs);
+  return { factlogMs: medians.factlog!, rawMs: medians.raw!, times };
+}
+
+/** Tasks timed in a pass of their own (alternating, one warm-up round): each one's median and run times. */
+async function timedAlone(tasks: Record<string, Task<any, any>>, runs: number) {
+  const timing = await interleave(tasks, runs, 1);
+  const medians: Record<string, number> = {};
+  const times: Record<string, number[]> = {};
+  for (const [name, t] of Object.entries(timing)) {
+    medians[name] = t.median;
+    times[name] = t.times;
+  }
+  return { medians, times };
 }
 
 /**
@@ -310,12 +318,8 @@ async function pairedWithRaw(w: Workload, runs: number): Promise<WorkloadReport[
  * alone, now and as of t alternating, stay within 0.93-1.11x of each other).
  */
 async function pairedWithNow(w: Workload, runs: number): Promise<WorkloadReport['paired']> {
-  const timing = await interleave({ asOf: w.tasks.factlog!, now: w.tasks.now! }, runs, 1);
-  return {
-    asOfMs: timing.asOf!.median,
-    nowMs: timing.now!.median,
-    times: { asOf: timing.asOf!.times, now: timing.now!.times },
-  };
+  const { medians, times } = await timedAlone({ asOf: w.tasks.factlog!, now: w.tasks.now! }, runs);
+  return { asOfMs: medians.asOf!, nowMs: medians.now!, times };
 }
 
 function toReport(w: Workload, timing: Record<string, Timing>): WorkloadReport {

@@ -8,9 +8,9 @@ const num = (x: number): string => Math.round(x).toLocaleString('en');
 function notes(w: WorkloadReport): string {
   const parts: string[] = [];
   if (w.throughput) parts.push(`${num(w.throughput.factlog)} vs ${num(w.throughput.ds)} ${w.throughput.unit}`);
-  if (w.paired) parts.push(`asOf/now ${ratio(w.paired.asOfMs / w.paired.nowMs)} paired (${ms(w.paired.asOfMs)} vs ${ms(w.paired.nowMs)} ms; ${ratio(w.nowRatio!)} in the rounds with DataScript)`);
+  if (w.paired) parts.push(`asOf/now ${ratio(w.paired.ratio)} paired (medians ${ms(w.paired.asOfMs)} vs ${ms(w.paired.nowMs)} ms; ${ratio(w.nowRatio!)} in the rounds with DataScript)`);
   else if (w.nowRatio !== null) parts.push(`asOf/now ${ratio(w.nowRatio)} (now ${ms(w.nowMs)} ms)`);
-  if (w.pairedRaw) parts.push(`fl/raw ${ratio(w.pairedRaw.factlogMs / w.pairedRaw.rawMs)} paired`);
+  if (w.pairedRaw) parts.push(`fl/raw ${ratio(w.pairedRaw.ratio)} paired`);
   if (w.extra?.peakRssMB !== undefined) parts.push(`peak RSS ${w.extra.peakRssMB.toFixed(0)} MB${w.extra.isolated ? '' : ' (in-process)'}`);
   if (w.answers) parts.push(w.answers.same ? `same ${w.answers.factlog} rows` : `DIFFERENT: ${w.answers.factlog} vs ${w.answers.ds} rows, ${w.answers.firstDifference}`);
   if (w.dsNote) parts.push(`[${w.dsNote}]`);

@@ -7,6 +7,15 @@ export function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
+/**
+ * The median of the ratios a[i] / b[i] of runs timed side by side (round i of a paired pass):
+ * each ratio compares two runs made under the same conditions, so a machine that slows down for
+ * part of the pass moves both sides of a ratio, where it could move one side's median alone.
+ */
+export function medianOfRatios(a: number[], b: number[]): number {
+  return median(a.map((x, i) => x / Math.max(b[i]!, 1e-9)));
+}
+
 /** One measured operation: optional untimed setup/teardown around a timed run. */
 export interface Task<S = unknown, R = unknown> {
   setup?: () => S | Promise<S>;

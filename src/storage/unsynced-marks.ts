@@ -19,19 +19,20 @@ export function isUnsyncedMark(name: string): boolean {
   return name.startsWith(MARK_PREFIX) || name.startsWith(NEW_MARK_PREFIX);
 }
 
-/** A boot time worked out from the clock and the uptime: `booted-at-<seconds>`. */
-const ESTIMATED_BOOT = /^booted-at-(\d+)$/;
+/** A boot time in seconds, from the kernel or worked out from the clock and the uptime. */
+const BOOT_TIME = /^booted-at-(\d+)$/;
 /**
- * Two processes' estimates of one boot time differ by the clock's and the uptime's granularity
- * (a second or so); two boots are much further apart than this.
+ * Two processes of one boot can see boot times a little apart: an estimate rounds, and a kernel
+ * moves its boot time when the clock is set. Two boots are much further apart than this.
  */
-const ESTIMATE_SLACK_SECONDS = 60;
+const BOOT_TIME_SLACK_SECONDS = 60;
 
 let bootId: string | undefined;
 
 /**
- * Differs between two boots of the machine, and is the same for every process of one boot:
- * Linux's boot id; the kernel's boot time where sysctl has it (macOS, BSD); else an estimate.
+ * Names this boot of the machine for every process of it. Exact where the kernel has an id for a
+ * boot (Linux's boot id, macOS's boot session UUID); else a boot time (BOOT_TIME), which
+ * isThisBoot compares with slack.
  */
 export function currentBootId(): string {
   return (bootId ??= readBootId());
@@ -43,25 +44,39 @@ function readBootId(): string {
   } catch {
     // not Linux
   }
-  try {
-    const boottime = /sec = (\d+), usec = (\d+)/.exec(execFileSync('sysctl', ['-n', 'kern.boottime'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
-    if (boottime) return `kern-boottime-${boottime[1]}.${boottime[2]}`;
-  } catch {
-    // no sysctl (Windows)
-  }
+  const session = sysctl('kern.bootsessionuuid');
+  if (session) return `boot-session-${session}`;
+  const boottime = /sec = (\d+)/.exec(sysctl('kern.boottime') ?? '');
+  if (boottime) return `booted-at-${boottime[1]}`;
   return `booted-at-${Math.round(Date.now() / 1000 - os.uptime())}`;
 }
 
+/** Where sysctl lives (macOS, FreeBSD), whatever the PATH of the process. */
+const SYSCTLS = ['/usr/sbin/sysctl', '/sbin/sysctl'];
+
+/** A sysctl value (macOS, BSD); undefined where there is no such key or no sysctl (Windows). */
+function sysctl(key: string): string | undefined {
+  if (process.platform === 'win32') return undefined;
+  for (const command of SYSCTLS) {
+    try {
+      return execFileSync(command, ['-n', key], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 2000 }).trim() || undefined;
+    } catch {
+      // not there, or no such key
+    }
+  }
+  return undefined;
+}
+
 /**
- * Whether a mark's boot id names this boot. An estimated boot time is compared with slack: an
- * exact comparison of rounded estimates can tell two processes of one boot apart, and then a
- * live writer's mark would read as an earlier boot's and its LMDB file be set aside.
+ * Whether a mark's boot id names this boot. Boot times are compared with slack: compared
+ * exactly, two processes of one boot could disagree, and then a live writer's mark would read
+ * as an earlier boot's and its LMDB file be set aside.
  */
 export function isThisBoot(markBoot: string, current: string = currentBootId()): boolean {
   if (markBoot === current) return true;
-  const mark = ESTIMATED_BOOT.exec(markBoot);
-  const now = ESTIMATED_BOOT.exec(current);
-  return mark !== null && now !== null && Math.abs(Number(mark[1]) - Number(now[1])) <= ESTIMATE_SLACK_SECONDS;
+  const mark = BOOT_TIME.exec(markBoot);
+  const now = BOOT_TIME.exec(current);
+  return mark !== null && now !== null && Math.abs(Number(mark[1]) - Number(now[1])) <= BOOT_TIME_SLACK_SECONDS;
 }
 
 /** This process's mark, written before its first unflushed commit and removed after a flush. */

@@ -2,8 +2,7 @@
 // without a flush of its own; its file is flushed once commits pause (a checkpoint), and until then
 // this process's unsynced mark stays in the directory (unsynced-marks.ts): after an OS crash, a
 // mark from an earlier boot says LMDB's file may be torn and is to be rebuilt from the log file.
-import type { UnsyncedMark } from './unsynced-marks.js';
-import { removeMarks } from './unsynced-marks.js';
+import { removeMarks, type UnsyncedMark } from './unsynced-marks.js';
 
 /** How long commits must pause before LMDB's file is flushed. */
 const CHECKPOINT_MS = 1000;

@@ -83,12 +83,14 @@ export interface WorkloadReport {
   nowMs: number | null;
   /**
    * asOf workloads: the asOf query and the same query now, timed in a pass of their own (the two
-   * alternating, nothing else in between); nowRatio is asOfMs / nowMs of this pass.
+   * alternating, nothing else in between); ratio is the median of its rounds' asOf/now, which
+   * the asOf target reads (nowRatio is the ratio in the rounds with DataScript).
    */
   paired?: { asOfMs: number; nowMs: number; ratio: number; times: Record<string, number[]> };
   /**
    * Reads with a raw column: factlog and raw lmdb-js timed in a pass of their own (the two
-   * alternating), for the within-3x-of-raw target.
+   * alternating); ratio is the median of its rounds' factlog/raw, which the within-3x-of-raw
+   * target reads.
    */
   pairedRaw?: { factlogMs: number; rawMs: number; ratio: number; times: Record<string, number[]> };
   ratio: number;

@@ -58,16 +58,12 @@ export class LogFile {
     private readonly fd: number,
   ) {}
 
-  /** Set when open found no file (or an empty one) and created it. */
-  created = false;
-
   /** Open (creating it with its header, flushed, when missing) for appending and reading. */
   static open(file: string): LogFile {
     // never truncate: another process may have created the file and written to it meanwhile
     const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT);
     const log = new LogFile(file, fd);
     if (fs.fstatSync(fd).size === 0) {
-      log.created = true;
       fs.writeSync(fd, MAGIC, 0, MAGIC.length, 0);
       fs.fsyncSync(fd);
       syncDirectoryOf(file);

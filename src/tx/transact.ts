@@ -62,7 +62,7 @@ class TxBuilder {
    * one fact is a conflict, two of them in a cardinality-one slot are too); `listed` for facts
    * that are new and go into `assertions`.
    */
-  private readonly facts = new Map<number, Map<number, AssertedFact[]>>();
+  private readonly facts = new FactTable();
   /** The new datoms, in the order they were first asserted. */
   private readonly assertions: RawDatom[] = [];
   private readonly retractions = new Map<string, RawDatom>();
@@ -80,9 +80,9 @@ class TxBuilder {
   }
 
   build(ops: Op[]): PreparedTx {
-    this.definedIdents = new Set(
-      ops.flatMap((o) => (o.op === 'add' && o.a instanceof Keyword && o.a.fqn === 'db/ident' && o.v instanceof Keyword ? [o.v.fqn] : [])),
-    );
+    for (const o of ops) {
+      if (o.op === 'add' && o.a instanceof Keyword && o.a.fqn === 'db/ident' && o.v instanceof Keyword) this.definedIdents.add(o.v.fqn);
+    }
     const attrs = ops.map((o) => (o.op === 'retract-entity' ? null : this.resolveAttr(o.a, o.form)));
     this.upsertTempids(ops, attrs);
     this.allocateTempids(ops);
@@ -155,9 +155,9 @@ class TxBuilder {
 
   /** Every tempid used as an entity gets a new id; one only used as a value is an error. */
   private allocateTempids(ops: Op[]): void {
-    const asEntity = new Set<string>();
-    for (const o of ops) if (o.e.kind === 'tempid' && (o.op === 'add' || o.op === 'cas')) asEntity.add(o.e.key);
-    for (const key of asEntity) {
+    for (const o of ops) {
+      if (o.e.kind !== 'tempid' || (o.op !== 'add' && o.op !== 'cas')) continue;
+      const key = o.e.key;
       if (this.tempids.has(key)) continue;
       const via = this.unify.get(key);
       if (via !== undefined && this.tempids.has(via)) this.tempids.set(key, this.tempids.get(via)!);
@@ -165,19 +165,21 @@ class TxBuilder {
       if (via !== undefined && !this.tempids.has(via)) this.tempids.set(via, this.tempids.get(key)!);
     }
     for (const o of ops) {
-      for (const arg of this.entityArgsOf(o)) {
-        if (arg.kind === 'tempid' && !this.tempids.has(arg.key)) {
-          throw txError('tx/dangling-tempid', `tempid ${JSON.stringify(arg.key)} is used only as a value, never as an entity`, o.form);
-        }
+      const dangling = this.danglingTempidOf(o);
+      if (dangling !== undefined) {
+        throw txError('tx/dangling-tempid', `tempid ${JSON.stringify(dangling)} is used only as a value, never as an entity`, o.form);
       }
     }
   }
 
-  private entityArgsOf(o: Op): EntityArg[] {
-    const args: EntityArg[] = [o.e];
-    if ((o.op === 'add' || o.op === 'retract' || o.op === 'cas') && o.v instanceof EntityValue) args.push(o.v.arg);
-    if ((o.op === 'add' || o.op === 'cas') && typeof o.v === 'string' && this.isRefAttr(o.a)) args.push({ kind: 'tempid', key: o.v, explicit: true });
-    return args;
+  /** A tempid `o` uses (as entity, entity value or ref string) that names no entity of this tx. */
+  private danglingTempidOf(o: Op): string | undefined {
+    if (o.e.kind === 'tempid' && !this.tempids.has(o.e.key)) return o.e.key;
+    if (o.op !== 'add' && o.op !== 'retract' && o.op !== 'cas') return undefined;
+    const v = o.v;
+    if (v instanceof EntityValue) return v.arg.kind === 'tempid' && !this.tempids.has(v.arg.key) ? v.arg.key : undefined;
+    if (o.op !== 'retract' && typeof v === 'string' && !this.tempids.has(v) && this.isRefAttr(o.a)) return v;
+    return undefined;
   }
 
   private isRefAttr(a: Keyword | number): boolean {
@@ -282,20 +284,17 @@ class TxBuilder {
     if (isLongMarker(raw.payload)) {
       throw txError('tx/invalid-value', `a ${attr.ident} value has the reserved shape of a long-value marker`, form);
     }
-    let slot = this.facts.get(e);
-    if (slot === undefined) this.facts.set(e, (slot = new Map()));
-    let facts = slot.get(raw.a);
-    if (facts === undefined) slot.set(raw.a, (facts = []));
     let fact: AssertedFact | undefined;
-    for (const f of facts) {
+    for (let f = this.facts.first(e); f !== undefined; f = f.next) {
+      if (f.raw.a !== raw.a) continue;
       if (sameValue(f.raw, raw)) fact = f;
       else if (attr.cardinality === 'one' && f.form !== undefined) {
         throw txError('tx/cardinality-conflict', `two values for cardinality-one ${attr.ident} of entity ${e}`, form);
       }
     }
-    if (fact === undefined) facts.push((fact = { raw, form, listed: false }));
+    if (fact === undefined) this.facts.add((fact = { raw, form, listed: false, next: undefined, last: undefined }));
     else fact.form = form;
-    if (attr.cardinality === 'one') {
+    if (attr.cardinality === 'one' && !this.isNew(e)) {
       for (const old of this.currentValues(e, attr)) if (!sameValue(old, raw)) this.retractStored(old);
     }
     if (attr.unique) this.uniqueChecks.push({ attr, raw, form });
@@ -305,13 +304,9 @@ class TxBuilder {
 
   /** The fact record of `raw` (created unasserted when new). */
   private factOf(raw: RawDatom): AssertedFact {
-    let slot = this.facts.get(raw.e);
-    if (slot === undefined) this.facts.set(raw.e, (slot = new Map()));
-    let facts = slot.get(raw.a);
-    if (facts === undefined) slot.set(raw.a, (facts = []));
-    for (const f of facts) if (sameValue(f.raw, raw)) return f;
-    const fact: AssertedFact = { raw, form: undefined, listed: false };
-    facts.push(fact);
+    for (let f = this.facts.first(raw.e); f !== undefined; f = f.next) if (f.raw.a === raw.a && sameValue(f.raw, raw)) return f;
+    const fact: AssertedFact = { raw, form: undefined, listed: false, next: undefined, last: undefined };
+    this.facts.add(fact);
     return fact;
   }
 
@@ -324,13 +319,9 @@ class TxBuilder {
 
   private checkConflicts(): void {
     if (this.retractions.size === 0) return;
-    for (const slot of this.facts.values()) {
-      for (const facts of slot.values()) {
-        for (const f of facts) {
-          if (f.form !== undefined && this.retractions.has(factKey(f.raw))) {
-            throw txError('tx/datom-conflict', `the same datom is asserted and retracted`, f.form);
-          }
-        }
+    for (const f of this.facts.all()) {
+      if (f.form !== undefined && this.retractions.has(factKey(f.raw))) {
+        throw txError('tx/datom-conflict', `the same datom is asserted and retracted`, f.form);
       }
     }
   }
@@ -416,7 +407,8 @@ class TxBuilder {
 
   private txInstant(): number {
     const instantAttr = this.schema.attr(Attr.txInstant)!;
-    const given = this.facts.get(this.tx)?.get(Attr.txInstant)?.find((f) => f.listed)?.raw;
+    let given: RawDatom | undefined;
+    for (let f = this.facts.first(this.tx); f !== undefined && !given; f = f.next) if (f.raw.a === Attr.txInstant && f.listed) given = f.raw;
     const last = this.options.lastInstant;
     if (given) {
       const ms = given.payload as number;
@@ -476,6 +468,38 @@ interface AssertedFact {
   form: FormRef | undefined;
   /** In `assertions`: new, not already in the db. */
   listed: boolean;
+  /** The entity's next fact (FactTable's chain). */
+  next: AssertedFact | undefined;
+  /** On an entity's first fact: its last one, where the chain grows. */
+  last: AssertedFact | undefined;
+}
+
+/**
+ * The facts a tx asserts, by entity: each entity's facts chained from its first, so that a bulk
+ * load costs one map entry per entity and no arrays. An entity has few facts; one with many
+ * values of a cardinality-many attribute was already checked value by value.
+ */
+class FactTable {
+  private readonly firstByEntity = new Map<number, AssertedFact>();
+
+  first(e: number): AssertedFact | undefined {
+    return this.firstByEntity.get(e);
+  }
+
+  add(fact: AssertedFact): void {
+    const first = this.firstByEntity.get(fact.raw.e);
+    if (first === undefined) {
+      fact.last = fact;
+      this.firstByEntity.set(fact.raw.e, fact);
+    } else {
+      first.last!.next = fact;
+      first.last = fact;
+    }
+  }
+
+  *all(): Generator<AssertedFact> {
+    for (const first of this.firstByEntity.values()) for (let f: AssertedFact | undefined = first; f !== undefined; f = f.next) yield f;
+  }
 }
 
 /** Same (tag, payload): what factKey compares, without building the string (NaN equals NaN, 0 equals -0). */

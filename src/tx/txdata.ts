@@ -87,27 +87,24 @@ function listOp(form: unknown[] | EdnList, ref: FormRef): Op {
   const opName = keywordOf(items[0]);
   const op = opName ? OPS[opName.fqn] : undefined;
   if (!op) throw txError('tx/unknown-operation', `unknown operation ${printEdn(items[0] ?? null)}`, ref);
-  const arity = (n: number[]) => {
-    if (!n.includes(items.length - 1)) {
-      throw txError('tx/invalid-data', `${opName} takes ${n.join(' or ')} arguments, got ${items.length - 1}`, ref);
-    }
-  };
+  const args = items.length - 1;
+  const arity = ARITIES[op];
+  if (!arity.includes(args)) throw txError('tx/invalid-data', `${opName} takes ${arity.join(' or ')} arguments, got ${args}`, ref);
   switch (op) {
     case 'add':
-      arity([3]);
       return { op, e: entityArg(items[1], ref), a: attrArg(items[2], ref), v: items[3], form: ref };
     case 'retract':
-      arity([2, 3]);
-      if (items.length === 3) return { op: 'retract-attr', e: entityArg(items[1], ref), a: attrArg(items[2], ref), form: ref };
+      if (args === 2) return { op: 'retract-attr', e: entityArg(items[1], ref), a: attrArg(items[2], ref), form: ref };
       return { op, e: entityArg(items[1], ref), a: attrArg(items[2], ref), v: items[3], form: ref };
     case 'retract-entity':
-      arity([1]);
       return { op, e: entityArg(items[1], ref), form: ref };
     case 'cas':
-      arity([4]);
       return { op, e: entityArg(items[1], ref), a: attrArg(items[2], ref), old: items[3], v: items[4], form: ref };
   }
 }
+
+/** How many arguments each operation takes. */
+const ARITIES: Record<'add' | 'retract' | 'retract-entity' | 'cas', number[]> = { add: [3], retract: [2, 3], 'retract-entity': [1], cas: [4] };
 
 /** An entity position: id, tempid (string or negative number), ident keyword or lookup ref. */
 export function entityArg(x: unknown, ref: FormRef): EntityArg {

@@ -265,6 +265,18 @@ describe('tempids and the tx entity', () => {
     await expectTxError(conn, `[{:db/id "a" :person/best "nobody"}]`, 'tx/dangling-tempid');
   });
 
+  it('in plain JS data, a ref value ":ns/name" is an ident and "datomic.tx" the transaction, not tempids', async () => {
+    const conn = await withSchema();
+    const red = conn.db().entid(Keyword.of('color/red'));
+    const r = await conn.transact([[':db/add', 'a', ':person/color', ':color/red'], { ':db/id': 'b', ':person/color': ':color/red' }]);
+    expect(values(conn.db(), r.tempids.a, 'person/color')).toEqual([red]);
+    expect(values(conn.db(), r.tempids.b, 'person/color')).toEqual([red]);
+    const s = await conn.transact([[':db/add', 'c', ':person/best', 'datomic.tx']]);
+    expect(values(conn.db(), s.tempids.c, 'person/best')).toEqual([s.tx]);
+    await expectTxError(conn, [[':db/add', 'd', ':person/color', ':color/green']], 'tx/unknown-ident');
+    await expectTxError(conn, [[':db/add', 'd', ':person/best', 'nobody']], 'tx/dangling-tempid');
+  });
+
   it('"datomic.tx" annotates the transaction', async () => {
     const conn = await withSchema();
     const r = await conn.transact(`[{:db/id "datomic.tx" :tx/source "import"} {:person/name "A"}]`);

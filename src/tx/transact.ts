@@ -178,7 +178,7 @@ class TxBuilder {
     if (o.op !== 'add' && o.op !== 'retract' && o.op !== 'cas') return undefined;
     const v = o.v;
     if (v instanceof EntityValue) return v.arg.kind === 'tempid' && !this.tempids.has(v.arg.key) ? v.arg.key : undefined;
-    if (o.op !== 'retract' && typeof v === 'string' && !this.tempids.has(v) && this.isRefAttr(o.a)) return v;
+    if (o.op !== 'retract' && typeof v === 'string' && isTempidString(v) && !this.tempids.has(v) && this.isRefAttr(o.a)) return v;
     return undefined;
   }
 
@@ -233,14 +233,15 @@ class TxBuilder {
 
   private isResolvableRef(v: unknown): boolean {
     if (v instanceof EntityValue) return v.arg.kind !== 'tempid' || this.tempids.has(v.arg.key);
-    if (typeof v === 'string') return this.tempids.has(v);
+    if (typeof v === 'string') return !isTempidString(v) || this.tempids.has(v);
     if (typeof v === 'number') return v >= 0;
     return true;
   }
 
   private resolveRefValue(v: unknown, form: FormRef): number {
     if (v instanceof EntityValue) return this.resolveEntity(v.arg, form);
-    if (typeof v === 'string' && !v.startsWith(':')) return this.resolveEntity(v === TX_TEMPID ? { kind: 'tx' } : { kind: 'tempid', key: v, explicit: true }, form);
+    if (typeof v === 'string' && isTempidString(v)) return this.resolveEntity({ kind: 'tempid', key: v, explicit: true }, form);
+    if (v === TX_TEMPID) return this.tx;
     if (typeof v === 'string') return this.resolveEntity({ kind: 'ident', ident: Keyword.of(v) }, form);
     if (typeof v === 'number' && v < 0) return this.resolveEntity({ kind: 'tempid', key: String(v), explicit: true }, form);
     if (typeof v === 'number') return this.resolveEntity({ kind: 'id', id: v }, form);
@@ -508,6 +509,14 @@ function sameValue(x: RawDatom, y: RawDatom): boolean {
   const p = x.payload;
   const q = y.payload;
   return p === q || (p !== p && q !== q);
+}
+
+/**
+ * What a string names as the value of a ref attribute: a tempid, unless it is "datomic.tx" (this
+ * transaction) or ':ns/name' (an ident, as keywords are written in plain JS data).
+ */
+function isTempidString(v: string): boolean {
+  return v !== TX_TEMPID && !v.startsWith(':');
 }
 
 function keywordish(x: unknown): unknown {

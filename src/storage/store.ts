@@ -474,9 +474,22 @@ export class Store {
   /** Inside a write transaction: append a log entry and apply it to the indexes. */
   putTransaction(head: { t: number; tx: number; instant: number }, asserted: RawDatom[], retracted: Retraction[], meta: Meta): void {
     const parts = { ...head, retracted: retracted.map((r) => r.raw), asserted };
-    const record = encodeLogParts(parts);
-    this.log.putSync(head.t, this.format >= BINARY_LOG_FORMAT ? record : encodeLogEntry(toLogEntry(parts)));
-    this.pendingRecords.push({ t: head.t, bytes: record });
+    this.putLogRecord(head.t, encodeLogParts(parts), () => toLogEntry(parts), true);
+    this.applyDatoms(asserted, retracted);
+    this.putMeta(meta);
+  }
+
+  /**
+   * A log record (encodeLogRecord's bytes) into LMDB's log table, in the database's format, and,
+   * when `toLogFile`, into the log file with this commit.
+   */
+  private putLogRecord(t: number, record: Uint8Array, entry: () => LogEntry, toLogFile: boolean): void {
+    this.log.putSync(t, this.format >= BINARY_LOG_FORMAT ? record : encodeLogEntry(entry()));
+    if (toLogFile) this.pendingRecords.push({ t, bytes: record });
+  }
+
+  /** One transaction's datoms into the indexes: retractions first, then assertions; and the per-attribute counts. */
+  private applyDatoms(asserted: RawDatom[], retracted: Retraction[]): void {
     const counts = new Map<number, number>();
     const bump = (a: number, n: number) => counts.set(a, (counts.get(a) ?? 0) + n);
     for (const r of retracted) {
@@ -502,7 +515,6 @@ export class Store {
       this.putLongValue(d);
     }
     for (const [a, n] of counts) if (n !== 0) this.meta.putSync(`count:${a}`, this.attrCount(a) + n);
-    this.putMeta(meta);
   }
 
   private putLongValue(d: RawDatom): void {
@@ -654,29 +666,26 @@ export class Store {
 
   /** Into LMDB's log table and, unless it came from there, the log file with this commit. */
   private putLogEntry(entry: LogEntry, toLogFile: boolean): void {
-    const record = this.format >= BINARY_LOG_FORMAT || toLogFile ? encodeLogRecord(entry) : undefined;
-    this.log.putSync(entry.t, this.format >= BINARY_LOG_FORMAT ? record : encodeLogEntry(entry));
-    if (toLogFile) this.pendingRecords.push({ t: entry.t, bytes: record! });
+    if (this.format < BINARY_LOG_FORMAT && !toLogFile) this.log.putSync(entry.t, encodeLogEntry(entry));
+    else this.putLogRecord(entry.t, encodeLogRecord(entry), () => entry, toLogFile);
   }
 
-  /** Apply one log entry's datoms to the indexes and per-attribute counts. */
+  /**
+   * Apply one log entry's datoms to the indexes and per-attribute counts. A retraction ends the
+   * current datom it names (found for the tx that asserted it); one naming none is skipped.
+   */
   private indexLogEntry(entry: LogEntry, keepHistory: (a: number, entry: LogEntry) => boolean): void {
-    const counts = new Map<number, number>();
+    const asserted: RawDatom[] = [];
+    const retracted: Retraction[] = [];
     for (const d of entry.datoms) {
       const raw: RawDatom = { e: d.e, a: d.a, tag: d.tag, payload: d.payload, tx: entry.tx };
-      if (d.added) {
-        this.putCurrent(raw);
-        this.putLongValue(raw);
-        counts.set(d.a, (counts.get(d.a) ?? 0) + 1);
-      } else {
-        const asserted = this.findCurrent(raw);
-        if (!asserted) continue;
-        this.removeCurrent(asserted);
-        if (keepHistory(d.a, entry)) this.putHistory(asserted, entry.tx);
-        counts.set(d.a, (counts.get(d.a) ?? 0) - 1);
+      if (d.added) asserted.push(raw);
+      else {
+        const current = this.findCurrent(raw);
+        if (current) retracted.push({ raw: current, txRetracted: entry.tx, keepHistory: keepHistory(d.a, entry) });
       }
     }
-    for (const [a, n] of counts) if (n !== 0) this.meta.putSync(`count:${a}`, this.attrCount(a) + n);
+    this.applyDatoms(asserted, retracted);
   }
 
   /** A consistent copy of the whole database (taken from one read snapshot) into an empty directory. */

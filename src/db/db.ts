@@ -313,7 +313,7 @@ export class Db implements DbView {
     });
     if (store.lastT() <= this.basisT) return;
     store.visitHistory(index, prefix, end, (e, a, tag, payload, txAsserted, txRetracted) => {
-      if (txAsserted <= txMax && txRetracted > txMax && txAsserted > txMin) visit(e, a, valueOf(tag, payload), txAsserted, true);
+      if (visibleVersions(txAsserted, txRetracted, txMin, txMax, false) & ASSERTION) visit(e, a, valueOf(tag, payload), txAsserted, true);
     });
   }
 
@@ -471,10 +471,9 @@ export class Db implements DbView {
         const k = h.value as KeyPart[];
         const asserted = k[txSlot] as number;
         const retracted = k[txSlot + 1] as number;
-        if (asserted <= txMax && history) {
-          if (asserted > txMin) yield datom(k, asserted, true);
-          if (retracted <= txMax && retracted > txMin) yield datom(k, retracted, false);
-        } else if (asserted <= txMax && asserted > txMin && retracted > txMax) yield datom(k, asserted, true);
+        const seen = visibleVersions(asserted, retracted, txMin, txMax, history);
+        if (seen & ASSERTION) yield datom(k, asserted, true);
+        if (seen & RETRACTION) yield datom(k, retracted, false);
         h = past.next();
       }
     }
@@ -488,14 +487,11 @@ export class Db implements DbView {
     txMax: number,
   ): Generator<Entry> {
     for (const { raw, txRetracted } of this.ctx.store.scanHistory(index, prefix, end)) {
-      if (raw.tx > txMax) continue;
-      if (this.isHistory) {
-        const key = indexKey(index, raw);
-        if (raw.tx > txMin) yield { raw, added: true, tx: raw.tx, key };
-        if (txRetracted <= txMax && txRetracted > txMin) yield { raw, added: false, tx: txRetracted, key };
-      } else if (txRetracted > txMax && raw.tx > txMin) {
-        yield { raw, added: true, tx: raw.tx, key: indexKey(index, raw) };
-      }
+      const seen = visibleVersions(raw.tx, txRetracted, txMin, txMax, this.isHistory);
+      if (seen === 0) continue;
+      const key = indexKey(index, raw);
+      if (seen & ASSERTION) yield { raw, added: true, tx: raw.tx, key };
+      if (seen & RETRACTION) yield { raw, added: false, tx: txRetracted, key };
     }
   }
 
@@ -507,6 +503,20 @@ export class Db implements DbView {
     if (this.overlay) parts.push('with');
     return `#factlog/db {${parts.join(', ')}}`;
   }
+}
+
+const ASSERTION = 1;
+const RETRACTION = 2;
+
+/**
+ * Which versions of a retracted datom (asserted at txAsserted, retracted at txRetracted) a view
+ * over (txMin, txMax] sees: a history view both events in its range; a past view the assertion,
+ * if the datom was still true at txMax. A bit set of ASSERTION and RETRACTION.
+ */
+function visibleVersions(txAsserted: number, txRetracted: number, txMin: number, txMax: number, history: boolean): number {
+  if (txAsserted > txMax) return 0;
+  if (history) return (txAsserted > txMin ? ASSERTION : 0) | (txRetracted <= txMax && txRetracted > txMin ? RETRACTION : 0);
+  return txAsserted > txMin && txRetracted > txMax ? ASSERTION : 0;
 }
 
 const INDEX_ORDER: Record<IndexName, ('e' | 'a' | 'v' | 't')[]> = {

@@ -18,6 +18,27 @@ function fails(text: string, code: string, line?: number, column?: number, msg?:
   throw new Error(`expected ${text} to fail`);
 }
 
+/** A parsed pattern without its positions (those of JS data refer to its printed text). */
+const shape = (x: unknown) => JSON.parse(JSON.stringify(x, (k, v) => (k === 'pos' ? undefined : v)));
+
+describe('parsePull of plain JS data', () => {
+  it('reads strings in attribute places as keywords, "*" and "..." as symbols, objects as maps', () => {
+    const pairs: [unknown, string][] = [
+      [[':a', 'person/name', '*', ':person/_friend'], '[:a :person/name * :person/_friend]'],
+      [[{ ':friend': [':name', { mentor: '...' }] }, { 'b/c': 3 }], '[{:friend [:name {:mentor ...}]} {:b/c 3}]'],
+      [[[':a', ':as', 'x', ':limit', 5, ':default', 'none']], '[[:a :as "x" :limit 5 :default "none"]]'],
+      [[{ ':a': [':b'] }, new Map<unknown, unknown>([[':c', [':d']]])], '[{:a [:b]} {:c [:d]}]'],
+    ];
+    for (const [js, text] of pairs) expect(shape(parsePull(js as never))).toEqual(shape(parsePull(text)));
+  });
+
+  it('keeps EDN data as it is, and still rejects what is no pattern', () => {
+    expect(shape(parsePull(readEdn('[:a {:b [:c]}]') as never))).toEqual(shape(parsePull('[:a {:b [:c]}]')));
+    expect(() => parsePull([42] as never)).toThrow(FactlogError);
+    expect(() => parsePull([{ ':a': 'nope' }] as never)).toThrow(FactlogError);
+  });
+});
+
 describe('parsePull', () => {
   it('attributes, wildcard, :db/id, reverse', () => {
     const p = parsePull('[:a :person/name * "*" :db/id :person/_friend :_parent]');

@@ -63,6 +63,16 @@ describe('pull', () => {
     const rev = pull(db, '[{:person/_address [:person/name]}]', pull(db, '[*]', ids.a!)!['person/address'] ? (pull(db, '[*]', ids.a!)!['person/address'] as { 'db/id': number })['db/id'] : 0);
     expect(rev).toEqual({ 'person/_address': { 'person/name': 'ann' } }); // reverse of a component: single value
   });
+  it('patterns as plain JS data: attribute strings with or without colon, objects for maps, options', () => {
+    const db = conn.db();
+    const js = pull(db, [':db/id', { ':person/friend': ['person/name'] }, ':person/_friend', [':person/age', ':default', 0], ['person/name', 'as', 'n']], ids.b!);
+    const edn = pull(db, '[:db/id {:person/friend [:person/name]} :person/_friend [:person/age :default 0] [:person/name :as "n"]]', ids.b!);
+    expect(js).toEqual(edn);
+    expect(js).toEqual({ 'db/id': ids.b, 'person/friend': [{ 'person/name': 'ann' }], 'person/_friend': [{ 'db/id': ids.a }], 'person/age': 0, n: 'bob' });
+    expect(pull(db, ['person/name', { 'person/mentor': '...' }], ids.c!)).toEqual(pull(db, '[:person/name {:person/mentor ...}]', ids.c!));
+    expect(pull(db, ['*'], ids.c!)).toEqual(pull(db, '[*]', ids.c!));
+    expect(pullMany(db, [[':person/name', ':as', 'who']], [ids.a!, ids.c!])).toEqual([{ who: 'ann' }, { who: 'cid' }]);
+  });
   it('recursion with ... and depth, with cycle protection', () => {
     const db = conn.db();
     const r = pull(db, '[:person/name {:person/mentor ...}]', ids.a!);

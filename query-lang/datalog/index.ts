@@ -8,6 +8,7 @@ import { datalogParser } from './parser.js';
 import { AstBuilder } from './builder.js';
 import { QueryParseError } from './errors.js';
 import { validateQuery, validateRuleSet } from './validate.js';
+import { pullPatternFromJs } from './pull-data.js';
 import type { PullPattern, Query, RuleSet } from './ast.js';
 
 export * from './ast.js';
@@ -156,9 +157,12 @@ export function parseRules(r: QueryInput): RuleSet {
   return rules;
 }
 
-/** Parse a pull pattern `[:a {:b [:c]} ...]`. Cached by text like parseQuery. */
+/**
+ * Parse a pull pattern `[:a {:b [:c]} ...]`: EDN text, EDN data, or plain JS data (pull-data.ts).
+ * Cached by text like parseQuery.
+ */
 export function parsePull(p: QueryInput): PullPattern {
-  const text = asText(p);
+  const text = asText(typeof p === 'string' ? p : (pullPatternFromJs(p) as EdnValue));
   const hit = pullCache.get(text);
   if (hit) return hit;
   const pattern = parseWith(text, 'pullPattern', (b, cst) => b.pullPattern(cst));

@@ -8,6 +8,7 @@ import {
   Sym,
   parseQuery,
   parseRules,
+  printEdn,
   readEdn,
   validateRuleCalls,
   type Clause,
@@ -178,6 +179,41 @@ describe('map form and EDN data input', () => {
     expect(parseQuery(built).text).toBe('[:find ?e :where [?e :a "x"]]');
     expect(parseQuery({ find: [Sym.of('?e')], where: [[Sym.of('?e'), Keyword.of('a')]] }).find.kind).toBe('find-rel');
     fails(() => parseQuery(new EdnList([Keyword.of('find')])), 'query/syntax', 1, 1);
+  });
+});
+
+describe('queries as plain JS data', () => {
+  /** The JS query parses to the query the EDN text does (its text is the printed EDN data). */
+  const same = (js: unknown, text: string) => expect(parseQuery(js as never).text).toBe(printEdn(readEdn(text)));
+
+  it('reads strings by shape: variables, sources, keywords, markers; other strings are constants', () => {
+    same(
+      [':find', '?n', ':in', '$', '?min', ':where', ['?e', ':person/name', '?n'], ['?e', ':person/age', '?a'], [['>=', '?a', '?min']], ['?e', ':person/nick', 'Ann'], ['?e', ':person/color', ':color/red'], ['_', ':x', '_']],
+      '[:find ?n :in $ ?min :where [?e :person/name ?n] [?e :person/age ?a] [(>= ?a ?min)] [?e :person/nick "Ann"] [?e :person/color :color/red] [_ :x _]]',
+    );
+    same([':find', '?n', '.', ':where', [[':person/email', 'a@x'], ':person/name', '?n']], '[:find ?n . :where [[:person/email "a@x"] :person/name ?n]]');
+    same([':find', ['?n', '...'], ':in', '$db', ':where', ['$db', '?e', ':n', '?n']], '[:find [?n ...] :in $db :where [$db ?e :n ?n]]');
+    same(['find', ['?n', '?e'], 'keys', 'name', 'id', 'where', ['?e', ':n', '?n']], '[:find [?n ?e] :keys name id :where [?e :n ?n]]');
+  });
+
+  it('arrays headed by a name are lists: calls, aggregates, pull, rule calls, not/or/and', () => {
+    same(
+      { find: [['count', '?e'], ['max', 3, '?s'], ['pull', '?e', ['*', { ':emp/boss': ['emp/name'] }]]], with: ['?x'], in: ['$', ['?t', '...'], [['?a', '?b']]], where: [['?e', ':s', '?s'], ['?e', ':x', '?x']] },
+      '{:find [(count ?e) (max 3 ?s) (pull ?e [* {:emp/boss [:emp/name]}])] :with [?x] :in [$ [?t ...] [[?a ?b]]] :where [[?e :s ?s] [?e :x ?x]]}',
+    );
+    same(
+      [':find', '?x', ':in', '$', '$db', '%', ':where', ['?e', ':h', '?h'], [['ground', ['a', 'b']], ['?x', '...']], [['str', '?x', '!'], '?s'], ['reports', '?e', '?b'], ['not', ['?e', ':banned', true]], ['or', ['?e', ':a', 1], ['and', ['?e', ':b', 2], ['?e', ':c', 3]]], ['not-join', ['?e'], ['?e', ':d', '?d']], ['or-join', [['?e'], '?f'], ['?e', ':f', '?f']], ['$db', 'not', ['?e', ':g']]],
+      '[:find ?x :in $ $db % :where [?e :h ?h] [(ground ["a" "b"]) [?x ...]] [(str ?x "!") ?s] (reports ?e ?b) (not [?e :banned true]) (or [?e :a 1] (and [?e :b 2] [?e :c 3])) (not-join [?e] [?e :d ?d]) (or-join [[?e] ?f] [?e :f ?f]) ($db not [?e :g])]',
+    );
+  });
+
+  it('rule sets as JS data; EDN data is left as it is', () => {
+    const js = [[['reach', '?a', '?b'], ['?a', ':next', '?b']], [['reach', '?a', '?b'], ['?a', ':next', '?x'], ['reach', '?x', '?b']], [['top', ['?e']], ['not', ['?e', ':boss', '_']]]];
+    const text = '[[(reach ?a ?b) [?a :next ?b]] [(reach ?a ?b) [?a :next ?x] (reach ?x ?b)] [(top [?e]) (not [?e :boss _])]]';
+    expect(parseRules(js as never)).toBe(parseRules(text));
+    // a Sym marks EDN data: its strings stay string constants, "?x" included
+    const edn = [Keyword.of('find'), Sym.of('?e'), Keyword.of('where'), [Sym.of('?e'), Keyword.of('a'), '?x']];
+    expect(parseQuery(edn).text).toBe('[:find ?e :where [?e :a "?x"]]');
   });
 });
 

@@ -170,6 +170,16 @@ describe('rules', () => {
     const all = q<unknown[][]>('[:find ?e ?b :in $ % :where (reports ?e ?b)]', db, rules);
     expect(all.length).toBe(4); // bob->ann, cid->ann, dan->cid, dan->ann (eve's boss was retracted)
   });
+  it('queries and rules as plain JS data answer as their EDN text does', () => {
+    const db = conn.db();
+    const jsRules = [[['reports', '?e', '?b'], ['?e', ':emp/boss', '?b']], [['reports', '?e', '?b'], ['?e', ':emp/boss', '?x'], ['reports', '?x', '?b']]];
+    const jsQuery = { find: [['?n', '...']], in: ['$', '%', '?boss'], where: [['?a', ':emp/name', '?boss'], ['reports', '?e', '?a'], ['?e', ':emp/name', '?n']] };
+    const fromJs = q<string[]>(jsQuery, db, jsRules, 'ann');
+    expect(fromJs.sort()).toEqual(['bob', 'cid', 'dan']);
+    expect(fromJs).toEqual(q<string[]>('[:find [?n ...] :in $ % ?boss :where [?a :emp/name ?boss] (reports ?e ?a) [?e :emp/name ?n]]', db, rules, 'ann').sort());
+    const rich = q([':find', '?n', ['count', '?t'], ':where', ['?e', ':emp/tags', '?t'], ['?e', ':emp/color', ':color/red'], ['?e', ':emp/salary', '?s'], [['>', '?s', 50000]], ['?e', ':emp/name', '?n']], db);
+    expect(rich).toEqual([['ann', 2]]);
+  });
   it('non-linear recursion over a long chain (semi-naive fixpoint)', () => {
     const db = conn.db();
     const n = q('[:find (count ?b) . :in $ % :with ?a :where (reach ?a ?b)]', db, rules);

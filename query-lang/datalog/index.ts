@@ -9,6 +9,7 @@ import { AstBuilder } from './builder.js';
 import { QueryParseError } from './errors.js';
 import { validateQuery, validateRuleSet } from './validate.js';
 import { pullPatternFromJs } from './pull-data.js';
+import { queryFromJs, rulesFromJs } from './query-data.js';
 import type { PullPattern, Query, RuleSet } from './ast.js';
 
 export * from './ast.js';
@@ -132,12 +133,12 @@ function asText(x: QueryInput): string {
 }
 
 /**
- * Parse a Datalog query given as EDN text or EDN data (data is printed first; positions then refer to
- * the printed text). Results are cached by text: the same text returns the same (shared, do not
+ * Parse a Datalog query given as EDN text, EDN data or plain JS data (query-data.ts; data is
+ * printed first, positions then refer to the printed text). Results are cached by text: the same text returns the same (shared, do not
  * mutate) Query object. Throws QueryParseError, or EdnSyntaxError for malformed EDN.
  */
 export function parseQuery(q: QueryInput): Query {
-  const text = asText(q);
+  const text = asText(typeof q === 'string' ? q : (queryFromJs(q) as EdnValue));
   const hit = queryCache.get(text);
   if (hit) return hit;
   const query = parseWith(text, 'query', (b, cst) => b.query(cst));
@@ -146,9 +147,9 @@ export function parseQuery(q: QueryInput): Query {
   return query;
 }
 
-/** Parse a rule set `[[(name ?a ?b) clause ...] ...]`. Cached by text like parseQuery. */
+/** Parse a rule set `[[(name ?a ?b) clause ...] ...]`: text, EDN data or JS data. Cached by text like parseQuery. */
 export function parseRules(r: QueryInput): RuleSet {
-  const text = asText(r);
+  const text = asText(typeof r === 'string' ? r : (rulesFromJs(r) as EdnValue));
   const hit = rulesCache.get(text);
   if (hit) return hit;
   const rules = parseWith(text, 'ruleSet', (b, cst) => b.ruleSet(cst));

@@ -3,7 +3,7 @@
 // "*" is the wildcard and "..." unbounded recursion; an object maps attributes to sub-patterns.
 // Option values (`[':a', ':as', 'A']`, `':default'`) stay as given. Printed as they are, JS
 // strings would be EDN strings, which name no attribute in the grammar.
-import { Keyword, Sym } from '../edn/types.js';
+import { isPlainObject, Keyword, Sym } from '../edn/types.js';
 
 export function pullPatternFromJs(pattern: unknown): unknown {
   return Array.isArray(pattern) ? pattern.map(pullElementFromJs) : pattern;
@@ -30,10 +30,4 @@ function attrWithOptionsFromJs(x: unknown[]): unknown[] {
 function subPatternFromJs(v: unknown): unknown {
   if (Array.isArray(v)) return pullPatternFromJs(v);
   return v === '...' ? Sym.of('...') : v;
-}
-
-function isPlainObject(x: unknown): x is Record<string, unknown> {
-  if (x === null || typeof x !== 'object') return false;
-  const proto = Object.getPrototypeOf(x);
-  return proto === Object.prototype || proto === null;
 }

@@ -1,5 +1,5 @@
 // EDN printer: printEdn(x) produces text that readEdn reads back to a deep-equal value.
-import { BigDec, Char, EdnList, Keyword, Sym, Tagged, Uuid } from './types.js';
+import { BigDec, Char, EdnList, isPlainObject, Keyword, Sym, Tagged, Uuid } from './types.js';
 import { EdnPrintError } from './errors.js';
 
 /** Deeper values are refused (must be >= the reader's MAX_EDN_DEPTH so everything read can be printed). */
@@ -55,11 +55,6 @@ function printNumber(n: number): string {
   const s = String(n);
   if (Number.isInteger(n) && !Number.isSafeInteger(n) && !/[.e]/.test(s)) return s + '.0';
   return s;
-}
-
-function isPlainObject(v: object): boolean {
-  const proto = Object.getPrototypeOf(v);
-  return proto === Object.prototype || proto === null;
 }
 
 interface PrintOpts {

@@ -143,3 +143,10 @@ export interface SourcePos {
   column: number;
   offset: number;
 }
+
+/** An object literal (or Object.create(null)): what JS data uses for maps. */
+export function isPlainObject(x: unknown): x is Record<string, unknown> {
+  if (x === null || typeof x !== 'object') return false;
+  const proto = Object.getPrototypeOf(x);
+  return proto === Object.prototype || proto === null;
+}

@@ -1,6 +1,6 @@
 // Tx data (EDN text or JS data) -> flat operations. Map forms are expanded here, nested maps and
 // reverse keys included, using the schema to tell refs and cardinality-many attributes apart.
-import { EdnList, Keyword, Sym } from '../../query-lang/edn/types.js';
+import { EdnList, isPlainObject, Keyword, Sym } from '../../query-lang/edn/types.js';
 import { positionOf, readEdn } from '../../query-lang/edn/reader.js';
 import { printEdn } from '../../query-lang/edn/printer.js';
 import type { AttrInfo } from '../db/api.js';
@@ -135,12 +135,6 @@ export function keywordOf(x: unknown): Keyword | null {
 
 export function isMapForm(x: unknown): x is Map<unknown, unknown> | Record<string, unknown> {
   return x instanceof Map || isPlainObject(x);
-}
-
-function isPlainObject(x: unknown): x is Record<string, unknown> {
-  if (x === null || typeof x !== 'object') return false;
-  const proto = Object.getPrototypeOf(x);
-  return proto === Object.prototype || proto === null;
 }
 
 function mapEntries(m: Map<unknown, unknown> | Record<string, unknown>): [unknown, unknown][] {

@@ -123,6 +123,25 @@ describe('parsers never crash or hang on random and mutated input', () => {
     }
   });
 
+  it('deep or cyclic JS data fails with a clear error too (it is converted before it is printed)', () => {
+    let deep: unknown[] = [];
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    const cyclic: unknown[] = ['?e', ':a'];
+    cyclic.push(cyclic);
+    const inputs = [deep, [':find', '?e', ':where', deep], [':find', '?e', ':where', cyclic], { find: ['?e'], where: [cyclic] }, [{ ':a': deep }], [[['r', '?a'], cyclic]]];
+    for (const f of [parseQuery, parsePull, parseRules]) {
+      for (const input of inputs) {
+        let err: unknown = null;
+        try {
+          f(input as never);
+        } catch (e) {
+          err = e;
+        }
+        expect(err).toBeInstanceOf(FactlogError);
+      }
+    }
+  });
+
   it('deep nesting through the tx-data reader', async () => {
     const conn = await freshConn({ noSync: true });
     for (const input of DEEP as string[]) {

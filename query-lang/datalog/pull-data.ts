@@ -6,6 +6,23 @@
 import { isPlainObject, Keyword, Sym } from '../edn/types.js';
 
 export function pullPatternFromJs(pattern: unknown): unknown {
+  return convertOrLeave(pattern, patternFromJs);
+}
+
+/**
+ * `convert(data)`, or `data` itself when it is nested too deep to convert (or cyclic): the printer
+ * then refuses it with its own error (edn/unprintable), as it did before data was converted.
+ */
+export function convertOrLeave(data: unknown, convert: (data: unknown) => unknown): unknown {
+  try {
+    return convert(data);
+  } catch (err) {
+    if (err instanceof RangeError) return data;
+    throw err;
+  }
+}
+
+function patternFromJs(pattern: unknown): unknown {
   return Array.isArray(pattern) ? pattern.map(pullElementFromJs) : pattern;
 }
 
@@ -28,6 +45,6 @@ function attrWithOptionsFromJs(x: unknown[]): unknown[] {
 }
 
 function subPatternFromJs(v: unknown): unknown {
-  if (Array.isArray(v)) return pullPatternFromJs(v);
+  if (Array.isArray(v)) return patternFromJs(v);
   return v === '...' ? Sym.of('...') : v;
 }

@@ -7,14 +7,17 @@
 // (`['friends', '?a', '?b']`) or not/or/and (`['not', ['?e', ':banned', true]]`). Data holding a
 // Sym already is EDN data and is left as it is.
 import { EdnList, isPlainObject, Keyword, Sym, type EdnValue } from '../edn/types.js';
-import { pullPatternFromJs } from './pull-data.js';
+import { convertOrLeave, pullPatternFromJs } from './pull-data.js';
 
 const SECTIONS = new Set(['find', 'keys', 'strs', 'syms', 'with', 'in', 'where']);
 const CLAUSE_FORMS = new Set(['not', 'or', 'and']);
 const JOIN_FORMS = new Set(['not-join', 'or-join']);
 
 export function queryFromJs(query: unknown): unknown {
-  if (holdsSym(query)) return query;
+  return holdsSym(query) ? query : convertOrLeave(query, convertQuery);
+}
+
+function convertQuery(query: unknown): unknown {
   if (Array.isArray(query)) return vectorQueryFromJs(query);
   const entries = query instanceof Map ? [...query] : isPlainObject(query) ? Object.entries(query) : null;
   if (!entries) return query;
@@ -23,8 +26,11 @@ export function queryFromJs(query: unknown): unknown {
 
 /** `[[(name ?a ?b) clause ...] ...]` as `[[['name', '?a', '?b'], clause, ...], ...]`. */
 export function rulesFromJs(rules: unknown): unknown {
-  if (holdsSym(rules) || !Array.isArray(rules)) return rules;
-  return rules.map((rule) => {
+  return holdsSym(rules) || !Array.isArray(rules) ? rules : convertOrLeave(rules, convertRules);
+}
+
+function convertRules(rules: unknown): unknown {
+  return (rules as unknown[]).map((rule) => {
     if (!Array.isArray(rule) || !Array.isArray(rule[0]) || !isName(rule[0][0])) return rule;
     const [name, ...vars] = rule[0];
     return [list(name as string, vars.map(bindingFromJs)), ...rule.slice(1).map(clauseFromJs)];

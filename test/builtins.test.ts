@@ -121,3 +121,42 @@ describe('aggregates table', () => {
     }
   });
 });
+
+describe("Datomic's log functions: tx-ids and tx-data", () => {
+  it('tx-ids gives the tx ids of [from, to) by t, tx id or Date, nil leaving an end open', async () => {
+    const a = await conn.transact('[{:x/n 10}]');
+    const b = await conn.transact('[{:x/n 11} {:x/n 12}]');
+    const c = await conn.transact('[{:x/n 13}]');
+    const log = conn.log();
+    const ids = (from: unknown, to: unknown) => q<number[]>('[:find [?tx ...] :in ?log ?from ?to :where [(tx-ids ?log ?from ?to) [?tx ...]]]', log, from, to).sort((x, y) => x - y);
+    expect(ids(a.t, c.t)).toEqual([a.tx, b.tx]);
+    expect(ids(a.tx, c.tx)).toEqual([a.tx, b.tx]);
+    expect(ids(b.t, null)).toEqual([b.tx, c.tx]);
+    expect(ids(null, null)).toEqual([...log.txRange()].map((tx) => tx.tx));
+    expect(ids(b.dbAfter.entity(b.tx)!.get(':db/txInstant'), null)).toEqual([b.tx, c.tx]);
+  });
+
+  it('tx-data gives a transaction datoms as [e a v tx added], for a tx id or a t', async () => {
+    const r = await conn.transact('[{:db/id "n" :x/n 20}]');
+    const n = r.tempids.n!;
+    await conn.transact(`[[:db/retract ${n} :x/n 20] [:db/add ${n} :x/n 21]]`);
+    const log = conn.log();
+    const changes = q<unknown[][]>(
+      `[:find ?attr ?v ?added :in $ ?log ?t :where [(tx-data ?log ?t) [[?e ?a ?v _ ?added]]] [(= ?e ${n})] [?a :db/ident ?attr]]`,
+      conn.db(), log, r.t + 1,
+    );
+    expect(changes.map(([a, v, added]) => [String(a), v, added]).sort()).toEqual([[':x/n', 20, false], [':x/n', 21, true]]);
+    const byTx = q<unknown[][]>('[:find ?e ?a ?v ?tx ?added :in ?log ?tx :where [(tx-data ?log ?tx) [[?e ?a ?v ?tx ?added]]]]', log, r.tx);
+    expect(byTx.length).toBe(2); // :x/n 20 and the tx's :db/txInstant
+    expect(byTx.every((d) => d[3] === r.tx && d[4] === true)).toBe(true);
+    // every datom of every transaction in a range, as Datomic's idiom joins the two
+    const perTx = q<unknown[][]>('[:find ?tx (count ?e) :in ?log ?from :where [(tx-ids ?log ?from nil) [?tx ...]] [(tx-data ?log ?tx) [[?e _ _ _ ?added]]] [(true? ?added)]]', log, r.t);
+    expect(perTx.map(([, count]) => count).sort()).toEqual([2, 2]);
+    expect(q('[:find ?e . :in ?log :where [(tx-data ?log 999999) [[?e]]]]', log)).toBe(null);
+  });
+
+  it('a log function without the log is a query error', () => {
+    expect(() => q('[:find ?tx :in $ :where [(tx-ids $ 1 2) [?tx ...]]]', conn.db())).toThrow(/tx-ids expects the log/);
+    expect(() => q('[:find ?e :in ?log :where [(tx-data ?log "x") [[?e]]]]', conn.log())).toThrow(/tx-data expects a tx id or a t/);
+  });
+});

@@ -59,6 +59,22 @@ export interface Entity {
   toJSON(): Record<string, unknown>;
 }
 
+/** One transaction of the log, its datoms decoded. */
+export interface LogTx {
+  t: number;
+  tx: number;
+  instant: Date;
+  data: Datom[];
+}
+
+/** The log as queries see it (`conn.log()`, for `tx-ids` and `tx-data`). */
+export interface LogView {
+  /** Transactions with from <= t < to; a bound is a t, a tx id or a Date, or left out. */
+  txRange(from?: number | Date, to?: number | Date): Iterable<LogTx>;
+  /** The transaction at a t or tx id, if there is one. */
+  tx(txOrT: number): LogTx | undefined;
+}
+
 export interface DbView {
   /** The t of the last transaction this value includes. */
   readonly basisT: number;

@@ -1,16 +1,11 @@
 // The log as an API: transactions in t order, addressed by t or by Date, datoms decoded.
 import { toDatom, txToT } from '../storage/encoding.js';
 import type { Store } from '../storage/store.js';
-import type { Datom } from './api.js';
+import type { LogTx, LogView } from './api.js';
 
-export interface LogTx {
-  t: number;
-  tx: number;
-  instant: Date;
-  data: Datom[];
-}
+export type { LogTx } from './api.js';
 
-export class TxLog {
+export class TxLog implements LogView {
   constructor(
     private readonly store: Store,
     /** Largest t whose instant is <= the date. */
@@ -32,6 +27,13 @@ export class TxLog {
         data: entry.datoms.map((d) => toDatom({ ...d, tx: entry.tx }, d.added)),
       };
     }
+  }
+
+  /** The transaction at a t or tx id, if there is one. */
+  tx(txOrT: number): LogTx | undefined {
+    const t = txToT(txOrT);
+    for (const tx of this.txRange(t, t + 1)) return tx;
+    return undefined;
   }
 
   private firstTAtOrAfter(date: Date): number {

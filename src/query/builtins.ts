@@ -1,6 +1,6 @@
 // Built-in functions/predicates and aggregates, as data: adding one is one line in a table.
 import { Keyword, Sym, Uuid, EdnList, BigDec, Char } from '../../query-lang/edn/types.js';
-import type { DbView, Datom } from '../db/api.js';
+import type { DbView, Datom, LogView } from '../db/api.js';
 import { compareValues, valueKey, valuesEqual } from './values.js';
 import { QueryError } from './errors.js';
 
@@ -111,6 +111,31 @@ function str(x: unknown, fn: string): string {
 function asDb(x: unknown, fn: string): DbView {
   if (x && typeof x === 'object' && 'datoms' in x && 'entid' in x) return x as DbView;
   throw new QueryError('query/type-error', `${fn} expects a database as first argument`);
+}
+
+function asLog(x: unknown, fn: string): LogView {
+  if (x && typeof x === 'object' && typeof (x as LogView).txRange === 'function' && typeof (x as LogView).tx === 'function') return x as LogView;
+  throw new QueryError('query/type-error', `${fn} expects the log (conn.log()) as first argument, got ${printValue(x)}`);
+}
+
+/** A bound of tx-ids: a t, a tx id or a Date; nil leaves that end open. */
+function logBound(x: unknown, fn: string): number | Date | undefined {
+  if (x === null || x === undefined) return undefined;
+  if (typeof x === 'number' || x instanceof Date) return x;
+  throw new QueryError('query/type-error', `${fn} expects a t, a tx id or a Date, got ${printValue(x)}`);
+}
+
+/** Datomic's log functions: the tx ids of [from, to), and a transaction's datoms as [e a v tx added]. */
+function txIds(args: unknown[]): number[] {
+  const range = asLog(args[0], 'tx-ids').txRange(logBound(args[1], 'tx-ids'), logBound(args[2], 'tx-ids'));
+  return Array.from(range, (tx) => tx.tx);
+}
+
+function txData(args: unknown[]): unknown[][] {
+  const at = args[1];
+  if (typeof at !== 'number') throw new QueryError('query/type-error', `tx-data expects a tx id or a t, got ${printValue(at)}`);
+  const tx = asLog(args[0], 'tx-data').tx(at);
+  return tx ? tx.data.map((d) => [d.e, d.a, d.v, d.tx, d.added]) : [];
 }
 
 function attrId(db: DbView, a: unknown, fn: string): number {
@@ -240,6 +265,8 @@ export const FUNCTIONS: Record<string, BuiltinFn> = {
   'get-else': getElse,
   'get-some': getSome,
   'missing?': missing,
+  'tx-ids': txIds,
+  'tx-data': txData,
   tuple: (a) => [...a],
   untuple: (a) => a[0],
   vector: (a) => [...a],

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { open, type Connection, Keyword } from '../src/index.js';
 import { q, explain } from '../src/query/index.js';
+import { freshConn } from './helpers/tmp.js';
 
 const kw = Keyword.of;
 const sorted = (rows: unknown[][]) => [...rows].sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));
@@ -52,6 +53,24 @@ afterAll(async () => {
 });
 
 describe('patterns and constants', () => {
+  it('a constant no datom of an attribute can hold matches nothing there (bigint attributes), with or without columns', async () => {
+    for (const columnDatoms of [0, undefined]) {
+      const c = await freshConn({ columnDatoms });
+      await c.transact('[{:db/ident :p/big :db/valueType :db.type/bigint :db/cardinality :db.cardinality/one :db/unique :db.unique/identity} {:db/ident :p/name :db/valueType :db.type/string :db/cardinality :db.cardinality/one}]');
+      await c.transact('[{:p/name "a" :p/big 5N} {:p/name "b" :p/big 6N} {:p/name "c" :p/big 7}]');
+      const db = c.db();
+      const nameAttr = db.entid(Keyword.of('p/name'));
+      // every attribute is tried for "a", the bigint one included
+      expect(q('[:find ?a :where [?e ?a "a"]]', db)).toEqual([[nameAttr]]);
+      expect(q('[:find ?e :where [?e :p/big 1.5]]', db)).toEqual([]);
+      expect(q('[:find ?e :where [?e :p/big "x"]]', db)).toEqual([]);
+      expect(q('[:find ?n :where [[:p/big 7.5] :p/name ?n]]', db)).toEqual([]);
+      expect(q('[:find ?n :where [[:p/big 7] :p/name ?n]]', db)).toEqual([['c']]);
+      // a fraction still bounds a range over bigints
+      expect(q<string[][]>('[:find ?n :where [?e :p/big ?b] [(> ?b 5.5)] [?e :p/name ?n]]', db).sort()).toEqual([['b'], ['c']]);
+      expect([...db.indexRange(Keyword.of('p/big'), 5.5, 7)].map((d) => d.v)).toEqual([6n]);
+    }
+  });
   it('resolves keyword constants in ref value position to the ident entity', () => {
     const names = q<string[]>('[:find [?n ...] :where [?e :emp/color :color/red] [?e :emp/name ?n]]', conn.db());
     expect(names.sort()).toEqual(['ann', 'cid']);

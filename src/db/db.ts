@@ -190,9 +190,9 @@ export class Db implements DbView {
         form: `[${attr.ident} ${String(value)}]`,
       });
     }
-    const v = attr.valueType === 'ref' ? this.entid(value) : value;
+    const v = attr.valueType === 'ref' ? this.entid(value) : this.coerceForAttr(attr, value);
     if (v === null || v === undefined) return null;
-    for (const d of this.scanValue('avet', attr, v as Value)) return d.e;
+    for (const d of this.scanValue('avet', attr, v)) return d.e;
     return null;
   }
 
@@ -241,15 +241,17 @@ export class Db implements DbView {
   private rangeBounds(attrRef: AttrRef, start: unknown, end: unknown, endInclusive: boolean) {
     const attr = this.attr(attrRef);
     if (!attr) return null;
+    // a bound no datom can equal still bounds the range (numbers and bigints interleave in key order)
+    const boundValue = (v: unknown): Value => this.coerceForAttr(attr, v) ?? (v as Value);
     const bound = (v: unknown): KeyPart[] => {
-      const [tag, payload] = encodeValue(this.coerceForAttr(attr, v), attr.valueType);
+      const [tag, payload] = encodeValue(boundValue(v), attr.valueType);
       return [attr.id, tag, payload];
     };
     const open = (v: unknown) => v === undefined || v === null;
     const from = open(start) ? [attr.id] : bound(start);
     const to = open(end) ? [attr.id, KEY_MAX] : endInclusive ? [...bound(end), KEY_MAX] : bound(end);
-    const fromValue = open(start) ? undefined : this.coerceForAttr(attr, start);
-    const toValue = open(end) ? undefined : this.coerceForAttr(attr, end);
+    const fromValue = open(start) ? undefined : boundValue(start);
+    const toValue = open(end) ? undefined : boundValue(end);
     return { from, to, fromValue, toValue };
   }
 
@@ -382,9 +384,13 @@ export class Db implements DbView {
     return { prefix, tx };
   }
 
-  private coerceForAttr(attr: AttrInfo, v: unknown): Value {
+  /**
+   * A query's value as the attribute holds it; null when no datom of the attribute can hold it
+   * (a bigint attribute and a fraction or a string: a pattern [?e ?a "x"] tries every attribute).
+   */
+  private coerceForAttr(attr: AttrInfo, v: unknown): Value | null {
     if (attr.valueType === 'keyword' && typeof v === 'string') return Keyword.of(v);
-    if (attr.valueType === 'bigint' && typeof v === 'number') return BigInt(v);
+    if (attr.valueType === 'bigint' && typeof v !== 'bigint') return typeof v === 'number' && Number.isInteger(v) ? BigInt(v) : null;
     return v as Value;
   }
 

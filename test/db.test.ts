@@ -96,6 +96,32 @@ describe('immutable database values', () => {
     expect(vs(conn.db(), ann, 'p/age')).toEqual([31]);
     expect([...conn.db().datoms('avet', kw('p/name'))]).toHaveLength(2);
   });
+
+  it('asOf, since and history of a speculative value go by the t of each speculative transaction', async () => {
+    const { conn, ann } = await people();
+    const db = conn.db();
+    const w1 = db.with(`[{:db/id "c" :p/name "Cid"}]`).dbAfter;
+    const w2 = w1.with(`[{:db/id "d" :p/name "Dee"} [:db/retract ${ann} :p/age 31]]`).dbAfter;
+    const names = (d: Db) => [...d.datoms('avet', kw('p/name'))].map((x) => x.v);
+    expect(names(w2)).toEqual(['Ann', 'Bob', 'Cid', 'Dee']);
+    // as of the first speculative transaction: the second is not there yet
+    expect(names(w2.asOf(w1.basisT))).toEqual(['Ann', 'Bob', 'Cid']);
+    expect(vs(w2.asOf(w1.basisT), ann, 'p/age')).toEqual([31]);
+    // as of the stored basis: nothing speculative
+    expect(names(w2.asOf(db.basisT))).toEqual(['Ann', 'Bob']);
+    expect(w2.asOf(db.basisT).basisT).toBe(db.basisT);
+    // since: only what came after, speculative transactions included
+    expect(names(w2.since(db.basisT))).toEqual(['Cid', 'Dee']);
+    expect(names(w2.since(w1.basisT))).toEqual(['Dee']);
+    expect(names(w2.since(w2.basisT))).toEqual([]);
+    // history: a stored assertion that a speculative transaction retracts shows both events
+    expect(brief(w2.history().datoms('eavt', ann, kw('p/age'))).map(([, v, added]) => [v, added])).toEqual([
+      [30, true],
+      [30, false],
+      [31, true],
+      [31, false],
+    ]);
+  });
 });
 
 describe('index access', () => {

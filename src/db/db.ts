@@ -114,8 +114,11 @@ export class Db implements DbView {
 
   asOf(t: number | Date): Db {
     const at = this.toT(t);
-    if (this.overlay && at < this.overlay.baseT) {
-      return this.view({ basisT: at, asOfT: at, overlay: null });
+    if (this.overlay) {
+      // a speculative value as of t keeps the speculative transactions up to t only
+      const overlay = this.overlay.asOf(at);
+      if (!overlay) return this.view({ basisT: Math.min(at, this.overlay.baseT), asOfT: at, overlay: null });
+      return this.view({ basisT: overlay.t, asOfT: at, overlay });
     }
     return this.view({ basisT: Math.min(at, this.basisT), asOfT: at });
   }
@@ -429,11 +432,13 @@ export class Db implements DbView {
       stored = mergeSorted(index, stored, past);
     }
     if (overlay) {
-      stored = filterIter(stored, (x) => !(x.added && overlay.retracts(x.raw)));
+      // a history keeps a stored assertion the overlay retracts: both events happened
+      if (!this.isHistory) stored = filterIter(stored, (x) => !(x.added && overlay.retracts(x.raw)));
       stored = mergeSorted(index, stored, overlay.matching(index, prefix, end, this.isHistory));
     }
     for (const x of stored) {
       if (onlyTx !== undefined && x.tx !== onlyTx) continue;
+      if (x.tx <= txMin) continue; // since: the overlay's transactions too
       yield toDatom(x.raw, x.added, x.tx);
     }
   }

@@ -23,10 +23,19 @@ export class Overlay {
     private readonly asserted: IMap<string, RawDatom>,
     /** Stored or overlaid datoms retracted speculatively, with the retracting tx. */
     private readonly retracted: IMap<string, Entry>,
+    /** The overlay before the newest transaction: what an asOf inside a chain of `with`s sees. */
+    private readonly previous: Overlay | null,
   ) {}
 
   static empty(baseT: number, schema: Schema, nextEid: number): Overlay {
-    return new Overlay(baseT, baseT, schema, nextEid, IMap(), IMap());
+    return new Overlay(baseT, baseT, schema, nextEid, IMap(), IMap(), null);
+  }
+
+  /** The overlay as of t: its transactions up to t; null when none is (t at or before the base). */
+  asOf(t: number): Overlay | null {
+    let overlay: Overlay | null = this;
+    while (overlay && overlay.t > t) overlay = overlay.previous;
+    return overlay && overlay.t > overlay.baseT ? overlay : null;
   }
 
   get size(): number {
@@ -44,7 +53,7 @@ export class Overlay {
       else rets = rets.set(key, { raw, added: false, tx });
     }
     for (const raw of asserted) adds = adds.set(factKey(raw), raw);
-    return new Overlay(this.baseT, t, schema, nextEid, adds, rets);
+    return new Overlay(this.baseT, t, schema, nextEid, adds, rets, this);
   }
 
   /** Is this stored datom retracted by the overlay? */

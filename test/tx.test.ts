@@ -330,6 +330,26 @@ describe('schema', () => {
     await expectTxError(conn, `[{:db/ident :person/age :db/valueType :db.type/string}]`, 'tx/invalid-schema');
   });
 
+  it('refuses the schema alterations Datomic refuses, and allows the ones it allows', async () => {
+    const conn = await withSchema();
+    await conn.transact(`[{:person/name "A" :person/age 30} {:person/name "B" :person/age 30} {:person/name "C" :person/age 40}]`);
+    // unique over values that are not: refused; once they are, allowed
+    await expectTxError(conn, `[{:db/id :person/age :db/unique :db.unique/value}]`, 'tx/unique-conflict');
+    await conn.transact(`[{:db/id :person/name :db/unique :db.unique/value}]`);
+    expect(conn.db().attr(Keyword.of('person/name'))!.unique).toBe('value');
+    // valueType and cardinality can be changed (cardinality) but not retracted
+    await expectTxError(conn, `[[:db/retract :person/age :db/cardinality :db.cardinality/one]]`, 'tx/invalid-schema');
+    await expectTxError(conn, `[[:db/retract :person/age :db/valueType :db.type/long]]`, 'tx/invalid-schema');
+    await conn.transact(`[{:db/id :person/age :db/cardinality :db.cardinality/many}]`);
+    expect(conn.db().attr(Keyword.of('person/age'))!.cardinality).toBe('many');
+    // components are refs
+    await expectTxError(conn, `[{:db/ident :x/part :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/isComponent true}]`, 'tx/invalid-schema');
+    await expectTxError(conn, `[{:db/id :person/name :db/isComponent true}]`, 'tx/invalid-schema');
+    // the :db namespaces are not made on first use
+    await expectTxError(conn, `[{:db/excise 1}]`, 'tx/unknown-attribute');
+    await expectTxError(conn, `[{:person/name "D" :db.x/y 1}]`, 'tx/unknown-attribute');
+  });
+
   it('using an attribute in the transaction that defines it is an error', async () => {
     const conn = await freshConn();
     await expectTxError(conn, `[{:db/ident :a/b :db/valueType :db.type/string :db/cardinality :db.cardinality/one} {:a/b "x"}]`, 'tx/attribute-in-same-tx');

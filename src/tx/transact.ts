@@ -104,6 +104,9 @@ class TxBuilder {
       throw txError('tx/attribute-in-same-tx', `attribute ${a} is defined in this transaction; transact schema first`, form);
     }
     if (this.options.strictSchema) throw txError('tx/unknown-attribute', `unknown attribute ${a} (strict schema)`, form);
+    if (a.ns === 'db' || a.ns?.startsWith('db.')) {
+      throw txError('tx/unknown-attribute', `unknown attribute ${a}: the :db namespaces are the system's, so it is not made on first use`, form);
+    }
     if (this.schema.entidOfIdent(a) !== undefined) throw txError('tx/unknown-attribute', `${a} is an ident, not an attribute`, form);
     // used without schema: create the attribute (cardinality one, any scalar) in this transaction
     const id = this.nextEid++;
@@ -433,7 +436,7 @@ class TxBuilder {
       ...asserted.filter((r) => isSchemaAttr(r.a)).map((r) => toDatom(r, true)),
     ];
     const schema = this.schema.apply(schemaFacts);
-    this.validateSchema(schemaFacts);
+    this.validateSchema(schemaFacts, schema);
     const tempids: Record<string, number> = {};
     for (const [key, id] of this.tempids) if (!key.startsWith('#map-')) tempids[key] = id;
     // the report's datoms are made when asked for: a bulk load's would be 100,000s of objects
@@ -447,18 +450,39 @@ class TxBuilder {
     return { t: this.options.t, tx, instant, asserted, retracted, tempids, nextEid: this.nextEid, schema, txData };
   }
 
-  private validateSchema(facts: { e: number; a: number; v: Value; added: boolean }[]): void {
+  private validateSchema(facts: { e: number; a: number; v: Value; added: boolean }[], after: Schema): void {
+    const asserts = (e: number, a: number) => facts.some((g) => g.e === e && g.a === a && g.added);
     for (const f of facts) {
+      const attr = after.attr(f.e);
+      const before = this.db.schema.attr(f.e);
+      if (!f.added && before && (f.a === Attr.valueType || f.a === Attr.cardinality) && !asserts(f.e, f.a)) {
+        throw txError('tx/invalid-schema', `the ${this.schema.ident(f.a)} of ${before.ident} cannot be retracted, only changed`);
+      }
+      if (f.added && f.a === Attr.isComponent && attr?.isComponent && attr.valueType !== 'ref') {
+        throw txError('tx/invalid-schema', `${attr.ident} cannot be :db/isComponent: only ref attributes can`);
+      }
+      if (f.added && f.a === Attr.unique && attr?.unique && before && !before.unique) this.checkValuesUnique(attr);
       const allowed = SCHEMA_REFS[f.a];
       if (f.added && allowed && !allowed.has(f.v as number)) {
         throw txError('tx/invalid-schema', `${this.schema.ident(f.a)} cannot be ${this.schema.ident(f.v as number) ?? f.v}`);
       }
-      if (f.a === Attr.valueType && f.added && this.db.schema.attr(f.e)?.valueType) {
-        const before = this.db.schema.attr(f.e)!;
-        if (before.valueType !== this.schema.attr(f.e)?.valueType || facts.some((g) => g.e === f.e && g.a === Attr.valueType && !g.added)) {
+      if (f.a === Attr.valueType && f.added && before?.valueType) {
+        if (before.valueType !== attr?.valueType || facts.some((g) => g.e === f.e && g.a === Attr.valueType && !g.added)) {
           throw txError('tx/invalid-schema', `the :db/valueType of ${before.ident} cannot change`);
         }
       }
+    }
+  }
+
+  /** Making an attribute unique needs its values to be unique already (as Datomic requires). */
+  private checkValuesUnique(attr: AttrInfo): void {
+    let last: { tag: number; payload: unknown; e: number } | undefined;
+    for (const d of this.db.datoms('avet', attr.id)) {
+      const [tag, payload] = encodeValue(d.v, attr.valueType);
+      if (last && last.tag === tag && last.payload === payload && last.e !== d.e) {
+        throw txError('tx/unique-conflict', `${attr.ident} cannot become unique: entities ${last.e} and ${d.e} both have ${printEdn(d.v)}`);
+      }
+      last = { tag, payload, e: d.e };
     }
   }
 }

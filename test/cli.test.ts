@@ -203,6 +203,7 @@ describe('export / import', () => {
       {:db/ident :p/point :db/valueType :db.type/tuple :db/tupleType :db.type/long :db/cardinality :db.cardinality/one}
       {:db/ident :p/status :db/valueType :db.type/ref :db/cardinality :db.cardinality/one}
       {:db/ident :status/active} {:db/ident :status/away}
+      {:db/ident :p/email+name :db/valueType :db.type/tuple :db/tupleAttrs [:p/email :p/name] :db/cardinality :db.cardinality/one}
       {:db/id "datomic.tx" :db/txInstant #inst "2024-01-01T00:00:00Z"}]`,
     `[{:db/id "a" :p/email "ann@x" :p/name "Ann" :p/tags [:admin :dev] :p/born #inst "1990-05-01T00:00:00Z"
        :p/uid #uuid "6f1c2a4e-1b2c-4d5e-8f90-123456789abc" :p/big 123456789012345678901234567890N :p/score 1.5
@@ -229,6 +230,7 @@ describe('export / import', () => {
     '[:find ?who ?inst :where [?tx :tx/who ?who] [?tx :db/txInstant ?inst]]',
     '[:find ?src :where [?tx :tx/source ?src]]',
     '[:find (count ?e) . :where [?e :p/name]]',
+    '[:find ?t :where [?e :p/email+name ?t]]',
   ];
 
   const canon = (x: unknown) =>

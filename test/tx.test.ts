@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Keyword, TxError, Uuid, type Connection, type Db } from '../src/index.js';
+import { Keyword, TxError, Uuid, q, type Connection, type Db } from '../src/index.js';
 import { freshConn } from './helpers/tmp.js';
 
 const SCHEMA = `[
@@ -362,6 +362,52 @@ describe('schema', () => {
     expect(conn.db().attr('a/b')!.cardinality).toBe('many');
     expect(conn.db().asOf(r.t).attr('a/b')!.cardinality).toBe('one');
     expect(conn.db().asOf(r.t - 1).attr('a/b')).toBeUndefined();
+  });
+});
+
+describe('composite tuples', () => {
+  const COMPOSITE = `[{:db/ident :reg/course :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
+    {:db/ident :reg/student :db/valueType :db.type/ref :db/cardinality :db.cardinality/one}
+    {:db/ident :reg/grade :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
+    {:db/ident :reg/course+student :db/valueType :db.type/tuple :db/tupleAttrs [:reg/course :reg/student]
+     :db/cardinality :db.cardinality/one :db/unique :db.unique/value}]`;
+  const tupleOf = (db: Db, e: number) => values(db, e, 'reg/course+student');
+
+  it('follow their parts: nil for a missing part, retracted with the last part, never asserted directly', async () => {
+    const conn = await withSchema();
+    await conn.transact(COMPOSITE);
+    const r = await conn.transact(`[{:db/id "ann" :person/name "Ann"} {:db/id "r" :reg/course "bio" :reg/student "ann" :reg/grade "A"} {:db/id "s" :reg/course "chem"}]`);
+    const [ann, reg, other] = [r.tempids.ann!, r.tempids.r!, r.tempids.s!];
+    expect(tupleOf(conn.db(), reg)).toEqual([['bio', ann]]);
+    expect(tupleOf(conn.db(), other)).toEqual([['chem', null]]);
+    await conn.transact([[':db/add', reg, ':reg/course', 'bio2']]);
+    expect(tupleOf(conn.db(), reg)).toEqual([['bio2', ann]]);
+    // a lookup ref by the composite value, and a query by it
+    expect(conn.db().entid([Keyword.of('reg/course+student'), ['bio2', ann]])).toBe(reg);
+    expect(q('[:find ?e . :in $ ?t :where [?e :reg/course+student ?t]]', conn.db(), ['chem', null])).toBe(other);
+    // the composite is unique: a second registration of the same pair fails, nothing written
+    await expectTxError(conn, `[{:reg/course "bio2" :reg/student ${ann}}]`, 'tx/unique-conflict');
+    await expectTxError(conn, [[':db/add', reg, ':reg/course+student', ['x', ann]]], 'tx/invalid-data');
+    await conn.transact([[':db/retract', reg, ':reg/course', 'bio2']]);
+    expect(tupleOf(conn.db(), reg)).toEqual([[null, ann]]);
+    await conn.transact([[':db/retract', reg, ':reg/student', ann]]);
+    expect(tupleOf(conn.db(), reg)).toEqual([]);
+    expect(values(conn.db(), reg, 'reg/grade')).toEqual(['A']);
+    // the history has each version, and asOf sees the tuple of its time
+    const history = q<unknown[][]>('[:find ?t ?added :in $ ?e :where [?e :reg/course+student ?t _ ?added]]', conn.db().history(), reg);
+    expect(history).toHaveLength(6);
+    expect(tupleOf(conn.db().asOf(r.t), reg)).toEqual([['bio', ann]]);
+    // retracting the entity retracts its tuple
+    await conn.transact([[':db/retractEntity', other]]);
+    expect(q('[:find (count ?e) . :where [?e :reg/course+student]]', conn.db())).toBe(null);
+  });
+
+  it('are made of existing cardinality-one attributes', async () => {
+    const conn = await withSchema();
+    await conn.transact(COMPOSITE);
+    await expectTxError(conn, `[{:db/ident :x/bad :db/valueType :db.type/tuple :db/tupleAttrs [:reg/course :person/friend] :db/cardinality :db.cardinality/one}]`, 'tx/invalid-schema');
+    await expectTxError(conn, `[{:db/ident :x/bad :db/valueType :db.type/tuple :db/tupleAttrs [:reg/course :reg/nothing] :db/cardinality :db.cardinality/one}]`, 'tx/invalid-schema');
+    await expectTxError(conn, `[{:db/ident :x/bad :db/valueType :db.type/tuple :db/tupleAttrs [:reg/course :reg/course+student] :db/cardinality :db.cardinality/one}]`, 'tx/invalid-schema');
   });
 });
 

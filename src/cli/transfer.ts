@@ -270,6 +270,7 @@ export class Importer {
     for (const d of txIn.datoms) {
       if (implicit.has(d.e)) continue;
       const attr = db.attr(d.attr);
+      if (attr?.tupleAttrs) continue; // a composite tuple: the transaction makes it again from its parts
       const isRef = d.ref || attr?.valueType === 'ref';
       const v = isRef && typeof d.v === 'number' ? entity(d.v) : d.v;
       forms.push([Keyword.of(d.added ? 'db/add' : 'db/retract'), entity(d.e), d.attr, v]);

@@ -95,6 +95,8 @@ export function isSchemaAttr(a: number): boolean {
 type Props = IMap<number, Value>;
 
 /** An immutable snapshot of every ident and attribute definition. */
+const NO_ATTRS: readonly AttrInfo[] = Object.freeze([]);
+
 export class Schema {
   private readonly byId = new Map<number, AttrInfo>();
   private readonly idByIdent = new Map<string, number>();
@@ -142,6 +144,24 @@ export class Schema {
 
   attrs(): AttrInfo[] {
     return [...this.byId.values()];
+  }
+
+  /** Composite tuple attributes (:db/tupleAttrs) by the attributes they are made of; built on first use. */
+  private compositesByPart?: Map<number, AttrInfo[]>;
+
+  /** The composite tuple attributes that attribute `a` is part of. */
+  compositesOf(a: number): readonly AttrInfo[] {
+    if (!this.compositesByPart) {
+      this.compositesByPart = new Map();
+      for (const c of this.byId.values()) {
+        for (const part of c.tupleAttrs ?? []) {
+          const list = this.compositesByPart.get(part);
+          if (list) list.push(c);
+          else this.compositesByPart.set(part, [c]);
+        }
+      }
+    }
+    return this.compositesByPart.get(a) ?? NO_ATTRS;
   }
 
   /** Attributes marked :db/noHistory. */

@@ -9,7 +9,7 @@ import type { Db } from '../db/db.js';
 import { Attr, Enum, FIRST_USER_EID, isSchemaAttr, type Schema } from '../db/schema.js';
 import { encodeValue, factKey, isLongMarker, toDatom, tToTx, TX_BASE, type RawDatom } from '../storage/encoding.js';
 import { txError, type FormRef } from './errors.js';
-import { EntityValue, readTxData, toOps, TX_TEMPID, type EntityArg, type Op } from './txdata.js';
+import { describe, EntityValue, readTxData, toOps, TX_TEMPID, type EntityArg, type Op } from './txdata.js';
 import { coerceValue } from './values.js';
 
 export interface PrepareOptions {
@@ -87,6 +87,7 @@ class TxBuilder {
     this.upsertTempids(ops, attrs);
     this.allocateTempids(ops);
     ops.forEach((o, i) => this.apply(o, attrs[i]));
+    this.updateCompositeTuples();
     this.checkConflicts();
     this.checkUniqueness();
     const instant = this.txInstant();
@@ -267,6 +268,10 @@ class TxBuilder {
   // ---------------- operations ----------------
 
   private apply(o: Op, attr: AttrInfo | null): void {
+    if (attr?.tupleAttrs) {
+      const parts = attr.tupleAttrs.map((a) => this.schema.ident(a)).join(' ');
+      throw txError('tx/invalid-data', `${attr.ident} is a composite tuple, kept up to date from ${parts}: it cannot be asserted or retracted directly`, o.form);
+    }
     const e = this.resolveEntity(o.e, o.form);
     switch (o.op) {
       case 'add':
@@ -366,6 +371,47 @@ class TxBuilder {
     this.add(e, attr, this.valueFor(attr, newArg, form), form);
   }
 
+  // ---------------- composite tuples ----------------
+
+  /**
+   * Composite tuples (:db/tupleAttrs) follow their parts, as in Datomic: for each entity whose
+   * parts this tx asserts or retracts, the tuple of the parts' values after the tx (nil for a
+   * missing one) is asserted, or the tuple retracted once every part is gone.
+   */
+  private updateCompositeTuples(): void {
+    const touched = new Map<number, Map<AttrInfo, FormRef | undefined>>();
+    const touch = (e: number, a: number, form: FormRef | undefined) => {
+      for (const composite of this.schema.compositesOf(a)) {
+        let byEntity = touched.get(e);
+        if (!byEntity) touched.set(e, (byEntity = new Map()));
+        if (!byEntity.has(composite) || form) byEntity.set(composite, form);
+      }
+    };
+    for (const f of this.facts.all()) if (f.form !== undefined) touch(f.raw.e, f.raw.a, f.form);
+    for (const r of this.retractions.values()) touch(r.e, r.a, undefined);
+    for (const [e, composites] of touched) {
+      for (const [composite, form] of composites) this.updateCompositeTuple(e, composite, form);
+    }
+  }
+
+  private updateCompositeTuple(e: number, composite: AttrInfo, form: FormRef | undefined): void {
+    const parts = composite.tupleAttrs!.map((a) => this.valueAfter(e, a));
+    if (parts.some((v) => v !== null)) {
+      this.add(e, composite, parts as Value, form ?? describe([Keyword.of('db/add'), e, composite.ident, parts]));
+      return;
+    }
+    for (const old of this.currentValues(e, composite)) this.retractStored(old);
+  }
+
+  /** The value of cardinality-one attribute `a` of `e` once this tx applies; null when it has none. */
+  private valueAfter(e: number, a: number): Value | null {
+    for (let f = this.facts.first(e); f !== undefined; f = f.next) if (f.raw.a === a && f.form !== undefined) return toDatom(f.raw).v;
+    const attr = this.schema.attr(a);
+    if (!attr) return null;
+    for (const d of this.currentValues(e, attr)) if (!this.retractions.has(factKey(d))) return toDatom(d).v;
+    return null;
+  }
+
   // ---------------- reading the db before ----------------
 
   private isNew(e: number): boolean {
@@ -462,6 +508,7 @@ class TxBuilder {
         throw txError('tx/invalid-schema', `${attr.ident} cannot be :db/isComponent: only ref attributes can`);
       }
       if (f.added && f.a === Attr.unique && attr?.unique && before && !before.unique) this.checkValuesUnique(attr);
+      if (f.added && f.a === Attr.tupleAttrs && attr?.tupleAttrs) this.checkComposite(attr, after);
       const allowed = SCHEMA_REFS[f.a];
       if (f.added && allowed && !allowed.has(f.v as number)) {
         throw txError('tx/invalid-schema', `${this.schema.ident(f.a)} cannot be ${this.schema.ident(f.v as number) ?? f.v}`);
@@ -471,6 +518,18 @@ class TxBuilder {
           throw txError('tx/invalid-schema', `the :db/valueType of ${before.ident} cannot change`);
         }
       }
+    }
+  }
+
+  /** A composite tuple is cardinality one and made of 2 to 8 existing cardinality-one, non-tuple attributes. */
+  private checkComposite(composite: AttrInfo, after: Schema): void {
+    const parts = composite.tupleAttrs!.map((id) => (id < 0 ? undefined : after.attr(id)));
+    const invalid = (why: string) => txError('tx/invalid-schema', `composite tuple ${composite.ident}: ${why}`);
+    if (composite.cardinality !== 'one') throw invalid('it must be cardinality one');
+    if (parts.length < 2 || parts.length > 8) throw invalid('it needs 2 to 8 attributes');
+    for (const part of parts) {
+      if (!part) throw invalid('each of its :db/tupleAttrs must be an attribute defined before');
+      if (part.cardinality !== 'one' || part.valueType === 'tuple') throw invalid(`${part.ident} is cardinality many or a tuple`);
     }
   }
 

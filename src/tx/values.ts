@@ -37,9 +37,15 @@ function coerceTuple(attr: AttrInfo, v: unknown): Value | undefined {
   if (!Array.isArray(v) || v.length < 2 || v.length > 8) return undefined;
   const types = attr.tupleTypes ?? (attr.tupleType ? v.map(() => attr.tupleType!) : undefined);
   if (types && types.length !== v.length) return undefined;
+  // a composite tuple (a lookup ref's value) has one element per part, nil for a missing one
+  if (attr.tupleAttrs && attr.tupleAttrs.length !== v.length) return undefined;
   const out: Value[] = [];
   for (let i = 0; i < v.length; i++) {
     const t = types?.[i];
+    if (v[i] === null && attr.tupleAttrs) {
+      out.push(null as unknown as Value);
+      continue;
+    }
     if (v[i] === null) return undefined;
     const c = t && t !== 'ref' && t !== 'tuple' ? COERCE[t](v[i]) : coerceSchemaless(v[i]);
     if (c === undefined) return undefined;

@@ -151,6 +151,15 @@ export class Schema {
 
   /** The composite tuple attributes that attribute `a` is part of. */
   compositesOf(a: number): readonly AttrInfo[] {
+    return this.composites().get(a) ?? NO_ATTRS;
+  }
+
+  /** Whether any attribute is a composite tuple. */
+  hasComposites(): boolean {
+    return this.composites().size > 0;
+  }
+
+  private composites(): Map<number, AttrInfo[]> {
     if (!this.compositesByPart) {
       this.compositesByPart = new Map();
       for (const c of this.byId.values()) {
@@ -161,7 +170,7 @@ export class Schema {
         }
       }
     }
-    return this.compositesByPart.get(a) ?? NO_ATTRS;
+    return this.compositesByPart;
   }
 
   /** Attributes marked :db/noHistory. */

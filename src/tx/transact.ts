@@ -379,6 +379,7 @@ class TxBuilder {
    * missing one) is asserted, or the tuple retracted once every part is gone.
    */
   private updateCompositeTuples(): void {
+    if (!this.schema.hasComposites()) return;
     const touched = new Map<number, Map<AttrInfo, FormRef | undefined>>();
     const touch = (e: number, a: number, form: FormRef | undefined) => {
       for (const composite of this.schema.compositesOf(a)) {

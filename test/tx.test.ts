@@ -330,6 +330,27 @@ describe('schema', () => {
     await expectTxError(conn, `[{:db/ident :person/age :db/valueType :db.type/string}]`, 'tx/invalid-schema');
   });
 
+  it('a renamed attribute answers to its old ident too, until another attribute takes it (as in Datomic)', async () => {
+    const conn = await withSchema();
+    const r = await conn.transact(`[{:db/id "a" :person/name "Ann" :person/age 30}]`);
+    const id = conn.db().entid(Keyword.of('person/age'));
+    await conn.transact(`[{:db/id :person/age :db/ident :person/years}]`);
+    const db = conn.db();
+    expect(db.entid(Keyword.of('person/years'))).toBe(id);
+    expect(db.entid(Keyword.of('person/age'))).toBe(id);
+    expect(String(db.ident(id!))).toBe(':person/years');
+    expect(q('[:find ?v . :where [_ :person/age ?v]]', db)).toBe(30);
+    await conn.transact(`[[:db/add ${r.tempids.a} :person/age 31]]`);
+    expect(values(conn.db(), r.tempids.a!, 'person/years')).toEqual([31]);
+    expect(Object.keys(conn.db().entity(r.tempids.a!)!.toJSON())).toContain('person/years');
+    // a value from before the rename still has the old name as its own
+    expect(String(conn.db().asOf(r.t).ident(id!))).toBe(':person/age');
+    // the old name given to a new attribute names that one alone
+    await conn.transact(`[{:db/ident :person/age :db/valueType :db.type/string :db/cardinality :db.cardinality/one}]`);
+    expect(conn.db().entid(Keyword.of('person/age'))).not.toBe(id);
+    expect(conn.db().entid(Keyword.of('person/years'))).toBe(id);
+  });
+
   it('refuses the schema alterations Datomic refuses, and allows the ones it allows', async () => {
     const conn = await withSchema();
     await conn.transact(`[{:person/name "A" :person/age 30} {:person/name "B" :person/age 30} {:person/name "C" :person/age 40}]`);
@@ -345,6 +366,10 @@ describe('schema', () => {
     // components are refs
     await expectTxError(conn, `[{:db/ident :x/part :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/isComponent true}]`, 'tx/invalid-schema');
     await expectTxError(conn, `[{:db/id :person/name :db/isComponent true}]`, 'tx/invalid-schema');
+    // :db/tupleAttrs can never change
+    await conn.transact(`[{:db/ident :person/name+ssn :db/valueType :db.type/tuple :db/tupleAttrs [:person/name :person/ssn] :db/cardinality :db.cardinality/one}]`);
+    await expectTxError(conn, `[{:db/id :person/name+ssn :db/tupleAttrs [:person/name :person/email]}]`, 'tx/invalid-schema');
+    await expectTxError(conn, `[{:db/id :person/email :db/tupleAttrs [:person/name :person/ssn]}]`, 'tx/invalid-schema');
     // the :db namespaces are not made on first use
     await expectTxError(conn, `[{:db/excise 1}]`, 'tx/unknown-attribute');
     await expectTxError(conn, `[{:person/name "D" :db.x/y 1}]`, 'tx/unknown-attribute');

@@ -102,7 +102,14 @@ export class Schema {
   private readonly idByIdent = new Map<string, number>();
   private readonly identById = new Map<number, Keyword>();
 
-  constructor(private readonly props: IMap<number, Props> = IMap()) {
+  constructor(
+    private readonly props: IMap<number, Props> = IMap(),
+    /**
+     * Idents an attribute or enum had before it was renamed: as in Datomic, the old name keeps
+     * naming the entity until another entity takes it.
+     */
+    private readonly renamed: IMap<string, number> = IMap(),
+  ) {
     for (const [eid, p] of props) {
       const ident = p.get(Attr.ident) as Keyword | undefined;
       if (!ident) continue;
@@ -119,23 +126,34 @@ export class Schema {
   /** Fold asserted/retracted schema facts into a new Schema. */
   apply(facts: Iterable<{ e: number; a: number; v: Value; added: boolean }>): Schema {
     let props = this.props;
+    let renamed = this.renamed;
+    const oldIdents = new Map<number, string>();
+    const newIdents = new Set<number>();
     for (const f of facts) {
       if (!isSchemaAttr(f.a)) continue;
       const current = props.get(f.e) ?? IMap<number, Value>();
       props = props.set(f.e, f.added ? current.set(f.a, f.v) : current.delete(f.a));
+      if (f.a !== Attr.ident || !(f.v instanceof Keyword)) continue;
+      if (f.added) {
+        newIdents.add(f.e);
+        renamed = renamed.delete(f.v.fqn); // a name taken by an entity names it alone
+      } else oldIdents.set(f.e, f.v.fqn);
     }
-    return props === this.props ? this : new Schema(props);
+    // a retracted ident is an old name only when the entity got a new one in the same facts (a rename)
+    for (const [e, fqn] of oldIdents) if (newIdents.has(e) && !renamed.has(fqn)) renamed = renamed.set(fqn, e);
+    return props === this.props && renamed === this.renamed ? this : new Schema(props, renamed);
   }
 
   attr(ref: number | Keyword | string): AttrInfo | undefined {
     // anything else (a symbol where a keyword belongs, from JS callers) names no attribute
     if (typeof ref !== 'number' && typeof ref !== 'string' && !(ref instanceof Keyword)) return undefined;
-    const id = typeof ref === 'number' ? ref : this.idByIdent.get(fqnOf(ref));
+    const id = typeof ref === 'number' ? ref : this.entidOfIdent(ref);
     return id === undefined ? undefined : this.byId.get(id);
   }
 
   entidOfIdent(ident: Keyword | string): number | undefined {
-    return this.idByIdent.get(fqnOf(ident));
+    const fqn = fqnOf(ident);
+    return this.idByIdent.get(fqn) ?? this.renamed.get(fqn);
   }
 
   ident(eid: number): Keyword | undefined {
@@ -200,7 +218,7 @@ export class Schema {
       doc: p.get(Attr.doc) as string | undefined,
       tupleType: typeName(p.get(Attr.tupleType) as number | undefined),
       tupleTypes: tupleTypes?.map((k) => k.name as ValueType),
-      tupleAttrs: tupleAttrs?.map((k) => this.idByIdent.get(k.fqn) ?? -1),
+      tupleAttrs: tupleAttrs?.map((k) => this.entidOfIdent(k) ?? -1),
     } satisfies AttrInfo);
   }
 }

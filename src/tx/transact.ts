@@ -509,6 +509,7 @@ class TxBuilder {
         throw txError('tx/invalid-schema', `${attr.ident} cannot be :db/isComponent: only ref attributes can`);
       }
       if (f.added && f.a === Attr.unique && attr?.unique && before && !before.unique) this.checkValuesUnique(attr);
+      if (f.a === Attr.tupleAttrs && before) throw txError('tx/invalid-schema', `the :db/tupleAttrs of ${before.ident} can never change`);
       if (f.added && f.a === Attr.tupleAttrs && attr?.tupleAttrs) this.checkComposite(attr, after);
       const allowed = SCHEMA_REFS[f.a];
       if (f.added && allowed && !allowed.has(f.v as number)) {

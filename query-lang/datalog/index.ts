@@ -134,8 +134,9 @@ function asText(x: QueryInput): string {
 
 /**
  * Parse a Datalog query given as EDN text, EDN data or plain JS data (query-data.ts; data is
- * printed first, positions then refer to the printed text). Results are cached by text: the same text returns the same (shared, do not
- * mutate) Query object. Throws QueryParseError, or EdnSyntaxError for malformed EDN.
+ * printed first, positions then refer to the printed text). Results are cached by text: the same
+ * text returns the same (shared, do not mutate) Query object. Throws QueryParseError, or
+ * EdnSyntaxError for malformed EDN.
  */
 export function parseQuery(q: QueryInput): Query {
   const text = asText(typeof q === 'string' ? q : (queryFromJs(q) as EdnValue));

@@ -94,9 +94,9 @@ export function isSchemaAttr(a: number): boolean {
 
 type Props = IMap<number, Value>;
 
-/** An immutable snapshot of every ident and attribute definition. */
 const NO_ATTRS: readonly AttrInfo[] = Object.freeze([]);
 
+/** An immutable snapshot of every ident and attribute definition. */
 export class Schema {
   private readonly byId = new Map<number, AttrInfo>();
   private readonly idByIdent = new Map<string, number>();

@@ -498,11 +498,11 @@ class TxBuilder {
   }
 
   private validateSchema(facts: { e: number; a: number; v: Value; added: boolean }[], after: Schema): void {
-    const asserts = (e: number, a: number) => facts.some((g) => g.e === e && g.a === a && g.added);
+    const has = (e: number, a: number, added: boolean) => facts.some((g) => g.e === e && g.a === a && g.added === added);
     for (const f of facts) {
       const attr = after.attr(f.e);
       const before = this.db.schema.attr(f.e);
-      if (!f.added && before && (f.a === Attr.valueType || f.a === Attr.cardinality) && !asserts(f.e, f.a)) {
+      if (!f.added && before && (f.a === Attr.valueType || f.a === Attr.cardinality) && !has(f.e, f.a, true)) {
         throw txError('tx/invalid-schema', `the ${this.schema.ident(f.a)} of ${before.ident} cannot be retracted, only changed`);
       }
       if (f.added && f.a === Attr.isComponent && attr?.isComponent && attr.valueType !== 'ref') {
@@ -516,7 +516,7 @@ class TxBuilder {
         throw txError('tx/invalid-schema', `${this.schema.ident(f.a)} cannot be ${this.schema.ident(f.v as number) ?? f.v}`);
       }
       if (f.a === Attr.valueType && f.added && before?.valueType) {
-        if (before.valueType !== attr?.valueType || facts.some((g) => g.e === f.e && g.a === Attr.valueType && !g.added)) {
+        if (before.valueType !== attr?.valueType || has(f.e, Attr.valueType, false)) {
           throw txError('tx/invalid-schema', `the :db/valueType of ${before.ident} cannot change`);
         }
       }
@@ -537,13 +537,13 @@ class TxBuilder {
 
   /** Making an attribute unique needs its values to be unique already (as Datomic requires). */
   private checkValuesUnique(attr: AttrInfo): void {
-    let last: { tag: number; payload: unknown; e: number } | undefined;
+    let last: RawDatom | undefined;
     for (const d of this.db.datoms('avet', attr.id)) {
-      const [tag, payload] = encodeValue(d.v, attr.valueType);
-      if (last && last.tag === tag && last.payload === payload && last.e !== d.e) {
-        throw txError('tx/unique-conflict', `${attr.ident} cannot become unique: entities ${last.e} and ${d.e} both have ${printEdn(d.v)}`);
+      const raw = this.raw(d.e, attr, d.v);
+      if (last && last.e !== raw.e && sameValue(last, raw)) {
+        throw txError('tx/unique-conflict', `${attr.ident} cannot become unique: entities ${last.e} and ${raw.e} both have ${printEdn(d.v)}`);
       }
-      last = { tag, payload, e: d.e };
+      last = raw;
     }
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Keyword, open, type Connection, type Datom, type Db } from '../src/index.js';
+import { Keyword, open, pull, q, type Connection, type Datom, type Db } from '../src/index.js';
 import { freshConn, tempDir } from './helpers/tmp.js';
 
 const kw = Keyword.of;
@@ -158,6 +158,24 @@ describe('index access', () => {
     expect(db.estimateRange(kw('p/age'), null, null)).toBe(2);
   });
 
+  it('a long given as a bigint (as longs past 2^53 come back) finds the stored long', async () => {
+    const conn = await freshConn();
+    await conn.transact(`[{:db/ident :p/id :db/valueType :db.type/long :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
+      {:db/ident :p/age :db/valueType :db.type/long :db/cardinality :db.cardinality/one}
+      {:db/ident :p/score :db/valueType :db.type/double :db/cardinality :db.cardinality/one}]`);
+    const { tempids } = await conn.transact(`[{:db/id "a" :p/id 10 :p/age 5 :p/score 2.0} {:db/id "b" :p/id 9007199254740993 :p/age 7}]`);
+    const db = conn.db();
+    expect(db.entid([kw('p/id'), 10n])).toBe(tempids.a);
+    expect(db.entid([kw('p/id'), 9007199254740993n])).toBe(tempids.b);
+    expect(brief(db.datoms('avet', kw('p/age'), 5n))).toEqual([[tempids.a, 5, true]]);
+    expect(brief(db.indexRange(kw('p/age'), 5n, 8n))).toEqual([[tempids.a, 5, true], [tempids.b, 7, true]]);
+    expect(brief(db.datoms('avet', kw('p/score'), 2n))).toEqual([[tempids.a, 2, true]]);
+    expect(brief(db.datoms('avet', kw('p/age'), 5.5))).toEqual([]);
+    expect(q('[:find ?e . :where [?e :p/age 5N]]', db)).toBe(tempids.a);
+    expect(q('[:find ?e . :in $ ?v :where [?e :p/age ?v]]', db, 5n)).toBe(tempids.a);
+    expect(pull(db, '[:p/age]', '[:p/id 10N]')).toEqual({ 'p/age': 5 });
+  });
+
   it('estimateCount() tracks the number of current datoms', async () => {
     const { conn } = await people();
     const db = conn.db();
@@ -181,6 +199,28 @@ describe('entities', () => {
     expect(db.entity([kw('p/name'), 'Nobody'])).toBeNull();
     expect(db.entid('[:p/name "Ann"]')).toBe(ann);
     expect(db.entid(` ${bob}`)).toBe(bob);
+  });
+
+  it('gives a ref to an enum as its keyword, as Datomic does', async () => {
+    const conn = await freshConn();
+    await conn.transact(`[{:db/ident :p/color :db/valueType :db.type/ref :db/cardinality :db.cardinality/one}
+      {:db/ident :p/tags :db/valueType :db.type/ref :db/cardinality :db.cardinality/many}
+      {:db/ident :color/green} {:db/ident :tag/a} {:db/ident :p/name :db/valueType :db.type/string :db/cardinality :db.cardinality/one}]`);
+    const { tempids } = await conn.transact(`[{:db/id "x" :p/color :color/green :p/tags #{:tag/a "y"}} {:db/id "y" :p/name "plain"}]`);
+    const x = conn.db().entity(tempids.x)!;
+    expect(x.get(':p/color')).toBe(kw('color/green'));
+    const tags = [...(x.get(':p/tags') as Set<unknown>)];
+    expect(tags).toContain(kw('tag/a'));
+    expect(tags.find((t) => !(t instanceof Keyword))).toMatchObject({ id: tempids.y });
+    expect(JSON.parse(JSON.stringify(x.toJSON()))['p/color']).toBe(':color/green');
+  });
+});
+
+describe('history values', () => {
+  it('refuse entities: an attribute there has every value it ever had', async () => {
+    const { conn, ann } = await people();
+    expect(() => conn.db().history().entity(ann)).toThrow(expect.objectContaining({ code: 'db/history-entity' }));
+    expect(conn.db().entity(ann)!.get(':p/age')).toBe(31);
   });
 });
 

@@ -205,6 +205,8 @@ export class Db implements DbView {
   }
 
   entity(eid: EntityRef): Entity | null {
+    // as pull: a history value has no one value per attribute to show (Datomic: query and datoms only)
+    if (this.isHistory) throw new DbError('db/history-entity', 'entities are not supported on a history value: query it, or use db.asOf(t).entity(...)');
     const id = this.entid(eid);
     if (id === null) return null;
     return new LazyEntity(this, id);
@@ -392,9 +394,22 @@ export class Db implements DbView {
    * (a bigint attribute and a fraction or a string: a pattern [?e ?a "x"] tries every attribute).
    */
   private coerceForAttr(attr: AttrInfo, v: unknown): Value | null {
-    if (attr.valueType === 'keyword' && typeof v === 'string') return Keyword.of(v);
-    if (attr.valueType === 'bigint' && typeof v !== 'bigint') return typeof v === 'number' && Number.isInteger(v) ? BigInt(v) : null;
-    return v as Value;
+    switch (attr.valueType) {
+      case 'keyword':
+        return typeof v === 'string' ? Keyword.of(v) : (v as Value);
+      case 'bigint':
+        if (typeof v === 'bigint') return v;
+        return typeof v === 'number' && Number.isInteger(v) ? BigInt(v) : null;
+      case 'long':
+        // a long is stored as a number while it is a safe integer (as the tx side coerces it), so
+        // 5n must look for 5; a fraction no long can equal
+        if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : v;
+        return typeof v === 'number' && !Number.isInteger(v) && Number.isFinite(v) ? null : (v as Value);
+      case 'double':
+        return typeof v === 'bigint' ? Number(v) : (v as Value);
+      default:
+        return v as Value;
+    }
   }
 
   /**

@@ -1,5 +1,5 @@
 // A lazy, navigable view of one entity in one Db value: attributes are read on access,
-// refs come back as entities, `_attr` walks references backwards.
+// refs come back as entities (enums as their keywords), `_attr` walks references backwards.
 import { Keyword } from '../../query-lang/edn/types.js';
 import type { AttrInfo, AttrRef, Datom, Entity, Value } from './api.js';
 import type { Db } from './db.js';
@@ -31,8 +31,10 @@ export class LazyEntity implements Entity {
     return sources.length ? new Set(sources) : undefined;
   }
 
+  /** A ref as an entity; a ref to an enum (an entity with a :db/ident) as its keyword, as Datomic's entities give it. */
   private wrap(attr: AttrInfo, v: Value): unknown {
-    return attr.valueType === 'ref' ? new LazyEntity(this.db, v as number) : v;
+    if (attr.valueType !== 'ref') return v;
+    return this.db.ident(v as number) ?? new LazyEntity(this.db, v as number);
   }
 
   keys(): Keyword[] {
@@ -46,7 +48,7 @@ export class LazyEntity implements Entity {
     return [...this.db.datoms('eavt', this.id)];
   }
 
-  /** Plain object: 'ns/name' keys, refs as { 'db/id': n } except components, which nest. */
+  /** Plain object: 'ns/name' keys, refs as { 'db/id': n } except components, which nest, and enums, which are keywords. */
   toJSON(): Record<string, unknown> {
     const out: Record<string, unknown> = { 'db/id': this.id };
     for (const kw of this.keys()) {

@@ -10,7 +10,8 @@
 //    forward attribute is a component;
 //  - `(default :a v)` when the attribute is absent; `:db/id` on request;
 //  - recursion `...` (unbounded) or a depth number, re-applying the enclosing pattern, with cycle
-//    protection: an entity already on the current path comes back as `{ 'db/id': n }`;
+//    protection: an entity already on the current path comes back as `{ 'db/id': n }`; below the
+//    depth the attribute is left out;
 //  - a nested pattern matching nothing on an existing ref target gives `{ 'db/id': n }`;
 //  - an entity with no datoms at all gives null.
 import type { PullPattern, PullAttr } from '../../query-lang/datalog/ast.js';
@@ -76,11 +77,10 @@ function pullRef(db: DbView, spec: PullAttr, enclosing: PullPattern, id: number,
     const r = pullEntity(db, sub, id, st);
     return r && Object.keys(r).length ? r : { 'db/id': id };
   }
-  // recursion
+  // recursion (pullEntity leaves out a spec whose depth is spent)
   if (st.path.has(id)) return { 'db/id': id };
   const left = st.depth.get(spec);
   const remaining = left === undefined ? (sub.depth === null ? Infinity : sub.depth) : left;
-  if (remaining <= 0) return { 'db/id': id };
   st.depth.set(spec, remaining - 1);
   try {
     const r = pullEntity(db, enclosing, id, st);
@@ -89,6 +89,14 @@ function pullRef(db: DbView, spec: PullAttr, enclosing: PullPattern, id: number,
     if (left === undefined) st.depth.delete(spec);
     else st.depth.set(spec, left);
   }
+}
+
+/**
+ * A recursive spec (`{:friend 2}`) followed as deep as its number along this path: the attribute
+ * is left out below that depth, as DataScript does (pull-api tests), not given as bare ids.
+ */
+function recursionSpent(spec: PullAttr, st: State): boolean {
+  return spec.sub?.kind === 'recurse' && st.depth.get(spec) === 0;
 }
 
 function pullWildcard(db: DbView, e: number, datoms: Datom[], out: PullResult, st: State): void {
@@ -151,6 +159,7 @@ function pullEntity(db: DbView, pattern: PullPattern, e: number, st: State): Pul
         if (el.default) out[key] = el.default.value;
         continue;
       }
+      if (recursionSpent(el, st)) continue;
       if (!el.reverse) {
         const vals = datoms.filter((d) => d.a === info.id).map((d) => d.v);
         if (vals.length === 0) {
@@ -192,8 +201,17 @@ function resolveEid(db: DbView, eid: EntityRef | unknown): number | null {
   return null;
 }
 
+/**
+ * A history value holds every value an attribute ever had, retracted ones too: an entity's
+ * attributes have no one value to pull there (Datomic documents history for query and datoms only).
+ */
+function refuseHistory(db: DbView): void {
+  if (db.isHistory) throw new PullError('pull/history-db', 'pull is not supported on a history value: query it, or pull from db.asOf(t)');
+}
+
 /** Pull one entity; null when it does not exist. */
 export function pull(db: DbView, pattern: string | EdnValue | PullPattern, eid: EntityRef): PullResult | null {
+  refuseHistory(db);
   const p = toPullPattern(pattern);
   const id = resolveEid(db, eid);
   if (id === null) return null;
@@ -202,6 +220,7 @@ export function pull(db: DbView, pattern: string | EdnValue | PullPattern, eid: 
 
 /** Pull several entities with one pattern (parsed once). */
 export function pullMany(db: DbView, pattern: string | EdnValue | PullPattern, eids: Iterable<EntityRef>): (PullResult | null)[] {
+  refuseHistory(db);
   const p = toPullPattern(pattern);
   const st = newState();
   const out: (PullResult | null)[] = [];

@@ -74,6 +74,99 @@ describe('functions through queries', () => {
   });
 });
 
+describe('bigint arithmetic promotes as Clojure does', () => {
+  const big = 9007199254740993n; // 2^53 + 1: not a double
+  const calc = (expr: string, v: unknown) => q(`[:find ?r . :in ?v :where [${expr} ?r]]`, v);
+  it('a bigint with an integral number stays an exact bigint', () => {
+    expect(calc('(inc ?v)', big)).toBe(big + 1n);
+    expect(calc('(dec ?v)', big)).toBe(big - 1n);
+    expect(calc('(+ ?v 1)', big)).toBe(big + 1n);
+    expect(calc('(+ 1 ?v 2)', big)).toBe(big + 3n);
+    expect(calc('(- ?v 2)', big)).toBe(big - 2n);
+    expect(calc('(* ?v 2)', big)).toBe(big * 2n);
+    expect(calc('(quot ?v 2)', big)).toBe(big / 2n);
+    expect(calc('(rem ?v 2)', big)).toBe(1n);
+    expect(calc('(mod ?v -2)', big)).toBe(-1n);
+    expect(fn('(inc 1N)')).toBe(2n);
+    expect(fn('(dec 1N)')).toBe(0n);
+  });
+  it('a non-integral number makes the result a double; / stays exact only when it divides', () => {
+    expect(calc('(+ ?v 0.5)', 1n)).toBe(1.5);
+    expect(calc('(* ?v 1.5)', 2n)).toBe(3);
+    expect(typeof calc('(* ?v 1.5)', 2n)).toBe('number');
+    expect(calc('(/ ?v 2)', big + 1n)).toBe((big + 1n) / 2n);
+    expect(calc('(/ ?v 2)', 3n)).toBe(1.5);
+    expect(calc('(/ ?v 0)', 3n)).toBe(Infinity);
+    expect(fn('(+ 1 2)')).toBe(3);
+  });
+  it('sum keeps bigints exact and turns to a double on a double', () => {
+    expect(AGGREGATES.sum!([], [big, 1])).toBe(big + 1n);
+    expect(AGGREGATES.sum!([], [1, big, 2n])).toBe(big + 3n);
+    expect(AGGREGATES.sum!([], [big, 0.5])).toBe(Number(big) + 0.5);
+    expect(AGGREGATES.sum!([], [1, 2])).toBe(3);
+    expect(AGGREGATES.sum!([], [])).toBe(0);
+    expect(q('[:find (sum ?v) . :in [?v ...]]', [big, 1])).toBe(big + 1n);
+  });
+});
+
+describe('built-ins DataScript has and Datomic resolves from clojure.core', () => {
+  const db = () => conn.db();
+  it('rand-int, rand and range', () => {
+    expect(fn('(rand-int 1)')).toBe(0);
+    const r = fn('(rand 2)') as number;
+    expect(r).toBeGreaterThanOrEqual(0);
+    expect(r).toBeLessThan(2);
+    expect(fn('(rand)')).toBeLessThan(1);
+    expect(q<number[]>('[:find [?x ...] :where [(range 4) [?x ...]]]', db()).sort()).toEqual([0, 1, 2, 3]);
+    expect(fn('(range 1 7 2)')).toEqual([1, 3, 5]);
+    expect(fn('(range 5 1 -2)')).toEqual([5, 3]);
+    expect(fn('(range 3 3)')).toEqual([]);
+    expect(() => fn('(range)')).toThrowError(expect.objectContaining({ code: 'query/invalid-argument' }));
+    expect(() => fn('(range 0 5 0)')).toThrowError(/infinite/);
+    expect(() => fn('(rand-int)')).toThrowError(expect.objectContaining({ code: 'query/invalid-argument' }));
+  });
+  it('empty?, not-empty, get, set, hash-map, identical?', () => {
+    expect(fn('(empty? [])')).toBe(true);
+    expect(fn('(empty? "a")')).toBe(false);
+    expect(call('empty?', null)).toBe(true);
+    expect(fn('(not-empty [1])')).toEqual([1]);
+    expect(call('not-empty', [])).toBe(null);
+    expect(fn('(get {:a 1} :a)')).toBe(1);
+    expect(fn('(get {:a 1} :b 9)')).toBe(9);
+    expect(call('get', new Map([[Keyword.of('a'), null]]), Keyword.of('a'), 9)).toBe(null);
+    expect(fn('(get [5 6] 1)')).toBe(6);
+    expect(fn('(get #{1 2} 2)')).toBe(2);
+    expect(call('get', new Set([1]), 3)).toBe(null);
+    expect(q('[:find ?r . :in ?m :where [(get ?m :p/name) ?r]]', { 'p/name': 'Ann' })).toBe('Ann');
+    expect(call('get', { a: 1 }, 'a')).toBe(1);
+    expect(fn('(set [1 1 2])')).toEqual(new Set([1, 2]));
+    expect(fn('(hash-map :a 1 :b 2)')).toEqual(new Map([[Keyword.of('a'), 1], [Keyword.of('b'), 2]]));
+    expect(() => fn('(hash-map :a)')).toThrowError(/pairs/);
+    expect(fn('(identical? 1 1)')).toBe(true);
+    expect(call('identical?', [1], [1])).toBe(false);
+  });
+  it('re-seq and the printing functions', () => {
+    expect(q('[:find ?r . :where [(re-pattern "[0-9]") ?p] [(re-seq ?p "a1b2") ?r]]', db())).toEqual(['1', '2']);
+    expect(q('[:find ?r . :where [(re-pattern "([a-z])([0-9])") ?p] [(re-seq ?p "a1b2") ?r]]', db())).toEqual([['a1', 'a', '1'], ['b2', 'b', '2']]);
+    expect(call('re-seq', 'x', 'abc')).toBe(null);
+    expect(fn('(print-str "a" nil [1 "b"] :k)')).toBe('a nil [1 b] :k');
+    expect(fn('(println-str "a" 1)')).toBe('a 1\n');
+    expect(fn('(prn-str "a" 1)')).toBe('"a" 1\n');
+  });
+  it('-differ?, and, or (function names in [( ... )])', () => {
+    expect(fn('(-differ? 1 2 1 2)')).toBe(false);
+    expect(fn('(-differ? 1 2 1 3)')).toBe(true);
+    expect(fn('(and true 1)')).toBe(1);
+    expect(fn('(and 1 false 2)')).toBe(false);
+    expect(call('and')).toBe(true);
+    expect(fn('(or nil 1)')).toBe(1);
+    expect(fn('(or nil false)')).toBe(false);
+    expect(call('or')).toBe(null);
+    expect(q<number[]>('[:find [?n ...] :where [_ :x/n ?n] [(even? ?n) ?e] [(> ?n 2) ?g] [(and ?e ?g)]]', db())).toEqual([4]);
+    expect(q<number[]>('[:find [?n ...] :where [_ :x/n ?n] [(= ?n 1) ?a] [(= ?n 4) ?b] [(or ?a ?b)]]', db()).sort()).toEqual([1, 4]);
+  });
+});
+
 describe('comparison across types', () => {
   it('orders numbers, strings, dates, keywords naturally', () => {
     expect(call('<', 1, 2n, 3.5)).toBe(true);
@@ -108,6 +201,9 @@ describe('aggregates table', () => {
     expect(AGGREGATES.stddev!([], vs)).toBeCloseTo(Math.sqrt(0.5));
     expect(AGGREGATES.min!([], vs)).toBe(1);
     expect(AGGREGATES.max!([2], vs)).toEqual([3, 2]);
+    // the n least / greatest of the bag, duplicates kept
+    expect(AGGREGATES.min!([3], vs)).toEqual([1, 2, 2]);
+    expect(AGGREGATES.max!([3], [30, 40, 40])).toEqual([40, 40, 30]);
     expect(AGGREGATES.distinct!([], vs)).toEqual(new Set([1, 2, 3]));
     expect(vs).toContain(AGGREGATES.rand!([], vs));
     expect(new Set(AGGREGATES.sample!([5], vs) as number[]).size).toBe(3);

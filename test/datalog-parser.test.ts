@@ -82,6 +82,21 @@ describe('find specs', () => {
   });
 });
 
+describe('pull pattern names (Datomic pattern-name)', () => {
+  it('a plain symbol in :in names a pull pattern used by (pull ?e name)', () => {
+    const query = q('[:find (pull ?e pat) :in $ pat :where [?e :name]]');
+    expect(query.in).toEqual([expect.objectContaining({ kind: 'src', name: '$' }), expect.objectContaining({ kind: 'pattern-name', name: 'pat' })]);
+    expect(query.find).toMatchObject({ kind: 'find-rel', elements: [{ kind: 'pull', variable: v('?e'), pattern: { kind: 'pattern-name', name: 'pat' } }] });
+    expect(parseQuery({ find: [['pull', '?e', 'pat']], in: ['$', 'pat'], where: [['?e', ':name']] }).text).toBe(printEdn(readEdn('{:find [(pull ?e pat)] :in [$ pat] :where [[?e :name]]}')));
+  });
+  it('a pattern name must be declared in :in, once, and only at its top level', () => {
+    fails(() => q('[:find (pull ?e pat) :where [?e :name]]'), 'query/unbound-variable', 1, 17, 'pat');
+    fails(() => q('[:find (pull ?e pat) :in $ pat pat :where [?e :name]]'), 'query/syntax', 1, 32, 'pat twice');
+    fails(() => q('[:find ?e :in $ [pat ...] :where [?e :name]]'), 'query/invalid-binding', 1, 18, 'pull pattern');
+    fails(() => q('[:find ?x :where [(str 1) x]]'), 'query/invalid-binding', 1, 27);
+  });
+});
+
 describe(':in bindings', () => {
   it('defaults to [$]', () => {
     expect(q('[:find ?e :where [?e :a]]').in).toEqual([{ kind: 'src', name: '$' }]);
@@ -133,6 +148,12 @@ describe(':where clauses', () => {
     expect(cs[7]).toMatchObject({ kind: 'predicate', fn: { name: 'clojure.string/includes?' } });
     expect(cs[8]).toMatchObject({ args: [c([1, 2])] });
     expect(cs[9]).toMatchObject({ args: [{ kind: 'src', name: '$' }, v('?a'), c(Keyword.of('n')), c('none')] });
+  });
+  it('and, or and not are function names inside [( ... )]', () => {
+    const cs = where('[:find ?c :in ?a ?b :where [(and ?a ?b) ?c] [(or ?a ?b)] [(not ?c)]]');
+    expect(cs[0]).toMatchObject({ kind: 'function', fn: { kind: 'fn-name', name: 'and' }, args: [v('?a'), v('?b')], binding: v('?c') });
+    expect(cs[1]).toMatchObject({ kind: 'predicate', fn: { kind: 'fn-name', name: 'or' } });
+    expect(cs[2]).toMatchObject({ kind: 'predicate', fn: { kind: 'fn-name', name: 'not' } });
   });
   it('not and not-join', () => {
     const cs = where('[:find ?e :where [?e :a ?x] (not [?e :b 1]) (not-join [?e] [?e :c ?y] [?y :d 2]) ($ not [?e :z])]');
@@ -254,6 +275,19 @@ describe('syntax errors', () => {
     fails(() => q('[:find ?e :in $ :where [?e :a] [(foo) ?x ?y]]'), 'query/syntax');
     const e = fails(() => q('[:find ?e :where [?e :a] {:a 1}]'), 'query/syntax');
     expect(e).toBeInstanceOf(QueryParseError);
+  });
+  it('an empty not / or / not-join / rule call names the form that needs more', () => {
+    const cases: [string, number, string][] = [
+      ['[:find ?e :where [?e :a] (not)]', 30, 'expected at least one clause in (not ...)'],
+      ['[:find ?e :where [?e :a] (or)]', 29, 'expected at least one clause in (or ...)'],
+      ['[:find ?e :where [?e :a] (not-join [] [?e :b])]', 37, 'expected at least one ?variable in the join vector of (not-join'],
+      ['[:find ?e :in $ % :where [?e :a] (frob)]', 39, 'expected at least one argument (?var, _ or a constant) in the rule call (frob ...)'],
+      ['[:find ?e :where [?e :a] (or (and) [?e :b])]', 34, 'expected at least one clause in (and ...)'],
+    ];
+    for (const [text, column, message] of cases) {
+      const e = fails(() => q(text), 'query/syntax', 1, column, message);
+      expect(e.message).not.toContain('at least one a ');
+    }
   });
 });
 

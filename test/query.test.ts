@@ -397,3 +397,94 @@ describe('errors', () => {
     }
   });
 });
+
+describe("Datomic's documented semantics", () => {
+  let db: ReturnType<Connection['db']>;
+  beforeAll(async () => {
+    const c = await freshConn();
+    await c.transact('[{:db/ident :p/name :db/valueType :db.type/string :db/cardinality :db.cardinality/one} {:db/ident :p/age :db/valueType :db.type/long :db/cardinality :db.cardinality/one}]');
+    await c.transact('[{:p/name "Ann" :p/age 30} {:p/name "Bob" :p/age 40} {:p/name "Cid" :p/age 30}]');
+    db = c.db();
+  });
+  const code = (c: string) => expect.objectContaining({ code: c });
+
+  it('a pull pattern bound by name in :in (pattern-name), as EDN text, EDN data or JS data', () => {
+    const query = '[:find (pull ?e pat) . :in $ pat :where [?e :p/name "Ann"]]';
+    const ann = { 'p/name': 'Ann', 'p/age': 30 };
+    expect(q(query, db, '[:p/name :p/age]')).toEqual(ann);
+    expect(q(query, db, [kw('p/name'), kw('p/age')])).toEqual(ann);
+    expect(q(query, db, ['p/name', 'p/age'])).toEqual(ann);
+    expect(q(query, db, '[:p/age]')).toEqual({ 'p/age': 30 });
+    // two names, and the same pattern as a ?variable input, in one query
+    const rows = q('[:find (pull ?e names) (pull ?e ?ages) :in $ names ?ages :where [?e :p/name "Bob"]]', db, '[:p/name]', '[:p/age]');
+    expect(rows).toEqual([[{ 'p/name': 'Bob' }, { 'p/age': 40 }]]);
+    expect(() => q(query, db, null)).toThrowError(code('query/missing-input'));
+  });
+
+  it('($src not ...) and ($src or ...) run their clauses against $src, with no $ in :in', () => {
+    const old = db.with('[{:p/name "Dan" :p/age 30}]').dbAfter;
+    const names = (query: string) => q<string[]>(query, old).sort();
+    expect(names('[:find [?n ...] :in $d :where [$d ?e :p/name ?n] ($d not [?e :p/age 30])]')).toEqual(['Bob']);
+    expect(names('[:find [?n ...] :in $d :where [$d ?e :p/name ?n] ($d not-join [?e] [?e :p/age 40])]')).toEqual(['Ann', 'Cid', 'Dan']);
+    expect(names('[:find [?n ...] :in $d :where [$d ?e :p/name ?n] ($d or [?e :p/age 40] [?e :p/name "Dan"])]')).toEqual(['Bob', 'Dan']);
+    expect(names('[:find [?n ...] :in $d :where [$d ?e :p/name ?n] ($d or-join [?e] [?e :p/age 40])]')).toEqual(['Bob']);
+    // a pattern outside them still needs its source
+    expect(() => q('[:find ?n :in $d :where [?e :p/name ?n] ($d not [?e :p/age 30])]', old)).toThrowError(code('query/unknown-source'));
+  });
+
+  it(':with without an aggregate returns a bag: the :with columns projected away, duplicates kept', () => {
+    expect(q<number[][]>('[:find ?a :with ?e :where [?e :p/age ?a]]', db).sort()).toEqual([[30], [30], [40]]);
+    expect(q<number[]>('[:find [?a ...] :with ?e :where [?e :p/age ?a]]', db).sort()).toEqual([30, 30, 40]);
+    // without :with, still a set
+    expect(q<number[][]>('[:find ?a :where [?e :p/age ?a]]', db).sort()).toEqual([[30], [40]]);
+  });
+
+  it('an aggregate argument may be a variable bound by :in', () => {
+    expect(q('[:find (max ?n ?a) . :in $ ?n :where [_ :p/age ?a]]', db, 1)).toEqual([40]);
+    expect(q('[:find (min ?n ?a) . :in $ ?n :with ?e :where [?e :p/age ?a]]', db, 2)).toEqual([30, 30]);
+  });
+
+  it('(min n ?x) / (max n ?x) take the n least / greatest items of the bag, duplicates kept', () => {
+    expect(q('[:find (min 2 ?a) . :with ?e :where [?e :p/age ?a]]', db)).toEqual([30, 30]);
+    expect(q('[:find (max 3 ?a) . :with ?e :where [?e :p/age ?a]]', db)).toEqual([40, 30, 30]);
+  });
+
+  it('a rule called with the wrong number of arguments is query/rule-arity, naming the call and its position', () => {
+    const rules = '[[(r [?a ?b] ?c) [(str ?a ?b) ?c]]]';
+    try {
+      q('[:find ?n :in $ %\n :where (r ?n ?m)]', db, rules);
+      expect.unreachable();
+    } catch (e) {
+      const err = e as { code: string; form?: string; pos?: { line: number; column: number } };
+      expect(err.code).toBe('query/rule-arity');
+      expect(err.form).toBe('(r ?n ?m)');
+      expect(err.pos).toMatchObject({ line: 2, column: 9 });
+    }
+    expect(() => q('[:find ?n :in $ % :where [?e :p/name ?n] (not (r ?n ?n))]', db, rules)).toThrowError(code('query/rule-arity'));
+  });
+
+  it('an error thrown while a function or predicate runs names the clause and its line:column', () => {
+    const located = (text: string, inputs: unknown[], c: string, form: string, line: number, column: number) => {
+      try {
+        q(text, db, ...inputs);
+        expect.unreachable();
+      } catch (e) {
+        const err = e as { code: string; form?: string; pos?: { line: number; column: number }; message: string };
+        expect(err.code).toBe(c);
+        expect(err.form).toBe(form);
+        expect(err.pos).toMatchObject({ line, column });
+        expect(err.message).toContain(`(at ${line}:${column})`);
+        return err;
+      }
+    };
+    located('[:find ?b :where [?e :p/name ?a]\n [(inc ?a) ?b]]', [], 'query/type-error', '[(inc ?a) ?b]', 2, 2);
+    located('[:find ?b :where [?e :p/name ?a] [(subs) ?b]]', [], 'query/type-error', '[(subs) ?b]', 1, 34);
+    located('[:find ?b :where [?e :p/name ?a] [(get-else $ ?e :p/age nil) ?b]]', [], 'query/invalid-argument', '[(get-else $ ?e :p/age nil) ?b]', 1, 34);
+    located('[:find ?e :where [?e :p/name ?a]\n   [(starts-with? ?a 1)]]', [], 'query/type-error', '[(starts-with? ?a 1)]', 2, 4);
+    // anything else a function throws becomes query/function-error, the original kept as the cause
+    const boom = new RangeError('boom');
+    const err = located('[:find ?b :in $ ?f :where [?e :p/age ?a] [(?f ?a) ?b]]', [() => { throw boom; }], 'query/function-error', '[(?f ?a) ?b]', 1, 42);
+    expect(err!.message).toContain('RangeError: boom');
+    expect((err as { cause?: unknown }).cause).toBe(boom);
+  });
+});

@@ -49,12 +49,21 @@ export interface AggregateElem extends Located {
   args: (Variable | Constant)[];
 }
 
+/**
+ * A plain symbol naming a pull pattern given as an input (Datomic's `pattern-name`): only in :in
+ * and as the pattern of a pull expression, as in `[:find (pull ?e pat) :in $ pat ...]`.
+ */
+export interface PatternName extends Located {
+  kind: 'pattern-name';
+  name: string;
+}
+
 export interface PullElem extends Located {
   kind: 'pull';
   src?: SrcVar;
   variable: Variable;
-  /** The pattern written in the query, or a variable bound to a pattern given as an input. */
-  pattern: PullPattern | Variable;
+  /** The pattern written in the query, or a variable or pattern name bound to a pattern given as an input. */
+  pattern: PullPattern | Variable | PatternName;
 }
 
 export type FindElem = Variable | AggregateElem | PullElem;
@@ -77,6 +86,7 @@ export type Binding =
   | { kind: 'rules-var'; name: string } // %  or %name
   | Variable // scalar binding
   | Blank
+  | PatternName // only at the top level of :in
   | { kind: 'bind-tuple'; elements: Binding[] } // [?a ?b]
   | { kind: 'bind-coll'; element: Binding } // [?a ...]
   | { kind: 'bind-rel'; elements: Binding[] }; // [[?a ?b]]

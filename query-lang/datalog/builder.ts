@@ -36,6 +36,7 @@ import type {
   FindSpec,
   FnArg,
   FnName,
+  PatternName,
   PullAttr,
   PullElem,
   PullElement,
@@ -133,6 +134,10 @@ export class AstBuilder {
     return this.constant(node(n, 'constant')!);
   }
 
+  patternName(t: IToken): PatternName {
+    return { kind: 'pattern-name', name: t.image, pos: tokenPos(t) };
+  }
+
   fnName(t: IToken): FnName | Variable {
     return t.tokenType === VarTok ? this.variable(t) : { kind: 'fn-name', name: t.image, pos: tokenPos(t) };
   }
@@ -226,11 +231,12 @@ export class AstBuilder {
     if (pull) {
       const src = tok(pull, SrcTok.name);
       const pv = tok(pull, 'patternVar');
+      const pn = tok(pull, 'patternName');
       const pe: PullElem = {
         kind: 'pull',
         ...(src ? { src: this.srcVar(src) } : {}),
         variable: this.variable(tok(pull, 'entity')!),
-        pattern: pv ? this.variable(pv) : this.pullPattern(node(pull, 'pullPattern')!),
+        pattern: pv ? this.variable(pv) : pn ? this.patternName(pn) : this.pullPattern(node(pull, 'pullPattern')!),
         pos: nodePos(n),
       };
       return pe;
@@ -254,6 +260,11 @@ export class AstBuilder {
     if (s) {
       if (where !== 'in') this.fail('query/invalid-binding', `expected a ?variable or _ but found source ${s.image} (sources can only be bound at the top level of :in)`, tokenPos(s));
       return this.srcVar(s);
+    }
+    const pn = tok(n, 'patternName');
+    if (pn) {
+      if (where !== 'in') this.fail('query/invalid-binding', `expected a ?variable or _ but found ${pn.image} (a plain symbol names a pull pattern, and only at the top level of :in)`, tokenPos(pn));
+      return this.patternName(pn);
     }
     const r = tok(n, RulesTok.name);
     if (r) {

@@ -60,10 +60,10 @@ export const RULE_DESCRIPTIONS: Record<string, string> = {
   findSpec: 'a find spec (?a ?b, ?a ., [?a ...] or [?a ?b])',
   findElem: 'a find element (?var, (aggregate ... ?var) or (pull ?e [pattern]))',
   findExpr: 'an aggregate (count ?x) or pull expression (pull ?e [...])',
-  pullExpr: 'a pull expression (pull $src? ?e [pattern] | ?pattern-var)',
+  pullExpr: 'a pull expression (pull $src? ?e [pattern] | ?pattern-var | pattern-name)',
   aggregate: 'an aggregate like (count ?x), (min 3 ?x) or (?agg ?x)',
   returnNames: 'names (symbols) for :keys/:strs/:syms',
-  binding: 'a binding form ($src, %, ?x, _, [?a ?b], [?a ...] or [[?a ?b]])',
+  binding: 'a binding form ($src, %, ?x, _, a pattern name, [?a ?b], [?a ...] or [[?a ?b]])',
   clause: 'a where clause: [?e :attr ?v], [(pred ?x)], [(fn ?x) ?y], (not ...), (not-join [...] ...), (or ...), (or-join [...] ...), (and ...) or (rule ?x)',
   bracketClause: 'a data pattern [$src? e a v tx added] or a function/predicate expression [(fn args...) binding?]',
   listClause: 'a list clause: (not ...), (not-join [...] ...), (or ...), (or-join [...] ...), (and ...) or (rule-name ?args...)',
@@ -108,6 +108,14 @@ function describeTok(tok: IToken | undefined): string {
   return `'${img}'`;
 }
 
+/** In an iteration's ERR_MSG: the token before the missing item (the name of a rule call). */
+const PREVIOUS_TOKEN = '<previous>';
+
+/** 'a list clause: ...' -> 'list clause: ...', for "expected at least one ...". */
+function withoutArticle(description: string): string {
+  return description.replace(/^an? /, '');
+}
+
 function tokLabel(t: TokenType): string {
   return t.LABEL ?? t.name;
 }
@@ -125,8 +133,9 @@ const errorMessages: IParserErrorMessageProvider = {
   buildNoViableAltMessage({ actual, ruleName }) {
     return `expected ${RULE_DESCRIPTIONS[ruleName] ?? ruleName} but found ${describeTok(actual[0])}`;
   },
-  buildEarlyExitMessage({ actual, ruleName }) {
-    return `expected at least one ${RULE_DESCRIPTIONS[ruleName] ?? ruleName} but found ${describeTok(actual[0])}`;
+  buildEarlyExitMessage({ actual, previous, ruleName, customUserDescription }) {
+    if (customUserDescription) return `expected ${customUserDescription.replace(PREVIOUS_TOKEN, previous.image)} but found ${describeTok(actual[0])}`;
+    return `expected at least one ${withoutArticle(RULE_DESCRIPTIONS[ruleName] ?? ruleName)} but found ${describeTok(actual[0])}`;
   },
 };
 
@@ -389,6 +398,8 @@ export class DatalogParser extends CstParser {
     this.OR([
       { ALT: () => this.SUBRULE(this.pullPattern) },
       { ALT: () => this.CONSUME2(VarTok, { LABEL: 'patternVar' }) },
+      // Datomic's pattern-name: a plain symbol bound in :in
+      { ALT: () => this.CONSUME(NameSym, { LABEL: 'patternName' }) },
     ]);
   });
 
@@ -405,13 +416,14 @@ export class DatalogParser extends CstParser {
     );
   });
 
-  /** $src, %, ?x, _, [?a ?b], [?a ...], [[?a ?b]] */
+  /** $src, %, ?x, _, pattern-name, [?a ?b], [?a ...], [[?a ?b]] (the builder allows a pattern name only at the top of :in) */
   binding = this.RULE('binding', () => {
     this.OR([
       { ALT: () => this.CONSUME(VarTok) },
       { ALT: () => this.CONSUME(Blank) },
       { ALT: () => this.CONSUME(SrcTok) },
       { ALT: () => this.CONSUME(RulesTok) },
+      { ALT: () => this.CONSUME(NameSym, { LABEL: 'patternName' }) },
       {
         ALT: () => {
           this.CONSUME(LBracket);
@@ -469,6 +481,10 @@ export class DatalogParser extends CstParser {
     this.OR([
       { ALT: () => this.CONSUME(NameSym, { LABEL: 'fn' }) },
       { ALT: () => this.CONSUME(VarTok, { LABEL: 'fn' }) },
+      // inside [( ... )] these are plain function names (the built-ins and/or/not), not clauses
+      { ALT: () => this.CONSUME(AndSym, { LABEL: 'fn' }) },
+      { ALT: () => this.CONSUME(OrSym, { LABEL: 'fn' }) },
+      { ALT: () => this.CONSUME(NotSym, { LABEL: 'fn' }) },
     ]);
     this.MANY(() => this.SUBRULE(this.fnArg));
   });
@@ -496,22 +512,22 @@ export class DatalogParser extends CstParser {
       {
         ALT: () => {
           this.CONSUME(NotSym, { LABEL: 'op' });
-          this.AT_LEAST_ONE(() => this.SUBRULE(this.clause));
+          this.AT_LEAST_ONE({ DEF: () => this.SUBRULE(this.clause), ERR_MSG: 'at least one clause in (not ...)' });
         },
       },
       {
         ALT: () => {
           this.CONSUME(NotJoinSym, { LABEL: 'op' });
           this.CONSUME(LBracket);
-          this.AT_LEAST_ONE2(() => this.CONSUME(VarTok, { LABEL: 'joinVar' }));
+          this.AT_LEAST_ONE2({ DEF: () => this.CONSUME(VarTok, { LABEL: 'joinVar' }), ERR_MSG: 'at least one ?variable in the join vector of (not-join [?vars ...] ...)' });
           this.CONSUME(RBracket);
-          this.AT_LEAST_ONE3(() => this.SUBRULE2(this.clause));
+          this.AT_LEAST_ONE3({ DEF: () => this.SUBRULE2(this.clause), ERR_MSG: 'at least one clause in (not-join [...] ...)' });
         },
       },
       {
         ALT: () => {
           this.CONSUME(OrSym, { LABEL: 'op' });
-          this.AT_LEAST_ONE4(() => this.SUBRULE3(this.clause));
+          this.AT_LEAST_ONE4({ DEF: () => this.SUBRULE3(this.clause), ERR_MSG: 'at least one clause in (or ...)' });
         },
       },
       {
@@ -520,19 +536,19 @@ export class DatalogParser extends CstParser {
           this.CONSUME2(LBracket);
           this.SUBRULE(this.ruleVars);
           this.CONSUME2(RBracket);
-          this.AT_LEAST_ONE5(() => this.SUBRULE4(this.clause));
+          this.AT_LEAST_ONE5({ DEF: () => this.SUBRULE4(this.clause), ERR_MSG: 'at least one clause in (or-join [...] ...)' });
         },
       },
       {
         ALT: () => {
           this.CONSUME(AndSym, { LABEL: 'op' });
-          this.AT_LEAST_ONE6(() => this.SUBRULE5(this.clause));
+          this.AT_LEAST_ONE6({ DEF: () => this.SUBRULE5(this.clause), ERR_MSG: 'at least one clause in (and ...)' });
         },
       },
       {
         ALT: () => {
           this.CONSUME(NameSym, { LABEL: 'rule' });
-          this.AT_LEAST_ONE7(() => this.SUBRULE(this.term));
+          this.AT_LEAST_ONE7({ DEF: () => this.SUBRULE(this.term), ERR_MSG: `at least one argument (?var, _ or a constant) in the rule call (${PREVIOUS_TOKEN} ...)` });
         },
       },
     ]);

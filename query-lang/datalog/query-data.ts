@@ -4,7 +4,8 @@
 // '...' and '.' find and binding markers, ':ns/name' a keyword; any other string is a string
 // constant. Where EDN has a list, JS has an array whose first element is a name: a function
 // call (`[['>', '?age', 21]]`), an aggregate or pull in :find (`['count', '?e']`), a rule call
-// (`['friends', '?a', '?b']`) or not/or/and (`['not', ['?e', ':banned', true]]`). Data holding a
+// (`['friends', '?a', '?b']`) or not/or/and (`['not', ['?e', ':banned', true]]`). A name as the
+// pattern of a pull (`['pull', '?e', 'pat']`) is a pattern name bound in :in. Data holding a
 // Sym already is EDN data and is left as it is.
 import { EdnList, isPlainObject, Keyword, Sym, type EdnValue } from '../edn/types.js';
 import { convertOrLeave, pullPatternFromJs } from './pull-data.js';
@@ -82,7 +83,7 @@ function findElementFromJs(x: unknown): unknown {
   if (!Array.isArray(x)) return x;
   if (!isName(x[0])) return x.map(findElementFromJs); // [?a ?b] or [?a ...]
   const [name, ...args] = x;
-  if (name === 'pull') return list('pull', args.map((a) => (Array.isArray(a) ? pullPatternFromJs(a) : termFromJs(a))));
+  if (name === 'pull') return list('pull', args.map((a) => (Array.isArray(a) ? pullPatternFromJs(a) : isName(a) ? Sym.of(a) : termFromJs(a))));
   return list(name as string, args.map(termFromJs));
 }
 

@@ -212,11 +212,13 @@ function findElemVars(e: FindElem): Variable[] {
   return e.args.filter((a): a is Variable => a.kind === 'var');
 }
 
-function walkClauses(cs: readonly Clause[], f: (c: Clause) => void): void {
+/** Visits every clause, nested ones too, with the source a `($src not ...)` or `($src or ...)` around it names. */
+function walkClauses(cs: readonly Clause[], f: (c: Clause, enclosingSrc?: string) => void, enclosingSrc?: string): void {
   for (const c of cs) {
-    f(c);
-    if (c.kind === 'not' || c.kind === 'and') walkClauses(c.clauses, f);
-    else if (c.kind === 'or') for (const b of c.branches) walkClauses(b, f);
+    f(c, enclosingSrc);
+    const inner = (c.kind === 'not' || c.kind === 'or') && c.src ? c.src.name : enclosingSrc;
+    if (c.kind === 'not' || c.kind === 'and') walkClauses(c.clauses, f, inner);
+    else if (c.kind === 'or') for (const b of c.branches) walkClauses(b, f, inner);
   }
 }
 
@@ -224,6 +226,7 @@ function walkClauses(cs: readonly Clause[], f: (c: Clause) => void): void {
 export function validateQuery(q: Query): void {
   const inVars = new Set<string>();
   const srcs = new Set<string>();
+  const patternNames = new Set<string>();
   let hasRules = false;
   const seenIn = new Set<string>();
   const noteIn = (name: string, pos?: SourcePos): void => {
@@ -237,6 +240,9 @@ export function validateQuery(q: Query): void {
     } else if (b.kind === 'rules-var') {
       noteIn(b.name);
       hasRules = true;
+    } else if (b.kind === 'pattern-name') {
+      noteIn(b.name, b.pos);
+      patternNames.add(b.name);
     } else
       for (const v of bindingVars(b)) {
         noteIn(v.name, v.pos);
@@ -254,17 +260,18 @@ export function validateQuery(q: Query): void {
     }
     if (e.kind === 'pull') {
       if (e.pattern.kind === 'var' && !inVars.has(e.pattern.name)) fail('query/unbound-variable', `expected pull pattern variable ${e.pattern.name} to be bound in :in`, e.pattern.pos);
+      if (e.pattern.kind === 'pattern-name' && !patternNames.has(e.pattern.name)) fail('query/unbound-variable', `expected pull pattern name ${e.pattern.name} to be bound in :in`, e.pattern.pos);
       if (e.src && !srcs.has(e.src.name)) fail('query/unknown-source', `expected source ${e.src.name} to be declared in :in`, e.src.pos);
     }
   }
   for (const v of q.with) {
     if (!bound.has(v.name)) fail('query/unbound-variable', `expected :with variable ${v.name} to be bound in :where or :in, but it is never bound`, v.pos);
   }
-  walkClauses(q.where, (c) => {
+  walkClauses(q.where, (c, enclosingSrc) => {
     if (c.kind === 'rule-call' && !hasRules) fail('query/missing-rules', `expected % in :in because the query calls rule (${c.name} ...)`, c.pos);
     const src = c.kind === 'pattern' || c.kind === 'rule-call' || c.kind === 'not' || c.kind === 'or' ? c.src : undefined;
     if (src && !srcs.has(src.name)) fail('query/unknown-source', `expected source ${src.name} to be declared in :in`, src.pos);
-    if (c.kind === 'pattern' && !src && !srcs.has('$')) fail('query/unknown-source', 'expected $ in :in because this data pattern uses the default source', c.pos);
+    if (c.kind === 'pattern' && !src && !enclosingSrc && !srcs.has('$')) fail('query/unknown-source', 'expected $ in :in because this data pattern uses the default source', c.pos);
     if (c.kind === 'predicate' || c.kind === 'function') {
       for (const a of c.args) if (a.kind === 'src' && !srcs.has(a.name)) fail('query/unknown-source', `expected source ${a.name} to be declared in :in`, a.pos);
     }

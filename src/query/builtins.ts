@@ -1,5 +1,5 @@
 // Built-in functions/predicates and aggregates, as data: adding one is one line in a table.
-import { Keyword, Sym, Uuid, EdnList, BigDec, Char } from '../../query-lang/edn/types.js';
+import { Keyword, Sym, Uuid, EdnList, BigDec, Char, isPlainObject } from '../../query-lang/edn/types.js';
 import type { DbView, Datom, LogView } from '../db/api.js';
 import { compareValues, valueKey, valuesEqual } from './values.js';
 import { QueryError } from './errors.js';
@@ -19,41 +19,58 @@ function num(x: unknown, fn: string): number | bigint {
   throw new QueryError('query/type-error', `${fn} expects numbers, got ${printValue(x)}`);
 }
 
-/** Arithmetic over number|bigint: mixed operands fall back to number. */
+/**
+ * Two operands in one representation, by Clojure's contagion: a bigint with an integral number (a
+ * long) gives two bigints, anything with a non-integral number (a double) two numbers. JS cannot
+ * tell 2.0 from 2, so an integral double counts as a long here.
+ */
+function promote(x: number | bigint, y: number | bigint): [number, number] | [bigint, bigint] {
+  if (typeof x === 'number' && typeof y === 'number') return [x, y];
+  if (typeof x === 'bigint' && typeof y === 'bigint') return [x, y];
+  const n = (typeof x === 'number' ? x : y) as number;
+  return Number.isInteger(n) ? [BigInt(x), BigInt(y)] : [Number(x), Number(y)];
+}
+
+/**
+ * Clojure's `/` without ratios: bigints that divide exactly stay a bigint (as the ratio would
+ * reduce to an integer); otherwise, or dividing by zero, the quotient is a double.
+ */
+function divideBig(a: bigint, b: bigint): number | bigint {
+  return b !== 0n && a % b === 0n ? a / b : Number(a) / Number(b);
+}
+
+/** Arithmetic over number|bigint, promoting mixed operands as Clojure does (see promote). */
 function arith(args: unknown[], fn: string, op: (a: number, b: number) => number, opBig: (a: bigint, b: bigint) => bigint, unit: number): unknown {
   const xs = args.map((a) => num(a, fn));
   if (xs.length === 0) return unit;
   if (xs.length === 1) {
     if (fn === '-') return typeof xs[0] === 'bigint' ? -xs[0] : -(xs[0] as number);
-    if (fn === '/') return 1 / Number(xs[0]);
-    return xs[0];
+    if (fn === '/') xs.unshift(1);
+    else return xs[0];
   }
   let acc: number | bigint = xs[0]!;
   for (let i = 1; i < xs.length; i++) {
-    const b: number | bigint = xs[i]!;
-    if (typeof acc === 'bigint' && typeof b === 'bigint' && fn !== '/') acc = opBig(acc, b);
-    else acc = op(Number(acc), Number(b));
+    const [a, b] = promote(acc, xs[i]!);
+    if (typeof a === 'number') acc = op(a, b as number);
+    else acc = fn === '/' ? divideBig(a, b as bigint) : opBig(a, b as bigint);
   }
   return acc;
 }
 
 function quot(a: unknown, b: unknown): unknown {
-  const x = num(a, 'quot');
-  const y = num(b, 'quot');
-  if (typeof x === 'bigint' && typeof y === 'bigint') return x / y;
-  return Math.trunc(Number(x) / Number(y));
+  const [x, y] = promote(num(a, 'quot'), num(b, 'quot'));
+  if (typeof x === 'bigint') return x / (y as bigint);
+  return Math.trunc(x / (y as number));
 }
 
 function rem(a: unknown, b: unknown): unknown {
-  const x = num(a, 'rem');
-  const y = num(b, 'rem');
-  if (typeof x === 'bigint' && typeof y === 'bigint') return x % y;
-  return Number(x) % Number(y);
+  const [x, y] = promote(num(a, 'rem'), num(b, 'rem'));
+  if (typeof x === 'bigint') return x % (y as bigint);
+  return x % (y as number);
 }
 
 function mod(a: unknown, b: unknown): unknown {
-  const x = num(a, 'mod');
-  const y = num(b, 'mod');
+  const [x, y] = promote(num(a, 'mod'), num(b, 'mod'));
   if (typeof x === 'bigint' && typeof y === 'bigint') {
     const r = x % y;
     return r !== 0n && r < 0n !== y < 0n ? r + y : r;
@@ -214,6 +231,116 @@ function typeName(x: unknown): string {
   return typeof x;
 }
 
+/** Clojure's `print` rendering (`print-str`): like printValue, but strings and chars as they are. */
+function printPlain(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (v instanceof Char) return v.value;
+  if (Array.isArray(v)) return '[' + v.map(printPlain).join(' ') + ']';
+  if (v instanceof EdnList) return '(' + v.items.map(printPlain).join(' ') + ')';
+  if (v instanceof Set) return '#{' + [...v].map(printPlain).join(' ') + '}';
+  if (v instanceof Map) return '{' + [...v].map(([k, x]) => printPlain(k) + ' ' + printPlain(x)).join(', ') + '}';
+  return printValue(v);
+}
+
+const truthy = (x: unknown) => x !== null && x !== undefined && x !== false;
+
+function arity(args: unknown[], fn: string, min: number, max: number): void {
+  if (args.length < min || args.length > max) {
+    const expected = min === max ? `${min}` : `${min} to ${max}`;
+    throw new QueryError('query/invalid-argument', `${fn} expects ${expected} argument(s), got ${args.length}`);
+  }
+}
+
+/** The items of a collection, as Clojure's `seq` sees them (a map's entries as [k v]); nil is empty. */
+function items(x: unknown, fn: string): unknown[] {
+  if (x === null || x === undefined) return [];
+  if (Array.isArray(x)) return x;
+  if (x instanceof EdnList) return x.items;
+  if (x instanceof Set) return [...x];
+  if (x instanceof Map) return [...x].map(([k, v]) => [k, v]);
+  if (typeof x === 'string') return Array.from(x, (c) => new Char(c));
+  throw new QueryError('query/type-error', `${fn} expects a collection, got ${printValue(x)}`);
+}
+
+/** Clojure's finite `range`: (range end), (range start end), (range start end step). */
+function range(args: unknown[]): number[] {
+  arity(args, 'range', 1, 3);
+  const xs = args.map((x) => Number(num(x, 'range')));
+  const [start, end, step] = xs.length === 1 ? [0, xs[0]!, 1] : [xs[0]!, xs[1]!, xs[2] ?? 1];
+  if (!xs.every(Number.isFinite)) throw new QueryError('query/invalid-argument', `range expects finite bounds and step, got ${args.map(printValue).join(' ')}`);
+  if (step === 0) {
+    if (start === end) return [];
+    throw new QueryError('query/invalid-argument', 'range with step 0 would be infinite');
+  }
+  const out: number[] = [];
+  for (let x = start; step > 0 ? x < end : x > end; x += step) out.push(x);
+  return out;
+}
+
+/** The value under `key` in a map, JS object, vector, string or set (as Clojure's `get`), or undefined. */
+function lookup(coll: unknown, key: unknown): unknown {
+  if (coll instanceof Map) {
+    if (coll.has(key)) return coll.get(key);
+    for (const [k, v] of coll) if (valuesEqual(k, key)) return v;
+    return undefined;
+  }
+  if (coll instanceof Set) {
+    if (coll.has(key)) return key;
+    for (const x of coll) if (valuesEqual(x, key)) return x;
+    return undefined;
+  }
+  if (Array.isArray(coll) || typeof coll === 'string') {
+    const i = typeof key === 'bigint' ? Number(key) : key;
+    if (typeof i !== 'number' || !Number.isInteger(i) || i < 0 || i >= coll.length) return undefined;
+    return typeof coll === 'string' ? new Char(coll[i]!) : coll[i];
+  }
+  if (isPlainObject(coll)) {
+    // JS objects are keyed as pull results are: attribute names without the colon
+    const name = key instanceof Keyword ? key.fqn : typeof key === 'string' || typeof key === 'number' ? String(key) : undefined;
+    if (name !== undefined && Object.hasOwn(coll, name)) return coll[name];
+    if (key instanceof Keyword && Object.hasOwn(coll, ':' + key.fqn)) return coll[':' + key.fqn];
+  }
+  return undefined;
+}
+
+function get(args: unknown[]): unknown {
+  arity(args, 'get', 2, 3);
+  const v = lookup(args[0], args[1]);
+  return v === undefined ? (args[2] ?? null) : v;
+}
+
+function hashMap(args: unknown[]): Map<unknown, unknown> {
+  if (args.length % 2 !== 0) throw new QueryError('query/invalid-argument', `hash-map expects keys and values in pairs, got ${args.length} argument(s)`);
+  const m = new Map<unknown, unknown>();
+  for (let i = 0; i < args.length; i += 2) m.set(args[i], args[i + 1]);
+  return m;
+}
+
+function reSeq(args: unknown[]): unknown[] | null {
+  const re = toRegExp(args[0]);
+  const matches = [...str(args[1], 're-seq').matchAll(new RegExp(re.source, re.flags.includes('g') ? re.flags : re.flags + 'g'))];
+  return matches.length ? matches.map(reMatchResult) : null;
+}
+
+/** DataScript's `-differ?`: the first half of the arguments differs from the second half. */
+function differ(args: unknown[]): boolean {
+  const half = Math.ceil(args.length / 2);
+  return !valuesEqual(args.slice(0, half), args.slice(half));
+}
+
+/** Clojure's `and`/`or` as functions (DataScript's and-fn/or-fn): the deciding argument. */
+function and(args: unknown[]): unknown {
+  let last: unknown = true;
+  for (const x of args) if (!truthy((last = x))) return x;
+  return last;
+}
+
+function or(args: unknown[]): unknown {
+  let last: unknown = null;
+  for (const x of args) if (truthy((last = x))) return x;
+  return last;
+}
+
 const cmpChain = (ok: (c: number) => boolean) => (args: unknown[]) => {
   for (let i = 0; i + 1 < args.length; i++) if (!ok(compareValues(args[i], args[i + 1]))) return false;
   return true;
@@ -242,8 +369,8 @@ export const FUNCTIONS: Record<string, BuiltinFn> = {
   quot: (a) => quot(a[0], a[1]),
   rem: (a) => rem(a[0], a[1]),
   mod: (a) => mod(a[0], a[1]),
-  inc: (a) => arith([a[0], 1], '+', (x, y) => x + y, (x) => x + 1n, 0),
-  dec: (a) => arith([a[0], 1], '-', (x, y) => x - y, (x) => x - 1n, 0),
+  inc: (a) => arith([a[0], 1], 'inc', (x, y) => x + y, (x, y) => x + y, 0),
+  dec: (a) => arith([a[0], 1], 'dec', (x, y) => x - y, (x, y) => x - y, 0),
   abs: (a) => { const x = num(a[0], 'abs'); return x < 0 ? -x : x; },
   max: extreme(1),
   min: extreme(-1),
@@ -300,6 +427,22 @@ export const FUNCTIONS: Record<string, BuiltinFn> = {
   namespace: (a) => (a[0] instanceof Keyword ? a[0].ns : null),
   'contains?': (a) => (a[0] instanceof Set || a[0] instanceof Map ? [...(a[0] as Set<unknown>).keys()].some((x) => valuesEqual(x, a[1])) : false),
   type: (a) => typeName(a[0]),
+  'rand-int': (a) => { arity(a, 'rand-int', 1, 1); return Math.trunc(Math.random() * Number(num(a[0], 'rand-int'))); },
+  rand: (a) => { arity(a, 'rand', 0, 1); return Math.random() * (a.length ? Number(num(a[0], 'rand')) : 1); },
+  range,
+  'empty?': (a) => count(a[0]) === 0,
+  'not-empty': (a) => (count(a[0]) === 0 ? null : a[0]),
+  get,
+  set: (a) => new Set(distinctValues(items(a[0], 'set'))),
+  'hash-map': hashMap,
+  'identical?': (a) => a[0] === a[1],
+  're-seq': reSeq,
+  'print-str': (a) => a.map(printPlain).join(' '),
+  'println-str': (a) => a.map(printPlain).join(' ') + '\n',
+  'prn-str': (a) => a.map(printValue).join(' ') + '\n',
+  '-differ?': differ,
+  and,
+  or,
 };
 
 // ---------- aggregates ----------
@@ -313,9 +456,14 @@ function distinctValues(vs: unknown[]): unknown[] {
   return [...seen.values()];
 }
 
+/** Sum with the contagion of `+`: bigints and longs stay exact, a double makes the rest doubles. */
 function sum(vs: unknown[]): number | bigint {
-  if (vs.length > 0 && vs.every((v) => typeof v === 'bigint')) return (vs as bigint[]).reduce((a, b) => a + b, 0n);
-  return nums(vs, 'sum').reduce((a, b) => a + b, 0);
+  let acc: number | bigint = 0;
+  for (const v of vs) {
+    const [a, b] = promote(acc, num(v, 'sum'));
+    acc = typeof a === 'number' ? a + (b as number) : a + (b as bigint);
+  }
+  return acc;
 }
 
 function variance(vs: unknown[]): number {
@@ -354,8 +502,9 @@ export const AGGREGATES: Record<string, AggregateFn> = {
   'count-distinct': (_a, vs) => distinctValues(vs).length,
   sum: (_a, vs) => sum(vs),
   avg: (_a, vs) => (vs.length ? Number(sum(vs)) / vs.length : null),
-  min: (a, vs) => { const n = nArg(a, 'min'); const s = sortValues(distinctValues(vs)); return n === null ? s[0] ?? null : s.slice(0, n); },
-  max: (a, vs) => { const n = nArg(a, 'max'); const s = sortValues(distinctValues(vs)).reverse(); return n === null ? s[0] ?? null : s.slice(0, n); },
+  // (min n ?x) / (max n ?x): the n least / greatest items of the bag, duplicates kept (as Datomic and DataScript)
+  min: (a, vs) => { const n = nArg(a, 'min'); const s = sortValues(vs); return n === null ? s[0] ?? null : s.slice(0, n); },
+  max: (a, vs) => { const n = nArg(a, 'max'); const s = sortValues(vs).reverse(); return n === null ? s[0] ?? null : s.slice(0, n); },
   median: (_a, vs) => median(vs),
   variance: (_a, vs) => variance(vs),
   stddev: (_a, vs) => Math.sqrt(variance(vs)),

@@ -1,5 +1,5 @@
 // Per-query evaluation state shared by the engine's parts.
-import type { Rule, Clause, PatternClause } from '../../query-lang/datalog/ast.js';
+import type { Rule, Clause, PatternClause, PullPattern } from '../../query-lang/datalog/ast.js';
 import type { DbView, AttrInfo } from '../db/api.js';
 import type { BuiltinContext } from './builtins.js';
 import type { RuleEvaluator } from './rules.js';
@@ -34,6 +34,8 @@ export interface RuleMode {
 export interface QueryContext {
   sources: Map<string, unknown>;
   rules: Map<string, Rule[]>;
+  /** Pull patterns bound by name in :in (`:in $ pat`), parsed once. */
+  pullPatterns: Map<string, PullPattern>;
   trace: ExplainStep[] | null;
   ruleMode: RuleMode | null;
   depth: number;

@@ -9,6 +9,7 @@ import { FUNCTIONS, printValue, type BuiltinFn } from './builtins.js';
 import { visibleVars, bindingVars, clausesVars } from './vars.js';
 import { printClause } from './print.js';
 import { queryError } from './errors.js';
+import { FactlogError } from '../../query-lang/errors.js';
 import { expandBinding } from './bindings.js';
 import { valueKey, joinKey } from './values.js';
 
@@ -114,10 +115,19 @@ function evalClause(ctx: QueryContext, step: PlannedStep, rel: Relation, childre
       const r = evalPattern(ctx, c, rel, step.range ?? null);
       return { rel: r.rel, index: step.range && r.index === 'avet-range' ? 'avet-range' : r.index, strategy: r.strategy, datomsRead: r.datomsRead };
     }
+    // one try per clause, not per call: the rows loop stays as it is
     case 'predicate':
-      return { rel: evalPredicate(ctx, c, rel), index: 'filter' };
+      try {
+        return { rel: evalPredicate(ctx, c, rel), index: 'filter' };
+      } catch (e) {
+        throw locatedAt(e, c);
+      }
     case 'function':
-      return { rel: evalFunction(ctx, c, rel), index: 'function' };
+      try {
+        return { rel: evalFunction(ctx, c, rel), index: 'function' };
+      } catch (e) {
+        throw locatedAt(e, c);
+      }
     case 'not':
       return { rel: evalNot({ ...ctx, trace: children }, c, rel, step.joinVars!), index: 'not' };
     case 'or':
@@ -127,6 +137,22 @@ function evalClause(ctx: QueryContext, step: PlannedStep, rel: Relation, childre
     case 'and':
       return { rel: evalClauses({ ...ctx, trace: children }, c.clauses, rel, []), index: 'and' };
   }
+}
+
+/**
+ * An error thrown while a predicate or function clause ran, naming that clause and its position:
+ * a factlog error keeps its code, anything else thrown by a function becomes 'query/function-error'
+ * (the original as `cause`). Errors that already carry a position (a nested query's) pass unchanged.
+ */
+function locatedAt(e: unknown, c: PredicateClause | FunctionClause): unknown {
+  if (e instanceof FactlogError && e.pos) return e;
+  const form = printClause(c);
+  const located =
+    e instanceof FactlogError
+      ? queryError(e.code, `${e.message} in ${form}`, c, form)
+      : queryError('query/function-error', `${c.fn.name} threw ${e instanceof Error ? `${e.name}: ${e.message}` : printValue(e)} in ${form}`, c, form);
+  located.cause = e;
+  return located;
 }
 
 function checkFunctions(ctx: QueryContext, c: Clause): void {

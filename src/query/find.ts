@@ -36,7 +36,11 @@ export function findVars(q: Query): string[] {
   for (const e of elements(q)) {
     const v = elemVar(e);
     if (!out.includes(v)) out.push(v);
-    if (e.kind === 'aggregate' && e.fn.kind === 'var' && !out.includes(e.fn.name)) out.push(e.fn.name);
+    if (e.kind === 'aggregate') {
+      if (e.fn.kind === 'var' && !out.includes(e.fn.name)) out.push(e.fn.name);
+      // leading arguments such as n of (max ?n ?x), when bound by :in
+      for (const a of e.args.slice(0, -1)) if (a.kind === 'var' && !out.includes(a.name)) out.push(a.name);
+    }
     if (e.kind === 'pull' && e.pattern.kind === 'var' && !out.includes(e.pattern.name)) out.push(e.pattern.name);
   }
   for (const w of q.with) if (!out.includes(w.name)) out.push(w.name);
@@ -58,7 +62,9 @@ function aggregate(ctx: QueryContext, e: AggregateElem, rel: Relation, values: u
 function pullValue(ctx: QueryContext, e: PullElem, rel: Relation, eid: unknown): unknown {
   const db = ctx.sources.get(e.src?.name ?? '$');
   if (!isDb(db)) throw queryError('query/missing-source', `pull needs a database source`, e, printFindElem(e));
-  const pattern = e.pattern.kind === 'var' ? single(rel, e.pattern.name, e) : e.pattern;
+  const pattern =
+    e.pattern.kind === 'var' ? single(rel, e.pattern.name, e) : e.pattern.kind === 'pattern-name' ? ctx.pullPatterns.get(e.pattern.name) : e.pattern;
+  if (pattern === undefined) throw queryError('query/missing-input', `pull pattern ${printFindElem(e)} has no input`, e, printFindElem(e));
   return pull(db, pattern as PullPattern, eid as number);
 }
 
@@ -76,10 +82,11 @@ export function produceResult(ctx: QueryContext, q: Query, rel: Relation): unkno
   let rows: Row[];
   const hasAgg = els.some((e) => e.kind === 'aggregate');
   if (!hasAgg) {
+    // with :with the result is a bag: distinct over find and :with vars, then the :with columns dropped
     const vars = els.map(elemVar);
-    const uniq = [...new Set(vars)];
+    const uniq = [...new Set([...vars, ...q.with.map((w) => w.name)])];
     const projected = project(rel, uniq).rows;
-    rows = uniq.length === vars.length ? projected : projected.map((r) => vars.map((v) => r[uniq.indexOf(v)]));
+    rows = uniq.length === vars.length && uniq.every((v, i) => v === vars[i]) ? projected : projected.map((r) => vars.map((v) => r[uniq.indexOf(v)]));
   } else {
     // the aggregated bag: distinct tuples of find vars + :with vars
     const bagVars = [...new Set([...els.map(elemVar), ...q.with.map((w) => w.name)])];

@@ -26,6 +26,7 @@ export function printBinding(b: Binding): string {
     case 'var':
     case 'src':
     case 'rules-var':
+    case 'pattern-name':
       return b.name;
     case 'blank':
       return '_';
@@ -78,6 +79,6 @@ export function printFindElem(e: FindElem): string {
     case 'aggregate':
       return '(' + [e.fn.name, ...e.args.map(printArg)].join(' ') + ')';
     case 'pull':
-      return '(pull ' + (e.src ? e.src.name + ' ' : '') + e.variable.name + ' ' + (e.pattern.kind === 'var' ? e.pattern.name : '[...]') + ')';
+      return '(pull ' + (e.src ? e.src.name + ' ' : '') + e.variable.name + ' ' + (e.pattern.kind === 'pull-pattern' ? '[...]' : e.pattern.name) + ')';
   }
 }

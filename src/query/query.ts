@@ -1,5 +1,5 @@
 // Entry points: q(query, ...inputs) and explain(query, ...inputs).
-import type { Query, Rule, RuleSet, Binding, Clause } from '../../query-lang/datalog/ast.js';
+import type { Query, Rule, RuleSet, Binding, Clause, PullPattern } from '../../query-lang/datalog/ast.js';
 import { parseQuery, parseRules } from '../../query-lang/datalog/index.js';
 import { Keyword, type EdnValue } from '../../query-lang/edn/types.js';
 import { readEdn } from '../../query-lang/edn/reader.js';
@@ -8,12 +8,14 @@ import type { QueryContext, ExplainStep } from './context.js';
 import { isDb } from './context.js';
 import { type Relation, unitRelation, join } from './relation.js';
 import { evalClauses } from './engine.js';
+import { checkRuleCallArity } from './rules.js';
 import { plantScalarInputs } from './plant-inputs.js';
 import { produceResult, findVars } from './find.js';
 import { expandBinding } from './bindings.js';
 import { bindingVars } from './vars.js';
 import { queryError } from './errors.js';
 import { printBinding } from './print.js';
+import { toPullPattern } from '../pull/pull.js';
 
 export type QueryInput = string | EdnValue | Query | QueryMap;
 
@@ -82,6 +84,7 @@ function newContext(trace: ExplainStep[] | null): QueryContext {
   const ctx: QueryContext = {
     sources: new Map(),
     rules: new Map(),
+    pullPatterns: new Map(),
     trace,
     ruleMode: null,
     depth: 0,
@@ -112,6 +115,9 @@ function bindInputs(ctx: QueryContext, query: Query, inputs: unknown[]): Relatio
       ctx.sources.set(b.name, value);
     } else if (b.kind === 'rules-var') {
       for (const [k, v] of toRules(value, query)) ctx.rules.set(k, v);
+    } else if (b.kind === 'pattern-name') {
+      if (value === null || value === undefined) throw queryError('query/missing-input', `Pull pattern input ${b.name} is nil`, b.pos ? b : query, b.name);
+      ctx.pullPatterns.set(b.name, toPullPattern(value as string | EdnValue | PullPattern));
     } else {
       if (value === undefined) throw queryError('query/missing-input', `Missing input for ${printBinding(b)}`, query, printBinding(b));
       rel = join(rel, { vars: bindingVars(b), rows: expandBinding(b, value, query, false) });
@@ -236,6 +242,7 @@ function run(query: QueryInput, inputs: unknown[], trace: ExplainStep[] | null):
   const qq = toQuery(query);
   const ctx = newContext(trace);
   const bound = normaliseEntityInputs(ctx, qq, bindInputs(ctx, qq, inputs));
+  checkRuleCallArity(ctx, qq.where);
   checkStratified(ctx, qq.where);
   const visible = findVars(qq);
   const { where, rel } = plantScalarInputs(qq.where, bound, visible);

@@ -143,6 +143,22 @@ export class RuleEvaluator {
   }
 }
 
+/**
+ * Rule calls of `clauses` (nested ones too) against the arity of the rules bound by %, before any
+ * evaluation: a wrong count must not surface as an unbound required argument when planning.
+ */
+export function checkRuleCallArity(ctx: QueryContext, clauses: readonly Clause[]): void {
+  for (const c of clauses) {
+    if (c.kind === 'rule-call') {
+      const rules = ctx.rules.get(c.name);
+      if (!rules || rules.length === 0) continue; // unknown rules are reported when called
+      const arity = headVars(rules[0]!).length;
+      if (c.args.length !== arity) throw queryError('query/rule-arity', `Rule ${c.name} takes ${arity} arguments, got ${c.args.length}`, c, printClause(c));
+    } else if (c.kind === 'not' || c.kind === 'and') checkRuleCallArity(ctx, c.clauses);
+    else if (c.kind === 'or') for (const b of c.branches) checkRuleCallArity(ctx, b);
+  }
+}
+
 export function evalRuleCall(ctx: QueryContext, call: RuleCall, rel: Relation): Relation {
   const rules = ctx.rules.get(call.name);
   const text = printClause(call);

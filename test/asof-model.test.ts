@@ -40,11 +40,16 @@ const fact = (e: number, a: Keyword, v: unknown) => `${e} ${a.fqn} ${typeof v ==
 class Model {
   facts: Facts = new Set();
 
-  /** Apply one tx the way Datomic does: retractions against db-before, then assertions. Null = must fail. */
+  /**
+   * Apply one tx the way Datomic does: retractions against db-before, then assertions. Null = must
+   * fail: a datom asserted and retracted (by :db/retract even when it does not hold, or by a
+   * retraction that expands against db-before).
+   */
   apply(ops: { op: string; e: number; a?: Keyword; v?: unknown }[]): Facts | null {
     const before = this.facts;
     const add = new Set<string>();
     const retract = new Set<string>();
+    const retractedByOp = new Set<string>();
     const cardOne = new Map<string, string>();
     for (const o of ops) {
       if (o.op === 'add') {
@@ -58,6 +63,7 @@ class Model {
         add.add(f);
       } else if (o.op === 'retract') {
         const f = fact(o.e, o.a!, o.v);
+        retractedByOp.add(f);
         if (before.has(f)) retract.add(f);
       } else if (o.op === 'retract-attr') {
         for (const g of before) if (g.startsWith(`${o.e} ${o.a!.fqn} `)) retract.add(g);
@@ -68,7 +74,7 @@ class Model {
         }
       }
     }
-    for (const f of add) if (retract.has(f)) return null;
+    for (const f of add) if (retract.has(f) || retractedByOp.has(f)) return null;
     const after = new Set([...before].filter((f) => !retract.has(f)));
     for (const f of add) after.add(f);
     return after;

@@ -214,10 +214,23 @@ describe('cardinality and redundancy', () => {
     await expectTxError(conn, `[[:db/add "a" :person/name "A"] [:db/add "a" :person/name "B"]]`, 'tx/cardinality-conflict');
   });
 
-  it('asserting and retracting the same datom in one tx conflicts', async () => {
+  it('asserting and retracting the same datom in one tx conflicts, whether or not it is stored', async () => {
     const conn = await withSchema();
-    const r = await conn.transact(`[{:db/id "a" :person/tags [:x]}]`);
-    await expectTxError(conn, `[[:db/retract ${r.tempids.a} :person/tags :x] [:db/add ${r.tempids.a} :person/tags :x]]`, 'tx/datom-conflict');
+    const r = await conn.transact(`[{:db/id "a" :person/tags [:x] :person/name "A"}]`);
+    const a = r.tempids.a;
+    await expectTxError(conn, `[[:db/retract ${a} :person/tags :x] [:db/add ${a} :person/tags :x]]`, 'tx/datom-conflict');
+    // not stored: cardinality one (in either order), cardinality many, a tempid, a map form, the tx entity
+    const err = await expectTxError(conn, `[[:db/add ${a} :person/name "B"]\n [:db/retract ${a} :person/name "B"]]`, 'tx/datom-conflict');
+    expect(err.form).toBe(`[:db/add ${a} :person/name "B"]`);
+    expect(err.pos).toMatchObject({ line: 1, column: 2 });
+    await expectTxError(conn, `[[:db/retract ${a} :person/name "B"] [:db/add ${a} :person/name "B"]]`, 'tx/datom-conflict');
+    await expectTxError(conn, `[[:db/add ${a} :person/tags :new] [:db/retract ${a} :person/tags :new]]`, 'tx/datom-conflict');
+    await expectTxError(conn, `[[:db/add "t" :person/name "T"] [:db/retract "t" :person/name "T"]]`, 'tx/datom-conflict');
+    await expectTxError(conn, [{ 'db/id': 't', 'person/tags': [':q'] }, [':db/retract', 't', ':person/tags', ':q']], 'tx/datom-conflict');
+    await expectTxError(conn, `[{:db/id "datomic.tx" :tx/source "s"} [:db/retract "datomic.tx" :tx/source "s"]]`, 'tx/datom-conflict');
+    // retracting another value that does not hold is still a no-op
+    await conn.transact(`[[:db/add ${a} :person/name "B"] [:db/retract ${a} :person/name "C"]]`);
+    expect(values(conn.db(), a, 'person/name')).toEqual(['B']);
   });
 });
 
@@ -259,6 +272,46 @@ describe('value types', () => {
   });
 });
 
+describe('tuples', () => {
+  const TUPLES = `[{:db/ident :t/pair :db/valueType :db.type/tuple :db/tupleTypes [:db.type/string :db.type/ref] :db/cardinality :db.cardinality/one}
+    {:db/ident :t/refs :db/valueType :db.type/tuple :db/tupleType :db.type/ref :db/cardinality :db.cardinality/one}
+    {:db/ident :t/many :db/valueType :db.type/tuple :db/tupleTypes [:db.type/string :db.type/long] :db/cardinality :db.cardinality/many}]`;
+
+  it('a ref in a tuple is the id of an existing entity: no idents, strings or unknown ids', async () => {
+    const conn = await withSchema();
+    await conn.transact(TUPLES);
+    const r = await conn.transact(`[{:db/id "a" :person/name "Ann"} {:db/id "b" :person/name "Bob"}]`);
+    const [ann, bob] = [r.tempids.a!, r.tempids.b!];
+    await expectTxError(conn, `[{:db/id ${ann} :t/pair ["s" :person/name]}]`, 'tx/invalid-value');
+    await expectTxError(conn, `[{:db/id ${ann} :t/pair ["s" "hello"]}]`, 'tx/invalid-value');
+    await expectTxError(conn, [{ 'db/id': ann, 't/pair': ['s', ':color/red'] }], 'tx/invalid-value');
+    await expectTxError(conn, `[{:db/id ${ann} :t/pair ["s" -1]}]`, 'tx/invalid-value');
+    const err = await expectTxError(conn, `[{:db/id ${ann}\n :t/pair ["s" 123456789]}]`, 'tx/invalid-entity');
+    expect(err.message).toContain('123456789');
+    expect(err.pos).toMatchObject({ line: 1, column: 2 });
+    await expectTxError(conn, `[{:db/id ${ann} :t/refs [${bob} 123456789]}]`, 'tx/invalid-entity');
+    await expectTxError(conn, `[{:db/id ${ann} :t/refs [${bob} :color/red]}]`, 'tx/invalid-value');
+    await conn.transact(`[{:db/id ${ann} :t/pair ["s" ${bob}] :t/refs [${bob} ${ann}]}]`);
+    expect(values(conn.db(), ann, 't/pair')).toEqual([['s', bob]]);
+    expect(values(conn.db(), ann, 't/refs')).toEqual([[bob, ann]]);
+  });
+
+  it('in map form, a collection of tuples is several values of a cardinality-many tuple attribute; one tuple is one', async () => {
+    const conn = await withSchema();
+    await conn.transact(TUPLES);
+    const r = await conn.transact(`[{:db/id "a" :t/many [["a" 1] ["b" 2]]} {:db/id "c" :t/many ["c" 3]} {:db/id "d" :t/many #{["d" 4]}}]`);
+    expect(values(conn.db(), r.tempids.a!, 't/many')).toEqual([['a', 1], ['b', 2]]);
+    expect(values(conn.db(), r.tempids.c!, 't/many')).toEqual([['c', 3]]);
+    expect(values(conn.db(), r.tempids.d!, 't/many')).toEqual([['d', 4]]);
+    const s = await conn.transact([{ 'db/id': 'b', 't/many': [['a', 1], ['b', 2]] }]);
+    expect(values(conn.db(), s.tempids.b!, 't/many')).toEqual([['a', 1], ['b', 2]]);
+    await expectTxError(conn, `[{:t/many [["a" 1] "b"]}]`, 'tx/invalid-value');
+    // a cardinality-one tuple stays one value
+    const t = await conn.transact(`[{:db/id "p" :person/loc [1.5 2.5]}]`);
+    expect(values(conn.db(), t.tempids.p!, 'person/loc')).toEqual([[1.5, 2.5]]);
+  });
+});
+
 describe('tempids and the tx entity', () => {
   it('a tempid used only as a value is an error', async () => {
     const conn = await withSchema();
@@ -289,9 +342,34 @@ describe('tempids and the tx entity', () => {
     const r = await conn.transact(`[{:db/id "datomic.tx" :db/txInstant #inst "2030-01-01"} {:person/name "A"}]`);
     expect(conn.db().entity(r.tx)!.get('db/txInstant')).toEqual(new Date('2030-01-01'));
     await expectTxError(conn, `[{:db/id "datomic.tx" :db/txInstant #inst "2029-01-01"} {:person/name "B"}]`, 'tx/instant-backwards');
+    const late = await expectTxError(conn, `[{:person/email "a@x"}\n {:db/id "datomic.tx" :db/txInstant #inst "2020-01-01"}]`, 'tx/instant-backwards');
+    expect(late.form).toContain(':db/txInstant');
+    expect(late.pos).toMatchObject({ line: 2, column: 2 });
     // without an explicit instant, time does not go backwards either
     const r2 = await conn.transact(`[{:person/name "C"}]`);
     expect((conn.db().entity(r2.tx)!.get('db/txInstant') as Date).getTime()).toBeGreaterThanOrEqual(new Date('2030-01-01').getTime());
+  });
+});
+
+describe(':db/txInstant', () => {
+  it('is asserted only by a transaction on itself, and never retracted', async () => {
+    const conn = await withSchema();
+    const r = await conn.transact(`[{:db/id "a" :person/name "Ann"}]`);
+    const [ann, earlier] = [r.tempids.a!, r.tx];
+    const instant = conn.db().entity(earlier)!.get('db/txInstant') as Date;
+    const err = await expectTxError(conn, `[[:db/add ${earlier} :db/txInstant #inst "2035-01-01"]]`, 'tx/invalid-data');
+    expect(err.form).toBe(`[:db/add ${earlier} :db/txInstant #inst "2035-01-01T00:00:00.000Z"]`);
+    expect(err.pos).toMatchObject({ line: 1, column: 2 });
+    await expectTxError(conn, [[':db/retract', earlier, ':db/txInstant', instant]], 'tx/invalid-data');
+    await expectTxError(conn, `[[:db/retract ${earlier} :db/txInstant]]`, 'tx/invalid-data');
+    await expectTxError(conn, `[[:db/retractEntity ${earlier}]]`, 'tx/invalid-data');
+    await expectTxError(conn, `[[:db/add ${ann} :db/txInstant #inst "2035-01-01"]]`, 'tx/invalid-data');
+    await expectTxError(conn, `[{:person/name "X" :db/txInstant #inst "2035-01-01"}]`, 'tx/invalid-data');
+    await expectTxError(conn, `[[:db/retract "datomic.tx" :db/txInstant #inst "2035-01-01"]]`, 'tx/invalid-data');
+    // its own instant, through "datomic.tx" in either form
+    const s = await conn.transact(`[[:db/add "datomic.tx" :db/txInstant #inst "2035-01-01"] {:person/name "Y"}]`);
+    expect(conn.db().entity(s.tx)!.get('db/txInstant')).toEqual(new Date('2035-01-01'));
+    expect(conn.db().entity(earlier)!.get('db/txInstant')).toEqual(instant);
   });
 });
 
@@ -328,6 +406,73 @@ describe('schema', () => {
     const conn = await withSchema();
     await expectTxError(conn, `[{:db/ident :x/y :db/valueType :db.cardinality/one :db/cardinality :db.cardinality/one}]`, 'tx/invalid-schema');
     await expectTxError(conn, `[{:db/ident :person/age :db/valueType :db.type/string}]`, 'tx/invalid-schema');
+  });
+
+  it('schema errors name the offending form and its position', async () => {
+    const conn = await withSchema();
+    await conn.transact(`[{:person/name "A" :person/age 30} {:person/name "B" :person/age 30}]`);
+    const cases: [string, string, string][] = [
+      [`[{:person/name "C"}\n {:db/ident :person/age :db/valueType :db.type/string}]`, 'tx/invalid-schema', ':db.type/string'],
+      [`[{:person/name "C"}\n {:db/id :person/name :db/isComponent true}]`, 'tx/invalid-schema', ':db/isComponent'],
+      [`[{:person/name "C"}\n {:db/id :person/age :db/unique :db.unique/value}]`, 'tx/unique-conflict', ':db/unique'],
+      [`[{:person/name "C"}\n [:db/retract :person/age :db/cardinality :db.cardinality/one]]`, 'tx/invalid-schema', ':db/retract'],
+      [`[{:person/name "C"}\n {:db/ident :x/y :db/valueType :db.type/string}]`, 'tx/invalid-schema', ':x/y'],
+    ];
+    for (const [tx, code, inForm] of cases) {
+      const err = await expectTxError(conn, tx, code);
+      expect(err.form, tx).toContain(inForm);
+      expect(err.pos, tx).toMatchObject({ line: 2, column: 2 });
+    }
+  });
+
+  it('a new attribute needs a :db/cardinality; an ident alone (an enum) is no attribute', async () => {
+    const conn = await withSchema();
+    const noCard = await expectTxError(conn, `[{:db/ident :x/y :db/valueType :db.type/string}]`, 'tx/invalid-schema');
+    expect(noCard.message).toContain(':db/cardinality');
+    await expectTxError(conn, `[[:db/add "n" :db/ident :x/w] [:db/add "n" :db/valueType :db.type/long]]`, 'tx/invalid-schema');
+    // an enum made into an attribute is a new attribute too
+    await expectTxError(conn, `[{:db/id :color/red :db/valueType :db.type/string}]`, 'tx/invalid-schema');
+    await conn.transact(`[{:db/ident :x/enum} {:db/ident :x/documented :db/doc "an enum"}]`);
+    expect(conn.db().entid(Keyword.of('x/enum'))).toBeTypeOf('number');
+    expect(conn.db().attr('x/enum')).toBeUndefined();
+    // without a valueType it is an attribute without schema, as first use makes them (and import replays them)
+    await conn.transact(`[{:db/ident :x/z :db/cardinality :db.cardinality/many}]`);
+    expect(conn.db().attr('x/z')).toMatchObject({ valueType: null, cardinality: 'many' });
+    // changes to existing attributes need not repeat them; attributes used without schema are still made
+    await conn.transact(`[{:db/id :person/age :db/doc "years"} {:db/id :person/tags :db/noHistory true}]`);
+    const r = await conn.transact(`[{:db/id "a" :thing/size 3}]`);
+    expect(values(conn.db(), r.tempids.a!, 'thing/size')).toEqual([3]);
+  });
+
+  it('cardinality many -> one needs at most one value per entity once the tx applies', async () => {
+    const conn = await withSchema();
+    const r = await conn.transact(`[{:db/id "a" :person/tags [:x :y]} {:db/id "b" :person/tags [:z]}]`);
+    const [a, b] = [r.tempids.a!, r.tempids.b!];
+    const toOne = `{:db/id :person/tags :db/cardinality :db.cardinality/one}`;
+    const err = await expectTxError(conn, `[${toOne}]`, 'tx/cardinality-conflict');
+    expect(err.message).toContain(String(a));
+    expect(err.form).toContain(':db.cardinality/one');
+    expect(err.pos).toMatchObject({ line: 1, column: 2 });
+    // the tx's own data counts: it was asserted under cardinality many
+    await expectTxError(conn, `[[:db/retract ${a} :person/tags :y] [:db/add ${b} :person/tags :w] ${toOne}]`, 'tx/cardinality-conflict');
+    await expectTxError(conn, `[[:db/retract ${a} :person/tags :y] {:person/tags [:p :q]} ${toOne}]`, 'tx/cardinality-conflict');
+    expect(conn.db().attr('person/tags')!.cardinality).toBe('many');
+    // once the data fits (here in the same tx), the change is made
+    await conn.transact(`[[:db/retract ${a} :person/tags :y] [:db/add ${b} :person/tags :z] ${toOne}]`);
+    expect(conn.db().attr('person/tags')!.cardinality).toBe('one');
+    expect(values(conn.db(), a, 'person/tags')).toEqual([Keyword.of('x')]);
+    await conn.transact(`[[:db/add ${a} :person/tags :k]]`);
+    expect(values(conn.db(), a, 'person/tags')).toEqual([Keyword.of('k')]);
+  });
+
+  it('making an attribute unique counts the values the same tx asserts', async () => {
+    const conn = await withSchema();
+    await conn.transact(`[{:person/name "A" :person/age 30}]`);
+    await expectTxError(conn, `[{:db/id :person/age :db/unique :db.unique/value} {:person/age 30}]`, 'tx/unique-conflict');
+    await expectTxError(conn, `[{:db/id :person/age :db/unique :db.unique/value} {:person/age 50} {:person/age 50}]`, 'tx/unique-conflict');
+    expect(conn.db().attr('person/age')!.unique).toBe(null);
+    await conn.transact(`[{:db/id :person/age :db/unique :db.unique/value} {:person/age 50}]`);
+    expect(conn.db().attr('person/age')!.unique).toBe('value');
   });
 
   it('a renamed attribute answers to its old ident too, until another attribute takes it (as in Datomic)', async () => {

@@ -8,9 +8,9 @@ import type { AttrInfo, Datom, Value } from '../db/api.js';
 import type { Db } from '../db/db.js';
 import { Attr, Enum, FIRST_USER_EID, isSchemaAttr, type Schema } from '../db/schema.js';
 import { encodeValue, factKey, isLongMarker, toDatom, tToTx, TX_BASE, type RawDatom } from '../storage/encoding.js';
-import { txError, type FormRef } from './errors.js';
+import { txError, type FormRef, type TxError } from './errors.js';
 import { describe, EntityValue, readTxData, toOps, TX_TEMPID, type EntityArg, type Op } from './txdata.js';
-import { coerceValue } from './values.js';
+import { coerceValue, tupleRefSlots } from './values.js';
 
 export interface PrepareOptions {
   /** The t this transaction will get. */
@@ -66,6 +66,12 @@ class TxBuilder {
   /** The new datoms, in the order they were first asserted. */
   private readonly assertions: RawDatom[] = [];
   private readonly retractions = new Map<string, RawDatom>();
+  /** Retractions of facts that do not hold: no-ops, unless this tx asserts the same fact. */
+  private readonly unheldRetractions: RawDatom[] = [];
+  /** The operations that retract schema facts, by factKey, for the schema checks' errors. */
+  private readonly schemaRetractionForms = new Map<string, FormRef>();
+  /** Attributes this tx creates for their use without schema (ident and cardinality only). */
+  private readonly implicitAttrs = new Set<number>();
   private readonly uniqueChecks: { attr: AttrInfo; raw: RawDatom; form: FormRef }[] = [];
   private definedIdents = new Set<string>();
 
@@ -111,6 +117,7 @@ class TxBuilder {
     if (this.schema.entidOfIdent(a) !== undefined) throw txError('tx/unknown-attribute', `${a} is an ident, not an attribute`, form);
     // used without schema: create the attribute (cardinality one, any scalar) in this transaction
     const id = this.nextEid++;
+    this.implicitAttrs.add(id);
     const identRaw = this.raw(id, this.schema.attr(Attr.ident)!, a);
     const cardRaw = this.raw(id, this.schema.attr(Attr.cardinality)!, Enum.cardinalityOne);
     this.list(this.factOf(identRaw));
@@ -257,7 +264,19 @@ class TxBuilder {
   private valueFor(attr: AttrInfo, v: unknown, form: FormRef): Value {
     if (attr.valueType === 'ref') return this.resolveRefValue(v, form);
     if (v instanceof EntityValue) throw txError('tx/invalid-value', `${attr.ident} is not a ref attribute; a nested map needs one`, form);
-    return coerceValue(attr, v, form);
+    const value = coerceValue(attr, v, form);
+    if (attr.valueType === 'tuple' && tupleRefSlots(attr)) this.checkTupleRefs(attr, value as Value[], form);
+    return value;
+  }
+
+  /** A tuple's ref elements are ids of entities that exist. */
+  private checkTupleRefs(attr: AttrInfo, tuple: Value[], form: FormRef): void {
+    tuple.forEach((v, i) => {
+      const type = attr.tupleTypes?.[i] ?? attr.tupleType;
+      if (type === 'ref' && !this.isKnownId(v as number)) {
+        throw txError('tx/invalid-entity', `entity id ${v} in a ${attr.ident} tuple does not exist`, form);
+      }
+    });
   }
 
   private raw(e: number, attr: AttrInfo, v: Value): RawDatom {
@@ -273,6 +292,7 @@ class TxBuilder {
       throw txError('tx/invalid-data', `${attr.ident} is a composite tuple, kept up to date from ${parts}: it cannot be asserted or retracted directly`, o.form);
     }
     const e = this.resolveEntity(o.e, o.form);
+    if (attr?.id === Attr.txInstant && (o.op !== 'add' || e !== this.tx)) throw txInstantError(o.form);
     switch (o.op) {
       case 'add':
         return this.add(e, attr!, this.valueFor(attr!, o.v, o.form), o.form);
@@ -304,7 +324,7 @@ class TxBuilder {
     if (fact === undefined) this.facts.add((fact = { raw, form, listed: false, next: undefined, last: undefined }));
     else fact.form = form;
     if (attr.cardinality === 'one' && !this.isNew(e)) {
-      for (const old of this.currentValues(e, attr)) if (!sameValue(old, raw)) this.retractStored(old);
+      for (const old of this.currentValues(e, attr)) if (!sameValue(old, raw)) this.retractStored(old, form);
     }
     if (attr.unique) this.uniqueChecks.push({ attr, raw, form });
     if (fact.listed || this.exists(raw)) return;
@@ -327,6 +347,10 @@ class TxBuilder {
   }
 
   private checkConflicts(): void {
+    for (const raw of this.unheldRetractions) {
+      const asserted = this.assertedFact(raw);
+      if (asserted) throw txError('tx/datom-conflict', `the same datom is asserted and retracted`, asserted.form);
+    }
     if (this.retractions.size === 0) return;
     for (const f of this.facts.all()) {
       if (f.form !== undefined && this.retractions.has(factKey(f.raw))) {
@@ -335,27 +359,39 @@ class TxBuilder {
     }
   }
 
-  private retract(raw: RawDatom, _form: FormRef): void {
-    const stored = this.findStored(raw);
-    if (stored) this.retractStored(stored);
-    // Retracting a fact that does not hold is a no-op, as in Datomic.
+  /** The operation's assertion of `raw` in this tx, if any. */
+  private assertedFact(raw: RawDatom): AssertedFact | undefined {
+    for (let f = this.facts.first(raw.e); f !== undefined; f = f.next) {
+      if (f.raw.a === raw.a && f.form !== undefined && sameValue(f.raw, raw)) return f;
+    }
+    return undefined;
   }
 
-  private retractStored(stored: RawDatom): void {
-    this.retractions.set(factKey(stored), stored);
+  private retract(raw: RawDatom, form: FormRef): void {
+    const stored = this.findStored(raw);
+    if (stored) this.retractStored(stored, form);
+    // Retracting a fact that does not hold is a no-op, as in Datomic; asserting it too is a conflict.
+    else this.unheldRetractions.push(raw);
+  }
+
+  private retractStored(stored: RawDatom, form?: FormRef): void {
+    const key = factKey(stored);
+    this.retractions.set(key, stored);
+    if (form && isSchemaAttr(stored.a)) this.schemaRetractionForms.set(key, form);
   }
 
   private retractEntity(e: number, form: FormRef, seen: Set<number>): void {
     if (seen.has(e)) return;
     seen.add(e);
     for (const d of this.db.datoms('eavt', e)) {
+      if (d.a === Attr.txInstant) throw txInstantError(form);
       const attr = this.schema.attr(d.a)!;
-      this.retractStored({ ...this.raw(d.e, attr, d.v), tx: d.tx });
+      this.retractStored({ ...this.raw(d.e, attr, d.v), tx: d.tx }, form);
       if (attr.isComponent && attr.valueType === 'ref') this.retractEntity(d.v as number, form, seen);
     }
     for (const d of this.db.datoms('vaet', e)) {
       const attr = this.schema.attr(d.a)!;
-      this.retractStored({ ...this.raw(d.e, attr, d.v), tx: d.tx });
+      this.retractStored({ ...this.raw(d.e, attr, d.v), tx: d.tx }, form);
     }
   }
 
@@ -458,13 +494,14 @@ class TxBuilder {
 
   private txInstant(): number {
     const instantAttr = this.schema.attr(Attr.txInstant)!;
-    let given: RawDatom | undefined;
-    for (let f = this.facts.first(this.tx); f !== undefined && !given; f = f.next) if (f.raw.a === Attr.txInstant && f.listed) given = f.raw;
+    let given: AssertedFact | undefined;
+    for (let f = this.facts.first(this.tx); f !== undefined && !given; f = f.next) if (f.raw.a === Attr.txInstant && f.listed) given = f;
     const last = this.options.lastInstant;
     if (given) {
-      const ms = given.payload as number;
+      const ms = given.raw.payload as number;
       if (ms < last) {
-        throw txError('tx/instant-backwards', `:db/txInstant ${new Date(ms).toISOString()} is before the previous transaction's ${new Date(last).toISOString()}`);
+        const message = `:db/txInstant ${new Date(ms).toISOString()} is before the previous transaction's ${new Date(last).toISOString()}`;
+        throw txError('tx/instant-backwards', message, given.form);
       }
       return ms;
     }
@@ -478,9 +515,9 @@ class TxBuilder {
     const retracted = [...this.retractions.values()];
     const tx = this.tx;
     // only schema attributes' datoms change the schema; the tx field does not matter to it
-    const schemaFacts = [
-      ...retracted.filter((r) => isSchemaAttr(r.a)).map((r) => toDatom(r, false, tx)),
-      ...asserted.filter((r) => isSchemaAttr(r.a)).map((r) => toDatom(r, true)),
+    const schemaFacts: SchemaFact[] = [
+      ...retracted.filter((r) => isSchemaAttr(r.a)).map((r) => ({ ...toDatom(r, false, tx), form: this.schemaRetractionForms.get(factKey(r)) })),
+      ...asserted.filter((r) => isSchemaAttr(r.a)).map((r) => ({ ...toDatom(r, true), form: this.assertedFact(r)?.form })),
     ];
     const schema = this.schema.apply(schemaFacts);
     this.validateSchema(schemaFacts, schema);
@@ -497,36 +534,45 @@ class TxBuilder {
     return { t: this.options.t, tx, instant, asserted, retracted, tempids, nextEid: this.nextEid, schema, txData };
   }
 
-  private validateSchema(facts: { e: number; a: number; v: Value; added: boolean }[], after: Schema): void {
-    const has = (e: number, a: number, added: boolean) => facts.some((g) => g.e === e && g.a === a && g.added === added);
+  private validateSchema(facts: SchemaFact[], after: Schema): void {
+    const given = new Set(facts.map((f) => `${f.e}|${f.a}|${f.added}`));
+    const has = (e: number, a: number, added: boolean) => given.has(`${e}|${a}|${added}`);
+    const newAttrs = new Map<number, FormRef | undefined>();
     for (const f of facts) {
       const attr = after.attr(f.e);
       const before = this.db.schema.attr(f.e);
+      const invalid = (why: string) => txError('tx/invalid-schema', why, f.form);
+      if (attr && !before && !this.implicitAttrs.has(f.e)) newAttrs.set(f.e, newAttrs.get(f.e) ?? f.form);
       if (!f.added && before && (f.a === Attr.valueType || f.a === Attr.cardinality) && !has(f.e, f.a, true)) {
-        throw txError('tx/invalid-schema', `the ${this.schema.ident(f.a)} of ${before.ident} cannot be retracted, only changed`);
+        throw invalid(`the ${this.schema.ident(f.a)} of ${before.ident} cannot be retracted, only changed`);
       }
       if (f.added && f.a === Attr.isComponent && attr?.isComponent && attr.valueType !== 'ref') {
-        throw txError('tx/invalid-schema', `${attr.ident} cannot be :db/isComponent: only ref attributes can`);
+        throw invalid(`${attr.ident} cannot be :db/isComponent: only ref attributes can`);
       }
-      if (f.added && f.a === Attr.unique && attr?.unique && before && !before.unique) this.checkValuesUnique(attr);
-      if (f.a === Attr.tupleAttrs && before) throw txError('tx/invalid-schema', `the :db/tupleAttrs of ${before.ident} can never change`);
-      if (f.added && f.a === Attr.tupleAttrs && attr?.tupleAttrs) this.checkComposite(attr, after);
+      if (f.added && f.a === Attr.unique && attr?.unique && before && !before.unique) this.checkValuesUnique(attr, f.form);
+      if (f.added && f.a === Attr.cardinality && attr?.cardinality === 'one' && before?.cardinality === 'many') this.checkOneValueEach(attr, f.form);
+      if (f.a === Attr.tupleAttrs && before) throw invalid(`the :db/tupleAttrs of ${before.ident} can never change`);
+      if (f.added && f.a === Attr.tupleAttrs && attr?.tupleAttrs) this.checkComposite(attr, after, f.form);
       const allowed = SCHEMA_REFS[f.a];
       if (f.added && allowed && !allowed.has(f.v as number)) {
-        throw txError('tx/invalid-schema', `${this.schema.ident(f.a)} cannot be ${this.schema.ident(f.v as number) ?? f.v}`);
+        throw invalid(`${this.schema.ident(f.a)} cannot be ${this.schema.ident(f.v as number) ?? f.v}`);
       }
       if (f.a === Attr.valueType && f.added && before?.valueType) {
-        if (before.valueType !== attr?.valueType || has(f.e, Attr.valueType, false)) {
-          throw txError('tx/invalid-schema', `the :db/valueType of ${before.ident} cannot change`);
-        }
+        if (before.valueType !== attr?.valueType || has(f.e, Attr.valueType, false)) throw invalid(`the :db/valueType of ${before.ident} cannot change`);
       }
+    }
+    // Datomic: "Every new attribute is described by three required attributes" (ident, valueType,
+    // cardinality). A new attribute without a valueType is factlog's attribute without schema, the
+    // kind first use makes and export/import replays as datoms, so only the cardinality is required.
+    for (const [e, form] of newAttrs) {
+      if (!has(e, Attr.cardinality, true)) throw txError('tx/invalid-schema', `the new attribute ${after.ident(e)} needs a :db/cardinality`, form);
     }
   }
 
   /** A composite tuple is cardinality one and made of 2 to 8 existing cardinality-one, non-tuple attributes. */
-  private checkComposite(composite: AttrInfo, after: Schema): void {
+  private checkComposite(composite: AttrInfo, after: Schema, form: FormRef | undefined): void {
     const parts = composite.tupleAttrs!.map((id) => (id < 0 ? undefined : after.attr(id)));
-    const invalid = (why: string) => txError('tx/invalid-schema', `composite tuple ${composite.ident}: ${why}`);
+    const invalid = (why: string) => txError('tx/invalid-schema', `composite tuple ${composite.ident}: ${why}`, form);
     if (composite.cardinality !== 'one') throw invalid('it must be cardinality one');
     if (parts.length < 2 || parts.length > 8) throw invalid('it needs 2 to 8 attributes');
     for (const part of parts) {
@@ -535,17 +581,77 @@ class TxBuilder {
     }
   }
 
-  /** Making an attribute unique needs its values to be unique already (as Datomic requires). */
-  private checkValuesUnique(attr: AttrInfo): void {
+  /**
+   * Making an attribute unique needs its values to be unique already (as Datomic requires): the
+   * stored ones this tx keeps and the ones it asserts.
+   */
+  private checkValuesUnique(attr: AttrInfo, form: FormRef | undefined): void {
+    const clash = (x: RawDatom, y: RawDatom) =>
+      txError('tx/unique-conflict', `${attr.ident} cannot become unique: entities ${x.e} and ${y.e} both have ${printEdn(toDatom(x).v)}`, form);
+    const added = new Map<string, RawDatom>();
+    for (const raw of this.assertionsOf(attr)) {
+      const other = added.get(valueKey(raw));
+      if (other) throw clash(other, raw);
+      added.set(valueKey(raw), raw);
+    }
     let last: RawDatom | undefined;
-    for (const d of this.db.datoms('avet', attr.id)) {
-      const raw = this.raw(d.e, attr, d.v);
-      if (last && last.e !== raw.e && sameValue(last, raw)) {
-        throw txError('tx/unique-conflict', `${attr.ident} cannot become unique: entities ${last.e} and ${raw.e} both have ${printEdn(d.v)}`);
-      }
+    for (const raw of this.keptDatoms(attr, 'avet')) {
+      const other = last && sameValue(last, raw) ? last : added.get(valueKey(raw));
+      if (other && other.e !== raw.e) throw clash(other, raw);
       last = raw;
     }
   }
+
+  /**
+   * Cardinality many -> one needs each entity to hold at most one value once this tx applies
+   * (Datomic: "first change your data so the invariant you want becomes true"). The tx's own
+   * assertions were made under cardinality many, so they count as well.
+   */
+  private checkOneValueEach(attr: AttrInfo, form: FormRef | undefined): void {
+    const several = (e: number) =>
+      txError('tx/cardinality-conflict', `${attr.ident} cannot become cardinality one: entity ${e} has several values`, form);
+    const added = new Set<number>();
+    for (const raw of this.assertionsOf(attr)) {
+      if (added.has(raw.e)) throw several(raw.e);
+      added.add(raw.e);
+    }
+    let last: RawDatom | undefined;
+    for (const raw of this.keptDatoms(attr, 'aevt')) {
+      if (last?.e === raw.e || added.has(raw.e)) throw several(raw.e);
+      last = raw;
+    }
+  }
+
+  /** The new datoms of `attr` (only for schema checks: it walks every new datom). */
+  private assertionsOf(attr: AttrInfo): RawDatom[] {
+    return this.assertions.filter((r) => r.a === attr.id);
+  }
+
+  /** The stored datoms of `attr` that this tx does not retract, in `index` order. */
+  private *keptDatoms(attr: AttrInfo, index: 'aevt' | 'avet'): Generator<RawDatom> {
+    for (const d of this.db.datoms(index, attr.id)) {
+      const raw = { ...this.raw(d.e, attr, d.v), tx: d.tx };
+      if (!this.retractions.has(factKey(raw))) yield raw;
+    }
+  }
+}
+
+/** A schema datom of this tx, with the operation that asserted or retracted it (if any). */
+interface SchemaFact {
+  e: number;
+  a: number;
+  v: Value;
+  added: boolean;
+  form: FormRef | undefined;
+}
+
+/** The value of a datom, as a key (what factKey compares, without the entity). */
+function valueKey(raw: RawDatom): string {
+  return factKey({ e: 0, a: raw.a, tag: raw.tag, payload: raw.payload });
+}
+
+function txInstantError(form: FormRef): TxError {
+  return txError('tx/invalid-data', `:db/txInstant is only asserted by a transaction on itself ("datomic.tx"), never retracted or changed later`, form);
 }
 
 interface AssertedFact {

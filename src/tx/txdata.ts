@@ -189,10 +189,10 @@ class MapExpander {
     const attr: AttrInfo | undefined = this.schema.attr(kw);
     if (!attr || attr.cardinality !== 'many') return [value];
     if (value instanceof Set) return [...value];
-    if (Array.isArray(value) && attr.valueType !== 'tuple' && !(attr.valueType === 'ref' && isLookupRef(value))) {
-      return value;
-    }
-    return [value];
+    if (!Array.isArray(value)) return [value];
+    if (attr.valueType === 'tuple') return isCollectionOfTuples(value) ? value : [value];
+    if (attr.valueType === 'ref' && isLookupRef(value)) return [value];
+    return value;
   }
 
   /** A nested map under a ref attribute becomes its own entity. */
@@ -213,6 +213,14 @@ export class EntityValue {
 
 function toValueArg(e: EntityArg): EntityValue {
   return new EntityValue(e);
+}
+
+/**
+ * For a cardinality-many tuple attribute, `[["a" 1] ["b" 2]]` is two tuples and `["a" 1]` one:
+ * a tuple's elements are scalars, never vectors.
+ */
+function isCollectionOfTuples(v: unknown[]): boolean {
+  return v.every((x) => Array.isArray(x));
 }
 
 export function isLookupRef(v: unknown): boolean {

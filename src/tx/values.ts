@@ -47,11 +47,25 @@ function coerceTuple(attr: AttrInfo, v: unknown): Value | undefined {
       continue;
     }
     if (v[i] === null) return undefined;
-    const c = t && t !== 'ref' && t !== 'tuple' ? COERCE[t](v[i]) : coerceSchemaless(v[i]);
+    const c = t === 'ref' ? tupleRef(v[i]) : t && t !== 'tuple' ? COERCE[t](v[i]) : coerceSchemaless(v[i]);
     if (c === undefined) return undefined;
     out.push(c);
   }
   return out;
+}
+
+/**
+ * A ref inside a tuple is taken as an entity id, as it is stored: no ident, lookup ref or tempid
+ * is resolved there (Datomic's docs describe no such resolution). The transaction checks that
+ * the entity exists.
+ */
+function tupleRef(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : undefined;
+}
+
+/** Whether a tuple attribute has ref elements, whose entities must exist. */
+export function tupleRefSlots(attr: AttrInfo): boolean {
+  return attr.tupleType === 'ref' || (attr.tupleTypes?.includes('ref') ?? false);
 }
 
 export function coerceValue(attr: AttrInfo, v: unknown, form: FormRef): Value {
@@ -62,10 +76,16 @@ export function coerceValue(attr: AttrInfo, v: unknown, form: FormRef): Value {
   const out =
     type === null ? coerceSchemaless(v) : type === 'tuple' ? coerceTuple(attr, v) : type === 'ref' ? (v as Value) : COERCE[type](v);
   if (out === undefined) {
-    const expected = type === null ? 'a scalar value' : `a value of type :db.type/${type}`;
+    const expected = type === null ? 'a scalar value' : type === 'tuple' ? describeTuple(attr) : `a value of type :db.type/${type}`;
     throw txError('tx/invalid-value', `${attr.ident} expects ${expected}, got ${describeValue(v)}`, form);
   }
   return out;
+}
+
+function describeTuple(attr: AttrInfo): string {
+  const types = attr.tupleTypes ? attr.tupleTypes.map((t) => `:db.type/${t}`).join(' ') : attr.tupleType ? `:db.type/${attr.tupleType} ...` : null;
+  const refs = tupleRefSlots(attr) ? ' (a ref is an entity id)' : '';
+  return types ? `a tuple [${types}]${refs}` : 'a tuple of 2 to 8 scalars';
 }
 
 function describeValue(v: unknown): string {

@@ -408,6 +408,20 @@ describe('schema', () => {
     await expectTxError(conn, `[{:db/ident :person/age :db/valueType :db.type/string}]`, 'tx/invalid-schema');
   });
 
+  it('tuple schema: types never change, a new tuple attribute says its types, composite parts stay cardinality one', async () => {
+    const conn = await withSchema();
+    await expectTxError(conn, `[{:db/id :person/loc :db/tupleTypes [:db.type/long :db.type/long]}]`, 'tx/invalid-schema');
+    await expectTxError(conn, `[{:db/id :person/loc :db/tupleType :db.type/long}]`, 'tx/invalid-schema');
+    await expectTxError(conn, `[{:db/ident :x/t :db/valueType :db.type/tuple :db/cardinality :db.cardinality/one}]`, 'tx/invalid-schema');
+    await conn.transact(`[{:db/ident :x/a :db/valueType :db.type/long :db/cardinality :db.cardinality/one}
+      {:db/ident :x/b :db/valueType :db.type/long :db/cardinality :db.cardinality/one}]`);
+    await conn.transact(`[{:db/ident :x/ab :db/valueType :db.type/tuple :db/tupleAttrs [:x/a :x/b] :db/cardinality :db.cardinality/one}]`);
+    const err = await expectTxError(conn, `[{:db/id :x/a :db/cardinality :db.cardinality/many}]`, 'tx/invalid-schema');
+    expect(err.message).toContain('composite');
+    expect(conn.db().attr('person/loc')).toMatchObject({ tupleTypes: ['double', 'double'] });
+    expect(conn.db().attr('x/a')).toMatchObject({ cardinality: 'one' });
+  });
+
   it('schema errors name the offending form and its position', async () => {
     const conn = await withSchema();
     await conn.transact(`[{:person/name "A" :person/age 30} {:person/name "B" :person/age 30}]`);

@@ -551,7 +551,12 @@ class TxBuilder {
       }
       if (f.added && f.a === Attr.unique && attr?.unique && before && !before.unique) this.checkValuesUnique(attr, f.form);
       if (f.added && f.a === Attr.cardinality && attr?.cardinality === 'one' && before?.cardinality === 'many') this.checkOneValueEach(attr, f.form);
-      if (f.a === Attr.tupleAttrs && before) throw invalid(`the :db/tupleAttrs of ${before.ident} can never change`);
+      if (f.added && f.a === Attr.cardinality && attr?.cardinality === 'many' && after.compositesOf(f.e).length > 0) {
+        throw invalid(`${attr.ident} is part of a composite tuple, so it stays cardinality one`);
+      }
+      if ((f.a === Attr.tupleAttrs || f.a === Attr.tupleType || f.a === Attr.tupleTypes) && before) {
+        throw invalid(`the ${this.schema.ident(f.a)} of ${before.ident} can never change`);
+      }
       if (f.added && f.a === Attr.tupleAttrs && attr?.tupleAttrs) this.checkComposite(attr, after, f.form);
       const allowed = SCHEMA_REFS[f.a];
       if (f.added && allowed && !allowed.has(f.v as number)) {
@@ -566,6 +571,10 @@ class TxBuilder {
     // kind first use makes and export/import replays as datoms, so only the cardinality is required.
     for (const [e, form] of newAttrs) {
       if (!has(e, Attr.cardinality, true)) throw txError('tx/invalid-schema', `the new attribute ${after.ident(e)} needs a :db/cardinality`, form);
+      const attr = after.attr(e)!;
+      if (attr.valueType === 'tuple' && !attr.tupleType && !attr.tupleTypes && !attr.tupleAttrs) {
+        throw txError('tx/invalid-schema', `the new tuple attribute ${attr.ident} needs :db/tupleType, :db/tupleTypes or :db/tupleAttrs`, form);
+      }
     }
   }
 

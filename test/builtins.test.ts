@@ -123,6 +123,7 @@ describe('built-ins DataScript has and Datomic resolves from clojure.core', () =
     expect(fn('(range 3 3)')).toEqual([]);
     expect(() => fn('(range)')).toThrowError(expect.objectContaining({ code: 'query/invalid-argument' }));
     expect(() => fn('(range 0 5 0)')).toThrowError(/infinite/);
+    expect(() => fn('(range 1e12)')).toThrowError(/more than 10000000/);
     expect(() => fn('(rand-int)')).toThrowError(expect.objectContaining({ code: 'query/invalid-argument' }));
   });
   it('empty?, not-empty, get, set, hash-map, identical?', () => {

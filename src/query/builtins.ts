@@ -272,10 +272,14 @@ function range(args: unknown[]): number[] {
     if (start === end) return [];
     throw new QueryError('query/invalid-argument', 'range with step 0 would be infinite');
   }
+  // Clojure's range is lazy; here it is a whole array, so a size no query could hold is refused
+  if (Math.ceil((end - start) / step) > MAX_RANGE) throw new QueryError('query/invalid-argument', `range of more than ${MAX_RANGE} numbers: ${args.map(printValue).join(' ')}`);
   const out: number[] = [];
   for (let x = start; step > 0 ? x < end : x > end; x += step) out.push(x);
   return out;
 }
+
+const MAX_RANGE = 10_000_000;
 
 /** The value under `key` in a map, JS object, vector, string or set (as Clojure's `get`), or undefined. */
 function lookup(coll: unknown, key: unknown): unknown {

@@ -194,20 +194,29 @@ export class Connection {
     try {
       await this.store.writeTransaction(() => {
         this.syncWithStore();
-        for (index = 0; index < txDatas.length; index++) {
-          const before = this.dbAt(this.meta.lastT);
-          const item = txDatas[index];
-          const txData = isBatch && typeof item === 'function' ? (item as (db: Db) => unknown)(before) : item;
-          const prepared = prepareTx(before, txData, {
-            t: this.meta.lastT + 1,
-            nextEid: this.meta.nextEid,
-            lastInstant: this.meta.lastInstant,
-            strictSchema: this.strictSchema,
-          });
-          this.commit(prepared);
-          const report = txReport(before, this.dbAt(prepared.t), prepared);
-          reports.push(report);
-          onReport?.(report, index);
+        const stateBefore = { meta: this.meta, schemas: this.schemas.length };
+        try {
+          for (index = 0; index < txDatas.length; index++) {
+            const before = this.dbAt(this.meta.lastT);
+            const item = txDatas[index];
+            const txData = isBatch && typeof item === 'function' ? (item as (db: Db) => unknown)(before) : item;
+            const prepared = prepareTx(before, txData, {
+              t: this.meta.lastT + 1,
+              nextEid: this.meta.nextEid,
+              lastInstant: this.meta.lastInstant,
+              strictSchema: this.strictSchema,
+            });
+            this.commit(prepared);
+            const report = txReport(before, this.dbAt(prepared.t), prepared);
+            reports.push(report);
+            onReport?.(report, index);
+          }
+        } catch (err) {
+          // this write's child transaction is rolled back, and so must be what it advanced in
+          // memory, before the writes queued behind it in the same commit are prepared
+          this.meta = stateBefore.meta;
+          this.schemas.length = stateBefore.schemas;
+          throw err;
         }
       });
     } catch (err) {

@@ -65,6 +65,30 @@ describe('Connection.transactBatch', () => {
       await conn.close();
     }
   });
+
+  it('a batch that fails leaves nothing behind for the writes committed with it', async () => {
+    const conn = await open({ path: path.join(tempDir('factlog-bulk-'), 'db'), strictSchema: true });
+    try {
+      await conn.transact(SCHEMA);
+      // queued in one turn, so they share one commit: the batch's first tx defines an attribute
+      // and its second fails, and the transact behind it must see neither
+      const failing = conn.transactBatch([
+        `[{:db/ident :nick :db/valueType :db.type/string :db/cardinality :db.cardinality/one}]`,
+        () => {
+          throw new Error('second item fails');
+        },
+      ]);
+      const usesIt = conn.transact(`[{:name "Gus" :nick "g"}]`);
+      const plain = conn.transact(`[{:name "Hal"}]`);
+      await expect(failing).rejects.toMatchObject({ batchIndex: 1 });
+      await expect(usesIt).rejects.toMatchObject({ code: 'tx/unknown-attribute' });
+      expect((await plain).t).toBe(2);
+      expect(conn.db().attr('nick')).toBeUndefined();
+      expect([...conn.log().txRange()].map((tx) => tx.t)).toEqual([0, 1, 2]);
+    } finally {
+      await conn.close();
+    }
+  });
 });
 
 /** An export file of `lines` transactions after the schema, `perTx` people each. */

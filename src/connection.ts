@@ -122,10 +122,11 @@ export class Connection {
     return s[lo].schema;
   }
 
-  private tAtInstant(date: Date): number {
+  /** The largest t up to `lastT` whose instant is <= the date (0 when none is). */
+  private tAtInstant(date: Date, lastT = this.meta.lastT): number {
     const ms = date.getTime();
     let lo = -1;
-    let hi = this.meta.lastT;
+    let hi = lastT;
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
       const entry = this.store.logEntry(mid);
@@ -319,7 +320,9 @@ export class Connection {
 
   /** The transaction log, read by t or by Date. */
   log(): TxLog {
-    return new TxLog(this.store, (d) => this.tAtInstant(d));
+    this.ensureOpen();
+    // the whole log, other processes' latest transactions too (not only what this connection has seen)
+    return new TxLog(this.store, (d) => this.tAtInstant(d, this.store.lastT()));
   }
 
   /** Rebuild every index from the log alone. */
@@ -330,7 +333,7 @@ export class Connection {
   }
 
   /** Log entries from t `from` (inclusive) to `to` (exclusive), with datoms decoded. */
-  txRange(from?: number | Date, to?: number | Date): Iterable<LogTx> {
+  txRange(from?: number | Date | null, to?: number | Date | null): Iterable<LogTx> {
     return this.log().txRange(from, to);
   }
 

@@ -65,11 +65,42 @@ describe('log API', () => {
     expect([...log.txRange(2)].map((x) => x.t)).toEqual([2, 3, 4]);
     expect([...log.txRange(undefined, 2)].map((x) => x.t)).toEqual([0, 1]);
     expect([...log.txRange(conn.db().tToTx(3))].map((x) => x.t)).toEqual([3, 4]);
-    expect([...log.txRange(new Date('2026-01-15'), new Date('2026-03-01T00:00:00Z'))].map((x) => x.t)).toEqual([2, 3]);
+    // a Date end is exclusive like any other (Datomic's endT): the tx at exactly 2026-03-01 is not in
+    expect([...log.txRange(new Date('2026-01-15'), new Date('2026-03-01T00:00:00Z'))].map((x) => x.t)).toEqual([2]);
+    expect([...log.txRange(new Date('2026-01-15'), new Date('2026-03-01T00:00:00.001Z'))].map((x) => x.t)).toEqual([2, 3]);
     expect([...log.txRange(new Date('2026-02-01T00:00:00Z'))].map((x) => x.t)).toEqual([2, 3, 4]);
+    // null leaves an end open, as nil does in Datomic
+    expect([...log.txRange(2, null)].map((x) => x.t)).toEqual([2, 3, 4]);
+    expect([...conn.txRange(null, null)].map((x) => x.t)).toEqual([0, 1, 2, 3, 4]);
     const third = [...log.txRange(3, 4)][0];
     expect(third.instant).toEqual(new Date('2026-03-01T00:00:00Z'));
     expect(third.data.some((d) => d.v === 2)).toBe(true);
+  });
+
+  it('a Date start takes every transaction at that instant, however many share it', async () => {
+    const conn = await freshConn();
+    await conn.transact(`[{:db/id "datomic.tx" :db/txInstant #inst "2025-01-01T00:00:00Z"} {:f/n 1}]`);
+    for (let i = 2; i <= 4; i++) await conn.transact(`[{:db/id "datomic.tx" :db/txInstant #inst "2025-01-01T00:00:00Z"} {:f/n ${i}}]`);
+    await conn.transact(`[{:db/id "datomic.tx" :db/txInstant #inst "2025-02-01T00:00:00Z"} {:f/n 5}]`);
+    const at = new Date('2025-01-01T00:00:00Z');
+    expect([...conn.log().txRange(at)].map((x) => x.t)).toEqual([1, 2, 3, 4, 5]);
+    expect([...conn.log().txRange(undefined, at)].map((x) => x.t)).toEqual([0]);
+    expect([...conn.log().txRange(at, at)]).toEqual([]);
+    expect(q('[:find [?tx ...] :in ?log ?from :where [(tx-ids ?log ?from nil) [?tx ...]]]', conn.log(), at)).toHaveLength(5);
+  });
+
+  it('Date bounds see transactions another connection committed since this one last looked', async () => {
+    const conn = await freshConn();
+    const reader = await open({ path: conn.path, readOnly: true });
+    try {
+      await conn.transact([{ 'f/n': 1 }]);
+      await conn.transact([{ 'f/n': 2 }]);
+      const tomorrow = new Date(Date.now() + 86_400_000);
+      expect([...reader.log().txRange(undefined, tomorrow)].map((x) => x.t)).toEqual([0, 1, 2]);
+      expect([...reader.log().txRange(tomorrow)]).toEqual([]);
+    } finally {
+      await reader.close();
+    }
   });
 });
 

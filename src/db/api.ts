@@ -70,7 +70,7 @@ export interface LogTx {
 /** The log as queries see it (`conn.log()`, for `tx-ids` and `tx-data`). */
 export interface LogView {
   /** Transactions with from <= t < to; a bound is a t, a tx id or a Date, or left out. */
-  txRange(from?: number | Date, to?: number | Date): Iterable<LogTx>;
+  txRange(from?: number | Date | null, to?: number | Date | null): Iterable<LogTx>;
   /** The transaction at a t or tx id, if there is one. */
   tx(txOrT: number): LogTx | undefined;
 }

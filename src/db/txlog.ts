@@ -13,12 +13,12 @@ export class TxLog implements LogView {
   ) {}
 
   /**
-   * Transactions with from <= t < to. Either bound may be a t, a tx id or a Date, or be left out.
-   * A Date `to` is inclusive of transactions at exactly that instant.
+   * Transactions with from <= t < to, as Datomic's tx-range: either bound may be a t, a tx id or a
+   * Date (from <= instant < to), or be left out (undefined or null) to leave that end open.
    */
-  *txRange(from?: number | Date, to?: number | Date): Generator<LogTx> {
-    const start = from === undefined ? 0 : from instanceof Date ? this.firstTAtOrAfter(from) : txToT(from);
-    const end = to === undefined ? Number.MAX_SAFE_INTEGER : to instanceof Date ? this.tAtInstant(to) + 1 : txToT(to);
+  *txRange(from?: number | Date | null, to?: number | Date | null): Generator<LogTx> {
+    const start = from === undefined || from === null ? 0 : from instanceof Date ? this.firstTAtOrAfter(from) : txToT(from);
+    const end = to === undefined || to === null ? Number.MAX_SAFE_INTEGER : to instanceof Date ? this.firstTAtOrAfter(to) : txToT(to);
     for (const entry of this.store.logRange(start, end)) {
       yield {
         t: entry.t,
@@ -36,9 +36,11 @@ export class TxLog implements LogView {
     return undefined;
   }
 
+  /** The first t whose instant is at or after the date (several transactions may share an instant). */
   private firstTAtOrAfter(date: Date): number {
-    const t = this.tAtInstant(date);
+    const ms = date.getTime();
+    const t = this.tAtInstant(new Date(ms - 1)); // the last one before it, or 0
     const entry = this.store.logEntry(t);
-    return entry && entry.instant >= date.getTime() ? t : t + 1;
+    return entry && entry.instant < ms ? t + 1 : t;
   }
 }

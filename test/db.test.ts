@@ -122,6 +122,18 @@ describe('immutable database values', () => {
       [31, false],
     ]);
   });
+
+  it('a history of chained with() values is the history the same transactions would have made', async () => {
+    const txs = [`[{:p/name "Ann" :p/age 40}]`, `[{:p/name "Ann" :p/age 41}]`, `[{:p/name "Ann" :p/age 40} {:p/name "Ann" :p/likes ["jam"]}]`, `[[:db/retract [:p/name "Ann"] :p/likes "jam"]]`];
+    const spec = await people();
+    let w = spec.conn.db();
+    for (const tx of txs) w = w.with(tx).dbAfter;
+    const real = await people();
+    for (const tx of txs) await real.conn.transact(tx);
+    const events = (db: Db, e: number) => [...db.history().datoms('eavt', e)].map((d) => [d.a, d.v, d.tx, d.added]);
+    expect(events(w, spec.ann)).toEqual(events(real.conn.db(), real.ann));
+    expect(events(w.since(spec.ts[3]!), spec.ann)).toEqual(events(real.conn.db().since(real.ts[3]!), real.ann));
+  });
 });
 
 describe('index access', () => {

@@ -23,12 +23,17 @@ export class Overlay {
     private readonly asserted: IMap<string, RawDatom>,
     /** Stored or overlaid datoms retracted speculatively, with the retracting tx. */
     private readonly retracted: IMap<string, Entry>,
+    /**
+     * Speculative assertions a later speculative transaction retracted: gone from the current
+     * view, but a history shows both events. Keyed by fact and asserting tx (a fact may come and go twice).
+     */
+    private readonly superseded: IMap<string, Entry>,
     /** The overlay before the newest transaction: what an asOf inside a chain of `with`s sees. */
     private readonly previous: Overlay | null,
   ) {}
 
   static empty(baseT: number, schema: Schema, nextEid: number): Overlay {
-    return new Overlay(baseT, baseT, schema, nextEid, IMap(), IMap(), null);
+    return new Overlay(baseT, baseT, schema, nextEid, IMap(), IMap(), IMap(), null);
   }
 
   /** The overlay as of t: its transactions up to t; null when none is (t at or before the base). */
@@ -39,7 +44,7 @@ export class Overlay {
   }
 
   get size(): number {
-    return this.asserted.size + this.retracted.size;
+    return this.asserted.size + this.retracted.size + this.superseded.size;
   }
 
   /** A new overlay with one more speculative transaction. */
@@ -47,13 +52,17 @@ export class Overlay {
     const tx = tToTx(t);
     let adds = this.asserted;
     let rets = this.retracted;
+    let gone = this.superseded;
     for (const raw of retracted) {
       const key = factKey(raw);
-      if (adds.has(key)) adds = adds.delete(key);
-      else rets = rets.set(key, { raw, added: false, tx });
+      const overlaid = adds.get(key);
+      if (overlaid) {
+        adds = adds.delete(key);
+        gone = gone.set(`${key}|${overlaid.tx}`, { raw: overlaid, added: false, tx });
+      } else rets = rets.set(key, { raw, added: false, tx });
     }
     for (const raw of asserted) adds = adds.set(factKey(raw), raw);
-    return new Overlay(this.baseT, t, schema, nextEid, adds, rets, this);
+    return new Overlay(this.baseT, t, schema, nextEid, adds, rets, gone, this);
   }
 
   /** Is this stored datom retracted by the overlay? */
@@ -69,7 +78,13 @@ export class Overlay {
       if (inRange(indexKey(index, raw), prefix, end)) out.push({ raw, added, tx });
     };
     for (const raw of this.asserted.values()) consider(raw, true, raw.tx);
-    if (withRetractions) for (const e of this.retracted.values()) consider(e.raw, false, e.tx);
+    if (withRetractions) {
+      for (const e of this.retracted.values()) consider(e.raw, false, e.tx);
+      for (const e of this.superseded.values()) {
+        consider(e.raw, true, e.raw.tx);
+        consider(e.raw, false, e.tx);
+      }
+    }
     return out.sort((x, y) => compareKeys(indexKey(index, x.raw), indexKey(index, y.raw)) || x.tx - y.tx);
   }
 }

@@ -5,7 +5,7 @@ import type { Datom } from './db/api.js';
 import { Db, type DbContext, type TxReport } from './db/db.js';
 import { Overlay } from './db/overlay.js';
 import { ColumnCache } from './db/columns.js';
-import { Attr, bootstrapFacts, isSchemaAttr, Schema } from './db/schema.js';
+import { Attr, bootstrapFacts, isSchemaAttr, keepsHistory, Schema } from './db/schema.js';
 import { encodeValue, toDatom, tToTx, txToT, type RawDatom } from './storage/encoding.js';
 import { TxLog, type LogTx } from './db/txlog.js';
 import { Store, type Meta, type Retraction, type StoreOptions } from './storage/store.js';
@@ -257,8 +257,8 @@ export class Connection {
 
   /** Inside the write transaction: store the prepared tx and advance the in-memory state. */
   private commit(p: PreparedTx): void {
-    const keepHistory = (a: number) => !p.schema.isNoHistory(a) && !this.schemaAt(this.meta.lastT).isNoHistory(a);
-    const retractions: Retraction[] = p.retracted.map((raw) => ({ raw, txRetracted: p.tx, keepHistory: keepHistory(raw.a) }));
+    const before = this.schemaAt(this.meta.lastT);
+    const retractions: Retraction[] = p.retracted.map((raw) => ({ raw, txRetracted: p.tx, keepHistory: keepsHistory(raw.a, before, p.schema) }));
     const meta: Meta = { lastT: p.t, nextEid: p.nextEid, lastInstant: p.instant };
     this.store.putTransaction({ t: p.t, tx: p.tx, instant: p.instant }, p.asserted, retractions, meta);
     if (p.schema !== this.schemaAt(this.meta.lastT)) this.schemas.push({ t: p.t, schema: p.schema });
@@ -328,7 +328,7 @@ export class Connection {
   /** Rebuild every index from the log alone. */
   async rebuildIndexes(): Promise<void> {
     this.ensureOpen();
-    await this.store.rebuildIndexes((a, entry) => !this.schemaAt(entry.t).isNoHistory(a));
+    await this.store.rebuildIndexes((a, entry) => keepsHistory(a, this.schemaAt(entry.t - 1), this.schemaAt(entry.t)));
     this.loadState();
   }
 

@@ -146,6 +146,25 @@ describe('replicas', () => {
 
   const balances = `[:find ?n ?b :where [?e :acct/name ?n] [?e :acct/balance ?b]]`;
 
+  it(':db/noHistory changed in the tx of a retraction: the writer, a replica and a rebuild keep the same history', async () => {
+    const conn = await freshConn();
+    await conn.transact(`[{:db/ident :c/n :db/valueType :db.type/long :db/cardinality :db.cardinality/one :db/noHistory true}]`);
+    const { tempids } = await conn.transact(`[{:db/id "a" :c/n 1} {:db/id "b" :c/n 1}]`);
+    await conn.transact(`[{:db/id :c/n :db/noHistory false} {:db/id ${tempids.a} :c/n 2}]`);
+    await conn.transact(`[{:db/id :c/n :db/noHistory true} {:db/id ${tempids.b} :c/n 2}]`);
+    const written = dump(conn.db().history());
+    const to = path.join(tempDir(), 'replica');
+    await replicate({ from: conn.path, to });
+    const replica = await open({ path: to });
+    try {
+      expect(dump(replica.db().history())).toEqual(written);
+    } finally {
+      await replica.close();
+    }
+    await conn.rebuildIndexes();
+    expect(dump(conn.db().history())).toEqual(written);
+  });
+
   it('replays the log into an identical database at every t, resumes, and refuses writes', async () => {
     const primary = await primaryWithHistory();
     const to = path.join(tempDir(), 'replica');

@@ -1,7 +1,7 @@
 // Indexing log entries that LMDB does not hold yet, in t order, with the schema each one was
 // written under: a replica following its primary, and a database catching up with its own log
 // file after a crash (or rebuilding from it after an OS crash tore LMDB's file).
-import { Attr, Schema, bootstrapFacts, isSchemaAttr } from './schema.js';
+import { Attr, Schema, bootstrapFacts, isSchemaAttr, keepsHistory } from './schema.js';
 import { decodeValue } from '../storage/encoding.js';
 import type { LogEntry } from '../storage/log.js';
 import type { Store } from '../storage/store.js';
@@ -46,11 +46,11 @@ export async function replayLogFile(store: Store): Promise<number> {
 /** Inside a write transaction: index up to `limit` of the records LMDB does not hold yet. */
 function indexUnindexedRecords(store: Store, limit: number): number {
   let schema = schemaOfStore(store);
-  const keepHistory = (a: number) => !schema.isNoHistory(a);
   let indexed = 0;
   for (const record of store.unindexedLogRecords()) {
-    store.indexLogRecords([record], keepHistory);
+    const before = schema;
     schema = schema.apply(schemaFactsOf(record.entry));
+    store.indexLogRecords([record], (a) => keepsHistory(a, before, schema));
     if (++indexed === limit) break;
   }
   return indexed;

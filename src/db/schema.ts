@@ -227,3 +227,12 @@ function fqnOf(ref: Keyword | string): string {
   if (ref instanceof Keyword) return ref.fqn;
   return ref.startsWith(':') ? ref.slice(1) : ref;
 }
+
+/**
+ * Whether a retraction of `a` keeps a history entry: not when the attribute is :db/noHistory
+ * before or after the transaction. One rule for the writer, rebuilds, log replay and replicas,
+ * so that they all make the same indexes from the same log.
+ */
+export function keepsHistory(a: number, before: Schema, after: Schema): boolean {
+  return !before.isNoHistory(a) && !after.isNoHistory(a);
+}

@@ -3,6 +3,7 @@
 // stopped replica catches up from there; it refuses transactions of its own.
 import path from 'node:path';
 import { replayLogFile, schemaFactsOf, schemaOfStore } from '../db/log-replay.js';
+import { keepsHistory } from '../db/schema.js';
 import type { LogEntry } from '../storage/log.js';
 import { Store, StorageError } from '../storage/store.js';
 import { follow } from './follow.js';
@@ -35,7 +36,6 @@ export async function replicate(options: ReplicateOptions): Promise<number> {
       throw new StorageError('storage/not-a-replica', `${store.dir} is a database of its own, not a replica of ${source}`);
     }
     let schema = schemaOfStore(store);
-    const keepHistory = (a: number) => !schema.isNoHistory(a);
     let batch: LogEntry[] = [];
     const flush = async () => {
       const entries = batch;
@@ -43,8 +43,9 @@ export async function replicate(options: ReplicateOptions): Promise<number> {
       await store.writeTransaction(() => {
         if (store.replicaOf() === undefined) store.markReplicaOf(source);
         for (const entry of entries) {
-          store.appendLogEntries([entry], keepHistory);
+          const before = schema;
           schema = schema.apply(schemaFactsOf(entry));
+          store.appendLogEntries([entry], (a) => keepsHistory(a, before, schema));
         }
       });
       options.onProgress?.(entries[entries.length - 1].t);

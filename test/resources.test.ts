@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { open as openLmdb } from 'lmdb';
 import { describe, expect, it } from 'vitest';
-import { FactlogError, open, type OpenOptions } from '../src/index.js';
+import { FactlogError, open, q, type OpenOptions } from '../src/index.js';
 import { DATA_FILE, FORMAT_VERSION } from '../src/storage/store.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -119,6 +119,20 @@ describe('connections that cannot write', () => {
     await conn.close();
     expect((await conn.transact('[[:db/add "a" :k/v 1]]').catch((e) => e))?.code).toBe('conn/closed');
     expect(() => conn.db()).toThrow(expect.objectContaining({ code: 'conn/closed' }));
+    expect(() => conn.log()).toThrow(expect.objectContaining({ code: 'conn/closed' }));
+  });
+
+  it('a db value read after its connection closed says storage/closed, not an lmdb-js error', async () => {
+    const conn = await open({ path: path.join(tempDir(), 'db') });
+    await conn.transact('[[:db/add "a" :k/v 1]]');
+    const db = conn.db();
+    const log = conn.log();
+    await conn.close();
+    const closed = expect.objectContaining({ code: 'storage/closed' });
+    expect(() => q('[:find ?v :where [_ :k/v ?v]]', db)).toThrow(closed);
+    expect(() => [...db.history().datoms('eavt')]).toThrow(closed);
+    expect(() => db.asOf(new Date()).basisT).toThrow(closed);
+    expect(() => [...log.txRange()]).toThrow(closed);
   });
 });
 

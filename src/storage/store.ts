@@ -389,10 +389,12 @@ export class Store {
 
   /** The last committed t, read from the same snapshot as the scans that follow it in this tick. */
   lastT(): number {
+    this.assertOpen();
     return this.meta.get('lastT') ?? -1;
   }
 
   attrCount(a: number): number {
+    this.assertOpen();
     return this.meta.get(`count:${a}`) ?? 0;
   }
 
@@ -553,20 +555,33 @@ export class Store {
   // ---------------- reading ----------------
 
   /** Current datoms whose key starts with `prefix`, in index order. */
+  /**
+   * The key range of a scan, once the store is known to be open: lmdb-js's own error on a closed
+   * environment ("Can not renew a transaction") names neither the database nor a code.
+   */
+  private range(prefix: KeyPart[], end?: KeyPart[]) {
+    this.assertOpen();
+    return rangeOf(prefix, end);
+  }
+
+  private assertOpen(): void {
+    if (!openStores.has(this)) throw new StorageError('storage/closed', `the database at ${this.dir} is closed`);
+  }
+
   *scanCurrent(index: IndexName, prefix: KeyPart[], end?: KeyPart[]): Generator<RawDatom> {
-    for (const key of this.current[index].getKeys(rangeOf(prefix, end))) {
+    for (const key of this.current[index].getKeys(this.range(prefix, end))) {
       yield rawFromKey(index, key as KeyPart[]);
     }
   }
 
   /** The raw keys of the current or history part of an index in [prefix, end), in key order. */
   keys(which: 'current' | 'history', index: IndexName, prefix: KeyPart[], end?: KeyPart[]): Iterable<KeyPart[]> {
-    return (which === 'current' ? this.current : this.history)[index].getKeys(rangeOf(prefix, end)) as Iterable<KeyPart[]>;
+    return (which === 'current' ? this.current : this.history)[index].getKeys(this.range(prefix, end)) as Iterable<KeyPart[]>;
   }
 
   /** Current datoms decoded straight from their keys: the fast path for reading "now". */
   *scanCurrentDatoms(index: IndexName, prefix: KeyPart[], end?: KeyPart[]): Generator<Datom> {
-    for (const key of this.current[index].getKeys(rangeOf(prefix, end))) yield datomFromKey(index, key as KeyPart[]);
+    for (const key of this.current[index].getKeys(this.range(prefix, end))) yield datomFromKey(index, key as KeyPart[]);
   }
 
   /**
@@ -580,7 +595,7 @@ export class Store {
     visit: (e: number, a: number, tag: Tag, payload: Payload, tx: number) => void,
   ): void {
     const s = KEY_SLOTS[index];
-    for (const k of this.current[index].getKeys(rangeOf(prefix, end)) as Iterable<KeyPart[]>) {
+    for (const k of this.current[index].getKeys(this.range(prefix, end)) as Iterable<KeyPart[]>) {
       visit(k[s.e] as number, k[s.a] as number, tagInKey(index, k), k[s.payload], k[s.tx] as number);
     }
   }
@@ -593,7 +608,7 @@ export class Store {
     visit: (e: number, a: number, tag: Tag, payload: Payload, txAsserted: number, txRetracted: number) => void,
   ): void {
     const s = KEY_SLOTS[index];
-    for (const k of this.history[index].getKeys(rangeOf(prefix, end)) as Iterable<KeyPart[]>) {
+    for (const k of this.history[index].getKeys(this.range(prefix, end)) as Iterable<KeyPart[]>) {
       visit(k[s.e] as number, k[s.a] as number, tagInKey(index, k), k[s.payload], k[s.tx] as number, k[s.tx + 1] as number);
     }
   }
@@ -601,7 +616,7 @@ export class Store {
   /** Retracted datoms (with the tx that retracted them) whose key starts with `prefix`. */
   *scanHistory(index: IndexName, prefix: KeyPart[], end?: KeyPart[]): Generator<{ raw: RawDatom; txRetracted: number }> {
     const slot = KEY_SLOTS[index].tx + 1;
-    for (const key of this.history[index].getKeys(rangeOf(prefix, end))) {
+    for (const key of this.history[index].getKeys(this.range(prefix, end))) {
       const k = key as KeyPart[];
       yield { raw: rawFromKey(index, k), txRetracted: k[slot] as number };
     }
@@ -609,21 +624,23 @@ export class Store {
 
   /** Number of current keys with this prefix; exact, but costs a scan of them. */
   countCurrent(index: IndexName, prefix: KeyPart[], end?: KeyPart[]): number {
-    return this.current[index].getKeysCount(rangeOf(prefix, end));
+    return this.current[index].getKeysCount(this.range(prefix, end));
   }
 
   hasHistory(index: IndexName, prefix: KeyPart[], end?: KeyPart[]): boolean {
-    for (const _ of this.history[index].getKeys({ ...rangeOf(prefix, end), limit: 1 })) return true;
+    for (const _ of this.history[index].getKeys({ ...this.range(prefix, end), limit: 1 })) return true;
     return false;
   }
 
   logEntry(t: number): LogEntry | undefined {
+    this.assertOpen();
     const raw = this.log.get(t);
     return raw === undefined ? undefined : decodeLogEntry(t, raw);
   }
 
   /** Log entries with from <= t < to, oldest first. */
   *logRange(from = 0, to = Number.MAX_SAFE_INTEGER): Generator<LogEntry> {
+    this.assertOpen();
     for (const { key, value } of this.log.getRange({ start: from, end: Math.min(to, 0xffffffff) })) {
       yield decodeLogEntry(key as number, value);
     }

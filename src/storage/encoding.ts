@@ -215,3 +215,16 @@ export function factKey(raw: { e: number; a: number; tag: Tag; payload: Payload 
   const p = keyPayload(raw.payload);
   return `${raw.e}|${raw.a}|${raw.tag}|${typeof p === 'bigint' ? p + 'n' : String(p)}`;
 }
+
+/** The value of a datom, as a key (what factKey compares, without the entity). */
+export function valueKey(raw: { a: number; tag: Tag; payload: Payload }): string {
+  return factKey({ e: 0, a: raw.a, tag: raw.tag, payload: raw.payload });
+}
+
+/** Same (tag, payload): what factKey compares, without building the string (NaN equals NaN, 0 equals -0). */
+export function sameValue(x: { tag: Tag; payload: Payload }, y: { tag: Tag; payload: Payload }): boolean {
+  if (x.tag !== y.tag) return false;
+  const p = x.payload;
+  const q = y.payload;
+  return p === q || (p !== p && q !== q);
+}

@@ -7,10 +7,11 @@ import { printEdn } from '../../query-lang/edn/printer.js';
 import type { AttrInfo, Datom, Value } from '../db/api.js';
 import type { Db } from '../db/db.js';
 import { Attr, Enum, FIRST_USER_EID, isSchemaAttr, type Schema } from '../db/schema.js';
-import { encodeValue, factKey, isLongMarker, toDatom, tToTx, TX_BASE, type RawDatom } from '../storage/encoding.js';
+import { encodeValue, factKey, isLongMarker, sameValue, toDatom, tToTx, TX_BASE, type RawDatom } from '../storage/encoding.js';
 import { txError, type FormRef, type TxError } from './errors.js';
 import { describe, EntityValue, readTxData, toOps, TX_TEMPID, type EntityArg, type Op } from './txdata.js';
 import { coerceValue, tupleRefSlots } from './values.js';
+import { validateSchemaChange, type SchemaChangeData, type SchemaFact } from './schema-change.js';
 
 export interface PrepareOptions {
   /** The t this transaction will get. */
@@ -42,15 +43,7 @@ export function prepareTx(db: Db, input: unknown, options: PrepareOptions): Prep
   return new TxBuilder(db, options).build(toOps(forms, db.schema));
 }
 
-const TYPE_IDS = new Set(Array.from({ length: 11 }, (_, i) => 20 + i));
-const SCHEMA_REFS: Record<number, Set<number>> = {
-  [Attr.valueType]: TYPE_IDS,
-  [Attr.tupleType]: TYPE_IDS,
-  [Attr.cardinality]: new Set([Enum.cardinalityOne, Enum.cardinalityMany]),
-  [Attr.unique]: new Set([Enum.uniqueIdentity, Enum.uniqueValue]),
-};
-
-class TxBuilder {
+class TxBuilder implements SchemaChangeData {
   private readonly tx: number;
   private schema: Schema;
   private nextEid: number;
@@ -71,7 +64,7 @@ class TxBuilder {
   /** The operations that retract schema facts, by factKey, for the schema checks' errors. */
   private readonly schemaRetractionForms = new Map<string, FormRef>();
   /** Attributes this tx creates for their use without schema (ident and cardinality only). */
-  private readonly implicitAttrs = new Set<number>();
+  readonly implicitAttrs = new Set<number>();
   private readonly uniqueChecks: { attr: AttrInfo; raw: RawDatom; form: FormRef }[] = [];
   private definedIdents = new Set<string>();
 
@@ -520,7 +513,7 @@ class TxBuilder {
       ...asserted.filter((r) => isSchemaAttr(r.a)).map((r) => ({ ...toDatom(r, true), form: this.assertedFact(r)?.form })),
     ];
     const schema = this.schema.apply(schemaFacts);
-    this.validateSchema(schemaFacts, schema);
+    validateSchemaChange(schemaFacts, schema, this);
     const tempids: Record<string, number> = {};
     for (const [key, id] of this.tempids) if (!key.startsWith('#map-')) tempids[key] = id;
     // the report's datoms are made when asked for: a bulk load's would be 100,000s of objects
@@ -534,129 +527,23 @@ class TxBuilder {
     return { t: this.options.t, tx, instant, asserted, retracted, tempids, nextEid: this.nextEid, schema, txData };
   }
 
-  private validateSchema(facts: SchemaFact[], after: Schema): void {
-    const given = new Set(facts.map((f) => `${f.e}|${f.a}|${f.added}`));
-    const has = (e: number, a: number, added: boolean) => given.has(`${e}|${a}|${added}`);
-    const newAttrs = new Map<number, FormRef | undefined>();
-    for (const f of facts) {
-      const attr = after.attr(f.e);
-      const before = this.db.schema.attr(f.e);
-      const invalid = (why: string) => txError('tx/invalid-schema', why, f.form);
-      if (attr && !before && !this.implicitAttrs.has(f.e)) newAttrs.set(f.e, newAttrs.get(f.e) ?? f.form);
-      if (!f.added && before && (f.a === Attr.valueType || f.a === Attr.cardinality) && !has(f.e, f.a, true)) {
-        throw invalid(`the ${this.schema.ident(f.a)} of ${before.ident} cannot be retracted, only changed`);
-      }
-      if (f.added && f.a === Attr.isComponent && attr?.isComponent && attr.valueType !== 'ref') {
-        throw invalid(`${attr.ident} cannot be :db/isComponent: only ref attributes can`);
-      }
-      if (f.added && f.a === Attr.unique && attr?.unique && before && !before.unique) this.checkValuesUnique(attr, f.form);
-      if (f.added && f.a === Attr.cardinality && attr?.cardinality === 'one' && before?.cardinality === 'many') this.checkOneValueEach(attr, f.form);
-      if (f.added && f.a === Attr.cardinality && attr?.cardinality === 'many' && after.compositesOf(f.e).length > 0) {
-        throw invalid(`${attr.ident} is part of a composite tuple, so it stays cardinality one`);
-      }
-      if ((f.a === Attr.tupleAttrs || f.a === Attr.tupleType || f.a === Attr.tupleTypes) && before) {
-        throw invalid(`the ${this.schema.ident(f.a)} of ${before.ident} can never change`);
-      }
-      if (f.added && f.a === Attr.tupleAttrs && attr?.tupleAttrs) this.checkComposite(attr, after, f.form);
-      const allowed = SCHEMA_REFS[f.a];
-      if (f.added && allowed && !allowed.has(f.v as number)) {
-        throw invalid(`${this.schema.ident(f.a)} cannot be ${this.schema.ident(f.v as number) ?? f.v}`);
-      }
-      if (f.a === Attr.valueType && f.added && before?.valueType) {
-        if (before.valueType !== attr?.valueType || has(f.e, Attr.valueType, false)) throw invalid(`the :db/valueType of ${before.ident} cannot change`);
-      }
-    }
-    // Datomic: "Every new attribute is described by three required attributes" (ident, valueType,
-    // cardinality). A new attribute without a valueType is factlog's attribute without schema, the
-    // kind first use makes and export/import replays as datoms, so only the cardinality is required.
-    for (const [e, form] of newAttrs) {
-      if (!has(e, Attr.cardinality, true)) throw txError('tx/invalid-schema', `the new attribute ${after.ident(e)} needs a :db/cardinality`, form);
-      const attr = after.attr(e)!;
-      if (attr.valueType === 'tuple' && !attr.tupleType && !attr.tupleTypes && !attr.tupleAttrs) {
-        throw txError('tx/invalid-schema', `the new tuple attribute ${attr.ident} needs :db/tupleType, :db/tupleTypes or :db/tupleAttrs`, form);
-      }
-    }
-  }
-
-  /** A composite tuple is cardinality one and made of 2 to 8 existing cardinality-one, non-tuple attributes. */
-  private checkComposite(composite: AttrInfo, after: Schema, form: FormRef | undefined): void {
-    const parts = composite.tupleAttrs!.map((id) => (id < 0 ? undefined : after.attr(id)));
-    const invalid = (why: string) => txError('tx/invalid-schema', `composite tuple ${composite.ident}: ${why}`, form);
-    if (composite.cardinality !== 'one') throw invalid('it must be cardinality one');
-    if (parts.length < 2 || parts.length > 8) throw invalid('it needs 2 to 8 attributes');
-    for (const part of parts) {
-      if (!part) throw invalid('each of its :db/tupleAttrs must be an attribute defined before');
-      if (part.cardinality !== 'one' || part.valueType === 'tuple') throw invalid(`${part.ident} is cardinality many or a tuple`);
-    }
-  }
-
-  /**
-   * Making an attribute unique needs its values to be unique already (as Datomic requires): the
-   * stored ones this tx keeps and the ones it asserts.
-   */
-  private checkValuesUnique(attr: AttrInfo, form: FormRef | undefined): void {
-    const clash = (x: RawDatom, y: RawDatom) =>
-      txError('tx/unique-conflict', `${attr.ident} cannot become unique: entities ${x.e} and ${y.e} both have ${printEdn(toDatom(x).v)}`, form);
-    const added = new Map<string, RawDatom>();
-    for (const raw of this.assertionsOf(attr)) {
-      const other = added.get(valueKey(raw));
-      if (other) throw clash(other, raw);
-      added.set(valueKey(raw), raw);
-    }
-    let last: RawDatom | undefined;
-    for (const raw of this.keptDatoms(attr, 'avet')) {
-      const other = last && sameValue(last, raw) ? last : added.get(valueKey(raw));
-      if (other && other.e !== raw.e) throw clash(other, raw);
-      last = raw;
-    }
-  }
-
-  /**
-   * Cardinality many -> one needs each entity to hold at most one value once this tx applies
-   * (Datomic: "first change your data so the invariant you want becomes true"). The tx's own
-   * assertions were made under cardinality many, so they count as well.
-   */
-  private checkOneValueEach(attr: AttrInfo, form: FormRef | undefined): void {
-    const several = (e: number) =>
-      txError('tx/cardinality-conflict', `${attr.ident} cannot become cardinality one: entity ${e} has several values`, form);
-    const added = new Set<number>();
-    for (const raw of this.assertionsOf(attr)) {
-      if (added.has(raw.e)) throw several(raw.e);
-      added.add(raw.e);
-    }
-    let last: RawDatom | undefined;
-    for (const raw of this.keptDatoms(attr, 'aevt')) {
-      if (last?.e === raw.e || added.has(raw.e)) throw several(raw.e);
-      last = raw;
-    }
+  /** The schema before this tx. */
+  get before(): Schema {
+    return this.db.schema;
   }
 
   /** The new datoms of `attr` (only for schema checks: it walks every new datom). */
-  private assertionsOf(attr: AttrInfo): RawDatom[] {
+  assertionsOf(attr: AttrInfo): RawDatom[] {
     return this.assertions.filter((r) => r.a === attr.id);
   }
 
   /** The stored datoms of `attr` that this tx does not retract, in `index` order. */
-  private *keptDatoms(attr: AttrInfo, index: 'aevt' | 'avet'): Generator<RawDatom> {
+  *keptDatoms(attr: AttrInfo, index: 'aevt' | 'avet'): Generator<RawDatom> {
     for (const d of this.db.datoms(index, attr.id)) {
       const raw = { ...this.raw(d.e, attr, d.v), tx: d.tx };
       if (!this.retractions.has(factKey(raw))) yield raw;
     }
   }
-}
-
-/** A schema datom of this tx, with the operation that asserted or retracted it (if any). */
-interface SchemaFact {
-  e: number;
-  a: number;
-  v: Value;
-  added: boolean;
-  form: FormRef | undefined;
-}
-
-/** The value of a datom, as a key (what factKey compares, without the entity). */
-function valueKey(raw: RawDatom): string {
-  return factKey({ e: 0, a: raw.a, tag: raw.tag, payload: raw.payload });
 }
 
 function txInstantError(form: FormRef): TxError {
@@ -701,14 +588,6 @@ class FactTable {
   *all(): Generator<AssertedFact> {
     for (const first of this.firstByEntity.values()) for (let f: AssertedFact | undefined = first; f !== undefined; f = f.next) yield f;
   }
-}
-
-/** Same (tag, payload): what factKey compares, without building the string (NaN equals NaN, 0 equals -0). */
-function sameValue(x: RawDatom, y: RawDatom): boolean {
-  if (x.tag !== y.tag) return false;
-  const p = x.payload;
-  const q = y.payload;
-  return p === q || (p !== p && q !== q);
 }
 
 /**

@@ -6,7 +6,7 @@ import { Db, type DbContext, type TxReport } from './db/db.js';
 import { Overlay } from './db/overlay.js';
 import { ColumnCache } from './db/columns.js';
 import { Attr, bootstrapFacts, isSchemaAttr, keepsHistory, Schema } from './db/schema.js';
-import { encodeValue, toDatom, tToTx, txToT, type RawDatom } from './storage/encoding.js';
+import { encodeValue, tToTx, txToT, type RawDatom } from './storage/encoding.js';
 import { TxLog, type LogTx } from './db/txlog.js';
 import { Store, type Meta, type Retraction, type StoreOptions } from './storage/store.js';
 import { prepareTx, type PreparedTx } from './tx/transact.js';

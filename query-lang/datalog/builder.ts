@@ -63,10 +63,6 @@ function nodePos(n: CstNode): SourcePos {
   return { line: l.startLine ?? 1, column: l.startColumn ?? 1, offset: l.startOffset };
 }
 
-function childPos(c: Child): SourcePos {
-  return isToken(c) ? tokenPos(c) : nodePos(c);
-}
-
 function kids(n: CstNode, name: string): Child[] {
   return n.children[name] ?? [];
 }

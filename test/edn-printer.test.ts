@@ -46,6 +46,13 @@ describe('printEdn', () => {
     expect(printEdn(new Tagged('my/t', [1]))).toBe('#my/t [1]');
     expect(printEdn({ a: 1, 'b/c': [true], 'not a kw': 2 })).toBe('{:a 1, :b/c [true], "not a kw" 2}');
   });
+  it('refuses keywords, symbols and decimals whose text would not read back as themselves', () => {
+    for (const name of [Keyword.of('a;b'), Keyword.of('a b'), Keyword.of('x/a]'), Sym.of('nil'), Sym.of('12'), Sym.of('a b'), new BigDec('abc')]) {
+      expect(() => printEdn(name), String(name)).toThrow(EdnPrintError);
+    }
+    expect(printEdn([Keyword.of('ns/a-b?'), Sym.of('ns/x*'), new BigDec('1.50')])).toBe('[:ns/a-b? ns/x* 1.50M]');
+  });
+
   it('refuses what EDN cannot express', () => {
     expect(() => printEdn(new Date(NaN))).toThrow(EdnPrintError);
     expect(() => printEdn(() => 1)).toThrow(EdnPrintError);

@@ -170,6 +170,9 @@ describe('readEdn errors', () => {
     }
     expect(readEdn('['.repeat(1000) + ']'.repeat(1000))).toBeInstanceOf(Array);
   });
+  it('a string literal too long for the lexer is edn/too-long, not a RangeError', () => {
+    expect(err('"' + 'a'.repeat(10_000_000) + '"').code).toBe('edn/too-long');
+  });
 });
 
 describe('readEdn fuzz', () => {

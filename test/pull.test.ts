@@ -108,6 +108,7 @@ describe('pull', () => {
   it('missing entity gives null; pullMany; lookup refs', () => {
     const db = conn.db();
     expect(pull(db, '[*]', 999999)).toBe(null);
+    expect(pull(db, '[:person/name]', BigInt(ids.a!))).toEqual({ 'person/name': 'ann' }); // an id as a bigint, as longs past 2^53 come back
     expect(pull(db, '[:person/name]', [Keyword.of('person/name'), 'nobody'])).toBe(null);
     expect(pullMany(db, '[:person/name]', [ids.a!, [Keyword.of('person/name'), 'cid']])).toEqual([{ 'person/name': 'ann' }, { 'person/name': 'cid' }]);
   });

@@ -432,6 +432,14 @@ describe("Datomic's documented semantics", () => {
     expect(() => q('[:find ?n :in $d :where [?e :p/name ?n] ($d not [?e :p/age 30])]', old)).toThrowError(code('query/unknown-source'));
   });
 
+  it('a constant no datom can hold (a map, a set, a char, a tagged value) matches nothing instead of throwing', () => {
+    for (const c of ['{:a 1}', '#{1}', '\\x', '#foo 1', '1.5M']) {
+      expect(q(`[:find ?e :where [?e :p/name ${c}]]`, db), c).toEqual([]);
+      expect(q(`[:find ?e :where [?e _ ${c}]]`, db), c).toEqual([]);
+    }
+    expect(q('[:find ?e :where [?e :p/age 30.0M]]', db)).toHaveLength(0); // a long attribute holds no decimal
+  });
+
   it(':with without an aggregate returns a bag: the :with columns projected away, duplicates kept', () => {
     expect(q<number[][]>('[:find ?a :with ?e :where [?e :p/age ?a]]', db).sort()).toEqual([[30], [30], [40]]);
     expect(q<number[]>('[:find [?a ...] :with ?e :where [?e :p/age ?a]]', db).sort()).toEqual([30, 30, 40]);

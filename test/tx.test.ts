@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Keyword, TxError, Uuid, q, type Connection, type Db } from '../src/index.js';
+import { Keyword, Sym, TxError, Uuid, q, type Connection, type Db } from '../src/index.js';
 import { freshConn } from './helpers/tmp.js';
 
 const SCHEMA = `[
@@ -231,6 +231,53 @@ describe('cardinality and redundancy', () => {
     // retracting another value that does not hold is still a no-op
     await conn.transact(`[[:db/add ${a} :person/name "B"] [:db/retract ${a} :person/name "C"]]`);
     expect(values(conn.db(), a, 'person/name')).toEqual(['B']);
+  });
+});
+
+describe('values as EDN can hold them', () => {
+  it('a keyword or symbol that would not read back is refused: as a value, in a tuple, as an attribute name', async () => {
+    const conn = await withSchema();
+    await conn.transact(`[{:db/ident :t/kt :db/valueType :db.type/tuple :db/tupleTypes [:db.type/keyword :db.type/long] :db/cardinality :db.cardinality/one}]`);
+    await expectTxError(conn, [{ 't/kt': [':x;y', 2] }], 'tx/invalid-value');
+    await expectTxError(conn, [{ 'person/tags': [Keyword.of('a b')] }], 'tx/invalid-value');
+    await expectTxError(conn, [{ 'x/a]': 1 }], 'tx/invalid-data');
+    await expectTxError(conn, [{ 'x/sym': Sym.of('nil') }], 'tx/invalid-value');
+    // what reads back is stored and found again
+    const r = await conn.transact([{ 'db/id': 'k', 't/kt': [':x-y?', 2] }]);
+    expect(q('[:find ?v . :where [?e :t/kt ?v]]', conn.db())).toEqual([Keyword.of('x-y?'), 2]);
+    expect(values(conn.db(), r.tempids.k!, 't/kt')).toHaveLength(1);
+  });
+
+  it('a long past 2^53 is one value however it is given: a bigint, an EDN literal or an integral JS number', async () => {
+    const conn = await withSchema();
+    await conn.transact(`[{:db/ident :p/n :db/valueType :db.type/long :db/cardinality :db.cardinality/one :db/unique :db.unique/value}]`);
+    const r = await conn.transact(`[{:db/id "a" :p/n 1152921504606846976}]`);
+    await expectTxError(conn, [{ 'p/n': 2 ** 60 }], 'tx/unique-conflict');
+    await expectTxError(conn, [{ 'p/n': 2n ** 60n }], 'tx/unique-conflict');
+    expect(q('[:find ?e . :in $ ?v :where [?e :p/n ?v]]', conn.db(), 2 ** 60)).toBe(r.tempids.a);
+    expect(values(conn.db(), r.tempids.a!, 'p/n')).toEqual([2n ** 60n]);
+  });
+
+  it('two idents under a cardinality-many ref are two values, not a lookup ref', async () => {
+    const conn = await withSchema();
+    await conn.transact(`[{:db/ident :person/colors :db/valueType :db.type/ref :db/cardinality :db.cardinality/many}]`);
+    const r = await conn.transact(`[{:db/id "a" :person/colors [:color/red :color/blue]}]`);
+    const s = await conn.transact([{ 'db/id': 'b', 'person/colors': [':color/red', ':color/blue'] }]);
+    const red = conn.db().entid(Keyword.of('color/red'));
+    const blue = conn.db().entid(Keyword.of('color/blue'));
+    expect(new Set(values(conn.db(), r.tempids.a!, 'person/colors'))).toEqual(new Set([red, blue]));
+    expect(new Set(values(conn.db(), s.tempids.b!, 'person/colors'))).toEqual(new Set([red, blue]));
+    // a pair headed by a unique attribute is still one lookup ref
+    const ann = await conn.transact(`[{:db/id "p" :person/email "ann@x"}]`);
+    const t = await conn.transact(`[{:db/id "c" :person/friend [:person/email "ann@x"]}]`);
+    expect(values(conn.db(), t.tempids.c!, 'person/friend')).toEqual([ann.tempids.p]);
+  });
+
+  it('JS tx data that refers to itself is tx/invalid-data, not a crash', async () => {
+    const conn = await withSchema();
+    const cyclic: Record<string, unknown> = { 'person/name': 'Loop' };
+    cyclic['person/best'] = cyclic;
+    await expectTxError(conn, [cyclic], 'tx/invalid-data');
   });
 });
 

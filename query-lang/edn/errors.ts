@@ -3,7 +3,7 @@ import type { SourcePos } from './types.js';
 
 /** A malformed EDN text. Codes: 'edn/syntax', 'edn/too-deep'. */
 export class EdnSyntaxError extends FactlogError {
-  constructor(message: string, details: { pos?: SourcePos; form?: string; code?: 'edn/syntax' | 'edn/too-deep' } = {}) {
+  constructor(message: string, details: { pos?: SourcePos; form?: string; code?: 'edn/syntax' | 'edn/too-deep' | 'edn/too-long' } = {}) {
     super(details.code ?? 'edn/syntax', message, details);
   }
 }

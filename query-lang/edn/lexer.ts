@@ -166,9 +166,26 @@ export function posAt(text: string, offset: number): SourcePos {
   return { line, column: offset - lineStart + 1, offset };
 }
 
+/**
+ * The lexer's pass, with a stack overflow (its regexes recurse per character, so a string literal
+ * of some millions of characters overflows V8's stack) reported as an EDN error, not a RangeError.
+ */
+function lexWithinStack(text: string) {
+  try {
+    return ednLexer.tokenize(text);
+  } catch (err) {
+    if (!isStackOverflow(err)) throw err;
+    throw new EdnSyntaxError(`a token too long to read in ${text.length} characters of input (a string literal of millions of characters?)`, { code: 'edn/too-long' });
+  }
+}
+
+export function isStackOverflow(err: unknown): boolean {
+  return err instanceof RangeError && err.message.includes('call stack');
+}
+
 /** Tokenize EDN text; throws EdnSyntaxError on the first character no token matches. */
 export function tokenize(text: string): IToken[] {
-  const result = ednLexer.tokenize(text);
+  const result = lexWithinStack(text);
   if (result.errors.length > 0) {
     const e = result.errors[0]!;
     const pos: SourcePos = { line: e.line ?? 1, column: e.column ?? 1, offset: e.offset };

@@ -1,6 +1,7 @@
 // EDN printer: printEdn(x) produces text that readEdn reads back to a deep-equal value.
 import { BigDec, Char, EdnList, isPlainObject, Keyword, Sym, Tagged, Uuid } from './types.js';
 import { EdnPrintError } from './errors.js';
+import { readEdn } from './reader.js';
 
 /** Deeper values are refused (must be >= the reader's MAX_EDN_DEPTH so everything read can be printed). */
 export const MAX_PRINT_DEPTH = 1500;
@@ -79,10 +80,12 @@ function print(v: unknown, opts: PrintOpts, depth: number, seen: Set<object>): s
       throw new EdnPrintError(`cannot print a ${typeof v} as EDN`);
   }
   const o = v as object;
-  if (o instanceof Keyword) return ':' + o.fqn;
-  if (o instanceof Sym) return o.name;
+  if (o instanceof Keyword || o instanceof Sym) return printName(o);
   if (o instanceof Char) return printChar(o);
-  if (o instanceof BigDec) return o.text + 'M';
+  if (o instanceof BigDec) {
+    if (!BIGDEC_RE.test(o.text)) throw new EdnPrintError(`${JSON.stringify(o.text)} is not a decimal number`);
+    return o.text + 'M';
+  }
   if (o instanceof Uuid) return `#uuid "${o.value}"`;
   if (o instanceof Date) {
     if (Number.isNaN(o.getTime())) throw new EdnPrintError('cannot print an invalid Date');
@@ -115,6 +118,36 @@ function print(v: unknown, opts: PrintOpts, depth: number, seen: Set<object>): s
   } finally {
     seen.delete(o);
   }
+}
+
+const BIGDEC_RE = /^[+-]?[0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?$/;
+
+/** Whether each keyword or symbol (interned, so few) prints as text that reads back as itself. */
+const readsBack = new Map<Keyword | Sym, boolean>();
+
+/**
+ * A keyword's or symbol's text, refused when it would not read back as the same one (':a;b'
+ * reads as :a, 'nil' as nil, '12' as a number): stored tuples and exports hold printed text.
+ */
+function printName(name: Keyword | Sym): string {
+  const text = name instanceof Keyword ? ':' + name.fqn : name.name;
+  if (!isReadableName(name)) throw new EdnPrintError(`${name instanceof Keyword ? 'keyword' : 'symbol'} ${JSON.stringify(text)} would not read back as itself`);
+  return text;
+}
+
+/** True when the keyword or symbol prints as EDN that reads back as itself. */
+export function isReadableName(name: Keyword | Sym): boolean {
+  let ok = readsBack.get(name);
+  if (ok === undefined) {
+    const text = name instanceof Keyword ? ':' + name.fqn : name.name;
+    try {
+      ok = readEdn(text) === name;
+    } catch {
+      ok = false;
+    }
+    readsBack.set(name, ok);
+  }
+  return ok;
 }
 
 /** Print a value as EDN text. Throws EdnPrintError ('edn/unprintable') for values EDN cannot express. */

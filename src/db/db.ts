@@ -1,13 +1,14 @@
 // Immutable database values. A Db is a basis t plus a view (asOf / since / history / speculative
 // overlay); every read goes through `scan`, which merges the current and history indexes so that
 // the value never changes, whatever is committed after it was taken.
-import { EdnList, Keyword } from '../../query-lang/edn/types.js';
+import { BigDec, EdnList, Keyword } from '../../query-lang/edn/types.js';
 import { readEdn } from '../../query-lang/edn/reader.js';
 import { FactlogError } from '../../query-lang/errors.js';
 import {
   decodeValue,
   isLongMarker,
   encodeValue,
+  isEncodable,
   indexKey,
   KEY_SLOTS,
   KeyPart,
@@ -175,6 +176,7 @@ export class Db implements DbView {
 
   entid(ref: unknown): number | null {
     if (typeof ref === 'number') return Number.isInteger(ref) && ref >= 0 ? ref : null;
+    if (typeof ref === 'bigint') return ref >= 0n && ref <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(ref) : null;
     if (ref instanceof Keyword) return this.schema.entidOfIdent(ref) ?? null;
     if (typeof ref === 'string' && ref.startsWith(':')) return this.schema.entidOfIdent(ref) ?? null;
     // EDN text of a lookup ref or id, as typed on a command line: '[:person/email "a@b.c"]'
@@ -394,6 +396,11 @@ export class Db implements DbView {
    * (a bigint attribute and a fraction or a string: a pattern [?e ?a "x"] tries every attribute).
    */
   private coerceForAttr(attr: AttrInfo, v: unknown): Value | null {
+    const coerced = this.coerceByType(attr, v);
+    return coerced !== null && isEncodable(coerced) ? coerced : null;
+  }
+
+  private coerceByType(attr: AttrInfo, v: unknown): Value | null {
     switch (attr.valueType) {
       case 'keyword':
         return typeof v === 'string' ? Keyword.of(v) : (v as Value);
@@ -401,12 +408,13 @@ export class Db implements DbView {
         if (typeof v === 'bigint') return v;
         return typeof v === 'number' && Number.isInteger(v) ? BigInt(v) : null;
       case 'long':
-        // a long is stored as a number while it is a safe integer (as the tx side coerces it), so
-        // 5n must look for 5; a fraction no long can equal
+        // a long is stored as a number while it is a safe integer, past that as a bigint (as the tx
+        // side coerces it), so 5n must look for 5 and 2 ** 60 for 2n ** 60n; a fraction no long can equal
         if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : v;
-        return typeof v === 'number' && !Number.isInteger(v) && Number.isFinite(v) ? null : (v as Value);
+        if (typeof v !== 'number' || !Number.isFinite(v)) return v as Value;
+        return Number.isSafeInteger(v) ? v : Number.isInteger(v) ? BigInt(v) : null;
       case 'double':
-        return typeof v === 'bigint' ? Number(v) : (v as Value);
+        return typeof v === 'bigint' ? Number(v) : v instanceof BigDec ? Number(v.text) : (v as Value);
       default:
         return v as Value;
     }

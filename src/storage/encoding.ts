@@ -106,6 +106,18 @@ export function txToT(tx: number): number {
   return tx >= TX_BASE ? tx - TX_BASE : tx;
 }
 
+/** Whether encodeValue can store `v`: values of any other kind (a map, a Char, a BigDec) are in no datom. */
+export function isEncodable(v: unknown): boolean {
+  switch (typeof v) {
+    case 'string':
+    case 'number':
+    case 'boolean':
+    case 'bigint':
+      return true;
+  }
+  return v instanceof Keyword || v instanceof Date || v instanceof Uuid || v instanceof Sym || Array.isArray(v);
+}
+
 /** `valueType` is the attribute's type (null without schema); it decides refs and bigints. */
 export function encodeValue(v: Value, valueType: ValueType | null): [Tag, Payload] {
   if (valueType === 'ref') return [Tag.Ref, v as number];

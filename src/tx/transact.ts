@@ -4,6 +4,7 @@
 // Pure with respect to storage: it only reads through the Db it is given.
 import { Keyword } from '../../query-lang/edn/types.js';
 import { printEdn } from '../../query-lang/edn/printer.js';
+import { isStackOverflow } from '../../query-lang/edn/lexer.js';
 import type { AttrInfo, Datom, Value } from '../db/api.js';
 import type { Db } from '../db/db.js';
 import { Attr, Enum, FIRST_USER_EID, isSchemaAttr, type Schema } from '../db/schema.js';
@@ -39,8 +40,15 @@ export interface PreparedTx {
 }
 
 export function prepareTx(db: Db, input: unknown, options: PrepareOptions): PreparedTx {
-  const forms = readTxData(input);
-  return new TxBuilder(db, options).build(toOps(forms, db.schema));
+  let ops: Op[];
+  try {
+    ops = toOps(readTxData(input), db.schema);
+  } catch (err) {
+    // JS data that refers to itself (o.friend = o) or nests past the stack
+    if (isStackOverflow(err)) throw txError('tx/invalid-data', 'tx data nested too deep, or cyclic');
+    throw err;
+  }
+  return new TxBuilder(db, options).build(ops);
 }
 
 class TxBuilder implements SchemaChangeData {

@@ -1,8 +1,8 @@
 // Tx data (EDN text or JS data) -> flat operations. Map forms are expanded here, nested maps and
 // reverse keys included, using the schema to tell refs and cardinality-many attributes apart.
-import { EdnList, isPlainObject, Keyword, Sym } from '../../query-lang/edn/types.js';
+import { EdnList, isPlainObject, Keyword } from '../../query-lang/edn/types.js';
 import { positionOf, readEdn } from '../../query-lang/edn/reader.js';
-import { printEdn } from '../../query-lang/edn/printer.js';
+import { isReadableName, printEdn } from '../../query-lang/edn/printer.js';
 import type { AttrInfo } from '../db/api.js';
 import type { Schema } from '../db/schema.js';
 import { txError, type FormRef } from './errors.js';
@@ -127,10 +127,9 @@ function attrArg(x: unknown, ref: FormRef): Keyword | number {
 
 /** Keywords, and in JS data also 'ns/name' or ':ns/name' strings. */
 export function keywordOf(x: unknown): Keyword | null {
-  if (x instanceof Keyword) return x;
-  if (x instanceof Sym) return null;
-  if (typeof x === 'string' && x.length > 1 && !/\s/.test(x)) return Keyword.of(x);
-  return null;
+  const kw = x instanceof Keyword ? x : typeof x === 'string' && x.length > 1 && !/\s/.test(x) ? Keyword.of(x) : null;
+  // a name that would not read back (':x/a]') would make an ident no export or query could name
+  return kw && isReadableName(kw) ? kw : null;
 }
 
 export function isMapForm(x: unknown): x is Map<unknown, unknown> | Record<string, unknown> {
@@ -191,8 +190,14 @@ class MapExpander {
     if (value instanceof Set) return [...value];
     if (!Array.isArray(value)) return [value];
     if (attr.valueType === 'tuple') return isCollectionOfTuples(value) ? value : [value];
-    if (attr.valueType === 'ref' && isLookupRef(value)) return [value];
+    if (attr.valueType === 'ref' && isLookupRef(value) && !this.areTwoIdents(value)) return [value];
     return value;
+  }
+
+  /** [:color/red :color/blue] under a ref attribute: two enum values, as its head is no attribute. */
+  private areTwoIdents(pair: unknown[]): boolean {
+    const isIdent = (x: unknown) => x instanceof Keyword || (typeof x === 'string' && x.startsWith(':'));
+    return isIdent(pair[1]) && this.schema.attr(keywordOf(pair[0]) ?? '') === undefined;
   }
 
   /** A nested map under a ref attribute becomes its own entity. */

@@ -1,5 +1,6 @@
 // Coerce and validate a value for its attribute's :db/valueType (refs are resolved elsewhere).
 import { BigDec, Keyword, Sym, Uuid } from '../../query-lang/edn/types.js';
+import { isReadableName } from '../../query-lang/edn/printer.js';
 import type { AttrInfo, Value, ValueType } from '../db/api.js';
 import { txError, type FormRef } from './errors.js';
 
@@ -10,8 +11,10 @@ type Coerce = (v: unknown) => Value | undefined;
 /** One coercion per value type: returns undefined when the value does not fit. */
 const COERCE: Record<Exclude<ValueType, 'ref' | 'tuple'>, Coerce> = {
   string: (v) => (typeof v === 'string' ? v : undefined),
+  // one form per long, whichever way it was given: a number while it is a safe integer, past
+  // that a bigint (an integral double such as 2 ** 60 too), so uniqueness and lookups agree
   long: (v) => {
-    if (typeof v === 'number') return Number.isInteger(v) ? v : undefined;
+    if (typeof v === 'number') return Number.isSafeInteger(v) ? v : Number.isInteger(v) ? COERCE.long(BigInt(v)) : undefined;
     if (typeof v === 'bigint') return v >= -(2n ** 63n) && v < 2n ** 63n ? (Number.isSafeInteger(Number(v)) ? Number(v) : v) : undefined;
     return undefined;
   },
@@ -19,16 +22,22 @@ const COERCE: Record<Exclude<ValueType, 'ref' | 'tuple'>, Coerce> = {
   boolean: (v) => (typeof v === 'boolean' ? v : undefined),
   instant: (v) => (v instanceof Date && !Number.isNaN(v.getTime()) ? v : undefined),
   uuid: (v) => (v instanceof Uuid ? v : typeof v === 'string' && UUID_RE.test(v) ? new Uuid(v) : undefined),
-  keyword: (v) => (v instanceof Keyword ? v : typeof v === 'string' && v.startsWith(':') && v.length > 1 ? Keyword.of(v) : undefined),
+  keyword: (v) => readable(v instanceof Keyword ? v : typeof v === 'string' && v.startsWith(':') && v.length > 1 ? Keyword.of(v) : undefined),
   bigint: (v) => (typeof v === 'bigint' ? v : typeof v === 'number' && Number.isInteger(v) ? BigInt(v) : undefined),
-  symbol: (v) => (v instanceof Sym ? v : undefined),
+  symbol: (v) => readable(v instanceof Sym ? v : undefined),
 };
+
+/** Keywords and symbols whose text reads back as themselves: tuples and exports store the text. */
+function readable<T extends Keyword | Sym>(name: T | undefined): T | undefined {
+  return name && isReadableName(name) ? name : undefined;
+}
 
 /** Values accepted for attributes used without schema. */
 function coerceSchemaless(v: unknown): Value | undefined {
   if (typeof v === 'string' || typeof v === 'boolean' || typeof v === 'bigint') return v;
   if (typeof v === 'number') return Number.isNaN(v) ? undefined : v;
-  if (v instanceof Keyword || v instanceof Sym || v instanceof Uuid) return v;
+  if (v instanceof Keyword || v instanceof Sym) return readable(v);
+  if (v instanceof Uuid) return v;
   if (v instanceof Date) return Number.isNaN(v.getTime()) ? undefined : v;
   return undefined;
 }

@@ -1,6 +1,8 @@
 // End-to-end: replicate and backup/restore through the real executable.
+import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { open } from '../src/index.js';
 import { cleanupTempDirs, factlog, tempDir } from './helpers/cli.js';
 
 afterAll(cleanupTempDirs);
@@ -16,9 +18,10 @@ describe('factlog replicate / backup / restore', () => {
     }
     const first = await factlog(['replicate', '--from', db, '--to', replica]);
     expect(first.code, first.stderr).toBe(0);
-    expect(first.stdout).toMatch(/at t 3/);
+    // t 0 (the bootstrap) to t 3: 4 transactions copied
+    expect(first.stdout).toMatch(/^replica .* at t 3 \(4 transactions in [\d.]+ s\)\n$/);
     expect((await factlog(['transact', '--db', db, `[{:acct/name "a4" :acct/n 4}]`])).code).toBe(0);
-    expect((await factlog(['replicate', '--from', db, '--to', replica])).stdout).toMatch(/at t 4/);
+    expect((await factlog(['replicate', '--from', db, '--to', replica])).stdout).toMatch(/at t 4 \(1 transaction in /);
     expect((await factlog(['replicate', '--from', db, '--to', replica])).stdout).toMatch(/up to date/);
     const query = `[:find ?n ?v :where [?e :acct/name ?n] [?e :acct/n ?v]]`;
     for (const asOf of ['2', '4']) {
@@ -32,6 +35,25 @@ describe('factlog replicate / backup / restore', () => {
     const refused = await factlog(['transact', '--db', replica, `[{:acct/name "x"}]`]);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/read replica/);
+  });
+
+  it('checks --from before creating anything at --to', async () => {
+    const root = tempDir();
+    const replica = path.join(root, 'replica');
+    const r = await factlog(['replicate', '--from', path.join(root, 'typo'), '--to', replica]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: no factlog database at .*typo.*\[cli\/no-database\]\n$/);
+    expect(fs.existsSync(replica)).toBe(false);
+  });
+
+  it('counts every transaction a fresh replica copies', async () => {
+    const root = tempDir();
+    const db = path.join(root, 'primary');
+    const conn = await open({ path: db });
+    for (let i = 0; i < 12; i++) await conn.transact(`[{:acct/name "a${i}"}]`);
+    await conn.close();
+    const r = await factlog(['replicate', '--from', db, '--to', path.join(root, 'replica')]);
+    expect(r.stdout).toMatch(/at t 12 \(13 transactions in /);
   });
 
   it('backs up and restores', async () => {

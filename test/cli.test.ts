@@ -1,12 +1,14 @@
 // End-to-end tests of the `factlog` executable: real child processes on temp databases.
 // Needs a fresh dist/ (globalSetup test/helpers/build-setup.ts, or `npm run build` first).
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { open } from '../src/index.js';
 import { q } from '../src/query/index.js';
 import { FORMAT_VERSION } from '../src/storage/store.js';
-import { cleanupTempDirs, factlog, tempDir } from './helpers/cli.js';
+import { displayWidth, escapeControls } from '../src/cli/format.js';
+import { cleanupTempDirs, factlog, tempDir, type RunResult } from './helpers/cli.js';
 
 afterAll(cleanupTempDirs);
 
@@ -143,6 +145,27 @@ describe('factlog CLI on one database', () => {
     expect(after.stdout).toContain('["Ann" 30]');
   });
 
+  it('refuses impossible dates everywhere and reads a time without a zone as UTC', async () => {
+    const [feb30, apr31, h24, diff, log, noZone, withZone] = await Promise.all([
+      factlog(['query', '--db', db, '--as-of', '2025-02-30', AGES]),
+      factlog(['query', '--db', db, '--as-of', '2025-04-31', AGES]),
+      factlog(['query', '--db', db, '--as-of', '2025-02-15T24:00:00Z', AGES]),
+      factlog(['diff', '--db', db, '2025-02-30', '2025-03-15']),
+      factlog(['log', '--db', db, '--from', '2025-04-31']),
+      // 20:00 in New York is already March 1st in UTC, after Ann turned 31
+      factlog(['query', '--db', db, '--as-of', '2025-02-28T20:00', AGES], { env: { TZ: 'America/New_York' } }),
+      factlog(['query', '--db', db, '--as-of', '2025-02-28T20:00-05:00', AGES], { env: { TZ: 'UTC' } }),
+    ]);
+    for (const [r, input] of [[feb30, '2025-02-30'], [apr31, '2025-04-31'], [h24, '2025-02-15T24:00:00Z'], [diff, '2025-02-30'], [log, '2025-04-31']] as const) {
+      expect(r.code).toBe(1);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(/^error: invalid date: .*\[cli\/invalid-date\]\n$/);
+      expect(r.stderr).toContain(JSON.stringify(input));
+    }
+    expect(noZone.stdout).toContain('["Ann" 30]');
+    expect(withZone.stdout).toContain('["Ann" 31]');
+  });
+
   it('reports bad input with a one-line message and exit code 1', async () => {
     const [edn, tx, date, entity, badIndex] = await Promise.all([
       factlog(['query', '--db', db, '[:find ?n :where\n  [?e :person/name ?n']),
@@ -165,6 +188,30 @@ describe('factlog CLI on one database', () => {
     expect(date.stderr).toMatch(/invalid date: "last tuesday"/);
     expect(entity.stderr).toMatch(/no entity matches/);
     expect(badIndex.stderr).toMatch(/unknown index xyz/);
+  });
+
+  it('names and quotes the argument an EDN syntax error is in; refuses --limit on a single value', async () => {
+    const byEmail = '[:find ?n . :in $ ?email :where [?e :person/email ?email] [?e :person/name ?n]]';
+    const [input, pattern, entity, component, limit, limitTuple] = await Promise.all([
+      factlog(['query', '--db', db, byEmail, '"ann@x']),
+      factlog(['pull', '--db', db, '[:person/name', '[:person/email "ann@x"]']),
+      factlog(['entity', '--db', db, '[:person/email "ann@x"']),
+      factlog(['datoms', '--db', db, 'avet', ':person/email', '"ann@x']),
+      factlog(['query', '--db', db, '--limit', '0', '--format', 'edn', byEmail, '"ann@x"']),
+      factlog(['query', '--db', db, '--limit', '1', '[:find [?n ?a] :where [?e :person/name ?n] [?e :person/age ?a]]']),
+    ]);
+    for (const r of [input, pattern, entity, component, limit, limitTuple]) {
+      expect(r.code).toBe(1);
+      expect(r.stdout).toBe('');
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    }
+    expect(input.stderr).toMatch(/^error: input 1 \(for \?email\) "\\"ann@x": .*\[edn\/syntax\]$/m);
+    expect(input.stderr).not.toContain(':find');
+    expect(pattern.stderr).toMatch(/^error: pattern "\[:person\/name": /);
+    expect(entity.stderr).toMatch(/^error: entity "\[:person\/email \\"ann@x\\"": /);
+    expect(component.stderr).toMatch(/^error: component 2 "\\"ann@x": /);
+    expect(limit.stderr).toMatch(/--limit applies to queries that return rows.*\[cli\/limit-not-applicable\]/);
+    expect(limitTuple.stderr).toContain('[cli/limit-not-applicable]');
   });
 });
 
@@ -215,8 +262,11 @@ describe('export / import', () => {
       {:db/id "datomic.tx" :db/txInstant #inst "2024-03-01T00:00:00Z" :tx/who "fix"}]`,
     `[{:db/id "c" :p/email "cy@x" :p/name "Cy" :p/friend [[:p/email "ann@x"] [:p/email "bob@x"]]}
       [:db/retractEntity [:p/email "bob@x"]]
+      {:db/id "d" :p/email "dee@x"}
       {:db/id "datomic.tx" :db/txInstant #inst "2024-04-01T00:00:00Z"}]`,
-    `[[:db/add [:p/email "ann@x"] :p/email "ann@y"] {:db/id "datomic.tx" :db/txInstant #inst "2024-04-01T00:00:00Z" :tx/who "move"}]`,
+    // composite tuples with a missing part (nil): Dee never had a name, Cy loses hers
+    `[[:db/add [:p/email "ann@x"] :p/email "ann@y"] [:db/retract [:p/email "cy@x"] :p/name "Cy"]
+      {:db/id "datomic.tx" :db/txInstant #inst "2024-04-01T00:00:00Z" :tx/who "move"}]`,
   ];
   // id-free views of a database value, compared at every t
   const QUERIES = [
@@ -248,6 +298,7 @@ describe('export / import', () => {
       const exported = await factlog(['export', '--db', src, '--format', format]);
       expect(exported.code).toBe(0);
       expect(exported.stderr).toMatch(/exported 5 transactions/);
+      expect(exported.stdout).toContain(format === 'jsonl' ? '["dee@x",null]' : '["dee@x" nil]');
       const file = path.join(dir, `dump.${format}`);
       fs.writeFileSync(file, exported.stdout);
       expect(exported.stdout.trim().split('\n')).toHaveLength(5);
@@ -308,5 +359,170 @@ describe('factlog demo', () => {
     expect(second.stdout).toMatch(/t 6/);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/refusing/);
+  });
+});
+
+describe('import is all or nothing', () => {
+  it('a bad line after several committed batches leaves the database empty, and the import can be rerun', async () => {
+    const dir = tempDir();
+    const src = path.join(dir, 'src');
+    const conn = await open({ path: src, noSync: true });
+    await conn.transact('[{:db/ident :n/i :db/valueType :db.type/long :db/cardinality :db.cardinality/one}]');
+    for (let i = 0; i < 599; i++) await conn.transact(`[{:n/i ${i}}]`);
+    await conn.close();
+    const exported = await factlog(['export', '--db', src]);
+    const lines = exported.stdout.trim().split('\n');
+    expect(lines).toHaveLength(600);
+    // line 590 gives a long attribute a string: only transacting it finds that out, after 2 batches of 256
+    const bad = JSON.parse(lines[589]!);
+    bad.datoms[0][2] = 'not a number';
+    const good = path.join(dir, 'good.jsonl');
+    const broken = path.join(dir, 'broken.jsonl');
+    fs.writeFileSync(good, exported.stdout);
+    fs.writeFileSync(broken, [...lines.slice(0, 589), JSON.stringify(bad), ...lines.slice(590)].join('\n') + '\n');
+
+    const dst = path.join(dir, 'dst');
+    expect((await factlog(['init', '--db', dst])).code).toBe(0);
+    const failed = await factlog(['import', '--db', dst, broken]);
+    expect(failed.code).toBe(1);
+    expect(failed.stderr.trim().split('\n')).toHaveLength(1);
+    expect(failed.stderr).toMatch(/^error: line 590 \(t 590\): .*not a number.*undone: the database is empty again, t 0\) \[cli\/import\]$/m);
+    const stats = JSON.parse((await factlog(['stats', '--db', dst, '--format', 'json'])).stdout);
+    expect(stats['basis-t']).toBe(0);
+    expect(stats.attributes[':n/i']).toBeUndefined();
+
+    const retried = await factlog(['import', '--db', dst, good]);
+    expect(retried.stderr).toMatch(/imported 600 transactions/);
+    expect(retried.code).toBe(0);
+    const count = await factlog(['query', '--db', dst, '[:find (count ?e) . :where [?e :n/i]]']);
+    expect(count.stdout.trim()).toBe('599');
+  });
+});
+
+describe('init --schema with a schema that does not transact', () => {
+  it('removes what init created, so that init can be run again', async () => {
+    const dir = tempDir();
+    const bad = path.join(dir, 'bad.edn');
+    const good = path.join(dir, 'good.edn');
+    fs.writeFileSync(bad, '[{:db/ident :a/b :db/valueType :db.type/nope :db/cardinality :db.cardinality/one}]');
+    fs.writeFileSync(good, '[{:db/ident :a/b :db/valueType :db.type/long :db/cardinality :db.cardinality/one}]');
+    const fresh = path.join(dir, 'new', 'db');
+    const failed = await factlog(['init', '--db', fresh, '--schema', bad]);
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toMatch(/^error: schema not transacted, no database created: .*:db\.type\/nope.*\[tx\/unknown-ident\]$/m);
+    expect(fs.existsSync(path.join(dir, 'new'))).toBe(false);
+    // an empty directory that was there before stays, empty
+    const existing = path.join(dir, 'existing');
+    fs.mkdirSync(existing);
+    expect((await factlog(['init', '--db', existing, '--schema', bad])).code).toBe(1);
+    expect(fs.readdirSync(existing)).toEqual([]);
+    const retried = await factlog(['init', '--db', fresh, '--schema', good]);
+    expect(retried.code).toBe(0);
+    expect(retried.stdout).toMatch(/created database at .*t 1/);
+  });
+});
+
+describe('output details', () => {
+  it('tables escape control characters and align wide characters', async () => {
+    expect(displayWidth('abc')).toBe(3);
+    expect(displayWidth('日本語')).toBe(6);
+    expect(displayWidth('ｶﾀｶﾅ')).toBe(4); // halfwidth katakana
+    expect(displayWidth('ＡＢ')).toBe(4); // fullwidth latin
+    expect(displayWidth('😀')).toBe(2);
+    expect(displayWidth('👍🏽')).toBe(2);
+    expect(displayWidth('e\u0301')).toBe(1);
+    expect(displayWidth('한국')).toBe(4);
+    expect(escapeControls('a\tb\r\n\u0001\u001b[31m\u007f')).toBe('a\\tb\\r\\n\\u0001\\u001b[31m\\u007f');
+
+    const db = path.join(tempDir(), 'db');
+    expect((await factlog(['init', '--db', db])).code).toBe(0);
+    const names = ['日本語', 'a\tb\u0001\u001b[31mred', '😀 ok', 'e\u0301', 'plain'];
+    const tx = '[' + names.map((n, i) => `{:w/name ${JSON.stringify(n)} :w/k ${i}}`).join(' ') + ']';
+    expect((await factlog(['transact', '--db', db, tx])).code).toBe(0);
+    const r = await factlog(['query', '--db', db, '--format', 'table', '[:find ?n ?k :where [?e :w/name ?n] [?e :w/k ?k]]']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f]/);
+    const escaped = 'a\\tb\\u0001\\u001b[31mred';
+    const w = escaped.length; // the widest cell
+    const row = (name: string, width: number, k: number) => `${name}${' '.repeat(w - width)} |  ${k}`;
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines.slice(0, 2)).toEqual([`?n${' '.repeat(w - 2)} | ?k`, `${'-'.repeat(w)}-+---`]);
+    expect(lines.slice(2, 7).sort()).toEqual(
+      [row('日本語', 6, 0), row(escaped, w, 1), row('😀 ok', 5, 2), row('e\u0301', 1, 3), row('plain', 5, 4)].sort(),
+    );
+  });
+
+  it('stats tables are apart, :keys headers show without rows, a numeric tempid prints as given', async () => {
+    const db = path.join(tempDir(), 'db');
+    expect((await factlog(['init', '--db', db])).code).toBe(0);
+    const neg = await factlog(['transact', '--db', db, '[{:db/id -1 :w/name "neg"} {:db/id "s" :w/name "str"}]']);
+    expect(neg.stdout).toMatch(/:tempids \{-1 \d+, "s" \d+\}/);
+    const [stats, keys] = await Promise.all([
+      factlog(['stats', '--db', db, '--format', 'table']),
+      factlog(['query', '--db', db, '--format', 'table', '[:find ?n ?e :keys name id :where [?e :w/name ?n] [?e :w/name "nobody"]]']),
+    ]);
+    expect(stats.stdout).toMatch(/storage-format +\| \d+\n\nindex +\| datoms\n/);
+    expect(stats.stdout).toMatch(/\n\nattribute +\| datoms\n/);
+    expect(keys.stdout).toBe('name | id\n-----+---\n0 rows\n');
+  });
+});
+
+// Root ignores file modes: as root the commands run as nobody (setpriv, util-linux) or not at all.
+const isRoot = process.getuid?.() === 0;
+const hasSetpriv = isRoot && spawnSync('setpriv', ['--version']).status === 0;
+
+/** `factlog ...args` as an ordinary user. */
+function factlogAsUser(args: string[], input = ''): Promise<RunResult> {
+  const via = isRoot ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] : undefined;
+  return factlog(args, { input, env: { FACTLOG_HISTORY: '/dev/null' }, via });
+}
+
+describe.skipIf(isRoot && !hasSetpriv)('a database directory this process may not write', () => {
+  it('read commands open it read-only; init below it says why it cannot', async () => {
+    const root = tempDir();
+    const db = path.join(root, 'db');
+    const conn = await open({ path: db });
+    await conn.transact(`[{:db/ident :ro/name :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
+      {:db/id "datomic.tx" :db/txInstant #inst "2024-01-01T00:00:00Z"}]`);
+    await conn.transact('[{:ro/name "kept" :ro/n 1} {:db/id "datomic.tx" :db/txInstant #inst "2025-01-01T00:00:00Z"}]');
+    await conn.close();
+    const copy = path.join(root, 'copy');
+    fs.cpSync(db, copy, { recursive: true });
+    const chmodAll = (mode: number) => {
+      for (const name of fs.readdirSync(copy)) fs.chmodSync(path.join(copy, name), mode & 0o444);
+      fs.chmodSync(copy, mode);
+    };
+    fs.chmodSync(root, 0o755);
+    chmodAll(0o555);
+    try {
+      const query = '[:find ?n . :where [?e :ro/name ?n]]';
+      const results = await Promise.all([
+        factlogAsUser(['query', '--db', copy, query]),
+        factlogAsUser(['query', '--db', copy, '--as-of', '2025-06-01', query]),
+        factlogAsUser(['pull', '--db', copy, '[*]', '[:ro/name "kept"]']),
+        factlogAsUser(['entity', '--db', copy, '[:ro/name "kept"]']),
+        factlogAsUser(['history', '--db', copy, '--format', 'edn', '[:ro/name "kept"]']),
+        factlogAsUser(['diff', '--db', copy, '0', '2']),
+        factlogAsUser(['log', '--db', copy]),
+        factlogAsUser(['datoms', '--db', copy, 'aevt', ':ro/name']),
+        factlogAsUser(['export', '--db', copy]),
+        factlogAsUser(['stats', '--db', copy, '--format', 'json']),
+        factlogAsUser(['repl', '--db', copy], `${query}\n`),
+      ]);
+      for (const r of results) {
+        expect(r.stderr).not.toMatch(/error/);
+        expect(r.code).toBe(0);
+      }
+      expect(results[0]!.stdout).toBe('"kept"\n');
+      expect(results[10]!.stdout).toMatch(/kept\n1 row/);
+      const refused = await factlogAsUser(['transact', '--db', copy, '[{:ro/n 2}]']);
+      expect(refused.code).toBe(1);
+      const init = await factlogAsUser(['init', '--db', path.join(copy, 'sub', 'db')]);
+      expect(init.code).toBe(1);
+      expect(init.stderr).toMatch(/^error: cannot create a database at .*sub.*EACCES.*\[cli\/cannot-create\]$/m);
+    } finally {
+      chmodAll(0o755);
+      fs.chmodSync(root, 0o700);
+    }
   });
 });

@@ -2,6 +2,7 @@
 // pseudo-terminal, so the prompt, continuation prompt, Ctrl-C, Tab completion and Ctrl-D are the
 // ones a user gets. Input is sent a step at a time, each after the prompt it answers appears.
 import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { open } from '../src/index.js';
@@ -75,5 +76,8 @@ describe.skipIf(!hasScript)('factlog repl on a terminal', () => {
     send('\x04'); // Ctrl-D leaves
     expect(await exited).toBe(0);
     expect(plain(out)).not.toMatch(/error/i);
+    // a terminal session keeps its history, one line per entry
+    const history = fs.readFileSync(path.join(home, 'history'), 'utf8').trim().split('\n');
+    expect(history).toEqual(['[:find ?n :where [_ :item/name ?n]]', '.schema', '.as-of 2025-02-15', '[:find [?n ...] :where [_ :item/name ?n]]']);
   }, 60_000);
 });

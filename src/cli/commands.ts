@@ -1,13 +1,15 @@
 // The actions behind each CLI command. Each returns once its output is written; errors propagate
 // to main, which prints them as one line and sets the exit code.
+import fs from 'node:fs';
+import path from 'node:path';
 import { open } from '../connection.js';
 import type { Db } from '../db/db.js';
 import type { Datom, IndexName, Value } from '../db/api.js';
 import { q, explain, toQuery } from '../query/index.js';
 import { pull } from '../pull/index.js';
 import { Keyword } from '../../query-lang/edn/types.js';
-import { printEdn } from '../../query-lang/edn/printer.js';
 import { readEdn } from '../../query-lang/edn/reader.js';
+import { FactlogError } from '../../query-lang/errors.js';
 import type { Binding } from '../../query-lang/datalog/ast.js';
 import { txToT } from '../storage/encoding.js';
 import {
@@ -17,17 +19,26 @@ import {
   inputText,
   parseCount,
   parseTimePoint,
+  readArgument,
   tOf,
   viewOf,
   withConn,
   type TimeOptions,
 } from './common.js';
-import { defaultFormat, edn, plural, renderResult, renderRows, toJsonValue } from './format.js';
-import { exportLines, importFile, writeLines } from './transfer.js';
+import { defaultFormat, edn, plural, renderResult, renderRows, tempidEntries, toJsonValue } from './format.js';
+import { exportLines, importIntoEmpty, writeLines } from './transfer.js';
 
+/** A line of output; empty text (no rows in EDN or JSON) prints nothing. */
 function out(text: string): void {
   process.stdout.write(text.endsWith('\n') || text === '' ? text : text + '\n');
 }
+
+function blankLine(): void {
+  process.stdout.write('\n');
+}
+
+/** Read commands open a database they may not write read-only (see OpenMode.forReading). */
+const READING = { forReading: true } as const;
 
 function note(text: string): void {
   process.stderr.write(text + '\n');
@@ -49,15 +60,43 @@ export async function initCommand(opts: DbOpt & { schema?: string }): Promise<vo
   let schemaText: string | undefined;
   if (opts.schema !== undefined) schemaText = await inputText(undefined, opts.schema, 'schema');
   if (schemaText !== undefined) readEdn(schemaText); // malformed schema: fail before creating anything
-  const conn = await open({ path: dir, create: true });
+  const made = whatInitMakes(dir);
+  let conn;
+  try {
+    conn = await open({ path: dir, create: true });
+  } catch (err) {
+    if (err instanceof FactlogError) throw err;
+    throw new CliError('cli/cannot-create', `cannot create a database at ${dir}: ${(err as Error).message}`);
+  }
   try {
     if (schemaText !== undefined) {
       const report = await conn.transact(schemaText);
       out(`created database at ${dir} (schema: ${plural(report.txData.length - 1, 'datom')} at t ${report.t})`);
     } else out(`created database at ${dir}`);
-  } finally {
+  } catch (err) {
+    // a schema that parses but does not transact: leave nothing behind, so that init can be rerun
     await conn.close();
+    made.undo();
+    if (err instanceof Error) err.message = `schema not transacted, no database created: ${err.message}`;
+    throw err;
   }
+  await conn.close();
+}
+
+/** What creating a database at `dir` adds, and how to take exactly that away again. */
+function whatInitMakes(dir: string): { undo(): void } {
+  let topNew: string | undefined; // the outermost directory that does not exist yet
+  for (let d = dir; !fs.existsSync(d) && path.dirname(d) !== d; d = path.dirname(d)) topNew = d;
+  if (topNew !== undefined) {
+    const top = topNew;
+    return { undo: () => fs.rmSync(top, { recursive: true, force: true }) };
+  }
+  const before = new Set(fs.readdirSync(dir));
+  return {
+    undo: () => {
+      for (const name of fs.readdirSync(dir)) if (!before.has(name)) fs.rmSync(path.join(dir, name), { recursive: true, force: true });
+    },
+  };
 }
 
 // ---------------- transact ----------------
@@ -70,7 +109,7 @@ export async function transactCommand(edn: string | undefined, opts: DbOpt & { f
     if (format === 'json') {
       out(JSON.stringify({ t: report.t, tx: report.tx, tempids: report.tempids, datoms: report.txData.length }));
     } else {
-      const tempids = Object.entries(report.tempids).map(([k, v]) => `${printEdn(k)} ${v}`);
+      const tempids = tempidEntries(report.tempids);
       out(`{:t ${report.t}, :tx ${report.tx}, :tempids {${tempids.join(', ')}}, :datoms ${report.txData.length}}`);
     }
   });
@@ -96,7 +135,8 @@ export function queryInputs(ins: Binding[], db: Db, args: string[]): unknown[] {
       if (next >= args.length) {
         throw new CliError('cli/missing-input', `the query expects an input for ${bindingName(b)} (give it as an EDN argument after the query)`);
       }
-      inputs.push(readEdn(args[next++]!));
+      inputs.push(readArgument(args[next]!, `input ${next + 1} (for ${bindingName(b)})`));
+      next++;
     }
   }
   if (next < args.length) {
@@ -121,6 +161,7 @@ export async function queryCommand(queryArg: string | undefined, args: string[],
   await withConn(dbDir(opts.db), (conn) => {
     const db = viewOf(conn.db(), opts);
     const query = toQuery(text);
+    if (limit !== undefined) assertLimitApplies(query);
     const inputs = queryInputs(query.in, db, rest);
     if (opts.explain) {
       const ex = explain(query, ...inputs);
@@ -132,14 +173,25 @@ export async function queryCommand(queryArg: string | undefined, args: string[],
     out(r.text);
     if (format === 'table') out(r.count < r.total ? `${r.count} of ${plural(r.total, 'row')}` : plural(r.count, 'row'));
     else if (r.count < r.total) note(`(showing ${r.count} of ${r.total} rows)`);
-  });
+  }, READING);
+}
+
+/** --limit keeps rows: a find of one value or one tuple has none to drop, so it is refused. */
+function assertLimitApplies(query: ReturnType<typeof toQuery>): void {
+  const kind = query.find.kind;
+  if (kind === 'find-scalar' || kind === 'find-tuple') {
+    throw new CliError(
+      'cli/limit-not-applicable',
+      `--limit applies to queries that return rows ([:find ?a ?b ...] or [:find [?a ...]]); this one returns ${kind === 'find-scalar' ? 'a single value (?x .)' : 'a single tuple ([?a ?b])'}`,
+    );
+  }
 }
 
 // ---------------- pull / entity ----------------
 
 /** An entity on the command line: an id, an ident, or a lookup ref in EDN. */
 export function resolveEntity(db: Db, text: string): number {
-  const ref = readEdn(text);
+  const ref = readArgument(text, 'entity');
   const ok = typeof ref === 'number' || ref instanceof Keyword || (Array.isArray(ref) && ref.length === 2);
   if (!ok) throw new CliError('cli/invalid-entity', `${text} is not an entity id, ident or lookup ref [:attr value]`);
   const id = db.entid(ref);
@@ -152,9 +204,9 @@ export async function pullCommand(pattern: string, entity: string, opts: DbOpt &
   await withConn(dbDir(opts.db), (conn) => {
     const db = viewOf(conn.db(), opts);
     const eid = resolveEntity(db, entity);
-    const result = pull(db, readEdn(pattern), eid);
+    const result = pull(db, readArgument(pattern, 'pattern'), eid);
     out(format === 'json' ? JSON.stringify(toJsonValue(result)) : edn(result));
-  });
+  }, READING);
 }
 
 export async function entityCommand(entity: string, opts: DbOpt & TimeOptions & { format?: string }): Promise<void> {
@@ -164,7 +216,7 @@ export async function entityCommand(entity: string, opts: DbOpt & TimeOptions & 
     const eid = resolveEntity(db, entity);
     const result = db.entity(eid)!.toJSON();
     out(format === 'json' ? JSON.stringify(toJsonValue(result)) : edn(result));
-  });
+  }, READING);
 }
 
 // ---------------- history ----------------
@@ -212,7 +264,7 @@ export async function historyCommand(entity: string, opts: DbOpt & { attr?: stri
       return [txToT(d.tx), info.instant, d.added ? 'assert' : 'retract', db.ident(d.a) ?? d.a, shown(db, d.a, d.v), meta];
     });
     out(renderRows(['t', 'instant', 'op', 'attr', 'value', 'tx-meta'], rows, format));
-  });
+  }, READING);
 }
 
 // ---------------- diff ----------------
@@ -249,7 +301,7 @@ export async function diffCommand(from: string, to: string, opts: DbOpt & { form
     rows.sort((x, y) => (x[1] as number) - (y[1] as number) || String(x[2]).localeCompare(String(y[2])) || String(y[0]).localeCompare(String(x[0])));
     note(`diff t ${t1} -> t ${t2}: ${rows.filter((r) => r[0] === '+').length} added, ${rows.filter((r) => r[0] === '-').length} retracted`);
     out(renderRows(['op', 'e', 'attr', 'value', 't'], rows, format));
-  });
+  }, READING);
 }
 
 // ---------------- log ----------------
@@ -267,7 +319,7 @@ export async function logCommand(opts: DbOpt & { from?: string; to?: string; for
       return true;
     });
     await writeLines(lines);
-  });
+  }, READING);
 }
 
 // ---------------- datoms ----------------
@@ -279,7 +331,7 @@ export async function datomsCommand(index: string, components: string[], opts: D
   if (!INDEXES.includes(ix)) throw new CliError('cli/invalid-index', `unknown index ${index} (one of ${INDEXES.join(', ')})`);
   const format = defaultFormat(opts.format);
   const limit = opts.limit === undefined ? Infinity : parseCount(opts.limit, '--limit');
-  const comps = components.map((c) => readEdn(c));
+  const comps = components.map((c, i) => readArgument(c, `component ${i + 1}`));
   await withConn(dbDir(opts.db), (conn) => {
     const db = viewOf(conn.db(), opts);
     const rows: unknown[][] = [];
@@ -289,7 +341,7 @@ export async function datomsCommand(index: string, components: string[], opts: D
     }
     out(renderRows(['e', 'a', 'v', 'tx', 'added'], rows, format));
     if (format === 'table') out(plural(rows.length, 'datom'));
-  });
+  }, READING);
 }
 
 // ---------------- export / import ----------------
@@ -300,15 +352,13 @@ export async function exportCommand(opts: DbOpt & { format?: string }): Promise<
   await withConn(dbDir(opts.db), async (conn) => {
     const n = await writeLines(exportLines(conn, format));
     note(`exported ${plural(n, 'transaction')}`);
-  });
+  }, READING);
 }
 
 export async function importCommand(file: string, opts: DbOpt): Promise<void> {
-  await withConn(dbDir(opts.db), async (conn) => {
-    const t0 = performance.now();
-    const n = await importFile(conn, file);
-    note(`imported ${plural(n, 'transaction')} in ${((performance.now() - t0) / 1000).toFixed(2)} s (t ${conn.basisT})`);
-  });
+  const t0 = performance.now();
+  const { count, basisT } = await importIntoEmpty(dbDir(opts.db), file);
+  note(`imported ${plural(count, 'transaction')} in ${((performance.now() - t0) / 1000).toFixed(2)} s (t ${basisT})`);
 }
 
 // ---------------- stats / rebuild ----------------
@@ -349,11 +399,11 @@ export async function statsCommand(opts: DbOpt & { format?: string }): Promise<v
       return;
     }
     out(renderRows(['property', 'value'], Object.entries(summary), 'table'));
-    out('');
+    blankLine();
     out(renderRows(['index', 'datoms'], Object.entries(indexes), 'table'));
-    out('');
+    blankLine();
     out(renderRows(['attribute', 'datoms'], attrs.map((a) => [a.ident, a.count]), 'table'));
-  });
+  }, READING);
 }
 
 export async function rebuildCommand(opts: DbOpt): Promise<void> {

@@ -7,6 +7,7 @@ import { FactlogError } from '../../query-lang/errors.js';
 import { readEdn } from '../../query-lang/edn/reader.js';
 import type { EdnValue } from '../../query-lang/edn/types.js';
 import { DATA_FILE } from '../storage/store.js';
+import { LOG_FILE } from '../storage/log-file.js';
 import { txToT } from '../storage/encoding.js';
 
 export const DEFAULT_DB_DIR = './factlog-data';
@@ -27,16 +28,40 @@ export function hasDatabase(dir: string): boolean {
   return fs.existsSync(path.join(dir, DATA_FILE));
 }
 
+export interface OpenMode {
+  /** Open read-only, whatever the permissions. */
+  readOnly?: boolean;
+  /**
+   * The command only reads: open read-only when this process may not write the directory or its
+   * files (LMDB sets up its lock table even to read, unless it opens read-only). A writable
+   * database is opened for writing as usual, so that a log left by a crash is replayed first.
+   */
+  forReading?: boolean;
+}
+
 /** Open an existing database; never creates the directory. */
-export async function openExisting(dir: string, options: { readOnly?: boolean } = {}): Promise<Connection> {
+export async function openExisting(dir: string, mode: OpenMode = {}): Promise<Connection> {
   if (!hasDatabase(dir)) {
     throw new CliError('cli/no-database', `no factlog database at ${dir} (run \`factlog init --db ${dir}\` first)`);
   }
-  return open({ path: dir, create: false, readOnly: options.readOnly });
+  const readOnly = mode.readOnly || (mode.forReading === true && !mayWrite(dir));
+  return open({ path: dir, create: false, readOnly });
+}
+
+/** Whether this process may write the database directory and the files LMDB and the log keep there. */
+export function mayWrite(dir: string): boolean {
+  for (const file of [dir, path.join(dir, DATA_FILE), path.join(dir, `${DATA_FILE}-lock`), path.join(dir, LOG_FILE)]) {
+    try {
+      fs.accessSync(file, fs.constants.W_OK);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return false; // EACCES, EROFS, EPERM
+    }
+  }
+  return true;
 }
 
 /** Run `body` with an open connection, always closing it. */
-export async function withConn<T>(dir: string, body: (conn: Connection) => Promise<T> | T, options: { readOnly?: boolean } = {}): Promise<T> {
+export async function withConn<T>(dir: string, body: (conn: Connection) => Promise<T> | T, options: OpenMode = {}): Promise<T> {
   const conn = await openExisting(dir, options);
   try {
     return await body(conn);
@@ -84,7 +109,21 @@ export function readUserEdn(text: string): EdnValue {
   return readEdn(text);
 }
 
-const DATE_RE = /^\d{4}-\d{2}(-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?)?$/;
+/**
+ * One EDN form from a command-line argument other than the main EDN text (`what`: "input 1 (for ?x)",
+ * "pattern", "entity"...): a syntax error names that argument and quotes it, not the query.
+ */
+export function readArgument(text: string, what: string): EdnValue {
+  try {
+    return readEdn(text);
+  } catch (err) {
+    if (!(err instanceof FactlogError)) throw err;
+    throw new FactlogError(err.code, `${what} ${JSON.stringify(clip(text))}: ${err.message}`);
+  }
+}
+
+// year-month[-day[Thh:mm[:ss[.fraction]][zone]]]
+const DATE_RE = /^(\d{4})-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?)?$/;
 
 /** A point in time as given on the command line: a t, a tx id (>= 2**40) or an ISO-8601 date. */
 export function parseTimePoint(text: string): number | Date {
@@ -94,11 +133,39 @@ export function parseTimePoint(text: string): number | Date {
     if (!Number.isSafeInteger(n)) throw new CliError('cli/invalid-time', `invalid point in time: ${text} (too large)`);
     return n;
   }
-  if (DATE_RE.test(s)) {
-    const d = new Date(s);
+  const m = DATE_RE.exec(s);
+  if (m) {
+    const impossible = impossibleDatePart(m);
+    if (impossible) throw new CliError('cli/invalid-date', `invalid date: ${JSON.stringify(text)} (${impossible})`);
+    // a time without a zone is UTC, as in an EDN #inst (JavaScript would read it in local time)
+    const d = new Date(m[4] !== undefined && m[8] === undefined ? s + 'Z' : s);
     if (!Number.isNaN(d.getTime())) return d;
   }
   throw new CliError('cli/invalid-date', `invalid date: ${JSON.stringify(text)} (expected a t, a tx id or an ISO-8601 date such as 2026-01-01 or 2026-01-01T10:00:00Z)`);
+}
+
+function daysInMonth(year: number, month: number): number {
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  return [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]!;
+}
+
+/**
+ * Why a date matching DATE_RE names no real moment, or undefined. JavaScript would roll the
+ * excess over (February 30 becoming March 2, 24:00 the next day); a typo should not move a query.
+ */
+function impossibleDatePart(m: RegExpExecArray): string | undefined {
+  const [, year, month, day, hour, minute, second, , zone] = m;
+  if (+month! < 1 || +month! > 12) return `there is no month ${month}`;
+  if (day !== undefined) {
+    const days = daysInMonth(+year!, +month!);
+    if (+day < 1 || +day > days) return `${year}-${month} has ${days} days`;
+  }
+  if (hour !== undefined && +hour > 23) return 'hours go from 00 to 23';
+  if (minute !== undefined && +minute > 59) return 'minutes go from 00 to 59';
+  if (second !== undefined && +second > 59) return 'seconds go from 00 to 59';
+  const offset = zone && zone !== 'Z' ? /^[+-](\d{2}):?(\d{2})$/.exec(zone) : null;
+  if (offset && (+offset[1]! > 23 || +offset[2]! > 59)) return `the zone offset ${zone} is out of range`;
+  return undefined;
 }
 
 /** The t a point in time stands for in this database (a date: the last tx at or before it; -1 before the first). */
@@ -137,7 +204,11 @@ export function formatError(err: unknown, source: string | undefined = lastSourc
     }
     return `${oneLine(msg)} [${err.code}]`;
   }
-  if (err instanceof Error) return oneLine(err.message);
+  if (err instanceof Error) {
+    // a system error not wrapped on purpose: its errno code is still stable
+    const code = (err as NodeJS.ErrnoException).code;
+    return typeof code === 'string' && /^E[A-Z0-9]+$/.test(code) ? `${oneLine(err.message)} [sys/${code}]` : oneLine(err.message);
+  }
   return oneLine(String(err));
 }
 

@@ -1,15 +1,21 @@
 // CLI commands over the log: replicas and backups.
+import path from 'node:path';
 import { backup, restore } from '../feed/backup.js';
 import { replicate } from '../feed/replica.js';
-import { dbDir } from './common.js';
+import { Store } from '../storage/store.js';
+import { CliError, dbDir, hasDatabase } from './common.js';
+import { plural } from './format.js';
 
 export async function replicateCommand(opts: { from: string; to: string; follow?: boolean }): Promise<void> {
+  // a mistyped --from must not leave an empty replica behind at --to
+  const source = path.resolve(opts.from);
+  if (!hasDatabase(source)) throw new CliError('cli/no-database', `no factlog database at ${source} (--from names the primary)`);
+  const startT = await replicaT(path.resolve(opts.to));
   const controller = new AbortController();
   const stop = () => controller.abort();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   const started = performance.now();
-  let first: number | null = null;
   try {
     const lastT = await replicate({
       from: opts.from,
@@ -17,16 +23,32 @@ export async function replicateCommand(opts: { from: string; to: string; follow?
       follow: opts.follow,
       signal: controller.signal,
       onProgress: (t) => {
-        first ??= t;
         if (opts.follow) process.stderr.write(`replicated up to t ${t}\n`);
       },
     });
     const secs = (performance.now() - started) / 1000;
-    const copied = first === null ? 0 : lastT - first + 1;
-    process.stdout.write(`replica ${opts.to} at t ${lastT}${copied ? ` (${copied}+ transactions in ${secs.toFixed(2)} s)` : ' (up to date)'}\n`);
+    const copied = startT === undefined ? undefined : lastT - startT;
+    const what = copied === 0 ? 'up to date' : `${copied === undefined ? 'caught up' : plural(copied, 'transaction')} in ${secs.toFixed(2)} s`;
+    process.stdout.write(`replica ${opts.to} at t ${lastT} (${what})\n`);
   } finally {
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
+  }
+}
+
+/** The last t of the replica at `dir` before this run: -1 when there is none yet; undefined when it cannot be read. */
+async function replicaT(dir: string): Promise<number | undefined> {
+  if (!hasDatabase(dir)) return -1;
+  let store: Store;
+  try {
+    store = Store.open({ path: dir, create: false, readOnly: true }).store;
+  } catch {
+    return undefined; // replicate itself reports what is wrong with it
+  }
+  try {
+    return store.lastT();
+  } finally {
+    await store.close();
   }
 }
 

@@ -143,7 +143,9 @@ export function buildProgram(): Command {
     .action(
       action(async (opts) => {
         const { startRepl } = await import('../repl/repl.js');
-        await startRepl({ dir: dbDir(opts.db) });
+        const session = await startRepl({ dir: dbDir(opts.db) });
+        // a script piped in failed when any of its entries did; at a terminal errors are part of the dialogue
+        if (session.failures > 0 && !session.interactive) process.exitCode = 1;
       }),
     );
 
@@ -177,6 +179,11 @@ export function buildProgram(): Command {
 
 /** Run the CLI with process.argv-style arguments. */
 export async function main(argv: string[] = process.argv): Promise<void> {
+  // `factlog ... | head`: a reader that has seen enough is no error
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    process.exit(process.exitCode ?? 0);
+  });
   const program = buildProgram();
   try {
     await program.parseAsync(argv);

@@ -5,24 +5,31 @@
 //               "datoms":[[1003,":person/age",31,true],[1003,":person/age",30,false], ...]}
 // Values keep their type: strings, numbers and booleans as JSON; everything else tagged:
 //   {"#kw":"ns/name"} {"#inst":"ISO"} {"#uuid":"..."} {"#bigint":"123"} {"#ref":1003}
-//   {"#sym":"x"} {"#tuple":[...]} {"#double":"NaN"}
+//   {"#sym":"x"} {"#tuple":[...]} {"#double":"NaN"}; nil (a missing part of a composite tuple) as null
 // EDN lines:   {:t 3, :tx 1099511627779, :db/txInstant #inst "...", :datoms [[1003 :person/age 31 true] ...]}
 //   (refs are plain numbers there; the importer recognises them from the schema).
 import fs from 'node:fs';
+import path from 'node:path';
 import readline from 'node:readline';
-import type { Connection } from '../connection.js';
+import { open, type Connection } from '../connection.js';
 import type { Value } from '../db/api.js';
 import type { Db } from '../db/db.js';
 import { FIRST_USER_EID } from '../db/schema.js';
 import { TX_BASE } from '../storage/encoding.js';
+import { DATA_FILE } from '../storage/store.js';
+import { LOG_FILE } from '../storage/log-file.js';
+import { isGateTicket, throughEnvironmentGate } from '../storage/env-gate.js';
+import { isUnsyncedMark } from '../storage/unsynced-marks.js';
+import { isRunning } from '../storage/processes.js';
 import { printEdn } from '../../query-lang/edn/printer.js';
 import { readEdn } from '../../query-lang/edn/reader.js';
 import { Keyword, Sym, Uuid } from '../../query-lang/edn/types.js';
-import { CliError } from './common.js';
+import { CliError, formatError, openExisting } from './common.js';
 
 // ---------------- export ----------------
 
-function jsonValue(v: Value, isRef: boolean): unknown {
+function jsonValue(v: Value | null, isRef: boolean): unknown {
+  if (v === null) return null; // a part missing from a composite tuple
   if (isRef && typeof v === 'number') return { '#ref': v };
   if (typeof v === 'string' || typeof v === 'boolean') return v;
   if (typeof v === 'number') return Number.isFinite(v) ? v : { '#double': String(v) };
@@ -283,7 +290,7 @@ const IMPORT_BATCH_LINES = 256;
 const IMPORT_BATCH_BYTES = 1024 * 1024;
 
 /** Import a file line by line; a progress bar on stderr when it is a terminal. */
-export async function importFile(conn: Connection, file: string): Promise<number> {
+export async function importFile(conn: Connection, file: string, importer = new Importer(conn)): Promise<number> {
   if (conn.basisT !== 0) {
     throw new CliError('cli/import', `the database at ${conn.path} is not empty (t ${conn.basisT}); import needs a new database`);
   }
@@ -299,7 +306,6 @@ export async function importFile(conn: Connection, file: string): Promise<number
     stream = fs.createReadStream(file, 'utf8');
   }
   const progress = process.stderr.isTTY && size > 0;
-  const importer = new Importer(conn);
   const rl = readline.createInterface({ input: stream, crlfDelay: Infinity });
   let read = 0;
   let lineNo = 0;
@@ -341,4 +347,76 @@ export async function importFile(conn: Connection, file: string): Promise<number
     }
   }
   return importer.count;
+}
+
+// ---------------- an import is all or nothing ----------------
+//
+// Lines are committed in batches (one LMDB transaction holding the whole file would hold all of it
+// in memory), so a bad line can come after batches that are already in. Import only goes into an
+// empty database (t 0, nothing but the bootstrap), and a new database's bootstrap is always the
+// same; so when a line fails, the database is put back as it was by removing its files and
+// creating it again, in the same storage format. That is done only when the database holds
+// nothing but what this import wrote and no other process has it open.
+
+/** Import `file` into the empty database at `dir`; on failure the database is left as it was. */
+export async function importIntoEmpty(dir: string, file: string): Promise<{ count: number; basisT: number }> {
+  const conn = await openExisting(dir);
+  const importer = new Importer(conn);
+  const format = conn.store.format;
+  try {
+    await importFile(conn, file, importer);
+  } catch (err) {
+    await conn.close();
+    if (importer.count === 0) throw err; // the first batch is one LMDB transaction: nothing went in
+    throw await undoImport(dir, importer.count, format, err);
+  }
+  const basisT = conn.basisT;
+  await conn.close();
+  return { count: importer.count, basisT };
+}
+
+/** Put the database back to t 0 after `imported` transactions of a failed import; the error to report. */
+async function undoImport(dir: string, imported: number, format: number, cause: unknown): Promise<Error> {
+  const error = cause instanceof Error ? cause : new Error(String(cause));
+  try {
+    await recreateEmpty(dir, imported, format);
+    error.message += ` (the ${imported} transactions imported before it were undone: the database is empty again, t 0)`;
+  } catch (undoErr) {
+    error.message +=
+      ` (${imported} transactions were imported before it and could not be undone: ${formatError(undoErr)};` +
+      ` remove ${dir} and run \`factlog init\` again)`;
+  }
+  return error;
+}
+
+/** The files a database keeps in its directory, besides gate tickets and unsynced marks. */
+const DATABASE_FILES = [DATA_FILE, `${DATA_FILE}-lock`, LOG_FILE];
+
+async function recreateEmpty(dir: string, imported: number, format: number): Promise<void> {
+  const conn = await openExisting(dir);
+  const basisT = conn.basisT;
+  await conn.close();
+  if (basisT !== imported) {
+    throw new CliError('cli/import-undo', `the database is at t ${basisT} but the import wrote t 1 to ${imported}: something else wrote to it`);
+  }
+  // in the environment gate no other process can open the database meanwhile
+  throughEnvironmentGate(dir, () => {
+    const foreign = fs.readdirSync(dir).filter((name) => !DATABASE_FILES.includes(name) && !isGateTicket(name) && !isUnsyncedMark(name));
+    if (foreign.length) throw new CliError('cli/import-undo', `${dir} holds other files (${foreign.slice(0, 3).join(', ')})`);
+    const user = otherProcessUsing(dir);
+    if (user !== undefined) throw new CliError('cli/import-undo', `process ${user} has the database open`);
+    for (const name of DATABASE_FILES) fs.rmSync(path.join(dir, name), { force: true });
+  });
+  const fresh = await open({ path: dir, create: true, createFormat: format });
+  await fresh.close();
+}
+
+/** The pid of another running process with a gate ticket in `dir` (a store holds one from open to close). */
+function otherProcessUsing(dir: string): number | undefined {
+  for (const name of fs.readdirSync(dir)) {
+    if (!isGateTicket(name)) continue;
+    const pid = Number(name.split('.')[2]);
+    if (Number.isInteger(pid) && pid !== process.pid && isRunning(pid)) return pid;
+  }
+  return undefined;
 }

@@ -1,5 +1,6 @@
 // `factlog repl`: an interactive Datalog shell on node:readline. Works on a terminal (prompt,
-// history, completion, Ctrl-C) and on piped stdin (no prompt; one entry after another).
+// history, completion, Ctrl-C) and on piped stdin (no prompt; one entry after another; no history
+// file; the exit code says whether every entry succeeded).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,8 +11,9 @@ import type { Db } from '../db/db.js';
 import { q, explain, toQuery, compareValues } from '../query/index.js';
 import { pull } from '../pull/index.js';
 import { readAllEdn } from '../../query-lang/edn/reader.js';
+import type { EdnValue } from '../../query-lang/edn/types.js';
 import { CliError, formatError, openExisting, parseTimePoint, tOf } from '../cli/common.js';
-import { edn, plural, renderResult, renderTable } from '../cli/format.js';
+import { edn, plural, renderResult, renderTable, tempidEntries } from '../cli/format.js';
 import { complete, inputState, variablesIn } from './input.js';
 
 export interface ReplOptions {
@@ -19,7 +21,7 @@ export interface ReplOptions {
   input?: Readable;
   output?: Writable;
   errorOutput?: Writable;
-  /** History file; default $FACTLOG_HISTORY, else ~/.factlog_history. */
+  /** History file of interactive sessions; default $FACTLOG_HISTORY, else ~/.factlog_history. */
   historyFile?: string;
 }
 
@@ -54,6 +56,8 @@ export class Repl {
   private readonly tty: boolean;
   private chain: Promise<void> = Promise.resolve();
   private readonly historyFile: string;
+  /** Entries that failed (errors, unbalanced or unfinished input). */
+  failures = 0;
   readonly done: Promise<void>;
 
   constructor(
@@ -87,7 +91,7 @@ export class Repl {
     this.done = new Promise((resolve) => {
       this.rl.on('close', () => {
         this.chain = this.chain.then(async () => {
-          if (this.buffer.trim() && !this.exiting) this.err(`incomplete input discarded: ${oneLine(this.buffer).slice(0, 60)}`);
+          if (this.buffer.trim() && !this.exiting) this.fail(`incomplete input discarded: ${oneLine(this.buffer).slice(0, 60)}`);
           if (this.tty) this.print('');
           resolve();
         });
@@ -95,9 +99,15 @@ export class Repl {
     });
   }
 
+  /** A terminal session (prompt, history file), rather than piped input. */
+  get interactive(): boolean {
+    return this.tty;
+  }
+
   start(): void {
     if (this.tty) {
-      this.print(`factlog repl — ${this.conn.path} (t ${this.conn.basisT}). Type .help for commands, .exit or Ctrl-D to leave.`);
+      const readOnly = this.conn.store.readOnly ? ', read-only' : '';
+      this.print(`factlog repl — ${this.conn.path} (t ${this.conn.basisT}${readOnly}). Type .help for commands, .exit or Ctrl-D to leave.`);
       this.prompt();
     }
   }
@@ -116,7 +126,7 @@ export class Repl {
     this.buffer = '';
     if (entry) {
       this.remember(entry);
-      if (state === 'unbalanced') this.err('error: unbalanced input: a closing bracket has no opening one [repl/unbalanced]');
+      if (state === 'unbalanced') this.fail('error: unbalanced input: a closing bracket has no opening one [repl/unbalanced]');
       else await this.run(entry);
     }
     if (!this.exiting) this.prompt();
@@ -166,7 +176,9 @@ export class Repl {
     }
   }
 
+  /** Append an entry to the history file: interactive sessions only, a script is not history. */
   private remember(entry: string): void {
+    if (!this.tty) return;
     try {
       fs.appendFileSync(this.historyFile, oneLine(entry) + '\n');
     } catch {
@@ -182,6 +194,12 @@ export class Repl {
 
   private err(text: string): void {
     (this.options.errorOutput ?? process.stderr).write(text + '\n');
+  }
+
+  /** Report an entry that failed. */
+  private fail(text: string): void {
+    this.failures++;
+    this.err(text);
   }
 
   private elapsed(ms: number): string {
@@ -209,13 +227,32 @@ export class Repl {
   async run(entry: string): Promise<void> {
     try {
       if (entry.startsWith('.')) await this.command(entry);
-      else this.query(entry);
+      else this.queries(entry);
     } catch (e) {
-      this.err(`error: ${formatError(e, entry.startsWith('.') ? entry.replace(/^\.[a-z-]+\s*/, '') : entry)}`);
+      this.fail(`error: ${formatError(e, entry.startsWith('.') ? entry.replace(/^\.[a-z-]+\s*/, '') : entry)}`);
     }
   }
 
-  private query(text: string): void {
+  /**
+   * The forms of an entry, run in order: none (only comments or #_ discards) is like a blank
+   * line; several on one line each run and report on their own.
+   */
+  private queries(text: string): void {
+    const forms = readAllEdn(text);
+    if (forms.length <= 1) {
+      if (forms.length === 1) this.query(text);
+      return;
+    }
+    for (const form of forms) {
+      try {
+        this.query(form);
+      } catch (e) {
+        this.fail(`error: ${formatError(e, edn(form))}`);
+      }
+    }
+  }
+
+  private query(text: string | EdnValue): void {
     const t0 = performance.now();
     const query = toQuery(text);
     const extra = query.in.filter((b) => !(b.kind === 'src' && b.name === '$'));
@@ -271,7 +308,7 @@ export class Repl {
         if (!rest) throw new CliError('repl/usage', '.tx needs tx data, e.g. .tx [{:person/name "Ann"}]');
         const t0 = performance.now();
         const report = await this.conn.transact(rest);
-        const tempids = Object.entries(report.tempids).map(([k, v]) => `${edn(k)} ${v}`);
+        const tempids = tempidEntries(report.tempids);
         this.print(`{:t ${report.t}, :tx ${report.tx}, :tempids {${tempids.join(', ')}}}`);
         this.print(plural(report.txData.length, 'datom') + this.elapsed(performance.now() - t0));
         this.refreshIdents();
@@ -331,12 +368,14 @@ function oneLine(s: string): string {
   return s.replace(/\s*\n\s*/g, ' ');
 }
 
-export async function startRepl(options: ReplOptions): Promise<void> {
-  const conn = await openExisting(options.dir);
+/** Run a session to its end; a database this process may not write is opened read-only. */
+export async function startRepl(options: ReplOptions): Promise<{ failures: number; interactive: boolean }> {
+  const conn = await openExisting(options.dir, { forReading: true });
   try {
     const repl = new Repl(conn, options);
     repl.start();
     await repl.done;
+    return { failures: repl.failures, interactive: repl.interactive };
   } finally {
     await conn.close();
   }

@@ -19,6 +19,8 @@ export interface RunOptions {
   input?: string;
   env?: Record<string, string | undefined>;
   cwd?: string;
+  /** A command that runs node for us, e.g. setpriv as another user: ['setpriv', '--reuid=65534', ...]. */
+  via?: string[];
 }
 
 /** `node bin/factlog.js ...args`; resolves with exit code and output. */
@@ -26,7 +28,8 @@ export function factlog(args: string[], options: RunOptions = {}): Promise<RunRe
   return new Promise((resolve, reject) => {
     const env: Record<string, string | undefined> = { ...process.env, FACTLOG_DB: undefined, NO_COLOR: '1', ...options.env };
     for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd ?? ROOT, env: env as NodeJS.ProcessEnv, stdio: 'pipe' });
+    const [cmd, ...before] = [...(options.via ?? []), process.execPath];
+    const child = spawn(cmd!, [...before, BIN, ...args], { cwd: options.cwd ?? ROOT, env: env as NodeJS.ProcessEnv, stdio: 'pipe' });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));

@@ -107,6 +107,15 @@ describe('list forms', () => {
     const conn = await withSchema();
     await expectTxError(conn, `[[:db/frobnicate 1 :person/name "x"]]`, 'tx/unknown-operation');
   });
+
+  it('a form that is neither a list nor a map is named with its position, even a number or a string', async () => {
+    const conn = await withSchema();
+    for (const [text, form, column] of [['[42]', '42', 2], ['[{:person/name "A"}\n #_ 7  "s"]', '"s"', 8], ['[ :kw]', ':kw', 3], ['[nil]', 'nil', 2]] as const) {
+      const err = await expectTxError(conn, text, 'tx/invalid-data');
+      expect(err.form, text).toBe(form);
+      expect(err.pos, text).toMatchObject({ line: text.includes('\n') ? 2 : 1, column });
+    }
+  });
 });
 
 describe('map forms', () => {

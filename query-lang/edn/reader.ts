@@ -364,6 +364,26 @@ export function readEdn(text: string): EdnValue {
   return v;
 }
 
+/**
+ * Where each element of the collection `text` holds starts: for an error about an element that is
+ * a number, string or other atom, whose position positionOf cannot keep. Read again only then.
+ */
+export function elementPositions(text: string): SourcePos[] {
+  const r = new Reader(text, tokenize(text));
+  r.skipDiscards(0);
+  const open = r.peek();
+  if (!open || CLOSERS[open.tokenType.name] === undefined) return [];
+  r.i++;
+  const out: SourcePos[] = [];
+  for (;;) {
+    r.skipDiscards(1);
+    const tok = r.peek();
+    if (!tok || CLOSER_TYPES.has(tok.tokenType.name)) return out;
+    out.push(tokenPos(tok));
+    r.readForm(1);
+  }
+}
+
 /** Read the tokens of exactly one form already known to be there (used by the Datalog builder). */
 export function readEdnTokens(text: string, toks: IToken[]): EdnValue {
   const r = new Reader(text, toks);

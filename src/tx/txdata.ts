@@ -1,7 +1,7 @@
 // Tx data (EDN text or JS data) -> flat operations. Map forms are expanded here, nested maps and
 // reverse keys included, using the schema to tell refs and cardinality-many attributes apart.
-import { EdnList, isPlainObject, Keyword } from '../../query-lang/edn/types.js';
-import { positionOf, readEdn } from '../../query-lang/edn/reader.js';
+import { EdnList, isPlainObject, Keyword, type SourcePos } from '../../query-lang/edn/types.js';
+import { elementPositions, positionOf, readEdn } from '../../query-lang/edn/reader.js';
 import { isReadableName, printEdn } from '../../query-lang/edn/printer.js';
 import type { AttrInfo } from '../db/api.js';
 import type { Schema } from '../db/schema.js';
@@ -36,11 +36,21 @@ const OPS: Record<string, 'add' | 'retract' | 'retract-entity' | 'cas'> = {
 /** Read tx data from EDN text, or take JS data as it is; the result is a list of forms. */
 export function readTxData(input: unknown): unknown[] {
   const data = typeof input === 'string' ? readEdn(input) : input;
-  if (data instanceof EdnList) return data.items;
-  if (!Array.isArray(data)) {
+  const forms = data instanceof EdnList ? data.items : data;
+  if (!Array.isArray(forms)) {
     throw txError('tx/invalid-data', 'tx data must be a vector (or list) of forms', describe(data));
   }
-  return data;
+  if (typeof input === 'string') sourceTexts.set(forms, input);
+  return forms;
+}
+
+/** The EDN text tx forms were read from, for the position of a form that is an atom. */
+const sourceTexts = new WeakMap<unknown[], string>();
+
+/** Names forms[i], with its position in the text it was read from even when it is an atom (42). */
+function describeForm(forms: unknown[], i: number): FormRef {
+  const text = sourceTexts.get(forms);
+  return new LazyFormRef(forms[i], text === undefined ? undefined : () => elementPositions(text)[i]);
 }
 
 /** Names a form for error messages; printing is deferred until an error needs the text. */
@@ -50,7 +60,11 @@ export function describe(form: unknown): FormRef {
 
 class LazyFormRef implements FormRef {
   private printed?: string;
-  constructor(private readonly form: unknown) {}
+  constructor(
+    private readonly form: unknown,
+    /** Where an atom form (42, "s", :kw) was in the text: positionOf knows only collections. */
+    private readonly atomPos?: () => SourcePos | undefined,
+  ) {}
 
   get text(): string {
     if (this.printed === undefined) {
@@ -64,9 +78,9 @@ class LazyFormRef implements FormRef {
     return this.printed;
   }
 
-  get pos() {
+  get pos(): SourcePos | undefined {
     const f = this.form;
-    return f !== null && typeof f === 'object' ? positionOf(f as object) : undefined;
+    return (f !== null && typeof f === 'object' ? positionOf(f as object) : undefined) ?? this.atomPos?.();
   }
 }
 
@@ -74,11 +88,11 @@ class LazyFormRef implements FormRef {
 export function toOps(forms: unknown[], schema: Schema): Op[] {
   const ops: Op[] = [];
   const expander = new MapExpander(schema, ops);
-  for (const form of forms) {
+  forms.forEach((form, i) => {
     if (isMapForm(form)) expander.expand(form, describe(form));
     else if (Array.isArray(form) || form instanceof EdnList) ops.push(listOp(form, describe(form)));
-    else throw txError('tx/invalid-data', 'a tx form is a list [:db/add e a v] or a map', describe(form));
-  }
+    else throw txError('tx/invalid-data', 'a tx form is a list [:db/add e a v] or a map', describeForm(forms, i));
+  });
   return ops;
 }
 

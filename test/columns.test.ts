@@ -192,6 +192,20 @@ describe('queries served from columns', () => {
     ({ cols, lmdb, ts } = await twins());
   });
 
+  it('scan a held column rather than probe LMDB once per input value when there are many values', () => {
+    const db = cols.db();
+    const query = '[:find ?e :in $ [?a ...] :where [?e :p/age ?a]]';
+    q('[:find (count ?e) . :where [?e :p/age ?a] [(>= ?a 0)]]', db); // reads every age: the column is built
+    // 10 ages: 10 LMDB probes cost less than a scan of 400 datoms even from memory
+    const few = explain(query, db, Array.from({ length: 10 }, (_, i) => i));
+    expect(few.steps[0]!.index).toBe('avet'); // one lookup per age
+    // 30 ages: 30 probes (~360 datoms' worth against LMDB, ~3,000 against a column) > 400 datoms
+    const ages = Array.from({ length: 30 }, (_, i) => i);
+    const many = explain(query, db, ages);
+    expect(many.steps[0]).toMatchObject({ index: 'aevt', strategy: 'column', datomsRead: 400 }); // one pass over the column
+    expect(norm(many.result)).toBe(norm(q(query, lmdb.db(), ages)));
+  });
+
   it('read a bound entity attribute from its column, with the same answers as LMDB', () => {
     const e = explain(QUERIES[0]!, cols.db());
     expect(e.steps.map((s) => s.strategy)).toContain('column');

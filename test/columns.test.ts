@@ -192,6 +192,19 @@ describe('queries served from columns', () => {
     ({ cols, lmdb, ts } = await twins());
   });
 
+  it('read a pattern whose entity and value are both bound from the column, checking the value there', () => {
+    const db = cols.db();
+    const es = [...db.datoms('aevt', ':p/name')].map((d) => d.e);
+    // every entity paired with every name: only the true pairs survive
+    const pairs = es.flatMap((e) => NAMES.map((n) => [e, n]));
+    const query = '[:find ?e ?n :in $ [[?e ?n]] :where [?e :p/name ?n]]';
+    const e = explain(query, db, pairs);
+    // one lookup of the entity's datoms per row (one name each), not a pass over the attribute grouped by (e, v)
+    expect(e.steps[0]).toMatchObject({ strategy: 'column', datomsRead: pairs.length });
+    expect(e.resultCount).toBe(es.length);
+    expect(norm(e.result)).toBe(norm(q(query, lmdb.db(), pairs)));
+  });
+
   it('scan a held column rather than probe LMDB once per input value when there are many values', () => {
     const db = cols.db();
     const query = '[:find ?e :in $ [?a ...] :where [?e :p/age ?a]]';

@@ -350,23 +350,33 @@ export function evalPattern(ctx: QueryContext, c: PatternClause, rel: Relation, 
 
   const bIdx = boundVars.map((v) => rel.vars.indexOf(v));
   const bPos = boundVars.map((v) => positions.get(v)![0]!);
-  const col = !hasEq && !range && boundVars.length === 1 && bPos[0] === 0 ? entityColumn(db, res, rel.rows.length) : null;
+  const eBound = bPos.indexOf(0);
+  const col = !hasEq && !range && eBound >= 0 ? entityColumn(db, res, rel.rows.length) : null;
   if (col) {
-    // the entity is bound: one in-memory lookup per row in the attribute's column, no grouping
+    // the entity is bound: one in-memory lookup per row in the attribute's column, no grouping;
+    // the other bound variables (a value, a tx) are checked on the entity's datoms
     const rows: Row[] = [];
     const { es, vs, txs } = col;
     const vKey = res.comps.v === undefined ? undefined : joinKey(res.comps.v);
     const a = res.comps.a!;
-    const eCol = bIdx[0]!;
+    const eCol = bIdx[eBound]!;
+    const checks = bPos.flatMap((p, k) => (k === eBound ? [] : [{ p, col: bIdx[k]! }]));
+    const wanted: unknown[] = new Array(checks.length);
     let datomsRead = 0;
-    for (const row of rel.rows) {
+    rowLoop: for (const row of rel.rows) {
       const x = row[eCol];
       const e = typeof x === 'number' ? x : resolveEntity(db, x);
       if (e === null) continue;
+      for (let k = 0; k < checks.length; k++) {
+        const w = datomSideValue(ctx, db, res.attr, checks[k]!.p, row[checks[k]!.col]);
+        if (w === undefined) continue rowLoop;
+        wanted[k] = joinKey(w);
+      }
       for (let i = col.slotOf(e); i >= 0 && i < es.length && es[i] === e; i++) {
         datomsRead++;
         const v = vs[i];
         if (vKey !== undefined && joinKey(v) !== vKey) continue;
+        if (checks.length && !checks.every((ch, k) => joinKey(field(ch.p, e, a, v, txs[i]!, true)) === wanted[k])) continue;
         if (nFree === 0) {
           rows.push(row); // no new variables: a semi-join, each row passes once
           break;

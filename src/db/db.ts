@@ -9,6 +9,7 @@ import {
   isLongMarker,
   encodeValue,
   isEncodable,
+  longForm,
   indexKey,
   KEY_SLOTS,
   KeyPart,
@@ -408,11 +409,10 @@ export class Db implements DbView {
         if (typeof v === 'bigint') return v;
         return typeof v === 'number' && Number.isInteger(v) ? BigInt(v) : null;
       case 'long':
-        // a long is stored as a number while it is a safe integer, past that as a bigint (as the tx
-        // side coerces it), so 5n must look for 5 and 2 ** 60 for 2n ** 60n; a fraction no long can equal
-        if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : v;
-        if (typeof v !== 'number' || !Number.isFinite(v)) return v as Value;
-        return Number.isSafeInteger(v) ? v : Number.isInteger(v) ? BigInt(v) : null;
+        // the form the tx side stores (5n looks for 5, 2 ** 60 for 2n ** 60n); a fraction matches
+        // no long, and an infinity stays as it is, to bound a range
+        if (typeof v === 'number' && !Number.isFinite(v)) return v;
+        return typeof v === 'number' || typeof v === 'bigint' ? (longForm(v) ?? null) : (v as Value);
       case 'double':
         return typeof v === 'bigint' ? Number(v) : v instanceof BigDec ? Number(v.text) : (v as Value);
       default:

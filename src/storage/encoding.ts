@@ -106,6 +106,17 @@ export function txToT(tx: number): number {
   return tx >= TX_BASE ? tx - TX_BASE : tx;
 }
 
+/**
+ * The one stored form of a long: a number while it is a safe integer, a bigint past that (an
+ * integral double such as 2 ** 60 too), so a value given either way is the same datom. Undefined
+ * for what no long is: a fraction, NaN, an infinity, a value outside 64 bits.
+ */
+export function longForm(v: number | bigint): number | bigint | undefined {
+  if (typeof v === 'number') return Number.isSafeInteger(v) ? v : Number.isInteger(v) ? longForm(BigInt(v)) : undefined;
+  if (v < -(2n ** 63n) || v >= 2n ** 63n) return undefined;
+  return Number.isSafeInteger(Number(v)) ? Number(v) : v;
+}
+
 /** Whether encodeValue can store `v`: values of any other kind (a map, a Char, a BigDec) are in no datom. */
 export function isEncodable(v: unknown): boolean {
   switch (typeof v) {
@@ -229,7 +240,7 @@ export function factKey(raw: { e: number; a: number; tag: Tag; payload: Payload 
 }
 
 /** The value of a datom, as a key (what factKey compares, without the entity). */
-export function valueKey(raw: { a: number; tag: Tag; payload: Payload }): string {
+export function rawValueKey(raw: { a: number; tag: Tag; payload: Payload }): string {
   return factKey({ e: 0, a: raw.a, tag: raw.tag, payload: raw.payload });
 }
 

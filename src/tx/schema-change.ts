@@ -4,7 +4,7 @@
 import { printEdn } from '../../query-lang/edn/printer.js';
 import type { AttrInfo, Value } from '../db/api.js';
 import { Attr, Enum, type Schema } from '../db/schema.js';
-import { sameValue, toDatom, valueKey, type RawDatom } from '../storage/encoding.js';
+import { sameValue, toDatom, rawValueKey, type RawDatom } from '../storage/encoding.js';
 import { txError, type FormRef } from './errors.js';
 
 const TYPE_IDS = new Set(Array.from({ length: 11 }, (_, i) => 20 + i));
@@ -102,13 +102,13 @@ function checkValuesUnique(attr: AttrInfo, form: FormRef | undefined, tx: Schema
     txError('tx/unique-conflict', `${attr.ident} cannot become unique: entities ${x.e} and ${y.e} both have ${printEdn(toDatom(x).v)}`, form);
   const added = new Map<string, RawDatom>();
   for (const raw of tx.assertionsOf(attr)) {
-    const other = added.get(valueKey(raw));
+    const other = added.get(rawValueKey(raw));
     if (other) throw clash(other, raw);
-    added.set(valueKey(raw), raw);
+    added.set(rawValueKey(raw), raw);
   }
   let last: RawDatom | undefined;
   for (const raw of tx.keptDatoms(attr, 'avet')) {
-    const other = last && sameValue(last, raw) ? last : added.get(valueKey(raw));
+    const other = last && sameValue(last, raw) ? last : added.get(rawValueKey(raw));
     if (other && other.e !== raw.e) throw clash(other, raw);
     last = raw;
   }

@@ -1,6 +1,7 @@
 // Coerce and validate a value for its attribute's :db/valueType (refs are resolved elsewhere).
 import { BigDec, Keyword, Sym, Uuid } from '../../query-lang/edn/types.js';
 import { isReadableName } from '../../query-lang/edn/printer.js';
+import { longForm } from '../storage/encoding.js';
 import type { AttrInfo, Value, ValueType } from '../db/api.js';
 import { txError, type FormRef } from './errors.js';
 
@@ -11,13 +12,7 @@ type Coerce = (v: unknown) => Value | undefined;
 /** One coercion per value type: returns undefined when the value does not fit. */
 const COERCE: Record<Exclude<ValueType, 'ref' | 'tuple'>, Coerce> = {
   string: (v) => (typeof v === 'string' ? v : undefined),
-  // one form per long, whichever way it was given: a number while it is a safe integer, past
-  // that a bigint (an integral double such as 2 ** 60 too), so uniqueness and lookups agree
-  long: (v) => {
-    if (typeof v === 'number') return Number.isSafeInteger(v) ? v : Number.isInteger(v) ? COERCE.long(BigInt(v)) : undefined;
-    if (typeof v === 'bigint') return v >= -(2n ** 63n) && v < 2n ** 63n ? (Number.isSafeInteger(Number(v)) ? Number(v) : v) : undefined;
-    return undefined;
-  },
+  long: (v) => (typeof v === 'number' || typeof v === 'bigint' ? longForm(v) : undefined),
   double: (v) => (typeof v === 'number' && !Number.isNaN(v) ? v : v instanceof BigDec ? Number(v.text) : undefined),
   boolean: (v) => (typeof v === 'boolean' ? v : undefined),
   instant: (v) => (v instanceof Date && !Number.isNaN(v.getTime()) ? v : undefined),

@@ -18,7 +18,7 @@ import { FIRST_USER_EID } from '../db/schema.js';
 import { TX_BASE } from '../storage/encoding.js';
 import { DATA_FILE } from '../storage/store.js';
 import { LOG_FILE } from '../storage/log-file.js';
-import { isGateTicket, throughEnvironmentGate } from '../storage/env-gate.js';
+import { isGateTicket, throughEnvironmentGate, ticketPid } from '../storage/env-gate.js';
 import { isUnsyncedMark } from '../storage/unsynced-marks.js';
 import { isRunning } from '../storage/processes.js';
 import { printEdn } from '../../query-lang/edn/printer.js';
@@ -414,9 +414,8 @@ async function recreateEmpty(dir: string, imported: number, format: number): Pro
 /** The pid of another running process with a gate ticket in `dir` (a store holds one from open to close). */
 function otherProcessUsing(dir: string): number | undefined {
   for (const name of fs.readdirSync(dir)) {
-    if (!isGateTicket(name)) continue;
-    const pid = Number(name.split('.')[2]);
-    if (Number.isInteger(pid) && pid !== process.pid && isRunning(pid)) return pid;
+    const pid = ticketPid(name);
+    if (pid !== undefined && pid !== process.pid && isRunning(pid)) return pid;
   }
   return undefined;
 }

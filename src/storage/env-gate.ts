@@ -36,6 +36,13 @@ export function isGateTicket(name: string): boolean {
   return name.startsWith(TICKET_PREFIX);
 }
 
+/** The process a ticket file (factlog.gate.<pid>.<thread>) belongs to; undefined for another name. */
+export function ticketPid(name: string): number | undefined {
+  if (!isGateTicket(name)) return undefined;
+  const pid = Number(name.slice(TICKET_PREFIX.length).split('.')[0]);
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
 interface Ticket {
   file: string;
   fd: number;
@@ -133,8 +140,8 @@ function otherTicketInside(dir: string, own: string): string | undefined {
   for (const name of fs.readdirSync(dir)) {
     if (!isGateTicket(name) || name === own) continue;
     const file = path.join(dir, name);
-    const pid = Number(name.slice(TICKET_PREFIX.length).split('.')[0]);
-    if (Number.isInteger(pid) && pid > 0 && !isRunning(pid)) {
+    const pid = ticketPid(name);
+    if (pid !== undefined && !isRunning(pid)) {
       removeTicket(file); // its process died, maybe inside the gate
       continue;
     }

@@ -210,8 +210,7 @@ class MapExpander {
 
   /** [:color/red :color/blue] under a ref attribute: two enum values, as its head is no attribute. */
   private areTwoIdents(pair: unknown[]): boolean {
-    const isIdent = (x: unknown) => x instanceof Keyword || (typeof x === 'string' && x.startsWith(':'));
-    return isIdent(pair[1]) && this.schema.attr(keywordOf(pair[0]) ?? '') === undefined;
+    return isKeywordish(pair[1]) && this.schema.attr(keywordOf(pair[0]) ?? '') === undefined;
   }
 
   /** A nested map under a ref attribute becomes its own entity. */
@@ -245,6 +244,10 @@ function isCollectionOfTuples(v: unknown[]): boolean {
 export function isLookupRef(v: unknown): boolean {
   const items = v instanceof EdnList ? v.items : v;
   if (!Array.isArray(items) || items.length !== 2 || Array.isArray(items[1])) return false;
-  const head = items[0];
-  return head instanceof Keyword || (typeof head === 'string' && head.startsWith(':'));
+  return isKeywordish(items[0]);
+}
+
+/** A keyword, or in JS data a ':ns/name' string. */
+function isKeywordish(x: unknown): boolean {
+  return x instanceof Keyword || (typeof x === 'string' && x.startsWith(':'));
 }

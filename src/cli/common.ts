@@ -104,11 +104,6 @@ async function rawInputText(arg: string | undefined, file: string | undefined, w
   return arg;
 }
 
-/** Read one EDN form from user text; errors carry line:column and the offending text. */
-export function readUserEdn(text: string): EdnValue {
-  return readEdn(text);
-}
-
 /**
  * One EDN form from a command-line argument other than the main EDN text (`what`: "input 1 (for ?x)",
  * "pattern", "entity"...): a syntax error names that argument and quotes it, not the query.

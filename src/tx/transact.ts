@@ -334,7 +334,8 @@ class TxBuilder implements SchemaChangeData {
 
   /** The fact record of `raw` (created unasserted when new). */
   private factOf(raw: RawDatom): AssertedFact {
-    for (let f = this.facts.first(raw.e); f !== undefined; f = f.next) if (f.raw.a === raw.a && sameValue(f.raw, raw)) return f;
+    const known = this.facts.find(raw);
+    if (known) return known;
     const fact: AssertedFact = { raw, form: undefined, listed: false, next: undefined, last: undefined };
     this.facts.add(fact);
     return fact;
@@ -362,10 +363,8 @@ class TxBuilder implements SchemaChangeData {
 
   /** The operation's assertion of `raw` in this tx, if any. */
   private assertedFact(raw: RawDatom): AssertedFact | undefined {
-    for (let f = this.facts.first(raw.e); f !== undefined; f = f.next) {
-      if (f.raw.a === raw.a && f.form !== undefined && sameValue(f.raw, raw)) return f;
-    }
-    return undefined;
+    const fact = this.facts.find(raw);
+    return fact?.form !== undefined ? fact : undefined;
   }
 
   private retract(raw: RawDatom, form: FormRef): void {
@@ -591,6 +590,12 @@ class FactTable {
       first.last!.next = fact;
       first.last = fact;
     }
+  }
+
+  /** The fact of the same entity, attribute and value as `raw`. */
+  find(raw: RawDatom): AssertedFact | undefined {
+    for (let f = this.firstByEntity.get(raw.e); f !== undefined; f = f.next) if (f.raw.a === raw.a && sameValue(f.raw, raw)) return f;
+    return undefined;
   }
 
   *all(): Generator<AssertedFact> {

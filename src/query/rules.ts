@@ -151,22 +151,23 @@ export function checkRuleCallArity(ctx: QueryContext, clauses: readonly Clause[]
   for (const c of clauses) {
     if (c.kind === 'rule-call') {
       const rules = ctx.rules.get(c.name);
-      if (!rules || rules.length === 0) continue; // unknown rules are reported when called
-      const arity = headVars(rules[0]!).length;
-      if (c.args.length !== arity) throw queryError('query/rule-arity', `Rule ${c.name} takes ${arity} arguments, got ${c.args.length}`, c, printClause(c));
+      if (rules && rules.length > 0) checkArity(c, rules); // unknown rules are reported when called
     } else if (c.kind === 'not' || c.kind === 'and') checkRuleCallArity(ctx, c.clauses);
     else if (c.kind === 'or') for (const b of c.branches) checkRuleCallArity(ctx, b);
   }
+}
+
+/** query/rule-arity when `call` does not give the rules' number of arguments. */
+function checkArity(call: RuleCall, rules: Rule[]): void {
+  const arity = headVars(rules[0]!).length;
+  if (call.args.length !== arity) throw queryError('query/rule-arity', `Rule ${call.name} takes ${arity} arguments, got ${call.args.length}`, call, printClause(call));
 }
 
 export function evalRuleCall(ctx: QueryContext, call: RuleCall, rel: Relation): Relation {
   const rules = ctx.rules.get(call.name);
   const text = printClause(call);
   if (!rules || rules.length === 0) throw queryError('query/unknown-rule', `Unknown rule ${call.name}`, call, text);
-  const arity = headVars(rules[0]!).length;
-  if (call.args.length !== arity) {
-    throw queryError('query/rule-arity', `Rule ${call.name} takes ${arity} arguments, got ${call.args.length}`, call, text);
-  }
+  checkArity(call, rules);
   const nReq = rules[0]!.vars.required.length;
   const bound = call.args.map((a) => a.kind === 'const' || (a.kind === 'var' && rel.vars.includes(a.name)));
   for (let i = 0; i < nReq; i++) {

@@ -554,7 +554,6 @@ export class Store {
 
   // ---------------- reading ----------------
 
-  /** Current datoms whose key starts with `prefix`, in index order. */
   /**
    * The key range of a scan, once the store is known to be open: lmdb-js's own error on a closed
    * environment ("Can not renew a transaction") names neither the database nor a code.
@@ -568,6 +567,7 @@ export class Store {
     if (!openStores.has(this)) throw new StorageError('storage/closed', `the database at ${this.dir} is closed`);
   }
 
+  /** Current datoms whose key starts with `prefix`, in index order. */
   *scanCurrent(index: IndexName, prefix: KeyPart[], end?: KeyPart[]): Generator<RawDatom> {
     for (const key of this.current[index].getKeys(this.range(prefix, end))) {
       yield rawFromKey(index, key as KeyPart[]);

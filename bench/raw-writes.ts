@@ -6,10 +6,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { open as openLmdb, type Database, type RootDatabase } from 'lmdb';
 import { environmentOptions, FORMAT_VERSION, indexDbOptions, LOG_DB_OPTIONS } from '../src/storage/store.js';
-import { encodeValue, indexKey, Tag, TX_BASE, type KeyPart, type RawDatom } from '../src/storage/encoding.js';
+import { encodeValue, indexKey, Tag, TX_BASE, type RawDatom } from '../src/storage/encoding.js';
 import type { ValueType } from '../src/db/api.js';
 import { Attr } from '../src/db/schema.js';
-import { comparePart } from '../src/db/overlay.js';
+import { compareKeys } from '../src/storage/key-codec.js';
+import { KeyListBuilder, PackedIndex, type KeyList } from '../src/storage/packed-index.js';
 import { encodeLogRecord } from '../src/storage/log.js';
 import { LOG_FILE_START, LogFile } from '../src/storage/log-file.js';
 import { attrValue, PERSON_ATTRS, type Person } from './generate.js';
@@ -17,7 +18,6 @@ import { removeDir } from './engines.js';
 
 const BULK_INDEXES = ['eavt', 'aevt', 'avet'] as const;
 type BulkIndex = (typeof BULK_INDEXES)[number];
-const EMPTY = Buffer.alloc(0);
 const VALUE_TYPES: Record<string, ValueType> = { name: 'string', 'last-name': 'string', sex: 'string', age: 'long', salary: 'long' };
 /** Any ids will do: the floor only needs keys of the same shape and order as factlog's. */
 const FIRST_ATTR = 100;
@@ -28,8 +28,9 @@ export interface RawEnv {
   env: RootDatabase;
   log: Database<unknown, number>;
   meta: Database<unknown, string>;
-  index: Record<BulkIndex, Database<Buffer, any>>;
-  history: Record<BulkIndex, Database<Buffer, any>>;
+  /** The store's index databases, written through the store's own PackedIndex (single keys or runs). */
+  index: Record<BulkIndex, PackedIndex>;
+  history: Record<BulkIndex, PackedIndex>;
   logFile: LogFile;
   /** Where the log file's records end. */
   logEnd: number;
@@ -40,13 +41,18 @@ export interface RawEnv {
 export function openRawEnv(workDir: string, noSync: boolean): RawEnv {
   const dir = fs.mkdtempSync(path.join(workDir, 'raw-'));
   const env = openLmdb(environmentOptions(path.join(dir, 'raw.mdb'), {}));
-  const indexDb = (name: string) => env.openDB<Buffer, any>(name, indexDbOptions(FORMAT_VERSION));
+  const meta = env.openDB<unknown, string>('meta', {});
+  const indexDb = (name: string) => {
+    // the store's flag of an index that holds runs, in its meta table too (store.ts)
+    const runsFlag = { get: () => meta.get(`runs:${name}`) === true, set: () => meta.putSync(`runs:${name}`, true) };
+    return new PackedIndex(env.openDB<Buffer, any>(name, indexDbOptions(FORMAT_VERSION)), true, runsFlag);
+  };
   const indexes = (suffix: string) => ({ eavt: indexDb(`eavt${suffix}`), aevt: indexDb(`aevt${suffix}`), avet: indexDb(`avet${suffix}`) });
   return {
     dir,
     env,
     log: env.openDB<unknown, number>('log', LOG_DB_OPTIONS),
-    meta: env.openDB<unknown, string>('meta', {}),
+    meta,
     index: indexes(''),
     history: indexes('.history'),
     logFile: LogFile.open(path.join(dir, 'raw.log')),
@@ -84,6 +90,7 @@ export async function sequentialTransactions(r: RawEnv, txs: RawDatom[][], retra
     const datoms = txs[i]!;
     await new Promise((resolve) => setImmediate(resolve));
     r.env.transactionSync(() => {
+      beginWrite(r);
       const record = logRecord(t, tx, datoms, !retract);
       const { end } = r.logFile.append([{ t, bytes: record }], r.flush, r.logEnd);
       r.logEnd = end;
@@ -91,15 +98,15 @@ export async function sequentialTransactions(r: RawEnv, txs: RawDatom[][], retra
       for (const d of datoms) {
         for (const index of BULK_INDEXES) {
           const key = indexKey(index, d);
-          if (!retract) r.index[index].putSync(key, EMPTY);
+          if (!retract) r.index[index].put(key);
           else {
-            r.index[index].removeSync(key);
-            r.history[index].putSync([...key, tx], EMPTY);
+            r.index[index].remove(key);
+            r.history[index].put([...key, tx]);
           }
         }
       }
       const instant: RawDatom = { e: tx, a: Attr.txInstant, tag: Tag.Instant, payload: t, tx };
-      for (const index of BULK_INDEXES) r.index[index].putSync(indexKey(index, instant), EMPTY);
+      for (const index of BULK_INDEXES) r.index[index].put(indexKey(index, instant));
       r.meta.putSync('lastT', t);
       r.meta.putSync('lastInstant', t);
       r.meta.putSync('logFileEnd', end);
@@ -107,30 +114,43 @@ export async function sequentialTransactions(r: RawEnv, txs: RawDatom[][], retra
   }
 }
 
-/** Every person's datoms as the keys of each index, each index's keys in key order, and the log record. */
+/** Every person's datoms as the keys of each index in byte form and in key order, and the log record. */
 export interface BulkKeys {
-  keys: Record<BulkIndex, KeyPart[][]>;
+  keys: Record<BulkIndex, KeyList>;
   log: Buffer;
 }
 
 export function bulkKeysOf(people: Person[]): BulkKeys {
   const datoms = datomsOf(people).flat();
   const log = logRecord(1, TX_BASE + 1, datoms, true);
-  const keys = {} as Record<BulkIndex, KeyPart[][]>;
-  for (const index of BULK_INDEXES) keys[index] = datoms.map((d) => indexKey(index, d)).sort(compareKeys);
+  const keys = {} as Record<BulkIndex, KeyList>;
+  for (const index of BULK_INDEXES) {
+    const builder = new KeyListBuilder(datoms.length);
+    for (const key of datoms.map((d) => indexKey(index, d)).sort(compareKeys)) builder.add(key);
+    keys[index] = builder.finish();
+  }
   return { keys, log };
 }
 
-/** The log record appended and flushed, then one commit of it and every key: the floor of add-all and init. */
+/**
+ * The log record appended and flushed, then one commit of it and every key, packed into runs as
+ * the store packs a big transaction's keys (packed-index.ts): the floor of add-all and init.
+ */
 export function bulkPut(r: RawEnv, bulk: BulkKeys): void {
   r.env.transactionSync(() => {
+    beginWrite(r);
     r.logEnd = r.logFile.append([{ t: 1, bytes: bulk.log }], r.flush, r.logEnd).end;
     r.log.putSync(1, bulk.log);
-    for (const index of BULK_INDEXES) {
-      const db = r.index[index];
-      for (const key of bulk.keys[index]) db.putSync(key, EMPTY);
-    }
+    for (const index of BULK_INDEXES) r.index[index].putMany(bulk.keys[index]);
   });
+}
+
+/** What the store does at the start of each commit: each index reads whether it holds runs. */
+function beginWrite(r: RawEnv): void {
+  for (const index of BULK_INDEXES) {
+    r.index[index].beginWrite();
+    r.history[index].beginWrite();
+  }
 }
 
 /** The log record factlog's store writes for a transaction of these datoms (storage/log.ts). */
@@ -138,10 +158,3 @@ function logRecord(t: number, tx: number, datoms: RawDatom[], added: boolean): B
   return encodeLogRecord({ t, tx, instant: t, datoms: datoms.map((d) => ({ e: d.e, a: d.a, tag: d.tag, payload: d.payload, added })) });
 }
 
-function compareKeys(x: KeyPart[], y: KeyPart[]): number {
-  for (let i = 0; i < x.length; i++) {
-    const c = comparePart(x[i]!, y[i]!);
-    if (c !== 0) return c;
-  }
-  return 0;
-}

@@ -1,12 +1,13 @@
 // The floor: raw lmdb-js scans of exactly the keys a query must touch, read through the store's
-// own LMDB handles (conn.store internals: the current and history index databases). No decoding
-// beyond lmdb-js's key parsing, no datom objects, no query engine.
+// own index databases (conn.store internals: the current and history PackedIndex, whose keys are
+// single LMDB keys or packed runs of them). No decoding beyond the keys' parsing, no datom
+// objects, no query engine.
 import type { Connection } from '../src/index.js';
 import { encodeValue, tToTx, KEY_SLOTS, type IndexName, type KeyPart } from '../src/storage/encoding.js';
 import { KEY_MAX } from '../src/storage/store.js';
 
 interface LmdbKeys {
-  getKeys(range: { start?: unknown; end?: unknown }): Iterable<unknown>;
+  keys(start: KeyPart[] | undefined, end: KeyPart[] | undefined): Iterable<KeyPart[]>;
 }
 
 /** Reads index keys as of a point in time (current keys, plus retracted ones when asOf is set). */
@@ -38,21 +39,17 @@ export class RawReader {
   /** Keys in [start, end) visible at this reader's time (the key arrays as lmdb-js returns them). */
   *keys(index: IndexName, start: KeyPart[], end: KeyPart[] = [...start, KEY_MAX]): Generator<KeyPart[]> {
     const slot = KEY_SLOTS[index].tx;
-    for (const k of this.current[index].getKeys({ start, end })) {
-      const key = k as KeyPart[];
-      if ((key[slot] as number) <= this.txMax) yield key;
-    }
+    for (const key of this.current[index].keys(start, end)) if ((key[slot] as number) <= this.txMax) yield key;
     if (this.asOfT === null) return;
-    for (const k of this.history[index].getKeys({ start, end })) {
-      const key = k as KeyPart[];
+    for (const key of this.history[index].keys(start, end)) {
       if ((key[slot] as number) <= this.txMax && (key[slot + 1] as number) > this.txMax) yield key;
     }
   }
 
   /** Every key in [start, end) of the current AND history index (a history scan). */
   *allKeys(index: IndexName, start: KeyPart[], end: KeyPart[] = [...start, KEY_MAX]): Generator<KeyPart[]> {
-    for (const k of this.current[index].getKeys({ start, end })) yield k as KeyPart[];
-    for (const k of this.history[index].getKeys({ start, end })) yield k as KeyPart[];
+    yield* this.current[index].keys(start, end);
+    yield* this.history[index].keys(start, end);
   }
 
   /** AVET: entity ids with attr = value. */

@@ -257,7 +257,7 @@ export async function runBenchmark(partial: Partial<BenchOptions> = {}): Promise
         'DataScript attributes are JS strings ("name"); queries are the same text with :attr written as "attr".',
         'DataScript schema indexes (:db/index) every scalar attribute, so both engines have AVET.',
         "write workloads on factlog are durable (each commit's log records fdatasynced to the log file; LMDB's file is flushed in the background) but add-1-process (durability 'process'); fixtures are built with noSync.",
-        "raw lmdb ms of a write workload: the writes factlog's store makes, by hand: the log record appended to a log file and fdatasynced (not for add-1-process), then in a fresh lmdb-js environment the log record, EAVT/AEVT/AVET keys of each datom and of the tx's :db/txInstant, history keys of retractions and meta, one commit per transaction; nothing else.",
+        "raw lmdb ms of a write workload: the writes factlog's store makes, by hand: the log record appended to a log file and fdatasynced (not for add-1-process), then in a fresh lmdb-js environment the log record, EAVT/AEVT/AVET keys of each datom and of the tx's :db/txInstant (add-all and init: packed into runs, as the store packs a big transaction's keys), history keys of retractions and meta, one commit per transaction; nothing else.",
       ],
     },
     workloads: reports,

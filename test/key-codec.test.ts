@@ -3,8 +3,8 @@
 // first) and read back to the same parts.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { KEY_MAX_STRING, readKey, writeKey } from '../src/storage/key-codec.js';
-import type { KeyPart } from '../src/storage/encoding.js';
+import { compareKeys as codecCompareKeys, KEY_MAX_STRING, readKey, writeKey } from '../src/storage/key-codec.js';
+import { indexKey, writeIndexKey, type IndexName, type KeyPart, type RawDatom } from '../src/storage/encoding.js';
 
 const buffer = Buffer.alloc(8192);
 function encode(key: KeyPart[]): Buffer {
@@ -77,6 +77,15 @@ describe('index key codec', () => {
     );
   });
 
+  it('compareKeys gives the order of the bytes from the parts (for scans that stop at a bound without encoding each key)', () => {
+    fc.assert(
+      fc.property(key, key, (a, b) => {
+        expect(Math.sign(codecCompareKeys(a, b))).toBe(Math.sign(Buffer.compare(encode(a), encode(b))));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
   it('keys that share a prefix sort together: a prefix range [p, p + KEY_MAX) holds exactly the keys that start with p', () => {
     fc.assert(
       fc.property(fc.array(part, { minLength: 1, maxLength: 3 }), key, key, (prefix, rest, other) => {
@@ -112,5 +121,25 @@ describe('index key codec', () => {
   it('refuses a string holding U+0000 (the string terminator)', () => {
     expect(() => encode(['a\u0000b'])).toThrow(TypeError);
     expect(() => encode(['é\u0000b'])).toThrow(TypeError);
+  });
+});
+
+describe('index keys written straight from a datom', () => {
+  it('are the bytes of the key array indexKey makes', () => {
+    const datom = fc.record({
+      e: fc.nat({ max: 2 ** 45 }),
+      a: fc.nat({ max: 5000 }),
+      tag: fc.integer({ min: 1, max: 12 }),
+      payload: fc.oneof(part.filter((p) => p !== KEY_MAX_STRING), fc.string({ minLength: 300, maxLength: 400 }).filter((s) => !s.includes('\0'))),
+      tx: fc.integer({ min: 2 ** 40, max: 2 ** 41 }),
+    });
+    fc.assert(
+      fc.property(datom, fc.constantFrom<IndexName>('eavt', 'aevt', 'avet', 'vaet'), (d, index) => {
+        const written = Buffer.alloc(8192);
+        const end = writeIndexKey[index](d as RawDatom, written, 0);
+        expect(written.subarray(0, end)).toEqual(encode(indexKey(index, d as RawDatom)));
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

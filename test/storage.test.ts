@@ -5,6 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { Keyword, open, pull, q } from '../src/index.js';
 import { DATA_FILE, FORMAT_VERSION } from '../src/storage/store.js';
 import { tempDir } from './helpers/tmp.js';
+import { KEY_SLOTS } from '../src/storage/encoding.js';
+import { Attr } from '../src/db/schema.js';
 
 async function openError(options: Parameters<typeof open>[0]): Promise<any> {
   return open(options).then(
@@ -256,3 +258,94 @@ describe('index key formats', () => {
   });
 });
 
+
+describe('format 4: runs of keys', () => {
+  /** A seeded sequence of big and small transactions: loads, updates, retractions, retractEntity. */
+  function workload(seed: number): unknown[][] {
+    let s = seed;
+    const rand = (n: number) => ((s = (s * 1103515245 + 12345) % 2 ** 31) % n);
+    const person = (i: number) => ({ ':db/id': `p${i}`, ':p/id': i, ':p/name': ['Ann', 'Bo', 'Cy', 'Dé'][rand(4)], ':p/age': rand(90), ':p/tags': [rand(5), rand(5) + 5] });
+    const txs: unknown[][] = [
+      [
+        { ':db/ident': ':p/id', ':db/valueType': ':db.type/long', ':db/cardinality': ':db.cardinality/one', ':db/unique': ':db.unique/identity' },
+        { ':db/ident': ':p/name', ':db/valueType': ':db.type/string', ':db/cardinality': ':db.cardinality/one' },
+        { ':db/ident': ':p/age', ':db/valueType': ':db.type/long', ':db/cardinality': ':db.cardinality/one' },
+        { ':db/ident': ':p/tags', ':db/valueType': ':db.type/long', ':db/cardinality': ':db.cardinality/many' },
+        { ':db/ident': ':p/friend', ':db/valueType': ':db.type/ref', ':db/cardinality': ':db.cardinality/many' },
+      ],
+      Array.from({ length: 300 }, (_, i) => person(i)),
+    ];
+    for (let k = 0; k < 120; k++) {
+      const i = rand(300);
+      const ref = [':p/id', i];
+      switch (rand(6)) {
+        case 0:
+          txs.push([[':db/add', ref, ':p/age', rand(90)]]);
+          break;
+        case 1:
+          txs.push([[':db/retract', ref, ':p/tags', rand(10)]]);
+          break;
+        case 2:
+          txs.push([[':db/retractEntity', ref]]);
+          break;
+        case 3:
+          txs.push([[':db/add', ref, ':p/friend', [':p/id', rand(300)]]]);
+          break;
+        case 4:
+          // a big transaction into what is there: updates land inside runs
+          txs.push(Array.from({ length: 40 }, () => ({ ':p/id': rand(300), ':p/age': rand(90), ':p/name': 'Eve' })));
+          break;
+        default:
+          txs.push([person(300 + k)]);
+      }
+    }
+    return txs;
+  }
+
+  /** Every index's keys, but for :db/txInstant datoms (the two databases' clocks differ). */
+  async function dumps(conn: Awaited<ReturnType<typeof open>>): Promise<unknown[]> {
+    return (['eavt', 'aevt', 'avet', 'vaet'] as const).flatMap((i) =>
+      (['current', 'history'] as const).map((which) => conn.store.dumpIndex(i, which).filter((k) => k[KEY_SLOTS[i].a] !== Attr.txInstant)),
+    );
+  }
+
+  it('holds the same datoms as format 3 (one entry per key) after the same transactions, and after a rebuild', async () => {
+    const txs = workload(7);
+    const conns = [await open({ path: path.join(tempDir(), 'f3'), createFormat: 3, noSync: true }), await open({ path: path.join(tempDir(), 'f4'), noSync: true })];
+    try {
+      expect(conns.map((c) => c.store.format)).toEqual([3, 4]);
+      for (const tx of txs) {
+        const outcomes = await Promise.all(conns.map((c) => c.transact(tx).then(() => 'ok', (e) => e.code)));
+        expect(outcomes[1]).toBe(outcomes[0]);
+      }
+      const [old, packed] = conns as [Awaited<ReturnType<typeof open>>, Awaited<ReturnType<typeof open>>];
+      expect(await dumps(packed)).toEqual(await dumps(old));
+      const query = '[:find ?id ?n ?a :where [?e :p/id ?id] [?e :p/name ?n] [?e :p/age ?a]]';
+      expect(q(query, packed.db())).toEqual(q(query, old.db()));
+      const mid = Math.floor(packed.basisT / 2);
+      expect(q(query, packed.db().asOf(mid))).toEqual(q(query, old.db().asOf(mid)));
+      expect(packed.store.stats().entries).toEqual(old.store.stats().entries);
+      const before = await dumps(packed);
+      await packed.rebuildIndexes();
+      expect(await dumps(packed)).toEqual(before);
+    } finally {
+      for (const c of conns) await c.close();
+    }
+  });
+
+  it('a big transaction takes a few LMDB entries per index, not one per datom', async () => {
+    const dir = path.join(tempDir(), 'db');
+    const conn = await open({ path: dir, noSync: true });
+    for (const tx of workload(3).slice(0, 2)) await conn.transact(tx);
+    const datoms = conn.store.stats().entries.eavt!;
+    await conn.close();
+    const env = openLmdb({ path: path.join(dir, DATA_FILE), maxDbs: 16, readOnly: true });
+    try {
+      const entries = (env.openDB('eavt', { encoding: 'binary', keyEncoding: 'binary' }).getStats() as { entryCount: number }).entryCount;
+      expect(datoms).toBeGreaterThan(1500);
+      expect(entries).toBeLessThan(datoms / 10);
+    } finally {
+      await env.close();
+    }
+  });
+});

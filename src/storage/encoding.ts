@@ -7,6 +7,7 @@ import { Keyword, Sym, Uuid } from '../../query-lang/edn/types.js';
 import { printEdn } from '../../query-lang/edn/printer.js';
 import { readEdn } from '../../query-lang/edn/reader.js';
 import type { Datom, Value, ValueType } from '../db/api.js';
+import { writePart, writeUint } from './key-codec.js';
 
 export const enum Tag {
   Boolean = 1,
@@ -212,6 +213,29 @@ export function indexKey(index: IndexName, d: RawDatom, key: KeyPart[] = []): Ke
   key[s.tx] = d.tx;
   return key;
 }
+
+/**
+ * The byte form (key-codec.ts) of `d`'s key in each index, written at `pos` (returns where it
+ * ends): the bytes of writeKey(indexKey(index, d)), for bulk writes, without the array.
+ */
+export const writeIndexKey: Record<IndexName, (d: RawDatom, target: Uint8Array, pos: number) => number> = {
+  eavt: (d, target, pos) => {
+    pos = writeUint(d.tag, target, writeUint(d.a, target, writeUint(d.e, target, pos)));
+    return writeUint(d.tx, target, writePart(keyPayload(d.payload), target, pos));
+  },
+  aevt: (d, target, pos) => {
+    pos = writeUint(d.tag, target, writeUint(d.e, target, writeUint(d.a, target, pos)));
+    return writeUint(d.tx, target, writePart(keyPayload(d.payload), target, pos));
+  },
+  avet: (d, target, pos) => {
+    pos = writePart(keyPayload(d.payload), target, writeUint(d.tag, target, writeUint(d.a, target, pos)));
+    return writeUint(d.tx, target, writeUint(d.e, target, pos));
+  },
+  vaet: (d, target, pos) => {
+    pos = writeUint(d.e, target, writeUint(d.a, target, writePart(d.payload, target, pos)));
+    return writeUint(d.tx, target, pos);
+  },
+};
 
 export function tagInKey(index: IndexName, key: KeyPart[]): Tag {
   const slot = KEY_SLOTS[index].tag;

@@ -69,7 +69,7 @@ export function readKey(source: Uint8Array, start: number, end: number): KeyPart
 
 export const KEY_CODEC = { writeKey, readKey };
 
-function writePart(part: KeyPart, target: Uint8Array, pos: number): number {
+export function writePart(part: KeyPart, target: Uint8Array, pos: number): number {
   switch (typeof part) {
     case 'number':
       return writeNumber(part, target, pos);
@@ -103,7 +103,7 @@ function writeNumber(n: number, target: Uint8Array, pos: number): number {
 }
 
 /** 0 <= n < 2^53, an integer: its byte length in the kind byte, then its bytes, big-endian. */
-function writeUint(n: number, target: Uint8Array, pos: number): number {
+export function writeUint(n: number, target: Uint8Array, pos: number): number {
   if (n < TWO_32) {
     const length = n === 0 ? 0 : n < 0x100 ? 1 : n < 0x10000 ? 2 : n < 0x1000000 ? 3 : 4;
     target[pos++] = UINT + length;
@@ -304,4 +304,76 @@ function asciiString(source: Uint8Array, start: number, end: number): string {
   const buffer = source as NodeBytes;
   if (typeof buffer.latin1Slice === 'function') return buffer.latin1Slice(start, end);
   return String.fromCharCode.apply(null, source.subarray(start, end) as unknown as number[]);
+}
+
+/**
+ * The order of two keys' bytes (what LMDB's memcmp gives), from their parts: for scans that stop
+ * at a bound without encoding every key they read (packed-index.ts).
+ */
+export function compareKeys(a: readonly KeyPart[], b: readonly KeyPart[]): number {
+  const n = a.length < b.length ? a.length : b.length;
+  for (let i = 0; i < n; i++) {
+    const c = comparePart(a[i]!, b[i]!);
+    if (c !== 0) return c;
+  }
+  return a.length - b.length;
+}
+
+/** The kinds in byte order: booleans, numbers (and bigints, by value), NaN, strings, KEY_MAX. */
+function partRank(p: KeyPart): number {
+  switch (typeof p) {
+    case 'boolean':
+      return 0;
+    case 'string':
+      return p === KEY_MAX_STRING ? 4 : 3;
+    case 'number':
+      return p !== p ? 2 : 1;
+    default:
+      return 1;
+  }
+}
+
+export function comparePart(a: KeyPart, b: KeyPart): number {
+  if (a === b) return 0;
+  const ra = partRank(a);
+  const rb = partRank(b);
+  if (ra !== rb) return ra - rb;
+  if (ra === 3) return compareUtf8(a as string, b as string);
+  if (ra === 1) {
+    if (a < b) return -1;
+    if (a > b) return 1;
+    // the same value: the number's bytes end where the bigint's go on with BIGINT
+    return (typeof a === 'bigint' ? 1 : 0) - (typeof b === 'bigint' ? 1 : 0);
+  }
+  if (ra === 0) return a ? 1 : -1;
+  return 0;
+}
+
+/**
+ * Strings in UTF-8 byte order, which is code point order. UTF-16 units order them the same except
+ * that a surrogate (an astral character) must sort above U+E000..U+FFFF.
+ */
+function compareUtf8(a: string, b: string): number {
+  const n = a.length < b.length ? a.length : b.length;
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x >= 0xd800 && y >= 0xd800) {
+      x = x < 0xe000 ? x + 0x2000 : x - 0x800;
+      y = y < 0xe000 ? y + 0x2000 : y - 0x800;
+    }
+    return x - y;
+  }
+  return a.length - b.length;
+}
+
+/** memcmp of a[as, ae) and b[bs, be). */
+export function compareBytes(a: Uint8Array, as: number, ae: number, b: Uint8Array, bs: number, be: number): number {
+  const n = Math.min(ae - as, be - bs);
+  for (let i = 0; i < n; i++) {
+    const d = a[as + i]! - b[bs + i]!;
+    if (d !== 0) return d;
+  }
+  return ae - as - (be - bs);
 }

@@ -6,30 +6,33 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { open as openLmdb, type Database, type RootDatabase } from 'lmdb';
 import { FactlogError } from '../../query-lang/errors.js';
-import { addLongValueSource, datomFromKey, indexKey, KEY_SLOTS, longValueEntry, rawFromKey, Tag, tagInKey, keyPayload, type Payload, TX_BASE as TX_BASE_ID, type IndexName, type KeyPart, type RawDatom } from './encoding.js';
+import { addLongValueSource, datomFromKey, indexKey, writeIndexKey, KEY_SLOTS, longValueEntry, rawFromKey, Tag, tagInKey, keyPayload, type Payload, TX_BASE as TX_BASE_ID, type IndexName, type KeyPart, type RawDatom } from './encoding.js';
 import type { Datom } from '../db/api.js';
 import { decodeLogEntry, encodeLogEntry, encodeLogParts, encodeLogRecord, toLogEntry, type LogEntry } from './log.js';
 import { KEY_CODEC, KEY_MAX_STRING } from './key-codec.js';
+import { KeyListBuilder, PackedIndex, type KeyList } from './packed-index.js';
 import { isGateTicket, joinEnvironmentGate, throughEnvironmentGate } from './env-gate.js';
 import { LOG_FILE, LOG_FILE_START, LogFile, type LogRecord, type ReadRecord } from './log-file.js';
 import { findMarks, isUnsyncedMark, removeMarks, UnsyncedMark } from './unsynced-marks.js';
 import { Checkpoints } from './checkpoints.js';
 
 /**
+ * 4: an index entry may hold a packed run of keys (packed-index.ts).
  * 3: log records in factlog's own bytes (log.ts). 2: index keys in factlog's own byte form
  * (key-codec.ts). 1: index keys in lmdb-js's default encoding (ordered-binary). Older formats are
  * still read and written, so databases made before keep working, with older factlogs too.
  */
-export const FORMAT_VERSION = 3;
+export const FORMAT_VERSION = 4;
 /** The first format whose index keys use key-codec.ts. */
 const COMPACT_KEYS_FORMAT = 2;
 /** The first format whose log records use encodeLogRecord. */
 const BINARY_LOG_FORMAT = 3;
+/** The first format whose index entries may be runs of keys. */
+const PACKED_FORMAT = 4;
 export const DATA_FILE = 'factlog.mdb';
 export const INDEXES: IndexName[] = ['eavt', 'aevt', 'avet', 'vaet'];
 const DB_NAMES = ['meta', 'log', 'values', ...INDEXES, ...INDEXES.map((i) => `${i}.history`)];
 
-const EMPTY = Buffer.alloc(0);
 /** Sorts after any key element we store; closes a prefix range. */
 export const KEY_MAX = KEY_MAX_STRING;
 
@@ -122,8 +125,8 @@ export class Store {
   /** Long values (see keyPayload in encoding.ts) by their SHA-256. */
   private readonly values: Database<string, string>;
   private readonly withdrawValues: () => void;
-  private readonly current: Record<IndexName, Database<Buffer, any>>;
-  private readonly history: Record<IndexName, Database<Buffer, any>>;
+  private readonly current: Record<IndexName, PackedIndex>;
+  private readonly history: Record<IndexName, PackedIndex>;
   readonly readOnly: boolean;
   /** The format this database was created in (FORMAT_VERSION for a new one): decides the key encoding. */
   readonly format: number;
@@ -149,7 +152,10 @@ export class Store {
     this.values = this.env.openDB('values', {});
     this.withdrawValues = addLongValueSource((hash) => this.values.get(hash));
     this.format = this.meta.get('formatVersion') ?? options.createFormat ?? FORMAT_VERSION;
-    const indexDb = (name: string) => this.env.openDB<Buffer, any>(name, indexDbOptions(this.format));
+    const indexDb = (name: string) => {
+      const runsFlag = { get: () => this.meta.get(`runs:${name}`) === true, set: () => this.meta.putSync(`runs:${name}`, true) };
+      return new PackedIndex(this.env.openDB<Buffer, any>(name, indexDbOptions(this.format)), this.format >= PACKED_FORMAT, runsFlag);
+    };
     this.current = { eavt: indexDb('eavt'), aevt: indexDb('aevt'), avet: indexDb('avet'), vaet: indexDb('vaet') };
     this.history = {
       eavt: indexDb(`eavt.history`),
@@ -370,11 +376,16 @@ export class Store {
   private isEmpty(): boolean {
     const names = new Set(DB_NAMES);
     for (const key of this.env.getKeys()) if (!names.has(String(key))) return false;
-    const dbs = [this.meta, this.log, ...Object.values(this.current), ...Object.values(this.history)];
-    return dbs.every((db) => {
-      for (const _ of db.getKeys({ limit: 1 })) return false;
+    const tables = this.tables();
+    const isEmpty = (keys: Iterable<unknown>) => {
+      for (const _ of keys) return false;
       return true;
-    });
+    };
+    return isEmpty(this.meta.getKeys({ limit: 1 })) && isEmpty(this.log.getKeys({ limit: 1 })) && tables.every((t) => isEmpty(t.keys(undefined, undefined, 1)));
+  }
+
+  private tables(): PackedIndex[] {
+    return [...Object.values(this.current), ...Object.values(this.history)];
   }
 
   // ---------------- meta ----------------
@@ -430,6 +441,7 @@ export class Store {
     const commit = () =>
       this.env.transactionSync(() => {
         this.checkpoints!.beforeCommit();
+        for (const table of this.tables()) table.beginWrite();
         for (const queued of batch) {
           const recordsBefore = this.pendingRecords.length;
           try {
@@ -502,14 +514,16 @@ export class Store {
     if (asserted.length < SORT_THRESHOLD) {
       for (const d of asserted) this.putCurrent(d);
     } else {
-      // Big transactions: put each index's keys in key order. LMDB then fills pages left to
-      // right and touches each page once instead of at random (about twice as fast).
-      // One key array is reused: lmdb-js encodes the key during the put.
+      // Big transactions: each index's keys in (close to) key order, packed into runs from
+      // format 4, else put in order (LMDB then fills pages left to right, about twice as fast).
       const order = keyOrders(asserted);
       for (const index of INDEXES) {
-        const db = this.current[index];
-        const key: KeyPart[] = index === 'vaet' ? [0, 0, 0, 0] : [0, 0, 0, 0, 0];
-        for (const datoms of order[index]) for (const d of datoms) db.putSync(indexKey(index, d, key), EMPTY);
+        const table = this.current[index];
+        if (table.packs) table.putMany(keyListOf(index, order[index], asserted.length));
+        else {
+          const key: KeyPart[] = index === 'vaet' ? [0, 0, 0, 0] : [0, 0, 0, 0, 0];
+          for (const datoms of order[index]) for (const d of datoms) table.put(indexKey(index, d, key));
+        }
       }
     }
     for (const d of asserted) {
@@ -534,21 +548,21 @@ export class Store {
   private putCurrent(d: RawDatom): void {
     for (const index of INDEXES) {
       if (index === 'vaet' && d.tag !== Tag.Ref) continue;
-      this.current[index].putSync(indexKey(index, d), EMPTY);
+      this.current[index].put(indexKey(index, d));
     }
   }
 
   private removeCurrent(d: RawDatom): void {
     for (const index of INDEXES) {
       if (index === 'vaet' && d.tag !== Tag.Ref) continue;
-      this.current[index].removeSync(indexKey(index, d));
+      this.current[index].remove(indexKey(index, d));
     }
   }
 
   private putHistory(d: RawDatom, txRetracted: number): void {
     for (const index of INDEXES) {
       if (index === 'vaet' && d.tag !== Tag.Ref) continue;
-      this.history[index].putSync([...indexKey(index, d), txRetracted], EMPTY);
+      this.history[index].put([...indexKey(index, d), txRetracted]);
     }
   }
 
@@ -558,9 +572,14 @@ export class Store {
    * The key range of a scan, once the store is known to be open: lmdb-js's own error on a closed
    * environment ("Can not renew a transaction") names neither the database nor a code.
    */
-  private range(prefix: KeyPart[], end?: KeyPart[]) {
+  private range(prefix: KeyPart[], end?: KeyPart[]): { start: KeyPart[] | undefined; end: KeyPart[] | undefined } {
     this.assertOpen();
     return rangeOf(prefix, end);
+  }
+
+  private scan(table: PackedIndex, prefix: KeyPart[], end?: KeyPart[], limit?: number): Iterable<KeyPart[]> {
+    const range = this.range(prefix, end);
+    return table.keys(range.start, range.end, limit);
   }
 
   private assertOpen(): void {
@@ -569,19 +588,17 @@ export class Store {
 
   /** Current datoms whose key starts with `prefix`, in index order. */
   *scanCurrent(index: IndexName, prefix: KeyPart[], end?: KeyPart[]): Generator<RawDatom> {
-    for (const key of this.current[index].getKeys(this.range(prefix, end))) {
-      yield rawFromKey(index, key as KeyPart[]);
-    }
+    for (const key of this.scan(this.current[index], prefix, end)) yield rawFromKey(index, key);
   }
 
   /** The raw keys of the current or history part of an index in [prefix, end), in key order. */
   keys(which: 'current' | 'history', index: IndexName, prefix: KeyPart[], end?: KeyPart[]): Iterable<KeyPart[]> {
-    return (which === 'current' ? this.current : this.history)[index].getKeys(this.range(prefix, end)) as Iterable<KeyPart[]>;
+    return this.scan((which === 'current' ? this.current : this.history)[index], prefix, end);
   }
 
   /** Current datoms decoded straight from their keys: the fast path for reading "now". */
   *scanCurrentDatoms(index: IndexName, prefix: KeyPart[], end?: KeyPart[]): Generator<Datom> {
-    for (const key of this.current[index].getKeys(this.range(prefix, end))) yield datomFromKey(index, key as KeyPart[]);
+    for (const key of this.scan(this.current[index], prefix, end)) yield datomFromKey(index, key);
   }
 
   /**
@@ -595,7 +612,7 @@ export class Store {
     visit: (e: number, a: number, tag: Tag, payload: Payload, tx: number) => void,
   ): void {
     const s = KEY_SLOTS[index];
-    for (const k of this.current[index].getKeys(this.range(prefix, end)) as Iterable<KeyPart[]>) {
+    for (const k of this.scan(this.current[index], prefix, end)) {
       visit(k[s.e] as number, k[s.a] as number, tagInKey(index, k), k[s.payload], k[s.tx] as number);
     }
   }
@@ -608,7 +625,7 @@ export class Store {
     visit: (e: number, a: number, tag: Tag, payload: Payload, txAsserted: number, txRetracted: number) => void,
   ): void {
     const s = KEY_SLOTS[index];
-    for (const k of this.history[index].getKeys(this.range(prefix, end)) as Iterable<KeyPart[]>) {
+    for (const k of this.scan(this.history[index], prefix, end)) {
       visit(k[s.e] as number, k[s.a] as number, tagInKey(index, k), k[s.payload], k[s.tx] as number, k[s.tx + 1] as number);
     }
   }
@@ -616,19 +633,19 @@ export class Store {
   /** Retracted datoms (with the tx that retracted them) whose key starts with `prefix`. */
   *scanHistory(index: IndexName, prefix: KeyPart[], end?: KeyPart[]): Generator<{ raw: RawDatom; txRetracted: number }> {
     const slot = KEY_SLOTS[index].tx + 1;
-    for (const key of this.history[index].getKeys(this.range(prefix, end))) {
-      const k = key as KeyPart[];
+    for (const k of this.scan(this.history[index], prefix, end)) {
       yield { raw: rawFromKey(index, k), txRetracted: k[slot] as number };
     }
   }
 
   /** Number of current keys with this prefix; exact, but costs a scan of them. */
   countCurrent(index: IndexName, prefix: KeyPart[], end?: KeyPart[]): number {
-    return this.current[index].getKeysCount(this.range(prefix, end));
+    const range = this.range(prefix, end);
+    return this.current[index].count(range.start, range.end);
   }
 
   hasHistory(index: IndexName, prefix: KeyPart[], end?: KeyPart[]): boolean {
-    for (const _ of this.history[index].getKeys({ ...this.range(prefix, end), limit: 1 })) return true;
+    for (const _ of this.scan(this.history[index], prefix, end, 1)) return true;
     return false;
   }
 
@@ -650,8 +667,8 @@ export class Store {
   async rebuildIndexes(keepHistory: (a: number, entry: LogEntry) => boolean): Promise<void> {
     await this.writeTransaction(() => {
       for (const index of INDEXES) {
-        this.current[index].clearSync();
-        this.history[index].clearSync();
+        this.current[index].clear();
+        this.history[index].clear();
       }
       for (const key of [...this.meta.getKeys()]) if (String(key).startsWith('count:')) this.meta.removeSync(key);
       for (const entry of this.logRange()) this.indexLogEntry(entry, keepHistory);
@@ -732,16 +749,15 @@ export class Store {
 
   /** Every key of an index (current and history), for comparing indexes in tests and tools. */
   dumpIndex(index: IndexName, which: 'current' | 'history'): KeyPart[][] {
-    const db = which === 'current' ? this.current[index] : this.history[index];
-    return [...db.getKeys({})] as KeyPart[][];
+    return (which === 'current' ? this.current[index] : this.history[index]).all();
   }
 
-  /** sizeBytes: LMDB's file; logFileBytes: the log file. */
+  /** entries: keys per index (datoms), log records; sizeBytes: LMDB's file; logFileBytes: the log file. */
   stats(): { entries: Record<string, number>; sizeBytes: number; logFileBytes: number } {
     const entries: Record<string, number> = { log: (this.log.getStats() as any).entryCount };
     for (const index of INDEXES) {
-      entries[index] = (this.current[index].getStats() as any).entryCount;
-      entries[`${index}.history`] = (this.history[index].getStats() as any).entryCount;
+      entries[index] = this.current[index].count(undefined, undefined);
+      entries[`${index}.history`] = this.history[index].count(undefined, undefined);
     }
     const file = path.join(this.dir, DATA_FILE);
     const size = (f: string) => (fs.existsSync(f) ? fs.statSync(f).size : 0);
@@ -820,8 +836,8 @@ const VAET_ORDER = (x: RawDatom, y: RawDatom): number => (x.payload as number) -
 /**
  * Each index's datoms in (close to) its key order, as runs to put one after the other. One EAVT
  * sort (skipped when the tx data already came in that order, as bulk loads do), then a stable
- * split by attribute gives AEVT's order, and sorting each attribute's run by value AVET's:
- * sorts of one attribute's datoms instead of three sorts of all of them.
+ * split by attribute gives AEVT's order, and grouping each attribute's run by value AVET's:
+ * sorts of one attribute's values instead of three sorts of all the datoms.
  */
 function keyOrders(asserted: RawDatom[]): Record<IndexName, RawDatom[][]> {
   const eavt = sortedBy(asserted, EAVT_ORDER);
@@ -835,9 +851,34 @@ function keyOrders(asserted: RawDatom[]): Record<IndexName, RawDatom[][]> {
   return {
     eavt: [eavt],
     aevt,
-    avet: aevt.map((run) => sortedBy(run, VALUE_ORDER)),
+    avet: aevt.flatMap(inValueOrder),
     vaet: [asserted.filter((d) => d.tag === Tag.Ref).sort(VAET_ORDER)],
   };
+}
+
+/**
+ * One attribute's datoms, in entity order, in AVET's order: as groups of one value each (the
+ * entity order kept within a group), the groups sorted by value. An attribute has mostly far
+ * fewer values than datoms, so this sorts its distinct values instead of all of them.
+ */
+function inValueOrder(run: RawDatom[]): RawDatom[][] {
+  const tag = run[0]!.tag;
+  const groups = new Map<Payload, RawDatom[]>();
+  for (const d of run) {
+    if (d.tag !== tag) return [sortedBy(run, VALUE_ORDER)];
+    const group = groups.get(d.payload);
+    if (group) group.push(d);
+    else groups.set(d.payload, [d]);
+  }
+  return [...groups.keys()].sort(cmp).map((v) => groups.get(v)!);
+}
+
+/** The keys in `index` of runs of datoms, one after the other, in byte form. */
+function keyListOf(index: IndexName, runs: RawDatom[][], expected: number): KeyList {
+  const keys = new KeyListBuilder(expected);
+  const write = writeIndexKey[index];
+  for (const datoms of runs) for (const d of datoms) keys.addWritten(write, d);
+  return keys.finish();
 }
 
 /** `datoms` in `order`: itself when already in order, else a sorted copy. */

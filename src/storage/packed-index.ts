@@ -1,0 +1,452 @@
+// One index database (EAVT, AEVT... current or history) as a sorted set of keys. From format 4 an
+// LMDB entry holds either one key (an empty value) or a packed run of keys: lmdb-js costs about a
+// microsecond per put whatever its size, so a bulk load puts one entry per PACK_SIZE keys instead
+// of one per key. A run's entry key is its last key followed by KEY_MAX: it sorts after each of
+// its keys and before any key that follows them (index keys of one database all have the same
+// number of parts, so no key extends another), so LMDB's order stays the keys' order. Older
+// formats hold single keys only, and are read and written as before.
+import type { Database } from 'lmdb';
+import type { KeyPart } from './encoding.js';
+import { compareBytes, compareKeys, KEY_MAX_STRING, readKey, writeKey } from './key-codec.js';
+
+const EMPTY = Buffer.alloc(0);
+/** Keys a bulk write packs into one entry. A run grown past twice as many (by writes inside it) is split. */
+export const PACK_SIZE = 64;
+/** The byte KEY_MAX is written as (key-codec.ts): appended to a run's last key, its entry key. */
+const KEY_MAX_BYTE = 0xfd;
+/** LMDB's (and lmdb-js's) longest key is 1978 bytes: room for any key in a builder. */
+const MAX_KEY_BYTES = 2048;
+
+/** Keys in byte form, back to back: key i is bytes[i ? ends[i-1] : 0, ends[i]). */
+export interface KeyList {
+  bytes: Uint8Array;
+  ends: Uint32Array;
+}
+
+const startOf = (list: KeyList, i: number) => (i === 0 ? 0 : list.ends[i - 1]!);
+
+/** Collects keys into a KeyList (each is encoded at once, so the caller may reuse its array). */
+export class KeyListBuilder {
+  private bytes: Buffer;
+  private ends: Uint32Array;
+  private count = 0;
+  private pos = 0;
+
+  constructor(expected: number) {
+    this.bytes = Buffer.allocUnsafe(Math.max(expected, 16) * 24 + MAX_KEY_BYTES);
+    this.ends = new Uint32Array(Math.max(expected, 16));
+  }
+
+  add(key: KeyPart[] | Uint8Array): void {
+    this.makeRoom();
+    this.pos = writeKey(key, this.bytes, this.pos);
+    this.ends[this.count++] = this.pos;
+  }
+
+  /** Adds the key `write(arg, ...)` writes (a bulk writer's own encoder, which needs no key array). */
+  addWritten<T>(write: (arg: T, target: Uint8Array, pos: number) => number, arg: T): void {
+    this.makeRoom();
+    this.pos = write(arg, this.bytes, this.pos);
+    this.ends[this.count++] = this.pos;
+  }
+
+  private makeRoom(): void {
+    if (this.pos + MAX_KEY_BYTES > this.bytes.length) {
+      const grown = Buffer.allocUnsafe(this.bytes.length * 2);
+      this.bytes.copy(grown, 0, 0, this.pos);
+      this.bytes = grown;
+    }
+    if (this.count === this.ends.length) {
+      const grown = new Uint32Array(this.ends.length * 2);
+      grown.set(this.ends);
+      this.ends = grown;
+    }
+  }
+
+  finish(): KeyList {
+    return { bytes: this.bytes.subarray(0, this.pos), ends: this.ends.subarray(0, this.count) };
+  }
+}
+
+/** The keys of `list` in byte order, without repeats (bulk writers give them in close to that order). */
+function sortedKeys(list: KeyList): KeyList {
+  const { bytes, ends } = list;
+  const n = ends.length;
+  const cmp = (i: number, j: number) => compareBytes(bytes, startOf(list, i), ends[i]!, bytes, startOf(list, j), ends[j]!);
+  let ordered = true;
+  for (let i = 1; i < n && ordered; i++) ordered = cmp(i - 1, i) < 0;
+  if (ordered) return list;
+  const order = Array.from({ length: n }, (_, i) => i).sort(cmp);
+  const out = new KeyListBuilder(n);
+  order.forEach((k, i) => {
+    if (i === 0 || cmp(order[i - 1]!, k) !== 0) out.add(bytes.subarray(startOf(list, k), ends[k]!));
+  });
+  return out.finish();
+}
+
+/**
+ * A run's value: the key count (u32), each key's end offset (u32, from the start of the key
+ * bytes), then the keys' bytes back to back.
+ */
+class Run {
+  readonly count: number;
+  private readonly data: number;
+
+  constructor(readonly value: Buffer) {
+    this.count = value.readUInt32LE(0);
+    this.data = 4 + 4 * this.count;
+  }
+
+  start(i: number): number {
+    return this.data + (i === 0 ? 0 : this.value.readUInt32LE(4 * i));
+  }
+
+  end(i: number): number {
+    return this.data + this.value.readUInt32LE(4 + 4 * i);
+  }
+
+  key(i: number): KeyPart[] {
+    return readKey(this.value, this.start(i), this.end(i));
+  }
+
+  compareAt(i: number, bytes: Uint8Array, from = 0, to = bytes.length): number {
+    return compareBytes(this.value, this.start(i), this.end(i), bytes, from, to);
+  }
+
+  /** The first key >= bytes[0, length) (count when none is). */
+  lowerBound(bytes: Uint8Array, length = bytes.length): number {
+    let lo = 0;
+    let hi = this.count;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.compareAt(mid, bytes, 0, length) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** The first key >= `key`. */
+  lowerBoundOf(key: KeyPart[]): number {
+    return this.lowerBound(scratch, writeKey(key, scratch, 0));
+  }
+
+  /** This run's value with key i left out. */
+  without(i: number): Buffer {
+    const length = this.end(i) - this.start(i);
+    const value = Buffer.allocUnsafe(this.value.length - 4 - length);
+    value.writeUInt32LE(this.count - 1, 0);
+    for (let k = 0; k < this.count - 1; k++) {
+      const end = this.value.readUInt32LE(4 + 4 * (k < i ? k : k + 1));
+      value.writeUInt32LE(k < i ? end : end - length, 4 + 4 * k);
+    }
+    const data = 4 + 4 * (this.count - 1);
+    this.value.copy(value, data, this.data, this.start(i));
+    this.value.copy(value, data + this.start(i) - this.data, this.end(i));
+    return value;
+  }
+
+  /** This run's value with `bytes` inserted as key i. */
+  with(i: number, bytes: Uint8Array): Buffer {
+    const value = Buffer.allocUnsafe(this.value.length + 4 + bytes.length);
+    value.writeUInt32LE(this.count + 1, 0);
+    const at = this.start(i) - this.data;
+    for (let k = 0; k <= this.count; k++) {
+      const end = k < i ? this.value.readUInt32LE(4 + 4 * k) : k === i ? at + bytes.length : this.value.readUInt32LE(4 * k) + bytes.length;
+      value.writeUInt32LE(end, 4 + 4 * k);
+    }
+    const data = 4 + 4 * (this.count + 1);
+    this.value.copy(value, data, this.data, this.start(i));
+    value.set(bytes, data + at);
+    this.value.copy(value, data + at + bytes.length, this.start(i));
+    return value;
+  }
+
+  /** The entry key of this run with key i as its last: its bytes and KEY_MAX. */
+  entryKeyAt(i: number): Buffer {
+    const key = Buffer.allocUnsafe(this.end(i) - this.start(i) + 1);
+    this.value.copy(key, 0, this.start(i), this.end(i));
+    key[key.length - 1] = KEY_MAX_BYTE;
+    return key;
+  }
+
+  /** Every key, in byte form. */
+  keys(): KeyList {
+    const ends = new Uint32Array(this.count);
+    for (let i = 0; i < this.count; i++) ends[i] = this.end(i) - this.data;
+    return { bytes: this.value.subarray(this.data, this.end(this.count - 1)), ends };
+  }
+}
+
+function encodeRun(list: KeyList, from: number, to: number): Buffer {
+  const base = startOf(list, from);
+  const count = to - from;
+  const value = Buffer.allocUnsafe(4 + 4 * count + (list.ends[to - 1]! - base));
+  value.writeUInt32LE(count, 0);
+  for (let i = 0; i < count; i++) value.writeUInt32LE(list.ends[from + i]! - base, 4 + 4 * i);
+  value.set(list.bytes.subarray(base, list.ends[to - 1]!), 4 + 4 * count);
+  return value;
+}
+
+/** The entry key of a run whose last key is list's key `last`: its bytes and KEY_MAX. */
+function runEntryKey(list: KeyList, last: number): Buffer {
+  const start = startOf(list, last);
+  const key = Buffer.allocUnsafe(list.ends[last]! - start + 1);
+  key.set(list.bytes.subarray(start, list.ends[last]!), 0);
+  key[key.length - 1] = KEY_MAX_BYTE;
+  return key;
+}
+
+const isRunKey = (key: KeyPart[]) => key[key.length - 1] === KEY_MAX_STRING;
+
+const scratch = Buffer.allocUnsafe(MAX_KEY_BYTES * 2);
+/** A key's bytes, in a new buffer. */
+function encodeKey(key: KeyPart[]): Buffer {
+  return Buffer.from(scratch.subarray(0, writeKey(key, scratch, 0)));
+}
+
+/** Two key lists merged in order, without repeats. */
+function mergeKeys(x: KeyList, y: KeyList, yFrom: number, yTo: number): KeyList {
+  const out = new KeyListBuilder(x.ends.length + yTo - yFrom);
+  let i = 0;
+  let j = yFrom;
+  const xKey = (k: number) => x.bytes.subarray(startOf(x, k), x.ends[k]!);
+  const yKey = (k: number) => y.bytes.subarray(startOf(y, k), y.ends[k]!);
+  while (i < x.ends.length || j < yTo) {
+    if (j === yTo) out.add(xKey(i++));
+    else if (i === x.ends.length) out.add(yKey(j++));
+    else {
+      const c = compareBytes(x.bytes, startOf(x, i), x.ends[i]!, y.bytes, startOf(y, j), y.ends[j]!);
+      if (c > 0) out.add(yKey(j++));
+      else {
+        out.add(xKey(i++));
+        if (c === 0) j++; // the same key in both: once
+      }
+    }
+  }
+  return out.finish();
+}
+
+/** Where an index records that it has held a run (kept outside it: the store's meta table). */
+export interface RunsFlag {
+  get(): boolean;
+  set(): void;
+}
+
+export class PackedIndex {
+  /** Fewer new keys than this between two existing entries are put one by one. */
+  private readonly packMin: number;
+  /**
+   * False when no run was ever written here: a put or remove then needs no seek for the run
+   * that might hold its key. Read again by beginWrite, under LMDB's write lock, because
+   * another process may have written runs since.
+   */
+  private mayHaveRuns = true;
+
+  constructor(
+    private readonly db: Database<Buffer, any>,
+    readonly packs: boolean,
+    private readonly runsFlag?: RunsFlag,
+    private readonly packSize = PACK_SIZE,
+  ) {
+    this.packMin = Math.max(2, packSize >> 3);
+  }
+
+  /** At the start of a write transaction: whether this index may hold runs, as its flag says. */
+  beginWrite(): void {
+    this.mayHaveRuns = !this.runsFlag || this.runsFlag.get();
+  }
+
+  /** Keys in [start, end) in key order (no bound when undefined), at most `limit` of them. */
+  keys(start: KeyPart[] | undefined, end: KeyPart[] | undefined, limit?: number): Iterable<KeyPart[]> {
+    if (!this.packs) return this.db.getKeys({ start, end, limit } as any) as Iterable<KeyPart[]>;
+    return this.scanRuns(start, end, limit ?? Infinity);
+  }
+
+  private *scanRuns(start: KeyPart[] | undefined, end: KeyPart[] | undefined, limit: number): Generator<KeyPart[]> {
+    if (limit <= 0) return;
+    let first = true;
+    let left = limit;
+    // no end given to lmdb-js: the run that holds the range's last keys has its entry past the end
+    for (const key of this.db.getKeys({ start } as any) as Iterable<KeyPart[]>) {
+      if (!isRunKey(key)) {
+        if (end && compareKeys(key, end) >= 0) return;
+        yield key;
+        if (--left === 0) return;
+      } else {
+        const { run, from, to } = this.runInRange(key, first ? start : undefined, end);
+        // read now: the run's bytes are lmdb-js's, until its next read
+        const keys: KeyPart[][] = [];
+        for (let i = from; i < Math.min(to, from + left); i++) keys.push(run.key(i));
+        for (const k of keys) yield k;
+        left -= keys.length;
+        if (left === 0 || to < run.count) return;
+      }
+      first = false;
+    }
+  }
+
+  /** The run under entry `key`, and which of its keys are >= start (if given) and < end. */
+  private runInRange(key: KeyPart[], start: KeyPart[] | undefined, end: KeyPart[] | undefined): { run: Run; from: number; to: number } {
+    const run = new Run(this.db.getBinaryFast(key)!);
+    const from = start ? run.lowerBoundOf(start) : 0;
+    const to = end && compareKeys(key, end) >= 0 ? run.lowerBoundOf(end) : run.count;
+    return { run, from, to: Math.max(from, to) };
+  }
+
+  /** How many keys are in [start, end). */
+  count(start: KeyPart[] | undefined, end: KeyPart[] | undefined): number {
+    if (!this.packs) return this.db.getKeysCount({ start, end } as any);
+    let n = 0;
+    let first = true;
+    for (const key of this.db.getKeys({ start } as any) as Iterable<KeyPart[]>) {
+      if (!isRunKey(key)) {
+        if (end && compareKeys(key, end) >= 0) break;
+        n++;
+      } else {
+        const { run, from, to } = this.runInRange(key, first ? start : undefined, end);
+        n += to - from;
+        if (to < run.count) break;
+      }
+      first = false;
+    }
+    return n;
+  }
+
+  put(key: KeyPart[]): void {
+    if (this.packs && this.mayHaveRuns) {
+      const bytes = encodeKey(key);
+      const holder = this.runHolding(bytes);
+      if (holder) return this.putInRun(holder.entryKey, holder.run, bytes);
+    }
+    this.db.putSync(key, EMPTY);
+  }
+
+  private putInRun(entryKey: KeyPart[], run: Run, bytes: Uint8Array): void {
+    const i = run.lowerBound(bytes);
+    if (i < run.count && run.compareAt(i, bytes) === 0) return;
+    if (run.count < 2 * this.packSize) {
+      // never a new last key: a key past the last but below the entry key would extend the last
+      this.db.putSync(entryKey, run.with(i, bytes));
+      return;
+    }
+    const list: KeyList = { bytes, ends: Uint32Array.of(bytes.length) };
+    this.replaceRun(entryKey, mergeKeys(run.keys(), list, 0, 1));
+  }
+
+  /** Removes `key`; whether it was there. */
+  remove(key: KeyPart[]): boolean {
+    // a key written by a small transaction is an entry of its own
+    if (this.db.removeSync(key)) return true;
+    if (!this.packs || !this.mayHaveRuns) return false;
+    const bytes = encodeKey(key);
+    const holder = this.runHolding(bytes);
+    if (!holder) return false;
+    const { entryKey, run } = holder;
+    const i = run.lowerBound(bytes);
+    if (i === run.count || run.compareAt(i, bytes) !== 0) return false;
+    if (run.count === 1) this.db.removeSync(entryKey);
+    else if (i < run.count - 1) this.db.putSync(entryKey, run.without(i));
+    else {
+      this.db.removeSync(entryKey);
+      this.db.putSync(run.entryKeyAt(i - 1), run.without(i));
+    }
+    return true;
+  }
+
+  /**
+   * Many keys at once (a big transaction's, in close to key order; from format 4 only): the keys
+   * that fall between two entries go in as runs, those inside an existing run are merged into it.
+   * One seek per entry the keys meet.
+   */
+  putMany(keys: KeyList): void {
+    if (!this.packs) throw new Error('putMany: this index format holds single keys only');
+    const list = sortedKeys(keys);
+    const n = list.ends.length;
+    const at = (i: number) => list.bytes.subarray(startOf(list, i), list.ends[i]!);
+    const below = (i: number, bound: Uint8Array) => compareBytes(list.bytes, startOf(list, i), list.ends[i]!, bound, 0, bound.length) < 0;
+    let i = 0;
+    while (i < n) {
+      const next = this.entryAtOrAfter(at(i));
+      if (!next) {
+        this.putGap(list, i, n);
+        return;
+      }
+      let j = i;
+      if (isRunKey(next)) {
+        const run = new Run(this.db.get(next)!);
+        if (run.compareAt(0, list.bytes, startOf(list, i), list.ends[i]!) <= 0) {
+          const entryBytes = encodeKey(next);
+          while (j < n && below(j, entryBytes)) j++;
+          this.replaceRun(next, mergeKeys(run.keys(), list, i, j));
+          i = j;
+          continue;
+        }
+        const firstKey = run.value.subarray(run.start(0), run.end(0));
+        while (j < n && below(j, firstKey)) j++;
+        this.putGap(list, i, j);
+      } else {
+        const nextBytes = encodeKey(next);
+        while (j < n && below(j, nextBytes)) j++;
+        this.putGap(list, i, j);
+        // a key already stored as this single entry
+        if (j < n && compareBytes(list.bytes, startOf(list, j), list.ends[j]!, nextBytes, 0, nextBytes.length) === 0) j++;
+      }
+      i = j;
+    }
+  }
+
+  /** Every key, in order. */
+  all(): KeyPart[][] {
+    return [...this.keys(undefined, undefined)];
+  }
+
+  clear(): void {
+    this.db.clearSync();
+  }
+
+  private entryAtOrAfter(bytes: Uint8Array): KeyPart[] | undefined {
+    for (const key of this.db.getKeys({ start: bytes, limit: 1 } as any) as Iterable<KeyPart[]>) return key;
+    return undefined;
+  }
+
+  /** The run whose keys span `bytes` (its first key <= bytes < its entry key). */
+  private runHolding(bytes: Uint8Array): { entryKey: KeyPart[]; run: Run } | undefined {
+    const entryKey = this.entryAtOrAfter(bytes);
+    if (!entryKey || !isRunKey(entryKey)) return undefined;
+    const run = new Run(this.db.get(entryKey)!);
+    return run.compareAt(0, bytes) <= 0 ? { entryKey, run } : undefined;
+  }
+
+  /** New keys i..j of `list`, which lie between two entries: as single keys, or as runs. */
+  private putGap(list: KeyList, i: number, j: number): void {
+    if (j - i < this.packMin) {
+      for (let k = i; k < j; k++) this.db.putSync(list.bytes.subarray(startOf(list, k), list.ends[k]!), EMPTY);
+      return;
+    }
+    this.putRuns(list, i, j);
+  }
+
+  /** Keys i..j as runs of about packSize keys each. */
+  private putRuns(list: KeyList, i: number, j: number): void {
+    if (!this.mayHaveRuns) {
+      this.runsFlag?.set();
+      this.mayHaveRuns = true;
+    }
+    const runs = Math.ceil((j - i) / this.packSize);
+    for (let r = 0; r < runs; r++) {
+      const from = i + Math.floor(((j - i) * r) / runs);
+      const to = i + Math.floor(((j - i) * (r + 1)) / runs);
+      this.db.putSync(runEntryKey(list, to - 1), encodeRun(list, from, to));
+    }
+  }
+
+  /** A run's keys are now `keys`: rewritten under its entry key (a new one if its last key changed), split if grown. */
+  private replaceRun(entryKey: KeyPart[], keys: KeyList): void {
+    const n = keys.ends.length;
+    const sameLast = n > 0 && compareKeys(readKey(keys.bytes, startOf(keys, n - 1), keys.ends[n - 1]!), entryKey.slice(0, -1)) === 0;
+    if (!sameLast) this.db.removeSync(entryKey);
+    if (n === 0) return;
+    if (n > 2 * this.packSize) this.putRuns(keys, 0, n);
+    else this.db.putSync(runEntryKey(keys, n - 1), encodeRun(keys, 0, n));
+  }
+}

@@ -1,0 +1,185 @@
+// An index database with packed runs of keys (format 4) must behave as a sorted set of keys: the
+// model is a sorted array. Real LMDB in a temp dir; small runs so that a few hundred keys make
+// many runs, splits, merges and runs that straddle every kind of range bound.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import fc from 'fast-check';
+import { open as openLmdb, type RootDatabase } from 'lmdb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KeyListBuilder, PackedIndex } from '../src/storage/packed-index.js';
+import { KEY_MAX_STRING, writeKey } from '../src/storage/key-codec.js';
+import { indexDbOptions, FORMAT_VERSION } from '../src/storage/store.js';
+import type { KeyPart } from '../src/storage/encoding.js';
+
+let dir: string;
+let env: RootDatabase;
+let tableCount = 0;
+
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'factlog-packed-'));
+  env = openLmdb({ path: path.join(dir, 'x.mdb'), maxDbs: 30, noSync: true });
+});
+afterAll(async () => {
+  await env.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function freshTable(packSize: number): PackedIndex {
+  const db = env.openDB(`t${tableCount++ % 20}`, indexDbOptions(FORMAT_VERSION));
+  db.clearSync();
+  return new PackedIndex(db, true, undefined, packSize);
+}
+
+/** Keys of one arity, as an index's: [attribute, value, tx]. */
+const key: fc.Arbitrary<KeyPart[]> = fc.tuple(
+  fc.integer({ min: 1, max: 4 }),
+  fc.oneof(fc.integer({ min: 0, max: 60 }), fc.constantFrom('a', 'b', 'ab', 'é', '\ue000', '😀'), fc.bigInt({ min: 0n, max: 5n }), fc.double({ min: -2, max: 2, noNaN: true }).map((d) => (Object.is(d, -0) ? 0 : d))),
+  fc.integer({ min: 1, max: 3 }),
+);
+const bound: fc.Arbitrary<KeyPart[] | undefined> = fc.option(
+  fc.oneof(
+    key,
+    key.map((k) => k.slice(0, 1)),
+    key.map((k) => k.slice(0, 2)),
+    key.map((k) => [...k.slice(0, 2), KEY_MAX_STRING]),
+    key.map((k) => [k[0]!, KEY_MAX_STRING]),
+  ),
+  { nil: undefined },
+);
+
+type Op =
+  | { kind: 'putMany'; keys: KeyPart[][] }
+  | { kind: 'put'; key: KeyPart[] }
+  | { kind: 'remove'; key: KeyPart[] }
+  | { kind: 'removeStored'; pick: number };
+const op: fc.Arbitrary<Op> = fc.oneof(
+  fc.record({ kind: fc.constant('putMany' as const), keys: fc.array(key, { maxLength: 120 }) }),
+  fc.record({ kind: fc.constant('put' as const), key }),
+  fc.record({ kind: fc.constant('remove' as const), key }),
+  fc.record({ kind: fc.constant('removeStored' as const), pick: fc.nat() }),
+);
+
+function listOf(keys: KeyPart[][]) {
+  const builder = new KeyListBuilder(keys.length);
+  keys.forEach((k) => builder.add(k));
+  return builder.finish();
+}
+
+const buf = Buffer.alloc(4096);
+const bytesOf = (k: KeyPart[]) => Buffer.from(buf.subarray(0, writeKey(k, buf, 0)));
+const byBytes = (x: KeyPart[], y: KeyPart[]) => Buffer.compare(bytesOf(x), bytesOf(y));
+
+class Model {
+  keys: KeyPart[][] = [];
+  has(k: KeyPart[]): boolean {
+    return this.keys.some((m) => byBytes(m, k) === 0);
+  }
+  add(k: KeyPart[]): void {
+    if (!this.has(k)) this.keys = [...this.keys, k].sort(byBytes);
+  }
+  remove(k: KeyPart[]): boolean {
+    const before = this.keys.length;
+    this.keys = this.keys.filter((m) => byBytes(m, k) !== 0);
+    return this.keys.length < before;
+  }
+  range(start?: KeyPart[], end?: KeyPart[]): KeyPart[][] {
+    return this.keys.filter((k) => (!start || byBytes(k, start) >= 0) && (!end || byBytes(k, end) < 0));
+  }
+}
+
+function apply(table: PackedIndex, model: Model, o: Op): void {
+  switch (o.kind) {
+    case 'putMany':
+      env.transactionSync(() => table.putMany(listOf(o.keys)));
+      o.keys.forEach((k) => model.add(k));
+      break;
+    case 'put':
+      env.transactionSync(() => table.put(o.key));
+      model.add(o.key);
+      break;
+    case 'remove': {
+      const removed = env.transactionSync(() => table.remove(o.key));
+      expect(removed).toBe(model.remove(o.key));
+      break;
+    }
+    case 'removeStored': {
+      if (model.keys.length === 0) return;
+      const k = model.keys[o.pick % model.keys.length]!;
+      expect(env.transactionSync(() => table.remove(k))).toBe(true);
+      model.remove(k);
+    }
+  }
+}
+
+describe('packed index', () => {
+  it('holds the same keys as a sorted set after any puts, bulk puts and removes', () => {
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 25 }), fc.constantFrom(2, 4, 8), (ops, packSize) => {
+        const table = freshTable(packSize);
+        const model = new Model();
+        for (const o of ops) {
+          apply(table, model, o);
+          expect(table.all()).toEqual(model.keys);
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('scans and counts any range [start, end) with any limit as the model does', () => {
+    fc.assert(
+      fc.property(
+        fc.array(op, { minLength: 1, maxLength: 12 }),
+        fc.array(fc.tuple(bound, bound, fc.option(fc.integer({ min: 1, max: 30 }), { nil: undefined })), { minLength: 1, maxLength: 8 }),
+        fc.constantFrom(2, 4, 8),
+        (ops, ranges, packSize) => {
+          const table = freshTable(packSize);
+          const model = new Model();
+          for (const o of ops) apply(table, model, o);
+          for (const [start, end, limit] of ranges) {
+            const expected = model.range(start, end);
+            expect([...table.keys(start, end, limit)]).toEqual(limit === undefined ? expected : expected.slice(0, limit));
+            expect(table.count(start, end)).toBe(expected.length);
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('a bulk put of many keys writes a few runs, not one entry per key', () => {
+    const db = env.openDB('bulk', indexDbOptions(FORMAT_VERSION));
+    const table = new PackedIndex(db, true);
+    const keys = Array.from({ length: 10_000 }, (_, i) => [1, i, 7]);
+    env.transactionSync(() => table.putMany(listOf(keys)));
+    expect((db.getStats() as { entryCount: number }).entryCount).toBeLessThan(200);
+    expect(table.count([1], [1, KEY_MAX_STRING])).toBe(10_000);
+    expect([...table.keys([1, 5000], [1, 5003])]).toEqual([
+      [1, 5000, 7],
+      [1, 5001, 7],
+      [1, 5002, 7],
+    ]);
+  });
+
+  it('a writer that has seen no run reads the runs flag again at each write: another writer may have packed runs since', () => {
+    const db = env.openDB('shared', indexDbOptions(FORMAT_VERSION));
+    const meta = env.openDB('shared-meta', {});
+    const flag = { get: () => meta.get('runs') === true, set: () => meta.putSync('runs', true) };
+    const mine = new PackedIndex(db, true, flag, 4);
+    const theirs = new PackedIndex(db, true, flag, 4);
+    env.transactionSync(() => mine.beginWrite());
+    env.transactionSync(() => {
+      theirs.beginWrite();
+      theirs.putMany(listOf(Array.from({ length: 40 }, (_, i) => [1, 2 * i, 1])));
+    });
+    expect(meta.get('runs')).toBe(true);
+    env.transactionSync(() => {
+      mine.beginWrite();
+      mine.put([1, 7, 1]);
+      expect(mine.remove([1, 8, 1])).toBe(true);
+    });
+    const expected = [...Array.from({ length: 40 }, (_, i) => [1, 2 * i, 1]).filter((k) => k[1] !== 8), [1, 7, 1]].sort(byBytes);
+    expect(mine.all()).toEqual(expected);
+  });
+});

@@ -27,7 +27,8 @@ import type { AttrInfo, AttrRef, Datom, DbView, Entity, EntityRef, IndexName, Va
 import { LazyEntity } from './entity.js';
 import type { AttributeColumn, ColumnCache } from './columns.js';
 import { ViewMemory } from './view-memory.js';
-import { comparePart, type Overlay } from './overlay.js';
+import type { Overlay } from './overlay.js';
+import { comparePart } from '../storage/key-codec.js';
 import type { Schema } from './schema.js';
 
 export class DbError extends FactlogError {}

@@ -2,6 +2,7 @@
 // so chained `with` calls share structure and never touch LMDB.
 import { Map as IMap } from 'immutable';
 import { factKey, indexKey, Tag, tToTx, type KeyPart, type RawDatom } from '../storage/encoding.js';
+import { compareKeys, comparePart } from '../storage/key-codec.js';
 import type { IndexName } from './api.js';
 import type { Schema } from './schema.js';
 
@@ -97,21 +98,3 @@ function inRange(key: KeyPart[], start: KeyPart[], end: KeyPart[] | undefined): 
   return compareKeys(key, start) >= 0 && compareKeys(key, end) < 0;
 }
 
-export function compareKeys(a: KeyPart[], b: KeyPart[]): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    const c = comparePart(a[i], b[i]);
-    if (c !== 0) return c;
-  }
-  return a.length - b.length;
-}
-
-const TYPE_RANK: Record<string, number> = { boolean: 0, number: 1, bigint: 1, string: 2 };
-
-export function comparePart(a: KeyPart, b: KeyPart): number {
-  if (a === b) return 0;
-  const ra = TYPE_RANK[typeof a];
-  const rb = TYPE_RANK[typeof b];
-  if (ra !== rb) return ra - rb;
-  return a < b ? -1 : a > b ? 1 : 0;
-}

@@ -121,6 +121,7 @@ describe('packed index', () => {
         for (const o of ops) {
           apply(table, model, o);
           expect(table.all()).toEqual(model.keys);
+          expect(table.size()).toBe(model.keys.length);
         }
       }),
       { numRuns: 150 },
@@ -160,6 +161,21 @@ describe('packed index', () => {
       [1, 5001, 7],
       [1, 5002, 7],
     ]);
+  });
+
+  it('a run stays small enough for an LMDB node: long keys make short runs, and a run grown past its bytes is split', () => {
+    const db = env.openDB('long-keys', indexDbOptions(FORMAT_VERSION));
+    db.clearSync();
+    const table = new PackedIndex(db, true);
+    const long = (i: number) => [1, `${'x'.repeat(100)}${String(i).padStart(5, '0')}`, 7];
+    const keys = Array.from({ length: 2000 }, (_, i) => long(2 * i));
+    env.transactionSync(() => table.putMany(listOf(keys)));
+    const added = Array.from({ length: 200 }, (_, i) => long(2 * i + 1));
+    env.transactionSync(() => added.forEach((k) => table.put(k)));
+    expect(table.all()).toEqual([...keys, ...added].sort((x, y) => (x[1]! < y[1]! ? -1 : 1)));
+    const sizes = [...db.getRange({})].map(({ value }) => (value as Buffer).length);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(1700);
+    expect(sizes.filter((n) => n > 0).length).toBeGreaterThan(2000 / 8);
   });
 
   it('a writer that has seen no run reads the runs flag again at each write: another writer may have packed runs since', () => {

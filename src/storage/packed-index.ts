@@ -1,6 +1,6 @@
 // One index database (EAVT, AEVT... current or history) as a sorted set of keys. From format 4 an
 // LMDB entry holds either one key (an empty value) or a packed run of keys: lmdb-js costs about a
-// microsecond per put whatever its size, so a bulk load puts one entry per PACK_SIZE keys instead
+// microsecond per put whatever its size, so a bulk load puts one entry per run of keys instead
 // of one per key. A run's entry key is its last key followed by KEY_MAX: it sorts after each of
 // its keys and before any key that follows them (index keys of one database all have the same
 // number of parts, so no key extends another), so LMDB's order stays the keys' order. Older
@@ -12,6 +12,13 @@ import { compareBytes, compareKeys, KEY_MAX_STRING, readKey, writeKey } from './
 const EMPTY = Buffer.alloc(0);
 /** Keys a bulk write packs into one entry. A run grown past twice as many (by writes inside it) is split. */
 export const PACK_SIZE = 64;
+/**
+ * A bulk write's run takes at most this many bytes, and a run grown past RUN_MAX_BYTES is split:
+ * a run stays inside an LMDB node (about 2,000 bytes with its key, on 4 KB pages), which LMDB
+ * would otherwise give a page of its own, copied whole at each rewrite.
+ */
+const PACK_BYTES = 900;
+const RUN_MAX_BYTES = 1700;
 /** The byte KEY_MAX is written as (key-codec.ts): appended to a run's last key, its entry key. */
 const KEY_MAX_BYTE = 0xfd;
 /** LMDB's (and lmdb-js's) longest key is 1978 bytes: room for any key in a builder. */
@@ -86,7 +93,8 @@ function sortedKeys(list: KeyList): KeyList {
 
 /**
  * A run's value: the key count (u32), each key's end offset (u32, from the start of the key
- * bytes), then the keys' bytes back to back.
+ * bytes), then the keys' bytes back to back. Its bytes are lmdb-js's (getBinaryFast) until the
+ * next read: whatever is made of them is made before any other read or write.
  */
 class Run {
   readonly count: number;
@@ -113,13 +121,12 @@ class Run {
     return compareBytes(this.value, this.start(i), this.end(i), bytes, from, to);
   }
 
-  /** The first key >= bytes[0, length) (count when none is). */
-  lowerBound(bytes: Uint8Array, length = bytes.length): number {
-    let lo = 0;
+  /** The first key >= bytes[from, to), searching from key `lo` on (count when none is). */
+  lowerBound(bytes: Uint8Array, to = bytes.length, from = 0, lo = 0): number {
     let hi = this.count;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.compareAt(mid, bytes, 0, length) < 0) lo = mid + 1;
+      if (this.compareAt(mid, bytes, from, to) < 0) lo = mid + 1;
       else hi = mid;
     }
     return lo;
@@ -169,12 +176,44 @@ class Run {
     return key;
   }
 
-  /** Every key, in byte form. */
-  keys(): KeyList {
-    const ends = new Uint32Array(this.count);
-    for (let i = 0; i < this.count; i++) ends[i] = this.end(i) - this.data;
-    return { bytes: this.value.subarray(this.data, this.end(this.count - 1)), ends };
+  /**
+   * This run's keys and keys i..j of `list` (in order), merged, a key in both once. The run's
+   * keys between two new ones are copied as one stretch of bytes.
+   */
+  mergedWith(list: KeyList, i: number, j: number): KeyList {
+    const bytes = Buffer.allocUnsafe(this.value.length - this.data + list.ends[j - 1]! - startOf(list, i));
+    const ends = new Uint32Array(this.count + j - i);
+    let n = 0;
+    let pos = 0;
+    let next = 0;
+    const copyKeys = (to: number) => {
+      const base = this.start(next);
+      for (let k = next; k < to; k++) ends[n++] = pos + this.end(k) - base;
+      pos += this.value.copy(bytes, pos, base, this.start(to));
+      next = to;
+    };
+    for (let b = i; b < j; b++) {
+      const from = startOf(list, b);
+      const to = list.ends[b]!;
+      copyKeys(this.lowerBound(list.bytes, to, from, next));
+      if (next < this.count && this.compareAt(next, list.bytes, from, to) === 0) continue;
+      bytes.set(list.bytes.subarray(from, to), pos);
+      pos += to - from;
+      ends[n++] = pos;
+    }
+    copyKeys(this.count);
+    return { bytes: bytes.subarray(0, pos), ends: ends.subarray(0, n) };
   }
+
+  /** Whether key i of `list` is this run's last key. */
+  endsWith(list: KeyList, i: number): boolean {
+    return this.compareAt(this.count - 1, list.bytes, startOf(list, i), list.ends[i]!) === 0;
+  }
+}
+
+/** The size of the value of a run of list's keys from..to. */
+function runBytes(list: KeyList, from: number, to: number): number {
+  return 4 + 4 * (to - from) + list.ends[to - 1]! - startOf(list, from);
 }
 
 function encodeRun(list: KeyList, from: number, to: number): Buffer {
@@ -204,27 +243,6 @@ function encodeKey(key: KeyPart[]): Buffer {
   return Buffer.from(scratch.subarray(0, writeKey(key, scratch, 0)));
 }
 
-/** Two key lists merged in order, without repeats. */
-function mergeKeys(x: KeyList, y: KeyList, yFrom: number, yTo: number): KeyList {
-  const out = new KeyListBuilder(x.ends.length + yTo - yFrom);
-  let i = 0;
-  let j = yFrom;
-  const xKey = (k: number) => x.bytes.subarray(startOf(x, k), x.ends[k]!);
-  const yKey = (k: number) => y.bytes.subarray(startOf(y, k), y.ends[k]!);
-  while (i < x.ends.length || j < yTo) {
-    if (j === yTo) out.add(xKey(i++));
-    else if (i === x.ends.length) out.add(yKey(j++));
-    else {
-      const c = compareBytes(x.bytes, startOf(x, i), x.ends[i]!, y.bytes, startOf(y, j), y.ends[j]!);
-      if (c > 0) out.add(yKey(j++));
-      else {
-        out.add(xKey(i++));
-        if (c === 0) j++; // the same key in both: once
-      }
-    }
-  }
-  return out.finish();
-}
 
 /** Where an index records that it has held a run (kept outside it: the store's meta table). */
 export interface RunsFlag {
@@ -324,13 +342,12 @@ export class PackedIndex {
   private putInRun(entryKey: KeyPart[], run: Run, bytes: Uint8Array): void {
     const i = run.lowerBound(bytes);
     if (i < run.count && run.compareAt(i, bytes) === 0) return;
-    if (run.count < 2 * this.packSize) {
+    if (run.count < 2 * this.packSize && run.value.length + 4 + bytes.length <= RUN_MAX_BYTES) {
       // never a new last key: a key past the last but below the entry key would extend the last
       this.db.putSync(entryKey, run.with(i, bytes));
       return;
     }
-    const list: KeyList = { bytes, ends: Uint32Array.of(bytes.length) };
-    this.replaceRun(entryKey, mergeKeys(run.keys(), list, 0, 1));
+    this.replaceRun(entryKey, run, run.mergedWith({ bytes, ends: Uint32Array.of(bytes.length) }, 0, 1));
   }
 
   /** Removes `key`; whether it was there. */
@@ -347,8 +364,9 @@ export class PackedIndex {
     if (run.count === 1) this.db.removeSync(entryKey);
     else if (i < run.count - 1) this.db.putSync(entryKey, run.without(i));
     else {
+      const [lastKey, rest] = [run.entryKeyAt(i - 1), run.without(i)];
       this.db.removeSync(entryKey);
-      this.db.putSync(run.entryKeyAt(i - 1), run.without(i));
+      this.db.putSync(lastKey, rest);
     }
     return true;
   }
@@ -373,11 +391,11 @@ export class PackedIndex {
       }
       let j = i;
       if (isRunKey(next)) {
-        const run = new Run(this.db.get(next)!);
+        const run = new Run(this.db.getBinaryFast(next)!);
         if (run.compareAt(0, list.bytes, startOf(list, i), list.ends[i]!) <= 0) {
           const entryBytes = encodeKey(next);
           while (j < n && below(j, entryBytes)) j++;
-          this.replaceRun(next, mergeKeys(run.keys(), list, i, j));
+          this.replaceRun(next, run, run.mergedWith(list, i, j));
           i = j;
           continue;
         }
@@ -393,6 +411,12 @@ export class PackedIndex {
       }
       i = j;
     }
+  }
+
+  /** How many keys it holds: LMDB's entry count, unless it holds runs. */
+  size(): number {
+    if (!this.packs || (this.runsFlag && !this.runsFlag.get())) return (this.db.getStats() as { entryCount: number }).entryCount;
+    return this.count(undefined, undefined);
   }
 
   /** Every key, in order. */
@@ -413,7 +437,7 @@ export class PackedIndex {
   private runHolding(bytes: Uint8Array): { entryKey: KeyPart[]; run: Run } | undefined {
     const entryKey = this.entryAtOrAfter(bytes);
     if (!entryKey || !isRunKey(entryKey)) return undefined;
-    const run = new Run(this.db.get(entryKey)!);
+    const run = new Run(this.db.getBinaryFast(entryKey)!);
     return run.compareAt(0, bytes) <= 0 ? { entryKey, run } : undefined;
   }
 
@@ -426,27 +450,25 @@ export class PackedIndex {
     this.putRuns(list, i, j);
   }
 
-  /** Keys i..j as runs of about packSize keys each. */
+  /** Keys i..j as runs of up to packSize keys and PACK_BYTES bytes each. */
   private putRuns(list: KeyList, i: number, j: number): void {
     if (!this.mayHaveRuns) {
       this.runsFlag?.set();
       this.mayHaveRuns = true;
     }
-    const runs = Math.ceil((j - i) / this.packSize);
-    for (let r = 0; r < runs; r++) {
-      const from = i + Math.floor(((j - i) * r) / runs);
-      const to = i + Math.floor(((j - i) * (r + 1)) / runs);
+    for (let from = i; from < j; ) {
+      let to = from + 1;
+      while (to < j && to - from < this.packSize && runBytes(list, from, to + 1) <= PACK_BYTES) to++;
       this.db.putSync(runEntryKey(list, to - 1), encodeRun(list, from, to));
+      from = to;
     }
   }
 
-  /** A run's keys are now `keys`: rewritten under its entry key (a new one if its last key changed), split if grown. */
-  private replaceRun(entryKey: KeyPart[], keys: KeyList): void {
+  /** A run's keys are now `keys` (as many or more): rewritten under its entry key (a new one if its last key changed), split if grown. */
+  private replaceRun(entryKey: KeyPart[], run: Run, keys: KeyList): void {
     const n = keys.ends.length;
-    const sameLast = n > 0 && compareKeys(readKey(keys.bytes, startOf(keys, n - 1), keys.ends[n - 1]!), entryKey.slice(0, -1)) === 0;
-    if (!sameLast) this.db.removeSync(entryKey);
-    if (n === 0) return;
-    if (n > 2 * this.packSize) this.putRuns(keys, 0, n);
+    if (!run.endsWith(keys, n - 1)) this.db.removeSync(entryKey);
+    if (n > 2 * this.packSize || runBytes(keys, 0, n) > RUN_MAX_BYTES) this.putRuns(keys, 0, n);
     else this.db.putSync(runEntryKey(keys, n - 1), encodeRun(keys, 0, n));
   }
 }

@@ -756,8 +756,8 @@ export class Store {
   stats(): { entries: Record<string, number>; sizeBytes: number; logFileBytes: number } {
     const entries: Record<string, number> = { log: (this.log.getStats() as any).entryCount };
     for (const index of INDEXES) {
-      entries[index] = this.current[index].count(undefined, undefined);
-      entries[`${index}.history`] = this.history[index].count(undefined, undefined);
+      entries[index] = this.current[index].size();
+      entries[`${index}.history`] = this.history[index].size();
     }
     const file = path.join(this.dir, DATA_FILE);
     const size = (f: string) => (fs.existsSync(f) ? fs.statSync(f).size : 0);

@@ -519,7 +519,7 @@ export class Store {
       const order = keyOrders(asserted);
       for (const index of INDEXES) {
         const table = this.current[index];
-        if (table.packs) table.putMany(keyListOf(index, order[index], asserted.length));
+        if (table.packs) table.putMany(keyListOf(index, order[index]));
         else {
           const key: KeyPart[] = index === 'vaet' ? [0, 0, 0, 0] : [0, 0, 0, 0, 0];
           for (const datoms of order[index]) for (const d of datoms) table.put(indexKey(index, d, key));
@@ -874,8 +874,8 @@ function inValueOrder(run: RawDatom[]): RawDatom[][] {
 }
 
 /** The keys in `index` of runs of datoms, one after the other, in byte form. */
-function keyListOf(index: IndexName, runs: RawDatom[][], expected: number): KeyList {
-  const keys = new KeyListBuilder(expected);
+function keyListOf(index: IndexName, runs: RawDatom[][]): KeyList {
+  const keys = new KeyListBuilder(runs.reduce((n, run) => n + run.length, 0));
   const write = writeIndexKey[index];
   for (const datoms of runs) for (const d of datoms) keys.addWritten(write, d);
   return keys.finish();

@@ -10,7 +10,7 @@ import { encodeValue, indexKey, Tag, TX_BASE, type RawDatom } from '../src/stora
 import type { ValueType } from '../src/db/api.js';
 import { Attr } from '../src/db/schema.js';
 import { compareKeys } from '../src/storage/key-codec.js';
-import { KeyListBuilder, PackedIndex, type KeyList } from '../src/storage/packed-index.js';
+import { KeyListBuilder, PackedIndex, runsFlagIn, type KeyList } from '../src/storage/packed-index.js';
 import { encodeLogRecord } from '../src/storage/log.js';
 import { LOG_FILE_START, LogFile } from '../src/storage/log-file.js';
 import { attrValue, PERSON_ATTRS, type Person } from './generate.js';
@@ -42,11 +42,8 @@ export function openRawEnv(workDir: string, noSync: boolean): RawEnv {
   const dir = fs.mkdtempSync(path.join(workDir, 'raw-'));
   const env = openLmdb(environmentOptions(path.join(dir, 'raw.mdb'), {}));
   const meta = env.openDB<unknown, string>('meta', {});
-  const indexDb = (name: string) => {
-    // the store's flag of an index that holds runs, in its meta table too (store.ts)
-    const runsFlag = { get: () => meta.get(`runs:${name}`) === true, set: () => meta.putSync(`runs:${name}`, true) };
-    return new PackedIndex(env.openDB<Buffer, any>(name, indexDbOptions(FORMAT_VERSION)), true, runsFlag);
-  };
+  // with the store's flag of an index that holds runs, in its meta table too (store.ts)
+  const indexDb = (name: string) => new PackedIndex(env.openDB<Buffer, any>(name, indexDbOptions(FORMAT_VERSION)), true, runsFlagIn(meta, name));
   const indexes = (suffix: string) => ({ eavt: indexDb(`eavt${suffix}`), aevt: indexDb(`aevt${suffix}`), avet: indexDb(`avet${suffix}`) });
   return {
     dir,

@@ -7,7 +7,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { open as openLmdb, type RootDatabase } from 'lmdb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KeyListBuilder, PackedIndex } from '../src/storage/packed-index.js';
+import { KeyListBuilder, PackedIndex, runsFlagIn } from '../src/storage/packed-index.js';
 import { KEY_MAX_STRING, writeKey } from '../src/storage/key-codec.js';
 import { indexDbOptions, FORMAT_VERSION } from '../src/storage/store.js';
 import type { KeyPart } from '../src/storage/encoding.js';
@@ -181,7 +181,7 @@ describe('packed index', () => {
   it('a writer that has seen no run reads the runs flag again at each write: another writer may have packed runs since', () => {
     const db = env.openDB('shared', indexDbOptions(FORMAT_VERSION));
     const meta = env.openDB('shared-meta', {});
-    const flag = { get: () => meta.get('runs') === true, set: () => meta.putSync('runs', true) };
+    const flag = runsFlagIn(meta, 'shared');
     const mine = new PackedIndex(db, true, flag, 4);
     const theirs = new PackedIndex(db, true, flag, 4);
     env.transactionSync(() => mine.beginWrite());
@@ -189,7 +189,7 @@ describe('packed index', () => {
       theirs.beginWrite();
       theirs.putMany(listOf(Array.from({ length: 40 }, (_, i) => [1, 2 * i, 1])));
     });
-    expect(meta.get('runs')).toBe(true);
+    expect(meta.get('runs:shared')).toBe(true);
     env.transactionSync(() => {
       mine.beginWrite();
       mine.put([1, 7, 1]);

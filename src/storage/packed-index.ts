@@ -168,12 +168,9 @@ class Run {
     return value;
   }
 
-  /** The entry key of this run with key i as its last: its bytes and KEY_MAX. */
+  /** The entry key of this run with key i as its last. */
   entryKeyAt(i: number): Buffer {
-    const key = Buffer.allocUnsafe(this.end(i) - this.start(i) + 1);
-    this.value.copy(key, 0, this.start(i), this.end(i));
-    key[key.length - 1] = KEY_MAX_BYTE;
-    return key;
+    return entryKeyOf(this.value, this.start(i), this.end(i));
   }
 
   /**
@@ -226,13 +223,17 @@ function encodeRun(list: KeyList, from: number, to: number): Buffer {
   return value;
 }
 
-/** The entry key of a run whose last key is list's key `last`: its bytes and KEY_MAX. */
-function runEntryKey(list: KeyList, last: number): Buffer {
-  const start = startOf(list, last);
-  const key = Buffer.allocUnsafe(list.ends[last]! - start + 1);
-  key.set(list.bytes.subarray(start, list.ends[last]!), 0);
+/** The entry key of a run whose last key is source[start, end): its bytes and KEY_MAX. */
+function entryKeyOf(source: Uint8Array, start: number, end: number): Buffer {
+  const key = Buffer.allocUnsafe(end - start + 1);
+  key.set(source.subarray(start, end), 0);
   key[key.length - 1] = KEY_MAX_BYTE;
   return key;
+}
+
+/** The entry key of a run whose last key is list's key `last`. */
+function runEntryKey(list: KeyList, last: number): Buffer {
+  return entryKeyOf(list.bytes, startOf(list, last), list.ends[last]!);
 }
 
 const isRunKey = (key: KeyPart[]) => key[key.length - 1] === KEY_MAX_STRING;
@@ -248,6 +249,11 @@ function encodeKey(key: KeyPart[]): Buffer {
 export interface RunsFlag {
   get(): boolean;
   set(): void;
+}
+
+/** The flag of index database `name`, as the key `runs:<name>` of a meta table. */
+export function runsFlagIn(meta: Database<any, string>, name: string): RunsFlag {
+  return { get: () => meta.get(`runs:${name}`) === true, set: () => meta.putSync(`runs:${name}`, true) };
 }
 
 export class PackedIndex {

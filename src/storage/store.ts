@@ -10,7 +10,7 @@ import { addLongValueSource, datomFromKey, indexKey, writeIndexKey, KEY_SLOTS, l
 import type { Datom } from '../db/api.js';
 import { decodeLogEntry, encodeLogEntry, encodeLogParts, encodeLogRecord, toLogEntry, type LogEntry } from './log.js';
 import { KEY_CODEC, KEY_MAX_STRING } from './key-codec.js';
-import { KeyListBuilder, PackedIndex, type KeyList } from './packed-index.js';
+import { KeyListBuilder, PackedIndex, runsFlagIn, type KeyList } from './packed-index.js';
 import { isGateTicket, joinEnvironmentGate, throughEnvironmentGate } from './env-gate.js';
 import { LOG_FILE, LOG_FILE_START, LogFile, type LogRecord, type ReadRecord } from './log-file.js';
 import { findMarks, isUnsyncedMark, removeMarks, UnsyncedMark } from './unsynced-marks.js';
@@ -152,10 +152,8 @@ export class Store {
     this.values = this.env.openDB('values', {});
     this.withdrawValues = addLongValueSource((hash) => this.values.get(hash));
     this.format = this.meta.get('formatVersion') ?? options.createFormat ?? FORMAT_VERSION;
-    const indexDb = (name: string) => {
-      const runsFlag = { get: () => this.meta.get(`runs:${name}`) === true, set: () => this.meta.putSync(`runs:${name}`, true) };
-      return new PackedIndex(this.env.openDB<Buffer, any>(name, indexDbOptions(this.format)), this.format >= PACKED_FORMAT, runsFlag);
-    };
+    const indexDb = (name: string) =>
+      new PackedIndex(this.env.openDB<Buffer, any>(name, indexDbOptions(this.format)), this.format >= PACKED_FORMAT, runsFlagIn(this.meta, name));
     this.current = { eavt: indexDb('eavt'), aevt: indexDb('aevt'), avet: indexDb('avet'), vaet: indexDb('vaet') };
     this.history = {
       eavt: indexDb(`eavt.history`),

@@ -152,22 +152,6 @@ class Run {
     return value;
   }
 
-  /** This run's value with `bytes` inserted as key i. */
-  with(i: number, bytes: Uint8Array): Buffer {
-    const value = Buffer.allocUnsafe(this.value.length + 4 + bytes.length);
-    value.writeUInt32LE(this.count + 1, 0);
-    const at = this.start(i) - this.data;
-    for (let k = 0; k <= this.count; k++) {
-      const end = k < i ? this.value.readUInt32LE(4 + 4 * k) : k === i ? at + bytes.length : this.value.readUInt32LE(4 * k) + bytes.length;
-      value.writeUInt32LE(end, 4 + 4 * k);
-    }
-    const data = 4 + 4 * (this.count + 1);
-    this.value.copy(value, data, this.data, this.start(i));
-    value.set(bytes, data + at);
-    this.value.copy(value, data + at + bytes.length, this.start(i));
-    return value;
-  }
-
   /** The entry key of this run with key i as its last. */
   entryKeyAt(i: number): Buffer {
     return entryKeyOf(this.value, this.start(i), this.end(i));
@@ -348,11 +332,6 @@ export class PackedIndex {
   private putInRun(entryKey: KeyPart[], run: Run, bytes: Uint8Array): void {
     const i = run.lowerBound(bytes);
     if (i < run.count && run.compareAt(i, bytes) === 0) return;
-    if (run.count < 2 * this.packSize && run.value.length + 4 + bytes.length <= RUN_MAX_BYTES) {
-      // never a new last key: a key past the last but below the entry key would extend the last
-      this.db.putSync(entryKey, run.with(i, bytes));
-      return;
-    }
     this.replaceRun(entryKey, run, run.mergedWith({ bytes, ends: Uint32Array.of(bytes.length) }, 0, 1));
   }
 

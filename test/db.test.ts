@@ -213,6 +213,28 @@ describe('entities', () => {
     expect(db.entid(` ${bob}`)).toBe(bob);
   });
 
+  it('refuse a malformed lookup ref or one on an unknown attribute; an unknown value is not found', async () => {
+    const { conn, ann } = await people();
+    const db = conn.db();
+    const code = (f: () => unknown) => {
+      try {
+        f();
+      } catch (err) {
+        return (err as { code?: string }).code;
+      }
+      return 'no error';
+    };
+    for (const ref of ['[:p/name]', '[:p/name "Ann" 2]', '[:not-an-attr 777]', '[]']) {
+      expect(code(() => db.entity(ref)), ref).toBe('db/invalid-lookup-ref');
+      expect(code(() => db.entid(ref)), ref).toBe('db/invalid-lookup-ref');
+      expect(code(() => pull(db, '[*]', ref)), ref).toBe('db/invalid-lookup-ref');
+    }
+    expect(code(() => db.entity([kw('p/name')]))).toBe('db/invalid-lookup-ref');
+    expect(code(() => q('[:find ?a :in $ ?e :where [?e :p/age ?a]]', db, [kw('not/attr'), 1]))).toBe('db/invalid-lookup-ref');
+    expect(db.entity('[:p/name "Nobody"]')).toBeNull();
+    expect(db.entid([kw('p/name'), 'Ann'])).toBe(ann);
+  });
+
   it('gives a ref to an enum as its keyword, as Datomic does', async () => {
     const conn = await freshConn();
     await conn.transact(`[{:db/ident :p/color :db/valueType :db.type/ref :db/cardinality :db.cardinality/one}

@@ -33,6 +33,10 @@ import type { Schema } from './schema.js';
 
 export class DbError extends FactlogError {}
 
+function printLookupRef(ref: unknown[]): string {
+  return `[${ref.map((x) => (typeof x === 'string' && !x.startsWith(':') ? JSON.stringify(x) : String(x))).join(' ')}]`;
+}
+
 export type DatomVisitor = (e: number, a: number, v: unknown, tx: number, added: boolean) => void;
 /** Where a visit's datoms came from: an attribute column held in memory, or the index (LMDB). */
 export type Served = 'column' | 'index';
@@ -184,14 +188,20 @@ export class Db implements DbView {
     // EDN text of a lookup ref or id, as typed on a command line: '[:person/email "a@b.c"]'
     if (typeof ref === 'string' && /^\s*[\[(0-9]/.test(ref)) return this.entid(readEdn(ref));
     if (ref instanceof EdnList) return this.entid(ref.items);
-    if (Array.isArray(ref) && ref.length === 2) return this.lookup(ref[0], ref[1]);
+    if (Array.isArray(ref)) {
+      // as Datomic: a malformed lookup ref is an error, not an entity that is not there
+      if (ref.length !== 2) throw new DbError('db/invalid-lookup-ref', `a lookup ref is [attribute value], got ${ref.length} element(s)`, { form: printLookupRef(ref) });
+      return this.lookup(ref[0], ref[1]);
+    }
     return null;
   }
 
   /** Resolve a lookup ref [attr value]: the attribute must be unique. */
   lookup(attrRef: unknown, value: unknown): number | null {
     const attr = this.attrOf(attrRef);
-    if (!attr) return null;
+    if (!attr) {
+      throw new DbError('db/invalid-lookup-ref', `lookup ref attribute ${String(attrRef)} is not an attribute`, { form: printLookupRef([attrRef, value]) });
+    }
     if (!attr.unique) {
       throw new DbError('db/lookup-ref-not-unique', `lookup ref attribute ${attr.ident} is not :db/unique`, {
         form: `[${attr.ident} ${String(value)}]`,

@@ -6,7 +6,9 @@
 //    enum-like entities that have a :db/ident (we do not special-case idents);
 //  - `*` pulls every attribute of the entity plus 'db/id', following component refs recursively;
 //    a component attribute named without a pattern is pulled whole too, as in Datomic;
-//  - cardinality-many as arrays (default limit 1000; `(limit :a n)`, `(limit :a nil)` = no limit);
+//  - cardinality-many as arrays (default limit 1000, under `*` too; `(limit :a n)`, `(limit :a nil)` = no limit);
+//  - `[:a :xform f]` passes the attribute's value (the array, for cardinality many) through the
+//    function registered as f; a `:default` is given as it is;
 //  - reverse refs `:ns/_attr` give arrays of `{ 'db/id' }` (or pulled maps), a single value when the
 //    forward attribute is a component;
 //  - `(default :a v)` when the attribute is absent; `:db/id` on request;
@@ -24,6 +26,27 @@ import { FactlogError } from '../../query-lang/errors.js';
 export const DEFAULT_LIMIT = 1000;
 
 export class PullError extends FactlogError {}
+
+/** Functions that `[:a :xform name]` may name, by name: as Datomic resolves a symbol to a var. */
+const xforms = new Map<string, (value: unknown) => unknown>();
+
+/** Lets pull patterns name `fn` as `:xform name` (e.g. 'my.ns/upper'), in pull, pullMany and (pull ...) in queries. */
+export function registerXform(name: string, fn: (value: unknown) => unknown): void {
+  if (typeof fn !== 'function') throw new PullError('pull/invalid-xform', `the xform ${name} is not a function`);
+  xforms.set(name, fn);
+}
+
+/** An attribute's value through the spec's :xform, if it names one. */
+function transformed(spec: PullAttr, value: unknown): unknown {
+  if (spec.xform === undefined) return value;
+  const fn = xforms.get(spec.xform);
+  if (!fn) throw new PullError('pull/unknown-xform', `no xform function registered as ${spec.xform} (registerXform)`, { form: spec.xform });
+  try {
+    return fn(value);
+  } catch (err) {
+    throw new PullError('pull/xform-failed', `xform ${spec.xform} failed on :${spec.attr}: ${(err as Error)?.message ?? String(err)}`, { form: spec.xform });
+  }
+}
 
 export type PullResult = Record<string, unknown>;
 
@@ -148,7 +171,8 @@ function* pullWildcard(db: DbView, e: number, datoms: Datom[], out: PullResult, 
     const info = db.attr(a);
     if (info) {
       const vs: unknown[] = [];
-      for (let i = start; i < (info.cardinality === 'many' ? end : start + 1); i++) {
+      const stop = info.cardinality === 'many' ? Math.min(end, start + DEFAULT_LIMIT) : start + 1;
+      for (let i = start; i < stop; i++) {
         const v = datoms[i]!.v;
         if (info.valueType !== 'ref') vs.push(v);
         else if (info.isComponent && !st.path.has(v as number)) vs.push((yield nested(db, WILDCARD, v as number, st)) ?? { 'db/id': v });
@@ -186,7 +210,7 @@ function* pullEntity(db: DbView, pattern: PullPattern, e: number, st: State): Pu
       }
       const key = keyOf(el);
       if (el.attr === 'db/id' && !el.reverse) {
-        out[key] = e;
+        out[key] = transformed(el, e);
         continue;
       }
       const info = attrInfo(db, st, el.attr);
@@ -201,12 +225,12 @@ function* pullEntity(db: DbView, pattern: PullPattern, e: number, st: State): Pu
           if (el.default) out[key] = el.default.value;
           continue;
         }
-        if (info.valueType !== 'ref') out[key] = info.cardinality === 'many' ? vals.slice(0, limitOf(el)) : vals[0];
-        else if (info.cardinality !== 'many') out[key] = yield* pullRef(db, el, info, pattern, vals[0] as number, st);
+        if (info.valueType !== 'ref') out[key] = transformed(el, info.cardinality === 'many' ? vals.slice(0, limitOf(el)) : vals[0]);
+        else if (info.cardinality !== 'many') out[key] = transformed(el, yield* pullRef(db, el, info, pattern, vals[0] as number, st));
         else {
           const refs: unknown[] = [];
           for (const v of vals.slice(0, limitOf(el))) refs.push(yield* pullRef(db, el, info, pattern, v as number, st));
-          out[key] = refs;
+          out[key] = transformed(el, refs);
         }
       } else {
         if (info.valueType !== 'ref') continue;
@@ -215,11 +239,11 @@ function* pullEntity(db: DbView, pattern: PullPattern, e: number, st: State): Pu
           if (el.default) out[key] = el.default.value;
           continue;
         }
-        if (info.isComponent) out[key] = yield* pullRef(db, el, info, pattern, sources[0]!, st);
+        if (info.isComponent) out[key] = transformed(el, yield* pullRef(db, el, info, pattern, sources[0]!, st));
         else {
           const refs: unknown[] = [];
           for (const s of sources.slice(0, limitOf(el))) refs.push(yield* pullRef(db, el, info, pattern, s, st));
-          out[key] = refs;
+          out[key] = transformed(el, refs);
         }
       }
     }

@@ -9,7 +9,7 @@ export { Keyword, Sym, Uuid, Char, BigDec, EdnList, Tagged, type EdnValue } from
 export { readEdn, readAllEdn } from '../query-lang/edn/reader.js';
 export { printEdn } from '../query-lang/edn/printer.js';
 export { q, explain, QueryError, FUNCTIONS, AGGREGATES, type Explanation } from './query/index.js';
-export { pull, pullMany, registerXform, PullError } from './pull/index.js';
+export { pull, pullMany, registerXform, indexPull, PullError, type IndexPullOptions } from './pull/index.js';
 export { parseQuery, parsePull, parseRules } from '../query-lang/datalog/index.js';
 export { follow, replicate, MaterializedView, backup, restore, type ViewSpec } from './feed/index.js';
 export type { LogTx } from './db/txlog.js';

@@ -1,7 +1,7 @@
 // factlog's public API.
 export { open, Connection, type OpenOptions, type TxReport, type TxListener } from './connection.js';
 export { Db, DbError } from './db/db.js';
-export type { Datom, DbView, AttrInfo, Entity, EntityRef, IndexName, Value, ValueType } from './db/api.js';
+export type { Datom, DbStats, DbView, AttrInfo, Entity, EntityRef, IndexName, Value, ValueType } from './db/api.js';
 export { TxError } from './tx/errors.js';
 export { StorageError } from './storage/store.js';
 export { FactlogError } from '../query-lang/errors.js';

@@ -23,7 +23,7 @@ import {
   TX_BASE,
 } from '../storage/encoding.js';
 import { KEY_MAX, type Store } from '../storage/store.js';
-import type { AttrInfo, AttrRef, Datom, DbView, Entity, EntityRef, IndexName, Value } from './api.js';
+import type { AttrInfo, AttrRef, Datom, DbStats, DbView, Entity, EntityRef, IndexName, Value } from './api.js';
 import { LazyEntity } from './entity.js';
 import type { AttributeColumn, ColumnCache } from './columns.js';
 import { ViewMemory } from './view-memory.js';
@@ -342,6 +342,22 @@ export class Db implements DbView {
   scanValue(index: 'avet', attr: AttrInfo, v: Value): Iterable<Datom> {
     const [tag, payload] = encodeValue(v, attr.valueType);
     return this.scan(index, [attr.id, tag, payload]);
+  }
+
+  stats(): DbStats {
+    // the newest plain value is counted in meta at each commit; any other is counted from its datoms
+    const latest = !this.overlay && !this.isHistory && this.sinceT === null && this.basisT === this.ctx.store.lastT();
+    const attrs: Record<string, { count: number }> = {};
+    let datoms = 0;
+    for (const info of this.schema.attrs()) {
+      let count = 0;
+      if (latest) count = this.ctx.store.attrCount(info.id);
+      else this.visitDatoms('aevt', [info.id], () => void count++);
+      if (count === 0) continue;
+      Object.defineProperty(attrs, info.ident.fqn, { value: { count }, enumerable: true, writable: true, configurable: true });
+      datoms += count;
+    }
+    return { datoms, attrs };
   }
 
   estimateCount(index: IndexName, ...components: unknown[]): number {

@@ -136,6 +136,40 @@ describe('immutable database values', () => {
   });
 });
 
+describe('filtered values', () => {
+  it('filter() hides datoms from q, pull, entity, datoms and lookups, and composes with asOf, since, history and itself', async () => {
+    const { conn, ann, bob, ts } = await people();
+    const db = conn.db();
+    const ageAttr = db.attr(kw('p/age'))!.id;
+    const seen: Db[] = [];
+    const noAges = db.filter((unfiltered, d) => {
+      seen.push(unfiltered as Db);
+      return d.a !== ageAttr;
+    });
+    const names = (v: Db) => q<string[]>('[:find [?n ...] :where [?e :p/name ?n]]', v).sort();
+    expect(q('[:find ?a :where [?e :p/age ?a]]', noAges)).toEqual([]);
+    expect(names(noAges)).toEqual(['Ann', 'Bob']);
+    expect(pull(noAges, '[:p/name :p/age]', ann)).toEqual({ 'p/name': 'Ann' });
+    expect(noAges.entity(bob)!.get(':p/age')).toBeUndefined();
+    expect([...noAges.datoms('aevt', kw('p/age'))]).toEqual([]);
+    expect(noAges.stats().attrs['p/age']).toBeUndefined();
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.every((v) => v.filters === null && v.basisT === db.basisT)).toBe(true);
+    // a filter that hides Bob: his lookup ref and his refs are gone too
+    const noBob = db.filter((_, d) => d.e !== bob);
+    expect(names(noBob)).toEqual(['Ann']);
+    expect(noBob.entity('[:p/name "Bob"]')).toBeNull();
+    // composition: asOf and history of a filtered value stay filtered, and filters add up
+    expect(q('[:find ?a . :where [?e :p/age ?a]]', noBob.asOf(ts[1]!))).toBe(30);
+    expect(q('[:find ?a . :where [?e :p/age ?a]]', db.asOf(ts[1]!).filter((_, d) => d.e !== bob))).toBe(30);
+    expect(q('[:find ?a :where [?e :p/age ?a _ false]]', noAges.history())).toEqual([]);
+    expect(q<number[]>('[:find [?a ...] :where [?e :p/age ?a _ false]]', noBob.history())).toEqual([30]);
+    expect(names(noBob.filter((_, d) => d.e !== ann))).toEqual([]);
+    expect(names(noBob.since(ts[1]!))).toEqual([]);
+    expect(() => db.filter('x' as never)).toThrow(expect.objectContaining({ code: 'db/invalid-filter' }));
+  });
+});
+
 describe('index access', () => {
   it('datoms() by each index and component prefix, in index order', async () => {
     const { conn, ann, bob } = await people();

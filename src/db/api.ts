@@ -95,6 +95,8 @@ export interface DbView {
   asOf(t: number | Date): DbView;
   since(t: number | Date): DbView;
   history(): DbView;
+  /** Only the datoms `keep(unfilteredDb, datom)` keeps, as Datomic's filter; composes with the rest. */
+  filter(keep: (db: DbView, datom: Datom) => boolean): DbView;
 
   /** Datoms of an index in index order, filtered by leading components (ids, idents, lookup refs or values). */
   datoms(index: IndexName, ...components: unknown[]): Iterable<Datom>;

@@ -136,6 +136,40 @@ describe('immutable database values', () => {
   });
 });
 
+describe('filtered values', () => {
+  it('filter() hides datoms from q, pull, entity, datoms and lookups, and composes with asOf, since, history and itself', async () => {
+    const { conn, ann, bob, ts } = await people();
+    const db = conn.db();
+    const ageAttr = db.attr(kw('p/age'))!.id;
+    const seen: Db[] = [];
+    const noAges = db.filter((unfiltered, d) => {
+      seen.push(unfiltered as Db);
+      return d.a !== ageAttr;
+    });
+    const names = (v: Db) => q<string[]>('[:find [?n ...] :where [?e :p/name ?n]]', v).sort();
+    expect(q('[:find ?a :where [?e :p/age ?a]]', noAges)).toEqual([]);
+    expect(names(noAges)).toEqual(['Ann', 'Bob']);
+    expect(pull(noAges, '[:p/name :p/age]', ann)).toEqual({ 'p/name': 'Ann' });
+    expect(noAges.entity(bob)!.get(':p/age')).toBeUndefined();
+    expect([...noAges.datoms('aevt', kw('p/age'))]).toEqual([]);
+    expect(noAges.stats().attrs['p/age']).toBeUndefined();
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.every((v) => v.filters === null && v.basisT === db.basisT)).toBe(true);
+    // a filter that hides Bob: his lookup ref and his refs are gone too
+    const noBob = db.filter((_, d) => d.e !== bob);
+    expect(names(noBob)).toEqual(['Ann']);
+    expect(noBob.entity('[:p/name "Bob"]')).toBeNull();
+    // composition: asOf and history of a filtered value stay filtered, and filters add up
+    expect(q('[:find ?a . :where [?e :p/age ?a]]', noBob.asOf(ts[1]!))).toBe(30);
+    expect(q('[:find ?a . :where [?e :p/age ?a]]', db.asOf(ts[1]!).filter((_, d) => d.e !== bob))).toBe(30);
+    expect(q('[:find ?a :where [?e :p/age ?a _ false]]', noAges.history())).toEqual([]);
+    expect(q<number[]>('[:find [?a ...] :where [?e :p/age ?a _ false]]', noBob.history())).toEqual([30]);
+    expect(names(noBob.filter((_, d) => d.e !== ann))).toEqual([]);
+    expect(names(noBob.since(ts[1]!))).toEqual([]);
+    expect(() => db.filter('x' as never)).toThrow(expect.objectContaining({ code: 'db/invalid-filter' }));
+  });
+});
+
 describe('index access', () => {
   it('datoms() by each index and component prefix, in index order', async () => {
     const { conn, ann, bob } = await people();
@@ -188,6 +222,30 @@ describe('index access', () => {
     expect(pull(db, '[:p/age]', '[:p/id 10N]')).toEqual({ 'p/age': 5 });
   });
 
+  it('stats() counts the datoms of each attribute in this value, now, as of, since, in history and with()', async () => {
+    const { conn, ts } = await people();
+    const byAttr = (db: Db) => {
+      const out: Record<string, number> = {};
+      for (const d of db.datoms('eavt')) {
+        const k = db.ident(d.a)!.fqn;
+        out[k] = (out[k] ?? 0) + 1;
+      }
+      return out;
+    };
+    const counts = (db: Db) => {
+      const s = db.stats();
+      expect(s.datoms).toBe(Object.values(s.attrs).reduce((n, a) => n + a.count, 0));
+      return Object.fromEntries(Object.entries(s.attrs).map(([k, v]) => [k, v.count]));
+    };
+    const db = conn.db();
+    for (const view of [db, db.asOf(ts[1]!), db.asOf(ts[2]!), db.since(ts[1]!), db.history(), (await db.with(`[{:p/name "Cid" :p/likes ["x" "y"]}]`)).dbAfter]) {
+      expect(counts(view)).toEqual(byAttr(view));
+    }
+    expect(counts(db)['p/likes']).toBe(1);
+    expect(counts(db.asOf(ts[1]!))['p/likes']).toBe(1);
+    expect(counts(db.history())['p/likes']).toBe(3);
+  });
+
   it('estimateCount() tracks the number of current datoms', async () => {
     const { conn } = await people();
     const db = conn.db();
@@ -211,6 +269,46 @@ describe('entities', () => {
     expect(db.entity([kw('p/name'), 'Nobody'])).toBeNull();
     expect(db.entid('[:p/name "Ann"]')).toBe(ann);
     expect(db.entid(` ${bob}`)).toBe(bob);
+  });
+
+  it('refuse a malformed lookup ref or one on an unknown attribute; an unknown value is not found', async () => {
+    const { conn, ann } = await people();
+    const db = conn.db();
+    const code = (f: () => unknown) => {
+      try {
+        f();
+      } catch (err) {
+        return (err as { code?: string }).code;
+      }
+      return 'no error';
+    };
+    for (const ref of ['[:p/name]', '[:p/name "Ann" 2]', '[:not-an-attr 777]', '[]']) {
+      expect(code(() => db.entity(ref)), ref).toBe('db/invalid-lookup-ref');
+      expect(code(() => db.entid(ref)), ref).toBe('db/invalid-lookup-ref');
+      expect(code(() => pull(db, '[*]', ref)), ref).toBe('db/invalid-lookup-ref');
+    }
+    expect(code(() => db.entity([kw('p/name')]))).toBe('db/invalid-lookup-ref');
+    expect(code(() => q('[:find ?a :in $ ?e :where [?e :p/age ?a]]', db, [kw('not/attr'), 1]))).toBe('db/invalid-lookup-ref');
+    expect(db.entity('[:p/name "Nobody"]')).toBeNull();
+    expect(db.entid([kw('p/name'), 'Ann'])).toBe(ann);
+  });
+
+  it('touch() reads every attribute and the components beneath, and keeps what it read', async () => {
+    const conn = await freshConn();
+    await conn.transact(`[{:db/ident :o/name :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
+      {:db/ident :o/line :db/valueType :db.type/ref :db/cardinality :db.cardinality/many :db/isComponent true}
+      {:db/ident :o/qty :db/valueType :db.type/long :db/cardinality :db.cardinality/one}]`);
+    const { tempids } = await conn.transact(`[{:db/id "o" :o/name "order" :o/line [{:o/qty 2} {:o/qty 3}]}]`);
+    const order = conn.db().entity(tempids.o!)!;
+    expect(order.touch()).toBe(order);
+    expect(order.get(':o/name')).toBe('order');
+    const lines = [...(order.get(':o/line') as Set<{ get(a: string): unknown; toString(): string }>)];
+    expect(lines.map((l) => l.get(':o/qty')).sort()).toEqual([2, 3]);
+    expect(lines.every((l) => /:o\/qty \d/.test(l.toString()))).toBe(true); // the components were touched too
+    expect(String(order)).toMatch(/^#factlog\/entity \{:db\/id \d+, :o\/name "order", :o\/line #\{\{:db\/id \d+\} \{:db\/id \d+\}\}\}$/);
+    await conn.transact(`[[:db/add ${tempids.o} :o/name "changed"]]`);
+    expect(order.get(':o/name')).toBe('order'); // an entity belongs to its Db value
+    expect(order.toJSON()['o/line']).toHaveLength(2);
   });
 
   it('gives a ref to an enum as its keyword, as Datomic does', async () => {

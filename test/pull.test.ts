@@ -2,8 +2,8 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { open, type Connection, Keyword } from '../src/index.js';
-import { pull, pullMany } from '../src/pull/index.js';
+import { open, q, type Connection, Keyword } from '../src/index.js';
+import { pull, pullMany, registerXform } from '../src/pull/index.js';
 
 const SCHEMA = `[
  {:db/ident :person/name :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
@@ -48,7 +48,9 @@ describe('pull', () => {
     expect(r['db/id']).toBe(ids.a);
     expect(r['person/address']).toEqual({ 'db/id': expect.any(Number), 'address/city': 'Oslo' });
     expect((r['person/friend'] as unknown[]).length).toBe(2);
-    expect((r['person/nick'] as unknown[]).length).toBe(1200); // wildcard: no limit
+    expect((r['person/nick'] as unknown[]).length).toBe(1000); // as Datomic: the default limit holds under * too
+    expect((pull(conn.db(), '[* (limit :person/nick nil)]', ids.a!)!['person/nick'] as unknown[]).length).toBe(1200);
+    expect((pull(conn.db(), '[* [:person/nick :limit 3]]', ids.a!)!['person/nick'] as unknown[]).length).toBe(3);
   });
   it('cardinality many: default limit 1000, (limit ...), nil limit', () => {
     const db = conn.db();
@@ -99,6 +101,77 @@ describe('pull', () => {
     });
     await chain.close();
   });
+  it('recursion of any depth: a chain of 12,000 entities through pull and (pull ...) in :find', async () => {
+    const deep = await open({ path: join(dir, 'deep') });
+    await deep.transact(`[{:db/ident :name :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
+      {:db/ident :friend :db/valueType :db.type/ref :db/cardinality :db.cardinality/one}]`);
+    const n = 12_000;
+    const forms = Array.from({ length: n }, (_, i) => `{:db/id "p${i}" :name "p${i}"${i + 1 < n ? ` :friend "p${i + 1}"` : ''}}`);
+    await deep.transact(`[${forms.join(' ')}]`);
+    const db = deep.db();
+    const depthOf = (r: unknown) => {
+      let d = 0;
+      for (let x = r as Record<string, unknown> | undefined; x; x = x.friend as Record<string, unknown> | undefined) d++;
+      return d;
+    };
+    const r = pull(db, '[:name {:friend ...}]', '[:name "p0"]');
+    expect(depthOf(r)).toBe(n);
+    let last = r as Record<string, unknown>;
+    while (last.friend) last = last.friend as Record<string, unknown>;
+    expect(last).toEqual({ name: `p${n - 1}` });
+    const viaQuery = q('[:find (pull ?e [:name {:friend ...}]) . :where [?e :name "p0"]]', db);
+    expect(depthOf(viaQuery)).toBe(n);
+    expect(depthOf(pull(db, '[:name {:friend 11000}]', '[:name "p0"]'))).toBe(11_001);
+    await deep.close();
+  });
+
+  it('a component attribute named without a pattern is pulled whole, recursively, as in Datomic', async () => {
+    const parts = await open({ path: join(dir, 'parts') });
+    await parts.transact(`[{:db/ident :name :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
+      {:db/ident :part :db/valueType :db.type/ref :db/cardinality :db.cardinality/many :db/isComponent true}
+      {:db/ident :owner :db/valueType :db.type/ref :db/cardinality :db.cardinality/one}]`);
+    const { tempids: t } = await parts.transact(`[{:db/id "car" :name "car" :part [{:db/id "wheel" :name "wheel" :part [{:db/id "bolt" :name "bolt"}]}]}
+      {:db/id "ann" :name "ann" :owner "car"}]`);
+    const db = parts.db();
+    expect(pull(db, '[:name :part]', t.car!)).toEqual({
+      name: 'car',
+      part: [{ 'db/id': t.wheel, name: 'wheel', part: [{ 'db/id': t.bolt, name: 'bolt' }] }],
+    });
+    // a ref that is not a component stays an id; a nested pattern still decides what is pulled
+    expect(pull(db, '[:name :owner]', t.ann!)).toEqual({ name: 'ann', owner: { 'db/id': t.car } });
+    expect(pull(db, '[{:part [:name]}]', t.car!)).toEqual({ part: [{ name: 'wheel' }] });
+    await parts.close();
+  });
+
+  it(':xform passes the value (the whole array for cardinality many) through a registered function', () => {
+    const db = conn.db();
+    registerXform('test/upper', (v) => String(v).toUpperCase());
+    registerXform('test/count', (v) => (v as unknown[]).length);
+    registerXform('test/id-of', (v) => (v as { 'db/id': number })['db/id']);
+    registerXform('test/boom', () => {
+      throw new Error('no');
+    });
+    expect(pull(db, '[[:person/name :xform test/upper] [:person/nick :xform test/count :limit 5] [:person/mentor :xform test/id-of]]', ids.a!)).toEqual({
+      'person/name': 'ANN',
+      'person/nick': 5,
+      'person/mentor': ids.c,
+    });
+    expect(pull(db, [['person/name', ':xform', 'test/upper', ':as', 'n']], ids.b!)).toEqual({ n: 'BOB' });
+    expect(pull(db, '[[:person/age :xform test/upper :default "none"]]', ids.b!)).toEqual({ 'person/age': 'none' });
+    const name = q('[:find (pull ?e [[:person/name :xform test/upper]]) . :where [?e :person/name "cid"]]', db);
+    expect(name).toEqual({ 'person/name': 'CID' });
+    const code = (f: () => unknown) => {
+      try {
+        f();
+      } catch (err) {
+        return (err as { code?: string }).code;
+      }
+      return 'no error';
+    };
+    expect(code(() => pull(db, '[[:person/name :xform no/such]]', ids.a!))).toBe('pull/unknown-xform');
+    expect(code(() => pull(db, '[[:person/name :xform test/boom]]', ids.a!))).toBe('pull/xform-failed');
+  });
+
   it('a history value is refused: it holds retracted values beside current ones', async () => {
     const history = conn.db().history();
     for (const call of [() => pull(history, '[*]', ids.a!), () => pullMany(history, '[:person/name]', [ids.a!])]) {

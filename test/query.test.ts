@@ -148,6 +148,14 @@ describe('clauses', () => {
     const rows = q<string[]>('[:find [?n ...] :where [?e :emp/name ?n] (or-join [[?e]] [?e :emp/salary 90000] [?e :emp/salary 30000])]', conn.db());
     expect(rows.sort()).toEqual(['ann', 'eve']);
   });
+  it('or-join: a branch need not mention a required variable (it is bound on entry)', () => {
+    const db = conn.db();
+    const paid = q<string[]>('[:find [?n ...] :in $ ?s :where [?e :emp/salary ?s] [?e :emp/name ?n]]', db, 90000);
+    expect(paid.length).toBeGreaterThan(0);
+    const query = '[:find [?n ...] :in $ ?s :where [?e :emp/name ?n] (or-join [[?s] ?e] [?e :emp/salary ?s] [?e :emp/name "dan"])]';
+    expect(q<string[]>(query, db, 90000).sort()).toEqual([...new Set([...paid, 'dan'])].sort());
+    expect(q<string[]>(query, db, 1).sort()).toEqual(['dan']);
+  });
   it('functions bind tuple, coll and rel shapes', () => {
     const db = conn.db();
     expect(q('[:find ?a ?b :where [(ground [1 2]) [?a ?b]]]', db)).toEqual([[1, 2]]);

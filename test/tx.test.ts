@@ -136,6 +136,27 @@ describe('map forms', () => {
     expect(Object.keys(r.tempids).sort()).toEqual(['-1', 'b']);
   });
 
+  it('an EDN list is taken wherever a vector is: values, lookup refs, tempids, nested maps, tuples', async () => {
+    const conn = await withSchema();
+    await conn.transact(`[{:db/ident :person/aka :db/valueType :db.type/string :db/cardinality :db.cardinality/many}]`);
+    const r = await conn.transact(`[{:db/id "a" :person/email "a@x" :person/aka ("a" "b") :person/tags (:x :y)
+                                      :person/friend ("b" {:person/name "Cid"}) :person/loc (1.5 2.5)}
+                                     {:db/id "b" :person/email "b@x"}]`);
+    const db = conn.db();
+    const a = r.tempids.a!;
+    expect(values(db, a, 'person/aka')).toEqual(['a', 'b']);
+    expect(values(db, a, 'person/tags')).toEqual([Keyword.of('x'), Keyword.of('y')]);
+    expect(values(db, a, 'person/loc')).toEqual([[1.5, 2.5]]);
+    const friends = values(db, a, 'person/friend') as number[];
+    expect(friends).toHaveLength(2);
+    expect(friends).toContain(r.tempids.b);
+    const r2 = await conn.transact(`[[:db/add (:person/email "b@x") :person/friend (:person/email "a@x")] {:db/id "c" :person/email "c@x" :person/_friend ((:person/email "a@x"))}]`);
+    expect(values(conn.db(), r.tempids.b!, 'person/friend')).toEqual([a]);
+    expect(values(conn.db(), a, 'person/friend')).toContain(r2.tempids.c);
+    const err = await expectTxError(conn, `[{:person/email "d@x" :person/name ("x" "y")}]`, 'tx/invalid-value');
+    expect(err.message).toMatch(/expects a value of type :db.type\/string, got a vector/);
+  });
+
   it('accepts plain JS data with and without colons', async () => {
     const conn = await withSchema();
     const r = await conn.transact([{ 'db/id': 'a', ':person/name': 'Ann', 'person/tags': [':x'] }]);

@@ -197,6 +197,8 @@ export interface PullAttr extends Located {
   limit?: number | null;
   /** `(default :a v)` — present when given. */
   default?: { value: EdnValue };
+  /** `[:a :xform f]`: the name of the function applied to the attribute's value. */
+  xform?: string;
   /** Nested pattern (map spec), or recursion: `...` (depth null) or a number. */
   sub?: PullPattern | { kind: 'recurse'; depth: number | null };
 }

@@ -438,6 +438,7 @@ export class AstBuilder {
       const val = kids(o, 'value')[0]!;
       if (opt.image === ':limit') attr.limit = this.limitValue(val as IToken);
       else if (opt.image === ':as') attr.as = this.ednValue(val);
+      else if (opt.image === ':xform') attr.xform = (val as IToken).image;
       else attr.default = { value: this.ednValue(val) };
     }
     return attr;

@@ -13,6 +13,7 @@ import {
   Blank,
   CharLit,
   DefaultKw,
+  XformKw,
   DefaultSym,
   Dot,
   Ellipsis,
@@ -77,13 +78,13 @@ export const RULE_DESCRIPTIONS: Record<string, string> = {
   ruleDef: 'a rule [(rule-name ?vars...) clause ...]',
   ruleHead: 'a rule head (rule-name [?required ...] ?free ...)',
   pullPattern: 'a pull pattern [...]',
-  pullElem: 'a pull pattern element (:attr, *, {:attr sub-pattern}, (limit :attr n), (default :attr v) or [:attr :as x :limit n :default v])',
+  pullElem: 'a pull pattern element (:attr, *, {:attr sub-pattern}, (limit :attr n), (default :attr v) or [:attr :as x :limit n :default v :xform f])',
   pullMapEntry: 'a pull map entry (:attr [pattern] | ... | depth)',
   pullMapKey: 'a pull map key (:attr, (limit ...), (default ...) or [:attr options...])',
   pullMapValue: 'a pull sub-pattern: [pattern], ... (recursion) or a recursion depth',
   pullAttrExpr: 'a pull attribute expression (limit :attr n|nil) or (default :attr value)',
-  pullAttrWithOpts: 'an attribute with options [:attr :as x :limit n :default v]',
-  pullOption: 'a pull attribute option (:as x, :limit n|nil, :default v)',
+  pullAttrWithOpts: 'an attribute with options [:attr :as x :limit n :default v :xform f]',
+  pullOption: 'a pull attribute option (:as x, :limit n|nil, :default v, :xform f)',
 };
 
 /** What else could have come before a closing bracket in a rule, for friendlier messages. */
@@ -99,7 +100,7 @@ const CLOSER_CONTEXT: Record<string, string> = {
   ruleDef: 'another clause',
   ruleVars: 'another ?variable',
   pullPattern: 'another pull pattern element',
-  pullAttrWithOpts: 'another option (:as, :limit, :default)',
+  pullAttrWithOpts: 'another option (:as, :limit, :default, :xform)',
 };
 
 function describeTok(tok: IToken | undefined): string {
@@ -686,6 +687,12 @@ export class DatalogParser extends CstParser {
         ALT: () => {
           this.CONSUME(DefaultKw, { LABEL: 'opt' });
           this.SUBRULE2(this.ednForm, { LABEL: 'value' });
+        },
+      },
+      {
+        ALT: () => {
+          this.CONSUME(XformKw, { LABEL: 'opt' });
+          this.CONSUME(AnySymbol, { LABEL: 'value' });
         },
       },
     ]);

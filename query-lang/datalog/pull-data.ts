@@ -39,9 +39,14 @@ function attrSpecFromJs(key: unknown): unknown {
   return Array.isArray(key) ? attrWithOptionsFromJs(key) : key;
 }
 
-/** `[attr, option, value, option, value ...]`: the attribute and the option names are keywords. */
+/** `[attr, option, value, option, value ...]`: the attribute and the option names are keywords, an :xform's value a symbol. */
 function attrWithOptionsFromJs(x: unknown[]): unknown[] {
-  return x.map((part, i) => ((i === 0 || i % 2 === 1) && typeof part === 'string' ? Keyword.of(part) : part));
+  return x.map((part, i) => {
+    if (typeof part !== 'string') return part;
+    if (i === 0 || i % 2 === 1) return Keyword.of(part);
+    // an :xform names a function: a symbol, as in EDN
+    return /^:?xform$/.test(String(x[i - 1])) ? Sym.of(part) : part;
+  });
 }
 
 function subPatternFromJs(v: unknown): unknown {

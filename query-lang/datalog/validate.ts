@@ -172,8 +172,9 @@ export function checkClauses(clauses: readonly Clause[], outer: ReadonlySet<stri
         });
         if (c.joinVars) {
           const join = [...c.joinVars.required, ...c.joinVars.free];
+          // a required variable is bound on entry, so a branch need not mention it
           c.branches.forEach((b, bi) => {
-            for (const v of join) {
+            for (const v of c.joinVars!.free) {
               if (!uses[bi]!.has(v.name)) fail('query/invalid-or', `expected every branch of or-join to use join variable ${v.name}, but branch ${bi + 1} does not`, b[0]?.pos ?? c.pos);
             }
           });

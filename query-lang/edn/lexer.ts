@@ -57,6 +57,7 @@ export const SymsKw = kw('SymsKw', ':syms');
 export const AsKw = kw('AsKw', ':as');
 export const LimitKw = kw('LimitKw', ':limit');
 export const DefaultKw = kw('DefaultKw', ':default');
+export const XformKw = kw('XformKw', ':xform');
 
 // Symbols. `AnySymbol` is the abstract category of every symbol token; `NameSym` the abstract category
 // of symbols that can name a function, aggregate or rule (everything except the Datalog words).
@@ -122,6 +123,7 @@ export const allTokens: TokenType[] = [
   AsKw,
   LimitKw,
   DefaultKw,
+  XformKw,
   KeywordTok,
   Nil,
   True,

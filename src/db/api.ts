@@ -56,7 +56,15 @@ export interface Entity {
   /** Attribute value; refs come back as entities, cardinality-many as Sets; `_attr` navigates backwards. */
   get(attr: AttrRef): unknown;
   keys(): Keyword[];
+  /** Reads every attribute now (components too, recursively), as Datomic's touch; later gets use what was read. */
+  touch(): Entity;
   toJSON(): Record<string, unknown>;
+}
+
+export interface DbStats {
+  datoms: number;
+  /** Keyed by ident without the colon ('person/name'). */
+  attrs: Record<string, { count: number }>;
 }
 
 /** One transaction of the log, its datoms decoded. */
@@ -87,6 +95,8 @@ export interface DbView {
   asOf(t: number | Date): DbView;
   since(t: number | Date): DbView;
   history(): DbView;
+  /** Only the datoms `keep(unfilteredDb, datom)` keeps, as Datomic's filter; composes with the rest. */
+  filter(keep: (db: DbView, datom: Datom) => boolean): DbView;
 
   /** Datoms of an index in index order, filtered by leading components (ids, idents, lookup refs or values). */
   datoms(index: IndexName, ...components: unknown[]): Iterable<Datom>;
@@ -96,6 +106,8 @@ export interface DbView {
   indexRange(attr: AttrRef, start?: unknown, end?: unknown, endInclusive?: boolean): Iterable<Datom>;
   /** Number of datoms `indexRange` would return now (exact, counted natively; for planning). */
   estimateRange(attr: AttrRef, start?: unknown, end?: unknown, endInclusive?: boolean): number;
+  /** Datoms of this value in all, and per attribute (as Datomic's db-stats); attributes with none are left out. */
+  stats(): DbStats;
   /** Estimated number of datoms matching the leading components (cheap; for planning). */
   estimateCount(index: IndexName, ...components: unknown[]): number;
 

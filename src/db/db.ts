@@ -23,7 +23,7 @@ import {
   TX_BASE,
 } from '../storage/encoding.js';
 import { KEY_MAX, type Store } from '../storage/store.js';
-import type { AttrInfo, AttrRef, Datom, DbView, Entity, EntityRef, IndexName, Value } from './api.js';
+import type { AttrInfo, AttrRef, Datom, DbStats, DbView, Entity, EntityRef, IndexName, Value } from './api.js';
 import { LazyEntity } from './entity.js';
 import type { AttributeColumn, ColumnCache } from './columns.js';
 import { ViewMemory } from './view-memory.js';
@@ -32,6 +32,10 @@ import { comparePart } from '../storage/key-codec.js';
 import type { Schema } from './schema.js';
 
 export class DbError extends FactlogError {}
+
+function printLookupRef(ref: unknown[]): string {
+  return `[${ref.map((x) => (typeof x === 'string' && !x.startsWith(':') ? JSON.stringify(x) : String(x))).join(' ')}]`;
+}
 
 export type DatomVisitor = (e: number, a: number, v: unknown, tx: number, added: boolean) => void;
 /** Where a visit's datoms came from: an attribute column held in memory, or the index (LMDB). */
@@ -65,7 +69,12 @@ interface ViewSpec {
   sinceT: number | null;
   isHistory: boolean;
   overlay: Overlay | null;
+  /** From `filter`: every one must keep a datom for this value to show it. */
+  filters?: readonly DatomFilter[] | null;
 }
+
+/** Datomic's filter predicate: called with the value unfiltered and a datom; true keeps the datom. */
+export type DatomFilter = (db: Db, datom: Datom) => boolean;
 
 export class Db implements DbView {
   readonly basisT: number;
@@ -75,6 +84,9 @@ export class Db implements DbView {
   readonly schema: Schema;
   /** Speculative datoms from `with`, layered over the stored ones. */
   readonly overlay: Overlay | null;
+  readonly filters: readonly DatomFilter[] | null;
+  /** The same value without the filters: what the filters are called with. */
+  private readonly unfiltered: Db | null;
   /** What this value reads from memory instead of LMDB (attribute columns, past entities). */
   private readonly memory: ViewMemory | null;
 
@@ -87,10 +99,12 @@ export class Db implements DbView {
     this.sinceT = spec.sinceT;
     this.isHistory = spec.isHistory;
     this.overlay = spec.overlay;
+    this.filters = spec.filters ?? null;
+    this.unfiltered = spec.filters ? new Db(ctx, { ...spec, filters: null }) : null;
     this.schema = spec.overlay ? spec.overlay.schema : ctx.schemaAt(spec.basisT);
-    // history and speculative views always read LMDB (and the overlay)
+    // history, speculative and filtered views always read LMDB (and the overlay)
     this.memory =
-      spec.overlay || spec.isHistory
+      spec.overlay || spec.isHistory || spec.filters
         ? null
         : new ViewMemory({
             basisT: spec.basisT,
@@ -109,8 +123,18 @@ export class Db implements DbView {
       sinceT: this.sinceT,
       isHistory: this.isHistory,
       overlay: this.overlay,
+      filters: this.filters,
       ...changes,
     });
+  }
+
+  /**
+   * As Datomic's d/filter: this value showing only the datoms `keep(unfilteredDb, datom)` keeps, in
+   * queries, pull, entities and datoms; asOf, since, history and further filters compose with it.
+   */
+  filter(keep: DatomFilter): Db {
+    if (typeof keep !== 'function') throw new DbError('db/invalid-filter', 'filter takes a function (db, datom) => boolean');
+    return this.view({ filters: [...(this.filters ?? []), keep] });
   }
 
   // ---------------- time ----------------
@@ -184,14 +208,20 @@ export class Db implements DbView {
     // EDN text of a lookup ref or id, as typed on a command line: '[:person/email "a@b.c"]'
     if (typeof ref === 'string' && /^\s*[\[(0-9]/.test(ref)) return this.entid(readEdn(ref));
     if (ref instanceof EdnList) return this.entid(ref.items);
-    if (Array.isArray(ref) && ref.length === 2) return this.lookup(ref[0], ref[1]);
+    if (Array.isArray(ref)) {
+      // as Datomic: a malformed lookup ref is an error, not an entity that is not there
+      if (ref.length !== 2) throw new DbError('db/invalid-lookup-ref', `a lookup ref is [attribute value], got ${ref.length} element(s)`, { form: printLookupRef(ref) });
+      return this.lookup(ref[0], ref[1]);
+    }
     return null;
   }
 
   /** Resolve a lookup ref [attr value]: the attribute must be unique. */
   lookup(attrRef: unknown, value: unknown): number | null {
     const attr = this.attrOf(attrRef);
-    if (!attr) return null;
+    if (!attr) {
+      throw new DbError('db/invalid-lookup-ref', `lookup ref attribute ${String(attrRef)} is not an attribute`, { form: printLookupRef([attrRef, value]) });
+    }
     if (!attr.unique) {
       throw new DbError('db/lookup-ref-not-unique', `lookup ref attribute ${attr.ident} is not :db/unique`, {
         form: `[${attr.ident} ${String(value)}]`,
@@ -283,7 +313,7 @@ export class Db implements DbView {
   }
 
   private visitScan(index: IndexName, prefix: KeyPart[], end: KeyPart[] | undefined, onlyTx: number | undefined, visit: DatomVisitor): Served {
-    if (this.overlay || this.isHistory || onlyTx !== undefined) {
+    if (this.overlay || this.isHistory || this.filters || onlyTx !== undefined) {
       for (const d of this.scan(index, prefix, end, onlyTx)) visit(d.e, d.a, d.v, d.tx, d.added);
       return 'index';
     }
@@ -332,6 +362,22 @@ export class Db implements DbView {
   scanValue(index: 'avet', attr: AttrInfo, v: Value): Iterable<Datom> {
     const [tag, payload] = encodeValue(v, attr.valueType);
     return this.scan(index, [attr.id, tag, payload]);
+  }
+
+  stats(): DbStats {
+    // the newest plain value is counted in meta at each commit; any other is counted from its datoms
+    const latest = !this.overlay && !this.filters && !this.isHistory && this.sinceT === null && this.basisT === this.ctx.store.lastT();
+    const attrs: Record<string, { count: number }> = {};
+    let datoms = 0;
+    for (const info of this.schema.attrs()) {
+      let count = 0;
+      if (latest) count = this.ctx.store.attrCount(info.id);
+      else this.visitDatoms('aevt', [info.id], () => void count++);
+      if (count === 0) continue;
+      Object.defineProperty(attrs, info.ident.fqn, { value: { count }, enumerable: true, writable: true, configurable: true });
+      datoms += count;
+    }
+    return { datoms, attrs };
   }
 
   estimateCount(index: IndexName, ...components: unknown[]): number {
@@ -425,7 +471,18 @@ export class Db implements DbView {
    * Every datom visible in this value whose key lies in [prefix, end) (end defaults to the
    * prefix's own range), in index order.
    */
-  *scan(index: IndexName, prefix: KeyPart[], end?: KeyPart[], onlyTx?: number): Generator<Datom> {
+  scan(index: IndexName, prefix: KeyPart[], end?: KeyPart[], onlyTx?: number): Generator<Datom> {
+    const visible = this.scanVisible(index, prefix, end, onlyTx);
+    return this.filters ? this.kept(visible) : visible;
+  }
+
+  private *kept(datoms: Iterable<Datom>): Generator<Datom> {
+    const filters = this.filters!;
+    const db = this.unfiltered!;
+    for (const d of datoms) if (filters.every((keep) => keep(db, d))) yield d;
+  }
+
+  private *scanVisible(index: IndexName, prefix: KeyPart[], end?: KeyPart[], onlyTx?: number): Generator<Datom> {
     const store = this.ctx.store;
     const overlay = this.overlay;
     // stored datoms are seen as of the stored basis; a speculative overlay adds its own on top

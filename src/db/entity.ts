@@ -5,6 +5,9 @@ import type { AttrInfo, AttrRef, Datom, Entity, Value } from './api.js';
 import type { Db } from './db.js';
 
 export class LazyEntity implements Entity {
+  /** Attribute id -> value, once touch() has read them all. */
+  private touched?: Map<number, unknown>;
+
   constructor(
     private readonly db: Db,
     readonly id: number,
@@ -17,9 +20,40 @@ export class LazyEntity implements Entity {
     if (kw.isReverse) return this.reverse(kw.reverse());
     const attr = this.db.attr(kw);
     if (!attr) return undefined;
-    const values = [...this.db.datoms('eavt', this.id, attr.id)].map((d) => this.wrap(attr, d.v));
+    if (this.touched) return this.touched.get(attr.id);
+    return this.valueOf(attr, [...this.db.datoms('eavt', this.id, attr.id)]);
+  }
+
+  private valueOf(attr: AttrInfo, datoms: Datom[]): unknown {
+    const values = datoms.map((d) => this.wrap(attr, d.v));
     if (attr.cardinality === 'many') return values.length ? new Set(values) : undefined;
     return values[0];
+  }
+
+  touch(): this {
+    return this.touchWithin(new Set());
+  }
+
+  /** `seen`: the component entities touched on the way here, so a cycle of components ends. */
+  private touchWithin(seen: Set<number>): this {
+    if (this.touched || seen.has(this.id)) return this;
+    seen.add(this.id);
+    const byAttr = new Map<number, Datom[]>();
+    for (const d of this.db.datoms('eavt', this.id)) {
+      const run = byAttr.get(d.a);
+      if (run) run.push(d);
+      else byAttr.set(d.a, [d]);
+    }
+    const touched = new Map<number, unknown>();
+    for (const [a, datoms] of byAttr) {
+      const attr = this.db.attr(a);
+      if (!attr) continue;
+      const value = this.valueOf(attr, datoms);
+      touched.set(a, value);
+      if (attr.isComponent) for (const v of value instanceof Set ? value : [value]) if (v instanceof LazyEntity) v.touchWithin(seen);
+    }
+    this.touched = touched;
+    return this;
   }
 
   /** Entities whose `attr` points at this one; one entity for a component attribute. */
@@ -62,6 +96,14 @@ export class LazyEntity implements Entity {
   }
 
   toString(): string {
-    return `#factlog/entity {:db/id ${this.id}}`;
+    if (!this.touched) return `#factlog/entity {:db/id ${this.id}}`;
+    const parts = [...this.touched].map(([a, v]) => `${this.db.ident(a)} ${v instanceof Set ? `#{${[...v].map(brief).join(' ')}}` : brief(v)}`);
+    return `#factlog/entity {:db/id ${this.id}${parts.map((p) => ', ' + p).join('')}}`;
   }
+}
+
+/** A value as a touched entity prints it: nested entities by id. */
+function brief(v: unknown): string {
+  if (v instanceof LazyEntity) return `{:db/id ${v.id}}`;
+  return typeof v === 'string' ? JSON.stringify(v) : String(v);
 }

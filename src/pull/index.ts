@@ -1,2 +1,3 @@
-export { pull, pullMany, toPullPattern, DEFAULT_LIMIT, PullError } from './pull.js';
+export { pull, pullMany, toPullPattern, registerXform, DEFAULT_LIMIT, PullError } from './pull.js';
 export type { PullResult } from './pull.js';
+export { indexPull, type IndexPullOptions } from './index-pull.js';

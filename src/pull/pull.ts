@@ -5,13 +5,16 @@
 //  - refs as `{ 'db/id': n }` unless a nested pattern (or recursion) is given — including refs to
 //    enum-like entities that have a :db/ident (we do not special-case idents);
 //  - `*` pulls every attribute of the entity plus 'db/id', following component refs recursively;
-//  - cardinality-many as arrays (default limit 1000; `(limit :a n)`, `(limit :a nil)` = no limit);
+//    a component attribute named without a pattern is pulled whole too, as in Datomic;
+//  - cardinality-many as arrays (default limit 1000, under `*` too; `(limit :a n)`, `(limit :a nil)` = no limit);
+//  - `[:a :xform f]` passes the attribute's value (the array, for cardinality many) through the
+//    function registered as f; a `:default` is given as it is;
 //  - reverse refs `:ns/_attr` give arrays of `{ 'db/id' }` (or pulled maps), a single value when the
 //    forward attribute is a component;
 //  - `(default :a v)` when the attribute is absent; `:db/id` on request;
 //  - recursion `...` (unbounded) or a depth number, re-applying the enclosing pattern, with cycle
 //    protection: an entity already on the current path comes back as `{ 'db/id': n }`; below the
-//    depth the attribute is left out;
+//    depth the attribute is left out; any depth, as nested pulls run from an array, not the JS stack;
 //  - a nested pattern matching nothing on an existing ref target gives `{ 'db/id': n }`;
 //  - an entity with no datoms at all gives null.
 import type { PullPattern, PullAttr } from '../../query-lang/datalog/ast.js';
@@ -23,6 +26,27 @@ import { FactlogError } from '../../query-lang/errors.js';
 export const DEFAULT_LIMIT = 1000;
 
 export class PullError extends FactlogError {}
+
+/** Functions that `[:a :xform name]` may name, by name: as Datomic resolves a symbol to a var. */
+const xforms = new Map<string, (value: unknown) => unknown>();
+
+/** Lets pull patterns name `fn` as `:xform name` (e.g. 'my.ns/upper'), in pull, pullMany and (pull ...) in queries. */
+export function registerXform(name: string, fn: (value: unknown) => unknown): void {
+  if (typeof fn !== 'function') throw new PullError('pull/invalid-xform', `the xform ${name} is not a function`);
+  xforms.set(name, fn);
+}
+
+/** An attribute's value through the spec's :xform, if it names one. */
+function transformed(spec: PullAttr, value: unknown): unknown {
+  if (spec.xform === undefined) return value;
+  const fn = xforms.get(spec.xform);
+  if (!fn) throw new PullError('pull/unknown-xform', `no xform function registered as ${spec.xform} (registerXform)`, { form: spec.xform });
+  try {
+    return fn(value);
+  } catch (err) {
+    throw new PullError('pull/xform-failed', `xform ${spec.xform} failed on :${spec.attr}: ${(err as Error)?.message ?? String(err)}`, { form: spec.xform });
+  }
+}
 
 export type PullResult = Record<string, unknown>;
 
@@ -69,12 +93,46 @@ function limitOf(spec: PullAttr): number {
   return spec.limit === undefined ? DEFAULT_LIMIT : spec.limit === null ? Infinity : spec.limit;
 }
 
-/** Pull a referenced entity under a spec: nested pattern, recursion, or just its id. */
-function pullRef(db: DbView, spec: PullAttr, enclosing: PullPattern, id: number, st: State): unknown {
+/**
+ * A nested pull the caller needs the result of. Pulling is written as generators that yield these
+ * instead of calling themselves, and `runPull` keeps the pending ones on an array: recursion as deep
+ * as the data (a chain of 100,000 friends) needs no JS stack.
+ */
+interface Nested {
+  db: DbView;
+  pattern: PullPattern;
+  e: number;
+  st: State;
+}
+
+type Pulling<T> = Generator<Nested, T, PullResult | null>;
+
+function runPull(first: Pulling<PullResult | null>): PullResult | null {
+  const stack: Pulling<PullResult | null>[] = [first];
+  let input: PullResult | null = null;
+  for (;;) {
+    const step = stack[stack.length - 1]!.next(input);
+    if (step.done) {
+      stack.pop();
+      if (stack.length === 0) return step.value;
+      input = step.value;
+    } else {
+      stack.push(pullEntity(step.value.db, step.value.pattern, step.value.e, step.value.st));
+      input = null;
+    }
+  }
+}
+
+/** Pull a referenced entity under a spec: nested pattern, recursion, a component whole, or just its id. */
+function* pullRef(db: DbView, spec: PullAttr, info: AttrInfo, enclosing: PullPattern, id: number, st: State): Pulling<unknown> {
   const sub = spec.sub;
-  if (!sub) return { 'db/id': id };
+  if (!sub) {
+    // as Datomic: a component named without a pattern is pulled whole, as under `*`
+    if (info.isComponent && !spec.reverse && !st.path.has(id)) return (yield nested(db, WILDCARD, id, st)) ?? { 'db/id': id };
+    return { 'db/id': id };
+  }
   if (sub.kind === 'pull-pattern') {
-    const r = pullEntity(db, sub, id, st);
+    const r = yield nested(db, sub, id, st);
     return r && Object.keys(r).length ? r : { 'db/id': id };
   }
   // recursion (pullEntity leaves out a spec whose depth is spent)
@@ -83,12 +141,16 @@ function pullRef(db: DbView, spec: PullAttr, enclosing: PullPattern, id: number,
   const remaining = left === undefined ? (sub.depth === null ? Infinity : sub.depth) : left;
   st.depth.set(spec, remaining - 1);
   try {
-    const r = pullEntity(db, enclosing, id, st);
+    const r = yield nested(db, enclosing, id, st);
     return r && Object.keys(r).length ? r : { 'db/id': id };
   } finally {
     if (left === undefined) st.depth.delete(spec);
     else st.depth.set(spec, left);
   }
+}
+
+function nested(db: DbView, pattern: PullPattern, e: number, st: State): Nested {
+  return { db, pattern, e, st };
 }
 
 /**
@@ -99,7 +161,7 @@ function recursionSpent(spec: PullAttr, st: State): boolean {
   return spec.sub?.kind === 'recurse' && st.depth.get(spec) === 0;
 }
 
-function pullWildcard(db: DbView, e: number, datoms: Datom[], out: PullResult, st: State): void {
+function* pullWildcard(db: DbView, e: number, datoms: Datom[], out: PullResult, st: State): Pulling<void> {
   out['db/id'] = e;
   // DbView.datoms gives an entity's datoms in EAVT order: each attribute's values are one run
   for (let start = 0; start < datoms.length; ) {
@@ -108,18 +170,15 @@ function pullWildcard(db: DbView, e: number, datoms: Datom[], out: PullResult, s
     while (end < datoms.length && datoms[end]!.a === a) end++;
     const info = db.attr(a);
     if (info) {
-      const conv = (v: unknown): unknown => {
-        if (info.valueType !== 'ref') return v;
-        if (info.isComponent && !st.path.has(v as number)) {
-          return pullEntity(db, WILDCARD, v as number, st) ?? { 'db/id': v };
-        }
-        return { 'db/id': v };
-      };
-      if (info.cardinality === 'many') {
-        const vs: unknown[] = [];
-        for (let i = start; i < end; i++) vs.push(conv(datoms[i]!.v));
-        out[info.ident.fqn] = vs;
-      } else out[info.ident.fqn] = conv(datoms[start]!.v);
+      const vs: unknown[] = [];
+      const stop = info.cardinality === 'many' ? Math.min(end, start + DEFAULT_LIMIT) : start + 1;
+      for (let i = start; i < stop; i++) {
+        const v = datoms[i]!.v;
+        if (info.valueType !== 'ref') vs.push(v);
+        else if (info.isComponent && !st.path.has(v as number)) vs.push((yield nested(db, WILDCARD, v as number, st)) ?? { 'db/id': v });
+        else vs.push({ 'db/id': v });
+      }
+      out[info.ident.fqn] = info.cardinality === 'many' ? vs : vs[0];
     }
     start = end;
   }
@@ -139,19 +198,19 @@ function elementsInOrder(pattern: PullPattern): PullPattern['elements'] {
   return elements;
 }
 
-function pullEntity(db: DbView, pattern: PullPattern, e: number, st: State): PullResult | null {
+function* pullEntity(db: DbView, pattern: PullPattern, e: number, st: State): Pulling<PullResult | null> {
   const datoms = currentDatoms(db, 'eavt', e);
   st.path.add(e);
   try {
     const out: PullResult = {};
     for (const el of elementsInOrder(pattern)) {
       if (el.kind === 'wildcard') {
-        pullWildcard(db, e, datoms, out, st);
+        yield* pullWildcard(db, e, datoms, out, st);
         continue;
       }
       const key = keyOf(el);
       if (el.attr === 'db/id' && !el.reverse) {
-        out[key] = e;
+        out[key] = transformed(el, e);
         continue;
       }
       const info = attrInfo(db, st, el.attr);
@@ -166,9 +225,13 @@ function pullEntity(db: DbView, pattern: PullPattern, e: number, st: State): Pul
           if (el.default) out[key] = el.default.value;
           continue;
         }
-        const conv = (v: unknown) => (info.valueType === 'ref' ? pullRef(db, el, pattern, v as number, st) : v);
-        if (info.cardinality === 'many') out[key] = vals.slice(0, limitOf(el)).map(conv);
-        else out[key] = conv(vals[0]);
+        if (info.valueType !== 'ref') out[key] = transformed(el, info.cardinality === 'many' ? vals.slice(0, limitOf(el)) : vals[0]);
+        else if (info.cardinality !== 'many') out[key] = transformed(el, yield* pullRef(db, el, info, pattern, vals[0] as number, st));
+        else {
+          const refs: unknown[] = [];
+          for (const v of vals.slice(0, limitOf(el))) refs.push(yield* pullRef(db, el, info, pattern, v as number, st));
+          out[key] = transformed(el, refs);
+        }
       } else {
         if (info.valueType !== 'ref') continue;
         const sources = currentDatoms(db, 'vaet', e, info.id).map((d) => d.e);
@@ -176,8 +239,12 @@ function pullEntity(db: DbView, pattern: PullPattern, e: number, st: State): Pul
           if (el.default) out[key] = el.default.value;
           continue;
         }
-        if (info.isComponent) out[key] = pullRef(db, el, pattern, sources[0]!, st);
-        else out[key] = sources.slice(0, limitOf(el)).map((s) => pullRef(db, el, pattern, s, st));
+        if (info.isComponent) out[key] = transformed(el, yield* pullRef(db, el, info, pattern, sources[0]!, st));
+        else {
+          const refs: unknown[] = [];
+          for (const s of sources.slice(0, limitOf(el))) refs.push(yield* pullRef(db, el, info, pattern, s, st));
+          out[key] = transformed(el, refs);
+        }
       }
     }
     if (datoms.length === 0 && Object.keys(out).every((k) => out[k] === e)) {
@@ -215,7 +282,7 @@ export function pull(db: DbView, pattern: string | EdnValue | PullPattern, eid: 
   const p = toPullPattern(pattern);
   const id = resolveEid(db, eid);
   if (id === null) return null;
-  return pullEntity(db, p, id, newState());
+  return runPull(pullEntity(db, p, id, newState()));
 }
 
 /** Pull several entities with one pattern (parsed once). */
@@ -226,7 +293,7 @@ export function pullMany(db: DbView, pattern: string | EdnValue | PullPattern, e
   const out: (PullResult | null)[] = [];
   for (const eid of eids) {
     const id = resolveEid(db, eid);
-    out.push(id === null ? null : pullEntity(db, p, id, st));
+    out.push(id === null ? null : runPull(pullEntity(db, p, id, st)));
   }
   return out;
 }

@@ -168,6 +168,7 @@ function scanComps(db: DbView, comps: Components, range: RangeBounds | null, vis
   };
   if (e !== undefined) {
     if (a !== undefined) note(visitDatoms(db, 'eavt', v !== undefined ? [e, a, v] : [e, a], counted));
+    else if (v !== undefined) note(visitDatoms(db, 'eavt', [e], valueFilter(v, counted)));
     else note(visitDatoms(db, 'eavt', [e], counted));
   } else if (a !== undefined) {
     if (v !== undefined) note(visitDatoms(db, 'avet', [a, v], counted));
@@ -181,6 +182,18 @@ function scanComps(db: DbView, comps: Components, range: RangeBounds | null, vis
     for (const info of db.attrs()) if (info.valueType !== 'ref') note(visitDatoms(db, 'avet', [info.id, v], counted));
   } else note(visitDatoms(db, 'eavt', [], counted));
   return { read, fromColumn };
+}
+
+/**
+ * Passes on the datoms whose value is v, for a scan whose prefix does not hold the value (the entity
+ * known, the attribute not). As when only the value is known, v is compared as it is: an ident or a
+ * lookup ref names an entity only where the attribute is known to be a ref.
+ */
+function valueFilter(v: unknown, visit: DatomVisitor): DatomVisitor {
+  const wanted = valueKey(v);
+  return (de, da, dv, dtx, dadded) => {
+    if (valueKey(dv) === wanted) visit(de, da, dv, dtx, dadded);
+  };
 }
 
 /** Positions of each pattern variable; a variable repeated in the pattern must match itself. */

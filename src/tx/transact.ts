@@ -259,7 +259,7 @@ class TxBuilder implements SchemaChangeData {
     if (typeof v === 'number') return this.resolveEntity({ kind: 'id', id: v }, form);
     if (v instanceof Keyword) return this.resolveEntity({ kind: 'ident', ident: v }, form);
     if (Array.isArray(v) && v.length === 2) return this.resolveEntity({ kind: 'lookup', attr: keywordish(v[0]), value: v[1] }, form);
-    throw txError('tx/invalid-value', `${String(v)} is not a reference to an entity`, form);
+    throw txError('tx/invalid-value', `${describe(v).text} is not a reference to an entity`, form);
   }
 
   private valueFor(attr: AttrInfo, v: unknown, form: FormRef): Value {

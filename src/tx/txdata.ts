@@ -106,14 +106,14 @@ function listOp(form: unknown[] | EdnList, ref: FormRef): Op {
   if (!arity.includes(args)) throw txError('tx/invalid-data', `${opName} takes ${arity.join(' or ')} arguments, got ${args}`, ref);
   switch (op) {
     case 'add':
-      return { op, e: entityArg(items[1], ref), a: attrArg(items[2], ref), v: items[3], form: ref };
+      return { op, e: entityArg(items[1], ref), a: attrArg(items[2], ref), v: listsAsVectors(items[3]), form: ref };
     case 'retract':
       if (args === 2) return { op: 'retract-attr', e: entityArg(items[1], ref), a: attrArg(items[2], ref), form: ref };
-      return { op, e: entityArg(items[1], ref), a: attrArg(items[2], ref), v: items[3], form: ref };
+      return { op, e: entityArg(items[1], ref), a: attrArg(items[2], ref), v: listsAsVectors(items[3]), form: ref };
     case 'retract-entity':
       return { op, e: entityArg(items[1], ref), form: ref };
     case 'cas':
-      return { op, e: entityArg(items[1], ref), a: attrArg(items[2], ref), old: items[3], v: items[4], form: ref };
+      return { op, e: entityArg(items[1], ref), a: attrArg(items[2], ref), old: listsAsVectors(items[3]), v: listsAsVectors(items[4]), form: ref };
   }
 }
 
@@ -173,7 +173,7 @@ class MapExpander {
       const kw = keywordOf(k);
       if (kw === DB_ID) id = { value };
       else if (!kw) throw txError('tx/invalid-data', `map key ${describe(k).text} is not an attribute`, ref);
-      else attrs.push([kw, value]);
+      else attrs.push([kw, listsAsVectors(value)]);
     }
     const e: EntityArg = id ? entityArg(id.value, ref) : { kind: 'tempid', key: `#map-${++this.implicit}`, explicit: false };
     if (attrs.length === 0 && !id) throw txError('tx/invalid-data', 'an entity map needs at least one attribute', ref);
@@ -222,6 +222,16 @@ class MapExpander {
     }
     return toValueArg(this.expand(v, describe(v)));
   }
+}
+
+/**
+ * Datomic takes a list wherever it takes a vector in tx data: `{:aka ("a" "b")}` is two values, and a
+ * list of lookup refs or nested maps is read as the vector would be. Maps inside are left as they are.
+ */
+export function listsAsVectors(v: unknown): unknown {
+  if (v instanceof EdnList) return v.items.map(listsAsVectors);
+  if (Array.isArray(v) && v.some((x) => x instanceof EdnList)) return v.map(listsAsVectors);
+  return v;
 }
 
 /** A value that refers to an already-described entity (kept as an EntityArg marker). */

@@ -1,5 +1,5 @@
 // Coerce and validate a value for its attribute's :db/valueType (refs are resolved elsewhere).
-import { BigDec, Keyword, Sym, Uuid } from '../../query-lang/edn/types.js';
+import { BigDec, EdnList, Keyword, Sym, Uuid } from '../../query-lang/edn/types.js';
 import { isReadableName } from '../../query-lang/edn/printer.js';
 import { longForm } from '../storage/encoding.js';
 import type { AttrInfo, Value, ValueType } from '../db/api.js';
@@ -96,6 +96,8 @@ function describeValue(v: unknown): string {
   if (typeof v === 'string') return JSON.stringify(v);
   if (v instanceof Keyword) return v.toString();
   if (Array.isArray(v)) return 'a vector';
+  if (v instanceof EdnList) return 'a list';
+  if (v instanceof Set) return 'a set';
   if (v instanceof Map || (typeof v === 'object' && v !== null && !(v instanceof Date))) return 'a map';
   return `${typeof v} ${String(v)}`;
 }

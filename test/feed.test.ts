@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { backup, Keyword, MaterializedView, open, q, replicate, restore, type Connection, type Db, type TxReport } from '../src/index.js';
+import { backup, follow, Keyword, MaterializedView, open, q, replicate, restore, type Connection, type Db, type TxReport } from '../src/index.js';
 import { runFixture } from './helpers/proc.js';
 import { freshConn, tempDir } from './helpers/tmp.js';
 
@@ -230,6 +230,135 @@ describe('replicas', () => {
     const other = await freshConn();
     const err = await replicate({ from: primary.path, to: other.path }).catch((e) => e);
     expect(err.code).toBe('storage/not-a-replica');
+  });
+});
+
+describe('replicas of a primary whose history was replaced', () => {
+  /**
+   * A primary at t 10 and a backup of it taken at t 5; `replaced(n)` makes, in a side directory,
+   * that backup restored and written with n transactions of a different history (its t: 5 + n).
+   */
+  async function primaryAndOlderBackup(): Promise<{ dir: string; replaced: (n: number) => Promise<string> }> {
+    const dir = path.join(tempDir(), 'primary');
+    const conn = await open({ path: dir });
+    for (let i = 0; i < 5; i++) await conn.transact([{ 'acct/name': `kept${i}` }]);
+    const older = path.join(tempDir(), 'backup');
+    await backup(dir, older);
+    for (let i = 0; i < 5; i++) await conn.transact([{ 'acct/name': `lost${i}` }]);
+    await conn.close();
+    const replaced = async (n: number) => {
+      const side = path.join(tempDir(), 'restored');
+      await restore(older, side);
+      const restored = await open({ path: side });
+      for (let i = 0; i < n; i++) await restored.transact([{ 'acct/name': `other${i}` }]);
+      await restored.close();
+      return side;
+    };
+    return { dir, replaced };
+  }
+
+  /** Put the database at `side` in place of the one at `dir`, as an operator restoring a primary would. */
+  function swapInto(side: string, dir: string): void {
+    fs.renameSync(dir, path.join(tempDir(), 'old-primary'));
+    fs.renameSync(side, dir);
+  }
+
+  async function replicaState(dir: string): Promise<{ t: number; datoms: string[] }> {
+    const conn = await open({ path: dir, readOnly: true });
+    try {
+      return { t: conn.basisT, datoms: dump(conn.db().history()) };
+    } finally {
+      await conn.close();
+    }
+  }
+
+  /** `promise`, or 'still running' once `ms` have passed. */
+  const within = <T>(promise: Promise<T>, ms: number) =>
+    Promise.race([promise, new Promise<'still running'>((r) => setTimeout(() => r('still running'), ms).unref())]);
+
+  it('refuses to catch up (feed/diverged) when the primary is behind, at, or past the replica on another history', async () => {
+    const { dir, replaced } = await primaryAndOlderBackup();
+    const to = path.join(tempDir(), 'replica');
+    expect(await replicate({ from: dir, to })).toBe(10);
+    const before = await replicaState(to);
+    for (const [n, what] of [[0, 'behind'], [5, 'at'], [8, 'past']] as const) {
+      const side = await replaced(n);
+      swapInto(side, dir);
+      const err = await replicate({ from: dir, to }).catch((e) => e);
+      expect(err?.code, `primary ${what} the replica: ${String(err)}`).toBe('feed/diverged');
+      expect(err.message).toMatch(/t=?\s?\d+/);
+      expect(await replicaState(to)).toEqual(before);
+    }
+  });
+
+  it('a replica of the same history still resumes after its primary is restored from a newer backup', async () => {
+    const { dir } = await primaryAndOlderBackup();
+    const to = path.join(tempDir(), 'replica');
+    const conn = await open({ path: dir });
+    await conn.transact([{ 'acct/name': 'x' }]);
+    await conn.close();
+    expect(await replicate({ from: dir, to })).toBe(11);
+    const newer = path.join(tempDir(), 'newer');
+    await backup(dir, newer);
+    const side = path.join(tempDir(), 'restored');
+    await restore(newer, side);
+    swapInto(side, dir);
+    const again = await open({ path: dir });
+    await again.transact([{ 'acct/name': 'y' }]);
+    await again.close();
+    expect(await replicate({ from: dir, to })).toBe(12);
+  });
+
+  it('replicate({ follow: true }) stops with feed/diverged when the primary is replaced under it', async () => {
+    const { dir, replaced } = await primaryAndOlderBackup();
+    const to = path.join(tempDir(), 'replica');
+    const side = await replaced(8);
+    const controller = new AbortController();
+    let reached10: () => void;
+    const at10 = new Promise<void>((r) => (reached10 = r));
+    const replicating = replicate({ from: dir, to, follow: true, signal: controller.signal, onProgress: (t) => t >= 10 && reached10() });
+    replicating.catch(() => undefined);
+    await at10;
+    swapInto(side, dir);
+    const outcome = await within(replicating.catch((e) => e), 5000);
+    controller.abort();
+    expect((outcome as { code?: string }).code, String(outcome)).toBe('feed/diverged');
+    expect((await replicaState(to)).t).toBe(10);
+  });
+
+  it('follow() stops with feed/diverged when the followed database is replaced by another history', async () => {
+    const { dir, replaced } = await primaryAndOlderBackup();
+    const side = await replaced(8);
+    const seen: number[] = [];
+    let reached10: () => void;
+    const at10 = new Promise<void>((r) => (reached10 = r));
+    const controller = new AbortController();
+    const following = (async () => {
+      for await (const tx of follow(dir, { pollMs: 20, signal: controller.signal })) {
+        seen.push(tx.t);
+        if (tx.t === 10) reached10();
+      }
+      return 'ended';
+    })();
+    following.catch(() => undefined);
+    await at10;
+    swapInto(side, dir);
+    const outcome = await within(following.catch((e) => e), 5000);
+    controller.abort();
+    expect((outcome as { code?: string }).code, String(outcome)).toBe('feed/diverged');
+    expect(seen).toEqual(Array.from({ length: 11 }, (_, t) => t));
+  });
+
+  it('follow() given the record at fromT refuses a database whose record there differs', async () => {
+    const { dir, replaced } = await primaryAndOlderBackup();
+    const conn = await open({ path: dir, readOnly: true });
+    const mine = conn.store.logEntry(10)!;
+    await conn.close();
+    swapInto(await replaced(8), dir);
+    const err = await (async () => {
+      for await (const tx of follow(dir, { fromT: 10, fromEntry: mine })) return tx;
+    })().catch((e) => e);
+    expect(err.code).toBe('feed/diverged');
   });
 });
 

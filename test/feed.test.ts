@@ -417,6 +417,100 @@ describe('materialized views', () => {
   });
 });
 
+describe('materialized views whose apply throws', () => {
+  /** Sums every :n/x; mutates its state, then throws on the transaction holding 10 while `failing`. */
+  function summingView(control: { failing: boolean; calls: number }) {
+    return {
+      name: 'sum',
+      initial: () => ({ sum: 0 }),
+      apply(state: { sum: number }, tx: { data: { a: number; v: unknown; added: boolean }[] }, conn: Connection) {
+        control.calls++;
+        const x = conn.db().attr('n/x')?.id;
+        for (const d of tx.data) if (d.a === x && d.added) state.sum += d.v as number;
+        if (control.failing && tx.data.some((d) => d.v === 10)) throw new Error('apply bug');
+        return state;
+      },
+    };
+  }
+
+  async function summedDb(): Promise<Connection> {
+    const conn = await freshConn();
+    await conn.transact(`[{:db/ident :n/x :db/valueType :db.type/long :db/cardinality :db.cardinality/one}]`);
+    return conn;
+  }
+
+  const logSum = (conn: Connection, upToT: number) =>
+    (q(`[:find (sum ?x) . :with ?e :where [?e :n/x ?x]]`, conn.db().asOf(upToT)) as number | null) ?? 0;
+
+  it('while following: the state stays the fold up to t - 1, the error surfaces coded, the view stops, a reopen resumes', async () => {
+    const conn = await summedDb();
+    const dir = tempDir();
+    const control = { failing: true, calls: 0 };
+    const errors: (Error & { code?: string; t?: number; cause?: unknown })[] = [];
+    const view = MaterializedView.open(conn, summingView(control), { dir, onError: (e) => errors.push(e) });
+    await conn.transact([{ 'n/x': 1 }]);
+    const { t: t2 } = await conn.transact([{ 'n/x': 5 }]);
+    await view.waitFor(t2);
+    const { t: t3 } = await conn.transact([{ 'n/x': 10 }]);
+    const waited = await view.waitFor(t3).catch((e) => e);
+    expect(waited.code).toBe('feed/view-apply-failed');
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toBe(waited);
+    expect(errors[0].t).toBe(t3);
+    expect((errors[0].cause as Error).message).toBe('apply bug');
+    expect(view.t).toBe(t2);
+    expect(view.state.sum).toBe(logSum(conn, t2));
+    // stopped: later transactions are not folded, and nothing folds the failed one twice
+    await conn.transact([{ 'n/x': 100 }]);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(view.state).toEqual({ sum: 6 });
+    expect(errors).toHaveLength(1);
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'sum.view.json'), 'utf8'))).toMatchObject({ t: t2, state: { sum: 6 } });
+    view.close();
+    control.failing = false;
+    const reopened = MaterializedView.open(conn, summingView(control), { dir });
+    expect(reopened.t).toBe(conn.basisT);
+    expect(reopened.state.sum).toBe(logSum(conn, conn.basisT));
+    expect(reopened.state.sum).toBe(116);
+    reopened.close();
+  });
+
+  it('while catching up at open: open throws the coded error, keeps the fold up to t - 1, and a reopen resumes', async () => {
+    const conn = await summedDb();
+    const dir = tempDir();
+    for (const x of [1, 5, 10, 0]) await conn.transact([{ 'n/x': x }]);
+    const control = { failing: true, calls: 0 };
+    const err = (() => {
+      try {
+        MaterializedView.open(conn, summingView(control), { dir });
+      } catch (e) {
+        return e as Error & { code?: string; t?: number };
+      }
+    })();
+    expect(err?.code).toBe('feed/view-apply-failed');
+    const failedT = err!.t!;
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'sum.view.json'), 'utf8'))).toMatchObject({ t: failedT - 1, state: { sum: logSum(conn, failedT - 1) } });
+    control.failing = false;
+    const view = MaterializedView.open(conn, summingView(control), { dir });
+    expect(view.state.sum).toBe(16);
+    expect(view.state.sum).toBe(logSum(conn, conn.basisT));
+    view.close();
+  });
+
+  it('without onError, a failure goes where a failing listener\'s does, and the view still stops', async () => {
+    const conn = await summedDb();
+    const control = { failing: true, calls: 0 };
+    const view = MaterializedView.open(conn, summingView(control), { dir: tempDir() });
+    const { t } = await conn.transact([{ 'n/x': 10 }]);
+    expect((await view.waitFor(t).catch((e) => e)).code).toBe('feed/view-apply-failed');
+    expect(view.state.sum).toBe(0);
+    await conn.transact([{ 'n/x': 1 }]);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(view.state.sum).toBe(0);
+    view.close();
+  });
+});
+
 describe('backup and restore', () => {
   it('takes a consistent copy while another process writes, and restores it', async () => {
     const dir = path.join(tempDir(), 'db');

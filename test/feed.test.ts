@@ -2,7 +2,7 @@
 // replicas, materialized views and backups.
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { backup, follow, Keyword, MaterializedView, open, q, replicate, restore, type Connection, type Db, type TxReport } from '../src/index.js';
 import { runFixture } from './helpers/proc.js';
 import { freshConn, tempDir } from './helpers/tmp.js';
@@ -51,6 +51,69 @@ describe('tx report feed', () => {
     expect(r.t).toBe(1);
     await new Promise((res) => setImmediate(res));
     expect((await conn.transact([{ 'f/n': 2 }])).t).toBe(2);
+  });
+});
+
+describe('failing tx listeners', () => {
+  const settle = () => new Promise((r) => setTimeout(r, 20));
+
+  it("a listener's throw or rejection goes to its onError; other listeners and later reports go on", async () => {
+    const conn = await freshConn();
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const failures: string[] = [];
+      const onError = (err: unknown, report: TxReport) => failures.push(`${report.t} ${(err as Error).message}`);
+      conn.listen(async () => Promise.reject(new Error('async bug')), { onError });
+      conn.listen(() => {
+        throw new Error('sync bug');
+      }, { onError });
+      const seen: number[] = [];
+      conn.listen((r) => void seen.push(r.t));
+      for (let i = 0; i < 3; i++) await conn.transact([{ 'f/n': i }]);
+      await settle();
+      expect(seen).toEqual([1, 2, 3]);
+      expect(failures.sort()).toEqual(['1 async bug', '1 sync bug', '2 async bug', '2 sync bug', '3 async bug', '3 sync bug']);
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
+  it('without onError (or when onError throws) the failure is printed with conn/listener-failed', async () => {
+    const conn = await freshConn();
+    const printed = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      conn.listen(async () => {
+        throw new Error('async bug');
+      });
+      conn.listen(() => {
+        throw new Error('sync bug');
+      }, {
+        onError: () => {
+          throw new Error('handler bug');
+        },
+      });
+      const { t } = await conn.transact([{ 'f/n': 1 }]);
+      await settle();
+      const lines = printed.mock.calls.map((args) => args.map(String).join(' '));
+      expect(lines).toHaveLength(2);
+      expect(lines.every((l) => l.includes('[conn/listener-failed]') && l.includes(`t=${t}`))).toBe(true);
+      expect(lines.some((l) => l.includes('async bug'))).toBe(true);
+      expect(lines.some((l) => l.includes('handler bug'))).toBe(true);
+    } finally {
+      printed.mockRestore();
+    }
+  });
+
+  it('an async listener that rejects does not end the process: it commits on and exits 0', async () => {
+    const dir = path.join(tempDir(), 'db');
+    const child = runFixture('listener-rejects.mjs', [dir, '5']);
+    const { lines, code, stderr } = await child.done;
+    expect(code, stderr).toBe(0);
+    expect(lines).toEqual(['1', '2', '3', '4', '5', 'done']);
+    expect(stderr.match(/\[conn\/listener-failed\]/g)).toHaveLength(10);
   });
 });
 
@@ -501,12 +564,18 @@ describe('materialized views whose apply throws', () => {
     const conn = await summedDb();
     const control = { failing: true, calls: 0 };
     const view = MaterializedView.open(conn, summingView(control), { dir: tempDir() });
-    const { t } = await conn.transact([{ 'n/x': 10 }]);
-    expect((await view.waitFor(t).catch((e) => e)).code).toBe('feed/view-apply-failed');
-    expect(view.state.sum).toBe(0);
-    await conn.transact([{ 'n/x': 1 }]);
-    await new Promise((r) => setTimeout(r, 20));
-    expect(view.state.sum).toBe(0);
+    const printed = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      const { t } = await conn.transact([{ 'n/x': 10 }]);
+      expect((await view.waitFor(t).catch((e) => e)).code).toBe('feed/view-apply-failed');
+      expect(view.state.sum).toBe(0);
+      await conn.transact([{ 'n/x': 1 }]);
+      await new Promise((r) => setTimeout(r, 20));
+      expect(view.state.sum).toBe(0);
+      expect(printed.mock.calls.map((args) => String(args[0]))).toEqual([expect.stringMatching(/\[conn\/listener-failed\].*\[feed\/view-apply-failed\]/)]);
+    } finally {
+      printed.mockRestore();
+    }
     view.close();
   });
 });

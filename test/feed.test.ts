@@ -354,6 +354,41 @@ describe('replicas of a primary whose history was replaced', () => {
     }
   });
 
+  it('a replaced history that ends in the very record the replica ends in is caught by the records before it', async () => {
+    const at = (t: number) => `#inst "2020-01-01T00:00:${String(t).padStart(2, '0')}Z"`;
+    const write = async (conn: Connection, t: number, name: string) =>
+      conn.transact(`[{:db/id "datomic.tx" :db/txInstant ${at(t)}} {:acct/name "${name}"}]`);
+    const dir = path.join(tempDir(), 'primary');
+    const conn = await open({ path: dir });
+    for (let t = 1; t <= 5; t++) await write(conn, t, `kept${t}`);
+    const older = path.join(tempDir(), 'backup');
+    await backup(dir, older);
+    for (let t = 6; t <= 10; t++) await write(conn, t, t === 10 ? 'same' : `lost${t}`);
+    await conn.close();
+    const to = path.join(tempDir(), 'replica');
+    expect(await replicate({ from: dir, to })).toBe(10);
+    const side = path.join(tempDir(), 'restored');
+    await restore(older, side);
+    const other = await open({ path: side });
+    for (let t = 6; t <= 12; t++) await write(other, t, t === 10 ? 'same' : `other${t}`);
+    const replicaLast = (await replicaStateRecord(to, 10))!;
+    expect(other.store.logEntry(10)).toEqual(replicaLast);
+    await other.close();
+    swapInto(side, dir);
+    const err = await replicate({ from: dir, to }).catch((e) => e);
+    expect(err?.code, String(err)).toBe('feed/diverged');
+    expect((await replicaState(to)).t).toBe(10);
+  });
+
+  async function replicaStateRecord(dir: string, t: number) {
+    const conn = await open({ path: dir, readOnly: true });
+    try {
+      return conn.store.logEntry(t);
+    } finally {
+      await conn.close();
+    }
+  }
+
   it('a replica of the same history still resumes after its primary is restored from a newer backup', async () => {
     const { dir } = await primaryAndOlderBackup();
     const to = path.join(tempDir(), 'replica');

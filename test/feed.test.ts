@@ -551,7 +551,7 @@ describe('materialized views whose apply throws', () => {
     await view.waitFor(t2);
     const { t: t3 } = await conn.transact([{ 'n/x': 10 }]);
     const waited = await view.waitFor(t3).catch((e) => e);
-    expect(waited.code).toBe('feed/view-apply-failed');
+    expect(waited.code).toBe('view/apply-failed');
     expect(errors).toHaveLength(1);
     expect(errors[0]).toBe(waited);
     expect(errors[0].t).toBe(t3);
@@ -585,7 +585,7 @@ describe('materialized views whose apply throws', () => {
         return e as Error & { code?: string; t?: number };
       }
     })();
-    expect(err?.code).toBe('feed/view-apply-failed');
+    expect(err?.code).toBe('view/apply-failed');
     const failedT = err!.t!;
     expect(JSON.parse(fs.readFileSync(path.join(dir, 'sum.view.json'), 'utf8'))).toMatchObject({ t: failedT - 1, state: { sum: logSum(conn, failedT - 1) } });
     control.failing = false;
@@ -595,6 +595,20 @@ describe('materialized views whose apply throws', () => {
     view.close();
   });
 
+  it('a damaged or foreign view file, or a state that cannot be copied, gives a coded error', async () => {
+    const conn = await summedDb();
+    await conn.transact([{ 'n/x': 1 }]);
+    const dir = tempDir();
+    const control = { failing: false, calls: 0 };
+    for (const text of ['{"name":"sum","t":3,"sta', 'null', '{"name":"other","t":1,"state":{}}']) {
+      fs.writeFileSync(path.join(dir, 'sum.view.json'), text);
+      expect(() => MaterializedView.open(conn, summingView(control), { dir })).toThrow(expect.objectContaining({ code: 'view/corrupt' }));
+    }
+    fs.rmSync(path.join(dir, 'sum.view.json'));
+    const unclonable = { ...summingView(control), initial: () => ({ sum: 0, f: () => 1 }) };
+    expect(() => MaterializedView.open(conn, unclonable, { dir })).toThrow(expect.objectContaining({ code: 'view/state-not-serialisable' }));
+  });
+
   it('without onError, a failure goes where a failing listener\'s does, and the view still stops', async () => {
     const conn = await summedDb();
     const control = { failing: true, calls: 0 };
@@ -602,12 +616,12 @@ describe('materialized views whose apply throws', () => {
     const printed = vi.spyOn(console, 'error').mockImplementation(() => undefined);
     try {
       const { t } = await conn.transact([{ 'n/x': 10 }]);
-      expect((await view.waitFor(t).catch((e) => e)).code).toBe('feed/view-apply-failed');
+      expect((await view.waitFor(t).catch((e) => e)).code).toBe('view/apply-failed');
       expect(view.state.sum).toBe(0);
       await conn.transact([{ 'n/x': 1 }]);
       await new Promise((r) => setTimeout(r, 20));
       expect(view.state.sum).toBe(0);
-      expect(printed.mock.calls.map((args) => String(args[0]))).toEqual([expect.stringMatching(/\[conn\/listener-failed\].*\[feed\/view-apply-failed\]/)]);
+      expect(printed.mock.calls.map((args) => String(args[0]))).toEqual([expect.stringMatching(/\[conn\/listener-failed\].*\[view\/apply-failed\]/)]);
     } finally {
       printed.mockRestore();
     }

@@ -23,7 +23,7 @@ export interface ViewOptions {
   /** Where the view persists its state (default: the database directory). */
   dir?: string;
   /**
-   * Called with the `feed/view-apply-failed` error when `apply` throws while following; the view
+   * Called with the `view/apply-failed` error when `apply` throws while following; the view
    * has stopped. Without it the error goes to the connection's listener errors (`conn.listen`).
    */
   onError?: (err: ViewApplyError) => void;
@@ -36,7 +36,7 @@ export class ViewApplyError extends FactlogError {
     readonly t: number,
     override readonly cause: unknown,
   ) {
-    super('feed/view-apply-failed', `view ${view}: apply failed on the transaction at t=${t} (${cause instanceof Error ? cause.message : String(cause)}); the view stopped at t=${t - 1}`);
+    super('view/apply-failed', `view ${view}: apply failed on the transaction at t=${t} (${cause instanceof Error ? cause.message : String(cause)}); the view stopped at t=${t - 1}`);
   }
 }
 
@@ -63,7 +63,7 @@ export class MaterializedView<S> {
 
   /**
    * Load the persisted state (if any), catch up from the log, then follow new transactions.
-   * Throws `feed/view-apply-failed` if `apply` fails while catching up (what came before is kept).
+   * Throws `view/apply-failed` if `apply` fails while catching up (what came before is kept).
    */
   static open<S>(conn: Connection, spec: ViewSpec<S>, options: ViewOptions = {}): MaterializedView<S> {
     const file = path.join(options.dir ?? conn.path, `${spec.name}.view.json`);
@@ -84,7 +84,7 @@ export class MaterializedView<S> {
 
   /**
    * Fold every logged transaction after `t` and persist. If `apply` throws, the view keeps the
-   * fold up to the transaction before, persists that, stops, and throws `feed/view-apply-failed`.
+   * fold up to the transaction before, persists that, stops, and throws `view/apply-failed`.
    */
   catchUp(): void {
     if (this.error) throw this.error;
@@ -95,11 +95,12 @@ export class MaterializedView<S> {
     let t = startT;
     try {
       for (const tx of this.conn.log().txRange(startT + 1)) {
-        checkpoint ??= structuredClone(this.state);
+        checkpoint ??= snapshot(this.state, this.spec.name);
         t = tx.t;
         state = this.spec.apply(state, tx, this.conn);
       }
     } catch (cause) {
+      if (checkpoint === undefined) throw cause; // nothing was applied
       this.stop(new ViewApplyError(this.spec.name, t, cause), checkpoint as S, startT, t - 1);
       throw this.error;
     }
@@ -131,7 +132,7 @@ export class MaterializedView<S> {
     this.t = checkpointT;
     if (goodT > checkpointT) {
       try {
-        let state = structuredClone(checkpoint);
+        let state = snapshot(checkpoint, this.spec.name);
         for (const tx of this.conn.log().txRange(checkpointT + 1, goodT + 1)) state = this.spec.apply(state, tx, this.conn);
         this.state = state;
         this.t = goodT;
@@ -152,10 +153,25 @@ export class MaterializedView<S> {
   }
 }
 
+/** A deep copy of the state, to go back to if an apply fails after changing it in place. */
+function snapshot<S>(state: S, view: string): S {
+  try {
+    return structuredClone(state);
+  } catch (err) {
+    throw new FactlogError('view/state-not-serialisable', `view ${view}: its state cannot be copied (${(err as Error).message}); a view's state must be JSON-serialisable`);
+  }
+}
+
 function readPersisted<S>(file: string, name: string): Persisted<S> | null {
   if (!fs.existsSync(file)) return null;
-  const data = JSON.parse(fs.readFileSync(file, 'utf8')) as Persisted<S>;
-  if (data.name !== name || typeof data.t !== 'number') {
+  const text = fs.readFileSync(file, 'utf8');
+  let data: Persisted<S> | null;
+  try {
+    data = JSON.parse(text) as Persisted<S> | null;
+  } catch {
+    data = null; // a damaged file, reported below
+  }
+  if (data?.name !== name || typeof data.t !== 'number') {
     throw new FactlogError('view/corrupt', `${file} does not hold the state of view ${name}`);
   }
   return data;

@@ -23,10 +23,10 @@ export interface ViewOptions {
   /** Where the view persists its state (default: the database directory). */
   dir?: string;
   /**
-   * Called with the `view/apply-failed` error when `apply` throws while following; the view
-   * has stopped. Without it the error goes to the connection's listener errors (`conn.listen`).
+   * Called with the error (`view/apply-failed` when `apply` throws) when the view fails while
+   * following; it has stopped. Without it the error goes to the connection's listener errors.
    */
-  onError?: (err: ViewApplyError) => void;
+  onError?: (err: FactlogError) => void;
 }
 
 /** `apply` threw on transaction t (the cause); the view stopped at the transaction before it. */
@@ -75,8 +75,10 @@ export class MaterializedView<S> {
       try {
         view.catchUp();
       } catch (err) {
+        // reports delivered as the connection closes: the view stops following with it
+        if (err instanceof FactlogError && err.code === 'conn/closed') return;
         if (!options.onError) throw err;
-        options.onError(err as ViewApplyError);
+        options.onError(err as FactlogError);
       }
     });
     return view;

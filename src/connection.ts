@@ -26,7 +26,21 @@ export interface OpenOptions extends StoreOptions {
 
 export type { TxReport };
 
-export type TxListener = (report: TxReport) => void;
+/** A tx report subscriber; a promise it returns is watched for rejection, not waited for. */
+export type TxListener = (report: TxReport) => void | PromiseLike<unknown>;
+
+export interface ListenOptions {
+  /**
+   * Where this listener's failures go: a throw, or the rejection of a promise it returned, with
+   * the report it failed on. Default (or when onError throws): printed by console.error with the
+   * code conn/listener-failed. Either way the process, the other listeners and later reports go on.
+   */
+  onError?: (err: unknown, report: TxReport) => void;
+}
+
+interface Subscription extends ListenOptions {
+  listener: TxListener;
+}
 
 export async function open(options: OpenOptions): Promise<Connection> {
   const { store } = Store.open(options);
@@ -46,7 +60,7 @@ export class Connection {
   private meta: Meta = { lastT: -1, nextEid: FIRST_USER_EID, lastInstant: 0 };
   /** Schema snapshots, oldest first: the schema in force from t onward. */
   private schemas: { t: number; schema: Schema }[] = [];
-  private readonly listeners = new Set<TxListener>();
+  private readonly listeners = new Set<Subscription>();
   private readonly ctx: DbContext;
   private closed = false;
 
@@ -237,13 +251,7 @@ export class Connection {
     if (this.listeners.size === 0) return;
     const listeners = [...this.listeners];
     this.pendingReports.push(() => {
-      for (const listener of listeners) {
-        try {
-          listener(report);
-        } catch {
-          // a listener's failure is its own; the transaction is committed
-        }
-      }
+      for (const subscription of listeners) deliver(subscription, report);
     });
     if (this.pendingReports.length === 1) setImmediate(() => this.drainReports());
   }
@@ -281,9 +289,10 @@ export class Connection {
    * Call `listener` with the report of every transaction committed through this connection, in
    * order, shortly after `transact` resolves. Returns a function that unsubscribes.
    */
-  listen(listener: TxListener): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+  listen(listener: TxListener, options: ListenOptions = {}): () => void {
+    const subscription: Subscription = { listener, onError: options.onError };
+    this.listeners.add(subscription);
+    return () => this.listeners.delete(subscription);
   }
 
   /** Every later tx report as an async iterable; stops when the loop breaks or the connection closes. */
@@ -352,6 +361,31 @@ export class Connection {
   private ensureOpen(): void {
     if (this.closed) throw new FactlogError('conn/closed', `the connection to ${this.store.dir} is closed`);
   }
+}
+
+/** Hand a report to one listener; its failure, now or later, is its own (the transaction is committed). */
+function deliver(subscription: Subscription, report: TxReport): void {
+  try {
+    const result = subscription.listener(report);
+    if (result && typeof result.then === 'function') result.then(undefined, (err: unknown) => listenerFailed(subscription, err, report));
+  } catch (err) {
+    listenerFailed(subscription, err, report);
+  }
+}
+
+function listenerFailed(subscription: Subscription, err: unknown, report: TxReport): void {
+  if (subscription.onError) {
+    try {
+      subscription.onError(err, report);
+      return;
+    } catch (handlerErr) {
+      err = handlerErr;
+    }
+  }
+  const code = (err as { code?: unknown } | null)?.code;
+  const what = err instanceof Error ? err.message : String(err);
+  const stack = err instanceof Error && err.stack ? `\n${err.stack}` : '';
+  console.error(`factlog: a tx listener failed on the report of t=${report.t} [conn/listener-failed]: ${what}${typeof code === 'string' ? ` [${code}]` : ''}${stack}`);
 }
 
 /** A transaction's report; its datoms are made on first read, then kept. */

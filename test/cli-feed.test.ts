@@ -1,9 +1,10 @@
 // End-to-end: replicate and backup/restore through the real executable.
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { open } from '../src/index.js';
-import { cleanupTempDirs, factlog, tempDir } from './helpers/cli.js';
+import { backup, open, restore } from '../src/index.js';
+import { BIN, cleanupTempDirs, factlog, ROOT, tempDir } from './helpers/cli.js';
 
 afterAll(cleanupTempDirs);
 
@@ -69,5 +70,62 @@ describe('factlog replicate / backup / restore', () => {
     expect((await factlog(['restore', path.join(root, 'bk'), path.join(root, 'restored')])).code).toBe(0);
     const q = await factlog(['query', '--db', path.join(root, 'restored'), '--format', 'json', '[:find [?n ...] :where [_ :acct/name ?n]]']);
     expect(JSON.parse(q.stdout)).toEqual(['saved']);
+  });
+});
+
+describe('factlog replicate from a primary whose history was replaced', () => {
+  /** A primary at t 10, and in a side directory its backup from t 5 restored and written to t 13. */
+  async function primaryAndReplacement(root: string): Promise<{ db: string; side: string }> {
+    const db = path.join(root, 'primary');
+    const conn = await open({ path: db });
+    for (let i = 0; i < 5; i++) await conn.transact([{ 'acct/name': `kept${i}` }]);
+    await backup(db, path.join(root, 'bk'));
+    for (let i = 0; i < 5; i++) await conn.transact([{ 'acct/name': `lost${i}` }]);
+    await conn.close();
+    const side = path.join(root, 'side');
+    await restore(path.join(root, 'bk'), side);
+    const other = await open({ path: side });
+    for (let i = 0; i < 8; i++) await other.transact([{ 'acct/name': `other${i}` }]);
+    await other.close();
+    return { db, side };
+  }
+
+  function swapInto(side: string, db: string): void {
+    fs.renameSync(db, `${db}.old`);
+    fs.renameSync(side, db);
+  }
+
+  it('refuses to catch up with a coded error and leaves the replica as it was', async () => {
+    const root = tempDir();
+    const { db, side } = await primaryAndReplacement(root);
+    const replica = path.join(root, 'replica');
+    expect((await factlog(['replicate', '--from', db, '--to', replica])).stdout).toMatch(/at t 10 /);
+    swapInto(side, db);
+    const r = await factlog(['replicate', '--from', db, '--to', replica]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: .*t=10.*\[feed\/diverged\]\n$/);
+    const q = await factlog(['query', '--db', replica, '--format', 'json', '[:find (count ?e) . :where [?e :acct/name]]']);
+    expect(q.stdout.trim()).toBe('10');
+  });
+
+  it('--follow stops with a coded error when the primary is replaced under it', async () => {
+    const root = tempDir();
+    const { db, side } = await primaryAndReplacement(root);
+    const replica = path.join(root, 'replica');
+    const child = spawn(process.execPath, [BIN, 'replicate', '--from', db, '--to', replica, '--follow'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    const reached10 = new Promise<void>((resolve) =>
+      child.stderr.setEncoding('utf8').on('data', (d: string) => {
+        stderr += d;
+        if (/up to t 10\n/.test(stderr)) resolve();
+      }),
+    );
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    await reached10;
+    swapInto(side, db);
+    const code = await Promise.race([exited, new Promise<'still running'>((r) => setTimeout(() => r('still running'), 10_000))]);
+    if (code === 'still running') child.kill('SIGKILL');
+    expect(code, stderr).toBe(1);
+    expect(stderr).toMatch(/\[feed\/diverged\]\n$/);
   });
 });

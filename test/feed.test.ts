@@ -2,8 +2,8 @@
 // replicas, materialized views and backups.
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { backup, Keyword, MaterializedView, open, q, replicate, restore, type Connection, type Db, type TxReport } from '../src/index.js';
+import { describe, expect, it, vi } from 'vitest';
+import { backup, follow, Keyword, MaterializedView, open, q, replicate, restore, type Connection, type Db, type TxReport } from '../src/index.js';
 import { runFixture } from './helpers/proc.js';
 import { freshConn, tempDir } from './helpers/tmp.js';
 
@@ -51,6 +51,69 @@ describe('tx report feed', () => {
     expect(r.t).toBe(1);
     await new Promise((res) => setImmediate(res));
     expect((await conn.transact([{ 'f/n': 2 }])).t).toBe(2);
+  });
+});
+
+describe('failing tx listeners', () => {
+  const settle = () => new Promise((r) => setTimeout(r, 20));
+
+  it("a listener's throw or rejection goes to its onError; other listeners and later reports go on", async () => {
+    const conn = await freshConn();
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const failures: string[] = [];
+      const onError = (err: unknown, report: TxReport) => failures.push(`${report.t} ${(err as Error).message}`);
+      conn.listen(async () => Promise.reject(new Error('async bug')), { onError });
+      conn.listen(() => {
+        throw new Error('sync bug');
+      }, { onError });
+      const seen: number[] = [];
+      conn.listen((r) => void seen.push(r.t));
+      for (let i = 0; i < 3; i++) await conn.transact([{ 'f/n': i }]);
+      await settle();
+      expect(seen).toEqual([1, 2, 3]);
+      expect(failures.sort()).toEqual(['1 async bug', '1 sync bug', '2 async bug', '2 sync bug', '3 async bug', '3 sync bug']);
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
+  it('without onError (or when onError throws) the failure is printed with conn/listener-failed', async () => {
+    const conn = await freshConn();
+    const printed = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      conn.listen(async () => {
+        throw new Error('async bug');
+      });
+      conn.listen(() => {
+        throw new Error('sync bug');
+      }, {
+        onError: () => {
+          throw new Error('handler bug');
+        },
+      });
+      const { t } = await conn.transact([{ 'f/n': 1 }]);
+      await settle();
+      const lines = printed.mock.calls.map((args) => args.map(String).join(' '));
+      expect(lines).toHaveLength(2);
+      expect(lines.every((l) => l.includes('[conn/listener-failed]') && l.includes(`t=${t}`))).toBe(true);
+      expect(lines.some((l) => l.includes('async bug'))).toBe(true);
+      expect(lines.some((l) => l.includes('handler bug'))).toBe(true);
+    } finally {
+      printed.mockRestore();
+    }
+  });
+
+  it('an async listener that rejects does not end the process: it commits on and exits 0', async () => {
+    const dir = path.join(tempDir(), 'db');
+    const child = runFixture('listener-rejects.mjs', [dir, '5']);
+    const { lines, code, stderr } = await child.done;
+    expect(code, stderr).toBe(0);
+    expect(lines).toEqual(['1', '2', '3', '4', '5', 'done']);
+    expect(stderr.match(/\[conn\/listener-failed\]/g)).toHaveLength(10);
   });
 });
 
@@ -233,6 +296,170 @@ describe('replicas', () => {
   });
 });
 
+describe('replicas of a primary whose history was replaced', () => {
+  /**
+   * A primary at t 10 and a backup of it taken at t 5; `replaced(n)` makes, in a side directory,
+   * that backup restored and written with n transactions of a different history (its t: 5 + n).
+   */
+  async function primaryAndOlderBackup(): Promise<{ dir: string; replaced: (n: number) => Promise<string> }> {
+    const dir = path.join(tempDir(), 'primary');
+    const conn = await open({ path: dir });
+    for (let i = 0; i < 5; i++) await conn.transact([{ 'acct/name': `kept${i}` }]);
+    const older = path.join(tempDir(), 'backup');
+    await backup(dir, older);
+    for (let i = 0; i < 5; i++) await conn.transact([{ 'acct/name': `lost${i}` }]);
+    await conn.close();
+    const replaced = async (n: number) => {
+      const side = path.join(tempDir(), 'restored');
+      await restore(older, side);
+      const restored = await open({ path: side });
+      for (let i = 0; i < n; i++) await restored.transact([{ 'acct/name': `other${i}` }]);
+      await restored.close();
+      return side;
+    };
+    return { dir, replaced };
+  }
+
+  /** Put the database at `side` in place of the one at `dir`, as an operator restoring a primary would. */
+  function swapInto(side: string, dir: string): void {
+    fs.renameSync(dir, path.join(tempDir(), 'old-primary'));
+    fs.renameSync(side, dir);
+  }
+
+  async function replicaState(dir: string): Promise<{ t: number; datoms: string[] }> {
+    const conn = await open({ path: dir, readOnly: true });
+    try {
+      return { t: conn.basisT, datoms: dump(conn.db().history()) };
+    } finally {
+      await conn.close();
+    }
+  }
+
+  /** `promise`, or 'still running' once `ms` have passed. */
+  const within = <T>(promise: Promise<T>, ms: number) =>
+    Promise.race([promise, new Promise<'still running'>((r) => setTimeout(() => r('still running'), ms).unref())]);
+
+  it('refuses to catch up (feed/diverged) when the primary is behind, at, or past the replica on another history', async () => {
+    const { dir, replaced } = await primaryAndOlderBackup();
+    const to = path.join(tempDir(), 'replica');
+    expect(await replicate({ from: dir, to })).toBe(10);
+    const before = await replicaState(to);
+    for (const [n, what] of [[0, 'behind'], [5, 'at'], [8, 'past']] as const) {
+      const side = await replaced(n);
+      swapInto(side, dir);
+      const err = await replicate({ from: dir, to }).catch((e) => e);
+      expect(err?.code, `primary ${what} the replica: ${String(err)}`).toBe('feed/diverged');
+      expect(err.message).toMatch(/t=?\s?\d+/);
+      expect(await replicaState(to)).toEqual(before);
+    }
+  });
+
+  it('a replaced history that ends in the very record the replica ends in is caught by the records before it', async () => {
+    const at = (t: number) => `#inst "2020-01-01T00:00:${String(t).padStart(2, '0')}Z"`;
+    const write = async (conn: Connection, t: number, name: string) =>
+      conn.transact(`[{:db/id "datomic.tx" :db/txInstant ${at(t)}} {:acct/name "${name}"}]`);
+    const dir = path.join(tempDir(), 'primary');
+    const conn = await open({ path: dir });
+    for (let t = 1; t <= 5; t++) await write(conn, t, `kept${t}`);
+    const older = path.join(tempDir(), 'backup');
+    await backup(dir, older);
+    for (let t = 6; t <= 10; t++) await write(conn, t, t === 10 ? 'same' : `lost${t}`);
+    await conn.close();
+    const to = path.join(tempDir(), 'replica');
+    expect(await replicate({ from: dir, to })).toBe(10);
+    const side = path.join(tempDir(), 'restored');
+    await restore(older, side);
+    const other = await open({ path: side });
+    for (let t = 6; t <= 12; t++) await write(other, t, t === 10 ? 'same' : `other${t}`);
+    const replicaLast = (await replicaStateRecord(to, 10))!;
+    expect(other.store.logEntry(10)).toEqual(replicaLast);
+    await other.close();
+    swapInto(side, dir);
+    const err = await replicate({ from: dir, to }).catch((e) => e);
+    expect(err?.code, String(err)).toBe('feed/diverged');
+    expect((await replicaState(to)).t).toBe(10);
+  });
+
+  async function replicaStateRecord(dir: string, t: number) {
+    const conn = await open({ path: dir, readOnly: true });
+    try {
+      return conn.store.logEntry(t);
+    } finally {
+      await conn.close();
+    }
+  }
+
+  it('a replica of the same history still resumes after its primary is restored from a newer backup', async () => {
+    const { dir } = await primaryAndOlderBackup();
+    const to = path.join(tempDir(), 'replica');
+    const conn = await open({ path: dir });
+    await conn.transact([{ 'acct/name': 'x' }]);
+    await conn.close();
+    expect(await replicate({ from: dir, to })).toBe(11);
+    const newer = path.join(tempDir(), 'newer');
+    await backup(dir, newer);
+    const side = path.join(tempDir(), 'restored');
+    await restore(newer, side);
+    swapInto(side, dir);
+    const again = await open({ path: dir });
+    await again.transact([{ 'acct/name': 'y' }]);
+    await again.close();
+    expect(await replicate({ from: dir, to })).toBe(12);
+  });
+
+  it('replicate({ follow: true }) stops with feed/diverged when the primary is replaced under it', async () => {
+    const { dir, replaced } = await primaryAndOlderBackup();
+    const to = path.join(tempDir(), 'replica');
+    const side = await replaced(8);
+    const controller = new AbortController();
+    let reached10: () => void;
+    const at10 = new Promise<void>((r) => (reached10 = r));
+    const replicating = replicate({ from: dir, to, follow: true, signal: controller.signal, onProgress: (t) => t >= 10 && reached10() });
+    replicating.catch(() => undefined);
+    await at10;
+    swapInto(side, dir);
+    const outcome = await within(replicating.catch((e) => e), 5000);
+    controller.abort();
+    expect((outcome as { code?: string }).code, String(outcome)).toBe('feed/diverged');
+    expect((await replicaState(to)).t).toBe(10);
+  });
+
+  it('follow() stops with feed/diverged when the followed database is replaced by another history', async () => {
+    const { dir, replaced } = await primaryAndOlderBackup();
+    const side = await replaced(8);
+    const seen: number[] = [];
+    let reached10: () => void;
+    const at10 = new Promise<void>((r) => (reached10 = r));
+    const controller = new AbortController();
+    const following = (async () => {
+      for await (const tx of follow(dir, { pollMs: 20, signal: controller.signal })) {
+        seen.push(tx.t);
+        if (tx.t === 10) reached10();
+      }
+      return 'ended';
+    })();
+    following.catch(() => undefined);
+    await at10;
+    swapInto(side, dir);
+    const outcome = await within(following.catch((e) => e), 5000);
+    controller.abort();
+    expect((outcome as { code?: string }).code, String(outcome)).toBe('feed/diverged');
+    expect(seen).toEqual(Array.from({ length: 11 }, (_, t) => t));
+  });
+
+  it('follow() given the record at fromT refuses a database whose record there differs', async () => {
+    const { dir, replaced } = await primaryAndOlderBackup();
+    const conn = await open({ path: dir, readOnly: true });
+    const mine = conn.store.logEntry(10)!;
+    await conn.close();
+    swapInto(await replaced(8), dir);
+    const err = await (async () => {
+      for await (const tx of follow(dir, { fromT: 10, fromEntry: mine })) return tx;
+    })().catch((e) => e);
+    expect(err.code).toBe('feed/diverged');
+  });
+});
+
 describe('materialized views', () => {
   const balanceView = {
     name: 'balances',
@@ -283,6 +510,133 @@ describe('materialized views', () => {
     const db = conn.db();
     for (let t = 0; t <= db.basisT; t++) {
       for (const acct of accts) expect(balanceAt(view.state, acct, t), `${acct} at ${t}`).toBe(queryBalance(db.asOf(t), acct));
+    }
+    view.close();
+  });
+});
+
+describe('materialized views whose apply throws', () => {
+  /** Sums every :n/x; mutates its state, then throws on the transaction holding 10 while `failing`. */
+  function summingView(control: { failing: boolean; calls: number }) {
+    return {
+      name: 'sum',
+      initial: () => ({ sum: 0 }),
+      apply(state: { sum: number }, tx: { data: { a: number; v: unknown; added: boolean }[] }, conn: Connection) {
+        control.calls++;
+        const x = conn.db().attr('n/x')?.id;
+        for (const d of tx.data) if (d.a === x && d.added) state.sum += d.v as number;
+        if (control.failing && tx.data.some((d) => d.v === 10)) throw new Error('apply bug');
+        return state;
+      },
+    };
+  }
+
+  async function summedDb(): Promise<Connection> {
+    const conn = await freshConn();
+    await conn.transact(`[{:db/ident :n/x :db/valueType :db.type/long :db/cardinality :db.cardinality/one}]`);
+    return conn;
+  }
+
+  const logSum = (conn: Connection, upToT: number) =>
+    (q(`[:find (sum ?x) . :with ?e :where [?e :n/x ?x]]`, conn.db().asOf(upToT)) as number | null) ?? 0;
+
+  it('while following: the state stays the fold up to t - 1, the error surfaces coded, the view stops, a reopen resumes', async () => {
+    const conn = await summedDb();
+    const dir = tempDir();
+    const control = { failing: true, calls: 0 };
+    const errors: (Error & { code?: string; t?: number; cause?: unknown })[] = [];
+    const view = MaterializedView.open(conn, summingView(control), { dir, onError: (e) => errors.push(e) });
+    await conn.transact([{ 'n/x': 1 }]);
+    const { t: t2 } = await conn.transact([{ 'n/x': 5 }]);
+    await view.waitFor(t2);
+    const { t: t3 } = await conn.transact([{ 'n/x': 10 }]);
+    const waited = await view.waitFor(t3).catch((e) => e);
+    expect(waited.code).toBe('view/apply-failed');
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toBe(waited);
+    expect(errors[0].t).toBe(t3);
+    expect((errors[0].cause as Error).message).toBe('apply bug');
+    expect(view.t).toBe(t2);
+    expect(view.state.sum).toBe(logSum(conn, t2));
+    // stopped: later transactions are not folded, and nothing folds the failed one twice
+    await conn.transact([{ 'n/x': 100 }]);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(view.state).toEqual({ sum: 6 });
+    expect(errors).toHaveLength(1);
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'sum.view.json'), 'utf8'))).toMatchObject({ t: t2, state: { sum: 6 } });
+    view.close();
+    control.failing = false;
+    const reopened = MaterializedView.open(conn, summingView(control), { dir });
+    expect(reopened.t).toBe(conn.basisT);
+    expect(reopened.state.sum).toBe(logSum(conn, conn.basisT));
+    expect(reopened.state.sum).toBe(116);
+    reopened.close();
+  });
+
+  it('while catching up at open: open throws the coded error, keeps the fold up to t - 1, and a reopen resumes', async () => {
+    const conn = await summedDb();
+    const dir = tempDir();
+    for (const x of [1, 5, 10, 0]) await conn.transact([{ 'n/x': x }]);
+    const control = { failing: true, calls: 0 };
+    const err = (() => {
+      try {
+        MaterializedView.open(conn, summingView(control), { dir });
+      } catch (e) {
+        return e as Error & { code?: string; t?: number };
+      }
+    })();
+    expect(err?.code).toBe('view/apply-failed');
+    const failedT = err!.t!;
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'sum.view.json'), 'utf8'))).toMatchObject({ t: failedT - 1, state: { sum: logSum(conn, failedT - 1) } });
+    control.failing = false;
+    const view = MaterializedView.open(conn, summingView(control), { dir });
+    expect(view.state.sum).toBe(16);
+    expect(view.state.sum).toBe(logSum(conn, conn.basisT));
+    view.close();
+  });
+
+  it('a damaged or foreign view file, or a state that cannot be copied, gives a coded error', async () => {
+    const conn = await summedDb();
+    await conn.transact([{ 'n/x': 1 }]);
+    const dir = tempDir();
+    const control = { failing: false, calls: 0 };
+    for (const text of ['{"name":"sum","t":3,"sta', 'null', '{"name":"other","t":1,"state":{}}']) {
+      fs.writeFileSync(path.join(dir, 'sum.view.json'), text);
+      expect(() => MaterializedView.open(conn, summingView(control), { dir })).toThrow(expect.objectContaining({ code: 'view/corrupt' }));
+    }
+    fs.rmSync(path.join(dir, 'sum.view.json'));
+    const unclonable = { ...summingView(control), initial: () => ({ sum: 0, f: () => 1 }) };
+    expect(() => MaterializedView.open(conn, unclonable, { dir })).toThrow(expect.objectContaining({ code: 'view/state-not-serialisable' }));
+  });
+
+  it('closing the connection with a view following it reports no failure', async () => {
+    const conn = await open({ path: path.join(tempDir(), 'db') });
+    const printed = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      MaterializedView.open(conn, { name: 'n', initial: () => ({ n: 0 }), apply: (s) => (s.n++, s) }, { dir: tempDir() });
+      await conn.transact([{ 'n/x': 1 }]);
+      await conn.close(); // before the report is delivered: the view's catch-up finds the connection closed
+      expect(printed).not.toHaveBeenCalled();
+    } finally {
+      printed.mockRestore();
+    }
+  });
+
+  it('without onError, a failure goes where a failing listener\'s does, and the view still stops', async () => {
+    const conn = await summedDb();
+    const control = { failing: true, calls: 0 };
+    const view = MaterializedView.open(conn, summingView(control), { dir: tempDir() });
+    const printed = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      const { t } = await conn.transact([{ 'n/x': 10 }]);
+      expect((await view.waitFor(t).catch((e) => e)).code).toBe('view/apply-failed');
+      expect(view.state.sum).toBe(0);
+      await conn.transact([{ 'n/x': 1 }]);
+      await new Promise((r) => setTimeout(r, 20));
+      expect(view.state.sum).toBe(0);
+      expect(printed.mock.calls.map((args) => String(args[0]))).toEqual([expect.stringMatching(/\[conn\/listener-failed\].*\[view\/apply-failed\]/)]);
+    } finally {
+      printed.mockRestore();
     }
     view.close();
   });

@@ -1,15 +1,23 @@
 // Tail a database's log from another process: every transaction after `fromT`, in order, with no
 // gaps and no duplicates. Woken by file-change notifications, with polling as the safety net.
+// A database replaced under the follower (restored from a backup) is reopened, and following
+// goes on only if it holds the same history as what was already yielded.
 import fs from 'node:fs';
 import path from 'node:path';
+import { FactlogError } from '../../query-lang/errors.js';
 import { toDatom } from '../storage/encoding.js';
+import { encodeLogRecord, type LogEntry } from '../storage/log.js';
 import { DATA_FILE, Store } from '../storage/store.js';
 import type { LogTx } from '../db/txlog.js';
-import type { LogEntry } from '../storage/log.js';
 
 export interface FollowOptions {
   /** Yield transactions with t > fromT (default -1: from the very first). */
   fromT?: number;
+  /**
+   * The caller's own record at `fromT` (e.g. a replica's last): following stops with
+   * `feed/diverged` unless the database holds the same record there.
+   */
+  fromEntry?: LogEntry;
   /** Longest wait between checks when no change notification arrives (ms, default 50). */
   pollMs?: number;
   /** Stop following when aborted. */
@@ -19,27 +27,50 @@ export interface FollowOptions {
 }
 
 const BATCH = 1000;
+/** How long a replaced database may stay unreadable (being copied into place) before following gives up. */
+const REOPEN_PATIENCE_MS = 5000;
 
 export function follow(dir: string, options: FollowOptions & { raw: true }): AsyncGenerator<LogEntry>;
 export function follow(dir: string, options?: FollowOptions): AsyncGenerator<LogTx>;
 export async function* follow(dir: string, options: FollowOptions = {}): AsyncGenerator<LogTx | LogEntry> {
-  const { store } = Store.open({ path: dir, create: false, readOnly: true });
-  let next = (options.fromT ?? -1) + 1;
+  const file = path.join(path.resolve(dir), DATA_FILE);
   let wake: (() => void) | null = null;
   const poke = () => wake?.();
-  const watcher = watchQuietly(path.join(store.dir, DATA_FILE), poke);
+  let source: Source | null = openSource(dir, file, poke);
+  let unreadableSince = 0;
+  let next = (options.fromT ?? -1) + 1;
+  /** The last record yielded (or the caller's at fromT): what the database must still hold. */
+  let last = options.fromEntry;
   options.signal?.addEventListener('abort', poke);
   try {
+    if (last) checkContinues(source.store, last);
     while (!options.signal?.aborted) {
-      store.refresh();
-      const batch = [...take(store.logRange(next, next + BATCH), BATCH)];
-      if (batch.length) {
-        for (const entry of batch) {
-          next = entry.t + 1;
-          yield options.raw ? entry : decode(entry);
-          if (options.signal?.aborted) return;
+      if (!source || source.identity !== fileIdentity(file)) {
+        await closeSource(source);
+        source = null;
+        try {
+          source = openSource(dir, file, poke);
+          unreadableSince = 0;
+          if (last) checkContinues(source.store, last);
+        } catch (err) {
+          if (err instanceof FactlogError && err.code === 'feed/diverged') throw err;
+          unreadableSince ||= Date.now();
+          if (Date.now() - unreadableSince > REOPEN_PATIENCE_MS) throw err;
         }
-        continue;
+      }
+      if (source) {
+        source.store.refresh();
+        const batch = [...take(source.store.logRange(next, next + BATCH), BATCH)];
+        if (batch.length) {
+          if (last) checkContinues(source.store, last);
+          for (const entry of batch) {
+            next = entry.t + 1;
+            last = entry;
+            yield options.raw ? entry : decode(entry);
+            if (options.signal?.aborted) return;
+          }
+          continue;
+        }
       }
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, options.pollMs ?? 50);
@@ -51,9 +82,59 @@ export async function* follow(dir: string, options: FollowOptions = {}): AsyncGe
       wake = null;
     }
   } finally {
-    watcher?.close();
     options.signal?.removeEventListener('abort', poke);
-    await store.close();
+    await closeSource(source);
+  }
+}
+
+/** Whether two log entries are the same record: same t, tx id, instant and datoms, byte for byte. */
+export function sameRecord(a: LogEntry, b: LogEntry): boolean {
+  return a.t === b.t && encodeLogRecord(a).equals(encodeLogRecord(b));
+}
+
+/** Throws feed/diverged unless `store` holds `expected` at its t. */
+export function checkContinues(store: Store, expected: LogEntry): void {
+  const lastT = store.lastT();
+  if (lastT < expected.t) {
+    throw new FactlogError(
+      'feed/diverged',
+      `${store.dir} is at t=${lastT}, behind t=${expected.t} already read from it: it was restored from an older backup or replaced; replicate into a new directory`,
+    );
+  }
+  const theirs = store.logEntry(expected.t);
+  if (!theirs || !sameRecord(theirs, expected)) {
+    throw new FactlogError(
+      'feed/diverged',
+      `${store.dir} holds another transaction at t=${expected.t} than the one already read from it: its history was replaced (restored from a backup and written since); replicate into a new directory`,
+    );
+  }
+}
+
+interface Source {
+  store: Store;
+  /** Which file was opened, to notice it being replaced. */
+  identity: string | null;
+  watcher: fs.FSWatcher | null;
+}
+
+function openSource(dir: string, file: string, onChange: () => void): Source {
+  const identity = fileIdentity(file);
+  const { store } = Store.open({ path: dir, create: false, readOnly: true });
+  return { store, identity, watcher: watchQuietly(file, onChange) };
+}
+
+async function closeSource(source: Source | null): Promise<void> {
+  if (!source) return;
+  source.watcher?.close();
+  await source.store.close();
+}
+
+function fileIdentity(file: string): string | null {
+  try {
+    const s = fs.statSync(file);
+    return `${s.dev}:${s.ino}`;
+  } catch {
+    return null;
   }
 }
 

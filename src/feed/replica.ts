@@ -1,12 +1,14 @@
 // Read replicas: a second database directory kept identical to a primary by replaying its log,
 // with the same t, tx and entity ids. A replica remembers how far it got (its own last t), so a
-// stopped replica catches up from there; it refuses transactions of its own.
+// stopped replica catches up from there; it refuses transactions of its own. It goes on only
+// from a primary that still holds the records it copied (feed/diverged otherwise): a primary
+// restored from an older backup has another history, and the replica would silently mix the two.
 import path from 'node:path';
 import { replayLogFile, schemaFactsOf, schemaOfStore } from '../db/log-replay.js';
 import { keepsHistory } from '../db/schema.js';
 import type { LogEntry } from '../storage/log.js';
 import { Store, StorageError } from '../storage/store.js';
-import { follow } from './follow.js';
+import { checkContinues, follow } from './follow.js';
 
 export interface ReplicateOptions {
   from: string;
@@ -53,10 +55,16 @@ export async function replicate(options: ReplicateOptions): Promise<number> {
     const controller = new AbortController();
     options.signal?.addEventListener('abort', () => controller.abort());
     const { store: primary } = Store.open({ path: source, create: false, readOnly: true });
-    let primaryLast = primary.lastT();
-    await primary.close();
+    let primaryLast: number;
+    try {
+      primaryLast = primary.lastT();
+      checkSameHistory(primary, store, lastT);
+    } finally {
+      await primary.close();
+    }
     if (!options.follow && lastT >= primaryLast) return lastT;
-    for await (const entry of follow(source, { fromT: lastT, raw: true, signal: controller.signal })) {
+    const fromEntry = lastT >= 0 ? store.logEntry(lastT) : undefined;
+    for await (const entry of follow(source, { fromT: lastT, fromEntry, raw: true, signal: controller.signal })) {
       batch.push(entry);
       const caughtUp = entry.t >= primaryLast;
       if (batch.length >= BATCH || caughtUp) await flush();
@@ -67,5 +75,17 @@ export async function replicate(options: ReplicateOptions): Promise<number> {
     return store.lastT();
   } finally {
     await store.close();
+  }
+}
+
+/**
+ * Throws feed/diverged unless the primary holds the replica's records: its last, and a sample
+ * back to t 0 (t - 1, t - 2, t - 4, ...), so a history replaced before the replica's last t but
+ * ending in the same record is caught too, in a few reads.
+ */
+function checkSameHistory(primary: Store, replica: Store, lastT: number): void {
+  for (let back = 0; lastT - back >= 0; back = back === 0 ? 1 : back * 2) {
+    const mine = replica.logEntry(lastT - back);
+    if (mine) checkContinues(primary, mine);
   }
 }

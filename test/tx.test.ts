@@ -764,6 +764,11 @@ describe('bad input', () => {
 
   it('a non-vector tx is rejected', async () => {
     const conn = await withSchema();
+    // names of Object.prototype members are no operations
+    for (const op of ['constructor', 'toString', '__proto__', 'valueOf']) {
+      const err = await expectTxError(conn, `[[:${op} "a" :person/name "A"]]`, 'tx/unknown-operation');
+      expect(err.message).toContain(`unknown operation :${op}`);
+    }
     await expectTxError(conn, `{:person/name "A"}`, 'tx/invalid-data');
     await expectTxError(conn, `[42]`, 'tx/invalid-data');
   });

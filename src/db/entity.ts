@@ -3,6 +3,7 @@
 import { Keyword } from '../../query-lang/edn/types.js';
 import type { AttrInfo, AttrRef, Datom, Entity, Value } from './api.js';
 import type { Db } from './db.js';
+import { setOwn } from './own-keys.js';
 
 export class LazyEntity implements Entity {
   constructor(
@@ -16,7 +17,10 @@ export class LazyEntity implements Entity {
     if (kw.fqn === 'db/id') return this.id;
     if (kw.isReverse) return this.reverse(kw.reverse());
     const attr = this.db.attr(kw);
-    if (!attr) return undefined;
+    return attr ? this.valueOf(attr) : undefined;
+  }
+
+  private valueOf(attr: AttrInfo): unknown {
     const values = [...this.db.datoms('eavt', this.id, attr.id)].map((d) => this.wrap(attr, d.v));
     if (attr.cardinality === 'many') return values.length ? new Set(values) : undefined;
     return values[0];
@@ -55,8 +59,9 @@ export class LazyEntity implements Entity {
       const attr = this.db.attr(kw)!;
       const plain = (v: unknown) =>
         v instanceof LazyEntity ? (attr.isComponent ? v.toJSON() : { 'db/id': v.id }) : v;
-      const value = this.get(kw);
-      out[kw.fqn] = value instanceof Set ? [...value].map(plain) : plain(value);
+      // by the attribute, not its name: get(':__proto__') would read the name as a reverse ref
+      const value = this.valueOf(attr);
+      setOwn(out, kw.fqn, value instanceof Set ? [...value].map(plain) : plain(value));
     }
     return out;
   }

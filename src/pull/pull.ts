@@ -18,6 +18,7 @@ import type { PullPattern, PullAttr } from '../../query-lang/datalog/ast.js';
 import { parsePull } from '../../query-lang/datalog/index.js';
 import { Keyword, type EdnValue } from '../../query-lang/edn/types.js';
 import type { DbView, AttrInfo, Datom, EntityRef } from '../db/api.js';
+import { setOwn } from '../db/own-keys.js';
 import { FactlogError } from '../../query-lang/errors.js';
 
 export const DEFAULT_LIMIT = 1000;
@@ -118,8 +119,8 @@ function pullWildcard(db: DbView, e: number, datoms: Datom[], out: PullResult, s
       if (info.cardinality === 'many') {
         const vs: unknown[] = [];
         for (let i = start; i < end; i++) vs.push(conv(datoms[i]!.v));
-        out[info.ident.fqn] = vs;
-      } else out[info.ident.fqn] = conv(datoms[start]!.v);
+        setOwn(out, info.ident.fqn, vs);
+      } else setOwn(out, info.ident.fqn, conv(datoms[start]!.v));
     }
     start = end;
   }
@@ -151,38 +152,38 @@ function pullEntity(db: DbView, pattern: PullPattern, e: number, st: State): Pul
       }
       const key = keyOf(el);
       if (el.attr === 'db/id' && !el.reverse) {
-        out[key] = e;
+        setOwn(out, key, e);
         continue;
       }
       const info = attrInfo(db, st, el.attr);
       if (!info) {
-        if (el.default) out[key] = el.default.value;
+        if (el.default) setOwn(out, key, el.default.value);
         continue;
       }
       if (recursionSpent(el, st)) continue;
       if (!el.reverse) {
         const vals = datoms.filter((d) => d.a === info.id).map((d) => d.v);
         if (vals.length === 0) {
-          if (el.default) out[key] = el.default.value;
+          if (el.default) setOwn(out, key, el.default.value);
           continue;
         }
         const conv = (v: unknown) => (info.valueType === 'ref' ? pullRef(db, el, pattern, v as number, st) : v);
-        if (info.cardinality === 'many') out[key] = vals.slice(0, limitOf(el)).map(conv);
-        else out[key] = conv(vals[0]);
+        if (info.cardinality === 'many') setOwn(out, key, vals.slice(0, limitOf(el)).map(conv));
+        else setOwn(out, key, conv(vals[0]));
       } else {
         if (info.valueType !== 'ref') continue;
         const sources = currentDatoms(db, 'vaet', e, info.id).map((d) => d.e);
         if (sources.length === 0) {
-          if (el.default) out[key] = el.default.value;
+          if (el.default) setOwn(out, key, el.default.value);
           continue;
         }
-        if (info.isComponent) out[key] = pullRef(db, el, pattern, sources[0]!, st);
-        else out[key] = sources.slice(0, limitOf(el)).map((s) => pullRef(db, el, pattern, s, st));
+        if (info.isComponent) setOwn(out, key, pullRef(db, el, pattern, sources[0]!, st));
+        else setOwn(out, key, sources.slice(0, limitOf(el)).map((s) => pullRef(db, el, pattern, s, st)));
       }
     }
     if (datoms.length === 0 && Object.keys(out).every((k) => out[k] === e)) {
       // no such entity: only possibly `:db/id` was produced — unless something points at it
-      const anyRef = pattern.elements.some((el) => el.kind === 'pull-attr' && el.reverse && out[keyOf(el)] !== undefined);
+      const anyRef = pattern.elements.some((el) => el.kind === 'pull-attr' && el.reverse && Object.hasOwn(out, keyOf(el)));
       if (!anyRef) return null;
     }
     return out;

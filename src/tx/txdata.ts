@@ -108,7 +108,7 @@ export function toOps(forms: unknown[], schema: Schema): Op[] {
 function listOp(form: unknown[] | EdnList, ref: FormRef): Op {
   const items = form instanceof EdnList ? form.items : form;
   const opName = keywordOf(items[0]);
-  const op = opName ? OPS[opName.fqn] : undefined;
+  const op = opName && Object.hasOwn(OPS, opName.fqn) ? OPS[opName.fqn] : undefined; // not Object.prototype's constructor
   if (!op) throw txError('tx/unknown-operation', `unknown operation ${describe(items[0] ?? null).text}`, ref);
   const args = items.length - 1;
   const arity = ARITIES[op];

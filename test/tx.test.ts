@@ -796,12 +796,13 @@ describe('bad input', () => {
       ['value trap', [[':db/add', 'a', ':person/born', new Proxy(new Date(), { get: trap('value') })]]],
       ['tuple trap', [[':db/add', 'a', ':person/loc', new Proxy([1, 2], { get: trap('tuple') })]]],
       ['getter', [{ get ':person/name'(): string { throw new Error('getter trap'); } }]],
+      ['a thrown Proxy', [new Proxy([], { get: () => { throw new Proxy({}, { get: trap('thrown') }); } })]],
     ];
     for (const [what, tx] of proxies) {
       const err = await expectTxError(conn, tx, 'tx/invalid-data').catch((e) => {
         throw new Error(`${what}: ${e.message}`);
       });
-      expect(err.message, what).toContain(what);
+      expect(err.message, what).toContain(what === 'a thrown Proxy' ? 'a value that cannot be printed' : what);
     }
     // a JS symbol where an entity belongs cannot even be printed in a template string
     await expectTxError(conn, [[':db/add', Symbol('s'), ':person/name', 'B']], 'tx/invalid-entity');

@@ -58,10 +58,18 @@ function asTxError(err: unknown, fromJsData: boolean): unknown {
   if (err instanceof FactlogError) return err;
   if (isStackOverflow(err)) return txError('tx/invalid-data', 'tx data nested too deep, or cyclic');
   if (!fromJsData) return err;
-  const what = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-  const error = txError('tx/invalid-data', `reading the tx data threw ${what}`);
+  const error = txError('tx/invalid-data', `reading the tx data threw ${describeThrown(err)}`);
   error.cause = err;
   return error;
+}
+
+function describeThrown(err: unknown): string {
+  if (err instanceof Error) return `${err.name}: ${err.message}`;
+  try {
+    return String(err);
+  } catch {
+    return 'a value that cannot be printed';
+  }
 }
 
 class TxBuilder implements SchemaChangeData {

@@ -19,10 +19,16 @@ const KNOWN_CODES = new Set([
   'tx/invalid-data', 'tx/unknown-operation', 'tx/unknown-attribute', 'tx/invalid-value', 'tx/invalid-entity',
   'tx/unknown-ident', 'tx/lookup-ref-not-found', 'tx/dangling-tempid', 'tx/unique-conflict', 'tx/cardinality-conflict',
   'tx/datom-conflict', 'tx/cas-failed', 'tx/instant-backwards', 'tx/invalid-schema', 'tx/attribute-in-same-tx',
-  'tx/read-only', 'edn/syntax', 'edn/too-deep', 'storage/write-failed', 'storage/read-only', 'conn/closed',
+  'tx/read-only', 'tx/system-entity', 'tx/instant-in-future', 'edn/syntax', 'edn/too-deep', 'storage/write-failed', 'storage/read-only', 'conn/closed',
 ]);
 
-const jsonish = (x: unknown) => JSON.stringify(x, (_, v) => (typeof v === 'bigint' ? `${v}n` : v));
+const jsonish = (x: unknown) => {
+  try {
+    return JSON.stringify(x, (_, v) => (typeof v === 'bigint' ? `${v}n` : v));
+  } catch {
+    return String(typeof x); // tx data that throws when read
+  }
+};
 
 /** Everything a failed transaction must not change, as text. */
 function snapshot(conn: Connection): string {
@@ -41,7 +47,8 @@ function snapshot(conn: Connection): string {
 type Kind =
   | 'create' | 'age' | 'tag' | 'friend' | 'cas-ok' | 'upsert' | 'retract-entity'
   | 'bad-type' | 'unique-value' | 'unique-identity-two' | 'cas-fail' | 'unknown-attr' | 'dangling' | 'bad-edn'
-  | 'lookup-nothing' | 'card-conflict' | 'datom-conflict' | 'unknown-op' | 'not-a-vector' | 'valid-then-bad';
+  | 'lookup-nothing' | 'card-conflict' | 'datom-conflict' | 'unknown-op' | 'not-a-vector' | 'valid-then-bad'
+  | 'system-entity' | 'future-instant' | 'throwing-data';
 const VALID: Kind[] = ['create', 'age', 'tag', 'friend', 'cas-ok', 'upsert', 'retract-entity'];
 const INVALID: Record<Exclude<Kind, (typeof VALID)[number]>, string> = {
   'bad-type': 'tx/invalid-value',
@@ -57,6 +64,9 @@ const INVALID: Record<Exclude<Kind, (typeof VALID)[number]>, string> = {
   'unknown-op': 'tx/unknown-operation',
   'not-a-vector': 'tx/invalid-data',
   'valid-then-bad': 'tx/invalid-value',
+  'system-entity': 'tx/system-entity',
+  'future-instant': 'tx/instant-in-future',
+  'throwing-data': 'tx/invalid-data',
 };
 const kindArb = fc.constantFrom<Kind>(...VALID, ...(Object.keys(INVALID) as Kind[]));
 const stepArb = fc.record({ kind: kindArb, pick: fc.nat(1000), n: fc.integer({ min: 0, max: 99 }) });
@@ -77,7 +87,7 @@ let serial = 0;
 /** The tx for a step (EDN text or JS data) and the kind it really is (some need a person first). */
 function txFor(conn: Connection, kind: Kind, pick: number, n: number): { kind: Kind; tx: unknown } {
   const ps = people(conn);
-  const needsPerson = !['bad-edn', 'not-a-vector', 'lookup-nothing', 'unknown-attr', 'bad-type', 'dangling', 'unknown-op', 'valid-then-bad'].includes(kind);
+  const needsPerson = !['bad-edn', 'not-a-vector', 'lookup-nothing', 'unknown-attr', 'bad-type', 'dangling', 'unknown-op', 'valid-then-bad', 'system-entity', 'future-instant', 'throwing-data'].includes(kind);
   if (ps.length === 0 && needsPerson) kind = 'create';
   return { kind, tx: txText(ps, kind, pick, n) };
 }
@@ -109,8 +119,26 @@ function txText(ps: ReturnType<typeof people>, kind: Kind, pick: number, n: numb
     case 'unknown-op': return `[${create} [:db/frobnicate ${p?.e ?? 1} :p/name "x"]]`;
     case 'not-a-vector': return n % 2 ? `{:db/id "x" :p/name "y"}` : 42;
     case 'valid-then-bad': return [[':db/add', 'v', ':p/name', `v${k}`], [':db/add', 'v', ':p/email', `ve${k}`], [':db/add', 'v', ':p/age', 1.5]];
+    case 'system-entity': return `[${create} ${SYSTEM_CHANGES[n % SYSTEM_CHANGES.length]}]`;
+    case 'future-instant': return `[${create} {:db/id "datomic.tx" :db/txInstant #inst "${2100 + n}-01-01"}]`;
+    case 'throwing-data': {
+      const trap = () => {
+        throw new Error('trap');
+      };
+      return [[':db/add', 'v', ':p/name', `v${k}`], n % 2 ? new Proxy([], { get: trap }) : { get ':p/age'() { return trap(); } }];
+    }
   }
 }
+
+/** Changes to the bootstrap schema, each refused. */
+const SYSTEM_CHANGES = [
+  '[:db/retract :db/ident :db/valueType :db.type/keyword]',
+  '{:db/id :db/ident :db/ident :db/name}',
+  '[:db/add :db/ident :db/cardinality :db.cardinality/many]',
+  '{:db/id :db/txInstant :db/unique :db.unique/identity}',
+  '[:db/retractEntity :db.type/string]',
+  '{:db/ident :db/doc :db/doc "doc"}',
+];
 
 async function runSteps(conn: Connection, steps: { kind: Kind; pick: number; n: number }[], stats: { ok: number; failed: number }) {
   for (const step of steps) {

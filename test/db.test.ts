@@ -311,6 +311,23 @@ describe('entities', () => {
     expect(order.toJSON()['o/line']).toHaveLength(2);
   });
 
+  it('toJSON keeps attributes named :__proto__, :constructor, :toString as own keys, in JSON too', async () => {
+    const conn = await freshConn();
+    const names = ['__proto__', 'constructor', 'toString'];
+    await conn.transact(`[${names.map((n) => `{:db/ident :${n} :db/valueType :db.type/string :db/cardinality :db.cardinality/one}`).join(' ')}]`);
+    // list forms: as a map key, :__proto__ would read as a reverse attribute
+    const r = await conn.transact(names.map((n) => [':db/add', 'x', Keyword.of(n), `v-${n}`]));
+    const db = conn.db();
+    for (const plain of [db.entity(r.tempids.x!)!.toJSON(), pull(db, '[*]', r.tempids.x!)!]) {
+      for (const n of names) {
+        expect(Object.hasOwn(plain, n), n).toBe(true);
+        expect(plain[n]).toBe(`v-${n}`);
+        expect(JSON.parse(JSON.stringify(plain))[n]).toBe(`v-${n}`);
+      }
+      expect(Object.getPrototypeOf(plain)).toBe(Object.prototype);
+    }
+  });
+
   it('gives a ref to an enum as its keyword, as Datomic does', async () => {
     const conn = await freshConn();
     await conn.transact(`[{:db/ident :p/color :db/valueType :db.type/ref :db/cardinality :db.cardinality/one}

@@ -203,3 +203,30 @@ describe('pull with wildcard and explicit specs', () => {
     }
   });
 });
+
+describe('result keys named like Object.prototype members', () => {
+  // :__proto__ would read as a reverse attribute (its name starts with _): "__proto__" comes only from :as
+  const NAMES = ['constructor', 'toString', 'hasOwnProperty', 'valueOf'];
+
+  it('pull :as "__proto__" and attributes named :constructor, :toString ... are own keys, in JSON too', async () => {
+    await conn.transact(NAMES.map((n) => `{:db/ident :${n} :db/valueType :db.type/string :db/cardinality :db.cardinality/one}`).join(' ').replace(/^/, '[').replace(/$/, ']'));
+    const r = await conn.transact([{ ':db/id': 'p', ':person/name': 'proto', ...Object.fromEntries(NAMES.map((n) => [`:${n}`, `v-${n}`])) }]);
+    const e = r.tempids.p!;
+    const db = conn.db();
+    const expectOwn = (o: Record<string, unknown>, key: string, value: unknown) => {
+      expect(Object.hasOwn(o, key), key).toBe(true);
+      expect(o[key], key).toBe(value);
+      expect(JSON.parse(JSON.stringify(o))[key], key).toBe(value);
+    };
+    const aliased = pull(db, '[[:person/name :as "__proto__"] [:person/age :as "constructor" :default 0]]', e)!;
+    expectOwn(aliased, '__proto__', 'proto');
+    expectOwn(aliased, 'constructor', 0);
+    expect(Object.getPrototypeOf(aliased)).toBe(Object.prototype);
+    for (const pattern of ['[*]', `[${NAMES.map((n) => `:${n}`).join(' ')}]`]) {
+      const all = pull(db, pattern, e)!;
+      for (const n of NAMES) expectOwn(all, n, `v-${n}`);
+    }
+    const json = db.entity(e)!.toJSON();
+    for (const n of NAMES) expectOwn(json, n, `v-${n}`);
+  });
+});

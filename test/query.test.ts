@@ -2,7 +2,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { open, type Connection, Keyword } from '../src/index.js';
+import { FactlogError, open, type Connection, Keyword } from '../src/index.js';
 import { q, explain } from '../src/query/index.js';
 import { freshConn } from './helpers/tmp.js';
 
@@ -243,6 +243,38 @@ describe('find specs and aggregates', () => {
     expect(q<number[]>('[:find (sample 2 ?s) . :where [_ :emp/salary ?s]]', db).length).toBe(2);
     expect(q<number[]>('[:find (rand 3 ?s) . :where [_ :emp/salary ?s]]', db).length).toBe(3);
   });
+  it('a custom aggregate that throws is query/function-error, the original error as its cause', () => {
+    const boom = new TypeError('aggregate boom');
+    const thrower = () => {
+      throw boom;
+    };
+    const run = () => q('[:find (?agg ?s) . :in $ ?agg :where [_ :emp/salary ?s]]', conn.db(), thrower);
+    expect(run).toThrowError(expect.objectContaining({ code: 'query/function-error' }));
+    expect(() => run()).toThrow(expect.objectContaining({ cause: boom }));
+    expect(run).toThrowError(/\?agg threw TypeError: aggregate boom in \(\?agg \?s\)/);
+    // a factlog error keeps its code
+    const coded = () =>
+      q('[:find (?agg ?s) . :in $ ?agg :where [_ :emp/salary ?s]]', conn.db(), () => {
+        throw new FactlogError('app/refused', 'refused');
+      });
+    expect(coded).toThrowError(expect.objectContaining({ code: 'app/refused', message: expect.stringMatching(/^refused in \(\?agg \?s\)/) }));
+  });
+  it(':keys, :strs and :syms named like Object.prototype members are own keys of each result map', () => {
+    const db = conn.db();
+    const names = ['__proto__', 'constructor', 'toString'];
+    for (const kind of ['keys', 'strs', 'syms']) {
+      const rows = q<Record<string, unknown>[]>(`[:find ?n ?s ?e :${kind} ${names.join(' ')} :where [?e :emp/name ?n] [?e :emp/salary ?s] [(= ?n "ann")]]`, db);
+      expect(rows).toHaveLength(1);
+      const row = rows[0]!;
+      expect(Object.keys(row), kind).toEqual(names);
+      expect(Object.hasOwn(row, '__proto__')).toBe(true);
+      expect(row['__proto__']).toBe('ann');
+      expect(row['constructor']).toBe(90000);
+      expect(JSON.parse(JSON.stringify(row))).toEqual(JSON.parse(`{"__proto__":"ann","constructor":90000,"toString":${row['toString']}}`));
+      const tuple = q<Record<string, unknown>>(`[:find [?n ?s ?e] :${kind} ${names.join(' ')} :where [?e :emp/name ?n] [?e :emp/salary ?s] [(= ?n "ann")]]`, db);
+      expect(Object.keys(tuple)).toEqual(names);
+    }
+  });
   it('pull in find', () => {
     const rows = q('[:find (pull ?e [:emp/name {:emp/dept [:dept/name]}]) . :where [?e :emp/name "ann"]]', conn.db());
     expect(rows).toEqual({ 'emp/name': 'ann', 'emp/dept': { 'dept/name': 'eng' } });
@@ -391,6 +423,12 @@ describe('errors', () => {
   });
   it('unknown aggregate and rule', () => {
     expect(() => q('[:find (frob ?n) :where [?e :emp/name ?n]]', conn.db())).toThrowError(code('query/unknown-aggregate'));
+    // names of Object.prototype members are no aggregates or functions either
+    for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+      expect(() => q(`[:find (${name} ?n) :where [?e :emp/name ?n]]`, conn.db()), name).toThrowError(code('query/unknown-aggregate'));
+      expect(() => q(`[:find ?x :where [?e :emp/name ?n] [(${name} ?n) ?x]]`, conn.db()), name).toThrowError(code('query/unknown-function'));
+      expect(() => q(`[:find ?e :where [?e :emp/name ?n] [(${name} ?n)]]`, conn.db()), name).toThrowError(code('query/unknown-function'));
+    }
     expect(() => q('[:find ?e :in $ % :where (nope ?e)]', conn.db(), '[[(yes ?e) [?e :emp/name]]]')).toThrowError();
   });
   it('errors carry the offending form and position', () => {

@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { describe, expect, it, vi } from 'vitest';
 import { Keyword, Sym, TxError, Uuid, q, type Connection, type Db } from '../src/index.js';
 import { freshConn } from './helpers/tmp.js';
 
@@ -415,16 +416,17 @@ describe('tempids and the tx entity', () => {
   });
 
   it('an explicit :db/txInstant imports history and may not go backwards', async () => {
-    const conn = await withSchema();
-    const r = await conn.transact(`[{:db/id "datomic.tx" :db/txInstant #inst "2030-01-01"} {:person/name "A"}]`);
-    expect(conn.db().entity(r.tx)!.get('db/txInstant')).toEqual(new Date('2030-01-01'));
-    await expectTxError(conn, `[{:db/id "datomic.tx" :db/txInstant #inst "2029-01-01"} {:person/name "B"}]`, 'tx/instant-backwards');
+    const conn = await freshConn();
+    await conn.transact(SCHEMA.replace(/\]$/, ' {:db/id "datomic.tx" :db/txInstant #inst "2023-06-01"}]'));
+    const r = await conn.transact(`[{:db/id "datomic.tx" :db/txInstant #inst "2024-01-01"} {:person/name "A"}]`);
+    expect(conn.db().entity(r.tx)!.get('db/txInstant')).toEqual(new Date('2024-01-01'));
+    await expectTxError(conn, `[{:db/id "datomic.tx" :db/txInstant #inst "2023-01-01"} {:person/name "B"}]`, 'tx/instant-backwards');
     const late = await expectTxError(conn, `[{:person/email "a@x"}\n {:db/id "datomic.tx" :db/txInstant #inst "2020-01-01"}]`, 'tx/instant-backwards');
     expect(late.form).toContain(':db/txInstant');
     expect(late.pos).toMatchObject({ line: 2, column: 2 });
     // without an explicit instant, time does not go backwards either
     const r2 = await conn.transact(`[{:person/name "C"}]`);
-    expect((conn.db().entity(r2.tx)!.get('db/txInstant') as Date).getTime()).toBeGreaterThanOrEqual(new Date('2030-01-01').getTime());
+    expect((conn.db().entity(r2.tx)!.get('db/txInstant') as Date).getTime()).toBeGreaterThanOrEqual(new Date('2024-01-01').getTime());
   });
 });
 
@@ -443,10 +445,112 @@ describe(':db/txInstant', () => {
     await expectTxError(conn, `[[:db/add ${ann} :db/txInstant #inst "2035-01-01"]]`, 'tx/invalid-data');
     await expectTxError(conn, `[{:person/name "X" :db/txInstant #inst "2035-01-01"}]`, 'tx/invalid-data');
     await expectTxError(conn, `[[:db/retract "datomic.tx" :db/txInstant #inst "2035-01-01"]]`, 'tx/invalid-data');
-    // its own instant, through "datomic.tx" in either form
-    const s = await conn.transact(`[[:db/add "datomic.tx" :db/txInstant #inst "2035-01-01"] {:person/name "Y"}]`);
-    expect(conn.db().entity(s.tx)!.get('db/txInstant')).toEqual(new Date('2035-01-01'));
+    // its own instant, through "datomic.tx" in either form (not later than the clock)
+    const now = new Date(Math.max(Date.now(), instant.getTime()));
+    const s = await conn.transact(`[[:db/add "datomic.tx" :db/txInstant #inst "${now.toISOString()}"] {:person/name "Y"}]`);
+    expect(conn.db().entity(s.tx)!.get('db/txInstant')).toEqual(now);
     expect(conn.db().entity(earlier)!.get('db/txInstant')).toEqual(instant);
+  });
+});
+
+describe(':db/txInstant and the clock', () => {
+  it('an explicit instant later than the clock (plus a few seconds) is refused, and later transactions keep the real time', async () => {
+    const conn = await withSchema();
+    const err = await expectTxError(conn, `[{:db/id "datomic.tx" :db/txInstant #inst "2999-01-01"} {:person/name "A"}]`, 'tx/instant-in-future');
+    expect(err.message).toContain('2999-01-01T00:00:00.000Z');
+    expect(err.form).toContain(':db/txInstant');
+    await expectTxError(conn, [{ ':db/id': 'datomic.tx', ':db/txInstant': new Date(Date.now() + 60_000) }], 'tx/instant-in-future');
+    const before = Date.now();
+    const r = await conn.transact(`[{:person/name "B"}]`);
+    const stamped = (conn.db().entity(r.tx)!.get('db/txInstant') as Date).getTime();
+    expect(stamped).toBeGreaterThanOrEqual(before);
+    expect(stamped).toBeLessThan(Date.now() + 1000);
+    // a little ahead of the clock (another machine's export) is within the tolerance
+    const ahead = new Date(Date.now() + 2000);
+    const s = await conn.transact([{ ':db/id': 'datomic.tx', ':db/txInstant': ahead }, { ':person/name': 'C' }]);
+    expect(conn.db().entity(s.tx)!.get('db/txInstant')).toEqual(ahead);
+  });
+
+  it('a database that already holds a future instant: transactions without an instant still commit, stamped with it', async () => {
+    const conn = await withSchema();
+    const future = new Date('2999-01-01');
+    // as a database written before this check, or by a host whose clock was wrong, holds one
+    const clock = vi.spyOn(Date, 'now').mockReturnValue(future.getTime());
+    try {
+      await conn.transact(`[{:db/id "datomic.tx" :db/txInstant #inst "2999-01-01"} {:person/name "A"}]`);
+    } finally {
+      clock.mockRestore();
+    }
+    const r = await conn.transact(`[{:person/name "B"}]`);
+    expect(conn.db().entity(r.tx)!.get('db/txInstant')).toEqual(future);
+    const err = await expectTxError(conn, [{ ':db/id': 'datomic.tx', ':db/txInstant': new Date() }, { ':person/name': 'C' }], 'tx/instant-backwards');
+    expect(err.message).toContain('leave :db/txInstant out');
+  });
+});
+
+describe('system entities', () => {
+  const SYSTEM_IDENTS = [
+    'db/ident', 'db/valueType', 'db/cardinality', 'db/unique', 'db/isComponent', 'db/index', 'db/doc', 'db/noHistory',
+    'db/txInstant', 'db/tupleType', 'db/tupleTypes', 'db/tupleAttrs', 'db.type/string', 'db.type/long', 'db.type/ref',
+    'db.type/tuple', 'db.cardinality/one', 'db.cardinality/many', 'db.unique/identity', 'db.unique/value',
+  ];
+
+  it('the bootstrap schema cannot be changed: each refused with tx/system-entity, and schema still works after', async () => {
+    const conn = await withSchema();
+    const refused = [
+      `[[:db/retract :db/ident :db/valueType :db.type/keyword]]`,
+      `[[:db/retract :db/ident :db/valueType]]`,
+      `[{:db/id :db/ident :db/ident :db/name}]`,
+      `[[:db/add :db/ident :db/cardinality :db.cardinality/many]]`,
+      `[{:db/id :db/txInstant :db/unique :db.unique/identity}]`,
+      `[{:db/id :db/txInstant :db/index false}]`,
+      `[{:db/ident :db/doc :db/doc "documentation"}]`,
+      `[[:db/add :db.type/string :db/doc "text"]]`,
+      `[[:db/retractEntity :db/cardinality]]`,
+      `[[:db/retractEntity :db.cardinality/one]]`,
+      `[[:db/retractEntity 2]]`,
+      `[[:db/add 1 :person/name "ident"]]`,
+      `[[:db/add [:db/ident :db/unique] :person/age 3]]`,
+      `[[:db/cas :db/valueType :db/cardinality :db.cardinality/one :db.cardinality/many]]`,
+      `[[:db/retract :db.unique/value :db/ident :db.unique/value]]`,
+    ];
+    for (const tx of refused) {
+      const err = await expectTxError(conn, tx, 'tx/system-entity');
+      expect(err.message, tx).toMatch(/:db(\.[a-z]+)?\/[A-Za-z]+ is a system entity/);
+    }
+    await conn.transact(`[{:db/ident :late/attr :db/valueType :db.type/string :db/cardinality :db.cardinality/many :db/doc "ok"}]`);
+    expect(conn.db().attr(':late/attr')).toMatchObject({ valueType: 'string', cardinality: 'many', doc: 'ok' });
+    expect(conn.db().attr(':db/ident')).toMatchObject({ cardinality: 'one', unique: 'identity', valueType: 'keyword' });
+    // refs to system entities (enum-like values) stay allowed
+    const r = await conn.transact(`[{:db/id "x" :person/best :db.type/string}]`);
+    expect(values(conn.db(), r.tempids.x!, 'person/best')).toEqual([conn.db().entid(':db.type/string')]);
+  });
+
+  it('random transactions on random system entities are all refused and change nothing (fast-check)', async () => {
+    const conn = await withSchema();
+    const entityArb = fc.constantFrom(...SYSTEM_IDENTS).chain((ident) =>
+      fc.constantFrom<unknown>(Keyword.of(ident), [':db/ident', `:${ident}`], conn.db().entid(`:${ident}`)),
+    );
+    const attrArb = fc.constantFrom(...SYSTEM_IDENTS.slice(0, 12), 'person/name', 'person/age', 'free/note').map((a) => `:${a}`);
+    // strings start with ':' so that under a ref attribute they name idents, not tempids that would dangle
+    const valueArb = fc.oneof(
+      fc.constantFrom<unknown>(':db.type/long', ':db.cardinality/many', ':db.unique/value', ':other/name', true, false, 7, new Date(0)),
+      fc.string({ maxLength: 5 }).map((s) => `:${s}`),
+    );
+    const opArb = fc.oneof(
+      fc.tuple(fc.constantFrom(':db/add', ':db/retract'), entityArb, attrArb, valueArb),
+      fc.tuple(fc.constant(':db/retract'), entityArb, attrArb),
+      fc.tuple(fc.constant(':db/retractEntity'), entityArb),
+      fc.tuple(fc.constant(':db/cas'), entityArb, attrArb, valueArb, valueArb),
+      fc.record({ ':db/id': entityArb, [':db/doc']: fc.string({ maxLength: 5 }) }),
+    );
+    const txArb = fc.tuple(opArb, fc.array(fc.record({ ':person/name': fc.string({ maxLength: 5 }) }), { maxLength: 2 })).map(([op, rest]) => [...rest, op]);
+    await fc.assert(
+      fc.asyncProperty(txArb, async (tx) => {
+        await expectTxError(conn, tx, 'tx/system-entity');
+      }),
+      { numRuns: 150 },
+    );
   });
 });
 
@@ -681,6 +785,11 @@ describe('bad input', () => {
 
   it('a non-vector tx is rejected', async () => {
     const conn = await withSchema();
+    // names of Object.prototype members are no operations
+    for (const op of ['constructor', 'toString', '__proto__', 'valueOf']) {
+      const err = await expectTxError(conn, `[[:${op} "a" :person/name "A"]]`, 'tx/unknown-operation');
+      expect(err.message).toContain(`unknown operation :${op}`);
+    }
     await expectTxError(conn, `{:person/name "A"}`, 'tx/invalid-data');
     await expectTxError(conn, `[42]`, 'tx/invalid-data');
   });
@@ -694,6 +803,62 @@ describe('bad input', () => {
     // as JS data, a string attribute is the keyword's name
     const r = await conn.transact([[':db/add', [':person/email', 'b@x'], ':person/name', 'B']]);
     expect(r.txData.length).toBe(2);
+  });
+
+  it('JS tx data that throws when read (Proxies, getters) is tx/invalid-data naming the problem, not a storage error', async () => {
+    const conn = await withSchema();
+    const trap = (what: string) => () => {
+      throw new Error(`${what} trap`);
+    };
+    const proxies: [string, unknown][] = [
+      ['get trap', new Proxy([], { get: trap('get') })],
+      ['ownKeys trap', [new Proxy({}, { ownKeys: trap('ownKeys') })]],
+      ['getPrototypeOf trap', [new Proxy({}, { getPrototypeOf: trap('getPrototypeOf') })]],
+      ['value trap', [[':db/add', 'a', ':person/born', new Proxy(new Date(), { get: trap('value') })]]],
+      ['tuple trap', [[':db/add', 'a', ':person/loc', new Proxy([1, 2], { get: trap('tuple') })]]],
+      ['getter', [{ get ':person/name'(): string { throw new Error('getter trap'); } }]],
+      ['a thrown Proxy', [new Proxy([], { get: () => { throw new Proxy({}, { get: trap('thrown') }); } })]],
+    ];
+    for (const [what, tx] of proxies) {
+      const err = await expectTxError(conn, tx, 'tx/invalid-data').catch((e) => {
+        throw new Error(`${what}: ${e.message}`);
+      });
+      expect(err.message, what).toContain(what === 'a thrown Proxy' ? 'a value that cannot be printed' : what);
+    }
+    // a JS symbol where an entity belongs cannot even be printed in a template string
+    await expectTxError(conn, [[':db/add', Symbol('s'), ':person/name', 'B']], 'tx/invalid-entity');
+  });
+
+  it('a 50,000-deep tuple, map or vector in JS tx data gets a tx error, not a stack overflow as storage/write-failed', async () => {
+    const conn = await withSchema();
+    let deep: unknown = [1, 2];
+    for (let i = 0; i < 50_000; i++) deep = [deep, 1];
+    let deepMap: unknown = { ':person/name': 'x' };
+    for (let i = 0; i < 50_000; i++) deepMap = { ':person/best': deepMap };
+    // a value refused as a vector (a tuple's element, a schemaless attribute's) whose form is too deep to print
+    for (const tx of [[[':db/add', 'a', ':person/loc', deep]], [[':db/add', 'a', ':free/tuple', deep]]]) {
+      const err = await expectTxError(conn, tx, 'tx/invalid-value');
+      expect(err.message).toContain('got a vector');
+    }
+    for (const tx of [deep, [[':db/add', 'a', ':person/name', 'x'], [deep, 1]]]) {
+      const err = await expectTxError(conn, tx, 'tx/unknown-operation');
+      expect(err.message).toContain('unknown operation');
+    }
+    const err = await expectTxError(conn, [deepMap], 'tx/invalid-data');
+    expect(err.message).toContain('nested too deep');
+  });
+
+  it('tempids named like Object.prototype members ("__proto__", "constructor", "toString") are own keys of report.tempids', async () => {
+    const conn = await withSchema();
+    const names = ['__proto__', 'constructor', 'toString', 'hasOwnProperty'];
+    const r = await conn.transact(names.map((n, i) => ({ ':db/id': n, ':person/email': `${i}@x` })));
+    for (const n of names) {
+      expect(Object.hasOwn(r.tempids, n), n).toBe(true);
+      expect(typeof r.tempids[n], n).toBe('number');
+    }
+    expect(Object.keys(r.tempids).sort()).toEqual([...names].sort());
+    expect(Object.keys(JSON.parse(JSON.stringify(r.tempids))).sort()).toEqual([...names].sort());
+    expect(Object.getPrototypeOf(r.tempids)).toBe(Object.prototype);
   });
 });
 

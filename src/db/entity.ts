@@ -3,6 +3,7 @@
 import { Keyword } from '../../query-lang/edn/types.js';
 import type { AttrInfo, AttrRef, Datom, Entity, Value } from './api.js';
 import type { Db } from './db.js';
+import { setOwn } from './own-keys.js';
 
 export class LazyEntity implements Entity {
   /** Attribute id -> value, once touch() has read them all. */
@@ -89,8 +90,9 @@ export class LazyEntity implements Entity {
       const attr = this.db.attr(kw)!;
       const plain = (v: unknown) =>
         v instanceof LazyEntity ? (attr.isComponent ? v.toJSON() : { 'db/id': v.id }) : v;
-      const value = this.get(kw);
-      out[kw.fqn] = value instanceof Set ? [...value].map(plain) : plain(value);
+      // by the attribute, not its name: get(':__proto__') would read the name as a reverse ref
+      const value = this.touched ? this.touched.get(attr.id) : this.valueOf(attr, [...this.db.datoms('eavt', this.id, attr.id)]);
+      setOwn(out, kw.fqn, value instanceof Set ? [...value].map(plain) : plain(value));
     }
     return out;
   }

@@ -87,6 +87,11 @@ export function bootstrapFacts(): [number, number, Value][] {
   return facts;
 }
 
+/** The bootstrap's entities (its attributes, value types and enums): the system's, never changed. */
+export function isSystemEntity(e: number): boolean {
+  return e >= 0 && e < FIRST_USER_EID;
+}
+
 /** Schema-bearing attributes: a datom on one of these changes the Schema. */
 export function isSchemaAttr(a: number): boolean {
   return a >= Attr.ident && a <= Attr.tupleAttrs && a !== Attr.txInstant;

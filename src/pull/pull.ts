@@ -21,6 +21,7 @@ import type { PullPattern, PullAttr } from '../../query-lang/datalog/ast.js';
 import { parsePull } from '../../query-lang/datalog/index.js';
 import { Keyword, type EdnValue } from '../../query-lang/edn/types.js';
 import type { DbView, AttrInfo, Datom, EntityRef } from '../db/api.js';
+import { setOwn } from '../db/own-keys.js';
 import { FactlogError } from '../../query-lang/errors.js';
 
 export const DEFAULT_LIMIT = 1000;
@@ -178,7 +179,7 @@ function* pullWildcard(db: DbView, e: number, datoms: Datom[], out: PullResult, 
         else if (info.isComponent && !st.path.has(v as number)) vs.push((yield nested(db, WILDCARD, v as number, st)) ?? { 'db/id': v });
         else vs.push({ 'db/id': v });
       }
-      out[info.ident.fqn] = info.cardinality === 'many' ? vs : vs[0];
+      setOwn(out, info.ident.fqn, info.cardinality === 'many' ? vs : vs[0]);
     }
     start = end;
   }
@@ -210,46 +211,46 @@ function* pullEntity(db: DbView, pattern: PullPattern, e: number, st: State): Pu
       }
       const key = keyOf(el);
       if (el.attr === 'db/id' && !el.reverse) {
-        out[key] = transformed(el, e);
+        setOwn(out, key, transformed(el, e));
         continue;
       }
       const info = attrInfo(db, st, el.attr);
       if (!info) {
-        if (el.default) out[key] = el.default.value;
+        if (el.default) setOwn(out, key, el.default.value);
         continue;
       }
       if (recursionSpent(el, st)) continue;
       if (!el.reverse) {
         const vals = datoms.filter((d) => d.a === info.id).map((d) => d.v);
         if (vals.length === 0) {
-          if (el.default) out[key] = el.default.value;
+          if (el.default) setOwn(out, key, el.default.value);
           continue;
         }
-        if (info.valueType !== 'ref') out[key] = transformed(el, info.cardinality === 'many' ? vals.slice(0, limitOf(el)) : vals[0]);
-        else if (info.cardinality !== 'many') out[key] = transformed(el, yield* pullRef(db, el, info, pattern, vals[0] as number, st));
+        if (info.valueType !== 'ref') setOwn(out, key, transformed(el, info.cardinality === 'many' ? vals.slice(0, limitOf(el)) : vals[0]));
+        else if (info.cardinality !== 'many') setOwn(out, key, transformed(el, yield* pullRef(db, el, info, pattern, vals[0] as number, st)));
         else {
           const refs: unknown[] = [];
           for (const v of vals.slice(0, limitOf(el))) refs.push(yield* pullRef(db, el, info, pattern, v as number, st));
-          out[key] = transformed(el, refs);
+          setOwn(out, key, transformed(el, refs));
         }
       } else {
         if (info.valueType !== 'ref') continue;
         const sources = currentDatoms(db, 'vaet', e, info.id).map((d) => d.e);
         if (sources.length === 0) {
-          if (el.default) out[key] = el.default.value;
+          if (el.default) setOwn(out, key, el.default.value);
           continue;
         }
-        if (info.isComponent) out[key] = transformed(el, yield* pullRef(db, el, info, pattern, sources[0]!, st));
+        if (info.isComponent) setOwn(out, key, transformed(el, yield* pullRef(db, el, info, pattern, sources[0]!, st)));
         else {
           const refs: unknown[] = [];
           for (const s of sources.slice(0, limitOf(el))) refs.push(yield* pullRef(db, el, info, pattern, s, st));
-          out[key] = transformed(el, refs);
+          setOwn(out, key, transformed(el, refs));
         }
       }
     }
     if (datoms.length === 0 && Object.keys(out).every((k) => out[k] === e)) {
       // no such entity: only possibly `:db/id` was produced — unless something points at it
-      const anyRef = pattern.elements.some((el) => el.kind === 'pull-attr' && el.reverse && out[keyOf(el)] !== undefined);
+      const anyRef = pattern.elements.some((el) => el.kind === 'pull-attr' && el.reverse && Object.hasOwn(out, keyOf(el)));
       if (!anyRef) return null;
     }
     return out;

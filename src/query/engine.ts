@@ -229,7 +229,7 @@ function checkFunctions(ctx: QueryContext, c: Clause): void {
 
 function resolveFn(ctx: QueryContext, c: PredicateClause | FunctionClause): BuiltinFn | null {
   if (c.fn.kind === 'var') return null;
-  const f = FUNCTIONS[c.fn.name];
+  const f = Object.hasOwn(FUNCTIONS, c.fn.name) ? FUNCTIONS[c.fn.name] : undefined; // not Object.prototype's toString
   if (!f) throw queryError('query/unknown-function', `Unknown function or predicate ${c.fn.name}`, c.fn.pos ? c.fn : c, printClause(c));
   return f;
 }

@@ -5,6 +5,8 @@ import { isDb } from './context.js';
 import { type Relation, type Row, project } from './relation.js';
 import { AGGREGATES } from './builtins.js';
 import { queryError } from './errors.js';
+import { FactlogError } from '../../query-lang/errors.js';
+import { setOwn } from '../db/own-keys.js';
 import { printFindElem } from './print.js';
 import { tupleKey } from './values.js';
 import { pull } from '../pull/pull.js';
@@ -52,11 +54,39 @@ function aggregate(ctx: QueryContext, e: AggregateElem, rel: Relation, values: u
   if (e.fn.kind === 'var') {
     const f = single(rel, e.fn.name, e);
     if (typeof f !== 'function') throw queryError('query/not-a-function', `${e.fn.name} is not bound to a function`, e, printFindElem(e));
-    return (f as (...a: unknown[]) => unknown)(...constArgs, values);
+    return runAggregate(e, () => (f as (...a: unknown[]) => unknown)(...constArgs, values));
   }
-  const agg = AGGREGATES[e.fn.name];
+  const agg = Object.hasOwn(AGGREGATES, e.fn.name) ? AGGREGATES[e.fn.name] : undefined; // not Object.prototype's constructor
   if (!agg) throw queryError('query/unknown-aggregate', `Unknown aggregate ${e.fn.name}`, e, printFindElem(e));
-  return agg(constArgs, values);
+  return runAggregate(e, () => agg(constArgs, values));
+}
+
+/**
+ * An aggregate's failure, as a function clause's is reported: a factlog error keeps its code,
+ * anything else thrown (by a user's aggregate) is 'query/function-error' with the original as cause.
+ */
+function runAggregate(e: AggregateElem, run: () => unknown): unknown {
+  try {
+    return run();
+  } catch (err) {
+    if (err instanceof FactlogError && err.pos) throw err;
+    const form = printFindElem(e);
+    const located =
+      err instanceof FactlogError
+        ? queryError(err.code, `${err.message} in ${form}`, e, form)
+        : queryError('query/function-error', `${e.fn.name} threw ${describeThrown(err)} in ${form}`, e, form);
+    located.cause = err;
+    throw located;
+  }
+}
+
+function describeThrown(err: unknown): string {
+  if (err instanceof Error) return `${err.name}: ${err.message}`;
+  try {
+    return String(err);
+  } catch {
+    return 'a value that cannot be printed';
+  }
 }
 
 function pullValue(ctx: QueryContext, e: PullElem, rel: Relation, eid: unknown): unknown {
@@ -114,7 +144,7 @@ export function produceResult(ctx: QueryContext, q: Query, rel: Relation): unkno
   const shape = (r: Row): unknown => {
     if (!q.returnMap) return r;
     const o: Record<string, unknown> = {};
-    q.returnMap.names.forEach((n, i) => (o[n] = r[i]));
+    q.returnMap.names.forEach((n, i) => setOwn(o, n, r[i]));
     return o;
   };
   switch (q.find.kind) {

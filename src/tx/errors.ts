@@ -4,7 +4,8 @@ import { FactlogError } from '../../query-lang/errors.js';
 /** Codes: tx/invalid-data, tx/unknown-operation, tx/unknown-attribute, tx/invalid-value,
  *  tx/invalid-entity, tx/unknown-ident, tx/lookup-ref-not-found, tx/dangling-tempid,
  *  tx/unique-conflict, tx/cardinality-conflict, tx/datom-conflict, tx/cas-failed,
- *  tx/instant-backwards, tx/invalid-schema, tx/attribute-in-same-tx, tx/read-only. */
+ *  tx/instant-backwards, tx/instant-in-future, tx/invalid-schema, tx/attribute-in-same-tx,
+ *  tx/system-entity, tx/read-only. */
 export class TxError extends FactlogError {}
 
 /** Where in the tx data a problem was found: the form printed, and its text position. */

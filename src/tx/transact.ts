@@ -3,11 +3,13 @@
 // resolved, redundant datoms dropped, cardinality-one values replaced, uniqueness enforced.
 // Pure with respect to storage: it only reads through the Db it is given.
 import { Keyword } from '../../query-lang/edn/types.js';
+import { FactlogError } from '../../query-lang/errors.js';
 import { printEdn } from '../../query-lang/edn/printer.js';
 import { isStackOverflow } from '../../query-lang/edn/lexer.js';
 import type { AttrInfo, Datom, Value } from '../db/api.js';
 import type { Db } from '../db/db.js';
-import { Attr, Enum, FIRST_USER_EID, isSchemaAttr, type Schema } from '../db/schema.js';
+import { setOwn } from '../db/own-keys.js';
+import { Attr, Enum, FIRST_USER_EID, isSchemaAttr, isSystemEntity, type Schema } from '../db/schema.js';
 import { encodeValue, factKey, isLongMarker, sameValue, toDatom, tToTx, TX_BASE, type RawDatom } from '../storage/encoding.js';
 import { txError, type FormRef, type TxError } from './errors.js';
 import { describe, EntityValue, readTxData, toOps, TX_TEMPID, type EntityArg, type Op } from './txdata.js';
@@ -40,15 +42,34 @@ export interface PreparedTx {
 }
 
 export function prepareTx(db: Db, input: unknown, options: PrepareOptions): PreparedTx {
-  let ops: Op[];
   try {
-    ops = toOps(readTxData(input), db.schema);
+    return new TxBuilder(db, options).build(toOps(readTxData(input), db.schema));
   } catch (err) {
-    // JS data that refers to itself (o.friend = o) or nests past the stack
-    if (isStackOverflow(err)) throw txError('tx/invalid-data', 'tx data nested too deep, or cyclic');
-    throw err;
+    throw asTxError(err, typeof input !== 'string');
   }
-  return new TxBuilder(db, options).build(ops);
+}
+
+/**
+ * A failure while the tx data is read is the data's: JS data that refers to itself (o.friend = o)
+ * or nests past the stack, and JS data whose reading throws (a Proxy's trap, a getter), which the
+ * builder reads up to the end. Nothing is written either way.
+ */
+function asTxError(err: unknown, fromJsData: boolean): unknown {
+  if (err instanceof FactlogError) return err;
+  if (isStackOverflow(err)) return txError('tx/invalid-data', 'tx data nested too deep, or cyclic');
+  if (!fromJsData) return err;
+  const error = txError('tx/invalid-data', `reading the tx data threw ${describeThrown(err)}`);
+  error.cause = err;
+  return error;
+}
+
+function describeThrown(err: unknown): string {
+  if (err instanceof Error) return `${err.name}: ${err.message}`;
+  try {
+    return String(err);
+  } catch {
+    return 'a value that cannot be printed';
+  }
 }
 
 class TxBuilder implements SchemaChangeData {
@@ -216,7 +237,7 @@ class TxBuilder implements SchemaChangeData {
       }
       case 'lookup': {
         if (!(arg.attr instanceof Keyword) && typeof arg.attr !== 'number' && typeof arg.attr !== 'string') {
-          throw txError('tx/invalid-entity', `a lookup ref names its attribute with a keyword, not ${printEdn(arg.attr as never)}`, form);
+          throw txError('tx/invalid-entity', `a lookup ref names its attribute with a keyword, not ${describe(arg.attr).text}`, form);
         }
         const attr = this.schema.attr(arg.attr as Keyword | number | string);
         if (!attr) throw txError('tx/unknown-attribute', `unknown attribute in lookup ref`, form);
@@ -293,6 +314,7 @@ class TxBuilder implements SchemaChangeData {
       throw txError('tx/invalid-data', `${attr.ident} is a composite tuple, kept up to date from ${parts}: it cannot be asserted or retracted directly`, o.form);
     }
     const e = this.resolveEntity(o.e, o.form);
+    if (isSystemEntity(e)) throw this.systemEntityError(e, o.form);
     if (attr?.id === Attr.txInstant && (o.op !== 'add' || e !== this.tx)) throw txInstantError(o.form);
     switch (o.op) {
       case 'add':
@@ -307,6 +329,16 @@ class TxBuilder implements SchemaChangeData {
       case 'cas':
         return this.cas(e, attr!, o.old, o.v, o.form);
     }
+  }
+
+  /**
+   * The bootstrap's attributes and enums are the system's, as in Datomic: a change to one (a
+   * retracted :db/valueType, a renamed :db/ident, a unique :db/txInstant) would break every later
+   * transaction, so no datom about them is asserted or retracted, :db/doc included.
+   */
+  private systemEntityError(e: number, form: FormRef): TxError {
+    const name = this.schema.ident(e)?.toString() ?? `entity ${e}`;
+    return txError('tx/system-entity', `${name} is a system entity: the bootstrap schema cannot be changed`, form);
   }
 
   private add(e: number, attr: AttrInfo, v: Value, form: FormRef): void {
@@ -382,6 +414,7 @@ class TxBuilder implements SchemaChangeData {
 
   private retractEntity(e: number, form: FormRef, seen: Set<number>): void {
     if (seen.has(e)) return;
+    if (isSystemEntity(e)) throw this.systemEntityError(e, form);
     seen.add(e);
     for (const d of this.db.datoms('eavt', e)) {
       if (d.a === Attr.txInstant) throw txInstantError(form);
@@ -497,15 +530,23 @@ class TxBuilder implements SchemaChangeData {
     let given: AssertedFact | undefined;
     for (let f = this.facts.first(this.tx); f !== undefined && !given; f = f.next) if (f.raw.a === Attr.txInstant && f.listed) given = f;
     const last = this.options.lastInstant;
+    const now = this.options.now ?? Date.now();
     if (given) {
       const ms = given.raw.payload as number;
+      // Datomic: an explicit instant is not older than the previous transaction's, nor later than
+      // the transactor's clock; a few seconds ahead is allowed for an export from another machine
+      if (ms > now + FUTURE_INSTANT_TOLERANCE_MS) {
+        const message = `:db/txInstant ${iso(ms)} is later than the clock (${iso(now)}): an explicit instant may be at most ${FUTURE_INSTANT_TOLERANCE_MS / 1000} s ahead`;
+        throw txError('tx/instant-in-future', message, given.form);
+      }
       if (ms < last) {
-        const message = `:db/txInstant ${new Date(ms).toISOString()} is before the previous transaction's ${new Date(last).toISOString()}`;
-        throw txError('tx/instant-backwards', message, given.form);
+        // a database stamped ahead of the clock (by a wrong clock, or before this check) still takes transactions that leave the instant out
+        const stuck = last > now ? `; the previous instant is ahead of the clock, so leave :db/txInstant out and the transaction gets that instant` : '';
+        throw txError('tx/instant-backwards', `:db/txInstant ${iso(ms)} is before the previous transaction's ${iso(last)}${stuck}`, given.form);
       }
       return ms;
     }
-    const instant = Math.max(this.options.now ?? Date.now(), last);
+    const instant = Math.max(now, last);
     this.list(this.factOf(this.raw(this.tx, instantAttr, new Date(instant))));
     return instant;
   }
@@ -522,7 +563,7 @@ class TxBuilder implements SchemaChangeData {
     const schema = this.schema.apply(schemaFacts);
     validateSchemaChange(schemaFacts, schema, this);
     const tempids: Record<string, number> = {};
-    for (const [key, id] of this.tempids) if (!key.startsWith('#map-')) tempids[key] = id;
+    for (const [key, id] of this.tempids) if (!key.startsWith('#map-')) setOwn(tempids, key, id);
     // the report's datoms are made when asked for: a bulk load's would be 100,000s of objects
     const txData = (): Datom[] => {
       const datoms: Datom[] = new Array(retracted.length + asserted.length);
@@ -552,6 +593,11 @@ class TxBuilder implements SchemaChangeData {
     }
   }
 }
+
+/** How far ahead of the clock an explicit :db/txInstant may be. */
+const FUTURE_INSTANT_TOLERANCE_MS = 10_000;
+
+const iso = (ms: number) => new Date(ms).toISOString();
 
 function txInstantError(form: FormRef): TxError {
   return txError('tx/invalid-data', `:db/txInstant is only asserted by a transaction on itself ("datomic.tx"), never retracted or changed later`, form);

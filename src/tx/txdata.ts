@@ -68,11 +68,7 @@ class LazyFormRef implements FormRef {
 
   get text(): string {
     if (this.printed === undefined) {
-      try {
-        this.printed = printEdn(this.form);
-      } catch {
-        this.printed = String(this.form);
-      }
+      this.printed = printableText(this.form);
       if (this.printed.length > 200) this.printed = this.printed.slice(0, 197) + '...';
     }
     return this.printed;
@@ -81,6 +77,19 @@ class LazyFormRef implements FormRef {
   get pos(): SourcePos | undefined {
     const f = this.form;
     return (f !== null && typeof f === 'object' ? positionOf(f as object) : undefined) ?? this.atomPos?.();
+  }
+}
+
+/** A form as EDN, or as JS prints it when EDN cannot (a function, a cycle); never throws (a Proxy's trap). */
+function printableText(form: unknown): string {
+  try {
+    return printEdn(form);
+  } catch {
+    try {
+      return String(form);
+    } catch {
+      return '(unprintable JS value)';
+    }
   }
 }
 
@@ -99,8 +108,8 @@ export function toOps(forms: unknown[], schema: Schema): Op[] {
 function listOp(form: unknown[] | EdnList, ref: FormRef): Op {
   const items = form instanceof EdnList ? form.items : form;
   const opName = keywordOf(items[0]);
-  const op = opName ? OPS[opName.fqn] : undefined;
-  if (!op) throw txError('tx/unknown-operation', `unknown operation ${printEdn(items[0] ?? null)}`, ref);
+  const op = opName && Object.hasOwn(OPS, opName.fqn) ? OPS[opName.fqn] : undefined; // not Object.prototype's constructor
+  if (!op) throw txError('tx/unknown-operation', `unknown operation ${describe(items[0] ?? null).text}`, ref);
   const args = items.length - 1;
   const arity = ARITIES[op];
   if (!arity.includes(args)) throw txError('tx/invalid-data', `${opName} takes ${arity.join(' or ')} arguments, got ${args}`, ref);

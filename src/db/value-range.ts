@@ -88,8 +88,9 @@ function lowKey(tag: Tag, v: Value, valueType: ValueType | null, utf16Keys: bool
   const p = payloadOf(v, valueType);
   if (NUMBER_TAGS.has(tag)) {
     if (typeof p === 'number') return p === 0 ? 0 : p; // -0 is keyed next to 0
-    // a bigint's key follows the key of the number of its value: start at that number
-    if (typeof p === 'bigint') return Number.isSafeInteger(Number(p)) ? Number(p) : undefined;
+    // a bigint's key follows the key of the number of its value: start at that number; an
+    // attribute of bigints or longs holds no number of a bigint's value (longForm)
+    if (typeof p === 'bigint') return Number.isSafeInteger(Number(p)) ? Number(p) : valueType === 'bigint' || valueType === 'long' ? p : undefined;
     return undefined;
   }
   if (STRING_TAGS.has(tag) && typeof p === 'string') return keyedPrefix(p, utf16Keys);

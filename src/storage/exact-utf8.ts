@@ -58,9 +58,7 @@ function writeUnit(c: number, out: Uint8Array, pos: number): number {
 
 /** Does bytes[start, end) hold an encoded surrogate code unit (0xED 0xA0-0xBF), which UTF-8 decoders replace? */
 export function holdsSurrogateUnits(bytes: Uint8Array, start: number, end: number): boolean {
-  for (let i = bytes.indexOf(0xed, start); i >= 0 && i < end - 1; i = bytes.indexOf(0xed, i + 1)) {
-    if (bytes[i + 1]! >= 0xa0) return true;
-  }
+  for (let i = start; i < end - 1; i++) if (bytes[i] === 0xed && bytes[i + 1]! >= 0xa0) return true;
   return false;
 }
 

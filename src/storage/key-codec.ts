@@ -26,7 +26,7 @@
 // strings in; and -0 as 0 followed by NEG_ZERO, next to 0: one value (a lookup of 0 finds it)
 // whose sign is kept. readKey reads both.
 import type { KeyPart } from './encoding.js';
-import { decodeExact, hasSurrogate, holdsSurrogateUnits, writeCesu8 } from './exact-utf8.js';
+import { decodeExact, hasSurrogate, writeCesu8 } from './exact-utf8.js';
 
 /** After 0 (format 5): the zero is -0. Below every kind byte, so -0 sorts with 0 and right before it. */
 const NEG_ZERO = 0x01;
@@ -321,9 +321,14 @@ function readString(source: Uint8Array, end: number): string {
   let ascii = true;
   let hash = 0;
   let pos = start;
+  let surrogates = false;
   while (pos < end && source[pos] !== 0) {
     const byte = source[pos]!;
-    if (byte >= 0x80) ascii = false;
+    if (byte >= 0x80) {
+      ascii = false;
+      // a surrogate code unit (CESU-8, format 5), which UTF-8 decoders would replace
+      if (byte === 0xed && source[pos + 1]! >= 0xa0) surrogates = true;
+    }
     hash = (Math.imul(hash, 31) + byte) | 0;
     pos++;
   }
@@ -337,8 +342,7 @@ function readString(source: Uint8Array, end: number): string {
     interned[slot] = made;
     return made;
   }
-  // surrogate code units (CESU-8, format 5), which UTF-8 decoders would replace
-  if (holdsSurrogateUnits(source, start, pos)) return decodeExact(source, start, pos);
+  if (surrogates) return decodeExact(source, start, pos);
   const buffer = source as NodeBytes;
   if (typeof buffer.utf8Slice === 'function') return buffer.utf8Slice(start, pos);
   return decoder.decode(source.subarray(start, pos));

@@ -494,7 +494,7 @@ export class Db implements DbView {
       let takeCurrent = h.done;
       if (!c.done && !h.done) {
         let order = 0;
-        for (let i = 0; i < txSlot && order === 0; i++) order = store.keyCodec.comparePart(c.value[i]!, h.value[i]!);
+        for (let i = 0; i < txSlot && order === 0; i++) order = comparePartOfKey(store.keyCodec, c.value[i]!, h.value[i]!);
         takeCurrent = order < 0 || (order === 0 && (c.value[txSlot] as number) < (h.value[txSlot] as number));
       }
       if (takeCurrent) {
@@ -581,13 +581,23 @@ interface Entry {
   key?: KeyPart[];
 }
 
+/**
+ * Two parts of keys that go on after them, in the store's byte order: as comparePart, but -0
+ * before 0 where the codec keys them apart (format 5: -0 is 0 followed by a byte below any part).
+ */
+function comparePartOfKey(codec: KeyCodec, a: KeyPart, b: KeyPart): number {
+  const c = codec.comparePart(a, b);
+  if (c !== 0 || a !== 0 || 1 / (a as number) === 1 / (b as number)) return c;
+  return codec.compareKeys([a, 0], [b, 0]);
+}
+
 /** Compare two datoms in the order of `index` (tx, then added, last), as the store's `codec` orders keys. */
 export function compareRaw(index: IndexName, x: Entry, y: Entry, codec: KeyCodec): number {
   const kx = (x.key ??= indexKey(index, x.raw));
   const ky = (y.key ??= indexKey(index, y.raw));
   const n = kx.length - 1; // the tx slot is compared below with the view's tx
   for (let i = 0; i < n; i++) {
-    const c = codec.comparePart(kx[i], ky[i]);
+    const c = comparePartOfKey(codec, kx[i]!, ky[i]!);
     if (c !== 0) return c;
   }
   return x.tx - y.tx || Number(y.added) - Number(x.added);

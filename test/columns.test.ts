@@ -73,11 +73,12 @@ describe('AttributeColumn', () => {
     );
   });
 
-  it('orders strings by code point (UTF-8 key order), not by UTF-16 unit', () => {
+  it("orders strings by UTF-16 unit (the query language's order, and format 5's keys), not by code point", () => {
     const astral = '\u{1F600}'; // a surrogate pair: below U+FFFF in UTF-16 units, above it as a code point
     const col = AttributeColumn.fromDatoms([1, 2, 3], [astral, '\uFFFD', 'a'], [1, 1, 1]);
-    expect(range(col, undefined, true, undefined, true)!.map(([, v]) => v)).toEqual(['a', '\uFFFD', astral]);
-    expect(range(col, 'b', true, undefined, true)!.map(([e]) => e)).toEqual([2, 1]);
+    expect(range(col, undefined, true, undefined, true)!.map(([, v]) => v)).toEqual(['a', astral, '\uFFFD']);
+    expect(range(col, 'b', true, undefined, true)!.map(([e]) => e)).toEqual([1, 2]);
+    expect(range(col, undefined, true, '\uFF01', false)!.map(([e]) => e)).toEqual([3, 1]);
   });
 
   it('declines mixed values and bounds of another type', () => {

@@ -374,3 +374,18 @@ describe('persistence', () => {
     }
   });
 });
+
+describe('-0.0 in merged scans (issue 25)', () => {
+  it('a history or speculative view lists -0.0 where the index keys it: right before 0.0', async () => {
+    const conn = await freshConn();
+    await conn.transact('[{:db/ident :z/d :db/valueType :db.type/double :db/cardinality :db.cardinality/many}]');
+    const r = await conn.transact('[{:db/id "a" :z/d 0.0} {:db/id "b" :z/d 1.0}]');
+    const b = r.tempids['b']!;
+    await conn.transact([[':db/add', b, ':z/d', -0]]);
+    await conn.transact([[':db/retract', b, ':z/d', -0]]);
+    const signs = (ds: Iterable<Datom>) => [...ds].filter((d) => d.v === 0).map((d) => (Object.is(d.v, -0) ? '-0' : '0'));
+    expect(signs(conn.db().history().datoms('avet', kw('z/d')))).toEqual(['-0', '-0', '0']);
+    const w = conn.db().with([[':db/add', b, ':z/d', -0]]).dbAfter;
+    expect(signs(w.datoms('avet', kw('z/d')))).toEqual(['-0', '0']);
+  });
+});

@@ -134,3 +134,14 @@ describe('printEdn round-trip property', () => {
     expect(readEdn(printEdn(v))).toEqual(v);
   });
 });
+
+describe('strings with lone surrogates (issue 25)', () => {
+  it('print as \\u escapes, so the text survives UTF-8 (a file, stdout) and reads back exactly', () => {
+    for (const s of ['x\uD800', '\uDC00y', 'a\uD83D\uDE00b', '\uDE00\uD83D', 'z\uDBFF']) {
+      const text = printEdn(s);
+      expect(Buffer.from(text, 'utf8').toString('utf8')).toBe(text);
+      expect(readEdn(Buffer.from(text, 'utf8').toString('utf8'))).toBe(s);
+    }
+    expect(printEdn('a\uD83D\uDE00')).toBe('"a\uD83D\uDE00"');
+  });
+});

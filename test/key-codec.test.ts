@@ -3,7 +3,7 @@
 // first) and read back to the same parts.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compareKeys as codecCompareKeys, KEY_MAX_STRING, readKey, writeKey } from '../src/storage/key-codec.js';
+import { compareKeys as codecCompareKeys, EXACT_KEY_CODEC, KEY_MAX_STRING, readKey, writeKey } from '../src/storage/key-codec.js';
 import { indexKey, writeIndexKey, type IndexName, type KeyPart, type RawDatom } from '../src/storage/encoding.js';
 
 const buffer = Buffer.alloc(8192);
@@ -140,6 +140,54 @@ describe('index keys written straight from a datom', () => {
         expect(written.subarray(0, end)).toEqual(encode(indexKey(index, d as RawDatom)));
       }),
       { numRuns: 2000 },
+    );
+  });
+});
+
+describe('format 5 key codec: every JS string exactly, in UTF-16 order; -0 kept next to 0 (issue 25)', () => {
+  const exactBytes = (key: KeyPart[]) => Buffer.from(buffer.subarray(0, EXACT_KEY_CODEC.writeKey(key, buffer, 0)));
+  const anyString = fc.string({ unit: fc.oneof(fc.constantFrom('\uD800', '\uDBFF', '\uDC00', '\uDFFF', '😀', '\uE000', '\uFFFF', '\uFF01', 'a', 'é', '\u0001'), fc.string({ unit: 'binary', maxLength: 1 })), maxLength: 10 }).filter((s) => !s.includes('\0') && !s.startsWith(KEY_MAX_STRING));
+  const exactPart: fc.Arbitrary<KeyPart> = fc.oneof(part, anyString, fc.constantFrom(-0, 0, 0.5, 0n));
+  const exactKey = fc.array(exactPart, { minLength: 0, maxLength: 5 });
+
+  it('reads back every key exactly: lone surrogates, astral characters, -0', () => {
+    fc.assert(
+      fc.property(exactKey, (k) => {
+        const bytes = exactBytes(k);
+        const read = readKey(bytes, 0, bytes.length);
+        expect(read).toEqual(k);
+        read.forEach((p, i) => expect(Object.is(p, k[i]) || (p !== p && k[i] !== k[i])).toBe(true));
+      }),
+    );
+  });
+
+  it('orders strings by UTF-16 code units, as JS and the query language compare them', () => {
+    fc.assert(
+      fc.property(anyString, anyString, (a, b) => {
+        expect(Math.sign(Buffer.compare(exactBytes([a]), exactBytes([b])))).toBe(a < b ? -1 : a > b ? 1 : 0);
+      }),
+    );
+    expect(Buffer.compare(exactBytes(['😀']), exactBytes(['\uFF01']))).toBe(-1);
+  });
+
+  it('compareKeys gives the order of the bytes (-0 sorts with 0: right before a 0 followed by more, after a bare 0)', () => {
+    fc.assert(
+      fc.property(exactKey, exactKey, (a, b) => {
+        expect(Math.sign(EXACT_KEY_CODEC.compareKeys(a, b))).toBe(Math.sign(Buffer.compare(exactBytes(a), exactBytes(b))));
+      }),
+      { numRuns: 500 },
+    );
+    for (const [a, b] of [[[1, -0], [1, 0]], [[1, -0, 5], [1, 0, 2]], [[1, -0], [1, 0, 2]], [[-0, 3], [0]]] as KeyPart[][][]) {
+      expect(Math.sign(EXACT_KEY_CODEC.compareKeys(a, b))).toBe(Math.sign(Buffer.compare(exactBytes(a), exactBytes(b))));
+    }
+  });
+
+  it('is the format 2-4 codec for keys without surrogates or -0 (the same bytes)', () => {
+    fc.assert(
+      fc.property(key, (k) => {
+        const plain = k.filter((p) => !(typeof p === 'string' && /[\uD800-\uDFFF]/.test(p)));
+        expect(exactBytes(plain)).toEqual(encode(plain));
+      }),
     );
   });
 });

@@ -80,3 +80,24 @@ describe('log records', () => {
     expect(logs[0]![1]).toEqual([[expect.any(Number), 3, false], [expect.any(Number), 'an instant', true]]);
   });
 });
+
+describe('log records hold any JS string (issue 25)', () => {
+  it('keeps lone surrogates exactly, in a record of a new version; well-formed strings keep version 1 bytes', () => {
+    const strings = ['x\uD800', '\uDC00', 'a\uD83D\uDE00b\uDFFF', 'é\uD800'.repeat(100)];
+    const entry: LogEntry = { t: 3, tx: 2 ** 40 + 3, instant: 1, datoms: strings.map((s, i) => ({ e: i, a: 10, tag: 4, payload: s, added: true })) };
+    const bytes = encodeLogRecord(entry);
+    expect(decodeLogEntry(3, bytes).datoms.map((d) => d.payload)).toEqual(strings);
+    expect(bytes[0]).toBe(2);
+    const plain: LogEntry = { ...entry, datoms: [{ e: 1, a: 10, tag: 4, payload: 'a\uD83D\uDE00', added: true }] };
+    expect(encodeLogRecord(plain)[0]).toBe(1);
+  });
+
+  it('round-trips any string, lone surrogates included', () => {
+    fc.assert(
+      fc.property(fc.array(fc.string({ unit: fc.oneof(fc.constantFrom('\uD800', '\uDBFF', '\uDC00', '\uDFFF'), fc.string({ unit: 'binary', maxLength: 1 })), maxLength: 40 }), { maxLength: 6 }), (strings) => {
+        const entry: LogEntry = { t: 1, tx: 5, instant: 0, datoms: strings.map((s) => ({ e: 1, a: 2, tag: 4, payload: s, added: false })) };
+        expect(decodeLogEntry(1, encodeLogRecord(entry)).datoms.map((d) => d.payload)).toEqual(strings);
+      }),
+    );
+  });
+});

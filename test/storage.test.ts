@@ -180,6 +180,50 @@ describe('long values', () => {
   });
 });
 
+describe('format 5: every JS string exactly (issue 25)', () => {
+  const strings = ['x\uD800', 'a\uD83D\uDE00', '\uDFFF', 'long\uDC00'.repeat(400), 'ctl\u0001\uD800'];
+  const schema = '[{:db/ident :s/v :db/valueType :db.type/string :db/cardinality :db.cardinality/many}]';
+  const read = (conn: Awaited<ReturnType<typeof open>>) => q('[:find [?v ...] :where [_ :s/v ?v]]', conn.db()) as string[];
+
+  it('keeps lone surrogates through keys, the values table, a reopen and a rebuild from the log file', async () => {
+    const dir = path.join(tempDir(), 'db');
+    let conn = await open({ path: dir });
+    expect(conn.store.format).toBe(FORMAT_VERSION);
+    await conn.transact(schema);
+    await conn.transact([{ 's/v': strings }]);
+    expect(new Set(read(conn))).toEqual(new Set(strings));
+    await conn.close();
+    conn = await open({ path: dir });
+    expect(new Set(read(conn))).toEqual(new Set(strings));
+    const dump = conn.store.dumpIndex('avet', 'current');
+    await conn.close();
+    fs.rmSync(path.join(dir, DATA_FILE));
+    conn = await open({ path: dir });
+    try {
+      expect(new Set(read(conn))).toEqual(new Set(strings));
+      expect(conn.store.dumpIndex('avet', 'current')).toEqual(dump);
+    } finally {
+      await conn.close();
+    }
+  });
+
+  it('an older format, whose keys are UTF-8, refuses a lone surrogate with tx/invalid-value and changes nothing', async () => {
+    const conn = await open({ path: path.join(tempDir(), 'db'), createFormat: 4 });
+    try {
+      await conn.transact(schema);
+      const t = conn.db().basisT;
+      for (const s of strings.filter((x) => /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(x))) {
+        expect((await conn.transact([{ 's/v': s }]).catch((e) => e)).code).toBe('tx/invalid-value');
+      }
+      expect(conn.db().basisT).toBe(t);
+      await conn.transact([{ 's/v': 'a\uD83D\uDE00' }]);
+      expect(read(conn)).toEqual(['a\uD83D\uDE00']);
+    } finally {
+      await conn.close();
+    }
+  });
+});
+
 describe('index key formats', () => {
   const schema = `[{:db/ident :k/name :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
                    {:db/ident :k/n :db/valueType :db.type/long :db/cardinality :db.cardinality/many}
@@ -309,11 +353,11 @@ describe('format 4: runs of keys', () => {
     );
   }
 
-  it('holds the same datoms as format 3 (one entry per key) after the same transactions, and after a rebuild', async () => {
+  it.each([4, FORMAT_VERSION])('holds the same datoms as format 3 (one entry per key) after the same transactions, and after a rebuild (format %i)', async (format) => {
     const txs = workload(7);
-    const conns = [await open({ path: path.join(tempDir(), 'f3'), createFormat: 3, noSync: true }), await open({ path: path.join(tempDir(), 'f4'), noSync: true })];
+    const conns = [await open({ path: path.join(tempDir(), 'f3'), createFormat: 3, noSync: true }), await open({ path: path.join(tempDir(), 'f4'), createFormat: format, noSync: true })];
     try {
-      expect(conns.map((c) => c.store.format)).toEqual([3, 4]);
+      expect(conns.map((c) => c.store.format)).toEqual([3, format]);
       for (const tx of txs) {
         const outcomes = await Promise.all(conns.map((c) => c.transact(tx).then(() => 'ok', (e) => e.code)));
         expect(outcomes[1]).toBe(outcomes[0]);

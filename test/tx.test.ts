@@ -883,3 +883,65 @@ describe('serialization', () => {
     expect([...conn.db().datoms('aevt', Keyword.of('person/email'))]).toHaveLength(2);
   });
 });
+
+describe('values stored exactly (issue 25: lone surrogates, -0.0, huge bigints)', () => {
+  const schema = `[{:db/ident :v/id :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
+    {:db/ident :v/s :db/valueType :db.type/string :db/cardinality :db.cardinality/many}
+    {:db/ident :v/d :db/valueType :db.type/double :db/cardinality :db.cardinality/one}
+    {:db/ident :v/key :db/valueType :db.type/double :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
+    {:db/ident :v/big :db/valueType :db.type/bigint :db/cardinality :db.cardinality/one}]`;
+
+  it('stores strings with lone surrogates exactly: distinct identities stay distinct, a re-assertion is redundant', async () => {
+    const conn = await freshConn();
+    await conn.transact(schema);
+    const long = 'L'.repeat(1500) + '\uDC00';
+    const strings = ['x\uD800', 'x\uDBFF\uDBFF', '\uDFFFy', 'x\uD83D\uDE00', long, long.slice(0, -1) + '\uDC01'];
+    await conn.transact([{ 'v/id': 'a\uD800', 'v/s': strings }]);
+    await conn.transact([{ 'v/id': 'a\uD801', 'v/s': 'x' }]);
+    const db = conn.db();
+    expect(q('[:find (count ?e) . :where [?e :v/id]]', db)).toBe(2);
+    const e = db.entid([':v/id', 'a\uD800'])!;
+    expect(new Set(values(db, e, 'v/s'))).toEqual(new Set(strings));
+    expect(q('[:find ?id . :in $ ?e :where [?e :v/id ?id]]', db, e)).toBe('a\uD800');
+    const again = await conn.transact([{ 'v/id': 'a\uD800', 'v/s': strings }]);
+    expect(again.txData.filter((d) => d.e === e)).toEqual([]);
+    for (const s of strings) expect(q('[:find ?e . :in $ ?s :where [?e :v/s ?s]]', conn.db(), s)).toBe(e);
+  });
+
+  it('keeps -0.0 as -0.0; -0.0 and 0.0 are one value (query, uniqueness, redundancy), as Clojure = has it', async () => {
+    const conn = await freshConn();
+    await conn.transact(schema);
+    const r = await conn.transact('[{:db/id "n" :v/d -0.0 :v/key -0.0}]');
+    const e = r.tempids['n']!;
+    const db = conn.db();
+    expect(Object.is(values(db, e, 'v/d')[0], -0)).toBe(true);
+    expect(Object.is(q('[:find ?v . :where [_ :v/d ?v]]', db), -0)).toBe(true);
+    expect(Object.is([...db.datoms('avet', Keyword.of('v/key'))][0]!.v, -0)).toBe(true);
+    expect(q('[:find ?e . :where [?e :v/d 0.0]]', db)).toBe(e);
+    expect(q('[:find ?e . :where [?e :v/d ?v] [(<= ?v 0)] [(>= ?v 0)]]', db)).toBe(e);
+    // the same value: an upsert by 0.0 finds the -0.0 entity, asserting 0.0 again is redundant
+    const up = await conn.transact('[{:v/key 0.0 :v/d 0.0}]');
+    expect(up.txData.filter((d) => d.e === e)).toEqual([]);
+    expect(Object.is(values(conn.db(), e, 'v/d')[0], -0)).toBe(true);
+    // retracting 0.0 retracts the stored -0.0
+    await conn.transact(`[[:db/retract ${e} :v/d 0.0]]`);
+    expect(values(conn.db(), e, 'v/d')).toEqual([]);
+    expect([...conn.db().datoms('avet', Keyword.of('v/d'))]).toEqual([]);
+  });
+
+  it('refuses a bigint too large for an index key with tx/invalid-value, changing nothing', async () => {
+    const conn = await freshConn();
+    await conn.transact(schema);
+    const before = snapshot(conn);
+    const huge = BigInt('9'.repeat(5000));
+    await expect(conn.transact([{ 'v/big': huge }])).rejects.toMatchObject({ code: 'tx/invalid-value' });
+    await expect(conn.transact([{ 'v/free': -huge }])).rejects.toMatchObject({ code: 'tx/invalid-value' });
+    expect(snapshot(conn)).toEqual(before);
+    // a key holds a bigint's length in one byte: 255 bytes of magnitude at most (2,040 bits)
+    await expect(conn.transact([{ 'v/big': 2n ** 2040n }])).rejects.toMatchObject({ code: 'tx/invalid-value' });
+    expect(snapshot(conn)).toEqual(before);
+    const ok = -(2n ** 2040n - 1n);
+    await conn.transact([{ 'v/big': ok }]);
+    expect(q('[:find ?v . :where [_ :v/big ?v]]', conn.db())).toBe(ok);
+  });
+});

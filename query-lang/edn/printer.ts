@@ -21,6 +21,8 @@ function hex4(code: number): string {
   return code.toString(16).padStart(4, '0');
 }
 
+const isLowSurrogate = (code: number) => code >= 0xdc00 && code <= 0xdfff;
+
 export function printString(s: string): string {
   let out = '"';
   for (let i = 0; i < s.length; i++) {
@@ -32,6 +34,9 @@ export function printString(s: string): string {
     else if (c === '\t') out += '\\t';
     else if (c === '\r') out += '\\r';
     else if (code < 0x20 || code === 0x7f) out += '\\u' + hex4(code);
+    else if (code >= 0xd800 && code < 0xdc00 && isLowSurrogate(s.charCodeAt(i + 1))) out += c + s[++i];
+    // a lone surrogate as its escape: UTF-8 (a file, stdout) would turn it into U+FFFD
+    else if (code >= 0xd800 && code <= 0xdfff) out += '\\u' + hex4(code);
     else out += c;
   }
   return out + '"';

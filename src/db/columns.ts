@@ -185,7 +185,7 @@ export class AttributeColumn {
     if (!order) return null;
     const kind = this.valueKind;
     if ((lo !== undefined && typeof lo !== kind) || (hi !== undefined && typeof hi !== kind)) return null;
-    const cmp = kind === 'number' ? compareNumbers : compareCodePoints;
+    const cmp = kind === 'number' ? compareNumbers : compareCodeUnits;
     const vs = this.vs;
     /** The first slot whose value is above `bound` (or equal to it, when `orEqual`). */
     const firstAbove = (bound: unknown, orEqual: boolean): number => {
@@ -211,7 +211,7 @@ export class AttributeColumn {
     const kind = typeof vs[0];
     if ((kind !== 'number' && kind !== 'string') || !vs.every((v) => typeof v === kind)) return (this.valueOrder = null);
     this.valueKind = kind;
-    const cmp = kind === 'number' ? compareNumbers : compareCodePoints;
+    const cmp = kind === 'number' ? compareNumbers : compareCodeUnits;
     // bucket the slots by value (in entity order, as the column is), then sort the distinct
     // values only: attributes often hold few distinct values
     const buckets = new Map<unknown, number[]>();
@@ -227,25 +227,17 @@ export class AttributeColumn {
   }
 }
 
+/** Numbers by value, NaN above all (the query language's order, and the index's). */
 function compareNumbers(a: unknown, b: unknown): number {
-  return (a as number) - (b as number);
+  const x = a as number;
+  const y = b as number;
+  if (x !== x || y !== y) return Number(x !== x) - Number(y !== y);
+  return x - y;
 }
 
-/** Strings in code point order, the order of their UTF-8 bytes in the index keys. */
-function compareCodePoints(a: unknown, b: unknown): number {
-  const x = a as string;
-  const y = b as string;
-  if (x === y) return 0;
-  const n = Math.min(x.length, y.length);
-  for (let i = 0; i < n; i++) {
-    const cx = x.charCodeAt(i);
-    const cy = y.charCodeAt(i);
-    if (cx === cy) continue;
-    // UTF-16 order differs from code point order only where a surrogate meets U+E000..U+FFFF
-    if (cx >= 0xd800 && cy >= 0xd800) return (x.codePointAt(i) ?? cx) - (y.codePointAt(i) ?? cy);
-    return cx - cy;
-  }
-  return x.length - y.length;
+/** Strings in UTF-16 code-unit order: the query language's (and format 5's index keys'). */
+function compareCodeUnits(a: unknown, b: unknown): number {
+  return (a as string) < (b as string) ? -1 : a === b ? 0 : 1;
 }
 
 /** The datoms of one entity in one past view (EAVT order), as pull and entities read them. */

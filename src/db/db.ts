@@ -27,8 +27,9 @@ import type { AttrInfo, AttrRef, Datom, DbStats, DbView, Entity, EntityRef, Inde
 import { LazyEntity } from './entity.js';
 import type { AttributeColumn, ColumnCache } from './columns.js';
 import { ViewMemory } from './view-memory.js';
+import { valueRange } from './value-range.js';
 import type { Overlay } from './overlay.js';
-import { comparePart } from '../storage/key-codec.js';
+import type { KeyCodec } from '../storage/key-codec.js';
 import type { Schema } from './schema.js';
 
 export class DbError extends FactlogError {}
@@ -263,7 +264,9 @@ export class Db implements DbView {
 
   indexRange(attrRef: AttrRef, start?: unknown, end?: unknown, endInclusive = false): Iterable<Datom> {
     const bounds = this.rangeBounds(attrRef, start, end, endInclusive);
-    return bounds ? this.scan('avet', bounds.from, bounds.to, undefined) : [];
+    if (!bounds) return [];
+    const scans = bounds.scans.map(([from, to]) => this.scan('avet', from, to, undefined));
+    return filterIter(concatIter(scans), (d) => bounds.keeps(d.v));
   }
 
   /**
@@ -273,25 +276,19 @@ export class Db implements DbView {
   estimateRange(attrRef: AttrRef, start?: unknown, end?: unknown, endInclusive = false): number {
     const bounds = this.rangeBounds(attrRef, start, end, endInclusive);
     if (!bounds) return 0;
-    const held = this.memory?.countValueRange(bounds.from[0] as number, bounds.fromValue, bounds.toValue, endInclusive);
-    return held ?? this.ctx.store.countCurrent('avet', bounds.from, bounds.to);
+    const held = this.memory?.countValueRange(bounds.a, bounds.fromValue, bounds.toValue, endInclusive);
+    return held ?? bounds.scans.reduce((n, [from, to]) => n + this.ctx.store.countCurrent('avet', from, to), 0);
   }
 
   private rangeBounds(attrRef: AttrRef, start: unknown, end: unknown, endInclusive: boolean) {
     const attr = this.attr(attrRef);
     if (!attr) return null;
     // a bound no datom can equal still bounds the range (numbers and bigints interleave in key order)
-    const boundValue = (v: unknown): Value => this.coerceForAttr(attr, v) ?? (v as Value);
-    const bound = (v: unknown): KeyPart[] => {
-      const [tag, payload] = encodeValue(boundValue(v), attr.valueType);
-      return [attr.id, tag, payload];
-    };
-    const open = (v: unknown) => v === undefined || v === null;
-    const from = open(start) ? [attr.id] : bound(start);
-    const to = open(end) ? [attr.id, KEY_MAX] : endInclusive ? [...bound(end), KEY_MAX] : bound(end);
-    const fromValue = open(start) ? undefined : boundValue(start);
-    const toValue = open(end) ? undefined : boundValue(end);
-    return { from, to, fromValue, toValue };
+    const boundValue = (v: unknown): Value | undefined => (v === undefined || v === null ? undefined : (this.coerceForAttr(attr, v) ?? (v as Value)));
+    const fromValue = boundValue(start);
+    const toValue = boundValue(end);
+    const range = valueRange(attr.id, attr.valueType, fromValue, toValue, endInclusive, this.ctx.store.exactValues);
+    return { a: attr.id, fromValue, toValue, ...range };
   }
 
   /** `datoms` as a callback per datom, without allocating Datom objects (the query engine's path). */
@@ -304,12 +301,15 @@ export class Db implements DbView {
   visitRange(attrRef: AttrRef, start: unknown, end: unknown, endInclusive: boolean, visit: DatomVisitor): Served {
     const bounds = this.rangeBounds(attrRef, start, end, endInclusive);
     if (!bounds) return 'index';
-    const a = bounds.from[0] as number;
-    const open = (v: unknown) => v === undefined || v === null;
-    const lo = open(start) ? undefined : bounds.fromValue;
-    const hi = open(end) ? undefined : bounds.toValue;
-    if (this.memory) return this.memory.visitValueRange(a, lo, hi, endInclusive, visit, (counted) => this.visitStored('avet', bounds.from, bounds.to, counted));
-    return this.visitScan('avet', bounds.from, bounds.to, undefined, visit);
+    const { a, scans, keeps } = bounds;
+    const kept = (inner: DatomVisitor): DatomVisitor => (e, attr, v, tx, added) => keeps(v) && inner(e, attr, v, tx, added);
+    if (this.memory) {
+      return this.memory.visitValueRange(a, bounds.fromValue, bounds.toValue, endInclusive, visit, (counted) => {
+        for (const [from, to] of scans) this.visitStored('avet', from, to, kept(counted));
+      });
+    }
+    for (const [from, to] of scans) this.visitScan('avet', from, to, undefined, kept(visit));
+    return 'index';
   }
 
   private visitScan(index: IndexName, prefix: KeyPart[], end: KeyPart[] | undefined, onlyTx: number | undefined, visit: DatomVisitor): Served {
@@ -510,12 +510,12 @@ export class Db implements DbView {
     let stored: Iterable<Entry> = mapIter(current, (raw) => ({ raw, added: true, tx: raw.tx, key: indexKey(index, raw) }));
     if (needHistory) {
       const past = this.historyEntries(index, prefix, end, txMin, txMax);
-      stored = mergeSorted(index, stored, past);
+      stored = mergeSorted(index, stored, past, store.keyCodec);
     }
     if (overlay) {
       // a history keeps a stored assertion the overlay retracts: both events happened
       if (!this.isHistory) stored = filterIter(stored, (x) => !(x.added && overlay.retracts(x.raw)));
-      stored = mergeSorted(index, stored, overlay.matching(index, prefix, end, this.isHistory));
+      stored = mergeSorted(index, stored, overlay.matching(index, prefix, end, this.isHistory, store.keyCodec), store.keyCodec);
     }
     for (const x of stored) {
       if (onlyTx !== undefined && x.tx !== onlyTx) continue;
@@ -551,7 +551,7 @@ export class Db implements DbView {
       let takeCurrent = h.done;
       if (!c.done && !h.done) {
         let order = 0;
-        for (let i = 0; i < txSlot && order === 0; i++) order = comparePart(c.value[i]!, h.value[i]!);
+        for (let i = 0; i < txSlot && order === 0; i++) order = comparePartOfKey(store.keyCodec, c.value[i]!, h.value[i]!);
         takeCurrent = order < 0 || (order === 0 && (c.value[txSlot] as number) < (h.value[txSlot] as number));
       }
       if (takeCurrent) {
@@ -622,6 +622,10 @@ function* filterIter<T>(it: Iterable<T>, keep: (x: T) => boolean): Generator<T> 
   for (const x of it) if (keep(x)) yield x;
 }
 
+function* concatIter<T>(its: Iterable<T>[]): Generator<T> {
+  for (const it of its) yield* it;
+}
+
 function* mapIter<T, U>(it: Iterable<T>, f: (x: T) => U): Generator<U> {
   for (const x of it) yield f(x);
 }
@@ -634,13 +638,23 @@ interface Entry {
   key?: KeyPart[];
 }
 
-/** Compare two datoms in the order of `index` (tx, then added, last). */
-export function compareRaw(index: IndexName, x: Entry, y: Entry): number {
+/**
+ * Two parts of keys that go on after them, in the store's byte order: as comparePart, but -0
+ * before 0 where the codec keys them apart (format 5: -0 is 0 followed by a byte below any part).
+ */
+function comparePartOfKey(codec: KeyCodec, a: KeyPart, b: KeyPart): number {
+  const c = codec.comparePart(a, b);
+  if (c !== 0 || a !== 0 || 1 / (a as number) === 1 / (b as number)) return c;
+  return codec.compareKeys([a, 0], [b, 0]);
+}
+
+/** Compare two datoms in the order of `index` (tx, then added, last), as the store's `codec` orders keys. */
+export function compareRaw(index: IndexName, x: Entry, y: Entry, codec: KeyCodec): number {
   const kx = (x.key ??= indexKey(index, x.raw));
   const ky = (y.key ??= indexKey(index, y.raw));
   const n = kx.length - 1; // the tx slot is compared below with the view's tx
   for (let i = 0; i < n; i++) {
-    const c = comparePart(kx[i], ky[i]);
+    const c = comparePartOfKey(codec, kx[i]!, ky[i]!);
     if (c !== 0) return c;
   }
   return x.tx - y.tx || Number(y.added) - Number(x.added);
@@ -650,13 +664,14 @@ function* mergeSorted<T extends Entry>(
   index: IndexName,
   left: Iterable<T>,
   right: Iterable<T>,
+  codec: KeyCodec,
 ): Generator<T> {
   const li = left[Symbol.iterator]();
   const ri = right[Symbol.iterator]();
   let l = li.next();
   let r = ri.next();
   while (!l.done && !r.done) {
-    if (compareRaw(index, l.value, r.value) <= 0) {
+    if (compareRaw(index, l.value, r.value, codec) <= 0) {
       yield l.value;
       l = li.next();
     } else {

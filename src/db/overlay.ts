@@ -2,7 +2,7 @@
 // so chained `with` calls share structure and never touch LMDB.
 import { Map as IMap } from 'immutable';
 import { factKey, indexKey, Tag, tToTx, type KeyPart, type RawDatom } from '../storage/encoding.js';
-import { compareKeys, comparePart } from '../storage/key-codec.js';
+import type { KeyCodec } from '../storage/key-codec.js';
 import type { IndexName } from './api.js';
 import type { Schema } from './schema.js';
 
@@ -71,12 +71,12 @@ export class Overlay {
     return this.retracted.has(factKey(raw));
   }
 
-  /** Overlay entries in [prefix, end) of `index`, sorted in index order. */
-  matching(index: IndexName, prefix: KeyPart[], end: KeyPart[] | undefined, withRetractions: boolean): Entry[] {
+  /** Overlay entries in [prefix, end) of `index`, sorted in index order (the store's `codec`'s). */
+  matching(index: IndexName, prefix: KeyPart[], end: KeyPart[] | undefined, withRetractions: boolean, codec: KeyCodec): Entry[] {
     const out: Entry[] = [];
     const consider = (raw: RawDatom, added: boolean, tx: number) => {
       if (index === 'vaet' && raw.tag !== Tag.Ref) return;
-      if (inRange(indexKey(index, raw), prefix, end)) out.push({ raw, added, tx });
+      if (inRange(indexKey(index, raw), prefix, end, codec)) out.push({ raw, added, tx });
     };
     for (const raw of this.asserted.values()) consider(raw, true, raw.tx);
     if (withRetractions) {
@@ -86,15 +86,15 @@ export class Overlay {
         consider(e.raw, false, e.tx);
       }
     }
-    return out.sort((x, y) => compareKeys(indexKey(index, x.raw), indexKey(index, y.raw)) || x.tx - y.tx);
+    return out.sort((x, y) => codec.compareKeys(indexKey(index, x.raw), indexKey(index, y.raw)) || x.tx - y.tx);
   }
 }
 
-function inRange(key: KeyPart[], start: KeyPart[], end: KeyPart[] | undefined): boolean {
+function inRange(key: KeyPart[], start: KeyPart[], end: KeyPart[] | undefined, codec: KeyCodec): boolean {
   if (end === undefined) {
-    for (let i = 0; i < start.length; i++) if (comparePart(key[i], start[i]) !== 0) return false;
+    for (let i = 0; i < start.length; i++) if (codec.comparePart(key[i], start[i]) !== 0) return false;
     return true;
   }
-  return compareKeys(key, start) >= 0 && compareKeys(key, end) < 0;
+  return codec.compareKeys(key, start) >= 0 && codec.compareKeys(key, end) < 0;
 }
 

@@ -122,9 +122,9 @@ export function chooseIndex(comps: Components, range: RangeBounds | null): strin
   return 'eavt';
 }
 
-/** Numbers compare directly; everything else by the query value order. */
+/** Numbers compare directly (NaN by the query value order); everything else by the query value order. */
 function cmp(a: unknown, b: unknown): number {
-  return typeof a === 'number' && typeof b === 'number' ? (a < b ? -1 : a > b ? 1 : 0) : compareValues(a, b);
+  return typeof a === 'number' && typeof b === 'number' ? (a < b ? -1 : a > b ? 1 : a === b ? 0 : compareValues(a, b)) : compareValues(a, b);
 }
 
 /**

@@ -1,5 +1,6 @@
-// Value normalisation for joins (valueKey) and Datomic-like ordering across types (compareValues).
+// Value normalisation for joins (valueKey); the ordering across types (compareValues) is the query language's.
 import { Keyword, Sym, Uuid, Char, BigDec, EdnList } from '../../query-lang/edn/types.js';
+import { compareValues as compareKnownValues, kindRank } from '../../query-lang/edn/compare.js';
 
 const objectIds = new WeakMap<object, number>();
 let nextObjectId = 1;
@@ -76,84 +77,14 @@ export function valuesEqual(a: unknown, b: unknown): boolean {
   return valueKey(a) === valueKey(b);
 }
 
-function typeRank(v: unknown): number {
-  if (v === null || v === undefined) return 0;
-  switch (typeof v) {
-    case 'boolean':
-      return 1;
-    case 'number':
-    case 'bigint':
-      return 2;
-    case 'string':
-      return 4;
-  }
-  if (v instanceof BigDec) return 2;
-  if (v instanceof Date) return 3;
-  if (v instanceof Keyword) return 5;
-  if (v instanceof Sym) return 6;
-  if (v instanceof Uuid) return 7;
-  if (v instanceof Char) return 8;
-  if (Array.isArray(v)) return 9;
-  return 10;
-}
-
-function cmpPrim<T extends string | number | bigint>(a: T, b: T): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-function numeric(v: unknown): number | bigint {
-  if (v instanceof BigDec) return Number(v.text);
-  return v as number | bigint;
-}
-
 /**
- * Total order used by comparison predicates, min/max and sorting: values of the same kind
- * compare naturally (numbers numerically across number/bigint, strings by code unit, dates by time,
- * keywords by namespace then name, tuples element-wise); different kinds order by a fixed type rank.
+ * The query language's order of values (query-lang/edn/compare.ts); values of no kind it knows
+ * (functions, maps) order among themselves by their valueKey, for a stable sort.
  */
 export function compareValues(a: unknown, b: unknown): number {
-  const ra = typeRank(a);
-  const rb = typeRank(b);
-  if (ra !== rb) return ra - rb;
-  switch (ra) {
-    case 0:
-      return 0;
-    case 1:
-      return (a ? 1 : 0) - (b ? 1 : 0);
-    case 2: {
-      const x = numeric(a);
-      const y = numeric(b);
-      if (typeof x === typeof y) return cmpPrim(x as number, y as number);
-      // mixed number / bigint: JS relational operators compare them mathematically
-      return x < y ? -1 : x > y ? 1 : 0;
-    }
-    case 3:
-      return cmpPrim((a as Date).getTime(), (b as Date).getTime());
-    case 4:
-      return cmpPrim(a as string, b as string);
-    case 5: {
-      const ka = a as Keyword;
-      const kb = b as Keyword;
-      const ns = cmpPrim(ka.ns ?? '', kb.ns ?? '');
-      return ns !== 0 ? ns : cmpPrim(ka.name, kb.name);
-    }
-    case 6:
-      return cmpPrim((a as Sym).name, (b as Sym).name);
-    case 7:
-      return cmpPrim((a as Uuid).value, (b as Uuid).value);
-    case 8:
-      return cmpPrim((a as Char).value, (b as Char).value);
-    case 9: {
-      const xa = a as unknown[];
-      const xb = b as unknown[];
-      const n = Math.min(xa.length, xb.length);
-      for (let i = 0; i < n; i++) {
-        const c = compareValues(xa[i], xb[i]);
-        if (c !== 0) return c;
-      }
-      return xa.length - xb.length;
-    }
-    default:
-      return cmpPrim(valueKey(a), valueKey(b));
-  }
+  const c = compareKnownValues(a, b);
+  if (c !== 0 || kindRank(a) !== 10) return c;
+  const x = valueKey(a);
+  const y = valueKey(b);
+  return x < y ? -1 : x > y ? 1 : 0;
 }

@@ -7,7 +7,8 @@ import { Keyword, Sym, Uuid } from '../../query-lang/edn/types.js';
 import { printEdn } from '../../query-lang/edn/printer.js';
 import { readEdn } from '../../query-lang/edn/reader.js';
 import type { Datom, Value, ValueType } from '../db/api.js';
-import { writePart, writeUint } from './key-codec.js';
+import { KEY_CODEC, writeUint, type KeyCodec } from './key-codec.js';
+import { decodeExact, hasLoneSurrogate, wtf8 } from './exact-utf8.js';
 
 export const enum Tag {
   Boolean = 1,
@@ -56,8 +57,9 @@ function isLong(p: Payload): p is string {
   return CUT_BY_LMDB.test(p);
 }
 
+/** The SHA-256 of the string's exact bytes (WTF-8: UTF-8 unless it holds a lone surrogate). */
 function hashOf(p: string): string {
-  return createHash('sha256').update(p).digest('hex');
+  return createHash('sha256').update(wtf8(p)).digest('hex');
 }
 
 /** The payload as it goes into a key: itself, or the marker of a long value. */
@@ -69,15 +71,20 @@ export function keyPayload(p: Payload): Payload {
   return prefix.padEnd(PREFIX_CHARS, '\u0005') + '\u0005\u0005' + hashOf(p);
 }
 
-/** [hash, value] to store in the values table when the payload is long; else null. */
-export function longValueEntry(p: Payload): [string, string] | null {
-  return isLong(p) ? [hashOf(p), p] : null;
+/**
+ * [hash, value] to store in the values table when the payload is long; else null. The value is
+ * the string, or its WTF-8 bytes when it holds a lone surrogate (msgpack's strings are UTF-8).
+ */
+export function longValueEntry(p: Payload): [string, string | Buffer] | null {
+  if (!isLong(p)) return null;
+  return [hashOf(p), hasLoneSurrogate(p) ? wtf8(p) : p];
 }
 
-const longValueSources = new Set<(hash: string) => string | undefined>();
+type LongValueSource = (hash: string) => string | Uint8Array | undefined;
+const longValueSources = new Set<LongValueSource>();
 
 /** A store offers its values table for resolving markers; returns the function that withdraws it. */
-export function addLongValueSource(source: (hash: string) => string | undefined): () => void {
+export function addLongValueSource(source: LongValueSource): () => void {
   longValueSources.add(source);
   return () => longValueSources.delete(source);
 }
@@ -85,13 +92,14 @@ export function addLongValueSource(source: (hash: string) => string | undefined)
 function resolveLong(marker: string): string {
   const hash = marker.slice(PREFIX_CHARS + 2);
   for (const source of longValueSources) {
-    let value: string | undefined;
+    let value: string | Uint8Array | undefined;
     try {
       value = source(hash);
     } catch {
       continue; // a store closing under us: another source may hold the value
     }
-    if (value !== undefined) return value;
+    if (typeof value === 'string') return value;
+    if (value !== undefined) return decodeExact(value, 0, value.length);
   }
   throw new TypeError(`long value ${hash} is missing from the values table`);
 }
@@ -215,27 +223,51 @@ export function indexKey(index: IndexName, d: RawDatom, key: KeyPart[] = []): Ke
 }
 
 /**
- * The byte form (key-codec.ts) of `d`'s key in each index, written at `pos` (returns where it
- * ends): the bytes of writeKey(indexKey(index, d)), for bulk writes, without the array.
+ * The byte form (`codec`, key-codec.ts) of `d`'s key in each index, written at `pos` (returns
+ * where it ends): the bytes of writeKey(indexKey(index, d)), for bulk writes, without the array.
  */
-export const writeIndexKey: Record<IndexName, (d: RawDatom, target: Uint8Array, pos: number) => number> = {
-  eavt: (d, target, pos) => {
-    pos = writeUint(d.tag, target, writeUint(d.a, target, writeUint(d.e, target, pos)));
-    return writeUint(d.tx, target, writePart(keyPayload(d.payload), target, pos));
-  },
-  aevt: (d, target, pos) => {
-    pos = writeUint(d.tag, target, writeUint(d.e, target, writeUint(d.a, target, pos)));
-    return writeUint(d.tx, target, writePart(keyPayload(d.payload), target, pos));
-  },
-  avet: (d, target, pos) => {
-    pos = writePart(keyPayload(d.payload), target, writeUint(d.tag, target, writeUint(d.a, target, pos)));
-    return writeUint(d.tx, target, writeUint(d.e, target, pos));
-  },
-  vaet: (d, target, pos) => {
-    pos = writeUint(d.e, target, writeUint(d.a, target, writePart(d.payload, target, pos)));
-    return writeUint(d.tx, target, pos);
-  },
-};
+export function indexKeyWriters({ writePart }: KeyCodec): Record<IndexName, (d: RawDatom, target: Uint8Array, pos: number) => number> {
+  return {
+    eavt: (d, target, pos) => {
+      pos = writeUint(d.tag, target, writeUint(d.a, target, writeUint(d.e, target, pos)));
+      return writeUint(d.tx, target, writePart(keyPayload(d.payload), target, pos));
+    },
+    aevt: (d, target, pos) => {
+      pos = writeUint(d.tag, target, writeUint(d.e, target, writeUint(d.a, target, pos)));
+      return writeUint(d.tx, target, writePart(keyPayload(d.payload), target, pos));
+    },
+    avet: (d, target, pos) => {
+      pos = writePart(keyPayload(d.payload), target, writeUint(d.tag, target, writeUint(d.a, target, pos)));
+      return writeUint(d.tx, target, writeUint(d.e, target, pos));
+    },
+    vaet: (d, target, pos) => {
+      pos = writeUint(d.e, target, writeUint(d.a, target, writePart(d.payload, target, pos)));
+      return writeUint(d.tx, target, pos);
+    },
+  };
+}
+
+/** indexKeyWriters of formats 2 to 4. */
+export const writeIndexKey = indexKeyWriters(KEY_CODEC);
+
+/** A bigint's magnitude takes at most this many bytes in a key: its length is one byte (key-codec.ts). */
+const MAX_BIGINT_BYTES = 255;
+
+/**
+ * Why a store of `format` cannot hold this payload exactly (null when it can): a string with a
+ * lone surrogate before format 5 (`exactStrings` false: UTF-8 keys and log records), or a bigint
+ * too long for an index key.
+ */
+export function unstorablePayload(p: Payload, exactStrings: boolean): string | null {
+  if (typeof p === 'bigint') {
+    const magnitude = p < 0n ? -p : p;
+    if (magnitude.toString(16).length > 2 * MAX_BIGINT_BYTES) return `a bigint of more than ${MAX_BIGINT_BYTES * 8} bits is too large for an index key`;
+  }
+  if (!exactStrings && typeof p === 'string' && hasLoneSurrogate(p)) {
+    return 'a string with a lone surrogate (half of a UTF-16 pair) cannot be stored exactly in this database format (UTF-8): upgrade it (export, then import into a new database)';
+  }
+  return null;
+}
 
 export function tagInKey(index: IndexName, key: KeyPart[]): Tag {
   const slot = KEY_SLOTS[index].tag;

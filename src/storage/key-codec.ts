@@ -12,13 +12,24 @@
 //   0 <= integer < 2^53             kind + byte length (0..7), big-endian bytes [, BIGINT | FRACTION, 8 bytes]
 //   integer >= 2^53                 kind, byte length, big-endian magnitude [, BIGINT]
 //   +Infinity, NaN                  1 byte
-//   string                          kind, UTF-8, 0 (key strings never hold U+0000..U+0004, see encoding.ts)
+//   string                          kind, UTF-8 (format 5: CESU-8), 0 (never U+0000..U+0004, see encoding.ts)
 //   KEY_MAX                         1 byte above every other part: closes a prefix range
 // A number with a fraction is its integer part followed by FRACTION and the fraction's double,
 // and a bigint is followed by BIGINT; both markers sort above every kind, so 5 < 5n < 5.5 < 6
 // and a part is never a prefix of a larger one. Bigints keep every digit (ordered-binary did not).
+//
+// Two codecs share these layouts. KEY_CODEC (formats 2 to 4) writes strings as UTF-8, whose
+// byte order is code point order, and -0 as 0. EXACT_KEY_CODEC (format 5 on) writes every JS
+// string exactly, as CESU-8 (each UTF-16 code unit as a UTF-8-style sequence, lone surrogates
+// included: the same bytes as UTF-8 for a string without surrogates), so keys sort in UTF-16
+// code-unit order, the order the query language (and Datomic's String.compareTo) compares
+// strings in; and -0 as 0 followed by NEG_ZERO, next to 0: one value (a lookup of 0 finds it)
+// whose sign is kept. readKey reads both.
 import type { KeyPart } from './encoding.js';
+import { decodeExact, hasSurrogate, writeCesu8 } from './exact-utf8.js';
 
+/** After 0 (format 5): the zero is -0. Below every kind byte, so -0 sorts with 0 and right before it. */
+const NEG_ZERO = 0x01;
 const FALSE = 0x02;
 const TRUE = 0x03;
 const NEG_INFINITY = 0x0e;
@@ -40,16 +51,45 @@ const TWO_32 = 2 ** 32;
 const TWO_53 = 2 ** 53;
 const scratch = new DataView(new ArrayBuffer(8));
 
-/** Writes `key` (an array of parts, or one part) at `start`; returns where it ends. */
-export function writeKey(key: unknown, target: Uint8Array, start: number): number {
+/** Which codec the functions below run for: set by each entry point of a codec (never re-entered). */
+let exact = false;
+
+export interface KeyCodec {
+  /** Writes `key` (an array of parts, or one part) at `start`; returns where it ends. */
+  writeKey(key: unknown, target: Uint8Array, start: number): number;
+  readKey(source: Uint8Array, start: number, end: number): KeyPart[];
+  writePart(part: KeyPart, target: Uint8Array, pos: number): number;
+  /** The order of two keys' bytes (what LMDB's memcmp gives), from their parts. */
+  compareKeys(a: readonly KeyPart[], b: readonly KeyPart[]): number;
+  /** Two parts' order, or 0 for the same value (-0 and 0 too). */
+  comparePart(a: KeyPart, b: KeyPart): number;
+}
+
+function codec(exactStrings: boolean): KeyCodec {
+  return {
+    writeKey: (key, target, start) => ((exact = exactStrings), writeAnyKey(key, target, start)),
+    readKey,
+    writePart: (part, target, pos) => ((exact = exactStrings), writeAnyPart(part, target, pos)),
+    compareKeys: (a, b) => ((exact = exactStrings), compareAnyKeys(a, b)),
+    comparePart: (a, b) => ((exact = exactStrings), compareAnyPart(a, b)),
+  };
+}
+
+/** Formats 2 to 4: UTF-8 strings, -0 written as 0. */
+export const KEY_CODEC = codec(false);
+/** Format 5 on: any JS string exactly, in UTF-16 order; -0 kept. */
+export const EXACT_KEY_CODEC = codec(true);
+export const { writeKey, writePart, compareKeys, comparePart } = KEY_CODEC;
+
+function writeAnyKey(key: unknown, target: Uint8Array, start: number): number {
   if (key instanceof Uint8Array) {
     // lmdb-js's own default start of an iteration: bytes already
     target.set(key, start);
     return start + key.length;
   }
-  if (!Array.isArray(key)) return writePart(key as KeyPart, target, start);
+  if (!Array.isArray(key)) return writeAnyPart(key as KeyPart, target, start);
   let pos = start;
-  for (let i = 0; i < key.length; i++) pos = writePart(key[i] as KeyPart, target, pos);
+  for (let i = 0; i < key.length; i++) pos = writeAnyPart(key[i] as KeyPart, target, pos);
   return pos;
 }
 
@@ -67,9 +107,7 @@ export function readKey(source: Uint8Array, start: number, end: number): KeyPart
   return parts;
 }
 
-export const KEY_CODEC = { writeKey, readKey };
-
-export function writePart(part: KeyPart, target: Uint8Array, pos: number): number {
+function writeAnyPart(part: KeyPart, target: Uint8Array, pos: number): number {
   switch (typeof part) {
     case 'number':
       return writeNumber(part, target, pos);
@@ -85,6 +123,11 @@ export function writePart(part: KeyPart, target: Uint8Array, pos: number): numbe
 }
 
 function writeNumber(n: number, target: Uint8Array, pos: number): number {
+  if (exact && n === 0 && 1 / n < 0) {
+    target[pos++] = UINT;
+    target[pos++] = NEG_ZERO;
+    return pos;
+  }
   if (n >= 0 && n < TWO_53) {
     const whole = Math.floor(n);
     pos = writeUint(whole, target, pos);
@@ -169,7 +212,7 @@ function writeString(s: string, target: Uint8Array, pos: number): number {
   if (i < n) {
     const rest = s.slice(i);
     if (rest.includes('\0')) throw new TypeError('an index key string cannot hold U+0000');
-    pos += utf8Into(rest, target, pos);
+    pos = exact && hasSurrogate(rest) ? writeCesu8(rest, target, pos) : pos + utf8Into(rest, target, pos);
   }
   target[pos] = 0;
   return pos + 1;
@@ -232,6 +275,10 @@ function numberSuffix(n: number, source: Uint8Array, end: number): KeyPart {
     at++;
     return BigInt(n);
   }
+  if (next === NEG_ZERO && n === 0) {
+    at++;
+    return -0;
+  }
   return n;
 }
 
@@ -274,9 +321,14 @@ function readString(source: Uint8Array, end: number): string {
   let ascii = true;
   let hash = 0;
   let pos = start;
+  let surrogates = false;
   while (pos < end && source[pos] !== 0) {
     const byte = source[pos]!;
-    if (byte >= 0x80) ascii = false;
+    if (byte >= 0x80) {
+      ascii = false;
+      // a surrogate code unit (CESU-8, format 5), which UTF-8 decoders would replace
+      if (byte === 0xed && source[pos + 1]! >= 0xa0) surrogates = true;
+    }
     hash = (Math.imul(hash, 31) + byte) | 0;
     pos++;
   }
@@ -290,6 +342,7 @@ function readString(source: Uint8Array, end: number): string {
     interned[slot] = made;
     return made;
   }
+  if (surrogates) return decodeExact(source, start, pos);
   const buffer = source as NodeBytes;
   if (typeof buffer.utf8Slice === 'function') return buffer.utf8Slice(start, pos);
   return decoder.decode(source.subarray(start, pos));
@@ -310,13 +363,27 @@ function asciiString(source: Uint8Array, start: number, end: number): string {
  * The order of two keys' bytes (what LMDB's memcmp gives), from their parts: for scans that stop
  * at a bound without encoding every key they read (packed-index.ts).
  */
-export function compareKeys(a: readonly KeyPart[], b: readonly KeyPart[]): number {
+function compareAnyKeys(a: readonly KeyPart[], b: readonly KeyPart[]): number {
   const n = a.length < b.length ? a.length : b.length;
   for (let i = 0; i < n; i++) {
-    const c = comparePart(a[i]!, b[i]!);
+    const c = compareAnyPart(a[i]!, b[i]!);
     if (c !== 0) return c;
+    if (exact && a[i] === 0 && typeof a[i] === 'number' && typeof b[i] === 'number' && 1 / (a[i] as number) !== 1 / (b[i] as number)) {
+      return negativeZeroOrder(a, b, i);
+    }
   }
   return a.length - b.length;
+}
+
+/**
+ * -0 against 0 at part i (format 5): -0's bytes are 0's followed by NEG_ZERO, which sorts below
+ * any next part, so -0 comes first unless the 0 is its key's last part (then a prefix of -0).
+ */
+function negativeZeroOrder(a: readonly KeyPart[], b: readonly KeyPart[], i: number): number {
+  const aIsNegative = 1 / (a[i] as number) < 0;
+  const zeroKey = aIsNegative ? b : a;
+  const negativeFirst = zeroKey.length > i + 1 ? -1 : 1;
+  return aIsNegative ? negativeFirst : -negativeFirst;
 }
 
 /** The kinds in byte order: booleans, numbers (and bigints, by value), NaN, strings, KEY_MAX. */
@@ -333,12 +400,12 @@ function partRank(p: KeyPart): number {
   }
 }
 
-export function comparePart(a: KeyPart, b: KeyPart): number {
+function compareAnyPart(a: KeyPart, b: KeyPart): number {
   if (a === b) return 0;
   const ra = partRank(a);
   const rb = partRank(b);
   if (ra !== rb) return ra - rb;
-  if (ra === 3) return compareUtf8(a as string, b as string);
+  if (ra === 3) return exact ? (a < b ? -1 : 1) : compareUtf8(a as string, b as string);
   if (ra === 1) {
     if (a < b) return -1;
     if (a > b) return 1;

@@ -5,6 +5,7 @@
 // - formats 1 and 2: a msgpack object (encodeLogEntry), still read and written, so databases
 //   made before keep working with the factlog versions that made them.
 import { Tag, type Payload } from './encoding.js';
+import { decodeExact, hasLoneSurrogate, wtf8 } from './exact-utf8.js';
 
 export interface LogDatom {
   e: number;
@@ -56,8 +57,12 @@ export function decodeLogEntry(t: number, stored: Uint8Array | { tx: number; ins
 // record: version byte, tx and instant as float64, datom count as uint32, then each datom:
 //   one byte: the tag (low 4 bits), the payload's kind (next 3) and added (top bit);
 //   e and a as unsigned LEB128; the payload by its kind (below).
+// Version 2 is version 1 whose strings may hold lone surrogates, in WTF-8 (exact-utf8.ts), which
+// an older factlog would read as U+FFFD: they refuse it instead. A record holding none stays
+// version 1, byte for byte.
 
 const RECORD_VERSION = 1;
+const EXACT_STRINGS_VERSION = 2;
 const HEADER = 1 + 8 + 8 + 4;
 const enum Kind {
   /** An integer within int32, zigzag LEB128. */
@@ -157,11 +162,18 @@ class RecordWriter {
     scratch[this.pos++] = x;
   }
 
+  /** Whether a string holds a lone surrogate, written in WTF-8: the record is then version 2. */
+  exactStrings = false;
+
   string(s: string): void {
     this.room(5 + s.length * 3);
     const at = this.pos;
     // one byte of length is enough for short strings; else move the bytes to make room
-    const written = scratch.write(s, at + 1, 'utf8');
+    let written: number;
+    if (hasLoneSurrogate(s)) {
+      this.exactStrings = true;
+      written = wtf8(s).copy(scratch, at + 1);
+    } else written = scratch.write(s, at + 1, 'utf8');
     if (written < 0x80) {
       scratch[at] = written;
       this.pos = at + 1 + written;
@@ -176,6 +188,7 @@ class RecordWriter {
   }
 
   finish(): Buffer {
+    if (this.exactStrings) scratch[0] = EXACT_STRINGS_VERSION;
     return Buffer.from(scratch.subarray(0, this.pos));
   }
 
@@ -203,7 +216,8 @@ class RecordWriter {
 
 function decodeLogRecord(t: number, bytes: Uint8Array): LogEntry {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (buf[0] !== RECORD_VERSION) throw new Error(`log record ${t} has unknown version ${buf[0]}`);
+  const version = buf[0];
+  if (version !== RECORD_VERSION && version !== EXACT_STRINGS_VERSION) throw new Error(`log record ${t} has unknown version ${version}`);
   const tx = buf.readDoubleLE(1);
   const instant = buf.readDoubleLE(9);
   const count = buf.readUInt32LE(17);
@@ -220,7 +234,7 @@ function decodeLogRecord(t: number, bytes: Uint8Array): LogEntry {
   };
   const string = (): string => {
     const n = varint();
-    const s = buf.toString('utf8', pos, pos + n);
+    const s = version === RECORD_VERSION ? buf.toString('utf8', pos, pos + n) : decodeExact(buf, pos, pos + n);
     pos += n;
     return s;
   };

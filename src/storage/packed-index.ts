@@ -7,7 +7,7 @@
 // formats hold single keys only, and are read and written as before.
 import type { Database } from 'lmdb';
 import type { KeyPart } from './encoding.js';
-import { compareBytes, compareKeys, KEY_MAX_STRING, readKey, writeKey } from './key-codec.js';
+import { compareBytes, KEY_CODEC, KEY_MAX_STRING, readKey, writeKey, type KeyCodec } from './key-codec.js';
 
 const EMPTY = Buffer.alloc(0);
 /** Keys a bulk write packs into one entry. A run grown past twice as many (by writes inside it) is split. */
@@ -132,9 +132,9 @@ class Run {
     return lo;
   }
 
-  /** The first key >= `key`. */
-  lowerBoundOf(key: KeyPart[]): number {
-    return this.lowerBound(scratch, writeKey(key, scratch, 0));
+  /** The first key >= `key` (written by `codec`, the index's). */
+  lowerBoundOf(key: KeyPart[], codec: KeyCodec): number {
+    return this.lowerBound(scratch, codec.writeKey(key, scratch, 0));
   }
 
   /** This run's value with key i left out. */
@@ -224,8 +224,8 @@ const isRunKey = (key: KeyPart[]) => key[key.length - 1] === KEY_MAX_STRING;
 
 const scratch = Buffer.allocUnsafe(MAX_KEY_BYTES * 2);
 /** A key's bytes, in a new buffer. */
-function encodeKey(key: KeyPart[]): Buffer {
-  return Buffer.from(scratch.subarray(0, writeKey(key, scratch, 0)));
+function encodeKey(key: KeyPart[], codec: KeyCodec): Buffer {
+  return Buffer.from(scratch.subarray(0, codec.writeKey(key, scratch, 0)));
 }
 
 
@@ -255,6 +255,8 @@ export class PackedIndex {
     readonly packs: boolean,
     private readonly runsFlag?: RunsFlag,
     private readonly packSize = PACK_SIZE,
+    /** The database's key codec (its keyEncoder), whose byte order the scans' bounds follow. */
+    private readonly codec: KeyCodec = KEY_CODEC,
   ) {
     this.packMin = Math.max(2, packSize >> 3);
   }
@@ -277,7 +279,7 @@ export class PackedIndex {
     // no end given to lmdb-js: the run that holds the range's last keys has its entry past the end
     for (const key of this.db.getKeys({ start } as any) as Iterable<KeyPart[]>) {
       if (!isRunKey(key)) {
-        if (end && compareKeys(key, end) >= 0) return;
+        if (end && this.codec.compareKeys(key, end) >= 0) return;
         yield key;
         if (--left === 0) return;
       } else {
@@ -296,8 +298,8 @@ export class PackedIndex {
   /** The run under entry `key`, and which of its keys are >= start (if given) and < end. */
   private runInRange(key: KeyPart[], start: KeyPart[] | undefined, end: KeyPart[] | undefined): { run: Run; from: number; to: number } {
     const run = new Run(this.db.getBinaryFast(key)!);
-    const from = start ? run.lowerBoundOf(start) : 0;
-    const to = end && compareKeys(key, end) >= 0 ? run.lowerBoundOf(end) : run.count;
+    const from = start ? run.lowerBoundOf(start, this.codec) : 0;
+    const to = end && this.codec.compareKeys(key, end) >= 0 ? run.lowerBoundOf(end, this.codec) : run.count;
     return { run, from, to: Math.max(from, to) };
   }
 
@@ -308,7 +310,7 @@ export class PackedIndex {
     let first = true;
     for (const key of this.db.getKeys({ start } as any) as Iterable<KeyPart[]>) {
       if (!isRunKey(key)) {
-        if (end && compareKeys(key, end) >= 0) break;
+        if (end && this.codec.compareKeys(key, end) >= 0) break;
         n++;
       } else {
         const { run, from, to } = this.runInRange(key, first ? start : undefined, end);
@@ -322,7 +324,7 @@ export class PackedIndex {
 
   put(key: KeyPart[]): void {
     if (this.packs && this.mayHaveRuns) {
-      const bytes = encodeKey(key);
+      const bytes = encodeKey(key, this.codec);
       const holder = this.runHolding(bytes);
       if (holder) return this.putInRun(holder.entryKey, holder.run, bytes);
     }
@@ -340,7 +342,7 @@ export class PackedIndex {
     // a key written by a small transaction is an entry of its own
     if (this.db.removeSync(key)) return true;
     if (!this.packs || !this.mayHaveRuns) return false;
-    const bytes = encodeKey(key);
+    const bytes = encodeKey(key, this.codec);
     const holder = this.runHolding(bytes);
     if (!holder) return false;
     const { entryKey, run } = holder;
@@ -378,7 +380,7 @@ export class PackedIndex {
       if (isRunKey(next)) {
         const run = new Run(this.db.getBinaryFast(next)!);
         if (run.compareAt(0, list.bytes, startOf(list, i), list.ends[i]!) <= 0) {
-          const entryBytes = encodeKey(next);
+          const entryBytes = encodeKey(next, this.codec);
           while (j < n && below(j, entryBytes)) j++;
           this.replaceRun(next, run, run.mergedWith(list, i, j));
           i = j;
@@ -388,7 +390,7 @@ export class PackedIndex {
         while (j < n && below(j, firstKey)) j++;
         this.putGap(list, i, j);
       } else {
-        const nextBytes = encodeKey(next);
+        const nextBytes = encodeKey(next, this.codec);
         while (j < n && below(j, nextBytes)) j++;
         this.putGap(list, i, j);
         // a key already stored as this single entry

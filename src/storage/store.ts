@@ -6,10 +6,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { open as openLmdb, type Database, type RootDatabase } from 'lmdb';
 import { FactlogError } from '../../query-lang/errors.js';
-import { addLongValueSource, datomFromKey, indexKey, writeIndexKey, KEY_SLOTS, longValueEntry, rawFromKey, Tag, tagInKey, keyPayload, type Payload, TX_BASE as TX_BASE_ID, type IndexName, type KeyPart, type RawDatom } from './encoding.js';
+import { addLongValueSource, datomFromKey, indexKey, indexKeyWriters, KEY_SLOTS, longValueEntry, rawFromKey, Tag, tagInKey, keyPayload, type Payload, TX_BASE as TX_BASE_ID, type IndexName, type KeyPart, type RawDatom } from './encoding.js';
 import type { Datom } from '../db/api.js';
 import { decodeLogEntry, encodeLogEntry, encodeLogParts, encodeLogRecord, toLogEntry, type LogEntry } from './log.js';
-import { KEY_CODEC, KEY_MAX_STRING } from './key-codec.js';
+import { EXACT_KEY_CODEC, KEY_CODEC, KEY_MAX_STRING, type KeyCodec } from './key-codec.js';
 import { KeyListBuilder, PackedIndex, runsFlagIn, type KeyList } from './packed-index.js';
 import { isGateTicket, joinEnvironmentGate, throughEnvironmentGate } from './env-gate.js';
 import { LOG_FILE, LOG_FILE_START, LogFile, type LogRecord, type ReadRecord } from './log-file.js';
@@ -17,18 +17,22 @@ import { findMarks, isUnsyncedMark, removeMarks, UnsyncedMark } from './unsynced
 import { Checkpoints } from './checkpoints.js';
 
 /**
+ * 5: every value exactly: key strings in CESU-8 (UTF-16 order, lone surrogates kept), -0 kept
+ * (key-codec.ts); log records and long values hold lone surrogates (WTF-8).
  * 4: an index entry may hold a packed run of keys (packed-index.ts).
  * 3: log records in factlog's own bytes (log.ts). 2: index keys in factlog's own byte form
  * (key-codec.ts). 1: index keys in lmdb-js's default encoding (ordered-binary). Older formats are
  * still read and written, so databases made before keep working, with older factlogs too.
  */
-export const FORMAT_VERSION = 4;
+export const FORMAT_VERSION = 5;
 /** The first format whose index keys use key-codec.ts. */
 const COMPACT_KEYS_FORMAT = 2;
 /** The first format whose log records use encodeLogRecord. */
 const BINARY_LOG_FORMAT = 3;
 /** The first format whose index entries may be runs of keys. */
 const PACKED_FORMAT = 4;
+/** The first format that stores every value exactly (EXACT_KEY_CODEC). */
+const EXACT_VALUES_FORMAT = 5;
 export const DATA_FILE = 'factlog.mdb';
 export const INDEXES: IndexName[] = ['eavt', 'aevt', 'avet', 'vaet'];
 const DB_NAMES = ['meta', 'log', 'values', ...INDEXES, ...INDEXES.map((i) => `${i}.history`)];
@@ -69,7 +73,12 @@ export const LOG_DB_OPTIONS = { keyEncoding: 'uint32' } as const;
 
 /** An index database of a store of this format: keys in its encoding, empty values. */
 export function indexDbOptions(format: number): any {
-  return { encoding: 'binary', ...(format >= COMPACT_KEYS_FORMAT ? { keyEncoder: KEY_CODEC } : {}) };
+  return { encoding: 'binary', ...(format >= COMPACT_KEYS_FORMAT ? { keyEncoder: keyCodecOf(format) } : {}) };
+}
+
+/** The key codec of a format from 2 on. */
+export function keyCodecOf(format: number): KeyCodec {
+  return format >= EXACT_VALUES_FORMAT ? EXACT_KEY_CODEC : KEY_CODEC;
 }
 
 export interface StoreOptions {
@@ -122,14 +131,23 @@ export class Store {
   private readonly env: RootDatabase;
   private readonly meta: Database<any, string>;
   private readonly log: Database<any, number>;
-  /** Long values (see keyPayload in encoding.ts) by their SHA-256. */
-  private readonly values: Database<string, string>;
+  /** Long values (see keyPayload in encoding.ts) by their SHA-256: strings, or WTF-8 bytes. */
+  private readonly values: Database<string | Buffer, string>;
   private readonly withdrawValues: () => void;
   private readonly current: Record<IndexName, PackedIndex>;
   private readonly history: Record<IndexName, PackedIndex>;
   readonly readOnly: boolean;
   /** The format this database was created in (FORMAT_VERSION for a new one): decides the key encoding. */
   readonly format: number;
+  /** Whether this format stores every value exactly (lone surrogates, -0); see unstorablePayload. */
+  get exactValues(): boolean {
+    return this.format >= EXACT_VALUES_FORMAT;
+  }
+
+  /** The order of this store's index keys, from their parts. */
+  get keyCodec(): KeyCodec {
+    return keyCodecOf(this.format);
+  }
   /** Open for writing only. */
   private logFile?: LogFile;
   /** When LMDB's file is flushed (open for writing only). */
@@ -153,7 +171,7 @@ export class Store {
     this.withdrawValues = addLongValueSource((hash) => this.values.get(hash));
     this.format = this.meta.get('formatVersion') ?? options.createFormat ?? FORMAT_VERSION;
     const indexDb = (name: string) =>
-      new PackedIndex(this.env.openDB<Buffer, any>(name, indexDbOptions(this.format)), this.format >= PACKED_FORMAT, runsFlagIn(this.meta, name));
+      new PackedIndex(this.env.openDB<Buffer, any>(name, indexDbOptions(this.format)), this.format >= PACKED_FORMAT, runsFlagIn(this.meta, name), undefined, keyCodecOf(this.format));
     this.current = { eavt: indexDb('eavt'), aevt: indexDb('aevt'), avet: indexDb('avet'), vaet: indexDb('vaet') };
     this.history = {
       eavt: indexDb(`eavt.history`),
@@ -517,7 +535,7 @@ export class Store {
       const order = keyOrders(asserted);
       for (const index of INDEXES) {
         const table = this.current[index];
-        if (table.packs) table.putMany(keyListOf(index, order[index]));
+        if (table.packs) table.putMany(keyListOf(index, order[index], this.format));
         else {
           const key: KeyPart[] = index === 'vaet' ? [0, 0, 0, 0] : [0, 0, 0, 0, 0];
           for (const datoms of order[index]) for (const d of datoms) table.put(indexKey(index, d, key));
@@ -871,10 +889,12 @@ function inValueOrder(run: RawDatom[]): RawDatom[][] {
   return [...groups.keys()].sort(cmp).map((v) => groups.get(v)!);
 }
 
-/** The keys in `index` of runs of datoms, one after the other, in byte form. */
-function keyListOf(index: IndexName, runs: RawDatom[][]): KeyList {
+const KEY_WRITERS = { legacy: indexKeyWriters(KEY_CODEC), exact: indexKeyWriters(EXACT_KEY_CODEC) };
+
+/** The keys in `index` of runs of datoms, one after the other, in byte form (in `format`'s codec). */
+function keyListOf(index: IndexName, runs: RawDatom[][], format: number): KeyList {
   const keys = new KeyListBuilder(runs.reduce((n, run) => n + run.length, 0));
-  const write = writeIndexKey[index];
+  const write = KEY_WRITERS[format >= EXACT_VALUES_FORMAT ? 'exact' : 'legacy'][index];
   for (const datoms of runs) for (const d of datoms) keys.addWritten(write, d);
   return keys.finish();
 }
@@ -886,8 +906,13 @@ function sortedBy(datoms: RawDatom[], order: (x: RawDatom, y: RawDatom) => numbe
 }
 
 function rangeOf(prefix: KeyPart[], end?: KeyPart[]) {
-  // long values are found by their markers, whatever form the caller holds them in
-  prefix = prefix.map(keyPayload);
-  if (end) end = end.map(keyPayload);
+  // long values are found by their markers, whatever form the caller holds them in; -0 is the
+  // same value as 0, whose range holds it (key-codec.ts)
+  prefix = prefix.map(rangePart);
+  if (end) end = end.map(rangePart);
   return { start: prefix.length ? prefix : undefined, end: end ?? (prefix.length ? [...prefix, KEY_MAX] : undefined) } as any;
+}
+
+function rangePart(p: KeyPart): KeyPart {
+  return p === 0 ? 0 : keyPayload(p);
 }

@@ -10,7 +10,7 @@ import type { AttrInfo, Datom, Value } from '../db/api.js';
 import type { Db } from '../db/db.js';
 import { setOwn } from '../db/own-keys.js';
 import { Attr, Enum, FIRST_USER_EID, isSchemaAttr, isSystemEntity, type Schema } from '../db/schema.js';
-import { encodeValue, factKey, isLongMarker, sameValue, toDatom, tToTx, TX_BASE, type RawDatom } from '../storage/encoding.js';
+import { encodeValue, factKey, isLongMarker, sameValue, Tag, toDatom, tToTx, TX_BASE, unstorablePayload, type RawDatom } from '../storage/encoding.js';
 import { txError, type FormRef, type TxError } from './errors.js';
 import { describe, EntityValue, readTxData, toOps, TX_TEMPID, type EntityArg, type Op } from './txdata.js';
 import { coerceValue, tupleRefSlots } from './values.js';
@@ -346,6 +346,8 @@ class TxBuilder implements SchemaChangeData {
     if (isLongMarker(raw.payload)) {
       throw txError('tx/invalid-value', `a ${attr.ident} value has the reserved shape of a long-value marker`, form);
     }
+    const unstorable = unstorablePayload(raw.payload, this.db.ctx.store.exactValues);
+    if (unstorable) throw txError('tx/invalid-value', `${attr.ident}: ${unstorable}`, form);
     let fact: AssertedFact | undefined;
     for (let f = this.facts.first(e); f !== undefined; f = f.next) {
       if (f.raw.a !== raw.a) continue;
@@ -498,7 +500,8 @@ class TxBuilder implements SchemaChangeData {
 
   private findStored(raw: RawDatom): RawDatom | undefined {
     if (this.isNew(raw.e)) return undefined;
-    for (const d of this.db.scan('eavt', [raw.e, raw.a, raw.tag, raw.payload])) return { ...raw, tx: d.tx };
+    // the stored payload: -0 where 0 was asked for (one value), so its exact key is retracted
+    for (const d of this.db.scan('eavt', [raw.e, raw.a, raw.tag, raw.payload])) return { ...raw, payload: raw.tag === Tag.Number ? (d.v as number) : raw.payload, tx: d.tx };
     return undefined;
   }
 

@@ -618,6 +618,7 @@ export function evalEntityBatch(ctx: QueryContext, members: PatternClause[], rel
   const rows: Row[] = [];
   let datomsRead = 0;
   for (const [e, g] of groups) {
+    tick();
     hits.fill(false);
     for (const l of vals) l.length = 0;
     visitDatoms(db, 'eavt', [e], (_e, a, v) => {
@@ -639,6 +640,7 @@ export function evalEntityBatch(ctx: QueryContext, members: PatternClause[], rel
       if (l.length === 1) for (const t of tails) t.push(l[0]);
       else tails = tails.flatMap((t) => l.map((x) => [...t, x]));
     }
+    growing(rows.length + g.length * tails.length, rel.vars.length + newVars.length);
     for (const r of g) for (const t of tails) rows.push(newVars.length ? r.concat(t) : r);
   }
   return { rel: { vars: [...rel.vars, ...newVars], rows, distinct: !!rel.distinct && !db.isHistory }, index: 'eavt', strategy: 'entity-batch' as 'probe', datomsRead };

@@ -60,6 +60,7 @@ describe('query/timeout', () => {
 
   it('takes the timeout from a query map (JS object and EDN), an options argument, and the connection', async () => {
     expect(timed(() => q({ query: FOREVER, args: [conn.db(), FOREVER_RULES], timeout: 100 })).error.code).toBe('query/timeout');
+    expect(timed(() => q({ query: FOREVER, args: [conn.db(), FOREVER_RULES] }, { timeout: 100 })).error.code).toBe('query/timeout');
     const edn = `{:query ${FOREVER} :args [] :timeout 100}`;
     expect(timed(() => q(edn, conn.db(), FOREVER_RULES)).error.code).toBe('query/timeout');
     expect(timed(() => explain(FOREVER, conn.db(), FOREVER_RULES, { timeout: 100 })).error.code).toBe('query/timeout');

@@ -65,6 +65,9 @@ function unwrapQueryMap(query: QueryInput, inputs: unknown[]): { query: QueryInp
   } else return { query, inputs, limits: {} };
   if (qv === undefined || qv === null) throw queryError('query/invalid-query', 'A query map needs :query');
   if (args !== undefined && args !== null && !Array.isArray(args)) throw queryError('query/invalid-query', 'The :args of a query map must be a vector');
+  if (Array.isArray(args) && args.length && inputs.length === 1 && isOptions(inputs[0])) {
+    return { query: qv as QueryInput, inputs: args, limits: { ...limits, ...optionLimits(inputs[0]) } };
+  }
   if (Array.isArray(args) && args.length && inputs.length) {
     throw queryError('query/input-arity', 'Give the inputs either in :args of the query map or after it, not both');
   }
@@ -73,6 +76,13 @@ function unwrapQueryMap(query: QueryInput, inputs: unknown[]): { query: QueryInp
 
 const OPTION_KEYS = new Set(['timeout', 'maxValues']);
 
+/** `{ timeout, maxValues }`: a plain object with option keys only. */
+function isOptions(x: unknown): x is QueryLimits {
+  return isPlainObject(x) && Object.keys(x).every((k) => OPTION_KEYS.has(k));
+}
+
+const optionLimits = (o: QueryLimits): QueryLimits => limitsOf(o.timeout, o.maxValues);
+
 /**
  * `q(query, ...inputs, { timeout })`: a plain object with only option keys after every input the
  * query's :in asks for is the options; as an input the query asks for, the same object stays an input.
@@ -80,9 +90,8 @@ const OPTION_KEYS = new Set(['timeout', 'maxValues']);
 function trailingOptions(query: Query, inputs: unknown[]): { inputs: unknown[]; limits: QueryLimits } {
   const expected = query.in.length || 1;
   const last = inputs[inputs.length - 1];
-  if (inputs.length !== expected + 1 || !isPlainObject(last) || !Object.keys(last).every((k) => OPTION_KEYS.has(k))) return { inputs, limits: {} };
-  const o = last as QueryLimits;
-  return { inputs: inputs.slice(0, -1), limits: limitsOf(o.timeout, o.maxValues) };
+  if (inputs.length !== expected + 1 || !isOptions(last)) return { inputs, limits: {} };
+  return { inputs: inputs.slice(0, -1), limits: optionLimits(last) };
 }
 
 /** The connection's default limits (open({ queryTimeout, queryMaxValues })), from the first database input. */

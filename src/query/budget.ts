@@ -17,11 +17,12 @@ export interface QueryLimits {
 export const DEFAULT_TIMEOUT_MS = 60_000;
 
 /**
- * A relation's row costs ~24 bytes a value plus ~50 a row, and a query may hold a few copies
- * (the join's inputs, its output, the :find projection): 1/200 of the heap a value refuses well
- * before the heap dies, whatever --max-old-space-size is (20 million values on a 4 GB heap).
+ * A relation's row costs ~24 bytes a value plus ~50 a row, and a query holds a few copies (the
+ * join's output, a filtered copy, the :find projection): a count over 9.6 million rows of 2 values
+ * peaked at 3.1 GB RSS on a 4.3 GB heap. 1/300 of the heap a value (14.5 million values there,
+ * 1.06 million on a 256 MB heap) leaves room for the rest of the process, attribute columns included.
  */
-export const DEFAULT_MAX_VALUES = Math.max(100_000, Math.min(20_000_000, Math.floor(getHeapStatistics().heap_size_limit / 200)));
+export const DEFAULT_MAX_VALUES = Math.max(100_000, Math.min(20_000_000, Math.floor(getHeapStatistics().heap_size_limit / 300)));
 
 /** Work units between two looks at the clock: ~1 ms of the cheapest loop, far below the ~100 ms a timeout may overrun. */
 const CHECK_EVERY = 1024;

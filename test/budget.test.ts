@@ -3,6 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { type Connection } from '../src/index.js';
 import { q, explain } from '../src/query/index.js';
 import { freshConn } from './helpers/tmp.js';
@@ -115,6 +116,18 @@ describe('query/too-large', () => {
     expect(e.code).toBe('query/too-large');
     expect(e.message).toMatch(/\[\$b \?k \?y\]/);
     expect(q(joined, pairs, pairs)).toBe(90_000);
+  });
+
+  it('refuses a join exactly when its rows x columns pass the limit (property)', () => {
+    const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 60 }), fc.integer({ min: 1, max: 60 }), fc.integer({ min: 1, max: 8000 }), (a, b, limit) => {
+        const run = () => q('[:find (count ?y) . :with ?x :in [?x ...] [?y ...]]', range(a), range(b), { maxValues: limit });
+        if (a * b * 2 > limit) expect(thrown(run).code).toBe('query/too-large');
+        else expect(run()).toBe(a * b);
+      }),
+      { numRuns: 200 },
+    );
   });
 
   it('bounds what a function expands to and what rules derive', () => {

@@ -22,6 +22,10 @@ export interface OpenOptions extends StoreOptions {
    * heap limit at 64 bytes a datom, at least 1,000,000; 0: none).
    */
   columnDatoms?: number;
+  /** Default timeout of queries on this connection's Db values, in ms (default 60,000; 0: none). */
+  queryTimeout?: number;
+  /** Default limit on the values (rows x columns) of a query's intermediate relations (default: from the heap size; 0: none). */
+  queryMaxValues?: number;
 }
 
 export type { TxReport };
@@ -44,7 +48,7 @@ interface Subscription extends ListenOptions {
 
 export async function open(options: OpenOptions): Promise<Connection> {
   const { store } = Store.open(options);
-  const conn = new Connection(store, options.strictSchema ?? false, options.columnDatoms);
+  const conn = new Connection(store, options.strictSchema ?? false, options.columnDatoms, { timeout: options.queryTimeout, maxValues: options.queryMaxValues });
   try {
     if (!store.readOnly) await replayLogFile(store);
     if (store.lastT() < 0) await conn.bootstrap();
@@ -68,8 +72,10 @@ export class Connection {
     readonly store: Store,
     readonly strictSchema: boolean,
     columnDatoms?: number,
+    queryLimits: { timeout?: number; maxValues?: number } = {},
   ) {
     this.ctx = {
+      queryLimits,
       store,
       schemaAt: (t) => this.schemaAt(t),
       tAtInstant: (date) => this.tAtInstant(date),

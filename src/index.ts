@@ -8,7 +8,7 @@ export { FactlogError } from '../query-lang/errors.js';
 export { Keyword, Sym, Uuid, Char, BigDec, EdnList, Tagged, type EdnValue } from '../query-lang/edn/types.js';
 export { readEdn, readAllEdn } from '../query-lang/edn/reader.js';
 export { printEdn } from '../query-lang/edn/printer.js';
-export { q, explain, QueryError, FUNCTIONS, AGGREGATES, type Explanation } from './query/index.js';
+export { q, explain, QueryError, FUNCTIONS, AGGREGATES, type Explanation, type QueryLimits } from './query/index.js';
 export { pull, pullMany, registerXform, indexPull, PullError, type IndexPullOptions } from './pull/index.js';
 export { parseQuery, parsePull, parseRules } from '../query-lang/datalog/index.js';
 export { follow, replicate, MaterializedView, backup, restore, type ViewSpec } from './feed/index.js';

@@ -219,6 +219,74 @@ describe('aggregates table', () => {
   });
 });
 
+describe('regexes match in linear time (RE2)', () => {
+  const timedFind = (n: number) => {
+    const t0 = performance.now();
+    const r = q('[:find ?m . :in ?s :where [(re-pattern "(a|aa)+$") ?p] [(re-find ?p ?s) ?m]]', 'a'.repeat(n) + 'b');
+    return { r, ms: performance.now() - t0 };
+  };
+
+  it('a pattern that backtracks exponentially answers at once: (a|aa)+$ on 36 a and a b', () => {
+    const { r, ms } = timedFind(36);
+    expect(r).toBe(null);
+    expect(ms).toBeLessThan(1000);
+  });
+
+  it('and on 100,000 a and a b, through re-find, re-matches, re-seq and split', () => {
+    const long = 'a'.repeat(100_000) + 'b';
+    const t0 = performance.now();
+    expect(timedFind(100_000).r).toBe(null);
+    expect(q('[:find ?m . :in ?s :where [(re-matches "(a|aa)+" ?s) ?m]]', long)).toBe(null);
+    expect(q('[:find ?m . :in ?s :where [(re-seq "(a|aa)+$" ?s) ?m]]', long)).toBe(null);
+    expect(q('[:find ?m . :in ?s :where [(clojure.string/split ?s "(a|aa)+$") ?m]]', long)).toEqual([long]);
+    expect(performance.now() - t0).toBeLessThan(10_000);
+  });
+
+  it("follows Java's syntax where RE2 has it: inline flags, Java's split dropping trailing empty strings", () => {
+    expect(fn('(re-find "(?i)ABC" "xabcx")')).toBe('abc');
+    expect(q('[:find ?m . :where [(re-pattern "(?i)b+") ?p] [(re-find ?p "aBbc") ?m]]', conn.db())).toBe('Bb');
+    expect(fn('(clojure.string/split "a,b,,c,," ",")')).toEqual(['a', 'b', '', 'c']);
+    expect(fn('(re-seq "a*" "baaac")')).toEqual(['', 'aaa', '', '']);
+    expect(fn('(re-matches "(a)|(b)" "b")')).toEqual(['b', null, 'b']);
+    // a JS RegExp given as an input is matched by RE2 too, with its flags
+    expect(q('[:find ?m . :in ?p :where [(re-find ?p "xABC") ?m]]', /abc/i)).toBe('ABC');
+  });
+
+  it('refuses what RE2 cannot match in linear time, and bad syntax, with codes', () => {
+    const code = (expr: string) => {
+      try {
+        fn(expr);
+      } catch (e) {
+        return [(e as { code: string }).code, (e as Error).message];
+      }
+      return ['none', ''];
+    };
+    const [backref, why] = code('(re-find "(a)\\\\1" "aa")');
+    expect(backref).toBe('query/unsupported-regex');
+    expect(why).toMatch(/backreference/);
+    expect(code('(re-pattern "a(?=b)")')[0]).toBe('query/unsupported-regex');
+    expect(code('(re-find "a(?<!b)" "a")')[0]).toBe('query/unsupported-regex');
+    expect(code('(re-find "(" "a")')[0]).toBe('query/invalid-regex');
+  });
+
+  it('finds what a backtracking engine finds (the whole match) on simple patterns', () => {
+    const atom = fc.constantFrom('a', 'b', '.', '[ab]', '[^a]', '(a|ab)', '(ab|a)', '(b)', '(a?)', '\\w');
+    const quant = fc.constantFrom('', '*', '+', '?', '{1,2}', '*?', '+?');
+    const pattern = fc.array(fc.tuple(atom, quant).map(([a, k]) => a + k), { minLength: 1, maxLength: 4 }).map((xs) => xs.join(''));
+    const input = fc.stringMatching(/^[abc]{0,8}$/);
+    fc.assert(
+      fc.property(pattern, fc.boolean(), input, (p, anchored, s) => {
+        const src = (anchored ? '^' : '') + p;
+        const js = s.match(new RegExp(src));
+        const got = call('re-find', src, s);
+        const whole = Array.isArray(got) ? got[0] : got;
+        expect(whole).toBe(js ? js[0] : null);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
 describe("Datomic's log functions: tx-ids and tx-data", () => {
   it('tx-ids gives the tx ids of [from, to) by t, tx id or Date, nil leaving an end open', async () => {
     const a = await conn.transact('[{:x/n 10}]');

@@ -117,6 +117,19 @@ describe('factlog repl', () => {
     expect(unfinished.stderr).toMatch(/incomplete input discarded/);
   });
 
+  it('.timeout MS stops a long query with query/timeout; .timeout 0 lifts it', async () => {
+    const long = '[:find (count ?y) . :where [(range 3000) [?x ...]] [(range 3000) [?y ...]] [(< ?x ?y)]]';
+    const input = ['.timeout', '.timeout 100', long, '.timeout 0', '[:find (count ?e) . :where [?e :item/name]]'].join('\n');
+    const t0 = performance.now();
+    const r = await factlog(['repl', '--db', db], { input });
+    expect(r.stdout).toMatch(/query timeout: 60,000 ms/);
+    expect(r.stdout).toMatch(/query timeout: 100 ms/);
+    expect(r.stderr.trim()).toMatch(/^error: .*timeout of 100 ms.*\[query\/timeout\]$/);
+    expect(r.stdout).toMatch(/query timeout: none\n\(count \?e\)\n-+\n\s+\d+\n1 row/);
+    expect(r.code).toBe(1);
+    expect(performance.now() - t0).toBeLessThan(15_000);
+  });
+
   it('refuses a missing database', async () => {
     const r = await factlog(['repl', '--db', path.join(dir, 'none')]);
     expect(r.code).toBe(1);

@@ -122,6 +122,7 @@ export interface QueryOptions extends DbOpt, TimeOptions {
   format?: string;
   explain?: boolean;
   limit?: string;
+  timeout?: string;
 }
 
 /** Inputs in :in order: `$` is the database, every other binding takes the next EDN argument. */
@@ -157,6 +158,7 @@ export async function queryCommand(queryArg: string | undefined, args: string[],
     text = await inputText(undefined, opts.file, 'query');
   } else text = await inputText(queryArg, undefined, 'query');
   const limit = opts.limit === undefined ? undefined : parseCount(opts.limit, '--limit');
+  const limits = opts.timeout === undefined ? {} : { timeout: parseCount(opts.timeout, '--timeout') };
   const format = defaultFormat(opts.format);
   await withConn(dbDir(opts.db), (conn) => {
     const db = viewOf(conn.db(), opts);
@@ -164,11 +166,11 @@ export async function queryCommand(queryArg: string | undefined, args: string[],
     if (limit !== undefined) assertLimitApplies(query);
     const inputs = queryInputs(query.in, db, rest);
     if (opts.explain) {
-      const ex = explain(query, ...inputs);
+      const ex = explain({ query, args: inputs, ...limits });
       out(ex.toString());
       return;
     }
-    const result = q(query, ...inputs);
+    const result = q({ query, args: inputs, ...limits });
     const r = renderResult(query, result, format, limit);
     out(r.text);
     if (format === 'table') out(r.count < r.total ? `${r.count} of ${plural(r.total, 'row')}` : plural(r.count, 'row'));

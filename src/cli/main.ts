@@ -72,6 +72,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--format <format>', 'output format (default: table on a terminal, edn when piped)').choices(['table', 'edn', 'json']))
     .option('--explain', 'print the query plan with row counts and timings')
     .option('--limit <n>', 'print at most n rows')
+    .option('--timeout <ms>', 'stop the query after ms milliseconds with query/timeout (default 60000; 0: none)')
     .action(action((query, inputs, opts) => queryCommand(query, inputs, opts)));
 
   withDb(program.command('pull'))

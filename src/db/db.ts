@@ -52,6 +52,8 @@ export interface DbContext {
   speculate(db: Db, txData: unknown): TxReport;
   /** Attribute columns of this connection's Db values, for queries that read many entities. */
   columns: ColumnCache;
+  /** The connection's default query limits (ms, values), read by q for a query that sets none. */
+  queryLimits?: { timeout?: number; maxValues?: number };
 }
 
 /** What a transaction (stored or speculative) reports: the values before and after, and its datoms. */

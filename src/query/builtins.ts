@@ -3,6 +3,7 @@ import { Keyword, Sym, Uuid, EdnList, BigDec, Char, isPlainObject } from '../../
 import type { DbView, Datom, LogView } from '../db/api.js';
 import { compareValues, valueKey, valuesEqual } from './values.js';
 import { QueryError } from './errors.js';
+import { toRe2, rePattern, reFind, reMatches, reSeq as reSeqOf, reSplit } from './regex.js';
 
 export interface BuiltinContext {
   /** Runs a nested query (for the `q` function). */
@@ -105,19 +106,13 @@ export function printValue(v: unknown): string {
   return String(v);
 }
 
-function toRegExp(re: unknown): RegExp {
-  if (re instanceof RegExp) return re;
-  if (typeof re === 'string') return new RegExp(re);
-  if (re && typeof re === 'object' && 'tag' in re && 'value' in re && typeof (re as { value: unknown }).value === 'string') {
-    return new RegExp((re as { value: string }).value);
-  }
-  throw new QueryError('query/type-error', `expected a regex, got ${printValue(re)}`);
-}
+const regex = (re: unknown) => toRe2(re, printValue);
 
-function reMatchResult(m: RegExpMatchArray | null): unknown {
-  if (!m) return null;
-  if (m.length === 1) return m[0];
-  return Array.from(m, (x) => x ?? null);
+/** re-pattern's argument: a RegExp stays itself; a string or an EDN #"..." value is compiled. */
+function pattern(x: unknown): RegExp {
+  if (x instanceof RegExp) return x;
+  const tagged = x && typeof x === 'object' && 'tag' in x && 'value' in x ? (x as { value: unknown }).value : x;
+  return rePattern(str(tagged, 're-pattern'));
 }
 
 function str(x: unknown, fn: string): string {
@@ -320,12 +315,6 @@ function hashMap(args: unknown[]): Map<unknown, unknown> {
   return m;
 }
 
-function reSeq(args: unknown[]): unknown[] | null {
-  const re = toRegExp(args[0]);
-  const matches = [...str(args[1], 're-seq').matchAll(new RegExp(re.source, re.flags.includes('g') ? re.flags : re.flags + 'g'))];
-  return matches.length ? matches.map(reMatchResult) : null;
-}
-
 /** DataScript's `-differ?`: the first half of the arguments differs from the second half. */
 function differ(args: unknown[]): boolean {
   const half = Math.ceil(args.length / 2);
@@ -382,14 +371,10 @@ export const FUNCTIONS: Record<string, BuiltinFn> = {
   str: (a) => a.map(strOf).join(''),
   'pr-str': (a) => a.map(printValue).join(' '),
   subs: (a) => str(a[0], 'subs').substring(Number(a[1]), a[2] === undefined ? undefined : Number(a[2])),
-  're-find': (a) => reMatchResult(str(a[1], 're-find').match(new RegExp(toRegExp(a[0]).source, toRegExp(a[0]).flags.replace('g', '')))),
-  're-matches': (a) => {
-    const re = toRegExp(a[0]);
-    const m = str(a[1], 're-matches').match(new RegExp('^(?:' + re.source + ')$', re.flags.replace('g', '')));
-    return reMatchResult(m);
-  },
-  're-pattern': (a) => toRegExp(a[0]),
-  re_pattern: (a) => toRegExp(a[0]),
+  're-find': (a) => reFind(regex(a[0]), str(a[1], 're-find')),
+  're-matches': (a) => reMatches(regex(a[0]), str(a[1], 're-matches')),
+  're-pattern': (a) => pattern(a[0]),
+  re_pattern: (a) => pattern(a[0]),
   count: (a) => count(a[0]),
   identity: (a) => a[0],
   ground: (a) => a[0],
@@ -412,7 +397,7 @@ export const FUNCTIONS: Record<string, BuiltinFn> = {
   ...Object.fromEntries(sn('upper-case').map((n) => [n, (a: unknown[]) => str(a[0], n).toUpperCase()])),
   ...Object.fromEntries(sn('trim').map((n) => [n, (a: unknown[]) => str(a[0], n).trim()])),
   ...Object.fromEntries(sn('join').map((n) => [n, (a: unknown[]) => a.length === 1 ? [...(a[0] as Iterable<unknown>)].map(strOf).join('') : [...(a[1] as Iterable<unknown>)].map(strOf).join(str(a[0], n))])),
-  ...Object.fromEntries(sn('split').map((n) => [n, (a: unknown[]) => str(a[0], n).split(toRegExp(a[1]))])),
+  ...Object.fromEntries(sn('split').map((n) => [n, (a: unknown[]) => reSplit(regex(a[1]), str(a[0], n))])),
   'zero?': (a) => Number(num(a[0], 'zero?')) === 0,
   'pos?': (a) => Number(num(a[0], 'pos?')) > 0,
   'neg?': (a) => Number(num(a[0], 'neg?')) < 0,
@@ -440,7 +425,7 @@ export const FUNCTIONS: Record<string, BuiltinFn> = {
   set: (a) => new Set(distinctValues(items(a[0], 'set'))),
   'hash-map': hashMap,
   'identical?': (a) => a[0] === a[1],
-  're-seq': reSeq,
+  're-seq': (a) => reSeqOf(regex(a[0]), str(a[1], 're-seq')),
   'print-str': (a) => a.map(printPlain).join(' '),
   'println-str': (a) => a.map(printPlain).join(' ') + '\n',
   'prn-str': (a) => a.map(printValue).join(' ') + '\n',

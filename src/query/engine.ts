@@ -12,6 +12,7 @@ import { queryError } from './errors.js';
 import { FactlogError } from '../../query-lang/errors.js';
 import { expandBinding } from './bindings.js';
 import { valueKey, joinKey } from './values.js';
+import { tick, growing, enterClause, leaveClause } from './budget.js';
 
 function flatten(cs: readonly Clause[]): Clause[] {
   const out: Clause[] = [];
@@ -40,8 +41,11 @@ export function evalClauses(ctx: QueryContext, clauses: readonly Clause[], rel: 
     pending.splice(step.at, 1);
     const t0 = ctx.trace ? performance.now() : 0;
     const children: ExplainStep[] | null = ctx.trace ? [] : null;
+    const outer = enterClause(step.clause);
     const batch = entityBatchFor(ctx, step, pending, rel);
     const r = batch ? batch.result : evalClause(ctx, step, rel, children);
+    growing(r.rel.rows.length, r.rel.vars.length);
+    leaveClause(outer);
     rel = r.rel;
     if (batch) {
       for (const m of batch.members.slice(1)) pending.splice(pending.indexOf(m), 1);
@@ -120,7 +124,9 @@ function joinApart(ctx: QueryContext, group: Clause[], rel: Relation, later: rea
   const t0 = ctx.trace ? performance.now() : 0;
   const children: ExplainStep[] | null = ctx.trace ? [] : null;
   const apart = evalClauses({ ...ctx, trace: children }, group, unitRelation(), [...later, ...rel.vars]);
+  const outer = enterClause({ kind: 'and', clauses: group } as Clause);
   const joined = join(rel, apart);
+  leaveClause(outer);
   ctx.trace?.push({
     clause: printClause({ kind: 'and', clauses: group } as Clause),
     index: 'apart',
@@ -282,6 +288,7 @@ function evalPredicate(ctx: QueryContext, c: PredicateClause, rel: Relation): Re
       const args: unknown[] = new Array(n);
       for (let k = 0; k < n; k++) if (cols[k]! < 0) args[k] = consts[k];
       const rows = rel.rows.filter((r) => {
+        tick();
         for (let k = 0; k < n; k++) if (cols[k]! >= 0) args[k] = r[cols[k]!];
         return truthy(builtin(args, ctx.builtins));
       });
@@ -289,7 +296,11 @@ function evalPredicate(ctx: QueryContext, c: PredicateClause, rel: Relation): Re
     }
   }
   const call = caller(ctx, c, rel);
-  return { vars: rel.vars, rows: rel.rows.filter((r) => truthy(call(r))), distinct: rel.distinct };
+  const rows = rel.rows.filter((r) => {
+    tick();
+    return truthy(call(r));
+  });
+  return { vars: rel.vars, rows, distinct: rel.distinct };
 }
 
 function evalFunction(ctx: QueryContext, c: FunctionClause, rel: Relation): Relation {
@@ -298,10 +309,13 @@ function evalFunction(ctx: QueryContext, c: FunctionClause, rel: Relation): Rela
   const already = bvars.map((v) => rel.vars.indexOf(v));
   const newVars = bvars.filter((_, i) => already[i]! < 0);
   const rows: Row[] = [];
+  const width = rel.vars.length + newVars.length;
   for (const row of rel.rows) {
+    tick();
     const result = call(row);
     if (result === null || result === undefined) continue;
     for (const b of expandBinding(c.binding as Binding, result, c, true)) {
+      growing(rows.length, width);
       let ok = true;
       const extra: unknown[] = [];
       for (let i = 0; i < bvars.length; i++) {

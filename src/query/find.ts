@@ -9,6 +9,7 @@ import { FactlogError } from '../../query-lang/errors.js';
 import { setOwn } from '../db/own-keys.js';
 import { printFindElem } from './print.js';
 import { tupleKey } from './values.js';
+import { tick } from './budget.js';
 import { pull } from '../pull/pull.js';
 import type { PullPattern } from '../../query-lang/datalog/ast.js';
 
@@ -124,6 +125,7 @@ export function produceResult(ctx: QueryContext, q: Query, rel: Relation): unkno
     const keyIdx = els.map((e, i) => (e.kind === 'aggregate' ? -1 : i)).filter((i) => i >= 0);
     const groups = new Map<string, { key: unknown[]; rows: Row[] }>();
     for (const r of bag) {
+      tick();
       const key = keyIdx.map((i) => r[bagVars.indexOf(elemVar(els[i]!))]);
       const k = tupleKey(key);
       let g = groups.get(k);
@@ -139,7 +141,10 @@ export function produceResult(ctx: QueryContext, q: Query, rel: Relation): unkno
     );
   }
   if (els.some((e) => e.kind === 'pull')) {
-    rows = rows.map((r) => r.map((v, i) => (els[i]!.kind === 'pull' ? pullValue(ctx, els[i] as PullElem, rel, v) : v)));
+    rows = rows.map((r) => {
+      tick();
+      return r.map((v, i) => (els[i]!.kind === 'pull' ? pullValue(ctx, els[i] as PullElem, rel, v) : v));
+    });
   }
   const shape = (r: Row): unknown => {
     if (!q.returnMap) return r;

@@ -15,6 +15,7 @@ import { resolveAttr } from './pattern.js';
 import { project, type Relation, type Row } from './relation.js';
 import { tupleKey } from './values.js';
 import { clausesVars } from './vars.js';
+import { growing } from './budget.js';
 
 interface RecursiveBranch {
   rule: Rule;
@@ -95,6 +96,7 @@ export function evalRightLinear(ctx: QueryContext, plan: RightLinearPlan, bound:
     const row = [...vals, origin];
     const key = tupleKey(row);
     if (!seen.has(key)) {
+      growing(seen.size, row.length);
       seen.add(key);
       frontier.push(row);
     }
@@ -109,6 +111,7 @@ export function evalRightLinear(ctx: QueryContext, plan: RightLinearPlan, bound:
       const rows = runBody(inner, rule.clauses, seed, [...head, ORIGIN]);
       if (!rows) return null;
       for (const r of rows) {
+        growing(answers.size, head.length);
         const origin = r[head.length] as number;
         const answer = r.slice(0, head.length);
         boundAt.forEach((i, k) => (answer[i] = demand[origin]![k]));
@@ -149,7 +152,10 @@ function runBody(ctx: QueryContext, clauses: Clause[], seed: Relation, outVars: 
   const { db, attr, fromCol, to } = edge;
   const cols = outVars.map((v) => (v === to ? -1 : seed.vars.indexOf(v)));
   const rows: Row[] = [];
-  const emit = (row: Row, v: unknown) => rows.push(cols.map((c) => (c < 0 ? v : row[c])));
+  const emit = (row: Row, v: unknown) => {
+    growing(rows.length, cols.length);
+    rows.push(cols.map((c) => (c < 0 ? v : row[c])));
+  };
   const col = columnOf(db, attr, seed.rows.length);
   for (const row of seed.rows) {
     const from = row[fromCol];

@@ -7,6 +7,7 @@ import { isDb } from './context.js';
 import { type Relation, type Row, join } from './relation.js';
 import { valueKey, compareValues, joinKey, tupleKey } from './values.js';
 import { visitDatoms, visitRange, columnOf, type DatomVisitor, type EntityColumn, type Served } from './access.js';
+import { tick, growing } from './budget.js';
 import { queryError } from './errors.js';
 import { printClause } from './print.js';
 
@@ -164,6 +165,7 @@ function scanComps(db: DbView, comps: Components, range: RangeBounds | null, vis
   }
   const counted: DatomVisitor = (de, da, dv, dtx, dadded) => {
     read++;
+    tick();
     out(de, da, dv, dtx, dadded);
   };
   if (e !== undefined) {
@@ -377,6 +379,7 @@ export function evalPattern(ctx: QueryContext, c: PatternClause, rel: Relation, 
     const wanted: unknown[] = new Array(checks.length);
     let datomsRead = 0;
     rowLoop: for (const row of rel.rows) {
+      tick();
       const x = row[eCol];
       const e = typeof x === 'number' ? x : resolveEntity(db, x);
       if (e === null) continue;
@@ -394,6 +397,7 @@ export function evalPattern(ctx: QueryContext, c: PatternClause, rel: Relation, 
           rows.push(row); // no new variables: a semi-join, each row passes once
           break;
         }
+        growing(rows.length, outVars.length);
         const out = row.slice();
         if (nFree === 1) out.push(field(f0, e, a, v, txs[i]!, true));
         else for (const x of tail(e, a, v, txs[i]!, true)) out.push(x);
@@ -423,6 +427,7 @@ export function evalPattern(ctx: QueryContext, c: PatternClause, rel: Relation, 
     g.rows.push(row);
   }
   const emitTo = (out: Row[], g: { rows: Row[] }, t: Row | null) => {
+    growing(out.length + g.rows.length, outVars.length);
     if (t === null) for (const r of g.rows) out.push(r);
     else for (const r of g.rows) out.push(r.concat(t));
   };
@@ -613,6 +618,7 @@ export function evalEntityBatch(ctx: QueryContext, members: PatternClause[], rel
   const rows: Row[] = [];
   let datomsRead = 0;
   for (const [e, g] of groups) {
+    tick();
     hits.fill(false);
     for (const l of vals) l.length = 0;
     visitDatoms(db, 'eavt', [e], (_e, a, v) => {
@@ -634,6 +640,7 @@ export function evalEntityBatch(ctx: QueryContext, members: PatternClause[], rel
       if (l.length === 1) for (const t of tails) t.push(l[0]);
       else tails = tails.flatMap((t) => l.map((x) => [...t, x]));
     }
+    growing(rows.length + g.length * tails.length, rel.vars.length + newVars.length);
     for (const r of g) for (const t of tails) rows.push(newVars.length ? r.concat(t) : r);
   }
   return { rel: { vars: [...rel.vars, ...newVars], rows, distinct: !!rel.distinct && !db.isHistory }, index: 'eavt', strategy: 'entity-batch' as 'probe', datomsRead };

@@ -1,7 +1,7 @@
 // Entry points: q(query, ...inputs) and explain(query, ...inputs).
 import type { Query, Rule, RuleSet, Binding, Clause, PullPattern } from '../../query-lang/datalog/ast.js';
 import { parseQuery, parseRules } from '../../query-lang/datalog/index.js';
-import { Keyword, type EdnValue } from '../../query-lang/edn/types.js';
+import { Keyword, isPlainObject, type EdnValue } from '../../query-lang/edn/types.js';
 import { readEdn } from '../../query-lang/edn/reader.js';
 import { resolveAttr, resolveEntity } from './pattern.js';
 import type { QueryContext, ExplainStep } from './context.js';
@@ -16,42 +16,88 @@ import { bindingVars } from './vars.js';
 import { queryError } from './errors.js';
 import { printBinding } from './print.js';
 import { toPullPattern } from '../pull/pull.js';
+import { withBudget, enterClause, type QueryLimits } from './budget.js';
 
 export type QueryInput = string | EdnValue | Query | QueryMap;
 
-/** Datomic's query map: the query and its inputs in one value (`q({ query, args })`). */
-export interface QueryMap {
+/** Datomic's query map: the query, its inputs and its limits in one value (`q({ query, args, timeout })`). */
+export interface QueryMap extends QueryLimits {
   query: string | EdnValue | Query;
   args?: unknown[];
 }
 
+export type { QueryLimits };
+
 const QUERY_KW = Keyword.of('query');
 const ARGS_KW = Keyword.of('args');
+const TIMEOUT_KW = Keyword.of('timeout');
+const MAX_VALUES_KW = Keyword.of('max-values');
 
-/** `{:query ... :args [...]}` (EDN text, EDN map or JS object) -> query and inputs. */
-function unwrapQueryMap(query: QueryInput, inputs: unknown[]): { query: QueryInput; inputs: unknown[] } {
+/** The limits a query map gives (:timeout and :max-values in EDN), absent keys left out. */
+function limitsOf(timeout: unknown, maxValues: unknown): QueryLimits {
+  const out: QueryLimits = {};
+  if (timeout !== undefined && timeout !== null) out.timeout = (typeof timeout === 'bigint' ? Number(timeout) : timeout) as number;
+  if (maxValues !== undefined && maxValues !== null) out.maxValues = (typeof maxValues === 'bigint' ? Number(maxValues) : maxValues) as number;
+  return out;
+}
+
+/** `{:query ... :args [...] :timeout ms}` (EDN text, EDN map or JS object) -> query, inputs and limits. */
+function unwrapQueryMap(query: QueryInput, inputs: unknown[]): { query: QueryInput; inputs: unknown[]; limits: QueryLimits } {
   let qv: unknown;
   let args: unknown;
+  let limits: QueryLimits;
   if (typeof query === 'string') {
-    if (!/^\s*\{\s*:query[\s,]/.test(query)) return { query, inputs };
+    if (!/^\s*\{\s*:query[\s,]/.test(query)) return { query, inputs, limits: {} };
     const m = readEdn(query);
-    if (!(m instanceof Map)) return { query, inputs };
+    if (!(m instanceof Map)) return { query, inputs, limits: {} };
     qv = m.get(QUERY_KW);
     args = m.get(ARGS_KW);
+    limits = limitsOf(m.get(TIMEOUT_KW), m.get(MAX_VALUES_KW));
   } else if (query instanceof Map) {
-    if (!query.has(QUERY_KW)) return { query, inputs };
+    if (!query.has(QUERY_KW)) return { query, inputs, limits: {} };
     qv = query.get(QUERY_KW);
     args = query.get(ARGS_KW);
+    limits = limitsOf(query.get(TIMEOUT_KW), query.get(MAX_VALUES_KW));
   } else if (query && typeof query === 'object' && !Array.isArray(query) && 'query' in query && !isQueryAst(query)) {
     qv = (query as QueryMap).query;
     args = (query as QueryMap).args;
-  } else return { query, inputs };
+    limits = limitsOf((query as QueryMap).timeout, (query as QueryMap).maxValues);
+  } else return { query, inputs, limits: {} };
   if (qv === undefined || qv === null) throw queryError('query/invalid-query', 'A query map needs :query');
   if (args !== undefined && args !== null && !Array.isArray(args)) throw queryError('query/invalid-query', 'The :args of a query map must be a vector');
+  if (Array.isArray(args) && args.length && inputs.length === 1 && isOptions(inputs[0])) {
+    return { query: qv as QueryInput, inputs: args, limits: { ...limits, ...optionLimits(inputs[0]) } };
+  }
   if (Array.isArray(args) && args.length && inputs.length) {
     throw queryError('query/input-arity', 'Give the inputs either in :args of the query map or after it, not both');
   }
-  return { query: qv as QueryInput, inputs: Array.isArray(args) && args.length ? args : inputs };
+  return { query: qv as QueryInput, inputs: Array.isArray(args) && args.length ? args : inputs, limits };
+}
+
+const OPTION_KEYS = new Set(['timeout', 'maxValues']);
+
+/** `{ timeout, maxValues }`: a plain object with option keys only. */
+function isOptions(x: unknown): x is QueryLimits {
+  return isPlainObject(x) && Object.keys(x).every((k) => OPTION_KEYS.has(k));
+}
+
+const optionLimits = (o: QueryLimits): QueryLimits => limitsOf(o.timeout, o.maxValues);
+
+/**
+ * `q(query, ...inputs, { timeout })`: a plain object with only option keys after every input the
+ * query's :in asks for is the options; as an input the query asks for, the same object stays an input.
+ */
+function trailingOptions(query: Query, inputs: unknown[]): { inputs: unknown[]; limits: QueryLimits } {
+  const expected = query.in.length || 1;
+  const last = inputs[inputs.length - 1];
+  if (inputs.length !== expected + 1 || !isOptions(last)) return { inputs, limits: {} };
+  return { inputs: inputs.slice(0, -1), limits: optionLimits(last) };
+}
+
+/** The connection's default limits (open({ queryTimeout, queryMaxValues })), from the first database input. */
+function connectionLimits(inputs: unknown[]): QueryLimits {
+  const db = inputs.find(isDb) as { ctx?: { queryLimits?: QueryLimits } } | undefined;
+  return db?.ctx?.queryLimits ?? {};
 }
 
 function isQueryAst(x: unknown): x is Query {
@@ -237,20 +283,27 @@ function checkStratified(ctx: QueryContext, where: readonly Clause[]): void {
   }
 }
 
-function run(query: QueryInput, inputs: unknown[], trace: ExplainStep[] | null): { q: Query; result: unknown } {
-  ({ query, inputs } = unwrapQueryMap(query, inputs));
-  const qq = toQuery(query);
-  const ctx = newContext(trace);
-  const bound = normaliseEntityInputs(ctx, qq, bindInputs(ctx, qq, inputs));
-  checkRuleCallArity(ctx, qq.where);
-  checkStratified(ctx, qq.where);
-  const visible = findVars(qq);
-  const { where, rel } = plantScalarInputs(qq.where, bound, visible);
-  const out = evalClauses(ctx, where, rel, visible);
-  return { q: qq, result: produceResult(ctx, qq, out) };
+function run(query: QueryInput, allInputs: unknown[], trace: ExplainStep[] | null): { q: Query; result: unknown } {
+  const unwrapped = unwrapQueryMap(query, allInputs);
+  const qq = toQuery(unwrapped.query);
+  const { inputs, limits } = trailingOptions(qq, unwrapped.inputs);
+  return withBudget({ ...unwrapped.limits, ...limits }, connectionLimits(inputs), () => {
+    const ctx = newContext(trace);
+    const bound = normaliseEntityInputs(ctx, qq, bindInputs(ctx, qq, inputs));
+    checkRuleCallArity(ctx, qq.where);
+    checkStratified(ctx, qq.where);
+    const visible = findVars(qq);
+    const { where, rel } = plantScalarInputs(qq.where, bound, visible);
+    const out = evalClauses(ctx, where, rel, visible);
+    enterClause('the :find');
+    return { q: qq, result: produceResult(ctx, qq, out) };
+  });
 }
 
-/** Runs a Datalog query. Inputs follow the query, in :in order (default `:in $`). */
+/**
+ * Runs a Datalog query. Inputs follow the query, in :in order (default `:in $`); a last argument
+ * `{ timeout, maxValues }` sets the query's limits (query/timeout, query/too-large).
+ */
 export function q<T = any>(query: QueryInput, ...inputs: unknown[]): T {
   return run(query, inputs, null).result as T;
 }

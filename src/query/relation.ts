@@ -2,6 +2,7 @@
 // anti-join, projection, union, distinct. Hash keys come from `joinKey` (numbers stay numbers) for
 // one column and `tupleKey` strings for several.
 import { joinKey, tupleKey } from './values.js';
+import { tick, growing } from './budget.js';
 
 export type Row = unknown[];
 
@@ -48,6 +49,7 @@ export function distinctRows(rows: Row[]): Row[] {
   const width = rows[0]!.length;
   const all = Array.from({ length: width }, (_, i) => i);
   for (const r of rows) {
+    tick();
     const k = width === 1 ? joinKey(r[0]) : width === 0 ? '' : keyOf(r, all);
     if (!seen.has(k)) {
       seen.add(k);
@@ -81,16 +83,21 @@ function pickColumns(rows: Row[], idx: number[]): Row[] {
   const out: Row[] = new Array(rows.length);
   if (idx.length === 1) {
     const i0 = idx[0]!;
-    for (let k = 0; k < rows.length; k++) out[k] = [rows[k]![i0]];
+    for (let k = 0; k < rows.length; k++) {
+      tick();
+      out[k] = [rows[k]![i0]];
+    }
   } else if (idx.length === 2) {
     const [i0, i1] = idx as [number, number];
     for (let k = 0; k < rows.length; k++) {
+      tick();
       const r = rows[k]!;
       out[k] = [r[i0], r[i1]];
     }
   } else {
     const n = idx.length;
     for (let k = 0; k < rows.length; k++) {
+      tick();
       const r = rows[k]!;
       const picked: Row = new Array(n);
       for (let j = 0; j < n; j++) picked[j] = r[idx[j]!];
@@ -129,9 +136,17 @@ export function join(left: Relation, right: Relation): Relation {
   const vars = [...left.vars, ...extra];
   if (left.rows.length === 0 || right.rows.length === 0) return { vars, rows: [], distinct: true };
   const rows: Row[] = [];
+  const width = vars.length;
   const tailOf = (r: Row): Row => extraIdx.map((i) => r[i]);
   if (shared.length === 0) {
-    for (const l of left.rows) for (const r of right.rows) rows.push(l.concat(tailOf(r)));
+    // a cross product's size is known before any row is made
+    growing(left.rows.length * right.rows.length, width);
+    for (const l of left.rows) {
+      for (const r of right.rows) {
+        growing(rows.length, width);
+        rows.push(l.concat(tailOf(r)));
+      }
+    }
     return { vars, rows, distinct };
   }
   const li = shared.map((v) => left.vars.indexOf(v));
@@ -140,30 +155,42 @@ export function join(left: Relation, right: Relation): Relation {
   if (right.rows.length <= left.rows.length) {
     const table = new Map<unknown, Row[]>();
     for (const r of right.rows) {
+      tick();
       const k = keyOf(r, ri);
       let b = table.get(k);
       if (!b) table.set(k, (b = []));
       b.push(extraIdx.length ? tailOf(r) : r);
     }
     for (const l of left.rows) {
+      tick();
       const b = table.get(keyOf(l, li));
       if (!b) continue;
       if (extraIdx.length === 0) rows.push(l);
-      else for (const t of b) rows.push(l.concat(t));
+      else {
+        for (const t of b) {
+          growing(rows.length, width);
+          rows.push(l.concat(t));
+        }
+      }
     }
   } else {
     const table = new Map<unknown, Row[]>();
     for (const l of left.rows) {
+      tick();
       const k = keyOf(l, li);
       let b = table.get(k);
       if (!b) table.set(k, (b = []));
       b.push(l);
     }
     for (const r of right.rows) {
+      tick();
       const b = table.get(keyOf(r, ri));
       if (b) {
         const tail = tailOf(r);
-        for (const l of b) rows.push(l.concat(tail));
+        for (const l of b) {
+          growing(rows.length, width);
+          rows.push(l.concat(tail));
+        }
       }
     }
   }
@@ -177,13 +204,26 @@ export function antiJoin(left: Relation, right: Relation): Relation {
   if (shared.length === 0) return { vars: left.vars, rows: [], distinct: true };
   const li = shared.map((v) => left.vars.indexOf(v));
   const ri = shared.map((v) => right.vars.indexOf(v));
-  const keys = new Set(right.rows.map((r) => keyOf(r, ri)));
-  return { vars: left.vars, rows: left.rows.filter((l) => !keys.has(keyOf(l, li))), distinct: left.distinct };
+  const keys = new Set<unknown>();
+  for (const r of right.rows) {
+    tick();
+    keys.add(keyOf(r, ri));
+  }
+  const rows = left.rows.filter((l) => {
+    tick();
+    return !keys.has(keyOf(l, li));
+  });
+  return { vars: left.vars, rows, distinct: left.distinct };
 }
 
 /** Union of relations with the same column set (possibly in different order), distinct. */
 export function union(vars: string[], rels: Relation[]): Relation {
   const rows: Row[] = [];
-  for (const r of rels) for (const row of project(r, vars, false).rows) rows.push(row);
+  for (const r of rels) {
+    for (const row of project(r, vars, false).rows) {
+      growing(rows.length, vars.length);
+      rows.push(row);
+    }
+  }
   return { vars, rows: distinctRows(rows), distinct: true };
 }

@@ -15,6 +15,7 @@ import { tupleKey, valueKey } from './values.js';
 import { queryError } from './errors.js';
 import { printClause } from './print.js';
 import { rightLinearPlan, evalRightLinear } from './linear-rules.js';
+import { tick, growing, checkTime } from './budget.js';
 
 const MAX_DEPTH = 200;
 
@@ -52,6 +53,7 @@ export class RuleEvaluator {
 
   addDemand(t: Table, rows: Row[]): void {
     for (const r of rows) {
+      tick();
       const k = tupleKey(r);
       if (!t.demand.has(k)) t.pendingDemand.set(k, r);
     }
@@ -59,6 +61,7 @@ export class RuleEvaluator {
 
   run(): void {
     for (;;) {
+      checkTime();
       let changed = false;
       const withDelta = new Set<string>();
       for (const t of this.tables.values()) {
@@ -70,6 +73,7 @@ export class RuleEvaluator {
         t.pendingDemand.clear();
         t.delta = [];
         for (const [k, r] of t.pendingAnswers) if (!t.answers.has(k)) {
+          growing(t.answers.size, t.bound.length);
           t.answers.set(k, r);
           t.delta.push(r);
         }
@@ -131,6 +135,7 @@ export class RuleEvaluator {
     }
     const answers = project(res, head).rows;
     for (const r of answers) {
+      tick();
       const k = tupleKey(r);
       if (!t.answers.has(k)) t.pendingAnswers.set(k, r);
     }
@@ -211,6 +216,7 @@ function bindAnswers(call: RuleCall, rel: Relation, answers: Iterable<Row>): Rel
   for (const a of call.args) if (a.kind === 'var' && !outVars.includes(a.name)) outVars.push(a.name);
   const rows: Row[] = [];
   outer: for (const ans of answers) {
+    growing(rows.length, outVars.length);
     const vals = new Map<string, unknown>();
     for (let i = 0; i < call.args.length; i++) {
       const a = call.args[i]!;

@@ -8,11 +8,11 @@ import readline from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import type { Connection } from '../connection.js';
 import type { Db } from '../db/db.js';
-import { q, explain, toQuery, compareValues } from '../query/index.js';
+import { q, explain, toQuery, compareValues, DEFAULT_TIMEOUT_MS } from '../query/index.js';
 import { pull } from '../pull/index.js';
 import { readAllEdn } from '../../query-lang/edn/reader.js';
 import type { EdnValue } from '../../query-lang/edn/types.js';
-import { CliError, formatError, openExisting, parseTimePoint, tOf } from '../cli/common.js';
+import { CliError, formatError, openExisting, parseCount, parseTimePoint, tOf } from '../cli/common.js';
 import { edn, plural, renderResult, renderTable, tempidEntries } from '../cli/format.js';
 import { complete, inputState, variablesIn } from './input.js';
 
@@ -35,6 +35,7 @@ const COMMANDS: Record<string, string> = {
   '.explain': '.explain QUERY    run a query and show its plan',
   '.schema': '.schema           the attributes',
   '.timing': '.timing           toggle elapsed times',
+  '.timeout': '.timeout [MS]     stop queries after MS milliseconds (0: never); alone, show it',
   '.help': '.help             this help',
   '.exit': '.exit             leave (also Ctrl-D)',
 };
@@ -48,6 +49,8 @@ export class Repl {
   private since: { point: TimePoint; t: number } | null = null;
   private history = false;
   private timing = true;
+  /** Milliseconds a query may run (query/timeout); undefined: the connection's default. */
+  private timeout: number | undefined;
   private buffer = '';
   private idents: string[] = [];
   private exiting = false;
@@ -257,7 +260,7 @@ export class Repl {
     const query = toQuery(text);
     const extra = query.in.filter((b) => !(b.kind === 'src' && b.name === '$'));
     if (extra.length) throw new CliError('repl/inputs', 'queries with :in inputs other than $ need the CLI (factlog query QUERY INPUTS...)');
-    const result = q(query, this.db());
+    const result = q({ query, args: [this.db()], timeout: this.timeout });
     const ms = performance.now() - t0;
     const sorted = Array.isArray(result) && query.find.kind === 'find-rel' ? sortRows(result as unknown[][]) : result;
     const r = renderResult(query, sorted, 'table');
@@ -277,6 +280,10 @@ export class Repl {
         return;
       case '.help':
         this.print(Object.values(COMMANDS).join('\n') + '\nAnything else is read as a query: [:find ... :where ...] (multi-line until brackets balance).');
+        return;
+      case '.timeout':
+        if (rest) this.timeout = parseCount(rest, '.timeout');
+        this.print(`query timeout: ${this.timeout === 0 ? 'none' : `${(this.timeout ?? DEFAULT_TIMEOUT_MS).toLocaleString('en')} ms`}`);
         return;
       case '.timing':
         this.timing = !this.timing;
@@ -329,7 +336,7 @@ export class Repl {
       }
       case '.explain': {
         if (!rest) throw new CliError('repl/usage', '.explain needs a query');
-        this.print(explain(rest, this.db()).toString());
+        this.print(explain({ query: rest, args: [this.db()], timeout: this.timeout }).toString());
         return;
       }
       case '.schema': {

@@ -1,0 +1,189 @@
+// Checks LMDB's data file before the native library maps it: a file that is not LMDB's, or is
+// shorter than its newest meta page says, would crash the process (SIGSEGV, SIGBUS) on first read.
+import fs from 'node:fs';
+
+/** What is wrong with a data file, as the store reports it (a StorageError's code and message). */
+export interface FileProblem {
+  code: 'storage/not-a-database' | 'storage/damaged-file';
+  message: string;
+}
+
+// The layout of the LMDB inside lmdb-js 3.x on a 64-bit machine (its liblmdb/mdb.c): every page
+// starts with a 24-byte header; pages 0 and 1 are meta pages, the newer (higher txnid) in force.
+const PAGE_HEADER = 24;
+const FLAGS_AT = 18; // u16
+const LOWER_AT = 20; // u16: the end of the node offsets, counted from PAGE_HEADER
+const OVERFLOW_PAGES_AT = 20; // u32, on the first page of an overflow run
+const P_BRANCH = 0x01;
+const P_LEAF = 0x02;
+const P_OVERFLOW = 0x04;
+const P_META = 0x08;
+const F_BIGDATA = 0x01; // a leaf node whose data sits on overflow pages
+// offsets inside a meta page
+const MAGIC_AT = PAGE_HEADER;
+const VERSION_AT = PAGE_HEADER + 4;
+const PAGE_SIZE_AT = PAGE_HEADER + 24; // the free-page tree's md_pad
+const FREE_ROOT_AT = PAGE_HEADER + 24 + 40;
+const LAST_PAGE_AT = PAGE_HEADER + 120;
+const TXNID_AT = PAGE_HEADER + 128;
+const META_END = PAGE_HEADER + 136;
+const LMDB_MAGIC = 0xbeefc0de;
+const DATA_VERSION = 2;
+const NO_PAGE = 0xffff_ffff_ffff_ffffn;
+/** Rechecks when a writer commits while the free pages are being read. */
+const ATTEMPTS = 3;
+
+interface MetaPage {
+  pageSize: number;
+  lastPage: number;
+  txnid: bigint;
+  freeRoot: bigint;
+}
+
+/** undefined when `file` can be handed to LMDB; else why not. A zero-byte file is LMDB's to initialise unless read-only. */
+export function dataFileProblem(file: string, readOnly: boolean): FileProblem | undefined {
+  const stat = fs.statSync(file);
+  if (stat.isDirectory()) return { code: 'storage/not-a-database', message: `${file} is a directory, not a factlog data file` };
+  if (stat.size === 0) {
+    return readOnly ? { code: 'storage/not-a-database', message: `${file} is empty: the database was never initialised` } : undefined;
+  }
+  const fd = fs.openSync(file, 'r');
+  try {
+    for (let attempt = 1; ; attempt++) {
+      const found = checkOnce(fd, file);
+      // a live writer grows the file and reuses free pages: read again what it may have changed
+      if (found.problem === undefined || found.txnid === undefined || attempt === ATTEMPTS || newestTxnid(fd) === found.txnid) return found.problem;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function checkOnce(fd: number, file: string): { problem?: FileProblem; txnid?: bigint } {
+  const head = readAt(fd, 0, META_END);
+  if (head.length < MAGIC_AT + 4 || head.readUInt32LE(MAGIC_AT) !== LMDB_MAGIC) {
+    return { problem: { code: 'storage/not-a-database', message: `${file} is not an LMDB file written by factlog` } };
+  }
+  const damaged = (why: string): { problem: FileProblem } => ({ problem: { code: 'storage/damaged-file', message: `${file} is damaged: ${why}` } });
+  if (head.length < META_END) return damaged(`it ends inside its header (${head.length} bytes)`);
+  const version = head.readUInt32LE(VERSION_AT) & 0xffff;
+  if (version !== DATA_VERSION) {
+    return { problem: { code: 'storage/not-a-database', message: `${file} is an LMDB file of data version ${version}, not one factlog reads (${DATA_VERSION})` } };
+  }
+  const first = metaPage(head);
+  if (!first) return damaged('its first meta page is not valid');
+  const second = metaPage(readAt(fd, first.pageSize, META_END));
+  if (!second) return damaged('its second meta page is missing or not valid');
+  const newest = second.txnid > first.txnid ? second : first;
+  const size = fs.fstatSync(fd).size;
+  const needed = (newest.lastPage + 1) * newest.pageSize;
+  if (size >= needed) return {};
+  // LMDB may leave pages it freed in the commit that allocated them unwritten at the end of the
+  // file: shorter than the header says is damage only when a missing page is not a free one
+  const filePages = Math.floor(size / newest.pageSize);
+  const free = freePages(fd, newest, filePages);
+  const missing = free === undefined ? filePages : firstMissing(filePages, newest.lastPage, free);
+  if (missing === undefined) return {};
+  return { ...damaged(`it is shorter than its header says (${size} of ${needed} bytes; page ${missing} is missing)`), txnid: newest.txnid };
+}
+
+function metaPage(page: Buffer): MetaPage | undefined {
+  if (page.length < META_END || !(page.readUInt16LE(FLAGS_AT) & P_META) || page.readUInt32LE(MAGIC_AT) !== LMDB_MAGIC) return undefined;
+  const pageSize = page.readUInt32LE(PAGE_SIZE_AT);
+  const lastPage = page.readBigUInt64LE(LAST_PAGE_AT);
+  const isPowerOfTwo = (pageSize & (pageSize - 1)) === 0;
+  if (!isPowerOfTwo || pageSize < 256 || pageSize > 65536 || lastPage < 1n || lastPage > BigInt(Number.MAX_SAFE_INTEGER)) return undefined;
+  return { pageSize, lastPage: Number(lastPage), txnid: page.readBigUInt64LE(TXNID_AT), freeRoot: page.readBigUInt64LE(FREE_ROOT_AT) };
+}
+
+function newestTxnid(fd: number): bigint | undefined {
+  const first = metaPage(readAt(fd, 0, META_END));
+  const second = first && metaPage(readAt(fd, first.pageSize, META_END));
+  return first && second ? (second.txnid > first.txnid ? second.txnid : first.txnid) : undefined;
+}
+
+/** The first page from `from` to `last` not in `free`, or undefined. */
+function firstMissing(from: number, last: number, free: Set<number>): number | undefined {
+  for (let page = from; page <= last; page++) if (!free.has(page)) return page;
+  return undefined;
+}
+
+/**
+ * The pages past the end of the file that LMDB's free-page tree lists, read without mapping the
+ * file; undefined when the tree itself reaches past the end of the file or does not parse.
+ */
+function freePages(fd: number, meta: MetaPage, filePages: number): Set<number> | undefined {
+  const free = new Set<number>();
+  if (meta.freeRoot === NO_PAGE) return free;
+  const pending = [Number(meta.freeRoot)];
+  const seen = new Set<number>();
+  while (pending.length > 0) {
+    const pageNo = pending.pop()!;
+    if (pageNo >= filePages || seen.has(pageNo)) return undefined;
+    seen.add(pageNo);
+    const page = readAt(fd, pageNo * meta.pageSize, meta.pageSize);
+    const flags = page.readUInt16LE(FLAGS_AT);
+    const nodes = nodeOffsets(page);
+    if (nodes === undefined) return undefined;
+    if (flags & P_BRANCH) {
+      for (const node of nodes) pending.push(page.readUInt16LE(node) + page.readUInt16LE(node + 2) * 2 ** 16 + page.readUInt16LE(node + 4) * 2 ** 32);
+    } else if (flags & P_LEAF) {
+      for (const node of nodes) {
+        const ids = leafData(fd, page, node, meta.pageSize, filePages);
+        if (ids === undefined || !addPageList(ids, filePages, free)) return undefined;
+      }
+    } else return undefined;
+  }
+  return free;
+}
+
+/** Where a page's nodes start, or undefined when its offsets point outside it. */
+function nodeOffsets(page: Buffer): number[] | undefined {
+  const count = page.readUInt16LE(LOWER_AT) >> 1;
+  if (PAGE_HEADER + 2 * count > page.length) return undefined;
+  const offsets: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const node = PAGE_HEADER + page.readUInt16LE(PAGE_HEADER + 2 * i);
+    if (node + 8 > page.length) return undefined;
+    offsets.push(node);
+  }
+  return offsets;
+}
+
+/** A leaf node's data: in the page after its key, or on overflow pages. */
+function leafData(fd: number, page: Buffer, node: number, pageSize: number, filePages: number): Buffer | undefined {
+  const size = page.readUInt16LE(node) + page.readUInt16LE(node + 2) * 2 ** 16;
+  const dataAt = node + 8 + page.readUInt16LE(node + 6);
+  if (!(page.readUInt16LE(node + 4) & F_BIGDATA)) return dataAt + size <= page.length ? page.subarray(dataAt, dataAt + size) : undefined;
+  if (dataAt + 8 > page.length) return undefined;
+  const first = Number(page.readBigUInt64LE(dataAt));
+  const head = readAt(fd, first * pageSize, PAGE_HEADER);
+  if (head.length < PAGE_HEADER || !(head.readUInt16LE(FLAGS_AT) & P_OVERFLOW)) return undefined;
+  if (first + head.readUInt32LE(OVERFLOW_PAGES_AT) > filePages) return undefined;
+  return readAt(fd, first * pageSize + PAGE_HEADER, size);
+}
+
+/**
+ * Add a free-page list's pages from `from` on to `free`: a count, then page numbers, where
+ * lmdb-js's LMDB also writes 0 (an unused slot) and a negative n followed by p (the n pages from p on).
+ */
+function addPageList(ids: Buffer, from: number, free: Set<number>): boolean {
+  if (ids.length < 8) return ids.length === 0;
+  const count = Number(ids.readBigUInt64LE(0));
+  if ((count + 1) * 8 > ids.length) return false;
+  for (let i = 1; i <= count; i++) {
+    const id = ids.readBigInt64LE(i * 8);
+    if (id > 0n && Number(id) >= from) free.add(Number(id));
+    else if (id < 0n && i < count) {
+      const start = Number(ids.readBigInt64LE(++i * 8));
+      for (let page = Math.max(start, from); page < start + Number(-id); page++) free.add(page);
+    }
+  }
+  return true;
+}
+
+function readAt(fd: number, position: number, length: number): Buffer {
+  const buffer = Buffer.alloc(length);
+  const read = fs.readSync(fd, buffer, 0, length, position);
+  return buffer.subarray(0, read);
+}

@@ -526,3 +526,47 @@ describe.skipIf(isRoot && !hasSetpriv)('a database directory this process may no
     }
   });
 });
+
+describe('backup and restore of damaged or partial copies', () => {
+  async function sourceDb(dir: string): Promise<string> {
+    const src = path.join(dir, 'src');
+    const conn = await open({ path: src });
+    for (let i = 0; i < 10; i++) await conn.transact(Array.from({ length: 60 }, (_, j) => ({ 'item/name': `item ${i}-${j}` })));
+    await conn.close();
+    return src;
+  }
+
+  // before: restore copied a truncated backup (or died copying it) and the copy crashed on query
+  it('restore refuses a truncated backup with storage/damaged-file and creates nothing', async () => {
+    const dir = tempDir();
+    const backupDir = path.join(dir, 'backup');
+    expect((await factlog(['backup', '--db', await sourceDb(dir), backupDir])).code).toBe(0);
+    const file = path.join(backupDir, 'factlog.mdb');
+    fs.truncateSync(file, Math.floor(fs.statSync(file).size / 2));
+    const restored = path.join(dir, 'restored');
+    const r = await factlog(['restore', backupDir, restored]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/^error: .*backup.factlog\.mdb is damaged: it is shorter than its header says .*\[storage\/damaged-file\]$/m);
+    expect(fs.existsSync(restored)).toBe(false);
+  });
+
+  // A file-size limit (ulimit -f, SIGXFSZ ignored) fails the copy's writes with EFBIG, as a full
+  // disk fails them with ENOSPC, through the same code path (test/feed.test.ts mounts a full tmpfs).
+  it('a backup that cannot be written whole: storage/backup-failed, no factlog.mdb at the target, restore refuses it', async () => {
+    const dir = tempDir();
+    const src = await sourceDb(dir);
+    const target = path.join(dir, 'backup');
+    const limited = ['bash', '-c', 'trap "" XFSZ; ulimit -f 64; exec "$@"', 'bash'];
+    const r = await factlog(['backup', '--db', src, target], { via: limited });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/^error: the backup to .*backup failed, nothing was kept: .*\[storage\/backup-failed\]$/m);
+    expect(fs.existsSync(target)).toBe(false);
+    fs.mkdirSync(target);
+    const again = await factlog(['backup', '--db', src, target], { via: limited });
+    expect(again.code).toBe(1);
+    expect(fs.readdirSync(target)).toEqual([]);
+    const restore = await factlog(['restore', target, path.join(dir, 'restored')]);
+    expect(restore.code).toBe(1);
+    expect(restore.stderr).toMatch(/\[storage\/no-database\]$/m);
+  });
+});

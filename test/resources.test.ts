@@ -58,6 +58,21 @@ describe('what is not a factlog database is refused, untouched', () => {
     });
   }
 
+  // before: opened read-write, it had factlog's named databases created in it, then was refused
+  for (const readOnly of [false, true]) {
+    it(`another program's LMDB file opened ${readOnly ? 'read-only' : 'read-write'}: storage/not-a-database, the file untouched`, async () => {
+      const dir = tempDir();
+      const file = path.join(dir, DATA_FILE);
+      const env = openLmdb({ path: file, maxDbs: 2 });
+      await env.openDB('theirs', {}).put('key', 'value');
+      await env.close();
+      const before = digest(file);
+      const err = await openError({ path: dir, readOnly });
+      expect(err).toMatchObject({ code: 'storage/not-a-database', message: expect.stringMatching(/another program \(it holds "theirs"\)/) });
+      expect(digest(file)).toBe(before);
+    });
+  }
+
   it('a zero-byte data file (a crash while creating it) opens read-write as a new database', async () => {
     const dir = tempDir();
     const file = path.join(dir, DATA_FILE);

@@ -1,5 +1,6 @@
 // Checks LMDB's data file before the native library maps it: a file that is not LMDB's, or is
-// shorter than its newest meta page says, would crash the process (SIGSEGV, SIGBUS) on first read.
+// shorter than its newest meta page says, would crash the process (SIGSEGV, SIGBUS) on first read;
+// another program's LMDB file would be written into.
 import fs from 'node:fs';
 
 /** What is wrong with a data file, as the store reports it (a StorageError's code and message). */
@@ -24,6 +25,7 @@ const MAGIC_AT = PAGE_HEADER;
 const VERSION_AT = PAGE_HEADER + 4;
 const PAGE_SIZE_AT = PAGE_HEADER + 24; // the free-page tree's md_pad
 const FREE_ROOT_AT = PAGE_HEADER + 24 + 40;
+const MAIN_ROOT_AT = PAGE_HEADER + 72 + 40;
 const LAST_PAGE_AT = PAGE_HEADER + 120;
 const TXNID_AT = PAGE_HEADER + 128;
 const META_END = PAGE_HEADER + 136;
@@ -38,10 +40,14 @@ interface MetaPage {
   lastPage: number;
   txnid: bigint;
   freeRoot: bigint;
+  mainRoot: bigint;
 }
 
-/** undefined when `file` can be handed to LMDB; else why not. A zero-byte file is LMDB's to initialise unless read-only. */
-export function dataFileProblem(file: string, readOnly: boolean): FileProblem | undefined {
+/**
+ * undefined when `file` can be handed to LMDB; else why not. A zero-byte file is LMDB's to
+ * initialise unless read-only. `names`: the named databases a factlog file may hold.
+ */
+export function dataFileProblem(file: string, readOnly: boolean, names: readonly string[]): FileProblem | undefined {
   const stat = fs.statSync(file);
   if (stat.isDirectory()) return { code: 'storage/not-a-database', message: `${file} is a directory, not a factlog data file` };
   if (stat.size === 0) {
@@ -50,7 +56,7 @@ export function dataFileProblem(file: string, readOnly: boolean): FileProblem | 
   const fd = fs.openSync(file, 'r');
   try {
     for (let attempt = 1; ; attempt++) {
-      const found = checkOnce(fd, file);
+      const found = checkOnce(fd, file, new Set(names));
       // a live writer grows the file and reuses free pages: read again what it may have changed
       if (found.problem === undefined || found.txnid === undefined || attempt === ATTEMPTS || newestTxnid(fd) === found.txnid) return found.problem;
     }
@@ -59,7 +65,7 @@ export function dataFileProblem(file: string, readOnly: boolean): FileProblem | 
   }
 }
 
-function checkOnce(fd: number, file: string): { problem?: FileProblem; txnid?: bigint } {
+function checkOnce(fd: number, file: string, names: Set<string>): { problem?: FileProblem; txnid?: bigint } {
   const head = readAt(fd, 0, META_END);
   if (head.length < MAGIC_AT + 4 || head.readUInt32LE(MAGIC_AT) !== LMDB_MAGIC) {
     return { problem: { code: 'storage/not-a-database', message: `${file} is not an LMDB file written by factlog` } };
@@ -76,15 +82,24 @@ function checkOnce(fd: number, file: string): { problem?: FileProblem; txnid?: b
   if (!second) return damaged('its second meta page is missing or not valid');
   const newest = second.txnid > first.txnid ? second : first;
   const size = fs.fstatSync(fd).size;
+  const filePages = Math.floor(size / newest.pageSize);
   const needed = (newest.lastPage + 1) * newest.pageSize;
-  if (size >= needed) return {};
+  const txnid = newest.txnid;
   // LMDB may leave pages it freed in the commit that allocated them unwritten at the end of the
   // file: shorter than the header says is damage only when a missing page is not a free one
-  const filePages = Math.floor(size / newest.pageSize);
-  const free = freePages(fd, newest, filePages);
+  const free = size >= needed ? new Set<number>() : freePages(fd, newest, filePages);
   const missing = free === undefined ? filePages : firstMissing(filePages, newest.lastPage, free);
-  if (missing === undefined) return {};
-  return { ...damaged(`it is shorter than its header says (${size} of ${needed} bytes; page ${missing} is missing)`), txnid: newest.txnid };
+  if (missing !== undefined) {
+    return { ...damaged(`it is shorter than its header says (${size} of ${needed} bytes; page ${missing} is missing)`), txnid };
+  }
+  const found = namedDatabases(fd, newest, filePages);
+  if (found === undefined) return { ...damaged('its table of named databases does not read'), txnid };
+  const foreign = found.filter((name) => !names.has(name));
+  if (foreign.length > 0) {
+    const listed = foreign.slice(0, 3).map((name) => JSON.stringify(name)).join(', ');
+    return { problem: { code: 'storage/not-a-database', message: `${file} is an LMDB file of another program (it holds ${listed}), not a factlog database` }, txnid };
+  }
+  return {};
 }
 
 function metaPage(page: Buffer): MetaPage | undefined {
@@ -93,7 +108,7 @@ function metaPage(page: Buffer): MetaPage | undefined {
   const lastPage = page.readBigUInt64LE(LAST_PAGE_AT);
   const isPowerOfTwo = (pageSize & (pageSize - 1)) === 0;
   if (!isPowerOfTwo || pageSize < 256 || pageSize > 65536 || lastPage < 1n || lastPage > BigInt(Number.MAX_SAFE_INTEGER)) return undefined;
-  return { pageSize, lastPage: Number(lastPage), txnid: page.readBigUInt64LE(TXNID_AT), freeRoot: page.readBigUInt64LE(FREE_ROOT_AT) };
+  return { pageSize, lastPage: Number(lastPage), txnid: page.readBigUInt64LE(TXNID_AT), freeRoot: page.readBigUInt64LE(FREE_ROOT_AT), mainRoot: page.readBigUInt64LE(MAIN_ROOT_AT) };
 }
 
 function newestTxnid(fd: number): bigint | undefined {
@@ -114,27 +129,50 @@ function firstMissing(from: number, last: number, free: Set<number>): number | u
  */
 function freePages(fd: number, meta: MetaPage, filePages: number): Set<number> | undefined {
   const free = new Set<number>();
-  if (meta.freeRoot === NO_PAGE) return free;
-  const pending = [Number(meta.freeRoot)];
+  const whole = eachLeafNode(fd, meta.freeRoot, meta.pageSize, filePages, (page, node) => {
+    const ids = leafData(fd, page, node, meta.pageSize, filePages);
+    return ids !== undefined && addPageList(ids, filePages, free);
+  });
+  return whole ? free : undefined;
+}
+
+/** The names in LMDB's main database (the named databases' table), or undefined when it does not read. */
+function namedDatabases(fd: number, meta: MetaPage, filePages: number): string[] | undefined {
+  const names: string[] = [];
+  const whole = eachLeafNode(fd, meta.mainRoot, meta.pageSize, filePages, (page, node) => {
+    const keyAt = node + 8;
+    const keySize = page.readUInt16LE(node + 6);
+    if (keyAt + keySize > page.length) return false;
+    // lmdb-js names a database with its terminating NUL
+    const withNul = keySize > 0 && page[keyAt + keySize - 1] === 0;
+    names.push(page.toString('utf8', keyAt, keyAt + keySize - (withNul ? 1 : 0)));
+    return true;
+  });
+  return whole ? names : undefined;
+}
+
+/**
+ * Visit every leaf node of the B-tree at `root`; false when a page lies past the file's last whole
+ * page, is not a branch or leaf page, or `visit` returns false.
+ */
+function eachLeafNode(fd: number, root: bigint, pageSize: number, filePages: number, visit: (page: Buffer, node: number) => boolean): boolean {
+  if (root === NO_PAGE) return true;
+  const pending = [Number(root)];
   const seen = new Set<number>();
   while (pending.length > 0) {
     const pageNo = pending.pop()!;
-    if (pageNo >= filePages || seen.has(pageNo)) return undefined;
+    if (pageNo >= filePages || seen.has(pageNo)) return false;
     seen.add(pageNo);
-    const page = readAt(fd, pageNo * meta.pageSize, meta.pageSize);
+    const page = readAt(fd, pageNo * pageSize, pageSize);
     const flags = page.readUInt16LE(FLAGS_AT);
     const nodes = nodeOffsets(page);
-    if (nodes === undefined) return undefined;
-    if (flags & P_BRANCH) {
-      for (const node of nodes) pending.push(page.readUInt16LE(node) + page.readUInt16LE(node + 2) * 2 ** 16 + page.readUInt16LE(node + 4) * 2 ** 32);
-    } else if (flags & P_LEAF) {
-      for (const node of nodes) {
-        const ids = leafData(fd, page, node, meta.pageSize, filePages);
-        if (ids === undefined || !addPageList(ids, filePages, free)) return undefined;
-      }
-    } else return undefined;
+    if (nodes === undefined || !(flags & (P_BRANCH | P_LEAF))) return false;
+    for (const node of nodes) {
+      if (flags & P_BRANCH) pending.push(page.readUInt16LE(node) + page.readUInt16LE(node + 2) * 2 ** 16 + page.readUInt16LE(node + 4) * 2 ** 32);
+      else if (!visit(page, node)) return false;
+    }
   }
-  return free;
+  return true;
 }
 
 /** Where a page's nodes start, or undefined when its offsets point outside it. */

@@ -194,7 +194,7 @@ export class Store {
       }
       fs.mkdirSync(dir, { recursive: true });
     }
-    const problem = hasData ? dataFileProblem(dataFile, options.readOnly ?? false) : undefined;
+    const problem = hasData ? dataFileProblem(dataFile, options.readOnly ?? false, DB_NAMES) : undefined;
     if (problem) throw new StorageError(problem.code, problem.message);
     const leaveGate = joinEnvironmentGate(dir);
     let store: Store;

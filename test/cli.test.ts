@@ -638,7 +638,7 @@ describe('init and the commands on what is not a whole factlog database', () => 
     try {
       const r = await factlogAsUser(['query', '--db', dir, '[:find ?n . :where [_ :w/name ?n]]']);
       expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(/^error: the indexes of .* \(factlog\.mdb\) are missing .*run `factlog rebuild --db .*` as a user who may write .* \[storage\/needs-recovery\]$/m);
+      expect(r.stderr).toMatch(/^error: the indexes of .* \(factlog\.mdb\) are missing .*run `factlog rebuild --db .*` \(as a user who may write .*\) \[storage\/needs-recovery\]$/m);
       expect(r.stderr).not.toMatch(/open\(\)|open it for writing/);
     } finally {
       fs.chmodSync(dir, 0o755);

@@ -71,7 +71,7 @@ export async function openExisting(dir: string, mode: OpenMode = {}): Promise<Co
  */
 const CLI_WORDING: Record<string, (dir: string) => string> = {
   'storage/needs-recovery': (dir) =>
-    `the indexes of ${dir} (${DATA_FILE}) are missing or were set aside after a crash, and rebuilding them from ${LOG_FILE} needs write access: run \`factlog rebuild --db ${dir}\` as a user who may write ${dir}`,
+    `the indexes of ${dir} (${DATA_FILE}) are missing or were set aside after a crash; opening it for writing rebuilds them from ${LOG_FILE}: run \`factlog rebuild --db ${dir}\` (as a user who may write ${dir})`,
   'storage/log-not-replayed': (dir) =>
     `${path.join(dir, LOG_FILE)} holds transactions that are not in the indexes and could not be read back into them (is the log damaged?); nothing was written. Keep a copy of ${dir} before changing anything in it`,
 };

@@ -23,7 +23,7 @@ export async function backup(dir: string, target: string, options: { compact?: b
     await copyInto(store, targetDir, options.compact ?? false);
   } catch (err) {
     made?.undo();
-    throw err;
+    throw err instanceof FactlogError ? err : backupFailed(targetDir, err);
   } finally {
     await store.close();
   }
@@ -47,12 +47,15 @@ async function copyInto(store: Store, targetDir: string, compact: boolean): Prom
     fs.renameSync(staged, path.join(targetDir, DATA_FILE));
     syncDirectoryOf(path.join(targetDir, DATA_FILE));
   } catch (err) {
-    if (err instanceof FactlogError && err.code === 'storage/backup-failed') throw err;
-    const cause = err instanceof FactlogError ? `${err.message} [${err.code}]` : (err as Error).message;
-    throw new StorageError('storage/backup-failed', `the backup to ${targetDir} failed, nothing was kept: ${cause}`);
+    throw err instanceof FactlogError && err.code === 'storage/backup-failed' ? err : backupFailed(targetDir, err);
   } finally {
     fs.rmSync(staging, { recursive: true, force: true });
   }
+}
+
+function backupFailed(targetDir: string, err: unknown): StorageError {
+  const cause = err instanceof FactlogError ? `${err.message} [${err.code}]` : (err as Error).message;
+  return new StorageError('storage/backup-failed', `the backup to ${targetDir} failed, nothing was kept: ${cause}`);
 }
 
 function flush(file: string): void {

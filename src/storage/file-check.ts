@@ -2,6 +2,7 @@
 // shorter than its newest meta page says, would crash the process (SIGSEGV, SIGBUS) on first read;
 // another program's LMDB file would be written into.
 import fs from 'node:fs';
+import os from 'node:os';
 
 /** What is wrong with a data file, as the store reports it (a StorageError's code and message). */
 export interface FileProblem {
@@ -32,6 +33,8 @@ const META_END = PAGE_HEADER + 136;
 const LMDB_MAGIC = 0xbeefc0de;
 const DATA_VERSION = 2;
 const NO_PAGE = 0xffff_ffff_ffff_ffffn;
+/** The layout above is that of little-endian 64-bit machines; elsewhere LMDB is left to check its file. */
+const LAYOUT_KNOWN = os.endianness() === 'LE' && process.arch.includes('64');
 /** Rechecks when a writer commits while the free pages are being read. */
 const ATTEMPTS = 3;
 
@@ -53,6 +56,7 @@ export function dataFileProblem(file: string, readOnly: boolean, names: readonly
   if (stat.size === 0) {
     return readOnly ? { code: 'storage/not-a-database', message: `${file} is empty: the database was never initialised` } : undefined;
   }
+  if (!LAYOUT_KNOWN) return undefined;
   const fd = fs.openSync(file, 'r');
   try {
     for (let attempt = 1; ; attempt++) {

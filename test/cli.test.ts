@@ -1,8 +1,10 @@
 // End-to-end tests of the `factlog` executable: real child processes on temp databases.
 // Needs a fresh dist/ (globalSetup test/helpers/build-setup.ts, or `npm run build` first).
 import { spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { open as openLmdb } from 'lmdb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { open } from '../src/index.js';
 import { q } from '../src/query/index.js';
@@ -523,6 +525,136 @@ describe.skipIf(isRoot && !hasSetpriv)('a database directory this process may no
     } finally {
       chmodAll(0o755);
       fs.chmodSync(root, 0o700);
+    }
+  });
+});
+
+describe('backup and restore of damaged or partial copies', () => {
+  async function sourceDb(dir: string): Promise<string> {
+    const src = path.join(dir, 'src');
+    const conn = await open({ path: src });
+    for (let i = 0; i < 10; i++) await conn.transact(Array.from({ length: 60 }, (_, j) => ({ 'item/name': `item ${i}-${j}` })));
+    await conn.close();
+    return src;
+  }
+
+  // before: restore copied a truncated backup (or died copying it) and the copy crashed on query
+  it('restore refuses a truncated backup with storage/damaged-file and creates nothing', async () => {
+    const dir = tempDir();
+    const backupDir = path.join(dir, 'backup');
+    expect((await factlog(['backup', '--db', await sourceDb(dir), backupDir])).code).toBe(0);
+    const file = path.join(backupDir, 'factlog.mdb');
+    fs.truncateSync(file, Math.floor(fs.statSync(file).size / 2));
+    const restored = path.join(dir, 'restored');
+    const r = await factlog(['restore', backupDir, restored]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/^error: .*backup.factlog\.mdb is damaged: it is shorter than its header says .*\[storage\/damaged-file\]$/m);
+    expect(fs.existsSync(restored)).toBe(false);
+  });
+
+  // A file-size limit (ulimit -f, SIGXFSZ ignored) fails the copy's writes with EFBIG, as a full
+  // disk fails them with ENOSPC, through the same code path (test/feed.test.ts mounts a full tmpfs).
+  it('a backup that cannot be written whole: storage/backup-failed, no factlog.mdb at the target, restore refuses it', async () => {
+    const dir = tempDir();
+    const src = await sourceDb(dir);
+    const target = path.join(dir, 'backup');
+    const limited = ['bash', '-c', 'trap "" XFSZ; ulimit -f 64; exec "$@"', 'bash'];
+    const r = await factlog(['backup', '--db', src, target], { via: limited });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/^error: the backup to .*backup failed, nothing was kept: .*\[storage\/backup-failed\]$/m);
+    expect(fs.existsSync(target)).toBe(false);
+    fs.mkdirSync(target);
+    const again = await factlog(['backup', '--db', src, target], { via: limited });
+    expect(again.code).toBe(1);
+    expect(fs.readdirSync(target)).toEqual([]);
+    const restore = await factlog(['restore', target, path.join(dir, 'restored')]);
+    expect(restore.code).toBe(1);
+    expect(restore.stderr).toMatch(/\[storage\/no-database\]$/m);
+  });
+});
+
+describe('init and the commands on what is not a whole factlog database', () => {
+  const digest = (file: string) => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+
+  // before: "database already exists at ...; nothing done", exit 0
+  it('init on random bytes, on another program\'s LMDB file, on a truncated database: exit 1, coded, untouched', async () => {
+    const random = tempDir();
+    fs.writeFileSync(path.join(random, 'factlog.mdb'), crypto.randomBytes(64 * 1024));
+    const foreign = tempDir();
+    const env = openLmdb({ path: path.join(foreign, 'factlog.mdb'), maxDbs: 2 });
+    await env.openDB('theirs', {}).put('key', 'value');
+    await env.close();
+    const truncated = path.join(tempDir(), 'db');
+    const conn = await open({ path: truncated });
+    for (let i = 0; i < 10; i++) await conn.transact(Array.from({ length: 60 }, (_, j) => ({ 'item/name': `item ${i}-${j}` })));
+    await conn.close();
+    fs.truncateSync(path.join(truncated, 'factlog.mdb'), Math.floor(fs.statSync(path.join(truncated, 'factlog.mdb')).size / 2));
+    for (const [dir, code] of [
+      [random, 'storage/not-a-database'],
+      [foreign, 'storage/not-a-database'],
+      [truncated, 'storage/damaged-file'],
+    ] as const) {
+      const before = digest(path.join(dir, 'factlog.mdb'));
+      const r = await factlog(['init', '--db', dir]);
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).toMatch(new RegExp(`^error: .*factlog\\.mdb (is not|is damaged|is an LMDB file of another program).*\\[${code}\\]$`, 'm'));
+      expect(r.stdout).toBe('');
+      expect(digest(path.join(dir, 'factlog.mdb'))).toBe(before);
+    }
+  });
+
+  /** A database of two transactions from which factlog.mdb (the indexes) was removed: only factlog.log is left. */
+  async function logOnly(): Promise<string> {
+    const dir = path.join(tempDir(), 'db');
+    expect((await factlog(['init', '--db', dir])).code).toBe(0);
+    expect((await factlog(['transact', '--db', dir, '[{:db/id "a" :w/name "kept"}]'])).code).toBe(0);
+    for (const name of fs.readdirSync(dir)) if (name.startsWith('factlog.mdb')) fs.rmSync(path.join(dir, name));
+    expect(fs.readdirSync(dir)).toEqual(['factlog.log']);
+    return dir;
+  }
+
+  // before: init said "created database" while bringing the old transactions back; query said
+  // "no factlog database ... run init"
+  it('a directory holding only factlog.log: init creates nothing and says so; a command rebuilds the indexes and says so', async () => {
+    const dir = await logOnly();
+    const init = await factlog(['init', '--db', dir]);
+    expect(init.code, init.stderr).toBe(0);
+    expect(init.stdout).toBe('');
+    expect(init.stderr).toMatch(/^a factlog database already exists at .*: its log \(factlog\.log\) is there but its indexes \(factlog\.mdb\) are missing; .*`factlog rebuild --db .*`.*nothing done/m);
+    expect(fs.readdirSync(dir)).toEqual(['factlog.log']);
+    const query = await factlog(['query', '--db', dir, '[:find ?n . :where [_ :w/name ?n]]']);
+    expect(query.code, query.stderr).toBe(0);
+    expect(query.stdout).toBe('"kept"\n');
+    expect(query.stderr).toMatch(/^factlog\.mdb was missing: rebuilt the indexes of .* from factlog\.log \(t 1\)$/m);
+    const again = await factlog(['query', '--db', dir, '[:find ?n . :where [_ :w/name ?n]]']);
+    expect(again.stderr).toBe('');
+  });
+
+  it.skipIf(isRoot && !hasSetpriv)('indexes missing and no write access: the CLI says to run `factlog rebuild`, not to call open()', async () => {
+    const dir = await logOnly();
+    fs.chmodSync(path.dirname(dir), 0o755);
+    fs.chmodSync(path.join(dir, 'factlog.log'), 0o444);
+    fs.chmodSync(dir, 0o555);
+    try {
+      const r = await factlogAsUser(['query', '--db', dir, '[:find ?n . :where [_ :w/name ?n]]']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/^error: the indexes of .* \(factlog\.mdb\) are missing .*run `factlog rebuild --db .*` \(as a user who may write .*\) \[storage\/needs-recovery\]$/m);
+      expect(r.stderr).not.toMatch(/open\(\)|open it for writing/);
+    } finally {
+      fs.chmodSync(dir, 0o755);
+    }
+  });
+
+  it('a log whose first record is damaged: messages in CLI terms, never "open()"', async () => {
+    const dir = await logOnly();
+    const log = path.join(dir, 'factlog.log');
+    const bytes = fs.readFileSync(log);
+    bytes[30] = bytes[30]! ^ 0xff; // inside the first record, after the 16-byte header and its frame
+    fs.writeFileSync(log, bytes);
+    for (const args of [['init'], ['transact', '[{:w/name "new"}]'], ['query', '[:find ?n :where [_ :w/name ?n]]']]) {
+      const r = await factlog([args[0]!, '--db', dir, ...args.slice(1)]);
+      expect(r.stderr).not.toMatch(/open\(\)|open it for writing/);
+      if (r.code !== 0) expect(r.stderr).toMatch(/^error: .* \[[a-z-]+\/[a-z-]+\]$/m);
     }
   });
 });

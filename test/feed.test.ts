@@ -1,8 +1,9 @@
 // The log as an integration point: tx report feed, log API, tailing from another process,
 // replicas, materialized views and backups.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { backup, follow, Keyword, MaterializedView, open, q, replicate, restore, type Connection, type Db, type TxReport } from '../src/index.js';
 import { runFixture } from './helpers/proc.js';
 import { freshConn, tempDir } from './helpers/tmp.js';
@@ -676,5 +677,42 @@ describe('backup and restore', () => {
     }
     expect(fs.existsSync(path.join(target, 'factlog.mdb'))).toBe(true);
     expect((await backup(dir, target).catch((e) => e)).code).toBe('storage/target-not-empty');
+  });
+
+  describe('onto a full disk', () => {
+    const mounts: string[] = [];
+    afterEach(() => {
+      for (const dir of mounts.splice(0)) spawnSync('umount', [dir]);
+    });
+
+    /** A 64 KB tmpfs at a new directory, or undefined when this sandbox may not mount one. */
+    function smallDisk(): string | undefined {
+      const dir = tempDir('factlog-small-disk-');
+      const r = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', dir], { encoding: 'utf8' });
+      if (r.status !== 0) return undefined;
+      mounts.push(dir);
+      return dir;
+    }
+
+    // The disk fills up inside lmdb-js's copy: before, an uncoded "No space left on device" and a
+    // 64 KB partial factlog.mdb at the target that restore then took for a backup.
+    it('fails with storage/backup-failed and leaves no factlog.mdb at the target, new or empty', async (ctx) => {
+      const disk = smallDisk();
+      if (!disk) return ctx.skip('cannot mount a tmpfs here (not root, or no CAP_SYS_ADMIN); the CLI test of a full disk uses ulimit -f');
+      const conn = await freshConn();
+      for (let i = 0; i < 10; i++) await conn.transact(Array.from({ length: 60 }, (_, j) => ({ 'item/name': `item ${i}-${j}` })));
+      const source = conn.store.dir;
+      await conn.close();
+      expect(fs.statSync(path.join(source, 'factlog.mdb')).size).toBeGreaterThan(64 * 1024);
+      const newTarget = path.join(disk, 'new', 'backup');
+      const err = await backup(source, newTarget).catch((e) => e);
+      expect(err?.code).toBe('storage/backup-failed');
+      expect(err.message).toMatch(/no space left on device/i);
+      expect(fs.readdirSync(disk)).toEqual([]);
+      const failedAgain = await backup(source, disk).catch((e) => e);
+      expect(failedAgain?.code).toBe('storage/backup-failed');
+      expect(fs.readdirSync(disk)).toEqual([]);
+      expect((await restore(disk, path.join(tempDir(), 'restored')).catch((e) => e))?.code).toBe('storage/no-database');
+    });
   });
 });

@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { FactlogError, open, q, type OpenOptions } from '../src/index.js';
 import { DATA_FILE, FORMAT_VERSION } from '../src/storage/store.js';
 import { tempDir } from './helpers/tmp.js';
+import { factlog } from './helpers/cli.js';
 
 const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
 
@@ -57,6 +58,21 @@ describe('what is not a factlog database is refused, untouched', () => {
     });
   }
 
+  // before: opened read-write, it had factlog's named databases created in it, then was refused
+  for (const readOnly of [false, true]) {
+    it(`another program's LMDB file opened ${readOnly ? 'read-only' : 'read-write'}: storage/not-a-database, the file untouched`, async () => {
+      const dir = tempDir();
+      const file = path.join(dir, DATA_FILE);
+      const env = openLmdb({ path: file, maxDbs: 2 });
+      await env.openDB('theirs', {}).put('key', 'value');
+      await env.close();
+      const before = digest(file);
+      const err = await openError({ path: dir, readOnly });
+      expect(err).toMatchObject({ code: 'storage/not-a-database', message: expect.stringMatching(/another program \(it holds "theirs"\)/) });
+      expect(digest(file)).toBe(before);
+    });
+  }
+
   it('a zero-byte data file (a crash while creating it) opens read-write as a new database', async () => {
     const dir = tempDir();
     const file = path.join(dir, DATA_FILE);
@@ -94,6 +110,43 @@ describe('what is not a factlog database is refused, untouched', () => {
     expect((await openError({ path: dir, readOnly: true }))?.code).toBe('storage/no-database');
     expect(fs.existsSync(dir)).toBe(false);
   });
+});
+
+describe('a truncated data file is refused before LMDB maps it', () => {
+  // LMDB maps factlog.mdb and reads pages where its meta page says they are: past the end of a
+  // truncated file that is SIGBUS (SIGSEGV below a page), killing the process. Store.open compares
+  // the file's size with the newest meta page first. Run through the real CLI in a child process.
+  let source: string;
+  const cuts: [string, (size: number) => number][] = [
+    ['100 bytes', () => 100],
+    ['8 KB', () => 8192],
+    ...[25, 50, 75, 90].map((pct): [string, (size: number) => number] => [`${pct}%`, (size) => Math.floor((size * pct) / 100)]),
+  ];
+
+  async function sourceDatabase(): Promise<string> {
+    if (source) return source;
+    source = path.join(tempDir(), 'db');
+    const conn = await open({ path: source });
+    for (let i = 0; i < 20; i++) await conn.transact(Array.from({ length: 50 }, (_, j) => ({ ':item/n': i * 50 + j, ':item/name': `item ${i}-${j}` })));
+    await conn.close();
+    return source;
+  }
+
+  for (const [name, cutAt] of cuts) {
+    it(`cut to ${name}: \`query\` exits 1 with storage/damaged-file, no signal, the file untouched`, async () => {
+      const dir = path.join(tempDir(), 'cut');
+      fs.cpSync(await sourceDatabase(), dir, { recursive: true });
+      const file = path.join(dir, DATA_FILE);
+      const size = fs.statSync(file).size;
+      expect(size, 'the database is too small for this cut').toBeGreaterThan(4 * 8192);
+      fs.truncateSync(file, cutAt(size));
+      const before = digest(file);
+      const r = await factlog(['query', '--db', dir, '[:find (count ?e) . :where [?e :item/n]]']);
+      expect(r.code, `signal death or success: ${r.stderr}`).toBe(1);
+      expect(r.stderr).toMatch(/^error: .*factlog\.mdb is damaged: .* \[storage\/damaged-file\]$/m);
+      expect(digest(file)).toBe(before);
+    });
+  }
 });
 
 describe('connections that cannot write', () => {

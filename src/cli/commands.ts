@@ -12,10 +12,13 @@ import { readEdn } from '../../query-lang/edn/reader.js';
 import { FactlogError } from '../../query-lang/errors.js';
 import type { Binding } from '../../query-lang/datalog/ast.js';
 import { txToT } from '../storage/encoding.js';
+import { DATA_FILE } from '../storage/store.js';
+import { LOG_FILE } from '../storage/log-file.js';
 import {
   CliError,
   dbDir,
   hasDatabase,
+  indexesMissing,
   inputText,
   parseCount,
   parseTimePoint,
@@ -52,9 +55,13 @@ interface DbOpt {
 
 export async function initCommand(opts: DbOpt & { schema?: string }): Promise<void> {
   const dir = dbDir(opts.db);
-  if (hasDatabase(dir)) {
-    // Idempotent: an existing database is left as it is (exit 0), so scripts can always run init.
-    note(`database already exists at ${dir}; nothing done${opts.schema ? ` (use \`factlog transact -f ${opts.schema}\` to add schema)` : ''}`);
+  if (hasDatabase(dir) && !isEmptyDataFile(dir)) {
+    // Idempotent: an existing database is left as it is (exit 0), so scripts can always run init;
+    // what only looks like one (another program's files, a damaged file) is an error
+    const state = await existingDatabaseState(dir);
+    const schemaHint = opts.schema ? ` (use \`factlog transact -f ${opts.schema}\` to add schema)` : '';
+    if (state === 'whole') note(`database already exists at ${dir}; nothing done${schemaHint}`);
+    else note(`a factlog database already exists at ${dir}: ${indexesMissingAdvice(dir)}; nothing done${schemaHint}. To start a new database, use another directory`);
     return;
   }
   let schemaText: string | undefined;
@@ -81,6 +88,32 @@ export async function initCommand(opts: DbOpt & { schema?: string }): Promise<vo
     throw err;
   }
   await conn.close();
+}
+
+function indexesMissingAdvice(dir: string): string {
+  return `its log (${LOG_FILE}) is there but its indexes (${DATA_FILE}) are missing; the next command that may write ${dir} rebuilds them from the log (\`factlog rebuild --db ${dir}\` does just that)`;
+}
+
+/** A factlog.mdb of zero bytes and no log: a create that died before writing anything; init makes it anew. */
+function isEmptyDataFile(dir: string): boolean {
+  const file = path.join(dir, DATA_FILE);
+  return !fs.existsSync(path.join(dir, LOG_FILE)) && fs.existsSync(file) && fs.statSync(file).size === 0;
+}
+
+/**
+ * Whether the database init found at `dir` is whole, or only its log is there; throws (coded) when
+ * its files are not a factlog database's or are damaged. Opens it read-only: init rebuilds nothing.
+ */
+async function existingDatabaseState(dir: string): Promise<'whole' | 'log only'> {
+  if (indexesMissing(dir)) return 'log only';
+  try {
+    await (await open({ path: dir, create: false, readOnly: true })).close();
+  } catch (err) {
+    // set aside after a crash: the log is whole, the indexes are rebuilt when next opened for writing
+    if (err instanceof FactlogError && err.code === 'storage/needs-recovery') return 'log only';
+    throw err;
+  }
+  return 'whole';
 }
 
 /** What creating a database at `dir` adds, and how to take exactly that away again. */

@@ -24,8 +24,17 @@ export function dbDir(option: string | undefined): string {
   return path.resolve(option ?? process.env.FACTLOG_DB ?? DEFAULT_DB_DIR);
 }
 
+/**
+ * Whether `dir` holds a factlog database: its indexes (factlog.mdb), or only its log (factlog.log),
+ * whose indexes are rebuilt from it when it is opened for writing.
+ */
 export function hasDatabase(dir: string): boolean {
-  return fs.existsSync(path.join(dir, DATA_FILE));
+  return fs.existsSync(path.join(dir, DATA_FILE)) || fs.existsSync(path.join(dir, LOG_FILE));
+}
+
+/** The log is there, the indexes are not (deleted, or never copied). */
+export function indexesMissing(dir: string): boolean {
+  return !fs.existsSync(path.join(dir, DATA_FILE)) && fs.existsSync(path.join(dir, LOG_FILE));
 }
 
 export interface OpenMode {
@@ -39,13 +48,38 @@ export interface OpenMode {
   forReading?: boolean;
 }
 
-/** Open an existing database; never creates the directory. */
+/**
+ * Open an existing database; never creates the directory. A database whose indexes are missing
+ * gets them rebuilt from its log (as any open for writing does), with a note on stderr.
+ */
 export async function openExisting(dir: string, mode: OpenMode = {}): Promise<Connection> {
   if (!hasDatabase(dir)) {
     throw new CliError('cli/no-database', `no factlog database at ${dir} (run \`factlog init --db ${dir}\` first)`);
   }
   const readOnly = mode.readOnly || (mode.forReading === true && !mayWrite(dir));
-  return open({ path: dir, create: false, readOnly });
+  const rebuilding = indexesMissing(dir);
+  const conn = await open({ path: dir, create: false, readOnly }).catch((err) => {
+    throw inCliTerms(err, dir);
+  });
+  if (rebuilding) process.stderr.write(`${DATA_FILE} was missing: rebuilt the indexes of ${dir} from ${LOG_FILE} (t ${conn.basisT})\n`);
+  return conn;
+}
+
+/**
+ * The library's advice names library calls ("open it for writing"): for these codes a CLI user is
+ * told what to run instead. The code stays the same.
+ */
+const CLI_WORDING: Record<string, (dir: string) => string> = {
+  'storage/needs-recovery': (dir) =>
+    `the indexes of ${dir} (${DATA_FILE}) are missing or were set aside after a crash; opening it for writing rebuilds them from ${LOG_FILE}: run \`factlog rebuild --db ${dir}\` (as a user who may write ${dir})`,
+  'storage/log-not-replayed': (dir) =>
+    `${path.join(dir, LOG_FILE)} holds transactions that are not in the indexes and could not be read back into them (is the log damaged?); nothing was written. Keep a copy of ${dir} before changing anything in it`,
+};
+
+/** `err` as a CLI user should read it (see CLI_WORDING); other errors unchanged. */
+export function inCliTerms(err: unknown, dir: string): unknown {
+  const wording = err instanceof FactlogError ? CLI_WORDING[err.code] : undefined;
+  return wording ? new CliError((err as FactlogError).code, wording(dir)) : err;
 }
 
 /** Whether this process may write the database directory and the files LMDB and the log keep there. */
@@ -65,6 +99,8 @@ export async function withConn<T>(dir: string, body: (conn: Connection) => Promi
   const conn = await openExisting(dir, options);
   try {
     return await body(conn);
+  } catch (err) {
+    throw inCliTerms(err, dir);
   } finally {
     await conn.close();
   }

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { backup, restore } from '../feed/backup.js';
 import { replicate } from '../feed/replica.js';
 import { Store } from '../storage/store.js';
-import { CliError, dbDir, hasDatabase } from './common.js';
+import { CliError, dbDir, hasDatabase, inCliTerms } from './common.js';
 import { plural } from './format.js';
 
 export async function replicateCommand(opts: { from: string; to: string; follow?: boolean }): Promise<void> {
@@ -54,11 +54,15 @@ async function replicaT(dir: string): Promise<number | undefined> {
 
 export async function backupCommand(dir: string | undefined, target: string, opts: { db?: string; compact?: boolean }): Promise<void> {
   const source = dir ?? dbDir(opts.db);
-  await backup(source, target, { compact: opts.compact });
+  await backup(source, target, { compact: opts.compact }).catch((err) => {
+    throw inCliTerms(err, source);
+  });
   process.stdout.write(`backed up ${source} to ${target}\n`);
 }
 
 export async function restoreCommand(backupDir: string, target: string): Promise<void> {
-  await restore(backupDir, target);
+  await restore(backupDir, target).catch((err) => {
+    throw inCliTerms(err, path.resolve(backupDir));
+  });
   process.stdout.write(`restored ${backupDir} into ${target}\n`);
 }

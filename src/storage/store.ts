@@ -15,6 +15,7 @@ import { isGateTicket, joinEnvironmentGate, throughEnvironmentGate } from './env
 import { LOG_FILE, LOG_FILE_START, LogFile, type LogRecord, type ReadRecord } from './log-file.js';
 import { findMarks, isUnsyncedMark, removeMarks, UnsyncedMark } from './unsynced-marks.js';
 import { Checkpoints } from './checkpoints.js';
+import { dataFileProblem } from './file-check.js';
 
 /**
  * 5: every value exactly: key strings in CESU-8 (UTF-16 order, lone surrogates kept), -0 kept
@@ -211,7 +212,8 @@ export class Store {
       }
       fs.mkdirSync(dir, { recursive: true });
     }
-    if (hasData) assertLmdbFile(dataFile, options.readOnly ?? false);
+    const problem = hasData ? dataFileProblem(dataFile, options.readOnly ?? false, DB_NAMES) : undefined;
+    if (problem) throw new StorageError(problem.code, problem.message);
     const leaveGate = joinEnvironmentGate(dir);
     let store: Store;
     try {
@@ -795,30 +797,6 @@ function commitFailure(err: unknown): unknown {
   if (!commitError || typeof commitError.catch !== 'function') return err;
   commitError.catch(() => undefined);
   return new StorageError('storage/write-failed', `the commit could not be written (disk full or I/O error); nothing of it was applied`);
-}
-
-/** LMDB's meta page magic (0xBEEFC0DE, little-endian) at byte 24; anything else would crash the native library. */
-const LMDB_MAGIC_OFFSET = 24;
-const LMDB_MAGIC = Buffer.from([0xde, 0xc0, 0xef, 0xbe]);
-
-function assertLmdbFile(file: string, readOnly: boolean): void {
-  const stat = fs.statSync(file);
-  if (stat.isDirectory()) throw new StorageError('storage/not-a-database', `${file} is a directory, not a factlog data file`);
-  if (stat.size === 0) {
-    // created, never written: LMDB initialises it when opening for writing
-    if (readOnly) throw new StorageError('storage/not-a-database', `${file} is empty: the database was never initialised`);
-    return;
-  }
-  const head = Buffer.alloc(LMDB_MAGIC_OFFSET + 4);
-  const fd = fs.openSync(file, 'r');
-  try {
-    fs.readSync(fd, head, 0, head.length, 0);
-  } finally {
-    fs.closeSync(fd);
-  }
-  if (!head.subarray(LMDB_MAGIC_OFFSET).equals(LMDB_MAGIC)) {
-    throw new StorageError('storage/not-a-database', `${file} is not an LMDB file written by factlog`);
-  }
 }
 
 /**

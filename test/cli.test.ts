@@ -237,6 +237,37 @@ describe('factlog CLI errors without a database', () => {
   });
 });
 
+describe('usage errors carry a code', () => {
+  it('unknown option and command, invalid choice, missing argument or option, extra arguments: one coded line, exit 1', async () => {
+    const cases: [string[], RegExp][] = [
+      [['stats', '--bogus'], /^error: unknown option '--bogus'.* \[cli\/unknown-option\]\n$/],
+      [['frobnicate'], /^error: unknown command 'frobnicate'.* \[cli\/unknown-command\]\n$/],
+      [['query', '--format', 'xml', '[:find ?e :where [?e :a]]'], /^error: option '--format <format>' argument 'xml' is invalid\..* \[cli\/invalid-argument\]\n$/],
+      [['pull'], /^error: missing required argument 'pattern' \[cli\/missing-argument\]\n$/],
+      [['query', '--limit'], /^error: option '--limit <n>' argument missing \[cli\/missing-argument\]\n$/],
+      [['replicate', '--from', 'x'], /^error: required option '--to <dir>' not specified \[cli\/missing-option\]\n$/],
+      [['init', 'extra'], /^error: too many arguments for 'init'.* \[cli\/too-many-arguments\]\n$/],
+    ];
+    const results = await Promise.all(cases.map(([args]) => factlog(args)));
+    results.forEach((r, i) => {
+      expect(r.stderr, cases[i]![0].join(' ')).toMatch(cases[i]![1]);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toBe('');
+    });
+  });
+
+  it('--help and --version still exit 0', async () => {
+    const [help, version, subHelp] = await Promise.all([factlog(['--help']), factlog(['--version']), factlog(['import', '--help'])]);
+    for (const r of [help, version, subHelp]) {
+      expect(r.code).toBe(0);
+      expect(r.stderr).toBe('');
+    }
+    expect(help.stdout).toMatch(/^Usage: factlog/);
+    expect(version.stdout.trim()).toBe('0.1.0');
+    expect(subHelp.stdout).toMatch(/^Usage: factlog import/);
+  });
+});
+
 describe('export / import', () => {
   const TXS = [
     `[{:db/ident :p/email :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}

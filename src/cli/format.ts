@@ -3,6 +3,7 @@ import { BigDec, Char, EdnList, Keyword, Sym, Tagged, Uuid } from '../../query-l
 import { printEdn } from '../../query-lang/edn/printer.js';
 import type { Query } from '../../query-lang/datalog/ast.js';
 import { printFindElem } from '../query/print.js';
+import { FactlogError } from '../../query-lang/errors.js';
 
 export type OutputFormat = 'table' | 'edn' | 'json';
 
@@ -10,7 +11,7 @@ export type OutputFormat = 'table' | 'edn' | 'json';
 export function defaultFormat(explicit: string | undefined, allowed: OutputFormat[] = ['table', 'edn', 'json']): OutputFormat {
   if (explicit === undefined) return process.stdout.isTTY && allowed.includes('table') ? 'table' : allowed.includes('edn') ? 'edn' : allowed[0]!;
   if (!(allowed as string[]).includes(explicit)) {
-    throw new Error(`unknown format ${JSON.stringify(explicit)} (one of ${allowed.join(', ')})`);
+    throw new FactlogError('cli/invalid-format', `unknown format ${JSON.stringify(explicit)} (one of ${allowed.join(', ')})`);
   }
   return explicit as OutputFormat;
 }

@@ -371,6 +371,61 @@ describe('export / import', () => {
   }
 });
 
+describe('import refuses malformed lines with a coded error, importing nothing', () => {
+  const HEAD = '{"t":1,"tx":13194139534313,"txInstant":"2024-01-01T00:00:00.000Z","datoms":[[13194139534313,":db/txInstant",{"#inst":"2024-01-01T00:00:00.000Z"},true]]}';
+  const datomLine = (t: number, value: string) =>
+    `{"t":${t},"tx":${13194139534312 + t},"txInstant":"2024-01-0${t}T00:00:00.000Z","datoms":[[1001,":a",${value},true]]}`;
+
+  /** Import `lines` into a new database: the result, and the database's t after it. */
+  async function importLines(lines: string[], env: Record<string, string> = {}): Promise<{ r: RunResult; t: number }> {
+    const dir = tempDir();
+    const file = path.join(dir, 'in.jsonl');
+    fs.writeFileSync(file, lines.join('\n') + '\n');
+    const db = path.join(dir, 'db');
+    expect((await factlog(['init', '--db', db])).code).toBe(0);
+    const r = await factlog(['import', '--db', db, file], { env });
+    const stats = await factlog(['stats', '--db', db, '--format', 'json']);
+    return { r, t: JSON.parse(stats.stdout)['basis-t'] };
+  }
+
+  function expectRefused(r: RunResult, pattern: RegExp): void {
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(pattern);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  }
+
+  it('a line longer than the limit: cli/line-too-long with its number and the limit', async () => {
+    const long = datomLine(2, JSON.stringify('x'.repeat(3 * 1024 * 1024)));
+    const [tooLong, fits] = await Promise.all([
+      importLines([HEAD, long, datomLine(3, '1')], { FACTLOG_IMPORT_MAX_LINE_BYTES: String(1024 * 1024) }),
+      importLines([HEAD, long, datomLine(3, '1')]),
+    ]);
+    expectRefused(tooLong.r, /^error: line 2 is longer than 1048576 bytes, the most import reads \(FACTLOG_IMPORT_MAX_LINE_BYTES\) \[cli\/line-too-long\]$/m);
+    expect(tooLong.t).toBe(0);
+    expect(fits.r.stderr).toMatch(/imported 3 transactions/);
+    expect(fits.t).toBe(3);
+  });
+
+  it('a malformed tagged value or a deeply nested line: cli/import naming the line', async () => {
+    let deep = '1';
+    for (let i = 0; i < 20_000; i++) deep = `{"#tuple":[${deep}]}`;
+    const cases: [string, RegExp][] = [
+      ['{"#bigint":"12abc"}', /^error: line 2: invalid #bigint "12abc" .*\[cli\/import\]$/m],
+      [deep, /^error: line 2: a value nested deeper than 100 levels .*\[cli\/import\]$/m],
+      ['{"#double":"abc"}', /^error: line 2: invalid #double "abc" .*\[cli\/import\]$/m],
+      ['{"#uuid":"nope"}', /^error: line 2: invalid #uuid "nope" .*\[cli\/import\]$/m],
+      ['{"#ref":"x"}', /^error: line 2: invalid #ref "x" .*\[cli\/import\]$/m],
+      ['{"#kw":"a","#sym":"b"}', /^error: line 2: an untagged object .*\[cli\/import\]$/m],
+    ];
+    const results = await Promise.all(cases.map(([value]) => importLines([HEAD, datomLine(2, value)])));
+    results.forEach(({ r, t }, i) => {
+      expectRefused(r, cases[i]![1]);
+      expect(t).toBe(0);
+    });
+  });
+});
+
 describe('factlog demo', () => {
   it('creates, recreates its own database, refuses a foreign one', async () => {
     const dir = tempDir();

@@ -3,16 +3,12 @@
 //
 // JSON lines:  {"t":3,"tx":1099511627779,"txInstant":"2026-01-02T00:00:00.000Z",
 //               "datoms":[[1003,":person/age",31,true],[1003,":person/age",30,false], ...]}
-// Values keep their type: strings, numbers and booleans as JSON; everything else tagged:
-//   {"#kw":"ns/name"} {"#inst":"ISO"} {"#uuid":"..."} {"#bigint":"123"} {"#ref":1003}
-//   {"#sym":"x"} {"#tuple":[...]} {"#double":"NaN"}; nil (a missing part of a composite tuple) as null
+// Values in tagged JSON (json-values.ts, the form every --format json prints); refs as {"#ref":1003}.
 // EDN lines:   {:t 3, :tx 1099511627779, :db/txInstant #inst "...", :datoms [[1003 :person/age 31 true] ...]}
 //   (refs are plain numbers there; the importer recognises them from the schema).
 import fs from 'node:fs';
 import path from 'node:path';
-import readline from 'node:readline';
 import { open, type Connection } from '../connection.js';
-import type { Value } from '../db/api.js';
 import type { Db } from '../db/db.js';
 import { FIRST_USER_EID } from '../db/schema.js';
 import { TX_BASE } from '../storage/encoding.js';
@@ -23,24 +19,11 @@ import { isUnsyncedMark } from '../storage/unsynced-marks.js';
 import { isRunning } from '../storage/processes.js';
 import { printEdn } from '../../query-lang/edn/printer.js';
 import { readEdn } from '../../query-lang/edn/reader.js';
-import { Keyword, Sym, Uuid } from '../../query-lang/edn/types.js';
+import { Keyword } from '../../query-lang/edn/types.js';
 import { CliError, formatError, openExisting } from './common.js';
+import { decodeJsonValue, encodeJsonValue, JsonValueError } from './json-values.js';
 
 // ---------------- export ----------------
-
-function jsonValue(v: Value | null, isRef: boolean): unknown {
-  if (v === null) return null; // a part missing from a composite tuple
-  if (isRef && typeof v === 'number') return { '#ref': v };
-  if (typeof v === 'string' || typeof v === 'boolean') return v;
-  if (typeof v === 'number') return Number.isFinite(v) ? v : { '#double': String(v) };
-  if (typeof v === 'bigint') return { '#bigint': v.toString() };
-  if (v instanceof Keyword) return { '#kw': v.fqn };
-  if (v instanceof Date) return { '#inst': v.toISOString() };
-  if (v instanceof Uuid) return { '#uuid': v.value };
-  if (v instanceof Sym) return { '#sym': v.name };
-  if (Array.isArray(v)) return { '#tuple': v.map((x) => jsonValue(x, false)) };
-  throw new CliError('cli/export', `cannot export value ${String(v)}`);
-}
 
 /** Every transaction after the bootstrap, one line each. */
 export function* exportLines(
@@ -65,7 +48,7 @@ export function* exportLines(
         t: entry.t,
         tx: entry.tx,
         txInstant: entry.instant.toISOString(),
-        datoms: datoms.map((d) => [d.e, ':' + d.ident.fqn, jsonValue(d.v, d.isRef), d.added]),
+        datoms: datoms.map((d) => [d.e, ':' + d.ident.fqn, encodeJsonValue(d.v, d.isRef), d.added]),
       });
     } else {
       const items = datoms.map((d) => `[${d.e} ${d.ident} ${printEdn(d.v)} ${d.added}]`);
@@ -108,39 +91,6 @@ interface ImportedTx {
   datoms: ImportedDatom[];
 }
 
-function fromJsonValue(x: unknown, lineNo: number): { v: unknown; ref: boolean } {
-  if (x === null || typeof x !== 'object') return { v: x, ref: false };
-  if (Array.isArray(x)) throw new CliError('cli/import', `line ${lineNo}: untagged array value`);
-  const [tag, payload] = Object.entries(x as Record<string, unknown>)[0] ?? [];
-  const str = () => {
-    if (typeof payload !== 'string') throw new CliError('cli/import', `line ${lineNo}: ${tag} needs a string`);
-    return payload;
-  };
-  switch (tag) {
-    case '#ref':
-      return { v: payload, ref: true };
-    case '#kw':
-      return { v: Keyword.of(str()), ref: false };
-    case '#inst': {
-      const d = new Date(str());
-      if (Number.isNaN(d.getTime())) throw new CliError('cli/import', `line ${lineNo}: invalid instant ${String(payload)}`);
-      return { v: d, ref: false };
-    }
-    case '#uuid':
-      return { v: new Uuid(str()), ref: false };
-    case '#bigint':
-      return { v: BigInt(str()), ref: false };
-    case '#sym':
-      return { v: Sym.of(str()), ref: false };
-    case '#double':
-      return { v: Number(str()), ref: false };
-    case '#tuple':
-      if (!Array.isArray(payload)) throw new CliError('cli/import', `line ${lineNo}: #tuple needs an array`);
-      return { v: payload.map((p) => fromJsonValue(p, lineNo).v), ref: false };
-  }
-  throw new CliError('cli/import', `line ${lineNo}: unknown value tag ${String(tag)}`);
-}
-
 function parseLine(line: string, lineNo: number): ImportedTx {
   const text = line.trim();
   const bad = (why: string) => new CliError('cli/import', `line ${lineNo}: ${why}`);
@@ -156,7 +106,14 @@ function parseLine(line: string, lineNo: number): ImportedTx {
       if (!Array.isArray(d) || d.length !== 4 || typeof d[0] !== 'number' || typeof d[1] !== 'string' || typeof d[3] !== 'boolean') {
         throw bad(`a datom is [e ":attr" value added], got ${JSON.stringify(d)}`);
       }
-      const { v, ref } = fromJsonValue(d[2], lineNo);
+      let decoded;
+      try {
+        decoded = decodeJsonValue(d[2]);
+      } catch (err) {
+        if (err instanceof JsonValueError) throw bad(err.message);
+        throw err;
+      }
+      const { v, ref } = decoded;
       return { e: d[0], attr: Keyword.of(d[1]), v, added: d[3], ref };
     });
     return { t: o.t, tx: o.tx, datoms };
@@ -286,6 +243,59 @@ export class Importer {
   }
 }
 
+/**
+ * The longest line import reads, in bytes (one transaction each; FACTLOG_IMPORT_MAX_LINE_BYTES
+ * sets another): well under the longest string Node can make (2^29 - 24 UTF-16 units), so a
+ * longer line is refused before it is made into one.
+ */
+export const MAX_LINE_BYTES = 256 * 1024 * 1024;
+
+function maxLineBytes(): number {
+  const text = process.env.FACTLOG_IMPORT_MAX_LINE_BYTES;
+  if (text === undefined || text === '') return MAX_LINE_BYTES;
+  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > MAX_LINE_BYTES) {
+    throw new CliError('cli/invalid-argument', `FACTLOG_IMPORT_MAX_LINE_BYTES must be a number of bytes from 1 to ${MAX_LINE_BYTES}, got ${JSON.stringify(text)}`);
+  }
+  return Number(text);
+}
+
+/**
+ * The lines of a stream of bytes and each one's length in bytes with its newline (a \r before the
+ * newline is dropped). A line's bytes are collected, checked against `maxBytes`, and only then
+ * decoded, so that no string longer than that is ever made.
+ */
+export async function* linesOf(stream: AsyncIterable<Buffer | string>, maxBytes: number): AsyncGenerator<{ line: string; bytes: number }> {
+  let parts: Buffer[] = [];
+  let length = 0;
+  let lineNo = 1;
+  const take = (bytes: Buffer) => {
+    length += bytes.length;
+    if (length > maxBytes) {
+      throw new CliError('cli/line-too-long', `line ${lineNo} is longer than ${maxBytes} bytes, the most import reads (FACTLOG_IMPORT_MAX_LINE_BYTES)`);
+    }
+    parts.push(bytes);
+  };
+  const line = () => {
+    const text = (parts.length === 1 ? parts[0]! : Buffer.concat(parts)).toString('utf8');
+    const result = { line: text.endsWith('\r') ? text.slice(0, -1) : text, bytes: length + 1 };
+    parts = [];
+    length = 0;
+    lineNo++;
+    return result;
+  };
+  for await (const chunk of stream) {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    let start = 0;
+    for (let nl = bytes.indexOf(10); nl >= 0; nl = bytes.indexOf(10, start)) {
+      take(bytes.subarray(start, nl));
+      yield line();
+      start = nl + 1;
+    }
+    if (start < bytes.length) take(bytes.subarray(start));
+  }
+  if (length > 0) yield line();
+}
+
 const IMPORT_BATCH_LINES = 256;
 const IMPORT_BATCH_BYTES = 1024 * 1024;
 
@@ -303,10 +313,9 @@ export async function importFile(conn: Connection, file: string, importer = new 
     } catch (err) {
       throw new CliError('cli/file', `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
-    stream = fs.createReadStream(file, 'utf8');
+    stream = fs.createReadStream(file);
   }
   const progress = process.stderr.isTTY && size > 0;
-  const rl = readline.createInterface({ input: stream, crlfDelay: Infinity });
   let read = 0;
   let lineNo = 0;
   let lastDraw = 0;
@@ -331,9 +340,8 @@ export async function importFile(conn: Connection, file: string, importer = new 
     if (progress) draw();
   };
   try {
-    for await (const line of rl) {
+    for await (const { line, bytes } of linesOf(stream, maxLineBytes())) {
       lineNo++;
-      const bytes = Buffer.byteLength(line) + 1;
       read += bytes;
       batch.push({ line, lineNo });
       batchBytes += bytes;

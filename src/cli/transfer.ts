@@ -13,12 +13,12 @@ import type { Db } from '../db/db.js';
 import { FIRST_USER_EID } from '../db/schema.js';
 import { TX_BASE } from '../storage/encoding.js';
 import { DATA_FILE } from '../storage/store.js';
-import { LOG_FILE } from '../storage/log-file.js';
-import { isGateTicket, throughEnvironmentGate, ticketPid } from '../storage/env-gate.js';
-import { isUnsyncedMark } from '../storage/unsynced-marks.js';
+import { LOG_FILE, syncDirectoryOf } from '../storage/log-file.js';
+import { throughEnvironmentGate, ticketPid } from '../storage/env-gate.js';
 import { isRunning } from '../storage/processes.js';
 import { printEdn } from '../../query-lang/edn/printer.js';
 import { readEdn } from '../../query-lang/edn/reader.js';
+import { FactlogError } from '../../query-lang/errors.js';
 import { Keyword } from '../../query-lang/edn/types.js';
 import { CliError, formatError, openExisting } from './common.js';
 import { decodeJsonValue, encodeJsonValue, JsonValueError } from './json-values.js';
@@ -300,7 +300,7 @@ const IMPORT_BATCH_LINES = 256;
 const IMPORT_BATCH_BYTES = 1024 * 1024;
 
 /** Import a file line by line; a progress bar on stderr when it is a terminal. */
-export async function importFile(conn: Connection, file: string, importer = new Importer(conn)): Promise<number> {
+export async function importFile(conn: Connection, file: string, importer = new Importer(conn), interruption?: Interruption): Promise<number> {
   if (conn.basisT !== 0) {
     throw new CliError('cli/import', `the database at ${conn.path} is not empty (t ${conn.basisT}); import needs a new database`);
   }
@@ -315,6 +315,7 @@ export async function importFile(conn: Connection, file: string, importer = new 
     }
     stream = fs.createReadStream(file);
   }
+  interruption?.watch(stream as { destroy(): void });
   const progress = process.stderr.isTTY && size > 0;
   let read = 0;
   let lineNo = 0;
@@ -337,6 +338,7 @@ export async function importFile(conn: Connection, file: string, importer = new 
     batch = [];
     batchBytes = 0;
     await importer.importLines(lines);
+    interruption?.check();
     if (progress) draw();
   };
   try {
@@ -348,6 +350,9 @@ export async function importFile(conn: Connection, file: string, importer = new 
       if (batch.length >= IMPORT_BATCH_LINES || batchBytes >= IMPORT_BATCH_BYTES) await flush();
     }
     if (batch.length) await flush();
+  } catch (err) {
+    interruption?.check(); // a signal ends the input stream: say so rather than how it ended
+    throw err;
   } finally {
     if (progress) {
       draw(true);
@@ -360,63 +365,153 @@ export async function importFile(conn: Connection, file: string, importer = new 
 // ---------------- an import is all or nothing ----------------
 //
 // Lines are committed in batches (one LMDB transaction holding the whole file would hold all of it
-// in memory), so a bad line can come after batches that are already in. Import only goes into an
-// empty database (t 0, nothing but the bootstrap), and a new database's bootstrap is always the
-// same; so when a line fails, the database is put back as it was by removing its files and
-// creating it again, in the same storage format. That is done only when the database holds
-// nothing but what this import wrote and no other process has it open.
+// in memory), and a process can die between two. So import writes a new database in a side
+// directory next to the target (<dir>.import-<pid>, which no command opens as a database) and
+// moves its files into the target only once it is complete and flushed, each file with one
+// rename(2), in the order that leaves a database that opens whole at every step: the target's log
+// file is removed (its LMDB file, at t 0, rewrites it), the new LMDB file replaces the old (with
+// its own log table it rewrites the log file if the process dies here), then the new log file
+// goes in. A killed import leaves the target as it was, at t 0; the next import removes the side
+// directory it left. Import only goes into an empty database (t 0), so nothing of the target is
+// lost; and it refuses when another process has the target open (its gate ticket says so) or
+// wrote to it meanwhile.
 
-/** Import `file` into the empty database at `dir`; on failure the database is left as it was. */
+/** SIGINT and SIGTERM during an import: noted, so that the import stops between batches and removes its side directory. */
+export class Interruption {
+  private signal: NodeJS.Signals | undefined;
+  private stream: { destroy(): void } | undefined;
+  private readonly onSignal = (signal: NodeJS.Signals) => {
+    this.signal = signal;
+    this.stream?.destroy(); // a read waiting on stdin would not notice otherwise
+  };
+
+  constructor() {
+    for (const signal of INTERRUPTS) process.on(signal, this.onSignal);
+  }
+
+  /** Destroy this input stream when a signal comes. */
+  watch(stream: { destroy(): void }): void {
+    this.stream = stream;
+  }
+
+  /** Throws when a signal came. */
+  check(): void {
+    if (this.signal) throw new CliError('cli/interrupted', `import interrupted by ${this.signal}; nothing imported, the database is as it was (t 0)`);
+  }
+
+  dispose(): void {
+    for (const signal of INTERRUPTS) process.off(signal, this.onSignal);
+  }
+}
+
+const INTERRUPTS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+/** Import `file` into the empty database at `dir`: all of it, or (a failure, a signal, a crash) nothing. */
 export async function importIntoEmpty(dir: string, file: string): Promise<{ count: number; basisT: number }> {
-  const conn = await openExisting(dir);
-  const importer = new Importer(conn);
-  const format = conn.store.format;
+  const { format, logFile } = await emptyTarget(dir);
+  removeLeftSideDirectories(dir);
+  const side = `${dir}.import-${process.pid}`;
+  const interruption = new Interruption();
   try {
-    await importFile(conn, file, importer);
+    fs.rmSync(side, { recursive: true, force: true }); // an earlier process with our pid
+    const conn = await openSide(side, format);
+    let count: number;
+    let basisT: number;
+    try {
+      count = await importFile(conn, file, new Importer(conn), interruption);
+      basisT = conn.basisT;
+    } finally {
+      await conn.close();
+    }
+    interruption.check();
+    // from here on a signal waits: the moves take milliseconds and the import is whole
+    moveIntoPlace(side, dir, logFile);
+    return { count, basisT };
   } catch (err) {
-    await conn.close();
-    if (importer.count === 0) throw err; // the first batch is one LMDB transaction: nothing went in
-    throw await undoImport(dir, importer.count, format, err);
+    if (err instanceof Error && !err.message.includes('nothing imported')) err.message += '; nothing imported, the database is as it was (t 0)';
+    throw err;
+  } finally {
+    interruption.dispose();
+    fs.rmSync(side, { recursive: true, force: true });
   }
-  const basisT = conn.basisT;
-  await conn.close();
-  return { count: importer.count, basisT };
 }
 
-/** Put the database back to t 0 after `imported` transactions of a failed import; the error to report. */
-async function undoImport(dir: string, imported: number, format: number, cause: unknown): Promise<Error> {
-  const error = cause instanceof Error ? cause : new Error(String(cause));
+/** How the target's log file looked when the import began: any commit since changes it. */
+interface FileIdentity {
+  ino: number;
+  size: number;
+  mtimeMs: number;
+}
+
+function identityOf(file: string): FileIdentity | undefined {
   try {
-    await recreateEmpty(dir, imported, format);
-    error.message += ` (the ${imported} transactions imported before it were undone: the database is empty again, t 0)`;
-  } catch (undoErr) {
-    error.message +=
-      ` (${imported} transactions were imported before it and could not be undone: ${formatError(undoErr)};` +
-      ` remove ${dir} and run \`factlog init\` again)`;
+    const { ino, size, mtimeMs } = fs.statSync(file);
+    return { ino, size, mtimeMs };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
   }
-  return error;
 }
 
-/** The files a database keeps in its directory, besides gate tickets and unsynced marks. */
-const DATABASE_FILES = [DATA_FILE, `${DATA_FILE}-lock`, LOG_FILE];
-
-async function recreateEmpty(dir: string, imported: number, format: number): Promise<void> {
+/** The target's storage format, after checking that it is a database at t 0. */
+async function emptyTarget(dir: string): Promise<{ format: number; logFile: FileIdentity | undefined }> {
   const conn = await openExisting(dir);
-  const basisT = conn.basisT;
+  const { basisT, store } = conn;
   await conn.close();
-  if (basisT !== imported) {
-    throw new CliError('cli/import-undo', `the database is at t ${basisT} but the import wrote t 1 to ${imported}: something else wrote to it`);
+  if (basisT !== 0) throw new CliError('cli/import', `the database at ${dir} is not empty (t ${basisT}); import needs a new database`);
+  return { format: store.format, logFile: identityOf(path.join(dir, LOG_FILE)) };
+}
+
+const SIDE_DIRECTORY = /\.import-(\d+)$/;
+
+/** Remove the side directories of imports into `dir` whose process is gone (killed mid-import). */
+function removeLeftSideDirectories(dir: string): void {
+  const parent = path.dirname(dir);
+  const prefix = `${path.basename(dir)}.import-`;
+  for (const name of fs.readdirSync(parent)) {
+    const pid = name.startsWith(prefix) ? Number(SIDE_DIRECTORY.exec(name)?.[1]) : NaN;
+    if (name === `${prefix}${pid}` && (pid === process.pid || !isRunning(pid))) fs.rmSync(path.join(parent, name), { recursive: true, force: true });
   }
-  // in the environment gate no other process can open the database meanwhile
+}
+
+async function openSide(side: string, format: number): Promise<Connection> {
+  try {
+    // each batch need not reach the disk: the files are flushed once, before they are moved in
+    return await open({ path: side, create: true, createFormat: format, durability: 'process' });
+  } catch (err) {
+    if (err instanceof FactlogError) throw err;
+    throw new CliError('cli/import', `cannot make the side directory ${side} to import into: ${formatError(err)}`);
+  }
+}
+
+/** Move the complete database in `side` into `dir` (see above); in the gate, so no process opens `dir` meanwhile. */
+function moveIntoPlace(side: string, dir: string, logFileBefore: FileIdentity | undefined): void {
+  for (const name of [DATA_FILE, LOG_FILE]) syncFile(path.join(side, name));
   throughEnvironmentGate(dir, () => {
-    const foreign = fs.readdirSync(dir).filter((name) => !DATABASE_FILES.includes(name) && !isGateTicket(name) && !isUnsyncedMark(name));
-    if (foreign.length) throw new CliError('cli/import-undo', `${dir} holds other files (${foreign.slice(0, 3).join(', ')})`);
     const user = otherProcessUsing(dir);
-    if (user !== undefined) throw new CliError('cli/import-undo', `process ${user} has the database open`);
-    for (const name of DATABASE_FILES) fs.rmSync(path.join(dir, name), { force: true });
+    if (user !== undefined) {
+      throw new CliError('cli/import-busy', `process ${user} has the database at ${dir} open; nothing imported (import again once it is closed)`);
+    }
+    if (JSON.stringify(identityOf(path.join(dir, LOG_FILE))) !== JSON.stringify(logFileBefore)) {
+      throw new CliError('cli/import-busy', `the database at ${dir} was written to while importing; nothing imported`);
+    }
+    fs.rmSync(path.join(dir, LOG_FILE), { force: true });
+    fs.rmSync(path.join(dir, `${DATA_FILE}-lock`), { force: true });
+    syncDirectoryOf(path.join(dir, LOG_FILE));
+    fs.renameSync(path.join(side, DATA_FILE), path.join(dir, DATA_FILE));
+    syncDirectoryOf(path.join(dir, DATA_FILE));
+    fs.renameSync(path.join(side, LOG_FILE), path.join(dir, LOG_FILE));
+    syncDirectoryOf(path.join(dir, LOG_FILE));
   });
-  const fresh = await open({ path: dir, create: true, createFormat: format });
-  await fresh.close();
+}
+
+function syncFile(file: string): void {
+  const fd = fs.openSync(file, 'r+');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** The pid of another running process with a gate ticket in `dir` (a store holds one from open to close). */

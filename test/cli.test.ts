@@ -8,6 +8,7 @@ import { open } from '../src/index.js';
 import { q } from '../src/query/index.js';
 import { FORMAT_VERSION } from '../src/storage/store.js';
 import { displayWidth, escapeControls } from '../src/cli/format.js';
+import { decodeJsonValue } from '../src/cli/json-values.js';
 import { cleanupTempDirs, factlog, tempDir, type RunResult } from './helpers/cli.js';
 
 afterAll(cleanupTempDirs);
@@ -107,10 +108,10 @@ describe('factlog CLI on one database', () => {
       [3, 'retract', 30],
       [3, 'assert', 31],
     ]);
-    expect(rows[0].instant).toBe('2025-02-01T00:00:00.000Z');
+    expect(rows[0].instant).toEqual({ '#inst': '2025-02-01T00:00:00.000Z' });
     expect(rows[0]['tx-meta']).toEqual({ 'tx/who': 'seed' });
     const changes = diff.stdout.trim().split('\n').map((l) => JSON.parse(l));
-    expect(changes.map((c) => [c.op, c.attr, c.value]).sort()).toEqual(
+    expect(changes.map((c) => [c.op, `:${c.attr['#kw']}`, c.value]).sort()).toEqual(
       [
         ['+', ':person/age', 31],
         ['+', ':tx/who', 'cleanup'],
@@ -131,8 +132,8 @@ describe('factlog CLI on one database', () => {
     const s = JSON.parse(stats.stdout);
     expect(s.transactions).toBe(5);
     expect(s['basis-t']).toBe(4);
-    expect(s['first-tx-instant']).toBe('2025-01-01T00:00:00.000Z');
-    expect(s['last-tx-instant']).toBe('2025-04-01T00:00:00.000Z');
+    expect(s['first-tx-instant']).toEqual({ '#inst': '2025-01-01T00:00:00.000Z' });
+    expect(s['last-tx-instant']).toEqual({ '#inst': '2025-04-01T00:00:00.000Z' });
     expect(s.attributes[':person/age']).toBe(1);
     expect(s.indexes.eavt).toBeGreaterThan(0);
     expect(s['size-bytes']).toBeGreaterThan(0);
@@ -550,6 +551,27 @@ describe('output details', () => {
     expect(stats.stdout).toMatch(/storage-format +\| \d+\n\nindex +\| datoms\n/);
     expect(stats.stdout).toMatch(/\n\nattribute +\| datoms\n/);
     expect(keys.stdout).toBe('name | id\n-----+---\n0 rows\n');
+  });
+
+  it('--format json prints values that look alike apart, tagged as export writes them', async () => {
+    const db = path.join(tempDir(), 'db');
+    expect((await factlog(['init', '--db', db])).code).toBe(0);
+    const inputs = '[9007199254740993N "9007199254740993" :k/w ":k/w" k/w "k/w" 5N "5" -0.0 ##NaN "NaN" ##Inf [1 nil] "[1 nil]"' +
+      ' #inst "2024-01-01T00:00:00Z" "2024-01-01T00:00:00.000Z" #uuid "6f1c2a4e-1b2c-4d5e-8f90-123456789abc" "6f1c2a4e-1b2c-4d5e-8f90-123456789abc"]';
+    const r = await factlog(['query', '--db', db, '--format', 'json', '[:find [?v ...] :in $ [?v ...]]', inputs]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const printed: unknown[] = JSON.parse(r.stdout);
+    expect(printed).toHaveLength(18);
+    expect(new Set(printed.map((p) => JSON.stringify(p))).size).toBe(18);
+    expect(printed).toContainEqual({ '#bigint': '9007199254740993' });
+    expect(printed).toContainEqual({ '#kw': 'k/w' });
+    expect(printed).toContainEqual({ '#sym': 'k/w' });
+    expect(printed).toContainEqual({ '#double': '-0' });
+    expect(printed).toContainEqual({ '#tuple': [1, null] });
+    const back = printed.map((p) => decodeJsonValue(p).v);
+    expect(back).toContainEqual(9007199254740993n);
+    expect(back.filter((v) => Object.is(v, -0))).toHaveLength(1);
   });
 });
 

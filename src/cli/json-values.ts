@@ -51,12 +51,13 @@ export function encodeJsonValue(v: unknown, isRef = false): unknown {
 }
 
 /**
- * A plain object (a pull result, a :keys row, an entity) as a JSON object with encoded values. Its
- * arrays are collections (a cardinality-many attribute's values), each element a value.
+ * A plain object (a pull result, an entity, a row of named columns) as a JSON object with encoded
+ * values. `arraysAreCollections`: in a pull result or an entity an array holds a cardinality-many
+ * attribute's values, each encoded; in a row it is a tuple value.
  */
-export function encodeJsonObject(o: Record<string, unknown>): unknown {
+export function encodeJsonObject(o: Record<string, unknown>, arraysAreCollections = true): unknown {
   const out: Record<string, unknown> = {};
-  for (const [k, x] of Object.entries(o)) out[k] = Array.isArray(x) ? x.map((e) => encodeJsonValue(e)) : encodeJsonValue(x);
+  for (const [k, x] of Object.entries(o)) out[k] = arraysAreCollections && Array.isArray(x) ? x.map((e) => encodeJsonValue(e)) : encodeJsonValue(x);
   const keys = Object.keys(out);
   return keys.length === 1 && keys[0]!.startsWith('#') ? { '#map': [[keys[0], out[keys[0]!]]] } : out;
 }

@@ -412,12 +412,12 @@ describe('import refuses malformed lines with a coded error, importing nothing',
     let deep = '1';
     for (let i = 0; i < 20_000; i++) deep = `{"#tuple":[${deep}]}`;
     const cases: [string, RegExp][] = [
-      ['{"#bigint":"12abc"}', /^error: line 2: invalid #bigint "12abc" .*\[cli\/import\]$/m],
-      [deep, /^error: line 2: a value nested deeper than 100 levels .*\[cli\/import\]$/m],
-      ['{"#double":"abc"}', /^error: line 2: invalid #double "abc" .*\[cli\/import\]$/m],
-      ['{"#uuid":"nope"}', /^error: line 2: invalid #uuid "nope" .*\[cli\/import\]$/m],
-      ['{"#ref":"x"}', /^error: line 2: invalid #ref "x" .*\[cli\/import\]$/m],
-      ['{"#kw":"a","#sym":"b"}', /^error: line 2: an untagged object .*\[cli\/import\]$/m],
+      ['{"#bigint":"12abc"}', /^error: line 2: invalid #bigint "12abc".*; nothing imported.*\[cli\/import\]$/m],
+      [deep, /^error: line 2: a value nested deeper than 100 levels.*; nothing imported.*\[cli\/import\]$/m],
+      ['{"#double":"abc"}', /^error: line 2: invalid #double "abc".*; nothing imported.*\[cli\/import\]$/m],
+      ['{"#uuid":"nope"}', /^error: line 2: invalid #uuid "nope".*; nothing imported.*\[cli\/import\]$/m],
+      ['{"#ref":"x"}', /^error: line 2: invalid #ref "x".*; nothing imported.*\[cli\/import\]$/m],
+      ['{"#kw":"a","#sym":"b"}', /^error: line 2: an untagged object.*; nothing imported.*\[cli\/import\]$/m],
     ];
     const results = await Promise.all(cases.map(([value]) => importLines([HEAD, datomLine(2, value)])));
     results.forEach(({ r, t }, i) => {

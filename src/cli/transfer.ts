@@ -428,7 +428,8 @@ export async function importIntoEmpty(dir: string, file: string): Promise<{ coun
     moveIntoPlace(side, dir, logFile);
     return { count, basisT };
   } catch (err) {
-    if (err instanceof Error && !err.message.includes('nothing imported')) err.message += '; nothing imported, the database is as it was (t 0)';
+    const said = err instanceof CliError && (err.code === 'cli/import-move' || err.message.includes('nothing imported'));
+    if (err instanceof Error && !said) err.message += '; nothing imported, the database is as it was (t 0)';
     throw err;
   } finally {
     interruption.dispose();
@@ -495,13 +496,18 @@ function moveIntoPlace(side: string, dir: string, logFileBefore: FileIdentity | 
     if (JSON.stringify(identityOf(path.join(dir, LOG_FILE))) !== JSON.stringify(logFileBefore)) {
       throw new CliError('cli/import-busy', `the database at ${dir} was written to while importing; nothing imported`);
     }
-    fs.rmSync(path.join(dir, LOG_FILE), { force: true });
-    fs.rmSync(path.join(dir, `${DATA_FILE}-lock`), { force: true });
-    syncDirectoryOf(path.join(dir, LOG_FILE));
-    fs.renameSync(path.join(side, DATA_FILE), path.join(dir, DATA_FILE));
-    syncDirectoryOf(path.join(dir, DATA_FILE));
-    fs.renameSync(path.join(side, LOG_FILE), path.join(dir, LOG_FILE));
-    syncDirectoryOf(path.join(dir, LOG_FILE));
+    try {
+      fs.rmSync(path.join(dir, LOG_FILE), { force: true });
+      fs.rmSync(path.join(dir, `${DATA_FILE}-lock`), { force: true });
+      syncDirectoryOf(path.join(dir, LOG_FILE));
+      fs.renameSync(path.join(side, DATA_FILE), path.join(dir, DATA_FILE));
+      syncDirectoryOf(path.join(dir, DATA_FILE));
+      fs.renameSync(path.join(side, LOG_FILE), path.join(dir, LOG_FILE));
+      syncDirectoryOf(path.join(dir, LOG_FILE));
+    } catch (err) {
+      // every step leaves a database that opens, at t 0 or complete: which one, only opening it tells
+      throw new CliError('cli/import-move', `moving the imported files into ${dir} failed (${formatError(err)}); the database there is either as it was (t 0) or complete: \`factlog stats\` tells which`);
+    }
   });
 }
 

@@ -186,3 +186,123 @@ describe('factlog import (bulk)', () => {
     await db.close();
   });
 });
+
+describe('an interrupted import is all or nothing', () => {
+  const TXS = 6000;
+  const PEOPLE = 2 * (TXS - 1);
+
+  /** An export of TXS transactions (the schema, then people two a transaction). */
+  async function bigExport(dir: string): Promise<string> {
+    const src = path.join(dir, 'src');
+    const conn = await open({ path: src });
+    await conn.transact(SCHEMA);
+    await conn.close();
+    const head = await factlog(['export', '--db', src]);
+    expect(head.code).toBe(0);
+    const file = path.join(dir, 'big.jsonl');
+    const body = path.join(dir, 'body.jsonl');
+    writeExport(body, TXS - 1, 2);
+    fs.writeFileSync(file, head.stdout);
+    fs.appendFileSync(file, fs.readFileSync(body));
+    return file;
+  }
+
+  /** `factlog import` in a child process, sent `signal` after `delayMs`: its exit code and signal. */
+  function importKilledAfter(db: string, file: string, signal: NodeJS.Signals, delayMs: number) {
+    return new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve, reject) => {
+      const child = spawn(process.execPath, [BIN, 'import', '--db', db, file], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      const timer = setTimeout(() => child.kill(signal), delayMs);
+      child.on('error', reject);
+      child.on('close', (code, sig) => {
+        clearTimeout(timer);
+        resolve({ code, signal: sig, stderr });
+      });
+    });
+  }
+
+  async function stateOf(db: string): Promise<{ t: number; people: number }> {
+    const conn = await open({ path: db, create: false });
+    try {
+      return { t: conn.basisT, people: q('[:find (count ?e) . :where [?e :name]]', conn.db()) ?? 0 };
+    } finally {
+      await conn.close();
+    }
+  }
+
+  const sideDirs = (db: string) => fs.readdirSync(path.dirname(db)).filter((name) => name.startsWith(`${path.basename(db)}.import-`));
+
+  it('SIGKILL, SIGTERM and SIGINT at several points leave the database empty or complete; a rerun completes it', async () => {
+    const dir = tempDir('factlog-bulk-');
+    const file = await bigExport(dir);
+    const full = path.join(dir, 'full');
+    expect((await factlog(['init', '--db', full])).code).toBe(0);
+    const started = Date.now();
+    const whole = await run([BIN, 'import', '--db', full, file]);
+    const ms = Date.now() - started;
+    expect(whole.stderr).toMatch(new RegExp(`imported ${TXS} transactions`));
+    expect(await stateOf(full)).toEqual({ t: TXS, people: PEOPLE });
+
+    const kills: [NodeJS.Signals, number][] = [
+      ['SIGKILL', 0.3], ['SIGKILL', 0.6], ['SIGKILL', 0.9],
+      ['SIGTERM', 0.4], ['SIGINT', 0.5], ['SIGINT', 0.8],
+    ];
+    // the killed imports run side by side (then the reruns), so the points are rough: early to late
+    const dbs = kills.map(([signal, at]) => path.join(dir, `${signal}-${at}`));
+    for (const db of dbs) expect((await factlog(['init', '--db', db])).code).toBe(0);
+    const killed = await Promise.all(kills.map(([signal, at], i) => importKilledAfter(dbs[i]!, file, signal, Math.round(at * ms))));
+    const outcomes: string[] = [];
+    const reruns: Promise<void>[] = [];
+    for (const [i, [signal, at]] of kills.entries()) {
+      const db = dbs[i]!;
+      const state = await stateOf(db);
+      outcomes.push(`${signal} at ${Math.round(at * ms)} ms: t ${state.t} (${killed[i]!.signal ?? `exit ${killed[i]!.code}`}) ${killed[i]!.stderr.trim()}`);
+      expect([0, TXS], outcomes.join('\n')).toContain(state.t);
+      expect(state.people).toBe(state.t === TXS ? PEOPLE : 0);
+      // a handled signal cleans up after itself; a SIGKILL's side directory is the next import's to remove
+      if (signal !== 'SIGKILL') expect(sideDirs(db)).toEqual([]);
+      if (state.t === 0) {
+        reruns.push(
+          run([BIN, 'import', '--db', db, file]).then(async (rerun) => {
+            expect(rerun.stderr).toMatch(new RegExp(`imported ${TXS} transactions`));
+            expect(rerun.code).toBe(0);
+            expect(await stateOf(db)).toEqual({ t: TXS, people: PEOPLE });
+            expect(sideDirs(db)).toEqual([]);
+          }),
+        );
+      }
+    }
+    await Promise.all(reruns);
+    console.log(`full import ${ms} ms; ${outcomes.join('; ')}`);
+    expect(outcomes.filter((o) => /: t 0 /.test(o)).length).toBeGreaterThan(0);
+  }, 300_000);
+
+  it('refuses while another process has the database open, and imports nothing', async () => {
+    const dir = tempDir('factlog-bulk-');
+    const src = path.join(dir, 'src');
+    const conn = await open({ path: src });
+    await conn.transact(SCHEMA);
+    await conn.transact([{ name: 'Ann', age: 3 }]);
+    await conn.close();
+    const file = path.join(dir, 'small.jsonl');
+    fs.writeFileSync(file, (await factlog(['export', '--db', src])).stdout);
+    const db = path.join(dir, 'db');
+    expect((await factlog(['init', '--db', db])).code).toBe(0);
+    const holder = await open({ path: db, create: false });
+    let refused;
+    try {
+      refused = await factlog(['import', '--db', db, file]);
+      expect(holder.basisT).toBe(0);
+    } finally {
+      await holder.close();
+    }
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(new RegExp(`^error: process ${process.pid} has the database at .* open; nothing imported .*\\[cli/import-busy\\]\\n$`));
+    expect(sideDirs(db)).toEqual([]);
+    expect((await stateOf(db)).t).toBe(0);
+    const retried = await factlog(['import', '--db', db, file]);
+    expect(retried.code).toBe(0);
+    expect(await stateOf(db)).toEqual({ t: 2, people: 1 });
+  }, 60_000);
+});

@@ -10,6 +10,7 @@ import { open } from '../src/index.js';
 import { q } from '../src/query/index.js';
 import { FORMAT_VERSION } from '../src/storage/store.js';
 import { displayWidth, escapeControls } from '../src/cli/format.js';
+import { decodeJsonValue } from '../src/cli/json-values.js';
 import { cleanupTempDirs, factlog, tempDir, type RunResult } from './helpers/cli.js';
 
 afterAll(cleanupTempDirs);
@@ -109,10 +110,10 @@ describe('factlog CLI on one database', () => {
       [3, 'retract', 30],
       [3, 'assert', 31],
     ]);
-    expect(rows[0].instant).toBe('2025-02-01T00:00:00.000Z');
+    expect(rows[0].instant).toEqual({ '#inst': '2025-02-01T00:00:00.000Z' });
     expect(rows[0]['tx-meta']).toEqual({ 'tx/who': 'seed' });
     const changes = diff.stdout.trim().split('\n').map((l) => JSON.parse(l));
-    expect(changes.map((c) => [c.op, c.attr, c.value]).sort()).toEqual(
+    expect(changes.map((c) => [c.op, `:${c.attr['#kw']}`, c.value]).sort()).toEqual(
       [
         ['+', ':person/age', 31],
         ['+', ':tx/who', 'cleanup'],
@@ -133,8 +134,8 @@ describe('factlog CLI on one database', () => {
     const s = JSON.parse(stats.stdout);
     expect(s.transactions).toBe(5);
     expect(s['basis-t']).toBe(4);
-    expect(s['first-tx-instant']).toBe('2025-01-01T00:00:00.000Z');
-    expect(s['last-tx-instant']).toBe('2025-04-01T00:00:00.000Z');
+    expect(s['first-tx-instant']).toEqual({ '#inst': '2025-01-01T00:00:00.000Z' });
+    expect(s['last-tx-instant']).toEqual({ '#inst': '2025-04-01T00:00:00.000Z' });
     expect(s.attributes[':person/age']).toBe(1);
     expect(s.indexes.eavt).toBeGreaterThan(0);
     expect(s['size-bytes']).toBeGreaterThan(0);
@@ -236,6 +237,37 @@ describe('factlog CLI errors without a database', () => {
       expect(r.stderr).toMatch(/^error: no factlog database at .*nothing-here/);
     }
     expect(fs.existsSync(missing)).toBe(false);
+  });
+});
+
+describe('usage errors carry a code', () => {
+  it('unknown option and command, invalid choice, missing argument or option, extra arguments: one coded line, exit 1', async () => {
+    const cases: [string[], RegExp][] = [
+      [['stats', '--bogus'], /^error: unknown option '--bogus'.* \[cli\/unknown-option\]\n$/],
+      [['frobnicate'], /^error: unknown command 'frobnicate'.* \[cli\/unknown-command\]\n$/],
+      [['query', '--format', 'xml', '[:find ?e :where [?e :a]]'], /^error: option '--format <format>' argument 'xml' is invalid\..* \[cli\/invalid-argument\]\n$/],
+      [['pull'], /^error: missing required argument 'pattern' \[cli\/missing-argument\]\n$/],
+      [['query', '--limit'], /^error: option '--limit <n>' argument missing \[cli\/missing-argument\]\n$/],
+      [['replicate', '--from', 'x'], /^error: required option '--to <dir>' not specified \[cli\/missing-option\]\n$/],
+      [['init', 'extra'], /^error: too many arguments for 'init'.* \[cli\/too-many-arguments\]\n$/],
+    ];
+    const results = await Promise.all(cases.map(([args]) => factlog(args)));
+    results.forEach((r, i) => {
+      expect(r.stderr, cases[i]![0].join(' ')).toMatch(cases[i]![1]);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toBe('');
+    });
+  });
+
+  it('--help and --version still exit 0', async () => {
+    const [help, version, subHelp] = await Promise.all([factlog(['--help']), factlog(['--version']), factlog(['import', '--help'])]);
+    for (const r of [help, version, subHelp]) {
+      expect(r.code).toBe(0);
+      expect(r.stderr).toBe('');
+    }
+    expect(help.stdout).toMatch(/^Usage: factlog/);
+    expect(version.stdout.trim()).toBe('0.1.0');
+    expect(subHelp.stdout).toMatch(/^Usage: factlog import/);
   });
 });
 
@@ -342,6 +374,61 @@ describe('export / import', () => {
   }
 });
 
+describe('import refuses malformed lines with a coded error, importing nothing', () => {
+  const HEAD = '{"t":1,"tx":13194139534313,"txInstant":"2024-01-01T00:00:00.000Z","datoms":[[13194139534313,":db/txInstant",{"#inst":"2024-01-01T00:00:00.000Z"},true]]}';
+  const datomLine = (t: number, value: string) =>
+    `{"t":${t},"tx":${13194139534312 + t},"txInstant":"2024-01-0${t}T00:00:00.000Z","datoms":[[1001,":a",${value},true]]}`;
+
+  /** Import `lines` into a new database: the result, and the database's t after it. */
+  async function importLines(lines: string[], env: Record<string, string> = {}): Promise<{ r: RunResult; t: number }> {
+    const dir = tempDir();
+    const file = path.join(dir, 'in.jsonl');
+    fs.writeFileSync(file, lines.join('\n') + '\n');
+    const db = path.join(dir, 'db');
+    expect((await factlog(['init', '--db', db])).code).toBe(0);
+    const r = await factlog(['import', '--db', db, file], { env });
+    const stats = await factlog(['stats', '--db', db, '--format', 'json']);
+    return { r, t: JSON.parse(stats.stdout)['basis-t'] };
+  }
+
+  function expectRefused(r: RunResult, pattern: RegExp): void {
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(pattern);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  }
+
+  it('a line longer than the limit: cli/line-too-long with its number and the limit', async () => {
+    const long = datomLine(2, JSON.stringify('x'.repeat(3 * 1024 * 1024)));
+    const [tooLong, fits] = await Promise.all([
+      importLines([HEAD, long, datomLine(3, '1')], { FACTLOG_IMPORT_MAX_LINE_BYTES: String(1024 * 1024) }),
+      importLines([HEAD, long, datomLine(3, '1')]),
+    ]);
+    expectRefused(tooLong.r, /^error: line 2 is longer than 1048576 bytes, the most import reads \(FACTLOG_IMPORT_MAX_LINE_BYTES\); nothing imported.* \[cli\/line-too-long\]$/m);
+    expect(tooLong.t).toBe(0);
+    expect(fits.r.stderr).toMatch(/imported 3 transactions/);
+    expect(fits.t).toBe(3);
+  });
+
+  it('a malformed tagged value or a deeply nested line: cli/import naming the line', async () => {
+    let deep = '1';
+    for (let i = 0; i < 20_000; i++) deep = `{"#tuple":[${deep}]}`;
+    const cases: [string, RegExp][] = [
+      ['{"#bigint":"12abc"}', /^error: line 2: invalid #bigint "12abc".*; nothing imported.*\[cli\/import\]$/m],
+      [deep, /^error: line 2: a value nested deeper than 100 levels.*; nothing imported.*\[cli\/import\]$/m],
+      ['{"#double":"abc"}', /^error: line 2: invalid #double "abc".*; nothing imported.*\[cli\/import\]$/m],
+      ['{"#uuid":"nope"}', /^error: line 2: invalid #uuid "nope".*; nothing imported.*\[cli\/import\]$/m],
+      ['{"#ref":"x"}', /^error: line 2: invalid #ref "x".*; nothing imported.*\[cli\/import\]$/m],
+      ['{"#kw":"a","#sym":"b"}', /^error: line 2: an untagged object.*; nothing imported.*\[cli\/import\]$/m],
+    ];
+    const results = await Promise.all(cases.map(([value]) => importLines([HEAD, datomLine(2, value)])));
+    results.forEach(({ r, t }, i) => {
+      expectRefused(r, cases[i]![1]);
+      expect(t).toBe(0);
+    });
+   }, 180_000);
+});
+
 describe('factlog demo', () => {
   it('creates, recreates its own database, refuses a foreign one', async () => {
     const dir = tempDir();
@@ -388,7 +475,7 @@ describe('import is all or nothing', () => {
     const failed = await factlog(['import', '--db', dst, broken]);
     expect(failed.code).toBe(1);
     expect(failed.stderr.trim().split('\n')).toHaveLength(1);
-    expect(failed.stderr).toMatch(/^error: line 590 \(t 590\): .*not a number.*undone: the database is empty again, t 0\) \[cli\/import\]$/m);
+    expect(failed.stderr).toMatch(/^error: line 590 \(t 590\): .*not a number.*; nothing imported, the database is as it was \(t 0\) \[cli\/import\]$/m);
     const stats = JSON.parse((await factlog(['stats', '--db', dst, '--format', 'json'])).stdout);
     expect(stats['basis-t']).toBe(0);
     expect(stats.attributes[':n/i']).toBeUndefined();
@@ -466,6 +553,27 @@ describe('output details', () => {
     expect(stats.stdout).toMatch(/storage-format +\| \d+\n\nindex +\| datoms\n/);
     expect(stats.stdout).toMatch(/\n\nattribute +\| datoms\n/);
     expect(keys.stdout).toBe('name | id\n-----+---\n0 rows\n');
+  });
+
+  it('--format json prints values that look alike apart, tagged as export writes them', async () => {
+    const db = path.join(tempDir(), 'db');
+    expect((await factlog(['init', '--db', db])).code).toBe(0);
+    const inputs = '[9007199254740993N "9007199254740993" :k/w ":k/w" k/w "k/w" 5N "5" -0.0 ##NaN "NaN" ##Inf [1 nil] "[1 nil]"' +
+      ' #inst "2024-01-01T00:00:00Z" "2024-01-01T00:00:00.000Z" #uuid "6f1c2a4e-1b2c-4d5e-8f90-123456789abc" "6f1c2a4e-1b2c-4d5e-8f90-123456789abc"]';
+    const r = await factlog(['query', '--db', db, '--format', 'json', '[:find [?v ...] :in $ [?v ...]]', inputs]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const printed: unknown[] = JSON.parse(r.stdout);
+    expect(printed).toHaveLength(18);
+    expect(new Set(printed.map((p) => JSON.stringify(p))).size).toBe(18);
+    expect(printed).toContainEqual({ '#bigint': '9007199254740993' });
+    expect(printed).toContainEqual({ '#kw': 'k/w' });
+    expect(printed).toContainEqual({ '#sym': 'k/w' });
+    expect(printed).toContainEqual({ '#double': '-0' });
+    expect(printed).toContainEqual({ '#tuple': [1, null] });
+    const back = printed.map((p) => decodeJsonValue(p).v);
+    expect(back).toContainEqual(9007199254740993n);
+    expect(back.filter((v) => Object.is(v, -0))).toHaveLength(1);
   });
 });
 

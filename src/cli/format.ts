@@ -1,8 +1,9 @@
 // Output: aligned tables for people, EDN and JSON for programs. Shared by the CLI and the REPL.
-import { BigDec, Char, EdnList, Keyword, Sym, Tagged, Uuid } from '../../query-lang/edn/types.js';
 import { printEdn } from '../../query-lang/edn/printer.js';
 import type { Query } from '../../query-lang/datalog/ast.js';
 import { printFindElem } from '../query/print.js';
+import { FactlogError } from '../../query-lang/errors.js';
+import { encodeJsonObject, encodeJsonValue } from './json-values.js';
 
 export type OutputFormat = 'table' | 'edn' | 'json';
 
@@ -10,7 +11,7 @@ export type OutputFormat = 'table' | 'edn' | 'json';
 export function defaultFormat(explicit: string | undefined, allowed: OutputFormat[] = ['table', 'edn', 'json']): OutputFormat {
   if (explicit === undefined) return process.stdout.isTTY && allowed.includes('table') ? 'table' : allowed.includes('edn') ? 'edn' : allowed[0]!;
   if (!(allowed as string[]).includes(explicit)) {
-    throw new Error(`unknown format ${JSON.stringify(explicit)} (one of ${allowed.join(', ')})`);
+    throw new FactlogError('cli/invalid-format', `unknown format ${JSON.stringify(explicit)} (one of ${allowed.join(', ')})`);
   }
   return explicit as OutputFormat;
 }
@@ -31,26 +32,9 @@ export function cell(v: unknown): string {
   return edn(v);
 }
 
-/** JSON-friendly form: keywords ":ns/name", instants ISO, uuids strings, bigints as strings, sets as arrays. */
+/** A value, row or result as --format json prints it: tagged JSON (json-values.ts), lossless. */
 export function toJsonValue(v: unknown): unknown {
-  if (v === null || v === undefined) return null;
-  if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
-  if (typeof v === 'number') return Number.isFinite(v) ? v : String(v);
-  if (typeof v !== 'object') return v;
-  if (v instanceof Keyword || v instanceof Sym || v instanceof Uuid || v instanceof Char || v instanceof BigDec) return v.toString();
-  if (v instanceof Date) return Number.isNaN(v.getTime()) ? null : v.toISOString();
-  if (Array.isArray(v)) return v.map(toJsonValue);
-  if (v instanceof EdnList) return v.items.map(toJsonValue);
-  if (v instanceof Set) return [...v].map(toJsonValue);
-  if (v instanceof Tagged) return { [`#${v.tag}`]: toJsonValue(v.value) };
-  if (v instanceof Map) {
-    const o: Record<string, unknown> = {};
-    for (const [k, val] of v) o[typeof k === 'string' ? k : cell(k)] = toJsonValue(val);
-    return o;
-  }
-  const o: Record<string, unknown> = {};
-  for (const [k, val] of Object.entries(v)) o[k] = toJsonValue(val);
-  return o;
+  return encodeJsonValue(v);
 }
 
 /** An aligned text table. Numbers are right-aligned; control characters are shown escaped. */
@@ -132,9 +116,7 @@ export function renderRows(columns: string[], rows: unknown[][], format: OutputF
   if (format === 'table') return renderTable(columns, rows);
   const lines = rows.map((r) => {
     if (format === 'json') {
-      const o: Record<string, unknown> = {};
-      columns.forEach((c, i) => (o[c] = toJsonValue(r[i])));
-      return JSON.stringify(o);
+      return JSON.stringify(encodeJsonObject(Object.fromEntries(columns.map((c, i) => [c, r[i]])), false));
     }
     return '{' + columns.map((c, i) => `:${c} ${edn(r[i])}`).join(', ') + '}';
   });
@@ -170,10 +152,27 @@ export function renderResult(query: Query, result: unknown, format: OutputFormat
   if (limit !== undefined && Array.isArray(result) && !table.scalar) value = result.slice(0, limit);
   let text: string;
   if (format === 'table') text = renderTable(table.columns, rows);
-  else if (format === 'json') text = JSON.stringify(toJsonValue(value));
+  else if (format === 'json') text = JSON.stringify(resultJson(query, value));
   else if (Array.isArray(value) && !table.scalar) text = value.length === 0 ? '[]' : '[' + value.map(edn).join('\n ') + ']';
   else text = edn(value ?? null);
   return { text, count: rows.length, total };
+}
+
+/** A query result in JSON: relations, collections and tuples as arrays (of rows), each value tagged. */
+function resultJson(query: Query, value: unknown): unknown {
+  // a row of :keys / :strs / :syms is an object of its columns; an array in it is a tuple value
+  const row = (r: unknown) =>
+    r !== null && typeof r === 'object' && !Array.isArray(r) ? encodeJsonObject(r as Record<string, unknown>, false) : (r as unknown[]).map((x) => encodeJsonValue(x));
+  switch (query.find.kind) {
+    case 'find-scalar':
+      return encodeJsonValue(value);
+    case 'find-coll':
+      return (value as unknown[]).map((x) => encodeJsonValue(x));
+    case 'find-tuple':
+      return value === null || value === undefined ? null : row(value);
+    case 'find-rel':
+      return (value as unknown[]).map(row);
+  }
 }
 
 /**

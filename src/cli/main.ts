@@ -49,7 +49,9 @@ export function buildProgram(): Command {
     .description('factlog: an immutable fact database with time travel and Datalog')
     .version('0.1.0')
     .showSuggestionAfterError(true)
-    .exitOverride();
+    .exitOverride()
+    // main prints commander's errors itself, with a code (see usageError)
+    .configureOutput({ outputError: () => {} });
 
   withDb(program.command('init'))
     .description('create a database (an existing one is left alone: message on stderr, exit 0)')
@@ -178,6 +180,27 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** Our codes for commander's errors about the command line itself. */
+const COMMANDER_CODES: Record<string, string> = {
+  'commander.unknownOption': 'cli/unknown-option',
+  'commander.unknownCommand': 'cli/unknown-command',
+  'commander.invalidArgument': 'cli/invalid-argument',
+  'commander.missingArgument': 'cli/missing-argument',
+  'commander.optionMissingArgument': 'cli/missing-argument',
+  'commander.missingMandatoryOptionValue': 'cli/missing-option',
+  'commander.excessArguments': 'cli/too-many-arguments',
+  'commander.conflictingOption': 'cli/conflicting-option',
+};
+
+/** Commander's exits that print help or the version rather than an error. */
+const COMMANDER_SILENT = new Set(['commander.help', 'commander.helpDisplayed', 'commander.version']);
+
+/** A commander error as one line with its code, like every other error of the CLI. */
+function usageError(err: CommanderError): string {
+  const message = err.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ').trim();
+  return `${message} [${COMMANDER_CODES[err.code] ?? 'cli/usage'}]`;
+}
+
 /** Run the CLI with process.argv-style arguments. */
 export async function main(argv: string[] = process.argv): Promise<void> {
   // `factlog ... | head`: a reader that has seen enough is no error
@@ -190,7 +213,8 @@ export async function main(argv: string[] = process.argv): Promise<void> {
     await program.parseAsync(argv);
   } catch (err) {
     if (err instanceof CommanderError) {
-      // commander already printed its message (or the help/version text)
+      // help and version text is already printed; an error is not (configureOutput above)
+      if (err.exitCode !== 0 && !COMMANDER_SILENT.has(err.code)) process.stderr.write(`error: ${usageError(err)}\n`);
       process.exitCode = err.exitCode;
       return;
     }

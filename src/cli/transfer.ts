@@ -3,44 +3,27 @@
 //
 // JSON lines:  {"t":3,"tx":1099511627779,"txInstant":"2026-01-02T00:00:00.000Z",
 //               "datoms":[[1003,":person/age",31,true],[1003,":person/age",30,false], ...]}
-// Values keep their type: strings, numbers and booleans as JSON; everything else tagged:
-//   {"#kw":"ns/name"} {"#inst":"ISO"} {"#uuid":"..."} {"#bigint":"123"} {"#ref":1003}
-//   {"#sym":"x"} {"#tuple":[...]} {"#double":"NaN"}; nil (a missing part of a composite tuple) as null
+// Values in tagged JSON (json-values.ts, the form every --format json prints); refs as {"#ref":1003}.
 // EDN lines:   {:t 3, :tx 1099511627779, :db/txInstant #inst "...", :datoms [[1003 :person/age 31 true] ...]}
 //   (refs are plain numbers there; the importer recognises them from the schema).
 import fs from 'node:fs';
 import path from 'node:path';
-import readline from 'node:readline';
 import { open, type Connection } from '../connection.js';
-import type { Value } from '../db/api.js';
 import type { Db } from '../db/db.js';
 import { FIRST_USER_EID } from '../db/schema.js';
 import { TX_BASE } from '../storage/encoding.js';
 import { DATA_FILE } from '../storage/store.js';
-import { LOG_FILE } from '../storage/log-file.js';
-import { isGateTicket, throughEnvironmentGate, ticketPid } from '../storage/env-gate.js';
-import { isUnsyncedMark } from '../storage/unsynced-marks.js';
+import { LOG_FILE, syncDirectoryOf } from '../storage/log-file.js';
+import { throughEnvironmentGate, ticketPid } from '../storage/env-gate.js';
 import { isRunning } from '../storage/processes.js';
 import { printEdn } from '../../query-lang/edn/printer.js';
 import { readEdn } from '../../query-lang/edn/reader.js';
-import { Keyword, Sym, Uuid } from '../../query-lang/edn/types.js';
+import { FactlogError } from '../../query-lang/errors.js';
+import { Keyword } from '../../query-lang/edn/types.js';
 import { CliError, formatError, openExisting } from './common.js';
+import { decodeJsonValue, encodeJsonValue, JsonValueError } from './json-values.js';
 
 // ---------------- export ----------------
-
-function jsonValue(v: Value | null, isRef: boolean): unknown {
-  if (v === null) return null; // a part missing from a composite tuple
-  if (isRef && typeof v === 'number') return { '#ref': v };
-  if (typeof v === 'string' || typeof v === 'boolean') return v;
-  if (typeof v === 'number') return Number.isFinite(v) ? v : { '#double': String(v) };
-  if (typeof v === 'bigint') return { '#bigint': v.toString() };
-  if (v instanceof Keyword) return { '#kw': v.fqn };
-  if (v instanceof Date) return { '#inst': v.toISOString() };
-  if (v instanceof Uuid) return { '#uuid': v.value };
-  if (v instanceof Sym) return { '#sym': v.name };
-  if (Array.isArray(v)) return { '#tuple': v.map((x) => jsonValue(x, false)) };
-  throw new CliError('cli/export', `cannot export value ${String(v)}`);
-}
 
 /** Every transaction after the bootstrap, one line each. */
 export function* exportLines(
@@ -65,7 +48,7 @@ export function* exportLines(
         t: entry.t,
         tx: entry.tx,
         txInstant: entry.instant.toISOString(),
-        datoms: datoms.map((d) => [d.e, ':' + d.ident.fqn, jsonValue(d.v, d.isRef), d.added]),
+        datoms: datoms.map((d) => [d.e, ':' + d.ident.fqn, encodeJsonValue(d.v, d.isRef), d.added]),
       });
     } else {
       const items = datoms.map((d) => `[${d.e} ${d.ident} ${printEdn(d.v)} ${d.added}]`);
@@ -108,39 +91,6 @@ interface ImportedTx {
   datoms: ImportedDatom[];
 }
 
-function fromJsonValue(x: unknown, lineNo: number): { v: unknown; ref: boolean } {
-  if (x === null || typeof x !== 'object') return { v: x, ref: false };
-  if (Array.isArray(x)) throw new CliError('cli/import', `line ${lineNo}: untagged array value`);
-  const [tag, payload] = Object.entries(x as Record<string, unknown>)[0] ?? [];
-  const str = () => {
-    if (typeof payload !== 'string') throw new CliError('cli/import', `line ${lineNo}: ${tag} needs a string`);
-    return payload;
-  };
-  switch (tag) {
-    case '#ref':
-      return { v: payload, ref: true };
-    case '#kw':
-      return { v: Keyword.of(str()), ref: false };
-    case '#inst': {
-      const d = new Date(str());
-      if (Number.isNaN(d.getTime())) throw new CliError('cli/import', `line ${lineNo}: invalid instant ${String(payload)}`);
-      return { v: d, ref: false };
-    }
-    case '#uuid':
-      return { v: new Uuid(str()), ref: false };
-    case '#bigint':
-      return { v: BigInt(str()), ref: false };
-    case '#sym':
-      return { v: Sym.of(str()), ref: false };
-    case '#double':
-      return { v: Number(str()), ref: false };
-    case '#tuple':
-      if (!Array.isArray(payload)) throw new CliError('cli/import', `line ${lineNo}: #tuple needs an array`);
-      return { v: payload.map((p) => fromJsonValue(p, lineNo).v), ref: false };
-  }
-  throw new CliError('cli/import', `line ${lineNo}: unknown value tag ${String(tag)}`);
-}
-
 function parseLine(line: string, lineNo: number): ImportedTx {
   const text = line.trim();
   const bad = (why: string) => new CliError('cli/import', `line ${lineNo}: ${why}`);
@@ -156,7 +106,14 @@ function parseLine(line: string, lineNo: number): ImportedTx {
       if (!Array.isArray(d) || d.length !== 4 || typeof d[0] !== 'number' || typeof d[1] !== 'string' || typeof d[3] !== 'boolean') {
         throw bad(`a datom is [e ":attr" value added], got ${JSON.stringify(d)}`);
       }
-      const { v, ref } = fromJsonValue(d[2], lineNo);
+      let decoded;
+      try {
+        decoded = decodeJsonValue(d[2]);
+      } catch (err) {
+        if (err instanceof JsonValueError) throw bad(err.message);
+        throw err;
+      }
+      const { v, ref } = decoded;
       return { e: d[0], attr: Keyword.of(d[1]), v, added: d[3], ref };
     });
     return { t: o.t, tx: o.tx, datoms };
@@ -286,11 +243,64 @@ export class Importer {
   }
 }
 
+/**
+ * The longest line import reads, in bytes (one transaction each; FACTLOG_IMPORT_MAX_LINE_BYTES
+ * sets another): well under the longest string Node can make (2^29 - 24 UTF-16 units), so a
+ * longer line is refused before it is made into one.
+ */
+export const MAX_LINE_BYTES = 256 * 1024 * 1024;
+
+function maxLineBytes(): number {
+  const text = process.env.FACTLOG_IMPORT_MAX_LINE_BYTES;
+  if (text === undefined || text === '') return MAX_LINE_BYTES;
+  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > MAX_LINE_BYTES) {
+    throw new CliError('cli/invalid-argument', `FACTLOG_IMPORT_MAX_LINE_BYTES must be a number of bytes from 1 to ${MAX_LINE_BYTES}, got ${JSON.stringify(text)}`);
+  }
+  return Number(text);
+}
+
+/**
+ * The lines of a stream of bytes and each one's length in bytes with its newline (a \r before the
+ * newline is dropped). A line's bytes are collected, checked against `maxBytes`, and only then
+ * decoded, so that no string longer than that is ever made.
+ */
+export async function* linesOf(stream: AsyncIterable<Buffer | string>, maxBytes: number): AsyncGenerator<{ line: string; bytes: number }> {
+  let parts: Buffer[] = [];
+  let length = 0;
+  let lineNo = 1;
+  const take = (bytes: Buffer) => {
+    length += bytes.length;
+    if (length > maxBytes) {
+      throw new CliError('cli/line-too-long', `line ${lineNo} is longer than ${maxBytes} bytes, the most import reads (FACTLOG_IMPORT_MAX_LINE_BYTES)`);
+    }
+    parts.push(bytes);
+  };
+  const line = () => {
+    const text = (parts.length === 1 ? parts[0]! : Buffer.concat(parts)).toString('utf8');
+    const result = { line: text.endsWith('\r') ? text.slice(0, -1) : text, bytes: length + 1 };
+    parts = [];
+    length = 0;
+    lineNo++;
+    return result;
+  };
+  for await (const chunk of stream) {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    let start = 0;
+    for (let nl = bytes.indexOf(10); nl >= 0; nl = bytes.indexOf(10, start)) {
+      take(bytes.subarray(start, nl));
+      yield line();
+      start = nl + 1;
+    }
+    if (start < bytes.length) take(bytes.subarray(start));
+  }
+  if (length > 0) yield line();
+}
+
 const IMPORT_BATCH_LINES = 256;
 const IMPORT_BATCH_BYTES = 1024 * 1024;
 
 /** Import a file line by line; a progress bar on stderr when it is a terminal. */
-export async function importFile(conn: Connection, file: string, importer = new Importer(conn)): Promise<number> {
+export async function importFile(conn: Connection, file: string, importer = new Importer(conn), interruption?: Interruption): Promise<number> {
   if (conn.basisT !== 0) {
     throw new CliError('cli/import', `the database at ${conn.path} is not empty (t ${conn.basisT}); import needs a new database`);
   }
@@ -303,10 +313,10 @@ export async function importFile(conn: Connection, file: string, importer = new 
     } catch (err) {
       throw new CliError('cli/file', `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
-    stream = fs.createReadStream(file, 'utf8');
+    stream = fs.createReadStream(file);
   }
+  interruption?.watch(stream as { destroy(): void });
   const progress = process.stderr.isTTY && size > 0;
-  const rl = readline.createInterface({ input: stream, crlfDelay: Infinity });
   let read = 0;
   let lineNo = 0;
   let lastDraw = 0;
@@ -328,18 +338,21 @@ export async function importFile(conn: Connection, file: string, importer = new 
     batch = [];
     batchBytes = 0;
     await importer.importLines(lines);
+    interruption?.check();
     if (progress) draw();
   };
   try {
-    for await (const line of rl) {
+    for await (const { line, bytes } of linesOf(stream, maxLineBytes())) {
       lineNo++;
-      const bytes = Buffer.byteLength(line) + 1;
       read += bytes;
       batch.push({ line, lineNo });
       batchBytes += bytes;
       if (batch.length >= IMPORT_BATCH_LINES || batchBytes >= IMPORT_BATCH_BYTES) await flush();
     }
     if (batch.length) await flush();
+  } catch (err) {
+    interruption?.check(); // a signal ends the input stream: say so rather than how it ended
+    throw err;
   } finally {
     if (progress) {
       draw(true);
@@ -352,63 +365,159 @@ export async function importFile(conn: Connection, file: string, importer = new 
 // ---------------- an import is all or nothing ----------------
 //
 // Lines are committed in batches (one LMDB transaction holding the whole file would hold all of it
-// in memory), so a bad line can come after batches that are already in. Import only goes into an
-// empty database (t 0, nothing but the bootstrap), and a new database's bootstrap is always the
-// same; so when a line fails, the database is put back as it was by removing its files and
-// creating it again, in the same storage format. That is done only when the database holds
-// nothing but what this import wrote and no other process has it open.
+// in memory), and a process can die between two. So import writes a new database in a side
+// directory next to the target (<dir>.import-<pid>, which no command opens as a database) and
+// moves its files into the target only once it is complete and flushed, each file with one
+// rename(2), in the order that leaves a database that opens whole at every step: the target's log
+// file is removed (its LMDB file, at t 0, rewrites it), the new LMDB file replaces the old (with
+// its own log table it rewrites the log file if the process dies here), then the new log file
+// goes in. A killed import leaves the target as it was, at t 0; the next import removes the side
+// directory it left. Import only goes into an empty database (t 0), so nothing of the target is
+// lost; and it refuses when another process has the target open (its gate ticket says so) or
+// wrote to it meanwhile.
 
-/** Import `file` into the empty database at `dir`; on failure the database is left as it was. */
+/** SIGINT and SIGTERM during an import: noted, so that the import stops between batches and removes its side directory. */
+export class Interruption {
+  private signal: NodeJS.Signals | undefined;
+  private stream: { destroy(): void } | undefined;
+  private readonly onSignal = (signal: NodeJS.Signals) => {
+    this.signal = signal;
+    this.stream?.destroy(); // a read waiting on stdin would not notice otherwise
+  };
+
+  constructor() {
+    for (const signal of INTERRUPTS) process.on(signal, this.onSignal);
+  }
+
+  /** Destroy this input stream when a signal comes. */
+  watch(stream: { destroy(): void }): void {
+    this.stream = stream;
+  }
+
+  /** Throws when a signal came. */
+  check(): void {
+    if (this.signal) throw new CliError('cli/interrupted', `import interrupted by ${this.signal}; nothing imported, the database is as it was (t 0)`);
+  }
+
+  dispose(): void {
+    for (const signal of INTERRUPTS) process.off(signal, this.onSignal);
+  }
+}
+
+const INTERRUPTS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+/** Import `file` into the empty database at `dir`: all of it, or (a failure, a signal, a crash) nothing. */
 export async function importIntoEmpty(dir: string, file: string): Promise<{ count: number; basisT: number }> {
-  const conn = await openExisting(dir);
-  const importer = new Importer(conn);
-  const format = conn.store.format;
+  const { format, logFile } = await emptyTarget(dir);
+  removeLeftSideDirectories(dir);
+  const side = `${dir}.import-${process.pid}`;
+  const interruption = new Interruption();
   try {
-    await importFile(conn, file, importer);
+    fs.rmSync(side, { recursive: true, force: true }); // an earlier process with our pid
+    const conn = await openSide(side, format);
+    let count: number;
+    let basisT: number;
+    try {
+      count = await importFile(conn, file, new Importer(conn), interruption);
+      basisT = conn.basisT;
+    } finally {
+      await conn.close();
+    }
+    interruption.check();
+    // from here on a signal waits: the moves take milliseconds and the import is whole
+    moveIntoPlace(side, dir, logFile);
+    return { count, basisT };
   } catch (err) {
-    await conn.close();
-    if (importer.count === 0) throw err; // the first batch is one LMDB transaction: nothing went in
-    throw await undoImport(dir, importer.count, format, err);
+    const said = err instanceof CliError && (err.code === 'cli/import-move' || err.message.includes('nothing imported'));
+    if (err instanceof Error && !said) err.message += '; nothing imported, the database is as it was (t 0)';
+    throw err;
+  } finally {
+    interruption.dispose();
+    fs.rmSync(side, { recursive: true, force: true });
   }
-  const basisT = conn.basisT;
-  await conn.close();
-  return { count: importer.count, basisT };
 }
 
-/** Put the database back to t 0 after `imported` transactions of a failed import; the error to report. */
-async function undoImport(dir: string, imported: number, format: number, cause: unknown): Promise<Error> {
-  const error = cause instanceof Error ? cause : new Error(String(cause));
+/** How the target's log file looked when the import began: any commit since changes it. */
+interface FileIdentity {
+  ino: number;
+  size: number;
+  mtimeMs: number;
+}
+
+function identityOf(file: string): FileIdentity | undefined {
   try {
-    await recreateEmpty(dir, imported, format);
-    error.message += ` (the ${imported} transactions imported before it were undone: the database is empty again, t 0)`;
-  } catch (undoErr) {
-    error.message +=
-      ` (${imported} transactions were imported before it and could not be undone: ${formatError(undoErr)};` +
-      ` remove ${dir} and run \`factlog init\` again)`;
+    const { ino, size, mtimeMs } = fs.statSync(file);
+    return { ino, size, mtimeMs };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
   }
-  return error;
 }
 
-/** The files a database keeps in its directory, besides gate tickets and unsynced marks. */
-const DATABASE_FILES = [DATA_FILE, `${DATA_FILE}-lock`, LOG_FILE];
-
-async function recreateEmpty(dir: string, imported: number, format: number): Promise<void> {
+/** The target's storage format, after checking that it is a database at t 0. */
+async function emptyTarget(dir: string): Promise<{ format: number; logFile: FileIdentity | undefined }> {
   const conn = await openExisting(dir);
-  const basisT = conn.basisT;
+  const { basisT, store } = conn;
   await conn.close();
-  if (basisT !== imported) {
-    throw new CliError('cli/import-undo', `the database is at t ${basisT} but the import wrote t 1 to ${imported}: something else wrote to it`);
+  if (basisT !== 0) throw new CliError('cli/import', `the database at ${dir} is not empty (t ${basisT}); import needs a new database`);
+  return { format: store.format, logFile: identityOf(path.join(dir, LOG_FILE)) };
+}
+
+const SIDE_DIRECTORY = /\.import-(\d+)$/;
+
+/** Remove the side directories of imports into `dir` whose process is gone (killed mid-import). */
+function removeLeftSideDirectories(dir: string): void {
+  const parent = path.dirname(dir);
+  const prefix = `${path.basename(dir)}.import-`;
+  for (const name of fs.readdirSync(parent)) {
+    const pid = name.startsWith(prefix) ? Number(SIDE_DIRECTORY.exec(name)?.[1]) : NaN;
+    if (name === `${prefix}${pid}` && (pid === process.pid || !isRunning(pid))) fs.rmSync(path.join(parent, name), { recursive: true, force: true });
   }
-  // in the environment gate no other process can open the database meanwhile
+}
+
+async function openSide(side: string, format: number): Promise<Connection> {
+  try {
+    // each batch need not reach the disk: the files are flushed once, before they are moved in
+    return await open({ path: side, create: true, createFormat: format, durability: 'process' });
+  } catch (err) {
+    if (err instanceof FactlogError) throw err;
+    throw new CliError('cli/import', `cannot make the side directory ${side} to import into: ${formatError(err)}`);
+  }
+}
+
+/** Move the complete database in `side` into `dir` (see above); in the gate, so no process opens `dir` meanwhile. */
+function moveIntoPlace(side: string, dir: string, logFileBefore: FileIdentity | undefined): void {
+  for (const name of [DATA_FILE, LOG_FILE]) syncFile(path.join(side, name));
   throughEnvironmentGate(dir, () => {
-    const foreign = fs.readdirSync(dir).filter((name) => !DATABASE_FILES.includes(name) && !isGateTicket(name) && !isUnsyncedMark(name));
-    if (foreign.length) throw new CliError('cli/import-undo', `${dir} holds other files (${foreign.slice(0, 3).join(', ')})`);
     const user = otherProcessUsing(dir);
-    if (user !== undefined) throw new CliError('cli/import-undo', `process ${user} has the database open`);
-    for (const name of DATABASE_FILES) fs.rmSync(path.join(dir, name), { force: true });
+    if (user !== undefined) {
+      throw new CliError('cli/import-busy', `process ${user} has the database at ${dir} open; nothing imported (import again once it is closed)`);
+    }
+    if (JSON.stringify(identityOf(path.join(dir, LOG_FILE))) !== JSON.stringify(logFileBefore)) {
+      throw new CliError('cli/import-busy', `the database at ${dir} was written to while importing; nothing imported`);
+    }
+    try {
+      fs.rmSync(path.join(dir, LOG_FILE), { force: true });
+      fs.rmSync(path.join(dir, `${DATA_FILE}-lock`), { force: true });
+      syncDirectoryOf(path.join(dir, LOG_FILE));
+      fs.renameSync(path.join(side, DATA_FILE), path.join(dir, DATA_FILE));
+      syncDirectoryOf(path.join(dir, DATA_FILE));
+      fs.renameSync(path.join(side, LOG_FILE), path.join(dir, LOG_FILE));
+      syncDirectoryOf(path.join(dir, LOG_FILE));
+    } catch (err) {
+      // every step leaves a database that opens, at t 0 or complete: which one, only opening it tells
+      throw new CliError('cli/import-move', `moving the imported files into ${dir} failed (${formatError(err)}); the database there is either as it was (t 0) or complete: \`factlog stats\` tells which`);
+    }
   });
-  const fresh = await open({ path: dir, create: true, createFormat: format });
-  await fresh.close();
+}
+
+function syncFile(file: string): void {
+  const fd = fs.openSync(file, 'r+');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** The pid of another running process with a gate ticket in `dir` (a store holds one from open to close). */

@@ -183,6 +183,7 @@ export class Store {
     if (!hasData && hasLogFile && options.readOnly) {
       throw new StorageError('storage/needs-recovery', `${dir} has a log file but no indexes: open it for writing once to rebuild them`);
     }
+    if (!hasData && hasLogFile) assertLogFileReplayable(dir);
     if (!hasData && !hasLogFile) {
       const empty = !exists || fs.readdirSync(dir).every((name) => isGateTicket(name) || isUnsyncedMark(name));
       if (!empty) {
@@ -811,10 +812,24 @@ function setAsideTornData(dir: string, readOnly: boolean, marks: string[]): void
   if (readOnly) {
     throw new StorageError('storage/needs-recovery', `${dir} was being written when the machine stopped: open it for writing once to rebuild its indexes from the log file`);
   }
+  assertLogFileReplayable(dir);
   const dataFile = path.join(dir, DATA_FILE);
   if (fs.existsSync(dataFile)) fs.renameSync(dataFile, `${dataFile}.torn`);
   fs.rmSync(`${dataFile}-lock`, { force: true });
   removeMarks(marks);
+}
+
+/**
+ * Before rebuilding the indexes from the log file alone: every record reads back, up to a torn
+ * tail (LogFile.read throws storage/log-damaged on damage), so a damaged file changes nothing.
+ */
+function assertLogFileReplayable(dir: string): void {
+  const logFile = LogFile.open(path.join(dir, LOG_FILE));
+  try {
+    logFile.validEnd(LOG_FILE_START, 0);
+  } finally {
+    logFile.close();
+  }
 }
 
 /** Below this many datoms a transaction's keys are put as they come. */

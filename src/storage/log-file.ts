@@ -45,9 +45,10 @@ export interface LogRecord {
   bytes: Uint8Array;
 }
 
-/** A record read back: its entry and the file offset just after it. */
+/** A record read back: its entry, its bytes (encodeLogRecord's) and the file offset just after it. */
 export interface ReadRecord {
   entry: LogEntry;
+  bytes: Uint8Array;
   end: number;
 }
 
@@ -74,6 +75,18 @@ export class LogFile {
     }
     log.checkHeader();
     log.allocated = log.size();
+    return log;
+  }
+
+  /** Open an existing log file read-only (to verify it): records are read, never written. */
+  static openForReading(file: string): LogFile {
+    const log = new LogFile(file, fs.openSync(file, 'r'));
+    try {
+      log.checkHeader();
+    } catch (err) {
+      log.close();
+      throw err;
+    }
     return log;
   }
 
@@ -178,7 +191,8 @@ export class LogFile {
       if (nextT !== undefined && t !== nextT) return;
       nextT = t + 1;
       at += FRAME + length;
-      yield { entry: decodeLogEntry(t, payload.subarray(T_SIZE)), end: at };
+      const bytes = payload.subarray(T_SIZE);
+      yield { entry: decodeLogEntry(t, bytes), bytes, end: at };
     }
   }
 
@@ -270,11 +284,18 @@ function writeFully(fd: number, bytes: Buffer, at: number): void {
   for (let done = 0; done < bytes.length; ) done += fs.writeSync(fd, bytes, done, bytes.length - done, at + done);
 }
 
+/** The CRC-32 of a record's t (u32) and bytes: a frame's checksum, and that of LMDB's log table from format 5. */
+export function recordChecksum(t: number, bytes: Uint8Array): number {
+  const tBytes = Buffer.alloc(T_SIZE);
+  tBytes.writeUInt32LE(t >>> 0);
+  return crc32(bytes, crc32(tBytes));
+}
+
 function frameOf(record: LogRecord): Buffer[] {
   const head = Buffer.alloc(FRAME + T_SIZE);
   head.writeUInt32LE(T_SIZE + record.bytes.length, 0);
   head.writeUInt32LE(record.t, FRAME);
-  head.writeUInt32LE(crc32(record.bytes, crc32(head.subarray(FRAME))), 4);
+  head.writeUInt32LE(recordChecksum(record.t, record.bytes), 4);
   return [head, Buffer.from(record.bytes.buffer, record.bytes.byteOffset, record.bytes.byteLength)];
 }
 

@@ -12,23 +12,28 @@ import { decodeLogEntry, encodeLogEntry, encodeLogParts, encodeLogRecord, toLogE
 import { KEY_CODEC, KEY_MAX_STRING } from './key-codec.js';
 import { KeyListBuilder, PackedIndex, runsFlagIn, type KeyList } from './packed-index.js';
 import { isGateTicket, joinEnvironmentGate, throughEnvironmentGate } from './env-gate.js';
-import { LOG_FILE, LOG_FILE_START, LogFile, type LogRecord, type ReadRecord } from './log-file.js';
+import { LOG_FILE, LOG_FILE_START, LogFile, recordChecksum, type LogRecord, type ReadRecord } from './log-file.js';
 import { findMarks, isUnsyncedMark, removeMarks, UnsyncedMark } from './unsynced-marks.js';
 import { Checkpoints } from './checkpoints.js';
 
 /**
+ * 5: each record of LMDB's log table carries a CRC-32 of its t and bytes (checked on every read).
  * 4: an index entry may hold a packed run of keys (packed-index.ts).
  * 3: log records in factlog's own bytes (log.ts). 2: index keys in factlog's own byte form
  * (key-codec.ts). 1: index keys in lmdb-js's default encoding (ordered-binary). Older formats are
  * still read and written, so databases made before keep working, with older factlogs too.
  */
-export const FORMAT_VERSION = 4;
+export const FORMAT_VERSION = 5;
 /** The first format whose index keys use key-codec.ts. */
 const COMPACT_KEYS_FORMAT = 2;
 /** The first format whose log records use encodeLogRecord. */
 const BINARY_LOG_FORMAT = 3;
 /** The first format whose index entries may be runs of keys. */
 const PACKED_FORMAT = 4;
+/** The first format whose log table values are a CRC-32 then the record's bytes (raw, not msgpack). */
+const CHECKSUMMED_LOG_FORMAT = 5;
+/** The CRC-32 before each log record of a checksummed log table. */
+const LOG_CHECKSUM = 4;
 export const DATA_FILE = 'factlog.mdb';
 export const INDEXES: IndexName[] = ['eavt', 'aevt', 'avet', 'vaet'];
 const DB_NAMES = ['meta', 'log', 'values', ...INDEXES, ...INDEXES.map((i) => `${i}.history`)];
@@ -66,6 +71,11 @@ export function environmentOptions(file: string, options: Omit<StoreOptions, 'pa
 }
 
 export const LOG_DB_OPTIONS = { keyEncoding: 'uint32' } as const;
+
+/** The log table of a store of this format: raw bytes from the checksummed format on, msgpack before. */
+export function logDbOptions(format: number): any {
+  return format >= CHECKSUMMED_LOG_FORMAT ? { ...LOG_DB_OPTIONS, encoding: 'binary' } : LOG_DB_OPTIONS;
+}
 
 /** An index database of a store of this format: keys in its encoding, empty values. */
 export function indexDbOptions(format: number): any {
@@ -148,10 +158,10 @@ export class Store {
     this.flushEachCommit = !this.neverFlush && options.durability !== 'process';
     this.env = openLmdb(environmentOptions(path.join(dir, DATA_FILE), options));
     this.meta = this.env.openDB('meta', {});
-    this.log = this.env.openDB('log', LOG_DB_OPTIONS);
+    this.format = this.meta.get('formatVersion') ?? options.createFormat ?? FORMAT_VERSION;
+    this.log = this.env.openDB('log', logDbOptions(this.format));
     this.values = this.env.openDB('values', {});
     this.withdrawValues = addLongValueSource((hash) => this.values.get(hash));
-    this.format = this.meta.get('formatVersion') ?? options.createFormat ?? FORMAT_VERSION;
     const indexDb = (name: string) =>
       new PackedIndex(this.env.openDB<Buffer, any>(name, indexDbOptions(this.format)), this.format >= PACKED_FORMAT, runsFlagIn(this.meta, name));
     this.current = { eavt: indexDb('eavt'), aevt: indexDb('aevt'), avet: indexDb('avet'), vaet: indexDb('vaet') };
@@ -314,7 +324,7 @@ export class Store {
     let end = LOG_FILE_START;
     for (const { key, value } of this.log.getRange({})) {
       const t = key as number;
-      records.push({ t, bytes: encodeLogRecord(decodeLogEntry(t, value)) });
+      records.push({ t, bytes: this.storedLogRecord(t, value) });
       if (records.length === 1000) {
         end = logFile.append(records, false, end).end;
         records = [];
@@ -497,7 +507,7 @@ export class Store {
    * when `toLogFile`, into the log file with this commit.
    */
   private putLogRecord(t: number, record: Uint8Array, entry: () => LogEntry, toLogFile: boolean): void {
-    this.log.putSync(t, this.format >= BINARY_LOG_FORMAT ? record : encodeLogEntry(entry()));
+    this.log.putSync(t, this.format >= CHECKSUMMED_LOG_FORMAT ? checksummed(t, record) : this.format >= BINARY_LOG_FORMAT ? record : encodeLogEntry(entry()));
     if (toLogFile) this.pendingRecords.push({ t, bytes: record });
   }
 
@@ -651,15 +661,57 @@ export class Store {
   logEntry(t: number): LogEntry | undefined {
     this.assertOpen();
     const raw = this.log.get(t);
-    return raw === undefined ? undefined : decodeLogEntry(t, raw);
+    return raw === undefined ? undefined : this.decodeStoredLog(t, raw);
   }
 
   /** Log entries with from <= t < to, oldest first. */
   *logRange(from = 0, to = Number.MAX_SAFE_INTEGER): Generator<LogEntry> {
     this.assertOpen();
     for (const { key, value } of this.log.getRange({ start: from, end: Math.min(to, 0xffffffff) })) {
-      yield decodeLogEntry(key as number, value);
+      yield this.decodeStoredLog(key as number, value);
     }
+  }
+
+  /** The log table's record of t as encodeLogRecord's bytes (checked), for verify. */
+  logRecordAt(t: number): Uint8Array | undefined {
+    this.assertOpen();
+    const raw = this.log.get(t);
+    return raw === undefined ? undefined : this.storedLogRecord(t, raw);
+  }
+
+  /**
+   * A log table value back to its entry. A value that fails its checksum (format 5 on) or cannot
+   * be decoded was damaged on disk: an error, never a different transaction.
+   */
+  private decodeStoredLog(t: number, stored: unknown): LogEntry {
+    try {
+      return decodeLogEntry(t, this.format >= CHECKSUMMED_LOG_FORMAT ? this.checkedLogBytes(t, stored) : (stored as Uint8Array));
+    } catch (err) {
+      if (err instanceof StorageError) throw err;
+      throw this.damagedLog(t, `cannot be decoded (${(err as Error).message})`);
+    }
+  }
+
+  /** A log table value as encodeLogRecord's bytes, checked when the format has checksums. */
+  private storedLogRecord(t: number, stored: unknown): Uint8Array {
+    if (this.format >= CHECKSUMMED_LOG_FORMAT) return this.checkedLogBytes(t, stored);
+    if (this.format >= BINARY_LOG_FORMAT && stored instanceof Uint8Array) return stored;
+    return encodeLogRecord(this.decodeStoredLog(t, stored));
+  }
+
+  private checkedLogBytes(t: number, stored: unknown): Uint8Array {
+    if (!(stored instanceof Uint8Array) || stored.length < LOG_CHECKSUM) throw this.damagedLog(t, 'is not a checksummed record');
+    const value = Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength);
+    const bytes = value.subarray(LOG_CHECKSUM);
+    if (recordChecksum(t, bytes) !== value.readUInt32LE(0)) throw this.damagedLog(t, 'fails its checksum');
+    return bytes;
+  }
+
+  private damagedLog(t: number, what: string): StorageError {
+    return new StorageError(
+      'storage/mdb-damaged',
+      `${path.join(this.dir, DATA_FILE)} is damaged: the log record of t=${t} ${what} (restore a backup, or move ${DATA_FILE} aside and open the database for writing to rebuild it from ${LOG_FILE})`,
+    );
   }
 
   /** Drop every index and rebuild it from the log alone (one write transaction). */
@@ -729,6 +781,26 @@ export class Store {
     }
     fs.mkdirSync(target, { recursive: true });
     await this.env.backup(path.join(target, DATA_FILE), compact);
+  }
+
+  /** Where LMDB says the log file's records end (undefined before the log file was written). */
+  recordedLogFileEnd(): number | undefined {
+    this.assertOpen();
+    return this.meta.get('logFileEnd');
+  }
+
+  /** The per-attribute datom counts kept in meta. */
+  attrCounts(): Map<number, number> {
+    this.assertOpen();
+    const counts = new Map<number, number>();
+    for (const { key, value } of this.meta.getRange({ start: 'count:', end: 'count;' })) counts.set(Number(String(key).slice(6)), value);
+    return counts;
+  }
+
+  /** The values table: long values by their SHA-256. */
+  *longValues(): Generator<{ hash: string; value: string }> {
+    this.assertOpen();
+    for (const { key, value } of this.values.getRange({})) yield { hash: key, value };
   }
 
   /** Set when this database is a read replica: the primary it follows. */
@@ -817,6 +889,14 @@ function setAsideTornData(dir: string, readOnly: boolean, marks: string[]): void
   if (fs.existsSync(dataFile)) fs.renameSync(dataFile, `${dataFile}.torn`);
   fs.rmSync(`${dataFile}-lock`, { force: true });
   removeMarks(marks);
+}
+
+/** A log table value of the checksummed format: the CRC-32 of t and the record, then the record. */
+function checksummed(t: number, record: Uint8Array): Buffer {
+  const value = Buffer.allocUnsafe(LOG_CHECKSUM + record.length);
+  value.writeUInt32LE(recordChecksum(t, record), 0);
+  value.set(record, LOG_CHECKSUM);
+  return value;
 }
 
 /**

@@ -249,6 +249,21 @@ describe('recovery from the log file', () => {
     }
   }
 
+  it("a log file that does not end with LMDB's last transaction (another database's) is refused when opening for writing, and left alone", async () => {
+    const dir = path.join(tempDir(), 'db');
+    await populated(dir);
+    const other = path.join(tempDir(), 'other');
+    const conn = await open({ path: other });
+    for (let i = 0; i < 8; i++) await conn.transact([[':db/add', `n${i}`, ':db/doc', `another database's transaction ${i}`]]);
+    await conn.close();
+    fs.copyFileSync(path.join(other, LOG_FILE), path.join(dir, LOG_FILE));
+    const bytes = fs.readFileSync(path.join(dir, LOG_FILE));
+    const err = await open({ path: dir }).catch((e) => e);
+    expect(err.code).toBe('storage/log-file-mismatch');
+    expect(err.message).toContain(`t=5`);
+    expect(fs.readFileSync(path.join(dir, LOG_FILE)).equals(bytes)).toBe(true);
+  });
+
   it('a commit that fails after its records were appended takes them out of the log file again', async () => {
     const dir = path.join(tempDir(), 'db');
     const before = await populated(dir);

@@ -254,6 +254,13 @@ export class LogFile {
     return crc32(this.readExactly(at + FRAME, length)) === head.readUInt32LE(4);
   }
 
+  /** True when `record`, framed, is what the file holds just before `end`. */
+  holdsRecordEndingAt(end: number, record: LogRecord): boolean {
+    const framed = Buffer.concat(frameOf(record));
+    if (end - framed.length < LOG_FILE_START) return false;
+    return this.readExactly(end - framed.length, framed.length).equals(framed);
+  }
+
   /** Where the last whole record from `from` on ends (the file's valid length); see read. */
   validEnd(from: number = LOG_FILE_START, firstT?: number): number {
     let end = from;

@@ -290,6 +290,7 @@ export class Store {
       syncLmdb: (done) => (this.env as unknown as { sync(done: (err?: Error) => void): void }).sync(done),
     });
     this.checkpoints = checkpoints;
+    this.assertLogFileEndsAsLmdb(logFile);
     // No records in the log file while LMDB has a log (a database made before the log file, or
     // restored from a backup of LMDB's file): it is written from LMDB's log table.
     const needsCopy = () => this.lastT() >= 0 && logFile.endsAt(LOG_FILE_START);
@@ -315,6 +316,24 @@ export class Store {
       } else logFile.truncate(logFile.validEnd(e, this.lastT() + 1));
     }));
     checkpoints.committed();
+  }
+
+  /**
+   * Where LMDB says the log file's records end, the last one must be LMDB's last transaction:
+   * else the file is another database's or an older copy, and appending after it would mix the
+   * two. (Formats 1 and 2 are not checked: their records are re-encoded, not the file's bytes.)
+   */
+  private assertLogFileEndsAsLmdb(logFile: LogFile): void {
+    const end = this.meta.get('logFileEnd') as number | undefined;
+    const lastT = this.lastT();
+    if (end === undefined || lastT < 0 || this.format < BINARY_LOG_FORMAT || logFile.size() < end) return;
+    const bytes = this.logRecordAt(lastT);
+    if (bytes && !logFile.holdsRecordEndingAt(end, { t: lastT, bytes })) {
+      throw new StorageError(
+        'storage/log-file-mismatch',
+        `${logFile.file} does not end with the indexes' last transaction (t=${lastT}) at byte ${end}: it is another database's, or another state of this one; nothing was changed`,
+      );
+    }
   }
 
   /** Write every entry of LMDB's log table to an empty log file. */

@@ -114,6 +114,11 @@ describe('verify', () => {
     fs.writeFileSync(path.join(other, LOG_FILE), bytes);
     const damaged = await verify(other);
     expect(damaged.problems.map((p) => p.code)).toEqual(['storage/log-damaged']);
+    // whole records, but another database's (its instants differ)
+    const third = copyOf(await populated());
+    fs.copyFileSync(path.join(await populated(), LOG_FILE), path.join(third, LOG_FILE));
+    const foreign = await verify(third);
+    expect(foreign.problems[0]).toEqual(expect.objectContaining({ code: 'storage/log-file-mismatch', message: expect.stringContaining('differs from LMDB') }));
   });
 
   it('single-byte flips all over factlog.mdb: each harmless, refused by a read, or reported by verify; never silently different', async () => {

@@ -122,18 +122,25 @@ describe('verify', () => {
   });
 
   it('single-byte flips all over factlog.mdb: each harmless, refused by a read, or reported by verify; never silently different', async () => {
-    const dir = await populated();
+    // compacted, so that its pages are live ones, not free or stale copies where a flip is harmless
+    const source = await populated();
+    const dir = path.join(tempDir(), 'compact');
+    const conn = await open({ path: source });
+    await conn.store.backup(dir, true);
+    await conn.close();
+    fs.copyFileSync(path.join(source, LOG_FILE), path.join(dir, LOG_FILE));
     const size = fs.statSync(path.join(dir, DATA_FILE)).size;
     const PAGE = 4096;
     const pages = Math.ceil(size / PAGE);
-    // positions in every page (its header and one spread by a fixed sequence: node pointers, keys
-    // and values); FACTLOG_FLIPS_PER_PAGE=8 for a longer run (368 flips on 2026-12-07: none silent)
+    // positions in every page, by a fixed sequence: its header and node pointers (the start), and
+    // keys and values (LMDB fills a page's nodes from its end); FACTLOG_FLIPS_PER_PAGE=16 for a
+    // longer run
     let seed = 12345;
     const next = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n);
-    const perPage = Number(process.env.FACTLOG_FLIPS_PER_PAGE ?? 2);
+    const perPage = Number(process.env.FACTLOG_FLIPS_PER_PAGE ?? 4);
     const flips: { at: number; mask: number }[] = [];
     for (let p = 0; p < pages; p++) {
-      for (const offset of [16, 24, 40, ...Array.from({ length: 5 }, () => next(PAGE))].slice(-perPage)) {
+      for (const offset of Array.from({ length: perPage }, (_, i) => (i % 2 === 0 ? next(64) : PAGE - 1 - next(768)))) {
         if (p * PAGE + offset < size) flips.push({ at: p * PAGE + offset, mask: 1 << next(8) });
       }
     }

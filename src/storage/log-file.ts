@@ -5,7 +5,8 @@
 //
 // The file is grown ahead of the records, with zeros actually written: a record then overwrites
 // allocated blocks and leaves the size alone, so its fdatasync need not commit the file system's
-// journal (which would also wait for LMDB's newly allocated pages). A zero length ends the log.
+// journal (which would also wait for LMDB's newly allocated pages). A zero length ends the log
+// (unless whole records follow a zeroed one: that is damage, see read).
 // Where the records end is not the file's size: the caller (the store) keeps it.
 import fs from 'node:fs';
 import path from 'node:path';

@@ -367,10 +367,9 @@ describe('format 5: checksummed log records in LMDB', () => {
   function flipInstant(dir: string, record: Buffer): void {
     const file = path.join(dir, DATA_FILE);
     const bytes = fs.readFileSync(file);
-    const at = bytes.indexOf(record);
-    expect(at).toBeGreaterThan(0);
-    expect(bytes.indexOf(record, at + 1)).toBe(-1);
-    bytes[at + 1 + 8 + 2] ^= 0x04; // version byte, tx, then the instant's third byte
+    expect(bytes.indexOf(record)).toBeGreaterThan(0);
+    // version byte, tx, then the instant's third byte; in stale copies in free pages too
+    for (let at = bytes.indexOf(record); at !== -1; at = bytes.indexOf(record, at + 1)) bytes[at + 1 + 8 + 2] ^= 0x04;
     fs.writeFileSync(file, bytes);
   }
 

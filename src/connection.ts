@@ -12,6 +12,7 @@ import { Store, type Meta, type Retraction, type StoreOptions } from './storage/
 import { prepareTx, type PreparedTx } from './tx/transact.js';
 import { FIRST_USER_EID } from './db/schema.js';
 import { replayLogFile } from './db/log-replay.js';
+import { verifyStore, type VerifyReport } from './db/verify.js';
 
 export interface OpenOptions extends StoreOptions {
   /** Reject attributes that have no schema. */
@@ -345,6 +346,15 @@ export class Connection {
     this.ensureOpen();
     await this.store.rebuildIndexes((a, entry) => keepsHistory(a, this.schemaAt(entry.t - 1), this.schemaAt(entry.t)));
     this.loadState();
+  }
+
+  /**
+   * Check the database against its log: LMDB's log records (checksums), the log file record for
+   * record, meta, and every index and long value against a replay of the log. Reads only.
+   */
+  async verify(): Promise<VerifyReport> {
+    this.ensureOpen();
+    return verifyStore(this.store);
   }
 
   /** Log entries from t `from` (inclusive) to `to` (exclusive), with datoms decoded. */

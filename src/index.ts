@@ -4,6 +4,7 @@ export { Db, DbError } from './db/db.js';
 export type { Datom, DbStats, DbView, AttrInfo, Entity, EntityRef, IndexName, Value, ValueType } from './db/api.js';
 export { TxError } from './tx/errors.js';
 export { StorageError } from './storage/store.js';
+export { verify, VerifyError, type VerifyReport, type VerifyProblem } from './db/verify.js';
 export { FactlogError } from '../query-lang/errors.js';
 export { Keyword, Sym, Uuid, Char, BigDec, EdnList, Tagged, type EdnValue } from '../query-lang/edn/types.js';
 export { readEdn, readAllEdn } from '../query-lang/edn/reader.js';

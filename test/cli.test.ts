@@ -764,5 +764,31 @@ describe('init and the commands on what is not a whole factlog database', () => 
       expect(r.stderr).not.toMatch(/open\(\)|open it for writing/);
       if (r.code !== 0) expect(r.stderr).toMatch(/^error: .* \[[a-z-]+\/[a-z-]+\]$/m);
     }
+describe('factlog verify', () => {
+  it('exits 0 with a summary on a sound database, 1 with a coded error naming the damage', async () => {
+    const db = path.join(tempDir(), 'db');
+    const conn = await open({ path: db });
+    await conn.transact('[{:db/ident :k/n :db/valueType :db.type/long :db/cardinality :db.cardinality/one}]');
+    await conn.transact('[{:db/id "a" :k/n 41}]');
+    await conn.close();
+    const sound = await factlog(['verify', '--db', db]);
+    expect(sound.stderr).toBe('');
+    expect(sound.code).toBe(0);
+    expect(sound.stdout).toMatch(/^sound: 3 transactions in the log \(checksums checked\), 3 records in factlog\.log, \d+ index keys equal to the log's replay\n$/);
+    // a byte of LMDB's file flipped: t 2's txInstant in the log table
+    const file = path.join(db, 'factlog.mdb');
+    const bytes = fs.readFileSync(file);
+    const conn2 = await open({ path: db, readOnly: true });
+    const record = Buffer.from(conn2.store.logRecordAt(2)!);
+    await conn2.close();
+    for (let at = bytes.indexOf(record); at !== -1; at = bytes.indexOf(record, at + 1)) bytes[at + 12] ^= 0x01; // stale copies too
+    fs.writeFileSync(file, bytes);
+    const damaged = await factlog(['verify', '--db', db]);
+    expect(damaged.code).toBe(1);
+    expect(damaged.stdout).toBe('');
+    expect(damaged.stderr).toMatch(/\nerror: .*factlog\.mdb is damaged: the log record of t=2 fails its checksum.* \[storage\/mdb-damaged\]\n$/);
+    const missing = await factlog(['verify', '--db', path.join(tempDir(), 'none')]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/\[cli\/no-database\]/);
   });
 });

@@ -106,17 +106,22 @@ describe('log file', () => {
     log.close();
   });
 
-  it('stops at a record whose bytes changed (checksum), and reads on from an offset', () => {
+  it('stops at a last record whose bytes changed (checksum), refuses one with records after it, and reads on from an offset', () => {
     const file = freshFile();
     const log = LogFile.open(file);
     const entries = [0, 1, 2].map((t) => ({ t, tx: t, instant: t, datoms: [{ e: t, a: 10, tag: Tag.Number, payload: t * 1.5, added: t !== 1 }] }));
     const ends: number[] = [];
     for (const e of entries) ends.push(log.append([recordOf(e)], false, ends.at(-1) ?? LOG_FILE_START).end);
     expect([...log.read(ends[0])].map((r) => r.entry)).toEqual(entries.slice(1));
-    const bytes = fs.readFileSync(file);
-    bytes[ends[1] - 2] ^= 0xff; // inside record 1's payload
+    const clean = fs.readFileSync(file);
+    const bytes = Buffer.from(clean);
+    bytes[ends[2] - 2] ^= 0xff; // inside record 2's payload
     fs.writeFileSync(file, bytes);
-    expect([...log.read()].map((r) => r.entry.t)).toEqual([0]);
+    expect([...log.read()].map((r) => r.entry.t)).toEqual([0, 1]);
+    bytes[ends[2] - 2] ^= 0xff;
+    bytes[ends[1] - 2] ^= 0xff; // inside record 1's payload, record 2 whole after it
+    fs.writeFileSync(file, bytes);
+    expect(() => [...log.read()]).toThrow(expect.objectContaining({ code: 'storage/log-damaged' }));
     log.close();
   });
 
@@ -133,6 +138,71 @@ describe('log file', () => {
     expect([...log.read(ends[1], 7)].map((r) => r.entry.t)).toEqual([7, 8]);
     expect(log.validEnd(ends[0], 1)).toBe(ends[1]);
     expect(log.validEnd(ends[0], 5)).toBe(ends[0]);
+    log.close();
+  });
+
+  /** Twenty records, one per t, appended one commit each; returns where each record starts and ends. */
+  function twentyRecords(log: LogFile): { starts: number[]; ends: number[] } {
+    const starts: number[] = [];
+    const ends: number[] = [];
+    for (let t = 0; t < 20; t++) {
+      const entry = { t, tx: 0x1_0000_0000 + t, instant: 1_700_000_000_000 + t, datoms: [{ e: 100 + t, a: 10, tag: Tag.String, payload: `name ${t}`, added: true }] };
+      const { start, end } = log.append([recordOf(entry)], false, ends.at(-1) ?? LOG_FILE_START);
+      starts.push(start);
+      ends.push(end);
+    }
+    return { starts, ends };
+  }
+
+  it('a record damaged in the middle (any byte of it flipped) with whole records after it is damage, not a torn tail', () => {
+    const file = freshFile();
+    const log = LogFile.open(file);
+    const { starts, ends } = twentyRecords(log);
+    const clean = fs.readFileSync(file);
+    for (let at = starts[5]; at < ends[5]; at++) {
+      const bytes = Buffer.from(clean);
+      bytes[at] ^= 0x5a;
+      fs.writeFileSync(file, bytes);
+      let err: any;
+      try {
+        for (const _ of log.read(LOG_FILE_START, 0));
+      } catch (e) {
+        err = e;
+      }
+      expect(err?.code, `flip at ${at}`).toBe('storage/log-damaged');
+      expect(err.message).toContain(file);
+      expect(err.message).toContain(`byte ${starts[5]}`);
+      expect(err.message).toContain('t=5');
+      expect(() => log.validEnd(LOG_FILE_START, 0)).toThrow(expect.objectContaining({ code: 'storage/log-damaged' }));
+    }
+    log.close();
+  });
+
+  it('a record zeroed in the middle, whole records after it: damage, not the end of the log', () => {
+    const file = freshFile();
+    const log = LogFile.open(file);
+    const { starts, ends } = twentyRecords(log);
+    const bytes = fs.readFileSync(file);
+    bytes.fill(0, starts[5], ends[5]);
+    fs.writeFileSync(file, bytes);
+    expect(() => [...log.read(LOG_FILE_START, 0)]).toThrow(expect.objectContaining({ code: 'storage/log-damaged' }));
+    // read from where LMDB's log ends (t 0-4 indexed), as a writer opening it does
+    expect(() => log.validEnd(starts[5], 5)).toThrow(expect.objectContaining({ code: 'storage/log-damaged' }));
+    log.close();
+  });
+
+  it('the last record damaged, or zeroed, is a torn tail: cut off silently', () => {
+    const file = freshFile();
+    const log = LogFile.open(file);
+    const { starts, ends } = twentyRecords(log);
+    const clean = fs.readFileSync(file);
+    for (const damage of ['flip', 'zero'] as const) {
+      const bytes = Buffer.from(clean);
+      if (damage === 'flip') bytes[ends[19] - 3] ^= 0x5a;
+      else bytes.fill(0, starts[19], ends[19]);
+      fs.writeFileSync(file, bytes);
+      expect(log.validEnd(LOG_FILE_START, 0)).toBe(starts[19]);
+    }
     log.close();
   });
 

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { open, q, type Connection } from '../src/index.js';
-import { LOG_FILE, LogFile } from '../src/storage/log-file.js';
+import { LOG_FILE, LOG_FILE_START, LogFile } from '../src/storage/log-file.js';
 import { DATA_FILE, INDEXES } from '../src/storage/store.js';
 import { encodeLogRecord } from '../src/storage/log.js';
 import { Tag } from '../src/storage/encoding.js';
@@ -205,6 +205,63 @@ describe('recovery from the log file', () => {
     } finally {
       await conn.close();
     }
+  });
+
+  /** A database of t 0-19 (t 0 the bootstrap), closed; the offsets of its log file's records. */
+  async function twentyTransactions(dir: string): Promise<{ starts: number[]; ends: number[] }> {
+    const conn = await open({ path: dir });
+    for (let i = 1; i < 20; i++) await conn.transact([[':db/add', `n${i}`, ':k/v', i]]);
+    await conn.close();
+    const log = LogFile.open(path.join(dir, LOG_FILE));
+    try {
+      const records = [...log.read()];
+      return { starts: [LOG_FILE_START, ...records.slice(0, -1).map((r) => r.end)], ends: records.map((r) => r.end) };
+    } finally {
+      log.close();
+    }
+  }
+
+  for (const damage of ['one byte flipped', 'zeroed'] as const) {
+    for (const replay of ['after an earlier boot', 'without factlog.mdb'] as const) {
+      it(`a record ${damage} in the middle of the log file, replayed ${replay}: refused (storage/log-damaged), nothing overwritten`, async () => {
+        const dir = path.join(tempDir(), 'db');
+        const { starts, ends } = await twentyTransactions(dir);
+        const file = path.join(dir, LOG_FILE);
+        const bytes = fs.readFileSync(file);
+        if (damage === 'zeroed') bytes.fill(0, starts[6], ends[6]);
+        else bytes[starts[6] + 20] ^= 0x01;
+        fs.writeFileSync(file, bytes);
+        if (replay === 'after an earlier boot') fs.writeFileSync(path.join(dir, 'factlog.unsynced.4242'), 'a boot before this one');
+        else {
+          fs.rmSync(path.join(dir, DATA_FILE));
+          fs.rmSync(path.join(dir, `${DATA_FILE}-lock`), { force: true });
+        }
+        const files = fs.readdirSync(dir).sort();
+        for (let attempt = 0; attempt < 2; attempt++) {
+          const err = await open({ path: dir }).catch((e) => e);
+          expect(err.code).toBe('storage/log-damaged');
+          expect(err.message).toContain(`${file} is damaged at byte ${starts[6]}`);
+          expect(err.message).toContain('t=6');
+          expect(fs.readFileSync(file).equals(bytes)).toBe(true);
+          expect(fs.readdirSync(dir).sort()).toEqual(files);
+        }
+      });
+    }
+  }
+
+  it("a log file that does not end with LMDB's last transaction (another database's) is refused when opening for writing, and left alone", async () => {
+    const dir = path.join(tempDir(), 'db');
+    await populated(dir);
+    const other = path.join(tempDir(), 'other');
+    const conn = await open({ path: other });
+    for (let i = 0; i < 8; i++) await conn.transact([[':db/add', `n${i}`, ':db/doc', `another database's transaction ${i}`]]);
+    await conn.close();
+    fs.copyFileSync(path.join(other, LOG_FILE), path.join(dir, LOG_FILE));
+    const bytes = fs.readFileSync(path.join(dir, LOG_FILE));
+    const err = await open({ path: dir }).catch((e) => e);
+    expect(err.code).toBe('storage/log-file-mismatch');
+    expect(err.message).toContain(`t=5`);
+    expect(fs.readFileSync(path.join(dir, LOG_FILE)).equals(bytes)).toBe(true);
   });
 
   it('a commit that fails after its records were appended takes them out of the log file again', async () => {

@@ -4,6 +4,7 @@ import { open as openLmdb } from 'lmdb';
 import { describe, expect, it } from 'vitest';
 import { Keyword, open, pull, q } from '../src/index.js';
 import { DATA_FILE, FORMAT_VERSION } from '../src/storage/store.js';
+import { encodeLogRecord } from '../src/storage/log.js';
 import { tempDir } from './helpers/tmp.js';
 import { KEY_SLOTS } from '../src/storage/encoding.js';
 import { Attr } from '../src/db/schema.js';
@@ -390,6 +391,55 @@ describe('format 4: runs of keys', () => {
       expect(entries).toBeLessThan(datoms / 10);
     } finally {
       await env.close();
+    }
+  });
+});
+
+describe('format 5: checksummed log records in LMDB', () => {
+  /** A closed database whose t 2 holds a long and a string; returns its directory and t 2's log record bytes. */
+  async function withLog(createFormat?: number): Promise<{ dir: string; record: Buffer }> {
+    const dir = path.join(tempDir(), 'db');
+    const conn = await open({ path: dir, createFormat });
+    await conn.transact('[{:db/ident :k/n :db/valueType :db.type/long :db/cardinality :db.cardinality/one}]');
+    await conn.transact('[{:db/id "a" :k/n 41 :db/doc "forty-one"}]');
+    const record = Buffer.from(encodeLogRecord(conn.store.logEntry(2)!));
+    await conn.close();
+    return { dir, record };
+  }
+
+  /** Flip one bit of t 2's txInstant where the record lies in factlog.mdb. */
+  function flipInstant(dir: string, record: Buffer): void {
+    const file = path.join(dir, DATA_FILE);
+    const bytes = fs.readFileSync(file);
+    expect(bytes.indexOf(record)).toBeGreaterThan(0);
+    // version byte, tx, then the instant's third byte; in stale copies in free pages too
+    for (let at = bytes.indexOf(record); at !== -1; at = bytes.indexOf(record, at + 1)) bytes[at + 1 + 8 + 2] ^= 0x04;
+    fs.writeFileSync(file, bytes);
+  }
+
+  it('a changed byte in a log record of factlog.mdb is an error on every read of it, never a different instant', async () => {
+    const { dir, record } = await withLog();
+    flipInstant(dir, record);
+    const conn = await open({ path: dir, readOnly: true });
+    try {
+      expect(conn.store.format).toBe(FORMAT_VERSION);
+      expect(() => [...conn.txRange(0)]).toThrow(expect.objectContaining({ code: 'storage/mdb-damaged', message: expect.stringContaining('t=2') }));
+      expect(() => conn.store.logEntry(2)).toThrow(expect.objectContaining({ code: 'storage/mdb-damaged' }));
+      expect([...conn.txRange(0, 2)].map((tx) => tx.t)).toEqual([0, 1]); // the others still read
+    } finally {
+      await conn.close();
+    }
+  });
+
+  it('format 4 databases keep their unchecksummed log table and keep working', async () => {
+    const { dir } = await withLog(4);
+    const conn = await open({ path: dir });
+    try {
+      expect(conn.store.format).toBe(4);
+      await conn.transact('[[:db/add "b" :k/n 42]]');
+      expect([...conn.txRange(0)].map((tx) => tx.t)).toEqual([0, 1, 2, 3]);
+    } finally {
+      await conn.close();
     }
   });
 });

@@ -30,6 +30,7 @@ import {
 } from './common.js';
 import { defaultFormat, edn, plural, renderResult, renderRows, tempidEntries, toJsonValue } from './format.js';
 import { exportLines, importIntoEmpty, writeLines } from './transfer.js';
+import { assertSound, verify } from '../db/verify.js';
 
 /** A line of output; empty text (no rows in EDN or JSON) prints nothing. */
 function out(text: string): void {
@@ -449,3 +450,17 @@ export async function rebuildCommand(opts: DbOpt): Promise<void> {
   });
 }
 
+
+/** Check the database against its log, read-only: a summary and exit 0 when sound, else every problem and exit 1. */
+export async function verifyCommand(opts: DbOpt): Promise<void> {
+  const dir = dbDir(opts.db);
+  if (!hasDatabase(dir)) throw new CliError('cli/no-database', `no factlog database at ${dir}`);
+  const report = await verify(dir);
+  for (const text of report.notes) note(`note: ${text}`);
+  for (const problem of report.problems.slice(1)) note(`problem: ${problem.message} [${problem.code}]`);
+  assertSound(report);
+  out(
+    `sound: ${plural(report.transactions, 'transaction')} in the log (checksums checked), ${plural(report.logFileRecords, 'record')} in factlog.log, ` +
+      `${plural(report.indexKeys, 'index key')} equal to the log's replay`,
+  );
+}

@@ -14,6 +14,7 @@ import {
   rebuildCommand,
   statsCommand,
   transactCommand,
+  verifyCommand,
 } from './commands.js';
 import { formatError, dbDir } from './common.js';
 import { demoCommand } from './demo.js';
@@ -140,6 +141,10 @@ export function buildProgram(): Command {
   withDb(program.command('rebuild'))
     .description('rebuild every index from the log')
     .action(action((opts) => rebuildCommand(opts)));
+
+  withDb(program.command('verify'))
+    .description('check the log (checksums, factlog.log against LMDB), meta and every index against the log; read-only')
+    .action(action((opts) => verifyCommand(opts)));
 
   withDb(program.command('repl'))
     .description('interactive Datalog shell')

@@ -5,7 +5,8 @@
 //
 // The file is grown ahead of the records, with zeros actually written: a record then overwrites
 // allocated blocks and leaves the size alone, so its fdatasync need not commit the file system's
-// journal (which would also wait for LMDB's newly allocated pages). A zero length ends the log.
+// journal (which would also wait for LMDB's newly allocated pages). A zero length ends the log
+// (unless whole records follow a zeroed one: that is damage, see read).
 // Where the records end is not the file's size: the caller (the store) keeps it.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -31,6 +32,10 @@ const READ_CHUNK = 1 << 20;
 const MIN_GROW = 64 << 10;
 const MAX_GROW = 8 << 20;
 const ZEROS = Buffer.alloc(1 << 20);
+/** The smallest framed record: a frame, a t and log.ts's record header (version, tx, instant, count). */
+const MIN_FRAMED_RECORD = FRAME + T_SIZE + 21;
+/** How many transactions after a damaged record are looked for: one damaged record, or a few in a row. */
+const DAMAGE_REACH = 4;
 const END_OF_LOG = Buffer.alloc(FRAME);
 
 export class LogFileError extends FactlogError {}
@@ -41,9 +46,10 @@ export interface LogRecord {
   bytes: Uint8Array;
 }
 
-/** A record read back: its entry and the file offset just after it. */
+/** A record read back: its entry, its bytes (encodeLogRecord's) and the file offset just after it. */
 export interface ReadRecord {
   entry: LogEntry;
+  bytes: Uint8Array;
   end: number;
 }
 
@@ -70,6 +76,18 @@ export class LogFile {
     }
     log.checkHeader();
     log.allocated = log.size();
+    return log;
+  }
+
+  /** Open an existing log file read-only (to verify it): records are read, never written. */
+  static openForReading(file: string): LogFile {
+    const log = new LogFile(file, fs.openSync(file, 'r'));
+    try {
+      log.checkHeader();
+    } catch (err) {
+      log.close();
+      throw err;
+    }
     return log;
   }
 
@@ -152,7 +170,8 @@ export class LogFile {
    * The records from offset `from` on, in order. Stops at a zero length (the end), at the first
    * frame that is incomplete or whose checksum fails (an append that a crash cut short), and at a
    * whole record whose t does not follow on (`firstT` first, when given): whatever it is, it is
-   * not the next transaction, and replaying it would index it as one.
+   * not the next transaction, and replaying it would index it as one. A bad or zeroed record with
+   * the next transactions' records after it is damage, not a torn tail: see assertTornTail.
    */
   *read(from: number = LOG_FILE_START, firstT?: number): Generator<ReadRecord> {
     let nextT = firstT;
@@ -164,16 +183,83 @@ export class LogFile {
       if (at + FRAME > bufferAt + buffer.length) ({ buffer, bufferAt } = this.readAt(at, FRAME, size));
       const length = buffer.readUInt32LE(at - bufferAt);
       const checksum = buffer.readUInt32LE(at - bufferAt + 4);
-      if (length < T_SIZE || length > MAX_RECORD || at + FRAME + length > size) return;
+      if (length === 0 && checksum === 0) return this.assertTornTail(at, nextT, 'zeroed', size);
+      if (length < T_SIZE || length > MAX_RECORD || at + FRAME + length > size) return this.assertTornTail(at, nextT, 'garbled', size);
       if (at + FRAME + length > bufferAt + buffer.length) ({ buffer, bufferAt } = this.readAt(at, FRAME + length, size));
       const payload = buffer.subarray(at - bufferAt + FRAME, at - bufferAt + FRAME + length);
-      if (crc32(payload) !== checksum) return;
+      if (crc32(payload) !== checksum) return this.assertTornTail(at, nextT, 'garbled', size);
       const t = payload.readUInt32LE(0);
       if (nextT !== undefined && t !== nextT) return;
       nextT = t + 1;
       at += FRAME + length;
-      yield { entry: decodeLogEntry(t, payload.subarray(T_SIZE)), end: at };
+      const bytes = payload.subarray(T_SIZE);
+      yield { entry: decodeLogEntry(t, bytes), bytes, end: at };
     }
+  }
+
+  /**
+   * Reading stopped at `at`, where the record of `nextT` should be. A crash leaves a torn record
+   * only at the end, with zeros (grown ahead), the zero frame an append ends with, or a dead
+   * writer's leftovers after it; so a whole record of a later t found after `at` means the bytes
+   * at `at` were damaged after they were written, and cutting there would lose the records after
+   * it. Zeros at `at` count as a zeroed record only when a whole record's worth of them is there:
+   * an append's own end-of-log frame is shorter, and what a dead writer left after it is not
+   * read. A whole record that needs no other to be missing (the same t) proves nothing.
+   */
+  private assertTornTail(at: number, nextT: number | undefined, found: 'zeroed' | 'garbled', size: number): void {
+    if (nextT === undefined) return;
+    if (found === 'zeroed' && !this.zeroedFor(at, MIN_FRAMED_RECORD, size)) return;
+    const later = this.findWholeRecord(at + 1, nextT + 1, DAMAGE_REACH, size);
+    if (!later) return;
+    const what = found === 'zeroed' ? 'is zeroed' : 'is garbled (its checksum or length is wrong)';
+    throw new LogFileError(
+      'storage/log-damaged',
+      `${this.file} is damaged at byte ${at}: the record of t=${nextT} there ${what}, but a whole record of t=${later.t} follows at byte ${later.at}. ` +
+        `Nothing was changed; restore the database from a backup (the records after the damage are intact)`,
+    );
+  }
+
+  /** True when `length` bytes from `at` (or all to the end of the file) are zeros. */
+  private zeroedFor(at: number, length: number, size: number): boolean {
+    return this.readExactly(at, Math.min(length, size - at)).every((b) => b === 0);
+  }
+
+  /** The first whole record (length in bounds, checksum right) of t in [firstT, firstT + reach) starting at or after `from`. */
+  private findWholeRecord(from: number, firstT: number, reach: number, size: number): { at: number; t: number } | undefined {
+    const patterns = Array.from({ length: reach }, (_, i) => {
+      const bytes = Buffer.alloc(T_SIZE);
+      bytes.writeUInt32LE((firstT + i) >>> 0);
+      return bytes;
+    });
+    // each chunk is searched for frames starting in its first READ_CHUNK bytes; it overlaps the next by a frame's head
+    for (let chunkAt = from; chunkAt + FRAME + T_SIZE <= size; chunkAt += READ_CHUNK) {
+      const length = Math.min(READ_CHUNK + FRAME + T_SIZE, size - chunkAt);
+      const buffer = this.readExactly(chunkAt, length);
+      let best: { at: number; t: number } | undefined;
+      patterns.forEach((pattern, i) => {
+        for (let hit = buffer.indexOf(pattern, FRAME); hit !== -1 && hit - FRAME < READ_CHUNK; hit = buffer.indexOf(pattern, hit + 1)) {
+          const at = chunkAt + hit - FRAME;
+          if (best && best.at <= at) break;
+          if (this.isWholeRecordAt(at, size)) best = { at, t: firstT + i };
+        }
+      });
+      if (best) return best;
+    }
+    return undefined;
+  }
+
+  private isWholeRecordAt(at: number, size: number): boolean {
+    const head = this.readExactly(at, FRAME);
+    const length = head.readUInt32LE(0);
+    if (length < T_SIZE || length > MAX_RECORD || at + FRAME + length > size) return false;
+    return crc32(this.readExactly(at + FRAME, length)) === head.readUInt32LE(4);
+  }
+
+  /** True when `record`, framed, is what the file holds just before `end`. */
+  holdsRecordEndingAt(end: number, record: LogRecord): boolean {
+    const framed = Buffer.concat(frameOf(record));
+    if (end - framed.length < LOG_FILE_START) return false;
+    return this.readExactly(end - framed.length, framed.length).equals(framed);
   }
 
   /** Where the last whole record from `from` on ends (the file's valid length); see read. */
@@ -184,10 +270,17 @@ export class LogFile {
   }
 
   private readAt(at: number, atLeast: number, size: number): { buffer: Buffer; bufferAt: number } {
-    const length = Math.min(Math.max(atLeast, READ_CHUNK), size - at);
+    return { buffer: this.readExactly(at, Math.min(Math.max(atLeast, READ_CHUNK), size - at)), bufferAt: at };
+  }
+
+  private readExactly(at: number, length: number): Buffer {
     const buffer = Buffer.alloc(length);
-    for (let done = 0; done < length; ) done += fs.readSync(this.fd, buffer, done, length - done, at + done);
-    return { buffer, bufferAt: at };
+    for (let done = 0; done < length; ) {
+      const read = fs.readSync(this.fd, buffer, done, length - done, at + done);
+      if (read === 0) return buffer.subarray(0, done); // the file shrank meanwhile
+      done += read;
+    }
+    return buffer;
   }
 
   close(): void {
@@ -199,11 +292,18 @@ function writeFully(fd: number, bytes: Buffer, at: number): void {
   for (let done = 0; done < bytes.length; ) done += fs.writeSync(fd, bytes, done, bytes.length - done, at + done);
 }
 
+/** The CRC-32 of a record's t (u32) and bytes: a frame's checksum, and that of LMDB's log table from format 5. */
+export function recordChecksum(t: number, bytes: Uint8Array): number {
+  const tBytes = Buffer.alloc(T_SIZE);
+  tBytes.writeUInt32LE(t >>> 0);
+  return crc32(bytes, crc32(tBytes));
+}
+
 function frameOf(record: LogRecord): Buffer[] {
   const head = Buffer.alloc(FRAME + T_SIZE);
   head.writeUInt32LE(T_SIZE + record.bytes.length, 0);
   head.writeUInt32LE(record.t, FRAME);
-  head.writeUInt32LE(crc32(record.bytes, crc32(head.subarray(FRAME))), 4);
+  head.writeUInt32LE(recordChecksum(record.t, record.bytes), 4);
   return [head, Buffer.from(record.bytes.buffer, record.bytes.byteOffset, record.bytes.byteLength)];
 }
 

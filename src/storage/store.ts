@@ -12,14 +12,15 @@ import { decodeLogEntry, encodeLogEntry, encodeLogParts, encodeLogRecord, toLogE
 import { EXACT_KEY_CODEC, KEY_CODEC, KEY_MAX_STRING, type KeyCodec } from './key-codec.js';
 import { KeyListBuilder, PackedIndex, runsFlagIn, type KeyList } from './packed-index.js';
 import { isGateTicket, joinEnvironmentGate, throughEnvironmentGate } from './env-gate.js';
-import { LOG_FILE, LOG_FILE_START, LogFile, type LogRecord, type ReadRecord } from './log-file.js';
+import { LOG_FILE, LOG_FILE_START, LogFile, recordChecksum, type LogRecord, type ReadRecord } from './log-file.js';
 import { findMarks, isUnsyncedMark, removeMarks, UnsyncedMark } from './unsynced-marks.js';
 import { Checkpoints } from './checkpoints.js';
 import { dataFileProblem } from './file-check.js';
 
 /**
  * 5: every value exactly: key strings in CESU-8 (UTF-16 order, lone surrogates kept), -0 kept
- * (key-codec.ts); log records and long values hold lone surrogates (WTF-8).
+ * (key-codec.ts); log records and long values hold lone surrogates (WTF-8); each record of
+ * LMDB's log table carries a CRC-32 of its t and bytes (checked on every read).
  * 4: an index entry may hold a packed run of keys (packed-index.ts).
  * 3: log records in factlog's own bytes (log.ts). 2: index keys in factlog's own byte form
  * (key-codec.ts). 1: index keys in lmdb-js's default encoding (ordered-binary). Older formats are
@@ -34,6 +35,10 @@ const BINARY_LOG_FORMAT = 3;
 const PACKED_FORMAT = 4;
 /** The first format that stores every value exactly (EXACT_KEY_CODEC). */
 const EXACT_VALUES_FORMAT = 5;
+/** The first format whose log table values are a CRC-32 then the record's bytes (raw, not msgpack). */
+const CHECKSUMMED_LOG_FORMAT = 5;
+/** The CRC-32 before each log record of a checksummed log table. */
+const LOG_CHECKSUM = 4;
 export const DATA_FILE = 'factlog.mdb';
 export const INDEXES: IndexName[] = ['eavt', 'aevt', 'avet', 'vaet'];
 const DB_NAMES = ['meta', 'log', 'values', ...INDEXES, ...INDEXES.map((i) => `${i}.history`)];
@@ -71,6 +76,11 @@ export function environmentOptions(file: string, options: Omit<StoreOptions, 'pa
 }
 
 export const LOG_DB_OPTIONS = { keyEncoding: 'uint32' } as const;
+
+/** The log table of a store of this format: raw bytes from the checksummed format on, msgpack before. */
+export function logDbOptions(format: number): any {
+  return format >= CHECKSUMMED_LOG_FORMAT ? { ...LOG_DB_OPTIONS, encoding: 'binary' } : LOG_DB_OPTIONS;
+}
 
 /** An index database of a store of this format: keys in its encoding, empty values. */
 export function indexDbOptions(format: number): any {
@@ -167,10 +177,10 @@ export class Store {
     this.flushEachCommit = !this.neverFlush && options.durability !== 'process';
     this.env = openLmdb(environmentOptions(path.join(dir, DATA_FILE), options));
     this.meta = this.env.openDB('meta', {});
-    this.log = this.env.openDB('log', LOG_DB_OPTIONS);
+    this.format = this.meta.get('formatVersion') ?? options.createFormat ?? FORMAT_VERSION;
+    this.log = this.env.openDB('log', logDbOptions(this.format));
     this.values = this.env.openDB('values', {});
     this.withdrawValues = addLongValueSource((hash) => this.values.get(hash));
-    this.format = this.meta.get('formatVersion') ?? options.createFormat ?? FORMAT_VERSION;
     const indexDb = (name: string) =>
       new PackedIndex(this.env.openDB<Buffer, any>(name, indexDbOptions(this.format)), this.format >= PACKED_FORMAT, runsFlagIn(this.meta, name), undefined, keyCodecOf(this.format));
     this.current = { eavt: indexDb('eavt'), aevt: indexDb('aevt'), avet: indexDb('avet'), vaet: indexDb('vaet') };
@@ -202,6 +212,7 @@ export class Store {
     if (!hasData && hasLogFile && options.readOnly) {
       throw new StorageError('storage/needs-recovery', `${dir} has a log file but no indexes: open it for writing once to rebuild them`);
     }
+    if (!hasData && hasLogFile) assertLogFileReplayable(dir);
     if (!hasData && !hasLogFile) {
       const empty = !exists || fs.readdirSync(dir).every((name) => isGateTicket(name) || isUnsyncedMark(name));
       if (!empty) {
@@ -299,6 +310,7 @@ export class Store {
       syncLmdb: (done) => (this.env as unknown as { sync(done: (err?: Error) => void): void }).sync(done),
     });
     this.checkpoints = checkpoints;
+    this.assertLogFileEndsAsLmdb(logFile);
     // No records in the log file while LMDB has a log (a database made before the log file, or
     // restored from a backup of LMDB's file): it is written from LMDB's log table.
     const needsCopy = () => this.lastT() >= 0 && logFile.endsAt(LOG_FILE_START);
@@ -326,6 +338,24 @@ export class Store {
     checkpoints.committed();
   }
 
+  /**
+   * Where LMDB says the log file's records end, the last one must be LMDB's last transaction:
+   * else the file is another database's or an older copy, and appending after it would mix the
+   * two. (Formats 1 and 2 are not checked: their records are re-encoded, not the file's bytes.)
+   */
+  private assertLogFileEndsAsLmdb(logFile: LogFile): void {
+    const end = this.meta.get('logFileEnd') as number | undefined;
+    const lastT = this.lastT();
+    if (end === undefined || lastT < 0 || this.format < BINARY_LOG_FORMAT || logFile.size() < end) return;
+    const bytes = this.logRecordAt(lastT);
+    if (bytes && !logFile.holdsRecordEndingAt(end, { t: lastT, bytes })) {
+      throw new StorageError(
+        'storage/log-file-mismatch',
+        `${logFile.file} does not end with the indexes' last transaction (t=${lastT}) at byte ${end}: it is another database's, or another state of this one; nothing was changed`,
+      );
+    }
+  }
+
   /** Write every entry of LMDB's log table to an empty log file. */
   private copyLogToFile(): void {
     const logFile = this.logFile!;
@@ -333,7 +363,7 @@ export class Store {
     let end = LOG_FILE_START;
     for (const { key, value } of this.log.getRange({})) {
       const t = key as number;
-      records.push({ t, bytes: encodeLogRecord(decodeLogEntry(t, value)) });
+      records.push({ t, bytes: this.storedLogRecord(t, value) });
       if (records.length === 1000) {
         end = logFile.append(records, false, end).end;
         records = [];
@@ -516,7 +546,7 @@ export class Store {
    * when `toLogFile`, into the log file with this commit.
    */
   private putLogRecord(t: number, record: Uint8Array, entry: () => LogEntry, toLogFile: boolean): void {
-    this.log.putSync(t, this.format >= BINARY_LOG_FORMAT ? record : encodeLogEntry(entry()));
+    this.log.putSync(t, this.format >= CHECKSUMMED_LOG_FORMAT ? checksummed(t, record) : this.format >= BINARY_LOG_FORMAT ? record : encodeLogEntry(entry()));
     if (toLogFile) this.pendingRecords.push({ t, bytes: record });
   }
 
@@ -670,15 +700,57 @@ export class Store {
   logEntry(t: number): LogEntry | undefined {
     this.assertOpen();
     const raw = this.log.get(t);
-    return raw === undefined ? undefined : decodeLogEntry(t, raw);
+    return raw === undefined ? undefined : this.decodeStoredLog(t, raw);
   }
 
   /** Log entries with from <= t < to, oldest first. */
   *logRange(from = 0, to = Number.MAX_SAFE_INTEGER): Generator<LogEntry> {
     this.assertOpen();
     for (const { key, value } of this.log.getRange({ start: from, end: Math.min(to, 0xffffffff) })) {
-      yield decodeLogEntry(key as number, value);
+      yield this.decodeStoredLog(key as number, value);
     }
+  }
+
+  /** The log table's record of t as encodeLogRecord's bytes (checked), for verify. */
+  logRecordAt(t: number): Uint8Array | undefined {
+    this.assertOpen();
+    const raw = this.log.get(t);
+    return raw === undefined ? undefined : this.storedLogRecord(t, raw);
+  }
+
+  /**
+   * A log table value back to its entry. A value that fails its checksum (format 5 on) or cannot
+   * be decoded was damaged on disk: an error, never a different transaction.
+   */
+  private decodeStoredLog(t: number, stored: unknown): LogEntry {
+    try {
+      return decodeLogEntry(t, this.format >= CHECKSUMMED_LOG_FORMAT ? this.checkedLogBytes(t, stored) : (stored as Uint8Array));
+    } catch (err) {
+      if (err instanceof StorageError) throw err;
+      throw this.damagedLog(t, `cannot be decoded (${(err as Error).message})`);
+    }
+  }
+
+  /** A log table value as encodeLogRecord's bytes, checked when the format has checksums. */
+  private storedLogRecord(t: number, stored: unknown): Uint8Array {
+    if (this.format >= CHECKSUMMED_LOG_FORMAT) return this.checkedLogBytes(t, stored);
+    if (this.format >= BINARY_LOG_FORMAT && stored instanceof Uint8Array) return stored;
+    return encodeLogRecord(this.decodeStoredLog(t, stored));
+  }
+
+  private checkedLogBytes(t: number, stored: unknown): Uint8Array {
+    if (!(stored instanceof Uint8Array) || stored.length < LOG_CHECKSUM) throw this.damagedLog(t, 'is not a checksummed record');
+    const value = Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength);
+    const bytes = value.subarray(LOG_CHECKSUM);
+    if (recordChecksum(t, bytes) !== value.readUInt32LE(0)) throw this.damagedLog(t, 'fails its checksum');
+    return bytes;
+  }
+
+  private damagedLog(t: number, what: string): StorageError {
+    return new StorageError(
+      'storage/mdb-damaged',
+      `${path.join(this.dir, DATA_FILE)} is damaged: the log record of t=${t} ${what} (restore a backup, or move ${DATA_FILE} aside and open the database for writing to rebuild it from ${LOG_FILE})`,
+    );
   }
 
   /** Drop every index and rebuild it from the log alone (one write transaction). */
@@ -750,6 +822,26 @@ export class Store {
     await this.env.backup(path.join(target, DATA_FILE), compact);
   }
 
+  /** Where LMDB says the log file's records end (undefined before the log file was written). */
+  recordedLogFileEnd(): number | undefined {
+    this.assertOpen();
+    return this.meta.get('logFileEnd');
+  }
+
+  /** The per-attribute datom counts kept in meta. */
+  attrCounts(): Map<number, number> {
+    this.assertOpen();
+    const counts = new Map<number, number>();
+    for (const { key, value } of this.meta.getRange({ start: 'count:', end: 'count;' })) counts.set(Number(String(key).slice(6)), value);
+    return counts;
+  }
+
+  /** The values table: long values by their SHA-256. */
+  *longValues(): Generator<{ hash: string; value: string | Buffer }> {
+    this.assertOpen();
+    for (const { key, value } of this.values.getRange({})) yield { hash: key, value };
+  }
+
   /** Set when this database is a read replica: the primary it follows. */
   replicaOf(): string | undefined {
     return this.meta.get('replicaOf');
@@ -807,10 +899,32 @@ function setAsideTornData(dir: string, readOnly: boolean, marks: string[]): void
   if (readOnly) {
     throw new StorageError('storage/needs-recovery', `${dir} was being written when the machine stopped: open it for writing once to rebuild its indexes from the log file`);
   }
+  assertLogFileReplayable(dir);
   const dataFile = path.join(dir, DATA_FILE);
   if (fs.existsSync(dataFile)) fs.renameSync(dataFile, `${dataFile}.torn`);
   fs.rmSync(`${dataFile}-lock`, { force: true });
   removeMarks(marks);
+}
+
+/** A log table value of the checksummed format: the CRC-32 of t and the record, then the record. */
+function checksummed(t: number, record: Uint8Array): Buffer {
+  const value = Buffer.allocUnsafe(LOG_CHECKSUM + record.length);
+  value.writeUInt32LE(recordChecksum(t, record), 0);
+  value.set(record, LOG_CHECKSUM);
+  return value;
+}
+
+/**
+ * Before rebuilding the indexes from the log file alone: every record reads back, up to a torn
+ * tail (LogFile.read throws storage/log-damaged on damage), so a damaged file changes nothing.
+ */
+function assertLogFileReplayable(dir: string): void {
+  const logFile = LogFile.open(path.join(dir, LOG_FILE));
+  try {
+    logFile.validEnd(LOG_FILE_START, 0);
+  } finally {
+    logFile.close();
+  }
 }
 
 /** Below this many datoms a transaction's keys are put as they come. */

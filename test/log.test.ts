@@ -8,7 +8,7 @@ import { open as openLmdb } from 'lmdb';
 import { describe, expect, it } from 'vitest';
 import { open } from '../src/index.js';
 import { decodeLogEntry, encodeLogRecord, type LogEntry } from '../src/storage/log.js';
-import { DATA_FILE, FORMAT_VERSION } from '../src/storage/store.js';
+import { DATA_FILE, FORMAT_VERSION, logDbOptions } from '../src/storage/store.js';
 import { tempDir } from './helpers/tmp.js';
 
 const number = fc.oneof(
@@ -69,7 +69,7 @@ describe('log records', () => {
       logs.push([...conn.txRange(1)].map((e) => e.data.map((d) => [d.a, d.v instanceof Date ? 'an instant' : d.v, d.added])));
       await conn.close();
       const env = openLmdb({ path: path.join(dir, DATA_FILE), maxDbs: 16, readOnly: true });
-      raws.push(env.openDB('log', { keyEncoding: 'uint32' as any }).get(r.t));
+      raws.push(env.openDB('log', logDbOptions(createFormat)).get(r.t));
       await env.close();
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -11,7 +11,7 @@ import type { Datom } from '../db/api.js';
 import { decodeLogEntry, encodeLogEntry, encodeLogParts, encodeLogRecord, toLogEntry, type LogEntry } from './log.js';
 import { KEY_CODEC, KEY_MAX_STRING } from './key-codec.js';
 import { KeyListBuilder, PackedIndex, runsFlagIn, type KeyList } from './packed-index.js';
-import { isGateTicket, joinEnvironmentGate, throughEnvironmentGate } from './env-gate.js';
+import { EnvironmentGateError, isGateTicket, joinEnvironmentGate, throughEnvironmentGate } from './env-gate.js';
 import { LOG_FILE, LOG_FILE_START, LogFile, type LogRecord, type ReadRecord } from './log-file.js';
 import { findMarks, isUnsyncedMark, removeMarks, UnsyncedMark } from './unsynced-marks.js';
 import { Checkpoints } from './checkpoints.js';
@@ -46,9 +46,18 @@ const openStores = new Set<Store>();
 let exitHookAdded = false;
 
 function closeAtExit(store: Store): void {
-  if (!exitHookAdded) process.once('exit', () => [...openStores].forEach((open) => open.closeNow()));
+  if (!exitHookAdded) process.once('exit', () => [...openStores].forEach(closeAtExitNow));
   exitHookAdded = true;
   openStores.add(store);
+}
+
+/** At exit, a process stopped inside the gate (storage/gate-stopped) is no reason to end with a stack trace. */
+function closeAtExitNow(store: Store): void {
+  try {
+    store.closeNow();
+  } catch (err) {
+    if (!(err instanceof EnvironmentGateError)) throw err;
+  }
 }
 
 /** The LMDB environment a store opens (also what bench/raw-writes.ts measures against). */
@@ -244,6 +253,7 @@ export class Store {
       store = throughEnvironmentGate(dir, () => new Store(dir, options));
     } catch (err) {
       leaveGate();
+      if (err instanceof EnvironmentGateError) throw err;
       throw new StorageError('storage/open-failed', `cannot open ${dir}: ${(err as Error).message}`);
     }
     store.leaveGate = leaveGate;
@@ -304,9 +314,14 @@ export class Store {
     this.withdrawValues();
     // a read transaction left open would outlive its environment
     for (const snapshot of [...this.snapshots]) snapshot.end();
-    // lmdb-js closes the environment within this call, as our writes are all synchronous
-    void throughEnvironmentGate(this.dir, () => this.env.close());
-    this.leaveGate();
+    // lmdb-js closes the environment within this call, as our writes are all synchronous. A
+    // process stopped inside the gate makes this throw storage/gate-stopped: the environment
+    // is then left to lmdb-js, which closes it when this process ends
+    try {
+      void throughEnvironmentGate(this.dir, () => this.env.close());
+    } finally {
+      this.leaveGate();
+    }
   }
 
   // ---------------- the log file ----------------

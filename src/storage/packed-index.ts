@@ -283,8 +283,8 @@ export class PackedIndex {
    * each in one synchronous step, so no LMDB cursor stays open between two keys: the transaction
    * can be ended at any time (the store closing, the iteration dropped unfinished).
    */
-  *keysIn(start: KeyPart[] | undefined, end: KeyPart[] | undefined, transaction: () => unknown): Generator<KeyPart[]> {
-    let size = FIRST_CHUNK;
+  *keysIn(start: KeyPart[] | undefined, end: KeyPart[] | undefined, transaction: () => unknown, firstChunk = FIRST_CHUNK): Generator<KeyPart[]> {
+    let size = firstChunk;
     let from = start;
     for (let resumed = false; ; resumed = true) {
       // resumed at the last key read, which is read again and left out

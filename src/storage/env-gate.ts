@@ -16,6 +16,8 @@
 // entry on every commit made each commit's flush of the log file wait for the file system's
 // journal (a durable single-datom transact took 1.5 ms instead of 0.7). Without a standing ticket
 // a pass makes a ticket for itself and removes it after. Tickets of dead processes are ignored and removed.
+// A live process stopped inside (SIGSTOP, Ctrl-Z) is not waited for: it may never go on, and its
+// ticket is its own to remove, so a waiter gives storage/gate-stopped naming it.
 // Reads in between are not gated: in those runs only write transactions, opens and closes failed.
 import fs from 'node:fs';
 import path from 'node:path';

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { Keyword, open, pull, q, type Connection, type Datom, type Db } from '../src/index.js';
 import { freshConn, tempDir } from './helpers/tmp.js';
 
@@ -387,5 +388,137 @@ describe('-0.0 in merged scans (issue 25)', () => {
     expect(signs(conn.db().history().datoms('avet', kw('z/d')))).toEqual(['-0', '-0', '0']);
     const w = conn.db().with([[':db/add', b, ':z/d', -0]]).dbAfter;
     expect(signs(w.datoms('avet', kw('z/d')))).toEqual(['-0', '0']);
+  });
+});
+
+describe('iterators of a Db value', () => {
+  const N = kw('it/n');
+  const S = kw('it/s');
+  const R = kw('it/r');
+
+  /** A transaction over a pool of entities: small ones, and bulk ones of 64+ datoms that make packed runs. */
+  type ItOp =
+    | { kind: 'n' | 's'; e: number; v: number }
+    | { kind: 'ref'; e: number; target: number }
+    | { kind: 'retract-s'; e: number; v: number }
+    | { kind: 'retract-entity'; e: number }
+    | { kind: 'bulk-new'; count: number; base: number }
+    | { kind: 'bulk-existing'; v: number };
+  const opArb: fc.Arbitrary<ItOp> = fc.oneof(
+    fc.record({ kind: fc.constantFrom('n' as const, 's' as const), e: fc.nat(200), v: fc.nat(30) }),
+    fc.record({ kind: fc.constant('ref' as const), e: fc.nat(200), target: fc.nat(200) }),
+    fc.record({ kind: fc.constant('retract-s' as const), e: fc.nat(200), v: fc.nat(30) }),
+    fc.record({ kind: fc.constant('retract-entity' as const), e: fc.nat(200) }),
+    fc.record({ kind: fc.constant('bulk-new' as const), count: fc.integer({ min: 32, max: 90 }), base: fc.nat(1000) }),
+    fc.record({ kind: fc.constant('bulk-existing' as const), v: fc.nat(30) }),
+  );
+  const txArb = fc.array(opArb, { minLength: 1, maxLength: 3 });
+
+  function txData(ops: ItOp[], pool: number[]): unknown[] {
+    const at = (i: number) => pool[i % pool.length]!;
+    const data: unknown[] = [];
+    for (const o of ops) {
+      if (o.kind === 'n') data.push([':db/add', at(o.e), N, o.v]);
+      else if (o.kind === 's') data.push([':db/add', at(o.e), S, `s${o.v}`]);
+      else if (o.kind === 'ref') data.push([':db/add', at(o.e), R, at(o.target)]);
+      else if (o.kind === 'retract-s') data.push([':db/retract', at(o.e), S, `s${o.v}`]);
+      else if (o.kind === 'retract-entity') data.push([':db/retractEntity', at(o.e)]);
+      else if (o.kind === 'bulk-new') {
+        for (let i = 0; i < o.count; i++) data.push({ ':db/id': `b${i}`, [N.fqn]: o.base + i, [S.fqn]: `b${o.base + i}`, [R.fqn]: `b${(i * 7 + 1) % o.count}` });
+      } else for (const e of pool.slice(0, 70)) data.push([':db/add', e, S, `x${o.v}`]);
+    }
+    return data;
+  }
+
+  /** Commits one transaction; one the transactor refuses (a datom both added and retracted) commits nothing. */
+  async function commit(conn: Connection, ops: ItOp[], pool: number[]): Promise<void> {
+    try {
+      const report = await conn.transact(txData(ops, pool));
+      for (const id of Object.values(report.tempids)) pool.push(id);
+    } catch (err) {
+      if (!(err as { code?: string }).code) throw err;
+    }
+  }
+
+  type Pick = { view: number; t: number; scan: number; e: number; v: number; w: number };
+  function viewOf(db: Db, p: Pick, ts: number[]): Db {
+    const t = ts[p.t % ts.length]!;
+    return [db, db.asOf(t), db.since(t), db.history(), db.asOf(t).history(), db.since(t).history()][p.view % 6]!;
+  }
+  function scanOf(db: Db, p: Pick, pool: number[]): Iterable<Datom> {
+    const e = pool[p.e % pool.length]!;
+    const [lo, hi] = [Math.min(p.v, p.w), Math.max(p.v, p.w)];
+    const scans: (() => Iterable<Datom>)[] = [
+      () => db.datoms('eavt'),
+      () => db.datoms('aevt'),
+      () => db.datoms('avet'),
+      () => db.datoms('vaet'),
+      () => db.datoms('aevt', S),
+      () => db.datoms('avet', N),
+      () => db.datoms('eavt', e),
+      () => db.seekDatoms('eavt', e),
+      () => db.seekDatoms('aevt', S, e),
+      () => db.seekDatoms('avet', N, lo),
+      () => db.indexRange(N, lo, hi * 40),
+      () => db.indexRange(S, `b${lo}`, null),
+    ];
+    return scans[p.scan % scans.length]!();
+  }
+  const show = (d: Datom) => `${d.e} ${d.a} ${String(d.v)} ${d.tx} ${d.added}`;
+
+  it('give the value\'s own datoms, whatever is committed between their steps (fast-check)', async () => {
+    const pickArb = fc.record({ view: fc.nat(5), t: fc.nat(20), scan: fc.nat(11), e: fc.nat(200), v: fc.nat(40), w: fc.nat(40) });
+    const runArb = fc.record({
+      history: fc.array(txArb, { minLength: 1, maxLength: 8 }),
+      pick: pickArb,
+      before: fc.nat(2),
+      commits: fc.array(fc.record({ step: fc.nat(300), tx: txArb }), { minLength: 1, maxLength: 12 }),
+    });
+    await fc.assert(
+      fc.asyncProperty(runArb, async ({ history, pick, before, commits }) => {
+        const conn = await freshConn({ noSync: true });
+        try {
+          await conn.transact(`[{:db/ident :it/n :db/valueType :db.type/long :db/cardinality :db.cardinality/one}
+            {:db/ident :it/s :db/valueType :db.type/string :db/cardinality :db.cardinality/many}
+            {:db/ident :it/r :db/valueType :db.type/ref :db/cardinality :db.cardinality/many}]`);
+          const pool = [...Object.values((await conn.transact(txData([{ kind: 'bulk-new', count: 80, base: 5000 }], [0]))).tempids)];
+          const ts = [conn.db().basisT];
+          for (const ops of history) {
+            await commit(conn, ops, pool);
+            ts.push(conn.db().basisT);
+          }
+          const db = viewOf(conn.db(), pick, ts);
+          const scanned = [...pool]; // the entities the scan picks from, whatever later commits add
+          const expected = [...scanOf(db, pick, scanned)].map(show);
+          const queue = [...commits].sort((x, y) => x.step - y.step);
+          for (const c of queue.splice(0, before)) await commit(conn, c.tx, pool);
+          const it = scanOf(db, pick, scanned)[Symbol.iterator]();
+          const got: string[] = [];
+          for (let step = 0; ; step++) {
+            const next = it.next();
+            if (next.done) break;
+            got.push(show(next.value));
+            while (queue.length > 0 && queue[0]!.step <= step) await commit(conn, queue.shift()!.tx, pool);
+          }
+          expect(got).toEqual(expected);
+        } finally {
+          await conn.close();
+        }
+      }),
+      { numRuns: 60 },
+    );
+  }, 120_000);
+
+  it('stop with storage/closed once the database is closed', async () => {
+    const conn = await freshConn({ noSync: true });
+    await conn.transact(`[{:db/ident :it/n :db/valueType :db.type/long :db/cardinality :db.cardinality/one}]`);
+    await conn.transact(Array.from({ length: 9000 }, (_, i) => ({ 'it/n': i })));
+    const db = conn.db();
+    const it = db.datoms('aevt', N)[Symbol.iterator]();
+    expect(it.next().value).toMatchObject({ v: 0 });
+    await conn.close();
+    expect(() => {
+      for (let r = it.next(); !r.done; r = it.next());
+    }).toThrow(expect.objectContaining({ code: 'storage/closed' }));
   });
 });

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { open, pull, q } from '../src/index.js';
 import { closedDatabase, tempDir } from './helpers/tmp.js';
+import { factlog, ROOT } from './helpers/cli.js';
 
 const gateTickets = (dir: string) => fs.readdirSync(dir).filter((name) => name.startsWith('factlog.gate.'));
 
@@ -25,7 +26,97 @@ function gateHolder(dir: string, ms: number) {
   return { child, holding, released };
 }
 
+/**
+ * A live process inside the gate for real (env-gate.ts's own pass, from dist/), stopped there
+ * with SIGSTOP as a writer stopped mid-commit would be; `resume` lets it go on and leave.
+ */
+async function stoppedInsideGate(dir: string) {
+  const gate = path.join(ROOT, 'dist', 'src', 'storage', 'env-gate.js');
+  const leave = path.join(dir, '..', 'leave');
+  const script = `
+    const fs = require('node:fs');
+    import(${JSON.stringify(gate)}).then(({ throughEnvironmentGate }) => throughEnvironmentGate(${JSON.stringify(dir)}, () => {
+      fs.writeSync(1, 'inside\\n');
+      while (!fs.existsSync(${JSON.stringify(leave)})) {}
+    }));`;
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+  child.kill('SIGSTOP');
+  const resume = () => {
+    fs.writeFileSync(leave, '');
+    child.kill('SIGCONT');
+    return new Promise((resolve) => child.on('close', resolve));
+  };
+  return { child, resume };
+}
+
 describe('the environment gate', () => {
+  it('a reader does not wait on a process stopped inside the gate: a quick storage/gate-stopped naming it, and no advice to delete its file', async () => {
+    const dir = await closedDatabase('factlog-gate-');
+    const holder = await stoppedInsideGate(dir);
+    try {
+      const started = Date.now();
+      const err = await open({ path: dir, readOnly: true }).catch((e: unknown) => e);
+      expect(Date.now() - started).toBeLessThan(5000);
+      expect(err).toMatchObject({ code: 'storage/gate-stopped' });
+      expect((err as Error).message).toContain(`process ${holder.child.pid} is stopped`);
+      expect((err as Error).message).not.toMatch(/delete|remove/i);
+      const cli = await factlog(['query', '--db', dir, '[:find ?n :where [_ :person/name ?n]]']);
+      expect(cli.code).not.toBe(0);
+      expect(cli.stderr).toContain('[storage/gate-stopped]');
+      expect(fs.existsSync(path.join(dir, `factlog.gate.${holder.child.pid}.0`))).toBe(true); // a live process's ticket stays
+    } finally {
+      await holder.resume();
+    }
+    const conn = await open({ path: dir, readOnly: true });
+    expect(q(`[:find ?n :where [_ :person/name ?n]]`, conn.db())).toEqual([['Ann']]);
+    await conn.close();
+  }, 60_000);
+
+  it('a read-only store closes at once while a process is stopped inside the gate; a writer gets storage/gate-stopped instead of waiting', async () => {
+    const dir = await closedDatabase('factlog-gate-');
+    const reader = await open({ path: dir, readOnly: true });
+    let holder = await stoppedInsideGate(dir);
+    try {
+      const started = Date.now();
+      await reader.close();
+      expect(Date.now() - started).toBeLessThan(1000);
+    } finally {
+      await holder.resume();
+    }
+    fs.rmSync(path.join(dir, '..', 'leave'));
+    const writer = await open({ path: dir });
+    holder = await stoppedInsideGate(dir);
+    try {
+      const started = Date.now();
+      await expect(writer.close()).rejects.toMatchObject({ code: 'storage/gate-stopped' });
+      expect(Date.now() - started).toBeLessThan(5000);
+    } finally {
+      await holder.resume();
+    }
+  }, 30_000);
+
+  it('the ticket of a process that ended inside the gate but was not reaped yet (a zombie) holds nobody up, and is removed', async () => {
+    const dir = await closedDatabase('factlog-gate-');
+    // node writes a ticket saying inside and ends; its parent, now sleep, never reaps it
+    const inside = `require('node:fs').writeFileSync(${JSON.stringify(dir)} + '/factlog.gate.' + process.pid + '.0', '1')`;
+    const shell = spawn('sh', ['-c', `${JSON.stringify(process.execPath)} -e ${JSON.stringify(inside)} & echo $!; exec sleep 20`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const zombie = Number(await new Promise<string>((resolve) => shell.stdout.once('data', (d) => resolve(String(d)))));
+      const ticket = path.join(dir, `factlog.gate.${zombie}.0`);
+      for (let i = 0; i < 200 && !fs.existsSync(ticket); i++) await new Promise((r) => setTimeout(r, 50));
+      for (let i = 0; i < 200 && !fs.readFileSync(`/proc/${zombie}/stat`, 'latin1').includes(') Z'); i++) await new Promise((r) => setTimeout(r, 50));
+      const started = Date.now();
+      const conn = await open({ path: dir, readOnly: true });
+      expect(Date.now() - started).toBeLessThan(5000);
+      await conn.close();
+      expect(fs.existsSync(ticket)).toBe(false);
+    } finally {
+      shell.kill();
+    }
+  }, 30_000);
+
+
   it('an open waits while another live process is inside the gate, and goes on once it has left', async () => {
     const dir = await closedDatabase('factlog-gate-');
     const holder = gateHolder(dir, 400);

@@ -153,6 +153,40 @@ describe('packed index', () => {
     );
   });
 
+  it('keysIn reads a range in chunks from one read transaction, whatever is written between its steps', () => {
+    fc.assert(
+      fc.property(
+        fc.array(op, { minLength: 1, maxLength: 12 }),
+        fc.tuple(bound, bound),
+        fc.array(fc.tuple(fc.nat(60), op), { maxLength: 10 }),
+        fc.constantFrom(2, 4, 8),
+        fc.integer({ min: 1, max: 5 }),
+        (ops, [start, end], writes, packSize, firstChunk) => {
+          const table = freshTable(packSize);
+          const model = new Model();
+          for (const o of ops) apply(table, model, o);
+          const expected = model.range(start, end);
+          const txn = env.useReadTransaction();
+          const later = [...writes].sort((x, y) => x[0] - y[0]);
+          const got: KeyPart[][] = [];
+          try {
+            for (const k of table.keysIn(start, end, () => txn, firstChunk)) {
+              got.push(k);
+              while (later.length > 0 && later[0]![0] <= got.length) {
+                apply(table, model, later.shift()![1]);
+                env.resetReadTxn(); // as the next turn of the event loop would: later reads see the write
+              }
+            }
+          } finally {
+            txn.done();
+          }
+          expect(got).toEqual(expected);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
   it('a bulk put of many keys writes a few runs, not one entry per key', () => {
     const db = env.openDB('bulk', indexDbOptions(FORMAT_VERSION));
     const table = new PackedIndex(db, true);

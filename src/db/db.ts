@@ -22,7 +22,7 @@ import {
   txToT,
   TX_BASE,
 } from '../storage/encoding.js';
-import { KEY_MAX, type Store } from '../storage/store.js';
+import { KEY_MAX, type ReadSnapshot, type Store } from '../storage/store.js';
 import type { AttrInfo, AttrRef, Datom, DbStats, DbView, Entity, EntityRef, IndexName, Value } from './api.js';
 import { LazyEntity } from './entity.js';
 import type { AttributeColumn, ColumnCache } from './columns.js';
@@ -471,10 +471,11 @@ export class Db implements DbView {
 
   /**
    * Every datom visible in this value whose key lies in [prefix, end) (end defaults to the
-   * prefix's own range), in index order.
+   * prefix's own range), in index order. Read lazily, all from one read snapshot (taken at the
+   * first step): the datoms of this value whatever is committed between two steps.
    */
-  scan(index: IndexName, prefix: KeyPart[], end?: KeyPart[], onlyTx?: number): Generator<Datom> {
-    const visible = this.scanVisible(index, prefix, end, onlyTx);
+  scan(index: IndexName, prefix: KeyPart[], end?: KeyPart[], onlyTx?: number): Iterator<Datom> & Iterable<Datom> {
+    const visible = this.ctx.store.snapshotted((snapshot) => this.scanIn(snapshot, index, prefix, end, onlyTx));
     return this.filters ? this.kept(visible) : visible;
   }
 
@@ -484,7 +485,7 @@ export class Db implements DbView {
     for (const d of datoms) if (filters.every((keep) => keep(db, d))) yield d;
   }
 
-  private *scanVisible(index: IndexName, prefix: KeyPart[], end?: KeyPart[], onlyTx?: number): Generator<Datom> {
+  private *scanIn(snapshot: ReadSnapshot | undefined, index: IndexName, prefix: KeyPart[], end?: KeyPart[], onlyTx?: number): Generator<Datom> {
     const store = this.ctx.store;
     const overlay = this.overlay;
     // stored datoms are seen as of the stored basis; a speculative overlay adds its own on top
@@ -493,25 +494,25 @@ export class Db implements DbView {
     const txMin = this.sinceT === null ? -1 : tToTx(this.sinceT);
     // Retractions after our basis live in the history index; when nothing was committed after our
     // basis (the common "now" case) the history index cannot hold anything we must see.
-    const needHistory = this.isHistory || store.lastT() > storedT;
+    const needHistory = this.isHistory || store.lastT(snapshot) > storedT;
     if (!needHistory && !overlay && this.sinceT === null && onlyTx === undefined) {
       // the common case, a query of now: one loop, no merging, no filtering
-      yield* store.scanCurrentDatoms(index, prefix, end);
+      yield* store.scanCurrentDatoms(index, prefix, end, snapshot);
       return;
     }
 
     if (!overlay && onlyTx === undefined) {
       if (this.memory && index === 'eavt' && prefix.length === 1 && end === undefined && (needHistory || txMin >= 0)) {
-        yield* this.memory.pastEntity(prefix[0] as number, () => this.mergedDatoms('eavt', prefix, undefined, txMin, txMax, needHistory));
+        yield* this.memory.pastEntity(prefix[0] as number, () => this.mergedDatoms(snapshot, 'eavt', prefix, undefined, txMin, txMax, needHistory));
         return;
       }
-      yield* this.mergedDatoms(index, prefix, end, txMin, txMax, needHistory);
+      yield* this.mergedDatoms(snapshot, index, prefix, end, txMin, txMax, needHistory);
       return;
     }
-    const current = filterIter(store.scanCurrent(index, prefix, end), (raw) => raw.tx <= txMax && raw.tx > txMin);
+    const current = filterIter(store.scanCurrent(index, prefix, end, snapshot), (raw) => raw.tx <= txMax && raw.tx > txMin);
     let stored: Iterable<Entry> = mapIter(current, (raw) => ({ raw, added: true, tx: raw.tx, key: indexKey(index, raw) }));
     if (needHistory) {
-      const past = this.historyEntries(index, prefix, end, txMin, txMax);
+      const past = this.historyEntries(snapshot, index, prefix, end, txMin, txMax);
       stored = mergeSorted(index, stored, past, store.keyCodec);
     }
     if (overlay) {
@@ -533,13 +534,21 @@ export class Db implements DbView {
    * nothing of the same fact falls between the two); in a past view, the assertion if the datom
    * was still true at the basis.
    */
-  private *mergedDatoms(index: IndexName, prefix: KeyPart[], end: KeyPart[] | undefined, txMin: number, txMax: number, needHistory: boolean): Generator<Datom> {
+  private *mergedDatoms(
+    snapshot: ReadSnapshot | undefined,
+    index: IndexName,
+    prefix: KeyPart[],
+    end: KeyPart[] | undefined,
+    txMin: number,
+    txMax: number,
+    needHistory: boolean,
+  ): Generator<Datom> {
     const s = KEY_SLOTS[index];
     const txSlot = s.tx;
     const store = this.ctx.store;
     const history = this.isHistory;
-    const cur = store.keys('current', index, prefix, end)[Symbol.iterator]();
-    const past = (needHistory ? store.keys('history', index, prefix, end) : [])[Symbol.iterator]();
+    const cur = store.keys('current', index, prefix, end, snapshot)[Symbol.iterator]();
+    const past = (needHistory ? store.keys('history', index, prefix, end, snapshot) : [])[Symbol.iterator]();
     let c = cur.next();
     let h = past.next();
     const datom = (k: KeyPart[], tx: number, added: boolean): Datom => ({
@@ -574,13 +583,14 @@ export class Db implements DbView {
   }
 
   private *historyEntries(
+    snapshot: ReadSnapshot | undefined,
     index: IndexName,
     prefix: KeyPart[],
     end: KeyPart[] | undefined,
     txMin: number,
     txMax: number,
   ): Generator<Entry> {
-    for (const { raw, txRetracted } of this.ctx.store.scanHistory(index, prefix, end)) {
+    for (const { raw, txRetracted } of this.ctx.store.scanHistory(index, prefix, end, snapshot)) {
       const seen = visibleVersions(raw.tx, txRetracted, txMin, txMax, this.isHistory);
       if (seen === 0) continue;
       const key = indexKey(index, raw);

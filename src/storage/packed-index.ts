@@ -21,6 +21,9 @@ const PACK_BYTES = 900;
 const RUN_MAX_BYTES = 1700;
 /** The byte KEY_MAX is written as (key-codec.ts): appended to a run's last key, its entry key. */
 const KEY_MAX_BYTE = 0xfd;
+/** Keys `keysIn` reads at a time: few at first (most scans are short), more as a scan goes on. */
+const FIRST_CHUNK = 64;
+const MAX_CHUNK = 4096;
 /** LMDB's (and lmdb-js's) longest key is 1978 bytes: room for any key in a builder. */
 const MAX_KEY_BYTES = 2048;
 
@@ -266,24 +269,49 @@ export class PackedIndex {
     this.mayHaveRuns = !this.runsFlag || this.runsFlag.get();
   }
 
-  /** Keys in [start, end) in key order (no bound when undefined), at most `limit` of them. */
-  keys(start: KeyPart[] | undefined, end: KeyPart[] | undefined, limit?: number): Iterable<KeyPart[]> {
-    if (!this.packs) return this.db.getKeys({ start, end, limit } as any) as Iterable<KeyPart[]>;
-    return this.scanRuns(start, end, limit ?? Infinity);
+  /**
+   * Keys in [start, end) in key order (no bound when undefined), at most `limit` of them. Read
+   * lazily, in lmdb-js's current read transaction: to be read to the end before anything else
+   * runs (a commit in between would change what the rest reads). `keysIn` reads across commits.
+   */
+  keys(start: KeyPart[] | undefined, end: KeyPart[] | undefined, limit?: number, transaction?: unknown): Iterable<KeyPart[]> {
+    if (!this.packs) return this.db.getKeys({ start, end, limit, transaction } as any) as Iterable<KeyPart[]>;
+    return this.scanRuns(start, end, limit ?? Infinity, transaction);
   }
 
-  private *scanRuns(start: KeyPart[] | undefined, end: KeyPart[] | undefined, limit: number): Generator<KeyPart[]> {
+  /**
+   * Keys in [start, end) as `keys`, all read in the read transaction `transaction()` gives: the
+   * same one from the first key to the last, whatever is committed meanwhile. Read in chunks,
+   * each in one synchronous step, so no LMDB cursor stays open between two keys: the transaction
+   * can be ended at any time (the store closing, the iteration dropped unfinished).
+   */
+  *keysIn(start: KeyPart[] | undefined, end: KeyPart[] | undefined, transaction: () => unknown, firstChunk = FIRST_CHUNK): Generator<KeyPart[]> {
+    let size = firstChunk;
+    let from = start;
+    for (let resumed = false; ; resumed = true) {
+      // resumed at the last key read, which is read again and left out
+      const chunk = [...this.keys(from, end, resumed ? size + 1 : size, transaction())];
+      const read = chunk.length;
+      if (resumed && read > 0 && this.codec.compareKeys(chunk[0]!, from!) === 0) chunk.shift();
+      yield* chunk;
+      if (read < (resumed ? size + 1 : size) || chunk.length === 0) return;
+      from = chunk[chunk.length - 1];
+      size = Math.min(size * 2, MAX_CHUNK);
+    }
+  }
+
+  private *scanRuns(start: KeyPart[] | undefined, end: KeyPart[] | undefined, limit: number, transaction?: unknown): Generator<KeyPart[]> {
     if (limit <= 0) return;
     let first = true;
     let left = limit;
     // no end given to lmdb-js: the run that holds the range's last keys has its entry past the end
-    for (const key of this.db.getKeys({ start } as any) as Iterable<KeyPart[]>) {
+    for (const key of this.db.getKeys({ start, transaction } as any) as Iterable<KeyPart[]>) {
       if (!isRunKey(key)) {
         if (end && this.codec.compareKeys(key, end) >= 0) return;
         yield key;
         if (--left === 0) return;
       } else {
-        const { run, from, to } = this.runInRange(key, first ? start : undefined, end);
+        const { run, from, to } = this.runInRange(key, first ? start : undefined, end, transaction);
         // read now: the run's bytes are lmdb-js's, until its next read
         const keys: KeyPart[][] = [];
         for (let i = from; i < Math.min(to, from + left); i++) keys.push(run.key(i));
@@ -296,8 +324,10 @@ export class PackedIndex {
   }
 
   /** The run under entry `key`, and which of its keys are >= start (if given) and < end. */
-  private runInRange(key: KeyPart[], start: KeyPart[] | undefined, end: KeyPart[] | undefined): { run: Run; from: number; to: number } {
-    const run = new Run(this.db.getBinaryFast(key)!);
+  private runInRange(key: KeyPart[], start: KeyPart[] | undefined, end: KeyPart[] | undefined, transaction?: unknown): { run: Run; from: number; to: number } {
+    // the run's entry read in the same transaction as its key: a later commit may have rewritten it
+    const read = this.db.getBinaryFast as (key: KeyPart[], options?: { transaction: unknown }) => Buffer | undefined;
+    const run = new Run(read.call(this.db, key, transaction ? { transaction } : undefined)!);
     const from = start ? run.lowerBoundOf(start, this.codec) : 0;
     const to = end && this.codec.compareKeys(key, end) >= 0 ? run.lowerBoundOf(end, this.codec) : run.count;
     return { run, from, to: Math.max(from, to) };

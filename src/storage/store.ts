@@ -11,7 +11,7 @@ import type { Datom } from '../db/api.js';
 import { decodeLogEntry, encodeLogEntry, encodeLogParts, encodeLogRecord, toLogEntry, type LogEntry } from './log.js';
 import { EXACT_KEY_CODEC, KEY_CODEC, KEY_MAX_STRING, type KeyCodec } from './key-codec.js';
 import { KeyListBuilder, PackedIndex, runsFlagIn, type KeyList } from './packed-index.js';
-import { isGateTicket, joinEnvironmentGate, throughEnvironmentGate } from './env-gate.js';
+import { EnvironmentGateError, isGateTicket, joinEnvironmentGate, throughEnvironmentGate } from './env-gate.js';
 import { LOG_FILE, LOG_FILE_START, LogFile, recordChecksum, type LogRecord, type ReadRecord } from './log-file.js';
 import { findMarks, isUnsyncedMark, removeMarks, UnsyncedMark } from './unsynced-marks.js';
 import { Checkpoints } from './checkpoints.js';
@@ -56,9 +56,18 @@ const openStores = new Set<Store>();
 let exitHookAdded = false;
 
 function closeAtExit(store: Store): void {
-  if (!exitHookAdded) process.once('exit', () => [...openStores].forEach((open) => open.closeNow()));
+  if (!exitHookAdded) process.once('exit', () => [...openStores].forEach(closeAtExitNow));
   exitHookAdded = true;
   openStores.add(store);
+}
+
+/** At exit, a process stopped inside the gate (storage/gate-stopped) is no reason to end with a stack trace. */
+function closeAtExitNow(store: Store): void {
+  try {
+    store.closeNow();
+  } catch (err) {
+    if (!(err instanceof EnvironmentGateError)) throw err;
+  }
 }
 
 /** The LMDB environment a store opens (also what bench/raw-writes.ts measures against). */
@@ -123,6 +132,50 @@ interface QueuedWrite {
   resolve: (value: unknown) => void;
   reject: (reason: unknown) => void;
 }
+
+/** A read snapshot a lazy scan holds (Store.snapshotted). */
+export interface ReadSnapshot {
+  /** Its LMDB read transaction, for lmdb-js's reads; storage/closed once the store closed. */
+  transaction(): unknown;
+}
+
+/** What lmdb-js's useReadTransaction gives: a read transaction, given back by done(). */
+interface LmdbReadTxn {
+  done(): void;
+}
+
+class HeldSnapshot implements ReadSnapshot {
+  private txn?: LmdbReadTxn;
+
+  constructor(
+    private readonly dir: string,
+    txn: LmdbReadTxn,
+    private readonly heldBy: Set<HeldSnapshot>,
+  ) {
+    this.txn = txn;
+    heldBy.add(this);
+  }
+
+  transaction(): unknown {
+    if (!this.txn) throw new StorageError('storage/closed', `the database at ${this.dir} is closed`);
+    return this.txn;
+  }
+
+  /** Gives the read transaction back (once); LMDB may then reuse the pages only it still saw. */
+  end(): void {
+    const txn = this.txn;
+    if (!txn) return;
+    this.txn = undefined;
+    this.heldBy.delete(this);
+    txn.done();
+  }
+}
+
+/**
+ * Scans dropped unfinished (never read to their end nor returned) give their read snapshot back
+ * when collected: a read transaction held on keeps LMDB from reusing the pages it sees.
+ */
+const abandonedScans = new FinalizationRegistry<{ snapshot?: HeldSnapshot }>((held) => held.snapshot?.end());
 
 /** A retraction to store: the datom as it was asserted (tx = asserting tx) and the retracting tx. */
 export interface Retraction {
@@ -231,6 +284,7 @@ export class Store {
       store = throughEnvironmentGate(dir, () => new Store(dir, options));
     } catch (err) {
       leaveGate();
+      if (err instanceof EnvironmentGateError) throw err;
       throw new StorageError('storage/open-failed', `cannot open ${dir}: ${(err as Error).message}`);
     }
     store.leaveGate = leaveGate;
@@ -289,9 +343,20 @@ export class Store {
     this.logFile?.close();
     this.logFile = undefined;
     this.withdrawValues();
-    // lmdb-js closes the environment within this call, as our writes are all synchronous
-    void throughEnvironmentGate(this.dir, () => this.env.close());
-    this.leaveGate();
+    // a read transaction left open would outlive its environment
+    for (const snapshot of [...this.snapshots]) snapshot.end();
+    // lmdb-js closes the environment within this call, as our writes are all synchronous. A
+    // read-only store closes outside the gate: what harms another process's write transaction
+    // is an open (scripts/repro-lmdb-open-close.mjs with only the opens gated: 0 of 14 rounds
+    // failed; only the closes gated: 5 of 8), so a reader need not wait on a writer to close.
+    // A process stopped inside the gate makes a writer's close throw storage/gate-stopped: the
+    // environment is then left to lmdb-js, which closes it when this process ends
+    try {
+      if (this.readOnly) void this.env.close();
+      else void throughEnvironmentGate(this.dir, () => this.env.close());
+    } finally {
+      this.leaveGate();
+    }
   }
 
   // ---------------- the log file ----------------
@@ -446,10 +511,10 @@ export class Store {
     };
   }
 
-  /** The last committed t, read from the same snapshot as the scans that follow it in this tick. */
-  lastT(): number {
+  /** The last committed t, read from the same snapshot as the scans that follow it in this tick (or from `snapshot`). */
+  lastT(snapshot?: ReadSnapshot): number {
     this.assertOpen();
-    return this.meta.get('lastT') ?? -1;
+    return (snapshot ? this.meta.get('lastT', { transaction: snapshot.transaction() } as any) : this.meta.get('lastT')) ?? -1;
   }
 
   attrCount(a: number): number {
@@ -625,28 +690,60 @@ export class Store {
     return rangeOf(prefix, end);
   }
 
-  private scan(table: PackedIndex, prefix: KeyPart[], end?: KeyPart[], limit?: number): Iterable<KeyPart[]> {
+  private scan(table: PackedIndex, prefix: KeyPart[], end?: KeyPart[], limit?: number, snapshot?: ReadSnapshot): Iterable<KeyPart[]> {
     const range = this.range(prefix, end);
+    if (snapshot) return table.keysIn(range.start, range.end, () => snapshot.transaction());
     return table.keys(range.start, range.end, limit);
   }
+
+  /**
+   * `read(snapshot)`, iterated over one read snapshot: taken at its first step and held until it
+   * ends, is returned, the store closes or it is dropped unfinished (garbage collected). So a
+   * lazy scan read across commits, of this process or another, reads the database as it was at
+   * its first step. Inside a write transaction there is none (undefined): reads go through that
+   * transaction, as they must see its writes, and nothing can commit while it runs.
+   */
+  snapshotted<T>(read: (snapshot: ReadSnapshot | undefined) => Iterable<T>): Iterator<T> & Iterable<T> {
+    this.assertOpen();
+    if ((this.env as unknown as { env: { writeTxn?: unknown } }).env.writeTxn) return read(undefined)[Symbol.iterator]() as Iterator<T> & Iterable<T>;
+    const held: { snapshot?: HeldSnapshot } = {};
+    const steps = this.readInSnapshot(held, read);
+    abandonedScans.register(steps, held, held);
+    return steps;
+  }
+
+  private *readInSnapshot<T>(held: { snapshot?: HeldSnapshot }, read: (snapshot: ReadSnapshot) => Iterable<T>): Generator<T> {
+    this.assertOpen();
+    const snapshot = new HeldSnapshot(this.dir, this.env.useReadTransaction() as unknown as LmdbReadTxn, this.snapshots);
+    held.snapshot = snapshot;
+    try {
+      yield* read(snapshot);
+    } finally {
+      snapshot.end();
+      abandonedScans.unregister(held);
+    }
+  }
+
+  /** Read snapshots held by scans not finished yet: ended before the environment closes. */
+  private readonly snapshots = new Set<HeldSnapshot>();
 
   private assertOpen(): void {
     if (!openStores.has(this)) throw new StorageError('storage/closed', `the database at ${this.dir} is closed`);
   }
 
   /** Current datoms whose key starts with `prefix`, in index order. */
-  *scanCurrent(index: IndexName, prefix: KeyPart[], end?: KeyPart[]): Generator<RawDatom> {
-    for (const key of this.scan(this.current[index], prefix, end)) yield rawFromKey(index, key);
+  *scanCurrent(index: IndexName, prefix: KeyPart[], end?: KeyPart[], snapshot?: ReadSnapshot): Generator<RawDatom> {
+    for (const key of this.scan(this.current[index], prefix, end, undefined, snapshot)) yield rawFromKey(index, key);
   }
 
   /** The raw keys of the current or history part of an index in [prefix, end), in key order. */
-  keys(which: 'current' | 'history', index: IndexName, prefix: KeyPart[], end?: KeyPart[]): Iterable<KeyPart[]> {
-    return this.scan((which === 'current' ? this.current : this.history)[index], prefix, end);
+  keys(which: 'current' | 'history', index: IndexName, prefix: KeyPart[], end?: KeyPart[], snapshot?: ReadSnapshot): Iterable<KeyPart[]> {
+    return this.scan((which === 'current' ? this.current : this.history)[index], prefix, end, undefined, snapshot);
   }
 
   /** Current datoms decoded straight from their keys: the fast path for reading "now". */
-  *scanCurrentDatoms(index: IndexName, prefix: KeyPart[], end?: KeyPart[]): Generator<Datom> {
-    for (const key of this.scan(this.current[index], prefix, end)) yield datomFromKey(index, key);
+  *scanCurrentDatoms(index: IndexName, prefix: KeyPart[], end?: KeyPart[], snapshot?: ReadSnapshot): Generator<Datom> {
+    for (const key of this.scan(this.current[index], prefix, end, undefined, snapshot)) yield datomFromKey(index, key);
   }
 
   /**
@@ -679,9 +776,9 @@ export class Store {
   }
 
   /** Retracted datoms (with the tx that retracted them) whose key starts with `prefix`. */
-  *scanHistory(index: IndexName, prefix: KeyPart[], end?: KeyPart[]): Generator<{ raw: RawDatom; txRetracted: number }> {
+  *scanHistory(index: IndexName, prefix: KeyPart[], end?: KeyPart[], snapshot?: ReadSnapshot): Generator<{ raw: RawDatom; txRetracted: number }> {
     const slot = KEY_SLOTS[index].tx + 1;
-    for (const k of this.scan(this.history[index], prefix, end)) {
+    for (const k of this.scan(this.history[index], prefix, end, undefined, snapshot)) {
       yield { raw: rawFromKey(index, k), txRetracted: k[slot] as number };
     }
   }

@@ -764,6 +764,9 @@ describe('init and the commands on what is not a whole factlog database', () => 
       expect(r.stderr).not.toMatch(/open\(\)|open it for writing/);
       if (r.code !== 0) expect(r.stderr).toMatch(/^error: .* \[[a-z-]+\/[a-z-]+\]$/m);
     }
+  });
+});
+
 describe('factlog verify', () => {
   it('exits 0 with a summary on a sound database, 1 with a coded error naming the damage', async () => {
     const db = path.join(tempDir(), 'db');

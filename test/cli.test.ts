@@ -11,7 +11,7 @@ import { q } from '../src/query/index.js';
 import { FORMAT_VERSION } from '../src/storage/store.js';
 import { displayWidth, escapeControls } from '../src/cli/format.js';
 import { decodeJsonValue } from '../src/cli/json-values.js';
-import { cleanupTempDirs, factlog, tempDir, type RunResult } from './helpers/cli.js';
+import { BIN, cleanupTempDirs, factlog, ROOT, tempDir, type RunResult } from './helpers/cli.js';
 
 afterAll(cleanupTempDirs);
 
@@ -580,11 +580,34 @@ describe('output details', () => {
 // Root ignores file modes: as root the commands run as nobody (setpriv, util-linux) or not at all.
 const isRoot = process.getuid?.() === 0;
 const hasSetpriv = isRoot && spawnSync('setpriv', ['--version']).status === 0;
+const AS_NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
+
+/**
+ * bin/factlog.js where nobody can run it: the checkout's own when nobody may enter every folder
+ * above it, else a copy of what the CLI runs (bin, dist, the production packages) in a folder
+ * nobody can read, so the test passes wherever the checkout lives (a home directory, mktemp -d).
+ */
+let binForNobody: string | undefined;
+function reachableBin(): string {
+  if (binForNobody) return binForNobody;
+  const canRun = (bin: string) => spawnSync(AS_NOBODY[0]!, [...AS_NOBODY.slice(1), process.execPath, bin, '--version']).status === 0;
+  if (!isRoot || canRun(BIN)) return (binForNobody = BIN);
+  const copy = tempDir('factlog-cli-copy-');
+  fs.chmodSync(copy, 0o755);
+  for (const part of ['bin', 'package.json', 'dist/src', 'dist/query-lang']) fs.cpSync(path.join(ROOT, part), path.join(copy, part), { recursive: true });
+  const packages = spawnSync('npm', ['ls', '--omit=dev', '--all', '--parseable'], { cwd: ROOT, encoding: 'utf8' }).stdout.split('\n');
+  for (const dir of packages.filter((p) => p.startsWith(path.join(ROOT, 'node_modules') + path.sep))) {
+    fs.cpSync(dir, path.join(copy, path.relative(ROOT, dir)), { recursive: true });
+  }
+  const bin = path.join(copy, 'bin', 'factlog.js');
+  if (!canRun(bin)) throw new Error(`nobody cannot run the copy of factlog at ${bin} either`);
+  return (binForNobody = bin);
+}
 
 /** `factlog ...args` as an ordinary user. */
 function factlogAsUser(args: string[], input = ''): Promise<RunResult> {
-  const via = isRoot ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] : undefined;
-  return factlog(args, { input, env: { FACTLOG_HISTORY: '/dev/null' }, via });
+  const via = isRoot ? AS_NOBODY : undefined;
+  return factlog(args, { input, env: { FACTLOG_HISTORY: '/dev/null' }, via, bin: reachableBin() });
 }
 
 describe.skipIf(isRoot && !hasSetpriv)('a database directory this process may not write', () => {

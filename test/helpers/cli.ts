@@ -21,6 +21,8 @@ export interface RunOptions {
   cwd?: string;
   /** A command that runs node for us, e.g. setpriv as another user: ['setpriv', '--reuid=65534', ...]. */
   via?: string[];
+  /** Another copy of bin/factlog.js to run (a copy another user can reach). */
+  bin?: string;
 }
 
 /** `node bin/factlog.js ...args`; resolves with exit code and output. */
@@ -29,7 +31,7 @@ export function factlog(args: string[], options: RunOptions = {}): Promise<RunRe
     const env: Record<string, string | undefined> = { ...process.env, FACTLOG_DB: undefined, NO_COLOR: '1', ...options.env };
     for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
     const [cmd, ...before] = [...(options.via ?? []), process.execPath];
-    const child = spawn(cmd!, [...before, BIN, ...args], { cwd: options.cwd ?? ROOT, env: env as NodeJS.ProcessEnv, stdio: 'pipe' });
+    const child = spawn(cmd!, [...before, options.bin ?? BIN, ...args], { cwd: options.cwd ?? path.dirname(path.dirname(options.bin ?? BIN)), env: env as NodeJS.ProcessEnv, stdio: 'pipe' });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));

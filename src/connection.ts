@@ -32,7 +32,8 @@ export interface OpenOptions extends StoreOptions {
 export type { TxReport };
 
 /** A tx report subscriber; a promise it returns is watched for rejection, not waited for. */
-export type TxListener = (report: TxReport) => void | PromiseLike<unknown>;
+/** A listener's return value is ignored, but a promise it returns that rejects is reported. */
+export type TxListener = (report: TxReport) => unknown;
 
 export interface ListenOptions {
   /**
@@ -379,11 +380,15 @@ export class Connection {
   }
 }
 
+function isThenable(x: unknown): x is PromiseLike<unknown> {
+  return typeof x === 'object' && x !== null && typeof (x as { then?: unknown }).then === 'function';
+}
+
 /** Hand a report to one listener; its failure, now or later, is its own (the transaction is committed). */
 function deliver(subscription: Subscription, report: TxReport): void {
   try {
     const result = subscription.listener(report);
-    if (result && typeof result.then === 'function') result.then(undefined, (err: unknown) => listenerFailed(subscription, err, report));
+    if (isThenable(result)) result.then(undefined, (err: unknown) => listenerFailed(subscription, err, report));
   } catch (err) {
     listenerFailed(subscription, err, report);
   }

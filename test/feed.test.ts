@@ -413,7 +413,7 @@ describe('replicas of a primary whose history was replaced', () => {
     const to = path.join(tempDir(), 'replica');
     const side = await replaced(8);
     const controller = new AbortController();
-    let reached10: () => void;
+    let reached10: () => void = () => {};
     const at10 = new Promise<void>((r) => (reached10 = r));
     const replicating = replicate({ from: dir, to, follow: true, signal: controller.signal, onProgress: (t) => t >= 10 && reached10() });
     replicating.catch(() => undefined);
@@ -429,7 +429,7 @@ describe('replicas of a primary whose history was replaced', () => {
     const { dir, replaced } = await primaryAndOlderBackup();
     const side = await replaced(8);
     const seen: number[] = [];
-    let reached10: () => void;
+    let reached10: () => void = () => {};
     const at10 = new Promise<void>((r) => (reached10 = r));
     const controller = new AbortController();
     const following = (async () => {

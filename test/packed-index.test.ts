@@ -218,7 +218,7 @@ describe('packed index', () => {
 
   it('a writer that has seen no run reads the runs flag again at each write: another writer may have packed runs since', () => {
     const db = env.openDB('shared', indexDbOptions(FORMAT_VERSION));
-    const meta = env.openDB('shared-meta', {});
+    const meta = env.openDB<any, string>('shared-meta', {});
     const flag = runsFlagIn(meta, 'shared');
     const mine = new PackedIndex(db, true, flag, 4);
     const theirs = new PackedIndex(db, true, flag, 4);

@@ -17,7 +17,6 @@ const ATTRS = ['p/name', 'p/tag', 'p/n', 'p/ref'];
 const STRINGS = ['1a', '1b', '1c', 'x'];
 const VARS = ['?e', '?a', '?v', '?tx', '?added'];
 
-type Op = { kind: 'add' | 'retract'; ent: number; attr: number; val: number };
 type Mode = 'free' | 'const' | 'input';
 
 const opArb = fc.record({

@@ -593,7 +593,7 @@ describe('range predicates as index scans agree with the query comparison (issue
           const attr = typed ?? `r${run++}/v`;
           const ids = vs.map((_, i) => `e${i}`);
           const r = await c.transact(vs.map((v, i) => ({ 'db/id': ids[i], [attr]: v })));
-          const mine = new Set(ids.map((id) => r.tempids[id]));
+          const mine = new Set<unknown>(ids.map((id) => r.tempids[id]));
           const db = c.db();
           const all = [...db.datoms('aevt', kw(attr))].filter((d) => mine.has(d.e)).map((d) => d.v);
           const keep = (v: unknown) => bounds.every(([o, b]) => { const x = compareValues(v, b); return o === '<' ? x < 0 : o === '<=' ? x <= 0 : o === '>' ? x > 0 : x >= 0; });

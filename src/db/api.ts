@@ -46,7 +46,11 @@ export interface AttrInfo {
 }
 
 /** Anything that names an entity: an id, an ident keyword, or a lookup ref `[attr, value]`. */
-export type EntityRef = number | Keyword | [Keyword | string | number, unknown];
+/**
+ * An entity id, an ident keyword (or ':ns/name' text), a lookup ref [attr value] (as data or as EDN
+ * text), or a long given as a bigint. A malformed lookup ref is an error, not "not found".
+ */
+export type EntityRef = number | bigint | string | Keyword | readonly unknown[];
 
 /** Anything that names an attribute: its id, its ident keyword, or 'ns/name' / ':ns/name' text. */
 export type AttrRef = number | Keyword | string;

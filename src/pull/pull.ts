@@ -51,7 +51,10 @@ function transformed(spec: PullAttr, value: unknown): unknown {
 
 export type PullResult = Record<string, unknown>;
 
-export function toPullPattern(p: string | EdnValue | PullPattern): PullPattern {
+/** A pull pattern: EDN text, EDN data, JS data (strings for attributes, objects for maps) or a parsed one. */
+export type PullPatternInput = string | EdnValue | PullPattern | readonly unknown[];
+
+export function toPullPattern(p: PullPatternInput): PullPattern {
   if (p && typeof p === 'object' && !Array.isArray(p) && (p as PullPattern).kind === 'pull-pattern') return p as PullPattern;
   return parsePull(p as string | EdnValue);
 }
@@ -278,7 +281,7 @@ function refuseHistory(db: DbView): void {
 }
 
 /** Pull one entity; null when it does not exist. */
-export function pull(db: DbView, pattern: string | EdnValue | PullPattern, eid: EntityRef): PullResult | null {
+export function pull(db: DbView, pattern: PullPatternInput, eid: EntityRef): PullResult | null {
   refuseHistory(db);
   const p = toPullPattern(pattern);
   const id = resolveEid(db, eid);
@@ -287,7 +290,7 @@ export function pull(db: DbView, pattern: string | EdnValue | PullPattern, eid: 
 }
 
 /** Pull several entities with one pattern (parsed once). */
-export function pullMany(db: DbView, pattern: string | EdnValue | PullPattern, eids: Iterable<EntityRef>): (PullResult | null)[] {
+export function pullMany(db: DbView, pattern: PullPatternInput, eids: Iterable<EntityRef>): (PullResult | null)[] {
   refuseHistory(db);
   const p = toPullPattern(pattern);
   const st = newState();

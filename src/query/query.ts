@@ -18,7 +18,8 @@ import { printBinding } from './print.js';
 import { toPullPattern } from '../pull/pull.js';
 import { withBudget, enterClause, type QueryLimits } from './budget.js';
 
-export type QueryInput = string | EdnValue | Query | QueryMap;
+/** A query as EDN text, EDN data, JS data (`{ find, in, where }` or a vector), parsed, or a query map. */
+export type QueryInput = string | EdnValue | Query | QueryMap | Record<string, unknown> | readonly unknown[];
 
 /** Datomic's query map: the query, its inputs and its limits in one value (`q({ query, args, timeout })`). */
 export interface QueryMap extends QueryLimits {

@@ -2,7 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { tempDir } from './helpers/tmp.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const run = (example: string) =>
   execFileSync(process.execPath, [path.resolve('examples', example), path.join(tempDir(), 'db')], { encoding: 'utf8' });

@@ -5,13 +5,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { open, q, type Connection } from '../src/index.js';
-import { LOG_FILE, LOG_FILE_START, LogFile } from '../src/storage/log-file.js';
-import { DATA_FILE, INDEXES } from '../src/storage/store.js';
-import { encodeLogRecord } from '../src/storage/log.js';
-import { Tag } from '../src/storage/encoding.js';
-import { tempDir } from './helpers/tmp.js';
-import { FIXTURES, openAtOnce } from './helpers/proc.js';
+import { open, q, type Connection } from '../../src/index.js';
+import { LOG_FILE, LOG_FILE_START, LogFile } from '../../src/storage/log-file.js';
+import { DATA_FILE, INDEXES } from '../../src/storage/store.js';
+import { encodeLogRecord } from '../../src/storage/log.js';
+import { Tag } from '../../src/storage/encoding.js';
+import { tempDir } from '../helpers/tmp.js';
+import { FIXTURES, openAtOnce } from '../helpers/proc.js';
 
 const json = (x: unknown) => JSON.stringify(x, (_, v) => (typeof v === 'bigint' ? `${v}n` : v));
 

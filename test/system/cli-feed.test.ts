@@ -3,8 +3,8 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { backup, open, restore } from '../src/index.js';
-import { BIN, cleanupTempDirs, factlog, ROOT, tempDir } from './helpers/cli.js';
+import { backup, open, restore } from '../../src/index.js';
+import { BIN, cleanupTempDirs, factlog, ROOT, tempDir } from '../helpers/cli.js';
 
 afterAll(cleanupTempDirs);
 

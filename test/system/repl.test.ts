@@ -2,9 +2,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { open } from '../src/index.js';
-import { inputState, complete, variablesIn } from '../src/repl/input.js';
-import { cleanupTempDirs, factlog, tempDir } from './helpers/cli.js';
+import { open } from '../../src/index.js';
+import { inputState, complete, variablesIn } from '../../src/repl/input.js';
+import { cleanupTempDirs, factlog, tempDir } from '../helpers/cli.js';
 
 afterAll(cleanupTempDirs);
 

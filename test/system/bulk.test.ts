@@ -4,9 +4,9 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { open } from '../src/index.js';
-import { q } from '../src/query/index.js';
-import { BIN, cleanupTempDirs, factlog, tempDir } from './helpers/cli.js';
+import { open } from '../../src/index.js';
+import { q } from '../../src/query/index.js';
+import { BIN, cleanupTempDirs, factlog, tempDir } from '../helpers/cli.js';
 
 afterAll(cleanupTempDirs);
 

@@ -8,12 +8,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { open } from '../src/index.js';
+import { open } from '../../src/index.js';
 // @ts-expect-error plain .mjs fixture shared with scripts/soak-durability.mjs
-import { runKillCycles } from './fixtures/durability-runner.mjs';
+import { runKillCycles } from '../fixtures/durability-runner.mjs';
 // @ts-expect-error plain .mjs fixture
-import { assertDistBuilt } from './fixtures/dist-check.mjs';
-import { tempDir } from './helpers/tmp.js';
+import { assertDistBuilt } from '../fixtures/dist-check.mjs';
+import { tempDir } from '../helpers/tmp.js';
 
 interface CycleStats {
   cycles: number;
@@ -23,7 +23,7 @@ interface CycleStats {
   perCycleAcks: number[];
 }
 
-const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
+const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures');
 /** Kill cycles in the suite: two chains on two databases run side by side to use both cores. */
 const CHAINS = 2;
 const CYCLES_PER_CHAIN = 26;

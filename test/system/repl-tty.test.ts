@@ -5,8 +5,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { open } from '../src/index.js';
-import { BIN, cleanupTempDirs, tempDir } from './helpers/cli.js';
+import { open } from '../../src/index.js';
+import { BIN, cleanupTempDirs, tempDir } from '../helpers/cli.js';
 
 afterAll(cleanupTempDirs);
 

@@ -6,14 +6,13 @@
 //   reads and closes the directory (the environment gate), and processes opening at once
 //   bootstrap a new database once.
 import { spawn } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { open, type Connection } from '../src/index.js';
+import { open, type Connection } from '../../src/index.js';
 // @ts-expect-error plain .mjs fixture
-import { assertDistBuilt } from './fixtures/dist-check.mjs';
-import { tempDir } from './helpers/tmp.js';
-import { FIXTURES, openAtOnce } from './helpers/proc.js';
+import { assertDistBuilt } from '../fixtures/dist-check.mjs';
+import { tempDir } from '../helpers/tmp.js';
+import { FIXTURES, openAtOnce } from '../helpers/proc.js';
 
 beforeAll(() => assertDistBuilt());
 

@@ -1,13 +1,13 @@
 // env-gate.ts: opens, closes and write transactions of one LMDB environment pass one process at a
 // time (lmdb-js corrupts a writer's transactions when another process opens or closes the
-// environment meanwhile; test/multiprocess.test.ts runs that case end to end).
+// environment meanwhile; test/system/multiprocess.test.ts runs that case end to end).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { open, pull, q } from '../src/index.js';
-import { closedDatabase, tempDir } from './helpers/tmp.js';
-import { factlog, ROOT } from './helpers/cli.js';
+import { open, pull, q } from '../../src/index.js';
+import { closedDatabase, tempDir } from '../helpers/tmp.js';
+import { factlog, ROOT } from '../helpers/cli.js';
 
 const gateTickets = (dir: string) => fs.readdirSync(dir).filter((name) => name.startsWith('factlog.gate.'));
 

@@ -6,12 +6,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { open as openLmdb } from 'lmdb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { open } from '../src/index.js';
-import { q } from '../src/query/index.js';
-import { FORMAT_VERSION } from '../src/storage/store.js';
-import { displayWidth, escapeControls } from '../src/cli/format.js';
-import { decodeJsonValue } from '../src/cli/json-values.js';
-import { BIN, cleanupTempDirs, factlog, ROOT, tempDir, type RunResult } from './helpers/cli.js';
+import { open } from '../../src/index.js';
+import { q } from '../../src/query/index.js';
+import { FORMAT_VERSION } from '../../src/storage/store.js';
+import { displayWidth, escapeControls } from '../../src/cli/format.js';
+import { decodeJsonValue } from '../../src/cli/json-values.js';
+import { BIN, cleanupTempDirs, factlog, ROOT, tempDir, type RunResult } from '../helpers/cli.js';
 
 afterAll(cleanupTempDirs);
 

@@ -1,15 +1,15 @@
 // The benchmark in --quick mode: the report has every workload with numbers for both engines,
 // and factlog answers every query workload exactly as DataScript does (the correctness guard).
 import { describe, it, expect, beforeAll } from 'vitest';
-import { asOfRatio, rawRatioOf, runBenchmark, WORKLOAD_NAMES, type BenchReport } from '../bench/runner.js';
-import { formatTable } from '../bench/report.js';
-import { parseArgs } from '../bench/args.js';
-import { interleave, medianOfRatios, MIN_RUN_MS, roundOrder } from '../bench/stats.js';
-import { bulkKeysOf, bulkPut, closeRawEnv, datomsOf, openRawEnv, sequentialTransactions } from '../bench/raw-writes.js';
-import { generatePeople, PERSON_ATTRS } from '../bench/generate.js';
-import { removeDir, tempDir } from '../bench/engines.js';
-import { readKey } from '../src/storage/key-codec.js';
-import type { KeyList } from '../src/storage/packed-index.js';
+import { asOfRatio, rawRatioOf, runBenchmark, WORKLOAD_NAMES, type BenchReport } from '../../bench/runner.js';
+import { formatTable } from '../../bench/report.js';
+import { parseArgs } from '../../bench/args.js';
+import { interleave, medianOfRatios, MIN_RUN_MS, roundOrder } from '../../bench/stats.js';
+import { bulkKeysOf, bulkPut, closeRawEnv, datomsOf, openRawEnv, sequentialTransactions } from '../../bench/raw-writes.js';
+import { generatePeople, PERSON_ATTRS } from '../../bench/generate.js';
+import { removeDir, tempDir } from '../../bench/engines.js';
+import { readKey } from '../../src/storage/key-codec.js';
+import type { KeyList } from '../../src/storage/packed-index.js';
 
 const keysOf = (list: KeyList) => Array.from(list.ends, (end, i) => readKey(list.bytes, i === 0 ? 0 : list.ends[i - 1]!, end));
 

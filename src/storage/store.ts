@@ -380,13 +380,22 @@ export class Store {
     // restored from a backup of LMDB's file): it is written from LMDB's log table.
     const needsCopy = () => this.lastT() >= 0 && logFile.endsAt(LOG_FILE_START);
     const end = () => this.meta.get('logFileEnd') as number | undefined;
-    // outside the lock, only a hint: another process may be writing the file meanwhile
     const looksOff = () => {
       const e = end();
       if (e === undefined) return this.lastT() >= 0;
       return needsCopy() || logFile.size() < e || !logFile.endsAt(logFile.validEnd(e, this.lastT() + 1));
     };
-    if (!looksOff()) return;
+    // outside the lock, only a hint: another process may be appending meanwhile, so a record read
+    // half written, with a whole one after it, is no damage yet; under the lock it would be
+    const hint = () => {
+      try {
+        return looksOff();
+      } catch (err) {
+        if ((err as { code?: string }).code === 'storage/log-damaged') return true;
+        throw err;
+      }
+    };
+    if (!hint()) return;
     // under LMDB's write lock, so no other process appends meanwhile
     throughEnvironmentGate(this.dir, () => this.env.transactionSync(() => {
       if (!looksOff()) return;

@@ -18,3 +18,13 @@ export class FactlogError extends Error {
     this.form = details.form;
   }
 }
+
+/** What user code threw, for a message: an Error's name and message, else the value as text. */
+export function describeThrown(err: unknown): string {
+  if (err instanceof Error) return `${err.name}: ${err.message}`;
+  try {
+    return String(err);
+  } catch {
+    return 'a value that cannot be printed';
+  }
+}

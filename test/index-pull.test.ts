@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { indexPull } from '../src/index.js';
 import { freshConn } from './helpers/tmp.js';
+import { errorCode } from './helpers/errors.js';
 
 describe('index-pull', () => {
   it('walks AVET and AEVT from a start, forwards and backwards, with offset and limit', async () => {
@@ -37,17 +38,9 @@ describe('index-pull', () => {
       }),
       { numRuns: 200 },
     );
-    const code = (f: () => unknown) => {
-      try {
-        [...(f() as Iterable<unknown>)];
-      } catch (err) {
-        return (err as { code?: string }).code;
-      }
-      return 'no error';
-    };
-    expect(code(() => indexPull(db, { index: 'eavt' as 'avet', selector: '[*]', start: [':p/age'] }))).toBe('pull/invalid-index-pull');
-    expect(code(() => indexPull(db, { index: 'avet', selector: '[*]', start: [':no/attr'] }))).toBe('pull/invalid-index-pull');
-    expect(code(() => indexPull(db, { index: 'avet', selector: '[*]', start: [':p/age'], limit: -1 }))).toBe('pull/invalid-index-pull');
-    expect(code(() => indexPull(db.history(), { index: 'avet', selector: '[*]', start: [':p/age'] }))).toBe('pull/history-db');
+    expect(errorCode(() => indexPull(db, { index: 'eavt' as 'avet', selector: '[*]', start: [':p/age'] }))).toBe('pull/invalid-index-pull');
+    expect(errorCode(() => indexPull(db, { index: 'avet', selector: '[*]', start: [':no/attr'] }))).toBe('pull/invalid-index-pull');
+    expect(errorCode(() => indexPull(db, { index: 'avet', selector: '[*]', start: [':p/age'], limit: -1 }))).toBe('pull/invalid-index-pull');
+    expect(errorCode(() => indexPull(db.history(), { index: 'avet', selector: '[*]', start: [':p/age'] }))).toBe('pull/history-db');
   });
 });

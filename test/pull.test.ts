@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { open, q, type Connection, Keyword } from '../src/index.js';
 import { pull, pullMany, registerXform } from '../src/pull/index.js';
+import { errorCode } from './helpers/errors.js';
 
 const SCHEMA = `[
  {:db/ident :person/name :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
@@ -160,16 +161,8 @@ describe('pull', () => {
     expect(pull(db, '[[:person/age :xform test/upper :default "none"]]', ids.b!)).toEqual({ 'person/age': 'none' });
     const name = q('[:find (pull ?e [[:person/name :xform test/upper]]) . :where [?e :person/name "cid"]]', db);
     expect(name).toEqual({ 'person/name': 'CID' });
-    const code = (f: () => unknown) => {
-      try {
-        f();
-      } catch (err) {
-        return (err as { code?: string }).code;
-      }
-      return 'no error';
-    };
-    expect(code(() => pull(db, '[[:person/name :xform no/such]]', ids.a!))).toBe('pull/unknown-xform');
-    expect(code(() => pull(db, '[[:person/name :xform test/boom]]', ids.a!))).toBe('pull/xform-failed');
+    expect(errorCode(() => pull(db, '[[:person/name :xform no/such]]', ids.a!))).toBe('pull/unknown-xform');
+    expect(errorCode(() => pull(db, '[[:person/name :xform test/boom]]', ids.a!))).toBe('pull/xform-failed');
   });
 
   it('a history value is refused: it holds retracted values beside current ones', async () => {

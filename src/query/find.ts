@@ -5,7 +5,7 @@ import { isDb } from './context.js';
 import { type Relation, type Row, project } from './relation.js';
 import { AGGREGATES } from './builtins.js';
 import { queryError } from './errors.js';
-import { FactlogError } from '../../query-lang/errors.js';
+import { describeThrown, FactlogError } from '../../query-lang/errors.js';
 import { setOwn } from '../db/own-keys.js';
 import { printFindElem } from './print.js';
 import { tupleKey } from './values.js';
@@ -78,15 +78,6 @@ function runAggregate(e: AggregateElem, run: () => unknown): unknown {
         : queryError('query/function-error', `${e.fn.name} threw ${describeThrown(err)} in ${form}`, e, form);
     located.cause = err;
     throw located;
-  }
-}
-
-function describeThrown(err: unknown): string {
-  if (err instanceof Error) return `${err.name}: ${err.message}`;
-  try {
-    return String(err);
-  } catch {
-    return 'a value that cannot be printed';
   }
 }
 

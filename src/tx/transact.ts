@@ -3,7 +3,7 @@
 // resolved, redundant datoms dropped, cardinality-one values replaced, uniqueness enforced.
 // Pure with respect to storage: it only reads through the Db it is given.
 import { Keyword } from '../../query-lang/edn/types.js';
-import { FactlogError } from '../../query-lang/errors.js';
+import { describeThrown, FactlogError } from '../../query-lang/errors.js';
 import { printEdn } from '../../query-lang/edn/printer.js';
 import { isStackOverflow } from '../../query-lang/edn/lexer.js';
 import type { AttrInfo, Datom, Value } from '../db/api.js';
@@ -61,15 +61,6 @@ function asTxError(err: unknown, fromJsData: boolean): unknown {
   const error = txError('tx/invalid-data', `reading the tx data threw ${describeThrown(err)}`);
   error.cause = err;
   return error;
-}
-
-function describeThrown(err: unknown): string {
-  if (err instanceof Error) return `${err.name}: ${err.message}`;
-  try {
-    return String(err);
-  } catch {
-    return 'a value that cannot be printed';
-  }
 }
 
 class TxBuilder implements SchemaChangeData {

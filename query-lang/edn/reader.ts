@@ -29,7 +29,7 @@ import {
   tokenPos,
   tokenize,
 } from './lexer.js';
-import { canonicalKey } from './printer.js';
+import { canonicalKey } from './print-core.js';
 
 /** Maximum nesting of collections, tags and discards. */
 export const MAX_EDN_DEPTH = 1000;

@@ -1,32 +1,8 @@
 // The read API of an immutable database value. src/query, src/pull, src/cli build only on this.
-import type { Keyword, Sym, Uuid } from '../../query-lang/edn/types.js';
+import type { Keyword } from '../../query-lang/edn/types.js';
 
-export type IndexName = 'eavt' | 'aevt' | 'avet' | 'vaet';
-
-/** A stored value. Tuples are arrays of scalars. Refs are entity ids (numbers). */
-export type Value = string | number | boolean | bigint | Keyword | Sym | Date | Uuid | Value[];
-
-export interface Datom {
-  readonly e: number;
-  /** Attribute entity id; `db.ident(a)` or `db.attr(a).ident` gives its keyword. */
-  readonly a: number;
-  readonly v: Value;
-  readonly tx: number;
-  readonly added: boolean;
-}
-
-export type ValueType =
-  | 'string'
-  | 'long'
-  | 'double'
-  | 'boolean'
-  | 'instant'
-  | 'uuid'
-  | 'keyword'
-  | 'ref'
-  | 'bigint'
-  | 'symbol'
-  | 'tuple';
+export type { Datom, IndexName, Value, ValueType } from '../model.js';
+import type { Datom, IndexName, ValueType } from '../model.js';
 
 export interface AttrInfo {
   readonly id: number;
@@ -70,6 +46,11 @@ export interface DbStats {
   /** Keyed by ident without the colon ('person/name'). */
   attrs: Record<string, { count: number }>;
 }
+
+/** A datom handed over as its parts, without a Datom object (the query engine's fast path). */
+export type DatomVisitor = (e: number, a: number, v: unknown, tx: number, added: boolean) => void;
+/** Where a visit's datoms came from: an attribute column held in memory, or the index (LMDB). */
+export type Served = 'column' | 'index';
 
 /** One transaction of the log, its datoms decoded. */
 export interface LogTx {

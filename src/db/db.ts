@@ -23,7 +23,7 @@ import {
   TX_BASE,
 } from '../storage/encoding.js';
 import { KEY_MAX, type ReadSnapshot, type Store } from '../storage/store.js';
-import type { AttrInfo, AttrRef, Datom, DbStats, DbView, Entity, EntityRef, IndexName, Value } from './api.js';
+import type { AttrInfo, AttrRef, Datom, DatomVisitor, DbStats, DbView, Entity, EntityRef, IndexName, Served, Value } from './api.js';
 import { LazyEntity } from './entity.js';
 import type { AttributeColumn, ColumnCache } from './columns.js';
 import { ViewMemory } from './view-memory.js';
@@ -38,9 +38,7 @@ function printLookupRef(ref: unknown[]): string {
   return `[${ref.map((x) => (typeof x === 'string' && !x.startsWith(':') ? JSON.stringify(x) : String(x))).join(' ')}]`;
 }
 
-export type DatomVisitor = (e: number, a: number, v: unknown, tx: number, added: boolean) => void;
-/** Where a visit's datoms came from: an attribute column held in memory, or the index (LMDB). */
-export type Served = 'column' | 'index';
+export type { DatomVisitor, Served } from './api.js';
 
 /** What a Db value needs from the connection that made it. */
 export interface DbContext {

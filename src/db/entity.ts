@@ -1,8 +1,7 @@
 // A lazy, navigable view of one entity in one Db value: attributes are read on access,
 // refs come back as entities (enums as their keywords), `_attr` walks references backwards.
 import { Keyword } from '../../query-lang/edn/types.js';
-import type { AttrInfo, AttrRef, Datom, Entity, Value } from './api.js';
-import type { Db } from './db.js';
+import type { AttrInfo, AttrRef, Datom, DbView, Entity, Value } from './api.js';
 import { setOwn } from './own-keys.js';
 
 export class LazyEntity implements Entity {
@@ -10,7 +9,7 @@ export class LazyEntity implements Entity {
   private touched?: Map<number, unknown>;
 
   constructor(
-    private readonly db: Db,
+    private readonly db: DbView,
     readonly id: number,
   ) {}
 

@@ -6,7 +6,7 @@ import { decodeValue, type KeyPart, type Tag } from '../storage/encoding.js';
 import type { Store } from '../storage/store.js';
 import type { Datom, IndexName } from './api.js';
 import { AttributeColumn, EntityDatoms, PROBES_PER_DATOM_TO_BUILD, type ColumnCache } from './columns.js';
-import type { DatomVisitor, Served } from './db.js';
+import type { DatomVisitor, Served } from './api.js';
 
 /** Value lookups build a column only when they read at least this many datoms each on average. */
 const DATOMS_PER_VALUE_LOOKUP = 16;

@@ -1,11 +1,8 @@
 // Datom access for the engine: a callback per datom (e, a, v, tx, added) instead of Datom objects.
 // Uses the database's allocation-free visitors when it has them, else iterates `datoms`/`indexRange`.
-import type { DbView, IndexName } from '../db/api.js';
-import type { Served } from '../db/db.js';
+import type { DatomVisitor, DbView, IndexName, Served } from '../db/api.js';
 
-export type { Served };
-
-export type DatomVisitor = (e: number, a: number, v: unknown, tx: number, added: boolean) => void;
+export type { DatomVisitor, Served };
 
 /** Optional fast paths a DbView may offer: the same datoms as `datoms` / `indexRange`, not necessarily in index order. */
 export interface VisitingDb {

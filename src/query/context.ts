@@ -2,7 +2,7 @@
 import type { Rule, Clause, PatternClause, PullPattern } from '../../query-lang/datalog/ast.js';
 import type { DbView, AttrInfo } from '../db/api.js';
 import type { BuiltinContext } from './builtins.js';
-import type { RuleEvaluator } from './rules.js';
+import type { Relation } from './relation.js';
 
 export interface ExplainStep {
   /** The clause as EDN text. */
@@ -26,12 +26,17 @@ export interface ExplainStep {
 }
 
 export interface RuleMode {
-  evaluator: RuleEvaluator;
+  /** The rules module's evaluator (rules.ts), which alone makes and reads it. */
+  evaluator: unknown;
   /** The call site that reads its table's delta in this evaluation (semi-naive), if any. */
   deltaCall: Clause | null;
 }
 
+/** The engine's clause evaluation, handed to the rule evaluators through the context (so they need not import the engine). */
+export type EvalClauses = (ctx: QueryContext, clauses: readonly Clause[], rel: Relation, extraVisible: readonly string[]) => Relation;
+
 export interface QueryContext {
+  evalClauses: EvalClauses;
   sources: Map<string, unknown>;
   rules: Map<string, Rule[]>;
   /** Pull patterns bound by name in :in (`:in $ pat`), parsed once. */

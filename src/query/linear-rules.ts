@@ -10,7 +10,6 @@
 import type { Clause, Rule, RuleCall, Term } from '../../query-lang/datalog/ast.js';
 import { isDb, type QueryContext } from './context.js';
 import { columnOf, visitDatoms } from './access.js';
-import { evalClauses } from './engine.js';
 import { resolveAttr } from './pattern.js';
 import { project, type Relation, type Row } from './relation.js';
 import { tupleKey } from './values.js';
@@ -146,7 +145,7 @@ export function evalRightLinear(ctx: QueryContext, plan: RightLinearPlan, bound:
 function runBody(ctx: QueryContext, clauses: Clause[], seed: Relation, outVars: string[]): Row[] | null {
   const edge = edgePattern(ctx, clauses, seed.vars);
   if (!edge || !outVars.every((v) => v === edge.to || seed.vars.includes(v))) {
-    const res = evalClauses(ctx, clauses, seed, outVars);
+    const res = ctx.evalClauses(ctx, clauses, seed, outVars);
     return outVars.every((v) => res.vars.includes(v)) ? project(res, outVars).rows : null;
   }
   const { db, attr, fromCol, to } = edge;

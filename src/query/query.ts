@@ -129,6 +129,7 @@ function toRules(x: unknown, q: Query): Map<string, Rule[]> {
 
 function newContext(trace: ExplainStep[] | null): QueryContext {
   const ctx: QueryContext = {
+    evalClauses,
     sources: new Map(),
     rules: new Map(),
     pullPatterns: new Map(),

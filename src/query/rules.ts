@@ -9,7 +9,6 @@
 import type { Rule, RuleCall, Clause } from '../../query-lang/datalog/ast.js';
 import type { QueryContext, ExplainStep } from './context.js';
 import { type Relation, type Row, join, distinctOf, project } from './relation.js';
-import { evalClauses } from './engine.js';
 import { positiveRuleCalls } from './vars.js';
 import { tupleKey, valueKey } from './values.js';
 import { queryError } from './errors.js';
@@ -127,7 +126,7 @@ export class RuleEvaluator {
     for (const r of seedRows) {
       if (seedVars.every((v, i) => valueKey(r[seedVars.indexOf(v)]) === valueKey(r[i]))) seed.rows.push(idx.map((i) => r[i]));
     }
-    const res = evalClauses(ctx, rule.clauses, seed, head);
+    const res = ctx.evalClauses(ctx, rule.clauses, seed, head);
     for (const v of head) {
       if (!res.vars.includes(v)) {
         throw queryError('query/insufficient-binding', `Rule ${rule.name} does not bind ${v}`, rule, `(${rule.name} ${head.join(' ')})`);
@@ -197,7 +196,7 @@ export function evalRuleCall(ctx: QueryContext, call: RuleCall, rel: Relation): 
   const linear = ctx.ruleMode ? null : rightLinearPlan(rules, bound);
   const linearAnswers = linear ? evalRightLinear({ ...callCtx, ruleMode: null }, linear, bound, demand) : null;
   if (linearAnswers) return bindAnswers(call, rel, linearAnswers);
-  const evaluator = ctx.ruleMode?.evaluator ?? new RuleEvaluator();
+  const evaluator = (ctx.ruleMode?.evaluator as RuleEvaluator | undefined) ?? new RuleEvaluator();
   const tableCtx: QueryContext = { ...callCtx, ruleMode: null };
   const table = evaluator.table(tableCtx, call.name, srcName, bound);
   evaluator.addDemand(table, demand);

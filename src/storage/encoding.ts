@@ -6,8 +6,8 @@ import { createHash } from 'node:crypto';
 import { Keyword, Sym, Uuid } from '../../query-lang/edn/types.js';
 import { printEdn } from '../../query-lang/edn/printer.js';
 import { readEdn } from '../../query-lang/edn/reader.js';
-import type { Datom, Value, ValueType } from '../db/api.js';
-import { KEY_CODEC, writeUint, type KeyCodec } from './key-codec.js';
+import type { Datom, Value, ValueType } from '../model.js';
+import { KEY_CODEC, writeUint, type KeyCodec, type KeyPart, type Payload } from './key-codec.js';
 import { decodeExact, hasLoneSurrogate, wtf8 } from './exact-utf8.js';
 
 export const enum Tag {
@@ -23,8 +23,7 @@ export const enum Tag {
   Tuple = 10,
 }
 
-export type Payload = boolean | number | bigint | string;
-export type KeyPart = Payload;
+export type { KeyPart, Payload } from './key-codec.js';
 
 // ---- long values ----
 // LMDB keys hold at most 1978 bytes, and lmdb-js (ordered-binary) cuts a key string of 64 or

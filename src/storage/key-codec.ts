@@ -25,8 +25,11 @@
 // code-unit order, the order the query language (and Datomic's String.compareTo) compares
 // strings in; and -0 as 0 followed by NEG_ZERO, next to 0: one value (a lookup of 0 finds it)
 // whose sign is kept. readKey reads both.
-import type { KeyPart } from './encoding.js';
 import { decodeExact, hasSurrogate, writeCesu8 } from './exact-utf8.js';
+
+/** A value's payload in a key (or a log record): what a key part holds. */
+export type Payload = boolean | number | bigint | string;
+export type KeyPart = Payload;
 
 /** After 0 (format 5): the zero is -0. Below every kind byte, so -0 sorts with 0 and right before it. */
 const NEG_ZERO = 0x01;

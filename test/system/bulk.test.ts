@@ -122,23 +122,31 @@ function run(args: string[]): Promise<{ code: number | null; stderr: string }> {
   });
 }
 
+/**
+ * An export file: the schema transaction from a real export (so its idents and ids are the real
+ * ones), then `txs` transactions of `perTx` datoms. Returns the file and how many datoms it adds.
+ */
+async function exportWithSchema(dir: string, txs: number, perTx: number): Promise<{ file: string; datoms: number }> {
+  const src = path.join(dir, 'src');
+  const conn = await open({ path: src });
+  await conn.transact(SCHEMA);
+  await conn.close();
+  const head = await factlog(['export', '--db', src]);
+  expect(head.code).toBe(0);
+  const file = path.join(dir, 'big.jsonl');
+  const body = path.join(dir, 'body.jsonl');
+  const datoms = writeExport(body, txs, perTx);
+  fs.writeFileSync(file, head.stdout);
+  fs.appendFileSync(file, fs.readFileSync(body));
+  return { file, datoms };
+}
+
 describe('factlog import (bulk)', () => {
   it('streams a big export with a small heap and reproduces it', async () => {
     const dir = tempDir('factlog-bulk-');
-    const src = path.join(dir, 'src');
-    // the schema transaction comes from a real export so its idents and ids are the real ones
-    const conn = await open({ path: src });
-    await conn.transact(SCHEMA);
-    await conn.close();
-    const head = await factlog(['export', '--db', src]);
-    expect(head.code).toBe(0);
-    const file = path.join(dir, 'big.jsonl');
-    const body = path.join(dir, 'body.jsonl');
     const lines = 2200;
     const perTx = 100;
-    const datoms = writeExport(body, lines, perTx);
-    fs.writeFileSync(file, head.stdout);
-    fs.appendFileSync(file, fs.readFileSync(body));
+    const { file, datoms } = await exportWithSchema(dir, lines, perTx);
     expect(fs.statSync(file).size).toBeGreaterThan(30 * 1024 * 1024);
     const dst = path.join(dir, 'dst');
     expect((await factlog(['init', '--db', dst])).code).toBe(0);
@@ -193,18 +201,7 @@ describe('an interrupted import is all or nothing', () => {
 
   /** An export of TXS transactions (the schema, then people two a transaction). */
   async function bigExport(dir: string): Promise<string> {
-    const src = path.join(dir, 'src');
-    const conn = await open({ path: src });
-    await conn.transact(SCHEMA);
-    await conn.close();
-    const head = await factlog(['export', '--db', src]);
-    expect(head.code).toBe(0);
-    const file = path.join(dir, 'big.jsonl');
-    const body = path.join(dir, 'body.jsonl');
-    writeExport(body, TXS - 1, 2);
-    fs.writeFileSync(file, head.stdout);
-    fs.appendFileSync(file, fs.readFileSync(body));
-    return file;
+    return (await exportWithSchema(dir, TXS - 1, 2)).file;
   }
 
   /** `factlog import` in a child process, sent `signal` after `delayMs`: its exit code and signal. */

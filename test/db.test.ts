@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { Keyword, open, pull, q, type Connection, type Datom, type Db } from '../src/index.js';
+import { Keyword, open, pull, q, type Connection, type Datom, type Db, type IndexName } from '../src/index.js';
 import { freshConn, tempDir } from './helpers/tmp.js';
 import { errorCode } from './helpers/errors.js';
 
@@ -186,6 +186,19 @@ describe('index access', () => {
     expect([...db.datoms('vaet', ann)]).toEqual([]);
     expect([...db.asOf(db.basisT - 1).datoms('vaet', ann)].map((d) => d.e)).toEqual([bob]);
     expect([...db.datoms('eavt', kw('p/nope'))]).toEqual([]);
+  });
+
+  it('datomArray() reads the same datoms as datoms(), at once, on every kind of value', async () => {
+    const { conn, ann, ts } = await people();
+    const db = conn.db();
+    const views = [db, db.asOf(ts[1]!), db.since(ts[1]!), db.history(), db.filter((_, d) => d.e === ann), (await db.with(`[{:p/name "Cid" :p/age 9}]`)).dbAfter];
+    for (const view of views) {
+      for (const args of [['eavt', ann], ['aevt', kw('p/age')], ['avet', kw('p/name'), 'Ann'], ['vaet', ann], ['eavt']] as [IndexName, ...unknown[]][]) {
+        const array = view.datomArray(...args);
+        expect(Array.isArray(array)).toBe(true);
+        expect(array).toEqual([...view.datoms(...args)]);
+      }
+    }
   });
 
   it('seekDatoms() continues past the prefix; indexRange() bounds values', async () => {

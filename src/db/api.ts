@@ -85,6 +85,8 @@ export interface DbView {
 
   /** Datoms of an index in index order, filtered by leading components (ids, idents, lookup refs or values). */
   datoms(index: IndexName, ...components: unknown[]): Iterable<Datom>;
+  /** The same datoms as `datoms`, read at once into an array (no lazy iterator to hold a read snapshot). */
+  datomArray(index: IndexName, ...components: unknown[]): Datom[];
   /** Datoms of an index from the given position onward, to the end of the index. */
   seekDatoms(index: IndexName, ...components: unknown[]): Iterable<Datom>;
   /** AVET datoms of one attribute with start <= v < end (v <= end when endInclusive; null/undefined bound = open). */

@@ -255,6 +255,15 @@ export class Db implements DbView {
     return this.scan(index, resolved.prefix, undefined, resolved.tx);
   }
 
+  datomArray(index: IndexName, ...components: unknown[]): Datom[] {
+    const resolved = this.resolveComponents(index, components);
+    if (!resolved) return [];
+    // read to the end in this synchronous step: LMDB's read transaction cannot change meanwhile,
+    // so no snapshot need be held (taking one costs about as much as a small entity's read)
+    const visible = this.scanIn(undefined, index, resolved.prefix, undefined, resolved.tx);
+    return [...(this.filters ? this.kept(visible) : visible)];
+  }
+
   seekDatoms(index: IndexName, ...components: unknown[]): Iterable<Datom> {
     const resolved = this.resolveComponents(index, components);
     if (!resolved) return [];

@@ -21,7 +21,7 @@ export class LazyEntity implements Entity {
     const attr = this.db.attr(kw);
     if (!attr) return undefined;
     if (this.touched) return this.touched.get(attr.id);
-    return this.valueOf(attr, [...this.db.datoms('eavt', this.id, attr.id)]);
+    return this.valueOf(attr, this.db.datomArray('eavt', this.id, attr.id));
   }
 
   private valueOf(attr: AttrInfo, datoms: Datom[]): unknown {
@@ -39,7 +39,7 @@ export class LazyEntity implements Entity {
     if (this.touched || seen.has(this.id)) return this;
     seen.add(this.id);
     const byAttr = new Map<number, Datom[]>();
-    for (const d of this.db.datoms('eavt', this.id)) {
+    for (const d of this.db.datomArray('eavt', this.id)) {
       const run = byAttr.get(d.a);
       if (run) run.push(d);
       else byAttr.set(d.a, [d]);
@@ -60,7 +60,7 @@ export class LazyEntity implements Entity {
   private reverse(kw: Keyword): unknown {
     const attr = this.db.attr(kw);
     if (!attr || attr.valueType !== 'ref') return undefined;
-    const sources = [...this.db.datoms('vaet', this.id, attr.id)].map((d) => new LazyEntity(this.db, d.e));
+    const sources = this.db.datomArray('vaet', this.id, attr.id).map((d) => new LazyEntity(this.db, d.e));
     if (attr.isComponent) return sources[0];
     return sources.length ? new Set(sources) : undefined;
   }
@@ -73,13 +73,13 @@ export class LazyEntity implements Entity {
 
   keys(): Keyword[] {
     const seen = new Set<number>();
-    for (const d of this.db.datoms('eavt', this.id)) seen.add(d.a);
+    for (const d of this.db.datomArray('eavt', this.id)) seen.add(d.a);
     return [...seen].map((a) => this.db.ident(a)!).filter(Boolean);
   }
 
   /** Every datom about this entity, in EAVT order. */
   datoms(): Datom[] {
-    return [...this.db.datoms('eavt', this.id)];
+    return this.db.datomArray('eavt', this.id);
   }
 
   /** Plain object: 'ns/name' keys, refs as { 'db/id': n } except components, which nest, and enums, which are keywords. */
@@ -90,7 +90,7 @@ export class LazyEntity implements Entity {
       const plain = (v: unknown) =>
         v instanceof LazyEntity ? (attr.isComponent ? v.toJSON() : { 'db/id': v.id }) : v;
       // by the attribute, not its name: get(':__proto__') would read the name as a reverse ref
-      const value = this.touched ? this.touched.get(attr.id) : this.valueOf(attr, [...this.db.datoms('eavt', this.id, attr.id)]);
+      const value = this.touched ? this.touched.get(attr.id) : this.valueOf(attr, this.db.datomArray('eavt', this.id, attr.id));
       setOwn(out, kw.fqn, value instanceof Set ? [...value].map(plain) : plain(value));
     }
     return out;

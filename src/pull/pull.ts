@@ -89,7 +89,7 @@ function keyOf(spec: PullAttr): string {
 
 function currentDatoms(db: DbView, index: 'eavt' | 'vaet', ...comps: unknown[]): Datom[] {
   const out: Datom[] = [];
-  for (const d of db.datoms(index, ...comps)) if (d.added) out.push(d);
+  for (const d of db.datomArray(index, ...comps)) if (d.added) out.push(d);
   return out;
 }
 

@@ -13,7 +13,7 @@ import type { Db } from '../db/db.js';
 import { FIRST_USER_EID } from '../db/schema.js';
 import { TX_BASE } from '../storage/encoding.js';
 import { DATA_FILE } from '../storage/store.js';
-import { LOG_FILE, syncDirectoryOf } from '../storage/log-file.js';
+import { LOG_FILE, syncDirectoryOf, syncFile } from '../storage/log-file.js';
 import { throughEnvironmentGate, ticketPid } from '../storage/env-gate.js';
 import { isRunning } from '../storage/processes.js';
 import { printEdn } from '../../query-lang/edn/printer.js';
@@ -509,15 +509,6 @@ function moveIntoPlace(side: string, dir: string, logFileBefore: FileIdentity | 
       throw new CliError('cli/import-move', `moving the imported files into ${dir} failed (${formatError(err)}); the database there is either as it was (t 0) or complete: \`factlog stats\` tells which`);
     }
   });
-}
-
-function syncFile(file: string): void {
-  const fd = fs.openSync(file, 'r+');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
 }
 
 /** The pid of another running process with a gate ticket in `dir` (a store holds one from open to close). */

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { FactlogError } from '../../query-lang/errors.js';
 import { DATA_FILE, Store, StorageError } from '../storage/store.js';
-import { syncDirectoryOf } from '../storage/log-file.js';
+import { syncDirectoryOf, syncFile } from '../storage/log-file.js';
 
 /**
  * Copy the database at `dir` into the empty (or new) directory `target`. Either the target ends up
@@ -42,7 +42,7 @@ async function copyInto(store: Store, targetDir: string, compact: boolean): Prom
   try {
     const fromT = store.lastT();
     await store.backup(staging, compact);
-    flush(staged);
+    syncFile(staged);
     await verifyDatabase(staging, fromT);
     fs.renameSync(staged, path.join(targetDir, DATA_FILE));
     syncDirectoryOf(path.join(targetDir, DATA_FILE));
@@ -56,15 +56,6 @@ async function copyInto(store: Store, targetDir: string, compact: boolean): Prom
 function backupFailed(targetDir: string, err: unknown): StorageError {
   const cause = err instanceof FactlogError ? `${err.message} [${err.code}]` : (err as Error).message;
   return new StorageError('storage/backup-failed', `the backup to ${targetDir} failed, nothing was kept: ${cause}`);
-}
-
-function flush(file: string): void {
-  const fd = fs.openSync(file, 'r+');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
 }
 
 /**

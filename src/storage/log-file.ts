@@ -307,6 +307,16 @@ function frameOf(record: LogRecord): Buffer[] {
   return [head, Buffer.from(record.bytes.buffer, record.bytes.byteOffset, record.bytes.byteLength)];
 }
 
+/** Flush a whole file's data to disk (a file another step wrote and closed). */
+export function syncFile(file: string): void {
+  const fd = fs.openSync(file, 'r+');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /** Make a new directory entry durable (the file's own fsync does not cover its name). */
 export function syncDirectoryOf(file: string): void {
   if (process.platform === 'win32') return; // directories cannot be opened for fsync there

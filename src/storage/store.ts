@@ -16,6 +16,7 @@ import { LOG_FILE, LOG_FILE_START, LogFile, recordChecksum, type LogRecord, type
 import { findMarks, isUnsyncedMark, removeMarks, UnsyncedMark } from './unsynced-marks.js';
 import { Checkpoints } from './checkpoints.js';
 import { dataFileProblem } from './file-check.js';
+import { CHAIN_DB, LogChain } from './log-chain.js';
 
 /**
  * 5: every value exactly: key strings in CESU-8 (UTF-16 order, lone surrogates kept), -0 kept
@@ -41,7 +42,7 @@ const CHECKSUMMED_LOG_FORMAT = 5;
 const LOG_CHECKSUM = 4;
 export const DATA_FILE = 'factlog.mdb';
 export const INDEXES: IndexName[] = ['eavt', 'aevt', 'avet', 'vaet'];
-const DB_NAMES = ['meta', 'log', 'values', ...INDEXES, ...INDEXES.map((i) => `${i}.history`)];
+const DB_NAMES = ['meta', 'log', 'values', CHAIN_DB, ...INDEXES, ...INDEXES.map((i) => `${i}.history`)];
 
 /** Sorts after any key element we store; closes a prefix range. */
 export const KEY_MAX = KEY_MAX_STRING;
@@ -200,6 +201,8 @@ export class Store {
   private readonly withdrawValues: () => void;
   private readonly current: Record<IndexName, PackedIndex>;
   private readonly history: Record<IndexName, PackedIndex>;
+  /** The log's hash chain (log-chain.ts), extended with each record put. */
+  private readonly chain: LogChain;
   readonly readOnly: boolean;
   /** The format this database was created in (FORMAT_VERSION for a new one): decides the key encoding. */
   readonly format: number;
@@ -234,6 +237,7 @@ export class Store {
     this.log = this.env.openDB('log', logDbOptions(this.format));
     this.values = this.env.openDB('values', {});
     this.withdrawValues = addLongValueSource((hash) => this.values.get(hash));
+    this.chain = new LogChain(this.env, (t) => this.logRecordAt(t));
     const indexDb = (name: string) =>
       new PackedIndex(this.env.openDB<Buffer, any>(name, indexDbOptions(this.format)), this.format >= PACKED_FORMAT, runsFlagIn(this.meta, name), undefined, keyCodecOf(this.format));
     this.current = { eavt: indexDb('eavt'), aevt: indexDb('aevt'), avet: indexDb('avet'), vaet: indexDb('vaet') };
@@ -306,6 +310,7 @@ export class Store {
     if (!store.readOnly) {
       try {
         store.openLogFile(marks.deadProcesses);
+        store.catchUpChain();
       } catch (err) {
         void store.close();
         throw err;
@@ -357,6 +362,40 @@ export class Store {
     } finally {
       this.leaveGate();
     }
+  }
+
+  // ---------------- the log's hash chain (log-chain.ts) ----------------
+
+  /** chain(t): one value for the whole history up to t; undefined past the last t. */
+  chainHash(t: number): Buffer | undefined {
+    this.assertOpen();
+    return this.chain.hashAt(t);
+  }
+
+  /** The chain table as stored, and how far, for verify. */
+  chainTable(): { chainedTo: number; entries: Iterable<{ t: number; hash: Buffer }> } {
+    this.assertOpen();
+    return { chainedTo: this.chain.chainedTo(), entries: this.chain.entries() };
+  }
+
+  /**
+   * Open for writing: a chain table behind the log (a database of an older factlog) is caught up
+   * in a commit of its own. A log record that does not read leaves it behind: the damage is
+   * reported where the record is read, as before.
+   */
+  private catchUpChain(): void {
+    if (this.chain.chainedTo() >= this.lastT()) return;
+    try {
+      throughEnvironmentGate(this.dir, () =>
+        this.env.transactionSync(() => {
+          this.checkpoints!.beforeCommit();
+          this.chain.catchUp(this.lastT());
+        }),
+      );
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'storage/mdb-damaged') throw err;
+    }
+    this.checkpoints!.committed();
   }
 
   // ---------------- the log file ----------------
@@ -622,6 +661,7 @@ export class Store {
   private putLogRecord(t: number, record: Uint8Array, entry: () => LogEntry, toLogFile: boolean): void {
     this.log.putSync(t, this.format >= CHECKSUMMED_LOG_FORMAT ? checksummed(t, record) : this.format >= BINARY_LOG_FORMAT ? record : encodeLogEntry(entry()));
     if (toLogFile) this.pendingRecords.push({ t, bytes: record });
+    this.chain.extend(t, record);
   }
 
   /** One transaction's datoms into the indexes: retractions first, then assertions; and the per-attribute counts. */
@@ -868,6 +908,7 @@ export class Store {
       }
       for (const key of [...this.meta.getKeys()]) if (String(key).startsWith('count:')) this.meta.removeSync(key);
       for (const entry of this.logRange()) this.indexLogEntry(entry, keepHistory);
+      this.chain.rebuild(this.lastT());
     });
   }
 
@@ -896,8 +937,10 @@ export class Store {
 
   /** Into LMDB's log table and, unless it came from there, the log file with this commit. */
   private putLogEntry(entry: LogEntry, toLogFile: boolean): void {
-    if (this.format < BINARY_LOG_FORMAT && !toLogFile) this.log.putSync(entry.t, encodeLogEntry(entry));
-    else this.putLogRecord(entry.t, encodeLogRecord(entry), () => entry, toLogFile);
+    if (this.format < BINARY_LOG_FORMAT && !toLogFile) {
+      this.log.putSync(entry.t, encodeLogEntry(entry));
+      this.chain.extend(entry.t, encodeLogRecord(entry));
+    } else this.putLogRecord(entry.t, encodeLogRecord(entry), () => entry, toLogFile);
   }
 
   /**

@@ -3,6 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { backup, follow, Keyword, MaterializedView, open, q, replicate, restore, type Connection, type Db, type TxReport } from '../src/index.js';
 import { runFixture } from './helpers/proc.js';
@@ -446,6 +447,87 @@ describe('replicas of a primary whose history was replaced', () => {
     controller.abort();
     expect((outcome as { code?: string }).code, String(outcome)).toBe('feed/diverged');
     expect(seen).toEqual(Array.from({ length: 11 }, (_, t) => t));
+  });
+
+  /** The instant of t in the fixed histories below: the same in every database that writes them. */
+  const instantOf = (t: number) => new Date(Date.UTC(2020, 0, 1) + t * 1000).toISOString();
+
+  /**
+   * A closed database at `dir` whose t 1..names.length each name one account, with fixed
+   * instants: two such databases hold the same records exactly where their names agree.
+   */
+  async function fixedHistory(dir: string, names: string[]): Promise<string> {
+    const conn = await open({ path: dir, noSync: true });
+    for (const [i, name] of names.entries()) {
+      await conn.transact(`[{:db/id "datomic.tx" :db/txInstant #inst "${instantOf(i + 1)}"} {:acct/name "${name}"}]`);
+    }
+    await conn.close();
+    return dir;
+  }
+
+  const namesUpTo = (n: number) => Array.from({ length: n }, (_, i) => `n${i + 1}`);
+
+  it('a history that differs only at a t a sample of records would skip (last - 3 of 20) is refused, naming that t', async () => {
+    const dir = await fixedHistory(path.join(tempDir(), 'primary'), namesUpTo(20));
+    const to = path.join(tempDir(), 'replica');
+    expect(await replicate({ from: dir, to })).toBe(20);
+    const before = await replicaState(to);
+    const other = namesUpTo(22);
+    other[16] = 'changed'; // t 17
+    swapInto(await fixedHistory(path.join(tempDir(), 'other'), other), dir);
+    const err = await replicate({ from: dir, to }).catch((e) => e);
+    expect(err?.code, String(err)).toBe('feed/diverged');
+    expect(err.message).toMatch(/t=17\b/);
+    expect(await replicaState(to)).toEqual(before);
+  });
+
+  it('follow() stops with feed/diverged when the database put in its place differs only before the last record read', async () => {
+    const dir = await fixedHistory(path.join(tempDir(), 'primary'), namesUpTo(10));
+    const other = namesUpTo(14);
+    other[6] = 'changed'; // t 7
+    const side = await fixedHistory(path.join(tempDir(), 'other'), other);
+    const seen: number[] = [];
+    let reached10: () => void = () => {};
+    const at10 = new Promise<void>((r) => (reached10 = r));
+    const controller = new AbortController();
+    const following = (async () => {
+      for await (const tx of follow(dir, { pollMs: 20, signal: controller.signal })) {
+        seen.push(tx.t);
+        if (tx.t === 10) reached10();
+      }
+      return 'ended';
+    })();
+    following.catch(() => undefined);
+    await at10;
+    swapInto(side, dir);
+    const outcome = await within(following.catch((e) => e), 5000);
+    controller.abort();
+    expect((outcome as { code?: string }).code, String(outcome)).toBe('feed/diverged');
+    expect(seen).toEqual(Array.from({ length: 11 }, (_, t) => t));
+  });
+
+  it('property: a replica refuses a primary with any one record changed at or before its t, and never one with the same history', async () => {
+    const historyArb = fc
+      .record({ names: fc.array(fc.constantFrom('a', 'b', 'c'), { minLength: 3, maxLength: 14 }), more: fc.nat({ max: 3 }), change: fc.option(fc.nat(), { nil: undefined }) })
+      .map(({ names, more, change }) => ({ names, more, changedT: change === undefined ? undefined : 1 + (change % names.length) }));
+    await fc.assert(
+      fc.asyncProperty(historyArb, async ({ names, more, changedT }) => {
+        const dir = await fixedHistory(path.join(tempDir(), 'primary'), names);
+        const to = path.join(tempDir(), 'replica');
+        expect(await replicate({ from: dir, to })).toBe(names.length);
+        const other = [...names, ...Array.from({ length: more }, (_, i) => `more${i}`)];
+        if (changedT !== undefined) other[changedT - 1] += '!';
+        swapInto(await fixedHistory(path.join(tempDir(), 'other'), other), dir);
+        const outcome = await replicate({ from: dir, to }).catch((e) => e);
+        if (changedT === undefined) expect(outcome).toBe(other.length);
+        else {
+          expect(outcome?.code, `t ${changedT} of ${names.length} changed: ${String(outcome)}`).toBe('feed/diverged');
+          expect(outcome.message).toContain(`t=${changedT}`);
+          expect((await replicaState(to)).t).toBe(names.length);
+        }
+      }),
+      { numRuns: 20 },
+    );
   });
 
   it('follow() given the record at fromT refuses a database whose record there differs', async () => {

@@ -1,12 +1,14 @@
 // Tail a database's log from another process: every transaction after `fromT`, in order, with no
 // gaps and no duplicates. Woken by file-change notifications, with polling as the safety net.
 // A database replaced under the follower (restored from a backup) is reopened, and following
-// goes on only if it holds the same history as what was already yielded.
+// goes on only if it holds the same history as what was already yielded: the same value of the
+// log's hash chain (log-chain.ts) at the last t yielded, one read per check.
 import fs from 'node:fs';
 import path from 'node:path';
 import { FactlogError } from '../../query-lang/errors.js';
 import { toDatom } from '../storage/encoding.js';
 import { encodeLogRecord, type LogEntry } from '../storage/log.js';
+import { CHAIN_START } from '../storage/log-chain.js';
 import { DATA_FILE, Store } from '../storage/store.js';
 import type { LogTx } from '../db/txlog.js';
 
@@ -18,6 +20,11 @@ export interface FollowOptions {
    * `feed/diverged` unless the database holds the same record there.
    */
   fromEntry?: LogEntry;
+  /**
+   * The caller's value of the log's hash chain at `fromT` (`Store.chainHash`, e.g. a replica's):
+   * following stops with `feed/diverged` unless the database holds the same history up to there.
+   */
+  fromChain?: Uint8Array;
   /** Longest wait between checks when no change notification arrives (ms, default 50). */
   pollMs?: number;
   /** Stop following when aborted. */
@@ -39,11 +46,12 @@ export async function* follow(dir: string, options: FollowOptions = {}): AsyncGe
   let source: Source | null = openSource(dir, file, poke);
   let unreadableSince = 0;
   let next = (options.fromT ?? -1) + 1;
-  /** The last record yielded (or the caller's at fromT): what the database must still hold. */
-  let last = options.fromEntry;
+  /** The chain at the last t yielded (or the caller's at fromT): the history the database must still hold. */
+  let held: ChainPoint | undefined = options.fromChain ? { t: next - 1, hash: options.fromChain } : next === 0 ? { t: -1, hash: CHAIN_START } : undefined;
   options.signal?.addEventListener('abort', poke);
   try {
-    if (last) checkContinues(source.store, last);
+    if (options.fromEntry) checkContinues(source.store, options.fromEntry);
+    if (held) checkHolds(source.store, held);
     while (!options.signal?.aborted) {
       if (!source || source.identity !== fileIdentity(file)) {
         await closeSource(source);
@@ -51,7 +59,8 @@ export async function* follow(dir: string, options: FollowOptions = {}): AsyncGe
         try {
           source = openSource(dir, file, poke);
           unreadableSince = 0;
-          if (last) checkContinues(source.store, last);
+          if (options.fromEntry && !held) checkContinues(source.store, options.fromEntry);
+          if (held) checkHolds(source.store, held);
         } catch (err) {
           if (err instanceof FactlogError && err.code === 'feed/diverged') throw err;
           unreadableSince ||= Date.now();
@@ -62,10 +71,12 @@ export async function* follow(dir: string, options: FollowOptions = {}): AsyncGe
         source.store.refresh();
         const batch = [...take(source.store.logRange(next, next + BATCH), BATCH)];
         if (batch.length) {
-          if (last) checkContinues(source.store, last);
+          held ??= chainPoint(source.store, next - 1);
+          checkHolds(source.store, held);
+          const batchEnd = chainPoint(source.store, batch[batch.length - 1]!.t);
           for (const entry of batch) {
             next = entry.t + 1;
-            last = entry;
+            if (entry === batch[batch.length - 1]) held = batchEnd;
             yield options.raw ? entry : decode(entry);
             if (options.signal?.aborted) return;
           }
@@ -106,6 +117,36 @@ export function checkContinues(store: Store, expected: LogEntry): void {
     throw new FactlogError(
       'feed/diverged',
       `${store.dir} holds another transaction at t=${expected.t} than the one already read from it: its history was replaced (restored from a backup and written since); replicate into a new directory`,
+    );
+  }
+}
+
+/** A t and the log's hash chain there: a whole history up to t, in 32 bytes. */
+export interface ChainPoint {
+  t: number;
+  hash: Uint8Array;
+}
+
+function chainPoint(store: Store, t: number): ChainPoint {
+  return { t, hash: store.chainHash(t)! };
+}
+
+/**
+ * Throws feed/diverged unless `store` holds the history `point` stands for: a record that differs
+ * at any t up to point.t changes the chain there.
+ */
+export function checkHolds(store: Store, point: ChainPoint): void {
+  const lastT = store.lastT();
+  if (lastT < point.t) {
+    throw new FactlogError(
+      'feed/diverged',
+      `${store.dir} is at t=${lastT}, behind t=${point.t} already read from it: it was restored from an older backup or replaced; replicate into a new directory`,
+    );
+  }
+  if (!Buffer.from(store.chainHash(point.t)!).equals(point.hash)) {
+    throw new FactlogError(
+      'feed/diverged',
+      `${store.dir} holds another history than the one already read from it: its log differs at t=${point.t} or before (its history was replaced: restored from a backup and written since); replicate into a new directory`,
     );
   }
 }

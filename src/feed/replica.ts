@@ -3,12 +3,15 @@
 // stopped replica catches up from there; it refuses transactions of its own. It goes on only
 // from a primary that still holds the records it copied (feed/diverged otherwise): a primary
 // restored from an older backup has another history, and the replica would silently mix the two.
+// Both keep the log's hash chain (log-chain.ts): the same value at the replica's last t means the
+// same history up to there, whatever t a record differs at.
 import path from 'node:path';
 import { replayLogFile, schemaFactsOf, schemaOfStore } from '../db/log-replay.js';
 import { keepsHistory } from '../db/schema.js';
 import type { LogEntry } from '../storage/log.js';
 import { Store, StorageError } from '../storage/store.js';
-import { checkContinues, follow } from './follow.js';
+import { FactlogError } from '../../query-lang/errors.js';
+import { follow } from './follow.js';
 
 export interface ReplicateOptions {
   from: string;
@@ -63,8 +66,8 @@ export async function replicate(options: ReplicateOptions): Promise<number> {
       await primary.close();
     }
     if (!options.follow && lastT >= primaryLast) return lastT;
-    const fromEntry = lastT >= 0 ? store.logEntry(lastT) : undefined;
-    for await (const entry of follow(source, { fromT: lastT, fromEntry, raw: true, signal: controller.signal })) {
+    const fromChain = lastT >= 0 ? store.chainHash(lastT) : undefined;
+    for await (const entry of follow(source, { fromT: lastT, fromChain, raw: true, signal: controller.signal })) {
       batch.push(entry);
       const caughtUp = entry.t >= primaryLast;
       if (batch.length >= BATCH || caughtUp) await flush();
@@ -79,13 +82,36 @@ export async function replicate(options: ReplicateOptions): Promise<number> {
 }
 
 /**
- * Throws feed/diverged unless the primary holds the replica's records: its last, and a sample
- * back to t 0 (t - 1, t - 2, t - 4, ...), so a history replaced before the replica's last t but
- * ending in the same record is caught too, in a few reads.
+ * Throws feed/diverged unless the primary holds the replica's history up to its last t: the same
+ * value of the chain there (one read each), naming the first t whose records differ.
  */
 function checkSameHistory(primary: Store, replica: Store, lastT: number): void {
-  for (let back = 0; lastT - back >= 0; back = back === 0 ? 1 : back * 2) {
-    const mine = replica.logEntry(lastT - back);
-    if (mine) checkContinues(primary, mine);
+  if (lastT < 0) return;
+  const primaryLast = primary.lastT();
+  const left = `the replica ${replica.dir} is left at t=${lastT}: replicate into a new directory`;
+  if (primaryLast < lastT) {
+    throw new FactlogError('feed/diverged', `${primary.dir} is at t=${primaryLast}, behind this replica's t=${lastT}: it was restored from an older backup or replaced; ${left}`);
   }
+  if (sameChainAt(primary, replica, lastT)) return;
+  const first = firstDifference(primary, replica, lastT);
+  throw new FactlogError(
+    'feed/diverged',
+    `${primary.dir} holds another history than its replica: their log records differ from t=${first} on (the records of t=0 to t=${first - 1} are the same); the primary was restored from a backup and written since, or replaced; ${left}`,
+  );
+}
+
+function sameChainAt(a: Store, b: Store, t: number): boolean {
+  return Buffer.from(a.chainHash(t)!).equals(b.chainHash(t)!);
+}
+
+/** The first t at which two chains differ, given that they differ at `t`: once apart they stay apart. */
+function firstDifference(a: Store, b: Store, t: number): number {
+  let lo = 0;
+  let hi = t;
+  while (lo < hi) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (sameChainAt(a, b, mid)) lo = mid + 1;
+    else hi = mid;
+  }
+  return hi;
 }

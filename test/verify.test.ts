@@ -113,6 +113,33 @@ describe('verify', () => {
     }
   });
 
+  it("the log's hash chain table: a value changed, missing or past the log is storage/mdb-damaged naming the t; behind the log only a note; a rebuild recomputes it", async () => {
+    const chain = (env: ReturnType<typeof openLmdb>) => env.openDB<Buffer, number>('chain', { keyEncoding: 'uint32', encoding: 'binary' });
+    const cases: [string, (table: ReturnType<typeof chain>) => void, string][] = [
+      ['changed', (table) => table.putSync(9, Buffer.alloc(32, 7)), "chain table differs from the log's chain at t=9"],
+      ['missing', (table) => table.removeSync(9), 'holds 26 values for t=0 to t=26'],
+      ['past the log', (table) => table.putSync(40, Buffer.alloc(32, 7)), 'holds t=40, past the log'],
+    ];
+    for (const [what, change, says] of cases) {
+      const dir = await populated();
+      await withRawEnv(dir, (env) => change(chain(env)));
+      const report = await verify(dir);
+      expect(report.problems, what).toEqual([expect.objectContaining({ code: 'storage/mdb-damaged', message: expect.stringContaining(says) })]);
+      const conn = await open({ path: dir });
+      await conn.rebuildIndexes();
+      await conn.close();
+      expect((await verify(dir)).problems, `${what}, rebuilt`).toEqual([]);
+    }
+    const dir = await populated();
+    await withRawEnv(dir, (env) => {
+      const table = chain(env);
+      for (let t = 20; t <= 26; t++) table.removeSync(t);
+    });
+    const report = await verify(dir);
+    expect(report.problems).toEqual([]);
+    expect(report.notes.join('\n')).toContain('hash chain table ends at t=19, the log at t=26');
+  });
+
   it('the log file disagreeing with LMDB: a record changed, or records missing', async () => {
     const dir = await populated();
     const file = path.join(dir, LOG_FILE);

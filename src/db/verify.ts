@@ -1,11 +1,13 @@
 // Checking a database against its log: LMDB's log table (its checksums), the log file record for
-// record, meta, and every index and the long values against a replay of the log into a scratch copy.
+// record, the log's hash chain, meta, and every index and the long values against a replay of the
+// log into a scratch copy.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { FactlogError } from '../../query-lang/errors.js';
 import { INDEXES, Store, type Meta } from '../storage/store.js';
 import { LOG_FILE, LOG_FILE_START, LogFile, type LogRecord } from '../storage/log-file.js';
+import { chainOf } from '../storage/log-chain.js';
 import { TX_BASE, type KeyPart } from '../storage/encoding.js';
 import type { LogEntry } from '../storage/log.js';
 import { keepsHistory } from './schema.js';
@@ -46,6 +48,7 @@ export async function verifyStore(store: Store): Promise<VerifyReport> {
   const tableIsWhole = report.problems.length === 0;
   report.transactions = records.length;
   report.logFileRecords = checkLogFile(store, records, problem, report.notes);
+  if (tableIsWhole) checkChain(store, records, dataFile, problem, report.notes);
   const lastT = store.lastT();
   if (report.problems.length === 0) report.indexKeys = await checkAgainstReplay(store, store.logRange(), dataFile, problem);
   else if (!tableIsWhole && report.logFileRecords > lastT && report.problems.every((p) => p.code === 'storage/mdb-damaged')) {
@@ -127,6 +130,26 @@ function checkLogFile(store: Store, records: LogRecord[], problem: (code: string
   }
   if (unindexed > 0) notes.push(`${LOG_FILE} holds ${unindexed} record(s) after t=${lastT} not indexed yet: the next open for writing indexes them`);
   return count;
+}
+
+/** The chain table (log-chain.ts) against the chain of LMDB's log, recomputed; a table behind the log is only noted. */
+function checkChain(store: Store, records: LogRecord[], dataFile: string, problem: (code: string, message: string) => void, notes: string[]): void {
+  const expected = chainOf(records.map((r) => r.bytes));
+  const { chainedTo, entries } = store.chainTable();
+  const fix = 'factlog rebuild recomputes it';
+  let held = 0;
+  for (const { t, hash } of entries) {
+    if (t >= expected.length) {
+      problem('storage/mdb-damaged', `${dataFile}: the log's hash chain table holds t=${t}, past the log's last t=${expected.length - 1}; ${fix}`);
+      return;
+    }
+    held++;
+    if (!hash.equals(expected[t]!)) problem('storage/mdb-damaged', `${dataFile}: the log's hash chain table differs from the log's chain at t=${t}; ${fix}`);
+  }
+  if (held !== chainedTo + 1) problem('storage/mdb-damaged', `${dataFile}: the log's hash chain table holds ${held} values for t=0 to t=${chainedTo}; ${fix}`);
+  if (chainedTo < expected.length - 1) {
+    notes.push(`the log's hash chain table ends at t=${chainedTo}, the log at t=${expected.length - 1} (written by an older factlog): the next open for writing extends it`);
+  }
 }
 
 /** Replay LMDB's log into a scratch copy and compare meta, every index and the long values; returns the keys compared. */

@@ -77,7 +77,7 @@ export class LogChain {
     const stored = this.stored(t);
     if (stored) return stored;
     const from = this.nearestKnownBefore(t);
-    let hash = this.computed.get(from) ?? this.stored(from)!;
+    let hash = this.computed.get(from) ?? (from < 0 ? CHAIN_START : this.stored(from)!);
     for (let k = from + 1; k <= t; k++) {
       const record = this.recordAt(k);
       if (!record) return undefined;
@@ -92,7 +92,9 @@ export class LogChain {
 
   /** The greatest t below `t` whose value is known: the table's end, the last computed or a checkpoint. */
   private nearestKnownBefore(t: number): number {
-    let best = this.chainedTo();
+    const tableEnd = this.chainedTo();
+    // a hole in the table (damage: verify reports it) is stepped over, from the log's start
+    let best = tableEnd < t ? tableEnd : -1;
     if (this.lastComputed < t && this.lastComputed > best) best = this.lastComputed;
     for (let k = Math.floor((t - 1) / CHECKPOINT) * CHECKPOINT; k > best; k -= CHECKPOINT) if (this.computed.has(k)) return k;
     return best;
@@ -107,8 +109,9 @@ export class LogChain {
     let previous = this.stored(t - 1);
     if (!previous) {
       this.catchUp(t - 1);
-      previous = this.stored(t - 1)!;
+      previous = this.stored(t - 1);
     }
+    if (!previous) throw new FactlogError('storage/mdb-damaged', `the log's hash chain table has no value at t=${t - 1} before its end (damaged; factlog rebuild recomputes it)`);
     table.putSync(t, chainStep(previous, record));
   }
 

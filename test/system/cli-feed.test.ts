@@ -108,6 +108,31 @@ describe('factlog replicate from a primary whose history was replaced', () => {
     expect(q.stdout.trim()).toBe('10');
   });
 
+  it('a history that differs only at t 7 of 10 is refused, the message naming t=7', async () => {
+    const root = tempDir();
+    const write = async (dir: string, names: string[]) => {
+      const conn = await open({ path: dir });
+      for (const [i, name] of names.entries()) {
+        const instant = new Date(Date.UTC(2020, 0, 1) + (i + 1) * 1000).toISOString();
+        await conn.transact(`[{:db/id "datomic.tx" :db/txInstant #inst "${instant}"} {:acct/name "${name}"}]`);
+      }
+      await conn.close();
+    };
+    const names = Array.from({ length: 10 }, (_, i) => `n${i + 1}`);
+    const db = path.join(root, 'primary');
+    await write(db, names);
+    const replica = path.join(root, 'replica');
+    expect((await factlog(['replicate', '--from', db, '--to', replica])).stdout).toMatch(/at t 10 /);
+    const side = path.join(root, 'side');
+    await write(side, [...names.slice(0, 6), 'changed', ...names.slice(7), 'n11', 'n12']);
+    swapInto(side, db);
+    const r = await factlog(['replicate', '--from', db, '--to', replica]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: .*differ from t=7 on.*\[feed\/diverged\]\n$/);
+    const q = await factlog(['query', '--db', replica, '--format', 'json', '[:find (count ?e) . :where [?e :acct/name]]']);
+    expect(q.stdout.trim()).toBe('10');
+  });
+
   it('--follow stops with a coded error when the primary is replaced under it', async () => {
     const root = tempDir();
     const { db, side } = await primaryAndReplacement(root);

@@ -208,7 +208,7 @@ export class Db implements DbView {
     if (ref instanceof Keyword) return this.schema.entidOfIdent(ref) ?? null;
     if (typeof ref === 'string' && ref.startsWith(':')) return this.schema.entidOfIdent(ref) ?? null;
     // EDN text of a lookup ref or id, as typed on a command line: '[:person/email "a@b.c"]'
-    if (typeof ref === 'string' && /^\s*[\[(0-9]/.test(ref)) return this.entid(readEdn(ref));
+    if (typeof ref === 'string' && /^\s*[[(0-9]/.test(ref)) return this.entid(readEdn(ref));
     if (ref instanceof EdnList) return this.entid(ref.items);
     if (Array.isArray(ref)) {
       // as Datomic: a malformed lookup ref is an error, not an entity that is not there

@@ -40,7 +40,7 @@ export function parseArgs(argv: string[]): Partial<BenchOptions> {
       case '-h':
       case '--help':
         process.stdout.write(USAGE + '\n');
-        process.exit(0);
+        return process.exit(0);
       default:
         throw new Error(`unknown option ${a}\n${USAGE}`);
     }

@@ -44,7 +44,7 @@ async function once<S, R>(task: Task<S, R>, repeatToMinimum = false): Promise<{ 
   const t0 = performance.now();
   let result!: R;
   let repetitions = 0;
-  let elapsed = 0;
+  let elapsed: number;
   do {
     const r = task.run(state);
     result = (r instanceof Promise ? await r : r) as R;

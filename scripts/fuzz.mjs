@@ -42,7 +42,7 @@ for (const [name, f, corpus, share] of targets) {
     try {
       f(s);
     } catch (e) {
-      if (!(e instanceof FactlogError)) throw new Error(`${name} threw a non-FactlogError: ${e?.stack ?? e}`);
+      if (!(e instanceof FactlogError)) throw new Error(`${name} threw a non-FactlogError: ${e?.stack ?? e}`, { cause: e });
     }
     const ms = cpuMs() - t0;
     inputs++;

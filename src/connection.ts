@@ -1,7 +1,8 @@
 // A connection to one database directory: the single writer's transaction pipeline and the
 // source of immutable Db values. Ties storage, tx and db together; nothing below imports it.
 import { FactlogError } from '../query-lang/errors.js';
-import type { Datom } from './db/api.js';
+import type { Datom, LogView } from './db/api.js';
+import type { TxData } from './model.js';
 import { Db, type DbContext, type TxReport } from './db/db.js';
 import { Overlay } from './db/overlay.js';
 import { ColumnCache } from './db/columns.js';
@@ -71,7 +72,7 @@ export class Connection {
   private closed = false;
 
   constructor(
-    readonly store: Store,
+    /** @internal */ readonly store: Store,
     readonly strictSchema: boolean,
     columnDatoms?: number,
     queryLimits: { timeout?: number; maxValues?: number } = {},
@@ -90,7 +91,7 @@ export class Connection {
     return this.store.dir;
   }
 
-  /** Write the bootstrap transaction (t = 0) of a new database. */
+  /** @internal Write the bootstrap transaction (t = 0) of a new database. */
   async bootstrap(): Promise<void> {
     const tx = tToTx(0);
     let schema = new Schema();
@@ -109,7 +110,7 @@ export class Connection {
     });
   }
 
-  /** Read meta and rebuild the schema history from the indexes' schema datoms. */
+  /** @internal Read meta and rebuild the schema history from the indexes' schema datoms. */
   loadState(): void {
     this.meta = this.store.readMeta();
     const facts: { e: number; a: number; v: Datom['v']; added: boolean; t: number }[] = [];
@@ -180,6 +181,9 @@ export class Connection {
    * Transact tx data (EDN text or JS data). Resolves once the log entry and the indexes are
    * committed and flushed to disk in one LMDB transaction; concurrent calls share commits.
    */
+  transact(txData: TxData): Promise<TxReport>;
+  /** @internal Data built at run time (the CLI's files, tests' generators): checked as it is read. */
+  transact(txData: unknown): Promise<TxReport>;
   async transact(txData: unknown): Promise<TxReport> {
     const [report] = await this.write([txData]);
     return report;
@@ -194,10 +198,10 @@ export class Connection {
    * before it (called inside the write transaction), so that later tx data can use what earlier
    * ones produced; `onReport` is called with each report as soon as it is prepared.
    */
-  async transactBatch(
-    txDatas: readonly (unknown | ((db: Db) => unknown))[],
-    onReport?: (report: TxReport, index: number) => void,
-  ): Promise<TxReport[]> {
+  transactBatch(txDatas: readonly (TxData | ((db: Db) => TxData))[], onReport?: (report: TxReport, index: number) => void): Promise<TxReport[]>;
+  /** @internal Data built at run time: checked as it is read. */
+  transactBatch(txDatas: readonly unknown[], onReport?: (report: TxReport, index: number) => void): Promise<TxReport[]>;
+  async transactBatch(txDatas: readonly unknown[], onReport?: (report: TxReport, index: number) => void): Promise<TxReport[]> {
     return this.write(txDatas, onReport, true);
   }
 
@@ -336,7 +340,7 @@ export class Connection {
   private readonly closeWaiters = new Set<() => void>();
 
   /** The transaction log, read by t or by Date. */
-  log(): TxLog {
+  log(): LogView {
     this.ensureOpen();
     // the whole log, other processes' latest transactions too (not only what this connection has seen)
     return new TxLog(this.store, (d) => this.tAtInstant(d, this.store.lastT()));

@@ -1,5 +1,5 @@
 // The ground floor: datoms, values and index names, the vocabulary every layer shares.
-import type { Keyword, Sym, Uuid } from '../query-lang/edn/types.js';
+import type { EdnList, EdnValue, Keyword, Sym, Uuid } from '../query-lang/edn/types.js';
 
 export type IndexName = 'eavt' | 'aevt' | 'avet' | 'vaet';
 
@@ -27,3 +27,43 @@ export type ValueType =
   | 'bigint'
   | 'symbol'
   | 'tuple';
+
+/**
+ * What `transact` and `db.with` take: EDN text, or JS data (an array or an EdnList) of forms.
+ * In JS data an attribute or operation may be a Keyword or its 'ns/name' / ':ns/name' text.
+ */
+export type TxData = string | EdnList | readonly TxForm[];
+
+/** One form of tx data: an entity map or an operation list. */
+export type TxForm = TxMap | TxOp | EdnList;
+
+/** An entity map: attributes to values, with an optional :db/id; reverse keys (':ns/_attr') point refs here. */
+export type TxMap = { readonly [attr: string]: TxValue } | ReadonlyMap<Keyword | string, TxValue>;
+
+/** An attribute: its ident (a Keyword or 'ns/name' text) or its entity id. */
+export type TxAttr = Keyword | string | number;
+
+/**
+ * An entity: an id, a tempid (a string, or a negative number), an ident keyword, a lookup ref
+ * [attr value], or "datomic.tx" for the transaction itself.
+ */
+export type TxEntity = number | string | Keyword | TxLookupRef;
+
+/** A lookup ref: a unique attribute and a value of it. */
+export type TxLookupRef = readonly [attr: TxAttr, value: TxValue] | EdnList;
+
+/** An operation name: a Keyword, or its text with or without the colon. */
+type TxOpName<Name extends string> = Keyword | Name | `:${Name}`;
+
+/** The list forms: :db/add, :db/retract (of one value, or of every value of an attribute), :db/retractEntity, :db/cas. */
+export type TxOp =
+  | readonly [op: TxOpName<'db/add'>, e: TxEntity, a: TxAttr, v: TxValue]
+  | readonly [op: TxOpName<'db/retract'>, e: TxEntity, a: TxAttr, v?: TxValue]
+  | readonly [op: TxOpName<'db/retractEntity' | 'db.fn/retractEntity'>, e: TxEntity]
+  | readonly [op: TxOpName<'db/cas' | 'db.fn/cas'>, e: TxEntity, a: TxAttr, old: TxValue | null, v: TxValue];
+
+/**
+ * A value in tx data: a stored value, an entity (id, tempid, ident, lookup ref) under a ref
+ * attribute, a nested entity map, or a collection of them for a cardinality-many attribute.
+ */
+export type TxValue = EdnValue | Value | TxMap | readonly TxValue[] | ReadonlySet<TxValue>;

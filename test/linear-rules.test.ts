@@ -41,7 +41,10 @@ function bfs(edges: [number, number][], start: number): number[] {
   const stack = [start];
   while (stack.length) {
     const x = stack.pop()!;
-    for (const [a, b] of edges) if (a === x && !seen.has(b)) (seen.add(b), stack.push(b));
+    for (const [a, b] of edges) if (a === x && !seen.has(b)) {
+      seen.add(b);
+      stack.push(b);
+    }
   }
   return [...seen].sort((x, y) => x - y);
 }

@@ -39,7 +39,10 @@ function closure(fs: Fact[]): [number, number][] {
     grew = false;
     for (const k of [...out]) {
       const [a, b] = k.split(' ').map(Number);
-      for (const [c, d] of edges) if (c === b && !out.has(`${a} ${d}`)) (out.add(`${a} ${d}`), (grew = true));
+      for (const [c, d] of edges) if (c === b && !out.has(`${a} ${d}`)) {
+        out.add(`${a} ${d}`);
+        grew = true;
+      }
     }
   }
   return [...out].map((k) => k.split(' ').map(Number) as [number, number]);

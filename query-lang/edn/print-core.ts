@@ -5,7 +5,7 @@ import { EdnPrintError } from './errors.js';
 /** Deeper values are refused (must be >= the reader's MAX_EDN_DEPTH so everything read can be printed). */
 export const MAX_PRINT_DEPTH = 1500;
 
-const KEYWORD_NAME_RE = /^(?:[a-zA-Z*!_?$%&=<>\/.+\-]|[0-9])[a-zA-Z0-9*!_?$%&=<>.+\-\/:#']*$/;
+const KEYWORD_NAME_RE = /^(?:[a-zA-Z*!_?$%&=<>/.+-]|[0-9])[a-zA-Z0-9*!_?$%&=<>.+\-/:#']*$/;
 
 const CHAR_NAMES: Record<string, string> = {
   '\n': 'newline',

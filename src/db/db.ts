@@ -31,6 +31,7 @@ import { valueRange } from './value-range.js';
 import type { Overlay } from './overlay.js';
 import type { KeyCodec } from '../storage/key-codec.js';
 import type { Schema } from './schema.js';
+import type { TxData } from '../model.js';
 
 export class DbError extends FactlogError {}
 
@@ -82,17 +83,17 @@ export class Db implements DbView {
   readonly asOfT: number | null;
   readonly sinceT: number | null;
   readonly isHistory: boolean;
-  readonly schema: Schema;
-  /** Speculative datoms from `with`, layered over the stored ones. */
+  /** @internal */ readonly schema: Schema;
+  /** @internal Speculative datoms from `with`, layered over the stored ones. */
   readonly overlay: Overlay | null;
-  readonly filters: readonly DatomFilter[] | null;
+  /** @internal */ readonly filters: readonly DatomFilter[] | null;
   /** The same value without the filters: what the filters are called with. */
   private readonly unfiltered: Db | null;
   /** What this value reads from memory instead of LMDB (attribute columns, past entities). */
   private readonly memory: ViewMemory | null;
 
   constructor(
-    readonly ctx: DbContext,
+    /** @internal */ readonly ctx: DbContext,
     spec: ViewSpec,
   ) {
     this.basisT = spec.basisT;
@@ -159,11 +160,11 @@ export class Db implements DbView {
     return this.view({ isHistory: true });
   }
 
-  with(txData: unknown): TxReport {
+  with(txData: TxData): TxReport {
     return this.ctx.speculate(this, txData);
   }
 
-  /** A Db with `overlay` layered on this one (used by `with`). */
+  /** @internal A Db with `overlay` layered on this one (used by `with`). */
   withOverlay(overlay: Overlay): Db {
     return this.view({ basisT: overlay.t, overlay });
   }
@@ -207,7 +208,7 @@ export class Db implements DbView {
     if (ref instanceof Keyword) return this.schema.entidOfIdent(ref) ?? null;
     if (typeof ref === 'string' && ref.startsWith(':')) return this.schema.entidOfIdent(ref) ?? null;
     // EDN text of a lookup ref or id, as typed on a command line: '[:person/email "a@b.c"]'
-    if (typeof ref === 'string' && /^\s*[\[(0-9]/.test(ref)) return this.entid(readEdn(ref));
+    if (typeof ref === 'string' && /^\s*[[(0-9]/.test(ref)) return this.entid(readEdn(ref));
     if (ref instanceof EdnList) return this.entid(ref.items);
     if (Array.isArray(ref)) {
       // as Datomic: a malformed lookup ref is an error, not an entity that is not there
@@ -333,7 +334,7 @@ export class Db implements DbView {
   }
 
   /**
-   * Every datom of attribute `a` in this value, grouped by entity, when held in memory or when
+   * @internal Every datom of attribute `a` in this value, grouped by entity, when held in memory or when
    * `probes` entity lookups would cost more than building it (Infinity: the whole attribute is read).
    */
   column(a: number, probes: number): AttributeColumn | null {
@@ -367,7 +368,7 @@ export class Db implements DbView {
     });
   }
 
-  /** AVET/EAVT datoms of one attribute and value — the planner's fast path. */
+  /** @internal AVET/EAVT datoms of one attribute and value — the planner's fast path. */
   scanValue(index: 'avet', attr: AttrInfo, v: Value): Iterable<Datom> {
     const [tag, payload] = encodeValue(v, attr.valueType);
     return this.scan(index, [attr.id, tag, payload]);
@@ -477,7 +478,7 @@ export class Db implements DbView {
   }
 
   /**
-   * Every datom visible in this value whose key lies in [prefix, end) (end defaults to the
+   * @internal Every datom visible in this value whose key lies in [prefix, end) (end defaults to the
    * prefix's own range), in index order. Read lazily, all from one read snapshot (taken at the
    * first step): the datoms of this value whatever is committed between two steps.
    */

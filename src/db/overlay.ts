@@ -39,6 +39,7 @@ export class Overlay {
 
   /** The overlay as of t: its transactions up to t; null when none is (t at or before the base). */
   asOf(t: number): Overlay | null {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- walks the chain of overlays from this one
     let overlay: Overlay | null = this;
     while (overlay && overlay.t > t) overlay = overlay.previous;
     return overlay && overlay.t > overlay.baseT ? overlay : null;

@@ -110,7 +110,7 @@ export interface StoreOptions {
   /** Initial LMDB map size in bytes; lmdb-js grows the map as the data grows. */
   mapSize?: number;
   /**
-   * Never flush (tests and fixtures only): a resolved transact survives the process dying, but an
+   * @internal Never flush (tests and fixtures only): a resolved transact survives the process dying, but an
    * OS crash may lose any of them (the indexes are then rebuilt from what the log file kept).
    */
   noSync?: boolean;
@@ -123,7 +123,7 @@ export interface StoreOptions {
    * or a kernel crash the last second of them may be lost, never half-applied.
    */
   durability?: 'os' | 'process';
-  /** Create a new database in this older format (to test that older databases keep working). */
+  /** @internal Create a new database in this older format (to test that older databases keep working). */
   createFormat?: number;
 }
 

@@ -8,7 +8,7 @@ function tsc(root: string, project: string): void {
     execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', path.join(root, project)], { cwd: root, stdio: 'pipe' });
   } catch (err) {
     const out = String((err as { stdout?: Buffer }).stdout ?? '') + String((err as { stderr?: Buffer }).stderr ?? '');
-    throw new Error(`tsc -p ${project} failed:\n${out.slice(0, 4000)}`);
+    throw new Error(`tsc -p ${project} failed:\n${out.slice(0, 4000)}`, { cause: err });
   }
 }
 

@@ -113,7 +113,7 @@ describe('several processes on one database', () => {
     expect(ts).toEqual(Array.from({ length: 2 * N }, (_, i) => base + 1 + i)); // distinct, consecutive
     expect(new Set(acks.map(([, e]) => e)).size).toBe(2 * N); // no entity id handed out twice
     // the writers really interleaved (else this test proves nothing about cross-process writes)
-    const byT = new Map(acks.map(([t, e], i) => [t, i < N ? 'A' : 'B']));
+    const byT = new Map(acks.map(([t], i) => [t, i < N ? 'A' : 'B']));
     let switches = 0;
     for (let t = base + 2; t <= base + 2 * N; t++) if (byT.get(t) !== byT.get(t - 1)) switches++;
     console.log(`two writers: ${2 * N} txs, writer changed ${switches} times along the log`);

@@ -3,6 +3,7 @@ export { open, Connection, type OpenOptions, type TxReport, type TxListener } fr
 export { Db, DbError } from './db/db.js';
 export type { Datom, DbStats, DbView, AttrInfo, Entity, EntityRef, IndexName, Value, ValueType } from './db/api.js';
 export { TxError } from './tx/errors.js';
+export type { TxFn, Predicate } from './tx/tx-functions.js';
 export { StorageError } from './storage/store.js';
 export { verify, VerifyError, type VerifyReport, type VerifyProblem } from './db/verify.js';
 export { FactlogError } from '../query-lang/errors.js';

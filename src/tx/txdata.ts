@@ -33,6 +33,9 @@ const OPS: Record<string, 'add' | 'retract' | 'retract-entity' | 'cas'> = {
   'db.fn/cas': 'cas',
 };
 
+/** The operations every transaction knows, by name without the colon (a tx function may not take one). */
+export const BUILT_IN_OPERATIONS: ReadonlySet<string> = new Set(Object.keys(OPS));
+
 /** Read tx data from EDN text, or take JS data as it is; the result is a list of forms. */
 export function readTxData(input: unknown): unknown[] {
   const data = typeof input === 'string' ? readEdn(input) : input;
@@ -109,7 +112,10 @@ function listOp(form: unknown[] | EdnList, ref: FormRef): Op {
   const items = form instanceof EdnList ? form.items : form;
   const opName = keywordOf(items[0]);
   const op = opName && Object.hasOwn(OPS, opName.fqn) ? OPS[opName.fqn] : undefined; // not Object.prototype's constructor
-  if (!op) throw txError('tx/unknown-operation', `unknown operation ${describe(items[0] ?? null).text}`, ref);
+  if (!op) {
+    const why = opName ? ': it is no built-in operation and no transaction function of that name is registered' : '';
+    throw txError('tx/unknown-operation', `unknown operation ${describe(items[0] ?? null).text}${why}`, ref);
+  }
   const args = items.length - 1;
   const arity = ARITIES[op];
   if (!arity.includes(args)) throw txError('tx/invalid-data', `${opName} takes ${arity.join(' or ')} arguments, got ${args}`, ref);

@@ -27,7 +27,7 @@ export function attrPredsOf(db: Db, attr: number): Sym[] {
 export function checkAttrPreds(attr: AttrInfo, preds: Sym[], v: Value, fns: TxFunctions, form: FormRef): void {
   for (const name of preds) {
     const what = `${attr.ident} value ${printEdn(v)}`;
-    const verdict = callPredicate(name, fns, form, [v], (why) => txError('tx/attr-pred-failed', `${what} fails predicate ${name}: ${why}`, form));
+    const verdict = callPredicate(name, fns, form, [v], (why) => txError('tx/attr-pred-failed', `${what} fails predicate ${name}: threw ${why}`, form));
     if (!verdict) throw txError('tx/attr-pred-failed', `${what} fails predicate ${name}`, form);
   }
 }

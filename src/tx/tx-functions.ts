@@ -7,10 +7,8 @@ import { txError, type FormRef } from './errors.js';
 import { BUILT_IN_OPERATIONS, describe, keywordOf, readTxData } from './txdata.js';
 
 /** A transaction function: the db before the transaction and the call's arguments -> tx data. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type TxFn = (db: Db, ...args: any[]) => unknown;
 /** An attribute predicate (value -> truthy) or an entity predicate ((db after, entity id) -> truthy). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Predicate = (...args: any[]) => unknown;
 
 export interface FunctionOptions {

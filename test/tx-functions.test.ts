@@ -105,6 +105,9 @@ describe('transaction functions', () => {
     // a failure in the tx data a function returned aborts it too
     const cas = await failure(conn, [['bank/transfer', [':acct/id', 'a'], [':acct/id', 'b'], 10], [':db/cas', [':acct/id', 'a'], ':acct/balance', 1, 2]]);
     expect(cas.code).toBe('tx/cas-failed');
+    const toItself = await failure(conn, `[[:bank/transfer [:acct/id "a"] [:acct/id "a"] 10]]`);
+    expect(toItself.code).toBe('tx/cardinality-conflict');
+    expect(toItself.message).toContain('(from :bank/transfer)');
   });
 
   it('reading a missing entity inside a function is the function failing', async () => {

@@ -4,7 +4,7 @@ import { EdnList, Keyword } from '../../query-lang/edn/types.js';
 import { describeThrown, FactlogError } from '../../query-lang/errors.js';
 import type { Db } from '../db/db.js';
 import { txError, type FormRef } from './errors.js';
-import { BUILT_IN_OPERATIONS, describe, keywordOf, readTxData } from './txdata.js';
+import { BUILT_IN_OPERATIONS, describe, keywordOf, noteFormOrigin, readTxData } from './txdata.js';
 
 /** A transaction function: the db before the transaction and the call's arguments -> tx data. */
 export type TxFn = (db: Db, ...args: any[]) => unknown;
@@ -113,7 +113,9 @@ class Expansion {
     if (++this.calls > MAX_TX_FN_CALLS) {
       throw txError('tx/fn-too-deep', `more than ${MAX_TX_FN_CALLS} transaction function calls in one transaction`, call.form);
     }
-    return this.expand(this.txDataOf(call, this.invoke(call)), path);
+    const forms = this.txDataOf(call, this.invoke(call));
+    for (const form of forms) noteFormOrigin(form, call.name.toString());
+    return this.expand(forms, path);
   }
 
   private invoke(call: { name: Keyword; fn: TxFn; args: unknown[]; form: FormRef }): unknown {

@@ -61,6 +61,13 @@ export function describe(form: unknown): FormRef {
   return new LazyFormRef(form);
 }
 
+/** The transaction function whose tx data a form came from, for error messages ("... (from :bank/transfer)"). */
+const formOrigins = new WeakMap<object, string>();
+
+export function noteFormOrigin(form: unknown, origin: string): void {
+  if (form !== null && typeof form === 'object' && !formOrigins.has(form)) formOrigins.set(form, origin);
+}
+
 class LazyFormRef implements FormRef {
   private printed?: string;
   constructor(
@@ -73,6 +80,8 @@ class LazyFormRef implements FormRef {
     if (this.printed === undefined) {
       this.printed = printableText(this.form);
       if (this.printed.length > 200) this.printed = this.printed.slice(0, 197) + '...';
+      const origin = this.form !== null && typeof this.form === 'object' ? formOrigins.get(this.form) : undefined;
+      if (origin !== undefined) this.printed += ` (from ${origin})`;
     }
     return this.printed;
   }

@@ -11,11 +11,12 @@ import { encodeValue, tToTx, txToT, type RawDatom } from './storage/encoding.js'
 import { TxLog, type LogTx } from './db/txlog.js';
 import { Store, type Meta, type Retraction, type StoreOptions } from './storage/store.js';
 import { prepareTx, type PreparedTx } from './tx/transact.js';
+import { functionRegistry, type FunctionOptions, type TxFunctions } from './tx/tx-functions.js';
 import { FIRST_USER_EID } from './db/schema.js';
 import { replayLogFile } from './db/log-replay.js';
 import { verifyStore, type VerifyReport } from './db/verify.js';
 
-export interface OpenOptions extends StoreOptions {
+export interface OpenOptions extends StoreOptions, FunctionOptions {
   /** Reject attributes that have no schema. */
   strictSchema?: boolean;
   /**
@@ -28,6 +29,11 @@ export interface OpenOptions extends StoreOptions {
   queryTimeout?: number;
   /** Default limit on the values (rows x columns) of a query's intermediate relations (default: from the heap size; 0: none). */
   queryMaxValues?: number;
+  /**
+   * Check asserted values against their attributes' `:db.attr/preds` (default true). An import
+   * turns it off: it replays facts checked when first written, with no predicate registered.
+   */
+  checkAttrPreds?: boolean;
 }
 
 export type { TxReport };
@@ -50,8 +56,9 @@ interface Subscription extends ListenOptions {
 }
 
 export async function open(options: OpenOptions): Promise<Connection> {
+  const functions = functionRegistry(options, options.checkAttrPreds ?? true);
   const { store } = Store.open(options);
-  const conn = new Connection(store, options.strictSchema ?? false, options.columnDatoms, { timeout: options.queryTimeout, maxValues: options.queryMaxValues });
+  const conn = new Connection(store, options.strictSchema ?? false, options.columnDatoms, { timeout: options.queryTimeout, maxValues: options.queryMaxValues }, functions);
   try {
     if (!store.readOnly) await replayLogFile(store);
     if (store.lastT() < 0) await conn.bootstrap();
@@ -76,6 +83,8 @@ export class Connection {
     readonly strictSchema: boolean,
     columnDatoms?: number,
     queryLimits: { timeout?: number; maxValues?: number } = {},
+    /** The transaction functions and predicates its transactions may call. */
+    readonly functions: TxFunctions = functionRegistry({}),
   ) {
     this.ctx = {
       queryLimits,
@@ -115,7 +124,8 @@ export class Connection {
     this.meta = this.store.readMeta();
     const facts: { e: number; a: number; v: Datom['v']; added: boolean; t: number }[] = [];
     // a history view under the bootstrap schema is enough to read the schema attributes themselves
-    this.schemas = [{ t: 0, schema: new Schema().apply(bootstrapFacts().map(([e, a, v]) => ({ e, a, v, added: true }))) }];
+    const builtIn = new Schema().apply(bootstrapFacts().map(([e, a, v]) => ({ e, a, v, added: true })));
+    this.schemas = [{ t: 0, schema: builtIn }];
     const everything = new Db(this.ctx, { basisT: this.meta.lastT, asOfT: null, sinceT: null, isHistory: true, overlay: null });
     for (let a = Attr.ident; a <= Attr.tupleAttrs; a++) {
       if (!isSchemaAttr(a)) continue;
@@ -123,7 +133,8 @@ export class Connection {
     }
     facts.sort((x, y) => x.t - y.t || Number(x.added) - Number(y.added));
     this.schemas = [];
-    let schema = new Schema();
+    // a database bootstrapped before the newest system attributes knows them too (see bootstrapFacts)
+    let schema = builtIn;
     for (let i = 0; i < facts.length; ) {
       const t = facts[i].t;
       const batch = [];
@@ -232,6 +243,7 @@ export class Connection {
               nextEid: this.meta.nextEid,
               lastInstant: this.meta.lastInstant,
               strictSchema: this.strictSchema,
+              functions: this.functions,
             });
             this.commit(prepared);
             const report = txReport(before, this.dbAt(prepared.t), prepared);
@@ -292,6 +304,7 @@ export class Connection {
       nextEid: base.nextEid,
       lastInstant: this.meta.lastInstant,
       strictSchema: this.strictSchema,
+      functions: this.functions,
     });
     const overlay = base.extend(prepared.t, prepared.asserted, prepared.retracted, prepared.schema, prepared.nextEid);
     return txReport(db, db.withOverlay(overlay), prepared);

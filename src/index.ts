@@ -5,6 +5,7 @@ export { DbError, type Db, type DatomFilter } from './db/db.js';
 export type { AttrInfo, AttrRef, Datom, DbStats, DbView, Entity, EntityRef, IndexName, LogTx, LogView, Value, ValueType } from './db/api.js';
 export type { TxData, TxForm, TxMap, TxOp, TxAttr, TxEntity, TxLookupRef, TxValue } from './model.js';
 export { TxError } from './tx/errors.js';
+export type { TxFn, Predicate } from './tx/tx-functions.js';
 export { StorageError } from './storage/store.js';
 export type { LogEntry } from './storage/log.js';
 export { verify, VerifyError, type VerifyReport, type VerifyProblem } from './db/verify.js';

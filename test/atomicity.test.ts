@@ -3,23 +3,39 @@
 // and fails with a stable FactlogError code. A fast-check property mixes valid and invalid txs.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FactlogError, Keyword, open, type Connection } from '../src/index.js';
+import { FactlogError, Keyword, open, type Connection, type Db } from '../src/index.js';
 import { freshConn, tempDir } from './helpers/tmp.js';
 
 const SCHEMA = `[
  {:db/ident :p/email :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
  {:db/ident :p/ssn :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/value}
  {:db/ident :p/name :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
- {:db/ident :p/age :db/valueType :db.type/long :db/cardinality :db.cardinality/one}
+ {:db/ident :p/age :db/valueType :db.type/long :db/cardinality :db.cardinality/one :db.attr/preds p/non-negative?}
  {:db/ident :p/friend :db/valueType :db.type/ref :db/cardinality :db.cardinality/many}
- {:db/ident :p/tags :db/valueType :db.type/keyword :db/cardinality :db.cardinality/many}]`;
+ {:db/ident :p/tags :db/valueType :db.type/keyword :db/cardinality :db.cardinality/many}
+ {:db/ident :p/named :db.entity/attrs [:p/name :p/email]}
+ {:db/ident :p/checked-by-nobody :db.entity/preds p/unregistered?}]`;
+
+/** Transaction functions and predicates the histories call. */
+const FUNCTIONS = {
+  txFns: {
+    'p/birthday': (db: Db, e: number) => [[':db/add', e, ':p/age', ((db.entity(e)?.get(':p/age') as number | undefined) ?? 0) + 1]],
+    'p/fail': () => {
+      throw new Error('refused');
+    },
+    'p/loop': () => [['p/loop']],
+    'p/async': async () => [],
+  },
+  predicates: { 'p/non-negative?': (v: number) => v >= 0 },
+};
 
 /** Every code a transaction may fail with (tx/errors.ts, edn reader, storage, connection). */
 const KNOWN_CODES = new Set([
   'tx/invalid-data', 'tx/unknown-operation', 'tx/unknown-attribute', 'tx/invalid-value', 'tx/invalid-entity',
   'tx/unknown-ident', 'tx/lookup-ref-not-found', 'tx/dangling-tempid', 'tx/unique-conflict', 'tx/cardinality-conflict',
   'tx/datom-conflict', 'tx/cas-failed', 'tx/instant-backwards', 'tx/invalid-schema', 'tx/attribute-in-same-tx',
-  'tx/read-only', 'tx/system-entity', 'tx/instant-in-future', 'edn/syntax', 'edn/too-deep', 'storage/write-failed', 'storage/read-only', 'conn/closed',
+  'tx/read-only', 'tx/system-entity', 'tx/instant-in-future', 'tx/fn-failed', 'tx/fn-too-deep', 'tx/fn-async',
+  'tx/attr-pred-failed', 'tx/entity-spec-failed', 'tx/unknown-predicate', 'edn/syntax', 'edn/too-deep', 'storage/write-failed', 'storage/read-only', 'conn/closed',
 ]);
 
 const jsonish = (x: unknown) => {
@@ -48,8 +64,9 @@ type Kind =
   | 'create' | 'age' | 'tag' | 'friend' | 'cas-ok' | 'upsert' | 'retract-entity'
   | 'bad-type' | 'unique-value' | 'unique-identity-two' | 'cas-fail' | 'unknown-attr' | 'dangling' | 'bad-edn'
   | 'lookup-nothing' | 'card-conflict' | 'datom-conflict' | 'unknown-op' | 'not-a-vector' | 'valid-then-bad'
-  | 'system-entity' | 'future-instant' | 'throwing-data';
-const VALID: Kind[] = ['create', 'age', 'tag', 'friend', 'cas-ok', 'upsert', 'retract-entity'];
+  | 'system-entity' | 'future-instant' | 'throwing-data' | 'tx-fn' | 'ensure-ok'
+  | 'fn-failed' | 'fn-too-deep' | 'fn-async' | 'attr-pred' | 'entity-spec' | 'unknown-pred';
+const VALID: Kind[] = ['create', 'age', 'tag', 'friend', 'cas-ok', 'upsert', 'retract-entity', 'tx-fn', 'ensure-ok'];
 const INVALID: Record<Exclude<Kind, (typeof VALID)[number]>, string> = {
   'bad-type': 'tx/invalid-value',
   'unique-value': 'tx/unique-conflict',
@@ -67,6 +84,12 @@ const INVALID: Record<Exclude<Kind, (typeof VALID)[number]>, string> = {
   'system-entity': 'tx/system-entity',
   'future-instant': 'tx/instant-in-future',
   'throwing-data': 'tx/invalid-data',
+  'fn-failed': 'tx/fn-failed',
+  'fn-too-deep': 'tx/fn-too-deep',
+  'fn-async': 'tx/fn-async',
+  'attr-pred': 'tx/attr-pred-failed',
+  'entity-spec': 'tx/entity-spec-failed',
+  'unknown-pred': 'tx/unknown-predicate',
 };
 const kindArb = fc.constantFrom<Kind>(...VALID, ...(Object.keys(INVALID) as Kind[]));
 const stepArb = fc.record({ kind: kindArb, pick: fc.nat(1000), n: fc.integer({ min: 0, max: 99 }) });
@@ -87,7 +110,8 @@ let serial = 0;
 /** The tx for a step (EDN text or JS data) and the kind it really is (some need a person first). */
 function txFor(conn: Connection, kind: Kind, pick: number, n: number): { kind: Kind; tx: unknown } {
   const ps = people(conn);
-  const needsPerson = !['bad-edn', 'not-a-vector', 'lookup-nothing', 'unknown-attr', 'bad-type', 'dangling', 'unknown-op', 'valid-then-bad', 'system-entity', 'future-instant', 'throwing-data'].includes(kind);
+  const needsPerson = !['bad-edn', 'not-a-vector', 'lookup-nothing', 'unknown-attr', 'bad-type', 'dangling', 'unknown-op', 'valid-then-bad', 'system-entity', 'future-instant', 'throwing-data', 'ensure-ok',
+    'fn-failed', 'fn-too-deep', 'fn-async', 'attr-pred', 'entity-spec', 'unknown-pred'].includes(kind);
   if (ps.length === 0 && needsPerson) kind = 'create';
   return { kind, tx: txText(ps, kind, pick, n) };
 }
@@ -121,6 +145,14 @@ function txText(ps: ReturnType<typeof people>, kind: Kind, pick: number, n: numb
     case 'valid-then-bad': return [[':db/add', 'v', ':p/name', `v${k}`], [':db/add', 'v', ':p/email', `ve${k}`], [':db/add', 'v', ':p/age', 1.5]];
     case 'system-entity': return `[${create} ${SYSTEM_CHANGES[n % SYSTEM_CHANGES.length]}]`;
     case 'future-instant': return `[${create} {:db/id "datomic.tx" :db/txInstant #inst "${2100 + n}-01-01"}]`;
+    case 'tx-fn': return `[[:p/birthday ${p.e}] ${create}]`;
+    case 'ensure-ok': return `[{:db/id "new" :p/email "e${k}" :p/ssn "s${k}" :p/name "n${k}" :db/ensure :p/named}]`;
+    case 'fn-failed': return `[${create} [:p/fail ${n}]]`;
+    case 'fn-too-deep': return `[${create} [:p/loop]]`;
+    case 'fn-async': return `[${create} [:p/async]]`;
+    case 'attr-pred': return `[${create} {:p/email "neg${k}" :p/age ${-1 - n}}]`;
+    case 'entity-spec': return `[${create} {:db/id "x" :p/name "only${k}" :db/ensure :p/named}]`;
+    case 'unknown-pred': return `[${create} [:db/add "new" :db/ensure :p/checked-by-nobody]]`;
     case 'throwing-data': {
       const trap = () => {
         throw new Error('trap');
@@ -171,7 +203,7 @@ describe('a failed transaction changes nothing', () => {
     await fc.assert(
       fc.asyncProperty(fc.array(stepArb, { minLength: 5, maxLength: 25 }), fc.boolean(), async (steps, strict) => {
         runs++;
-        const conn = await freshConn({ strictSchema: strict, noSync: true });
+        const conn = await freshConn({ strictSchema: strict, noSync: true, ...FUNCTIONS });
         await conn.transact(SCHEMA);
         if (!strict) steps = steps.map((s) => (s.kind === 'unknown-attr' ? { ...s, kind: 'bad-type' as Kind } : s));
         await runSteps(conn, steps, stats);
@@ -193,7 +225,7 @@ describe('a failed transaction changes nothing', () => {
   });
 
   it('a schemaless attribute created by a failed tx does not exist afterwards', async () => {
-    const conn = await freshConn({ noSync: true });
+    const conn = await freshConn({ noSync: true, ...FUNCTIONS });
     await conn.transact(SCHEMA);
     const before = snapshot(conn);
     const err = await conn.transact(`[[:db/add "x" :fresh/attr 1] [:db/add "x" :p/age "no"]]`).catch((e) => e);
@@ -206,7 +238,7 @@ describe('a failed transaction changes nothing', () => {
   });
 
   it('concurrent transact calls that share a commit: the failing ones change nothing, the others all commit', async () => {
-    const conn = await freshConn({ noSync: true });
+    const conn = await freshConn({ noSync: true, ...FUNCTIONS });
     await conn.transact(SCHEMA);
     const txs = Array.from({ length: 40 }, (_, i) =>
       i % 3 === 1 ? `[{:db/id "x" :p/email "c${i}" :p/age "bad"}]` : `[{:db/id "x" :p/email "c${i}" :p/age ${i}}]`,
@@ -229,7 +261,7 @@ describe('a failed transaction changes nothing', () => {
   // each transaction in a child transaction so a failure midway rolls all of it back.
   it('a storage failure in the middle of the commit rolls the whole LMDB transaction back', async () => {
     const dir = tempDir();
-    const conn = await open({ path: `${dir}/db`, noSync: true });
+    const conn = await open({ path: `${dir}/db`, noSync: true, ...FUNCTIONS });
     await conn.transact(SCHEMA);
     const before = snapshot(conn);
     const store = conn.store as unknown as { putTransaction: (...a: unknown[]) => void };
@@ -256,7 +288,7 @@ describe('a failed transaction changes nothing', () => {
   // A value longer than an LMDB key can hold is stored out of line (the key holds a marker); a
   // failure in the same transaction must still leave nothing behind, long value included.
   it('a transaction with a long value that fails changes nothing; one that succeeds stores it whole', async () => {
-    const conn = await freshConn({ noSync: true });
+    const conn = await freshConn({ noSync: true, ...FUNCTIONS });
     await conn.transact(`[[:db/add "a" :k/n 0] [:db/add "a" :k/s "short"] {:db/ident :k/one :db/valueType :db.type/long :db/cardinality :db.cardinality/one}]`);
     const before = snapshot(conn);
     const long = 'x'.repeat(3000);

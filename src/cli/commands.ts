@@ -20,6 +20,7 @@ import {
   hasDatabase,
   indexesMissing,
   inputText,
+  loadFunctions,
   parseCount,
   parseTimePoint,
   readArgument,
@@ -135,7 +136,8 @@ function whatInitMakes(dir: string): { undo(): void } {
 
 // ---------------- transact ----------------
 
-export async function transactCommand(edn: string | undefined, opts: DbOpt & { file?: string; format?: string }): Promise<void> {
+export async function transactCommand(edn: string | undefined, opts: DbOpt & { file?: string; format?: string; txFns?: string }): Promise<void> {
+  const functions = await loadFunctions(opts.txFns);
   const text = await inputText(edn, opts.file, 'tx data');
   const format = defaultFormat(opts.format, ['edn', 'json']);
   await withConn(dbDir(opts.db), async (conn) => {
@@ -146,7 +148,7 @@ export async function transactCommand(edn: string | undefined, opts: DbOpt & { f
       const tempids = tempidEntries(report.tempids);
       out(`{:t ${report.t}, :tx ${report.tx}, :tempids {${tempids.join(', ')}}, :datoms ${report.txData.length}}`);
     }
-  });
+  }, { functions });
 }
 
 // ---------------- query ----------------

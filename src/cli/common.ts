@@ -1,6 +1,7 @@
 // Shared plumbing of the CLI: where the database is, reading EDN input, points in time, errors.
 import fs from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { open, type Connection } from '../connection.js';
 import type { Db } from '../db/db.js';
 import { FactlogError } from '../../query-lang/errors.js';
@@ -9,6 +10,7 @@ import type { EdnValue } from '../../query-lang/edn/types.js';
 import { DATA_FILE } from '../storage/store.js';
 import { LOG_FILE } from '../storage/log-file.js';
 import { txToT } from '../storage/encoding.js';
+import type { FunctionOptions } from '../tx/tx-functions.js';
 
 export const DEFAULT_DB_DIR = './factlog-data';
 
@@ -46,6 +48,8 @@ export interface OpenMode {
    * database is opened for writing as usual, so that a log left by a crash is replayed first.
    */
   forReading?: boolean;
+  /** Transaction functions and predicates its transactions may call (`--tx-fns FILE`). */
+  functions?: FunctionOptions;
 }
 
 /**
@@ -58,7 +62,7 @@ export async function openExisting(dir: string, mode: OpenMode = {}): Promise<Co
   }
   const readOnly = mode.readOnly || (mode.forReading === true && !mayWrite(dir));
   const rebuilding = indexesMissing(dir);
-  const conn = await open({ path: dir, create: false, readOnly }).catch((err) => {
+  const conn = await open({ path: dir, create: false, readOnly, ...mode.functions }).catch((err) => {
     throw inCliTerms(err, dir);
   });
   if (rebuilding) process.stderr.write(`${DATA_FILE} was missing: rebuilt the indexes of ${dir} from ${LOG_FILE} (t ${conn.basisT})\n`);
@@ -104,6 +108,26 @@ export async function withConn<T>(dir: string, body: (conn: Connection) => Promi
   } finally {
     await conn.close();
   }
+}
+
+/**
+ * The transaction functions and predicates of `--tx-fns FILE`: an ES module whose default export
+ * is `{ txFns: { 'ns/name': fn }, predicates: { 'ns/name?': fn } }`, as `open` takes them (named
+ * exports `txFns` and `predicates` do too).
+ */
+export async function loadFunctions(file: string | undefined): Promise<FunctionOptions | undefined> {
+  if (file === undefined) return undefined;
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(pathToFileURL(path.resolve(file)).href)) as Record<string, unknown>;
+  } catch (err) {
+    throw new CliError('cli/tx-fns', `cannot load --tx-fns ${file}: ${(err as Error).message ?? String(err)}`);
+  }
+  const given = (mod.default ?? mod) as FunctionOptions | null;
+  if (typeof given !== 'object' || given === null || (given.txFns === undefined && given.predicates === undefined)) {
+    throw new CliError('cli/tx-fns', `--tx-fns ${file} exports no txFns or predicates (export default { txFns: { 'ns/name': (db, ...args) => txData }, predicates: {...} })`);
+  }
+  return { txFns: given.txFns, predicates: given.predicates };
 }
 
 export async function readStdin(): Promise<string> {

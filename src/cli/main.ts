@@ -16,11 +16,12 @@ import {
   transactCommand,
   verifyCommand,
 } from './commands.js';
-import { formatError, dbDir } from './common.js';
+import { formatError, dbDir, loadFunctions } from './common.js';
 import { demoCommand } from './demo.js';
 import { backupCommand, replicateCommand, restoreCommand } from './feed.js';
 
 const DB_HELP = 'database directory (default: $FACTLOG_DB, else ./factlog-data)';
+const TX_FNS_HELP = 'an ES module whose default export is { txFns, predicates } (transaction functions and predicates by name)';
 
 function withDb(cmd: Command): Command {
   return cmd.option('--db <dir>', DB_HELP);
@@ -64,6 +65,7 @@ export function buildProgram(): Command {
     .argument('[edn]', 'tx data as EDN, or - for stdin')
     .option('-f, --file <file>', 'read tx data from a file (- for stdin)')
     .addOption(new Option('--format <format>', 'output format').choices(['edn', 'json']))
+    .option('--tx-fns <file>', TX_FNS_HELP)
     .action(action((edn, opts) => transactCommand(edn, opts)));
 
   withTime(withDb(program.command('query')))
@@ -148,10 +150,11 @@ export function buildProgram(): Command {
 
   withDb(program.command('repl'))
     .description('interactive Datalog shell')
+    .option('--tx-fns <file>', TX_FNS_HELP)
     .action(
       action(async (opts) => {
         const { startRepl } = await import('../repl/repl.js');
-        const session = await startRepl({ dir: dbDir(opts.db) });
+        const session = await startRepl({ dir: dbDir(opts.db), functions: await loadFunctions(opts.txFns) });
         // a script piped in failed when any of its entries did; at a terminal errors are part of the dialogue
         if (session.failures > 0 && !session.interactive) process.exitCode = 1;
       }),

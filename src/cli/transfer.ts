@@ -478,7 +478,8 @@ function removeLeftSideDirectories(dir: string): void {
 async function openSide(side: string, format: number): Promise<Connection> {
   try {
     // each batch need not reach the disk: the files are flushed once, before they are moved in
-    return await open({ path: side, create: true, createFormat: format, durability: 'process' });
+    // the facts were checked against their attribute predicates when first written; none need be registered
+    return await open({ path: side, create: true, createFormat: format, durability: 'process', checkAttrPreds: false });
   } catch (err) {
     if (err instanceof FactlogError) throw err;
     throw new CliError('cli/import', `cannot make the side directory ${side} to import into: ${formatError(err)}`);

@@ -20,6 +20,11 @@ export const Attr = {
   tupleType: 10,
   tupleTypes: 11,
   tupleAttrs: 12,
+  /** Datomic's attribute predicates, entity specs and the virtual :db/ensure (added 2026-12-07). */
+  attrPreds: 13,
+  entityAttrs: 14,
+  entityPreds: 15,
+  ensure: 16,
 } as const;
 
 const VALUE_TYPES: ValueType[] = [
@@ -67,9 +72,17 @@ const BOOT_ATTRS: BootAttr[] = [
   { id: Attr.tupleType, ident: 'db/tupleType', type: 'ref' },
   { id: Attr.tupleTypes, ident: 'db/tupleTypes', type: 'tuple' },
   { id: Attr.tupleAttrs, ident: 'db/tupleAttrs', type: 'tuple' },
+  { id: Attr.attrPreds, ident: 'db.attr/preds', type: 'symbol', many: true },
+  { id: Attr.entityAttrs, ident: 'db.entity/attrs', type: 'keyword', many: true },
+  { id: Attr.entityPreds, ident: 'db.entity/preds', type: 'symbol', many: true },
+  { id: Attr.ensure, ident: 'db/ensure', type: 'ref', many: true },
 ];
 
-/** [e, a, v] facts of the bootstrap transaction (t = 0). */
+/**
+ * [e, a, v] facts of the bootstrap transaction (t = 0). A database made before an attribute joined
+ * the bootstrap has no datoms for it: every Schema starts from these facts, so it is known there
+ * all the same (as a built-in), with no change to what is stored.
+ */
 export function bootstrapFacts(): [number, number, Value][] {
   const facts: [number, number, Value][] = [];
   for (const b of BOOT_ATTRS) {

@@ -15,6 +15,7 @@ import type { EdnValue } from '../../query-lang/edn/types.js';
 import { CliError, formatError, openExisting, parseCount, parseTimePoint, tOf } from '../cli/common.js';
 import { edn, plural, renderResult, renderTable, tempidEntries } from '../cli/format.js';
 import { complete, inputState, variablesIn } from './input.js';
+import type { FunctionOptions } from '../tx/tx-functions.js';
 
 export interface ReplOptions {
   dir: string;
@@ -23,6 +24,8 @@ export interface ReplOptions {
   errorOutput?: Writable;
   /** History file of interactive sessions; default $FACTLOG_HISTORY, else ~/.factlog_history. */
   historyFile?: string;
+  /** Transaction functions and predicates `.tx` may call (`--tx-fns FILE`). */
+  functions?: FunctionOptions;
 }
 
 const COMMANDS: Record<string, string> = {
@@ -377,7 +380,7 @@ function oneLine(s: string): string {
 
 /** Run a session to its end; a database this process may not write is opened read-only. */
 export async function startRepl(options: ReplOptions): Promise<{ failures: number; interactive: boolean }> {
-  const conn = await openExisting(options.dir, { forReading: true });
+  const conn = await openExisting(options.dir, { forReading: true, functions: options.functions });
   try {
     const repl = new Repl(conn, options);
     repl.start();

@@ -5,7 +5,8 @@ import { FactlogError } from '../../query-lang/errors.js';
  *  tx/invalid-entity, tx/unknown-ident, tx/lookup-ref-not-found, tx/dangling-tempid,
  *  tx/unique-conflict, tx/cardinality-conflict, tx/datom-conflict, tx/cas-failed,
  *  tx/instant-backwards, tx/instant-in-future, tx/invalid-schema, tx/attribute-in-same-tx,
- *  tx/system-entity, tx/read-only. */
+ *  tx/system-entity, tx/read-only, tx/fn-failed, tx/fn-async, tx/fn-too-deep, tx/attr-pred-failed,
+ *  tx/entity-spec-failed, tx/unknown-predicate. */
 export class TxError extends FactlogError {}
 
 /** Where in the tx data a problem was found: the form printed, and its text position. */

@@ -2,7 +2,7 @@
 // attributes resolved (created for schemaless use), tempids upserted or allocated, lookup refs
 // resolved, redundant datoms dropped, cardinality-one values replaced, uniqueness enforced.
 // Pure with respect to storage: it only reads through the Db it is given.
-import { Keyword } from '../../query-lang/edn/types.js';
+import { Keyword, Sym } from '../../query-lang/edn/types.js';
 import { describeThrown, FactlogError } from '../../query-lang/errors.js';
 import { printEdn } from '../../query-lang/edn/printer.js';
 import { isStackOverflow } from '../../query-lang/edn/lexer.js';
@@ -15,6 +15,9 @@ import { txError, type FormRef, type TxError } from './errors.js';
 import { describe, EntityValue, readTxData, toOps, TX_TEMPID, type EntityArg, type Op } from './txdata.js';
 import { coerceValue, tupleRefSlots } from './values.js';
 import { validateSchemaChange, type SchemaChangeData, type SchemaFact } from './schema-change.js';
+import { expandTxFns, NO_FUNCTIONS, type TxFunctions } from './tx-functions.js';
+import { attrPredsOf, checkAttrPreds, checkEntitySpecs, type EnsureRequest } from './predicates.js';
+import { Overlay } from '../db/overlay.js';
 
 export interface PrepareOptions {
   /** The t this transaction will get. */
@@ -24,6 +27,8 @@ export interface PrepareOptions {
   lastInstant: number;
   strictSchema: boolean;
   now?: number;
+  /** The transaction functions and predicates the tx data may call (default: none). */
+  functions?: TxFunctions;
 }
 
 export interface PreparedTx {
@@ -43,7 +48,8 @@ export interface PreparedTx {
 
 export function prepareTx(db: Db, input: unknown, options: PrepareOptions): PreparedTx {
   try {
-    return new TxBuilder(db, options).build(toOps(readTxData(input), db.schema));
+    const forms = expandTxFns(db, readTxData(input), options.functions ?? NO_FUNCTIONS);
+    return new TxBuilder(db, options).build(toOps(forms, db.schema));
   } catch (err) {
     throw asTxError(err, typeof input !== 'string');
   }
@@ -87,6 +93,11 @@ class TxBuilder implements SchemaChangeData {
   readonly implicitAttrs = new Set<number>();
   private readonly uniqueChecks: { attr: AttrInfo; raw: RawDatom; form: FormRef }[] = [];
   private definedIdents = new Set<string>();
+  private readonly functions: TxFunctions;
+  /** Each attribute's :db.attr/preds, read once per transaction. */
+  private readonly predsByAttr = new Map<number, Sym[]>();
+  /** The entities this tx asks to satisfy an entity spec (:db/ensure, never stored). */
+  private readonly ensures: EnsureRequest[] = [];
 
   constructor(
     private readonly db: Db,
@@ -96,6 +107,7 @@ class TxBuilder implements SchemaChangeData {
     this.schema = db.schema;
     this.nextEid = options.nextEid;
     this.firstNewEid = options.nextEid;
+    this.functions = options.functions ?? NO_FUNCTIONS;
   }
 
   build(ops: Op[]): PreparedTx {
@@ -110,7 +122,15 @@ class TxBuilder implements SchemaChangeData {
     this.checkConflicts();
     this.checkUniqueness();
     const instant = this.txInstant();
-    return this.finish(instant);
+    const prepared = this.finish(instant);
+    if (this.ensures.length > 0) checkEntitySpecs(this.dbAfter(prepared), this.ensures, this.functions);
+    return prepared;
+  }
+
+  /** The database as this tx leaves it, speculatively (what entity predicates are given). */
+  private dbAfter(p: PreparedTx): Db {
+    const base = this.db.overlay ?? Overlay.empty(this.db.basisT, this.db.schema, this.options.nextEid);
+    return this.db.withOverlay(base.extend(p.t, p.asserted, p.retracted, p.schema, p.nextEid));
   }
 
   // ---------------- attributes ----------------
@@ -276,6 +296,7 @@ class TxBuilder implements SchemaChangeData {
 
   private valueFor(attr: AttrInfo, v: unknown, form: FormRef): Value {
     if (attr.valueType === 'ref') return this.resolveRefValue(v, form);
+    if (typeof v === 'string') v = namedInJsData(attr, v);
     if (v instanceof EntityValue) throw txError('tx/invalid-value', `${attr.ident} is not a ref attribute; a nested map needs one`, form);
     const value = coerceValue(attr, v, form);
     if (attr.valueType === 'tuple' && tupleRefSlots(attr)) this.checkTupleRefs(attr, value as Value[], form);
@@ -307,6 +328,7 @@ class TxBuilder implements SchemaChangeData {
     const e = this.resolveEntity(o.e, o.form);
     if (isSystemEntity(e)) throw this.systemEntityError(e, o.form);
     if (attr?.id === Attr.txInstant && (o.op !== 'add' || e !== this.tx)) throw txInstantError(o.form);
+    if (attr?.id === Attr.ensure) return this.ensure(o, e);
     switch (o.op) {
       case 'add':
         return this.add(e, attr!, this.valueFor(attr!, o.v, o.form), o.form);
@@ -322,6 +344,14 @@ class TxBuilder implements SchemaChangeData {
     }
   }
 
+  /** :db/ensure is virtual, as in Datomic: asserting it asks for a check at the end of the tx, and stores nothing. */
+  private ensure(o: Op, e: number): void {
+    if (o.op !== 'add') {
+      throw txError('tx/invalid-data', `:db/ensure is virtual: it is asserted to check an entity spec, never stored, so never retracted`, o.form);
+    }
+    this.ensures.push({ e, spec: this.resolveRefValue(o.v, o.form), form: o.form });
+  }
+
   /**
    * The bootstrap's attributes and enums are the system's, as in Datomic: a change to one (a
    * retracted :db/valueType, a renamed :db/ident, a unique :db/txInstant) would break every later
@@ -333,6 +363,10 @@ class TxBuilder implements SchemaChangeData {
   }
 
   private add(e: number, attr: AttrInfo, v: Value, form: FormRef): void {
+    if (this.functions.checkAttrPreds) {
+      const preds = this.attrPreds(attr.id);
+      if (preds.length > 0) checkAttrPreds(attr, preds, v, this.functions, form);
+    }
     const raw = this.raw(e, attr, v);
     if (isLongMarker(raw.payload)) {
       throw txError('tx/invalid-value', `a ${attr.ident} value has the reserved shape of a long-value marker`, form);
@@ -355,6 +389,12 @@ class TxBuilder implements SchemaChangeData {
     if (attr.unique) this.uniqueChecks.push({ attr, raw, form });
     if (fact.listed || this.exists(raw)) return;
     this.list(fact);
+  }
+
+  private attrPreds(a: number): Sym[] {
+    let preds = this.predsByAttr.get(a);
+    if (preds === undefined) this.predsByAttr.set(a, (preds = a < FIRST_USER_EID ? [] : attrPredsOf(this.db, a)));
+    return preds;
   }
 
   /** The fact record of `raw` (created unasserted when new). */
@@ -649,6 +689,13 @@ class FactTable {
  */
 function isTempidString(v: string): boolean {
   return v !== TX_TEMPID && !v.startsWith(':');
+}
+
+/** In JS data, predicates and required attributes are named by strings: 'bank/ok?', ':acct/id'. */
+function namedInJsData(attr: AttrInfo, v: string): unknown {
+  if (attr.id === Attr.attrPreds || attr.id === Attr.entityPreds) return Sym.of(v);
+  if (attr.id === Attr.entityAttrs && v.length > 0) return Keyword.of(v);
+  return v;
 }
 
 function keywordish(x: unknown): unknown {

@@ -33,6 +33,9 @@ const OPS: Record<string, 'add' | 'retract' | 'retract-entity' | 'cas'> = {
   'db.fn/cas': 'cas',
 };
 
+/** The operations every transaction knows, by name without the colon (a tx function may not take one). */
+export const BUILT_IN_OPERATIONS: ReadonlySet<string> = new Set(Object.keys(OPS));
+
 /** Read tx data from EDN text, or take JS data as it is; the result is a list of forms. */
 export function readTxData(input: unknown): unknown[] {
   const data = typeof input === 'string' ? readEdn(input) : input;
@@ -58,6 +61,13 @@ export function describe(form: unknown): FormRef {
   return new LazyFormRef(form);
 }
 
+/** The transaction function whose tx data a form came from, for error messages ("... (from :bank/transfer)"). */
+const formOrigins = new WeakMap<object, string>();
+
+export function noteFormOrigin(form: unknown, origin: string): void {
+  if (form !== null && typeof form === 'object' && !formOrigins.has(form)) formOrigins.set(form, origin);
+}
+
 class LazyFormRef implements FormRef {
   private printed?: string;
   constructor(
@@ -70,6 +80,8 @@ class LazyFormRef implements FormRef {
     if (this.printed === undefined) {
       this.printed = printableText(this.form);
       if (this.printed.length > 200) this.printed = this.printed.slice(0, 197) + '...';
+      const origin = this.form !== null && typeof this.form === 'object' ? formOrigins.get(this.form) : undefined;
+      if (origin !== undefined) this.printed += ` (from ${origin})`;
     }
     return this.printed;
   }
@@ -109,7 +121,10 @@ function listOp(form: unknown[] | EdnList, ref: FormRef): Op {
   const items = form instanceof EdnList ? form.items : form;
   const opName = keywordOf(items[0]);
   const op = opName && Object.hasOwn(OPS, opName.fqn) ? OPS[opName.fqn] : undefined; // not Object.prototype's constructor
-  if (!op) throw txError('tx/unknown-operation', `unknown operation ${describe(items[0] ?? null).text}`, ref);
+  if (!op) {
+    const why = opName ? ': it is no built-in operation and no transaction function of that name is registered' : '';
+    throw txError('tx/unknown-operation', `unknown operation ${describe(items[0] ?? null).text}${why}`, ref);
+  }
   const args = items.length - 1;
   const arity = ARITIES[op];
   if (!arity.includes(args)) throw txError('tx/invalid-data', `${opName} takes ${arity.join(' or ')} arguments, got ${args}`, ref);

@@ -818,3 +818,77 @@ describe('factlog verify', () => {
     expect(missing.stderr).toMatch(/\[cli\/no-database\]/);
   });
 });
+
+describe('transaction functions and predicates from --tx-fns', () => {
+  const FNS = `export default {
+  txFns: {
+    'bank/transfer': (db, from, to, amount) => {
+      const balance = (e) => db.entity(e).get(':acct/balance');
+      return [[':db/add', from, ':acct/balance', balance(from) - amount], [':db/add', to, ':acct/balance', balance(to) + amount]];
+    },
+  },
+  predicates: { 'bank/non-negative?': (v) => v >= 0 },
+};`;
+  const BANK = `[{:db/ident :acct/id :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
+ {:db/ident :acct/balance :db/valueType :db.type/long :db/cardinality :db.cardinality/one :db.attr/preds bank/non-negative?}]`;
+  const BALANCES = '[:find ?id ?b :where [?a :acct/id ?id] [?a :acct/balance ?b]]';
+
+  async function bankDb(): Promise<{ dir: string; db: string; fns: string }> {
+    const dir = tempDir();
+    const db = path.join(dir, 'db');
+    const fns = path.join(dir, 'bank-fns.mjs');
+    fs.writeFileSync(fns, FNS);
+    fs.writeFileSync(path.join(dir, 'schema.edn'), BANK);
+    expect((await factlog(['init', '--db', db, '--schema', path.join(dir, 'schema.edn')])).code).toBe(0);
+    const seed = await factlog(['transact', '--db', db, '--tx-fns', fns, '[{:acct/id "a" :acct/balance 100} {:acct/id "b" :acct/balance 0}]']);
+    expect(seed.stderr).toBe('');
+    return { dir, db, fns };
+  }
+
+  it('transact --tx-fns calls them; without it the call and the predicate are refused, coded, nothing written', async () => {
+    const { db, fns } = await bankDb();
+    const ok = await factlog(['transact', '--db', db, '--tx-fns', fns, '[[:bank/transfer [:acct/id "a"] [:acct/id "b"] 30]]']);
+    expect(ok.stderr).toBe('');
+    expect(ok.stdout).toMatch(/^\{:t 3, /);
+    const overdraw = await factlog(['transact', '--db', db, '--tx-fns', fns, '[[:bank/transfer [:acct/id "a"] [:acct/id "b"] 500]]']);
+    expect(overdraw.code).toBe(1);
+    expect(overdraw.stderr).toMatch(/:acct\/balance value -430 fails predicate bank\/non-negative\? .*\[tx\/attr-pred-failed\]/);
+    const unknown = await factlog(['transact', '--db', db, '[[:bank/transfer [:acct/id "a"] [:acct/id "b"] 1]]']);
+    expect(unknown.stderr).toMatch(/no transaction function of that name is registered .*\[tx\/unknown-operation\]/);
+    const unchecked = await factlog(['transact', '--db', db, '[[:db/add [:acct/id "a"] :acct/balance 1]]']);
+    expect(unchecked.stderr).toMatch(/bank\/non-negative\? is not registered .*\[tx\/unknown-predicate\]/);
+    const rows = await factlog(['query', '--db', db, '--format', 'edn', BALANCES]);
+    expect(rows.stdout.trim().replace(/\s+/g, ' ')).toBe('[["a" 70] ["b" 30]]');
+  });
+
+  it('a module that cannot load or exports nothing useful: cli/tx-fns', async () => {
+    const { dir, db } = await bankDb();
+    const missing = await factlog(['transact', '--db', db, '--tx-fns', path.join(dir, 'nope.mjs'), '[]']);
+    expect(missing.stderr).toMatch(/cannot load --tx-fns .*\[cli\/tx-fns\]/);
+    fs.writeFileSync(path.join(dir, 'empty.mjs'), 'export const x = 1;');
+    const empty = await factlog(['transact', '--db', db, '--tx-fns', path.join(dir, 'empty.mjs'), '[]']);
+    expect(empty.stderr).toMatch(/exports no txFns or predicates .*\[cli\/tx-fns\]/);
+  });
+
+  it('repl --tx-fns: .tx calls them', async () => {
+    const { dir, db, fns } = await bankDb();
+    const input = `.tx [[:bank/transfer [:acct/id "a"] [:acct/id "b"] 5]]\n${BALANCES}\n`;
+    const r = await factlog(['repl', '--db', db, '--tx-fns', fns], { input, env: { FACTLOG_HISTORY: path.join(dir, 'history') } });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/"a"\s+\|\s+95|a\s+\|\s+95/);
+  });
+
+  it('export then import needs neither the functions nor the predicates: the log holds datoms', async () => {
+    const { dir, db, fns } = await bankDb();
+    await factlog(['transact', '--db', db, '--tx-fns', fns, '[[:bank/transfer [:acct/id "a"] [:acct/id "b"] 40]]']);
+    const exported = await factlog(['export', '--db', db]);
+    const file = path.join(dir, 'bank.jsonl');
+    fs.writeFileSync(file, exported.stdout);
+    const copy = path.join(dir, 'copy');
+    expect((await factlog(['init', '--db', copy])).code).toBe(0);
+    const imported = await factlog(['import', '--db', copy, file]);
+    expect(imported.code, imported.stderr).toBe(0);
+    const rows = await factlog(['query', '--db', copy, '--format', 'edn', BALANCES]);
+    expect(rows.stdout.trim().replace(/\s+/g, ' ')).toBe('[["a" 60] ["b" 40]]');
+  });
+});

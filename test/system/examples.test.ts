@@ -19,4 +19,10 @@ describe('examples', () => {
   it('account-balances: the materialized view agrees with as-of queries at every t', () => {
     expect(run('account-balances.mjs')).toContain('view agrees with queries at every t');
   });
+
+  it('bank: concurrent transfers from two processes through a tx function conserve the total', () => {
+    const out = run('bank.mjs');
+    expect(out).toMatch(/transfers: \d+ committed, \d+ refused as overdrafts \(two processes\)/);
+    expect(out).toContain('total conserved: 1000, no balance below zero');
+  });
 });

@@ -1,7 +1,7 @@
 // A query, rule set or pull pattern given as EDN data -> the form reading its printed text would
 // give (fresh collections, plain objects as maps), with where each collection's parts are in that
 // text: one walk beside the printer's rules, so the text is printed once and never read back.
-import { canonicalKey, printEdn } from '../edn/printer.js';
+import { canonicalKey, isReadableName, printEdn } from '../edn/printer.js';
 import { readEdn, type FormLayout, type LocatedForm } from '../edn/reader.js';
 import { EdnSyntaxError } from '../edn/errors.js';
 import { EdnList, isPlainObject, Keyword, Sym, Tagged, type EdnValue, type SourcePos } from '../edn/types.js';
@@ -27,12 +27,16 @@ class LocatingWalk {
     if (x instanceof Map) return this.map([...x]);
     if (isPlainObject(x)) return this.map(Object.entries(x).map(([k, v]) => [plainKey(k), v]));
     if (x instanceof PlainKey) {
+      if (x.value instanceof Keyword && !isReadableName(x.value)) {
+        throw new EdnSyntaxError(`expected a keyword like :name or :ns/name but found '${x.text}'`, { pos: at(this.offset) });
+      }
       this.offset += x.text.length;
       return x.value;
     }
     const text = printEdn(x);
+    const value = readBack(x, text, this.offset);
     this.offset += text.length;
-    return readBack(x, text);
+    return value;
   }
 
   /** `[a b]` or `(a b)`: one space between items. */
@@ -82,11 +86,22 @@ function plainKey(k: string): PlainKey {
 }
 
 /** What the reader gives for the printed text of an atom (or of a set or tagged value, read back whole). */
-function readBack(x: unknown, text: string): EdnValue {
+function readBack(x: unknown, text: string, offset: number): EdnValue {
   if (x === undefined || x === null) return null;
   if (x instanceof Date) return new Date(x.getTime());
   if (typeof x !== 'object' || x instanceof Keyword || x instanceof Sym) return x as EdnValue;
-  return x instanceof Set || x instanceof Tagged ? readEdn(text) : (x as EdnValue);
+  return x instanceof Set || x instanceof Tagged ? readWhole(text, offset) : (x as EdnValue);
+}
+
+/** A set or tagged value read back, a refusal placed where the value is in the whole text. */
+function readWhole(text: string, offset: number): EdnValue {
+  try {
+    return readEdn(text);
+  } catch (err) {
+    if (!(err instanceof EdnSyntaxError) || !err.pos) throw err;
+    const message = err.message.replace(/ \(at \d+:\d+\)$/, '');
+    throw new EdnSyntaxError(message, { pos: at(offset + err.pos.offset), code: err.code as 'edn/syntax' });
+  }
 }
 
 /** Composite keys equal as EDN values (`[1]` twice) are one key to the reader. */

@@ -8,6 +8,7 @@ import {
   Sym,
   parseQuery,
   parseRules,
+  clearParseCaches,
   printEdn,
   readEdn,
   validateRuleCalls,
@@ -394,6 +395,119 @@ describe('parser fuzz', () => {
         }
       }),
       { numRuns: 3000 },
+    );
+  });
+});
+
+/** A query as EDN text (laid out with `sep`) and as plain JS data: pieces of both, built side by side. */
+interface Both {
+  text: (sep: string) => string;
+  js: unknown;
+}
+const both = (text: (sep: string) => string, js: unknown): Both => ({ text, js });
+const lit = (text: string, js: unknown): Both => both(() => text, js);
+/** `[a b]` / `(a b)` and their JS arrays. */
+const vec = (open: string, close: string, parts: Both[]): Both =>
+  both((sep) => open + parts.map((p) => p.text(sep)).join(sep) + close, parts.map((p) => p.js));
+
+describe('one parser for text and data', () => {
+  const attr = fc.constantFrom('a', 'b', 'person/name', 'x/y-z');
+  const value = fc.oneof(
+    fc.constantFrom('?a', '?b').map((v) => lit(v, v)),
+    fc.integer({ min: -99, max: 99 }).map((n) => lit(String(n), n)),
+    fc.constantFrom('s', 'two words', 'q"uote').map((t) => lit(JSON.stringify(t), t)),
+    fc.constantFrom('k', 'ns/k').map((k) => lit(':' + k, ':' + k)),
+  );
+  const pattern = fc.tuple(fc.boolean(), attr, value).map(([src, a, v]) => vec('[', ']', [...(src ? [lit('$', '$')] : []), lit('?e', '?e'), lit(':' + a, ':' + a), v]));
+  const predicate = fc.tuple(fc.constantFrom('<', '>=', 'pos?'), fc.integer({ min: 0, max: 9 })).map(([fn, n]) =>
+    vec('[', ']', [both((sep) => `(${fn}${sep}?a${fn === 'pos?' ? '' : sep + n})`, fn === 'pos?' ? [fn, '?a'] : [fn, '?a', n])]),
+  );
+  const fnBinding = fc.constantFrom<Both>(lit('?s', '?s'), lit('[?t ...]', ['?t', '...']), lit('[?t ?u]', ['?t', '?u']), lit('[[?t _]]', [['?t', '_']]));
+  const fnClause = fnBinding.map((b) => vec('[', ']', [both((sep) => `(str${sep}?a${sep}"x")`, ['str', '?a', 'x']), b]));
+  const simple = fc.oneof(pattern, predicate, fnClause);
+  const listOf = (op: string, parts: Both[]) => vec('(', ')', [lit(op, op), ...parts]);
+  const clause = fc.oneof(
+    { weight: 3, arbitrary: simple },
+    pattern.map((p) => listOf('not', [p])),
+    attr.map((a) => listOf('or', [lit(`[?e :${a} ?a]`, ['?e', ':' + a, '?a']), listOf('and', [lit('[?e :d ?a]', ['?e', ':d', '?a']), vec('[', ']', [both((sep) => `(pos?${sep}?a)`, ['pos?', '?a'])])])])),
+    pattern.map((p) => listOf('not-join', [vec('[', ']', [lit('?e', '?e')]), p])),
+    attr.map((a) => listOf('or-join', [vec('[', ']', [vec('[', ']', [lit('?e', '?e')]), lit('?a', '?a')]), lit(`[?e :${a} ?a]`, ['?e', ':' + a, '?a']), lit('[$ ?e :c ?a]', ['$', '?e', ':c', '?a'])])),
+    fc.constantFrom('anc', 'rule-2').map((r) => listOf(r, [lit('?e', '?e'), lit('?a', '?a')])),
+    pattern.map((p) => vec('(', ')', [lit('$', '$'), lit('not', 'not'), p])),
+  );
+  const find = fc.constantFrom<Both[]>(
+    [lit('?e', '?e'), lit('?a', '?a')],
+    [lit('?e', '?e'), lit('.', '.')],
+    [lit('[?e ...]', ['?e', '...'])],
+    [lit('[?e ?a]', ['?e', '?a'])],
+    [lit('(count ?e)', ['count', '?e']), lit('(max 3 ?a)', ['max', 3, '?a'])],
+    [lit('(pull ?e [:a {:b [*]} [:c :limit 2]])', ['pull', '?e', [':a', { ':b': ['*'] }, [':c', ':limit', 2]]])],
+  );
+  const query = fc.tuple(find, fc.array(clause, { minLength: 0, maxLength: 5 }), fc.boolean(), fc.constantFrom(' ', '\n  ', ', ', ' \t')).map(([findPart, clauses, asMap, sep]) => {
+    const where = [vec('[', ']', [lit('?e', '?e'), lit(':a', ':a'), lit('?a', '?a')]), ...clauses];
+    const ins = [lit('$', '$'), lit('%', '%')];
+    const findText = findPart.map((p) => p.text(sep)).join(sep);
+    const findJs = findPart.map((p) => p.js);
+    if (asMap) {
+      const text = `{:find [${findText}]${sep}:in [${ins.map((p) => p.text(sep)).join(sep)}]${sep}:where [${where.map((p) => p.text(sep)).join(sep)}]}`;
+      return { text, js: { find: findJs, in: ins.map((p) => p.js), where: where.map((p) => p.js) } };
+    }
+    const text = `[:find${sep}${findText}${sep}:in${sep}${ins.map((p) => p.text(sep)).join(sep)}${sep}:where${sep}${where.map((p) => p.text(sep)).join(sep)}]`;
+    return { text, js: [':find', ...findJs, ':in', ...ins.map((p) => p.js), ':where', ...where.map((p) => p.js)] };
+  });
+  /** The AST without where its nodes were (JS data is located in its printed text, not in ours). */
+  const shape = (x: unknown) => JSON.parse(JSON.stringify(x, (k, v) => (k === 'pos' || k === 'text' ? undefined : v)));
+  /** Every variable node's name is the text at its position. */
+  const varsAtTheirPlace = (node: unknown, text: string): void => {
+    if (Array.isArray(node)) return node.forEach((n) => varsAtTheirPlace(n, text));
+    if (node === null || typeof node !== 'object') return;
+    const n = node as { kind?: string; name?: string; pos?: { offset: number } };
+    if (n.kind === 'var' && n.pos) expect(text.slice(n.pos.offset, n.pos.offset + n.name!.length)).toBe(n.name);
+    for (const [k, v] of Object.entries(node)) if (k !== 'pos' && k !== 'text') varsAtTheirPlace(v, text);
+  };
+
+  it('the text of a query and its JS data give the same AST, each located in its own text', () => {
+    let parsed = 0;
+    fc.assert(
+      fc.property(query, ({ text, js }) => {
+        clearParseCaches();
+        let fromText: Query;
+        try {
+          fromText = parseQuery(text);
+        } catch (err) {
+          fails(() => parseQuery(js as never), (err as FactlogError).code);
+          return;
+        }
+        clearParseCaches();
+        const fromData = parseQuery(js as never);
+        parsed++;
+        expect(shape(fromData)).toEqual(shape(fromText));
+        expect(fromText.text).toBe(text);
+        expect(fromData.text).toBe(printEdn(readEdn(text)));
+        varsAtTheirPlace(fromText, text);
+        varsAtTheirPlace(fromData, fromData.text!);
+      }),
+      { numRuns: 500 },
+    );
+    expect(parsed).toBeGreaterThan(400); // most generated queries are valid ones
+  });
+
+  it('a malformed clause anywhere is reported at its line and column', () => {
+    const malformed: [string, string][] = [
+      ['[?e :a ?a ?t ?x ?y]', 'at most 5 terms'],
+      ['(and [?e :c 1])', 'only as a branch'],
+      ['{:bad 1}', "found '{'"],
+      ['(?e :b)', "found '?e'"],
+    ];
+    fc.assert(
+      fc.property(fc.array(clause, { maxLength: 6 }), fc.nat(), fc.constantFrom(...malformed), fc.nat(6), ([...clauses], at, [bad, says], indent) => {
+        const lines = ['[:find ?e', ' :in $ %', ' :where [?e :a ?a]', ...clauses.map((c) => ' '.repeat(indent + 1) + c.text(' '))];
+        const line = 3 + (at % (clauses.length + 1)) + 1;
+        lines.splice(line - 1, 0, ' '.repeat(indent + 1) + bad);
+        const e = fails(() => parseQuery(lines.join('\n') + ']'), 'query/syntax', line, indent + 2 + (bad.startsWith('(?e') ? 1 : 0), says);
+        expect(e.message).toContain(`(at ${line}:`);
+      }),
+      { numRuns: 300 },
     );
   });
 });

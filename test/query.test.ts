@@ -380,6 +380,11 @@ describe('engine gaps', () => {
     expect(q('{:query [:find ?x . :in ?x :where [(ground 1) ?y]] :args [42]}')).toBe(42);
     expect(q('{:query [:find ?e . :where [?e :emp/name "dan"]]}', db)).toBe(q('[:find ?e . :where [?e :emp/name "dan"]]', db));
   });
+  it('a query map in text is a map: :query need not come first', () => {
+    expect(q('{:args [42] :query [:find ?x . :in ?x :where [(ground 1) ?y]]}')).toBe(42);
+    expect(q('{:timeout 5000, :query [:find ?e . :where [?e :emp/name "dan"]]}', conn.db())).toBe(q('[:find ?e . :where [?e :emp/name "dan"]]', conn.db()));
+    expect(() => q('{:timeout 1 :args []}')).toThrowError(expect.objectContaining({ code: 'query/syntax' }));
+  });
   it('explain nests the steps of not, or and rules', () => {
     const db = conn.db();
     const e = explain('[:find ?n :where [?e :emp/name ?n] (not [?e :emp/boss _]) (or [?e :emp/salary 90000] [?e :emp/salary 30000])]', db);

@@ -1,7 +1,6 @@
 // EDN lexer: every token is declared as data with Chevrotain's createToken, and one Lexer tokenizes.
-// The same token vocabulary serves the Datalog/pull grammar: the Datalog words (`?var`, `$src`, `%`,
-// `_`, `...`, `.`, `pull`, `not`, `:find`, ...) are extra token types that belong to the generic
-// Symbol/Keyword categories, so the EDN reader sees them as ordinary symbols and keywords.
+// Datalog's words (`?var`, `$src`, `...`, `:find`, `not` ...) are ordinary symbols and keywords here:
+// the Datalog parser reads them from the EDN data.
 import type { IToken, TokenType } from 'chevrotain';
 import { chevrotain } from '../chevrotain.js';
 
@@ -38,63 +37,14 @@ export const CharLit = createToken({ name: 'CharLit', pattern: /\\(?:[a-zA-Z0-9]
 // Greedy: numbers swallow trailing symbol characters so `1abc` is one (invalid) token, not two.
 export const NumberLit = createToken({ name: 'NumberLit', pattern: rx(String.raw`[+\-]?[0-9]` + SYM_REST + '*'), label: 'a number' });
 
-// Keywords: the generic token plus the Datalog section/option keywords (category = Keyword).
 export const KeywordTok = createToken({ name: 'Keyword', pattern: rx(String.raw`:(?!:)` + SYM_REST + '+'), label: 'a keyword' });
-const kw = (name: string, text: string): TokenType =>
-  createToken({
-    name,
-    pattern: rx(text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') + `(?!${SYM_REST})`),
-    categories: [KeywordTok],
-    label: `'${text}'`,
-  });
-export const FindKw = kw('FindKw', ':find');
-export const InKw = kw('InKw', ':in');
-export const WhereKw = kw('WhereKw', ':where');
-export const WithKw = kw('WithKw', ':with');
-export const KeysKw = kw('KeysKw', ':keys');
-export const StrsKw = kw('StrsKw', ':strs');
-export const SymsKw = kw('SymsKw', ':syms');
-export const AsKw = kw('AsKw', ':as');
-export const LimitKw = kw('LimitKw', ':limit');
-export const DefaultKw = kw('DefaultKw', ':default');
-export const XformKw = kw('XformKw', ':xform');
 
-// Symbols. `AnySymbol` is the abstract category of every symbol token; `NameSym` the abstract category
-// of symbols that can name a function, aggregate or rule (everything except the Datalog words).
+// Symbols. `AnySymbol` is the category the reader asks for; nil, true and false are words only when no longer symbol starts with them.
 export const AnySymbol = createToken({ name: 'AnySymbol', pattern: Lexer.NA, label: 'a symbol' });
-export const NameSym = createToken({ name: 'NameSym', pattern: Lexer.NA, label: 'a function or rule name' });
-export const Symbol = createToken({
-  name: 'Symbol',
-  pattern: rx(SYM_FIRST + SYM_REST + '*'),
-  categories: [AnySymbol, NameSym],
-  label: 'a symbol',
-});
-const word = (name: string, text: string, isName: boolean, label = `'${text}'`): TokenType =>
-  createToken({
-    name,
-    pattern: rx(text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')),
-    longer_alt: Symbol,
-    categories: isName ? [AnySymbol, NameSym] : [AnySymbol],
-    label,
-  });
+export const Symbol = createToken({ name: 'Symbol', pattern: rx(SYM_FIRST + SYM_REST + '*'), categories: [AnySymbol], label: 'a symbol' });
 export const Nil = createToken({ name: 'Nil', pattern: /nil/, longer_alt: Symbol, label: 'nil' });
 export const True = createToken({ name: 'True', pattern: /true/, longer_alt: Symbol, label: 'true' });
 export const False = createToken({ name: 'False', pattern: /false/, longer_alt: Symbol, label: 'false' });
-export const VarTok = createToken({ name: 'Variable', pattern: rx(String.raw`\?` + SYM_REST + '+'), categories: [AnySymbol], label: 'a ?variable' });
-export const SrcTok = createToken({ name: 'SrcVar', pattern: rx(String.raw`\$` + SYM_REST + '*'), categories: [AnySymbol], label: 'a $source' });
-export const RulesTok = createToken({ name: 'RulesVar', pattern: rx('%' + SYM_REST + '*'), categories: [AnySymbol], label: "'%'" });
-export const Blank = word('Blank', '_', false);
-export const Ellipsis = word('Ellipsis', '...', false);
-export const Dot = createToken({ name: 'Dot', pattern: /\.(?![0-9])/, longer_alt: Symbol, categories: [AnySymbol], label: "'.'" });
-export const PullSym = word('PullSym', 'pull', false);
-export const NotJoinSym = word('NotJoinSym', 'not-join', false);
-export const NotSym = word('NotSym', 'not', false);
-export const OrJoinSym = word('OrJoinSym', 'or-join', false);
-export const OrSym = word('OrSym', 'or', false);
-export const AndSym = word('AndSym', 'and', false);
-export const StarSym = word('StarSym', '*', true);
-export const LimitSym = word('LimitSym', 'limit', true);
-export const DefaultSym = word('DefaultSym', 'default', true);
 
 /** Every token type, in lexing priority order. */
 export const allTokens: TokenType[] = [
@@ -113,39 +63,12 @@ export const allTokens: TokenType[] = [
   StringLit,
   CharLit,
   NumberLit,
-  FindKw,
-  InKw,
-  WhereKw,
-  WithKw,
-  KeysKw,
-  StrsKw,
-  SymsKw,
-  AsKw,
-  LimitKw,
-  DefaultKw,
-  XformKw,
   KeywordTok,
   Nil,
   True,
   False,
-  VarTok,
-  SrcTok,
-  RulesTok,
-  Blank,
-  Ellipsis,
-  Dot,
-  PullSym,
-  NotJoinSym,
-  NotSym,
-  OrJoinSym,
-  OrSym,
-  AndSym,
-  StarSym,
-  LimitSym,
-  DefaultSym,
   Symbol,
   AnySymbol,
-  NameSym,
 ];
 
 export const ednLexer = new Lexer(allTokens, { positionTracking: 'full', ensureOptimizations: false });

@@ -218,8 +218,26 @@ class Uniq {
   }
 }
 
+/** Where the parts of a collection read from text are: its start, each item's start, its closing delimiter. */
+export interface FormLayout {
+  start: SourcePos;
+  items: SourcePos[];
+  end: SourcePos;
+}
+
+/** One form with the layout of every collection in it, for parsers whose messages point into the text. */
+export interface LocatedForm {
+  text: string;
+  value: EdnValue;
+  /** Where the form starts. */
+  pos: SourcePos;
+  layouts: Map<object, FormLayout>;
+}
+
 class Reader {
   i = 0;
+  /** Filled only when asked for (readEdnLocated): tx data of millions of forms does without. */
+  layouts?: Map<object, FormLayout>;
   constructor(readonly text: string, readonly toks: IToken[]) {}
 
   endPos(): SourcePos {
@@ -257,7 +275,8 @@ class Reader {
       case LBrace:
       case HashBrace: {
         if (depth + 1 > MAX_EDN_DEPTH) fail(`forms nested deeper than ${MAX_EDN_DEPTH} levels`, pos, 'edn/too-deep');
-        const items = this.readSeq(tok, depth + 1);
+        const itemPos = this.layouts ? [] : undefined;
+        const items = this.readSeq(tok, depth + 1, itemPos);
         let v: EdnValue;
         if (tt === LParen) v = new EdnList(items);
         else if (tt === LBracket) v = items;
@@ -278,6 +297,7 @@ class Reader {
           v = m;
         }
         positions.set(v as object, pos);
+        if (itemPos) this.layouts!.set(v as object, { start: pos, items: itemPos, end: tokenPos(this.toks[this.i - 1]!) });
         return v;
       }
       case RParen:
@@ -311,7 +331,7 @@ class Reader {
     }
   }
 
-  readSeq(open: IToken, depth: number): EdnValue[] {
+  readSeq(open: IToken, depth: number, itemPos?: SourcePos[]): EdnValue[] {
     const close = CLOSERS[open.tokenType.name]!;
     const items: EdnValue[] = [];
     for (;;) {
@@ -329,6 +349,7 @@ class Reader {
         this.i++;
         return items;
       }
+      itemPos?.push(tokenPos(tok));
       items.push(this.readForm(depth));
     }
   }
@@ -354,7 +375,20 @@ export function readAllEdn(text: string): EdnValue[] {
 
 /** Read exactly one EDN form from `text`. */
 export function readEdn(text: string): EdnValue {
+  return readOne(new Reader(text, tokenize(text)));
+}
+
+/** Read exactly one EDN form from `text`, with where each collection's items start and end. */
+export function readEdnLocated(text: string): LocatedForm {
   const r = new Reader(text, tokenize(text));
+  const layouts = new Map<object, FormLayout>();
+  r.layouts = layouts;
+  r.skipDiscards(0);
+  const pos = r.posOf(r.peek());
+  return { text, value: readOne(r), pos, layouts };
+}
+
+function readOne(r: Reader): EdnValue {
   r.skipDiscards(0);
   if (r.i >= r.toks.length) fail('expected an EDN form but found end of input', r.endPos());
   const v = r.readForm(0);
@@ -382,10 +416,4 @@ export function elementPositions(text: string): SourcePos[] {
     out.push(tokenPos(tok));
     r.readForm(1);
   }
-}
-
-/** Read the tokens of exactly one form already known to be there (used by the Datalog builder). */
-export function readEdnTokens(text: string, toks: IToken[]): EdnValue {
-  const r = new Reader(text, toks);
-  return r.readForm(0);
 }

@@ -1,8 +1,7 @@
 // Entry points: q(query, ...inputs) and explain(query, ...inputs).
 import type { Query, Rule, RuleSet, Binding, Clause, PullPattern } from '../../query-lang/datalog/ast.js';
-import { parseQuery, parseRules } from '../../query-lang/datalog/index.js';
+import { cachedQuery, isLocated, parseQuery, parseRules, readLocated, type LocatedForm } from '../../query-lang/datalog/index.js';
 import { Keyword, isPlainObject, type EdnValue } from '../../query-lang/edn/types.js';
-import { readEdn } from '../../query-lang/edn/reader.js';
 import { resolveAttr, resolveEntity } from './pattern.js';
 import type { QueryContext, ExplainStep } from './context.js';
 import { isDb } from './context.js';
@@ -42,15 +41,19 @@ function limitsOf(timeout: unknown, maxValues: unknown): QueryLimits {
   return out;
 }
 
-/** `{:query ... :args [...] :timeout ms}` (EDN text, EDN map or JS object) -> query, inputs and limits. */
-function unwrapQueryMap(query: QueryInput, inputs: unknown[]): { query: QueryInput; inputs: unknown[]; limits: QueryLimits } {
+/**
+ * `{:query ... :args [...] :timeout ms}` (EDN text, EDN map or JS object) -> query, inputs and limits.
+ * Text is read once: a query map's :query goes on as EDN data, any other text as the form read.
+ */
+function unwrapQueryMap(query: QueryInput, inputs: unknown[]): { query: QueryInput | LocatedForm; inputs: unknown[]; limits: QueryLimits } {
   let qv: unknown;
   let args: unknown;
   let limits: QueryLimits;
   if (typeof query === 'string') {
-    if (!/^\s*\{\s*:query[\s,]/.test(query)) return { query, inputs, limits: {} };
-    const m = readEdn(query);
-    if (!(m instanceof Map)) return { query, inputs, limits: {} };
+    if (cachedQuery(query)) return { query, inputs, limits: {} };
+    const read = readLocated(query);
+    const m = read.value;
+    if (!(m instanceof Map && m.has(QUERY_KW))) return { query: read, inputs, limits: {} };
     qv = m.get(QUERY_KW);
     args = m.get(ARGS_KW);
     limits = limitsOf(m.get(TIMEOUT_KW), m.get(MAX_VALUES_KW));
@@ -105,10 +108,10 @@ function isQueryAst(x: unknown): x is Query {
   return typeof x === 'object' && x !== null && 'find' in x && 'where' in x && typeof (x as Query).find === 'object' && 'kind' in (x as Query).find;
 }
 
-export function toQuery(query: QueryInput): Query {
+export function toQuery(query: QueryInput | LocatedForm): Query {
   if (isQueryAst(query)) return query;
-  const inner = unwrapQueryMap(query, []).query;
-  return isQueryAst(inner) ? inner : parseQuery(inner as string | EdnValue);
+  const inner = isLocated(query) ? query : unwrapQueryMap(query, []).query;
+  return isQueryAst(inner) ? inner : parseQuery(inner as string | EdnValue | LocatedForm);
 }
 
 function isRuleSet(x: unknown): x is RuleSet {

@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { replayLogFile, schemaFactsOf, schemaOfStore } from '../db/log-replay.js';
 import { keepsHistory } from '../db/schema.js';
+import { catchUpFulltext } from '../db/fulltext.js';
 import type { LogEntry } from '../storage/log.js';
 import { Store, StorageError } from '../storage/store.js';
 import { checkContinues, follow } from './follow.js';
@@ -49,6 +50,7 @@ export async function replicate(options: ReplicateOptions): Promise<number> {
           schema = schema.apply(schemaFactsOf(entry));
           store.appendLogEntries([entry], (a) => keepsHistory(a, before, schema));
         }
+        catchUpFulltext(store, schema);
       });
       options.onProgress?.(entries[entries.length - 1].t);
     };

@@ -82,6 +82,17 @@ describe('fulltext in queries', () => {
     expect(rows).toEqual([[tempids.x, 'green pear']]);
   });
 
+  it('indexes a word longer than any LMDB key, and a value holding a lone surrogate, exactly', async () => {
+    const conn = await freshConn();
+    await conn.transact(SCHEMA);
+    const long = 'x'.repeat(5000);
+    const odd = 'fox \uD800 den';
+    const { tempids } = await conn.transact([{ 'db/id': 'l', 'doc/text': `a ${long} b` }, { 'db/id': 'o', 'doc/text': odd }]);
+    expect(found(conn.db(), long)).toEqual([tempids.l]);
+    expect(found(conn.db(), 'x'.repeat(255))).toEqual([tempids.l]);
+    expect(q(`[:find ?v . :where [(fulltext $ :doc/text "den") [[_ ?v]]]]`, conn.db())).toBe(odd);
+  });
+
   it('refuses an attribute that is not :db/fulltext, an unknown one, and a search that is not a string', async () => {
     const { conn } = await library();
     const db = conn.db();

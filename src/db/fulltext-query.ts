@@ -5,11 +5,25 @@ import { FactlogError } from '../../query-lang/errors.js';
 /** ICU's word boundaries (UAX #29, with dictionaries for Chinese, Japanese, Thai...): built into Node. */
 const words = new Intl.Segmenter('und', { granularity: 'word' });
 
+/** Longer words are cut into terms of this many code points, as Lucene's StandardTokenizer cuts at 255. */
+export const MAX_TERM_LENGTH = 255;
+
 /** The terms of a text, in order: its words, NFKC-normalized and lower-cased; punctuation and spaces dropped. */
 export function tokenize(text: string): string[] {
   const terms: string[] = [];
-  for (const s of words.segment(text.normalize('NFKC'))) if (s.isWordLike) terms.push(s.segment.toLowerCase());
+  for (const s of words.segment(text.normalize('NFKC'))) {
+    if (!s.isWordLike) continue;
+    const word = s.segment.toLowerCase();
+    if (word.length <= MAX_TERM_LENGTH) terms.push(word);
+    else terms.push(...pieces([...word], MAX_TERM_LENGTH));
+  }
   return terms;
+}
+
+function pieces(codePoints: string[], size: number): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < codePoints.length; i += size) out.push(codePoints.slice(i, i + size).join(''));
+  return out;
 }
 
 /** How often each term occurs. */

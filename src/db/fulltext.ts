@@ -27,7 +27,7 @@ export function catchUpFulltext(store: Store, schema: Schema): void {
   const lastT = store.lastT();
   const indexed = store.fulltext.indexedThrough();
   if (indexed >= lastT) return;
-  for (const doc of unindexedDocuments(store, schema, indexed, lastT)) store.fulltext.put(doc);
+  store.fulltext.putAll(unindexedDocuments(store, schema, indexed, lastT));
   store.fulltext.markIndexedThrough(lastT);
 }
 
@@ -38,7 +38,8 @@ export function fulltextBehind(store: Store, schema: Schema): boolean {
 
 /** The documents of the log entries after `indexed` up to `lastT`, from the first fulltext attribute's creation on. */
 function* unindexedDocuments(store: Store, schema: Schema, indexed: number, lastT: number, only?: number): Generator<FulltextDocument> {
-  const from = Math.max(indexed + 1, firstFulltextT(store));
+  // the marker is set only once some attribute is :db/fulltext, so it is past what comes before
+  const from = indexed >= 0 ? indexed + 1 : firstFulltextT(store);
   for (const entry of store.logRange(from, lastT + 1)) {
     for (let i = 0; i < entry.datoms.length; i++) {
       const d = entry.datoms[i]!;

@@ -1,6 +1,7 @@
 // The full-text index: the terms of every string value ever asserted for a :db/fulltext attribute,
 // in LMDB's `fulltext` table. Derived from the log like the other indexes; knows nothing of schema.
 import type { Database, RootDatabase } from 'lmdb';
+import { decodeExact, hasLoneSurrogate, wtf8 } from './exact-utf8.js';
 
 export const FULLTEXT_DB = 'fulltext';
 
@@ -61,13 +62,18 @@ export class FulltextIndex {
     this.writable().putSync(MARK, t);
   }
 
-  /** Inside a write transaction. */
-  put(doc: FulltextDocument): void {
+  /** Inside a write transaction: index these values; each attribute's totals are written once. */
+  putAll(docs: Iterable<FulltextDocument>): void {
     const table = this.writable();
-    for (const [term, tf] of doc.terms) table.putSync(['p', doc.a, term, doc.t, doc.i], tf);
-    table.putSync(['d', doc.t, doc.i], [doc.a, doc.e, doc.v, doc.length]);
-    const [documents, tokens] = this.totals(doc.a);
-    table.putSync(['s', doc.a], [documents + 1, tokens + doc.length]);
+    const totals = new Map<number, [number, number]>();
+    for (const doc of docs) {
+      for (const [term, tf] of doc.terms) table.putSync(['p', doc.a, term, doc.t, doc.i], tf);
+      // msgpack would turn a lone surrogate into U+FFFD: such a value is kept as its WTF-8 bytes
+      table.putSync(['d', doc.t, doc.i], [doc.a, doc.e, hasLoneSurrogate(doc.v) ? wtf8(doc.v) : doc.v, doc.length]);
+      const [documents, tokens] = totals.get(doc.a) ?? this.totals(doc.a);
+      totals.set(doc.a, [documents + 1, tokens + doc.length]);
+    }
+    for (const [a, sums] of totals) table.putSync(['s', a], sums);
   }
 
   /** Inside a write transaction: empty the index (for a rebuild). */
@@ -93,7 +99,9 @@ export class FulltextIndex {
 
   document(t: number, i: number): StoredDocument | undefined {
     const found = this.table?.get(['d', t, i]);
-    return found ? { a: found[0], e: found[1], v: found[2], length: found[3] } : undefined;
+    if (!found) return undefined;
+    const v = typeof found[2] === 'string' ? found[2] : decodeExact(found[2], 0, found[2].length);
+    return { a: found[0], e: found[1], v, length: found[3] };
   }
 
   /** Every entry, for comparing a rebuilt index with the one it replaced. */

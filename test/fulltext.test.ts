@@ -137,6 +137,13 @@ describe('fulltext on other values of the database', () => {
     expect(found(conn.db(), 'fox')).toEqual([ids.fox]);
   });
 
+  it('searches an attribute made in with, on a database with none stored', async () => {
+    const conn = await freshConn();
+    const { dbAfter } = conn.db().with(`[{:db/ident :memo/text :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/fulltext true}]`);
+    const { dbAfter: withMemo, tempids } = dbAfter.with(`[{:db/id "m" :memo/text "speculative words"}]`);
+    expect(found(withMemo, 'words', ':memo/text')).toEqual([tempids.m]);
+  });
+
   it('honours filter', async () => {
     const { conn, ids } = await library();
     const db = conn.db().filter((_db, d) => d.e !== ids.fox);

@@ -40,6 +40,7 @@ export function fulltextBehind(store: Store, schema: Schema): boolean {
 function* unindexedDocuments(store: Store, schema: Schema, indexed: number, lastT: number, only?: number): Generator<FulltextDocument> {
   // the marker is set only once some attribute is :db/fulltext, so it is past what comes before
   const from = indexed >= 0 ? indexed + 1 : firstFulltextT(store);
+  if (from > lastT) return;
   for (const entry of store.logRange(from, lastT + 1)) {
     for (let i = 0; i < entry.datoms.length; i++) {
       const d = entry.datoms[i]!;
@@ -49,11 +50,14 @@ function* unindexedDocuments(store: Store, schema: Schema, indexed: number, last
   }
 }
 
-/** The t at which the first :db/fulltext attribute was made: no entry before it has a value to index. */
+/**
+ * The t at which the first stored :db/fulltext attribute was made: no entry before it has a value
+ * to index (Infinity when there is none: an attribute made in `with` alone has nothing stored).
+ */
 function firstFulltextT(store: Store): number {
   let first = Infinity;
   for (const raw of store.scanCurrent('aevt', [Attr.fulltext])) if (raw.payload === true) first = Math.min(first, txToT(raw.tx));
-  return first === Infinity ? 0 : first;
+  return first;
 }
 
 /** What a search reads of a database value. */

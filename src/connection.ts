@@ -6,14 +6,15 @@ import type { TxData } from './model.js';
 import { Db, type DbContext, type TxReport } from './db/db.js';
 import { Overlay } from './db/overlay.js';
 import { ColumnCache } from './db/columns.js';
-import { Attr, bootstrapFacts, isSchemaAttr, keepsHistory, Schema } from './db/schema.js';
+import { Attr, bootstrapFacts, isSchemaAttr, keepsHistory, LAST_SCHEMA_ATTR, Schema } from './db/schema.js';
 import { encodeValue, tToTx, txToT, type RawDatom } from './storage/encoding.js';
 import { TxLog, type LogTx } from './db/txlog.js';
 import { Store, type Meta, type Retraction, type StoreOptions } from './storage/store.js';
 import { prepareTx, type PreparedTx } from './tx/transact.js';
 import { functionRegistry, type FunctionOptions, type TxFunctions } from './tx/tx-functions.js';
 import { FIRST_USER_EID } from './db/schema.js';
-import { replayLogFile } from './db/log-replay.js';
+import { replayLogFile, schemaOfStore } from './db/log-replay.js';
+import { catchUpFulltext, fulltextBehind } from './db/fulltext.js';
 import { verifyStore, type VerifyReport } from './db/verify.js';
 
 export interface OpenOptions extends StoreOptions, FunctionOptions {
@@ -67,6 +68,7 @@ export async function open(options: OpenOptions): Promise<Connection> {
     throw err;
   }
   conn.loadState();
+  if (!store.readOnly) await conn.catchUpFulltext();
   return conn;
 }
 
@@ -127,7 +129,7 @@ export class Connection {
     const builtIn = new Schema().apply(bootstrapFacts().map(([e, a, v]) => ({ e, a, v, added: true })));
     this.schemas = [{ t: 0, schema: builtIn }];
     const everything = new Db(this.ctx, { basisT: this.meta.lastT, asOfT: null, sinceT: null, isHistory: true, overlay: null });
-    for (let a = Attr.ident; a <= Attr.tupleAttrs; a++) {
+    for (let a = Attr.ident; a <= LAST_SCHEMA_ATTR; a++) {
       if (!isSchemaAttr(a)) continue;
       for (const d of everything.datoms('aevt', a)) facts.push({ ...d, t: txToT(d.tx) });
     }
@@ -293,6 +295,7 @@ export class Connection {
     const retractions: Retraction[] = p.retracted.map((raw) => ({ raw, txRetracted: p.tx, keepHistory: keepsHistory(raw.a, before, p.schema) }));
     const meta: Meta = { lastT: p.t, nextEid: p.nextEid, lastInstant: p.instant };
     this.store.putTransaction({ t: p.t, tx: p.tx, instant: p.instant }, p.asserted, retractions, meta);
+    catchUpFulltext(this.store, p.schema);
     if (p.schema !== this.schemaAt(this.meta.lastT)) this.schemas.push({ t: p.t, schema: p.schema });
     this.meta = meta;
   }
@@ -364,6 +367,15 @@ export class Connection {
     this.ensureOpen();
     await this.store.rebuildIndexes((a, entry) => keepsHistory(a, this.schemaAt(entry.t - 1), this.schemaAt(entry.t)));
     this.loadState();
+    await this.catchUpFulltext();
+  }
+
+  /** Index what the full-text index lacks (after a rebuild, a replay, or on a database made before it). */
+  async catchUpFulltext(): Promise<void> {
+    const schema = this.schemaAt(this.meta.lastT);
+    if (!fulltextBehind(this.store, schema)) return;
+    // the schema read in the write transaction: another process may have committed since
+    await this.store.writeTransaction(() => catchUpFulltext(this.store, schemaOfStore(this.store)));
   }
 
   /**

@@ -14,6 +14,8 @@ export interface AttrInfo {
   readonly isComponent: boolean;
   readonly index: boolean;
   readonly noHistory: boolean;
+  /** :db/fulltext: its values are in the full-text index (set when the attribute is made, never changed). */
+  readonly fulltext: boolean;
   readonly doc?: string;
   /** For :db.type/tuple: homogeneous element type, heterogeneous types, or composite attrs. */
   readonly tupleType?: ValueType;
@@ -98,6 +100,11 @@ export interface DbView {
   /** Estimated number of datoms matching the leading components (cheap; for planning). */
   estimateCount(index: IndexName, ...components: unknown[]): number;
 
+  /**
+   * Datomic's fulltext: the datoms of a :db/fulltext attribute in this value whose value matches
+   * `search` (words, "phrases", +required, -excluded, prefix*), as [e, value, tx, score].
+   */
+  fulltext(attr: AttrRef, search: string): [number, string, number, number][];
   entity(eid: EntityRef): Entity | null;
   /** Resolve an entity reference to its id; null when nothing matches. */
   entid(ref: unknown): number | null;

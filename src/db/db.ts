@@ -27,6 +27,7 @@ import type { AttrInfo, AttrRef, Datom, DatomVisitor, DbStats, DbView, Entity, E
 import { LazyEntity } from './entity.js';
 import type { AttributeColumn, ColumnCache } from './columns.js';
 import { ViewMemory } from './view-memory.js';
+import { searchFulltext, type FulltextMatch } from './fulltext.js';
 import { valueRange } from './value-range.js';
 import type { Overlay } from './overlay.js';
 import type { KeyCodec } from '../storage/key-codec.js';
@@ -238,6 +239,12 @@ export class Db implements DbView {
   private attrOf(ref: unknown): AttrInfo | undefined {
     if (typeof ref === 'number' || ref instanceof Keyword || typeof ref === 'string') return this.schema.attr(ref);
     return undefined;
+  }
+
+  fulltext(attrRef: AttrRef, search: string): FulltextMatch[] {
+    const attr = this.attr(attrRef);
+    if (!attr?.fulltext) throw new DbError('db/not-fulltext', `${attr ? attr.ident : String(attrRef)} is not a :db/fulltext attribute`);
+    return searchFulltext(this, this.ctx.store, attr.id, search);
   }
 
   entity(eid: EntityRef): Entity | null {

@@ -1,7 +1,7 @@
 // Indexing log entries that LMDB does not hold yet, in t order, with the schema each one was
 // written under: a replica following its primary, and a database catching up with its own log
 // file after a crash (or rebuilding from it after an OS crash tore LMDB's file).
-import { Attr, Schema, bootstrapFacts, isSchemaAttr, keepsHistory } from './schema.js';
+import { Attr, LAST_SCHEMA_ATTR, Schema, bootstrapFacts, isSchemaAttr, keepsHistory } from './schema.js';
 import { decodeValue } from '../storage/encoding.js';
 import type { LogEntry } from '../storage/log.js';
 import type { Store } from '../storage/store.js';
@@ -19,7 +19,7 @@ export function schemaFactsOf(entry: LogEntry) {
 /** The schema in force at the store's last t, read from its current schema datoms. */
 export function schemaOfStore(store: Store): Schema {
   const facts = bootstrapFacts().map(([e, a, v]) => ({ e, a, v, added: true }));
-  for (let a = Attr.ident; a <= Attr.tupleAttrs; a++) {
+  for (let a = Attr.ident; a <= LAST_SCHEMA_ATTR; a++) {
     if (!isSchemaAttr(a)) continue;
     for (const raw of store.scanCurrent('aevt', [a])) facts.push({ e: raw.e, a, v: decodeValue(raw.tag, raw.payload), added: true });
   }

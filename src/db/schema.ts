@@ -25,7 +25,12 @@ export const Attr = {
   entityAttrs: 14,
   entityPreds: 15,
   ensure: 16,
+  /** Known to every schema without a bootstrap datom (see FULLTEXT_ATTR_PROPS). */
+  fulltext: 17,
 } as const;
+
+/** The last schema-bearing attribute id (their ids run from Attr.ident). */
+export const LAST_SCHEMA_ATTR = Attr.fulltext;
 
 const VALUE_TYPES: ValueType[] = [
   'string',
@@ -107,8 +112,18 @@ export function isSystemEntity(e: number): boolean {
 
 /** Schema-bearing attributes: a datom on one of these changes the Schema. */
 export function isSchemaAttr(a: number): boolean {
-  return a >= Attr.ident && a <= Attr.tupleAttrs && a !== Attr.txInstant;
+  return (a >= Attr.ident && a <= Attr.tupleAttrs && a !== Attr.txInstant) || a === Attr.fulltext;
 }
+
+/**
+ * :db/fulltext came after the bootstrap transaction of existing databases was written, so it is
+ * not one of its datoms: every schema knows it from the start instead, for databases old and new.
+ */
+const FULLTEXT_ATTR_PROPS: Props = IMap<number, Value>([
+  [Attr.ident, Keyword.of('db/fulltext')],
+  [Attr.valueType, typeEid('boolean')],
+  [Attr.cardinality, Enum.cardinalityOne],
+]);
 
 type Props = IMap<number, Value>;
 
@@ -121,7 +136,7 @@ export class Schema {
   private readonly identById = new Map<number, Keyword>();
 
   constructor(
-    private readonly props: IMap<number, Props> = IMap(),
+    private readonly props: IMap<number, Props> = IMap([[Attr.fulltext, FULLTEXT_ATTR_PROPS]]),
     /**
      * Idents an attribute or enum had before it was renamed: as in Datomic, the old name keeps
      * naming the entity until another entity takes it.
@@ -209,6 +224,14 @@ export class Schema {
     return this.compositesByPart;
   }
 
+  /** Whether any attribute is :db/fulltext; computed on first use. */
+  private anyFulltext?: boolean;
+
+  hasFulltext(): boolean {
+    this.anyFulltext ??= [...this.byId.values()].some((a) => a.fulltext);
+    return this.anyFulltext;
+  }
+
   /** Attributes marked :db/noHistory. */
   isNoHistory(a: number): boolean {
     return this.byId.get(a)?.noHistory ?? false;
@@ -233,6 +256,7 @@ export class Schema {
       isComponent: p.get(Attr.isComponent) === true,
       index: p.get(Attr.index) === true,
       noHistory: p.get(Attr.noHistory) === true,
+      fulltext: p.get(Attr.fulltext) === true,
       doc: p.get(Attr.doc) as string | undefined,
       tupleType: typeName(p.get(Attr.tupleType) as number | undefined),
       tupleTypes: tupleTypes?.map((k) => k.name as ValueType),

@@ -8,6 +8,7 @@
 import path from 'node:path';
 import { replayLogFile, schemaFactsOf, schemaOfStore } from '../db/log-replay.js';
 import { keepsHistory } from '../db/schema.js';
+import { catchUpFulltext } from '../db/fulltext.js';
 import type { LogEntry } from '../storage/log.js';
 import { Store, StorageError } from '../storage/store.js';
 import { FactlogError } from '../../query-lang/errors.js';
@@ -52,6 +53,7 @@ export async function replicate(options: ReplicateOptions): Promise<number> {
           schema = schema.apply(schemaFactsOf(entry));
           store.appendLogEntries([entry], (a) => keepsHistory(a, before, schema));
         }
+        catchUpFulltext(store, schema);
       });
       options.onProgress?.(entries[entries.length - 1].t);
     };

@@ -203,6 +203,17 @@ function missing(args: unknown[]): boolean {
   return firstDatom(db, id, attrId(db, a, 'missing?')) === undefined;
 }
 
+/** Datomic's (fulltext $ attr search): a relation of [e value tx score]. */
+function fulltext(args: unknown[]): unknown {
+  const [src, a, search] = args;
+  const db = asDb(src, 'fulltext');
+  const info = db.attr(a as never);
+  if (!info) throw new QueryError('query/unknown-attribute', `fulltext: unknown attribute ${printValue(a)}`);
+  if (!info.fulltext) throw new QueryError('query/not-fulltext', `fulltext: ${printValue(info.ident)} is not :db/fulltext`);
+  if (typeof search !== 'string') throw new QueryError('query/invalid-fulltext', `fulltext: the search is a string, not ${printValue(search)}`);
+  return db.fulltext(info.id, search);
+}
+
 function count(x: unknown): number {
   if (x === null || x === undefined) return 0;
   if (typeof x === 'string' || Array.isArray(x)) return x.length;
@@ -381,6 +392,7 @@ export const FUNCTIONS: Record<string, BuiltinFn> = {
   'get-else': getElse,
   'get-some': getSome,
   'missing?': missing,
+  fulltext,
   'tx-ids': txIds,
   'tx-data': txData,
   tuple: (a) => [...a],

@@ -11,6 +11,7 @@ import type { Datom } from '../model.js';
 import { decodeLogEntry, encodeLogEntry, encodeLogParts, encodeLogRecord, toLogEntry, type LogEntry } from './log.js';
 import { EXACT_KEY_CODEC, KEY_CODEC, KEY_MAX_STRING, type KeyCodec } from './key-codec.js';
 import { KeyListBuilder, PackedIndex, runsFlagIn, type KeyList } from './packed-index.js';
+import { FULLTEXT_DB, FulltextIndex } from './fulltext-index.js';
 import { EnvironmentGateError, isGateTicket, joinEnvironmentGate, throughEnvironmentGate } from './env-gate.js';
 import { LOG_FILE, LOG_FILE_START, LogFile, recordChecksum, type LogRecord, type ReadRecord } from './log-file.js';
 import { findMarks, isUnsyncedMark, removeMarks, UnsyncedMark } from './unsynced-marks.js';
@@ -42,7 +43,7 @@ const CHECKSUMMED_LOG_FORMAT = 5;
 const LOG_CHECKSUM = 4;
 export const DATA_FILE = 'factlog.mdb';
 export const INDEXES: IndexName[] = ['eavt', 'aevt', 'avet', 'vaet'];
-const DB_NAMES = ['meta', 'log', 'values', CHAIN_DB, ...INDEXES, ...INDEXES.map((i) => `${i}.history`)];
+const DB_NAMES = ['meta', 'log', 'values', CHAIN_DB, ...INDEXES, ...INDEXES.map((i) => `${i}.history`), FULLTEXT_DB];
 
 /** Sorts after any key element we store; closes a prefix range. */
 export const KEY_MAX = KEY_MAX_STRING;
@@ -203,6 +204,8 @@ export class Store {
   private readonly history: Record<IndexName, PackedIndex>;
   /** The log's hash chain (log-chain.ts), extended with each record put. */
   private readonly chain: LogChain;
+  /** The terms of :db/fulltext values (fulltext-index.ts), derived from the log like the indexes. */
+  readonly fulltext: FulltextIndex;
   readonly readOnly: boolean;
   /** The format this database was created in (FORMAT_VERSION for a new one): decides the key encoding. */
   readonly format: number;
@@ -247,6 +250,7 @@ export class Store {
       avet: indexDb(`avet.history`),
       vaet: indexDb(`vaet.history`),
     };
+    this.fulltext = FulltextIndex.open(this.env, this.readOnly);
   }
 
   static open(options: StoreOptions): { store: Store; created: boolean } {
@@ -907,6 +911,7 @@ export class Store {
         this.history[index].clear();
       }
       for (const key of [...this.meta.getKeys()]) if (String(key).startsWith('count:')) this.meta.removeSync(key);
+      this.fulltext.clear();
       for (const entry of this.logRange()) this.indexLogEntry(entry, keepHistory);
       this.chain.rebuild(this.lastT());
     });

@@ -57,7 +57,7 @@ export function validateSchemaChange(facts: SchemaFact[], after: Schema, tx: Sch
     if (f.added && f.a === Attr.cardinality && attr?.cardinality === 'many' && after.compositesOf(f.e).length > 0) {
       throw invalid(`${attr.ident} is part of a composite tuple, so it stays cardinality one`);
     }
-    if ((f.a === Attr.tupleAttrs || f.a === Attr.tupleType || f.a === Attr.tupleTypes) && before) {
+    if ((f.a === Attr.tupleAttrs || f.a === Attr.tupleType || f.a === Attr.tupleTypes || f.a === Attr.fulltext) && before) {
       throw invalid(`the ${tx.before.ident(f.a)} of ${before.ident} can never change`);
     }
     if (f.added && f.a === Attr.tupleAttrs && attr?.tupleAttrs) checkComposite(attr, after, f.form);
@@ -75,6 +75,9 @@ export function validateSchemaChange(facts: SchemaFact[], after: Schema, tx: Sch
   for (const [e, form] of newAttrs) {
     if (!has(e, Attr.cardinality, true)) throw txError('tx/invalid-schema', `the new attribute ${after.ident(e)} needs a :db/cardinality`, form);
     const attr = after.attr(e)!;
+    if (attr.fulltext && attr.valueType !== 'string') {
+      throw txError('tx/invalid-schema', `${attr.ident} cannot be :db/fulltext: only :db.type/string attributes can`, form);
+    }
     if (attr.valueType === 'tuple' && !attr.tupleType && !attr.tupleTypes && !attr.tupleAttrs) {
       throw txError('tx/invalid-schema', `the new tuple attribute ${attr.ident} needs :db/tupleType, :db/tupleTypes or :db/tupleAttrs`, form);
     }

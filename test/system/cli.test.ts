@@ -218,6 +218,35 @@ describe('factlog CLI on one database', () => {
   });
 });
 
+describe('full-text search from the command line', () => {
+  it('query with fulltext, a bad search refused with its code, and an import that indexes', async () => {
+    const dir = tempDir();
+    const src = path.join(dir, 'src');
+    const dst = path.join(dir, 'dst');
+    const schema = path.join(dir, 'schema.edn');
+    fs.writeFileSync(schema, '[{:db/ident :note/text :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/fulltext true}]');
+    expect((await factlog(['init', '--db', src, '--schema', schema])).code).toBe(0);
+    expect((await factlog(['transact', '--db', src, '[{:note/text "Buy fresh bread"} {:note/text "Call the bakery about bread"} {:note/text "Water plants"}]'])).code).toBe(0);
+    const SEARCH = '[:find ?text ?score :in $ ?search :where [(fulltext $ :note/text ?search) [[_ ?text _ ?score]]]]';
+    const found = await factlog(['query', '--db', src, '--format', 'json', SEARCH, '"+bread -bakery"']);
+    expect(found.stderr).toBe('');
+    expect((JSON.parse(found.stdout) as [string, number][]).map(([text]) => text)).toEqual(['Buy fresh bread']);
+    const bad = await factlog(['query', '--db', src, SEARCH, '"bread AND water"']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/\[query\/invalid-fulltext\]/);
+    const exported = await factlog(['export', '--db', src]);
+    const file = path.join(dir, 'dump.edn');
+    fs.writeFileSync(file, exported.stdout);
+    expect((await factlog(['init', '--db', dst])).code).toBe(0);
+    expect((await factlog(['import', '--db', dst, file])).code).toBe(0);
+    const imported = await factlog(['query', '--db', dst, '--format', 'json', SEARCH, '"plant*"']);
+    expect((JSON.parse(imported.stdout) as [string, number][]).map(([text]) => text)).toEqual(['Water plants']);
+    const reader = await open({ path: dst, readOnly: true });
+    expect(reader.store.fulltext.indexedThrough()).toBe(reader.db().basisT); // indexed by the import's commits
+    await reader.close();
+  });
+});
+
 describe('factlog CLI errors without a database', () => {
   it('unknown command, unknown option, missing database (not created)', async () => {
     const dir = tempDir();

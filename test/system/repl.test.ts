@@ -87,6 +87,28 @@ describe('factlog repl', () => {
     expect(fs.existsSync(history)).toBe(false);
   });
 
+  it('searches a :db/fulltext attribute now and as of before, and lists it in .schema', async () => {
+    const input = [
+      '.tx [{:db/ident :item/note :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/fulltext true}]',
+      '.tx [{:db/id "kiwi" :item/note "Fresh green fruit"}]',
+      '.tx [[:db/add 1001 :item/note "Ripe brown fruit"]]',
+      '[:find ?e ?note :where [(fulltext $ :item/note "green") [[?e ?note]]]]',
+      '[:find ?e ?note :where [(fulltext $ :item/note "fru*") [[?e ?note]]]]',
+      '.as-of 1099511627778',
+      '[:find ?e ?note :where [(fulltext $ :item/note "green") [[?e ?note]]]]',
+      '.schema',
+    ].join('\n');
+    const ftDb = path.join(dir, 'fulltext-db');
+    await (await open({ path: ftDb })).close();
+    const r = await factlog(['repl', '--db', ftDb], { input, env: { FACTLOG_HISTORY: path.join(dir, 'history-ft') } });
+    expect(r.stderr).toBe('');
+    const tables = r.stdout.split(/\n(?=\?e)/);
+    expect(tables[1]).toMatch(/^\?e\s+\| \?note\n-+\+-+\n0 rows/);
+    expect(tables[2]).toMatch(/1001 \| Ripe brown fruit\n1 row/);
+    expect(tables[3]).toMatch(/1001 \| Fresh green fruit\n1 row/);
+    expect(r.stdout).toMatch(/:item\/note \| string \| one\s+\|\s+\| fulltext/);
+  });
+
   it('skips comment and #_ lines, runs two forms on a line in order, exits 0 when nothing failed', async () => {
     const history = path.join(dir, 'history-2');
     const input = [

@@ -314,11 +314,7 @@ function utf8Into(s: string, target: Uint8Array, pos: number): number {
 function readPart(source: Uint8Array, end: number): KeyPart {
   const kind = source[at++]!;
   if (kind === STRING) return readString(source, end);
-  if (valueKeysRead !== undefined && valueKeysRead.kinds.has(kind)) {
-    const [payload, next] = valueKeysRead.read(source, at - 1, end);
-    at = next;
-    return payload;
-  }
+
   if (kind >= UINT && kind <= UINT + 7) {
     let n = 0;
     for (let i = 0; i < kind - UINT; i++) n = n * 256 + source[at++]!;
@@ -342,6 +338,11 @@ function readPart(source: Uint8Array, end: number): KeyPart {
       return NaN;
     case KEY_MAX_PART:
       return KEY_MAX_STRING;
+  }
+  if (valueKeysRead !== undefined && valueKeysRead.kinds.has(kind)) {
+    const [payload, next] = valueKeysRead.read(source, at - 1, end);
+    at = next;
+    return payload;
   }
   throw new TypeError(`unknown key part kind ${kind} at byte ${at - 1}`);
 }

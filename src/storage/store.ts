@@ -19,6 +19,7 @@ import { Checkpoints } from './checkpoints.js';
 import { dataFileProblem } from './file-check.js';
 
 /**
+ * 6: tuples and keywords keyed in the query language's order (value-keys.ts).
  * 5: every value exactly: key strings in CESU-8 (UTF-16 order, lone surrogates kept), -0 kept
  * (key-codec.ts); log records and long values hold lone surrogates (WTF-8); each record of
  * LMDB's log table carries a CRC-32 of its t and bytes (checked on every read).

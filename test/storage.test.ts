@@ -366,7 +366,9 @@ describe('format 4: runs of keys', () => {
         expect(outcomes[1]).toBe(outcomes[0]);
       }
       const [old, packed] = conns as [Awaited<ReturnType<typeof open>>, Awaited<ReturnType<typeof open>>];
-      expect(await dumps(packed)).toEqual(await dumps(old));
+      // format 6 keys keywords (the schema's idents) in another order: the same keys, as sets
+      const asSets = (ds: unknown[]) => (format >= 6 ? ds.map((keys) => (keys as unknown[]).map((k) => JSON.stringify(k, (_, v) => (typeof v === 'bigint' ? `${v}n` : v))).sort()) : ds);
+      expect(asSets(await dumps(packed))).toEqual(asSets(await dumps(old)));
       const query = '[:find ?id ?n ?a :where [?e :p/id ?id] [?e :p/name ?n] [?e :p/age ?a]]';
       expect(q(query, packed.db())).toEqual(q(query, old.db()));
       const mid = Math.floor(packed.basisT / 2);
@@ -493,7 +495,12 @@ describe('format 6: tuples and keywords keyed in the query order (issue 22)', ()
         const avet = [...f6.db().datoms('avet', Keyword.of(attr))];
         const long = (v: unknown) => Buffer.byteLength(printEdn(v as never)) > 1024;
         const short = avet.filter((d) => !long(d.v));
-        expect(short.map((d) => [d.e, d.v])).toEqual([...short].sort((x, y) => compareValues(x.v, y.v) || x.e - y.e).map((d) => [d.e, d.v]));
+        // (values the query compares equal, as -0.0 and 0.0, side by side in either order)
+        short.slice(1).forEach((d, i) => {
+          const order = compareValues(short[i]!.v, d.v);
+          expect(order).toBeLessThanOrEqual(0);
+          if (printEdn(short[i]!.v as never) === printEdn(d.v as never)) expect(short[i]!.e).toBeLessThan(d.e);
+        });
         expect(avet.slice(short.length).every((d) => long(d.v))).toBe(true);
       }
       expect([...f6.db().datoms('avet', Keyword.of('t/pair'))].some((d) => Buffer.byteLength(printEdn(d.v as never)) > 1024)).toBe(true);

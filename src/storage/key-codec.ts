@@ -24,7 +24,8 @@
 // included: the same bytes as UTF-8 for a string without surrogates), so keys sort in UTF-16
 // code-unit order, the order the query language (and Datomic's String.compareTo) compares
 // strings in; and -0 as 0 followed by NEG_ZERO, next to 0: one value (a lookup of 0 finds it)
-// whose sign is kept. readKey reads both.
+// whose sign is kept. readKey reads both. Format 6's codec (value-keys.ts) is EXACT_KEY_CODEC with
+// the payloads of tuples and keywords (a string part after their tag) in a layout of their own.
 import { decodeExact, hasSurrogate, writeCesu8 } from './exact-utf8.js';
 
 /** A value's payload in a key (or a log record): what a key part holds. */

@@ -106,7 +106,7 @@ function codec(exactStrings: boolean, ownKeys?: ValueKeys): KeyCodec {
     writeValue: (tag, payload, target, pos) =>
       claims(tag, payload) ? ownKeys!.write(tag, payload as string, target, pos) : ((exact = exactStrings), writeAnyPart(payload, target, pos)),
     compareKeys: ownKeys
-      ? (a, b) => ((exact = exactStrings), compareKeysWith(ownKeys, claims, a, b))
+      ? (a, b) => ((exact = exactStrings), compareKeysWith(ownKeys, a, b))
       : (a, b) => ((exact = exactStrings), compareAnyKeys(a, b)),
     comparePart: (a, b) => ((exact = exactStrings), compareAnyPart(a, b)),
     comparePartAfter: (previous, a, b) =>
@@ -147,20 +147,25 @@ function writeAnyKey(key: unknown, target: Uint8Array, start: number): number {
 }
 
 /**
- * compareAnyKeys, with the parts `claims` (a payload after its tag) ordered by `own`: the keys
- * before such a part are ids and tags, so the parts before it compare one by one.
+ * compareAnyKeys, with the payloads `own` keys (a string after one of its tags) ordered by `own`:
+ * the parts before such a payload are ids and tags, so they compare one by one.
  */
-function compareKeysWith(own: ValueKeys, claims: (previous: unknown, part: unknown) => boolean, a: readonly KeyPart[], b: readonly KeyPart[]): number {
+function compareKeysWith(own: ValueKeys, a: readonly KeyPart[], b: readonly KeyPart[]): number {
   const n = a.length < b.length ? a.length : b.length;
   for (let i = 1; i < n; i++) {
-    if (!claims(a[i - 1], a[i]) || !claims(b[i - 1], b[i])) continue;
+    // most keys hold no string, or not after a tag of `own`: one typeof per part
+    const x = a[i];
+    if (typeof x !== 'string' || x === KEY_MAX_STRING) continue;
+    const tag = a[i - 1];
+    const y = b[i];
+    if (typeof tag !== 'number' || !own.tags.has(tag) || typeof y !== 'string' || y === KEY_MAX_STRING || b[i - 1] !== tag) continue;
     for (let j = 0; j < i; j++) {
       const c = compareAnyPart(a[j]!, b[j]!);
       if (c !== 0) return c;
     }
-    const c = own.compare(a[i - 1] as number, a[i] as string, b[i] as string);
+    const c = own.compare(tag, x, y);
     if (c !== 0) return c;
-    return compareKeysWith(own, claims, a.slice(i + 1), b.slice(i + 1));
+    return compareKeysWith(own, a.slice(i + 1), b.slice(i + 1));
   }
   return compareAnyKeys(a, b);
 }

@@ -528,3 +528,44 @@ describe('iterators of a Db value', () => {
     }).toThrow(expect.objectContaining({ code: 'storage/closed' }));
   });
 });
+
+describe('tuples in index order, nil first (issue 22)', () => {
+  async function composite(createFormat?: number) {
+    const conn = await freshConn({ createFormat });
+    await conn.transact(`[{:db/ident :r/a :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
+      {:db/ident :r/b :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
+      {:db/ident :r/n :db/valueType :db.type/long :db/cardinality :db.cardinality/one}
+      {:db/ident :r/a+b :db/valueType :db.type/tuple :db/tupleAttrs [:r/a :r/b] :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}]`);
+    await conn.transact(`[{:r/a "B" :r/b "a"} {:r/a "A" :r/b "b"} {:r/a "A"} {:r/a "A" :r/b "a"} {:r/b "z"}]`);
+    return conn;
+  }
+  const values = (ds: Iterable<Datom>) => [...ds].map((d) => d.v);
+
+  it('indexRange from ["A" nil] to ["A" "z"] over a composite tuple finds the "A" tuples, nil first', async () => {
+    const db = (await composite()).db();
+    expect(values(db.indexRange(kw('r/a+b'), ['A', null], ['A', 'z']))).toEqual([
+      ['A', null],
+      ['A', 'a'],
+      ['A', 'b'],
+    ]);
+    expect(values(db.datoms('avet', kw('r/a+b')))).toEqual([[null, 'z'], ['A', null], ['A', 'a'], ['A', 'b'], ['B', 'a']]);
+  });
+
+  it('seekDatoms from a nil-padded tuple lands on the first tuple at or after it', async () => {
+    const db = (await composite()).db();
+    expect(values(db.seekDatoms('avet', kw('r/a+b'), ['A', null])).slice(0, 4)).toEqual([['A', null], ['A', 'a'], ['A', 'b'], ['B', 'a']]);
+    expect(values(db.seekDatoms('avet', kw('r/a+b'), ['A', 'aa'])).slice(0, 2)).toEqual([['A', 'b'], ['B', 'a']]);
+  });
+
+  it('a database of format 5 keeps working: opens, transacts, keeps its tuple unique, queries and ranges', async () => {
+    const conn = await composite(5);
+    expect(conn.store.format).toBe(5);
+    // the composite is unique: another entity with the same parts is refused
+    await expect(conn.transact(`[{:db/id "x" :r/a "A" :r/b "b" :r/n 1}]`)).rejects.toMatchObject({ code: 'tx/unique-conflict' });
+    await conn.transact(`[{:r/a "C" :r/b "c"}]`);
+    const db = conn.db();
+    expect(new Set(values(db.indexRange(kw('r/a+b'), ['A', null], ['A', 'z'])).map((v) => JSON.stringify(v)))).toEqual(new Set(['["A",null]', '["A","a"]', '["A","b"]']));
+    expect(q('[:find ?e . :where [?e :r/a+b ["C" "c"]]]', db)).toBe(db.entid([kw('r/a+b'), ['C', 'c']]));
+    expect(q('[:find (count ?e) . :where [?e :r/a "A"]]', db)).toBe(3);
+  });
+});

@@ -4,7 +4,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compareKeys as codecCompareKeys, EXACT_KEY_CODEC, KEY_MAX_STRING, readKey, writeKey } from '../src/storage/key-codec.js';
-import { indexKey, writeIndexKey, type IndexName, type KeyPart, type RawDatom } from '../src/storage/encoding.js';
+import { indexKey, keyPayload, Tag, writeIndexKey, type IndexName, type KeyPart, type RawDatom } from '../src/storage/encoding.js';
+import { tupleFloor, VALUE_KEY_CODEC } from '../src/storage/value-keys.js';
+import { compareValues } from '../query-lang/edn/compare.js';
+import { printEdn } from '../query-lang/edn/printer.js';
+import { Keyword, Sym, Uuid } from '../query-lang/edn/types.js';
 
 const buffer = Buffer.alloc(8192);
 function encode(key: KeyPart[]): Buffer {
@@ -187,6 +191,91 @@ describe('format 5 key codec: every JS string exactly, in UTF-16 order; -0 kept 
       fc.property(key, (k) => {
         const plain = k.filter((p) => !(typeof p === 'string' && /[\uD800-\uDFFF]/.test(p)));
         expect(exactBytes(plain)).toEqual(encode(plain));
+      }),
+    );
+  });
+});
+
+describe('format 6 key codec: tuples element by element, nil first, and keywords by namespace then name, in the query order (issue 22)', () => {
+  const bytesOf = (key: KeyPart[]) => Buffer.from(buffer.subarray(0, VALUE_KEY_CODEC.writeKey(key, buffer, 0)));
+  const TX = 2 ** 40 + 3;
+  const tupleKey = (t: unknown[], e = 7) => [12, Tag.Tuple, printEdn(t as never), e, TX];
+  const text = fc.string({ unit: fc.constantFrom('a', 'b', 'é', '😀', '\uD800', '\uDC00', '\uFF01', '\uFFFF', '\u0000', '\u0001', '\u0002', '/', '.', ' '), maxLength: 4 });
+  const name = fc.string({ unit: fc.constantFrom('a', 'b', 'z', '.', '-', 'é'), minLength: 1, maxLength: 3 }).filter((s) => /^[a-zé]/.test(s));
+  const keyword = fc.tuple(fc.option(fc.oneof(name, fc.constantFrom('a', 'a.b', 'ab'))), name).map(([ns, n]) => Keyword.of(ns ? `${ns}/${n}` : n));
+  const element = fc.oneof(
+    fc.constant(null),
+    fc.boolean(),
+    text,
+    fc.integer({ min: -3, max: 3 }),
+    fc.constantFrom(-0, 0, 0.5, -2.5, NaN, Infinity, -Infinity, 2 ** 53, 2 ** 60, -(2 ** 60), 1e300, 2 ** 40 + 1),
+    fc.double({ min: -10, max: 10 }),
+    fc.constantFrom(0n, 3n, -3n, 2n ** 53n, 2n ** 60n, 2n ** 60n + 1n, -(2n ** 70n)),
+    fc.integer({ min: -3, max: 3 }).map((n) => new Date(n * 1000)),
+    keyword,
+    fc.constantFrom(Sym.of('s'), Sym.of('a/s'), new Uuid('00000000-0000-0000-0000-000000000001'), new Uuid('10000000-0000-0000-0000-000000000000')),
+  );
+  const tuple = fc.array(element, { minLength: 0, maxLength: 4 });
+
+  it('Buffer.compare of two tuples\' keys is the query comparison; keys are equal only for the same value, and read back', () => {
+    fc.assert(
+      fc.property(tuple, tuple, (x, y) => {
+        const [kx, ky] = [tupleKey(x), tupleKey(y)];
+        const [bx, by] = [bytesOf(kx), bytesOf(ky)];
+        const order = compareValues(x, y);
+        if (order !== 0) expect(Math.sign(Buffer.compare(bx, by))).toBe(Math.sign(order));
+        else expect(bx.equals(by)).toBe(printEdn(x as never) === printEdn(y as never));
+        expect(readKey(bx, 0, bx.length)).toEqual(kx);
+        // no key extends another (packed runs rely on it)
+        if (!bx.equals(by)) expect(bx.subarray(0, by.length).equals(by) || by.subarray(0, bx.length).equals(bx)).toBe(false);
+        expect(Math.sign(VALUE_KEY_CODEC.compareKeys(kx, ky))).toBe(Math.sign(Buffer.compare(bx, by)));
+        expect(Math.sign(VALUE_KEY_CODEC.comparePartAfter(Tag.Tuple, kx[2]!, ky[2]!))).toBe(Math.sign(Buffer.compare(bytesOf([Tag.Tuple, kx[2]!]), bytesOf([Tag.Tuple, ky[2]!]))));
+      }),
+      { numRuns: 2000 },
+    );
+    const order = [[null, 'z'], ['A', null], ['A', 'a'], ['A', 'b'], ['A', 'b', null], ['B', 'a']].map((t) => bytesOf(tupleKey(t)));
+    for (let i = 1; i < order.length; i++) expect(Buffer.compare(order[i - 1]!, order[i]!)).toBe(-1);
+  });
+
+  it('a tuple\'s floor bound sorts below every tuple at or above it and above every tuple below it', () => {
+    fc.assert(
+      fc.property(tuple, tuple, (x, y) => {
+        const floor = bytesOf([12, Tag.Tuple, tupleFloor(printEdn(x as never))!]);
+        expect(Math.sign(Buffer.compare(floor, bytesOf(tupleKey(y))))).toBe(compareValues(y, x) >= 0 ? -1 : 1);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('a long tuple is keyed by its marker after every other tuple, and reads back as the marker', () => {
+    const marker = keyPayload(printEdn(['a'.repeat(2000), null]));
+    const key = [12, Tag.Tuple, marker, 7, TX];
+    const bytes = bytesOf(key);
+    expect(readKey(bytes, 0, bytes.length)).toEqual(key);
+    expect(Buffer.compare(bytes, bytesOf(tupleKey(['b', 'z'])))).toBe(1);
+  });
+
+  it('keywords sort as the query compares them (no namespace first, then namespace, then name) and read back', () => {
+    fc.assert(
+      fc.property(keyword, keyword, (x, y) => {
+        const [kx, ky] = [[12, Tag.Keyword, x.fqn, 7, TX], [12, Tag.Keyword, y.fqn, 7, TX]];
+        const [bx, by] = [bytesOf(kx), bytesOf(ky)];
+        expect(Math.sign(Buffer.compare(bx, by))).toBe(Math.sign(compareValues(x, y)));
+        expect(readKey(bx, 0, bx.length)).toEqual(kx);
+        expect(Math.sign(VALUE_KEY_CODEC.compareKeys(kx, ky))).toBe(Math.sign(Buffer.compare(bx, by)));
+      }),
+      { numRuns: 1000 },
+    );
+    // by printed text, :b sorts after :a/c and :a.c/d before :a/b; by the query's order, not
+    const ordered = ['b', 'a/b.x', 'a/c', 'a.c/d'].map((t) => bytesOf([12, Tag.Keyword, t]));
+    for (let i = 1; i < ordered.length; i++) expect(Buffer.compare(ordered[i - 1]!, ordered[i]!)).toBe(-1);
+  });
+
+  it('is the format 5 codec for every other key (the same bytes)', () => {
+    fc.assert(
+      fc.property(key, (k) => {
+        const claimed = k.some((p, i) => i > 0 && (k[i - 1] === Tag.Tuple || k[i - 1] === Tag.Keyword) && typeof p === 'string' && p !== KEY_MAX_STRING);
+        if (!claimed) expect(bytesOf(k)).toEqual(Buffer.from(buffer.subarray(0, EXACT_KEY_CODEC.writeKey(k, buffer, 0))));
       }),
     );
   });

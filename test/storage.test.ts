@@ -8,6 +8,8 @@ import { encodeLogRecord } from '../src/storage/log.js';
 import { tempDir } from './helpers/tmp.js';
 import { KEY_SLOTS } from '../src/storage/encoding.js';
 import { Attr } from '../src/db/schema.js';
+import { compareValues } from '../query-lang/edn/compare.js';
+import { printEdn } from '../query-lang/edn/printer.js';
 
 async function openError(options: Parameters<typeof open>[0]): Promise<any> {
   return open(options).then(
@@ -354,7 +356,7 @@ describe('format 4: runs of keys', () => {
     );
   }
 
-  it.each([4, FORMAT_VERSION])('holds the same datoms as format 3 (one entry per key) after the same transactions, and after a rebuild (format %i)', async (format) => {
+  it.each([4, 5, FORMAT_VERSION])('holds the same datoms as format 3 (one entry per key) after the same transactions, and after a rebuild (format %i)', async (format) => {
     const txs = workload(7);
     const conns = [await open({ path: path.join(tempDir(), 'f3'), createFormat: 3, noSync: true }), await open({ path: path.join(tempDir(), 'f4'), createFormat: format, noSync: true })];
     try {
@@ -364,7 +366,9 @@ describe('format 4: runs of keys', () => {
         expect(outcomes[1]).toBe(outcomes[0]);
       }
       const [old, packed] = conns as [Awaited<ReturnType<typeof open>>, Awaited<ReturnType<typeof open>>];
-      expect(await dumps(packed)).toEqual(await dumps(old));
+      // format 6 keys keywords (the schema's idents) in another order: the same keys, as sets
+      const asSets = (ds: unknown[]) => (format >= 6 ? ds.map((keys) => (keys as unknown[]).map((k) => JSON.stringify(k, (_, v) => (typeof v === 'bigint' ? `${v}n` : v))).sort()) : ds);
+      expect(asSets(await dumps(packed))).toEqual(asSets(await dumps(old)));
       const query = '[:find ?id ?n ?a :where [?e :p/id ?id] [?e :p/name ?n] [?e :p/age ?a]]';
       expect(q(query, packed.db())).toEqual(q(query, old.db()));
       const mid = Math.floor(packed.basisT / 2);
@@ -440,6 +444,79 @@ describe('format 5: checksummed log records in LMDB', () => {
       expect([...conn.txRange(0)].map((tx) => tx.t)).toEqual([0, 1, 2, 3]);
     } finally {
       await conn.close();
+    }
+  });
+});
+
+describe('format 6: tuples and keywords keyed in the query order (issue 22)', () => {
+  const schema = `[{:db/ident :t/id :db/valueType :db.type/long :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
+    {:db/ident :t/pair :db/valueType :db.type/tuple :db/tupleTypes [:db.type/string :db.type/double] :db/cardinality :db.cardinality/many}
+    {:db/ident :t/kw :db/valueType :db.type/keyword :db/cardinality :db.cardinality/many}
+    {:db/ident :t/a :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
+    {:db/ident :t/b :db/valueType :db.type/long :db/cardinality :db.cardinality/one}
+    {:db/ident :t/a+b :db/valueType :db.type/tuple :db/tupleAttrs [:t/a :t/b] :db/cardinality :db.cardinality/one}]`;
+  /** Seeded transactions of tuples (nil parts, -0, astral and long strings) and keywords: one big, then small ones and retractions. */
+  function workload(seed: number): unknown[][] {
+    let s = seed;
+    const rand = (n: number) => ((s = (s * 1103515245 + 12345) % 2 ** 31) % n);
+    const text = () => [['', 'a', 'B', 'é', '😀', '\uFF01', 'a b'][rand(7)]!, 'x'.repeat(rand(10) === 0 ? 1500 : rand(3))].join('');
+    const num = () => [-0, 0, 1.5, -2, 1e300, -Infinity, rand(5)][rand(7)]!;
+    const kw = () => `:${['', 'a/', 'a.b/', 'ab/', 'b/'][rand(5)]}${['a', 'b', 'z', 'a.b'][rand(4)]}`;
+    const entity = (i: number) => {
+      const e: Record<string, unknown> = { ':t/id': i, ':t/pair': [[text(), num()]], ':t/kw': [kw(), kw()] };
+      if (rand(3)) e[':t/a'] = text();
+      if (rand(3)) e[':t/b'] = rand(4) - 2;
+      return e;
+    };
+    const txs: unknown[][] = [Array.from({ length: 150 }, (_, i) => entity(i))];
+    for (let k = 0; k < 40; k++) {
+      const ref = [':t/id', rand(150)];
+      const change = [[':db/retractEntity', ref], [':db/add', ref, ':t/a', text()], [':db/retract', ref, ':t/b', rand(4) - 2], [':db/add', ref, ':t/kw', kw()]];
+      txs.push(rand(2) ? [change[rand(4)]] : [entity(1000 + k)]);
+    }
+    return txs;
+  }
+
+  it('holds the same datoms as format 5, in the query order, after the same transactions, a rebuild, and a reopen', async () => {
+    const dirs = [path.join(tempDir(), 'f5'), path.join(tempDir(), 'f6')];
+    const conns = [await open({ path: dirs[0]!, createFormat: 5, noSync: true }), await open({ path: dirs[1]!, noSync: true })];
+    const [f5, f6] = conns as [Awaited<ReturnType<typeof open>>, Awaited<ReturnType<typeof open>>];
+    const facts = (c: typeof f5, attr: string) => [...c.db().datoms('aevt', Keyword.of(attr))].map((d) => `${d.e} ${printEdn(d.v as never)}`).sort();
+    try {
+      expect(f6.store.format).toBe(6);
+      for (const c of conns) await c.transact(schema);
+      for (const tx of workload(11)) {
+        const outcomes = await Promise.all(conns.map((c) => c.transact(tx).then(() => 'ok', (e) => e.code)));
+        expect(outcomes[1]).toBe(outcomes[0]);
+      }
+      for (const attr of ['t/pair', 't/kw', 't/a+b']) {
+        expect(facts(f6, attr)).toEqual(facts(f5, attr));
+        // AVET in the query's order: by value, then entity; tuples over 1 KB printed after the others
+        const avet = [...f6.db().datoms('avet', Keyword.of(attr))];
+        const long = (v: unknown) => Buffer.byteLength(printEdn(v as never)) > 1024;
+        const short = avet.filter((d) => !long(d.v));
+        // (values the query compares equal, as -0.0 and 0.0, side by side in either order)
+        short.slice(1).forEach((d, i) => {
+          const order = compareValues(short[i]!.v, d.v);
+          expect(order).toBeLessThanOrEqual(0);
+          if (printEdn(short[i]!.v as never) === printEdn(d.v as never)) expect(short[i]!.e).toBeLessThan(d.e);
+        });
+        expect(avet.slice(short.length).every((d) => long(d.v))).toBe(true);
+      }
+      expect([...f6.db().datoms('avet', Keyword.of('t/pair'))].some((d) => Buffer.byteLength(printEdn(d.v as never)) > 1024)).toBe(true);
+      const before = ['eavt', 'aevt', 'avet'].map((i) => f6.store.dumpIndex(i as 'eavt', 'current'));
+      await f6.rebuildIndexes();
+      expect(['eavt', 'aevt', 'avet'].map((i) => f6.store.dumpIndex(i as 'eavt', 'current'))).toEqual(before);
+    } finally {
+      for (const c of conns) await c.close();
+    }
+    const reopened = await open({ path: dirs[1]! });
+    try {
+      expect(reopened.store.format).toBe(6);
+      await reopened.transact([{ ':t/id': 5000, ':t/pair': [['A', -0]] }]);
+      expect(q('[:find ?e . :where [?e :t/pair ["A" -0.0]]]', reopened.db())).toBe(reopened.db().entid([Keyword.of('t/id'), 5000]));
+    } finally {
+      await reopened.close();
     }
   });
 });

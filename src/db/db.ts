@@ -304,7 +304,7 @@ export class Db implements DbView {
     const boundValue = (v: unknown): Value | undefined => (v === undefined || v === null ? undefined : (this.coerceForAttr(attr, v) ?? (v as Value)));
     const fromValue = boundValue(start);
     const toValue = boundValue(end);
-    const range = valueRange(attr.id, attr.valueType, fromValue, toValue, endInclusive, this.ctx.store.exactValues);
+    const range = valueRange(attr.id, attr.valueType, fromValue, toValue, endInclusive, this.ctx.store.exactValues, this.ctx.store.keyCodec.orderedTuples);
     return { a: attr.id, fromValue, toValue, ...range };
   }
 
@@ -577,7 +577,7 @@ export class Db implements DbView {
       let takeCurrent = h.done;
       if (!c.done && !h.done) {
         let order = 0;
-        for (let i = 0; i < txSlot && order === 0; i++) order = comparePartOfKey(store.keyCodec, c.value[i]!, h.value[i]!);
+        for (let i = 0; i < txSlot && order === 0; i++) order = comparePartOfKey(store.keyCodec, c.value[i]!, h.value[i]!, c.value[i - 1]);
         takeCurrent = order < 0 || (order === 0 && (c.value[txSlot] as number) < (h.value[txSlot] as number));
       }
       if (takeCurrent) {
@@ -667,10 +667,11 @@ interface Entry {
 
 /**
  * Two parts of keys that go on after them, in the store's byte order: as comparePart, but -0
- * before 0 where the codec keys them apart (format 5: -0 is 0 followed by a byte below any part).
+ * before 0 where the codec keys them apart (format 5: -0 is 0 followed by a byte below any part),
+ * and a payload ordered by the tag `previous` to it (format 6: tuples, keywords).
  */
-function comparePartOfKey(codec: KeyCodec, a: KeyPart, b: KeyPart): number {
-  const c = codec.comparePart(a, b);
+function comparePartOfKey(codec: KeyCodec, a: KeyPart, b: KeyPart, previous: KeyPart | undefined): number {
+  const c = codec.comparePartAfter(previous, a, b);
   if (c !== 0 || a !== 0 || 1 / (a as number) === 1 / (b as number)) return c;
   return codec.compareKeys([a, 0], [b, 0]);
 }
@@ -681,7 +682,7 @@ export function compareRaw(index: IndexName, x: Entry, y: Entry, codec: KeyCodec
   const ky = (y.key ??= indexKey(index, y.raw));
   const n = kx.length - 1; // the tx slot is compared below with the view's tx
   for (let i = 0; i < n; i++) {
-    const c = comparePartOfKey(codec, kx[i]!, ky[i]!);
+    const c = comparePartOfKey(codec, kx[i]!, ky[i]!, kx[i - 1]);
     if (c !== 0) return c;
   }
   return x.tx - y.tx || Number(y.added) - Number(x.added);

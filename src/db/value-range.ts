@@ -1,11 +1,14 @@
 // The AVET key ranges that hold every value of an attribute between two bounds, and the exact test
 // of a value against them: key order agrees with the query language's order (query-lang/edn/compare.ts)
 // only in part (kinds are keyed by tag, not rank; long values and strings holding U+0000..U+0005
-// by a marker; keywords by full name; tuples by their printed form; strings by code point before
-// format 5), so a range scans wide enough for every value that may be in it and keeps the ones that are.
+// by a marker; keywords by full name before format 6; tuples by their printed form before format 6;
+// strings by code point before format 5), so a range scans wide enough for every value that may be
+// in it and keeps the ones that are. From format 6 a tuple range scans exactly the tuples in it,
+// then the long tuples (keyed after the others, value-keys.ts).
 import { compareValues, kindRank } from '../../query-lang/edn/compare.js';
 import { encodeValue, Tag, type KeyPart } from '../storage/encoding.js';
 import { KEY_MAX_STRING } from '../storage/key-codec.js';
+import { LONG_TUPLES, tupleFloor } from '../storage/value-keys.js';
 import type { Value, ValueType } from './api.js';
 
 export interface ValueRange {
@@ -52,9 +55,18 @@ const MARKER_PREFIX = 199;
 
 /**
  * The range lo <= v (open when undefined) and v < hi (v <= hi when hiInclusive) of attribute `a`,
- * of type `valueType` (null: any kind). `utf16Keys`: the store keys strings in UTF-16 order.
+ * of type `valueType` (null: any kind). `utf16Keys`: the store keys strings in UTF-16 order;
+ * `orderedTuples`: tuples in the query language's order (KeyCodec.orderedTuples).
  */
-export function valueRange(a: number, valueType: ValueType | null, lo: Value | undefined, hi: Value | undefined, hiInclusive: boolean, utf16Keys: boolean): ValueRange {
+export function valueRange(
+  a: number,
+  valueType: ValueType | null,
+  lo: Value | undefined,
+  hi: Value | undefined,
+  hiInclusive: boolean,
+  utf16Keys: boolean,
+  orderedTuples = false,
+): ValueRange {
   const typeTag = valueType ? TYPE_TAGS[valueType] : undefined;
   const tags = TAG_RANKS.filter(([tag]) => (typeTag === undefined ? tag !== Tag.Ref && tag !== Tag.BigInt : tag === typeTag));
   const loRank = lo === undefined ? -Infinity : kindRank(lo);
@@ -62,6 +74,10 @@ export function valueRange(a: number, valueType: ValueType | null, lo: Value | u
   const scans: [KeyPart[], KeyPart[]][] = [];
   for (const [tag, rank] of tags) {
     if (rank < loRank || rank > hiRank) continue;
+    if (tag === Tag.Tuple && orderedTuples) {
+      scans.push(...tupleScans(a, rank === loRank ? lo! : undefined, rank === hiRank ? hi! : undefined, hiInclusive, valueType));
+      continue;
+    }
     const start = rank === loRank ? lowKey(tag, lo!, valueType, utf16Keys) : undefined;
     const end = rank === hiRank ? highKey(tag, hi!, hiInclusive, valueType, utf16Keys) : undefined;
     scans.push([start === undefined ? [a, tag] : [a, tag, start], end === undefined ? [a, tag + 1] : [a, tag, ...end]]);
@@ -73,6 +89,25 @@ export function valueRange(a: number, valueType: ValueType | null, lo: Value | u
     return c < 0 || (c === 0 && hiInclusive);
   };
   return { scans, keeps };
+}
+
+/** The tuples in range, in the query language's order, then every long tuple (format 6). */
+function tupleScans(a: number, lo: Value | undefined, hi: Value | undefined, hiInclusive: boolean, valueType: ValueType | null): [KeyPart[], KeyPart[]][] {
+  const floorOf = (v: Value | undefined) => {
+    const p = v === undefined ? undefined : payloadOf(v, valueType);
+    return typeof p === 'string' ? tupleFloor(p) : undefined;
+  };
+  const low = floorOf(lo);
+  const high = floorOf(hi);
+  const start = low === undefined ? [a, Tag.Tuple] : [a, Tag.Tuple, low];
+  const end = high === undefined ? [a, Tag.Tuple, LONG_TUPLES] : hiInclusive ? [a, Tag.Tuple, high, KEY_MAX_STRING] : [a, Tag.Tuple, high];
+  return [
+    [start, end],
+    [
+      [a, Tag.Tuple, LONG_TUPLES],
+      [a, Tag.Tuple + 1],
+    ],
+  ];
 }
 
 function payloadOf(v: Value, valueType: ValueType | null): KeyPart | undefined {

@@ -44,6 +44,8 @@ function typeFits(valueType: string | null, v: unknown): boolean {
       return v instanceof Date;
     case 'keyword':
       return v instanceof Keyword;
+    case 'tuple':
+      return Array.isArray(v);
     default:
       return false;
   }

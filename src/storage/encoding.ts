@@ -225,18 +225,18 @@ export function indexKey(index: IndexName, d: RawDatom, key: KeyPart[] = []): Ke
  * The byte form (`codec`, key-codec.ts) of `d`'s key in each index, written at `pos` (returns
  * where it ends): the bytes of writeKey(indexKey(index, d)), for bulk writes, without the array.
  */
-export function indexKeyWriters({ writePart }: KeyCodec): Record<IndexName, (d: RawDatom, target: Uint8Array, pos: number) => number> {
+export function indexKeyWriters({ writePart, writeValue }: KeyCodec): Record<IndexName, (d: RawDatom, target: Uint8Array, pos: number) => number> {
   return {
     eavt: (d, target, pos) => {
       pos = writeUint(d.tag, target, writeUint(d.a, target, writeUint(d.e, target, pos)));
-      return writeUint(d.tx, target, writePart(keyPayload(d.payload), target, pos));
+      return writeUint(d.tx, target, writeValue(d.tag, keyPayload(d.payload), target, pos));
     },
     aevt: (d, target, pos) => {
       pos = writeUint(d.tag, target, writeUint(d.e, target, writeUint(d.a, target, pos)));
-      return writeUint(d.tx, target, writePart(keyPayload(d.payload), target, pos));
+      return writeUint(d.tx, target, writeValue(d.tag, keyPayload(d.payload), target, pos));
     },
     avet: (d, target, pos) => {
-      pos = writePart(keyPayload(d.payload), target, writeUint(d.tag, target, writeUint(d.a, target, pos)));
+      pos = writeValue(d.tag, keyPayload(d.payload), target, writeUint(d.tag, target, writeUint(d.a, target, pos)));
       return writeUint(d.tx, target, writeUint(d.e, target, pos));
     },
     vaet: (d, target, pos) => {
@@ -248,6 +248,15 @@ export function indexKeyWriters({ writePart }: KeyCodec): Record<IndexName, (d: 
 
 /** indexKeyWriters of formats 2 to 4. */
 export const writeIndexKey = indexKeyWriters(KEY_CODEC);
+
+const writersByCodec = new Map<KeyCodec, ReturnType<typeof indexKeyWriters>>();
+
+/** indexKeyWriters of `codec`, made once. */
+export function indexKeyWritersOf(codec: KeyCodec): ReturnType<typeof indexKeyWriters> {
+  let writers = writersByCodec.get(codec);
+  if (!writers) writersByCodec.set(codec, (writers = indexKeyWriters(codec)));
+  return writers;
+}
 
 /** A bigint's magnitude takes at most this many bytes in a key: its length is one byte (key-codec.ts). */
 const MAX_BIGINT_BYTES = 255;

@@ -24,7 +24,8 @@
 // included: the same bytes as UTF-8 for a string without surrogates), so keys sort in UTF-16
 // code-unit order, the order the query language (and Datomic's String.compareTo) compares
 // strings in; and -0 as 0 followed by NEG_ZERO, next to 0: one value (a lookup of 0 finds it)
-// whose sign is kept. readKey reads both.
+// whose sign is kept. readKey reads both. Format 6's codec (value-keys.ts) is EXACT_KEY_CODEC with
+// the payloads of tuples and keywords (a string part after their tag) in a layout of their own.
 import { decodeExact, hasSurrogate, writeCesu8 } from './exact-utf8.js';
 
 /** A value's payload in a key (or a log record): what a key part holds. */
@@ -62,19 +63,55 @@ export interface KeyCodec {
   writeKey(key: unknown, target: Uint8Array, start: number): number;
   readKey(source: Uint8Array, start: number, end: number): KeyPart[];
   writePart(part: KeyPart, target: Uint8Array, pos: number): number;
+  /** Writes the payload of a value whose type tag is `tag` (the part after the tag in a key). */
+  writeValue(tag: number, payload: KeyPart, target: Uint8Array, pos: number): number;
   /** The order of two keys' bytes (what LMDB's memcmp gives), from their parts. */
   compareKeys(a: readonly KeyPart[], b: readonly KeyPart[]): number;
   /** Two parts' order, or 0 for the same value (-0 and 0 too). */
   comparePart(a: KeyPart, b: KeyPart): number;
+  /** comparePart of two parts that follow the part `previous` (a value's tag decides its payload's order). */
+  comparePartAfter(previous: KeyPart | undefined, a: KeyPart, b: KeyPart): number;
+  /** Whether tuple values are keyed in the query language's order (format 6, value-keys.ts). */
+  readonly orderedTuples: boolean;
 }
 
-function codec(exactStrings: boolean): KeyCodec {
+/**
+ * Payloads keyed by their own layout, not as their payload's string (format 6: tuples and
+ * keywords, see value-keys.ts): a string part right after a part that is one of `tags`.
+ */
+export interface ValueKeys {
+  readonly tags: ReadonlySet<number>;
+  /** The kind bytes its parts start with (none of key-codec's own). */
+  readonly kinds: ReadonlySet<number>;
+  /** Writes `payload` of a value of `tag` at `pos`; returns where it ends. */
+  write(tag: number, payload: string, target: Uint8Array, pos: number): number;
+  /** Reads the part starting at source[start] (its kind byte); returns the payload and where the part ends. */
+  read(source: Uint8Array, start: number, end: number): [string, number];
+  /** The order of two payloads of a value of `tag`, as their bytes. */
+  compare(tag: number, a: string, b: string): number;
+}
+
+/** The value keys the key being written has (set by each writeKey). */
+let valueKeys: ValueKeys | undefined;
+/** The value keys of format 6, read in any key: their kind bytes are in no other format's keys. */
+let valueKeysRead: ValueKeys | undefined;
+
+function codec(exactStrings: boolean, ownKeys?: ValueKeys): KeyCodec {
+  const claims = (previous: unknown, part: unknown) =>
+    ownKeys !== undefined && typeof part === 'string' && part !== KEY_MAX_STRING && ownKeys.tags.has(previous as number) && typeof previous === 'number';
   return {
-    writeKey: (key, target, start) => ((exact = exactStrings), writeAnyKey(key, target, start)),
+    writeKey: (key, target, start) => ((exact = exactStrings), (valueKeys = ownKeys), writeAnyKey(key, target, start)),
     readKey,
     writePart: (part, target, pos) => ((exact = exactStrings), writeAnyPart(part, target, pos)),
-    compareKeys: (a, b) => ((exact = exactStrings), compareAnyKeys(a, b)),
+    writeValue: (tag, payload, target, pos) =>
+      claims(tag, payload) ? ownKeys!.write(tag, payload as string, target, pos) : ((exact = exactStrings), writeAnyPart(payload, target, pos)),
+    compareKeys: ownKeys
+      ? (a, b) => ((exact = exactStrings), compareKeysWith(ownKeys, a, b))
+      : (a, b) => ((exact = exactStrings), compareAnyKeys(a, b)),
     comparePart: (a, b) => ((exact = exactStrings), compareAnyPart(a, b)),
+    comparePartAfter: (previous, a, b) =>
+      claims(previous, a) && claims(previous, b) ? ownKeys!.compare(previous as number, a as string, b as string) : ((exact = exactStrings), compareAnyPart(a, b)),
+    orderedTuples: ownKeys !== undefined,
   };
 }
 
@@ -84,6 +121,12 @@ export const KEY_CODEC = codec(false);
 export const EXACT_KEY_CODEC = codec(true);
 export const { writeKey, writePart, compareKeys, comparePart } = KEY_CODEC;
 
+/** EXACT_KEY_CODEC with some values keyed by their own layout (format 6: value-keys.ts). */
+export function exactKeyCodecWith(ownKeys: ValueKeys): KeyCodec {
+  valueKeysRead = ownKeys;
+  return codec(true, ownKeys);
+}
+
 function writeAnyKey(key: unknown, target: Uint8Array, start: number): number {
   if (key instanceof Uint8Array) {
     // lmdb-js's own default start of an iteration: bytes already
@@ -92,8 +135,39 @@ function writeAnyKey(key: unknown, target: Uint8Array, start: number): number {
   }
   if (!Array.isArray(key)) return writeAnyPart(key as KeyPart, target, start);
   let pos = start;
-  for (let i = 0; i < key.length; i++) pos = writeAnyPart(key[i] as KeyPart, target, pos);
+  const own = valueKeys;
+  for (let i = 0; i < key.length; i++) {
+    const part = key[i] as KeyPart;
+    if (own !== undefined && i > 0 && typeof part === 'string' && part !== KEY_MAX_STRING && own.tags.has(key[i - 1])) {
+      pos = own.write(key[i - 1] as number, part, target, pos);
+      exact = true;
+    } else pos = writeAnyPart(part, target, pos);
+  }
   return pos;
+}
+
+/**
+ * compareAnyKeys, with the payloads `own` keys (a string after one of its tags) ordered by `own`:
+ * the parts before such a payload are ids and tags, so they compare one by one.
+ */
+function compareKeysWith(own: ValueKeys, a: readonly KeyPart[], b: readonly KeyPart[]): number {
+  const n = a.length < b.length ? a.length : b.length;
+  for (let i = 1; i < n; i++) {
+    // most keys hold no string, or not after a tag of `own`: one typeof per part
+    const x = a[i];
+    if (typeof x !== 'string' || x === KEY_MAX_STRING) continue;
+    const tag = a[i - 1];
+    const y = b[i];
+    if (typeof tag !== 'number' || !own.tags.has(tag) || typeof y !== 'string' || y === KEY_MAX_STRING || b[i - 1] !== tag) continue;
+    for (let j = 0; j < i; j++) {
+      const c = compareAnyPart(a[j]!, b[j]!);
+      if (c !== 0) return c;
+    }
+    const c = own.compare(tag, x, y);
+    if (c !== 0) return c;
+    return compareKeysWith(own, a.slice(i + 1), b.slice(i + 1));
+  }
+  return compareAnyKeys(a, b);
 }
 
 /**
@@ -101,6 +175,13 @@ function writeAnyKey(key: unknown, target: Uint8Array, start: number): number {
  * object: readKey runs for every key of every scan, and is never re-entered.
  */
 let at = 0;
+
+/** One part of format 5's layout at source[start] (the other parts of a value-keys.ts key): the part and where it ends. */
+export function readExactPart(source: Uint8Array, start: number, end: number): [KeyPart, number] {
+  at = start;
+  const part = readPart(source, end);
+  return [part, at];
+}
 
 /** Reads the parts of the key in target[start, end). */
 export function readKey(source: Uint8Array, start: number, end: number): KeyPart[] {
@@ -239,6 +320,7 @@ function utf8Into(s: string, target: Uint8Array, pos: number): number {
 function readPart(source: Uint8Array, end: number): KeyPart {
   const kind = source[at++]!;
   if (kind === STRING) return readString(source, end);
+
   if (kind >= UINT && kind <= UINT + 7) {
     let n = 0;
     for (let i = 0; i < kind - UINT; i++) n = n * 256 + source[at++]!;
@@ -262,6 +344,11 @@ function readPart(source: Uint8Array, end: number): KeyPart {
       return NaN;
     case KEY_MAX_PART:
       return KEY_MAX_STRING;
+  }
+  if (valueKeysRead !== undefined && valueKeysRead.kinds.has(kind)) {
+    const [payload, next] = valueKeysRead.read(source, at - 1, end);
+    at = next;
+    return payload;
   }
   throw new TypeError(`unknown key part kind ${kind} at byte ${at - 1}`);
 }

@@ -6,10 +6,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { open as openLmdb, type Database, type RootDatabase } from 'lmdb';
 import { FactlogError } from '../../query-lang/errors.js';
-import { addLongValueSource, datomFromKey, indexKey, indexKeyWriters, KEY_SLOTS, longValueEntry, rawFromKey, Tag, tagInKey, keyPayload, type Payload, TX_BASE as TX_BASE_ID, type IndexName, type KeyPart, type RawDatom } from './encoding.js';
+import { addLongValueSource, datomFromKey, indexKey, indexKeyWritersOf, KEY_SLOTS, longValueEntry, rawFromKey, Tag, tagInKey, keyPayload, type Payload, TX_BASE as TX_BASE_ID, type IndexName, type KeyPart, type RawDatom } from './encoding.js';
 import type { Datom } from '../model.js';
 import { decodeLogEntry, encodeLogEntry, encodeLogParts, encodeLogRecord, toLogEntry, type LogEntry } from './log.js';
 import { EXACT_KEY_CODEC, KEY_CODEC, KEY_MAX_STRING, type KeyCodec } from './key-codec.js';
+import { VALUE_KEY_CODEC } from './value-keys.js';
 import { KeyListBuilder, PackedIndex, runsFlagIn, type KeyList } from './packed-index.js';
 import { FULLTEXT_DB, FulltextIndex } from './fulltext-index.js';
 import { EnvironmentGateError, isGateTicket, joinEnvironmentGate, throughEnvironmentGate } from './env-gate.js';
@@ -20,6 +21,7 @@ import { dataFileProblem } from './file-check.js';
 import { CHAIN_DB, LogChain } from './log-chain.js';
 
 /**
+ * 6: tuples and keywords keyed in the query language's order (value-keys.ts).
  * 5: every value exactly: key strings in CESU-8 (UTF-16 order, lone surrogates kept), -0 kept
  * (key-codec.ts); log records and long values hold lone surrogates (WTF-8); each record of
  * LMDB's log table carries a CRC-32 of its t and bytes (checked on every read).
@@ -28,7 +30,7 @@ import { CHAIN_DB, LogChain } from './log-chain.js';
  * (key-codec.ts). 1: index keys in lmdb-js's default encoding (ordered-binary). Older formats are
  * still read and written, so databases made before keep working, with older factlogs too.
  */
-export const FORMAT_VERSION = 5;
+export const FORMAT_VERSION = 6;
 /** The first format whose index keys use key-codec.ts. */
 const COMPACT_KEYS_FORMAT = 2;
 /** The first format whose log records use encodeLogRecord. */
@@ -37,6 +39,8 @@ const BINARY_LOG_FORMAT = 3;
 const PACKED_FORMAT = 4;
 /** The first format that stores every value exactly (EXACT_KEY_CODEC). */
 const EXACT_VALUES_FORMAT = 5;
+/** The first format that keys tuples and keywords in the query language's order (value-keys.ts). */
+const VALUE_KEYS_FORMAT = 6;
 /** The first format whose log table values are a CRC-32 then the record's bytes (raw, not msgpack). */
 const CHECKSUMMED_LOG_FORMAT = 5;
 /** The CRC-32 before each log record of a checksummed log table. */
@@ -100,7 +104,7 @@ export function indexDbOptions(format: number): any {
 
 /** The key codec of a format from 2 on. */
 export function keyCodecOf(format: number): KeyCodec {
-  return format >= EXACT_VALUES_FORMAT ? EXACT_KEY_CODEC : KEY_CODEC;
+  return format >= VALUE_KEYS_FORMAT ? VALUE_KEY_CODEC : format >= EXACT_VALUES_FORMAT ? EXACT_KEY_CODEC : KEY_CODEC;
 }
 
 export interface StoreOptions {
@@ -1135,12 +1139,10 @@ function inValueOrder(run: RawDatom[]): RawDatom[][] {
   return [...groups.keys()].sort(cmp).map((v) => groups.get(v)!);
 }
 
-const KEY_WRITERS = { legacy: indexKeyWriters(KEY_CODEC), exact: indexKeyWriters(EXACT_KEY_CODEC) };
-
 /** The keys in `index` of runs of datoms, one after the other, in byte form (in `format`'s codec). */
 function keyListOf(index: IndexName, runs: RawDatom[][], format: number): KeyList {
   const keys = new KeyListBuilder(runs.reduce((n, run) => n + run.length, 0));
-  const write = KEY_WRITERS[format >= EXACT_VALUES_FORMAT ? 'exact' : 'legacy'][index];
+  const write = indexKeyWritersOf(keyCodecOf(format))[index];
   for (const datoms of runs) for (const d of datoms) keys.addWritten(write, d);
   return keys.finish();
 }

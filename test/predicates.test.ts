@@ -143,7 +143,7 @@ describe('the new system attributes in a database bootstrapped before them', () 
   /** A format-5 database as factlog wrote it before :db.attr/preds, :db.entity/*, :db/ensure joined the bootstrap. */
   async function oldDatabase(): Promise<string> {
     const dir = path.join(tempDir(), 'old');
-    const { store } = Store.open({ path: dir });
+    const { store } = Store.open({ path: dir, createFormat: 5 });
     const isNew = (e: number) => e >= Attr.attrPreds && e <= Attr.ensure;
     const facts = bootstrapFacts().filter(([e]) => !isNew(e));
     const schema = new Schema().apply(facts.map(([e, a, v]) => ({ e, a, v, added: true })));

@@ -1,11 +1,12 @@
 // One process at a time opens, closes or writes the LMDB environment of a directory.
 //
-// Why: lmdb-js corrupts a process's write transactions when another process opens or closes the
-// same environment while they run (mdb_page_touch errors, MDB_BAD_TXN, SIGSEGV in mdb_txn_commit
-// or mdb_node_add), and now and then the opening process fails too (EINVAL). With lmdb-js alone
-// (scripts/repro-lmdb-open-close.mjs: 1,500 small transactions in one process, opens and closes in
-// a loop in another) 16 of 80 rounds failed, and 0 of 80 with the writes, opens and closes passed
-// through this gate. lmdb-js 2.9.4, 3.2.6 and 3.4.4 fail the same way.
+// Why: an open of the environment in another process, during a write transaction, sets LMDB's
+// shared record of the last committed transaction back when a commit lands in the middle of the
+// open (lmdb-lock.ts says how); the next write transaction then overwrites that commit and fails
+// (mdb_page_touch errors, MDB_BAD_TXN, SIGSEGV in mdb_txn_commit or mdb_node_add). With lmdb-js
+// alone (scripts/repro-lmdb-open-close.mjs: 1,500 small transactions in one process, opens and
+// closes in a loop in another) 16 of 80 rounds failed, and 0 of 80 with the writes, opens and
+// closes passed through this gate. lmdb-js 2.9.4, 3.2.6 and 3.4.4 fail the same way.
 //
 // The gate: each process has a ticket file in the directory (factlog.gate.<pid>.<thread>) whose
 // first byte says whether it is inside ('1') or not. A process going in writes '1' into its
@@ -17,13 +18,16 @@
 // journal (a durable single-datom transact took 1.5 ms instead of 0.7). Without a standing ticket
 // a pass makes a ticket for itself and removes it after. Tickets of dead processes are ignored and removed.
 // A live process stopped inside (SIGSTOP, Ctrl-Z) is not waited for: it may never go on, and its
-// ticket is its own to remove, so a waiter gives storage/gate-stopped naming it.
+// ticket is its own to remove. A read-only open goes in beside it (openThroughEnvironmentGate);
+// a writer gives storage/gate-stopped naming it.
 // Reads in between are not gated: in those runs only write transactions, opens and closes failed.
 // Nor are read-only closes: gating the opens alone, 0 of 14 rounds failed (store.ts, closeNow).
 import fs from 'node:fs';
 import path from 'node:path';
 import { threadId } from 'node:worker_threads';
 import { FactlogError } from '../../query-lang/errors.js';
+import { newestCommittedTxnid } from './file-check.js';
+import { lockLayoutKnown, putRightLastCommitted } from './lmdb-lock.js';
 import { isPermissionError, isRunning, processState } from './processes.js';
 
 const TICKET_PREFIX = 'factlog.gate.';
@@ -81,19 +85,42 @@ export function joinEnvironmentGate(dir: string): () => void {
 
 /** Run `action` (a synchronous open, close or write transaction of the LMDB environment in `dir`) with no other process in one. */
 export function throughEnvironmentGate<T>(dir: string, action: () => T): T {
+  return passGate(dir, action);
+}
+
+/**
+ * Run `open`, a read-only open of the LMDB environment in `dir` (data file `dataFile`), with no
+ * other process in the gate, or beside processes stopped inside it: a reader does not wait on a
+ * writer that may never go on. An open harms a writer only when a commit lands while it runs (see
+ * lmdb-lock.ts), and a stopped process commits nothing; if it went on and committed meanwhile (the
+ * newest meta page changed across the open), the lock file's last committed txnid is put right
+ * before leaving, while the gate keeps every other process from beginning a write transaction.
+ */
+export function openThroughEnvironmentGate<T>(dir: string, dataFile: string, open: () => T): T {
+  return passGate(dir, open, dataFile);
+}
+
+function passGate<T>(dir: string, action: () => T, besideStoppedOf?: string): T {
   if (holding.has(dir)) return action();
   const ticket = standing.get(dir) ?? openTicket(dir);
   if (!ticket) return action(); // a directory we may not write to: see openTicket
   const say = (state: Buffer) => void fs.writeSync(ticket.fd, state, 0, 1, 0);
+  const dataFile = besideStoppedOf;
+  let beside: boolean;
   try {
-    waitForTurn(dir, path.basename(ticket.file), () => say(INSIDE), () => say(OUTSIDE));
+    const mayPassStopped = dataFile !== undefined && lockLayoutKnown(dataFile);
+    beside = waitForTurn(dir, path.basename(ticket.file), () => say(INSIDE), () => say(OUTSIDE), mayPassStopped);
   } catch (err) {
     if (ticket !== standing.get(dir)) closeTicket(ticket);
     throw err;
   }
   holding.add(dir);
   try {
-    return action();
+    if (!beside || dataFile === undefined) return action();
+    const before = newestCommittedTxnid(dataFile);
+    const result = action();
+    if (newestCommittedTxnid(dataFile) !== before) putRightLastCommitted(dataFile);
+    return result;
   } finally {
     holding.delete(dir);
     if (ticket === standing.get(dir)) say(OUTSIDE);
@@ -122,17 +149,20 @@ function closeTicket(ticket: Ticket): void {
 }
 
 /**
- * With this thread's ticket saying inside (`goIn`), wait until no other process's does. A process
- * stopped inside (SIGSTOP, Ctrl-Z, a debugger) may never go on: past STOPPED_GIVE_UP_MS of it
- * stopped, storage/gate-stopped names it rather than waiting for it.
+ * With this thread's ticket saying inside (`goIn`), wait until no other process's does; true when
+ * it goes in beside processes stopped inside (`mayPassStopped`). A process stopped inside (SIGSTOP,
+ * Ctrl-Z, a debugger) may never go on: past STOPPED_GIVE_UP_MS of it stopped, storage/gate-stopped
+ * names it rather than waiting for it.
  */
-function waitForTurn(dir: string, own: string, goIn: () => void, stepBack: () => void): void {
+function waitForTurn(dir: string, own: string, goIn: () => void, stepBack: () => void, mayPassStopped: boolean): boolean {
   const started = Date.now();
   let stopped: { pid: number; since: number } | undefined;
   for (;;) {
     goIn();
-    const other = otherTicketInside(dir, own);
-    if (other === undefined) return;
+    const inside = otherTicketsInside(dir, own);
+    if (inside.length === 0) return false;
+    if (mayPassStopped && inside.every(({ pid }) => pid !== undefined && processState(pid) === 'stopped')) return true;
+    const other = inside[0];
     stepBack();
     const now = Date.now();
     if (other.pid !== undefined && now - started >= CHECK_STATE_AFTER_MS) {
@@ -167,8 +197,15 @@ function busyInside(dir: string, other: { name: string; pid?: number }): Environ
   );
 }
 
-/** A live process's ticket that says inside; those of processes that ended are removed on the way. */
-function otherTicketInside(dir: string, own: string): { name: string; pid?: number } | undefined {
+/** A process stopped inside the gate of `dir` (SIGSTOP, Ctrl-Z, a debugger), if any: only a read-only open goes on beside it. */
+export function processStoppedInside(dir: string): number | undefined {
+  if (!fs.existsSync(dir)) return undefined;
+  return otherTicketsInside(dir, '').find(({ pid }) => pid !== undefined && processState(pid) === 'stopped')?.pid;
+}
+
+/** The tickets of live processes that say inside; those of processes that ended are removed on the way. */
+function otherTicketsInside(dir: string, own: string): { name: string; pid?: number }[] {
+  const inside: { name: string; pid?: number }[] = [];
   for (const name of fs.readdirSync(dir)) {
     if (!isGateTicket(name) || name === own) continue;
     const file = path.join(dir, name);
@@ -180,9 +217,9 @@ function otherTicketInside(dir: string, own: string): { name: string; pid?: numb
     if (firstByteOf(file) !== INSIDE[0]) continue;
     // a zombie ended inside: only its parent has not reaped it yet
     if (pid !== undefined && ['dead', 'gone'].includes(processState(pid))) removeTicket(file);
-    else return { name, pid };
+    else inside.push({ name, pid });
   }
-  return undefined;
+  return inside;
 }
 
 function firstByteOf(file: string): number | undefined {

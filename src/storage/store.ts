@@ -11,7 +11,7 @@ import type { Datom } from '../model.js';
 import { decodeLogEntry, encodeLogEntry, encodeLogParts, encodeLogRecord, toLogEntry, type LogEntry } from './log.js';
 import { EXACT_KEY_CODEC, KEY_CODEC, KEY_MAX_STRING, type KeyCodec } from './key-codec.js';
 import { KeyListBuilder, PackedIndex, runsFlagIn, type KeyList } from './packed-index.js';
-import { EnvironmentGateError, isGateTicket, joinEnvironmentGate, throughEnvironmentGate } from './env-gate.js';
+import { EnvironmentGateError, isGateTicket, joinEnvironmentGate, openThroughEnvironmentGate, throughEnvironmentGate } from './env-gate.js';
 import { LOG_FILE, LOG_FILE_START, LogFile, recordChecksum, type LogRecord, type ReadRecord } from './log-file.js';
 import { findMarks, isUnsyncedMark, removeMarks, UnsyncedMark } from './unsynced-marks.js';
 import { Checkpoints } from './checkpoints.js';
@@ -254,13 +254,13 @@ export class Store {
     const dataFile = path.join(dir, DATA_FILE);
     const hasLogFile = fs.existsSync(path.join(dir, LOG_FILE));
     // in the gate: of two processes opening after a reboot, only the first sets LMDB's file aside
-    const marks = exists
-      ? throughEnvironmentGate(dir, () => {
-          const found = findMarks(dir);
-          if (found.earlierBoot.length > 0 && hasLogFile) setAsideTornData(dir, options.readOnly ?? false, found.earlierBoot);
-          return found;
-        })
-      : { earlierBoot: [], deadProcesses: [] };
+    const inspectMarks = () => {
+      const found = findMarks(dir);
+      if (found.earlierBoot.length > 0 && hasLogFile) setAsideTornData(dir, options.readOnly ?? false, found.earlierBoot);
+      return found;
+    };
+    // a reader sets nothing aside, so it need not wait for a writer to look
+    const marks = !exists ? { earlierBoot: [], deadProcesses: [] } : options.readOnly ? inspectMarks() : throughEnvironmentGate(dir, inspectMarks);
     const hasData = fs.existsSync(dataFile);
     if (!hasData && hasLogFile && options.readOnly) {
       throw new StorageError('storage/needs-recovery', `${dir} has a log file but no indexes: open it for writing once to rebuild them`);
@@ -281,7 +281,8 @@ export class Store {
     const leaveGate = joinEnvironmentGate(dir);
     let store: Store;
     try {
-      store = throughEnvironmentGate(dir, () => new Store(dir, options));
+      const openStore = () => new Store(dir, options);
+      store = options.readOnly ? openThroughEnvironmentGate(dir, dataFile, openStore) : throughEnvironmentGate(dir, openStore);
     } catch (err) {
       leaveGate();
       if (err instanceof EnvironmentGateError) throw err;

@@ -49,6 +49,31 @@ import { open } from 'lmdb';
 const OPTIONS = { maxDbs: 16, mapSize: 64 * 1024 ** 3, overlappingSync: false, noSync: process.argv.includes('--nosync') };
 // --gate-opens-only / --gate-closes-only (with --gate): the other side's closes or opens pass outside it
 const gateOnly = process.argv.includes('--gate-opens-only') ? 'opens' : process.argv.includes('--gate-closes-only') ? 'closes' : undefined;
+// --beside (with --gate): the other process's opens go in beside the writer, whatever it is doing
+// (as a read-only open goes in beside a process stopped inside the gate), and put right what they
+// set back (env-gate.ts, openThroughEnvironmentGate); its closes pass outside the gate.
+// --no-repair (with --beside): they only count what they would put right
+const beside = process.argv.includes('--beside');
+const repair = !process.argv.includes('--no-repair');
+let besideRepairs = 0;
+async function openBeside(dir, file, openReader) {
+  const { newestCommittedTxnid } = await import('../dist/src/storage/file-check.js');
+  const { putRightLastCommitted } = await import('../dist/src/storage/lmdb-lock.js');
+  const ticket = fs.openSync(path.join(dir, `factlog.gate.${process.pid}.0`), 'w');
+  fs.writeSync(ticket, '1', 0);
+  try {
+    const before = newestCommittedTxnid(file);
+    const reader = openReader();
+    if (newestCommittedTxnid(file) !== before) {
+      besideRepairs++;
+      if (repair) putRightLastCommitted(file);
+    }
+    return reader;
+  } finally {
+    fs.writeSync(ticket, '0', 0);
+    fs.closeSync(ticket);
+  }
+}
 const gate = process.argv.includes('--gate')
   ? (await import('../dist/src/storage/env-gate.js')).throughEnvironmentGate
   : (_dir, action) => action();
@@ -121,8 +146,8 @@ if (process.argv[2] === 'writer') {
     while (writing && !openFailure) {
       try {
         const openReader = () => open({ path: file, ...OPTIONS, readOnly: true });
-        const reader = gateOnly === 'closes' ? openReader() : gate(dir, openReader);
-        await (gateOnly === 'opens' ? reader.close() : gate(dir, () => reader.close()));
+        const reader = beside ? await openBeside(dir, file, openReader) : gateOnly === 'closes' ? openReader() : gate(dir, openReader);
+        await (gateOnly === 'opens' || beside ? reader.close() : gate(dir, () => reader.close()));
         opens++;
       } catch (err) {
         openFailure = err; // this side fails too (EINVAL starting the open's read transaction)
@@ -146,5 +171,6 @@ if (process.argv[2] === 'writer') {
     }
     fs.rmSync(dir, { recursive: true, force: true });
   }
+  if (beside) console.log(`${besideRepairs} opens saw a commit land meanwhile${repair ? ", and put right the lock file's txnid" : ''}`);
   console.log(`failed ${failed} of ${rounds} rounds`);
 }

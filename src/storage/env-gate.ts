@@ -57,8 +57,11 @@ interface Ticket {
 
 /** This thread's standing tickets, by directory, and how many stores hold each. */
 const standing = new Map<string, Ticket & { holders: number }>();
-const INSIDE = Buffer.from('1');
-const OUTSIDE = Buffer.from('0');
+// the first byte says inside or not; the second, when inside, whether a read-only open may go in
+// beside this process should it be stopped: not while it moves or removes the database's files
+const INSIDE = Buffer.from('1-');
+const INSIDE_ALONE = Buffer.from('1x');
+const OUTSIDE = Buffer.from('0-');
 
 /**
  * Keep a ticket in `dir` until the returned function is called (a store, from open to close), so
@@ -83,9 +86,13 @@ export function joinEnvironmentGate(dir: string): () => void {
   };
 }
 
-/** Run `action` (a synchronous open, close or write transaction of the LMDB environment in `dir`) with no other process in one. */
-export function throughEnvironmentGate<T>(dir: string, action: () => T): T {
-  return passGate(dir, action);
+/**
+ * Run `action` (a synchronous open, close or write transaction of the LMDB environment in `dir`)
+ * with no other process in one. `alone`: an action that moves or removes the database's files, beside
+ * which no read-only open may go even while this process is stopped.
+ */
+export function throughEnvironmentGate<T>(dir: string, action: () => T, { alone = false } = {}): T {
+  return passGate(dir, action, undefined, alone ? INSIDE_ALONE : INSIDE);
 }
 
 /**
@@ -100,16 +107,15 @@ export function openThroughEnvironmentGate<T>(dir: string, dataFile: string, ope
   return passGate(dir, open, dataFile);
 }
 
-function passGate<T>(dir: string, action: () => T, besideStoppedOf?: string): T {
+function passGate<T>(dir: string, action: () => T, dataFile?: string, inside = INSIDE): T {
   if (holding.has(dir)) return action();
   const ticket = standing.get(dir) ?? openTicket(dir);
   if (!ticket) return action(); // a directory we may not write to: see openTicket
-  const say = (state: Buffer) => void fs.writeSync(ticket.fd, state, 0, 1, 0);
-  const dataFile = besideStoppedOf;
+  const say = (state: Buffer) => void fs.writeSync(ticket.fd, state, 0, state.length, 0);
   let beside: boolean;
   try {
     const mayPassStopped = dataFile !== undefined && lockLayoutKnown(dataFile);
-    beside = waitForTurn(dir, path.basename(ticket.file), () => say(INSIDE), () => say(OUTSIDE), mayPassStopped);
+    beside = waitForTurn(dir, path.basename(ticket.file), () => say(inside), () => say(OUTSIDE), mayPassStopped);
   } catch (err) {
     if (ticket !== standing.get(dir)) closeTicket(ticket);
     throw err;
@@ -133,7 +139,7 @@ function openTicket(dir: string): Ticket | undefined {
   const file = path.join(dir, `${TICKET_PREFIX}${process.pid}.${threadId}`);
   try {
     const fd = fs.openSync(file, 'w');
-    fs.writeSync(fd, OUTSIDE, 0, 1, 0);
+    fs.writeSync(fd, OUTSIDE, 0, OUTSIDE.length, 0);
     return { file, fd };
   } catch (err) {
     // a read-only open of a directory we may not write: only its owner's processes can race
@@ -161,7 +167,7 @@ function waitForTurn(dir: string, own: string, goIn: () => void, stepBack: () =>
     goIn();
     const inside = otherTicketsInside(dir, own);
     if (inside.length === 0) return false;
-    if (mayPassStopped && inside.every(({ pid }) => pid !== undefined && processState(pid) === 'stopped')) return true;
+    if (mayPassStopped && inside.every(({ pid, alone }) => !alone && pid !== undefined && processState(pid) === 'stopped')) return true;
     const other = inside[0];
     stepBack();
     const now = Date.now();
@@ -197,15 +203,15 @@ function busyInside(dir: string, other: { name: string; pid?: number }): Environ
   );
 }
 
-/** A process stopped inside the gate of `dir` (SIGSTOP, Ctrl-Z, a debugger), if any: only a read-only open goes on beside it. */
+/** A process stopped inside the gate of `dir` (SIGSTOP, Ctrl-Z, a debugger), if any, that a read-only open may go in beside. */
 export function processStoppedInside(dir: string): number | undefined {
   if (!fs.existsSync(dir)) return undefined;
-  return otherTicketsInside(dir, '').find(({ pid }) => pid !== undefined && processState(pid) === 'stopped')?.pid;
+  return otherTicketsInside(dir, '').find(({ pid, alone }) => !alone && pid !== undefined && processState(pid) === 'stopped')?.pid;
 }
 
 /** The tickets of live processes that say inside; those of processes that ended are removed on the way. */
-function otherTicketsInside(dir: string, own: string): { name: string; pid?: number }[] {
-  const inside: { name: string; pid?: number }[] = [];
+function otherTicketsInside(dir: string, own: string): { name: string; pid?: number; alone: boolean }[] {
+  const inside: { name: string; pid?: number; alone: boolean }[] = [];
   for (const name of fs.readdirSync(dir)) {
     if (!isGateTicket(name) || name === own) continue;
     const file = path.join(dir, name);
@@ -214,17 +220,18 @@ function otherTicketsInside(dir: string, own: string): { name: string; pid?: num
       removeTicket(file); // its process died, maybe inside the gate
       continue;
     }
-    if (firstByteOf(file) !== INSIDE[0]) continue;
+    const state = ticketState(file);
+    if (state?.[0] !== INSIDE[0]) continue;
     // a zombie ended inside: only its parent has not reaped it yet
     if (pid !== undefined && ['dead', 'gone'].includes(processState(pid))) removeTicket(file);
-    else inside.push({ name, pid });
+    else inside.push({ name, pid, alone: state[1] === INSIDE_ALONE[1] });
   }
   return inside;
 }
 
-function firstByteOf(file: string): number | undefined {
+function ticketState(file: string): Buffer | undefined {
   try {
-    return fs.readFileSync(file)[0];
+    return fs.readFileSync(file);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // it left meanwhile
     throw err;

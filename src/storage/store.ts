@@ -260,7 +260,7 @@ export class Store {
       return found;
     };
     // a reader sets nothing aside, so it need not wait for a writer to look
-    const marks = !exists ? { earlierBoot: [], deadProcesses: [] } : options.readOnly ? inspectMarks() : throughEnvironmentGate(dir, inspectMarks);
+    const marks = !exists ? { earlierBoot: [], deadProcesses: [] } : options.readOnly ? inspectMarks() : throughEnvironmentGate(dir, inspectMarks, { alone: true });
     const hasData = fs.existsSync(dataFile);
     if (!hasData && hasLogFile && options.readOnly) {
       throw new StorageError('storage/needs-recovery', `${dir} has a log file but no indexes: open it for writing once to rebuild them`);

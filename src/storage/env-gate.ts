@@ -9,9 +9,9 @@
 // closes passed through this gate. lmdb-js 2.9.4, 3.2.6 and 3.4.4 fail the same way.
 //
 // The gate: each process has a ticket file in the directory (factlog.gate.<pid>.<thread>) whose
-// first byte says whether it is inside ('1') or not. A process going in writes '1' into its
-// ticket, then reads the others'; with another inside in sight it writes '0' again and retries a
-// moment later. Whichever of two writes its '1' second sees the first's, so two never pass
+// first byte says whether it is inside ('1') or not (the second: see INSIDE_ALONE). A process
+// going in writes '1' into its ticket, then reads the others'; with another inside in sight it
+// writes '0' again and retries a moment later. Whichever of two writes its '1' second sees the first's, so two never pass
 // together. A store keeps its ticket from open to close (joinEnvironmentGate), so a pass rewrites
 // one byte of a file instead of creating and removing one: creating and removing a directory
 // entry on every commit made each commit's flush of the log file wait for the file system's

@@ -8,6 +8,7 @@ import { FactlogError } from '../../query-lang/errors.js';
 import { readEdn } from '../../query-lang/edn/reader.js';
 import type { EdnValue } from '../../query-lang/edn/types.js';
 import { DATA_FILE } from '../storage/store.js';
+import { processStoppedInside } from '../storage/env-gate.js';
 import { LOG_FILE } from '../storage/log-file.js';
 import { txToT } from '../storage/encoding.js';
 import type { FunctionOptions } from '../tx/tx-functions.js';
@@ -60,9 +61,14 @@ export async function openExisting(dir: string, mode: OpenMode = {}): Promise<Co
   if (!hasDatabase(dir)) {
     throw new CliError('cli/no-database', `no factlog database at ${dir} (run \`factlog init --db ${dir}\` first)`);
   }
-  const readOnly = mode.readOnly || (mode.forReading === true && !mayWrite(dir));
+  // a writer stopped mid-transaction holds the gate; only a read-only open goes on beside it, and
+  // that writer, being live, has replayed any log left by a crash
+  const readOnly = mode.readOnly || (mode.forReading === true && (!mayWrite(dir) || processStoppedInside(dir) !== undefined));
   const rebuilding = indexesMissing(dir);
   const conn = await open({ path: dir, create: false, readOnly, ...mode.functions }).catch((err) => {
+    if (mode.forReading && !readOnly && (err as { code?: string }).code === 'storage/gate-stopped') return open({ path: dir, create: false, readOnly: true, ...mode.functions });
+    throw err;
+  }).catch((err) => {
     throw inCliTerms(err, dir);
   });
   if (rebuilding) process.stderr.write(`${DATA_FILE} was missing: rebuilt the indexes of ${dir} from ${LOG_FILE} (t ${conn.basisT})\n`);

@@ -509,7 +509,7 @@ function moveIntoPlace(side: string, dir: string, logFileBefore: FileIdentity | 
       // every step leaves a database that opens, at t 0 or complete: which one, only opening it tells
       throw new CliError('cli/import-move', `moving the imported files into ${dir} failed (${formatError(err)}); the database there is either as it was (t 0) or complete: \`factlog stats\` tells which`);
     }
-  });
+  }, { alone: true }); // no reader may open beside it, should it be stopped: it replaces the files
 }
 
 /** The pid of another running process with a gate ticket in `dir` (a store holds one from open to close). */

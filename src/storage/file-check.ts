@@ -115,6 +115,17 @@ function metaPage(page: Buffer): MetaPage | undefined {
   return { pageSize, lastPage: Number(lastPage), txnid: page.readBigUInt64LE(TXNID_AT), freeRoot: page.readBigUInt64LE(FREE_ROOT_AT), mainRoot: page.readBigUInt64LE(MAIN_ROOT_AT) };
 }
 
+/** The txnid of the newest meta page of LMDB's data `file`: what its last commit wrote; undefined where its layout is not the one above. */
+export function newestCommittedTxnid(file: string): bigint | undefined {
+  if (!LAYOUT_KNOWN) return undefined;
+  const fd = fs.openSync(file, 'r'); // LMDB locks only its lock file, so closing this one is harmless
+  try {
+    return newestTxnid(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 function newestTxnid(fd: number): bigint | undefined {
   const first = metaPage(readAt(fd, 0, META_END));
   const second = first && metaPage(readAt(fd, first.pageSize, META_END));

@@ -13,7 +13,7 @@ import { EXACT_KEY_CODEC, KEY_CODEC, KEY_MAX_STRING, type KeyCodec } from './key
 import { VALUE_KEY_CODEC } from './value-keys.js';
 import { KeyListBuilder, PackedIndex, runsFlagIn, type KeyList } from './packed-index.js';
 import { FULLTEXT_DB, FulltextIndex } from './fulltext-index.js';
-import { EnvironmentGateError, isGateTicket, joinEnvironmentGate, throughEnvironmentGate } from './env-gate.js';
+import { EnvironmentGateError, isGateTicket, joinEnvironmentGate, openThroughEnvironmentGate, throughEnvironmentGate } from './env-gate.js';
 import { LOG_FILE, LOG_FILE_START, LogFile, recordChecksum, type LogRecord, type ReadRecord } from './log-file.js';
 import { findMarks, isUnsyncedMark, removeMarks, UnsyncedMark } from './unsynced-marks.js';
 import { Checkpoints } from './checkpoints.js';
@@ -266,13 +266,13 @@ export class Store {
     const dataFile = path.join(dir, DATA_FILE);
     const hasLogFile = fs.existsSync(path.join(dir, LOG_FILE));
     // in the gate: of two processes opening after a reboot, only the first sets LMDB's file aside
-    const marks = exists
-      ? throughEnvironmentGate(dir, () => {
-          const found = findMarks(dir);
-          if (found.earlierBoot.length > 0 && hasLogFile) setAsideTornData(dir, options.readOnly ?? false, found.earlierBoot);
-          return found;
-        })
-      : { earlierBoot: [], deadProcesses: [] };
+    const inspectMarks = () => {
+      const found = findMarks(dir);
+      if (found.earlierBoot.length > 0 && hasLogFile) setAsideTornData(dir, options.readOnly ?? false, found.earlierBoot);
+      return found;
+    };
+    // a reader sets nothing aside, so it need not wait for a writer to look
+    const marks = !exists ? { earlierBoot: [], deadProcesses: [] } : options.readOnly ? inspectMarks() : throughEnvironmentGate(dir, inspectMarks, { alone: true });
     const hasData = fs.existsSync(dataFile);
     if (!hasData && hasLogFile && options.readOnly) {
       throw new StorageError('storage/needs-recovery', `${dir} has a log file but no indexes: open it for writing once to rebuild them`);
@@ -293,7 +293,8 @@ export class Store {
     const leaveGate = joinEnvironmentGate(dir);
     let store: Store;
     try {
-      store = throughEnvironmentGate(dir, () => new Store(dir, options));
+      const openStore = () => new Store(dir, options);
+      store = options.readOnly ? openThroughEnvironmentGate(dir, dataFile, openStore) : throughEnvironmentGate(dir, openStore);
     } catch (err) {
       leaveGate();
       if (err instanceof EnvironmentGateError) throw err;

@@ -6,8 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { open as openLmdb, type Database, type RootDatabase } from 'lmdb';
 import { FactlogError } from '../../query-lang/errors.js';
-import { addLongValueSource, datomFromKey, indexKey, indexKeyWriters, KEY_SLOTS, longValueEntry, rawFromKey, Tag, tagInKey, keyPayload, type Payload, TX_BASE as TX_BASE_ID, type IndexName, type KeyPart, type RawDatom } from './encoding.js';
-import type { Datom } from '../model.js';
+import { addLongValueSource, indexKey, indexKeyWriters, longValueEntry, rawFromKey, Tag, keyPayload, type Payload, TX_BASE as TX_BASE_ID, type IndexName, type KeyPart, type RawDatom } from './encoding.js';
 import { decodeLogEntry, encodeLogEntry, encodeLogParts, encodeLogRecord, toLogEntry, type LogEntry } from './log.js';
 import { EXACT_KEY_CODEC, KEY_CODEC, KEY_MAX_STRING, type KeyCodec } from './key-codec.js';
 import { KeyListBuilder, PackedIndex, runsFlagIn, type KeyList } from './packed-index.js';
@@ -16,6 +15,9 @@ import { LOG_FILE, LOG_FILE_START, LogFile, recordChecksum, type LogRecord, type
 import { findMarks, isUnsyncedMark, removeMarks, UnsyncedMark } from './unsynced-marks.js';
 import { Checkpoints } from './checkpoints.js';
 import { dataFileProblem } from './file-check.js';
+import { IndexReader, type ReadSnapshot } from './index-reader.js';
+
+export type { ReadSnapshot } from './index-reader.js';
 
 /**
  * 5: every value exactly: key strings in CESU-8 (UTF-16 order, lone surrogates kept), -0 kept
@@ -133,12 +135,6 @@ interface QueuedWrite {
   reject: (reason: unknown) => void;
 }
 
-/** A read snapshot a lazy scan holds (Store.snapshotted). */
-export interface ReadSnapshot {
-  /** Its LMDB read transaction, for lmdb-js's reads; storage/closed once the store closed. */
-  transaction(): unknown;
-}
-
 /** What lmdb-js's useReadTransaction gives: a read transaction, given back by done(). */
 interface LmdbReadTxn {
   done(): void;
@@ -201,6 +197,8 @@ export class Store {
   private readonly current: Record<IndexName, PackedIndex>;
   private readonly history: Record<IndexName, PackedIndex>;
   readonly readOnly: boolean;
+  /** Datoms out of the indexes, as of a basis, since a t, with history or not: the one read seam. */
+  readonly reader: IndexReader = new IndexReader(this);
   /** The format this database was created in (FORMAT_VERSION for a new one): decides the key encoding. */
   readonly format: number;
   /** Whether this format stores every value exactly (lone surrogates, -0); see unstorablePayload. */
@@ -740,67 +738,15 @@ export class Store {
     if (!openStores.has(this)) throw new StorageError('storage/closed', `the database at ${this.dir} is closed`);
   }
 
-  /** Current datoms whose key starts with `prefix`, in index order. */
-  *scanCurrent(index: IndexName, prefix: KeyPart[], end?: KeyPart[], snapshot?: ReadSnapshot): Generator<RawDatom> {
-    for (const key of this.scan(this.current[index], prefix, end, undefined, snapshot)) yield rawFromKey(index, key);
-  }
-
-  /** The raw keys of the current or history part of an index in [prefix, end), in key order. */
+  /** The raw keys of the current or history part of an index in [prefix, end), in key order (the reader's and verify's). */
   keys(which: 'current' | 'history', index: IndexName, prefix: KeyPart[], end?: KeyPart[], snapshot?: ReadSnapshot): Iterable<KeyPart[]> {
     return this.scan((which === 'current' ? this.current : this.history)[index], prefix, end, undefined, snapshot);
-  }
-
-  /** Current datoms decoded straight from their keys: the fast path for reading "now". */
-  *scanCurrentDatoms(index: IndexName, prefix: KeyPart[], end?: KeyPart[], snapshot?: ReadSnapshot): Generator<Datom> {
-    for (const key of this.scan(this.current[index], prefix, end, undefined, snapshot)) yield datomFromKey(index, key);
-  }
-
-  /**
-   * Visit current datoms without allocating a Datom each: the engine's hot path. The value comes
-   * as tag + payload; `decodeValue` turns it into a JS value when the caller needs one.
-   */
-  visitCurrent(
-    index: IndexName,
-    prefix: KeyPart[],
-    end: KeyPart[] | undefined,
-    visit: (e: number, a: number, tag: Tag, payload: Payload, tx: number) => void,
-  ): void {
-    const s = KEY_SLOTS[index];
-    for (const k of this.scan(this.current[index], prefix, end)) {
-      visit(k[s.e] as number, k[s.a] as number, tagInKey(index, k), k[s.payload], k[s.tx] as number);
-    }
-  }
-
-  /** Visit retracted datoms with the tx that asserted and the tx that retracted each. */
-  visitHistory(
-    index: IndexName,
-    prefix: KeyPart[],
-    end: KeyPart[] | undefined,
-    visit: (e: number, a: number, tag: Tag, payload: Payload, txAsserted: number, txRetracted: number) => void,
-  ): void {
-    const s = KEY_SLOTS[index];
-    for (const k of this.scan(this.history[index], prefix, end)) {
-      visit(k[s.e] as number, k[s.a] as number, tagInKey(index, k), k[s.payload], k[s.tx] as number, k[s.tx + 1] as number);
-    }
-  }
-
-  /** Retracted datoms (with the tx that retracted them) whose key starts with `prefix`. */
-  *scanHistory(index: IndexName, prefix: KeyPart[], end?: KeyPart[], snapshot?: ReadSnapshot): Generator<{ raw: RawDatom; txRetracted: number }> {
-    const slot = KEY_SLOTS[index].tx + 1;
-    for (const k of this.scan(this.history[index], prefix, end, undefined, snapshot)) {
-      yield { raw: rawFromKey(index, k), txRetracted: k[slot] as number };
-    }
   }
 
   /** Number of current keys with this prefix; exact, but costs a scan of them. */
   countCurrent(index: IndexName, prefix: KeyPart[], end?: KeyPart[]): number {
     const range = this.range(prefix, end);
     return this.current[index].count(range.start, range.end);
-  }
-
-  hasHistory(index: IndexName, prefix: KeyPart[], end?: KeyPart[]): boolean {
-    for (const _ of this.scan(this.history[index], prefix, end, 1)) return true;
-    return false;
   }
 
   logEntry(t: number): LogEntry | undefined {
@@ -959,7 +905,7 @@ export class Store {
 
   /** The current datom for fact (e, a, v) with the tx that asserted it. */
   findCurrent(d: Pick<RawDatom, 'e' | 'a' | 'tag' | 'payload'>): RawDatom | undefined {
-    for (const raw of this.scanCurrent('eavt', [d.e, d.a, d.tag, d.payload])) return raw;
+    for (const key of this.keys('current', 'eavt', [d.e, d.a, d.tag, d.payload])) return rawFromKey('eavt', key);
     return undefined;
   }
 

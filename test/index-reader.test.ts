@@ -107,7 +107,7 @@ async function checkHistory(history: Op[][]): Promise<void> {
       const expected = expectedDatoms(versions, at, bounds);
       expect([...store.reader.datoms(bounds.index, bounds.from, bounds.to, at)]).toEqual(expected);
       const stored = [...store.reader.storedDatoms(bounds.index, bounds.from, bounds.to, at)];
-      expect(stored.map((x) => toDatom(x.raw, x.added, x.tx))).toEqual(expected);
+      expect(stored.map((x) => store.reader.datomOf(x))).toEqual(expected);
       const visited: Datom[] = [];
       store.reader.visit(bounds.index, bounds.from, bounds.to, at, (e, a, v, tx, added) => visited.push({ e, a, v: v as Datom['v'], tx, added }));
       const order = (ds: Datom[]) => ds.map((d) => JSON.stringify(d)).sort();

@@ -4,7 +4,7 @@
 import { BigDec, EdnList, Keyword } from '../../query-lang/edn/types.js';
 import { readEdn } from '../../query-lang/edn/reader.js';
 import { FactlogError } from '../../query-lang/errors.js';
-import { encodeValue, isEncodable, longForm, KeyPart, Payload, Tag, toDatom, tToTx, txToT, TX_BASE } from '../storage/encoding.js';
+import { encodeValue, isEncodable, longForm, KeyPart, Payload, Tag, tToTx, txToT, TX_BASE } from '../storage/encoding.js';
 import { KEY_MAX, type Store } from '../storage/store.js';
 import { compareStored, type ReadAt, type ReadSnapshot, type StoredDatom } from '../storage/index-reader.js';
 import type { AttrInfo, AttrRef, Datom, DatomVisitor, DbStats, DbView, Entity, EntityRef, IndexName, Served, Value } from './api.js';
@@ -481,7 +481,7 @@ export class Db implements DbView {
     for (const x of stored) {
       if (onlyTx !== undefined && x.tx !== onlyTx) continue;
       if (x.tx <= txMin) continue; // since: the overlay's transactions too
-      yield toDatom(x.raw, x.added, x.tx);
+      yield store.reader.datomOf(x);
     }
   }
 

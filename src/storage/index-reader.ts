@@ -1,6 +1,6 @@
 // The one way datoms come out of the indexes: a cursor over an index between two bounds as a
 // value at (basis t, since t, history?) sees it, with the current and history keys merged here.
-import { decodeValue, indexKey, isLongMarker, KEY_SLOTS, rawFromKey, Tag, tagInKey, tToTx, type IndexName, type KeyPart, type Payload, type RawDatom } from './encoding.js';
+import { decodeValue, indexKey, isLongMarker, KEY_SLOTS, rawFromKey, Tag, tagInKey, toDatom, tToTx, type IndexName, type LongValues, type KeyPart, type Payload, type RawDatom } from './encoding.js';
 import type { KeyCodec } from './key-codec.js';
 import type { Datom, DatomVisitor, Value } from '../model.js';
 
@@ -42,6 +42,8 @@ export interface DatomSource {
   storedDatoms(index: IndexName, from: KeyPart[], to: KeyPart[] | undefined, at: ReadAt, snapshot?: ReadSnapshot): Iterable<StoredDatom>;
   /** The datoms of a value (not history) as a callback each, in no particular order: the query engine's path. */
   visit(index: IndexName, from: KeyPart[], to: KeyPart[] | undefined, at: ReadAt, visit: DatomVisitor): void;
+  /** A stored datom decoded (its long value, if any, read from this store). */
+  datomOf(stored: StoredDatom): Datom;
   /** The number of datoms true now in the range: exact, but counted key by key (for planning). */
   count(index: IndexName, from: KeyPart[], to?: KeyPart[]): number;
 }
@@ -55,6 +57,8 @@ export interface IndexKeys {
   /** The last committed t (as `snapshot` sees it, when given). */
   lastT(snapshot?: ReadSnapshot): number;
   readonly keyCodec: KeyCodec;
+  /** The store's values table, where index keys' markers of long values lead. */
+  readonly longValue: LongValues;
 }
 
 const ASSERTION = 1;
@@ -65,10 +69,11 @@ export class IndexReader implements DatomSource {
 
   datoms(index: IndexName, from: KeyPart[], to: KeyPart[] | undefined, at: ReadAt, snapshot?: ReadSnapshot): Iterable<Datom> {
     const s = KEY_SLOTS[index];
+    const longValues = this.store.longValue;
     const datom = (k: KeyPart[], tx: number, added: boolean): Datom => ({
       e: k[s.e] as number,
       a: k[s.a] as number,
-      v: decodeValue(tagInKey(index, k), k[s.payload]) as Value,
+      v: decodeValue(tagInKey(index, k), k[s.payload], longValues) as Value,
       tx,
       added,
     });
@@ -77,6 +82,10 @@ export class IndexReader implements DatomSource {
 
   storedDatoms(index: IndexName, from: KeyPart[], to: KeyPart[] | undefined, at: ReadAt, snapshot?: ReadSnapshot): Iterable<StoredDatom> {
     return this.read(index, from, to, at, snapshot, (k, tx, added) => ({ raw: rawFromKey(index, k), added, tx }));
+  }
+
+  datomOf(stored: StoredDatom): Datom {
+    return toDatom(stored.raw, stored.added, stored.tx, this.store.longValue);
   }
 
   /**
@@ -161,9 +170,10 @@ export class IndexReader implements DatomSource {
     // own payload; only other types need decoding per datom
     const vSlot = index === 'avet' ? 1 : index === 'vaet' ? -1 : 2;
     const fixed = to === undefined && vSlot >= 0 && from.length >= vSlot + 2;
-    const fixedV = fixed ? decodeValue(from[vSlot] as Tag, from[vSlot + 1]!) : undefined;
+    const longValues = store.longValue;
+    const fixedV = fixed ? decodeValue(from[vSlot] as Tag, from[vSlot + 1]!, longValues) : undefined;
     const valueOf = (tag: Tag, payload: Payload) =>
-      fixed ? fixedV : tag <= Tag.Number || tag === Tag.Ref || (tag === Tag.String && !isLongMarker(payload)) ? payload : decodeValue(tag, payload);
+      fixed ? fixedV : tag <= Tag.Number || tag === Tag.Ref || (tag === Tag.String && !isLongMarker(payload)) ? payload : decodeValue(tag, payload, longValues);
     const txMax = tToTx(at.basisT);
     const txMin = at.sinceT === null ? -1 : tToTx(at.sinceT);
     if (store.lastT() <= at.basisT && txMin < 0) {

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { open as openLmdb, type Database, type RootDatabase } from 'lmdb';
 import { FactlogError } from '../../query-lang/errors.js';
-import { addLongValueSource, indexKey, indexKeyWriters, longValueEntry, rawFromKey, Tag, keyPayload, type Payload, TX_BASE as TX_BASE_ID, type IndexName, type KeyPart, type RawDatom } from './encoding.js';
+import { indexKey, indexKeyWriters, longValueEntry, rawFromKey, Tag, keyPayload, type Payload, TX_BASE as TX_BASE_ID, type IndexName, type KeyPart, type LongValues, type RawDatom } from './encoding.js';
 import { decodeLogEntry, encodeLogEntry, encodeLogParts, encodeLogRecord, toLogEntry, type LogEntry } from './log.js';
 import { EXACT_KEY_CODEC, KEY_CODEC, KEY_MAX_STRING, type KeyCodec } from './key-codec.js';
 import { KeyListBuilder, PackedIndex, runsFlagIn, type KeyList } from './packed-index.js';
@@ -193,7 +193,6 @@ export class Store {
   private readonly log: Database<any, number>;
   /** Long values (see keyPayload in encoding.ts) by their SHA-256: strings, or WTF-8 bytes. */
   private readonly values: Database<string | Buffer, string>;
-  private readonly withdrawValues: () => void;
   private readonly current: Record<IndexName, PackedIndex>;
   private readonly history: Record<IndexName, PackedIndex>;
   readonly readOnly: boolean;
@@ -231,7 +230,6 @@ export class Store {
     this.format = this.meta.get('formatVersion') ?? options.createFormat ?? FORMAT_VERSION;
     this.log = this.env.openDB('log', logDbOptions(this.format));
     this.values = this.env.openDB('values', {});
-    this.withdrawValues = addLongValueSource((hash) => this.values.get(hash));
     const indexDb = (name: string) =>
       new PackedIndex(this.env.openDB<Buffer, any>(name, indexDbOptions(this.format)), this.format >= PACKED_FORMAT, runsFlagIn(this.meta, name), undefined, keyCodecOf(this.format));
     this.current = { eavt: indexDb('eavt'), aevt: indexDb('aevt'), avet: indexDb('avet'), vaet: indexDb('vaet') };
@@ -340,7 +338,6 @@ export class Store {
     this.checkpoints?.stop();
     this.logFile?.close();
     this.logFile = undefined;
-    this.withdrawValues();
     // a read transaction left open would outlive its environment
     for (const snapshot of [...this.snapshots]) snapshot.end();
     // lmdb-js closes the environment within this call, as our writes are all synchronous. A
@@ -887,6 +884,12 @@ export class Store {
     for (const { key, value } of this.meta.getRange({ start: 'count:', end: 'count;' })) counts.set(Number(String(key).slice(6)), value);
     return counts;
   }
+
+  /** A long value by its SHA-256, from this store's values table (where its index keys' markers lead). */
+  readonly longValue: LongValues = (hash) => {
+    this.assertOpen();
+    return this.values.get(hash);
+  };
 
   /** The values table: long values by their SHA-256. */
   *longValues(): Generator<{ hash: string; value: string | Buffer }> {

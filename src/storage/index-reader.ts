@@ -93,21 +93,22 @@ export class IndexReader implements DatomSource {
    * the basis live in the history keys: when nothing was committed after it (the common "now"
    * case) and there is no since, the current keys alone are the answer.
    */
-  private *read<T>(
+  private read<T>(
     index: IndexName,
     from: KeyPart[],
     to: KeyPart[] | undefined,
     at: ReadAt,
     snapshot: ReadSnapshot | undefined,
     make: (k: KeyPart[], tx: number, added: boolean) => T,
-  ): Generator<T> {
+  ): Iterable<T> {
     const needHistory = at.history || (at.lastT ?? this.store.lastT(snapshot)) > at.basisT;
+    if (!needHistory && at.sinceT === null) return this.current(index, from, to, snapshot, make);
+    return this.merged(index, from, to, at, needHistory, snapshot, make);
+  }
+
+  private *current<T>(index: IndexName, from: KeyPart[], to: KeyPart[] | undefined, snapshot: ReadSnapshot | undefined, make: (k: KeyPart[], tx: number, added: boolean) => T): Generator<T> {
     const txSlot = KEY_SLOTS[index].tx;
-    if (!needHistory && at.sinceT === null) {
-      for (const k of this.store.keys('current', index, from, to, snapshot)) yield make(k, k[txSlot] as number, true);
-      return;
-    }
-    yield* this.merged(index, from, to, at, needHistory, snapshot, make);
+    for (const k of this.store.keys('current', index, from, to, snapshot)) yield make(k, k[txSlot] as number, true);
   }
 
   /**

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { LOG_FILE, syncDirectoryOf } from './log-file.js';
-import { DATA_FILE } from './store.js';
+import { DATA_FILE } from './store-format.js';
 
 /** Remove the database at `dir`, its directory and all in it (a side or scratch database no process has open). */
 export function removeDatabaseFiles(dir: string): void {

@@ -5,50 +5,23 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { open as openLmdb, type Database, type RootDatabase } from 'lmdb';
-import { FactlogError } from '../../query-lang/errors.js';
-import { indexKey, indexKeyWriters, longValueEntry, rawFromKey, Tag, keyPayload, type Payload, TX_BASE as TX_BASE_ID, type IndexName, type KeyPart, type LongValues, type RawDatom } from './encoding.js';
+import { indexKey, longValueEntry, rawFromKey, Tag, TX_BASE as TX_BASE_ID, type IndexName, type KeyPart, type LongValues, type RawDatom } from './encoding.js';
 import { decodeLogEntry, encodeLogEntry, encodeLogParts, encodeLogRecord, toLogEntry, type LogEntry } from './log.js';
-import { EXACT_KEY_CODEC, KEY_CODEC, KEY_MAX_STRING, type KeyCodec } from './key-codec.js';
-import { KeyListBuilder, PackedIndex, runsFlagIn, type KeyList } from './packed-index.js';
-import { EnvironmentGateError, isGateTicket, joinEnvironmentGate, throughEnvironmentGate } from './env-gate.js';
+import type { KeyCodec } from './key-codec.js';
+import { PackedIndex, runsFlagIn } from './packed-index.js';
+import { EnvironmentGateError, joinEnvironmentGate, throughEnvironmentGate } from './env-gate.js';
 import { LOG_FILE, LOG_FILE_START, LogFile, recordChecksum, type LogRecord, type ReadRecord } from './log-file.js';
-import { findMarks, isUnsyncedMark, removeMarks, UnsyncedMark } from './unsynced-marks.js';
+import { UnsyncedMark } from './unsynced-marks.js';
 import { Checkpoints } from './checkpoints.js';
-import { dataFileProblem } from './file-check.js';
+import { BINARY_LOG_FORMAT, CHECKSUMMED_LOG_FORMAT, DATA_FILE, DB_NAMES, EXACT_VALUES_FORMAT, environmentOptions, FORMAT_VERSION, INDEXES, indexDbOptions, keyCodecOf, LOG_CHECKSUM, logDbOptions, PACKED_FORMAT, StorageError, type StoreOptions } from './store-format.js';
+import { keyListOf, keyOrders, SORT_THRESHOLD } from './key-order.js';
+import { prepareDirectory } from './store-recovery.js';
+import { HeldSnapshot, rangeOf, readInSnapshot, type LmdbReadTxn } from './store-reads.js';
+
+export { DATA_FILE, environmentOptions, FORMAT_VERSION, INDEXES, indexDbOptions, KEY_MAX, keyCodecOf, LOG_DB_OPTIONS, logDbOptions, StorageError, type StoreOptions } from './store-format.js';
 import { IndexReader, type ReadSnapshot } from './index-reader.js';
 
 export type { ReadSnapshot } from './index-reader.js';
-
-/**
- * 5: every value exactly: key strings in CESU-8 (UTF-16 order, lone surrogates kept), -0 kept
- * (key-codec.ts); log records and long values hold lone surrogates (WTF-8); each record of
- * LMDB's log table carries a CRC-32 of its t and bytes (checked on every read).
- * 4: an index entry may hold a packed run of keys (packed-index.ts).
- * 3: log records in factlog's own bytes (log.ts). 2: index keys in factlog's own byte form
- * (key-codec.ts). 1: index keys in lmdb-js's default encoding (ordered-binary). Older formats are
- * still read and written, so databases made before keep working, with older factlogs too.
- */
-export const FORMAT_VERSION = 5;
-/** The first format whose index keys use key-codec.ts. */
-const COMPACT_KEYS_FORMAT = 2;
-/** The first format whose log records use encodeLogRecord. */
-const BINARY_LOG_FORMAT = 3;
-/** The first format whose index entries may be runs of keys. */
-const PACKED_FORMAT = 4;
-/** The first format that stores every value exactly (EXACT_KEY_CODEC). */
-const EXACT_VALUES_FORMAT = 5;
-/** The first format whose log table values are a CRC-32 then the record's bytes (raw, not msgpack). */
-const CHECKSUMMED_LOG_FORMAT = 5;
-/** The CRC-32 before each log record of a checksummed log table. */
-const LOG_CHECKSUM = 4;
-export const DATA_FILE = 'factlog.mdb';
-export const INDEXES: IndexName[] = ['eavt', 'aevt', 'avet', 'vaet'];
-const DB_NAMES = ['meta', 'log', 'values', ...INDEXES, ...INDEXES.map((i) => `${i}.history`)];
-
-/** Sorts after any key element we store; closes a prefix range. */
-export const KEY_MAX = KEY_MAX_STRING;
-
-export class StorageError extends FactlogError {}
 
 /**
  * Stores not closed yet. At exit they are closed through the gate (env-gate.ts); lmdb-js would
@@ -72,106 +45,12 @@ function closeAtExitNow(store: Store): void {
   }
 }
 
-/** The LMDB environment a store opens (also what bench/raw-writes.ts measures against). */
-export function environmentOptions(file: string, options: Omit<StoreOptions, 'path'>) {
-  return {
-    path: file,
-    maxDbs: 16,
-    mapSize: options.mapSize ?? 64 * 1024 ** 3,
-    // a commit is durable by its records in the log file (log-file.ts); LMDB's own file is
-    // flushed by a checkpoint (checkpoints.ts), or rebuilt from the log file after an OS crash
-    noSync: true,
-    overlappingSync: false,
-    readOnly: options.readOnly ?? false,
-  };
-}
-
-export const LOG_DB_OPTIONS = { keyEncoding: 'uint32' } as const;
-
-/** The log table of a store of this format: raw bytes from the checksummed format on, msgpack before. */
-export function logDbOptions(format: number): any {
-  return format >= CHECKSUMMED_LOG_FORMAT ? { ...LOG_DB_OPTIONS, encoding: 'binary' } : LOG_DB_OPTIONS;
-}
-
-/** An index database of a store of this format: keys in its encoding, empty values. */
-export function indexDbOptions(format: number): any {
-  return { encoding: 'binary', ...(format >= COMPACT_KEYS_FORMAT ? { keyEncoder: keyCodecOf(format) } : {}) };
-}
-
-/** The key codec of a format from 2 on. */
-export function keyCodecOf(format: number): KeyCodec {
-  return format >= EXACT_VALUES_FORMAT ? EXACT_KEY_CODEC : KEY_CODEC;
-}
-
-export interface StoreOptions {
-  path: string;
-  /** Create the database when the directory is missing or empty (default true). */
-  create?: boolean;
-  readOnly?: boolean;
-  /** Initial LMDB map size in bytes; lmdb-js grows the map as the data grows. */
-  mapSize?: number;
-  /**
-   * Never flush (tests and fixtures only): a resolved transact survives the process dying, but an
-   * OS crash may lose any of them (the indexes are then rebuilt from what the log file kept).
-   */
-  noSync?: boolean;
-  /**
-   * What a resolved transact survives. 'os' (the default): each commit's log records are
-   * fdatasynced to the log file before it resolves, so it survives a power loss or OS crash.
-   * LMDB's own file is flushed in the background, once commits pause.
-   * 'process': the log file is written (the OS page cache) but flushed only in the background,
-   * so a resolved transact survives the process being killed (SIGKILL, a crash); on power loss
-   * or a kernel crash the last second of them may be lost, never half-applied.
-   */
-  durability?: 'os' | 'process';
-  /** Create a new database in this older format (to test that older databases keep working). */
-  createFormat?: number;
-}
-
 /** A write waiting for the next group commit. */
 interface QueuedWrite {
   write: () => unknown;
   resolve: (value: unknown) => void;
   reject: (reason: unknown) => void;
 }
-
-/** What lmdb-js's useReadTransaction gives: a read transaction, given back by done(). */
-interface LmdbReadTxn {
-  done(): void;
-}
-
-class HeldSnapshot implements ReadSnapshot {
-  private txn?: LmdbReadTxn;
-
-  constructor(
-    private readonly dir: string,
-    txn: LmdbReadTxn,
-    private readonly heldBy: Set<HeldSnapshot>,
-  ) {
-    this.txn = txn;
-    heldBy.add(this);
-  }
-
-  transaction(): unknown {
-    if (!this.txn) throw new StorageError('storage/closed', `the database at ${this.dir} is closed`);
-    return this.txn;
-  }
-
-  /** Gives the read transaction back (once); LMDB may then reuse the pages only it still saw. */
-  end(): void {
-    const txn = this.txn;
-    if (!txn) return;
-    this.txn = undefined;
-    this.heldBy.delete(this);
-    txn.done();
-  }
-}
-
-/**
- * Scans dropped unfinished (never read to their end nor returned) give their read snapshot back
- * when collected: a read transaction held on keeps LMDB from reusing the pages it sees.
- */
-const abandonedScans = new FinalizationRegistry<{ snapshot?: HeldSnapshot }>((held) => held.snapshot?.end());
 
 /** A retraction to store: the datom as it was asserted (tx = asserting tx) and the retracting tx. */
 export interface Retraction {
@@ -242,38 +121,7 @@ export class Store {
   }
 
   static open(options: StoreOptions): { store: Store; created: boolean } {
-    const dir = path.resolve(options.path);
-    const exists = fs.existsSync(dir);
-    if (exists && !fs.statSync(dir).isDirectory()) {
-      throw new StorageError('storage/not-a-database', `${dir} is a file, not a factlog database directory`);
-    }
-    const dataFile = path.join(dir, DATA_FILE);
-    const hasLogFile = fs.existsSync(path.join(dir, LOG_FILE));
-    // in the gate: of two processes opening after a reboot, only the first sets LMDB's file aside
-    const marks = exists
-      ? throughEnvironmentGate(dir, () => {
-          const found = findMarks(dir);
-          if (found.earlierBoot.length > 0 && hasLogFile) setAsideTornData(dir, options.readOnly ?? false, found.earlierBoot);
-          return found;
-        })
-      : { earlierBoot: [], deadProcesses: [] };
-    const hasData = fs.existsSync(dataFile);
-    if (!hasData && hasLogFile && options.readOnly) {
-      throw new StorageError('storage/needs-recovery', `${dir} has a log file but no indexes: open it for writing once to rebuild them`);
-    }
-    if (!hasData && hasLogFile) assertLogFileReplayable(dir);
-    if (!hasData && !hasLogFile) {
-      const empty = !exists || fs.readdirSync(dir).every((name) => isGateTicket(name) || isUnsyncedMark(name));
-      if (!empty) {
-        throw new StorageError('storage/not-a-database', `${dir} is not a factlog database (no ${DATA_FILE} in it)`);
-      }
-      if (options.create === false || options.readOnly) {
-        throw new StorageError('storage/no-database', `no factlog database at ${dir}`);
-      }
-      fs.mkdirSync(dir, { recursive: true });
-    }
-    const problem = hasData ? dataFileProblem(dataFile, options.readOnly ?? false, DB_NAMES) : undefined;
-    if (problem) throw new StorageError(problem.code, problem.message);
+    const { dir, dataFile, hasData, marks } = prepareDirectory(options);
     const leaveGate = joinEnvironmentGate(dir);
     let store: Store;
     try {
@@ -710,22 +558,7 @@ export class Store {
   snapshotted<T>(read: (snapshot: ReadSnapshot | undefined) => Iterable<T>): Iterator<T> & Iterable<T> {
     this.assertOpen();
     if ((this.env as unknown as { env: { writeTxn?: unknown } }).env.writeTxn) return read(undefined)[Symbol.iterator]() as Iterator<T> & Iterable<T>;
-    const held: { snapshot?: HeldSnapshot } = {};
-    const steps = this.readInSnapshot(held, read);
-    abandonedScans.register(steps, held, held);
-    return steps;
-  }
-
-  private *readInSnapshot<T>(held: { snapshot?: HeldSnapshot }, read: (snapshot: ReadSnapshot) => Iterable<T>): Generator<T> {
-    this.assertOpen();
-    const snapshot = new HeldSnapshot(this.dir, this.env.useReadTransaction() as unknown as LmdbReadTxn, this.snapshots);
-    held.snapshot = snapshot;
-    try {
-      yield* read(snapshot);
-    } finally {
-      snapshot.end();
-      abandonedScans.unregister(held);
-    }
+    return readInSnapshot(this.dir, () => this.env.useReadTransaction() as unknown as LmdbReadTxn, this.snapshots, () => this.assertOpen(), read);
   }
 
   /** Read snapshots held by scans not finished yet: ended before the environment closes. */
@@ -946,120 +779,10 @@ function commitFailure(err: unknown): unknown {
   return new StorageError('storage/write-failed', `the commit could not be written (disk full or I/O error); nothing of it was applied`);
 }
 
-/**
- * An earlier boot left marks: LMDB's file may be torn, so it is moved aside (kept, for a person
- * to look at) and the connection rebuilds the indexes from the log file.
- */
-function setAsideTornData(dir: string, readOnly: boolean, marks: string[]): void {
-  if (readOnly) {
-    throw new StorageError('storage/needs-recovery', `${dir} was being written when the machine stopped: open it for writing once to rebuild its indexes from the log file`);
-  }
-  assertLogFileReplayable(dir);
-  const dataFile = path.join(dir, DATA_FILE);
-  if (fs.existsSync(dataFile)) fs.renameSync(dataFile, `${dataFile}.torn`);
-  fs.rmSync(`${dataFile}-lock`, { force: true });
-  removeMarks(marks);
-}
-
 /** A log table value of the checksummed format: the CRC-32 of t and the record, then the record. */
 function checksummed(t: number, record: Uint8Array): Buffer {
   const value = Buffer.allocUnsafe(LOG_CHECKSUM + record.length);
   value.writeUInt32LE(recordChecksum(t, record), 0);
   value.set(record, LOG_CHECKSUM);
   return value;
-}
-
-/**
- * Before rebuilding the indexes from the log file alone: every record reads back, up to a torn
- * tail (LogFile.read throws storage/log-damaged on damage), so a damaged file changes nothing.
- */
-function assertLogFileReplayable(dir: string): void {
-  const logFile = LogFile.open(path.join(dir, LOG_FILE));
-  try {
-    logFile.validEnd(LOG_FILE_START, 0);
-  } finally {
-    logFile.close();
-  }
-}
-
-/** Below this many datoms a transaction's keys are put as they come. */
-const SORT_THRESHOLD = 64;
-
-/**
- * Datoms in (close to) each index's key order: only a hint for faster puts, so strings compared
- * by UTF-16 units instead of UTF-8 bytes, or payloads of mixed types, do no harm.
- */
-const cmp = (p: KeyPart, q: KeyPart): number => (p === q ? 0 : p < q ? -1 : p > q ? 1 : 0);
-/** EAVT's order; AEVT's and AVET's follow from it by attribute (keyOrders). */
-const EAVT_ORDER = (x: RawDatom, y: RawDatom): number => x.e - y.e || x.a - y.a || x.tag - y.tag || cmp(x.payload, y.payload);
-/** AVET's order within one attribute. */
-const VALUE_ORDER = (x: RawDatom, y: RawDatom): number => x.tag - y.tag || cmp(x.payload, y.payload) || x.e - y.e;
-const VAET_ORDER = (x: RawDatom, y: RawDatom): number => (x.payload as number) - (y.payload as number) || x.a - y.a || x.e - y.e;
-
-/**
- * Each index's datoms in (close to) its key order, as runs to put one after the other. One EAVT
- * sort (skipped when the tx data already came in that order, as bulk loads do), then a stable
- * split by attribute gives AEVT's order, and grouping each attribute's run by value AVET's:
- * sorts of one attribute's values instead of three sorts of all the datoms.
- */
-function keyOrders(asserted: RawDatom[]): Record<IndexName, RawDatom[][]> {
-  const eavt = sortedBy(asserted, EAVT_ORDER);
-  const byAttr = new Map<number, RawDatom[]>();
-  for (const d of eavt) {
-    const run = byAttr.get(d.a);
-    if (run) run.push(d);
-    else byAttr.set(d.a, [d]);
-  }
-  const aevt = [...byAttr.keys()].sort((x, y) => x - y).map((a) => byAttr.get(a)!);
-  return {
-    eavt: [eavt],
-    aevt,
-    avet: aevt.flatMap(inValueOrder),
-    vaet: [asserted.filter((d) => d.tag === Tag.Ref).sort(VAET_ORDER)],
-  };
-}
-
-/**
- * One attribute's datoms, in entity order, in AVET's order: as groups of one value each (the
- * entity order kept within a group), the groups sorted by value. An attribute has mostly far
- * fewer values than datoms, so this sorts its distinct values instead of all of them.
- */
-function inValueOrder(run: RawDatom[]): RawDatom[][] {
-  const tag = run[0]!.tag;
-  const groups = new Map<Payload, RawDatom[]>();
-  for (const d of run) {
-    if (d.tag !== tag) return [sortedBy(run, VALUE_ORDER)];
-    const group = groups.get(d.payload);
-    if (group) group.push(d);
-    else groups.set(d.payload, [d]);
-  }
-  return [...groups.keys()].sort(cmp).map((v) => groups.get(v)!);
-}
-
-const KEY_WRITERS = { legacy: indexKeyWriters(KEY_CODEC), exact: indexKeyWriters(EXACT_KEY_CODEC) };
-
-/** The keys in `index` of runs of datoms, one after the other, in byte form (in `format`'s codec). */
-function keyListOf(index: IndexName, runs: RawDatom[][], format: number): KeyList {
-  const keys = new KeyListBuilder(runs.reduce((n, run) => n + run.length, 0));
-  const write = KEY_WRITERS[format >= EXACT_VALUES_FORMAT ? 'exact' : 'legacy'][index];
-  for (const datoms of runs) for (const d of datoms) keys.addWritten(write, d);
-  return keys.finish();
-}
-
-/** `datoms` in `order`: itself when already in order, else a sorted copy. */
-function sortedBy(datoms: RawDatom[], order: (x: RawDatom, y: RawDatom) => number): RawDatom[] {
-  for (let i = 1; i < datoms.length; i++) if (order(datoms[i - 1]!, datoms[i]!) > 0) return datoms.slice().sort(order);
-  return datoms;
-}
-
-function rangeOf(prefix: KeyPart[], end?: KeyPart[]) {
-  // long values are found by their markers, whatever form the caller holds them in; -0 is the
-  // same value as 0, whose range holds it (key-codec.ts)
-  prefix = prefix.map(rangePart);
-  if (end) end = end.map(rangePart);
-  return { start: prefix.length ? prefix : undefined, end: end ?? (prefix.length ? [...prefix, KEY_MAX] : undefined) } as any;
-}
-
-function rangePart(p: KeyPart): KeyPart {
-  return p === 0 ? 0 : keyPayload(p);
 }

@@ -1,6 +1,6 @@
 // What a store is on disk: its formats, its files and tables, how LMDB opens them, and its errors.
 import { FactlogError } from '../../query-lang/errors.js';
-import type { IndexName } from './encoding.js';
+import type { IndexName, RawDatom } from './encoding.js';
 import { EXACT_KEY_CODEC, KEY_CODEC, KEY_MAX_STRING, type KeyCodec } from './key-codec.js';
 
 /**
@@ -88,4 +88,17 @@ export interface StoreOptions {
   durability?: 'os' | 'process';
   /** Create a new database in this older format (to test that older databases keep working). */
   createFormat?: number;
+}
+
+/** A retraction to store: the datom as it was asserted (tx = asserting tx) and the retracting tx. */
+export interface Retraction {
+  raw: RawDatom;
+  txRetracted: number;
+  keepHistory: boolean;
+}
+
+export interface Meta {
+  lastT: number;
+  nextEid: number;
+  lastInstant: number;
 }

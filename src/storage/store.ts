@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { open as openLmdb, type Database, type RootDatabase } from 'lmdb';
-import { indexKey, longValueEntry, rawFromKey, Tag, TX_BASE as TX_BASE_ID, type IndexName, type KeyPart, type LongValues, type RawDatom } from './encoding.js';
+import { rawFromKey, TX_BASE as TX_BASE_ID, type IndexName, type KeyPart, type LongValues, type RawDatom } from './encoding.js';
 import { decodeLogEntry, encodeLogEntry, encodeLogParts, encodeLogRecord, toLogEntry, type LogEntry } from './log.js';
 import type { KeyCodec } from './key-codec.js';
 import { PackedIndex, runsFlagIn } from './packed-index.js';
@@ -13,8 +13,10 @@ import { EnvironmentGateError, joinEnvironmentGate, throughEnvironmentGate } fro
 import { LOG_FILE, LOG_FILE_START, LogFile, recordChecksum, type LogRecord, type ReadRecord } from './log-file.js';
 import { UnsyncedMark } from './unsynced-marks.js';
 import { Checkpoints } from './checkpoints.js';
-import { BINARY_LOG_FORMAT, CHECKSUMMED_LOG_FORMAT, DATA_FILE, DB_NAMES, EXACT_VALUES_FORMAT, environmentOptions, FORMAT_VERSION, INDEXES, indexDbOptions, keyCodecOf, LOG_CHECKSUM, logDbOptions, PACKED_FORMAT, StorageError, type StoreOptions } from './store-format.js';
-import { keyListOf, keyOrders, SORT_THRESHOLD } from './key-order.js';
+import { BINARY_LOG_FORMAT, CHECKSUMMED_LOG_FORMAT, DATA_FILE, DB_NAMES, EXACT_VALUES_FORMAT, environmentOptions, FORMAT_VERSION, INDEXES, indexDbOptions, keyCodecOf, LOG_CHECKSUM, logDbOptions, PACKED_FORMAT, StorageError, type Meta, type Retraction, type StoreOptions } from './store-format.js';
+
+export type { Meta, Retraction } from './store-format.js';
+import { IndexWrites } from './index-writes.js';
 import { prepareDirectory } from './store-recovery.js';
 import { HeldSnapshot, rangeOf, readInSnapshot, type LmdbReadTxn } from './store-reads.js';
 
@@ -52,19 +54,6 @@ interface QueuedWrite {
   reject: (reason: unknown) => void;
 }
 
-/** A retraction to store: the datom as it was asserted (tx = asserting tx) and the retracting tx. */
-export interface Retraction {
-  raw: RawDatom;
-  txRetracted: number;
-  keepHistory: boolean;
-}
-
-export interface Meta {
-  lastT: number;
-  nextEid: number;
-  lastInstant: number;
-}
-
 export class Store {
   readonly dir: string;
   private readonly env: RootDatabase;
@@ -74,6 +63,8 @@ export class Store {
   private readonly values: Database<string | Buffer, string>;
   private readonly current: Record<IndexName, PackedIndex>;
   private readonly history: Record<IndexName, PackedIndex>;
+  /** Index maintenance: a transaction's datoms into the indexes, values and counts. */
+  private readonly indexWrites: IndexWrites;
   readonly readOnly: boolean;
   /** Datoms out of the indexes, as of a basis, since a t, with history or not: the one read seam. */
   readonly reader: IndexReader = new IndexReader(this);
@@ -118,6 +109,7 @@ export class Store {
       avet: indexDb(`avet.history`),
       vaet: indexDb(`vaet.history`),
     };
+    this.indexWrites = new IndexWrites({ current: this.current, history: this.history, meta: this.meta, values: this.values, format: this.format }, (d) => this.findCurrent(d));
   }
 
   static open(options: StoreOptions): { store: Store; created: boolean } {
@@ -454,7 +446,7 @@ export class Store {
   putTransaction(head: { t: number; tx: number; instant: number }, asserted: RawDatom[], retracted: Retraction[], meta: Meta): void {
     const parts = { ...head, retracted: retracted.map((r) => r.raw), asserted };
     this.putLogRecord(head.t, encodeLogParts(parts), () => toLogEntry(parts), true);
-    this.applyDatoms(asserted, retracted);
+    this.indexWrites.applyDatoms(asserted, retracted);
     this.putMeta(meta);
   }
 
@@ -467,68 +459,11 @@ export class Store {
     if (toLogFile) this.pendingRecords.push({ t, bytes: record });
   }
 
-  /** One transaction's datoms into the indexes: retractions first, then assertions; and the per-attribute counts. */
-  private applyDatoms(asserted: RawDatom[], retracted: Retraction[]): void {
-    const counts = new Map<number, number>();
-    const bump = (a: number, n: number) => counts.set(a, (counts.get(a) ?? 0) + n);
-    for (const r of retracted) {
-      this.removeCurrent(r.raw);
-      if (r.keepHistory) this.putHistory(r.raw, r.txRetracted);
-      bump(r.raw.a, -1);
-    }
-    if (asserted.length < SORT_THRESHOLD) {
-      for (const d of asserted) this.putCurrent(d);
-    } else {
-      // Big transactions: each index's keys in (close to) key order, packed into runs from
-      // format 4, else put in order (LMDB then fills pages left to right, about twice as fast).
-      const order = keyOrders(asserted);
-      for (const index of INDEXES) {
-        const table = this.current[index];
-        if (table.packs) table.putMany(keyListOf(index, order[index], this.format));
-        else {
-          const key: KeyPart[] = index === 'vaet' ? [0, 0, 0, 0] : [0, 0, 0, 0, 0];
-          for (const datoms of order[index]) for (const d of datoms) table.put(indexKey(index, d, key));
-        }
-      }
-    }
-    for (const d of asserted) {
-      bump(d.a, 1);
-      this.putLongValue(d);
-    }
-    for (const [a, n] of counts) if (n !== 0) this.meta.putSync(`count:${a}`, this.attrCount(a) + n);
-  }
-
-  private putLongValue(d: RawDatom): void {
-    const entry = longValueEntry(d.payload);
-    if (entry) this.values.putSync(entry[0], entry[1]);
-  }
-
   putMeta(meta: Meta): void {
     if (this.meta.get('formatVersion') === undefined) this.meta.putSync('formatVersion', this.format);
     this.meta.putSync('lastT', meta.lastT);
     this.meta.putSync('nextEid', meta.nextEid);
     this.meta.putSync('lastInstant', meta.lastInstant);
-  }
-
-  private putCurrent(d: RawDatom): void {
-    for (const index of INDEXES) {
-      if (index === 'vaet' && d.tag !== Tag.Ref) continue;
-      this.current[index].put(indexKey(index, d));
-    }
-  }
-
-  private removeCurrent(d: RawDatom): void {
-    for (const index of INDEXES) {
-      if (index === 'vaet' && d.tag !== Tag.Ref) continue;
-      this.current[index].remove(indexKey(index, d));
-    }
-  }
-
-  private putHistory(d: RawDatom, txRetracted: number): void {
-    for (const index of INDEXES) {
-      if (index === 'vaet' && d.tag !== Tag.Ref) continue;
-      this.history[index].put([...indexKey(index, d), txRetracted]);
-    }
   }
 
   // ---------------- reading ----------------
@@ -643,7 +578,7 @@ export class Store {
         this.history[index].clear();
       }
       for (const key of [...this.meta.getKeys()]) if (String(key).startsWith('count:')) this.meta.removeSync(key);
-      for (const entry of this.logRange()) this.indexLogEntry(entry, keepHistory);
+      for (const entry of this.logRange()) this.indexWrites.indexLogEntry(entry, keepHistory);
     });
   }
 
@@ -662,7 +597,7 @@ export class Store {
         throw new StorageError('storage/log-gap', `log entry t=${entry.t} does not follow t=${meta.lastT}`);
       }
       this.putLogEntry(entry, toLogFile);
-      this.indexLogEntry(entry, keepHistory);
+      this.indexWrites.indexLogEntry(entry, keepHistory);
       let nextEid = meta.nextEid;
       for (const d of entry.datoms) if (d.e < TX_BASE_ID && d.e >= nextEid) nextEid = d.e + 1;
       meta = { lastT: entry.t, nextEid, lastInstant: entry.instant };
@@ -674,24 +609,6 @@ export class Store {
   private putLogEntry(entry: LogEntry, toLogFile: boolean): void {
     if (this.format < BINARY_LOG_FORMAT && !toLogFile) this.log.putSync(entry.t, encodeLogEntry(entry));
     else this.putLogRecord(entry.t, encodeLogRecord(entry), () => entry, toLogFile);
-  }
-
-  /**
-   * Apply one log entry's datoms to the indexes and per-attribute counts. A retraction ends the
-   * current datom it names (found for the tx that asserted it); one naming none is skipped.
-   */
-  private indexLogEntry(entry: LogEntry, keepHistory: (a: number, entry: LogEntry) => boolean): void {
-    const asserted: RawDatom[] = [];
-    const retracted: Retraction[] = [];
-    for (const d of entry.datoms) {
-      const raw: RawDatom = { e: d.e, a: d.a, tag: d.tag, payload: d.payload, tx: entry.tx };
-      if (d.added) asserted.push(raw);
-      else {
-        const current = this.findCurrent(raw);
-        if (current) retracted.push({ raw: current, txRetracted: entry.tx, keepHistory: keepHistory(d.a, entry) });
-      }
-    }
-    this.applyDatoms(asserted, retracted);
   }
 
   /** A consistent copy of the whole database (taken from one read snapshot) into an empty directory. */

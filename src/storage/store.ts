@@ -17,6 +17,7 @@ import { BINARY_LOG_FORMAT, CHECKSUMMED_LOG_FORMAT, DATA_FILE, DB_NAMES, EXACT_V
 
 export type { Meta, Retraction } from './store-format.js';
 import { IndexWrites } from './index-writes.js';
+import { GroupCommit } from './group-commit.js';
 import { prepareDirectory } from './store-recovery.js';
 import { HeldSnapshot, rangeOf, readInSnapshot, type LmdbReadTxn } from './store-reads.js';
 
@@ -47,13 +48,6 @@ function closeAtExitNow(store: Store): void {
   }
 }
 
-/** A write waiting for the next group commit. */
-interface QueuedWrite {
-  write: () => unknown;
-  resolve: (value: unknown) => void;
-  reject: (reason: unknown) => void;
-}
-
 export class Store {
   readonly dir: string;
   private readonly env: RootDatabase;
@@ -65,6 +59,8 @@ export class Store {
   private readonly history: Record<IndexName, PackedIndex>;
   /** Index maintenance: a transaction's datoms into the indexes, values and counts. */
   private readonly indexWrites: IndexWrites;
+  /** The queue of writes, committed in groups. */
+  private readonly groupCommit: GroupCommit;
   readonly readOnly: boolean;
   /** Datoms out of the indexes, as of a basis, since a t, with history or not: the one read seam. */
   readonly reader: IndexReader = new IndexReader(this);
@@ -109,6 +105,17 @@ export class Store {
       avet: indexDb(`avet.history`),
       vaet: indexDb(`vaet.history`),
     };
+    this.groupCommit = new GroupCommit({
+      dir,
+      env: this.env,
+      meta: this.meta,
+      flushEachCommit: this.flushEachCommit,
+      pendingRecords: this.pendingRecords,
+      tables: () => this.tables(),
+      checkpoints: () => this.checkpoints!,
+      logFile: () => this.logFile!,
+      logFileEnd: () => this.logFileEnd(),
+    });
     this.indexWrites = new IndexWrites({ current: this.current, history: this.history, meta: this.meta, values: this.values, format: this.format }, (d) => this.findCurrent(d));
   }
 
@@ -376,70 +383,12 @@ export class Store {
    */
   writeTransaction<T>(write: () => T): Promise<T> {
     if (this.readOnly) return Promise.reject(new StorageError('storage/read-only', `${this.dir} is open read-only`));
-    return new Promise<T>((resolve, reject) => {
-      this.queuedWrites.push({ write, resolve: resolve as (value: unknown) => void, reject });
-      if (this.queuedWrites.length === 1) setImmediate(() => this.commitQueuedWrites());
-    });
+    return this.groupCommit.enqueue(write);
   }
 
-  private readonly queuedWrites: QueuedWrite[] = [];
   /** LMDB commits made by this process (each one flush): fewer than writes when they were grouped. */
-  commitCount = 0;
-
-  /**
-   * One synchronous LMDB commit for every queued write. Their log records go to the log file in
-   * one append (and, for 'os' durability, one fdatasync) inside the LMDB transaction, so under
-   * LMDB's write lock and before LMDB commits: what LMDB holds, the log file holds.
-   */
-  private commitQueuedWrites(): void {
-    const batch = this.queuedWrites.splice(0);
-    const outcomes: { ok: boolean; value: unknown }[] = [];
-    let appended: { start: number; end: number } | undefined;
-    const commit = () =>
-      this.env.transactionSync(() => {
-        this.checkpoints!.beforeCommit();
-        for (const table of this.tables()) table.beginWrite();
-        for (const queued of batch) {
-          const recordsBefore = this.pendingRecords.length;
-          try {
-            let value: unknown;
-            this.env.childTransaction(() => {
-              value = queued.write();
-            });
-            outcomes.push({ ok: true, value });
-          } catch (err) {
-            this.pendingRecords.length = recordsBefore;
-            outcomes.push({ ok: false, value: err });
-          }
-        }
-        if (this.pendingRecords.length > 0) {
-          appended = this.logFile!.append(this.pendingRecords, this.flushEachCommit, this.logFileEnd());
-          this.meta.putSync('logFileEnd', appended.end);
-        }
-      });
-    // LMDB did not commit: neither may the log file keep the records. They are zeroed in the same
-    // pass of the gate: LMDB's lock is free once its commit failed, but another process's commit
-    // must pass the gate too, so it cannot append where they were before they are gone
-    const commitOrUndo = () => {
-      try {
-        commit();
-      } catch (err) {
-        if (appended) this.logFile!.undo(appended.start, appended.end);
-        throw err;
-      }
-    };
-    try {
-      throughEnvironmentGate(this.dir, commitOrUndo);
-    } catch (err) {
-      const failure = commitFailure(err);
-      for (const queued of batch) queued.reject(failure);
-      return;
-    } finally {
-      this.pendingRecords.length = 0;
-    }
-    this.commitCount++;
-    this.checkpoints!.committed();
-    batch.forEach((queued, i) => (outcomes[i]!.ok ? queued.resolve(outcomes[i]!.value) : queued.reject(outcomes[i]!.value)));
+  get commitCount(): number {
+    return this.groupCommit.commitCount;
   }
 
   /** Inside a write transaction: append a log entry and apply it to the indexes. */
@@ -683,17 +632,6 @@ export class Store {
   refresh(): void {
     this.env.resetReadTxn();
   }
-}
-
-/**
- * A failed LMDB commit (disk full, I/O error) carries its cause in a `commitError` promise that
- * would otherwise be an unhandled rejection and end the process; errors of our own pass through.
- */
-function commitFailure(err: unknown): unknown {
-  const commitError = (err as { commitError?: Promise<unknown> } | null)?.commitError;
-  if (!commitError || typeof commitError.catch !== 'function') return err;
-  commitError.catch(() => undefined);
-  return new StorageError('storage/write-failed', `the commit could not be written (disk full or I/O error); nothing of it was applied`);
 }
 
 /** A log table value of the checksummed format: the CRC-32 of t and the record, then the record. */

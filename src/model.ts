@@ -15,6 +15,9 @@ export interface Datom {
   readonly added: boolean;
 }
 
+/** A datom handed over as its parts, without a Datom object (the query engine's fast path). */
+export type DatomVisitor = (e: number, a: number, v: unknown, tx: number, added: boolean) => void;
+
 export type ValueType =
   | 'string'
   | 'long'

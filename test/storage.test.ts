@@ -183,6 +183,35 @@ describe('long values', () => {
   });
 });
 
+describe('long values of two open databases', () => {
+  it('are read from the database that holds their keys: one missing from its values table is an error there, never another database\'s', async () => {
+    const long = 'shared '.repeat(400);
+    const schema = '[{:db/ident :doc/body :db/valueType :db.type/string :db/cardinality :db.cardinality/one}]';
+    const damagedDir = path.join(tempDir(), 'damaged');
+    let damaged = await open({ path: damagedDir });
+    await damaged.transact(schema);
+    await damaged.transact([{ 'doc/body': long }]);
+    await damaged.close();
+    // take the value out of its values table (as damage would): the index keys keep its marker
+    const env = openLmdb({ path: path.join(damagedDir, DATA_FILE), maxDbs: 16 });
+    const values = env.openDB('values', {});
+    for (const key of [...values.getKeys()]) values.removeSync(key);
+    await env.close();
+    const other = await open({ path: path.join(tempDir(), 'other') });
+    try {
+      await other.transact(schema);
+      await other.transact([{ 'doc/body': long }]);
+      damaged = await open({ path: damagedDir });
+      const bodies = (conn: typeof other) => [...conn.db().datoms('aevt', Keyword.of('doc/body'))].map((d) => d.v);
+      expect(bodies(other)).toEqual([long]);
+      expect(() => bodies(damaged)).toThrow(/missing from the values table/);
+    } finally {
+      await other.close();
+      await damaged.close();
+    }
+  });
+});
+
 describe('format 5: every JS string exactly (issue 25)', () => {
   const strings = ['x\uD800', 'a\uD83D\uDE00', '\uDFFF', 'long\uDC00'.repeat(400), 'ctl\u0001\uD800'];
   const schema = '[{:db/ident :s/v :db/valueType :db.type/string :db/cardinality :db.cardinality/many}]';

@@ -13,7 +13,8 @@ import type { Db } from '../db/db.js';
 import { FIRST_USER_EID } from '../db/schema.js';
 import { TX_BASE } from '../storage/encoding.js';
 import { DATA_FILE } from '../storage/store.js';
-import { LOG_FILE, syncDirectoryOf, syncFile } from '../storage/log-file.js';
+import { LOG_FILE, syncFile } from '../storage/log-file.js';
+import { removeDatabaseFiles, replaceDatabaseFiles } from '../storage/database-files.js';
 import { throughEnvironmentGate, ticketPid } from '../storage/env-gate.js';
 import { isRunning } from '../storage/processes.js';
 import { printEdn } from '../../query-lang/edn/printer.js';
@@ -413,7 +414,7 @@ export async function importIntoEmpty(dir: string, file: string): Promise<{ coun
   const side = `${dir}.import-${process.pid}`;
   const interruption = new Interruption();
   try {
-    fs.rmSync(side, { recursive: true, force: true }); // an earlier process with our pid
+    removeDatabaseFiles(side); // an earlier process with our pid
     const conn = await openSide(side, format);
     let count: number;
     let basisT: number;
@@ -433,7 +434,7 @@ export async function importIntoEmpty(dir: string, file: string): Promise<{ coun
     throw err;
   } finally {
     interruption.dispose();
-    fs.rmSync(side, { recursive: true, force: true });
+    removeDatabaseFiles(side);
   }
 }
 
@@ -471,7 +472,7 @@ function removeLeftSideDirectories(dir: string): void {
   const prefix = `${path.basename(dir)}.import-`;
   for (const name of fs.readdirSync(parent)) {
     const pid = name.startsWith(prefix) ? Number(SIDE_DIRECTORY.exec(name)?.[1]) : NaN;
-    if (name === `${prefix}${pid}` && (pid === process.pid || !isRunning(pid))) fs.rmSync(path.join(parent, name), { recursive: true, force: true });
+    if (name === `${prefix}${pid}` && (pid === process.pid || !isRunning(pid))) removeDatabaseFiles(path.join(parent, name));
   }
 }
 
@@ -498,13 +499,7 @@ function moveIntoPlace(side: string, dir: string, logFileBefore: FileIdentity | 
       throw new CliError('cli/import-busy', `the database at ${dir} was written to while importing; nothing imported`);
     }
     try {
-      fs.rmSync(path.join(dir, LOG_FILE), { force: true });
-      fs.rmSync(path.join(dir, `${DATA_FILE}-lock`), { force: true });
-      syncDirectoryOf(path.join(dir, LOG_FILE));
-      fs.renameSync(path.join(side, DATA_FILE), path.join(dir, DATA_FILE));
-      syncDirectoryOf(path.join(dir, DATA_FILE));
-      fs.renameSync(path.join(side, LOG_FILE), path.join(dir, LOG_FILE));
-      syncDirectoryOf(path.join(dir, LOG_FILE));
+      replaceDatabaseFiles(side, dir);
     } catch (err) {
       // every step leaves a database that opens, at t 0 or complete: which one, only opening it tells
       throw new CliError('cli/import-move', `moving the imported files into ${dir} failed (${formatError(err)}); the database there is either as it was (t 0) or complete: \`factlog stats\` tells which`);

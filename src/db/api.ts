@@ -1,8 +1,8 @@
 // The read API of an immutable database value. src/query, src/pull, src/cli build only on this.
 import type { Keyword } from '../../query-lang/edn/types.js';
 
-export type { Datom, IndexName, Value, ValueType } from '../model.js';
-import type { Datom, IndexName, ValueType } from '../model.js';
+export type { Datom, DatomVisitor, IndexName, Value, ValueType } from '../model.js';
+import type { Datom, DatomVisitor, IndexName, ValueType } from '../model.js';
 
 export interface AttrInfo {
   readonly id: number;
@@ -49,10 +49,17 @@ export interface DbStats {
   attrs: Record<string, { count: number }>;
 }
 
-/** A datom handed over as its parts, without a Datom object (the query engine's fast path). */
-export type DatomVisitor = (e: number, a: number, v: unknown, tx: number, added: boolean) => void;
 /** Where a visit's datoms came from: an attribute column held in memory, or the index (LMDB). */
 export type Served = 'column' | 'index';
+
+/** One attribute's datoms grouped by entity, held in memory (see src/db/columns.ts). */
+export interface EntityColumn {
+  readonly es: readonly number[];
+  readonly vs: readonly unknown[];
+  readonly txs: readonly number[];
+  /** Index of entity e's first datom; -1 when none. Its datoms follow while es[i] === e. */
+  slotOf(e: number): number;
+}
 
 /** One transaction of the log, its datoms decoded. */
 export interface LogTx {
@@ -93,6 +100,12 @@ export interface DbView {
   seekDatoms(index: IndexName, ...components: unknown[]): Iterable<Datom>;
   /** AVET datoms of one attribute with start <= v < end (v <= end when endInclusive; null/undefined bound = open). */
   indexRange(attr: AttrRef, start?: unknown, end?: unknown, endInclusive?: boolean): Iterable<Datom>;
+  /** `datoms` as a callback per datom (no Datom objects), not necessarily in index order: the query engine's path. */
+  visitDatoms(index: IndexName, components: unknown[], visit: DatomVisitor): Served;
+  /** `indexRange` as a callback per datom, not necessarily in index order. */
+  visitRange(attr: AttrRef, start: unknown, end: unknown, endInclusive: boolean, visit: DatomVisitor): Served;
+  /** Attribute `attr`'s datoms grouped by entity, when held in memory or when `probes` entity lookups make building them pay; else null. */
+  column(attr: number, probes: number): EntityColumn | null;
   /** Number of datoms `indexRange` would return now (exact, counted natively; for planning). */
   estimateRange(attr: AttrRef, start?: unknown, end?: unknown, endInclusive?: boolean): number;
   /** Datoms of this value in all, and per attribute (as Datomic's db-stats); attributes with none are left out. */

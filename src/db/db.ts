@@ -4,25 +4,9 @@
 import { BigDec, EdnList, Keyword } from '../../query-lang/edn/types.js';
 import { readEdn } from '../../query-lang/edn/reader.js';
 import { FactlogError } from '../../query-lang/errors.js';
-import {
-  decodeValue,
-  isLongMarker,
-  encodeValue,
-  isEncodable,
-  longForm,
-  indexKey,
-  KEY_SLOTS,
-  KeyPart,
-  Payload,
-  RawDatom,
-  Tag,
-  tagInKey,
-  toDatom,
-  tToTx,
-  txToT,
-  TX_BASE,
-} from '../storage/encoding.js';
-import { KEY_MAX, type ReadSnapshot, type Store } from '../storage/store.js';
+import { encodeValue, isEncodable, longForm, KeyPart, Payload, Tag, tToTx, txToT, TX_BASE } from '../storage/encoding.js';
+import { KEY_MAX, type Store } from '../storage/store.js';
+import { compareStored, type ReadAt, type ReadSnapshot, type StoredDatom } from '../storage/index-reader.js';
 import type { AttrInfo, AttrRef, Datom, DatomVisitor, DbStats, DbView, Entity, EntityRef, IndexName, Served, Value } from './api.js';
 import { LazyEntity } from './entity.js';
 import type { AttributeColumn, ColumnCache } from './columns.js';
@@ -341,7 +325,7 @@ export class Db implements DbView {
   }
 
   /**
-   * @internal Every datom of attribute `a` in this value, grouped by entity, when held in memory or when
+   * Every datom of attribute `a` in this value, grouped by entity, when held in memory or when
    * `probes` entity lookups would cost more than building it (Infinity: the whole attribute is read).
    */
   column(a: number, probes: number): AttributeColumn | null {
@@ -350,29 +334,7 @@ export class Db implements DbView {
 
   /** The stored datoms of a plain (not history, not speculative) view, in no particular order. */
   private visitStored(index: IndexName, prefix: KeyPart[], end: KeyPart[] | undefined, visit: DatomVisitor): void {
-    const store = this.ctx.store;
-    // a value fixed by the prefix is decoded once; numbers, strings, booleans and refs are their
-    // own payload; only other types need decoding per datom
-    const vSlot = index === 'avet' ? 1 : index === 'vaet' ? -1 : 2;
-    const fixed = end === undefined && vSlot >= 0 && prefix.length >= vSlot + 2;
-    const fixedV = fixed ? decodeValue(prefix[vSlot] as Tag, prefix[vSlot + 1]) : undefined;
-    const valueOf = (tag: Tag, payload: Payload) =>
-      fixed ? fixedV : tag <= Tag.Number || tag === Tag.Ref || (tag === Tag.String && !isLongMarker(payload)) ? payload : decodeValue(tag, payload);
-    const txMax = tToTx(this.basisT);
-    const txMin = this.sinceT === null ? -1 : tToTx(this.sinceT);
-    if (store.lastT() <= this.basisT && txMin < 0) {
-      store.visitCurrent(index, prefix, end, (e, a, tag, payload, tx) => visit(e, a, valueOf(tag, payload), tx, true));
-      return;
-    }
-    // as of a past t (or since a t): the current datoms asserted in (since, basis], then the
-    // retracted ones that were true at the basis — visited one after the other, not merged
-    store.visitCurrent(index, prefix, end, (e, a, tag, payload, tx) => {
-      if (tx <= txMax && tx > txMin) visit(e, a, valueOf(tag, payload), tx, true);
-    });
-    if (store.lastT() <= this.basisT) return;
-    store.visitHistory(index, prefix, end, (e, a, tag, payload, txAsserted, txRetracted) => {
-      if (visibleVersions(txAsserted, txRetracted, txMin, txMax, false) & ASSERTION) visit(e, a, valueOf(tag, payload), txAsserted, true);
-    });
+    this.ctx.store.reader.visit(index, prefix, end, { basisT: this.basisT, sinceT: this.sinceT, history: false }, visit);
   }
 
   /** @internal AVET/EAVT datoms of one attribute and value — the planner's fast path. */
@@ -504,113 +466,30 @@ export class Db implements DbView {
     const store = this.ctx.store;
     const overlay = this.overlay;
     // stored datoms are seen as of the stored basis; a speculative overlay adds its own on top
-    const storedT = overlay ? overlay.baseT : this.basisT;
-    const txMax = tToTx(storedT);
-    const txMin = this.sinceT === null ? -1 : tToTx(this.sinceT);
-    // Retractions after our basis live in the history index; when nothing was committed after our
-    // basis (the common "now" case) the history index cannot hold anything we must see.
-    const needHistory = this.isHistory || store.lastT(snapshot) > storedT;
-    if (!needHistory && !overlay && this.sinceT === null && onlyTx === undefined) {
-      // the common case, a query of now: one loop, no merging, no filtering
-      yield* store.scanCurrentDatoms(index, prefix, end, snapshot);
-      return;
-    }
-
-    if (!overlay && onlyTx === undefined) {
-      if (this.memory && index === 'eavt' && prefix.length === 1 && end === undefined && (needHistory || txMin >= 0)) {
-        yield* this.memory.pastEntity(prefix[0] as number, () => this.mergedDatoms(snapshot, 'eavt', prefix, undefined, txMin, txMax, needHistory));
-        return;
+    const at: ReadAt = { basisT: overlay ? overlay.baseT : this.basisT, sinceT: this.sinceT, history: this.isHistory };
+    if (!overlay) {
+      if (this.memory && onlyTx === undefined && index === 'eavt' && prefix.length === 1 && end === undefined) {
+        // a past entity is read once and kept (view-memory.ts): its retracted versions cost a read each
+        at.lastT = store.lastT(snapshot);
+        if (this.sinceT !== null || at.lastT > at.basisT) {
+          yield* this.memory.pastEntity(prefix[0] as number, () => store.reader.datoms('eavt', prefix, undefined, at, snapshot));
+          return;
+        }
       }
-      yield* this.mergedDatoms(snapshot, index, prefix, end, txMin, txMax, needHistory);
+      const stored = store.reader.datoms(index, prefix, end, at, snapshot);
+      if (onlyTx === undefined) yield* stored;
+      else for (const d of stored) if (d.tx === onlyTx) yield d;
       return;
     }
-    const current = filterIter(store.scanCurrent(index, prefix, end, snapshot), (raw) => raw.tx <= txMax && raw.tx > txMin);
-    let stored: Iterable<Entry> = mapIter(current, (raw) => ({ raw, added: true, tx: raw.tx, key: indexKey(index, raw) }));
-    if (needHistory) {
-      const past = this.historyEntries(snapshot, index, prefix, end, txMin, txMax);
-      stored = mergeSorted(index, stored, past, store.keyCodec);
-    }
-    if (overlay) {
-      // a history keeps a stored assertion the overlay retracts: both events happened
-      if (!this.isHistory) stored = filterIter(stored, (x) => !(x.added && overlay.retracts(x.raw)));
-      stored = mergeSorted(index, stored, overlay.matching(index, prefix, end, this.isHistory, store.keyCodec), store.keyCodec);
-    }
+    let stored: Iterable<StoredDatom> = store.reader.storedDatoms(index, prefix, end, at, snapshot);
+    // a history keeps a stored assertion the overlay retracts: both events happened
+    if (!this.isHistory) stored = filterIter(stored, (x) => !(x.added && overlay.retracts(x.raw)));
+    stored = mergeSorted(index, stored, overlay.matching(index, prefix, end, this.isHistory, store.keyCodec), store.keyCodec);
+    const txMin = this.sinceT === null ? -1 : tToTx(this.sinceT);
     for (const x of stored) {
       if (onlyTx !== undefined && x.tx !== onlyTx) continue;
       if (x.tx <= txMin) continue; // since: the overlay's transactions too
-      yield toDatom(x.raw, x.added, x.tx);
-    }
-  }
-
-  /**
-   * A past or history view of a stored index in index order: the current keys and the history
-   * keys merged straight from LMDB's key arrays. A history key [.. txAsserted txRetracted] gives,
-   * in a history view, the assertion then the retraction (versions of one fact never overlap, so
-   * nothing of the same fact falls between the two); in a past view, the assertion if the datom
-   * was still true at the basis.
-   */
-  private *mergedDatoms(
-    snapshot: ReadSnapshot | undefined,
-    index: IndexName,
-    prefix: KeyPart[],
-    end: KeyPart[] | undefined,
-    txMin: number,
-    txMax: number,
-    needHistory: boolean,
-  ): Generator<Datom> {
-    const s = KEY_SLOTS[index];
-    const txSlot = s.tx;
-    const store = this.ctx.store;
-    const history = this.isHistory;
-    const cur = store.keys('current', index, prefix, end, snapshot)[Symbol.iterator]();
-    const past = (needHistory ? store.keys('history', index, prefix, end, snapshot) : [])[Symbol.iterator]();
-    let c = cur.next();
-    let h = past.next();
-    const datom = (k: KeyPart[], tx: number, added: boolean): Datom => ({
-      e: k[s.e] as number,
-      a: k[s.a] as number,
-      v: decodeValue(tagInKey(index, k), k[s.payload]) as Value,
-      tx,
-      added,
-    });
-    while (!c.done || !h.done) {
-      let takeCurrent = h.done;
-      if (!c.done && !h.done) {
-        let order = 0;
-        for (let i = 0; i < txSlot && order === 0; i++) order = comparePartOfKey(store.keyCodec, c.value[i]!, h.value[i]!, c.value[i - 1]);
-        takeCurrent = order < 0 || (order === 0 && (c.value[txSlot] as number) < (h.value[txSlot] as number));
-      }
-      if (takeCurrent) {
-        const k = c.value as KeyPart[];
-        const tx = k[txSlot] as number;
-        if (tx <= txMax && tx > txMin) yield datom(k, tx, true);
-        c = cur.next();
-      } else {
-        const k = h.value as KeyPart[];
-        const asserted = k[txSlot] as number;
-        const retracted = k[txSlot + 1] as number;
-        const seen = visibleVersions(asserted, retracted, txMin, txMax, history);
-        if (seen & ASSERTION) yield datom(k, asserted, true);
-        if (seen & RETRACTION) yield datom(k, retracted, false);
-        h = past.next();
-      }
-    }
-  }
-
-  private *historyEntries(
-    snapshot: ReadSnapshot | undefined,
-    index: IndexName,
-    prefix: KeyPart[],
-    end: KeyPart[] | undefined,
-    txMin: number,
-    txMax: number,
-  ): Generator<Entry> {
-    for (const { raw, txRetracted } of this.ctx.store.scanHistory(index, prefix, end, snapshot)) {
-      const seen = visibleVersions(raw.tx, txRetracted, txMin, txMax, this.isHistory);
-      if (seen === 0) continue;
-      const key = indexKey(index, raw);
-      if (seen & ASSERTION) yield { raw, added: true, tx: raw.tx, key };
-      if (seen & RETRACTION) yield { raw, added: false, tx: txRetracted, key };
+      yield store.reader.datomOf(x);
     }
   }
 
@@ -622,20 +501,6 @@ export class Db implements DbView {
     if (this.overlay) parts.push('with');
     return `#factlog/db {${parts.join(', ')}}`;
   }
-}
-
-const ASSERTION = 1;
-const RETRACTION = 2;
-
-/**
- * Which versions of a retracted datom (asserted at txAsserted, retracted at txRetracted) a view
- * over (txMin, txMax] sees: a history view both events in its range; a past view the assertion,
- * if the datom was still true at txMax. A bit set of ASSERTION and RETRACTION.
- */
-function visibleVersions(txAsserted: number, txRetracted: number, txMin: number, txMax: number, history: boolean): number {
-  if (txAsserted > txMax) return 0;
-  if (history) return (txAsserted > txMin ? ASSERTION : 0) | (txRetracted <= txMax && txRetracted > txMin ? RETRACTION : 0);
-  return txAsserted > txMin && txRetracted > txMax ? ASSERTION : 0;
 }
 
 const INDEX_ORDER: Record<IndexName, ('e' | 'a' | 'v' | 't')[]> = {
@@ -653,42 +518,8 @@ function* concatIter<T>(its: Iterable<T>[]): Generator<T> {
   for (const it of its) yield* it;
 }
 
-function* mapIter<T, U>(it: Iterable<T>, f: (x: T) => U): Generator<U> {
-  for (const x of it) yield f(x);
-}
-
-/** A stored or speculative datom on its way out of a scan, with its index key computed once. */
-interface Entry {
-  raw: RawDatom;
-  added: boolean;
-  tx: number;
-  key?: KeyPart[];
-}
-
-/**
- * Two parts of keys that go on after them, in the store's byte order: as comparePart, but -0
- * before 0 where the codec keys them apart (format 5: -0 is 0 followed by a byte below any part),
- * and a payload ordered by the tag `previous` to it (format 6: tuples, keywords).
- */
-function comparePartOfKey(codec: KeyCodec, a: KeyPart, b: KeyPart, previous: KeyPart | undefined): number {
-  const c = codec.comparePartAfter(previous, a, b);
-  if (c !== 0 || a !== 0 || 1 / (a as number) === 1 / (b as number)) return c;
-  return codec.compareKeys([a, 0], [b, 0]);
-}
-
-/** Compare two datoms in the order of `index` (tx, then added, last), as the store's `codec` orders keys. */
-export function compareRaw(index: IndexName, x: Entry, y: Entry, codec: KeyCodec): number {
-  const kx = (x.key ??= indexKey(index, x.raw));
-  const ky = (y.key ??= indexKey(index, y.raw));
-  const n = kx.length - 1; // the tx slot is compared below with the view's tx
-  for (let i = 0; i < n; i++) {
-    const c = comparePartOfKey(codec, kx[i]!, ky[i]!, kx[i - 1]);
-    if (c !== 0) return c;
-  }
-  return x.tx - y.tx || Number(y.added) - Number(x.added);
-}
-
-function* mergeSorted<T extends Entry>(
+/** Two runs of datoms in index order, merged into one (the store's `codec`'s order). */
+function* mergeSorted<T extends StoredDatom>(
   index: IndexName,
   left: Iterable<T>,
   right: Iterable<T>,
@@ -699,7 +530,7 @@ function* mergeSorted<T extends Entry>(
   let l = li.next();
   let r = ri.next();
   while (!l.done && !r.done) {
-    if (compareRaw(index, l.value, r.value, codec) <= 0) {
+    if (compareStored(index, l.value, r.value, codec) <= 0) {
       yield l.value;
       l = li.next();
     } else {

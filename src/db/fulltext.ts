@@ -56,7 +56,8 @@ function* unindexedDocuments(store: Store, schema: Schema, indexed: number, last
  */
 function firstFulltextT(store: Store): number {
   let first = Infinity;
-  for (const raw of store.scanCurrent('aevt', [Attr.fulltext])) if (raw.payload === true) first = Math.min(first, txToT(raw.tx));
+  const now = { basisT: store.lastT(), sinceT: null, history: false };
+  for (const d of store.reader.datoms('aevt', [Attr.fulltext], undefined, now)) if (d.v === true) first = Math.min(first, txToT(d.tx));
   return first;
 }
 

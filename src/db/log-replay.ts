@@ -19,9 +19,10 @@ export function schemaFactsOf(entry: LogEntry) {
 /** The schema in force at the store's last t, read from its current schema datoms. */
 export function schemaOfStore(store: Store): Schema {
   const facts = bootstrapFacts().map(([e, a, v]) => ({ e, a, v, added: true }));
+  const now = { basisT: store.lastT(), sinceT: null, history: false };
   for (let a = Attr.ident; a <= LAST_SCHEMA_ATTR; a++) {
     if (!isSchemaAttr(a)) continue;
-    for (const raw of store.scanCurrent('aevt', [a])) facts.push({ e: raw.e, a, v: decodeValue(raw.tag, raw.payload), added: true });
+    for (const d of store.reader.datoms('aevt', [a], undefined, now)) facts.push({ e: d.e, a, v: d.v, added: true });
   }
   return new Schema().apply(facts);
 }

@@ -9,7 +9,6 @@
 // the base branches run once over them.
 import type { Clause, Rule, RuleCall, Term } from '../../query-lang/datalog/ast.js';
 import { isDb, type QueryContext } from './context.js';
-import { columnOf, visitDatoms } from './access.js';
 import { resolveAttr } from './pattern.js';
 import { project, type Relation, type Row } from './relation.js';
 import { tupleKey } from './values.js';
@@ -155,12 +154,12 @@ function runBody(ctx: QueryContext, clauses: Clause[], seed: Relation, outVars: 
     growing(rows.length, cols.length);
     rows.push(cols.map((c) => (c < 0 ? v : row[c])));
   };
-  const col = columnOf(db, attr, seed.rows.length);
+  const col = db.column(attr, seed.rows.length);
   for (const row of seed.rows) {
     const from = row[fromCol];
     const e = typeof from === 'number' ? from : db.entid(from);
     if (e === null) continue;
-    if (!col) visitDatoms(db, 'eavt', [e, attr], (_e, _a, v) => emit(row, v));
+    if (!col) db.visitDatoms('eavt', [e, attr], (_e, _a, v) => emit(row, v));
     else for (let i = col.slotOf(e); i >= 0 && i < col.es.length && col.es[i] === e; i++) emit(row, col.vs[i]);
   }
   return rows;

@@ -1,12 +1,11 @@
 // Data patterns: resolving constants, choosing the covering index, probing vs scanning, estimating.
 import type { Clause, PatternClause, Term } from '../../query-lang/datalog/ast.js';
-import type { DbView, AttrInfo, IndexName } from '../db/api.js';
+import type { DbView, AttrInfo, DatomVisitor, EntityColumn, IndexName, Served } from '../db/api.js';
 import { Keyword } from '../../query-lang/edn/types.js';
 import type { QueryContext } from './context.js';
 import { isDb } from './context.js';
 import { type Relation, type Row, join } from './relation.js';
 import { valueKey, compareValues, joinKey, tupleKey } from './values.js';
-import { visitDatoms, visitRange, columnOf, type DatomVisitor, type EntityColumn, type Served } from './access.js';
 import { tick, growing } from './budget.js';
 import { queryError } from './errors.js';
 import { printClause } from './print.js';
@@ -169,20 +168,20 @@ function scanComps(db: DbView, comps: Components, range: RangeBounds | null, vis
     out(de, da, dv, dtx, dadded);
   };
   if (e !== undefined) {
-    if (a !== undefined) note(visitDatoms(db, 'eavt', v !== undefined ? [e, a, v] : [e, a], counted));
-    else if (v !== undefined) note(visitDatoms(db, 'eavt', [e], valueFilter(v, counted)));
-    else note(visitDatoms(db, 'eavt', [e], counted));
+    if (a !== undefined) note(db.visitDatoms('eavt', v !== undefined ? [e, a, v] : [e, a], counted));
+    else if (v !== undefined) note(db.visitDatoms('eavt', [e], valueFilter(v, counted)));
+    else note(db.visitDatoms('eavt', [e], counted));
   } else if (a !== undefined) {
-    if (v !== undefined) note(visitDatoms(db, 'avet', [a, v], counted));
+    if (v !== undefined) note(db.visitDatoms('avet', [a, v], counted));
     else if (range) {
       const hi = range.end;
-      note(visitRange(db, a, range.start?.value, hi?.value, hi?.inclusive ?? false, counted));
-    } else note(visitDatoms(db, 'aevt', [a], counted));
+      note(db.visitRange(a, range.start?.value, hi?.value, hi?.inclusive ?? false, counted));
+    } else note(db.visitDatoms('aevt', [a], counted));
   } else if (v !== undefined) {
     // value known, attribute not: refs through VAET, other attributes through AVET per attribute
-    if (typeof v === 'number') note(visitDatoms(db, 'vaet', [v], counted));
-    for (const info of db.attrs()) if (info.valueType !== 'ref') note(visitDatoms(db, 'avet', [info.id, v], counted));
-  } else note(visitDatoms(db, 'eavt', [], counted));
+    if (typeof v === 'number') note(db.visitDatoms('vaet', [v], counted));
+    for (const info of db.attrs()) if (info.valueType !== 'ref') note(db.visitDatoms('avet', [info.id, v], counted));
+  } else note(db.visitDatoms('eavt', [], counted));
   return { read, fromColumn };
 }
 
@@ -285,7 +284,7 @@ const PROBE_COST_OVER_COLUMN = 100;
 /** What one probe costs in datoms of the scan that would replace it. */
 function probeCost(db: DbView, res: Resolved): number {
   const a = res.comps.a;
-  return typeof a === 'number' && columnOf(db, a, 0) !== null ? PROBE_COST_OVER_COLUMN : PROBE_COST;
+  return typeof a === 'number' && db.column(a, 0) !== null ? PROBE_COST_OVER_COLUMN : PROBE_COST;
 }
 
 /** Are the rows of this pattern pairwise distinct? (every component of a datom's identity is kept or fixed) */
@@ -621,7 +620,7 @@ export function evalEntityBatch(ctx: QueryContext, members: PatternClause[], rel
     tick();
     hits.fill(false);
     for (const l of vals) l.length = 0;
-    visitDatoms(db, 'eavt', [e], (_e, a, v) => {
+    db.visitDatoms('eavt', [e], (_e, a, v) => {
       datomsRead++;
       const idx = byAttr.get(a);
       if (!idx) return;
@@ -668,5 +667,5 @@ export function wouldProbe(ctx: QueryContext, c: PatternClause, groups: number):
 function entityColumn(db: DbView, res: Resolved, probes: number): EntityColumn | null {
   const { e, a, tx, added } = res.comps;
   if (a === undefined || e !== undefined || tx !== undefined || added !== undefined) return null;
-  return columnOf(db, a, probes);
+  return db.column(a, probes);
 }

@@ -79,27 +79,17 @@ export function longValueEntry(p: Payload): [string, string | Buffer] | null {
   return [hashOf(p), hasLoneSurrogate(p) ? wtf8(p) : p];
 }
 
-type LongValueSource = (hash: string) => string | Uint8Array | undefined;
-const longValueSources = new Set<LongValueSource>();
+/**
+ * The values table of one store: a long value by its hash (a string, or WTF-8 bytes); undefined
+ * when it holds none. Markers are resolved only through the store whose keys hold them.
+ */
+export type LongValues = (hash: string) => string | Uint8Array | undefined;
 
-/** A store offers its values table for resolving markers; returns the function that withdraws it. */
-export function addLongValueSource(source: LongValueSource): () => void {
-  longValueSources.add(source);
-  return () => longValueSources.delete(source);
-}
-
-function resolveLong(marker: string): string {
+function resolveLong(marker: string, longValues: LongValues | undefined): string {
   const hash = marker.slice(PREFIX_CHARS + 2);
-  for (const source of longValueSources) {
-    let value: string | Uint8Array | undefined;
-    try {
-      value = source(hash);
-    } catch {
-      continue; // a store closing under us: another source may hold the value
-    }
-    if (typeof value === 'string') return value;
-    if (value !== undefined) return decodeExact(value, 0, value.length);
-  }
+  const value = longValues?.(hash);
+  if (typeof value === 'string') return value;
+  if (value !== undefined) return decodeExact(value, 0, value.length);
   throw new TypeError(`long value ${hash} is missing from the values table`);
 }
 
@@ -160,8 +150,9 @@ export function encodeValue(v: Value, valueType: ValueType | null): [Tag, Payloa
   throw new TypeError(`cannot encode value ${String(v)}`);
 }
 
-export function decodeValue(tag: Tag, payload: Payload): Value {
-  if (isLongMarker(payload)) payload = resolveLong(payload as string);
+/** `longValues`: the values table of the store the payload was read from (index keys hold markers of long values). */
+export function decodeValue(tag: Tag, payload: Payload, longValues?: LongValues): Value {
+  if (isLongMarker(payload)) payload = resolveLong(payload as string, longValues);
   switch (tag) {
     case Tag.Ref:
     case Tag.Number:
@@ -287,14 +278,9 @@ export function rawFromKey(index: IndexName, key: KeyPart[]): RawDatom {
   return { e: key[s.e] as number, a: key[s.a] as number, tag: tagInKey(index, key), payload: key[s.payload], tx: key[s.tx] as number };
 }
 
-/** A current datom straight from an index key, without an intermediate RawDatom. */
-export function datomFromKey(index: IndexName, key: KeyPart[]): Datom {
-  const s = KEY_SLOTS[index];
-  return { e: key[s.e] as number, a: key[s.a] as number, v: decodeValue(tagInKey(index, key), key[s.payload]), tx: key[s.tx] as number, added: true };
-}
-
-export function toDatom(raw: RawDatom, added = true, tx = raw.tx): Datom {
-  return { e: raw.e, a: raw.a, v: decodeValue(raw.tag, raw.payload), tx, added };
+/** `longValues` as decodeValue's: needed for datoms read from index keys. */
+export function toDatom(raw: RawDatom, added = true, tx = raw.tx, longValues?: LongValues): Datom {
+  return { e: raw.e, a: raw.a, v: decodeValue(raw.tag, raw.payload, longValues), tx, added };
 }
 
 /** The key of a datom minus its tx: identifies the fact (e, a, v). */

@@ -5,54 +5,28 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { open as openLmdb, type Database, type RootDatabase } from 'lmdb';
-import { FactlogError } from '../../query-lang/errors.js';
-import { addLongValueSource, datomFromKey, indexKey, indexKeyWritersOf, KEY_SLOTS, longValueEntry, rawFromKey, Tag, tagInKey, keyPayload, type Payload, TX_BASE as TX_BASE_ID, type IndexName, type KeyPart, type RawDatom } from './encoding.js';
-import type { Datom } from '../model.js';
+import { rawFromKey, TX_BASE as TX_BASE_ID, type IndexName, type KeyPart, type LongValues, type RawDatom } from './encoding.js';
 import { decodeLogEntry, encodeLogEntry, encodeLogParts, encodeLogRecord, toLogEntry, type LogEntry } from './log.js';
-import { EXACT_KEY_CODEC, KEY_CODEC, KEY_MAX_STRING, type KeyCodec } from './key-codec.js';
-import { VALUE_KEY_CODEC } from './value-keys.js';
-import { KeyListBuilder, PackedIndex, runsFlagIn, type KeyList } from './packed-index.js';
-import { FULLTEXT_DB, FulltextIndex } from './fulltext-index.js';
-import { EnvironmentGateError, isGateTicket, joinEnvironmentGate, openThroughEnvironmentGate, throughEnvironmentGate } from './env-gate.js';
+import type { KeyCodec } from './key-codec.js';
+import { PackedIndex, runsFlagIn } from './packed-index.js';
+import { EnvironmentGateError, joinEnvironmentGate, openThroughEnvironmentGate, throughEnvironmentGate } from './env-gate.js';
+import { FulltextIndex } from './fulltext-index.js';
+import { LogChain } from './log-chain.js';
 import { LOG_FILE, LOG_FILE_START, LogFile, recordChecksum, type LogRecord, type ReadRecord } from './log-file.js';
-import { findMarks, isUnsyncedMark, removeMarks, UnsyncedMark } from './unsynced-marks.js';
+import { UnsyncedMark } from './unsynced-marks.js';
 import { Checkpoints } from './checkpoints.js';
-import { dataFileProblem } from './file-check.js';
-import { CHAIN_DB, LogChain } from './log-chain.js';
+import { BINARY_LOG_FORMAT, CHECKSUMMED_LOG_FORMAT, DATA_FILE, DB_NAMES, EXACT_VALUES_FORMAT, environmentOptions, FORMAT_VERSION, INDEXES, indexDbOptions, keyCodecOf, LOG_CHECKSUM, logDbOptions, PACKED_FORMAT, StorageError, type Meta, type Retraction, type StoreOptions } from './store-format.js';
 
-/**
- * 6: tuples and keywords keyed in the query language's order (value-keys.ts).
- * 5: every value exactly: key strings in CESU-8 (UTF-16 order, lone surrogates kept), -0 kept
- * (key-codec.ts); log records and long values hold lone surrogates (WTF-8); each record of
- * LMDB's log table carries a CRC-32 of its t and bytes (checked on every read).
- * 4: an index entry may hold a packed run of keys (packed-index.ts).
- * 3: log records in factlog's own bytes (log.ts). 2: index keys in factlog's own byte form
- * (key-codec.ts). 1: index keys in lmdb-js's default encoding (ordered-binary). Older formats are
- * still read and written, so databases made before keep working, with older factlogs too.
- */
-export const FORMAT_VERSION = 6;
-/** The first format whose index keys use key-codec.ts. */
-const COMPACT_KEYS_FORMAT = 2;
-/** The first format whose log records use encodeLogRecord. */
-const BINARY_LOG_FORMAT = 3;
-/** The first format whose index entries may be runs of keys. */
-const PACKED_FORMAT = 4;
-/** The first format that stores every value exactly (EXACT_KEY_CODEC). */
-const EXACT_VALUES_FORMAT = 5;
-/** The first format that keys tuples and keywords in the query language's order (value-keys.ts). */
-const VALUE_KEYS_FORMAT = 6;
-/** The first format whose log table values are a CRC-32 then the record's bytes (raw, not msgpack). */
-const CHECKSUMMED_LOG_FORMAT = 5;
-/** The CRC-32 before each log record of a checksummed log table. */
-const LOG_CHECKSUM = 4;
-export const DATA_FILE = 'factlog.mdb';
-export const INDEXES: IndexName[] = ['eavt', 'aevt', 'avet', 'vaet'];
-const DB_NAMES = ['meta', 'log', 'values', CHAIN_DB, ...INDEXES, ...INDEXES.map((i) => `${i}.history`), FULLTEXT_DB];
+export type { Meta, Retraction } from './store-format.js';
+import { IndexWrites } from './index-writes.js';
+import { GroupCommit } from './group-commit.js';
+import { prepareDirectory } from './store-recovery.js';
+import { HeldSnapshot, rangeOf, readInSnapshot, type LmdbReadTxn } from './store-reads.js';
 
-/** Sorts after any key element we store; closes a prefix range. */
-export const KEY_MAX = KEY_MAX_STRING;
+export { DATA_FILE, environmentOptions, FORMAT_VERSION, INDEXES, indexDbOptions, KEY_MAX, keyCodecOf, LOG_DB_OPTIONS, logDbOptions, StorageError, type StoreOptions } from './store-format.js';
+import { IndexReader, type ReadSnapshot } from './index-reader.js';
 
-export class StorageError extends FactlogError {}
+export type { ReadSnapshot } from './index-reader.js';
 
 /**
  * Stores not closed yet. At exit they are closed through the gate (env-gate.ts); lmdb-js would
@@ -76,126 +50,6 @@ function closeAtExitNow(store: Store): void {
   }
 }
 
-/** The LMDB environment a store opens (also what bench/raw-writes.ts measures against). */
-export function environmentOptions(file: string, options: Omit<StoreOptions, 'path'>) {
-  return {
-    path: file,
-    maxDbs: 16,
-    mapSize: options.mapSize ?? 64 * 1024 ** 3,
-    // a commit is durable by its records in the log file (log-file.ts); LMDB's own file is
-    // flushed by a checkpoint (checkpoints.ts), or rebuilt from the log file after an OS crash
-    noSync: true,
-    overlappingSync: false,
-    readOnly: options.readOnly ?? false,
-  };
-}
-
-export const LOG_DB_OPTIONS = { keyEncoding: 'uint32' } as const;
-
-/** The log table of a store of this format: raw bytes from the checksummed format on, msgpack before. */
-export function logDbOptions(format: number): any {
-  return format >= CHECKSUMMED_LOG_FORMAT ? { ...LOG_DB_OPTIONS, encoding: 'binary' } : LOG_DB_OPTIONS;
-}
-
-/** An index database of a store of this format: keys in its encoding, empty values. */
-export function indexDbOptions(format: number): any {
-  return { encoding: 'binary', ...(format >= COMPACT_KEYS_FORMAT ? { keyEncoder: keyCodecOf(format) } : {}) };
-}
-
-/** The key codec of a format from 2 on. */
-export function keyCodecOf(format: number): KeyCodec {
-  return format >= VALUE_KEYS_FORMAT ? VALUE_KEY_CODEC : format >= EXACT_VALUES_FORMAT ? EXACT_KEY_CODEC : KEY_CODEC;
-}
-
-export interface StoreOptions {
-  path: string;
-  /** Create the database when the directory is missing or empty (default true). */
-  create?: boolean;
-  readOnly?: boolean;
-  /** Initial LMDB map size in bytes; lmdb-js grows the map as the data grows. */
-  mapSize?: number;
-  /**
-   * @internal Never flush (tests and fixtures only): a resolved transact survives the process dying, but an
-   * OS crash may lose any of them (the indexes are then rebuilt from what the log file kept).
-   */
-  noSync?: boolean;
-  /**
-   * What a resolved transact survives. 'os' (the default): each commit's log records are
-   * fdatasynced to the log file before it resolves, so it survives a power loss or OS crash.
-   * LMDB's own file is flushed in the background, once commits pause.
-   * 'process': the log file is written (the OS page cache) but flushed only in the background,
-   * so a resolved transact survives the process being killed (SIGKILL, a crash); on power loss
-   * or a kernel crash the last second of them may be lost, never half-applied.
-   */
-  durability?: 'os' | 'process';
-  /** @internal Create a new database in this older format (to test that older databases keep working). */
-  createFormat?: number;
-}
-
-/** A write waiting for the next group commit. */
-interface QueuedWrite {
-  write: () => unknown;
-  resolve: (value: unknown) => void;
-  reject: (reason: unknown) => void;
-}
-
-/** A read snapshot a lazy scan holds (Store.snapshotted). */
-export interface ReadSnapshot {
-  /** Its LMDB read transaction, for lmdb-js's reads; storage/closed once the store closed. */
-  transaction(): unknown;
-}
-
-/** What lmdb-js's useReadTransaction gives: a read transaction, given back by done(). */
-interface LmdbReadTxn {
-  done(): void;
-}
-
-class HeldSnapshot implements ReadSnapshot {
-  private txn?: LmdbReadTxn;
-
-  constructor(
-    private readonly dir: string,
-    txn: LmdbReadTxn,
-    private readonly heldBy: Set<HeldSnapshot>,
-  ) {
-    this.txn = txn;
-    heldBy.add(this);
-  }
-
-  transaction(): unknown {
-    if (!this.txn) throw new StorageError('storage/closed', `the database at ${this.dir} is closed`);
-    return this.txn;
-  }
-
-  /** Gives the read transaction back (once); LMDB may then reuse the pages only it still saw. */
-  end(): void {
-    const txn = this.txn;
-    if (!txn) return;
-    this.txn = undefined;
-    this.heldBy.delete(this);
-    txn.done();
-  }
-}
-
-/**
- * Scans dropped unfinished (never read to their end nor returned) give their read snapshot back
- * when collected: a read transaction held on keeps LMDB from reusing the pages it sees.
- */
-const abandonedScans = new FinalizationRegistry<{ snapshot?: HeldSnapshot }>((held) => held.snapshot?.end());
-
-/** A retraction to store: the datom as it was asserted (tx = asserting tx) and the retracting tx. */
-export interface Retraction {
-  raw: RawDatom;
-  txRetracted: number;
-  keepHistory: boolean;
-}
-
-export interface Meta {
-  lastT: number;
-  nextEid: number;
-  lastInstant: number;
-}
-
 export class Store {
   readonly dir: string;
   private readonly env: RootDatabase;
@@ -203,14 +57,19 @@ export class Store {
   private readonly log: Database<any, number>;
   /** Long values (see keyPayload in encoding.ts) by their SHA-256: strings, or WTF-8 bytes. */
   private readonly values: Database<string | Buffer, string>;
-  private readonly withdrawValues: () => void;
   private readonly current: Record<IndexName, PackedIndex>;
   private readonly history: Record<IndexName, PackedIndex>;
   /** The log's hash chain (log-chain.ts), extended with each record put. */
   private readonly chain: LogChain;
   /** The terms of :db/fulltext values (fulltext-index.ts), derived from the log like the indexes. */
   readonly fulltext: FulltextIndex;
+  /** Index maintenance: a transaction's datoms into the indexes, values and counts. */
+  private readonly indexWrites: IndexWrites;
+  /** The queue of writes, committed in groups. */
+  private readonly groupCommit: GroupCommit;
   readonly readOnly: boolean;
+  /** Datoms out of the indexes, as of a basis, since a t, with history or not: the one read seam. */
+  readonly reader: IndexReader = new IndexReader(this);
   /** The format this database was created in (FORMAT_VERSION for a new one): decides the key encoding. */
   readonly format: number;
   /** Whether this format stores every value exactly (lone surrogates, -0); see unstorablePayload. */
@@ -243,7 +102,6 @@ export class Store {
     this.format = this.meta.get('formatVersion') ?? options.createFormat ?? FORMAT_VERSION;
     this.log = this.env.openDB('log', logDbOptions(this.format));
     this.values = this.env.openDB('values', {});
-    this.withdrawValues = addLongValueSource((hash) => this.values.get(hash));
     this.chain = new LogChain(this.env, (t) => this.logRecordAt(t));
     const indexDb = (name: string) =>
       new PackedIndex(this.env.openDB<Buffer, any>(name, indexDbOptions(this.format)), this.format >= PACKED_FORMAT, runsFlagIn(this.meta, name), undefined, keyCodecOf(this.format));
@@ -254,42 +112,23 @@ export class Store {
       avet: indexDb(`avet.history`),
       vaet: indexDb(`vaet.history`),
     };
+    this.groupCommit = new GroupCommit({
+      dir,
+      env: this.env,
+      meta: this.meta,
+      flushEachCommit: this.flushEachCommit,
+      pendingRecords: this.pendingRecords,
+      tables: () => this.tables(),
+      checkpoints: () => this.checkpoints!,
+      logFile: () => this.logFile!,
+      logFileEnd: () => this.logFileEnd(),
+    });
     this.fulltext = FulltextIndex.open(this.env, this.readOnly);
+    this.indexWrites = new IndexWrites({ current: this.current, history: this.history, meta: this.meta, values: this.values, format: this.format }, (d) => this.findCurrent(d));
   }
 
   static open(options: StoreOptions): { store: Store; created: boolean } {
-    const dir = path.resolve(options.path);
-    const exists = fs.existsSync(dir);
-    if (exists && !fs.statSync(dir).isDirectory()) {
-      throw new StorageError('storage/not-a-database', `${dir} is a file, not a factlog database directory`);
-    }
-    const dataFile = path.join(dir, DATA_FILE);
-    const hasLogFile = fs.existsSync(path.join(dir, LOG_FILE));
-    // in the gate: of two processes opening after a reboot, only the first sets LMDB's file aside
-    const inspectMarks = () => {
-      const found = findMarks(dir);
-      if (found.earlierBoot.length > 0 && hasLogFile) setAsideTornData(dir, options.readOnly ?? false, found.earlierBoot);
-      return found;
-    };
-    // a reader sets nothing aside, so it need not wait for a writer to look
-    const marks = !exists ? { earlierBoot: [], deadProcesses: [] } : options.readOnly ? inspectMarks() : throughEnvironmentGate(dir, inspectMarks, { alone: true });
-    const hasData = fs.existsSync(dataFile);
-    if (!hasData && hasLogFile && options.readOnly) {
-      throw new StorageError('storage/needs-recovery', `${dir} has a log file but no indexes: open it for writing once to rebuild them`);
-    }
-    if (!hasData && hasLogFile) assertLogFileReplayable(dir);
-    if (!hasData && !hasLogFile) {
-      const empty = !exists || fs.readdirSync(dir).every((name) => isGateTicket(name) || isUnsyncedMark(name));
-      if (!empty) {
-        throw new StorageError('storage/not-a-database', `${dir} is not a factlog database (no ${DATA_FILE} in it)`);
-      }
-      if (options.create === false || options.readOnly) {
-        throw new StorageError('storage/no-database', `no factlog database at ${dir}`);
-      }
-      fs.mkdirSync(dir, { recursive: true });
-    }
-    const problem = hasData ? dataFileProblem(dataFile, options.readOnly ?? false, DB_NAMES) : undefined;
-    if (problem) throw new StorageError(problem.code, problem.message);
+    const { dir, dataFile, hasData, marks } = prepareDirectory(options);
     const leaveGate = joinEnvironmentGate(dir);
     let store: Store;
     try {
@@ -356,7 +195,6 @@ export class Store {
     this.checkpoints?.stop();
     this.logFile?.close();
     this.logFile = undefined;
-    this.withdrawValues();
     // a read transaction left open would outlive its environment
     for (const snapshot of [...this.snapshots]) snapshot.end();
     // lmdb-js closes the environment within this call, as our writes are all synchronous. A
@@ -589,77 +427,19 @@ export class Store {
    */
   writeTransaction<T>(write: () => T): Promise<T> {
     if (this.readOnly) return Promise.reject(new StorageError('storage/read-only', `${this.dir} is open read-only`));
-    return new Promise<T>((resolve, reject) => {
-      this.queuedWrites.push({ write, resolve: resolve as (value: unknown) => void, reject });
-      if (this.queuedWrites.length === 1) setImmediate(() => this.commitQueuedWrites());
-    });
+    return this.groupCommit.enqueue(write);
   }
 
-  private readonly queuedWrites: QueuedWrite[] = [];
   /** LMDB commits made by this process (each one flush): fewer than writes when they were grouped. */
-  commitCount = 0;
-
-  /**
-   * One synchronous LMDB commit for every queued write. Their log records go to the log file in
-   * one append (and, for 'os' durability, one fdatasync) inside the LMDB transaction, so under
-   * LMDB's write lock and before LMDB commits: what LMDB holds, the log file holds.
-   */
-  private commitQueuedWrites(): void {
-    const batch = this.queuedWrites.splice(0);
-    const outcomes: { ok: boolean; value: unknown }[] = [];
-    let appended: { start: number; end: number } | undefined;
-    const commit = () =>
-      this.env.transactionSync(() => {
-        this.checkpoints!.beforeCommit();
-        for (const table of this.tables()) table.beginWrite();
-        for (const queued of batch) {
-          const recordsBefore = this.pendingRecords.length;
-          try {
-            let value: unknown;
-            this.env.childTransaction(() => {
-              value = queued.write();
-            });
-            outcomes.push({ ok: true, value });
-          } catch (err) {
-            this.pendingRecords.length = recordsBefore;
-            outcomes.push({ ok: false, value: err });
-          }
-        }
-        if (this.pendingRecords.length > 0) {
-          appended = this.logFile!.append(this.pendingRecords, this.flushEachCommit, this.logFileEnd());
-          this.meta.putSync('logFileEnd', appended.end);
-        }
-      });
-    // LMDB did not commit: neither may the log file keep the records. They are zeroed in the same
-    // pass of the gate: LMDB's lock is free once its commit failed, but another process's commit
-    // must pass the gate too, so it cannot append where they were before they are gone
-    const commitOrUndo = () => {
-      try {
-        commit();
-      } catch (err) {
-        if (appended) this.logFile!.undo(appended.start, appended.end);
-        throw err;
-      }
-    };
-    try {
-      throughEnvironmentGate(this.dir, commitOrUndo);
-    } catch (err) {
-      const failure = commitFailure(err);
-      for (const queued of batch) queued.reject(failure);
-      return;
-    } finally {
-      this.pendingRecords.length = 0;
-    }
-    this.commitCount++;
-    this.checkpoints!.committed();
-    batch.forEach((queued, i) => (outcomes[i]!.ok ? queued.resolve(outcomes[i]!.value) : queued.reject(outcomes[i]!.value)));
+  get commitCount(): number {
+    return this.groupCommit.commitCount;
   }
 
   /** Inside a write transaction: append a log entry and apply it to the indexes. */
   putTransaction(head: { t: number; tx: number; instant: number }, asserted: RawDatom[], retracted: Retraction[], meta: Meta): void {
     const parts = { ...head, retracted: retracted.map((r) => r.raw), asserted };
     this.putLogRecord(head.t, encodeLogParts(parts), () => toLogEntry(parts), true);
-    this.applyDatoms(asserted, retracted);
+    this.indexWrites.applyDatoms(asserted, retracted);
     this.putMeta(meta);
   }
 
@@ -673,68 +453,11 @@ export class Store {
     this.chain.extend(t, record);
   }
 
-  /** One transaction's datoms into the indexes: retractions first, then assertions; and the per-attribute counts. */
-  private applyDatoms(asserted: RawDatom[], retracted: Retraction[]): void {
-    const counts = new Map<number, number>();
-    const bump = (a: number, n: number) => counts.set(a, (counts.get(a) ?? 0) + n);
-    for (const r of retracted) {
-      this.removeCurrent(r.raw);
-      if (r.keepHistory) this.putHistory(r.raw, r.txRetracted);
-      bump(r.raw.a, -1);
-    }
-    if (asserted.length < SORT_THRESHOLD) {
-      for (const d of asserted) this.putCurrent(d);
-    } else {
-      // Big transactions: each index's keys in (close to) key order, packed into runs from
-      // format 4, else put in order (LMDB then fills pages left to right, about twice as fast).
-      const order = keyOrders(asserted);
-      for (const index of INDEXES) {
-        const table = this.current[index];
-        if (table.packs) table.putMany(keyListOf(index, order[index], this.format));
-        else {
-          const key: KeyPart[] = index === 'vaet' ? [0, 0, 0, 0] : [0, 0, 0, 0, 0];
-          for (const datoms of order[index]) for (const d of datoms) table.put(indexKey(index, d, key));
-        }
-      }
-    }
-    for (const d of asserted) {
-      bump(d.a, 1);
-      this.putLongValue(d);
-    }
-    for (const [a, n] of counts) if (n !== 0) this.meta.putSync(`count:${a}`, this.attrCount(a) + n);
-  }
-
-  private putLongValue(d: RawDatom): void {
-    const entry = longValueEntry(d.payload);
-    if (entry) this.values.putSync(entry[0], entry[1]);
-  }
-
   putMeta(meta: Meta): void {
     if (this.meta.get('formatVersion') === undefined) this.meta.putSync('formatVersion', this.format);
     this.meta.putSync('lastT', meta.lastT);
     this.meta.putSync('nextEid', meta.nextEid);
     this.meta.putSync('lastInstant', meta.lastInstant);
-  }
-
-  private putCurrent(d: RawDatom): void {
-    for (const index of INDEXES) {
-      if (index === 'vaet' && d.tag !== Tag.Ref) continue;
-      this.current[index].put(indexKey(index, d));
-    }
-  }
-
-  private removeCurrent(d: RawDatom): void {
-    for (const index of INDEXES) {
-      if (index === 'vaet' && d.tag !== Tag.Ref) continue;
-      this.current[index].remove(indexKey(index, d));
-    }
-  }
-
-  private putHistory(d: RawDatom, txRetracted: number): void {
-    for (const index of INDEXES) {
-      if (index === 'vaet' && d.tag !== Tag.Ref) continue;
-      this.history[index].put([...indexKey(index, d), txRetracted]);
-    }
   }
 
   // ---------------- reading ----------------
@@ -764,22 +487,7 @@ export class Store {
   snapshotted<T>(read: (snapshot: ReadSnapshot | undefined) => Iterable<T>): Iterator<T> & Iterable<T> {
     this.assertOpen();
     if ((this.env as unknown as { env: { writeTxn?: unknown } }).env.writeTxn) return read(undefined)[Symbol.iterator]() as Iterator<T> & Iterable<T>;
-    const held: { snapshot?: HeldSnapshot } = {};
-    const steps = this.readInSnapshot(held, read);
-    abandonedScans.register(steps, held, held);
-    return steps;
-  }
-
-  private *readInSnapshot<T>(held: { snapshot?: HeldSnapshot }, read: (snapshot: ReadSnapshot) => Iterable<T>): Generator<T> {
-    this.assertOpen();
-    const snapshot = new HeldSnapshot(this.dir, this.env.useReadTransaction() as unknown as LmdbReadTxn, this.snapshots);
-    held.snapshot = snapshot;
-    try {
-      yield* read(snapshot);
-    } finally {
-      snapshot.end();
-      abandonedScans.unregister(held);
-    }
+    return readInSnapshot(this.dir, () => this.env.useReadTransaction() as unknown as LmdbReadTxn, this.snapshots, () => this.assertOpen(), read);
   }
 
   /** Read snapshots held by scans not finished yet: ended before the environment closes. */
@@ -789,67 +497,15 @@ export class Store {
     if (!openStores.has(this)) throw new StorageError('storage/closed', `the database at ${this.dir} is closed`);
   }
 
-  /** Current datoms whose key starts with `prefix`, in index order. */
-  *scanCurrent(index: IndexName, prefix: KeyPart[], end?: KeyPart[], snapshot?: ReadSnapshot): Generator<RawDatom> {
-    for (const key of this.scan(this.current[index], prefix, end, undefined, snapshot)) yield rawFromKey(index, key);
-  }
-
-  /** The raw keys of the current or history part of an index in [prefix, end), in key order. */
+  /** The raw keys of the current or history part of an index in [prefix, end), in key order (the reader's and verify's). */
   keys(which: 'current' | 'history', index: IndexName, prefix: KeyPart[], end?: KeyPart[], snapshot?: ReadSnapshot): Iterable<KeyPart[]> {
     return this.scan((which === 'current' ? this.current : this.history)[index], prefix, end, undefined, snapshot);
-  }
-
-  /** Current datoms decoded straight from their keys: the fast path for reading "now". */
-  *scanCurrentDatoms(index: IndexName, prefix: KeyPart[], end?: KeyPart[], snapshot?: ReadSnapshot): Generator<Datom> {
-    for (const key of this.scan(this.current[index], prefix, end, undefined, snapshot)) yield datomFromKey(index, key);
-  }
-
-  /**
-   * Visit current datoms without allocating a Datom each: the engine's hot path. The value comes
-   * as tag + payload; `decodeValue` turns it into a JS value when the caller needs one.
-   */
-  visitCurrent(
-    index: IndexName,
-    prefix: KeyPart[],
-    end: KeyPart[] | undefined,
-    visit: (e: number, a: number, tag: Tag, payload: Payload, tx: number) => void,
-  ): void {
-    const s = KEY_SLOTS[index];
-    for (const k of this.scan(this.current[index], prefix, end)) {
-      visit(k[s.e] as number, k[s.a] as number, tagInKey(index, k), k[s.payload], k[s.tx] as number);
-    }
-  }
-
-  /** Visit retracted datoms with the tx that asserted and the tx that retracted each. */
-  visitHistory(
-    index: IndexName,
-    prefix: KeyPart[],
-    end: KeyPart[] | undefined,
-    visit: (e: number, a: number, tag: Tag, payload: Payload, txAsserted: number, txRetracted: number) => void,
-  ): void {
-    const s = KEY_SLOTS[index];
-    for (const k of this.scan(this.history[index], prefix, end)) {
-      visit(k[s.e] as number, k[s.a] as number, tagInKey(index, k), k[s.payload], k[s.tx] as number, k[s.tx + 1] as number);
-    }
-  }
-
-  /** Retracted datoms (with the tx that retracted them) whose key starts with `prefix`. */
-  *scanHistory(index: IndexName, prefix: KeyPart[], end?: KeyPart[], snapshot?: ReadSnapshot): Generator<{ raw: RawDatom; txRetracted: number }> {
-    const slot = KEY_SLOTS[index].tx + 1;
-    for (const k of this.scan(this.history[index], prefix, end, undefined, snapshot)) {
-      yield { raw: rawFromKey(index, k), txRetracted: k[slot] as number };
-    }
   }
 
   /** Number of current keys with this prefix; exact, but costs a scan of them. */
   countCurrent(index: IndexName, prefix: KeyPart[], end?: KeyPart[]): number {
     const range = this.range(prefix, end);
     return this.current[index].count(range.start, range.end);
-  }
-
-  hasHistory(index: IndexName, prefix: KeyPart[], end?: KeyPart[]): boolean {
-    for (const _ of this.scan(this.history[index], prefix, end, 1)) return true;
-    return false;
   }
 
   logEntry(t: number): LogEntry | undefined {
@@ -917,7 +573,7 @@ export class Store {
       }
       for (const key of [...this.meta.getKeys()]) if (String(key).startsWith('count:')) this.meta.removeSync(key);
       this.fulltext.clear();
-      for (const entry of this.logRange()) this.indexLogEntry(entry, keepHistory);
+      for (const entry of this.logRange()) this.indexWrites.indexLogEntry(entry, keepHistory);
       this.chain.rebuild(this.lastT());
     });
   }
@@ -937,7 +593,7 @@ export class Store {
         throw new StorageError('storage/log-gap', `log entry t=${entry.t} does not follow t=${meta.lastT}`);
       }
       this.putLogEntry(entry, toLogFile);
-      this.indexLogEntry(entry, keepHistory);
+      this.indexWrites.indexLogEntry(entry, keepHistory);
       let nextEid = meta.nextEid;
       for (const d of entry.datoms) if (d.e < TX_BASE_ID && d.e >= nextEid) nextEid = d.e + 1;
       meta = { lastT: entry.t, nextEid, lastInstant: entry.instant };
@@ -951,24 +607,6 @@ export class Store {
       this.log.putSync(entry.t, encodeLogEntry(entry));
       this.chain.extend(entry.t, encodeLogRecord(entry));
     } else this.putLogRecord(entry.t, encodeLogRecord(entry), () => entry, toLogFile);
-  }
-
-  /**
-   * Apply one log entry's datoms to the indexes and per-attribute counts. A retraction ends the
-   * current datom it names (found for the tx that asserted it); one naming none is skipped.
-   */
-  private indexLogEntry(entry: LogEntry, keepHistory: (a: number, entry: LogEntry) => boolean): void {
-    const asserted: RawDatom[] = [];
-    const retracted: Retraction[] = [];
-    for (const d of entry.datoms) {
-      const raw: RawDatom = { e: d.e, a: d.a, tag: d.tag, payload: d.payload, tx: entry.tx };
-      if (d.added) asserted.push(raw);
-      else {
-        const current = this.findCurrent(raw);
-        if (current) retracted.push({ raw: current, txRetracted: entry.tx, keepHistory: keepHistory(d.a, entry) });
-      }
-    }
-    this.applyDatoms(asserted, retracted);
   }
 
   /** A consistent copy of the whole database (taken from one read snapshot) into an empty directory. */
@@ -995,6 +633,12 @@ export class Store {
     return counts;
   }
 
+  /** A long value by its SHA-256, from this store's values table (where its index keys' markers lead). */
+  readonly longValue: LongValues = (hash) => {
+    this.assertOpen();
+    return this.values.get(hash);
+  };
+
   /** The values table: long values by their SHA-256. */
   *longValues(): Generator<{ hash: string; value: string | Buffer }> {
     this.assertOpen();
@@ -1012,7 +656,7 @@ export class Store {
 
   /** The current datom for fact (e, a, v) with the tx that asserted it. */
   findCurrent(d: Pick<RawDatom, 'e' | 'a' | 'tag' | 'payload'>): RawDatom | undefined {
-    for (const raw of this.scanCurrent('eavt', [d.e, d.a, d.tag, d.payload])) return raw;
+    for (const key of this.keys('current', 'eavt', [d.e, d.a, d.tag, d.payload])) return rawFromKey('eavt', key);
     return undefined;
   }
 
@@ -1039,129 +683,10 @@ export class Store {
   }
 }
 
-/**
- * A failed LMDB commit (disk full, I/O error) carries its cause in a `commitError` promise that
- * would otherwise be an unhandled rejection and end the process; errors of our own pass through.
- */
-function commitFailure(err: unknown): unknown {
-  const commitError = (err as { commitError?: Promise<unknown> } | null)?.commitError;
-  if (!commitError || typeof commitError.catch !== 'function') return err;
-  commitError.catch(() => undefined);
-  return new StorageError('storage/write-failed', `the commit could not be written (disk full or I/O error); nothing of it was applied`);
-}
-
-/**
- * An earlier boot left marks: LMDB's file may be torn, so it is moved aside (kept, for a person
- * to look at) and the connection rebuilds the indexes from the log file.
- */
-function setAsideTornData(dir: string, readOnly: boolean, marks: string[]): void {
-  if (readOnly) {
-    throw new StorageError('storage/needs-recovery', `${dir} was being written when the machine stopped: open it for writing once to rebuild its indexes from the log file`);
-  }
-  assertLogFileReplayable(dir);
-  const dataFile = path.join(dir, DATA_FILE);
-  if (fs.existsSync(dataFile)) fs.renameSync(dataFile, `${dataFile}.torn`);
-  fs.rmSync(`${dataFile}-lock`, { force: true });
-  removeMarks(marks);
-}
-
 /** A log table value of the checksummed format: the CRC-32 of t and the record, then the record. */
 function checksummed(t: number, record: Uint8Array): Buffer {
   const value = Buffer.allocUnsafe(LOG_CHECKSUM + record.length);
   value.writeUInt32LE(recordChecksum(t, record), 0);
   value.set(record, LOG_CHECKSUM);
   return value;
-}
-
-/**
- * Before rebuilding the indexes from the log file alone: every record reads back, up to a torn
- * tail (LogFile.read throws storage/log-damaged on damage), so a damaged file changes nothing.
- */
-function assertLogFileReplayable(dir: string): void {
-  const logFile = LogFile.open(path.join(dir, LOG_FILE));
-  try {
-    logFile.validEnd(LOG_FILE_START, 0);
-  } finally {
-    logFile.close();
-  }
-}
-
-/** Below this many datoms a transaction's keys are put as they come. */
-const SORT_THRESHOLD = 64;
-
-/**
- * Datoms in (close to) each index's key order: only a hint for faster puts, so strings compared
- * by UTF-16 units instead of UTF-8 bytes, or payloads of mixed types, do no harm.
- */
-const cmp = (p: KeyPart, q: KeyPart): number => (p === q ? 0 : p < q ? -1 : p > q ? 1 : 0);
-/** EAVT's order; AEVT's and AVET's follow from it by attribute (keyOrders). */
-const EAVT_ORDER = (x: RawDatom, y: RawDatom): number => x.e - y.e || x.a - y.a || x.tag - y.tag || cmp(x.payload, y.payload);
-/** AVET's order within one attribute. */
-const VALUE_ORDER = (x: RawDatom, y: RawDatom): number => x.tag - y.tag || cmp(x.payload, y.payload) || x.e - y.e;
-const VAET_ORDER = (x: RawDatom, y: RawDatom): number => (x.payload as number) - (y.payload as number) || x.a - y.a || x.e - y.e;
-
-/**
- * Each index's datoms in (close to) its key order, as runs to put one after the other. One EAVT
- * sort (skipped when the tx data already came in that order, as bulk loads do), then a stable
- * split by attribute gives AEVT's order, and grouping each attribute's run by value AVET's:
- * sorts of one attribute's values instead of three sorts of all the datoms.
- */
-function keyOrders(asserted: RawDatom[]): Record<IndexName, RawDatom[][]> {
-  const eavt = sortedBy(asserted, EAVT_ORDER);
-  const byAttr = new Map<number, RawDatom[]>();
-  for (const d of eavt) {
-    const run = byAttr.get(d.a);
-    if (run) run.push(d);
-    else byAttr.set(d.a, [d]);
-  }
-  const aevt = [...byAttr.keys()].sort((x, y) => x - y).map((a) => byAttr.get(a)!);
-  return {
-    eavt: [eavt],
-    aevt,
-    avet: aevt.flatMap(inValueOrder),
-    vaet: [asserted.filter((d) => d.tag === Tag.Ref).sort(VAET_ORDER)],
-  };
-}
-
-/**
- * One attribute's datoms, in entity order, in AVET's order: as groups of one value each (the
- * entity order kept within a group), the groups sorted by value. An attribute has mostly far
- * fewer values than datoms, so this sorts its distinct values instead of all of them.
- */
-function inValueOrder(run: RawDatom[]): RawDatom[][] {
-  const tag = run[0]!.tag;
-  const groups = new Map<Payload, RawDatom[]>();
-  for (const d of run) {
-    if (d.tag !== tag) return [sortedBy(run, VALUE_ORDER)];
-    const group = groups.get(d.payload);
-    if (group) group.push(d);
-    else groups.set(d.payload, [d]);
-  }
-  return [...groups.keys()].sort(cmp).map((v) => groups.get(v)!);
-}
-
-/** The keys in `index` of runs of datoms, one after the other, in byte form (in `format`'s codec). */
-function keyListOf(index: IndexName, runs: RawDatom[][], format: number): KeyList {
-  const keys = new KeyListBuilder(runs.reduce((n, run) => n + run.length, 0));
-  const write = indexKeyWritersOf(keyCodecOf(format))[index];
-  for (const datoms of runs) for (const d of datoms) keys.addWritten(write, d);
-  return keys.finish();
-}
-
-/** `datoms` in `order`: itself when already in order, else a sorted copy. */
-function sortedBy(datoms: RawDatom[], order: (x: RawDatom, y: RawDatom) => number): RawDatom[] {
-  for (let i = 1; i < datoms.length; i++) if (order(datoms[i - 1]!, datoms[i]!) > 0) return datoms.slice().sort(order);
-  return datoms;
-}
-
-function rangeOf(prefix: KeyPart[], end?: KeyPart[]) {
-  // long values are found by their markers, whatever form the caller holds them in; -0 is the
-  // same value as 0, whose range holds it (key-codec.ts)
-  prefix = prefix.map(rangePart);
-  if (end) end = end.map(rangePart);
-  return { start: prefix.length ? prefix : undefined, end: end ?? (prefix.length ? [...prefix, KEY_MAX] : undefined) } as any;
-}
-
-function rangePart(p: KeyPart): KeyPart {
-  return p === 0 ? 0 : keyPayload(p);
 }

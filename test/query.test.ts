@@ -560,6 +560,17 @@ describe('range predicates as index scans agree with the query comparison (issue
     expect([...c.db().indexRange(kw('u/s'), null, '！')].map((d) => d.v)).toEqual(['a', '😀']);
   });
 
+  it('format 4: [(< ?v "！")] [(>= ?v "p"×200)] keeps "𐀀" (keyed above U+FF01 in code point order, below it in UTF-16)', async () => {
+    const c = await freshConn({ columnDatoms: 0, createFormat: 4 });
+    await c.transact('[{:db/ident :typed/s :db/valueType :db.type/string :db/cardinality :db.cardinality/many}]');
+    const long = 'p'.repeat(200);
+    await c.transact([{ 'db/id': 'e0', 'typed/s': '\u{10000}' }, { 'db/id': 'e1', 'typed/s': long }]);
+    const query = '[:find [?v ...] :in $ ?b0 ?b1 :where [?e :typed/s ?v] [(< ?v ?b0)] [(>= ?v ?b1)]]';
+    expect(explain(query, c.db(), '\uFF01', long).steps.map((s) => s.index)).toContain('avet-range');
+    expect(new Set(q(query, c.db(), '\uFF01', long) as string[])).toEqual(new Set(['\u{10000}', long]));
+    expect(new Set([...c.db().indexRange(kw('typed/s'), long, '\uFF01')].map((d) => d.v))).toEqual(new Set(['\u{10000}', long]));
+  });
+
   // values of every kind on one attribute without schema, and on typed ones
   const prefix = 'p'.repeat(200);
   const str = fc.oneof(
@@ -631,5 +642,35 @@ describe('range predicates as index scans agree with the query comparison (issue
         { numRuns: 40 },
       );
     }
+  });
+
+  // the string bounds alone, where key order and UTF-16 order part: astral characters against
+  // U+E000..U+FFFF (format 4 keys by code point), a shared 200-character prefix, values over 1 KB
+  const rangeStr = fc.oneof(
+    fc.string({ unit: fc.constantFrom('a', 'p', '\u0003', '\u0005', '\uD7FF', '\uD800', '\uE000', '\uFF01', '\uFFFF', '\u{10000}', '😀'), maxLength: 4 }),
+    fc.string({ unit: fc.constantFrom('a', 'p', '\u0001', '\uE000', '\uFF01', '\u{10000}'), maxLength: 3 }).map((s) => prefix.slice(1) + s),
+    fc.tuple(fc.constantFrom('', 'q', '\uFF01', '\u{10000}'), fc.nat({ max: 2 })).map(([s, n]) => prefix + s + 'x'.repeat(1100 + n)),
+  );
+  it.each([5, 4])('for random strings and string bounds, q through AVET and db.indexRange give what filtering gives (format %i)', async (format) => {
+    const c = await freshConn({ columnDatoms: 0, createFormat: format });
+    await c.transact('[{:db/ident :typed/s :db/valueType :db.type/string :db/cardinality :db.cardinality/many}]');
+    const gen = rangeStr.filter(storable(format));
+    await fc.assert(
+      fc.asyncProperty(fc.uniqueArray(gen, { minLength: 1, maxLength: 8 }), fc.array(fc.tuple(op, gen), { minLength: 1, maxLength: 2 }), fc.boolean(), async (vs, bounds, inclusive) => {
+        const r = await c.transact(vs.map((v, i) => ({ 'db/id': `e${i}`, 'typed/s': v })));
+        const mine = new Set<unknown>(vs.map((_, i) => r.tempids[`e${i}`]));
+        const db = c.db();
+        const keep = (v: string) => bounds.every(([o, b]) => { const x = compareValues(v, b); return o === '<' ? x < 0 : o === '<=' ? x <= 0 : o === '>' ? x > 0 : x >= 0; });
+        const query = `[:find ?e ?v :in $ ${bounds.map((_, i) => `?b${i}`).join(' ')} :where [?e :typed/s ?v] ${bounds.map(([o], i) => `[(${o} ?v ?b${i})]`).join(' ')}]`;
+        const got = (q(query, db, ...bounds.map(([, b]) => b)) as [number, string][]).filter(([e]) => mine.has(e)).map(([, v]) => v).sort();
+        expect(got).toEqual(vs.filter(keep).sort());
+        const [lo, hi] = [bounds[0]![1], bounds[bounds.length - 1]![1]];
+        const inRange = (v: string) => compareValues(v, lo) >= 0 && (inclusive ? compareValues(v, hi) <= 0 : compareValues(v, hi) < 0);
+        const ranged = [...db.indexRange(kw('typed/s'), lo, hi, inclusive)].filter((d) => mine.has(d.e)).map((d) => d.v as string).sort();
+        expect(ranged).toEqual(vs.filter(inRange).sort());
+        await c.transact([...mine].map((e) => [':db/retractEntity', e]));
+      }),
+      { numRuns: 200 },
+    );
   });
 });

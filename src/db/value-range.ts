@@ -128,7 +128,7 @@ function lowKey(tag: Tag, v: Value, valueType: ValueType | null, utf16Keys: bool
     if (typeof p === 'bigint') return Number.isSafeInteger(Number(p)) ? Number(p) : valueType === 'bigint' || valueType === 'long' ? p : undefined;
     return undefined;
   }
-  if (STRING_TAGS.has(tag) && typeof p === 'string') return keyedPrefix(p, utf16Keys);
+  if (STRING_TAGS.has(tag) && typeof p === 'string') return keyedPrefix(p, utf16Keys, false);
   return undefined;
 }
 
@@ -147,7 +147,7 @@ function highKey(tag: Tag, v: Value, inclusive: boolean, valueType: ValueType | 
     return undefined;
   }
   if (STRING_TAGS.has(tag) && typeof p === 'string') {
-    const after = successor(keyedPrefix(p, utf16Keys), utf16Keys);
+    const after = successor(keyedPrefix(p, utf16Keys, true), utf16Keys);
     return after === undefined ? undefined : [after];
   }
   return undefined;
@@ -156,13 +156,15 @@ function highKey(tag: Tag, v: Value, inclusive: boolean, valueType: ValueType | 
 /**
  * The longest prefix of `s` that every string starting with it is keyed by a key starting with it:
  * before U+0000..U+0005 (a marker turns U+0000..U+0004 into U+0005), within a marker's prefix, and,
- * when keys are not in UTF-16 order, before a surrogate.
+ * when keys are not in UTF-16 order (code point order), before a surrogate. For an upper bound
+ * (`upper`), also before U+E000..U+FFFF: a string below `s` in UTF-16 order may hold a surrogate
+ * where `s` holds one of those, and its astral character is keyed above them.
  */
-function keyedPrefix(s: string, utf16Keys: boolean): string {
+function keyedPrefix(s: string, utf16Keys: boolean, upper: boolean): string {
   const n = Math.min(s.length, MARKER_PREFIX);
   for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i);
-    if (c <= 5 || (!utf16Keys && c >= 0xd800 && c < 0xe000)) return s.slice(0, i);
+    if (c <= 5 || (!utf16Keys && c >= 0xd800 && (upper || c < 0xe000))) return s.slice(0, i);
   }
   return s.slice(0, n);
 }

@@ -278,6 +278,12 @@ const VALUE_KEYS: ValueKeys = {
     const y = bytesOf(tag, b);
     return compareBytes(x, 0, x.length, y, 0, y.length);
   },
+  isPrefix(tag, a, b) {
+    const x = bytesOf(tag, a);
+    const y = bytesOf(tag, b);
+    const n = Math.min(x.length, y.length);
+    return x.length !== y.length && compareBytes(x, 0, n, y, 0, n) === 0;
+  },
 };
 
 /** Format 6's key codec: format 5's, with tuples and keywords keyed as above. */

@@ -7,6 +7,7 @@ import { compareKeys as codecCompareKeys, EXACT_KEY_CODEC, KEY_MAX_STRING, readK
 import { indexKey, keyPayload, Tag, writeIndexKey, type IndexName, type KeyPart, type RawDatom } from '../src/storage/encoding.js';
 import { tupleFloor, VALUE_KEY_CODEC } from '../src/storage/value-keys.js';
 import { compareValues } from '../query-lang/edn/compare.js';
+import { valueRange } from '../src/db/value-range.js';
 import { printEdn } from '../query-lang/edn/printer.js';
 import { Keyword, Sym, Uuid } from '../query-lang/edn/types.js';
 
@@ -244,6 +245,31 @@ describe('format 6 key codec: tuples element by element, nil first, and keywords
         expect(Math.sign(Buffer.compare(floor, bytesOf(tupleKey(y))))).toBe(compareValues(y, x) >= 0 ? -1 : 1);
       }),
       { numRuns: 1000 },
+    );
+  });
+
+  it('a tuple range\'s bounds hold exactly the tuples in it, by bytes and by compareKeys, whatever equal values they hold', () => {
+    const tied = fc.oneof(
+      fc.constantFrom(-0, 0, 5, 5n, 2 ** 60, 2n ** 60n, NaN, null, ''),
+      element,
+    );
+    const near = fc.array(tied, { minLength: 0, maxLength: 3 });
+    const inScans = (k: KeyPart[], scans: [KeyPart[], KeyPart[]][]) => {
+      const tupleScan = scans.find(([start]) => start[1] === Tag.Tuple)!;
+      const [start, end] = tupleScan;
+      const byKeys = VALUE_KEY_CODEC.compareKeys(k, start) >= 0 && VALUE_KEY_CODEC.compareKeys(k, end) < 0;
+      const bytes = bytesOf(k);
+      expect(Buffer.compare(bytes, bytesOf(start)) >= 0 && Buffer.compare(bytes, bytesOf(end)) < 0).toBe(byKeys);
+      return byKeys;
+    };
+    fc.assert(
+      fc.property(near, near, fc.boolean(), (t, b, inclusive) => {
+        const k = tupleKey(t);
+        const order = compareValues(t, b);
+        expect(inScans(k, valueRange(12, null, b as never, undefined, false, true, true).scans)).toBe(order >= 0);
+        expect(inScans(k, valueRange(12, null, undefined, b as never, inclusive, true, true).scans)).toBe(inclusive ? order <= 0 : order < 0);
+      }),
+      { numRuns: 2000 },
     );
   });
 

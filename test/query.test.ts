@@ -600,6 +600,23 @@ describe('range predicates as index scans agree with the query comparison (issue
   const tupleNum = fc.oneof(fc.double({ min: -3, max: 3, noNaN: true }), fc.constantFrom(-0, 0, 1, Infinity));
   const tuple = fc.tuple(tupleStr, tupleNum);
   const tupleBound = fc.oneof(tuple, fc.array(fc.oneof(fc.constant(null), tupleStr, tupleNum), { minLength: 1, maxLength: 3 }));
+  it('a tuple range bounded by a tuple equal to a stored one holds it, whichever equal values it holds (format 6)', async () => {
+    const c = await freshConn({ columnDatoms: 0, createFormat: 6 });
+    await c.transact('[{:db/ident :typed/t :db/valueType :db.type/tuple :db/tupleTypes [:db.type/string :db.type/double] :db/cardinality :db.cardinality/many}]');
+    const r = await c.transact([{ 'db/id': 'z', 'typed/t': ['', -0] }]);
+    const e = r.tempids['z'];
+    const db = c.db();
+    const found = (op: string, bound: unknown[]) => (q(`[:find ?e :in $ ?b :where [?e :typed/t ?v] [(${op} ?v ?b)]]`, db, bound) as unknown[][]).map(([x]) => x);
+    for (const bound of [['', -0], ['', 0]]) {
+      expect(found('<=', bound)).toEqual([e]);
+      expect(found('>=', bound)).toEqual([e]);
+      expect(found('<', bound)).toEqual([]);
+      expect(found('>', bound)).toEqual([]);
+      expect([...db.indexRange(kw('typed/t'), bound, bound, true)].map((d) => d.e)).toEqual([e]);
+      expect([...db.indexRange(kw('typed/t'), bound, bound, false)]).toEqual([]);
+    }
+  });
+
   it.each([6, 5, 4])('for random values and bounds, q through AVET and db.indexRange give what filtering every datom gives (format %i)', async (format) => {
     const c = await freshConn({ columnDatoms: 0, createFormat: format });
     await c.transact('[{:db/ident :typed/s :db/valueType :db.type/string :db/cardinality :db.cardinality/many} {:db/ident :typed/d :db/valueType :db.type/double :db/cardinality :db.cardinality/many}]');

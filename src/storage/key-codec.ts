@@ -89,6 +89,11 @@ export interface ValueKeys {
   read(source: Uint8Array, start: number, end: number): [string, number];
   /** The order of two payloads of a value of `tag`, as their bytes. */
   compare(tag: number, a: string, b: string): number;
+  /**
+   * Whether one payload's bytes are a proper prefix of the other's (a range bound's and a value's):
+   * their keys' order then rests on the bytes of the parts after them.
+   */
+  isPrefix(tag: number, a: string, b: string): boolean;
 }
 
 /** The value keys the key being written has (set by each writeKey). */
@@ -164,10 +169,21 @@ function compareKeysWith(own: ValueKeys, a: readonly KeyPart[], b: readonly KeyP
       if (c !== 0) return c;
     }
     const c = own.compare(tag, x, y);
-    if (c !== 0) return c;
+    if (c !== 0) return own.isPrefix(tag, x, y) ? compareWrittenKeys(own, a, b) : c;
     return compareKeysWith(own, a.slice(i + 1), b.slice(i + 1));
   }
   return compareAnyKeys(a, b);
+}
+
+const writtenA = new Uint8Array(8192);
+const writtenB = new Uint8Array(8192);
+
+/** Two keys' order as their bytes, written out: what follows a payload that is a prefix of the other's decides. */
+function compareWrittenKeys(own: ValueKeys, a: readonly KeyPart[], b: readonly KeyPart[]): number {
+  valueKeys = own;
+  const aEnd = writeAnyKey(a, writtenA, 0);
+  const bEnd = writeAnyKey(b, writtenB, 0);
+  return compareBytes(writtenA, 0, aEnd, writtenB, 0, bEnd);
 }
 
 /**

@@ -57,6 +57,10 @@ const FLOOR = '\u0005';
 /** The bound before every long tuple and after every other one. */
 export const LONG_TUPLES = '\u0006';
 
+function isBound(payload: string): boolean {
+  return payload === LONG_TUPLES || payload.startsWith(FLOOR);
+}
+
 /** A bound's printed form is at most this long, so that it is never a long payload's marker (encoding.ts). */
 const MAX_BOUND_BYTES = 1000;
 
@@ -277,6 +281,14 @@ const VALUE_KEYS: ValueKeys = {
     const x = bytesOf(tag, a);
     const y = bytesOf(tag, b);
     return compareBytes(x, 0, x.length, y, 0, y.length);
+  },
+  isPrefix(tag, a, b) {
+    // no stored value's key extends another's (see above): only a bound's can
+    if (!isBound(a) && !isBound(b)) return false;
+    const x = bytesOf(tag, a);
+    const y = bytesOf(tag, b);
+    const n = Math.min(x.length, y.length);
+    return x.length !== y.length && compareBytes(x, 0, n, y, 0, n) === 0;
   },
 };
 

@@ -26,17 +26,42 @@ export function parseArgs(argv: string[]): Partial<BenchOptions> {
     const a = argv[i];
     const next = () => argv[++i];
     switch (a) {
-      case '--people': o.people = int(a, next()); break;
-      case '--only': o.only = next().split(',').map((s) => s.trim()).filter(Boolean); break;
-      case '--runs': o.runs = Math.max(1, int(a, next())); break;
-      case '--warmup': o.warmup = int(a, next()); break;
-      case '--json': o.json = next(); break;
-      case '--quick': o.quick = true; break;
-      case '--tx-limit': o.txLimit = Math.max(1, int(a, next())); break;
-      case '--import-datoms': o.importDatoms = Math.max(5, int(a, next())); break;
-      case '--history-batch': o.historyBatch = Math.max(1, int(a, next())); break;
-      case '--seed': o.seed = int(a, next()); break;
-      case '--column-datoms': o.columnDatoms = int(a, next()); break;
+      case '--people':
+        o.people = int(a, next());
+        break;
+      case '--only':
+        o.only = next()
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
+        break;
+      case '--runs':
+        o.runs = Math.max(1, int(a, next()));
+        break;
+      case '--warmup':
+        o.warmup = int(a, next());
+        break;
+      case '--json':
+        o.json = next();
+        break;
+      case '--quick':
+        o.quick = true;
+        break;
+      case '--tx-limit':
+        o.txLimit = Math.max(1, int(a, next()));
+        break;
+      case '--import-datoms':
+        o.importDatoms = Math.max(5, int(a, next()));
+        break;
+      case '--history-batch':
+        o.historyBatch = Math.max(1, int(a, next()));
+        break;
+      case '--seed':
+        o.seed = int(a, next());
+        break;
+      case '--column-datoms':
+        o.columnDatoms = int(a, next());
+        break;
       case '-h':
       case '--help':
         process.stdout.write(USAGE + '\n');

@@ -163,6 +163,10 @@ export function buildDs(people: Person[], follows: [number, number][] = []): DsF
   const ids = new IdMap();
   people.forEach((_, i) => ids.set(i, dsId(i)));
   let db = ds.init_db(dsDatoms(people), DS_SCHEMA);
-  if (follows.length) db = ds.db_with(db, follows.map(([a, b]) => [':db/add', dsId(a), 'follows', dsId(b)]));
+  if (follows.length)
+    db = ds.db_with(
+      db,
+      follows.map(([a, b]) => [':db/add', dsId(a), 'follows', dsId(b)]),
+    );
   return { db, ids };
 }

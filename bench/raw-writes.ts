@@ -154,4 +154,3 @@ function beginWrite(r: RawEnv): void {
 function logRecord(t: number, tx: number, datoms: RawDatom[], added: boolean): Buffer {
   return encodeLogRecord({ t, tx, instant: t, datoms: datoms.map((d) => ({ e: d.e, a: d.a, tag: d.tag, payload: d.payload, added })) });
 }
-

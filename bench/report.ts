@@ -21,12 +21,17 @@ export function formatTable(report: BenchReport): string {
   const head = ['workload', 'factlog ms', 'DataScript ms', 'fl/DS', 'raw lmdb ms', 'fl/raw', 'notes'];
   const rows = report.workloads.map((w) => [w.name, ms(w.factlogMs), ms(w.dsMs), ratio(w.ratio), ms(w.rawMs), ratio(w.rawRatio), notes(w)]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (i === head.length - 1 ? 0 : r[i].length))));
-  const line = (r: string[]) => r.map((c, i) => (i === 0 || i === r.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => (i === 0 || i === r.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i])))
+      .join('  ')
+      .trimEnd();
   const m = report.meta;
-  const out = [
-    `factlog vs DataScript: ${num(m.people)} people (${num(m.datoms)} datoms), median of ${m.runs} interleaved runs after ${m.warmup} warm-up; node ${m.node}, ${m.platform}`,
-  ];
-  if (m.history) out.push(`asOf: t ${m.history.asOfT} in a history of ${m.history.transactions} update transactions (${m.history.rounds} updates of every person, ${num(m.history.batch)} updates per tx)`);
+  const out = [`factlog vs DataScript: ${num(m.people)} people (${num(m.datoms)} datoms), median of ${m.runs} interleaved runs after ${m.warmup} warm-up; node ${m.node}, ${m.platform}`];
+  if (m.history)
+    out.push(
+      `asOf: t ${m.history.asOfT} in a history of ${m.history.transactions} update transactions (${m.history.rounds} updates of every person, ${num(m.history.batch)} updates per tx)`,
+    );
   out.push(...m.notes.map((n) => `note: ${n}`), '', line(head), line(widths.map((w) => '-'.repeat(w))));
   let group = '';
   for (let i = 0; i < rows.length; i++) {

@@ -73,8 +73,7 @@ const canon = (v: unknown): string => (typeof v === 'number' && !Number.isIntege
 
 /** Rows -> sorted strings, entity columns mapped to person indexes. */
 function rowsNormalizer(ids: IdMap, entityCols: number[]) {
-  return (rows: unknown[][]): string[] =>
-    rows.map((row) => row.map((v, i) => (entityCols.includes(i) ? String(ids.indexOf(v as number)) : canon(v))).join(' ')).sort();
+  return (rows: unknown[][]): string[] => rows.map((row) => row.map((v, i) => (entityCols.includes(i) ? String(ids.indexOf(v as number)) : canon(v))).join(' ')).sort();
 }
 
 /** Pull results -> sorted strings: keys without the leading colon, ids mapped to person indexes. */
@@ -186,14 +185,7 @@ function pullSample(n: number): number[] {
 }
 
 /** A query workload against (factlog db, DataScript db), with the raw floor. */
-function queryWorkload(
-  spec: QuerySpec,
-  ctx: BenchContext,
-  name: string,
-  group: Group,
-  fl: { db: () => Db; ids: IdMap; raw: RawReader; now?: () => Db },
-  dsf: DsFixture,
-): Workload {
+function queryWorkload(spec: QuerySpec, ctx: BenchContext, name: string, group: Group, fl: { db: () => Db; ids: IdMap; raw: RawReader; now?: () => Db }, dsf: DsFixture): Workload {
   const dsQuery = toDsQuery(spec.query);
   const dsRules = toDsQuery(RULES);
   const flInputs = spec.inputs ? spec.inputs(fl.ids, ctx) : [];
@@ -516,7 +508,10 @@ export function writeWorkloads(ctx: BenchContext): Workload[] {
           run: (from: number) => {
             let db = ctx.dsf.db;
             for (let i = from; i < from + k; i++) {
-              db = ds.db_with(db, PERSON_ATTRS.map((a) => [':db/retract', dsId(i), a, attrValue(people[i], a)]));
+              db = ds.db_with(
+                db,
+                PERSON_ATTRS.map((a) => [':db/retract', dsId(i), a, attrValue(people[i], a)]),
+              );
             }
             return db;
           },

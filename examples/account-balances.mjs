@@ -25,7 +25,10 @@ const balances = {
     for (const d of tx.data) if (d.added) transfers.set(d.e, { ...transfers.get(d.e), [d.a]: d.v });
     for (const tr of transfers.values()) {
       if (tr[amount] === undefined) continue;
-      for (const [acct, delta] of [[tr[from], -tr[amount]], [tr[to], tr[amount]]]) {
+      for (const [acct, delta] of [
+        [tr[from], -tr[amount]],
+        [tr[to], tr[amount]],
+      ]) {
         const history = (state[acct] ??= []);
         const last = history.length ? history[history.length - 1][1] : 0;
         history.push([tx.t, last + delta]);
@@ -43,8 +46,7 @@ for (let i = 0; i < 12; i++) {
 }
 await view.waitFor(conn.basisT);
 
-const sumOf = (db, side, acct) =>
-  q(`[:find (sum ?x) . :in $ ?acct :with ?tr :where [?tr ${side} ?acct] [?tr :transfer/amount ?x]]`, db, acct) ?? 0;
+const sumOf = (db, side, acct) => q(`[:find (sum ?x) . :in $ ?acct :with ?tr :where [?tr ${side} ?acct] [?tr :transfer/amount ?x]]`, db, acct) ?? 0;
 const queried = (db, acct) => sumOf(db, ':transfer/to', acct) - sumOf(db, ':transfer/from', acct);
 
 const db = conn.db();

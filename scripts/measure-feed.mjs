@@ -24,8 +24,16 @@ for (let i = 0; i < 200; i++) {
   await new Promise((r) => setTimeout(r, 2));
 }
 await new Promise((r) => follower.on('close', r));
-const lat = out.trim().split('\n').map((l) => JSON.parse(l)).filter((x) => acked.has(x.t)).map((x) => x.at - acked.get(x.t)).sort((a, b) => a - b);
-console.log(`follow latency after acknowledgement (200 txs, separate process): median ${lat[lat.length >> 1]} ms, p95 ${lat[Math.floor(lat.length * 0.95)]} ms, max ${lat[lat.length - 1]} ms`);
+const lat = out
+  .trim()
+  .split('\n')
+  .map((l) => JSON.parse(l))
+  .filter((x) => acked.has(x.t))
+  .map((x) => x.at - acked.get(x.t))
+  .sort((a, b) => a - b);
+console.log(
+  `follow latency after acknowledgement (200 txs, separate process): median ${lat[lat.length >> 1]} ms, p95 ${lat[Math.floor(lat.length * 0.95)]} ms, max ${lat[lat.length - 1]} ms`,
+);
 
 // 2. replica catch-up: a primary with `txs` more transactions, replayed into an empty replica
 const batch = [];

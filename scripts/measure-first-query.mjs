@@ -33,7 +33,12 @@ for (const [name, text] of Object.entries(QUERIES)) {
   const runs = [0, 1, 2].map(() => time(() => q(text, conn.db())));
   await conn.close();
   const dsRuns = [0, 1, 2, 3, 4].map(() => time(() => ds.q(toDsQuery(text), dsf.db))).sort((a, b) => a - b);
-  console.log(`${name.padEnd(7)} factlog ${runs.map((ms) => ms.toFixed(1)).join(', ').padEnd(22)} DataScript ${dsRuns[2].toFixed(1)}`);
+  console.log(
+    `${name.padEnd(7)} factlog ${runs
+      .map((ms) => ms.toFixed(1))
+      .join(', ')
+      .padEnd(22)} DataScript ${dsRuns[2].toFixed(1)}`,
+  );
 }
 removeDir(fixture.dir);
 if (fs.existsSync(fixture.dir)) process.exitCode = 1;

@@ -81,9 +81,7 @@ async function openBeside(dir, file, openReader) {
     fs.closeSync(ticket);
   }
 }
-const gate = process.argv.includes('--gate')
-  ? (await import('../dist/src/storage/env-gate.js')).throughEnvironmentGate
-  : (_dir, action) => action();
+const gate = process.argv.includes('--gate') ? (await import('../dist/src/storage/env-gate.js')).throughEnvironmentGate : (_dir, action) => action();
 
 const watch = process.argv.includes('--watch');
 

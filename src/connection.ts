@@ -137,7 +137,7 @@ export class Connection {
     this.schemas = [];
     // a database bootstrapped before the newest system attributes knows them too (see bootstrapFacts)
     let schema = builtIn;
-    for (let i = 0; i < facts.length; ) {
+    for (let i = 0; i < facts.length;) {
       const t = facts[i].t;
       const batch = [];
       while (i < facts.length && facts[i].t === t) batch.push(facts[i++]);
@@ -219,11 +219,7 @@ export class Connection {
   }
 
   /** Prepare and store transactions inside one write transaction; then publish their reports. */
-  private async write(
-    txDatas: readonly unknown[],
-    onReport?: (report: TxReport, index: number) => void,
-    isBatch = false,
-  ): Promise<TxReport[]> {
+  private async write(txDatas: readonly unknown[], onReport?: (report: TxReport, index: number) => void, isBatch = false): Promise<TxReport[]> {
     this.ensureOpen();
     const primary = this.store.replicaOf();
     if (primary !== undefined) {

@@ -18,18 +18,7 @@ export interface Datom {
 /** A datom handed over as its parts, without a Datom object (the query engine's fast path). */
 export type DatomVisitor = (e: number, a: number, v: unknown, tx: number, added: boolean) => void;
 
-export type ValueType =
-  | 'string'
-  | 'long'
-  | 'double'
-  | 'boolean'
-  | 'instant'
-  | 'uuid'
-  | 'keyword'
-  | 'ref'
-  | 'bigint'
-  | 'symbol'
-  | 'tuple';
+export type ValueType = 'string' | 'long' | 'double' | 'boolean' | 'instant' | 'uuid' | 'keyword' | 'ref' | 'bigint' | 'symbol' | 'tuple';
 
 /**
  * What `transact` and `db.with` take: EDN text, or JS data (an array or an EdnList) of forms.

@@ -31,11 +31,35 @@ const FUNCTIONS = {
 
 /** Every code a transaction may fail with (tx/errors.ts, edn reader, storage, connection). */
 const KNOWN_CODES = new Set([
-  'tx/invalid-data', 'tx/unknown-operation', 'tx/unknown-attribute', 'tx/invalid-value', 'tx/invalid-entity',
-  'tx/unknown-ident', 'tx/lookup-ref-not-found', 'tx/dangling-tempid', 'tx/unique-conflict', 'tx/cardinality-conflict',
-  'tx/datom-conflict', 'tx/cas-failed', 'tx/instant-backwards', 'tx/invalid-schema', 'tx/attribute-in-same-tx',
-  'tx/read-only', 'tx/system-entity', 'tx/instant-in-future', 'tx/fn-failed', 'tx/fn-too-deep', 'tx/fn-async',
-  'tx/attr-pred-failed', 'tx/entity-spec-failed', 'tx/unknown-predicate', 'edn/syntax', 'edn/too-deep', 'storage/write-failed', 'storage/read-only', 'conn/closed',
+  'tx/invalid-data',
+  'tx/unknown-operation',
+  'tx/unknown-attribute',
+  'tx/invalid-value',
+  'tx/invalid-entity',
+  'tx/unknown-ident',
+  'tx/lookup-ref-not-found',
+  'tx/dangling-tempid',
+  'tx/unique-conflict',
+  'tx/cardinality-conflict',
+  'tx/datom-conflict',
+  'tx/cas-failed',
+  'tx/instant-backwards',
+  'tx/invalid-schema',
+  'tx/attribute-in-same-tx',
+  'tx/read-only',
+  'tx/system-entity',
+  'tx/instant-in-future',
+  'tx/fn-failed',
+  'tx/fn-too-deep',
+  'tx/fn-async',
+  'tx/attr-pred-failed',
+  'tx/entity-spec-failed',
+  'tx/unknown-predicate',
+  'edn/syntax',
+  'edn/too-deep',
+  'storage/write-failed',
+  'storage/read-only',
+  'conn/closed',
 ]);
 
 const jsonish = (x: unknown) => {
@@ -51,7 +75,12 @@ function snapshot(conn: Connection): string {
   const parts = [`basisT ${conn.basisT}`, `meta ${jsonish(conn.store.readMeta())}`];
   const db = conn.db();
   parts.push(`dbBasisT ${db.basisT}`);
-  parts.push(`attrs ${db.attrs().map((a) => `${a.id}=${a.ident}`).join(',')}`);
+  parts.push(
+    `attrs ${db
+      .attrs()
+      .map((a) => `${a.id}=${a.ident}`)
+      .join(',')}`,
+  );
   parts.push(...[...db.history().datoms('eavt')].map((d) => `${d.e} ${d.a} ${jsonish(d.v)} ${d.tx} ${d.added}`));
   for (const index of ['eavt', 'aevt', 'avet', 'vaet'] as const) {
     for (const which of ['current', 'history'] as const) parts.push(`${index}.${which} ${jsonish(conn.store.dumpIndex(index, which))}`);
@@ -61,11 +90,37 @@ function snapshot(conn: Connection): string {
 }
 
 type Kind =
-  | 'create' | 'age' | 'tag' | 'friend' | 'cas-ok' | 'upsert' | 'retract-entity'
-  | 'bad-type' | 'unique-value' | 'unique-identity-two' | 'cas-fail' | 'unknown-attr' | 'dangling' | 'bad-edn'
-  | 'lookup-nothing' | 'card-conflict' | 'datom-conflict' | 'unknown-op' | 'not-a-vector' | 'valid-then-bad'
-  | 'system-entity' | 'future-instant' | 'throwing-data' | 'tx-fn' | 'ensure-ok'
-  | 'fn-failed' | 'fn-too-deep' | 'fn-async' | 'attr-pred' | 'entity-spec' | 'unknown-pred';
+  | 'create'
+  | 'age'
+  | 'tag'
+  | 'friend'
+  | 'cas-ok'
+  | 'upsert'
+  | 'retract-entity'
+  | 'bad-type'
+  | 'unique-value'
+  | 'unique-identity-two'
+  | 'cas-fail'
+  | 'unknown-attr'
+  | 'dangling'
+  | 'bad-edn'
+  | 'lookup-nothing'
+  | 'card-conflict'
+  | 'datom-conflict'
+  | 'unknown-op'
+  | 'not-a-vector'
+  | 'valid-then-bad'
+  | 'system-entity'
+  | 'future-instant'
+  | 'throwing-data'
+  | 'tx-fn'
+  | 'ensure-ok'
+  | 'fn-failed'
+  | 'fn-too-deep'
+  | 'fn-async'
+  | 'attr-pred'
+  | 'entity-spec'
+  | 'unknown-pred';
 const VALID: Kind[] = ['create', 'age', 'tag', 'friend', 'cas-ok', 'upsert', 'retract-entity', 'tx-fn', 'ensure-ok'];
 const INVALID: Record<Exclude<Kind, (typeof VALID)[number]>, string> = {
   'bad-type': 'tx/invalid-value',
@@ -110,8 +165,26 @@ let serial = 0;
 /** The tx for a step (EDN text or JS data) and the kind it really is (some need a person first). */
 function txFor(conn: Connection, kind: Kind, pick: number, n: number): { kind: Kind; tx: unknown } {
   const ps = people(conn);
-  const needsPerson = !['bad-edn', 'not-a-vector', 'lookup-nothing', 'unknown-attr', 'bad-type', 'dangling', 'unknown-op', 'valid-then-bad', 'system-entity', 'future-instant', 'throwing-data', 'ensure-ok',
-    'fn-failed', 'fn-too-deep', 'fn-async', 'attr-pred', 'entity-spec', 'unknown-pred'].includes(kind);
+  const needsPerson = ![
+    'bad-edn',
+    'not-a-vector',
+    'lookup-nothing',
+    'unknown-attr',
+    'bad-type',
+    'dangling',
+    'unknown-op',
+    'valid-then-bad',
+    'system-entity',
+    'future-instant',
+    'throwing-data',
+    'ensure-ok',
+    'fn-failed',
+    'fn-too-deep',
+    'fn-async',
+    'attr-pred',
+    'entity-spec',
+    'unknown-pred',
+  ].includes(kind);
   if (ps.length === 0 && needsPerson) kind = 'create';
   return { kind, tx: txText(ps, kind, pick, n) };
 }
@@ -123,41 +196,84 @@ function txText(ps: ReturnType<typeof people>, kind: Kind, pick: number, n: numb
   const p = ps[pick % Math.max(ps.length, 1)];
   const q = ps[(pick >> 3) % Math.max(ps.length, 1)];
   switch (kind) {
-    case 'create': return `[${create}]`;
-    case 'age': return [[':db/add', [Keyword.of('p/email'), p.email], ':p/age', n]];
-    case 'tag': return `[[:db/add ${p.e} :p/tags :t${n % 5}]]`;
-    case 'friend': return `[[:db/add ${p.e} :p/friend ${q.e}] ${create} [:db/add "new" :p/friend ${p.e}]]`;
-    case 'cas-ok': return p.age === undefined ? `[[:db/add ${p.e} :p/age ${n}]]` : `[[:db/cas ${p.e} :p/age ${p.age} ${n}]]`;
-    case 'upsert': return `[{:db/id "u" :p/email "${p.email}" :p/name "up${k}"}]`;
-    case 'retract-entity': return `[[:db/retractEntity ${p.e}]]`;
-    case 'bad-type': return `[${create} [:db/add "new" :p/age "old"]]`;
-    case 'unique-value': return `[{:db/id "x" :p/email "e${k}" :p/ssn "${p.ssn}"}]`;
-    case 'unique-identity-two': return ps.length < 2 || p.e === q.e ? `[{:db/id "a" :p/ssn "dup${k}"} {:db/id "b" :p/ssn "dup${k}"}]` : `[[:db/add ${p.e} :p/email "${q.email}"]]`;
-    case 'cas-fail': return `[${create} [:db/cas ${p.e} :p/age ${(p.age ?? 0) + 1000} 1]]`;
-    case 'unknown-attr': return `[${create} [:db/add "new" :p/unknown${k} 1]]`;
-    case 'dangling': return `[${create} [:db/add "new" :p/friend "nobody${k}"]]`;
-    case 'bad-edn': return `[${create} [:db/add "new" :p/name "unterminated]`.slice(0, 20 + (n % 40)) + (n % 2 ? ' #{1 1}' : '');
-    case 'lookup-nothing': return `[${create} [:db/add [:p/email "nobody-${k}"] :p/name "x"]]`;
-    case 'card-conflict': return `[${create} [:db/add "new" :p/name "a"] [:db/add "new" :p/name "b"]]`;
-    case 'datom-conflict': return `[${create} [:db/add ${p.e} :p/email "${p.email}"] [:db/retract ${p.e} :p/email "${p.email}"]]`;
-    case 'unknown-op': return `[${create} [:db/frobnicate ${p?.e ?? 1} :p/name "x"]]`;
-    case 'not-a-vector': return n % 2 ? `{:db/id "x" :p/name "y"}` : 42;
-    case 'valid-then-bad': return [[':db/add', 'v', ':p/name', `v${k}`], [':db/add', 'v', ':p/email', `ve${k}`], [':db/add', 'v', ':p/age', 1.5]];
-    case 'system-entity': return `[${create} ${SYSTEM_CHANGES[n % SYSTEM_CHANGES.length]}]`;
-    case 'future-instant': return `[${create} {:db/id "datomic.tx" :db/txInstant #inst "${2100 + n}-01-01"}]`;
-    case 'tx-fn': return `[[:p/birthday ${p.e}] ${create}]`;
-    case 'ensure-ok': return `[{:db/id "new" :p/email "e${k}" :p/ssn "s${k}" :p/name "n${k}" :db/ensure :p/named}]`;
-    case 'fn-failed': return `[${create} [:p/fail ${n}]]`;
-    case 'fn-too-deep': return `[${create} [:p/loop]]`;
-    case 'fn-async': return `[${create} [:p/async]]`;
-    case 'attr-pred': return `[${create} {:p/email "neg${k}" :p/age ${-1 - n}}]`;
-    case 'entity-spec': return `[${create} {:db/id "x" :p/name "only${k}" :db/ensure :p/named}]`;
-    case 'unknown-pred': return `[${create} [:db/add "new" :db/ensure :p/checked-by-nobody]]`;
+    case 'create':
+      return `[${create}]`;
+    case 'age':
+      return [[':db/add', [Keyword.of('p/email'), p.email], ':p/age', n]];
+    case 'tag':
+      return `[[:db/add ${p.e} :p/tags :t${n % 5}]]`;
+    case 'friend':
+      return `[[:db/add ${p.e} :p/friend ${q.e}] ${create} [:db/add "new" :p/friend ${p.e}]]`;
+    case 'cas-ok':
+      return p.age === undefined ? `[[:db/add ${p.e} :p/age ${n}]]` : `[[:db/cas ${p.e} :p/age ${p.age} ${n}]]`;
+    case 'upsert':
+      return `[{:db/id "u" :p/email "${p.email}" :p/name "up${k}"}]`;
+    case 'retract-entity':
+      return `[[:db/retractEntity ${p.e}]]`;
+    case 'bad-type':
+      return `[${create} [:db/add "new" :p/age "old"]]`;
+    case 'unique-value':
+      return `[{:db/id "x" :p/email "e${k}" :p/ssn "${p.ssn}"}]`;
+    case 'unique-identity-two':
+      return ps.length < 2 || p.e === q.e ? `[{:db/id "a" :p/ssn "dup${k}"} {:db/id "b" :p/ssn "dup${k}"}]` : `[[:db/add ${p.e} :p/email "${q.email}"]]`;
+    case 'cas-fail':
+      return `[${create} [:db/cas ${p.e} :p/age ${(p.age ?? 0) + 1000} 1]]`;
+    case 'unknown-attr':
+      return `[${create} [:db/add "new" :p/unknown${k} 1]]`;
+    case 'dangling':
+      return `[${create} [:db/add "new" :p/friend "nobody${k}"]]`;
+    case 'bad-edn':
+      return `[${create} [:db/add "new" :p/name "unterminated]`.slice(0, 20 + (n % 40)) + (n % 2 ? ' #{1 1}' : '');
+    case 'lookup-nothing':
+      return `[${create} [:db/add [:p/email "nobody-${k}"] :p/name "x"]]`;
+    case 'card-conflict':
+      return `[${create} [:db/add "new" :p/name "a"] [:db/add "new" :p/name "b"]]`;
+    case 'datom-conflict':
+      return `[${create} [:db/add ${p.e} :p/email "${p.email}"] [:db/retract ${p.e} :p/email "${p.email}"]]`;
+    case 'unknown-op':
+      return `[${create} [:db/frobnicate ${p?.e ?? 1} :p/name "x"]]`;
+    case 'not-a-vector':
+      return n % 2 ? `{:db/id "x" :p/name "y"}` : 42;
+    case 'valid-then-bad':
+      return [
+        [':db/add', 'v', ':p/name', `v${k}`],
+        [':db/add', 'v', ':p/email', `ve${k}`],
+        [':db/add', 'v', ':p/age', 1.5],
+      ];
+    case 'system-entity':
+      return `[${create} ${SYSTEM_CHANGES[n % SYSTEM_CHANGES.length]}]`;
+    case 'future-instant':
+      return `[${create} {:db/id "datomic.tx" :db/txInstant #inst "${2100 + n}-01-01"}]`;
+    case 'tx-fn':
+      return `[[:p/birthday ${p.e}] ${create}]`;
+    case 'ensure-ok':
+      return `[{:db/id "new" :p/email "e${k}" :p/ssn "s${k}" :p/name "n${k}" :db/ensure :p/named}]`;
+    case 'fn-failed':
+      return `[${create} [:p/fail ${n}]]`;
+    case 'fn-too-deep':
+      return `[${create} [:p/loop]]`;
+    case 'fn-async':
+      return `[${create} [:p/async]]`;
+    case 'attr-pred':
+      return `[${create} {:p/email "neg${k}" :p/age ${-1 - n}}]`;
+    case 'entity-spec':
+      return `[${create} {:db/id "x" :p/name "only${k}" :db/ensure :p/named}]`;
+    case 'unknown-pred':
+      return `[${create} [:db/add "new" :db/ensure :p/checked-by-nobody]]`;
     case 'throwing-data': {
       const trap = () => {
         throw new Error('trap');
       };
-      return [[':db/add', 'v', ':p/name', `v${k}`], n % 2 ? new Proxy([], { get: trap }) : { get ':p/age'() { return trap(); } }];
+      return [
+        [':db/add', 'v', ':p/name', `v${k}`],
+        n % 2
+          ? new Proxy([], { get: trap })
+          : {
+              get ':p/age'() {
+                return trap();
+              },
+            },
+      ];
     }
   }
 }
@@ -177,7 +293,10 @@ async function runSteps(conn: Connection, steps: { kind: Kind; pick: number; n: 
     const { kind, tx } = txFor(conn, step.kind, step.pick, step.n);
     const before = snapshot(conn);
     const t = conn.basisT;
-    const result = await conn.transact(tx).then((r) => r, (e: unknown) => e as Error);
+    const result = await conn.transact(tx).then(
+      (r) => r,
+      (e: unknown) => e as Error,
+    );
     const expectedCode = (INVALID as Record<string, string>)[kind];
     if (!(result instanceof Error)) {
       expect(expectedCode, `invalid tx (${kind}) succeeded: ${jsonish(tx)}`).toBeUndefined();
@@ -240,10 +359,15 @@ describe('a failed transaction changes nothing', () => {
   it('concurrent transact calls that share a commit: the failing ones change nothing, the others all commit', async () => {
     const conn = await freshConn({ noSync: true, ...FUNCTIONS });
     await conn.transact(SCHEMA);
-    const txs = Array.from({ length: 40 }, (_, i) =>
-      i % 3 === 1 ? `[{:db/id "x" :p/email "c${i}" :p/age "bad"}]` : `[{:db/id "x" :p/email "c${i}" :p/age ${i}}]`,
+    const txs = Array.from({ length: 40 }, (_, i) => (i % 3 === 1 ? `[{:db/id "x" :p/email "c${i}" :p/age "bad"}]` : `[{:db/id "x" :p/email "c${i}" :p/age ${i}}]`));
+    const results = await Promise.all(
+      txs.map((tx) =>
+        conn.transact(tx).then(
+          (r) => r,
+          (e) => e as FactlogError,
+        ),
+      ),
     );
-    const results = await Promise.all(txs.map((tx) => conn.transact(tx).then((r) => r, (e) => e as FactlogError)));
     const ok = results.filter((r) => !(r instanceof Error));
     const failed = results.filter((r) => r instanceof Error) as FactlogError[];
     expect(failed.map((e) => e.code)).toEqual(Array(failed.length).fill('tx/invalid-value'));
@@ -292,11 +416,19 @@ describe('a failed transaction changes nothing', () => {
     await conn.transact(`[[:db/add "a" :k/n 0] [:db/add "a" :k/s "short"] {:db/ident :k/one :db/valueType :db.type/long :db/cardinality :db.cardinality/one}]`);
     const before = snapshot(conn);
     const long = 'x'.repeat(3000);
-    const err = await conn.transact([[':db/add', 'b', ':k/s', long], [':db/add', 'b', ':k/one', 'not a long']]).catch((e) => e);
+    const err = await conn
+      .transact([
+        [':db/add', 'b', ':k/s', long],
+        [':db/add', 'b', ':k/one', 'not a long'],
+      ])
+      .catch((e) => e);
     expect(err).toBeInstanceOf(FactlogError);
     expect(err.code).toBe('tx/invalid-value');
     expect(snapshot(conn)).toBe(before);
-    const r = await conn.transact([[':db/add', 'b', ':k/n', 1], [':db/add', 'b', ':k/s', long]]);
+    const r = await conn.transact([
+      [':db/add', 'b', ':k/n', 1],
+      [':db/add', 'b', ':k/s', long],
+    ]);
     expect([...conn.db().datoms('eavt', r.tempids.b, ':k/s')].map((d) => d.v)).toEqual([long]);
   });
 });

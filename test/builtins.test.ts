@@ -141,14 +141,22 @@ describe('built-ins DataScript has and Datomic resolves from clojure.core', () =
     expect(q('[:find ?r . :in ?m :where [(get ?m :p/name) ?r]]', { 'p/name': 'Ann' })).toBe('Ann');
     expect(call('get', { a: 1 }, 'a')).toBe(1);
     expect(fn('(set [1 1 2])')).toEqual(new Set([1, 2]));
-    expect(fn('(hash-map :a 1 :b 2)')).toEqual(new Map([[Keyword.of('a'), 1], [Keyword.of('b'), 2]]));
+    expect(fn('(hash-map :a 1 :b 2)')).toEqual(
+      new Map([
+        [Keyword.of('a'), 1],
+        [Keyword.of('b'), 2],
+      ]),
+    );
     expect(() => fn('(hash-map :a)')).toThrowError(/pairs/);
     expect(fn('(identical? 1 1)')).toBe(true);
     expect(call('identical?', [1], [1])).toBe(false);
   });
   it('re-seq and the printing functions', () => {
     expect(q('[:find ?r . :where [(re-pattern "[0-9]") ?p] [(re-seq ?p "a1b2") ?r]]', db())).toEqual(['1', '2']);
-    expect(q('[:find ?r . :where [(re-pattern "([a-z])([0-9])") ?p] [(re-seq ?p "a1b2") ?r]]', db())).toEqual([['a1', 'a', '1'], ['b2', 'b', '2']]);
+    expect(q('[:find ?r . :where [(re-pattern "([a-z])([0-9])") ?p] [(re-seq ?p "a1b2") ?r]]', db())).toEqual([
+      ['a1', 'a', '1'],
+      ['b2', 'b', '2'],
+    ]);
     expect(call('re-seq', 'x', 'abc')).toBe(null);
     expect(fn('(print-str "a" nil [1 "b"] :k)')).toBe('a nil [1 b] :k');
     expect(fn('(println-str "a" 1)')).toBe('a 1\n');
@@ -272,7 +280,12 @@ describe('regexes match in linear time (RE2)', () => {
   it('finds what a backtracking engine finds (the whole match) on simple patterns', () => {
     const atom = fc.constantFrom('a', 'b', '.', '[ab]', '[^a]', '(a|ab)', '(ab|a)', '(b)', '(a?)', '\\w');
     const quant = fc.constantFrom('', '*', '+', '?', '{1,2}', '*?', '+?');
-    const pattern = fc.array(fc.tuple(atom, quant).map(([a, k]) => a + k), { minLength: 1, maxLength: 4 }).map((xs) => xs.join(''));
+    const pattern = fc
+      .array(
+        fc.tuple(atom, quant).map(([a, k]) => a + k),
+        { minLength: 1, maxLength: 4 },
+      )
+      .map((xs) => xs.join(''));
     const input = fc.stringMatching(/^[abc]{0,8}$/);
     fc.assert(
       fc.property(pattern, fc.boolean(), input, (p, anchored, s) => {
@@ -306,11 +319,11 @@ describe("Datomic's log functions: tx-ids and tx-data", () => {
     const n = r.tempids.n!;
     await conn.transact(`[[:db/retract ${n} :x/n 20] [:db/add ${n} :x/n 21]]`);
     const log = conn.log();
-    const changes = q<unknown[][]>(
-      `[:find ?attr ?v ?added :in $ ?log ?t :where [(tx-data ?log ?t) [[?e ?a ?v _ ?added]]] [(= ?e ${n})] [?a :db/ident ?attr]]`,
-      conn.db(), log, r.t + 1,
-    );
-    expect(changes.map(([a, v, added]) => [String(a), v, added]).sort()).toEqual([[':x/n', 20, false], [':x/n', 21, true]]);
+    const changes = q<unknown[][]>(`[:find ?attr ?v ?added :in $ ?log ?t :where [(tx-data ?log ?t) [[?e ?a ?v _ ?added]]] [(= ?e ${n})] [?a :db/ident ?attr]]`, conn.db(), log, r.t + 1);
+    expect(changes.map(([a, v, added]) => [String(a), v, added]).sort()).toEqual([
+      [':x/n', 20, false],
+      [':x/n', 21, true],
+    ]);
     const byTx = q<unknown[][]>('[:find ?e ?a ?v ?tx ?added :in ?log ?tx :where [(tx-data ?log ?tx) [[?e ?a ?v ?tx ?added]]]]', log, r.tx);
     expect(byTx.length).toBe(2); // :x/n 20 and the tx's :db/txInstant
     expect(byTx.every((d) => d[3] === r.tx && d[4] === true)).toBe(true);

@@ -42,7 +42,11 @@ describe('AttributeColumn', () => {
     fc.assert(
       fc.property(fc.uniqueArray(fc.integer({ min: 0, max: 2 ** 40 }), { maxLength: 60 }), fc.boolean(), (ids, dense) => {
         const es = dense ? ids.map((_, i) => 1000 + i * 2) : ids;
-        const col = AttributeColumn.fromDatoms(es, es.map((e) => e * 2), es.map(() => 1));
+        const col = AttributeColumn.fromDatoms(
+          es,
+          es.map((e) => e * 2),
+          es.map(() => 1),
+        );
         for (const e of es) expect(col.slotOf(e) >= 0 && visitAll(col)[col.slotOf(e)]![1]).toBe(e * 2);
         expect(col.slotOf(dense ? 1001 : 2 ** 40 + 1)).toBe(-1);
       }),
@@ -59,7 +63,11 @@ describe('AttributeColumn', () => {
         fc.boolean(),
         (vs, lo, hi, loInc, hiInc) => {
           const es = vs.map((_, i) => i + 1);
-          const col = AttributeColumn.fromDatoms(es, vs, es.map(() => 7));
+          const col = AttributeColumn.fromDatoms(
+            es,
+            vs,
+            es.map(() => 7),
+          );
           const expected = es
             .map((e, i) => [e, vs[i]!] as [number, number])
             .filter(([, v]) => (lo === undefined || v > lo || (loInc && v === lo)) && (hi === undefined || v < hi || (hiInc && v === hi)))
@@ -211,7 +219,11 @@ describe('queries served from columns', () => {
     const query = '[:find ?e :in $ [?a ...] :where [?e :p/age ?a]]';
     q('[:find (count ?e) . :where [?e :p/age ?a] [(>= ?a 0)]]', db); // reads every age: the column is built
     // 10 ages: 10 LMDB probes cost less than a scan of 400 datoms even from memory
-    const few = explain(query, db, Array.from({ length: 10 }, (_, i) => i));
+    const few = explain(
+      query,
+      db,
+      Array.from({ length: 10 }, (_, i) => i),
+    );
     expect(few.steps[0]!.index).toBe('avet'); // one lookup per age
     // 30 ages: 30 probes (~360 datoms' worth against LMDB, ~3,000 against a column) > 400 datoms
     const ages = Array.from({ length: 30 }, (_, i) => i);
@@ -298,7 +310,9 @@ describe('queries served from columns', () => {
 
   it('are not built for point lookups of unique values, but are for lookups that read many datoms', async () => {
     const conn = await freshConn({ noSync: true });
-    await conn.transact('[{:db/ident :u/email :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity} {:db/ident :u/team :db/valueType :db.type/long :db/cardinality :db.cardinality/one}]');
+    await conn.transact(
+      '[{:db/ident :u/email :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity} {:db/ident :u/team :db/valueType :db.type/long :db/cardinality :db.cardinality/one}]',
+    );
     await conn.transact(Array.from({ length: 640 }, (_, i) => ({ ':u/email': `u${i}@x`, ':u/team': i % 4 })));
     const held = () => (conn as unknown as { ctx: { columns: ColumnCache } }).ctx.columns.heldDatoms;
     const db = conn.db();
@@ -336,7 +350,13 @@ describe('queries served from columns', () => {
     await conn.transact('[{:db/ident :u/score :db/valueType :db.type/long :db/cardinality :db.cardinality/one}]');
     await conn.transact(Array.from({ length: 300 }, (_, i) => ({ ':u/score': (i * 37) % 101 })));
     const db = conn.db();
-    const bounds: [number | undefined, number | undefined, boolean][] = [[50, undefined, false], [10, 20, false], [10, 20, true], [undefined, 5, true], [70, 30, false]];
+    const bounds: [number | undefined, number | undefined, boolean][] = [
+      [50, undefined, false],
+      [10, 20, false],
+      [10, 20, true],
+      [undefined, 5, true],
+      [70, 30, false],
+    ];
     const fromLmdb = bounds.map(([lo, hi, inc]) => db.estimateRange(':u/score', lo, hi, inc));
     // range queries over the whole attribute: the first reads LMDB, the second builds the column
     for (let i = 0; i < 2; i++) expect(q('[:find (count ?e) . :where [?e :u/score ?s] [(>= ?s 0)]]', db)).toBe(300);

@@ -121,8 +121,13 @@ function dataScriptDb(): unknown {
   }
   for (const m of MOVIES) {
     const e: Record<string, unknown> = {
-      ':db/id': ids.get(m.id), 'movie/title': m.title, 'movie/year': m.year, 'movie/genre': m.genre, 'movie/rating': m.rating,
-      'movie/director': m.directors.map((d) => ids.get(d)), 'movie/cast': m.cast.map((c) => ids.get(c)),
+      ':db/id': ids.get(m.id),
+      'movie/title': m.title,
+      'movie/year': m.year,
+      'movie/genre': m.genre,
+      'movie/rating': m.rating,
+      'movie/director': m.directors.map((d) => ids.get(d)),
+      'movie/cast': m.cast.map((c) => ids.get(c)),
     };
     if (m.sequel) e['movie/sequel'] = ids.get(m.sequel);
     tx.push(e);
@@ -186,7 +191,13 @@ const CASES: Case[] = [
   {
     name: 'rel input',
     query: '[:find ?t ?box :in $ [[?t ?box]] :where [?m :movie/title ?t] [?m :movie/year ?y] [(< ?y 1986)]]',
-    inputs: [[['The Terminator', 78], ['Die Hard', 140], ['Mad Max', 100]]],
+    inputs: [
+      [
+        ['The Terminator', 78],
+        ['Die Hard', 140],
+        ['Mad Max', 100],
+      ],
+    ],
   },
   { name: 'range predicate', query: '[:find ?t :where [?m :movie/title ?t] [?m :movie/year ?y] [(< ?y 1984)]]' },
   { name: 'two-sided range', query: '[:find ?t ?y :where [?m :movie/year ?y] [(>= ?y 1985)] [(<= ?y 1987)] [?m :movie/title ?t]]' },
@@ -236,7 +247,17 @@ const CASES: Case[] = [
   { name: 'missing?', query: '[:find ?n :where [?m :movie/director ?p] [?p :person/name ?n] [(missing? $ ?p :person/death)]]' },
   { name: 'ground coll', query: '[:find ?t :where [(ground [1984 1988]) [?y ...]] [?m :movie/year ?y] [?m :movie/title ?t]]' },
   { name: ':keys', query: '[:find ?t ?y :keys title year :where [?m :movie/title ?t] [?m :movie/year ?y] [(> ?y 1990)]]' },
-  { name: 'collection source', query: '[:find ?t ?box :in $ $b :where [?m :movie/title ?t] [$b ?t ?box]]', inputs: [[['Die Hard', 140], ['Predator', 98], ['Unknown', 1]]] },
+  {
+    name: 'collection source',
+    query: '[:find ?t ?box :in $ $b :where [?m :movie/title ?t] [$b ?t ?box]]',
+    inputs: [
+      [
+        ['Die Hard', 140],
+        ['Predator', 98],
+        ['Unknown', 1],
+      ],
+    ],
+  },
   { name: 'starts-with?', query: '[:find ?t :where [_ :movie/title ?t] [(clojure.string/starts-with? ?t "Terminator")]]' },
   { name: 're-find', query: '[:find ?t :where [_ :movie/title ?t] [(re-pattern "[0-9]+") ?re] [(re-find ?re ?t)]]' },
   { name: 'tuple function', query: '[:find ?x :where [?m :movie/title ?t] [?m :movie/year ?y] [(< ?y 1982)] [(tuple ?t ?y) ?x]]' },

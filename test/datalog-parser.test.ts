@@ -210,7 +210,20 @@ describe('queries as plain JS data', () => {
 
   it('reads strings by shape: variables, sources, keywords, markers; other strings are constants', () => {
     same(
-      [':find', '?n', ':in', '$', '?min', ':where', ['?e', ':person/name', '?n'], ['?e', ':person/age', '?a'], [['>=', '?a', '?min']], ['?e', ':person/nick', 'Ann'], ['?e', ':person/color', ':color/red'], ['_', ':x', '_']],
+      [
+        ':find',
+        '?n',
+        ':in',
+        '$',
+        '?min',
+        ':where',
+        ['?e', ':person/name', '?n'],
+        ['?e', ':person/age', '?a'],
+        [['>=', '?a', '?min']],
+        ['?e', ':person/nick', 'Ann'],
+        ['?e', ':person/color', ':color/red'],
+        ['_', ':x', '_'],
+      ],
       '[:find ?n :in $ ?min :where [?e :person/name ?n] [?e :person/age ?a] [(>= ?a ?min)] [?e :person/nick "Ann"] [?e :person/color :color/red] [_ :x _]]',
     );
     same([':find', '?n', '.', ':where', [[':person/email', 'a@x'], ':person/name', '?n']], '[:find ?n . :where [[:person/email "a@x"] :person/name ?n]]');
@@ -220,17 +233,63 @@ describe('queries as plain JS data', () => {
 
   it('arrays headed by a name are lists: calls, aggregates, pull, rule calls, not/or/and', () => {
     same(
-      { find: [['count', '?e'], ['max', 3, '?s'], ['pull', '?e', ['*', { ':emp/boss': ['emp/name'] }]]], with: ['?x'], in: ['$', ['?t', '...'], [['?a', '?b']]], where: [['?e', ':s', '?s'], ['?e', ':x', '?x']] },
+      {
+        find: [
+          ['count', '?e'],
+          ['max', 3, '?s'],
+          ['pull', '?e', ['*', { ':emp/boss': ['emp/name'] }]],
+        ],
+        with: ['?x'],
+        in: ['$', ['?t', '...'], [['?a', '?b']]],
+        where: [
+          ['?e', ':s', '?s'],
+          ['?e', ':x', '?x'],
+        ],
+      },
       '{:find [(count ?e) (max 3 ?s) (pull ?e [* {:emp/boss [:emp/name]}])] :with [?x] :in [$ [?t ...] [[?a ?b]]] :where [[?e :s ?s] [?e :x ?x]]}',
     );
     same(
-      [':find', '?x', ':in', '$', '$db', '%', ':where', ['?e', ':h', '?h'], [['ground', ['a', 'b']], ['?x', '...']], [['str', '?x', '!'], '?s'], ['reports', '?e', '?b'], ['not', ['?e', ':banned', true]], ['or', ['?e', ':a', 1], ['and', ['?e', ':b', 2], ['?e', ':c', 3]]], ['not-join', ['?e'], ['?e', ':d', '?d']], ['or-join', [['?e'], '?f'], ['?e', ':f', '?f']], ['$db', 'not', ['?e', ':g']]],
+      [
+        ':find',
+        '?x',
+        ':in',
+        '$',
+        '$db',
+        '%',
+        ':where',
+        ['?e', ':h', '?h'],
+        [
+          ['ground', ['a', 'b']],
+          ['?x', '...'],
+        ],
+        [['str', '?x', '!'], '?s'],
+        ['reports', '?e', '?b'],
+        ['not', ['?e', ':banned', true]],
+        ['or', ['?e', ':a', 1], ['and', ['?e', ':b', 2], ['?e', ':c', 3]]],
+        ['not-join', ['?e'], ['?e', ':d', '?d']],
+        ['or-join', [['?e'], '?f'], ['?e', ':f', '?f']],
+        ['$db', 'not', ['?e', ':g']],
+      ],
       '[:find ?x :in $ $db % :where [?e :h ?h] [(ground ["a" "b"]) [?x ...]] [(str ?x "!") ?s] (reports ?e ?b) (not [?e :banned true]) (or [?e :a 1] (and [?e :b 2] [?e :c 3])) (not-join [?e] [?e :d ?d]) (or-join [[?e] ?f] [?e :f ?f]) ($db not [?e :g])]',
     );
   });
 
   it('rule sets as JS data; EDN data is left as it is', () => {
-    const js = [[['reach', '?a', '?b'], ['?a', ':next', '?b']], [['reach', '?a', '?b'], ['?a', ':next', '?x'], ['reach', '?x', '?b']], [['top', ['?e']], ['not', ['?e', ':boss', '_']]]];
+    const js = [
+      [
+        ['reach', '?a', '?b'],
+        ['?a', ':next', '?b'],
+      ],
+      [
+        ['reach', '?a', '?b'],
+        ['?a', ':next', '?x'],
+        ['reach', '?x', '?b'],
+      ],
+      [
+        ['top', ['?e']],
+        ['not', ['?e', ':boss', '_']],
+      ],
+    ];
     const text = '[[(reach ?a ?b) [?a :next ?b]] [(reach ?a ?b) [?a :next ?x] (reach ?x ?b)] [(top [?e]) (not [?e :boss _])]]';
     expect(parseRules(js as never)).toBe(parseRules(text));
     // a Sym marks EDN data: its strings stay string constants, "?x" included
@@ -370,17 +429,56 @@ describe('parser fuzz', () => {
     '[:find [?e ...] :with ?w :keys a :where [?e :a ?w] [(str ?w) [[?p ?q]]] (not-join [?e] [?e :z])]',
     '[[(anc ?a ?b) [?a :parent ?b]] [(anc [?a] ?b) [?a :parent ?x] (anc ?x ?b)]]',
   ];
-  const pieces = ['[', ']', '(', ')', '{', '}', '#{', ' ', '?e', '?x', '$', '$h', '%', '_', '...', '.', ':find', ':in', ':where', ':with', ':keys', 'not', 'not-join', 'or', 'or-join', 'and', 'pull', 'count', '<', '1', '"s"', ':a', 'nil', '#_', '#inst', '*', 'limit', 'default', ':as', ':limit'];
-  const mutated = fc
-    .tuple(fc.constantFrom(...samples), fc.array(fc.tuple(fc.nat(), fc.nat(4), fc.constantFrom(...pieces)), { minLength: 1, maxLength: 4 }))
-    .map(([s, edits]) => {
-      let t = s;
-      for (const [at, del, ins] of edits) {
-        const i = at % (t.length + 1);
-        t = t.slice(0, i) + ins + t.slice(i + del);
-      }
-      return t;
-    });
+  const pieces = [
+    '[',
+    ']',
+    '(',
+    ')',
+    '{',
+    '}',
+    '#{',
+    ' ',
+    '?e',
+    '?x',
+    '$',
+    '$h',
+    '%',
+    '_',
+    '...',
+    '.',
+    ':find',
+    ':in',
+    ':where',
+    ':with',
+    ':keys',
+    'not',
+    'not-join',
+    'or',
+    'or-join',
+    'and',
+    'pull',
+    'count',
+    '<',
+    '1',
+    '"s"',
+    ':a',
+    'nil',
+    '#_',
+    '#inst',
+    '*',
+    'limit',
+    'default',
+    ':as',
+    ':limit',
+  ];
+  const mutated = fc.tuple(fc.constantFrom(...samples), fc.array(fc.tuple(fc.nat(), fc.nat(4), fc.constantFrom(...pieces)), { minLength: 1, maxLength: 4 })).map(([s, edits]) => {
+    let t = s;
+    for (const [at, del, ins] of edits) {
+      const i = at % (t.length + 1);
+      t = t.slice(0, i) + ins + t.slice(i + del);
+    }
+    return t;
+  });
   const random = fc.array(fc.constantFrom(...pieces), { maxLength: 30 }).map((a) => a.join(' '));
   it('random and mutated query strings only ever throw FactlogError', () => {
     fc.assert(
@@ -408,7 +506,10 @@ const both = (text: (sep: string) => string, js: unknown): Both => ({ text, js }
 const lit = (text: string, js: unknown): Both => both(() => text, js);
 /** `[a b]` / `(a b)` and their JS arrays. */
 const vec = (open: string, close: string, parts: Both[]): Both =>
-  both((sep) => open + parts.map((p) => p.text(sep)).join(sep) + close, parts.map((p) => p.js));
+  both(
+    (sep) => open + parts.map((p) => p.text(sep)).join(sep) + close,
+    parts.map((p) => p.js),
+  );
 
 describe('one parser for text and data', () => {
   const attr = fc.constantFrom('a', 'b', 'person/name', 'x/y-z');
@@ -419,9 +520,9 @@ describe('one parser for text and data', () => {
     fc.constantFrom('k', 'ns/k').map((k) => lit(':' + k, ':' + k)),
   );
   const pattern = fc.tuple(fc.boolean(), attr, value).map(([src, a, v]) => vec('[', ']', [...(src ? [lit('$', '$')] : []), lit('?e', '?e'), lit(':' + a, ':' + a), v]));
-  const predicate = fc.tuple(fc.constantFrom('<', '>=', 'pos?'), fc.integer({ min: 0, max: 9 })).map(([fn, n]) =>
-    vec('[', ']', [both((sep) => `(${fn}${sep}?a${fn === 'pos?' ? '' : sep + n})`, fn === 'pos?' ? [fn, '?a'] : [fn, '?a', n])]),
-  );
+  const predicate = fc
+    .tuple(fc.constantFrom('<', '>=', 'pos?'), fc.integer({ min: 0, max: 9 }))
+    .map(([fn, n]) => vec('[', ']', [both((sep) => `(${fn}${sep}?a${fn === 'pos?' ? '' : sep + n})`, fn === 'pos?' ? [fn, '?a'] : [fn, '?a', n])]));
   const fnBinding = fc.constantFrom<Both>(lit('?s', '?s'), lit('[?t ...]', ['?t', '...']), lit('[?t ?u]', ['?t', '?u']), lit('[[?t _]]', [['?t', '_']]));
   const fnClause = fnBinding.map((b) => vec('[', ']', [both((sep) => `(str${sep}?a${sep}"x")`, ['str', '?a', 'x']), b]));
   const simple = fc.oneof(pattern, predicate, fnClause);
@@ -429,9 +530,13 @@ describe('one parser for text and data', () => {
   const clause = fc.oneof(
     { weight: 3, arbitrary: simple },
     pattern.map((p) => listOf('not', [p])),
-    attr.map((a) => listOf('or', [lit(`[?e :${a} ?a]`, ['?e', ':' + a, '?a']), listOf('and', [lit('[?e :d ?a]', ['?e', ':d', '?a']), vec('[', ']', [both((sep) => `(pos?${sep}?a)`, ['pos?', '?a'])])])])),
+    attr.map((a) =>
+      listOf('or', [lit(`[?e :${a} ?a]`, ['?e', ':' + a, '?a']), listOf('and', [lit('[?e :d ?a]', ['?e', ':d', '?a']), vec('[', ']', [both((sep) => `(pos?${sep}?a)`, ['pos?', '?a'])])])]),
+    ),
     pattern.map((p) => listOf('not-join', [vec('[', ']', [lit('?e', '?e')]), p])),
-    attr.map((a) => listOf('or-join', [vec('[', ']', [vec('[', ']', [lit('?e', '?e')]), lit('?a', '?a')]), lit(`[?e :${a} ?a]`, ['?e', ':' + a, '?a']), lit('[$ ?e :c ?a]', ['$', '?e', ':c', '?a'])])),
+    attr.map((a) =>
+      listOf('or-join', [vec('[', ']', [vec('[', ']', [lit('?e', '?e')]), lit('?a', '?a')]), lit(`[?e :${a} ?a]`, ['?e', ':' + a, '?a']), lit('[$ ?e :c ?a]', ['$', '?e', ':c', '?a'])]),
+    ),
     fc.constantFrom('anc', 'rule-2').map((r) => listOf(r, [lit('?e', '?e'), lit('?a', '?a')])),
     pattern.map((p) => vec('(', ')', [lit('$', '$'), lit('not', 'not'), p])),
   );

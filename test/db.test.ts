@@ -126,7 +126,12 @@ describe('immutable database values', () => {
   });
 
   it('a history of chained with() values is the history the same transactions would have made', async () => {
-    const txs = [`[{:p/name "Ann" :p/age 40}]`, `[{:p/name "Ann" :p/age 41}]`, `[{:p/name "Ann" :p/age 40} {:p/name "Ann" :p/likes ["jam"]}]`, `[[:db/retract [:p/name "Ann"] :p/likes "jam"]]`];
+    const txs = [
+      `[{:p/name "Ann" :p/age 40}]`,
+      `[{:p/name "Ann" :p/age 41}]`,
+      `[{:p/name "Ann" :p/age 40} {:p/name "Ann" :p/likes ["jam"]}]`,
+      `[[:db/retract [:p/name "Ann"] :p/likes "jam"]]`,
+    ];
     const spec = await people();
     let w = spec.conn.db();
     for (const tx of txs) w = w.with(tx).dbAfter;
@@ -163,7 +168,12 @@ describe('filtered values', () => {
     expect(noBob.entity('[:p/name "Bob"]')).toBeNull();
     // composition: asOf and history of a filtered value stay filtered, and filters add up
     expect(q('[:find ?a . :where [?e :p/age ?a]]', noBob.asOf(ts[1]!))).toBe(30);
-    expect(q('[:find ?a . :where [?e :p/age ?a]]', db.asOf(ts[1]!).filter((_, d) => d.e !== bob))).toBe(30);
+    expect(
+      q(
+        '[:find ?a . :where [?e :p/age ?a]]',
+        db.asOf(ts[1]!).filter((_, d) => d.e !== bob),
+      ),
+    ).toBe(30);
     expect(q('[:find ?a :where [?e :p/age ?a _ false]]', noAges.history())).toEqual([]);
     expect(q<number[]>('[:find [?a ...] :where [?e :p/age ?a _ false]]', noBob.history())).toEqual([30]);
     expect(names(noBob.filter((_, d) => d.e !== ann))).toEqual([]);
@@ -229,7 +239,10 @@ describe('index access', () => {
     expect(db.entid([kw('p/id'), 10n])).toBe(tempids.a);
     expect(db.entid([kw('p/id'), 9007199254740993n])).toBe(tempids.b);
     expect(brief(db.datoms('avet', kw('p/age'), 5n))).toEqual([[tempids.a, 5, true]]);
-    expect(brief(db.indexRange(kw('p/age'), 5n, 8n))).toEqual([[tempids.a, 5, true], [tempids.b, 7, true]]);
+    expect(brief(db.indexRange(kw('p/age'), 5n, 8n))).toEqual([
+      [tempids.a, 5, true],
+      [tempids.b, 7, true],
+    ]);
     expect(brief(db.datoms('avet', kw('p/score'), 2n))).toEqual([[tempids.a, 2, true]]);
     expect(brief(db.datoms('avet', kw('p/age'), 5.5))).toEqual([]);
     expect(q('[:find ?e . :where [?e :p/age 5N]]', db)).toBe(tempids.a);
@@ -290,9 +303,18 @@ describe('entities', () => {
     const { conn, ann } = await people();
     const db = conn.db();
     for (const ref of ['[:p/name]', '[:p/name "Ann" 2]', '[:not-an-attr 777]', '[]']) {
-      expect(errorCode(() => db.entity(ref)), ref).toBe('db/invalid-lookup-ref');
-      expect(errorCode(() => db.entid(ref)), ref).toBe('db/invalid-lookup-ref');
-      expect(errorCode(() => pull(db, '[*]', ref)), ref).toBe('db/invalid-lookup-ref');
+      expect(
+        errorCode(() => db.entity(ref)),
+        ref,
+      ).toBe('db/invalid-lookup-ref');
+      expect(
+        errorCode(() => db.entid(ref)),
+        ref,
+      ).toBe('db/invalid-lookup-ref');
+      expect(
+        errorCode(() => pull(db, '[*]', ref)),
+        ref,
+      ).toBe('db/invalid-lookup-ref');
     }
     expect(errorCode(() => db.entity([kw('p/name')]))).toBe('db/invalid-lookup-ref');
     expect(errorCode(() => q('[:find ?a :in $ ?e :where [?e :p/age ?a]]', db, [kw('not/attr'), 1]))).toBe('db/invalid-lookup-ref');
@@ -472,7 +494,7 @@ describe('iterators of a Db value', () => {
   }
   const show = (d: Datom) => `${d.e} ${d.a} ${String(d.v)} ${d.tx} ${d.added}`;
 
-  it('give the value\'s own datoms, whatever is committed between their steps (fast-check)', async () => {
+  it("give the value's own datoms, whatever is committed between their steps (fast-check)", async () => {
     const pickArb = fc.record({ view: fc.nat(5), t: fc.nat(20), scan: fc.nat(11), e: fc.nat(200), v: fc.nat(40), w: fc.nat(40) });
     const runArb = fc.record({
       history: fc.array(txArb, { minLength: 1, maxLength: 8 }),
@@ -548,13 +570,27 @@ describe('tuples in index order, nil first (issue 22)', () => {
       ['A', 'a'],
       ['A', 'b'],
     ]);
-    expect(values(db.datoms('avet', kw('r/a+b')))).toEqual([[null, 'z'], ['A', null], ['A', 'a'], ['A', 'b'], ['B', 'a']]);
+    expect(values(db.datoms('avet', kw('r/a+b')))).toEqual([
+      [null, 'z'],
+      ['A', null],
+      ['A', 'a'],
+      ['A', 'b'],
+      ['B', 'a'],
+    ]);
   });
 
   it('seekDatoms from a nil-padded tuple lands on the first tuple at or after it', async () => {
     const db = (await composite()).db();
-    expect(values(db.seekDatoms('avet', kw('r/a+b'), ['A', null])).slice(0, 4)).toEqual([['A', null], ['A', 'a'], ['A', 'b'], ['B', 'a']]);
-    expect(values(db.seekDatoms('avet', kw('r/a+b'), ['A', 'aa'])).slice(0, 2)).toEqual([['A', 'b'], ['B', 'a']]);
+    expect(values(db.seekDatoms('avet', kw('r/a+b'), ['A', null])).slice(0, 4)).toEqual([
+      ['A', null],
+      ['A', 'a'],
+      ['A', 'b'],
+      ['B', 'a'],
+    ]);
+    expect(values(db.seekDatoms('avet', kw('r/a+b'), ['A', 'aa'])).slice(0, 2)).toEqual([
+      ['A', 'b'],
+      ['B', 'a'],
+    ]);
   });
 
   it('a database of format 5 keeps working: opens, transacts, keeps its tuple unique, queries and ranges', async () => {

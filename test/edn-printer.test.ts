@@ -1,18 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import {
-  BigDec,
-  Char,
-  EdnList,
-  EdnPrintError,
-  Keyword,
-  Sym,
-  Tagged,
-  Uuid,
-  printEdn,
-  readEdn,
-  type EdnValue,
-} from '../query-lang/edn/index.js';
+import { BigDec, Char, EdnList, EdnPrintError, Keyword, Sym, Tagged, Uuid, printEdn, readEdn, type EdnValue } from '../query-lang/edn/index.js';
 import { FactlogError } from '../query-lang/errors.js';
 
 describe('printEdn', () => {
@@ -41,7 +29,14 @@ describe('printEdn', () => {
   });
   it('prints collections', () => {
     expect(printEdn([1, [2], new EdnList([Sym.of('a')])])).toBe('[1 [2] (a)]');
-    expect(printEdn(new Map<EdnValue, EdnValue>([[Keyword.of('a'), 1], ['b', null]]))).toBe('{:a 1, "b" nil}');
+    expect(
+      printEdn(
+        new Map<EdnValue, EdnValue>([
+          [Keyword.of('a'), 1],
+          ['b', null],
+        ]),
+      ),
+    ).toBe('{:a 1, "b" nil}');
     expect(printEdn(new Set([1, 2]))).toBe('#{1 2}');
     expect(printEdn(new Tagged('my/t', [1]))).toBe('#my/t [1]');
     expect(printEdn({ a: 1, 'b/c': [true], 'not a kw': 2 })).toBe('{:a 1, :b/c [true], "not a kw" 2}');
@@ -107,12 +102,13 @@ const { value: ednValue } = fc.letrec<{ value: EdnValue }>((tie) => ({
     atom,
     fc.array(tie('value'), { maxLength: 5 }),
     fc.array(tie('value'), { maxLength: 5 }).map((xs) => new EdnList(xs)),
-    fc
-      .uniqueArray(fc.tuple(keyish, tie('value')), { maxLength: 5, selector: ([k]) => k })
-      .map((es) => new Map<EdnValue, EdnValue>(es)),
+    fc.uniqueArray(fc.tuple(keyish, tie('value')), { maxLength: 5, selector: ([k]) => k }).map((es) => new Map<EdnValue, EdnValue>(es)),
     fc.uniqueArray(keyish, { maxLength: 5 }).map((xs) => new Set<EdnValue>(xs)),
     fc
-      .tuple(fc.stringMatching(/^[a-z][a-z0-9]{0,5}(\/[a-z]{1,4})?$/).filter((t) => t !== 'inst' && t !== 'uuid'), tie('value'))
+      .tuple(
+        fc.stringMatching(/^[a-z][a-z0-9]{0,5}(\/[a-z]{1,4})?$/).filter((t) => t !== 'inst' && t !== 'uuid'),
+        tie('value'),
+      )
       .map(([t, v]) => new Tagged(t, v)),
   ),
 }));

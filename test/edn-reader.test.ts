@@ -1,18 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import {
-  BigDec,
-  Char,
-  EdnList,
-  EdnSyntaxError,
-  Keyword,
-  Sym,
-  Tagged,
-  Uuid,
-  positionOf,
-  readAllEdn,
-  readEdn,
-} from '../query-lang/edn/index.js';
+import { BigDec, Char, EdnList, EdnSyntaxError, Keyword, Sym, Tagged, Uuid, positionOf, readAllEdn, readEdn } from '../query-lang/edn/index.js';
 import { FactlogError } from '../query-lang/errors.js';
 
 function err(text: string): EdnSyntaxError {
@@ -179,14 +167,20 @@ describe('readEdn fuzz', () => {
   const alphabet = fc.constantFrom(...'[](){}#_:;,"\\ \n?$%.*+-/0123456789abcNMeE!<=>\'^@`~|&'.split(''), '#inst "', '#uuid "', '#{', '#_', '##Inf', 'nil', '\\u00', ':a/b');
   it('random strings only ever throw FactlogError', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string({ maxLength: 60 }), fc.array(alphabet, { maxLength: 60 }).map((a) => a.join(''))), (s) => {
-        try {
-          readAllEdn(s);
-        } catch (e) {
-          if (!(e instanceof FactlogError)) throw e;
-          expect(['edn/syntax', 'edn/too-deep']).toContain(e.code);
-        }
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string({ maxLength: 60 }),
+          fc.array(alphabet, { maxLength: 60 }).map((a) => a.join('')),
+        ),
+        (s) => {
+          try {
+            readAllEdn(s);
+          } catch (e) {
+            if (!(e instanceof FactlogError)) throw e;
+            expect(['edn/syntax', 'edn/too-deep']).toContain(e.code);
+          }
+        },
+      ),
       { numRuns: 3000 },
     );
   });

@@ -68,9 +68,12 @@ describe('failing tx listeners', () => {
       const failures: string[] = [];
       const onError = (err: unknown, report: TxReport) => failures.push(`${report.t} ${(err as Error).message}`);
       conn.listen(async () => Promise.reject(new Error('async bug')), { onError });
-      conn.listen(() => {
-        throw new Error('sync bug');
-      }, { onError });
+      conn.listen(
+        () => {
+          throw new Error('sync bug');
+        },
+        { onError },
+      );
       const seen: number[] = [];
       conn.listen((r) => void seen.push(r.t));
       for (let i = 0; i < 3; i++) await conn.transact([{ 'f/n': i }]);
@@ -90,13 +93,16 @@ describe('failing tx listeners', () => {
       conn.listen(async () => {
         throw new Error('async bug');
       });
-      conn.listen(() => {
-        throw new Error('sync bug');
-      }, {
-        onError: () => {
-          throw new Error('handler bug');
+      conn.listen(
+        () => {
+          throw new Error('sync bug');
         },
-      });
+        {
+          onError: () => {
+            throw new Error('handler bug');
+          },
+        },
+      );
       const { t } = await conn.transact([{ 'f/n': 1 }]);
       await settle();
       const lines = printed.mock.calls.map((args) => args.map(String).join(' '));
@@ -190,7 +196,10 @@ describe('following the log from another process', () => {
     const got = lines.map((l) => JSON.parse(l) as { t: number; at: number; names: string[] });
     expect(got.map((g) => g.t)).toEqual(Array.from({ length: total + 1 }, (_, i) => fromT + 1 + i));
     expect(got.map((g) => g.names[0])).toEqual(['warm-up', ...Array.from({ length: total }, (_, i) => `after-${i}`)]);
-    const latencies = got.slice(1).map((g) => g.at - committedAt.get(g.t)!).sort((a, b) => a - b);
+    const latencies = got
+      .slice(1)
+      .map((g) => g.at - committedAt.get(g.t)!)
+      .sort((a, b) => a - b);
     console.log(`follow latency over ${total} txs: median ${latencies[total >> 1]} ms, max ${latencies[total - 1]} ms`);
   });
 });
@@ -338,15 +347,18 @@ describe('replicas of a primary whose history was replaced', () => {
   }
 
   /** `promise`, or 'still running' once `ms` have passed. */
-  const within = <T>(promise: Promise<T>, ms: number) =>
-    Promise.race([promise, new Promise<'still running'>((r) => setTimeout(() => r('still running'), ms).unref())]);
+  const within = <T>(promise: Promise<T>, ms: number) => Promise.race([promise, new Promise<'still running'>((r) => setTimeout(() => r('still running'), ms).unref())]);
 
   it('refuses to catch up (feed/diverged) when the primary is behind, at, or past the replica on another history', async () => {
     const { dir, replaced } = await primaryAndOlderBackup();
     const to = path.join(tempDir(), 'replica');
     expect(await replicate({ from: dir, to })).toBe(10);
     const before = await replicaState(to);
-    for (const [n, what] of [[0, 'behind'], [5, 'at'], [8, 'past']] as const) {
+    for (const [n, what] of [
+      [0, 'behind'],
+      [5, 'at'],
+      [8, 'past'],
+    ] as const) {
       const side = await replaced(n);
       swapInto(side, dir);
       const err = await replicate({ from: dir, to }).catch((e) => e);
@@ -358,8 +370,7 @@ describe('replicas of a primary whose history was replaced', () => {
 
   it('a replaced history that ends in the very record the replica ends in is caught by the records before it', async () => {
     const at = (t: number) => `#inst "2020-01-01T00:00:${String(t).padStart(2, '0')}Z"`;
-    const write = async (conn: Connection, t: number, name: string) =>
-      conn.transact(`[{:db/id "datomic.tx" :db/txInstant ${at(t)}} {:acct/name "${name}"}]`);
+    const write = async (conn: Connection, t: number, name: string) => conn.transact(`[{:db/id "datomic.tx" :db/txInstant ${at(t)}} {:acct/name "${name}"}]`);
     const dir = path.join(tempDir(), 'primary');
     const conn = await open({ path: dir });
     for (let t = 1; t <= 5; t++) await write(conn, t, `kept${t}`);
@@ -420,7 +431,10 @@ describe('replicas of a primary whose history was replaced', () => {
     replicating.catch(() => undefined);
     await at10;
     swapInto(side, dir);
-    const outcome = await within(replicating.catch((e) => e), 5000);
+    const outcome = await within(
+      replicating.catch((e) => e),
+      5000,
+    );
     controller.abort();
     expect((outcome as { code?: string }).code, String(outcome)).toBe('feed/diverged');
     expect((await replicaState(to)).t).toBe(10);
@@ -443,7 +457,10 @@ describe('replicas of a primary whose history was replaced', () => {
     following.catch(() => undefined);
     await at10;
     swapInto(side, dir);
-    const outcome = await within(following.catch((e) => e), 5000);
+    const outcome = await within(
+      following.catch((e) => e),
+      5000,
+    );
     controller.abort();
     expect((outcome as { code?: string }).code, String(outcome)).toBe('feed/diverged');
     expect(seen).toEqual(Array.from({ length: 11 }, (_, t) => t));
@@ -500,7 +517,10 @@ describe('replicas of a primary whose history was replaced', () => {
     following.catch(() => undefined);
     await at10;
     swapInto(side, dir);
-    const outcome = await within(following.catch((e) => e), 5000);
+    const outcome = await within(
+      following.catch((e) => e),
+      5000,
+    );
     controller.abort();
     expect((outcome as { code?: string }).code, String(outcome)).toBe('feed/diverged');
     expect(seen).toEqual(Array.from({ length: 11 }, (_, t) => t));
@@ -566,8 +586,7 @@ describe('materialized views', () => {
       return state;
     },
   };
-  const balanceAt = (state: { history: Record<string, [number, number][]> }, acct: string, t: number) =>
-    [...(state.history[acct] ?? [])].reverse().find(([at]) => at <= t)?.[1] ?? 0;
+  const balanceAt = (state: { history: Record<string, [number, number][]> }, acct: string, t: number) => [...(state.history[acct] ?? [])].reverse().find(([at]) => at <= t)?.[1] ?? 0;
   const queryBalance = (db: Db, acct: string) =>
     (q(`[:find (sum ?x) . :in $ ?acct :with ?tr :where [?tr :tr/to ?acct] [?tr :tr/amount ?x]]`, db, acct) ?? 0) -
     (q(`[:find (sum ?x) . :in $ ?acct :with ?tr :where [?tr :tr/from ?acct] [?tr :tr/amount ?x]]`, db, acct) ?? 0);
@@ -620,8 +639,7 @@ describe('materialized views whose apply throws', () => {
     return conn;
   }
 
-  const logSum = (conn: Connection, upToT: number) =>
-    (q(`[:find (sum ?x) . :with ?e :where [?e :n/x ?x]]`, conn.db().asOf(upToT)) as number | null) ?? 0;
+  const logSum = (conn: Connection, upToT: number) => (q(`[:find (sum ?x) . :with ?e :where [?e :n/x ?x]]`, conn.db().asOf(upToT)) as number | null) ?? 0;
 
   it('while following: the state stays the fold up to t - 1, the error surfaces coded, the view stops, a reopen resumes', async () => {
     const conn = await summedDb();
@@ -705,7 +723,7 @@ describe('materialized views whose apply throws', () => {
     }
   });
 
-  it('without onError, a failure goes where a failing listener\'s does, and the view still stops', async () => {
+  it("without onError, a failure goes where a failing listener's does, and the view still stops", async () => {
     const conn = await summedDb();
     const control = { failing: true, calls: 0 };
     const view = MaterializedView.open(conn, summingView(control), { dir: tempDir() });

@@ -56,7 +56,7 @@ describe('dataFileProblem', () => {
     expect(shortOnes).toBeGreaterThan(0);
   });
 
-  it('names what a file is: not LMDB, another program\'s LMDB, LMDB cut inside its header, a missing second meta page', () => {
+  it("names what a file is: not LMDB, another program's LMDB, LMDB cut inside its header, a missing second meta page", () => {
     const dir = tempDir();
     const file = path.join(dir, 'x.mdb');
     const env = openLmdb({ path: file });

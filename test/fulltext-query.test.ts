@@ -37,7 +37,10 @@ describe('parseSearch', () => {
 
   it('refuses the rest of Lucene syntax with query/invalid-fulltext', () => {
     for (const s of ['a AND b', 'a OR b', 'NOT a', '(a)', 'f:a', 'a~2', 'a^3', 'a?', 'a*b', '*', '"a', '"a"b', '- a', 'a || b', 'a-b*']) {
-      expect(errorCode(() => parseSearch(s)), s).toBe('query/invalid-fulltext');
+      expect(
+        errorCode(() => parseSearch(s)),
+        s,
+      ).toBe('query/invalid-fulltext');
     }
   });
 });

@@ -87,7 +87,10 @@ describe('fulltext in queries', () => {
     await conn.transact(SCHEMA);
     const long = 'x'.repeat(5000);
     const odd = 'fox \uD800 den';
-    const { tempids } = await conn.transact([{ 'db/id': 'l', 'doc/text': `a ${long} b` }, { 'db/id': 'o', 'doc/text': odd }]);
+    const { tempids } = await conn.transact([
+      { 'db/id': 'l', 'doc/text': `a ${long} b` },
+      { 'db/id': 'o', 'doc/text': odd },
+    ]);
     expect(found(conn.db(), long)).toEqual([tempids.l]);
     expect(found(conn.db(), 'x'.repeat(255))).toEqual([tempids.l]);
     expect(q(`[:find ?v . :where [(fulltext $ :doc/text "den") [[_ ?v]]]]`, conn.db())).toBe(odd);
@@ -105,7 +108,10 @@ describe('fulltext in queries', () => {
   it('refuses search syntax it does not take rather than searching for it', async () => {
     const { conn } = await library();
     for (const search of ['fox AND dog', 'fox OR dog', 'NOT fox', '(fox)', 'text:fox', 'fox~', 'fox^2', 'f?x', 'f*x', '*', '"open', '+', 'fox && dog', '   ', '']) {
-      expect(errorCode(() => q(ENTITIES, conn.db(), search)), search).toBe('query/invalid-fulltext');
+      expect(
+        errorCode(() => q(ENTITIES, conn.db(), search)),
+        search,
+      ).toBe('query/invalid-fulltext');
     }
   });
 });
@@ -222,7 +228,11 @@ describe(':db/fulltext in the schema', () => {
   it('is only on string attributes, and never altered (as Datomic)', async () => {
     const conn = await freshConn();
     await conn.transact(SCHEMA);
-    const refused = async (tx: string) => conn.transact(tx).then(() => 'no error', (e: { code?: string }) => e.code);
+    const refused = async (tx: string) =>
+      conn.transact(tx).then(
+        () => 'no error',
+        (e: { code?: string }) => e.code,
+      );
     expect(await refused(`[{:db/ident :x/n :db/valueType :db.type/long :db/cardinality :db.cardinality/one :db/fulltext true}]`)).toBe('tx/invalid-schema');
     expect(await refused(`[{:db/id :doc/title :db/fulltext true}]`)).toBe('tx/invalid-schema');
     expect(await refused(`[[:db/retract :doc/text :db/fulltext true]]`)).toBe('tx/invalid-schema');
@@ -246,7 +256,15 @@ describe('against a naive model', () => {
           await conn.transact([[':db/add', e, ':doc/text', value]]);
           model.set(e, value);
         }
-        const want = [...model].filter(([, v]) => v.toLowerCase().split(/[\s,.!-]+/).includes(word.toLowerCase())).map(([e]) => e).sort((x, y) => x - y);
+        const want = [...model]
+          .filter(([, v]) =>
+            v
+              .toLowerCase()
+              .split(/[\s,.!-]+/)
+              .includes(word.toLowerCase()),
+          )
+          .map(([e]) => e)
+          .sort((x, y) => x - y);
         expect(found(conn.db(), word)).toEqual(want);
         await conn.close();
       }),

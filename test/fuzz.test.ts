@@ -69,7 +69,10 @@ const PARSERS: [string, (s: string) => unknown, string[], number][] = [
 describe('parsers never crash or hang on random and mutated input', () => {
   for (const [name, parse, corpus, runs] of PARSERS) {
     it(`${name}: ${runs} inputs`, () => {
-      fc.assert(fc.property(inputArb(corpus), (s: string) => check(name, parse, s)), { numRuns: runs });
+      fc.assert(
+        fc.property(inputArb(corpus), (s: string) => check(name, parse, s)),
+        { numRuns: runs },
+      );
     });
   }
 
@@ -79,7 +82,10 @@ describe('parsers never crash or hang on random and mutated input', () => {
     await conn.transact('[{:db/id "a" :person/email "a@x" :person/name "Ann"} {:db/id "b" :person/email "b@x" :person/friend "a"}]');
     const db = conn.db();
     const txArb = inputArb([...CORPORA.tx, ...CORPORA.edn.slice(0, 2)]);
-    fc.assert(fc.property(txArb, (s: string) => check('db.with', (x) => db.with(x), s)), { numRuns: 1500 });
+    fc.assert(
+      fc.property(txArb, (s: string) => check('db.with', (x) => db.with(x), s)),
+      { numRuns: 1500 },
+    );
     let committed = 0;
     await fc.assert(
       fc.asyncProperty(txArb, async (s: string) => {
@@ -146,7 +152,10 @@ describe('parsers never crash or hang on random and mutated input', () => {
     const conn = await freshConn({ noSync: true });
     for (const input of DEEP as string[]) {
       const t0 = start();
-      const threw = await conn.transact(input).then(() => null, (e: unknown) => e);
+      const threw = await conn.transact(input).then(
+        () => null,
+        (e: unknown) => e,
+      );
       settle('transact', input, t0, threw);
     }
     expect(conn.basisT).toBe(0);

@@ -121,10 +121,7 @@ async function checkHistory(history: Op[][]): Promise<void> {
 
 describe('the index reader', () => {
   it('gives what a naive filter of the log gives, for any basis, since, history and bounds (fast-check)', async () => {
-    await fc.assert(
-      fc.asyncProperty(historyArb, checkHistory),
-      { numRuns: 40 },
-    );
+    await fc.assert(fc.asyncProperty(historyArb, checkHistory), { numRuns: 40 });
   });
 
   it('reads a lazy cursor from one snapshot: a commit between two steps changes nothing it gives', async () => {
@@ -136,7 +133,10 @@ describe('the index reader', () => {
     const at = { basisT: store.lastT(), sinceT: null, history: false };
     const cursor = store.snapshotted((snapshot) => store.reader.datoms('eavt', [e], undefined, at, snapshot));
     const first = cursor.next().value as Datom;
-    await conn.transact([[':db/retract', e, N, 2], [':db/retract', e, N, 3]]);
+    await conn.transact([
+      [':db/retract', e, N, 2],
+      [':db/retract', e, N, 3],
+    ]);
     expect([first, ...cursor].map((d) => d.v)).toEqual([1, 2, 3]);
     expect([...store.reader.datoms('eavt', [e], undefined, at)].map((d) => d.v)).toEqual([1, 2, 3]);
   });

@@ -60,16 +60,36 @@ describe('--format json is lossless', () => {
   });
 
   it('the 14 values the issue found printing as 8 print as 14', () => {
-    const values = [9007199254740993n, '9007199254740993', Keyword.of('k/w'), ':k/w', Sym.of('s'), 's', 5n, 5, -0, 0, NaN, 'NaN',
-      new Uuid('6f1c2a4e-1b2c-4d5e-8f90-123456789abc'), '6f1c2a4e-1b2c-4d5e-8f90-123456789abc'];
+    const values = [
+      9007199254740993n,
+      '9007199254740993',
+      Keyword.of('k/w'),
+      ':k/w',
+      Sym.of('s'),
+      's',
+      5n,
+      5,
+      -0,
+      0,
+      NaN,
+      'NaN',
+      new Uuid('6f1c2a4e-1b2c-4d5e-8f90-123456789abc'),
+      '6f1c2a4e-1b2c-4d5e-8f90-123456789abc',
+    ];
     expect(new Set(values.map((v) => JSON.stringify(printed(v)))).size).toBe(14);
   });
 
   it('a query result prints its values tagged, rows and collections as arrays', () => {
     const query = toQuery('[:find ?a ?b :where [?e :a ?a] [?e :b ?b]]');
-    const rows = [[9007199254740993n, Keyword.of('k/w')], ['9007199254740993', ':k/w']];
+    const rows = [
+      [9007199254740993n, Keyword.of('k/w')],
+      ['9007199254740993', ':k/w'],
+    ];
     const out = JSON.parse(renderResult(query, rows, 'json').text);
-    expect(out).toEqual([[{ '#bigint': '9007199254740993' }, { '#kw': 'k/w' }], ['9007199254740993', ':k/w']]);
+    expect(out).toEqual([
+      [{ '#bigint': '9007199254740993' }, { '#kw': 'k/w' }],
+      ['9007199254740993', ':k/w'],
+    ]);
     const coll = toQuery('[:find [?t ...] :where [?e :t ?t]]');
     expect(JSON.parse(renderResult(coll, [[1, null], -0], 'json').text)).toEqual([{ '#tuple': [1, null] }, { '#double': '-0' }]);
     const scalarQuery = toQuery('[:find ?b . :where [?e :b ?b]]');

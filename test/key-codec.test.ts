@@ -135,7 +135,10 @@ describe('index keys written straight from a datom', () => {
       e: fc.nat({ max: 2 ** 45 }),
       a: fc.nat({ max: 5000 }),
       tag: fc.integer({ min: 1, max: 12 }),
-      payload: fc.oneof(part.filter((p) => p !== KEY_MAX_STRING), fc.string({ minLength: 300, maxLength: 400 }).filter((s) => !s.includes('\0'))),
+      payload: fc.oneof(
+        part.filter((p) => p !== KEY_MAX_STRING),
+        fc.string({ minLength: 300, maxLength: 400 }).filter((s) => !s.includes('\0')),
+      ),
       tx: fc.integer({ min: 2 ** 40, max: 2 ** 41 }),
     });
     fc.assert(
@@ -151,7 +154,12 @@ describe('index keys written straight from a datom', () => {
 
 describe('format 5 key codec: every JS string exactly, in UTF-16 order; -0 kept next to 0 (issue 25)', () => {
   const exactBytes = (key: KeyPart[]) => Buffer.from(buffer.subarray(0, EXACT_KEY_CODEC.writeKey(key, buffer, 0)));
-  const anyString = fc.string({ unit: fc.oneof(fc.constantFrom('\uD800', '\uDBFF', '\uDC00', '\uDFFF', '😀', '\uE000', '\uFFFF', '\uFF01', 'a', 'é', '\u0001'), fc.string({ unit: 'binary', maxLength: 1 })), maxLength: 10 }).filter((s) => !s.includes('\0') && !s.startsWith(KEY_MAX_STRING));
+  const anyString = fc
+    .string({
+      unit: fc.oneof(fc.constantFrom('\uD800', '\uDBFF', '\uDC00', '\uDFFF', '😀', '\uE000', '\uFFFF', '\uFF01', 'a', 'é', '\u0001'), fc.string({ unit: 'binary', maxLength: 1 })),
+      maxLength: 10,
+    })
+    .filter((s) => !s.includes('\0') && !s.startsWith(KEY_MAX_STRING));
   const exactPart: fc.Arbitrary<KeyPart> = fc.oneof(part, anyString, fc.constantFrom(-0, 0, 0.5, 0n));
   const exactKey = fc.array(exactPart, { minLength: 0, maxLength: 5 });
 
@@ -182,7 +190,21 @@ describe('format 5 key codec: every JS string exactly, in UTF-16 order; -0 kept 
       }),
       { numRuns: 500 },
     );
-    for (const [a, b] of [[[1, -0], [1, 0]], [[1, -0, 5], [1, 0, 2]], [[1, -0], [1, 0, 2]], [[-0, 3], [0]]] as KeyPart[][][]) {
+    for (const [a, b] of [
+      [
+        [1, -0],
+        [1, 0],
+      ],
+      [
+        [1, -0, 5],
+        [1, 0, 2],
+      ],
+      [
+        [1, -0],
+        [1, 0, 2],
+      ],
+      [[-0, 3], [0]],
+    ] as KeyPart[][][]) {
       expect(Math.sign(EXACT_KEY_CODEC.compareKeys(a, b))).toBe(Math.sign(Buffer.compare(exactBytes(a), exactBytes(b))));
     }
   });
@@ -218,7 +240,7 @@ describe('format 6 key codec: tuples element by element, nil first, and keywords
   );
   const tuple = fc.array(element, { minLength: 0, maxLength: 4 });
 
-  it('Buffer.compare of two tuples\' keys is the query comparison; keys are equal only for the same value, and read back', () => {
+  it("Buffer.compare of two tuples' keys is the query comparison; keys are equal only for the same value, and read back", () => {
     fc.assert(
       fc.property(tuple, tuple, (x, y) => {
         const [kx, ky] = [tupleKey(x), tupleKey(y)];
@@ -234,11 +256,18 @@ describe('format 6 key codec: tuples element by element, nil first, and keywords
       }),
       { numRuns: 2000 },
     );
-    const order = [[null, 'z'], ['A', null], ['A', 'a'], ['A', 'b'], ['A', 'b', null], ['B', 'a']].map((t) => bytesOf(tupleKey(t)));
+    const order = [
+      [null, 'z'],
+      ['A', null],
+      ['A', 'a'],
+      ['A', 'b'],
+      ['A', 'b', null],
+      ['B', 'a'],
+    ].map((t) => bytesOf(tupleKey(t)));
     for (let i = 1; i < order.length; i++) expect(Buffer.compare(order[i - 1]!, order[i]!)).toBe(-1);
   });
 
-  it('a tuple\'s floor bound sorts below every tuple at or above it and above every tuple below it', () => {
+  it("a tuple's floor bound sorts below every tuple at or above it and above every tuple below it", () => {
     fc.assert(
       fc.property(tuple, tuple, (x, y) => {
         const floor = bytesOf([12, Tag.Tuple, tupleFloor(printEdn(x as never))!]);
@@ -248,11 +277,8 @@ describe('format 6 key codec: tuples element by element, nil first, and keywords
     );
   });
 
-  it('a tuple range\'s bounds hold exactly the tuples in it, by bytes and by compareKeys, whatever equal values they hold', () => {
-    const tied = fc.oneof(
-      fc.constantFrom(-0, 0, 5, 5n, 2 ** 60, 2n ** 60n, NaN, null, ''),
-      element,
-    );
+  it("a tuple range's bounds hold exactly the tuples in it, by bytes and by compareKeys, whatever equal values they hold", () => {
+    const tied = fc.oneof(fc.constantFrom(-0, 0, 5, 5n, 2 ** 60, 2n ** 60n, NaN, null, ''), element);
     const near = fc.array(tied, { minLength: 0, maxLength: 3 });
     const inScans = (k: KeyPart[], scans: [KeyPart[], KeyPart[]][]) => {
       const tupleScan = scans.find(([start]) => start[1] === Tag.Tuple)!;
@@ -284,7 +310,10 @@ describe('format 6 key codec: tuples element by element, nil first, and keywords
   it('keywords sort as the query compares them (no namespace first, then namespace, then name) and read back', () => {
     fc.assert(
       fc.property(keyword, keyword, (x, y) => {
-        const [kx, ky] = [[12, Tag.Keyword, x.fqn, 7, TX], [12, Tag.Keyword, y.fqn, 7, TX]];
+        const [kx, ky] = [
+          [12, Tag.Keyword, x.fqn, 7, TX],
+          [12, Tag.Keyword, y.fqn, 7, TX],
+        ];
         const [bx, by] = [bytesOf(kx), bytesOf(ky)];
         expect(Math.sign(Buffer.compare(bx, by))).toBe(Math.sign(compareValues(x, y)));
         expect(readKey(bx, 0, bx.length)).toEqual(kx);

@@ -41,10 +41,11 @@ function bfs(edges: [number, number][], start: number): number[] {
   const stack = [start];
   while (stack.length) {
     const x = stack.pop()!;
-    for (const [a, b] of edges) if (a === x && !seen.has(b)) {
-      seen.add(b);
-      stack.push(b);
-    }
+    for (const [a, b] of edges)
+      if (a === x && !seen.has(b)) {
+        seen.add(b);
+        stack.push(b);
+      }
   }
   return [...seen].sort((x, y) => x - y);
 }
@@ -85,7 +86,9 @@ describe('right-linear evaluation', () => {
 
   it('shows in explain, and binds constants and lookup refs like any rule call', async () => {
     const conn = await freshConn({ noSync: true });
-    await conn.transact('[{:db/ident :g/name :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity} {:db/ident :g/to :db/valueType :db.type/ref :db/cardinality :db.cardinality/many}]');
+    await conn.transact(
+      '[{:db/ident :g/name :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity} {:db/ident :g/to :db/valueType :db.type/ref :db/cardinality :db.cardinality/many}]',
+    );
     await conn.transact('[{:g/name "a" :g/to [{:g/name "b" :g/to [{:g/name "c" :g/to [{:g/name "a"}]}]}]}]');
     const db = conn.db();
     const names = (rows: unknown) => (rows as string[]).sort();

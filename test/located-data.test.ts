@@ -63,7 +63,15 @@ describe('locateData', () => {
     expect((located.value as EdnValue[])[2]).toEqual([Keyword.of('id'), 'x']);
   });
   it('refuses map keys that read as one', () => {
-    expect(() => locateData(new Map([[[1], 'a'], [[1], 'b']]), '{[1] "a", [1] "b"}')).toThrow(expect.objectContaining({ code: 'edn/syntax' }));
+    expect(() =>
+      locateData(
+        new Map([
+          [[1], 'a'],
+          [[1], 'b'],
+        ]),
+        '{[1] "a", [1] "b"}',
+      ),
+    ).toThrow(expect.objectContaining({ code: 'edn/syntax' }));
     expect(() => readEdnLocated('{[1] "a", [1] "b"}')).toThrow(expect.objectContaining({ code: 'edn/syntax' }));
   });
 });

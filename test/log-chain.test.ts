@@ -101,7 +101,7 @@ describe('the chain table', () => {
     expect(await chainIn(restored)).toEqual(expected);
   });
 
-  it('a restored backup written since has the backup\'s chain up to its t and another after', async () => {
+  it("a restored backup written since has the backup's chain up to its t and another after", async () => {
     const dir = await fixedHistory(12);
     const copy = path.join(tempDir(), 'backup');
     await backup(dir, copy);

@@ -17,14 +17,12 @@ const datomArb: fc.Arbitrary<LogDatom> = fc
     fc.record({ tag: fc.constant(Tag.Boolean), payload: fc.boolean() }),
     fc.record({ tag: fc.constant(Tag.Ref), payload: fc.nat() }),
   )
-  .chain(({ tag, payload }) =>
-    fc.record({ e: fc.nat(), a: fc.nat(1000), tag: fc.constant(tag), payload: fc.constant(payload), added: fc.boolean() }),
-  ) as fc.Arbitrary<LogDatom>;
+  .chain(({ tag, payload }) => fc.record({ e: fc.nat(), a: fc.nat(1000), tag: fc.constant(tag), payload: fc.constant(payload), added: fc.boolean() })) as fc.Arbitrary<LogDatom>;
 
 function entriesArb(): fc.Arbitrary<LogEntry[]> {
-  return fc.array(fc.record({ instant: fc.nat(), datoms: fc.array(datomArb, { maxLength: 6 }) }), { maxLength: 25 }).map((xs) =>
-    xs.map((x, t) => ({ t, tx: 0x1_0000_0000 + t, instant: x.instant, datoms: x.datoms })),
-  );
+  return fc
+    .array(fc.record({ instant: fc.nat(), datoms: fc.array(datomArb, { maxLength: 6 }) }), { maxLength: 25 })
+    .map((xs) => xs.map((x, t) => ({ t, tx: 0x1_0000_0000 + t, instant: x.instant, datoms: x.datoms })));
 }
 
 const recordOf = (entry: LogEntry): LogRecord => ({ t: entry.t, bytes: encodeLogRecord(entry) });
@@ -61,7 +59,7 @@ describe('log file', () => {
     );
   });
 
-  it("records a dead writer left past the end are not read after a later append that ends before them", () => {
+  it('records a dead writer left past the end are not read after a later append that ends before them', () => {
     const file = freshFile();
     const log = LogFile.open(file);
     const entry = (t: number, v: number): LogEntry => ({ t, tx: 0x1_0000_0000 + t, instant: t, datoms: [{ e: 1, a: 2, tag: Tag.Number, payload: v, added: true }] });

@@ -29,12 +29,14 @@ const datom = fc.record({
   value: payload,
   added: fc.boolean(),
 });
-const entry = fc.record({
-  t: fc.nat(),
-  tx: fc.nat({ max: 2 ** 42 }),
-  instant: fc.oneof(fc.nat(), fc.constant(Date.now())),
-  datoms: fc.array(datom, { maxLength: 40 }),
-}).map((r): LogEntry => ({ t: r.t, tx: r.tx, instant: r.instant, datoms: r.datoms.map((d) => ({ e: d.e, a: d.a, tag: d.value.tag, payload: d.value.payload, added: d.added })) }));
+const entry = fc
+  .record({
+    t: fc.nat(),
+    tx: fc.nat({ max: 2 ** 42 }),
+    instant: fc.oneof(fc.nat(), fc.constant(Date.now())),
+    datoms: fc.array(datom, { maxLength: 40 }),
+  })
+  .map((r): LogEntry => ({ t: r.t, tx: r.tx, instant: r.instant, datoms: r.datoms.map((d) => ({ e: d.e, a: d.a, tag: d.value.tag, payload: d.value.payload, added: d.added })) }));
 
 describe('log records', () => {
   it("factlog's own bytes give back every entry exactly", () => {
@@ -77,7 +79,10 @@ describe('log records', () => {
     expect(raws[1]).not.toBeInstanceOf(Uint8Array);
     expect(logs[0]).toEqual(logs[1]);
     expect(logs[0]!.flat()).toContainEqual([expect.any(Number), 12345678901234567890n, true]);
-    expect(logs[0]![1]).toEqual([[expect.any(Number), 3, false], [expect.any(Number), 'an instant', true]]);
+    expect(logs[0]![1]).toEqual([
+      [expect.any(Number), 3, false],
+      [expect.any(Number), 'an instant', true],
+    ]);
   });
 });
 
@@ -94,10 +99,13 @@ describe('log records hold any JS string (issue 25)', () => {
 
   it('round-trips any string, lone surrogates included', () => {
     fc.assert(
-      fc.property(fc.array(fc.string({ unit: fc.oneof(fc.constantFrom('\uD800', '\uDBFF', '\uDC00', '\uDFFF'), fc.string({ unit: 'binary', maxLength: 1 })), maxLength: 40 }), { maxLength: 6 }), (strings) => {
-        const entry: LogEntry = { t: 1, tx: 5, instant: 0, datoms: strings.map((s) => ({ e: 1, a: 2, tag: 4, payload: s, added: false })) };
-        expect(decodeLogEntry(1, encodeLogRecord(entry)).datoms.map((d) => d.payload)).toEqual(strings);
-      }),
+      fc.property(
+        fc.array(fc.string({ unit: fc.oneof(fc.constantFrom('\uD800', '\uDBFF', '\uDC00', '\uDFFF'), fc.string({ unit: 'binary', maxLength: 1 })), maxLength: 40 }), { maxLength: 6 }),
+        (strings) => {
+          const entry: LogEntry = { t: 1, tx: 5, instant: 0, datoms: strings.map((s) => ({ e: 1, a: 2, tag: 4, payload: s, added: false })) };
+          expect(decodeLogEntry(1, encodeLogRecord(entry)).datoms.map((d) => d.payload)).toEqual(strings);
+        },
+      ),
     );
   });
 });

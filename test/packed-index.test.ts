@@ -38,7 +38,12 @@ function freshTable(packSize: number): PackedIndex {
 /** Keys of one arity, as an index's: [attribute, value, tx]. */
 const key: fc.Arbitrary<KeyPart[]> = fc.tuple(
   fc.integer({ min: 1, max: 4 }),
-  fc.oneof(fc.integer({ min: 0, max: 60 }), fc.constantFrom('a', 'b', 'ab', 'é', '\ue000', '😀'), fc.bigInt({ min: 0n, max: 5n }), fc.double({ min: -2, max: 2, noNaN: true }).map((d) => (Object.is(d, -0) ? 0 : d))),
+  fc.oneof(
+    fc.integer({ min: 0, max: 60 }),
+    fc.constantFrom('a', 'b', 'ab', 'é', '\ue000', '😀'),
+    fc.bigInt({ min: 0n, max: 5n }),
+    fc.double({ min: -2, max: 2, noNaN: true }).map((d) => (Object.is(d, -0) ? 0 : d)),
+  ),
   fc.integer({ min: 1, max: 3 }),
 );
 const bound: fc.Arbitrary<KeyPart[] | undefined> = fc.option(
@@ -52,11 +57,7 @@ const bound: fc.Arbitrary<KeyPart[] | undefined> = fc.option(
   { nil: undefined },
 );
 
-type Op =
-  | { kind: 'putMany'; keys: KeyPart[][] }
-  | { kind: 'put'; key: KeyPart[] }
-  | { kind: 'remove'; key: KeyPart[] }
-  | { kind: 'removeStored'; pick: number };
+type Op = { kind: 'putMany'; keys: KeyPart[][] } | { kind: 'put'; key: KeyPart[] } | { kind: 'remove'; key: KeyPart[] } | { kind: 'removeStored'; pick: number };
 const op: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ kind: fc.constant('putMany' as const), keys: fc.array(key, { maxLength: 120 }) }),
   fc.record({ kind: fc.constant('put' as const), key }),

@@ -55,7 +55,13 @@ describe('planting scalar inputs', () => {
 
   it('plants nothing from a relation of several rows or of values that are not plain', () => {
     const query = parseQuery('[:find ?e :in $ [?x ...] ?y :where [?e :p/n ?x] [?e :p/name ?y]]');
-    const several = { vars: ['?x', '?y'], rows: [[1, 'a'], [2, 'a']] };
+    const several = {
+      vars: ['?x', '?y'],
+      rows: [
+        [1, 'a'],
+        [2, 'a'],
+      ],
+    };
     expect(plantScalarInputs(query.where, several, ['?e']).rel).toBe(several);
     const notPlain = { vars: ['?x', '?y'], rows: [[[1, 2], { a: 1 }]] };
     expect(plantScalarInputs(query.where, notPlain, ['?e']).rel).toBe(notPlain);

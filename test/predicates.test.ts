@@ -70,7 +70,12 @@ describe('attribute predicates (:db.attr/preds)', () => {
   it('are not called on retractions', async () => {
     const conn = await bank();
     await conn.transact(`[[:db/retract [:acct/id "a"] :acct/balance 100]]`);
-    expect(conn.db().entity([Keyword.of('acct/id'), 'a'])!.get(':acct/balance')).toBeUndefined();
+    expect(
+      conn
+        .db()
+        .entity([Keyword.of('acct/id'), 'a'])!
+        .get(':acct/balance'),
+    ).toBeUndefined();
   });
 
   it('an unregistered predicate refuses the value at transact time (tx/unknown-predicate); a Promise is tx/fn-async', async () => {
@@ -94,7 +99,12 @@ describe('attribute predicates (:db.attr/preds)', () => {
     const conn = await open({ path: dir, checkAttrPreds: false });
     await conn.transact(SCHEMA);
     await conn.transact(`[{:acct/id "a" :acct/balance -3 :acct/limit 1}]`);
-    expect(conn.db().entity([Keyword.of('acct/id'), 'a'])!.get(':acct/balance')).toBe(-3);
+    expect(
+      conn
+        .db()
+        .entity([Keyword.of('acct/id'), 'a'])!
+        .get(':acct/balance'),
+    ).toBe(-3);
     await conn.close();
   });
 });
@@ -135,7 +145,12 @@ describe('entity specs (:db/ensure)', () => {
   it('a spec checks in db.with as in transact', async () => {
     const conn = await bank();
     expect(() => conn.db().with(`[{:acct/id "w" :acct/balance 3 :db/ensure :acct/guard}]`)).toThrow(expect.objectContaining({ code: 'tx/entity-spec-failed' }));
-    expect(conn.db().with(`[{:acct/id "w" :acct/balance 0 :db/ensure :acct/guard}]`).dbAfter.entid([Keyword.of('acct/id'), 'w'])).toBeGreaterThan(0);
+    expect(
+      conn
+        .db()
+        .with(`[{:acct/id "w" :acct/balance 0 :db/ensure :acct/guard}]`)
+        .dbAfter.entid([Keyword.of('acct/id'), 'w']),
+    ).toBeGreaterThan(0);
   });
 });
 

@@ -123,7 +123,12 @@ describe('the public API', () => {
       '[{:db/ident :person/name :db/valueType :db.type/string :db/cardinality :db.cardinality/one}]',
       [{ 'db/ident': ':person/email', 'db/valueType': ':db.type/string', 'db/unique': ':db.unique/identity' }],
       [{ ':db/id': 'ann', 'person/name': 'Ann', 'person/friend': ['bob', { 'person/name': 'Cid' }], 'person/_friend': 'dee' }],
-      [new Map<factlog.Keyword | string, factlog.TxValue>([[kw('db/id'), -1], [kw('person/tags'), new Set(['a', 'b'])]])],
+      [
+        new Map<factlog.Keyword | string, factlog.TxValue>([
+          [kw('db/id'), -1],
+          [kw('person/tags'), new Set(['a', 'b'])],
+        ]),
+      ],
       [[':db/add', 'ann', ':person/name', 'Ann']],
       [[kw('db/add'), 1001, kw('person/born'), new Date(0)]],
       [['db/retract', [':person/email', 'ann@example.com'], ':person/name', 'Ann']],

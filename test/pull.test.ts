@@ -63,7 +63,11 @@ describe('pull', () => {
     const db = conn.db();
     const r = pull(db, '[:db/id {:person/friend [:person/name]} :person/_friend (default :person/age 0) [:person/name :as "n"]]', ids.b!);
     expect(r).toEqual({ 'db/id': ids.b, 'person/friend': [{ 'person/name': 'ann' }], 'person/_friend': [{ 'db/id': ids.a }], 'person/age': 0, n: 'bob' });
-    const rev = pull(db, '[{:person/_address [:person/name]}]', pull(db, '[*]', ids.a!)!['person/address'] ? (pull(db, '[*]', ids.a!)!['person/address'] as { 'db/id': number })['db/id'] : 0);
+    const rev = pull(
+      db,
+      '[{:person/_address [:person/name]}]',
+      pull(db, '[*]', ids.a!)!['person/address'] ? (pull(db, '[*]', ids.a!)!['person/address'] as { 'db/id': number })['db/id'] : 0,
+    );
     expect(rev).toEqual({ 'person/_address': { 'person/name': 'ann' } }); // reverse of a component: single value
   });
   it('patterns as plain JS data: attribute strings with or without colon, objects for maps, options', () => {
@@ -202,7 +206,12 @@ describe('result keys named like Object.prototype members', () => {
   const NAMES = ['constructor', 'toString', 'hasOwnProperty', 'valueOf'];
 
   it('pull :as "__proto__" and attributes named :constructor, :toString ... are own keys, in JSON too', async () => {
-    await conn.transact(NAMES.map((n) => `{:db/ident :${n} :db/valueType :db.type/string :db/cardinality :db.cardinality/one}`).join(' ').replace(/^/, '[').replace(/$/, ']'));
+    await conn.transact(
+      NAMES.map((n) => `{:db/ident :${n} :db/valueType :db.type/string :db/cardinality :db.cardinality/one}`)
+        .join(' ')
+        .replace(/^/, '[')
+        .replace(/$/, ']'),
+    );
     const r = await conn.transact([{ ':db/id': 'p', ':person/name': 'proto', ...Object.fromEntries(NAMES.map((n) => [`:${n}`, `v-${n}`])) }]);
     const e = r.tempids.p!;
     const db = conn.db();

@@ -35,14 +35,15 @@ const of = (fs: Fact[], a: string) => fs.filter((f) => f.a === a);
 function closure(fs: Fact[]): [number, number][] {
   const edges = of(fs, 'm/ref').map((f) => [f.e, f.v as number] as [number, number]);
   const out = new Set(edges.map((x) => x.join(' ')));
-  for (let grew = true; grew; ) {
+  for (let grew = true; grew;) {
     grew = false;
     for (const k of [...out]) {
       const [a, b] = k.split(' ').map(Number);
-      for (const [c, d] of edges) if (c === b && !out.has(`${a} ${d}`)) {
-        out.add(`${a} ${d}`);
-        grew = true;
-      }
+      for (const [c, d] of edges)
+        if (c === b && !out.has(`${a} ${d}`)) {
+          out.add(`${a} ${d}`);
+          grew = true;
+        }
     }
   }
   return [...out].map((k) => k.split(' ').map(Number) as [number, number]);
@@ -55,19 +56,38 @@ const QUERIES: { text: string; cols: Col[]; rules?: boolean; model: (fs: Fact[])
   {
     text: '[:find ?e ?f :where [?e :m/ref ?f] [?f :m/many _]]',
     cols: ['e', 'e'],
-    model: (fs) => uniq(of(fs, 'm/ref').filter((r) => of(fs, 'm/many').some((m) => m.e === r.v)).map((r) => [r.e, r.v])),
+    model: (fs) =>
+      uniq(
+        of(fs, 'm/ref')
+          .filter((r) => of(fs, 'm/many').some((m) => m.e === r.v))
+          .map((r) => [r.e, r.v]),
+      ),
   },
   {
     text: '[:find ?e :where [?e :m/many _] (not [?e :m/one _])]',
     cols: ['e'],
-    model: (fs) => uniq(of(fs, 'm/many').filter((m) => !of(fs, 'm/one').some((o) => o.e === m.e)).map((m) => [m.e])),
+    model: (fs) =>
+      uniq(
+        of(fs, 'm/many')
+          .filter((m) => !of(fs, 'm/one').some((o) => o.e === m.e))
+          .map((m) => [m.e]),
+      ),
   },
   {
     text: '[:find ?e (count ?v) :where [?e :m/many ?v]]',
     cols: ['e', 'v'],
     model: (fs) => uniq(of(fs, 'm/many').map((m) => [m.e, of(fs, 'm/many').filter((x) => x.e === m.e).length])),
   },
-  { text: '[:find ?e :where [?e :m/one ?v] [(> ?v 2)]]', cols: ['e'], model: (fs) => uniq(of(fs, 'm/one').filter((f) => (f.v as number) > 2).map((f) => [f.e])) },
+  {
+    text: '[:find ?e :where [?e :m/one ?v] [(> ?v 2)]]',
+    cols: ['e'],
+    model: (fs) =>
+      uniq(
+        of(fs, 'm/one')
+          .filter((f) => (f.v as number) > 2)
+          .map((f) => [f.e]),
+      ),
+  },
   {
     text: '[:find ?e :where (or [?e :m/one 1] [?e :m/many 1])]',
     cols: ['e'],
@@ -76,13 +96,25 @@ const QUERIES: { text: string; cols: Col[]; rules?: boolean; model: (fs: Fact[])
   {
     text: '[:find ?a ?c :where [?a :m/ref ?b] [?b :m/ref ?c]]',
     cols: ['e', 'e'],
-    model: (fs) => uniq(of(fs, 'm/ref').flatMap((x) => of(fs, 'm/ref').filter((y) => y.e === x.v).map((y) => [x.e, y.v]))),
+    model: (fs) =>
+      uniq(
+        of(fs, 'm/ref').flatMap((x) =>
+          of(fs, 'm/ref')
+            .filter((y) => y.e === x.v)
+            .map((y) => [x.e, y.v]),
+        ),
+      ),
   },
   { text: '[:find ?a ?b :in $ % :where (reach ?a ?b)]', cols: ['e', 'e'], rules: true, model: closure },
   {
     text: '[:find ?e ?n :where [?e :m/email ?m] [?e :m/name ?n]]',
     cols: ['e', 'v'],
-    model: (fs) => of(fs, 'm/email').flatMap((m) => of(fs, 'm/name').filter((n) => n.e === m.e).map((n) => [m.e, n.v])),
+    model: (fs) =>
+      of(fs, 'm/email').flatMap((m) =>
+        of(fs, 'm/name')
+          .filter((n) => n.e === m.e)
+          .map((n) => [m.e, n.v]),
+      ),
   },
 ];
 
@@ -165,7 +197,10 @@ async function check(history: Op[][]): Promise<void> {
     const fs = [...facts.values()];
     for (const query of QUERIES) {
       const got = run(query, view);
-      expect(run(query, now, (id) => toOriginal.get(id) ?? -id), `${query.text} at t=${entry.t}: asOf vs replay`).toEqual(got);
+      expect(
+        run(query, now, (id) => toOriginal.get(id) ?? -id),
+        `${query.text} at t=${entry.t}: asOf vs replay`,
+      ).toEqual(got);
       expect(norm(query.model(fs)), `${query.text} at t=${entry.t}: asOf vs model`).toEqual(got);
       stats.comparisons += 2;
     }
@@ -183,9 +218,18 @@ describe('queries on db.asOf(t) equal a replay of the log up to t', () => {
 
   it('a fixed history with an upsert, a cardinality-one replacement and a retractEntity', async () => {
     await check([
-      [{ k: 'email', e: -1, m: 0, name: 0 }, { k: 'many', e: -1, v: 1 }],
-      [{ k: 'ref', e: -2, to: 0 }, { k: 'many', e: -2, v: 3 }],
-      [{ k: 'email', e: 0, m: 0, name: 1 }, { k: 'one', e: 1, v: 4 }],
+      [
+        { k: 'email', e: -1, m: 0, name: 0 },
+        { k: 'many', e: -1, v: 1 },
+      ],
+      [
+        { k: 'ref', e: -2, to: 0 },
+        { k: 'many', e: -2, v: 3 },
+      ],
+      [
+        { k: 'email', e: 0, m: 0, name: 1 },
+        { k: 'one', e: 1, v: 4 },
+      ],
       [{ k: 'ref', e: 0, to: 1 }],
       [{ k: 'retract-entity', e: 1 }],
     ]);

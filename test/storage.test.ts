@@ -184,7 +184,7 @@ describe('long values', () => {
 });
 
 describe('long values of two open databases', () => {
-  it('are read from the database that holds their keys: one missing from its values table is an error there, never another database\'s', async () => {
+  it("are read from the database that holds their keys: one missing from its values table is an error there, never another database's", async () => {
     const long = 'shared '.repeat(400);
     const schema = '[{:db/ident :doc/body :db/valueType :db.type/string :db/cardinality :db.cardinality/one}]';
     const damagedDir = path.join(tempDir(), 'damaged');
@@ -334,12 +334,11 @@ describe('index key formats', () => {
   });
 });
 
-
 describe('format 4: runs of keys', () => {
   /** A seeded sequence of big and small transactions: loads, updates, retractions, retractEntity. */
   function workload(seed: number): unknown[][] {
     let s = seed;
-    const rand = (n: number) => ((s = (s * 1103515245 + 12345) % 2 ** 31) % n);
+    const rand = (n: number) => (s = (s * 1103515245 + 12345) % 2 ** 31) % n;
     const person = (i: number) => ({ ':db/id': `p${i}`, ':p/id': i, ':p/name': ['Ann', 'Bo', 'Cy', 'Dé'][rand(4)], ':p/age': rand(90), ':p/tags': [rand(5), rand(5) + 5] });
     const txs: unknown[][] = [
       [
@@ -391,7 +390,14 @@ describe('format 4: runs of keys', () => {
     try {
       expect(conns.map((c) => c.store.format)).toEqual([3, format]);
       for (const tx of txs) {
-        const outcomes = await Promise.all(conns.map((c) => c.transact(tx).then(() => 'ok', (e) => e.code)));
+        const outcomes = await Promise.all(
+          conns.map((c) =>
+            c.transact(tx).then(
+              () => 'ok',
+              (e) => e.code,
+            ),
+          ),
+        );
         expect(outcomes[1]).toBe(outcomes[0]);
       }
       const [old, packed] = conns as [Awaited<ReturnType<typeof open>>, Awaited<ReturnType<typeof open>>];
@@ -487,7 +493,7 @@ describe('format 6: tuples and keywords keyed in the query order (issue 22)', ()
   /** Seeded transactions of tuples (nil parts, -0, astral and long strings) and keywords: one big, then small ones and retractions. */
   function workload(seed: number): unknown[][] {
     let s = seed;
-    const rand = (n: number) => ((s = (s * 1103515245 + 12345) % 2 ** 31) % n);
+    const rand = (n: number) => (s = (s * 1103515245 + 12345) % 2 ** 31) % n;
     const text = () => [['', 'a', 'B', 'é', '😀', '\uFF01', 'a b'][rand(7)]!, 'x'.repeat(rand(10) === 0 ? 1500 : rand(3))].join('');
     const num = () => [-0, 0, 1.5, -2, 1e300, -Infinity, rand(5)][rand(7)]!;
     const kw = () => `:${['', 'a/', 'a.b/', 'ab/', 'b/'][rand(5)]}${['a', 'b', 'z', 'a.b'][rand(4)]}`;
@@ -500,7 +506,12 @@ describe('format 6: tuples and keywords keyed in the query order (issue 22)', ()
     const txs: unknown[][] = [Array.from({ length: 150 }, (_, i) => entity(i))];
     for (let k = 0; k < 40; k++) {
       const ref = [':t/id', rand(150)];
-      const change = [[':db/retractEntity', ref], [':db/add', ref, ':t/a', text()], [':db/retract', ref, ':t/b', rand(4) - 2], [':db/add', ref, ':t/kw', kw()]];
+      const change = [
+        [':db/retractEntity', ref],
+        [':db/add', ref, ':t/a', text()],
+        [':db/retract', ref, ':t/b', rand(4) - 2],
+        [':db/add', ref, ':t/kw', kw()],
+      ];
       txs.push(rand(2) ? [change[rand(4)]] : [entity(1000 + k)]);
     }
     return txs;
@@ -515,7 +526,14 @@ describe('format 6: tuples and keywords keyed in the query order (issue 22)', ()
       expect(f6.store.format).toBe(6);
       for (const c of conns) await c.transact(schema);
       for (const tx of workload(11)) {
-        const outcomes = await Promise.all(conns.map((c) => c.transact(tx).then(() => 'ok', (e) => e.code)));
+        const outcomes = await Promise.all(
+          conns.map((c) =>
+            c.transact(tx).then(
+              () => 'ok',
+              (e) => e.code,
+            ),
+          ),
+        );
         expect(outcomes[1]).toBe(outcomes[0]);
       }
       for (const attr of ['t/pair', 't/kw', 't/a+b']) {

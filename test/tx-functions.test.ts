@@ -23,7 +23,10 @@ const TX_FNS: Record<string, TxFn> = {
   'bank/transfer': transfer,
   'acct/inc': (db, e, amount: number) => [[':db/add', e, ':acct/balance', (db.entity(e)!.get(':acct/balance') as number) + amount]],
   'acct/open': (_db, id: string, amount: number) => [{ 'acct/id': id, 'acct/balance': amount }],
-  'acct/open-two': (_db, a: string, b: string) => [['acct/open', a, 1], [':acct/open', b, 2]],
+  'acct/open-two': (_db, a: string, b: string) => [
+    ['acct/open', a, 1],
+    [':acct/open', b, 2],
+  ],
   'acct/edn': () => `[{:db/id "x" :acct/id "edn" :acct/balance 7}]`,
   'acct/nothing': () => undefined,
   'acct/fail': () => {
@@ -73,7 +76,10 @@ describe('transaction functions', () => {
   it('get the db before the transaction: earlier forms of the same tx are not visible (Datomic)', async () => {
     const conn = await bank();
     const a = conn.db().entid([Keyword.of('acct/id'), 'a'])!;
-    await conn.transact([[':db/add', a, ':acct/balance', 1], ['acct/balance-seen', a]]);
+    await conn.transact([
+      [':db/add', a, ':acct/balance', 1],
+      ['acct/balance-seen', a],
+    ]);
     expect(conn.db().entity(a)!.get(':acct/note')).toBe('saw 100');
     expect(conn.db().entity(a)!.get(':acct/balance')).toBe(1);
   });
@@ -103,7 +109,10 @@ describe('transaction functions', () => {
     expect(err.message).toContain('insufficient funds');
     expect((err.cause as Error).message).toBe('insufficient funds');
     // a failure in the tx data a function returned aborts it too
-    const cas = await failure(conn, [['bank/transfer', [':acct/id', 'a'], [':acct/id', 'b'], 10], [':db/cas', [':acct/id', 'a'], ':acct/balance', 1, 2]]);
+    const cas = await failure(conn, [
+      ['bank/transfer', [':acct/id', 'a'], [':acct/id', 'b'], 10],
+      [':db/cas', [':acct/id', 'a'], ':acct/balance', 1, 2],
+    ]);
     expect(cas.code).toBe('tx/cas-failed');
     const toItself = await failure(conn, `[[:bank/transfer [:acct/id "a"] [:acct/id "a"] 10]]`);
     expect(toItself.code).toBe('tx/cardinality-conflict');
@@ -142,7 +151,17 @@ describe('transaction functions', () => {
   });
 
   it('a function that doubles its calls is stopped by the bound on calls', async () => {
-    const conn = await bank({ txFns: { 'acct/fork': (_db: Db, n: number) => (n === 0 ? [] : [['acct/fork', n - 1], ['acct/fork', n - 1]]) } });
+    const conn = await bank({
+      txFns: {
+        'acct/fork': (_db: Db, n: number) =>
+          n === 0
+            ? []
+            : [
+                ['acct/fork', n - 1],
+                ['acct/fork', n - 1],
+              ],
+      },
+    });
     expect((await failure(conn, `[[:acct/fork 40]]`)).code).toBe('tx/fn-too-deep');
   });
 
@@ -177,8 +196,17 @@ describe('transaction functions', () => {
     const { t } = await conn.transact(`[[:bank/transfer [:acct/id "a"] [:acct/id "b"] 10]]`);
     await conn.close();
     const plain = await open({ path: dir });
-    const logged = plain.log().tx(t)!.data.map((d) => [plain.db().ident(d.a)?.toString(), d.v, d.added]);
-    expect(logged).toEqual(expect.arrayContaining([[':acct/balance', 90, true], [':acct/balance', 100, false], [':acct/balance', 60, true]]));
+    const logged = plain
+      .log()
+      .tx(t)!
+      .data.map((d) => [plain.db().ident(d.a)?.toString(), d.v, d.added]);
+    expect(logged).toEqual(
+      expect.arrayContaining([
+        [':acct/balance', 90, true],
+        [':acct/balance', 100, false],
+        [':acct/balance', 60, true],
+      ]),
+    );
     await plain.rebuildIndexes();
     expect([balance(plain.db(), 'a'), balance(plain.db(), 'b')]).toEqual([90, 60]);
     await plain.close();

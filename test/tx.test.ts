@@ -111,7 +111,12 @@ describe('list forms', () => {
 
   it('a form that is neither a list nor a map is named with its position, even a number or a string', async () => {
     const conn = await withSchema();
-    for (const [text, form, column] of [['[42]', '42', 2], ['[{:person/name "A"}\n #_ 7  "s"]', '"s"', 8], ['[ :kw]', ':kw', 3], ['[nil]', 'nil', 2]] as const) {
+    for (const [text, form, column] of [
+      ['[42]', '42', 2],
+      ['[{:person/name "A"}\n #_ 7  "s"]', '"s"', 8],
+      ['[ :kw]', ':kw', 3],
+      ['[nil]', 'nil', 2],
+    ] as const) {
       const err = await expectTxError(conn, text, 'tx/invalid-data');
       expect(err.form, text).toBe(form);
       expect(err.pos, text).toMatchObject({ line: text.includes('\n') ? 2 : 1, column });
@@ -378,11 +383,25 @@ describe('tuples', () => {
     const conn = await withSchema();
     await conn.transact(TUPLES);
     const r = await conn.transact(`[{:db/id "a" :t/many [["a" 1] ["b" 2]]} {:db/id "c" :t/many ["c" 3]} {:db/id "d" :t/many #{["d" 4]}}]`);
-    expect(values(conn.db(), r.tempids.a!, 't/many')).toEqual([['a', 1], ['b', 2]]);
+    expect(values(conn.db(), r.tempids.a!, 't/many')).toEqual([
+      ['a', 1],
+      ['b', 2],
+    ]);
     expect(values(conn.db(), r.tempids.c!, 't/many')).toEqual([['c', 3]]);
     expect(values(conn.db(), r.tempids.d!, 't/many')).toEqual([['d', 4]]);
-    const s = await conn.transact([{ 'db/id': 'b', 't/many': [['a', 1], ['b', 2]] }]);
-    expect(values(conn.db(), s.tempids.b!, 't/many')).toEqual([['a', 1], ['b', 2]]);
+    const s = await conn.transact([
+      {
+        'db/id': 'b',
+        't/many': [
+          ['a', 1],
+          ['b', 2],
+        ],
+      },
+    ]);
+    expect(values(conn.db(), s.tempids.b!, 't/many')).toEqual([
+      ['a', 1],
+      ['b', 2],
+    ]);
     await expectTxError(conn, `[{:t/many [["a" 1] "b"]}]`, 'tx/invalid-value');
     // a cardinality-one tuple stays one value
     const t = await conn.transact(`[{:db/id "p" :person/loc [1.5 2.5]}]`);
@@ -490,9 +509,26 @@ describe(':db/txInstant and the clock', () => {
 
 describe('system entities', () => {
   const SYSTEM_IDENTS = [
-    'db/ident', 'db/valueType', 'db/cardinality', 'db/unique', 'db/isComponent', 'db/index', 'db/doc', 'db/noHistory',
-    'db/txInstant', 'db/tupleType', 'db/tupleTypes', 'db/tupleAttrs', 'db.type/string', 'db.type/long', 'db.type/ref',
-    'db.type/tuple', 'db.cardinality/one', 'db.cardinality/many', 'db.unique/identity', 'db.unique/value',
+    'db/ident',
+    'db/valueType',
+    'db/cardinality',
+    'db/unique',
+    'db/isComponent',
+    'db/index',
+    'db/doc',
+    'db/noHistory',
+    'db/txInstant',
+    'db/tupleType',
+    'db/tupleTypes',
+    'db/tupleAttrs',
+    'db.type/string',
+    'db.type/long',
+    'db.type/ref',
+    'db.type/tuple',
+    'db.cardinality/one',
+    'db.cardinality/many',
+    'db.unique/identity',
+    'db.unique/value',
   ];
 
   it('the bootstrap schema cannot be changed: each refused with tx/system-entity, and schema still works after', async () => {
@@ -528,9 +564,7 @@ describe('system entities', () => {
 
   it('random transactions on random system entities are all refused and change nothing (fast-check)', async () => {
     const conn = await withSchema();
-    const entityArb = fc.constantFrom(...SYSTEM_IDENTS).chain((ident) =>
-      fc.constantFrom<unknown>(Keyword.of(ident), [':db/ident', `:${ident}`], conn.db().entid(`:${ident}`)),
-    );
+    const entityArb = fc.constantFrom(...SYSTEM_IDENTS).chain((ident) => fc.constantFrom<unknown>(Keyword.of(ident), [':db/ident', `:${ident}`], conn.db().entid(`:${ident}`)));
     const attrArb = fc.constantFrom(...SYSTEM_IDENTS.slice(0, 12), 'person/name', 'person/age', 'free/note').map((a) => `:${a}`);
     // strings start with ':' so that under a ref attribute they name idents, not tempids that would dangle
     const valueArb = fc.oneof(
@@ -726,7 +760,12 @@ describe('schema', () => {
     await conn.transact(`[{:db/ident :a/b :db/cardinality :db.cardinality/many}]`);
     expect(conn.db().attr('a/b')!.cardinality).toBe('many');
     expect(conn.db().asOf(r.t).attr('a/b')!.cardinality).toBe('one');
-    expect(conn.db().asOf(r.t - 1).attr('a/b')).toBeUndefined();
+    expect(
+      conn
+        .db()
+        .asOf(r.t - 1)
+        .attr('a/b'),
+    ).toBeUndefined();
   });
 });
 
@@ -816,8 +855,26 @@ describe('bad input', () => {
       ['getPrototypeOf trap', [new Proxy({}, { getPrototypeOf: trap('getPrototypeOf') })]],
       ['value trap', [[':db/add', 'a', ':person/born', new Proxy(new Date(), { get: trap('value') })]]],
       ['tuple trap', [[':db/add', 'a', ':person/loc', new Proxy([1, 2], { get: trap('tuple') })]]],
-      ['getter', [{ get ':person/name'(): string { throw new Error('getter trap'); } }]],
-      ['a thrown Proxy', [new Proxy([], { get: () => { throw new Proxy({}, { get: trap('thrown') }); } })]],
+      [
+        'getter',
+        [
+          {
+            get ':person/name'(): string {
+              throw new Error('getter trap');
+            },
+          },
+        ],
+      ],
+      [
+        'a thrown Proxy',
+        [
+          new Proxy([], {
+            get: () => {
+              throw new Proxy({}, { get: trap('thrown') });
+            },
+          }),
+        ],
+      ],
     ];
     for (const [what, tx] of proxies) {
       const err = await expectTxError(conn, tx, 'tx/invalid-data').catch((e) => {
@@ -840,7 +897,13 @@ describe('bad input', () => {
       const err = await expectTxError(conn, tx, 'tx/invalid-value');
       expect(err.message).toContain('got a vector');
     }
-    for (const tx of [deep, [[':db/add', 'a', ':person/name', 'x'], [deep, 1]]]) {
+    for (const tx of [
+      deep,
+      [
+        [':db/add', 'a', ':person/name', 'x'],
+        [deep, 1],
+      ],
+    ]) {
       const err = await expectTxError(conn, tx, 'tx/unknown-operation');
       expect(err.message).toContain('unknown operation');
     }
@@ -874,11 +937,7 @@ describe('serialization', () => {
 
   it('a failing tx among concurrent ones does not affect the others', async () => {
     const conn = await withSchema();
-    const results = await Promise.allSettled([
-      conn.transact(`[{:person/email "ok1@x"}]`),
-      conn.transact(`[{:person/age "bad"}]`),
-      conn.transact(`[{:person/email "ok2@x"}]`),
-    ]);
+    const results = await Promise.allSettled([conn.transact(`[{:person/email "ok1@x"}]`), conn.transact(`[{:person/age "bad"}]`), conn.transact(`[{:person/email "ok2@x"}]`)]);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     expect([...conn.db().datoms('aevt', Keyword.of('person/email'))]).toHaveLength(2);
   });

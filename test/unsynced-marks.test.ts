@@ -29,7 +29,11 @@ describe('unsynced marks', () => {
 
   it('one boot id for every process of this boot; boot times match within a minute, not across boots', () => {
     const built = path.join(FIXTURES, '../../dist/src/storage/unsynced-marks.js');
-    const child = spawnSync(process.execPath, ['--input-type=module', '-e', `import { currentBootId } from ${JSON.stringify(pathToFileURL(built).href)}; process.stdout.write(currentBootId())`], { encoding: 'utf8' });
+    const child = spawnSync(
+      process.execPath,
+      ['--input-type=module', '-e', `import { currentBootId } from ${JSON.stringify(pathToFileURL(built).href)}; process.stdout.write(currentBootId())`],
+      { encoding: 'utf8' },
+    );
     expect(child.stderr).toBe('');
     expect(child.stdout).toBe(currentBootId());
     expect(currentBootId()).toBe(currentBootId());

@@ -20,7 +20,11 @@ async function populated(createFormat?: number): Promise<string> {
                         {:db/ident :p/friend :db/valueType :db.type/ref :db/cardinality :db.cardinality/many}]`);
   for (let i = 0; i < 12; i++) {
     await conn.transact([{ ':db/id': `p${i}`, ':p/name': `person ${i}`, ':p/seen': i }]);
-    if (i > 0) await conn.transact([[':db/add', [':p/name', `person ${i}`], ':p/friend', [':p/name', `person ${i - 1}`]], [':db/add', [':p/name', `person ${i - 1}`], ':p/seen', 100 + i]]);
+    if (i > 0)
+      await conn.transact([
+        [':db/add', [':p/name', `person ${i}`], ':p/friend', [':p/name', `person ${i - 1}`]],
+        [':db/add', [':p/name', `person ${i - 1}`], ':p/seen', 100 + i],
+      ]);
   }
   await conn.transact(`[[:db/retract [:p/name "person 3"] :p/friend [:p/name "person 2"]] [:db/add "long" :p/name "${'x'.repeat(3000)}"]]`);
   await conn.transact('[[:db/retractEntity [:p/name "person 5"]]]');
@@ -98,7 +102,7 @@ describe('verify', () => {
     }
   });
 
-  it("meta disagreeing with the log (last instant, a count, the last t): storage/mdb-damaged", async () => {
+  it('meta disagreeing with the log (last instant, a count, the last t): storage/mdb-damaged', async () => {
     const cases: [string, unknown, string][] = [
       ['lastInstant', 42, 'last instant'],
       ['count:10', 99, 'meta counts 99 datoms of attribute 10'],
@@ -179,7 +183,7 @@ describe('verify', () => {
     // keys and values (LMDB fills a page's nodes from its end); FACTLOG_FLIPS_PER_PAGE=16 for a
     // longer run
     let seed = 12345;
-    const next = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n);
+    const next = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
     const perPage = Number(process.env.FACTLOG_FLIPS_PER_PAGE ?? 4);
     const flips: { at: number; mask: number }[] = [];
     for (let p = 0; p < pages; p++) {
@@ -204,11 +208,17 @@ describe('verify', () => {
       const r = results.get(dirs[i]!);
       const outcome = !r
         ? 'crashed'
-        : r.readError?.startsWith('uncoded') ? 'refused by a read (uncoded)'
-        : r.readError ? 'refused by a read'
-        : (r.verify?.length ?? 0) > 0 || r.verifyError ? (r.data === clean.data ? 'harmless, reported by verify' : 'different, reported by verify')
-        : r.data === clean.data ? 'harmless'
-        : 'SILENTLY DIFFERENT';
+        : r.readError?.startsWith('uncoded')
+          ? 'refused by a read (uncoded)'
+          : r.readError
+            ? 'refused by a read'
+            : (r.verify?.length ?? 0) > 0 || r.verifyError
+              ? r.data === clean.data
+                ? 'harmless, reported by verify'
+                : 'different, reported by verify'
+              : r.data === clean.data
+                ? 'harmless'
+                : 'SILENTLY DIFFERENT';
       tally[outcome] = (tally[outcome] ?? 0) + 1;
       if (outcome === 'SILENTLY DIFFERENT') silent.push(`byte ${at} (page ${Math.floor(at / PAGE)})`);
     });

@@ -77,7 +77,10 @@ class LocatingWalk {
 
 /** A plain object's key as printed (a keyword when it can be, else a string: the printer decides) and as read. */
 class PlainKey {
-  constructor(readonly text: string, readonly value: EdnValue) {}
+  constructor(
+    readonly text: string,
+    readonly value: EdnValue,
+  ) {}
 }
 
 function plainKey(k: string): PlainKey {

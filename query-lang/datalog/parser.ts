@@ -167,7 +167,9 @@ export class FormParser {
     const { value, pos } = this.src;
     if (!Array.isArray(value)) return this.fail('query/syntax', `expected '[' but found ${describe(value)} (while reading ${DESC.ruleSet})`, pos);
     const xs = this.items(value, pos);
-    return this.settled(xs.items.map((r, i) => (Array.isArray(r) ? this.ruleDef(this.items(r, xs.pos(i)), xs.pos(i)) : this.expected("another rule [(head ...) clauses...] or ']'", xs, i, DESC.ruleSet))));
+    return this.settled(
+      xs.items.map((r, i) => (Array.isArray(r) ? this.ruleDef(this.items(r, xs.pos(i)), xs.pos(i)) : this.expected("another rule [(head ...) clauses...] or ']'", xs, i, DESC.ruleSet))),
+    );
   }
 
   pullPattern(): PullPattern {
@@ -612,8 +614,7 @@ export class FormParser {
       else if (typeof x === 'string') {
         this.later('query/syntax', `expected an attribute keyword or "*" in pull pattern but found ${printEdn(x)}`, p);
         elements.push({ kind: 'wildcard', pos: p });
-      }
-      else if (x instanceof Map) elements.push(...this.pullMap(x, p));
+      } else if (x instanceof Map) elements.push(...this.pullMap(x, p));
       else if (x instanceof EdnList) elements.push(this.pullAttrExpr(x, p));
       else if (Array.isArray(x)) elements.push(this.pullAttrWithOpts(x, p));
       else this.expected("another pull pattern element or ']'", xs, i, DESC.pullPattern);

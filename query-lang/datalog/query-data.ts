@@ -83,7 +83,11 @@ function findElementFromJs(x: unknown): unknown {
   if (!Array.isArray(x)) return x;
   if (!isName(x[0])) return x.map(findElementFromJs); // [?a ?b] or [?a ...]
   const [name, ...args] = x;
-  if (name === 'pull') return list('pull', args.map((a) => (Array.isArray(a) ? pullPatternFromJs(a) : isName(a) ? Sym.of(a) : termFromJs(a))));
+  if (name === 'pull')
+    return list(
+      'pull',
+      args.map((a) => (Array.isArray(a) ? pullPatternFromJs(a) : isName(a) ? Sym.of(a) : termFromJs(a))),
+    );
   return list(name as string, args.map(termFromJs));
 }
 

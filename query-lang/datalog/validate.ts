@@ -134,7 +134,8 @@ export function checkClauses(clauses: readonly Clause[], outer: ReadonlySet<stri
     return binds.some((b, j) => j !== i && b.has(name));
   };
   const requireBound = (v: Variable, what: string): void => {
-    if (!bound.has(v.name)) fail('query/unbound-variable', `expected ${v.name} (used in ${what}) to be bound by a data pattern, function binding, rule call or :in, but it is never bound`, v.pos);
+    if (!bound.has(v.name))
+      fail('query/unbound-variable', `expected ${v.name} (used in ${what}) to be bound by a data pattern, function binding, rule call or :in, but it is never bound`, v.pos);
   };
   clauses.forEach((c, i) => {
     switch (c.kind) {
@@ -158,7 +159,11 @@ export function checkClauses(clauses: readonly Clause[], outer: ReadonlySet<stri
           const inside = new Set<string>();
           for (const s of c.clauses) clauseVars(s, inside);
           if (![...inside].some((v) => boundByOthers(i, v))) {
-            fail('query/invalid-not', `expected (not ...) to share at least one variable with the rest of the query, but none of ${[...inside].join(', ') || '(no variables)'} is bound outside it`, c.pos);
+            fail(
+              'query/invalid-not',
+              `expected (not ...) to share at least one variable with the rest of the query, but none of ${[...inside].join(', ') || '(no variables)'} is bound outside it`,
+              c.pos,
+            );
           }
           checkClauses(c.clauses, bound);
         }
@@ -188,10 +193,20 @@ export function checkClauses(clauses: readonly Clause[], outer: ReadonlySet<stri
           c.branches.forEach((b, bi) => {
             const u = uses[bi]!;
             for (const v of u) {
-              if (!first.has(v)) fail('query/invalid-or', `expected all branches of (or ...) to use the same variables, but ${v} appears in branch ${bi + 1} and not in branch 1 (use or-join)`, firstVarNamed(b, v)?.pos ?? c.pos);
+              if (!first.has(v))
+                fail(
+                  'query/invalid-or',
+                  `expected all branches of (or ...) to use the same variables, but ${v} appears in branch ${bi + 1} and not in branch 1 (use or-join)`,
+                  firstVarNamed(b, v)?.pos ?? c.pos,
+                );
             }
             for (const v of first) {
-              if (!u.has(v)) fail('query/invalid-or', `expected all branches of (or ...) to use the same variables, but ${v} appears in branch 1 and not in branch ${bi + 1} (use or-join)`, b[0]?.pos ?? c.pos);
+              if (!u.has(v))
+                fail(
+                  'query/invalid-or',
+                  `expected all branches of (or ...) to use the same variables, but ${v} appears in branch 1 and not in branch ${bi + 1} (use or-join)`,
+                  b[0]?.pos ?? c.pos,
+                );
             }
           });
           for (const b of c.branches) checkClauses(b, bound);
@@ -261,7 +276,8 @@ export function validateQuery(q: Query): void {
     }
     if (e.kind === 'pull') {
       if (e.pattern.kind === 'var' && !inVars.has(e.pattern.name)) fail('query/unbound-variable', `expected pull pattern variable ${e.pattern.name} to be bound in :in`, e.pattern.pos);
-      if (e.pattern.kind === 'pattern-name' && !patternNames.has(e.pattern.name)) fail('query/unbound-variable', `expected pull pattern name ${e.pattern.name} to be bound in :in`, e.pattern.pos);
+      if (e.pattern.kind === 'pattern-name' && !patternNames.has(e.pattern.name))
+        fail('query/unbound-variable', `expected pull pattern name ${e.pattern.name} to be bound in :in`, e.pattern.pos);
       if (e.src && !srcs.has(e.src.name)) fail('query/unknown-source', `expected source ${e.src.name} to be declared in :in`, e.src.pos);
     }
   }

@@ -64,8 +64,7 @@ const CHAR_NAMES: Record<string, string> = {
 const INT_RE = /^[+-]?(?:0|[1-9][0-9]*)N?$/;
 const FLOAT_RE = /^[+-]?(?:0|[1-9][0-9]*)(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?M?$/;
 const UUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
-const INST_RE =
-  /^([+-]\d{6}|\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?)?)?)?(Z|[+-]\d{2}:\d{2})?$/;
+const INST_RE = /^([+-]\d{6}|\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?)?)?)?(Z|[+-]\d{2}:\d{2})?$/;
 
 function fail(message: string, pos: SourcePos, code: 'edn/syntax' | 'edn/too-deep' = 'edn/syntax'): never {
   throw new EdnSyntaxError(message, { pos, code });
@@ -99,13 +98,27 @@ function readString(tok: IToken): string {
     }
     const e = img[++i]!;
     switch (e) {
-      case 't': out += '\t'; break;
-      case 'n': out += '\n'; break;
-      case 'r': out += '\r'; break;
-      case 'b': out += '\b'; break;
-      case 'f': out += '\f'; break;
-      case '"': out += '"'; break;
-      case '\\': out += '\\'; break;
+      case 't':
+        out += '\t';
+        break;
+      case 'n':
+        out += '\n';
+        break;
+      case 'r':
+        out += '\r';
+        break;
+      case 'b':
+        out += '\b';
+        break;
+      case 'f':
+        out += '\f';
+        break;
+      case '"':
+        out += '"';
+        break;
+      case '\\':
+        out += '\\';
+        break;
       case 'u': {
         const hex = img.slice(i + 1, i + 5);
         if (!/^[0-9a-fA-F]{4}$/.test(hex)) fail(`expected 4 hex digits after \\u in string but found ${JSON.stringify(hex)}`, posInToken(tok, i - 1));
@@ -238,7 +251,10 @@ class Reader {
   i = 0;
   /** Filled only when asked for (readEdnLocated): tx data of millions of forms does without. */
   layouts?: Map<object, FormLayout>;
-  constructor(readonly text: string, readonly toks: IToken[]) {}
+  constructor(
+    readonly text: string,
+    readonly toks: IToken[],
+  ) {}
 
   endPos(): SourcePos {
     return posAt(this.text, this.text.length);

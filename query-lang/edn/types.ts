@@ -13,7 +13,11 @@ export class Keyword {
    */
   private static readonly byText = new Map<string, Keyword>();
   /** `fqn` is the keyword without its colon: 'person/name' or 'name'. */
-  private constructor(readonly fqn: string, readonly ns: string | null, readonly name: string) {}
+  private constructor(
+    readonly fqn: string,
+    readonly ns: string | null,
+    readonly name: string,
+  ) {}
 
   /** Interned: `Keyword.of('a/b') === Keyword.of(':a/b')`. */
   static of(text: string): Keyword {
@@ -116,26 +120,13 @@ export class EdnList {
 
 /** A tagged literal whose tag factlog does not know. */
 export class Tagged {
-  constructor(readonly tag: string, readonly value: EdnValue) {}
+  constructor(
+    readonly tag: string,
+    readonly value: EdnValue,
+  ) {}
 }
 
-export type EdnValue =
-  | null
-  | boolean
-  | string
-  | number
-  | bigint
-  | Keyword
-  | Sym
-  | Char
-  | BigDec
-  | Uuid
-  | Date
-  | EdnValue[]
-  | EdnList
-  | Map<EdnValue, EdnValue>
-  | Set<EdnValue>
-  | Tagged;
+export type EdnValue = null | boolean | string | number | bigint | Keyword | Sym | Char | BigDec | Uuid | Date | EdnValue[] | EdnList | Map<EdnValue, EdnValue> | Set<EdnValue> | Tagged;
 
 /** A position in source text, 1-based line and column. */
 export interface SourcePos {

@@ -14,21 +14,7 @@ import type { Binding } from '../../query-lang/datalog/ast.js';
 import { txToT } from '../storage/encoding.js';
 import { DATA_FILE } from '../storage/store.js';
 import { LOG_FILE } from '../storage/log-file.js';
-import {
-  CliError,
-  dbDir,
-  hasDatabase,
-  indexesMissing,
-  inputText,
-  loadFunctions,
-  parseCount,
-  parseTimePoint,
-  readArgument,
-  tOf,
-  viewOf,
-  withConn,
-  type TimeOptions,
-} from './common.js';
+import { CliError, dbDir, hasDatabase, indexesMissing, inputText, loadFunctions, parseCount, parseTimePoint, readArgument, tOf, viewOf, withConn, type TimeOptions } from './common.js';
 import { defaultFormat, edn, plural, renderResult, renderRows, tempidEntries, toJsonValue } from './format.js';
 import { exportLines, importIntoEmpty, writeLines } from './transfer.js';
 import { assertSound, verify } from '../db/verify.js';
@@ -140,15 +126,19 @@ export async function transactCommand(edn: string | undefined, opts: DbOpt & { f
   const functions = await loadFunctions(opts.txFns);
   const text = await inputText(edn, opts.file, 'tx data');
   const format = defaultFormat(opts.format, ['edn', 'json']);
-  await withConn(dbDir(opts.db), async (conn) => {
-    const report = await conn.transact(text);
-    if (format === 'json') {
-      out(JSON.stringify({ t: report.t, tx: report.tx, tempids: report.tempids, datoms: report.txData.length }));
-    } else {
-      const tempids = tempidEntries(report.tempids);
-      out(`{:t ${report.t}, :tx ${report.tx}, :tempids {${tempids.join(', ')}}, :datoms ${report.txData.length}}`);
-    }
-  }, { functions });
+  await withConn(
+    dbDir(opts.db),
+    async (conn) => {
+      const report = await conn.transact(text);
+      if (format === 'json') {
+        out(JSON.stringify({ t: report.t, tx: report.tx, tempids: report.tempids, datoms: report.txData.length }));
+      } else {
+        const tempids = tempidEntries(report.tempids);
+        out(`{:t ${report.t}, :tx ${report.tx}, :tempids {${tempids.join(', ')}}, :datoms ${report.txData.length}}`);
+      }
+    },
+    { functions },
+  );
 }
 
 // ---------------- query ----------------
@@ -196,22 +186,26 @@ export async function queryCommand(queryArg: string | undefined, args: string[],
   const limit = opts.limit === undefined ? undefined : parseCount(opts.limit, '--limit');
   const limits = opts.timeout === undefined ? {} : { timeout: parseCount(opts.timeout, '--timeout') };
   const format = defaultFormat(opts.format);
-  await withConn(dbDir(opts.db), (conn) => {
-    const db = viewOf(conn.db(), opts);
-    const query = toQuery(text);
-    if (limit !== undefined) assertLimitApplies(query);
-    const inputs = queryInputs(query.in, db, rest);
-    if (opts.explain) {
-      const ex = explain({ query, args: inputs, ...limits });
-      out(ex.toString());
-      return;
-    }
-    const result = q({ query, args: inputs, ...limits });
-    const r = renderResult(query, result, format, limit);
-    out(r.text);
-    if (format === 'table') out(r.count < r.total ? `${r.count} of ${plural(r.total, 'row')}` : plural(r.count, 'row'));
-    else if (r.count < r.total) note(`(showing ${r.count} of ${r.total} rows)`);
-  }, READING);
+  await withConn(
+    dbDir(opts.db),
+    (conn) => {
+      const db = viewOf(conn.db(), opts);
+      const query = toQuery(text);
+      if (limit !== undefined) assertLimitApplies(query);
+      const inputs = queryInputs(query.in, db, rest);
+      if (opts.explain) {
+        const ex = explain({ query, args: inputs, ...limits });
+        out(ex.toString());
+        return;
+      }
+      const result = q({ query, args: inputs, ...limits });
+      const r = renderResult(query, result, format, limit);
+      out(r.text);
+      if (format === 'table') out(r.count < r.total ? `${r.count} of ${plural(r.total, 'row')}` : plural(r.count, 'row'));
+      else if (r.count < r.total) note(`(showing ${r.count} of ${r.total} rows)`);
+    },
+    READING,
+  );
 }
 
 /** --limit keeps rows: a find of one value or one tuple has none to drop, so it is refused. */
@@ -239,22 +233,30 @@ export function resolveEntity(db: Db, text: string): number {
 
 export async function pullCommand(pattern: string, entity: string, opts: DbOpt & TimeOptions & { format?: string }): Promise<void> {
   const format = defaultFormat(opts.format, ['edn', 'json']);
-  await withConn(dbDir(opts.db), (conn) => {
-    const db = viewOf(conn.db(), opts);
-    const eid = resolveEntity(db, entity);
-    const result = pull(db, readArgument(pattern, 'pattern'), eid);
-    out(format === 'json' ? JSON.stringify(toJsonValue(result)) : edn(result));
-  }, READING);
+  await withConn(
+    dbDir(opts.db),
+    (conn) => {
+      const db = viewOf(conn.db(), opts);
+      const eid = resolveEntity(db, entity);
+      const result = pull(db, readArgument(pattern, 'pattern'), eid);
+      out(format === 'json' ? JSON.stringify(toJsonValue(result)) : edn(result));
+    },
+    READING,
+  );
 }
 
 export async function entityCommand(entity: string, opts: DbOpt & TimeOptions & { format?: string }): Promise<void> {
   const format = defaultFormat(opts.format, ['edn', 'json']);
-  await withConn(dbDir(opts.db), (conn) => {
-    const db = viewOf(conn.db(), opts);
-    const eid = resolveEntity(db, entity);
-    const result = db.entity(eid)!.toJSON();
-    out(format === 'json' ? JSON.stringify(toJsonValue(result)) : edn(result));
-  }, READING);
+  await withConn(
+    dbDir(opts.db),
+    (conn) => {
+      const db = viewOf(conn.db(), opts);
+      const eid = resolveEntity(db, entity);
+      const result = db.entity(eid)!.toJSON();
+      out(format === 'json' ? JSON.stringify(toJsonValue(result)) : edn(result));
+    },
+    READING,
+  );
 }
 
 // ---------------- history ----------------
@@ -284,25 +286,29 @@ function txInfo(db: Db, tx: number, cache: Map<number, { instant: Date | null; m
 
 export async function historyCommand(entity: string, opts: DbOpt & { attr?: string; format?: string }): Promise<void> {
   const format = defaultFormat(opts.format);
-  await withConn(dbDir(opts.db), (conn) => {
-    const db = conn.db();
-    const eid = resolveEntity(db.history(), entity);
-    let attr: number | undefined;
-    if (opts.attr !== undefined) {
-      const info = db.attr(opts.attr.startsWith(':') ? opts.attr : ':' + opts.attr);
-      if (!info) throw new CliError('cli/unknown-attribute', `unknown attribute ${opts.attr}`);
-      attr = info.id;
-    }
-    const datoms = [...(attr === undefined ? db.history().datoms('eavt', eid) : db.history().datoms('eavt', eid, attr))];
-    datoms.sort((x, y) => x.tx - y.tx || Number(x.added) - Number(y.added) || x.a - y.a);
-    const cache = new Map();
-    const rows = datoms.map((d) => {
-      const info = txInfo(db, d.tx, cache);
-      const meta = Object.keys(info.meta).length ? info.meta : null;
-      return [txToT(d.tx), info.instant, d.added ? 'assert' : 'retract', db.ident(d.a) ?? d.a, shown(db, d.a, d.v), meta];
-    });
-    out(renderRows(['t', 'instant', 'op', 'attr', 'value', 'tx-meta'], rows, format));
-  }, READING);
+  await withConn(
+    dbDir(opts.db),
+    (conn) => {
+      const db = conn.db();
+      const eid = resolveEntity(db.history(), entity);
+      let attr: number | undefined;
+      if (opts.attr !== undefined) {
+        const info = db.attr(opts.attr.startsWith(':') ? opts.attr : ':' + opts.attr);
+        if (!info) throw new CliError('cli/unknown-attribute', `unknown attribute ${opts.attr}`);
+        attr = info.id;
+      }
+      const datoms = [...(attr === undefined ? db.history().datoms('eavt', eid) : db.history().datoms('eavt', eid, attr))];
+      datoms.sort((x, y) => x.tx - y.tx || Number(x.added) - Number(y.added) || x.a - y.a);
+      const cache = new Map();
+      const rows = datoms.map((d) => {
+        const info = txInfo(db, d.tx, cache);
+        const meta = Object.keys(info.meta).length ? info.meta : null;
+        return [txToT(d.tx), info.instant, d.added ? 'assert' : 'retract', db.ident(d.a) ?? d.a, shown(db, d.a, d.v), meta];
+      });
+      out(renderRows(['t', 'instant', 'op', 'attr', 'value', 'tx-meta'], rows, format));
+    },
+    READING,
+  );
 }
 
 // ---------------- diff ----------------
@@ -311,35 +317,39 @@ export async function diffCommand(from: string, to: string, opts: DbOpt & { form
   const format = defaultFormat(opts.format);
   const p1 = parseTimePoint(from);
   const p2 = parseTimePoint(to);
-  await withConn(dbDir(opts.db), (conn) => {
-    const now = conn.db();
-    const t1 = Math.min(tOf(now, p1), now.basisT);
-    const t2 = Math.min(tOf(now, p2), now.basisT);
-    const db1 = now.asOf(Math.max(t1, 0));
-    const db2 = now.asOf(Math.max(t2, 0));
-    // every fact touched between the two points, then compared in both values
-    const touched = new Map<string, Datom>();
-    for (const entry of conn.txRange(Math.min(t1, t2) + 1, Math.max(t1, t2) + 1)) {
-      for (const d of entry.data) {
-        if (d.e === entry.tx && now.ident(d.a)?.fqn === 'db/txInstant') continue;
-        touched.set(`${d.e}|${d.a}|${edn(d.v)}`, d);
+  await withConn(
+    dbDir(opts.db),
+    (conn) => {
+      const now = conn.db();
+      const t1 = Math.min(tOf(now, p1), now.basisT);
+      const t2 = Math.min(tOf(now, p2), now.basisT);
+      const db1 = now.asOf(Math.max(t1, 0));
+      const db2 = now.asOf(Math.max(t2, 0));
+      // every fact touched between the two points, then compared in both values
+      const touched = new Map<string, Datom>();
+      for (const entry of conn.txRange(Math.min(t1, t2) + 1, Math.max(t1, t2) + 1)) {
+        for (const d of entry.data) {
+          if (d.e === entry.tx && now.ident(d.a)?.fqn === 'db/txInstant') continue;
+          touched.set(`${d.e}|${d.a}|${edn(d.v)}`, d);
+        }
       }
-    }
-    const present = (db: Db, d: Datom) => {
-      for (const x of db.datoms('eavt', d.e, d.a, d.v)) return x;
-      return null;
-    };
-    const rows: unknown[][] = [];
-    for (const d of touched.values()) {
-      const before = present(db1, d);
-      const after = present(db2, d);
-      if (!before && after) rows.push(['+', d.e, now.ident(d.a) ?? d.a, shown(now, d.a, d.v), txToT(after.tx)]);
-      else if (before && !after) rows.push(['-', d.e, now.ident(d.a) ?? d.a, shown(now, d.a, d.v), txToT(before.tx)]);
-    }
-    rows.sort((x, y) => (x[1] as number) - (y[1] as number) || String(x[2]).localeCompare(String(y[2])) || String(y[0]).localeCompare(String(x[0])));
-    note(`diff t ${t1} -> t ${t2}: ${rows.filter((r) => r[0] === '+').length} added, ${rows.filter((r) => r[0] === '-').length} retracted`);
-    out(renderRows(['op', 'e', 'attr', 'value', 't'], rows, format));
-  }, READING);
+      const present = (db: Db, d: Datom) => {
+        for (const x of db.datoms('eavt', d.e, d.a, d.v)) return x;
+        return null;
+      };
+      const rows: unknown[][] = [];
+      for (const d of touched.values()) {
+        const before = present(db1, d);
+        const after = present(db2, d);
+        if (!before && after) rows.push(['+', d.e, now.ident(d.a) ?? d.a, shown(now, d.a, d.v), txToT(after.tx)]);
+        else if (before && !after) rows.push(['-', d.e, now.ident(d.a) ?? d.a, shown(now, d.a, d.v), txToT(before.tx)]);
+      }
+      rows.sort((x, y) => (x[1] as number) - (y[1] as number) || String(x[2]).localeCompare(String(y[2])) || String(y[0]).localeCompare(String(x[0])));
+      note(`diff t ${t1} -> t ${t2}: ${rows.filter((r) => r[0] === '+').length} added, ${rows.filter((r) => r[0] === '-').length} retracted`);
+      out(renderRows(['op', 'e', 'attr', 'value', 't'], rows, format));
+    },
+    READING,
+  );
 }
 
 // ---------------- log ----------------
@@ -348,16 +358,20 @@ export async function logCommand(opts: DbOpt & { from?: string; to?: string; for
   const format = defaultFormat(opts.format ?? 'edn', ['edn', 'json']);
   const from = opts.from === undefined ? 1 : parseTimePoint(opts.from);
   const to = opts.to === undefined ? undefined : parseTimePoint(opts.to);
-  await withConn(dbDir(opts.db), async (conn) => {
-    const fromT = from instanceof Date ? 0 : txToT(from);
-    const toT = to === undefined || to instanceof Date ? Number.MAX_SAFE_INTEGER - 1 : txToT(to);
-    const lines = exportLines(conn, format === 'json' ? 'jsonl' : 'edn', fromT, toT + 1, (instant) => {
-      if (from instanceof Date && instant < from) return false;
-      if (to instanceof Date && instant > to) return false;
-      return true;
-    });
-    await writeLines(lines);
-  }, READING);
+  await withConn(
+    dbDir(opts.db),
+    async (conn) => {
+      const fromT = from instanceof Date ? 0 : txToT(from);
+      const toT = to === undefined || to instanceof Date ? Number.MAX_SAFE_INTEGER - 1 : txToT(to);
+      const lines = exportLines(conn, format === 'json' ? 'jsonl' : 'edn', fromT, toT + 1, (instant) => {
+        if (from instanceof Date && instant < from) return false;
+        if (to instanceof Date && instant > to) return false;
+        return true;
+      });
+      await writeLines(lines);
+    },
+    READING,
+  );
 }
 
 // ---------------- datoms ----------------
@@ -370,16 +384,20 @@ export async function datomsCommand(index: string, components: string[], opts: D
   const format = defaultFormat(opts.format);
   const limit = opts.limit === undefined ? Infinity : parseCount(opts.limit, '--limit');
   const comps = components.map((c, i) => readArgument(c, `component ${i + 1}`));
-  await withConn(dbDir(opts.db), (conn) => {
-    const db = viewOf(conn.db(), opts);
-    const rows: unknown[][] = [];
-    for (const d of db.datoms(ix as IndexName, ...comps)) {
-      if (rows.length >= limit) break;
-      rows.push([d.e, db.ident(d.a) ?? d.a, d.v, d.tx, d.added]);
-    }
-    out(renderRows(['e', 'a', 'v', 'tx', 'added'], rows, format));
-    if (format === 'table') out(plural(rows.length, 'datom'));
-  }, READING);
+  await withConn(
+    dbDir(opts.db),
+    (conn) => {
+      const db = viewOf(conn.db(), opts);
+      const rows: unknown[][] = [];
+      for (const d of db.datoms(ix as IndexName, ...comps)) {
+        if (rows.length >= limit) break;
+        rows.push([d.e, db.ident(d.a) ?? d.a, d.v, d.tx, d.added]);
+      }
+      out(renderRows(['e', 'a', 'v', 'tx', 'added'], rows, format));
+      if (format === 'table') out(plural(rows.length, 'datom'));
+    },
+    READING,
+  );
 }
 
 // ---------------- export / import ----------------
@@ -387,10 +405,14 @@ export async function datomsCommand(index: string, components: string[], opts: D
 export async function exportCommand(opts: DbOpt & { format?: string }): Promise<void> {
   const format = opts.format ?? 'jsonl';
   if (format !== 'jsonl' && format !== 'edn') throw new CliError('cli/invalid-format', `unknown export format ${JSON.stringify(format)} (jsonl or edn)`);
-  await withConn(dbDir(opts.db), async (conn) => {
-    const n = await writeLines(exportLines(conn, format));
-    note(`exported ${plural(n, 'transaction')}`);
-  }, READING);
+  await withConn(
+    dbDir(opts.db),
+    async (conn) => {
+      const n = await writeLines(exportLines(conn, format));
+      note(`exported ${plural(n, 'transaction')}`);
+    },
+    READING,
+  );
 }
 
 export async function importCommand(file: string, opts: DbOpt): Promise<void> {
@@ -403,45 +425,55 @@ export async function importCommand(file: string, opts: DbOpt): Promise<void> {
 
 export async function statsCommand(opts: DbOpt & { format?: string }): Promise<void> {
   const format = defaultFormat(opts.format);
-  await withConn(dbDir(opts.db), (conn) => {
-    const db = conn.db();
-    const stats = conn.store.stats();
-    const first = conn.store.logEntry(1);
-    const last = conn.store.logEntry(conn.basisT);
-    const attrs = db
-      .attrs()
-      .map((a) => ({ ident: a.ident, count: db.ctx.store.attrCount(a.id) }))
-      .filter((a) => a.count > 0)
-      .sort((x, y) => y.count - x.count || x.ident.fqn.localeCompare(y.ident.fqn));
-    const summary = {
-      path: conn.path,
-      'basis-t': conn.basisT,
-      transactions: stats.entries.log ?? 0,
-      'first-tx-instant': first ? new Date(first.instant) : null,
-      'last-tx-instant': last && conn.basisT > 0 ? new Date(last.instant) : null,
-      'size-bytes': stats.sizeBytes,
-      'log-file-bytes': stats.logFileBytes,
-      'storage-format': conn.store.format,
-    };
-    const indexes: Record<string, number> = {};
-    for (const [k, v] of Object.entries(stats.entries)) if (k !== 'log') indexes[k] = v;
-    if (format === 'json') {
-      out(JSON.stringify(toJsonValue({ ...summary, indexes, attributes: Object.fromEntries(attrs.map((a) => [a.ident.toString(), a.count])) })));
-      return;
-    }
-    if (format === 'edn') {
-      const m = new Map<unknown, unknown>(Object.entries(summary).map(([k, v]) => [Keyword.of(k), v]));
-      m.set(Keyword.of('indexes'), new Map(Object.entries(indexes).map(([k, v]) => [Keyword.of(k), v])));
-      m.set(Keyword.of('attributes'), new Map(attrs.map((a) => [a.ident, a.count])));
-      out(edn(m));
-      return;
-    }
-    out(renderRows(['property', 'value'], Object.entries(summary), 'table'));
-    blankLine();
-    out(renderRows(['index', 'datoms'], Object.entries(indexes), 'table'));
-    blankLine();
-    out(renderRows(['attribute', 'datoms'], attrs.map((a) => [a.ident, a.count]), 'table'));
-  }, READING);
+  await withConn(
+    dbDir(opts.db),
+    (conn) => {
+      const db = conn.db();
+      const stats = conn.store.stats();
+      const first = conn.store.logEntry(1);
+      const last = conn.store.logEntry(conn.basisT);
+      const attrs = db
+        .attrs()
+        .map((a) => ({ ident: a.ident, count: db.ctx.store.attrCount(a.id) }))
+        .filter((a) => a.count > 0)
+        .sort((x, y) => y.count - x.count || x.ident.fqn.localeCompare(y.ident.fqn));
+      const summary = {
+        path: conn.path,
+        'basis-t': conn.basisT,
+        transactions: stats.entries.log ?? 0,
+        'first-tx-instant': first ? new Date(first.instant) : null,
+        'last-tx-instant': last && conn.basisT > 0 ? new Date(last.instant) : null,
+        'size-bytes': stats.sizeBytes,
+        'log-file-bytes': stats.logFileBytes,
+        'storage-format': conn.store.format,
+      };
+      const indexes: Record<string, number> = {};
+      for (const [k, v] of Object.entries(stats.entries)) if (k !== 'log') indexes[k] = v;
+      if (format === 'json') {
+        out(JSON.stringify(toJsonValue({ ...summary, indexes, attributes: Object.fromEntries(attrs.map((a) => [a.ident.toString(), a.count])) })));
+        return;
+      }
+      if (format === 'edn') {
+        const m = new Map<unknown, unknown>(Object.entries(summary).map(([k, v]) => [Keyword.of(k), v]));
+        m.set(Keyword.of('indexes'), new Map(Object.entries(indexes).map(([k, v]) => [Keyword.of(k), v])));
+        m.set(Keyword.of('attributes'), new Map(attrs.map((a) => [a.ident, a.count])));
+        out(edn(m));
+        return;
+      }
+      out(renderRows(['property', 'value'], Object.entries(summary), 'table'));
+      blankLine();
+      out(renderRows(['index', 'datoms'], Object.entries(indexes), 'table'));
+      blankLine();
+      out(
+        renderRows(
+          ['attribute', 'datoms'],
+          attrs.map((a) => [a.ident, a.count]),
+          'table',
+        ),
+      );
+    },
+    READING,
+  );
 }
 
 export async function rebuildCommand(opts: DbOpt): Promise<void> {
@@ -451,7 +483,6 @@ export async function rebuildCommand(opts: DbOpt): Promise<void> {
     out(`rebuilt indexes from ${plural(conn.basisT + 1, 'transaction')} in ${(performance.now() - t0).toFixed(0)} ms`);
   });
 }
-
 
 /** Check the database against its log, read-only: a summary and exit 0 when sound, else every problem and exit 1. */
 export async function verifyCommand(opts: DbOpt): Promise<void> {

@@ -65,12 +65,14 @@ export async function openExisting(dir: string, mode: OpenMode = {}): Promise<Co
   // that writer, being live, has replayed any log left by a crash
   const readOnly = mode.readOnly || (mode.forReading === true && (!mayWrite(dir) || processStoppedInside(dir) !== undefined));
   const rebuilding = indexesMissing(dir);
-  const conn = await open({ path: dir, create: false, readOnly, ...mode.functions }).catch((err) => {
-    if (mode.forReading && !readOnly && (err as { code?: string }).code === 'storage/gate-stopped') return open({ path: dir, create: false, readOnly: true, ...mode.functions });
-    throw err;
-  }).catch((err) => {
-    throw inCliTerms(err, dir);
-  });
+  const conn = await open({ path: dir, create: false, readOnly, ...mode.functions })
+    .catch((err) => {
+      if (mode.forReading && !readOnly && (err as { code?: string }).code === 'storage/gate-stopped') return open({ path: dir, create: false, readOnly: true, ...mode.functions });
+      throw err;
+    })
+    .catch((err) => {
+      throw inCliTerms(err, dir);
+    });
   if (rebuilding) process.stderr.write(`${DATA_FILE} was missing: rebuilt the indexes of ${dir} from ${LOG_FILE} (t ${conn.basisT})\n`);
   return conn;
 }

@@ -28,9 +28,7 @@ function withDb(cmd: Command): Command {
 }
 
 function withTime(cmd: Command): Command {
-  return cmd
-    .option('--as-of <t|date>', 'the database as of a t, tx id or ISO-8601 date')
-    .option('--since <t|date>', 'only datoms added after a t, tx id or date');
+  return cmd.option('--as-of <t|date>', 'the database as of a t, tx id or ISO-8601 date').option('--since <t|date>', 'only datoms added after a t, tx id or date');
 }
 
 /** Wrap an action: errors become `error: <message>` on stderr and exit code 1. */
@@ -162,7 +160,7 @@ export function buildProgram(): Command {
 
   program
     .command('replicate')
-    .description('build or update a read replica by replaying the primary\'s log (resumes where it left off)')
+    .description("build or update a read replica by replaying the primary's log (resumes where it left off)")
     .requiredOption('--from <dir>', 'the primary database directory')
     .requiredOption('--to <dir>', 'the replica directory (created if missing)')
     .option('--follow', 'keep following the primary until interrupted')
@@ -205,7 +203,10 @@ const COMMANDER_SILENT = new Set(['commander.help', 'commander.helpDisplayed', '
 
 /** A commander error as one line with its code, like every other error of the CLI. */
 function usageError(err: CommanderError): string {
-  const message = err.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ').trim();
+  const message = err.message
+    .replace(/^error: /, '')
+    .replace(/\s*\n\s*/g, ' ')
+    .trim();
   return `${message} [${COMMANDER_CODES[err.code] ?? 'cli/usage'}]`;
 }
 

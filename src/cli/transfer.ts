@@ -27,13 +27,7 @@ import { decodeJsonValue, encodeJsonValue, JsonValueError } from './json-values.
 // ---------------- export ----------------
 
 /** Every transaction after the bootstrap, one line each. */
-export function* exportLines(
-  conn: Connection,
-  format: 'jsonl' | 'edn',
-  from = 1,
-  to = Number.MAX_SAFE_INTEGER,
-  keep: (instant: Date) => boolean = () => true,
-): Generator<string> {
+export function* exportLines(conn: Connection, format: 'jsonl' | 'edn', from = 1, to = Number.MAX_SAFE_INTEGER, keep: (instant: Date) => boolean = () => true): Generator<string> {
   const db = conn.db();
   for (const entry of conn.txRange(from, to)) {
     if (!keep(entry.instant)) continue;
@@ -490,21 +484,28 @@ async function openSide(side: string, format: number): Promise<Connection> {
 /** Move the complete database in `side` into `dir` (see above); in the gate, so no process opens `dir` meanwhile. */
 function moveIntoPlace(side: string, dir: string, logFileBefore: FileIdentity | undefined): void {
   for (const name of [DATA_FILE, LOG_FILE]) syncFile(path.join(side, name));
-  throughEnvironmentGate(dir, () => {
-    const user = otherProcessUsing(dir);
-    if (user !== undefined) {
-      throw new CliError('cli/import-busy', `process ${user} has the database at ${dir} open; nothing imported (import again once it is closed)`);
-    }
-    if (JSON.stringify(identityOf(path.join(dir, LOG_FILE))) !== JSON.stringify(logFileBefore)) {
-      throw new CliError('cli/import-busy', `the database at ${dir} was written to while importing; nothing imported`);
-    }
-    try {
-      replaceDatabaseFiles(side, dir);
-    } catch (err) {
-      // every step leaves a database that opens, at t 0 or complete: which one, only opening it tells
-      throw new CliError('cli/import-move', `moving the imported files into ${dir} failed (${formatError(err)}); the database there is either as it was (t 0) or complete: \`factlog stats\` tells which`);
-    }
-  }, { alone: true }); // no reader may open beside it, should it be stopped: it replaces the files
+  throughEnvironmentGate(
+    dir,
+    () => {
+      const user = otherProcessUsing(dir);
+      if (user !== undefined) {
+        throw new CliError('cli/import-busy', `process ${user} has the database at ${dir} open; nothing imported (import again once it is closed)`);
+      }
+      if (JSON.stringify(identityOf(path.join(dir, LOG_FILE))) !== JSON.stringify(logFileBefore)) {
+        throw new CliError('cli/import-busy', `the database at ${dir} was written to while importing; nothing imported`);
+      }
+      try {
+        replaceDatabaseFiles(side, dir);
+      } catch (err) {
+        // every step leaves a database that opens, at t 0 or complete: which one, only opening it tells
+        throw new CliError(
+          'cli/import-move',
+          `moving the imported files into ${dir} failed (${formatError(err)}); the database there is either as it was (t 0) or complete: \`factlog stats\` tells which`,
+        );
+      }
+    },
+    { alone: true },
+  ); // no reader may open beside it, should it be stopped: it replaces the files
 }
 
 /** The pid of another running process with a gate ticket in `dir` (a store holds one from open to close). */

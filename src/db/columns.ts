@@ -21,10 +21,7 @@ const HEAP_SHARE = 1 / 4;
  * a quarter of the heap limit (17M datoms under Node's default 4 GB heap on a 64-bit machine,
  * 2.2M under --max-old-space-size=512), and never fewer than 1M.
  */
-export const DEFAULT_COLUMN_DATOMS = Math.max(
-  1_000_000,
-  Math.floor((v8.getHeapStatistics().heap_size_limit * HEAP_SHARE) / BYTES_PER_HELD_DATOM),
-);
+export const DEFAULT_COLUMN_DATOMS = Math.max(1_000_000, Math.floor((v8.getHeapStatistics().heap_size_limit * HEAP_SHARE) / BYTES_PER_HELD_DATOM));
 /** Entity lookups per datom of the attribute after which building the column pays. */
 export const PROBES_PER_DATOM_TO_BUILD = 1 / 32;
 /** Probe counters kept before they are reset (views nobody probes often enough). */
@@ -124,7 +121,7 @@ export class AttributeColumn {
     };
     const old = this.es;
     let k = 0;
-    for (let i = 0; i < old.length; ) {
+    for (let i = 0; i < old.length;) {
       const e = old[i]!;
       while (k < changed.length && changed[k]! < e) emitChanged(changed[k++]!);
       let j = i;

@@ -303,7 +303,10 @@ export class Db implements DbView {
     const bounds = this.rangeBounds(attrRef, start, end, endInclusive);
     if (!bounds) return 'index';
     const { a, scans, keeps } = bounds;
-    const kept = (inner: DatomVisitor): DatomVisitor => (e, attr, v, tx, added) => keeps(v) && inner(e, attr, v, tx, added);
+    const kept =
+      (inner: DatomVisitor): DatomVisitor =>
+      (e, attr, v, tx, added) =>
+        keeps(v) && inner(e, attr, v, tx, added);
     if (this.memory) {
       return this.memory.visitValueRange(a, bounds.fromValue, bounds.toValue, endInclusive, visit, (counted) => {
         for (const [from, to] of scans) this.visitStored('avet', from, to, kept(counted));
@@ -519,12 +522,7 @@ function* concatIter<T>(its: Iterable<T>[]): Generator<T> {
 }
 
 /** Two runs of datoms in index order, merged into one (the store's `codec`'s order). */
-function* mergeSorted<T extends StoredDatom>(
-  index: IndexName,
-  left: Iterable<T>,
-  right: Iterable<T>,
-  codec: KeyCodec,
-): Generator<T> {
+function* mergeSorted<T extends StoredDatom>(index: IndexName, left: Iterable<T>, right: Iterable<T>, codec: KeyCodec): Generator<T> {
   const li = left[Symbol.iterator]();
   const ri = right[Symbol.iterator]();
   let l = li.next();

@@ -87,8 +87,7 @@ export class LazyEntity implements Entity {
     const out: Record<string, unknown> = { 'db/id': this.id };
     for (const kw of this.keys()) {
       const attr = this.db.attr(kw)!;
-      const plain = (v: unknown) =>
-        v instanceof LazyEntity ? (attr.isComponent ? v.toJSON() : { 'db/id': v.id }) : v;
+      const plain = (v: unknown) => (v instanceof LazyEntity ? (attr.isComponent ? v.toJSON() : { 'db/id': v.id }) : v);
       // by the attribute, not its name: get(':__proto__') would read the name as a reverse ref
       const value = this.touched ? this.touched.get(attr.id) : this.valueOf(attr, this.db.datomArray('eavt', this.id, attr.id));
       setOwn(out, kw.fqn, value instanceof Set ? [...value].map(plain) : plain(value));

@@ -43,8 +43,7 @@ export type SearchClause = { occur: Occur; kind: 'terms'; terms: string[] } | { 
 
 export class FulltextSyntaxError extends FactlogError {}
 
-const invalid = (search: string, why: string) =>
-  new FulltextSyntaxError('query/invalid-fulltext', `fulltext search ${JSON.stringify(search)}: ${why}`, { form: search });
+const invalid = (search: string, why: string) => new FulltextSyntaxError('query/invalid-fulltext', `fulltext search ${JSON.stringify(search)}: ${why}`, { form: search });
 
 /** Lucene query syntax factlog does not take: refused rather than searched for as words. */
 const UNSUPPORTED = /[(){}[\]^~?:\\/!]|&&|\|\|/;

@@ -11,9 +11,7 @@ const REPLAY_BATCH = 1000;
 
 /** The schema facts an entry asserts or retracts. */
 export function schemaFactsOf(entry: LogEntry) {
-  return entry.datoms
-    .filter((d) => isSchemaAttr(d.a))
-    .map((d) => ({ e: d.e, a: d.a, v: decodeValue(d.tag, d.payload), added: d.added }));
+  return entry.datoms.filter((d) => isSchemaAttr(d.a)).map((d) => ({ e: d.e, a: d.a, v: decodeValue(d.tag, d.payload), added: d.added }));
 }
 
 /** The schema in force at the store's last t, read from its current schema datoms. */

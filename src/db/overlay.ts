@@ -98,4 +98,3 @@ function inRange(key: KeyPart[], start: KeyPart[], end: KeyPart[] | undefined, c
   }
   return codec.compareKeys(key, start) >= 0 && codec.compareKeys(key, end) < 0;
 }
-

@@ -32,19 +32,7 @@ export const Attr = {
 /** The last schema-bearing attribute id (their ids run from Attr.ident). */
 export const LAST_SCHEMA_ATTR = Attr.fulltext;
 
-const VALUE_TYPES: ValueType[] = [
-  'string',
-  'long',
-  'double',
-  'boolean',
-  'instant',
-  'uuid',
-  'keyword',
-  'ref',
-  'bigint',
-  'symbol',
-  'tuple',
-];
+const VALUE_TYPES: ValueType[] = ['string', 'long', 'double', 'boolean', 'instant', 'uuid', 'keyword', 'ref', 'bigint', 'symbol', 'tuple'];
 const TYPE_EID_BASE = 20;
 export const typeEid = (t: ValueType): number => TYPE_EID_BASE + VALUE_TYPES.indexOf(t);
 
@@ -242,8 +230,7 @@ export class Schema {
     // schema are created with :db/ident and :db/cardinality only. Plain idents (enums) have neither.
     const vt = p.get(Attr.valueType) as number | undefined;
     if (vt === undefined && p.get(Attr.cardinality) === undefined) return undefined;
-    const typeName = (eid: number | undefined) =>
-      eid === undefined ? undefined : (this.identById.get(eid)?.name as ValueType | undefined);
+    const typeName = (eid: number | undefined) => (eid === undefined ? undefined : (this.identById.get(eid)?.name as ValueType | undefined));
     const uniq = p.get(Attr.unique) as number | undefined;
     const tupleTypes = p.get(Attr.tupleTypes) as Keyword[] | undefined;
     const tupleAttrs = p.get(Attr.tupleAttrs) as Keyword[] | undefined;

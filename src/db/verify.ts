@@ -289,7 +289,13 @@ export async function verify(dir: string): Promise<VerifyReport> {
 export function assertSound(report: VerifyReport): void {
   if (report.ok) return;
   const first = report.problems[0]!;
-  const more = report.problems.length > 1 ? ` (and ${report.problems.length - 1} more: ${report.problems.slice(1).map((p) => p.message).join('; ')})` : '';
+  const more =
+    report.problems.length > 1
+      ? ` (and ${report.problems.length - 1} more: ${report.problems
+          .slice(1)
+          .map((p) => p.message)
+          .join('; ')})`
+      : '';
   throw new VerifyError(first.code, first.message + more);
 }
 

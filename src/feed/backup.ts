@@ -73,7 +73,10 @@ async function verifyDatabase(dir: string, atLeastT: number): Promise<void> {
       next++;
     }
     if (next - 1 !== lastT || lastT < atLeastT) {
-      throw new StorageError('storage/backup-failed', `${path.join(dir, DATA_FILE)} does not read back whole: its log ends at t ${next - 1}, its meta says t ${lastT}${atLeastT >= 0 ? ` (copied at t ${atLeastT})` : ''}`);
+      throw new StorageError(
+        'storage/backup-failed',
+        `${path.join(dir, DATA_FILE)} does not read back whole: its log ends at t ${next - 1}, its meta says t ${lastT}${atLeastT >= 0 ? ` (copied at t ${atLeastT})` : ''}`,
+      );
     }
   } finally {
     await store.close();

@@ -143,7 +143,7 @@ export class MaterializedView<S> {
       }
       if (this.t > checkpointT) this.persist();
     }
-    for (const w of this.waiters) (w.t <= this.t ? w.resolve() : w.reject(error));
+    for (const w of this.waiters) w.t <= this.t ? w.resolve() : w.reject(error);
     this.waiters = [];
   }
 

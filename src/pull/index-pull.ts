@@ -55,7 +55,10 @@ function* walk(db: DbView, opts: IndexPullOptions, attr: number): Generator<Dato
 export function* indexPull(db: DbView, opts: IndexPullOptions): Generator<PullResult> {
   if (opts.index !== 'avet' && opts.index !== 'aevt') refuse(`index-pull reads :avet or :aevt, not ${String(opts.index)}`, opts.index);
   if (!Array.isArray(opts.start) || opts.start.length < 1 || opts.start.length > 2) refuse('index-pull :start is [attr] or [attr value]', opts.start);
-  for (const [name, n] of [['offset', opts.offset], ['limit', opts.limit]] as const) {
+  for (const [name, n] of [
+    ['offset', opts.offset],
+    ['limit', opts.limit],
+  ] as const) {
     if (n !== undefined && !(Number.isInteger(n) && n >= 0)) refuse(`index-pull :${name} is a whole number, not ${String(n)}`, n);
   }
   const info = db.attr(opts.start[0] as string);

@@ -168,7 +168,7 @@ function recursionSpent(spec: PullAttr, st: State): boolean {
 function* pullWildcard(db: DbView, e: number, datoms: Datom[], out: PullResult, st: State): Pulling<void> {
   out['db/id'] = e;
   // DbView.datoms gives an entity's datoms in EAVT order: each attribute's values are one run
-  for (let start = 0; start < datoms.length; ) {
+  for (let start = 0; start < datoms.length;) {
     const a = datoms[start]!.a;
     let end = start + 1;
     while (end < datoms.length && datoms[end]!.a === a) end++;

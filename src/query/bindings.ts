@@ -44,10 +44,11 @@ function expand(b: Binding, value: unknown, form: object, dropNil: boolean): Ass
       b.elements.forEach((el, i) => {
         const parts = expand(el, xs[i], form, dropNil);
         const next: Assignment[] = [];
-        for (const a of acc) for (const p of parts) {
-          const m = merge(a, p);
-          if (m) next.push(m);
-        }
+        for (const a of acc)
+          for (const p of parts) {
+            const m = merge(a, p);
+            if (m) next.push(m);
+          }
         acc = next;
       });
       return acc;

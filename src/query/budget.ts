@@ -66,7 +66,8 @@ let active: Budget | null = null;
 
 const limitOf = (x: number | undefined, dflt: number, what: string): number => {
   if (x === undefined || x === null) return dflt;
-  if (typeof x !== 'number' || Number.isNaN(x) || x < 0) throw queryError('query/invalid-option', `${what} must be a number of ${what === 'timeout' ? 'milliseconds' : 'values'} >= 0 (0: no limit), got ${String(x)}`);
+  if (typeof x !== 'number' || Number.isNaN(x) || x < 0)
+    throw queryError('query/invalid-option', `${what} must be a number of ${what === 'timeout' ? 'milliseconds' : 'values'} >= 0 (0: no limit), got ${String(x)}`);
   return x === 0 ? Infinity : x;
 };
 

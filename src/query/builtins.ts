@@ -351,8 +351,7 @@ const cmpChain = (ok: (c: number) => boolean) => (args: unknown[]) => {
 };
 
 const allEqual = (args: unknown[]) => args.every((x) => valuesEqual(x, args[0]));
-const extreme = (sign: number) => (args: unknown[]) =>
-  args.reduce((best, x) => (compareValues(x, best) * sign > 0 ? x : best));
+const extreme = (sign: number) => (args: unknown[]) => args.reduce((best, x) => (compareValues(x, best) * sign > 0 ? x : best));
 
 const sn = (s: string) => [s, 'clojure.string/' + s];
 
@@ -366,16 +365,61 @@ export const FUNCTIONS: Record<string, BuiltinFn> = {
   '>': cmpChain((c) => c > 0),
   '<=': cmpChain((c) => c <= 0),
   '>=': cmpChain((c) => c >= 0),
-  '+': (a) => arith(a, '+', (x, y) => x + y, (x, y) => x + y, 0),
-  '-': (a) => arith(a, '-', (x, y) => x - y, (x, y) => x - y, 0),
-  '*': (a) => arith(a, '*', (x, y) => x * y, (x, y) => x * y, 1),
-  '/': (a) => arith(a, '/', (x, y) => x / y, (x, y) => x / y, 1),
+  '+': (a) =>
+    arith(
+      a,
+      '+',
+      (x, y) => x + y,
+      (x, y) => x + y,
+      0,
+    ),
+  '-': (a) =>
+    arith(
+      a,
+      '-',
+      (x, y) => x - y,
+      (x, y) => x - y,
+      0,
+    ),
+  '*': (a) =>
+    arith(
+      a,
+      '*',
+      (x, y) => x * y,
+      (x, y) => x * y,
+      1,
+    ),
+  '/': (a) =>
+    arith(
+      a,
+      '/',
+      (x, y) => x / y,
+      (x, y) => x / y,
+      1,
+    ),
   quot: (a) => quot(a[0], a[1]),
   rem: (a) => rem(a[0], a[1]),
   mod: (a) => mod(a[0], a[1]),
-  inc: (a) => arith([a[0], 1], 'inc', (x, y) => x + y, (x, y) => x + y, 0),
-  dec: (a) => arith([a[0], 1], 'dec', (x, y) => x - y, (x, y) => x - y, 0),
-  abs: (a) => { const x = num(a[0], 'abs'); return x < 0 ? -x : x; },
+  inc: (a) =>
+    arith(
+      [a[0], 1],
+      'inc',
+      (x, y) => x + y,
+      (x, y) => x + y,
+      0,
+    ),
+  dec: (a) =>
+    arith(
+      [a[0], 1],
+      'dec',
+      (x, y) => x - y,
+      (x, y) => x - y,
+      0,
+    ),
+  abs: (a) => {
+    const x = num(a[0], 'abs');
+    return x < 0 ? -x : x;
+  },
   max: extreme(1),
   min: extreme(-1),
   compare: (a) => Math.sign(compareValues(a[0], a[1])),
@@ -408,13 +452,21 @@ export const FUNCTIONS: Record<string, BuiltinFn> = {
   ...Object.fromEntries(sn('lower-case').map((n) => [n, (a: unknown[]) => str(a[0], n).toLowerCase()])),
   ...Object.fromEntries(sn('upper-case').map((n) => [n, (a: unknown[]) => str(a[0], n).toUpperCase()])),
   ...Object.fromEntries(sn('trim').map((n) => [n, (a: unknown[]) => str(a[0], n).trim()])),
-  ...Object.fromEntries(sn('join').map((n) => [n, (a: unknown[]) => a.length === 1 ? [...(a[0] as Iterable<unknown>)].map(strOf).join('') : [...(a[1] as Iterable<unknown>)].map(strOf).join(str(a[0], n))])),
+  ...Object.fromEntries(
+    sn('join').map((n) => [n, (a: unknown[]) => (a.length === 1 ? [...(a[0] as Iterable<unknown>)].map(strOf).join('') : [...(a[1] as Iterable<unknown>)].map(strOf).join(str(a[0], n)))]),
+  ),
   ...Object.fromEntries(sn('split').map((n) => [n, (a: unknown[]) => reSplit(regex(a[1]), str(a[0], n))])),
   'zero?': (a) => Number(num(a[0], 'zero?')) === 0,
   'pos?': (a) => Number(num(a[0], 'pos?')) > 0,
   'neg?': (a) => Number(num(a[0], 'neg?')) < 0,
-  'even?': (a) => { const x = num(a[0], 'even?'); return typeof x === 'bigint' ? x % 2n === 0n : x % 2 === 0; },
-  'odd?': (a) => { const x = num(a[0], 'odd?'); return typeof x === 'bigint' ? x % 2n !== 0n : Math.abs(x % 2) === 1; },
+  'even?': (a) => {
+    const x = num(a[0], 'even?');
+    return typeof x === 'bigint' ? x % 2n === 0n : x % 2 === 0;
+  },
+  'odd?': (a) => {
+    const x = num(a[0], 'odd?');
+    return typeof x === 'bigint' ? x % 2n !== 0n : Math.abs(x % 2) === 1;
+  },
   'nil?': (a) => a[0] === null || a[0] === undefined,
   'some?': (a) => a[0] !== null && a[0] !== undefined,
   'true?': (a) => a[0] === true,
@@ -428,8 +480,14 @@ export const FUNCTIONS: Record<string, BuiltinFn> = {
   namespace: (a) => (a[0] instanceof Keyword ? a[0].ns : null),
   'contains?': (a) => (a[0] instanceof Set || a[0] instanceof Map ? [...(a[0] as Set<unknown>).keys()].some((x) => valuesEqual(x, a[1])) : false),
   type: (a) => typeName(a[0]),
-  'rand-int': (a) => { arity(a, 'rand-int', 1, 1); return Math.trunc(Math.random() * Number(num(a[0], 'rand-int'))); },
-  rand: (a) => { arity(a, 'rand', 0, 1); return Math.random() * (a.length ? Number(num(a[0], 'rand')) : 1); },
+  'rand-int': (a) => {
+    arity(a, 'rand-int', 1, 1);
+    return Math.trunc(Math.random() * Number(num(a[0], 'rand-int')));
+  },
+  rand: (a) => {
+    arity(a, 'rand', 0, 1);
+    return Math.random() * (a.length ? Number(num(a[0], 'rand')) : 1);
+  },
   range,
   'empty?': (a) => count(a[0]) === 0,
   'not-empty': (a) => (count(a[0]) === 0 ? null : a[0]),
@@ -504,13 +562,24 @@ export const AGGREGATES: Record<string, AggregateFn> = {
   sum: (_a, vs) => sum(vs),
   avg: (_a, vs) => (vs.length ? Number(sum(vs)) / vs.length : null),
   // (min n ?x) / (max n ?x): the n least / greatest items of the bag, duplicates kept (as Datomic and DataScript)
-  min: (a, vs) => { const n = nArg(a, 'min'); const s = sortValues(vs); return n === null ? s[0] ?? null : s.slice(0, n); },
-  max: (a, vs) => { const n = nArg(a, 'max'); const s = sortValues(vs).reverse(); return n === null ? s[0] ?? null : s.slice(0, n); },
+  min: (a, vs) => {
+    const n = nArg(a, 'min');
+    const s = sortValues(vs);
+    return n === null ? (s[0] ?? null) : s.slice(0, n);
+  },
+  max: (a, vs) => {
+    const n = nArg(a, 'max');
+    const s = sortValues(vs).reverse();
+    return n === null ? (s[0] ?? null) : s.slice(0, n);
+  },
   median: (_a, vs) => median(vs),
   variance: (_a, vs) => variance(vs),
   stddev: (_a, vs) => Math.sqrt(variance(vs)),
   distinct: (_a, vs) => new Set(distinctValues(vs)),
-  rand: (a, vs) => { const n = nArg(a, 'rand'); return n === null ? randomPick(vs) : Array.from({ length: n }, () => randomPick(vs)); },
+  rand: (a, vs) => {
+    const n = nArg(a, 'rand');
+    return n === null ? randomPick(vs) : Array.from({ length: n }, () => randomPick(vs));
+  },
   sample: (a, vs) => {
     const n = nArg(a, 'sample') ?? 1;
     const pool = distinctValues(vs);

@@ -16,8 +16,9 @@ import { tick, growing, enterClause, leaveClause } from './budget.js';
 
 function flatten(cs: readonly Clause[]): Clause[] {
   const out: Clause[] = [];
-  for (const c of cs) if (c.kind === 'and') out.push(...flatten(c.clauses));
-  else out.push(c);
+  for (const c of cs)
+    if (c.kind === 'and') out.push(...flatten(c.clauses));
+    else out.push(c);
   return out;
 }
 
@@ -89,7 +90,7 @@ function groupApart(ctx: QueryContext, first: Clause, pending: Clause[], rel: Re
   const vars = new Set(visibleVars(first));
   if ([...vars].some((v) => outer.has(v))) return null;
   const group: Clause[] = [first];
-  for (let grew = true; grew; ) {
+  for (let grew = true; grew;) {
     grew = false;
     for (const c of pending) {
       if (group.includes(c) || !joinsGroup(ctx, c, vars, outer)) continue;
@@ -263,7 +264,12 @@ function caller(ctx: QueryContext, c: PredicateClause | FunctionClause, rel: Rel
         return () => undefined;
     }
   });
-  if (builtin) return (row) => builtin(argFns.map((f) => f(row)), ctx.builtins);
+  if (builtin)
+    return (row) =>
+      builtin(
+        argFns.map((f) => f(row)),
+        ctx.builtins,
+      );
   const fi = rel.vars.indexOf((c.fn as { name: string }).name);
   if (fi < 0) throw queryError('query/insufficient-binding', `Function variable ${c.fn.name} is not bound`, c, printClause(c));
   return (row) => {

@@ -84,8 +84,7 @@ function runAggregate(e: AggregateElem, run: () => unknown): unknown {
 function pullValue(ctx: QueryContext, e: PullElem, rel: Relation, eid: unknown): unknown {
   const db = ctx.sources.get(e.src?.name ?? '$');
   if (!isDb(db)) throw queryError('query/missing-source', `pull needs a database source`, e, printFindElem(e));
-  const pattern =
-    e.pattern.kind === 'var' ? single(rel, e.pattern.name, e) : e.pattern.kind === 'pattern-name' ? ctx.pullPatterns.get(e.pattern.name) : e.pattern;
+  const pattern = e.pattern.kind === 'var' ? single(rel, e.pattern.name, e) : e.pattern.kind === 'pattern-name' ? ctx.pullPatterns.get(e.pattern.name) : e.pattern;
   if (pattern === undefined) throw queryError('query/missing-input', `pull pattern ${printFindElem(e)} has no input`, e, printFindElem(e));
   return pull(db, pattern as PullPattern, eid as number);
 }
@@ -127,7 +126,12 @@ export function produceResult(ctx: QueryContext, q: Query, rel: Relation): unkno
       els.map((e, i) => {
         if (e.kind !== 'aggregate') return g.key[keyIdx.indexOf(i)];
         const col = bagVars.indexOf(aggVar(e));
-        return aggregate(ctx, e, rel, g.rows.map((r) => r[col]));
+        return aggregate(
+          ctx,
+          e,
+          rel,
+          g.rows.map((r) => r[col]),
+        );
       }),
     );
   }

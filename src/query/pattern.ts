@@ -325,8 +325,7 @@ export function evalPattern(ctx: QueryContext, c: PatternClause, rel: Relation, 
   const freePos = freeVars.map((v) => positions.get(v)![0]!);
   const eqChecks: [number, number][] = [];
   for (const ps of positions.values()) for (let k = 1; k < ps.length; k++) eqChecks.push([ps[0]!, ps[k]!]);
-  const field = (i: number, e: number, a: number, v: unknown, tx: number, added: boolean): unknown =>
-    i === 0 ? e : i === 1 ? a : i === 2 ? v : i === 3 ? tx : added;
+  const field = (i: number, e: number, a: number, v: unknown, tx: number, added: boolean): unknown => (i === 0 ? e : i === 1 ? a : i === 2 ? v : i === 3 ? tx : added);
   const consistent = (e: number, a: number, v: unknown, tx: number, added: boolean): boolean => {
     for (const [i, j] of eqChecks) if (valueKey(field(i, e, a, v, tx, added)) !== valueKey(field(j, e, a, v, tx, added))) return false;
     return true;
@@ -588,7 +587,13 @@ export function evalEntityBatch(ctx: QueryContext, members: PatternClause[], rel
   for (const m of members) {
     const res = resolveConsts(ctx, db, m);
     const v = m.terms[2];
-    if (!res.ok) return { rel: { vars: [...rel.vars, ...members.flatMap((x) => (x.terms[2]?.kind === 'var' ? [x.terms[2].name] : []))], rows: [], distinct: true }, index: 'eavt', strategy: 'none', datomsRead: 0 };
+    if (!res.ok)
+      return {
+        rel: { vars: [...rel.vars, ...members.flatMap((x) => (x.terms[2]?.kind === 'var' ? [x.terms[2].name] : []))], rows: [], distinct: true },
+        index: 'eavt',
+        strategy: 'none',
+        datomsRead: 0,
+      };
     if (!v || v.kind === 'blank') specs.push({ attr: res.comps.a!, kind: 'blank', col: -1 });
     else if (v.kind === 'const') specs.push({ attr: res.comps.a!, kind: 'const', key: joinKey(res.comps.v), col: -1 });
     else {

@@ -158,12 +158,7 @@ export function pickNext(ctx: QueryContext, pending: Clause[], rel: Relation, ex
   if (!best) {
     const c = pending[0]!;
     const missing = [...requiredVars(c, ctx.rules)].filter((v) => !bound.has(v));
-    throw queryError(
-      'query/insufficient-binding',
-      `Insufficient binding of ${missing.length ? missing.join(', ') : 'variables'} in ${printClause(c)}`,
-      c,
-      printClause(c),
-    );
+    throw queryError('query/insufficient-binding', `Insufficient binding of ${missing.length ? missing.join(', ') : 'variables'} in ${printClause(c)}`, c, printClause(c));
   }
   return best;
 }

@@ -54,16 +54,10 @@ export function printClause(c: Clause): string {
     case 'function':
       return '[(' + [c.fn.name, ...c.args.map(printArg)].join(' ') + ') ' + printBinding(c.binding) + ']';
     case 'not':
-      return (
-        '(' + src(c.src) + (c.joinVars ? 'not-join [' + c.joinVars.map((v) => v.name).join(' ') + '] ' : 'not ') +
-        c.clauses.map(printClause).join(' ') + ')'
-      );
+      return '(' + src(c.src) + (c.joinVars ? 'not-join [' + c.joinVars.map((v) => v.name).join(' ') + '] ' : 'not ') + c.clauses.map(printClause).join(' ') + ')';
     case 'or': {
       const branch = (b: Clause[]) => (b.length === 1 ? printClause(b[0]!) : '(and ' + b.map(printClause).join(' ') + ')');
-      return (
-        '(' + src(c.src) + (c.joinVars ? 'or-join [' + printRuleVars(c.joinVars) + '] ' : 'or ') +
-        c.branches.map(branch).join(' ') + ')'
-      );
+      return '(' + src(c.src) + (c.joinVars ? 'or-join [' + printRuleVars(c.joinVars) + '] ' : 'or ') + c.branches.map(branch).join(' ') + ')';
     }
     case 'and':
       return '(and ' + c.clauses.map(printClause).join(' ') + ')';

@@ -251,7 +251,11 @@ function checkStratified(ctx: QueryContext, where: readonly Clause[]): void {
     return out;
   };
   const edges = new Map<string, [string, boolean][]>();
-  for (const [name, branches] of ctx.rules) edges.set(name, branches.flatMap((r) => calls(r.clauses, false, [])));
+  for (const [name, branches] of ctx.rules)
+    edges.set(
+      name,
+      branches.flatMap((r) => calls(r.clauses, false, [])),
+    );
   const reaches = (from: string, to: string): boolean => {
     const seen = new Set<string>();
     const stack = [from];
@@ -277,12 +281,7 @@ function checkStratified(ctx: QueryContext, where: readonly Clause[]): void {
     for (const [callee, neg] of edges.get(name) ?? []) {
       if (neg && reaches(callee, name)) {
         const via = callee === name ? '' : ` (through ${callee})`;
-        throw queryError(
-          'query/unstratified',
-          `Rule ${name} depends on itself through negation${via}: the rule set cannot be stratified`,
-          ctx.rules.get(name)![0],
-          name,
-        );
+        throw queryError('query/unstratified', `Rule ${name} depends on itself through negation${via}: the rule set cannot be stratified`, ctx.rules.get(name)![0], name);
       }
     }
   }
@@ -350,9 +349,7 @@ export function explain(query: QueryInput, ...inputs: unknown[]): Explanation {
             .filter(Boolean)
             .join(', ');
           const num = indent ? `${i + 1}.` : `${String(i + 1).padStart(2)}.`;
-          lines.push(
-            `${indent}${num} ${s.clause}  index=${s.index}${extra ? ` (${extra})` : ''}  est=${s.estimatedRows} actual=${s.actualRows}  ${s.ms.toFixed(2)}ms`,
-          );
+          lines.push(`${indent}${num} ${s.clause}  index=${s.index}${extra ? ` (${extra})` : ''}  est=${s.estimatedRows} actual=${s.actualRows}  ${s.ms.toFixed(2)}ms`);
           if (s.children) print(s.children, indent + '    ');
         });
       };

@@ -38,10 +38,7 @@ export function compileRegex(source: string, jsFlags = ''): RE2JS {
     if (!(e instanceof RE2JSSyntaxException)) throw e;
     const what = unsupported(e.message);
     if (what) {
-      throw new QueryError(
-        'query/unsupported-regex',
-        `Regex #"${source}" uses ${what}, which factlog's regex engine (RE2, linear time) does not support: ${e.message}`,
-      );
+      throw new QueryError('query/unsupported-regex', `Regex #"${source}" uses ${what}, which factlog's regex engine (RE2, linear time) does not support: ${e.message}`);
     }
     throw new QueryError('query/invalid-regex', `Invalid regex #"${source}": ${e.message}`);
   }

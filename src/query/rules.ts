@@ -65,17 +65,19 @@ export class RuleEvaluator {
       const withDelta = new Set<string>();
       for (const t of this.tables.values()) {
         t.demandDelta = [];
-        for (const [k, r] of t.pendingDemand) if (!t.demand.has(k)) {
-          t.demand.set(k, r);
-          t.demandDelta.push(r);
-        }
+        for (const [k, r] of t.pendingDemand)
+          if (!t.demand.has(k)) {
+            t.demand.set(k, r);
+            t.demandDelta.push(r);
+          }
         t.pendingDemand.clear();
         t.delta = [];
-        for (const [k, r] of t.pendingAnswers) if (!t.answers.has(k)) {
-          growing(t.answers.size, t.bound.length);
-          t.answers.set(k, r);
-          t.delta.push(r);
-        }
+        for (const [k, r] of t.pendingAnswers)
+          if (!t.answers.has(k)) {
+            growing(t.answers.size, t.bound.length);
+            t.answers.set(k, r);
+            t.delta.push(r);
+          }
         t.pendingAnswers.clear();
         if (t.delta.length) withDelta.add(t.name);
         if (t.demandDelta.length || t.delta.length) changed = true;
@@ -190,9 +192,7 @@ export function evalRuleCall(ctx: QueryContext, call: RuleCall, rel: Relation): 
   const boundVarNames = call.args.filter((a, i) => bound[i] && a.kind === 'var').map((a) => (a as { name: string }).name);
   const distinct = distinctOf(rel, [...new Set(boundVarNames)]);
   const uniq = [...new Set(boundVarNames)];
-  const demand: Row[] = distinct.map((d) =>
-    call.args.flatMap((a, i) => (!bound[i] ? [] : a.kind === 'const' ? [a.value] : [d[uniq.indexOf((a as { name: string }).name)]])),
-  );
+  const demand: Row[] = distinct.map((d) => call.args.flatMap((a, i) => (!bound[i] ? [] : a.kind === 'const' ? [a.value] : [d[uniq.indexOf((a as { name: string }).name)]])));
   const linear = ctx.ruleMode ? null : rightLinearPlan(rules, bound);
   const linearAnswers = linear ? evalRightLinear({ ...callCtx, ruleMode: null }, linear, bound, demand) : null;
   if (linearAnswers) return bindAnswers(call, rel, linearAnswers);

@@ -39,8 +39,28 @@ export function valueKey(v: unknown): string {
       if (v instanceof Sym) return 'y' + v.name;
       if (v instanceof Char) return 'c' + v.value;
       if (v instanceof BigDec) return 'm' + v.text;
-      if (Array.isArray(v)) return '[' + v.map((x) => { const k = valueKey(x); return k.length + ':' + k; }).join('') + ']';
-      if (v instanceof EdnList) return '(' + v.items.map((x) => { const k = valueKey(x); return k.length + ':' + k; }).join('') + ')';
+      if (Array.isArray(v))
+        return (
+          '[' +
+          v
+            .map((x) => {
+              const k = valueKey(x);
+              return k.length + ':' + k;
+            })
+            .join('') +
+          ']'
+        );
+      if (v instanceof EdnList)
+        return (
+          '(' +
+          v.items
+            .map((x) => {
+              const k = valueKey(x);
+              return k.length + ':' + k;
+            })
+            .join('') +
+          ')'
+        );
       return objectKey(v);
     default:
       return objectKey(v as object);

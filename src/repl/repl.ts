@@ -348,7 +348,14 @@ export class Repl {
           .attrs()
           .filter((a) => !a.ident.ns?.startsWith('db'))
           .sort((x, y) => x.ident.fqn.localeCompare(y.ident.fqn));
-        const rows = attrs.map((a) => [a.ident, a.valueType ?? '-', a.cardinality, a.unique ?? '', [a.isComponent && 'component', a.index && 'index', a.noHistory && 'noHistory', a.fulltext && 'fulltext'].filter(Boolean).join(' '), a.doc ?? '']);
+        const rows = attrs.map((a) => [
+          a.ident,
+          a.valueType ?? '-',
+          a.cardinality,
+          a.unique ?? '',
+          [a.isComponent && 'component', a.index && 'index', a.noHistory && 'noHistory', a.fulltext && 'fulltext'].filter(Boolean).join(' '),
+          a.doc ?? '',
+        ]);
         this.print(renderTable(['ident', 'type', 'cardinality', 'unique', 'flags', 'doc'], rows));
         this.print(plural(rows.length, 'attribute'));
         return;
@@ -390,4 +397,3 @@ export async function startRepl(options: ReplOptions): Promise<{ failures: numbe
     await conn.close();
   }
 }
-

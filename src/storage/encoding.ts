@@ -42,12 +42,7 @@ const CUT_BY_LMDB = /[\u0000-\u0004]/;
 
 /** Is this payload the in-key marker of a long value? */
 export function isLongMarker(p: unknown): boolean {
-  return (
-    typeof p === 'string' &&
-    p.length === MARKER_LENGTH &&
-    p.charCodeAt(PREFIX_CHARS) === SEPARATOR &&
-    p.charCodeAt(PREFIX_CHARS + 1) === SEPARATOR
-  );
+  return typeof p === 'string' && p.length === MARKER_LENGTH && p.charCodeAt(PREFIX_CHARS) === SEPARATOR && p.charCodeAt(PREFIX_CHARS + 1) === SEPARATOR;
 }
 
 function isLong(p: Payload): p is string {

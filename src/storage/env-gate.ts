@@ -115,7 +115,13 @@ function passGate<T>(dir: string, action: () => T, dataFile?: string, inside = I
   let beside: boolean;
   try {
     const mayPassStopped = dataFile !== undefined && lockLayoutKnown(dataFile);
-    beside = waitForTurn(dir, path.basename(ticket.file), () => say(inside), () => say(OUTSIDE), mayPassStopped);
+    beside = waitForTurn(
+      dir,
+      path.basename(ticket.file),
+      () => say(inside),
+      () => say(OUTSIDE),
+      mayPassStopped,
+    );
   } catch (err) {
     if (ticket !== standing.get(dir)) closeTicket(ticket);
     throw err;

@@ -67,7 +67,7 @@ export function decodeExact(bytes: Uint8Array, start: number, end: number): stri
   if (!holdsSurrogateUnits(bytes, start, end)) return Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('utf8');
   let out = '';
   let units: number[] = [];
-  for (let i = start; i < end; ) {
+  for (let i = start; i < end;) {
     const b = bytes[i]!;
     if (b < 0x80) {
       units.push(b);

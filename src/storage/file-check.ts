@@ -100,7 +100,10 @@ function checkOnce(fd: number, file: string, names: Set<string>): { problem?: Fi
   if (found === undefined) return { ...damaged('its table of named databases does not read'), txnid };
   const foreign = found.filter((name) => !names.has(name));
   if (foreign.length > 0) {
-    const listed = foreign.slice(0, 3).map((name) => JSON.stringify(name)).join(', ');
+    const listed = foreign
+      .slice(0, 3)
+      .map((name) => JSON.stringify(name))
+      .join(', ');
     return { problem: { code: 'storage/not-a-database', message: `${file} is an LMDB file of another program (it holds ${listed}), not a factlog database` }, txnid };
   }
   return {};

@@ -1,6 +1,21 @@
 // The one way datoms come out of the indexes: a cursor over an index between two bounds as a
 // value at (basis t, since t, history?) sees it, with the current and history keys merged here.
-import { decodeValue, indexKey, isLongMarker, KEY_SLOTS, rawFromKey, Tag, tagInKey, toDatom, tToTx, type IndexName, type LongValues, type KeyPart, type Payload, type RawDatom } from './encoding.js';
+import {
+  decodeValue,
+  indexKey,
+  isLongMarker,
+  KEY_SLOTS,
+  rawFromKey,
+  Tag,
+  tagInKey,
+  toDatom,
+  tToTx,
+  type IndexName,
+  type LongValues,
+  type KeyPart,
+  type Payload,
+  type RawDatom,
+} from './encoding.js';
 import type { KeyCodec } from './key-codec.js';
 import type { Datom, DatomVisitor, Value } from '../model.js';
 

@@ -108,11 +108,8 @@ function codec(exactStrings: boolean, ownKeys?: ValueKeys): KeyCodec {
     writeKey: (key, target, start) => ((exact = exactStrings), (valueKeys = ownKeys), writeAnyKey(key, target, start)),
     readKey,
     writePart: (part, target, pos) => ((exact = exactStrings), writeAnyPart(part, target, pos)),
-    writeValue: (tag, payload, target, pos) =>
-      claims(tag, payload) ? ownKeys!.write(tag, payload as string, target, pos) : ((exact = exactStrings), writeAnyPart(payload, target, pos)),
-    compareKeys: ownKeys
-      ? (a, b) => ((exact = exactStrings), compareKeysWith(ownKeys, a, b))
-      : (a, b) => ((exact = exactStrings), compareAnyKeys(a, b)),
+    writeValue: (tag, payload, target, pos) => (claims(tag, payload) ? ownKeys!.write(tag, payload as string, target, pos) : ((exact = exactStrings), writeAnyPart(payload, target, pos))),
+    compareKeys: ownKeys ? (a, b) => ((exact = exactStrings), compareKeysWith(ownKeys, a, b)) : (a, b) => ((exact = exactStrings), compareAnyKeys(a, b)),
     comparePart: (a, b) => ((exact = exactStrings), compareAnyPart(a, b)),
     comparePartAfter: (previous, a, b) =>
       claims(previous, a) && claims(previous, b) ? ownKeys!.compare(previous as number, a as string, b as string) : ((exact = exactStrings), compareAnyPart(a, b)),
@@ -239,9 +236,9 @@ function writeNumber(n: number, target: Uint8Array, pos: number): number {
     target[pos++] = NEGATIVE;
     return writeDouble(n, target, pos, true);
   }
-  if (n === Infinity) return (target[pos] = POS_INFINITY), pos + 1;
-  if (n === -Infinity) return (target[pos] = NEG_INFINITY), pos + 1;
-  if (Number.isNaN(n)) return (target[pos] = NOT_A_NUMBER), pos + 1;
+  if (n === Infinity) return ((target[pos] = POS_INFINITY), pos + 1);
+  if (n === -Infinity) return ((target[pos] = NEG_INFINITY), pos + 1);
+  if (Number.isNaN(n)) return ((target[pos] = NOT_A_NUMBER), pos + 1);
   return writeBigMagnitude(n < 0, BigInt(n) * (n < 0 ? -1n : 1n), target, pos);
 }
 

@@ -58,7 +58,6 @@ function inValueOrder(run: RawDatom[]): RawDatom[][] {
   return [...groups.keys()].sort(cmp).map((v) => groups.get(v)!);
 }
 
-
 /** The keys in `index` of runs of datoms, one after the other, in byte form (in `format`'s codec). */
 export function keyListOf(index: IndexName, runs: RawDatom[][], format: number): KeyList {
   const keys = new KeyListBuilder(runs.reduce((n, run) => n + run.length, 0));

@@ -275,7 +275,7 @@ export class LogFile {
 
   private readExactly(at: number, length: number): Buffer {
     const buffer = Buffer.alloc(length);
-    for (let done = 0; done < length; ) {
+    for (let done = 0; done < length;) {
       const read = fs.readSync(this.fd, buffer, done, length - done, at + done);
       if (read === 0) return buffer.subarray(0, done); // the file shrank meanwhile
       done += read;
@@ -289,7 +289,7 @@ export class LogFile {
 }
 
 function writeFully(fd: number, bytes: Buffer, at: number): void {
-  for (let done = 0; done < bytes.length; ) done += fs.writeSync(fd, bytes, done, bytes.length - done, at + done);
+  for (let done = 0; done < bytes.length;) done += fs.writeSync(fd, bytes, done, bytes.length - done, at + done);
 }
 
 /** The CRC-32 of a record's t (u32) and bytes: a frame's checksum, and that of LMDB's log table from format 5. */

@@ -196,8 +196,16 @@ class RecordWriter {
     const p = d.payload;
     const kind =
       typeof p === 'number'
-        ? (p | 0) === p && !Object.is(p, -0) ? Kind.SmallInt : Kind.Float
-        : typeof p === 'string' ? Kind.String : typeof p === 'bigint' ? Kind.BigInt : p ? Kind.True : Kind.False;
+        ? (p | 0) === p && !Object.is(p, -0)
+          ? Kind.SmallInt
+          : Kind.Float
+        : typeof p === 'string'
+          ? Kind.String
+          : typeof p === 'bigint'
+            ? Kind.BigInt
+            : p
+              ? Kind.True
+              : Kind.False;
     this.byte(d.tag | (kind << 4) | (added ? 0x80 : 0));
     this.varint(d.e);
     this.varint(d.a);

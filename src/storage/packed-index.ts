@@ -231,7 +231,6 @@ function encodeKey(key: KeyPart[], codec: KeyCodec): Buffer {
   return Buffer.from(scratch.subarray(0, codec.writeKey(key, scratch, 0)));
 }
 
-
 /** Where an index records that it has held a run (kept outside it: the store's meta table). */
 export interface RunsFlag {
   get(): boolean;
@@ -473,7 +472,7 @@ export class PackedIndex {
       this.runsFlag?.set();
       this.mayHaveRuns = true;
     }
-    for (let from = i; from < j; ) {
+    for (let from = i; from < j;) {
       let to = from + 1;
       while (to < j && to - from < this.packSize && runBytes(list, from, to + 1) <= PACK_BYTES) to++;
       this.db.putSync(runEntryKey(list, to - 1), encodeRun(list, from, to));

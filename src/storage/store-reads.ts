@@ -41,19 +41,31 @@ export class HeldSnapshot implements ReadSnapshot {
  */
 const abandonedScans = new FinalizationRegistry<{ snapshot?: HeldSnapshot }>((held) => held.snapshot?.end());
 
-
 /**
  * `read(snapshot)` as a lazy iterator over one read snapshot (Store.snapshotted): taken at its first
  * step from `begin`, held in `held` until it ends, is returned, or is dropped unfinished.
  */
-export function readInSnapshot<T>(dir: string, begin: () => LmdbReadTxn, held: Set<HeldSnapshot>, assertOpen: () => void, read: (snapshot: ReadSnapshot) => Iterable<T>): Iterator<T> & Iterable<T> {
+export function readInSnapshot<T>(
+  dir: string,
+  begin: () => LmdbReadTxn,
+  held: Set<HeldSnapshot>,
+  assertOpen: () => void,
+  read: (snapshot: ReadSnapshot) => Iterable<T>,
+): Iterator<T> & Iterable<T> {
   const holder: { snapshot?: HeldSnapshot } = {};
   const steps = stepsInSnapshot(dir, begin, held, assertOpen, holder, read);
   abandonedScans.register(steps, holder, holder);
   return steps;
 }
 
-function* stepsInSnapshot<T>(dir: string, begin: () => LmdbReadTxn, held: Set<HeldSnapshot>, assertOpen: () => void, holder: { snapshot?: HeldSnapshot }, read: (snapshot: ReadSnapshot) => Iterable<T>): Generator<T> {
+function* stepsInSnapshot<T>(
+  dir: string,
+  begin: () => LmdbReadTxn,
+  held: Set<HeldSnapshot>,
+  assertOpen: () => void,
+  holder: { snapshot?: HeldSnapshot },
+  read: (snapshot: ReadSnapshot) => Iterable<T>,
+): Generator<T> {
   assertOpen();
   const snapshot = new HeldSnapshot(dir, begin(), held);
   holder.snapshot = snapshot;

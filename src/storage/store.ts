@@ -15,7 +15,25 @@ import { LogChain } from './log-chain.js';
 import { LOG_FILE, LOG_FILE_START, LogFile, recordChecksum, type LogRecord, type ReadRecord } from './log-file.js';
 import { UnsyncedMark } from './unsynced-marks.js';
 import { Checkpoints } from './checkpoints.js';
-import { BINARY_LOG_FORMAT, CHECKSUMMED_LOG_FORMAT, DATA_FILE, DB_NAMES, EXACT_VALUES_FORMAT, environmentOptions, FORMAT_VERSION, INDEXES, indexDbOptions, keyCodecOf, LOG_CHECKSUM, logDbOptions, PACKED_FORMAT, StorageError, type Meta, type Retraction, type StoreOptions } from './store-format.js';
+import {
+  BINARY_LOG_FORMAT,
+  CHECKSUMMED_LOG_FORMAT,
+  DATA_FILE,
+  DB_NAMES,
+  EXACT_VALUES_FORMAT,
+  environmentOptions,
+  FORMAT_VERSION,
+  INDEXES,
+  indexDbOptions,
+  keyCodecOf,
+  LOG_CHECKSUM,
+  logDbOptions,
+  PACKED_FORMAT,
+  StorageError,
+  type Meta,
+  type Retraction,
+  type StoreOptions,
+} from './store-format.js';
 
 export type { Meta, Retraction } from './store-format.js';
 import { IndexWrites } from './index-writes.js';
@@ -23,7 +41,19 @@ import { GroupCommit } from './group-commit.js';
 import { prepareDirectory } from './store-recovery.js';
 import { HeldSnapshot, rangeOf, readInSnapshot, type LmdbReadTxn } from './store-reads.js';
 
-export { DATA_FILE, environmentOptions, FORMAT_VERSION, INDEXES, indexDbOptions, KEY_MAX, keyCodecOf, LOG_DB_OPTIONS, logDbOptions, StorageError, type StoreOptions } from './store-format.js';
+export {
+  DATA_FILE,
+  environmentOptions,
+  FORMAT_VERSION,
+  INDEXES,
+  indexDbOptions,
+  KEY_MAX,
+  keyCodecOf,
+  LOG_DB_OPTIONS,
+  logDbOptions,
+  StorageError,
+  type StoreOptions,
+} from './store-format.js';
 import { IndexReader, type ReadSnapshot } from './index-reader.js';
 
 export type { ReadSnapshot } from './index-reader.js';
@@ -150,10 +180,7 @@ export class Store {
     }
     if (version !== undefined && version > FORMAT_VERSION) {
       void store.close();
-      throw new StorageError(
-        'storage/newer-format',
-        `${dir} was written by a newer factlog (format ${version}; this version reads up to ${FORMAT_VERSION})`,
-      );
+      throw new StorageError('storage/newer-format', `${dir} was written by a newer factlog (format ${version}; this version reads up to ${FORMAT_VERSION})`);
     }
     if (!store.readOnly) {
       try {
@@ -283,18 +310,20 @@ export class Store {
     };
     if (!hint()) return;
     // under LMDB's write lock, so no other process appends meanwhile
-    throughEnvironmentGate(this.dir, () => this.env.transactionSync(() => {
-      if (!looksOff()) return;
-      checkpoints.beforeCommit();
-      const e = end();
-      if (needsCopy()) this.copyLogToFile();
-      else if (e === undefined) {
-        // records, but LMDB has a log of its own and does not know of them
-        throw new StorageError('storage/log-file-mismatch', `${logFile.file} holds records the indexes do not know of; move it away to have it rewritten from them`);
-      } else if (logFile.size() < e) {
-        throw new StorageError('storage/log-file-damaged', `${logFile.file} is shorter than the indexes say it was (${logFile.size()} < ${e} bytes)`);
-      } else logFile.truncate(logFile.validEnd(e, this.lastT() + 1));
-    }));
+    throughEnvironmentGate(this.dir, () =>
+      this.env.transactionSync(() => {
+        if (!looksOff()) return;
+        checkpoints.beforeCommit();
+        const e = end();
+        if (needsCopy()) this.copyLogToFile();
+        else if (e === undefined) {
+          // records, but LMDB has a log of its own and does not know of them
+          throw new StorageError('storage/log-file-mismatch', `${logFile.file} holds records the indexes do not know of; move it away to have it rewritten from them`);
+        } else if (logFile.size() < e) {
+          throw new StorageError('storage/log-file-damaged', `${logFile.file} is shorter than the indexes say it was (${logFile.size()} < ${e} bytes)`);
+        } else logFile.truncate(logFile.validEnd(e, this.lastT() + 1));
+      }),
+    );
     checkpoints.committed();
   }
 
@@ -487,7 +516,13 @@ export class Store {
   snapshotted<T>(read: (snapshot: ReadSnapshot | undefined) => Iterable<T>): Iterator<T> & Iterable<T> {
     this.assertOpen();
     if ((this.env as unknown as { env: { writeTxn?: unknown } }).env.writeTxn) return read(undefined)[Symbol.iterator]() as Iterator<T> & Iterable<T>;
-    return readInSnapshot(this.dir, () => this.env.useReadTransaction() as unknown as LmdbReadTxn, this.snapshots, () => this.assertOpen(), read);
+    return readInSnapshot(
+      this.dir,
+      () => this.env.useReadTransaction() as unknown as LmdbReadTxn,
+      this.snapshots,
+      () => this.assertOpen(),
+      read,
+    );
   }
 
   /** Read snapshots held by scans not finished yet: ended before the environment closes. */

@@ -101,8 +101,7 @@ function checkComposite(composite: AttrInfo, after: Schema, form: FormRef | unde
  * stored ones this tx keeps and the ones it asserts.
  */
 function checkValuesUnique(attr: AttrInfo, form: FormRef | undefined, tx: SchemaChangeData): void {
-  const clash = (x: RawDatom, y: RawDatom) =>
-    txError('tx/unique-conflict', `${attr.ident} cannot become unique: entities ${x.e} and ${y.e} both have ${printEdn(toDatom(x).v)}`, form);
+  const clash = (x: RawDatom, y: RawDatom) => txError('tx/unique-conflict', `${attr.ident} cannot become unique: entities ${x.e} and ${y.e} both have ${printEdn(toDatom(x).v)}`, form);
   const added = new Map<string, RawDatom>();
   for (const raw of tx.assertionsOf(attr)) {
     const other = added.get(rawValueKey(raw));
@@ -123,8 +122,7 @@ function checkValuesUnique(attr: AttrInfo, form: FormRef | undefined, tx: Schema
  * assertions were made under cardinality many, so they count as well.
  */
 function checkOneValueEach(attr: AttrInfo, form: FormRef | undefined, tx: SchemaChangeData): void {
-  const several = (e: number) =>
-    txError('tx/cardinality-conflict', `${attr.ident} cannot become cardinality one: entity ${e} has several values`, form);
+  const several = (e: number) => txError('tx/cardinality-conflict', `${attr.ident} cannot become cardinality one: entity ${e} has several values`, form);
   const added = new Set<number>();
   for (const raw of tx.assertionsOf(attr)) {
     if (added.has(raw.e)) throw several(raw.e);

@@ -129,7 +129,11 @@ class Expansion {
     }
     if (isThenable(result)) {
       result.then(undefined, () => {}); // refused below; its rejection is no one's to handle
-      throw txError('tx/fn-async', `transaction function ${call.name} returned a Promise: transaction functions run inside the write transaction and return tx data synchronously`, call.form);
+      throw txError(
+        'tx/fn-async',
+        `transaction function ${call.name} returned a Promise: transaction functions run inside the write transaction and return tx data synchronously`,
+        call.form,
+      );
     }
     return result;
   }

@@ -12,11 +12,7 @@ export const TX_TEMPID = 'datomic.tx';
 
 /** An entity as written: an id, a tempid, an ident or a lookup ref; resolved later. */
 export type EntityArg =
-  | { kind: 'id'; id: number }
-  | { kind: 'tempid'; key: string; explicit: boolean }
-  | { kind: 'ident'; ident: Keyword }
-  | { kind: 'lookup'; attr: unknown; value: unknown }
-  | { kind: 'tx' };
+  { kind: 'id'; id: number } | { kind: 'tempid'; key: string; explicit: boolean } | { kind: 'ident'; ident: Keyword } | { kind: 'lookup'; attr: unknown; value: unknown } | { kind: 'tx' };
 
 export type Op =
   | { op: 'add' | 'retract'; e: EntityArg; a: Keyword | number; v: unknown; form: FormRef }

@@ -77,8 +77,7 @@ export function coerceValue(attr: AttrInfo, v: unknown, form: FormRef): Value {
     throw txError('tx/invalid-value', `nil is not a value (attribute ${attr.ident})`, form);
   }
   const type = attr.valueType;
-  const out =
-    type === null ? coerceSchemaless(v) : type === 'tuple' ? coerceTuple(attr, v) : type === 'ref' ? (v as Value) : COERCE[type](v);
+  const out = type === null ? coerceSchemaless(v) : type === 'tuple' ? coerceTuple(attr, v) : type === 'ref' ? (v as Value) : COERCE[type](v);
   if (out === undefined) {
     const expected = type === null ? 'a scalar value' : type === 'tuple' ? describeTuple(attr) : `a value of type :db.type/${type}`;
     throw txError('tx/invalid-value', `${attr.ident} expects ${expected}, got ${describeValue(v)}`, form);

@@ -27,16 +27,15 @@ export function runFixture(script: string, args: string[]): Running {
       const line = buffer.slice(0, nl);
       buffer = buffer.slice(nl + 1);
       lines.push(line);
-      for (const w of [...waiters]) if (w.pred(line)) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve(line);
-      }
+      for (const w of [...waiters])
+        if (w.pred(line)) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve(line);
+        }
     }
   });
   child.stderr!.on('data', (chunk) => (stderr += chunk));
-  const done = new Promise<{ lines: string[]; code: number | null; stderr: string }>((resolve) =>
-    child.on('close', (code) => resolve({ lines, code, stderr })),
-  );
+  const done = new Promise<{ lines: string[]; code: number | null; stderr: string }>((resolve) => child.on('close', (code) => resolve({ lines, code, stderr })));
   return {
     child,
     done,

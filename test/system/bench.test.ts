@@ -130,7 +130,7 @@ describe('benchmark (quick)', () => {
     }
   });
 
-  it('a paired ratio is the median of the rounds\' ratios, which a machine slowing down for part of the pass does not move', () => {
+  it("a paired ratio is the median of the rounds' ratios, which a machine slowing down for part of the pass does not move", () => {
     expect(medianOfRatios([2, 6, 3], [1, 2, 3])).toBe(2);
     // asof-q4's paired runs in one 20k run: both sides slow in the first four rounds
     const asOf = [2.12, 2.13, 2.09, 2.29, 1.1, 1.28, 1.26];

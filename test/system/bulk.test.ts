@@ -46,9 +46,7 @@ describe('Connection.transactBatch', () => {
     const conn = await open({ path: dir });
     try {
       await conn.transact(SCHEMA);
-      const err = await conn
-        .transactBatch([[{ name: 'Cy', age: 1 }], [{ name: 'Di', age: 2 }], [[':db/add', 'x', 'age', 'not a number']], [{ name: 'Ed' }]])
-        .catch((e) => e);
+      const err = await conn.transactBatch([[{ name: 'Cy', age: 1 }], [{ name: 'Di', age: 2 }], [[':db/add', 'x', 'age', 'not a number']], [{ name: 'Ed' }]]).catch((e) => e);
       expect(err).toBeInstanceOf(Error);
       expect(err.batchIndex).toBe(2);
       expect(conn.basisT).toBe(1);
@@ -164,9 +162,13 @@ describe('factlog import (bulk)', () => {
       expect(q('[:find (count ?e) . :where [?e :name]]', now)).toBe(people);
       expect(q('[:find (count ?e) . :where [?e :friend]]', now)).toBe(people - 1);
       const last = 1010 + people - 1;
-      expect(q(`[:find ?a ?s ?fn :where [?e :name "person-${last}-${'x'.repeat(40)}"] [?e :age ?a] [?e :sex ?s] [?e :friend ?f] [?f :name ?fn]]`, now).map(
-        (r: any[]) => [r[0], String(r[1]), r[2]],
-      )).toEqual([[last % 90, ':' + (last % 2 ? 'male' : 'female'), `person-${last - 1}-${'x'.repeat(40)}`]]);
+      expect(
+        q(`[:find ?a ?s ?fn :where [?e :name "person-${last}-${'x'.repeat(40)}"] [?e :age ?a] [?e :sex ?s] [?e :friend ?f] [?f :name ?fn]]`, now).map((r: any[]) => [
+          r[0],
+          String(r[1]),
+          r[2],
+        ]),
+      ).toEqual([[last % 90, ':' + (last % 2 ? 'male' : 'female'), `person-${last - 1}-${'x'.repeat(40)}`]]);
     } finally {
       await db.close();
     }
@@ -242,8 +244,12 @@ describe('an interrupted import is all or nothing', () => {
     expect(await stateOf(full)).toEqual({ t: TXS, people: PEOPLE });
 
     const kills: [NodeJS.Signals, number][] = [
-      ['SIGKILL', 0.3], ['SIGKILL', 0.6], ['SIGKILL', 0.9],
-      ['SIGTERM', 0.4], ['SIGINT', 0.5], ['SIGINT', 0.8],
+      ['SIGKILL', 0.3],
+      ['SIGKILL', 0.6],
+      ['SIGKILL', 0.9],
+      ['SIGTERM', 0.4],
+      ['SIGINT', 0.5],
+      ['SIGINT', 0.8],
     ];
     // the killed imports run side by side (then the reruns), so the points are rough: early to late
     const dbs = kills.map(([signal, at]) => path.join(dir, `${signal}-${at}`));

@@ -104,7 +104,10 @@ describe('factlog CLI on one database', () => {
     ]);
     expect(pulled.stdout.trim()).toBe('{:person/name "Bob", :person/friend [{:person/name "Ann"}]}');
     expect(entity.stdout).toMatch(/:person\/age 30/);
-    const rows = hist.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const rows = hist.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(rows.map((r) => [r.t, r.op, r.value])).toEqual([
       [2, 'assert', 30],
       [3, 'retract', 30],
@@ -112,7 +115,10 @@ describe('factlog CLI on one database', () => {
     ]);
     expect(rows[0].instant).toEqual({ '#inst': '2025-02-01T00:00:00.000Z' });
     expect(rows[0]['tx-meta']).toEqual({ 'tx/who': 'seed' });
-    const changes = diff.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const changes = diff.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(changes.map((c) => [c.op, `:${c.attr['#kw']}`, c.value]).sort()).toEqual(
       [
         ['+', ':person/age', 31],
@@ -125,7 +131,12 @@ describe('factlog CLI on one database', () => {
     const lines = log.stdout.trim().split('\n');
     expect(lines).toHaveLength(4);
     expect(lines[1]).toMatch(/^\{:t 2, :tx 1099511627778, :db\/txInstant #inst "2025-02-01T00:00:00.000Z", :datoms \[/);
-    expect(logJson.stdout.trim().split('\n').map((l) => JSON.parse(l).t)).toEqual([3]);
+    expect(
+      logJson.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).t),
+    ).toEqual([3]);
     expect(datoms.stdout).toMatch(/^\{:e \d+, :a :person\/email, :v "ann@x", :tx 1099511627778, :added true\}$/m);
   });
 
@@ -159,7 +170,13 @@ describe('factlog CLI on one database', () => {
       factlog(['query', '--db', db, '--as-of', '2025-02-28T20:00', AGES], { env: { TZ: 'America/New_York' } }),
       factlog(['query', '--db', db, '--as-of', '2025-02-28T20:00-05:00', AGES], { env: { TZ: 'UTC' } }),
     ]);
-    for (const [r, input] of [[feb30, '2025-02-30'], [apr31, '2025-04-31'], [h24, '2025-02-15T24:00:00Z'], [diff, '2025-02-30'], [log, '2025-04-31']] as const) {
+    for (const [r, input] of [
+      [feb30, '2025-02-30'],
+      [apr31, '2025-04-31'],
+      [h24, '2025-02-15T24:00:00Z'],
+      [diff, '2025-02-30'],
+      [log, '2025-04-31'],
+    ] as const) {
       expect(r.code).toBe(1);
       expect(r.stdout).toBe('');
       expect(r.stderr).toMatch(/^error: invalid date: .*\[cli\/invalid-date\]\n$/);
@@ -378,7 +395,11 @@ describe('export / import', () => {
         factlog(['log', '--db', dst, '--from', '0', '--format', 'json']),
         factlog(['import', '--db', dst, file]),
       ]);
-      const instants = (text: string) => text.trim().split('\n').map((l) => [JSON.parse(l).t, JSON.parse(l).txInstant]);
+      const instants = (text: string) =>
+        text
+          .trim()
+          .split('\n')
+          .map((l) => [JSON.parse(l).t, JSON.parse(l).txInstant]);
       expect(instants(logB.stdout)).toEqual(instants(logA.stdout));
       expect(again.code).toBe(1);
       expect(again.stderr).toMatch(/not empty/);
@@ -405,8 +426,7 @@ describe('export / import', () => {
 
 describe('import refuses malformed lines with a coded error, importing nothing', () => {
   const HEAD = '{"t":1,"tx":13194139534313,"txInstant":"2024-01-01T00:00:00.000Z","datoms":[[13194139534313,":db/txInstant",{"#inst":"2024-01-01T00:00:00.000Z"},true]]}';
-  const datomLine = (t: number, value: string) =>
-    `{"t":${t},"tx":${13194139534312 + t},"txInstant":"2024-01-0${t}T00:00:00.000Z","datoms":[[1001,":a",${value},true]]}`;
+  const datomLine = (t: number, value: string) => `{"t":${t},"tx":${13194139534312 + t},"txInstant":"2024-01-0${t}T00:00:00.000Z","datoms":[[1001,":a",${value},true]]}`;
 
   /** Import `lines` into a new database: the result, and the database's t after it. */
   async function importLines(lines: string[], env: Record<string, string> = {}): Promise<{ r: RunResult; t: number }> {
@@ -455,7 +475,7 @@ describe('import refuses malformed lines with a coded error, importing nothing',
       expectRefused(r, cases[i]![1]);
       expect(t).toBe(0);
     });
-   }, 180_000);
+  }, 180_000);
 });
 
 describe('factlog demo', () => {
@@ -469,10 +489,7 @@ describe('factlog demo', () => {
     expect(first.stdout).toMatch(/balances now[\s\S]*Alice\s+\| A-1\s+\|\s+600/);
     expect(fs.existsSync(path.join(dir, 'factlog-data', '.factlog-demo'))).toBe(true);
     const foreign = path.join(dir, 'mine');
-    const [second, refused] = await Promise.all([
-      factlog(['demo'], { cwd: dir }),
-      factlog(['init', '--db', foreign]).then(() => factlog(['demo', '--db', foreign])),
-    ]);
+    const [second, refused] = await Promise.all([factlog(['demo'], { cwd: dir }), factlog(['init', '--db', foreign]).then(() => factlog(['demo', '--db', foreign]))]);
     expect(second.code).toBe(0);
     expect(second.stdout).toMatch(/t 6/);
     expect(refused.code).toBe(1);
@@ -565,9 +582,7 @@ describe('output details', () => {
     const row = (name: string, width: number, k: number) => `${name}${' '.repeat(w - width)} |  ${k}`;
     const lines = r.stdout.trimEnd().split('\n');
     expect(lines.slice(0, 2)).toEqual([`?n${' '.repeat(w - 2)} | ?k`, `${'-'.repeat(w)}-+---`]);
-    expect(lines.slice(2, 7).sort()).toEqual(
-      [row('日本語', 6, 0), row(escaped, w, 1), row('😀 ok', 5, 2), row('e\u0301', 1, 3), row('plain', 5, 4)].sort(),
-    );
+    expect(lines.slice(2, 7).sort()).toEqual([row('日本語', 6, 0), row(escaped, w, 1), row('😀 ok', 5, 2), row('e\u0301', 1, 3), row('plain', 5, 4)].sort());
   });
 
   it('stats tables are apart, :keys headers show without rows, a numeric tempid prints as given', async () => {
@@ -587,7 +602,8 @@ describe('output details', () => {
   it('--format json prints values that look alike apart, tagged as export writes them', async () => {
     const db = path.join(tempDir(), 'db');
     expect((await factlog(['init', '--db', db])).code).toBe(0);
-    const inputs = '[9007199254740993N "9007199254740993" :k/w ":k/w" k/w "k/w" 5N "5" -0.0 ##NaN "NaN" ##Inf [1 nil] "[1 nil]"' +
+    const inputs =
+      '[9007199254740993N "9007199254740993" :k/w ":k/w" k/w "k/w" 5N "5" -0.0 ##NaN "NaN" ##Inf [1 nil] "[1 nil]"' +
       ' #inst "2024-01-01T00:00:00Z" "2024-01-01T00:00:00.000Z" #uuid "6f1c2a4e-1b2c-4d5e-8f90-123456789abc" "6f1c2a4e-1b2c-4d5e-8f90-123456789abc"]';
     const r = await factlog(['query', '--db', db, '--format', 'json', '[:find [?v ...] :in $ [?v ...]]', inputs]);
     expect(r.stderr).toBe('');
@@ -737,7 +753,7 @@ describe('init and the commands on what is not a whole factlog database', () => 
   const digest = (file: string) => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 
   // before: "database already exists at ...; nothing done", exit 0
-  it('init on random bytes, on another program\'s LMDB file, on a truncated database: exit 1, coded, untouched', async () => {
+  it("init on random bytes, on another program's LMDB file, on a truncated database: exit 1, coded, untouched", async () => {
     const random = tempDir();
     fs.writeFileSync(path.join(random, 'factlog.mdb'), crypto.randomBytes(64 * 1024));
     const foreign = tempDir();
@@ -780,7 +796,9 @@ describe('init and the commands on what is not a whole factlog database', () => 
     const init = await factlog(['init', '--db', dir]);
     expect(init.code, init.stderr).toBe(0);
     expect(init.stdout).toBe('');
-    expect(init.stderr).toMatch(/^a factlog database already exists at .*: its log \(factlog\.log\) is there but its indexes \(factlog\.mdb\) are missing; .*`factlog rebuild --db .*`.*nothing done/m);
+    expect(init.stderr).toMatch(
+      /^a factlog database already exists at .*: its log \(factlog\.log\) is there but its indexes \(factlog\.mdb\) are missing; .*`factlog rebuild --db .*`.*nothing done/m,
+    );
     expect(fs.readdirSync(dir)).toEqual(['factlog.log']);
     const query = await factlog(['query', '--db', dir, '[:find ?n . :where [_ :w/name ?n]]']);
     expect(query.code, query.stderr).toBe(0);

@@ -34,9 +34,7 @@ describe('durability under SIGKILL', () => {
   it(`every acknowledged tx survives ${CHAINS * CYCLES_PER_CHAIN} random kills, none is partial, indexes = log`, async () => {
     const started = Date.now();
     const results: CycleStats[] = await Promise.all(
-      Array.from({ length: CHAINS }, () =>
-        runKillCycles({ open, dir: path.join(tempDir('factlog-durability-'), 'db'), cycles: CYCLES_PER_CHAIN, minMs: 20, maxMs: 200 }),
-      ),
+      Array.from({ length: CHAINS }, () => runKillCycles({ open, dir: path.join(tempDir('factlog-durability-'), 'db'), cycles: CYCLES_PER_CHAIN, minMs: 20, maxMs: 200 })),
     );
     const problems = results.flatMap((r) => r.problems);
     expect(problems).toEqual([]);

@@ -138,7 +138,11 @@ describe('the environment gate', () => {
     expect(lastCommittedInLockFile(dataFile)).toBe(newestCommittedTxnid(dataFile));
     const conn = await open({ path: dir });
     await conn.transact(`[{:db/id "e" :person/name "Ed"}]`);
-    expect(q(`[:find ?n :where [_ :person/name ?n]]`, conn.db()).map((row: unknown[]) => String(row[0])).sort()).toEqual(['Ann', 'Ed']);
+    expect(
+      q(`[:find ?n :where [_ :person/name ?n]]`, conn.db())
+        .map((row: unknown[]) => String(row[0]))
+        .sort(),
+    ).toEqual(['Ann', 'Ed']);
     await conn.close();
     const raw = await rawEnvironment(dir);
     expect(raw.meta.get('gate-test')).toBe('committed'); // the stopped writer's commit landed, after the readers' opens
@@ -202,7 +206,6 @@ describe('the environment gate', () => {
       shell.kill();
     }
   }, 30_000);
-
 
   it('an open waits while another live process is inside the gate, and goes on once it has left', async () => {
     const dir = await closedDatabase('factlog-gate-');

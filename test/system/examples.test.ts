@@ -4,8 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/tmp.js';
 
-const run = (example: string) =>
-  execFileSync(process.execPath, [path.resolve('examples', example), path.join(tempDir(), 'db')], { encoding: 'utf8' });
+const run = (example: string) => execFileSync(process.execPath, [path.resolve('examples', example), path.join(tempDir(), 'db')], { encoding: 'utf8' });
 
 describe('examples', () => {
   it('quickstart shows now, asOf, history, pull and with', () => {

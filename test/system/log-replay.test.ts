@@ -94,7 +94,7 @@ describe('recovery from the log file', () => {
     expect(fs.readdirSync(dir).sort()).toEqual(files);
   });
 
-  it('without LMDB\'s file the database is rebuilt from the log file alone', async () => {
+  it("without LMDB's file the database is rebuilt from the log file alone", async () => {
     const dir = path.join(tempDir(), 'db');
     const before = await populated(dir);
     fs.rmSync(path.join(dir, DATA_FILE));
@@ -107,7 +107,7 @@ describe('recovery from the log file', () => {
     }
   });
 
-  it('a database without a log file (older, or restored from an LMDB backup) gets one written from LMDB\'s log', async () => {
+  it("a database without a log file (older, or restored from an LMDB backup) gets one written from LMDB's log", async () => {
     const dir = path.join(tempDir(), 'db');
     const before = await populated(dir);
     fs.rmSync(path.join(dir, LOG_FILE));

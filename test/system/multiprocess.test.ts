@@ -107,7 +107,12 @@ describe('several processes on one database', () => {
     const base = conn.basisT;
     await conn.close();
     const outs = await runTogether(['A', 'B'].map((id) => ['mp-writer.mjs', [dir, 'append', N, id]]));
-    const acks = outs.flatMap((o) => o.split('\n').filter((l) => l.startsWith('ack ')).map((l) => l.split(' ').slice(1).map(Number)));
+    const acks = outs.flatMap((o) =>
+      o
+        .split('\n')
+        .filter((l) => l.startsWith('ack '))
+        .map((l) => l.split(' ').slice(1).map(Number)),
+    );
     expect(acks).toHaveLength(2 * N);
     const ts = acks.map(([t]) => t).sort((a, b) => a - b);
     expect(ts).toEqual(Array.from({ length: 2 * N }, (_, i) => base + 1 + i)); // distinct, consecutive
@@ -174,7 +179,10 @@ describe('several processes on one database', () => {
       })();
       const [out] = await runTogether([['mp-writer.mjs', [dir, 'append', N, 'A', durability]]]).finally(() => (writing = false));
       await churn;
-      const acked = out.split('\n').filter((l) => l.startsWith('ack ')).map((l) => Number(l.split(' ')[1]));
+      const acked = out
+        .split('\n')
+        .filter((l) => l.startsWith('ack '))
+        .map((l) => Number(l.split(' ')[1]));
       expect(acked).toHaveLength(N);
       expect(opens).toBeGreaterThan(20);
       expect(seen).toBeGreaterThan(0); // the readers saw the writer's work while it ran

@@ -33,12 +33,26 @@ export function schemaOfStore(store: Store): Schema {
  * flight (its records appended, its LMDB commit not yet made) would look the same.
  */
 export async function replayLogFile(store: Store): Promise<number> {
-  if (store.unindexedLogRecords().next().done) return 0; // the common case, without a write
+  if (!mayHoldUnindexedRecords(store)) return 0; // the common case, without a write
   let replayed = 0;
   for (;;) {
     const indexed = await store.writeTransaction(() => indexUnindexedRecords(store, REPLAY_BATCH));
     replayed += indexed;
     if (indexed < REPLAY_BATCH) return replayed;
+  }
+}
+
+/**
+ * Outside the write transaction, a look that may be wrong only towards "yes": a record another
+ * process is appending at this moment can read as zeroed or garbled with its whole neighbour after
+ * it, which under the lock would be damage. Only the read inside the transaction decides.
+ */
+function mayHoldUnindexedRecords(store: Store): boolean {
+  try {
+    return !store.unindexedLogRecords().next().done;
+  } catch (err) {
+    if ((err as { code?: string }).code === 'storage/log-damaged') return true;
+    throw err;
   }
 }
 

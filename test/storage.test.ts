@@ -567,3 +567,19 @@ describe('format 6: tuples and keywords keyed in the query order (issue 22)', ()
     }
   });
 });
+
+describe('a new database', () => {
+  // A bootstrap packed into runs would flag every index as holding runs, and every later small
+  // transaction would then pay a seek per key (add-5 at half its speed).
+  it('holds its bootstrap key by key: no index is marked as holding runs', async () => {
+    const dir = path.join(tempDir(), 'db');
+    const conn = await open({ path: dir });
+    await conn.transact([{ 'db/ident': ':p/name', 'db/valueType': ':db.type/string', 'db/cardinality': ':db.cardinality/one' }]);
+    await conn.close();
+    const env = openLmdb({ path: path.join(dir, DATA_FILE), readOnly: true, maxDbs: 32 });
+    const meta = env.openDB('meta', {});
+    const flagged = [...meta.getKeys()].map(String).filter((k) => k.startsWith('runs:'));
+    await env.close();
+    expect(flagged).toEqual([]);
+  });
+});

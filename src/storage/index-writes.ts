@@ -1,7 +1,7 @@
 // Index maintenance: one transaction's datoms into the current and history indexes, the values
 // table and the per-attribute counts (a big transaction's keys in key order, key-order.ts).
 import type { Database } from 'lmdb';
-import { indexKey, longValueEntry, Tag, type IndexName, type KeyPart, type RawDatom } from './encoding.js';
+import { indexKey, longValueEntry, Tag, txToT, type IndexName, type KeyPart, type RawDatom } from './encoding.js';
 import { keyListOf, keyOrders, SORT_THRESHOLD } from './key-order.js';
 import type { LogEntry } from './log.js';
 import type { PackedIndex } from './packed-index.js';
@@ -50,7 +50,9 @@ export class IndexWrites {
       if (r.keepHistory) this.putHistory(r.raw, r.txRetracted);
       bump(r.raw.a, -1);
     }
-    if (asserted.length < SORT_THRESHOLD) {
+    // the bootstrap (t = 0) goes key by key: packed into runs, it would mark every index as
+    // holding runs, and each later small transaction would pay a seek per key
+    if (asserted.length < SORT_THRESHOLD || txToT(asserted[0]!.tx) === 0) {
       for (const d of asserted) this.putCurrent(d);
     } else {
       // Big transactions: each index's keys in (close to) key order, packed into runs from

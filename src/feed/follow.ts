@@ -103,15 +103,20 @@ export function sameRecord(a: LogEntry, b: LogEntry): boolean {
   return a.t === b.t && encodeLogRecord(a).equals(encodeLogRecord(b));
 }
 
-/** Throws feed/diverged unless `store` holds `expected` at its t. */
-export function checkContinues(store: Store, expected: LogEntry): void {
+/** Throws feed/diverged if `store` is behind `t`, which was already read from it. */
+function assertNotBehind(store: Store, t: number): void {
   const lastT = store.lastT();
-  if (lastT < expected.t) {
+  if (lastT < t) {
     throw new FactlogError(
       'feed/diverged',
-      `${store.dir} is at t=${lastT}, behind t=${expected.t} already read from it: it was restored from an older backup or replaced; replicate into a new directory`,
+      `${store.dir} is at t=${lastT}, behind t=${t} already read from it: it was restored from an older backup or replaced; replicate into a new directory`,
     );
   }
+}
+
+/** Throws feed/diverged unless `store` holds `expected` at its t. */
+export function checkContinues(store: Store, expected: LogEntry): void {
+  assertNotBehind(store, expected.t);
   const theirs = store.logEntry(expected.t);
   if (!theirs || !sameRecord(theirs, expected)) {
     throw new FactlogError(
@@ -136,13 +141,7 @@ function chainPoint(store: Store, t: number): ChainPoint {
  * at any t up to point.t changes the chain there.
  */
 export function checkHolds(store: Store, point: ChainPoint): void {
-  const lastT = store.lastT();
-  if (lastT < point.t) {
-    throw new FactlogError(
-      'feed/diverged',
-      `${store.dir} is at t=${lastT}, behind t=${point.t} already read from it: it was restored from an older backup or replaced; replicate into a new directory`,
-    );
-  }
+  assertNotBehind(store, point.t);
   if (!Buffer.from(store.chainHash(point.t)!).equals(point.hash)) {
     throw new FactlogError(
       'feed/diverged',

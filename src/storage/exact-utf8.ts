@@ -43,7 +43,8 @@ export function writeCesu8(s: string, target: Uint8Array, pos: number): number {
   return pos;
 }
 
-function writeUnit(c: number, out: Uint8Array, pos: number): number {
+/** One UTF-16 code unit as CESU-8 (a surrogate as its own three bytes). */
+export function writeUnit(c: number, out: Uint8Array, pos: number): number {
   if (c < 0x80) out[pos++] = c;
   else if (c < 0x800) {
     out[pos++] = 0xc0 | (c >> 6);

@@ -24,7 +24,7 @@ import { printEdn } from '../../query-lang/edn/printer.js';
 import { readEdn } from '../../query-lang/edn/reader.js';
 import { isLongMarker, Tag } from './encoding.js';
 import { compareBytes, EXACT_KEY_CODEC, exactKeyCodecWith, readExactPart, type KeyCodec, type ValueKeys } from './key-codec.js';
-import { decodeExact } from './exact-utf8.js';
+import { decodeExact, writeUnit } from './exact-utf8.js';
 
 const TUPLE = 0x30;
 const LONG_TUPLE = 0x31;
@@ -177,15 +177,7 @@ function writeEscaped(s: string, target: Uint8Array, pos: number): number {
     if (c <= ESCAPE) {
       target[pos++] = ESCAPE;
       target[pos++] = c + 1;
-    } else if (c < 0x80) target[pos++] = c;
-    else if (c < 0x800) {
-      target[pos++] = 0xc0 | (c >> 6);
-      target[pos++] = 0x80 | (c & 0x3f);
-    } else {
-      target[pos++] = 0xe0 | (c >> 12);
-      target[pos++] = 0x80 | ((c >> 6) & 0x3f);
-      target[pos++] = 0x80 | (c & 0x3f);
-    }
+    } else pos = writeUnit(c, target, pos);
   }
   target[pos++] = END;
   return pos;

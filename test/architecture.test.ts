@@ -17,9 +17,12 @@ const LAYERS: [string, number][] = [
   ['src/pull', 5],
   ['src/connection.ts', 6],
   ['src/feed', 7],
-  ['src/cli', 8],
-  ['src/repl', 8],
-  ['src/index.ts', 9],
+  ['src/cluster', 8],
+  ['src/cli', 9],
+  ['src/repl', 9],
+  ['src/server', 9],
+  ['src/client', 9],
+  ['src/index.ts', 10],
 ];
 
 function sourceFiles(dir: string): string[] {

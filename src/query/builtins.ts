@@ -518,11 +518,14 @@ function distinctValues(vs: unknown[]): unknown[] {
 /** Sum with the contagion of `+`: bigints and longs stay exact, a double makes the rest doubles. */
 function sum(vs: unknown[]): number | bigint {
   let acc: number | bigint = 0;
-  for (const v of vs) {
-    const [a, b] = promote(acc, num(v, 'sum'));
-    acc = typeof a === 'number' ? a + (b as number) : a + (b as bigint);
-  }
+  for (const v of vs) acc = sumStep(acc, v);
   return acc;
+}
+
+/** One value added to a running sum, as `sum` adds it (for aggregates folded in a scan). */
+export function sumStep(acc: number | bigint, v: unknown): number | bigint {
+  const [a, b] = promote(acc, num(v, 'sum'));
+  return typeof a === 'number' ? a + (b as number) : a + (b as bigint);
 }
 
 function variance(vs: unknown[]): number {

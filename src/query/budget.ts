@@ -117,8 +117,7 @@ class Budget {
     const mb = (n: number) => Math.round(n / 1048576).toLocaleString('en');
     throw queryError(
       'query/too-large',
-      `Query too large: ${where} filled the heap to ${mb(used)} MB of its ${mb(limit)} MB; ` +
-        'narrow the query, lower maxValues, or give the process more heap (--max-old-space-size)',
+      `Query too large: ${where} filled the heap to ${mb(used)} MB of its ${mb(limit)} MB; ` + 'narrow the query, lower maxValues, or give the process more heap (--max-old-space-size)',
       typeof this.clause === 'string' ? null : this.clause,
       where,
     );

@@ -179,6 +179,20 @@ export function buildProgram(): Command {
     .argument('<target>', 'an empty or new directory')
     .action(action((backupDir, target) => restoreCommand(backupDir, target)));
 
+  withDb(program.command('serve'))
+    .description('serve the database over HTTP: the JSON/EDN API under /api and the web console at / (docs/server.md)')
+    .option('--port <port>', 'port to listen on', '8420')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--query-timeout <ms>', "a query's timeout when the request gives none (default 30000)")
+    .option('--tx-fns <file>', TX_FNS_HELP)
+    .action(
+      action(async (opts) => {
+        // fastify loads only for this command
+        const { serveCommand } = await import('./serve.js');
+        await serveCommand(opts);
+      }),
+    );
+
   withDb(program.command('demo'))
     .description('create (or recreate) a sample bank database and show balances as of several dates')
     .action(action((opts) => demoCommand(opts)));

@@ -3,6 +3,7 @@ import { render } from 'preact';
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import * as api from './api.js';
 import { tAtDate, type TimelinePoint } from './time.js';
+import { keywordOf } from './values.js';
 import { ErrorBox, Time, href, shortInstant, useTime, type TimeState } from './ui.js';
 import { QueryView } from './views/query.js';
 import { EntityView } from './views/entity.js';
@@ -45,24 +46,31 @@ function App() {
   const [version, setVersion] = useState(0);
   const [error, setError] = useState<unknown>(null);
   const [live, setLive] = useState<number[]>([]);
+  const [loaded, setLoaded] = useState(false);
+  const [refAttrs, setRefAttrs] = useState<Set<string>>(new Set());
 
   useEffect(() => {
     api.timeline().then((tl) => {
       setTimeline(tl.points);
       setBasisT(tl.basisT);
+      setLoaded(true);
     }, setError);
   }, []);
 
-  // the feed runs all along; the page reloads its data only while it shows "now"
   useEffect(() => {
-    if (timeline.length === 0 && basisT === 0) return;
-    return api.feed(basisT, (tx) => {
+    api.schema(null).then((attrs) => setRefAttrs(new Set(attrs.filter((a) => keywordOf(a.valueType) === 'db.type/ref').map((a) => ':' + keywordOf(a.ident)))), setError);
+  }, [version]);
+
+  // the feed runs all along (from the first t the timeline lacks); views reload only while at "now"
+  useEffect(() => {
+    if (!loaded) return;
+    return api.feed(basisT + 1, (tx) => {
       setTimeline((tl) => (tl.some((p) => p.t === tx.t) ? tl : [...tl, { t: tx.t, instant: tx.instant }]));
       setBasisT((b) => Math.max(b, tx.t));
       setLive((ts) => [...ts.slice(-19), tx.t]);
       setVersion((v) => v + 1);
     });
-  }, [timeline.length === 0]);
+  }, [loaded]);
 
   const asOf = route.asOf !== null && route.asOf >= basisT && basisT > 0 ? null : route.asOf;
   const time: TimeState = useMemo(
@@ -71,11 +79,12 @@ function App() {
       basisT,
       timeline,
       version: asOf === null ? version : 0,
+      refAttrs,
       setAsOf: (t) => {
         location.hash = href('/' + (route.path.join('/') || 'query'), t === null || t >= basisT ? null : t);
       },
     }),
-    [asOf, basisT, timeline, version, route.path.join('/')],
+    [asOf, basisT, timeline, version, refAttrs, route.path.join('/')],
   );
   const view = route.path[0] ?? 'query';
 
@@ -144,6 +153,8 @@ function TimeControl() {
   );
   const point = points.find((p) => p.t === current);
   const [date, setDate] = useState('');
+  // the date field shows the chosen point's instant (UTC, to the minute) until one is typed
+  useEffect(() => setDate(point ? point.instant.slice(0, 16) : ''), [point?.instant]);
   return (
     <section class="time" aria-label="time control">
       <label class="time-label">

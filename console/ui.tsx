@@ -12,10 +12,12 @@ export interface TimeState {
   timeline: TimelinePoint[];
   /** Bumped when a transaction commits while the page is at "now": views reload. */
   version: number;
+  /** The ref attributes (":account/owner"...): their values link to entities. */
+  refAttrs: Set<string>;
   setAsOf(t: number | null): void;
 }
 
-export const Time = createContext<TimeState>({ asOf: null, basisT: 0, timeline: [], version: 0, setAsOf: () => {} });
+export const Time = createContext<TimeState>({ asOf: null, basisT: 0, timeline: [], version: 0, refAttrs: new Set(), setAsOf: () => {} });
 
 export function useTime(): TimeState {
   return useContext(Time);
@@ -45,9 +47,10 @@ export function EntityLink({ eid, label }: { eid: number; label?: string }) {
   );
 }
 
-/** A value as EDN, or a link when it is a ref. */
-export function Value({ v, isRef = false }: { v: Json | undefined; isRef?: boolean }) {
-  const eid = isRef ? entityIdOf(v ?? null) : null;
+/** A value as EDN, or a link when it is a ref (`isRef`, or the value of ref attribute `attr`). */
+export function Value({ v, isRef = false, attr }: { v: Json | undefined; isRef?: boolean; attr?: string | number }) {
+  const { refAttrs } = useTime();
+  const eid = isRef || (attr !== undefined && refAttrs.has(String(attr))) ? entityIdOf(v ?? null) : null;
   if (eid !== null) return <EntityLink eid={eid} />;
   if (v && typeof v === 'object' && !Array.isArray(v) && typeof v['db/id'] === 'number' && Object.keys(v).length === 1) return <EntityLink eid={v['db/id']} />;
   return <span class={typeof v === 'string' ? 'v-string' : 'v-edn'}>{typeof v === 'string' ? ednOf(v) : textOf(v)}</span>;

@@ -58,7 +58,7 @@ export function DiffView() {
                 <code>{String(c.a)}</code>
               </td>
               <td>
-                <Value v={c.v} />
+                <Value v={c.v} attr={c.a} />
               </td>
               <td class="num">{c.t}</td>
             </tr>

@@ -5,6 +5,8 @@ import { ErrorBox, Value, effectiveT, shortInstant, useLoad, useTime } from '../
 import { ednOf } from '../values.js';
 
 const PAGE = 20;
+/** Datoms shown per transaction until it is opened in full. */
+const SHOWN_DATOMS = 12;
 /** How far back a filtered search reads (the server's page cap). */
 const FILTER_SCAN = 10_000;
 
@@ -49,6 +51,7 @@ export function LogView({ live }: { live: number[] }) {
   const [applied, setApplied] = useState<Filter>(filter);
   const top = effectiveT(time);
   const { data, error, loading } = useLoad(() => loadPage(top, page, applied), [top, page, applied, time.version]);
+  const [opened, setOpened] = useState<Set<number>>(new Set());
   const focus = Number(new URLSearchParams(location.hash.split('?')[1] ?? '').get('focus'));
   const field = (name: keyof Filter, label: string, placeholder: string) => (
     <label>
@@ -88,7 +91,7 @@ export function LogView({ live }: { live: number[] }) {
           </header>
           <table class="grid datoms">
             <tbody>
-              {tx.data.map((d) => (
+              {(opened.has(tx.t) ? tx.data : tx.data.slice(0, SHOWN_DATOMS)).map((d) => (
                 <tr class={d.added ? 'op-add' : 'op-retract'}>
                   <td class="op">{d.added ? '+' : '−'}</td>
                   <td>
@@ -98,12 +101,17 @@ export function LogView({ live }: { live: number[] }) {
                     <code>{String(d.a)}</code>
                   </td>
                   <td>
-                    <Value v={d.v} />
+                    <Value v={d.v} attr={d.a} />
                   </td>
                 </tr>
               ))}
             </tbody>
           </table>
+          {tx.data.length > SHOWN_DATOMS && !opened.has(tx.t) && (
+            <button class="more" onClick={() => setOpened(new Set([...opened, tx.t]))}>
+              all {tx.data.length} datoms
+            </button>
+          )}
         </article>
       ))}
       <div class="pager">

@@ -59,7 +59,10 @@ export function QueryView() {
     saveHistory(next);
   };
 
+  // only the latest run may show its answer: an earlier one can finish after it
+  const latestRun = useRef(0);
   const run = async (q = text) => {
+    const id = ++latestRun.current;
     setRunning(true);
     setError(null);
     setPlan(null);
@@ -68,13 +71,15 @@ export function QueryView() {
     try {
       const { columns, shape } = findSpec(q);
       const res = await api.query({ query: q, asOf: time.asOf });
+      if (id !== latestRun.current) return;
       setResult({ columns, rows: resultRows(res, shape), query: q, ms: performance.now() - started });
       remember(q);
     } catch (err) {
+      if (id !== latestRun.current) return;
       setResult(null);
       setError(err);
     } finally {
-      setRunning(false);
+      if (id === latestRun.current) setRunning(false);
     }
   };
 

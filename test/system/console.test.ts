@@ -10,7 +10,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { BIN, ROOT, cleanupTempDirs, factlog, tempDir } from '../helpers/cli.js';
 
-const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => fs.existsSync(p));
+/** Debian's chromium from the PATH (the package names its binary chromium; some distributions chromium-browser). */
+const CHROMIUM = (process.env.PATH ?? '')
+  .split(path.delimiter)
+  .flatMap((dir) => ['chromium', 'chromium-browser'].map((name) => path.join(dir, name)))
+  .find((file) => fs.existsSync(file));
 const SHOTS = path.join(ROOT, 'docs', 'screenshots');
 if (!CHROMIUM) console.warn('console browser tests skipped: chromium is not installed (apt-get install chromium)');
 

@@ -158,6 +158,12 @@ export async function log(from: number, to: number, limit: number): Promise<TxRe
   return res.txs.map(txRecordOf).filter((tx) => tx.t >= from && tx.t <= to);
 }
 
+/** The id of an entity given as an id, an ident (`:my/ident`) or a lookup ref (`[:account/id "A-1"]`). */
+export async function resolveEntity(text: string): Promise<number> {
+  const res = await call<{ id: number }>('GET', `/api/entity/${encodeURIComponent(text)}`);
+  return res.id;
+}
+
 /** The live feed from t `from` on: calls `onTx` for each committed transaction; returns a closer. */
 export function feed(from: number, onTx: (tx: TxRecord) => void): () => void {
   const source = new EventSource('/api/feed' + params({ from }));

@@ -117,17 +117,32 @@ function App() {
   );
 }
 
+/** Go to an entity by id, ident or lookup ref. */
 function EntityJump() {
   const [text, setText] = useState('');
+  const [error, setError] = useState<string | null>(null);
   return (
     <form
       class="jump"
       onSubmit={(e) => {
         e.preventDefault();
-        if (/^\d+$/.test(text.trim())) location.hash = href(`/entity/${text.trim()}`, parseHash(location.hash).asOf);
+        const go = (id: number) => (location.hash = href(`/entity/${id}`, parseHash(location.hash).asOf));
+        if (/^\d+$/.test(text.trim())) return go(Number(text.trim()));
+        api.resolveEntity(text.trim()).then(
+          (id) => (setError(null), go(id)),
+          (err: Error) => setError(err.message),
+        );
       }}
     >
-      <input placeholder="entity id" value={text} onInput={(e) => setText(e.currentTarget.value)} aria-label="go to entity" size={10} />
+      <input
+        placeholder='entity: 1012 or [:account/id "A-1"]'
+        value={text}
+        onInput={(e) => setText(e.currentTarget.value)}
+        aria-label="go to entity"
+        title={error ?? 'an entity id, ident or lookup ref'}
+        class={error ? 'invalid' : ''}
+        size={24}
+      />
     </form>
   );
 }

@@ -167,6 +167,11 @@ describe.skipIf(!CHROMIUM)('web console in chromium', () => {
     await page.waitForSelector('.attrs tr');
     expect(await page.textContent('.attrs')).toContain('"alice@example.com"');
     expect(await page.textContent('.reverse')).toContain(':account/owner');
+
+    // the header's entity field takes a lookup ref too
+    await page.fill('input[aria-label="go to entity"]', '[:account/id "B-1"]');
+    await page.press('input[aria-label="go to entity"]', 'Enter');
+    await expect.poll(() => page.textContent('[data-testid="entity-id"]')).toBe(String(ids['B-1']));
   });
 
   it('browses the log newest first and filters it by tx metadata, attribute and entity', async () => {

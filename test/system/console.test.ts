@@ -221,7 +221,10 @@ describe.skipIf(!CHROMIUM)('web console in chromium', () => {
     expect(await page.textContent('tr[data-attr="account/balance"] .count')).toBe('3');
     expect(await page.textContent('tr[data-attr="transfer/amount"] .count')).toBe('4');
     expect(await page.textContent('tr[data-attr="person/email"]')).toContain('identity');
+    expect(await page.locator('tr[data-attr="db/txInstant"]').count()).toBe(0);
     await shot('schema');
+    await page.check('.schema-view input[type="checkbox"]');
+    expect(await page.textContent('tr[data-attr="db/txInstant"] .count')).toBe('7');
     await page.locator('.time-slider').fill('1');
     await expect.poll(() => page.textContent('tr[data-attr="transfer/amount"] .count')).toBe('0');
   });

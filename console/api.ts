@@ -12,13 +12,41 @@ export class ApiError extends Error {
   }
 }
 
+const TOKEN_KEY = 'factlog.console.token';
+
+/** The token for a server that has tokens: kept for this browser tab only (sessionStorage). */
+let token: string | null = readToken();
+let onUnauthorized: () => void = () => {};
+
+function readToken(): string | null {
+  try {
+    return sessionStorage.getItem(TOKEN_KEY);
+  } catch {
+    return null;
+  }
+}
+
+export function setToken(value: string): void {
+  token = value;
+  try {
+    sessionStorage.setItem(TOKEN_KEY, value);
+  } catch {
+    // storage disabled: the token lasts until the page reloads
+  }
+}
+
+/** Called when the server answers 401: the page asks for a token. */
+export function whenUnauthorized(callback: () => void): void {
+  onUnauthorized = callback;
+}
+
 async function call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
-  const res = await fetch(path, {
-    method,
-    headers: body === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (token) headers.authorization = `Bearer ${token}`;
+  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const data = (await res.json().catch(() => null)) as { error?: { code: string; message: string } } | null;
+  if (res.status === 401) onUnauthorized();
   if (!res.ok || (data && typeof data === 'object' && 'error' in data && data.error)) {
     const err = data?.error;
     throw new ApiError(err?.code ?? `http/${res.status}`, err?.message ?? `${res.status} ${res.statusText}`);
@@ -166,7 +194,8 @@ export async function resolveEntity(text: string): Promise<number> {
 
 /** The live feed from t `from` on: calls `onTx` for each committed transaction; returns a closer. */
 export function feed(from: number, onTx: (tx: TxRecord) => void): () => void {
-  const source = new EventSource('/api/feed' + params({ from }));
+  // an EventSource cannot send headers: the token goes in the query string
+  const source = new EventSource('/api/feed' + params({ from, token }));
   const handle = (ev: MessageEvent) => {
     try {
       onTx(txRecordOf(JSON.parse(ev.data as string) as Json));

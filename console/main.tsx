@@ -48,6 +48,8 @@ function App() {
   const [live, setLive] = useState<number[]>([]);
   const [loaded, setLoaded] = useState(false);
   const [refAttrs, setRefAttrs] = useState<Set<string>>(new Set());
+  const [needToken, setNeedToken] = useState(false);
+  useEffect(() => api.whenUnauthorized(() => setNeedToken(true)), []);
 
   useEffect(() => {
     api.timeline().then((tl) => {
@@ -105,6 +107,7 @@ function App() {
         <LiveBadge live={live} atNow={asOf === null} />
       </header>
       <TimeControl />
+      {needToken && <TokenForm />}
       <ErrorBox error={error} />
       <main>
         {view === 'query' && <QueryView />}
@@ -114,6 +117,24 @@ function App() {
         {view === 'schema' && <SchemaView />}
       </main>
     </Time.Provider>
+  );
+}
+
+/** Asks for a token when the server has tokens and the page has none that is valid. */
+function TokenForm() {
+  const [text, setText] = useState('');
+  return (
+    <form
+      class="token"
+      onSubmit={(e) => {
+        e.preventDefault();
+        api.setToken(text.trim());
+        location.reload();
+      }}
+    >
+      This server needs a token (<code>factlog token</code> makes one):{' '}
+      <input type="password" aria-label="token" value={text} onInput={(e) => setText(e.currentTarget.value)} size={40} autoComplete="off" /> <button type="submit">Use token</button>
+    </form>
   );
 }
 

@@ -61,8 +61,10 @@ export function QueryView() {
 
   // only the latest run may show its answer: an earlier one can finish after it
   const latestRun = useRef(0);
+  const lastQuery = useRef<string | null>(null);
   const run = async (q = text) => {
     const id = ++latestRun.current;
+    lastQuery.current = q;
     setRunning(true);
     setError(null);
     setPlan(null);
@@ -95,7 +97,7 @@ export function QueryView() {
 
   // a result follows the time control: rerun the last query at the new point
   useEffect(() => {
-    if (result) void run(result.query);
+    if (lastQuery.current !== null) void run(lastQuery.current);
   }, [time.asOf, time.version]);
 
   const copy = (format: 'EDN' | 'JSON' | 'CSV') => {

@@ -134,6 +134,31 @@ describe.skipIf(!CHROMIUM)('web console in chromium', () => {
     expect(await page.textContent('.history')).toContain(':account/balance ?balance');
   });
 
+  it('shows the answer of the latest run when an earlier one answers later', async () => {
+    await open('#/query');
+    await page.fill('textarea[aria-label="query"]', '[:find ?balance . :where [?a :account/id "A-1"] [?a :account/balance ?balance]]');
+    // the run at now answers late; the rerun at t 3 (the time control) answers at once
+    let delayed = false;
+    await page.route('**/api/query', async (route) => {
+      if (!delayed && !JSON.parse(route.request().postData() ?? '{}').asOf) {
+        delayed = true;
+        const response = await route.fetch();
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        return route.fulfill({ response });
+      }
+      return route.continue();
+    });
+    try {
+      await page.click('button:has-text("Run")');
+      await page.evaluate(() => (location.hash = '#/query?t=3'));
+      await expect.poll(() => page.textContent('.result-table tbody')).toBe('800');
+      await page.waitForTimeout(2000); // the late answer (600, as of now) has arrived by now
+      expect(await page.textContent('.result-table tbody')).toBe('800');
+    } finally {
+      await page.unroute('**/api/query');
+    }
+  });
+
   it('shows an entity: attributes, refs as links, reverse refs, its history and a chart of its balance', async () => {
     const a1 = ids['A-1']!;
     await open(`#/entity/${a1}`);

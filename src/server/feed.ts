@@ -2,7 +2,8 @@
 // (so other processes' commits come too), each stream capped in number and in unread backlog.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Connection } from '../connection.js';
-import type { Datom, LogTx } from '../db/api.js';
+import type { LogTx } from '../db/api.js';
+import { datomKeeper, type Grant } from './access.js';
 import { ServerError } from './errors.js';
 import { timePoint } from './request.js';
 import { logRecord } from './records.js';
@@ -37,7 +38,7 @@ export class FeedHub {
   }
 
   /** Serve one SSE stream: from `from` (exclusive; or Last-Event-ID), then every commit as it comes. */
-  stream(request: FastifyRequest, reply: FastifyReply, keep?: (d: Datom) => boolean): void {
+  stream(request: FastifyRequest, reply: FastifyReply, grant: Grant): void {
     if (this.streams.size >= this.limits.feeds) throw new ServerError('server/busy', `${this.limits.feeds} feed streams are open already; try again later`, 503);
     const query = request.query as Record<string, string | undefined>;
     let next = this.startT(query.from, request.headers['last-event-id']);
@@ -60,7 +61,7 @@ export class FeedHub {
             stream.end();
             break;
           }
-          res.write(eventOf(db, entry, keep));
+          res.write(eventOf(db, entry, grant));
           next = entry.t + 1;
         }
       } finally {
@@ -131,6 +132,8 @@ export class FeedHub {
   }
 }
 
-function eventOf(db: ReturnType<Connection['db']>, entry: LogTx, keep?: (d: Datom) => boolean): string {
+function eventOf(db: ReturnType<Connection['db']>, entry: LogTx, grant: Grant): string {
+  // the keeper of the db that includes this transaction knows the attributes it made
+  const keep = datomKeeper(db, grant) ?? undefined;
   return `id: ${entry.t}\nevent: tx\ndata: ${JSON.stringify(toWire(logRecord(db, entry, keep)))}\n\n`;
 }

@@ -4,6 +4,7 @@ import { createServer, type ServerLimits } from './server.js';
 
 export { createServer, DEFAULT_LIMITS, type ServerLimits, type ServerOptions } from './server.js';
 export { ServerError } from './errors.js';
+export { createToken, revokeToken, readTokens, TOKENS_FILE, type TokenRecord } from './access.js';
 
 export interface Serving {
   url: string;
@@ -12,8 +13,8 @@ export interface Serving {
   stop(): Promise<void>;
 }
 
-export async function serve(conn: Connection, options: { port?: number; host?: string; limits?: Partial<ServerLimits>; consoleDir?: string } = {}): Promise<Serving> {
-  const { app, ctx } = await createServer({ conn, limits: options.limits, consoleDir: options.consoleDir });
+export async function serve(conn: Connection, options: { port?: number; host?: string; limits?: Partial<ServerLimits>; consoleDir?: string; tokensFile?: string } = {}): Promise<Serving> {
+  const { app, ctx } = await createServer({ conn, limits: options.limits, consoleDir: options.consoleDir, tokensFile: options.tokensFile });
   const host = options.host ?? '127.0.0.1';
   await app.listen({ port: options.port ?? 8420, host });
   const address = app.server.address();

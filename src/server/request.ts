@@ -64,6 +64,8 @@ export function flag(v: unknown): boolean {
 }
 
 export interface TimeFields {
+  /** The t a client's db value was taken at (the remote client pins its values with it). */
+  basisT?: unknown;
   asOf?: unknown;
   since?: unknown;
   history?: unknown;
@@ -72,6 +74,8 @@ export interface TimeFields {
 /** A db value as of / since / history, as the request asks. */
 export function viewOf(db: Db, time: TimeFields): Db {
   let v = db;
+  const basis = timePoint(time.basisT, 'basisT');
+  if (basis !== undefined) v = v.asOf(basis);
   const asOf = timePoint(time.asOf, 'asOf');
   const since = timePoint(time.since, 'since');
   if (asOf !== undefined) v = v.asOf(asOf);

@@ -7,6 +7,7 @@ import type { IndexName } from '../db/api.js';
 import { q, explain, toQuery } from '../query/index.js';
 import { pull, pullMany } from '../pull/index.js';
 import { ServerError } from './errors.js';
+import { datomKeeper, OPEN_GRANT, restrict, type Grant, type TokenStore } from './access.js';
 import { bodyOf, count, ednField, entityRef, flag, timePoint, valueField, viewOf, type Body, type TimeFields } from './request.js';
 import { attrRecord, datomRecord, logRecord } from './records.js';
 import { send } from './reply.js';
@@ -15,6 +16,8 @@ import type { FeedHub } from './feed.js';
 import type { Connection } from '../connection.js';
 
 export interface ServerContext {
+  /** Who may do what; without tokens everyone may read and write (see docs/server.md). */
+  tokens: TokenStore | null;
   conn: Connection;
   limits: ServerLimits;
   feeds: FeedHub;
@@ -29,33 +32,51 @@ const INDEXES = ['eavt', 'aevt', 'avet', 'vaet'];
 export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const { conn, limits } = ctx;
   let queriesRunning = 0;
+  const countedRequests = new WeakSet<FastifyRequest>();
   /** Routes that run queries count against limits.concurrentQueries from arrival to response. */
   const counted = {
-    onRequest: async () => {
+    onRequest: async (request: FastifyRequest) => {
       if (queriesRunning >= limits.concurrentQueries) {
         throw new ServerError('server/busy', `${limits.concurrentQueries} queries are in progress already; try again shortly`, 503);
       }
       queriesRunning++;
+      countedRequests.add(request);
     },
-    onResponse: async () => {
-      queriesRunning--;
+    // queries run on this event loop one at a time: a request waits here a turn so that requests
+    // that arrived meanwhile are counted (and refused past the limit) before this one blocks the loop
+    preHandler: async () => {
+      await new Promise((resolve) => setImmediate(resolve));
+    },
+    onResponse: async (request: FastifyRequest) => {
+      if (countedRequests.delete(request)) queriesRunning--;
     },
   };
-  const current = (): Db => conn.db();
-  const timeFields = (body: Body): TimeFields => ({ asOf: body.fields.asOf, since: body.fields.since, history: body.fields.history });
+  const grants = new WeakMap<FastifyRequest, Grant>();
+  app.addHook('onRequest', async (request) => {
+    if (!request.url.startsWith('/api/') || request.url.startsWith('/api/health')) return;
+    grants.set(request, ctx.tokens ? ctx.tokens.grantFor(tokenOf(request)) : OPEN_GRANT);
+  });
+  const grantOf = (request: FastifyRequest): Grant => grants.get(request) ?? OPEN_GRANT;
+  /** The current database as this request's token sees it. */
+  const current = (request: FastifyRequest): Db => restrict(conn.db(), grantOf(request));
+  const timeFields = (body: Body): TimeFields => ({ basisT: body.fields.basisT, asOf: body.fields.asOf, since: body.fields.since, history: body.fields.history });
 
-  app.get('/api/health', (request, reply) => send(request, reply, { status: 'ok', t: conn.basisT }));
+  app.get('/api/health', (request, reply) => send(request, reply, { status: 'ok', t: conn.db().basisT }));
 
   app.get('/api/schema', (request, reply) => {
-    const db = viewOf(current(), request.query as Query);
+    const db = viewOf(current(request), request.query as Query);
+    const visible = grantOf(request).visible;
     const stats = db.stats().attrs;
-    const attributes = db.attrs().map((a) => attrRecord(a, stats[a.ident.fqn]?.count ?? 0));
+    const attributes = db
+      .attrs()
+      .filter((a) => !visible || visible(a.ident))
+      .map((a) => attrRecord(a, stats[a.ident.fqn]?.count ?? 0));
     attributes.sort((x, y) => String((x.ident as Keyword).fqn).localeCompare((y.ident as Keyword).fqn));
     send(request, reply, { t: db.basisT, attributes });
   });
 
   app.get('/api/stats', (request, reply) => {
-    const db = current();
+    const db = current(request);
     const stats = conn.store.stats();
     const first = conn.store.logEntry(1);
     const last = conn.basisT > 0 ? conn.store.logEntry(conn.basisT) : undefined;
@@ -76,7 +97,7 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
     const body = bodyOf(request.body);
     const text = ednField(body, 'query');
     const query = toQuery(text as string);
-    const db = viewOf(current(), timeFields(body));
+    const db = viewOf(current(request), timeFields(body));
     const inputs = queryInputs(query.in, db, (valueField(body, 'args') as unknown[] | undefined) ?? []);
     const timeout = queryTimeout(body.fields.timeout, ctx);
     if (withPlan) {
@@ -90,6 +111,7 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.post('/api/explain', counted, (request, reply) => send(request, reply, runQuery(request, true)));
 
   app.post('/api/transact', async (request, reply) => {
+    if (grantOf(request).role !== 'write') throw new ServerError('auth/forbidden', 'this token may only read', 403);
     const body = bodyOf(request.body);
     const txData = ednField(body, 'txData');
     const writing = conn.transact(txData);
@@ -105,13 +127,13 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
 
   app.post('/api/pull', counted, (request, reply) => {
     const body = bodyOf(request.body);
-    const db = viewOf(current(), timeFields(body));
+    const db = viewOf(current(request), timeFields(body));
     send(request, reply, { result: pull(db, ednField(body, 'pattern') as string, entityRef(ednField(body, 'eid')) as number) });
   });
 
   app.post('/api/pull-many', counted, (request, reply) => {
     const body = bodyOf(request.body);
-    const db = viewOf(current(), timeFields(body));
+    const db = viewOf(current(request), timeFields(body));
     const eids = valueField(body, 'eids');
     if (!Array.isArray(eids)) throw new ServerError('server/missing-field', 'the request needs "eids", an array of entities', 400);
     send(request, reply, { result: pullMany(db, ednField(body, 'pattern') as string, eids.map(entityRef) as number[]) });
@@ -119,10 +141,11 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
 
   app.get('/api/entity/:eid', { ...counted }, (request, reply) => {
     const query = request.query as Query;
-    const now = viewOf(current(), { asOf: query.asOf });
+    const now = viewOf(current(request), { basisT: query.basisT, asOf: query.asOf });
     const ref = entityRef((request.params as { eid: string }).eid);
     const id = now.entid(ref) ?? now.history().entid(ref);
-    if (id === null) throw new ServerError('server/no-entity', `no entity matches ${(request.params as { eid: string }).eid}`, 404);
+    // an id no datom has ever named is no entity (entid gives any number back)
+    if (id === null || now.history().datomArray('eavt', id).length === 0) throw new ServerError('server/no-entity', `no entity matches ${(request.params as { eid: string }).eid}`, 404);
     const entity = now.entity(id);
     const out: Record<string, unknown> = { id, entity: entity ? entity.toJSON() : null };
     out.reverse = now.datomArray('vaet', id).map((d) => [d.e, now.ident(d.a) ?? d.a]);
@@ -137,7 +160,7 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
     const components = (valueField(body, 'components') as unknown[] | undefined) ?? [];
     if (!Array.isArray(components)) throw new ServerError('server/bad-request', '"components" must be an array', 400);
     const limit = count(body.fields.limit, 'limit', 1000, limits.pageSize);
-    const db = viewOf(current(), timeFields(body));
+    const db = viewOf(current(request), timeFields(body));
     const datoms: unknown[] = [];
     let more = false;
     for (const d of db.datoms(index as IndexName, ...components.map((c) => (typeof c === 'string' && !body.edn ? maybeEdn(c) : c)))) {
@@ -152,7 +175,8 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
 
   app.get('/api/log', { ...counted }, (request, reply) => {
     const query = request.query as Query;
-    const db = current();
+    const db = conn.db();
+    const keep = datomKeeper(db, grantOf(request)) ?? undefined;
     const from = timePoint(query.from, 'from') ?? 1;
     const to = timePoint(query.to, 'to');
     const limit = count(query.limit, 'limit', 100, limits.pageSize);
@@ -163,7 +187,7 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
         next = entry.t;
         break;
       }
-      txs.push(logRecord(db, entry));
+      txs.push(logRecord(db, entry, keep));
     }
     send(request, reply, { txs, next });
   });
@@ -185,7 +209,15 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
     send(request, reply, { t: basisT, points, next });
   });
 
-  app.get('/api/feed', (request, reply) => ctx.feeds.stream(request, reply));
+  app.get('/api/feed', (request, reply) => ctx.feeds.stream(request, reply, grantOf(request)));
+}
+
+/** The request's token: `Authorization: Bearer TOKEN`, or `?token=` (an EventSource cannot set headers). */
+function tokenOf(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (typeof header === 'string' && /^bearer /i.test(header)) return header.slice(7).trim();
+  const query = request.query as Query;
+  return query.token;
 }
 
 /** A string component of a JSON datoms request: EDN when it reads as a keyword or lookup ref. */

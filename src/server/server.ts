@@ -10,6 +10,7 @@ import { send } from './reply.js';
 import { registerRoutes, type ServerContext } from './routes.js';
 import { registerStatic } from './static.js';
 import { FeedHub } from './feed.js';
+import { TokenStore } from './access.js';
 
 export { DEFAULT_LIMITS, type ServerLimits };
 
@@ -18,12 +19,20 @@ export interface ServerOptions {
   limits?: Partial<ServerLimits>;
   /** Where the console's built files are (index.html...); a plain page says when they are missing. */
   consoleDir?: string;
+  /** The tokens file (default: none, everyone may read and write). */
+  tokensFile?: string;
 }
 
 export async function createServer(options: ServerOptions): Promise<{ app: FastifyInstance; ctx: ServerContext }> {
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const app = Fastify({ bodyLimit: limits.bodyBytes, logger: false });
-  const ctx: ServerContext = { conn: options.conn, limits, feeds: new FeedHub(options.conn, limits), inFlight: new Set() };
+  const ctx: ServerContext = {
+    conn: options.conn,
+    tokens: options.tokensFile ? new TokenStore(options.tokensFile) : null,
+    limits,
+    feeds: new FeedHub(options.conn, limits),
+    inFlight: new Set(),
+  };
   app.addContentTypeParser(EDN_TYPE, { parseAs: 'string' }, (_req, body, done) => {
     try {
       const fields = ednBodyObject(readEdn(body as string));
@@ -36,6 +45,7 @@ export async function createServer(options: ServerOptions): Promise<{ app: Fasti
   app.setErrorHandler((err, request, reply) => {
     const coded = asCoded(err);
     const { status, ...error } = coded;
+    if (status === 401) reply.header('www-authenticate', 'Bearer realm="factlog"');
     send(request, reply, { error }, status);
   });
   app.setNotFoundHandler((request, reply) => {

@@ -25,6 +25,7 @@ const NOT_BUILT = `<!doctype html><meta charset="utf-8"><title>factlog</title>
 export function registerStatic(app: FastifyInstance, dir = DEFAULT_CONSOLE_DIR): void {
   const root = path.resolve(dir);
   app.get('/*', (request, reply) => {
+    if (request.url.startsWith('/api/')) return reply.callNotFound();
     const wanted = decodeURIComponent((request.params as { '*': string })['*'] || 'index.html');
     const file = path.resolve(root, wanted);
     // never outside the console's directory; an unknown path is the single-page app's own route

@@ -254,6 +254,31 @@ describe.skipIf(!CHROMIUM)('web console in chromium', () => {
     await expect.poll(() => page.textContent('tr[data-attr="transfer/amount"] .count')).toBe('0');
   });
 
+  it('asks for a token on a server with tokens, and shows only what the token may see', async () => {
+    const dir = path.join(tempDir('factlog-console-tokens-'), 'demo');
+    expect((await factlog(['demo', '--db', dir])).code).toBe(0);
+    const made = await factlog(['token', 'create', '--db', dir, '--hide', ':account/balance']);
+    expect(made.code, made.stderr).toBe(0);
+    const token = made.stdout.trim();
+    const guarded = await serve(dir);
+    try {
+      await page.goto(`${guarded.url}/#/schema`);
+      await page.waitForSelector('form.token');
+      await page.fill('input[aria-label="token"]', token);
+      await page.click('form.token button');
+      await page.waitForSelector('tr[data-attr="account/id"]');
+      expect(await page.locator('form.token').count()).toBe(0);
+      expect(await page.locator('tr[data-attr="account/balance"]').count()).toBe(0);
+      await page.goto(`${guarded.url}/#/entity/${ids['A-1']}`);
+      await page.waitForSelector('.attrs tr');
+      expect(await page.textContent('.attrs')).toContain('"A-1"');
+      expect(await page.textContent('.entity-view')).not.toContain(':account/balance');
+      expect(await page.locator('.chart').count()).toBe(0);
+    } finally {
+      guarded.child.kill('SIGTERM');
+    }
+  });
+
   it('shows a new transaction as it commits while at now, and not while in the past', async () => {
     await open('#/log');
     await page.waitForSelector('article.tx[data-t="6"]');

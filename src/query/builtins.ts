@@ -1,5 +1,6 @@
 // Built-in functions/predicates and aggregates, as data: adding one is one line in a table.
-import { Keyword, Sym, Uuid, EdnList, BigDec, Char, isPlainObject } from '../../query-lang/edn/types.js';
+import { Keyword, Sym, Uuid, Uri, EdnList, BigDec, Char, isPlainObject } from '../../query-lang/edn/types.js';
+import { base64OfBytes } from '../../query-lang/edn/binary.js';
 import type { DbView, Datom, LogView } from '../db/api.js';
 import { compareValues, valueKey, valuesEqual } from './values.js';
 import { addDecimals, decimalToNumber, divideDecimals, integerDecimal, multiplyDecimals, subtractDecimals, toBigDec, toDecimal, type Decimal } from '../../query-lang/edn/decimal.js';
@@ -139,6 +140,8 @@ export function printValue(v: unknown): string {
   if (v instanceof Uuid) return `#uuid "${v.value}"`;
   if (v instanceof Char) return '\\' + v.value;
   if (v instanceof BigDec) return v.text + 'M';
+  if (v instanceof Uri) return `#uri ${JSON.stringify(v.value)}`;
+  if (v instanceof Uint8Array) return `#bytes "${base64OfBytes(v)}"`;
   if (v instanceof RegExp) return '#"' + v.source + '"';
   if (Array.isArray(v)) return '[' + v.map(printValue).join(' ') + ']';
   if (v instanceof EdnList) return '(' + v.items.map(printValue).join(' ') + ')';
@@ -274,6 +277,9 @@ function typeName(x: unknown): string {
   if (x instanceof Sym) return 'symbol';
   if (x instanceof Date) return 'instant';
   if (x instanceof Uuid) return 'uuid';
+  if (x instanceof BigDec) return 'bigdec';
+  if (x instanceof Uri) return 'uri';
+  if (x instanceof Uint8Array) return 'bytes';
   if (Array.isArray(x)) return 'tuple';
   if (typeof x === 'function') return 'function';
   return typeof x;

@@ -1060,7 +1060,14 @@ describe('value types: bigdec, float, uri, bytes (issue 21)', () => {
     const conn = await accounts();
     const db = conn.db();
     const calc = (expr: string) => q(`[:find ?x . :where [${expr} ?x]]`, db);
-    expect(texts([calc('(+ 0.1M 0.2M)'), calc('(- 1.50M 2)'), calc('(* 1.50M 3)'), calc('(/ 1.00M 8)'), calc('(/ 10M 4M)'), calc('(- 2.5M)')])).toEqual(['0.3M', '-0.50M', '4.50M', '0.125M', '2.5M', '-2.5M']);
+    expect(texts([calc('(+ 0.1M 0.2M)'), calc('(- 1.50M 2)'), calc('(* 1.50M 3)'), calc('(/ 1.00M 8)'), calc('(/ 10M 4M)'), calc('(- 2.5M)')])).toEqual([
+      '0.3M',
+      '-0.50M',
+      '4.50M',
+      '0.125M',
+      '2.5M',
+      '-2.5M',
+    ]);
     expect(calc('(+ 0.5M 0.25)')).toBe(0.75);
     expect(() => calc('(/ 1M 3)')).toThrow(expect.objectContaining({ code: 'query/arithmetic-error' }));
     expect(() => calc('(/ 1M 0)')).toThrow(expect.objectContaining({ code: 'query/arithmetic-error' }));

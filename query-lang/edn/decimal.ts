@@ -133,8 +133,14 @@ export function divideDecimals(a: Decimal, b: Decimal): Decimal | undefined {
   let twos = 0;
   let fives = 0;
   let rest = q;
-  while (rest % 2n === 0n) (rest /= 2n), twos++;
-  while (rest % 5n === 0n) (rest /= 5n), fives++;
+  while (rest % 2n === 0n) {
+    rest /= 2n;
+    twos++;
+  }
+  while (rest % 5n === 0n) {
+    rest /= 5n;
+    fives++;
+  }
   if (rest !== 1n) return undefined;
   const k = Math.max(twos, fives);
   return { unscaled: p * (pow10(k) / q), scale: a.scale - b.scale + k };

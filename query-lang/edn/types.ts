@@ -140,7 +140,8 @@ export class Tagged {
   ) {}
 }
 
-export type EdnValue = null | boolean | string | number | bigint | Keyword | Sym | Char | BigDec | Uuid | Uri | Uint8Array | Date | EdnValue[] | EdnList | Map<EdnValue, EdnValue> | Set<EdnValue> | Tagged;
+export type EdnValue =
+  null | boolean | string | number | bigint | Keyword | Sym | Char | BigDec | Uuid | Uri | Uint8Array | Date | EdnValue[] | EdnList | Map<EdnValue, EdnValue> | Set<EdnValue> | Tagged;
 
 /** A position in source text, 1-based line and column. */
 export interface SourcePos {

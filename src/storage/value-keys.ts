@@ -271,8 +271,7 @@ const VALUE_KEYS: ValueKeys = {
   kinds: new Set([TUPLE, LONG_TUPLE, KEYWORD, DECIMAL]),
   write: (tag, payload, target, pos) =>
     tag === Tag.Tuple ? writeTuple(payload, target, pos) : tag === Tag.BigDec ? writeDecimalKey(payload, target, pos) : writeKeyword(payload, target, pos),
-  read: (source, start, end) =>
-    source[start] === KEYWORD ? readKeyword(source, start, end) : source[start] === DECIMAL ? readDecimalKey(source, start) : readTuple(source, start, end),
+  read: (source, start, end) => (source[start] === KEYWORD ? readKeyword(source, start, end) : source[start] === DECIMAL ? readDecimalKey(source, start) : readTuple(source, start, end)),
   compare(tag, a, b) {
     if (a === b) return 0;
     const x = bytesOf(tag, a);

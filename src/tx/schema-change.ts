@@ -56,6 +56,9 @@ export function validateSchemaChange(facts: SchemaFact[], after: Schema, tx: Sch
     if (f.added && f.a === Attr.isComponent && attr?.isComponent && attr.valueType !== 'ref') {
       throw invalid(`${attr.ident} cannot be :db/isComponent: only ref attributes can`);
     }
+    if (f.added && (f.a === Attr.unique || f.a === Attr.valueType) && attr?.unique && attr.valueType === 'bytes') {
+      throw invalid(`${attr.ident} cannot be :db/unique: :db.type/bytes values are not unique (as in Datomic)`);
+    }
     if (f.added && f.a === Attr.unique && attr?.unique && before && !before.unique) checkValuesUnique(attr, f.form, tx);
     if (f.added && f.a === Attr.cardinality && attr?.cardinality === 'one' && before?.cardinality === 'many') checkOneValueEach(attr, f.form, tx);
     if (f.added && f.a === Attr.cardinality && attr?.cardinality === 'many' && after.compositesOf(f.e).length > 0) {
@@ -72,9 +75,6 @@ export function validateSchemaChange(facts: SchemaFact[], after: Schema, tx: Sch
     const tupleTypes = attr ? [...(attr.tupleTypes ?? []), ...(attr.tupleType ? [attr.tupleType] : [])] : [];
     if (f.added && (f.a === Attr.tupleType || f.a === Attr.tupleTypes) && tupleTypes.some((t) => NOT_IN_TUPLES.has(t))) {
       throw invalid(`${attr!.ident}: a tuple cannot hold :db.type/bigdec, uri or bytes values (they have no key inside a tuple's)`);
-    }
-    if (f.added && (f.a === Attr.unique || f.a === Attr.valueType) && attr?.unique && attr.valueType === 'bytes') {
-      throw invalid(`${attr.ident} cannot be :db/unique: :db.type/bytes values are not unique (as in Datomic)`);
     }
     if (f.added && f.a === Attr.valueType && attr?.valueType === 'bigdec' && !tx.decimalKeys) {
       throw txError(

@@ -10,7 +10,7 @@ export { StorageError } from './storage/store.js';
 export type { LogEntry } from './storage/log.js';
 export { verify, VerifyError, type VerifyReport, type VerifyProblem } from './db/verify.js';
 export { FactlogError } from '../query-lang/errors.js';
-export { Keyword, Sym, Uuid, Char, BigDec, EdnList, Tagged, type EdnValue } from '../query-lang/edn/types.js';
+export { Keyword, Sym, Uuid, Uri, Char, BigDec, EdnList, Tagged, type EdnValue } from '../query-lang/edn/types.js';
 export { readEdn, readAllEdn } from '../query-lang/edn/reader.js';
 export { printEdn } from '../query-lang/edn/printer.js';
 export { q, explain, QueryError, FUNCTIONS, AGGREGATES, type Explanation, type ExplainStep, type QueryInput, type QueryMap, type QueryLimits } from './query/index.js';

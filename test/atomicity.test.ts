@@ -13,6 +13,8 @@ const SCHEMA = `[
  {:db/ident :p/age :db/valueType :db.type/long :db/cardinality :db.cardinality/one :db.attr/preds p/non-negative?}
  {:db/ident :p/friend :db/valueType :db.type/ref :db/cardinality :db.cardinality/many}
  {:db/ident :p/tags :db/valueType :db.type/keyword :db/cardinality :db.cardinality/many}
+ {:db/ident :p/balance :db/valueType :db.type/bigdec :db/cardinality :db.cardinality/one}
+ {:db/ident :p/key :db/valueType :db.type/bytes :db/cardinality :db.cardinality/one}
  {:db/ident :p/named :db.entity/attrs [:p/name :p/email]}
  {:db/ident :p/checked-by-nobody :db.entity/preds p/unregistered?}]`;
 
@@ -55,6 +57,7 @@ const KNOWN_CODES = new Set([
   'tx/attr-pred-failed',
   'tx/entity-spec-failed',
   'tx/unknown-predicate',
+  'tx/type-needs-format',
   'edn/syntax',
   'edn/too-deep',
   'storage/write-failed',
@@ -120,8 +123,11 @@ type Kind =
   | 'fn-async'
   | 'attr-pred'
   | 'entity-spec'
-  | 'unknown-pred';
-const VALID: Kind[] = ['create', 'age', 'tag', 'friend', 'cas-ok', 'upsert', 'retract-entity', 'tx-fn', 'ensure-ok'];
+  | 'unknown-pred'
+  | 'decimal'
+  | 'bad-decimal'
+  | 'unique-bytes';
+const VALID: Kind[] = ['create', 'age', 'tag', 'friend', 'cas-ok', 'upsert', 'retract-entity', 'tx-fn', 'ensure-ok', 'decimal'];
 const INVALID: Record<Exclude<Kind, (typeof VALID)[number]>, string> = {
   'bad-type': 'tx/invalid-value',
   'unique-value': 'tx/unique-conflict',
@@ -145,6 +151,8 @@ const INVALID: Record<Exclude<Kind, (typeof VALID)[number]>, string> = {
   'attr-pred': 'tx/attr-pred-failed',
   'entity-spec': 'tx/entity-spec-failed',
   'unknown-pred': 'tx/unknown-predicate',
+  'bad-decimal': 'tx/invalid-value',
+  'unique-bytes': 'tx/invalid-schema',
 };
 const kindArb = fc.constantFrom<Kind>(...VALID, ...(Object.keys(INVALID) as Kind[]));
 const stepArb = fc.record({ kind: kindArb, pick: fc.nat(1000), n: fc.integer({ min: 0, max: 99 }) });
@@ -246,6 +254,12 @@ function txText(ps: ReturnType<typeof people>, kind: Kind, pick: number, n: numb
       return `[${create} {:db/id "datomic.tx" :db/txInstant #inst "${2100 + n}-01-01"}]`;
     case 'tx-fn':
       return `[[:p/birthday ${p.e}] ${create}]`;
+    case 'decimal':
+      return `[${create} [:db/add "new" :p/balance ${n}.${'0'.repeat(n % 3)}5M] [:db/add "new" :p/key #bytes "AQI="]]`;
+    case 'bad-decimal':
+      return `[${create} [:db/add "new" :p/balance "${n}.50"]]`;
+    case 'unique-bytes':
+      return `[${create} [:db/add "new" :p/key #bytes "AQI="] {:db/ident :p/key :db/unique :db.unique/value}]`;
     case 'ensure-ok':
       return `[{:db/id "new" :p/email "e${k}" :p/ssn "s${k}" :p/name "n${k}" :db/ensure :p/named}]`;
     case 'fn-failed':

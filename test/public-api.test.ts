@@ -33,6 +33,7 @@ describe('the public API', () => {
       'Sym',
       'Tagged',
       'TxError',
+      'Uri',
       'Uuid',
       'VerifyError',
       'ViewApplyError',

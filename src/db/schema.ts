@@ -32,7 +32,8 @@ export const Attr = {
 /** The last schema-bearing attribute id (their ids run from Attr.ident). */
 export const LAST_SCHEMA_ATTR = Attr.fulltext;
 
-const VALUE_TYPES: ValueType[] = ['string', 'long', 'double', 'boolean', 'instant', 'uuid', 'keyword', 'ref', 'bigint', 'symbol', 'tuple'];
+// ids 20 + index; the last four joined on 2026-12-07 (ids 31-34, below the enums at 40)
+export const VALUE_TYPES: ValueType[] = ['string', 'long', 'double', 'boolean', 'instant', 'uuid', 'keyword', 'ref', 'bigint', 'symbol', 'tuple', 'bigdec', 'float', 'uri', 'bytes'];
 const TYPE_EID_BASE = 20;
 export const typeEid = (t: ValueType): number => TYPE_EID_BASE + VALUE_TYPES.indexOf(t);
 

@@ -8,7 +8,7 @@ import { isDb } from './context.js';
 import { isUnit, type Relation } from './relation.js';
 import { resolveAttr } from './pattern.js';
 import { compareValues, tupleKey } from './values.js';
-import { sumStep } from './builtins.js';
+import { sumStep, toNumber } from './builtins.js';
 import { growing, tick } from './budget.js';
 import { printClause } from './print.js';
 import { FactlogError } from '../../query-lang/errors.js';
@@ -89,7 +89,7 @@ function step(fold: Fold, g: Group, i: number, x: unknown): void {
       return;
     case 'sum':
     case 'avg':
-      g.acc[i] = sumStep(g.acc[i] as number | bigint, x);
+      g.acc[i] = sumStep(g.acc[i] as Parameters<typeof sumStep>[0], x);
       return;
     case 'min':
       if (g.count === 1 || compareValues(x, g.acc[i]) < 0) g.acc[i] = x;
@@ -105,7 +105,7 @@ function finish(fold: Fold, g: Group, i: number): unknown {
     case 'count':
       return g.count;
     case 'avg':
-      return Number(g.acc[i]) / g.count;
+      return toNumber(g.acc[i]) / g.count;
     default:
       return g.acc[i];
   }

@@ -91,6 +91,10 @@ class TxBuilder implements SchemaChangeData {
   private readonly schemaRetractionForms = new Map<string, FormRef>();
   /** Attributes this tx creates for their use without schema (ident and cardinality only). */
   readonly implicitAttrs = new Set<number>();
+  /** Format 6 on (the key codec that keys tuples in order keys decimals by value too). */
+  get decimalKeys(): boolean {
+    return this.db.ctx.store.keyCodec.orderedTuples;
+  }
   private readonly uniqueChecks: { attr: AttrInfo; raw: RawDatom; form: FormRef }[] = [];
   private definedIdents = new Set<string>();
   private readonly functions: TxFunctions;

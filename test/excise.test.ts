@@ -1,0 +1,117 @@
+// Excision (src/feed/excise.ts): datoms removed for good from every t, every file, and every
+// backup taken afterwards; every other fact as of any t unchanged; bad requests refused whole.
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { backup, compact, excise, open, type Connection, type Datom } from '../src/index.js';
+import { tempDir } from './helpers/tmp.js';
+
+const SECRET = 'ZQX-secret-ünïcode-ZQX';
+const LONG_SECRET = `${'LONGSECRET'.repeat(150)}\u0001tail`;
+
+const SCHEMA = `[
+ {:db/ident :p/email :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
+ {:db/ident :p/name :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/fulltext true}
+ {:db/ident :p/bio :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
+ {:db/ident :p/friend :db/valueType :db.type/ref :db/cardinality :db.cardinality/many}
+ {:db/ident :p/age :db/valueType :db.type/long :db/cardinality :db.cardinality/one}]`;
+
+async function populated(): Promise<{ dir: string; ann: number }> {
+  const dir = path.join(tempDir('factlog-excise-'), 'db');
+  const conn = await open({ path: dir });
+  await conn.transact(SCHEMA);
+  const { tempids } = await conn.transact(`[{:db/id "a" :p/email "ann@x" :p/name "${SECRET}" :p/age 30}
+    {:db/id "b" :p/email "bob@x" :p/name "Bob" :p/friend "a"}]`);
+  await conn.transact([{ ':db/id': tempids.a, ':p/bio': LONG_SECRET }]);
+  await conn.transact(`[[:db/add [:p/email "ann@x"] :p/age 31] [:db/add [:p/email "bob@x"] :p/age 40]]`);
+  await conn.transact(`[[:db/add [:p/email "bob@x"] :p/name "Robert"] {:p/email "cy@x" :p/name "Cy"}]`);
+  await conn.close();
+  return { dir, ann: tempids.a };
+}
+
+const key = (d: Datom) => JSON.stringify([d.e, d.a, d.v instanceof Date ? d.v.getTime() : d.v, d.tx, d.added]);
+
+/** Every datom of every t (as of t, and the history), as text, leaving out `skip`'s. */
+function everyT(conn: Connection, lastT: number, skip: (d: Datom) => boolean): string[][] {
+  const db = conn.db();
+  const out: string[][] = [];
+  for (let t = 0; t <= lastT; t++) out.push([...db.asOf(t).datoms('eavt')].filter((d) => !skip(d)).map(key));
+  out.push([...db.asOf(lastT).history().datoms('eavt')].filter((d) => !skip(d)).map(key));
+  return out;
+}
+
+function filesUnder(dir: string): string[] {
+  return fs
+    .readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((f) => f.isFile())
+    .map((f) => path.join(f.parentPath, f.name));
+}
+
+/** The files of `dir` holding any of the secrets' bytes (UTF-8, UTF-16, and the CESU-8 keys use: the same as UTF-8 for these). */
+function filesHolding(dir: string, secrets: string[]): string[] {
+  const needles = secrets.flatMap((s) => [Buffer.from(s, 'utf8'), Buffer.from(s, 'utf16le'), Buffer.from(s.slice(0, 24), 'utf8')]);
+  return filesUnder(dir).filter((file) => {
+    const bytes = fs.readFileSync(file);
+    return needles.some((n) => bytes.includes(n));
+  });
+}
+
+describe('excise', () => {
+  it('removes an entity from every file and backup; every other fact at every t is unchanged', async () => {
+    const { dir, ann } = await populated();
+    expect(
+      filesHolding(dir, [SECRET, LONG_SECRET])
+        .map((f) => path.basename(f))
+        .sort(),
+    ).toEqual(['factlog.log', 'factlog.mdb']);
+    let conn = await open({ path: dir });
+    const lastT = conn.basisT;
+    const expected = everyT(conn, lastT, (d) => d.e === ann);
+    await conn.close();
+
+    const report = await excise(dir, `[[:db/excise [:p/email "ann@x"]] {:db/id "datomic.tx" :p/name "by the DPO"}]`);
+    expect(report.t).toBe(lastT + 1);
+    expect(report.excisedDatoms).toBe(6); // email, name, age 30, its retraction, age 31, bio
+
+    expect(filesHolding(dir, [SECRET, LONG_SECRET])).toEqual([]);
+    const copy = path.join(tempDir('factlog-excise-backup-'), 'b');
+    await backup(dir, copy);
+    expect(filesHolding(copy, [SECRET, LONG_SECRET])).toEqual([]);
+
+    conn = await open({ path: dir });
+    try {
+      expect(everyT(conn, lastT, () => false)).toEqual(expected);
+      const db = conn.db();
+      expect(db.entid('[:p/email "ann@x"]')).toBeNull();
+      expect(db.fulltext(':p/name', 'secret')).toEqual([]);
+      // the request is recorded: what was asked and by whom, not the values
+      const requests = [...db.datoms('aevt', ':db/excise')];
+      expect(requests.map((d) => [d.v, d.tx])).toEqual([[ann, db.tToTx(report.t)]]);
+      expect(db.entity(db.tToTx(report.t))?.get(':p/name')).toBe('by the DPO');
+      expect((await conn.verify()).ok).toBe(true);
+      // ids are never given again
+      const { tempids } = await conn.transact(`[{:db/id "n" :p/email "new@x"}]`);
+      expect(tempids.n).toBeGreaterThan(ann);
+    } finally {
+      await conn.close();
+    }
+  });
+});
+
+describe('compact', () => {
+  it('reclaims free pages and keeps every fact', async () => {
+    const { dir } = await populated();
+    let conn = await open({ path: dir });
+    for (let i = 0; i < 20; i++) await conn.transact([{ ':p/email': `x${i}@x`, ':p/bio': 'y'.repeat(5000) }]);
+    const before = everyT(conn, conn.basisT, () => false);
+    await conn.close();
+    const report = await compact(dir);
+    expect(report.bytesAfter).toBeLessThanOrEqual(report.bytesBefore);
+    conn = await open({ path: dir });
+    try {
+      expect(everyT(conn, conn.basisT, () => false)).toEqual(before);
+    } finally {
+      await conn.close();
+    }
+  });
+});

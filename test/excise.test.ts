@@ -115,3 +115,99 @@ describe('compact', () => {
     }
   });
 });
+
+/** Values of `attr` anywhere in the history of the database at `dir`. */
+async function historyValues(dir: string, attr: string): Promise<unknown[]> {
+  const conn = await open({ path: dir });
+  try {
+    return [...conn.db().history().datoms('aevt', attr)].map((d) => d.v);
+  } finally {
+    await conn.close();
+  }
+}
+
+describe('what an excision request names (Datomic semantics)', () => {
+  it(':attrs limits it to those attributes of the entity', async () => {
+    const { dir } = await populated();
+    await excise(dir, `[[:db/excise [:p/email "bob@x"] :attrs [:p/name]]]`);
+    expect((await historyValues(dir, ':p/name')).sort()).toEqual([SECRET, 'Cy'].sort());
+    expect(await historyValues(dir, ':p/email')).toContain('bob@x');
+    expect(filesHolding(dir, ['Robert'])).toEqual([]);
+  });
+
+  it(':beforeT excises the assertions made before t, with the retractions that ended them', async () => {
+    const { dir, ann } = await populated();
+    const conn = await open({ path: dir });
+    const ageT = conn.db().txToT([...conn.db().datoms('eavt', ann, ':p/age')][0].tx);
+    await conn.close();
+    await excise(dir, `[{:db/excise ${ann} :db.excise/attrs [:p/age] :db.excise/beforeT ${ageT}}]`);
+    const after = await open({ path: dir });
+    try {
+      const ages = [...after.db().history().datoms('eavt', ann, ':p/age')].map((d) => [d.v, d.added]);
+      expect(ages).toEqual([[31, true]]);
+      expect(
+        after
+          .db()
+          .asOf(ageT - 1)
+          .entity(ann)
+          ?.get(':p/age'),
+      ).toBeUndefined();
+      expect(after.db().entity(ann)?.get(':p/name')).toBe(SECRET);
+    } finally {
+      await after.close();
+    }
+  });
+
+  it('an attribute as the target excises its values on every entity (:before an instant)', async () => {
+    const { dir } = await populated();
+    await excise(dir, [{ ':db/excise': ':p/bio', ':db.excise/before': new Date(Date.now() + 1000) }]);
+    expect(await historyValues(dir, ':p/bio')).toEqual([]);
+    expect(filesHolding(dir, [LONG_SECRET])).toEqual([]);
+  });
+});
+
+/** The log file's bytes and every t's datoms: what a refused excision must leave as it was. */
+async function state(dir: string): Promise<string> {
+  const conn = await open({ path: dir });
+  try {
+    return JSON.stringify(everyT(conn, conn.basisT, () => false)) + fs.readFileSync(path.join(dir, 'factlog.log')).toString('hex');
+  } finally {
+    await conn.close();
+  }
+}
+
+describe('bad excision requests: a coded error, nothing changed', () => {
+  const cases: [string, string, string][] = [
+    ['a system attribute', '[[:db/excise :db/ident]]', 'tx/excise-system-entity'],
+    ['a system entity', '[[:db/excise 40]]', 'tx/excise-system-entity'],
+    ['a transaction', '[[:db/excise 1099511627777]]', 'tx/excise-system-entity'],
+    ['an entity that does not exist', '[[:db/excise 999999]]', 'tx/invalid-entity'],
+    ['an unknown attribute', '[[:db/excise [:p/email "ann@x"] :attrs [:p/nope]]]', 'tx/unknown-ident'],
+    ['an entity that is no attribute', '[[:db/excise [:p/email "ann@x"] :attrs [[:p/email "bob@x"]]]]', 'tx/excise-not-attribute'],
+    ['a system attribute of an entity', '[[:db/excise [:p/email "ann@x"] :attrs [:db/txInstant]]]', 'tx/excise-system-entity'],
+    ['a lookup ref that resolves nothing', '[[:db/excise [:p/email "nobody@x"]]]', 'tx/lookup-ref-not-found'],
+    ['an unknown option', '[[:db/excise [:p/email "ann@x"] :after 3]]', 'tx/excise-invalid'],
+    ['no target', '[[:db/excise]]', 'tx/excise-invalid'],
+    [':attrs on an attribute', '[[:db/excise :p/bio :attrs [:p/name]]]', 'tx/excise-invalid'],
+    ['no request at all', '[[:db/add [:p/email "ann@x"] :p/age 3]]', 'tx/excise-invalid'],
+  ];
+  it.each(cases)('%s', async (_, txData, code) => {
+    const { dir } = await populated();
+    const before = await state(dir);
+    await expect(excise(dir, txData)).rejects.toMatchObject({ code });
+    expect(await state(dir)).toBe(before);
+    expect(fs.readdirSync(path.dirname(dir))).toEqual(['db']);
+  });
+
+  it('transact checks a request, then refuses it: excision is not part of transact', async () => {
+    const { dir } = await populated();
+    const conn = await open({ path: dir });
+    try {
+      await expect(conn.transact('[[:db/excise [:p/email "ann@x"]]]')).rejects.toMatchObject({ code: 'tx/excise-offline' });
+      await expect(conn.transact('[{:db/excise :db/ident}]')).rejects.toMatchObject({ code: 'tx/excise-system-entity' });
+      expect(conn.db().entid('[:p/email "ann@x"]')).not.toBeNull();
+    } finally {
+      await conn.close();
+    }
+  });
+});

@@ -55,6 +55,10 @@ const KNOWN_CODES = new Set([
   'tx/attr-pred-failed',
   'tx/entity-spec-failed',
   'tx/unknown-predicate',
+  'tx/excise-offline',
+  'tx/excise-system-entity',
+  'tx/excise-not-attribute',
+  'tx/excise-invalid',
   'edn/syntax',
   'edn/too-deep',
   'storage/write-failed',
@@ -120,7 +124,11 @@ type Kind =
   | 'fn-async'
   | 'attr-pred'
   | 'entity-spec'
-  | 'unknown-pred';
+  | 'unknown-pred'
+  | 'excise-offline'
+  | 'excise-system'
+  | 'excise-not-attr'
+  | 'excise-invalid';
 const VALID: Kind[] = ['create', 'age', 'tag', 'friend', 'cas-ok', 'upsert', 'retract-entity', 'tx-fn', 'ensure-ok'];
 const INVALID: Record<Exclude<Kind, (typeof VALID)[number]>, string> = {
   'bad-type': 'tx/invalid-value',
@@ -145,6 +153,10 @@ const INVALID: Record<Exclude<Kind, (typeof VALID)[number]>, string> = {
   'attr-pred': 'tx/attr-pred-failed',
   'entity-spec': 'tx/entity-spec-failed',
   'unknown-pred': 'tx/unknown-predicate',
+  'excise-offline': 'tx/excise-offline',
+  'excise-system': 'tx/excise-system-entity',
+  'excise-not-attr': 'tx/excise-not-attribute',
+  'excise-invalid': 'tx/excise-invalid',
 };
 const kindArb = fc.constantFrom<Kind>(...VALID, ...(Object.keys(INVALID) as Kind[]));
 const stepArb = fc.record({ kind: kindArb, pick: fc.nat(1000), n: fc.integer({ min: 0, max: 99 }) });
@@ -184,6 +196,8 @@ function txFor(conn: Connection, kind: Kind, pick: number, n: number): { kind: K
     'attr-pred',
     'entity-spec',
     'unknown-pred',
+    'excise-system',
+    'excise-invalid',
   ].includes(kind);
   if (ps.length === 0 && needsPerson) kind = 'create';
   return { kind, tx: txText(ps, kind, pick, n) };
@@ -260,6 +274,14 @@ function txText(ps: ReturnType<typeof people>, kind: Kind, pick: number, n: numb
       return `[${create} {:db/id "x" :p/name "only${k}" :db/ensure :p/named}]`;
     case 'unknown-pred':
       return `[${create} [:db/add "new" :db/ensure :p/checked-by-nobody]]`;
+    case 'excise-offline':
+      return n % 2 ? `[[:db/excise ${p.e} :attrs [:p/age]]]` : `[{:db/excise [:p/email "${p.email}"] :db.excise/beforeT ${n}}]`;
+    case 'excise-system':
+      return `[${create} [:db/excise ${n % 2 ? ':db/ident' : 2 ** 40}]]`;
+    case 'excise-not-attr':
+      return `[[:db/excise ${p.e} :attrs [${q.e}]]]`;
+    case 'excise-invalid':
+      return n % 2 ? `[${create} [:db/excise "new" :after 3]]` : `[${create} {:db/id "r" :db.excise/beforeT 3}]`;
     case 'throwing-data': {
       const trap = () => {
         throw new Error('trap');

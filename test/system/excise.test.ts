@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { open } from '../../src/index.js';
+import { factlog } from '../helpers/cli.js';
 import { runFixture } from '../helpers/proc.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -99,5 +100,32 @@ describe('excise and compact in real processes', () => {
         await conn.close();
       }
     }
+  });
+});
+
+describe("factlog excise, factlog compact and the REPL's .excise", () => {
+  it('excise and compact from the command line; a bad request is a coded error', async () => {
+    const dir = await populated();
+    const bad = await factlog(['excise', '--db', dir, '[[:db/excise :db/ident]]']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/\[tx\/excise-system-entity\]/);
+    const ok = await factlog(['excise', '--db', dir, REQUEST]);
+    expect(ok.stderr).toBe('');
+    expect(ok.stdout).toMatch(/^excised 2 datoms from .*; the request is t \d+/);
+    expect(holdsSecret(dir)).toBe(false);
+    const compacted = await factlog(['compact', '--db', dir]);
+    expect(compacted.stdout).toMatch(/^compacted .*: \d+ -> \d+ bytes/);
+    const who = await factlog(['query', '--db', dir, '--format', 'edn', '[:find ?e . :where [_ :db/excise ?e]]']);
+    expect(who.stdout.trim()).toMatch(/^\d+$/);
+  });
+
+  it(".excise in the REPL closes the session's connection, excises and reopens it", async () => {
+    const dir = await populated();
+    const input = [`.excise ${REQUEST}`, '[:find ?n . :where [?e :p/email "p0-0@x"] [?e :p/name ?n]]', '[:find (count ?e) . :where [?e :p/email "ann@x"]]'].join('\n');
+    const r = await factlog(['repl', '--db', dir], { input, env: { FACTLOG_HISTORY: path.join(path.dirname(dir), 'history') } });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/excised 2 datoms; the request is t \d+/);
+    expect(r.stdout).toMatch(/person 0 0/);
+    expect(holdsSecret(dir)).toBe(false);
   });
 });

@@ -37,6 +37,8 @@ describe('the public API', () => {
       'VerifyError',
       'ViewApplyError',
       'backup',
+      'compact',
+      'excise',
       'explain',
       'follow',
       'indexPull',

@@ -2,6 +2,7 @@
 // backup taken afterwards; every other fact as of any t unchanged; bad requests refused whole.
 import fs from 'node:fs';
 import path from 'node:path';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { backup, compact, excise, open, type Connection, type Datom } from '../src/index.js';
 import { tempDir } from './helpers/tmp.js';
@@ -209,5 +210,53 @@ describe('bad excision requests: a coded error, nothing changed', () => {
     } finally {
       await conn.close();
     }
+  });
+});
+
+describe('excision against a model (fast-check)', () => {
+  it('any history, any entity and attributes: the named datoms go from every t, every other datom stays', async () => {
+    const step = fc.record({ who: fc.nat(2), kind: fc.constantFrom('name', 'tag', 'untag', 'retract'), n: fc.nat(3) });
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 12 }), fc.nat(2), fc.subarray([':p/name', ':p/tag']), async (steps, target, attrs) => {
+        const dir = path.join(tempDir('factlog-excise-prop-'), 'db');
+        const conn = await open({ path: dir });
+        await conn.transact(
+          '[{:db/ident :p/name :db/valueType :db.type/string :db/cardinality :db.cardinality/one} {:db/ident :p/tag :db/valueType :db.type/keyword :db/cardinality :db.cardinality/many}]',
+        );
+        const { tempids } = await conn.transact('[{:db/id "a" :p/name "a"} {:db/id "b" :p/name "b"} {:db/id "c" :p/name "c"}]');
+        const ids = [tempids.a, tempids.b, tempids.c];
+        for (const { who, kind, n } of steps) {
+          const e = ids[who];
+          const tx =
+            kind === 'name'
+              ? `[[:db/add ${e} :p/name "v${n}"]]`
+              : kind === 'tag'
+                ? `[[:db/add ${e} :p/tag :t${n}]]`
+                : kind === 'untag'
+                  ? `[[:db/retract ${e} :p/tag :t${n}]]`
+                  : `[[:db/retractEntity ${e}]]`;
+          await conn.transact(tx);
+        }
+        const db = conn.db();
+        const attrIds = attrs.map((a) => db.attr(a)!.id);
+        const e = ids[target];
+        const excised = (d: Datom) => d.e === e && (attrs.length === 0 || attrIds.includes(d.a));
+        const lastT = conn.basisT;
+        const expected = everyT(conn, lastT, excised);
+        const hadAny = [...db.history().datoms('eavt', e)].some(excised);
+        await conn.close();
+        const request = attrs.length === 0 ? `[[:db/excise ${e}]]` : `[[:db/excise ${e} :attrs [${attrs.join(' ')}]]]`;
+        const report = await excise(dir, request);
+        expect(report.excisedDatoms > 0).toBe(hadAny);
+        const after = await open({ path: dir });
+        try {
+          expect(everyT(after, lastT, () => false)).toEqual(expected);
+          expect((await after.verify()).ok).toBe(true);
+        } finally {
+          await after.close();
+        }
+      }),
+      { numRuns: 15 },
+    );
   });
 });

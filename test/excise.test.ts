@@ -159,6 +159,15 @@ describe('what an excision request names (Datomic semantics)', () => {
     }
   });
 
+  it('an attribute with :beforeT t (a retention period) excises its values asserted before t, on every entity', async () => {
+    const { dir } = await populated();
+    const conn = await open({ path: dir });
+    const t = conn.db().txToT([...conn.db().datoms('aevt', ':p/age')].find((d) => d.v === 31)!.tx);
+    await conn.close();
+    await excise(dir, `[[:db/excise :p/age :beforeT ${t}]]`);
+    expect((await historyValues(dir, ':p/age')).sort()).toEqual([31, 40]);
+  });
+
   it('an attribute as the target excises its values on every entity (:before an instant)', async () => {
     const { dir } = await populated();
     await excise(dir, [{ ':db/excise': ':p/bio', ':db.excise/before': new Date(Date.now() + 1000) }]);

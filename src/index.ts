@@ -18,3 +18,4 @@ export { pull, pullMany, registerXform, indexPull, PullError, type IndexPullOpti
 export { parseQuery, parsePull, parseRules } from '../query-lang/datalog/index.js';
 export { follow, replicate, MaterializedView, backup, restore, type FollowOptions, type ReplicateOptions, type ViewOptions, type ViewSpec } from './feed/index.js';
 export { ViewApplyError } from './feed/view.js';
+export { excise, compact, type ExciseReport } from './feed/excise.js';

@@ -58,6 +58,10 @@ const KNOWN_CODES = new Set([
   'tx/entity-spec-failed',
   'tx/unknown-predicate',
   'tx/type-needs-format',
+  'tx/excise-offline',
+  'tx/excise-system-entity',
+  'tx/excise-not-attribute',
+  'tx/excise-invalid',
   'edn/syntax',
   'edn/too-deep',
   'storage/write-failed',
@@ -126,7 +130,11 @@ type Kind =
   | 'unknown-pred'
   | 'decimal'
   | 'bad-decimal'
-  | 'unique-bytes';
+  | 'unique-bytes'
+  | 'excise-offline'
+  | 'excise-system'
+  | 'excise-not-attr'
+  | 'excise-invalid';
 const VALID: Kind[] = ['create', 'age', 'tag', 'friend', 'cas-ok', 'upsert', 'retract-entity', 'tx-fn', 'ensure-ok', 'decimal'];
 const INVALID: Record<Exclude<Kind, (typeof VALID)[number]>, string> = {
   'bad-type': 'tx/invalid-value',
@@ -153,6 +161,10 @@ const INVALID: Record<Exclude<Kind, (typeof VALID)[number]>, string> = {
   'unknown-pred': 'tx/unknown-predicate',
   'bad-decimal': 'tx/invalid-value',
   'unique-bytes': 'tx/invalid-schema',
+  'excise-offline': 'tx/excise-offline',
+  'excise-system': 'tx/excise-system-entity',
+  'excise-not-attr': 'tx/excise-not-attribute',
+  'excise-invalid': 'tx/excise-invalid',
 };
 const kindArb = fc.constantFrom<Kind>(...VALID, ...(Object.keys(INVALID) as Kind[]));
 const stepArb = fc.record({ kind: kindArb, pick: fc.nat(1000), n: fc.integer({ min: 0, max: 99 }) });
@@ -192,6 +204,8 @@ function txFor(conn: Connection, kind: Kind, pick: number, n: number): { kind: K
     'attr-pred',
     'entity-spec',
     'unknown-pred',
+    'excise-system',
+    'excise-invalid',
   ].includes(kind);
   if (ps.length === 0 && needsPerson) kind = 'create';
   return { kind, tx: txText(ps, kind, pick, n) };
@@ -274,6 +288,14 @@ function txText(ps: ReturnType<typeof people>, kind: Kind, pick: number, n: numb
       return `[${create} {:db/id "x" :p/name "only${k}" :db/ensure :p/named}]`;
     case 'unknown-pred':
       return `[${create} [:db/add "new" :db/ensure :p/checked-by-nobody]]`;
+    case 'excise-offline':
+      return n % 2 ? `[[:db/excise ${p.e} :attrs [:p/age]]]` : `[{:db/excise [:p/email "${p.email}"] :db.excise/beforeT ${n}}]`;
+    case 'excise-system':
+      return `[${create} [:db/excise ${n % 2 ? ':db/ident' : 2 ** 40}]]`;
+    case 'excise-not-attr':
+      return `[[:db/excise ${p.e} :attrs [${q.e}]]]`;
+    case 'excise-invalid':
+      return n % 2 ? `[${create} [:db/excise "new" :after 3]]` : `[${create} {:db/id "r" :db.excise/beforeT 3}]`;
     case 'throwing-data': {
       const trap = () => {
         throw new Error('trap');

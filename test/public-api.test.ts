@@ -38,6 +38,8 @@ describe('the public API', () => {
       'VerifyError',
       'ViewApplyError',
       'backup',
+      'compact',
+      'excise',
       'explain',
       'follow',
       'indexPull',

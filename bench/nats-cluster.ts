@@ -6,7 +6,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { connect } from '@nats-io/transport-node';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstreamManager, StorageType } from '@nats-io/jetstream';
 
 export const NATS_INSTALL_HINT = 'apt-get install nats-server';
 
@@ -118,8 +118,12 @@ export class NatsCluster {
         const nc = await connect({ servers, timeout: 1000, reconnect: false });
         try {
           const jsm = await jetstreamManager(nc, { timeout: 1000 });
-          const info = await jsm.getAccountInfo();
-          if (info) return;
+          // a stream on every running server: the meta leader knows them all as peers
+          const replicas = Math.min(3, [...this.children.keys()].length);
+          const name = `ready_${process.pid}_${Date.now()}`;
+          await jsm.streams.add({ name, subjects: [`${name}.x`], num_replicas: replicas, storage: StorageType.Memory });
+          await jsm.streams.delete(name);
+          return;
         } finally {
           await nc.close();
         }

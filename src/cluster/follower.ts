@@ -12,6 +12,8 @@ import { ClusterError, recordOf, type LogStream, type StreamRecord } from './str
 
 /** Records indexed per local LMDB transaction at most. */
 const BATCH = 500;
+/** How long a waited-for consumer may stay silent before it is made again (ms). */
+const STALL_MS = 1000;
 
 interface Waiter {
   t: number;
@@ -27,6 +29,10 @@ export class Follower {
   private stopped = false;
   private messages: ConsumerMessages | undefined;
   private running: Promise<void> | undefined;
+  private watchdog: NodeJS.Timeout | undefined;
+  private lastMessageAt = Date.now();
+  /** The last t taken from the stream (applied, being applied or waiting to be); -1 before any. */
+  private accepted = -1;
   /** The highest t known to be in the stream. */
   streamT = -1;
 
@@ -43,6 +49,18 @@ export class Follower {
 
   start(): void {
     this.running = this.run();
+    this.watchdog = setInterval(() => this.checkStalled(), STALL_MS / 2);
+    this.watchdog.unref();
+  }
+
+  /**
+   * An ordered consumer can stay silent after its server went away; when someone waits for a t
+   * and nothing came for a while, make the consumer again from where the log is.
+   */
+  private checkStalled(): void {
+    if (this.waiters.length === 0 || Date.now() - this.lastMessageAt < STALL_MS) return;
+    this.lastMessageAt = Date.now();
+    this.messages?.stop();
   }
 
   /** Resolves once the local log holds t; rejects when the follower stopped on a failure. */
@@ -58,6 +76,7 @@ export class Follower {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    clearInterval(this.watchdog);
     this.messages?.stop();
     await this.running;
     while (this.applying) await new Promise((r) => setTimeout(r, 5));
@@ -71,6 +90,7 @@ export class Follower {
         if (this.stopped) return;
         this.messages = await consumer.consume({ max_messages: 1000 });
         for await (const msg of this.messages) {
+          this.lastMessageAt = Date.now();
           const record = recordOf(msg.seq, msg.data, (h) => msg.headers?.get(h));
           this.streamT = Math.max(this.streamT, record.t, msg.info.pending + record.t);
           this.accept(record);
@@ -78,15 +98,17 @@ export class Follower {
         }
       } catch (err) {
         if (err instanceof ClusterError) this.fail(err);
-        else if (!this.stopped) await new Promise((r) => setTimeout(r, 200));
+        else if (!this.stopped) {
+          if (process.env.FACTLOG_DEBUG) console.error('follower', err);
+          await new Promise((r) => setTimeout(r, 200));
+        }
       }
     }
   }
 
   /** The next t this follower needs: after the local log and what waits to be applied. */
   private expectedT(): number {
-    const last = this.pending.length ? this.pending[this.pending.length - 1]!.t : this.appliedT;
-    return last + 1;
+    return Math.max(this.accepted, this.appliedT) + 1;
   }
 
   private accept(record: StreamRecord): void {
@@ -94,6 +116,7 @@ export class Follower {
     if (record.t < expected) return; // a consumer made again may start before what we hold
     if (record.t > expected) throw new Error(`gap: t=${record.t} after t=${expected - 1}`); // makes the consumer again
     this.pending.push(record);
+    this.accepted = record.t;
     if (!this.applying) void this.apply();
   }
 

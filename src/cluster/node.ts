@@ -54,7 +54,8 @@ export class ClusterNode implements ConnectionWriter {
     const stream = await LogStream.connect(options.cluster);
     let store: Store | undefined;
     try {
-      store = Store.open(options).store;
+      // the stream is the durable log: a tail an OS crash takes from the local copy comes back from it
+      store = Store.open({ ...options, durability: options.durability ?? 'process' }).store;
       const functions = functionRegistry(options, options.checkAttrPreds ?? true);
       const conn = new Connection(store, options.strictSchema ?? false, options.columnDatoms, { timeout: options.queryTimeout, maxValues: options.queryMaxValues }, functions);
       await prepareDirectory(conn, options.cluster.name);

@@ -84,7 +84,20 @@ export class LogStream {
     return (this.nc.info?.max_payload ?? 1024 * 1024) - HEADER_ROOM;
   }
 
+  /** Make the stream unless it is there; servers just started may have no leader or know no peers yet, so try again a while. */
   private async ensureStream(): Promise<void> {
+    const deadline = Date.now() + this.timeoutMs;
+    for (;;) {
+      try {
+        return await this.tryEnsureStream();
+      } catch (err) {
+        if (Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  }
+
+  private async tryEnsureStream(): Promise<void> {
     const replicas = this.options.replicas ?? Math.min(3, this.options.servers.length);
     try {
       await this.jsm.streams.info(this.streamName);

@@ -1,8 +1,11 @@
 // Cluster nodes over a real 3-server JetStream cluster on loopback, and real node processes.
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { open, pull, q, type Connection } from '../../src/index.js';
 import { NatsCluster, natsAvailable } from '../helpers/nats.js';
+import { runFixture, type Running } from '../helpers/proc.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const available = natsAvailable();
@@ -82,5 +85,154 @@ describe.skipIf(!available)('cluster nodes', () => {
     await fresh.sync();
     expect(pull(fresh.db(), '[:account/balance]', [':account/id', 1])).toEqual({ 'account/balance': 20 });
     expect(logBytes(fresh)).toEqual(logBytes(a));
+  });
+});
+
+const BANK_SCHEMA = `[{:db/ident :account/id :db/valueType :db.type/long :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
+ {:db/ident :account/balance :db/valueType :db.type/long :db/cardinality :db.cardinality/one}
+ {:db/ident :transfer/id :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}]`;
+const ACCOUNTS = 5;
+
+interface Op {
+  id: string;
+  start: number;
+  end?: number;
+  ok?: boolean;
+  t?: number;
+  code?: string;
+}
+
+function bankNode(dir: string, name: string, durationMs: number): Running {
+  return runFixture('cluster-bank.mjs', [dir, nats.urls.join(','), name, String(ACCOUNTS), String(durationMs), '8000']);
+}
+
+/** Every transfer a node process started, with its end when it printed one. */
+function opsOf(lines: string[]): Op[] {
+  const ops = new Map<string, Op>();
+  for (const line of lines) {
+    const o = JSON.parse(line) as Op & { ready?: boolean; done?: boolean };
+    if (!o.id) continue;
+    ops.set(o.id, { ...ops.get(o.id), ...o });
+  }
+  return [...ops.values()];
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Every index of a node, current and history, as text. */
+function indexDump(conn: Connection): string {
+  return JSON.stringify(
+    (['eavt', 'aevt', 'avet', 'vaet'] as const).flatMap((i) => [conn.store.dumpIndex(i, 'current'), conn.store.dumpIndex(i, 'history')]),
+    (_, v) => (typeof v === 'bigint' ? `${v}n` : v),
+  );
+}
+
+describe.skipIf(!available)('cluster failures', () => {
+  it('quorum lost: transact fails with cluster/unavailable within its bound, nothing half-written; reads go on', async () => {
+    const name = freshName();
+    const a = await node(name, undefined, 1500);
+    await a.transact(SCHEMA);
+    await a.transact([{ 'account/id': 1, 'account/balance': 5 }]);
+    const before = a.basisT;
+    await nats.kill(1);
+    await nats.kill(2);
+    try {
+      const started = Date.now();
+      const err = await a.transact([{ 'account/id': 2, 'account/balance': 7 }]).catch((e: unknown) => e);
+      expect((err as { code?: string }).code).toBe('cluster/unavailable');
+      expect(Date.now() - started).toBeLessThan(4000);
+      expect(a.db().basisT).toBe(before);
+      expect(pull(a.db(), '[:account/balance]', [':account/id', 1])).toEqual({ 'account/balance': 5 });
+      expect(pull(a.db(), '[:account/balance]', [':account/id', 2])).toBeNull();
+    } finally {
+      nats.startServer(1);
+      nats.startServer(2);
+      await nats.waitReady();
+    }
+    // the record either reached the stream (and then every node has it) or not: never half
+    const b = await node(name);
+    await b.sync();
+    await a.sync(b.basisT);
+    expect(logBytes(a)).toEqual(logBytes(b));
+    expect((await a.transact([{ 'account/id': 3, 'account/balance': 1 }])).t).toBe(b.basisT + 1);
+  });
+
+  it('a node whose local log disagrees with the stream refuses to start', async () => {
+    const name = freshName();
+    const dir = path.join(tempDir('factlog-node-'), 'db');
+    const a = await node(name, dir);
+    await a.transact(SCHEMA);
+    await a.close();
+    const nc = await connect({ servers: nats.urls });
+    await (await jetstreamManager(nc)).streams.delete(`factlog_${name}`);
+    await nc.close();
+    const other = await node(name);
+    await other.transact(BANK_SCHEMA);
+    const err = await open({ path: dir, cluster: { servers: nats.urls, name } }).catch((e: unknown) => e);
+    expect((err as { code?: string }).code).toBe('cluster/diverged');
+    const wrong = await open({ path: dir, cluster: { servers: nats.urls, name: `${name}_other` } }).catch((e: unknown) => e);
+    expect((wrong as { code?: string }).code).toBe('cluster/wrong-database');
+    const embedded = await open({ path: path.join(tempDir('factlog-embedded-'), 'db') });
+    await embedded.transact(SCHEMA);
+    await embedded.close();
+    const own = await open({ path: embedded.path, cluster: { servers: nats.urls, name } }).catch((e: unknown) => e);
+    expect((own as { code?: string }).code).toBe('cluster/not-a-node');
+  });
+
+  it('bank: 3 node processes transfer while NATS servers and a node are killed and restarted', async () => {
+    const name = freshName();
+    const setup = await node(name);
+    await setup.transact(BANK_SCHEMA);
+    await setup.transact(Array.from({ length: ACCOUNTS }, (_, i) => ({ 'account/id': i, 'account/balance': 100 })));
+    const dirs = [0, 1, 2].map(() => path.join(tempDir('factlog-node-'), 'db'));
+    const procs = dirs.map((dir) => bankNode(dir, name, 9000));
+    await Promise.all(procs.map((p) => p.waitForLine((l) => l.includes('"ready"'))));
+    await sleep(700);
+    for (const server of [0, 1, 2]) {
+      await nats.kill(server);
+      await sleep(600);
+      nats.startServer(server);
+      await nats.waitReady();
+    }
+    procs[1]!.child.kill('SIGKILL');
+    const killed = await procs[1]!.done;
+    const again = bankNode(dirs[1]!, name, 2500);
+    const outputs = [await procs[0]!.done, killed, await procs[2]!.done, await again.done];
+    for (const o of outputs.filter((o) => o !== killed)) expect(o.code, o.stderr).toBe(0);
+    const ops = outputs.flatMap((o) => opsOf(o.lines));
+    const acked = ops.filter((o) => o.ok);
+    expect(acked.length).toBeGreaterThan(20);
+
+    const nodes = [setup, ...(await Promise.all(dirs.map((dir) => node(name, dir))))];
+    const lastT = Math.max(...(await Promise.all(nodes.map(async (n) => (await n.sync()).basisT))));
+    for (const n of nodes) await n.sync(lastT);
+    // every acknowledged transfer exactly once, at the t it was acknowledged with; the others at most once
+    const seen = new Map<string, number[]>();
+    const balanceAttr = q<number>('[:find ?a . :where [?a :db/ident :account/balance]]', setup.db());
+    const transferAttr = q<number>('[:find ?a . :where [?a :db/ident :transfer/id]]', setup.db());
+    for (const tx of setup.log().txRange(3)) {
+      let change = 0;
+      for (const d of tx.data) {
+        if (d.a === balanceAttr) change += (d.added ? 1 : -1) * (d.v as number);
+        if (d.a === transferAttr) seen.set(d.v as string, [...(seen.get(d.v as string) ?? []), tx.t]);
+      }
+      expect(change, `t=${tx.t} changes the total`).toBe(0);
+    }
+    for (const op of acked) expect(seen.get(op.id)).toEqual([op.t]);
+    for (const op of ops) expect((seen.get(op.id) ?? []).length).toBeLessThanOrEqual(1);
+    for (const op of ops.filter((o) => o.code?.startsWith('tx/'))) expect(seen.get(op.id)).toBeUndefined();
+    // the log's order agrees with real time
+    const byEnd = [...acked].sort((x, y) => x.end! - y.end!);
+    for (const later of acked) for (const earlier of byEnd) if (earlier.end! < later.start) expect(earlier.t!).toBeLessThan(later.t!);
+    // every node: the same log, byte for byte, and the same indexes rebuilt from it
+    const reference = logBytes(setup);
+    for (const n of nodes) expect(logBytes(n)).toEqual(reference);
+    const indexes = [];
+    for (const n of nodes) {
+      expect((await n.verify()).ok).toBe(true);
+      await n.rebuildIndexes();
+      indexes.push(indexDump(n));
+    }
+    for (const dump of indexes) expect(dump).toBe(indexes[0]);
   });
 });

@@ -58,6 +58,8 @@ export interface ConnectionWriter {
   /** Resolves once the local db includes t (default: the log's last t at the time of the call). */
   sync(t?: number): Promise<void>;
   close(): Promise<void>;
+  /** The log's last t as far as this connection knows (a cluster's stream). */
+  readonly streamT: number;
 }
 
 interface Subscription extends ListenOptions {

@@ -15,3 +15,4 @@ export function open(options: OpenOptions): Promise<Connection> {
   const { cluster } = options;
   return cluster ? ClusterNode.open({ ...options, cluster }) : openEmbedded(options);
 }
+export { pushDatabase } from './push.js';

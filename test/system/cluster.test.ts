@@ -6,6 +6,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { open, pull, q, type Connection } from '../../src/index.js';
 import { NatsCluster, natsAvailable } from '../helpers/nats.js';
 import { runFixture, type Running } from '../helpers/proc.js';
+import { factlog } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const available = natsAvailable();
@@ -234,5 +235,31 @@ describe.skipIf(!available)('cluster failures', () => {
       indexes.push(indexDump(n));
     }
     for (const dump of indexes) expect(dump).toBe(indexes[0]);
+  });
+});
+
+describe.skipIf(!available)('the CLI on a cluster', () => {
+  it('cluster push keeps t, ids and instants; --cluster --name makes --db a node for any command', async () => {
+    const name = freshName();
+    const embedded = await open({ path: path.join(tempDir('factlog-embedded-'), 'db') });
+    await embedded.transact(SCHEMA);
+    await embedded.transact([{ 'account/id': 7, 'account/balance': 70 }]);
+    const pushedLog = logBytes(embedded);
+    await embedded.close();
+    const pushed = await factlog(['cluster', 'push', '--db', embedded.path, '--servers', nats.urls.join(','), '--name', name]);
+    expect(pushed.stderr).toBe('');
+    expect(pushed.stdout).toContain(`t 0 to ${pushedLog.length - 1}`);
+    const [one, two] = [path.join(tempDir('factlog-node-'), 'db'), path.join(tempDir('factlog-node-'), 'db')];
+    const cluster = ['--cluster', nats.urls.join(','), '--name', name];
+    const written = await factlog(['transact', '--db', one, ...cluster, '[{:account/id 8 :account/balance 80}]']);
+    expect(written.stderr).toBe('');
+    const read = await factlog(['query', '--db', two, ...cluster, '--format', 'edn', '[:find ?id ?b :where [?e :account/id ?id] [?e :account/balance ?b]]']);
+    expect(read.stderr).toBe('');
+    expect(read.stdout).toContain('[7 70]');
+    expect(read.stdout).toContain('[8 80]');
+    const node2 = await node(name, two);
+    expect(logBytes(node2).slice(0, pushedLog.length)).toEqual(pushedLog);
+    const noName = await factlog(['query', '--db', two, '--cluster', nats.urls[0]!, '[:find ?e :where [?e :db/ident]]']);
+    expect(noName.stderr).toContain('cli/cluster-name');
   });
 });

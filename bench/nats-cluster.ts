@@ -21,6 +21,7 @@ interface ServerSpec {
   name: string;
   clientPort: number;
   routePort: number;
+  monitorPort: number;
   storeDir: string;
   configFile: string;
   logFile: string;
@@ -41,11 +42,12 @@ export class NatsCluster {
     if (!executable) throw new Error(`nats-server is not on the PATH (${NATS_INSTALL_HINT})`);
     const size = options.size ?? 3;
     const dir = options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'factlog-nats-'));
-    const ports = await freePorts(size * 2);
+    const ports = await freePorts(size * 3);
     const specs: ServerSpec[] = Array.from({ length: size }, (_, i) => ({
       name: `n${i + 1}`,
-      clientPort: ports[i * 2]!,
-      routePort: ports[i * 2 + 1]!,
+      clientPort: ports[i * 3]!,
+      routePort: ports[i * 3 + 1]!,
+      monitorPort: ports[i * 3 + 2]!,
       storeDir: path.join(dir, `n${i + 1}`),
       configFile: path.join(dir, `n${i + 1}.conf`),
       logFile: path.join(dir, `n${i + 1}.log`),
@@ -135,6 +137,25 @@ export class NatsCluster {
     throw new Error(`the NATS cluster in ${this.dir} was not ready after ${timeoutMs} ms: ${(last as Error)?.message}`);
   }
 
+  /**
+   * Resolves once server i says it is healthy (its /healthz: JetStream on, its streams and
+   * consumers caught up with their peers): a server restarted is back in the cluster.
+   */
+  async waitHealthy(i: number, timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const url = `http://127.0.0.1:${this.specs[i]!.monitorPort}/healthz`;
+    while (Date.now() < deadline) {
+      try {
+        const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
+        if (res.ok) return;
+      } catch {
+        // not listening yet
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`NATS server ${i + 1} was not healthy after ${timeoutMs} ms (${url})`);
+  }
+
   /** Stop every server and, unless `keep`, remove the store dirs. */
   async shutdown(keep = false): Promise<void> {
     await Promise.all([...this.children.keys()].map((i) => this.kill(i)));
@@ -147,6 +168,7 @@ function writeConfig(spec: ServerSpec, all: ServerSpec[]): void {
   const config = [
     `server_name: ${spec.name}`,
     `listen: 127.0.0.1:${spec.clientPort}`,
+    `http: 127.0.0.1:${spec.monitorPort}`,
     `log_file: ${JSON.stringify(spec.logFile)}`,
     `jetstream { store_dir: ${JSON.stringify(spec.storeDir)} }`,
     `cluster {`,

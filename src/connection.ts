@@ -158,6 +158,11 @@ export class Connection {
     }
   }
 
+  /** @internal Take in transactions indexed by someone else that change no schema: meta alone is read again. */
+  advanceMeta(): void {
+    this.meta = this.store.readMeta();
+  }
+
   private schemaAt(t: number): Schema {
     const s = this.schemas;
     let lo = 0;

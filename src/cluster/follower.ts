@@ -13,7 +13,7 @@ import { ClusterError, recordOf, type LogStream, type StreamRecord } from './str
 /** Records indexed per local LMDB transaction at most. */
 const BATCH = 500;
 /** How long a waited-for consumer may stay silent before it is made again (ms). */
-const STALL_MS = 1000;
+const STALL_MS = 500;
 
 interface Waiter {
   t: number;

@@ -8,6 +8,7 @@ import { FactlogError } from '../../query-lang/errors.js';
 import { Connection, txReport, type ConnectionWriter, type OpenOptions, type TxReport } from '../connection.js';
 import type { Datom } from '../db/api.js';
 import { replayLogFile } from '../db/log-replay.js';
+import { isSchemaAttr } from '../db/schema.js';
 import { toDatom } from '../storage/encoding.js';
 import { encodeLogRecord, toLogEntry, type LogEntry } from '../storage/log.js';
 import { chainStep } from '../storage/log-chain.js';
@@ -102,9 +103,9 @@ export class ClusterNode implements ConnectionWriter {
         const attempt = this.prepare(txData);
         const landed = new Promise<TxReport>((resolve) => this.own.set(txId, { prepared: attempt.prepared, resolve }));
         const outcome = await this.publish(attempt, txId, deadline);
-        if (outcome === 'appended') return await this.within(landed, deadline, `t=${attempt.prepared.t} is in the stream but not yet indexed on this node`);
+        if (outcome.kind === 'appended') return await this.within(landed, deadline, `t=${attempt.prepared.t} is in the stream but not yet indexed on this node`);
         // another node appended first: catch up; our record may be among those (a retry that landed)
-        await this.within(this.catchUp(), deadline, 'the stream did not answer while catching up');
+        await this.within(this.catchUp(outcome.lastT), deadline, 'the stream did not answer while catching up');
         const report = await Promise.race([landed, Promise.resolve(undefined)]);
         if (report) return report;
       }
@@ -137,17 +138,21 @@ export class ClusterNode implements ConnectionWriter {
   }
 
   /** Append, trying again (the same message, so it lands at most once) until an answer or the deadline. */
-  private async publish(attempt: { prepared: PreparedTx; bytes: Buffer; chain: string }, txId: string, deadline: number): Promise<'appended' | 'conflict'> {
+  private async publish(
+    attempt: { prepared: PreparedTx; bytes: Buffer; chain: string },
+    txId: string,
+    deadline: number,
+  ): Promise<{ kind: 'appended' } | { kind: 'conflict'; lastT?: number }> {
     const t = attempt.prepared.t;
     const msgId = `${txId}:${t}`;
     let why = '';
     while (Date.now() < deadline) {
       const timeout = Math.min(PUBLISH_TIMEOUT_MS, deadline - Date.now());
       const outcome = await this.stream.append(t, attempt.bytes, attempt.chain, txId, msgId, timeout);
-      if (outcome.kind === 'conflict') return 'conflict';
+      if (outcome.kind === 'conflict') return outcome;
       if (outcome.kind === 'appended') {
         if (outcome.t !== t) throw new ClusterError('cluster/bad-record', `the stream put the record of t=${t} at t=${outcome.t}`);
-        return 'appended';
+        return outcome;
       }
       why = outcome.why;
       await new Promise((r) => setTimeout(r, Math.min(RETRY_MS, Math.max(0, deadline - Date.now()))));
@@ -158,8 +163,9 @@ export class ClusterNode implements ConnectionWriter {
     );
   }
 
-  private async catchUp(): Promise<void> {
-    const t = await this.stream.lastT();
+  /** Up to the stream's last t: the one a conflict named, else asked for. */
+  private async catchUp(lastT?: number): Promise<void> {
+    const t = lastT ?? (await this.stream.lastT());
     await this.follower.waitFor(t);
   }
 
@@ -176,7 +182,9 @@ export class ClusterNode implements ConnectionWriter {
 
   /** After each local commit of stream records: reports to this node's writers and listeners. */
   private applied(applied: { entry: LogEntry; txId: string | undefined }[]): void {
-    this.conn.loadState();
+    // the schema history is read again only when a record changed the schema
+    if (applied.some(({ entry }) => entry.datoms.some((d) => isSchemaAttr(d.a)))) this.conn.loadState();
+    else this.conn.advanceMeta();
     for (const { entry, txId } of applied) {
       const own = txId !== undefined ? this.own.get(txId) : undefined;
       const before = this.conn.dbAt(entry.t - 1);

@@ -35,7 +35,8 @@ export interface StreamRecord {
   txId: string | undefined;
 }
 
-export type AppendOutcome = { kind: 'appended'; t: number } | { kind: 'conflict' } | { kind: 'no-answer'; why: string };
+/** A conflict tells the stream's last t when the server said it. */
+export type AppendOutcome = { kind: 'appended'; t: number } | { kind: 'conflict'; lastT?: number } | { kind: 'no-answer'; why: string };
 
 export class LogStream {
   readonly streamName: string;
@@ -157,7 +158,10 @@ export class LogStream {
       const ack = await this.js.publish(this.subject, bytes, { expect: { lastSequence: t }, msgID: msgId, headers: h, timeout: Math.max(1, timeoutMs) });
       return { kind: 'appended', t: ack.seq - 1 };
     } catch (err) {
-      if (err instanceof JetStreamApiError && err.code === WRONG_LAST_SEQUENCE) return { kind: 'conflict' };
+      if (err instanceof JetStreamApiError && err.code === WRONG_LAST_SEQUENCE) {
+        const last = /wrong last sequence: (\d+)/.exec(err.message);
+        return { kind: 'conflict', lastT: last ? Number(last[1]) - 1 : undefined };
+      }
       return { kind: 'no-answer', why: (err as Error).message };
     }
   }

@@ -131,7 +131,7 @@ function indexDump(conn: Connection): string {
 describe.skipIf(!available)('cluster failures', () => {
   it('quorum lost: transact fails with cluster/unavailable within its bound, nothing half-written; reads go on', async () => {
     const name = freshName();
-    const a = await node(name, undefined, 1500);
+    const a = await node(name, undefined, 3000);
     await a.transact(SCHEMA);
     await a.transact([{ 'account/id': 1, 'account/balance': 5 }]);
     const before = a.basisT;
@@ -141,14 +141,14 @@ describe.skipIf(!available)('cluster failures', () => {
       const started = Date.now();
       const err = await a.transact([{ 'account/id': 2, 'account/balance': 7 }]).catch((e: unknown) => e);
       expect((err as { code?: string }).code).toBe('cluster/unavailable');
-      expect(Date.now() - started).toBeLessThan(4000);
+      expect(Date.now() - started).toBeLessThan(5000);
       expect(a.db().basisT).toBe(before);
       expect(pull(a.db(), '[:account/balance]', [':account/id', 1])).toEqual({ 'account/balance': 5 });
       expect(pull(a.db(), '[:account/balance]', [':account/id', 2])).toBeNull();
     } finally {
       nats.startServer(1);
       nats.startServer(2);
-      await nats.waitReady();
+      await Promise.all([nats.waitHealthy(1), nats.waitHealthy(2)]);
     }
     // the record either reached the stream (and then every node has it) or not: never half
     const b = await node(name);
@@ -186,18 +186,19 @@ describe.skipIf(!available)('cluster failures', () => {
     await setup.transact(BANK_SCHEMA);
     await setup.transact(Array.from({ length: ACCOUNTS }, (_, i) => ({ 'account/id': i, 'account/balance': 100 })));
     const dirs = [0, 1, 2].map(() => path.join(tempDir('factlog-node-'), 'db'));
-    const procs = dirs.map((dir) => bankNode(dir, name, 9000));
+    const procs = dirs.map((dir) => bankNode(dir, name, 6000));
     await Promise.all(procs.map((p) => p.waitForLine((l) => l.includes('"ready"'))));
-    await sleep(700);
-    for (const server of [0, 1, 2]) {
+    await sleep(500);
+    // two of the three, one at a time: each restart takes seconds before the server is healthy again
+    for (const server of [0, 2]) {
       await nats.kill(server);
-      await sleep(600);
+      await sleep(300);
       nats.startServer(server);
-      await nats.waitReady();
+      await nats.waitHealthy(server);
     }
     procs[1]!.child.kill('SIGKILL');
     const killed = await procs[1]!.done;
-    const again = bankNode(dirs[1]!, name, 2500);
+    const again = bankNode(dirs[1]!, name, 2000);
     const outputs = [await procs[0]!.done, killed, await procs[2]!.done, await again.done];
     for (const o of outputs.filter((o) => o !== killed)) expect(o.code, o.stderr).toBe(0);
     const ops = outputs.flatMap((o) => opsOf(o.lines));

@@ -28,7 +28,7 @@ interface ServerSpec {
 }
 
 export class NatsCluster {
-  private readonly children = new Map<number, ChildProcess>();
+  readonly children = new Map<number, ChildProcess>();
 
   private constructor(
     readonly dir: string,
@@ -42,6 +42,7 @@ export class NatsCluster {
     if (!executable) throw new Error(`nats-server is not on the PATH (${NATS_INSTALL_HINT})`);
     const size = options.size ?? 3;
     const dir = options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'factlog-nats-'));
+    fs.mkdirSync(dir, { recursive: true });
     const ports = await freePorts(size * 3);
     const specs: ServerSpec[] = Array.from({ length: size }, (_, i) => ({
       name: `n${i + 1}`,
@@ -54,6 +55,8 @@ export class NatsCluster {
     }));
     for (const spec of specs) writeConfig(spec, specs);
     const cluster = new NatsCluster(dir, specs, executable);
+    // servers outliving a process that failed would hold ports and CPU
+    process.once('exit', () => cluster.children.forEach((child) => child.kill('SIGKILL')));
     for (let i = 0; i < size; i++) cluster.startServer(i);
     await cluster.waitReady();
     return cluster;

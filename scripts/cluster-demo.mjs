@@ -13,6 +13,7 @@ if (!natsServerPath()) {
 }
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'factlog-cluster-demo-'));
 const nats = await NatsCluster.start({ dir: path.join(root, 'nats') });
+process.once('exit', () => fs.rmSync(root, { recursive: true, force: true }));
 console.log(`3 NATS servers: ${nats.urls.join(' ')}`);
 const cluster = { servers: nats.urls, name: 'bank' };
 const nodes = [];

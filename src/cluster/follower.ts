@@ -31,6 +31,8 @@ export class Follower {
   private running: Promise<void> | undefined;
   private watchdog: NodeJS.Timeout | undefined;
   private lastMessageAt = Date.now();
+  /** Which run loop is the current one (see checkStalled). */
+  private generation = 0;
   /** The last t taken from the stream (applied, being applied or waiting to be); -1 before any. */
   private accepted = -1;
   /** The highest t known to be in the stream. */
@@ -48,7 +50,7 @@ export class Follower {
   }
 
   start(): void {
-    this.running = this.run();
+    this.running = this.run(this.generation);
     this.watchdog = setInterval(() => this.checkStalled(), STALL_MS / 2);
     this.watchdog.unref();
   }
@@ -60,7 +62,11 @@ export class Follower {
   private checkStalled(): void {
     if (this.waiters.length === 0 || Date.now() - this.lastMessageAt < STALL_MS) return;
     this.lastMessageAt = Date.now();
+    // a consumer being made, or one that stop() does not end while its server is gone, may hang:
+    // a new loop takes over and the old one drops what it still gets
     this.messages?.stop();
+    const generation = ++this.generation;
+    this.running = Promise.all([this.running, this.run(generation)]).then(() => undefined);
   }
 
   /** Resolves once the local log holds t; rejects when the follower stopped on a failure. */
@@ -83,25 +89,25 @@ export class Follower {
   }
 
   /** Consume from the next t on; an ordered consumer that breaks is made again from where the log is. */
-  private async run(): Promise<void> {
-    while (!this.stopped && !this.failure) {
+  private async run(generation: number): Promise<void> {
+    const current = () => !this.stopped && !this.failure && generation === this.generation;
+    while (current()) {
       try {
         const consumer = await this.stream.js.consumers.get(this.stream.streamName, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.expectedT() + 1 });
-        if (this.stopped) return;
-        this.messages = await consumer.consume({ max_messages: 1000 });
-        for await (const msg of this.messages) {
+        if (!current()) return;
+        const messages = await consumer.consume({ max_messages: 1000 });
+        if (!current()) return void messages.stop();
+        this.messages = messages;
+        for await (const msg of messages) {
+          if (!current()) break;
           this.lastMessageAt = Date.now();
           const record = recordOf(msg.seq, msg.data, (h) => msg.headers?.get(h));
           this.streamT = Math.max(this.streamT, record.t, msg.info.pending + record.t);
           this.accept(record);
-          if (this.stopped) break;
         }
       } catch (err) {
         if (err instanceof ClusterError) this.fail(err);
-        else if (!this.stopped) {
-          if (process.env.FACTLOG_DEBUG) console.error('follower', err);
-          await new Promise((r) => setTimeout(r, 200));
-        }
+        else if (current()) await new Promise((r) => setTimeout(r, 200));
       }
     }
   }

@@ -100,10 +100,17 @@ export class ClusterNode implements ConnectionWriter {
     try {
       for (;;) {
         this.follower.throwIfFailed();
-        const attempt = this.prepare(txData);
+        const attempt = await this.prepareLatest(txData, deadline);
+        if (!attempt) continue;
         const landed = new Promise<TxReport>((resolve) => this.own.set(txId, { prepared: attempt.prepared, resolve }));
         const outcome = await this.publish(attempt, txId, deadline);
-        if (outcome.kind === 'appended') return await this.within(landed, deadline, `t=${attempt.prepared.t} is in the stream but not yet indexed on this node`);
+        // waiting through the follower lets its watchdog see a silent consumer
+        if (outcome.kind === 'appended')
+          return await this.within(
+            this.follower.waitFor(attempt.prepared.t).then(() => landed),
+            deadline,
+            `t=${attempt.prepared.t} is in the stream but not yet indexed on this node`,
+          );
         // another node appended first: catch up; our record may be among those (a retry that landed)
         await this.within(this.catchUp(outcome.lastT), deadline, 'the stream did not answer while catching up');
         const report = await Promise.race([landed, Promise.resolve(undefined)]);
@@ -111,6 +118,24 @@ export class ClusterNode implements ConnectionWriter {
       }
     } finally {
       this.own.delete(txId);
+    }
+  }
+
+  /**
+   * Prepare against the node's latest db; a failure of the tx data (a cas, a unique conflict, a
+   * lookup ref) counts only against the stream's latest db: when the node is behind, it catches up
+   * and the caller tries again (undefined).
+   */
+  private async prepareLatest(txData: unknown, deadline: number): Promise<{ prepared: PreparedTx; bytes: Buffer; chain: string } | undefined> {
+    const basisT = this.conn.db().basisT;
+    try {
+      return this.prepare(txData);
+    } catch (err) {
+      if (!(err instanceof FactlogError) || err.code.startsWith('cluster/')) throw err;
+      const streamT = await this.within(this.stream.lastT(), deadline, 'the stream did not answer');
+      if (streamT <= basisT) throw err;
+      await this.within(this.follower.waitFor(streamT), deadline, `this node did not reach t=${streamT}`);
+      return undefined;
     }
   }
 

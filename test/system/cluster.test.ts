@@ -153,9 +153,10 @@ describe.skipIf(!available)('cluster failures', () => {
     // the record either reached the stream (and then every node has it) or not: never half
     const b = await node(name);
     await b.sync();
-    await a.sync(b.basisT);
+    const streamT = b.basisT;
+    await a.sync(streamT);
     expect(logBytes(a)).toEqual(logBytes(b));
-    expect((await a.transact([{ 'account/id': 3, 'account/balance': 1 }])).t).toBe(b.basisT + 1);
+    expect((await a.transact([{ 'account/id': 3, 'account/balance': 1 }])).t).toBe(streamT + 1);
   });
 
   it('a node whose local log disagrees with the stream refuses to start', async () => {

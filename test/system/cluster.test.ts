@@ -87,6 +87,19 @@ describe.skipIf(!available)('cluster nodes', () => {
     expect(pull(fresh.db(), '[:account/balance]', [':account/id', 1])).toEqual({ 'account/balance': 20 });
     expect(logBytes(fresh)).toEqual(logBytes(a));
   });
+
+  it("a failure of tx data counts only against the stream's latest db: a node behind catches up and tries again", async () => {
+    const name = freshName();
+    const dir = path.join(tempDir('factlog-node-'), 'db');
+    const a = await node(name);
+    await a.transact(SCHEMA);
+    await (await node(name, dir)).close();
+    await a.transact([{ 'account/id': 1, 'account/balance': 10 }]);
+    // reopened, the node is behind the stream until its follower has caught up: the lookup ref must still resolve
+    const behind = await node(name, dir);
+    const report = await behind.transact([[':db/add', [':account/id', 1], ':account/balance', 11]]);
+    expect(pull(report.dbAfter, '[:account/balance]', [':account/id', 1])).toEqual({ 'account/balance': 11 });
+  });
 });
 
 const BANK_SCHEMA = `[{:db/ident :account/id :db/valueType :db.type/long :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}

@@ -52,6 +52,16 @@ export interface ListenOptions {
   onError?: (err: unknown, report: TxReport) => void;
 }
 
+/** @internal Where a cluster node (src/cluster) sends a connection's transactions instead of its own store. */
+export interface ConnectionWriter {
+  write(txDatas: readonly unknown[], onReport: ((report: TxReport, index: number) => void) | undefined, isBatch: boolean): Promise<TxReport[]>;
+  /** Resolves once the local db includes t (default: the log's last t at the time of the call). */
+  sync(t?: number): Promise<void>;
+  close(): Promise<void>;
+  /** The log's last t as far as this connection knows (a cluster's stream). */
+  readonly streamT: number;
+}
+
 interface Subscription extends ListenOptions {
   listener: TxListener;
 }
@@ -81,6 +91,8 @@ export class Connection {
   private closed = false;
   /** @internal Set by excise (feed/excise.ts) on the copy it rewrites: an excision commits only there. */
   allowsExcision = false;
+  /** @internal Set on a cluster node: its transactions go to the cluster's log. */
+  writer?: ConnectionWriter;
 
   constructor(
     /** @internal */ readonly store: Store,
@@ -148,6 +160,11 @@ export class Connection {
     }
   }
 
+  /** @internal Take in transactions indexed by someone else that change no schema: meta alone is read again. */
+  advanceMeta(): void {
+    this.meta = this.store.readMeta();
+  }
+
   private schemaAt(t: number): Schema {
     const s = this.schemas;
     let lo = 0;
@@ -188,7 +205,8 @@ export class Connection {
     return this.dbAt(this.meta.lastT);
   }
 
-  private dbAt(t: number): Db {
+  /** @internal */
+  dbAt(t: number): Db {
     return new Db(this.ctx, { basisT: t, asOfT: null, sinceT: null, isHistory: false, overlay: null });
   }
 
@@ -223,6 +241,7 @@ export class Connection {
   /** Prepare and store transactions inside one write transaction; then publish their reports. */
   private async write(txDatas: readonly unknown[], onReport?: (report: TxReport, index: number) => void, isBatch = false): Promise<TxReport[]> {
     this.ensureOpen();
+    if (this.writer) return this.writer.write(txDatas, onReport, isBatch);
     const primary = this.store.replicaOf();
     if (primary !== undefined) {
       throw new FactlogError('conn/replica-read-only', `${this.store.dir} is a read replica of ${primary}; transact on the primary`);
@@ -272,7 +291,8 @@ export class Connection {
   }
 
   /** Hand the report to subscribers after the writer has moved on, in commit order. */
-  private publish(report: TxReport): void {
+  /** @internal */
+  publish(report: TxReport): void {
     if (this.listeners.size === 0) return;
     const listeners = [...this.listeners];
     this.pendingReports.push(() => {
@@ -391,6 +411,16 @@ export class Connection {
     return this.log().txRange(from, to);
   }
 
+  /**
+   * Resolves with a db that includes t (default: the last t of the log at the time of the call),
+   * as Datomic's d/sync: on a cluster node, once it has indexed that far.
+   */
+  async sync(t?: number): Promise<Db> {
+    this.ensureOpen();
+    await this.writer?.sync(t);
+    return this.db();
+  }
+
   get basisT(): number {
     return this.meta.lastT;
   }
@@ -398,6 +428,7 @@ export class Connection {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.writer?.close();
     this.drainReports();
     for (const wake of this.closeWaiters) wake();
     await this.store.close();
@@ -437,8 +468,8 @@ function listenerFailed(subscription: Subscription, err: unknown, report: TxRepo
   console.error(`factlog: a tx listener failed on the report of t=${report.t} [conn/listener-failed]: ${what}${typeof code === 'string' ? ` [${code}]` : ''}${stack}`);
 }
 
-/** A transaction's report; its datoms are made on first read, then kept. */
-function txReport(dbBefore: Db, dbAfter: Db, p: PreparedTx): TxReport {
+/** @internal A transaction's report; its datoms are made on first read, then kept. */
+export function txReport(dbBefore: Db, dbAfter: Db, p: PreparedTx): TxReport {
   let datoms: Datom[] | undefined;
   return {
     dbBefore,

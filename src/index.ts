@@ -1,6 +1,7 @@
 // factlog's public API. Connection and Db are exported as types only: `open` makes connections,
 // connections make Db values. Internal members are tagged for stripInternal, out of the .d.ts.
-export { open, type Connection, type ListenOptions, type OpenOptions, type TxReport, type TxListener } from './connection.js';
+export { type Connection, type ListenOptions, type TxReport, type TxListener } from './connection.js';
+export { open, ClusterError, type OpenOptions, type ClusterOptions } from './cluster/index.js';
 export { DbError, type Db, type DatomFilter } from './db/db.js';
 export type { AttrInfo, AttrRef, Datom, DbStats, DbView, Entity, EntityRef, IndexName, LogTx, LogView, Value, ValueType } from './db/api.js';
 export type { TxData, TxForm, TxMap, TxOp, TxAttr, TxEntity, TxLookupRef, TxValue } from './model.js';

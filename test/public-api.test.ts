@@ -21,6 +21,7 @@ describe('the public API', () => {
       'AGGREGATES',
       'BigDec',
       'Char',
+      'ClusterError',
       'DbError',
       'EdnList',
       'FUNCTIONS',

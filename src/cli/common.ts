@@ -2,7 +2,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { open, type Connection } from '../connection.js';
+import type { Connection } from '../connection.js';
+import { open, type ClusterOptions } from '../cluster/index.js';
 import type { Db } from '../db/db.js';
 import { FactlogError } from '../../query-lang/errors.js';
 import { readEdn } from '../../query-lang/edn/reader.js';
@@ -53,11 +54,34 @@ export interface OpenMode {
   functions?: FunctionOptions;
 }
 
+/** The cluster database the CLI's commands work on (`--cluster URL[,URL] --name N`), if any. */
+let clusterTarget: ClusterOptions | undefined;
+
+/** From a command's options: `--cluster` makes `--db` (or the default directory) a node of cluster database `--name`. */
+export function setClusterTarget(opts: { cluster?: string; name?: string }): void {
+  if (opts.cluster === undefined) return;
+  if (!opts.name) throw new CliError('cli/cluster-name', '--cluster needs --name NAME: the cluster database to open a node of');
+  clusterTarget = { servers: opts.cluster.split(',').filter(Boolean), name: opts.name };
+}
+
+/** A node of the --cluster database in `dir` (made when missing), caught up with the stream. */
+async function openNode(dir: string, cluster: ClusterOptions, mode: OpenMode): Promise<Connection> {
+  const conn = await open({ path: dir, cluster, ...mode.functions });
+  try {
+    await conn.sync();
+  } catch (err) {
+    await conn.close();
+    throw err;
+  }
+  return conn;
+}
+
 /**
- * Open an existing database; never creates the directory. A database whose indexes are missing
+ * Open an existing database; never creates the directory (a cluster node's is made: it catches up from the stream). A database whose indexes are missing
  * gets them rebuilt from its log (as any open for writing does), with a note on stderr.
  */
 export async function openExisting(dir: string, mode: OpenMode = {}): Promise<Connection> {
+  if (clusterTarget) return openNode(dir, clusterTarget, mode);
   if (!hasDatabase(dir)) {
     throw new CliError('cli/no-database', `no factlog database at ${dir} (run \`factlog init --db ${dir}\` first)`);
   }

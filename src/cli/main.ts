@@ -16,15 +16,22 @@ import {
   transactCommand,
   verifyCommand,
 } from './commands.js';
-import { formatError, dbDir, loadFunctions } from './common.js';
+import { formatError, dbDir, loadFunctions, setClusterTarget } from './common.js';
+import { clusterPushCommand } from './cluster.js';
 import { demoCommand } from './demo.js';
 import { backupCommand, compactCommand, exciseCommand, replicateCommand, restoreCommand } from './feed.js';
 
 const DB_HELP = 'database directory (default: $FACTLOG_DB, else ./factlog-data)';
 const TX_FNS_HELP = 'an ES module whose default export is { txFns, predicates } (transaction functions and predicates by name)';
 
+const CLUSTER_HELP = "NATS server URLs (comma-separated): --db is then this machine's node of cluster database --name";
+
 function withDb(cmd: Command): Command {
-  return cmd.option('--db <dir>', DB_HELP);
+  return cmd
+    .option('--db <dir>', DB_HELP)
+    .option('--cluster <urls>', CLUSTER_HELP)
+    .option('--name <name>', 'the cluster database (with --cluster)')
+    .hook('preAction', (command) => setClusterTarget(command.opts()));
 }
 
 function withTime(cmd: Command): Command {
@@ -165,6 +172,17 @@ export function buildProgram(): Command {
     .requiredOption('--to <dir>', 'the replica directory (created if missing)')
     .option('--follow', 'keep following the primary until interrupted')
     .action(action((opts) => replicateCommand(opts)));
+
+  program
+    .command('cluster')
+    .description('cluster databases over NATS JetStream')
+    .command('push')
+    .description('push an embedded database into a new cluster database, keeping its t, tx ids, entity ids and instants')
+    .option('--db <dir>', DB_HELP)
+    .requiredOption('--servers <urls>', 'NATS server URLs (comma-separated)')
+    .requiredOption('--name <name>', 'the cluster database to make')
+    .option('--replicas <n>', 'how many NATS servers keep its stream (default: the servers given, at most 3)')
+    .action(action((opts) => clusterPushCommand(opts)));
 
   withDb(program.command('backup'))
     .description('consistent copy of a database while it is being written')

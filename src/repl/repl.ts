@@ -171,7 +171,9 @@ export class Repl {
   promptText(): string {
     const t = this.asOf ? this.asOf.t : this.conn.basisT;
     const ctx = [this.asOf ? 'as-of' : '', this.since ? `since t${this.since.t}` : '', this.history ? 'history' : ''].filter(Boolean);
-    return `factlog@t${t}${ctx.length ? ' ' + ctx.join(' ') : ''}> `;
+    const streamT = this.conn.writer?.streamT;
+    const stream = streamT !== undefined && streamT !== this.conn.basisT ? ` (stream t${streamT})` : '';
+    return `factlog@t${t}${stream}${ctx.length ? ' ' + ctx.join(' ') : ''}> `;
   }
 
   // ---------------- history file ----------------

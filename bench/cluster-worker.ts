@@ -1,0 +1,27 @@
+// A benchmark node in its own process: writes (sequential transactions) or reads (a query in a
+// loop) for a while, then prints how many it did as one JSON line.
+// Usage: node dist/bench/cluster-worker.js write|query DIR SERVERS NAME MS
+import { open, q } from '../src/index.js';
+
+const [mode, dir, servers, name, ms] = process.argv.slice(2);
+const conn = await open({ path: dir!, cluster: { servers: servers!.split(','), name: name! } });
+await conn.sync();
+process.stdout.write('ready\n');
+await new Promise<void>((resolve) => process.stdin.once('data', () => resolve()));
+const until = Date.now() + Number(ms);
+let count = 0;
+const started = Date.now();
+if (mode === 'write') {
+  while (Date.now() < until) {
+    await conn.transact([{ 'bench/key': `${process.pid}-${count}`, 'bench/n': count }]);
+    count++;
+  }
+} else {
+  const query = '[:find (count ?e) . :where [?e :bench/n ?n] [(< ?n 100)]]';
+  while (Date.now() < until) {
+    q(query, conn.db());
+    count++;
+  }
+}
+process.stdout.write(JSON.stringify({ count, ms: Date.now() - started }) + '\n');
+await conn.close();

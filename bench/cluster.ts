@@ -1,0 +1,99 @@
+// `npm run bench -- --only cluster`: cluster nodes over 3 NATS servers on loopback (replicas 3):
+// acknowledged tx/s with 1 and 3 writing node processes, sequential tx/s, the time from a
+// transaction's acknowledgment on one node to its visibility on the others, and queries/s on 3
+// node processes against 1.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { open, type Connection } from '../src/index.js';
+import { NatsCluster } from './nats-cluster.js';
+
+const WORKER = path.join(import.meta.dirname, 'cluster-worker.js');
+const SCHEMA = `[{:db/ident :bench/key :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
+ {:db/ident :bench/n :db/valueType :db.type/long :db/cardinality :db.cardinality/one :db/index true}]`;
+
+export interface ClusterBenchOptions {
+  /** How long each timed phase runs (ms). */
+  phaseMs: number;
+  /** Sequential transactions timed for ack-to-visibility. */
+  visibilityTxs: number;
+}
+
+export async function runClusterBench(options: ClusterBenchOptions = { phaseMs: 5000, visibilityTxs: 300 }): Promise<string> {
+  const nats = await NatsCluster.start();
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'factlog-bench-cluster-'));
+  const name = `bench${process.pid}`;
+  const cluster = { servers: nats.urls, name };
+  const nodes: Connection[] = [];
+  try {
+    for (const i of [0, 1, 2]) nodes.push(await open({ path: path.join(root, `node${i}`), cluster }));
+    await nodes[0]!.transact(SCHEMA);
+    const lines: string[] = [];
+    const seq = await sequential(nodes[0]!, options.phaseMs);
+    lines.push(`sequential tx/s, 1 node (in process)      ${seq.toFixed(0)}`);
+    const visibility = await ackToVisibility(nodes, options.visibilityTxs);
+    lines.push(`ack to visibility on 2 other nodes (ms)   p50 ${visibility.p50.toFixed(1)}  p99 ${visibility.p99.toFixed(1)}`);
+    const one = await workers('write', 1, root, cluster, options.phaseMs);
+    lines.push(`acknowledged tx/s, 1 writing node         ${one.toFixed(0)}`);
+    const three = await workers('write', 3, root, cluster, options.phaseMs);
+    lines.push(`acknowledged tx/s, 3 writing nodes        ${three.toFixed(0)} (total)`);
+    const read1 = await workers('query', 1, root, cluster, options.phaseMs);
+    const read3 = await workers('query', 3, root, cluster, options.phaseMs);
+    lines.push(`queries/s, 1 node                         ${read1.toFixed(0)}`);
+    lines.push(`queries/s, 3 nodes                        ${read3.toFixed(0)} (total; ${os.cpus().length} cores)`);
+    return lines.join('\n');
+  } finally {
+    for (const n of nodes) await n.close();
+    await nats.shutdown();
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+}
+
+async function sequential(conn: Connection, ms: number): Promise<number> {
+  const until = Date.now() + ms;
+  const started = Date.now();
+  let count = 0;
+  while (Date.now() < until) await conn.transact([{ 'bench/key': `seq-${count}`, 'bench/n': count++ }]);
+  return (count * 1000) / (Date.now() - started);
+}
+
+/** Per transaction of node 0: from its acknowledgment to its report on each other node. */
+async function ackToVisibility(nodes: Connection[], txs: number): Promise<{ p50: number; p99: number }> {
+  const seen = new Map<number, number[]>();
+  const unlisten = nodes.slice(1).map((n) => n.listen((r) => seen.set(r.t, [...(seen.get(r.t) ?? []), performance.now()])));
+  const acked = new Map<number, number>();
+  for (let i = 0; i < txs; i++) {
+    const report = await nodes[0]!.transact([{ 'bench/key': `vis-${i}`, 'bench/n': i }]);
+    acked.set(report.t, performance.now());
+  }
+  await Promise.all(nodes.map((n) => n.sync()));
+  await new Promise((r) => setTimeout(r, 50));
+  unlisten.forEach((u) => u());
+  const delays: number[] = [];
+  for (const [t, at] of acked) for (const visible of seen.get(t) ?? []) delays.push(Math.max(0, visible - at));
+  delays.sort((a, b) => a - b);
+  const pick = (p: number) => delays[Math.min(delays.length - 1, Math.floor(p * delays.length))] ?? NaN;
+  return { p50: pick(0.5), p99: pick(0.99) };
+}
+
+/** `n` node processes doing `mode` at once for `ms`; their total per second. */
+async function workers(mode: 'write' | 'query', n: number, root: string, cluster: { servers: string[]; name: string }, ms: number): Promise<number> {
+  const children = Array.from({ length: n }, (_, i) => {
+    const dir = path.join(root, `${mode}${n}-${i}`);
+    const child = spawn(process.execPath, [WORKER, mode, dir, cluster.servers.join(','), cluster.name, String(ms)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const ready = new Promise<void>((resolve) => child.stdout.on('data', () => out.includes('ready') && resolve()));
+    const done = new Promise<{ count: number; ms: number }>((resolve, reject) =>
+      child.on('close', (code) =>
+        code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!) as { count: number; ms: number }) : reject(new Error(`cluster bench worker exited with ${code}`)),
+      ),
+    );
+    return { child, ready, done };
+  });
+  await Promise.all(children.map((c) => c.ready));
+  for (const c of children) c.child.stdin.end('go\n');
+  const results = await Promise.all(children.map((c) => c.done));
+  return results.reduce((sum, r) => sum + (r.count * 1000) / r.ms, 0);
+}

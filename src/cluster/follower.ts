@@ -1,0 +1,188 @@
+// A node's copy of the stream: every record, in t order, appended to the local log and indexed
+// (as a replica does, feed/replica.ts), each one checked against the hash chain its writer put in
+// the message, so a local log that parts from the stream stops the node instead of serving data.
+import { DeliverPolicy, type ConsumerMessages } from '@nats-io/jetstream';
+import { keepsHistory, type Schema } from '../db/schema.js';
+import { schemaFactsOf, schemaOfStore } from '../db/log-replay.js';
+import { catchUpFulltext } from '../db/fulltext.js';
+import { decodeLogEntry, type LogEntry } from '../storage/log.js';
+import { chainStep } from '../storage/log-chain.js';
+import type { Store } from '../storage/store.js';
+import { ClusterError, recordOf, type LogStream, type StreamRecord } from './stream.js';
+
+/** Records indexed per local LMDB transaction at most. */
+const BATCH = 500;
+/** How long a waited-for consumer may stay silent before it is made again (ms). */
+const STALL_MS = 500;
+
+interface Waiter {
+  t: number;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+export class Follower {
+  private pending: StreamRecord[] = [];
+  private applying = false;
+  private waiters: Waiter[] = [];
+  private failure: ClusterError | undefined;
+  private stopped = false;
+  private messages: ConsumerMessages | undefined;
+  private running: Promise<void> | undefined;
+  private watchdog: NodeJS.Timeout | undefined;
+  private lastMessageAt = Date.now();
+  /** Which run loop is the current one (see checkStalled). */
+  private generation = 0;
+  /** The last t taken from the stream (applied, being applied or waiting to be); -1 before any. */
+  private accepted = -1;
+  /** The highest t known to be in the stream. */
+  streamT = -1;
+
+  constructor(
+    private readonly stream: LogStream,
+    private readonly store: Store,
+    /** Called after each local commit with the entries it indexed (and their writers' tx ids). */
+    private readonly onApplied: (applied: { entry: LogEntry; txId: string | undefined }[]) => void,
+  ) {}
+
+  get appliedT(): number {
+    return this.store.lastT();
+  }
+
+  start(): void {
+    this.running = this.run(this.generation);
+    this.watchdog = setInterval(() => this.checkStalled(), STALL_MS / 2);
+    this.watchdog.unref();
+  }
+
+  /**
+   * An ordered consumer can stay silent after its server went away; when someone waits for a t
+   * and nothing came for a while, make the consumer again from where the log is.
+   */
+  private checkStalled(): void {
+    if (this.waiters.length === 0 || Date.now() - this.lastMessageAt < STALL_MS) return;
+    this.lastMessageAt = Date.now();
+    // a consumer being made, or one that stop() does not end while its server is gone, may hang:
+    // a new loop takes over and the old one drops what it still gets
+    this.messages?.stop();
+    const generation = ++this.generation;
+    this.running = Promise.all([this.running, this.run(generation)]).then(() => undefined);
+  }
+
+  /** Resolves once the local log holds t; rejects when the follower stopped on a failure. */
+  waitFor(t: number): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.appliedT >= t) return Promise.resolve();
+    return new Promise((resolve, reject) => this.waiters.push({ t, resolve, reject }));
+  }
+
+  throwIfFailed(): void {
+    if (this.failure) throw this.failure;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.watchdog);
+    this.messages?.stop();
+    await this.running;
+    while (this.applying) await new Promise((r) => setTimeout(r, 5));
+  }
+
+  /** Consume from the next t on; an ordered consumer that breaks is made again from where the log is. */
+  private async run(generation: number): Promise<void> {
+    const current = () => !this.stopped && !this.failure && generation === this.generation;
+    while (current()) {
+      try {
+        const consumer = await this.stream.js.consumers.get(this.stream.streamName, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.expectedT() + 1 });
+        if (!current()) return;
+        const messages = await consumer.consume({ max_messages: 1000 });
+        if (!current()) return void messages.stop();
+        this.messages = messages;
+        for await (const msg of messages) {
+          if (!current()) break;
+          this.lastMessageAt = Date.now();
+          const record = recordOf(msg.seq, msg.data, (h) => msg.headers?.get(h));
+          this.streamT = Math.max(this.streamT, record.t, msg.info.pending + record.t);
+          this.accept(record);
+        }
+      } catch (err) {
+        if (err instanceof ClusterError) this.fail(err);
+        else if (current()) await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  }
+
+  /** The next t this follower needs: after the local log and what waits to be applied. */
+  private expectedT(): number {
+    return Math.max(this.accepted, this.appliedT) + 1;
+  }
+
+  private accept(record: StreamRecord): void {
+    const expected = this.expectedT();
+    if (record.t < expected) return; // a consumer made again may start before what we hold
+    if (record.t > expected) throw new Error(`gap: t=${record.t} after t=${expected - 1}`); // makes the consumer again
+    this.pending.push(record);
+    this.accepted = record.t;
+    if (!this.applying) void this.apply();
+  }
+
+  private async apply(): Promise<void> {
+    this.applying = true;
+    try {
+      while (this.pending.length && !this.failure) {
+        const batch = this.pending.splice(0, BATCH);
+        const applied = await this.store.writeTransaction(() => this.indexBatch(batch));
+        this.onApplied(applied);
+        this.wake();
+      }
+    } catch (err) {
+      this.fail(err instanceof ClusterError ? err : new ClusterError('cluster/apply-failed', `indexing the stream's records into ${this.store.dir} failed: ${(err as Error).message}`));
+    } finally {
+      this.applying = false;
+    }
+  }
+
+  /** Inside the write transaction: check each record's chain, append it to the local log, index it. */
+  private indexBatch(batch: StreamRecord[]): { entry: LogEntry; txId: string | undefined }[] {
+    const out: { entry: LogEntry; txId: string | undefined }[] = [];
+    let schema: Schema = schemaOfStore(this.store);
+    let lastT = this.store.lastT();
+    let chain = this.store.chainHash(lastT)!;
+    for (const record of batch) {
+      if (record.t <= lastT) continue;
+      chain = chainStep(chain, record.bytes);
+      if (record.chain !== undefined && record.chain !== chain.toString('hex')) throw diverged(this.store, record.t);
+      const entry = decodeLogEntry(record.t, record.bytes);
+      const before = schema;
+      schema = schema.apply(schemaFactsOf(entry));
+      this.store.appendLogEntries([entry], (a) => keepsHistory(a, before, schema));
+      lastT = record.t;
+      out.push({ entry, txId: record.txId });
+    }
+    catchUpFulltext(this.store, schema);
+    return out;
+  }
+
+  private wake(): void {
+    const t = this.appliedT;
+    this.waiters = this.waiters.filter((w) => {
+      if (w.t > t) return true;
+      w.resolve();
+      return false;
+    });
+  }
+
+  private fail(err: ClusterError): void {
+    this.failure ??= err;
+    for (const w of this.waiters) w.reject(this.failure);
+    this.waiters = [];
+    this.messages?.stop();
+  }
+}
+
+export function diverged(store: Store, t: number): ClusterError {
+  return new ClusterError(
+    'cluster/diverged',
+    `${store.dir} holds another history than the cluster's stream: their logs differ at t=${t} or before (a directory copied from another database, or a stream made anew); open the node on an empty directory`,
+  );
+}

@@ -1,0 +1,280 @@
+// Cluster nodes over a real 3-server JetStream cluster on loopback, and real node processes.
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { open, pull, q, type Connection } from '../../src/index.js';
+import { NatsCluster, natsAvailable } from '../helpers/nats.js';
+import { runFixture, type Running } from '../helpers/proc.js';
+import { factlog } from '../helpers/cli.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const available = natsAvailable();
+
+let nats: NatsCluster;
+let nameCount = 0;
+const opened: Connection[] = [];
+
+beforeAll(async () => {
+  if (available) nats = await NatsCluster.start();
+});
+afterAll(async () => {
+  for (const c of opened) await c.close().catch(() => undefined);
+  await nats?.shutdown();
+});
+
+function freshName(): string {
+  return `db${process.pid}_${++nameCount}`;
+}
+
+async function node(name: string, dir = path.join(tempDir('factlog-node-'), 'db'), timeoutMs = 10_000): Promise<Connection> {
+  const conn = await open({ path: dir, cluster: { servers: nats.urls, name, timeoutMs } });
+  opened.push(conn);
+  return conn;
+}
+
+/** Every record of a node's log, t by t, as bytes. */
+function logBytes(conn: Connection): string[] {
+  const out: string[] = [];
+  for (let t = 0; t <= conn.store.lastT(); t++) out.push(Buffer.from(conn.store.logRecordAt(t)!).toString('hex'));
+  return out;
+}
+
+const SCHEMA = `[{:db/ident :account/id :db/valueType :db.type/long :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
+ {:db/ident :account/balance :db/valueType :db.type/long :db/cardinality :db.cardinality/one}]`;
+
+describe.skipIf(!available)('cluster nodes', () => {
+  it('write from any node; every node indexes every record in the same order, byte for byte', async () => {
+    const name = freshName();
+    const [a, b, c] = [await node(name), await node(name), await node(name)];
+    await a.transact(SCHEMA);
+    const writes = [];
+    for (let i = 0; i < 10; i++) for (const [k, n] of [a, b, c].entries()) writes.push(n.transact([{ 'account/id': k * 100 + i, 'account/balance': 10 }]));
+    const reports = await Promise.all(writes);
+    expect(new Set(reports.map((r) => r.t)).size).toBe(30);
+    for (const r of reports) expect(r.dbAfter.basisT).toBe(r.t);
+    for (const n of [a, b, c]) await n.sync();
+    const total = (n: Connection) => q('[:find (sum ?b) . :with ?e :where [?e :account/balance ?b]]', n.db());
+    for (const n of [a, b, c]) expect(total(n)).toBe(300);
+    expect(logBytes(b)).toEqual(logBytes(a));
+    expect(logBytes(c)).toEqual(logBytes(a));
+  });
+
+  it('re-runs a cas against the db right before it in the log, and an empty directory catches up from the start', async () => {
+    const name = freshName();
+    const [a, b] = [await node(name), await node(name)];
+    await a.transact(SCHEMA);
+    await a.transact([{ 'account/id': 1, 'account/balance': 0 }]);
+    await b.sync();
+    const increments = [];
+    for (let i = 0; i < 10; i++)
+      for (const n of [a, b])
+        increments.push(
+          (async () => {
+            for (;;) {
+              const balance = (pull(n.db(), '[:account/balance]', [':account/id', 1]) as Record<string, number>)['account/balance']!;
+              try {
+                return await n.transact([[':db/cas', [':account/id', 1], ':account/balance', balance, balance + 1]]);
+              } catch (err) {
+                if ((err as { code?: string }).code !== 'tx/cas-failed') throw err;
+              }
+            }
+          })(),
+        );
+    await Promise.all(increments);
+    const fresh = await node(name);
+    await fresh.sync();
+    expect(pull(fresh.db(), '[:account/balance]', [':account/id', 1])).toEqual({ 'account/balance': 20 });
+    expect(logBytes(fresh)).toEqual(logBytes(a));
+  });
+
+  it("a failure of tx data counts only against the stream's latest db: a node behind catches up and tries again", async () => {
+    const name = freshName();
+    const dir = path.join(tempDir('factlog-node-'), 'db');
+    const a = await node(name);
+    await a.transact(SCHEMA);
+    await (await node(name, dir)).close();
+    await a.transact([{ 'account/id': 1, 'account/balance': 10 }]);
+    // reopened, the node is behind the stream until its follower has caught up: the lookup ref must still resolve
+    const behind = await node(name, dir);
+    const report = await behind.transact([[':db/add', [':account/id', 1], ':account/balance', 11]]);
+    expect(pull(report.dbAfter, '[:account/balance]', [':account/id', 1])).toEqual({ 'account/balance': 11 });
+  });
+});
+
+const BANK_SCHEMA = `[{:db/ident :account/id :db/valueType :db.type/long :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
+ {:db/ident :account/balance :db/valueType :db.type/long :db/cardinality :db.cardinality/one}
+ {:db/ident :transfer/id :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}]`;
+const ACCOUNTS = 5;
+
+interface Op {
+  id: string;
+  start: number;
+  end?: number;
+  ok?: boolean;
+  t?: number;
+  code?: string;
+}
+
+function bankNode(dir: string, name: string, durationMs: number): Running {
+  return runFixture('cluster-bank.mjs', [dir, nats.urls.join(','), name, String(ACCOUNTS), String(durationMs), '8000']);
+}
+
+/** Every transfer a node process started, with its end when it printed one. */
+function opsOf(lines: string[]): Op[] {
+  const ops = new Map<string, Op>();
+  for (const line of lines) {
+    const o = JSON.parse(line) as Op & { ready?: boolean; done?: boolean };
+    if (!o.id) continue;
+    ops.set(o.id, { ...ops.get(o.id), ...o });
+  }
+  return [...ops.values()];
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Every index of a node, current and history, as text. */
+function indexDump(conn: Connection): string {
+  return JSON.stringify(
+    (['eavt', 'aevt', 'avet', 'vaet'] as const).flatMap((i) => [conn.store.dumpIndex(i, 'current'), conn.store.dumpIndex(i, 'history')]),
+    (_, v) => (typeof v === 'bigint' ? `${v}n` : v),
+  );
+}
+
+describe.skipIf(!available)('cluster failures', () => {
+  it('quorum lost: transact fails with cluster/unavailable within its bound, nothing half-written; reads go on', async () => {
+    const name = freshName();
+    const a = await node(name, undefined, 3000);
+    await a.transact(SCHEMA);
+    await a.transact([{ 'account/id': 1, 'account/balance': 5 }]);
+    const before = a.basisT;
+    await nats.kill(1);
+    await nats.kill(2);
+    try {
+      const started = Date.now();
+      const err = await a.transact([{ 'account/id': 2, 'account/balance': 7 }]).catch((e: unknown) => e);
+      expect((err as { code?: string }).code).toBe('cluster/unavailable');
+      expect(Date.now() - started).toBeLessThan(5000);
+      expect(a.db().basisT).toBe(before);
+      expect(pull(a.db(), '[:account/balance]', [':account/id', 1])).toEqual({ 'account/balance': 5 });
+      expect(pull(a.db(), '[:account/balance]', [':account/id', 2])).toBeNull();
+    } finally {
+      nats.startServer(1);
+      nats.startServer(2);
+      await Promise.all([nats.waitHealthy(1), nats.waitHealthy(2)]);
+    }
+    // the record either reached the stream (and then every node has it) or not: never half
+    const b = await node(name);
+    await b.sync();
+    const streamT = b.basisT;
+    await a.sync(streamT);
+    expect(logBytes(a)).toEqual(logBytes(b));
+    expect((await a.transact([{ 'account/id': 3, 'account/balance': 1 }])).t).toBe(streamT + 1);
+  });
+
+  it('a node whose local log disagrees with the stream refuses to start', async () => {
+    const name = freshName();
+    const dir = path.join(tempDir('factlog-node-'), 'db');
+    const a = await node(name, dir);
+    await a.transact(SCHEMA);
+    await a.close();
+    const nc = await connect({ servers: nats.urls });
+    await (await jetstreamManager(nc)).streams.delete(`factlog_${name}`);
+    await nc.close();
+    const other = await node(name);
+    await other.transact(BANK_SCHEMA);
+    const err = await open({ path: dir, cluster: { servers: nats.urls, name } }).catch((e: unknown) => e);
+    expect((err as { code?: string }).code).toBe('cluster/diverged');
+    const wrong = await open({ path: dir, cluster: { servers: nats.urls, name: `${name}_other` } }).catch((e: unknown) => e);
+    expect((wrong as { code?: string }).code).toBe('cluster/wrong-database');
+    const embedded = await open({ path: path.join(tempDir('factlog-embedded-'), 'db') });
+    await embedded.transact(SCHEMA);
+    await embedded.close();
+    const own = await open({ path: embedded.path, cluster: { servers: nats.urls, name } }).catch((e: unknown) => e);
+    expect((own as { code?: string }).code).toBe('cluster/not-a-node');
+  });
+
+  it('bank: 3 node processes transfer while NATS servers and a node are killed and restarted', async () => {
+    const name = freshName();
+    const setup = await node(name);
+    await setup.transact(BANK_SCHEMA);
+    await setup.transact(Array.from({ length: ACCOUNTS }, (_, i) => ({ 'account/id': i, 'account/balance': 100 })));
+    const dirs = [0, 1, 2].map(() => path.join(tempDir('factlog-node-'), 'db'));
+    const procs = dirs.map((dir) => bankNode(dir, name, 6000));
+    await Promise.all(procs.map((p) => p.waitForLine((l) => l.includes('"ready"'))));
+    await sleep(500);
+    // two of the three, one at a time: each restart takes seconds before the server is healthy again
+    for (const server of [0, 2]) {
+      await nats.kill(server);
+      await sleep(300);
+      nats.startServer(server);
+      await nats.waitHealthy(server);
+    }
+    procs[1]!.child.kill('SIGKILL');
+    const killed = await procs[1]!.done;
+    const again = bankNode(dirs[1]!, name, 2000);
+    const outputs = [await procs[0]!.done, killed, await procs[2]!.done, await again.done];
+    for (const o of outputs.filter((o) => o !== killed)) expect(o.code, o.stderr).toBe(0);
+    const ops = outputs.flatMap((o) => opsOf(o.lines));
+    const acked = ops.filter((o) => o.ok);
+    expect(acked.length).toBeGreaterThan(20);
+
+    const nodes = [setup, ...(await Promise.all(dirs.map((dir) => node(name, dir))))];
+    const lastT = Math.max(...(await Promise.all(nodes.map(async (n) => (await n.sync()).basisT))));
+    for (const n of nodes) await n.sync(lastT);
+    // every acknowledged transfer exactly once, at the t it was acknowledged with; the others at most once
+    const seen = new Map<string, number[]>();
+    const balanceAttr = q<number>('[:find ?a . :where [?a :db/ident :account/balance]]', setup.db());
+    const transferAttr = q<number>('[:find ?a . :where [?a :db/ident :transfer/id]]', setup.db());
+    for (const tx of setup.log().txRange(3)) {
+      let change = 0;
+      for (const d of tx.data) {
+        if (d.a === balanceAttr) change += (d.added ? 1 : -1) * (d.v as number);
+        if (d.a === transferAttr) seen.set(d.v as string, [...(seen.get(d.v as string) ?? []), tx.t]);
+      }
+      expect(change, `t=${tx.t} changes the total`).toBe(0);
+    }
+    for (const op of acked) expect(seen.get(op.id)).toEqual([op.t]);
+    for (const op of ops) expect((seen.get(op.id) ?? []).length).toBeLessThanOrEqual(1);
+    for (const op of ops.filter((o) => o.code?.startsWith('tx/'))) expect(seen.get(op.id)).toBeUndefined();
+    // the log's order agrees with real time
+    const byEnd = [...acked].sort((x, y) => x.end! - y.end!);
+    for (const later of acked) for (const earlier of byEnd) if (earlier.end! < later.start) expect(earlier.t!).toBeLessThan(later.t!);
+    // every node: the same log, byte for byte, and the same indexes rebuilt from it
+    const reference = logBytes(setup);
+    for (const n of nodes) expect(logBytes(n)).toEqual(reference);
+    const indexes = [];
+    for (const n of nodes) {
+      expect((await n.verify()).ok).toBe(true);
+      await n.rebuildIndexes();
+      indexes.push(indexDump(n));
+    }
+    for (const dump of indexes) expect(dump).toBe(indexes[0]);
+  });
+});
+
+describe.skipIf(!available)('the CLI on a cluster', () => {
+  it('cluster push keeps t, ids and instants; --cluster --name makes --db a node for any command', async () => {
+    const name = freshName();
+    const embedded = await open({ path: path.join(tempDir('factlog-embedded-'), 'db') });
+    await embedded.transact(SCHEMA);
+    await embedded.transact([{ 'account/id': 7, 'account/balance': 70 }]);
+    const pushedLog = logBytes(embedded);
+    await embedded.close();
+    const pushed = await factlog(['cluster', 'push', '--db', embedded.path, '--servers', nats.urls.join(','), '--name', name]);
+    expect(pushed.stderr).toBe('');
+    expect(pushed.stdout).toContain(`t 0 to ${pushedLog.length - 1}`);
+    const [one, two] = [path.join(tempDir('factlog-node-'), 'db'), path.join(tempDir('factlog-node-'), 'db')];
+    const cluster = ['--cluster', nats.urls.join(','), '--name', name];
+    const written = await factlog(['transact', '--db', one, ...cluster, '[{:account/id 8 :account/balance 80}]']);
+    expect(written.stderr).toBe('');
+    const read = await factlog(['query', '--db', two, ...cluster, '--format', 'edn', '[:find ?id ?b :where [?e :account/id ?id] [?e :account/balance ?b]]']);
+    expect(read.stderr).toBe('');
+    expect(read.stdout).toContain('[7 70]');
+    expect(read.stdout).toContain('[8 80]');
+    const node2 = await node(name, two);
+    expect(logBytes(node2).slice(0, pushedLog.length)).toEqual(pushedLog);
+    const noName = await factlog(['query', '--db', two, '--cluster', nats.urls[0]!, '[:find ?e :where [?e :db/ident]]']);
+    expect(noName.stderr).toContain('cli/cluster-name');
+  });
+});

@@ -18,7 +18,7 @@ import {
 } from './commands.js';
 import { formatError, dbDir, loadFunctions } from './common.js';
 import { demoCommand } from './demo.js';
-import { backupCommand, replicateCommand, restoreCommand } from './feed.js';
+import { backupCommand, compactCommand, exciseCommand, replicateCommand, restoreCommand } from './feed.js';
 
 const DB_HELP = 'database directory (default: $FACTLOG_DB, else ./factlog-data)';
 const TX_FNS_HELP = 'an ES module whose default export is { txFns, predicates } (transaction functions and predicates by name)';
@@ -214,6 +214,17 @@ export function buildProgram(): Command {
         await tokenCommand(tokenAction, id, opts);
       }),
     );
+
+  withDb(program.command('excise'))
+    .description('remove datoms for good from every t ([:db/excise e], :attrs, :beforeT, :before); no other process may have the database open')
+    .argument('[edn]', 'the excision request(s) as EDN tx data, or - for stdin')
+    .option('-f, --file <file>', 'read them from a file (- for stdin)')
+    .option('--tx-fns <file>', TX_FNS_HELP)
+    .action(action((edn, opts) => exciseCommand(edn, opts)));
+
+  withDb(program.command('compact'))
+    .description("rewrite LMDB's file without its free pages; no other process may have the database open")
+    .action(action((opts) => compactCommand(opts)));
 
   withDb(program.command('demo'))
     .description('create (or recreate) a sample bank database and show balances as of several dates')

@@ -85,6 +85,7 @@ export async function demoCommand(opts: { db?: string }): Promise<void> {
     w(`\ntry:  factlog query --db ${path.relative(process.cwd(), dir) || '.'} --as-of 2025-02-10 '${BALANCES.replace(/\s+/g, ' ')}'`);
     w(`      factlog history --db ${path.relative(process.cwd(), dir) || '.'} '[:account/id "A-1"]'`);
     w(`      factlog repl --db ${path.relative(process.cwd(), dir) || '.'}`);
+    w(`      factlog serve --db ${path.relative(process.cwd(), dir) || '.'}   (the HTTP API and the web console at http://127.0.0.1:8420)`);
   } finally {
     await conn.close();
   }

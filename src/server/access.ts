@@ -99,6 +99,8 @@ export class TokenStore {
   private byHash = new Map<string, TokenRecord>();
   private stamp = '';
   private checkedAt = 0;
+  /** Once a server has had tokens, revoking them all (or removing the file) locks it, never opens it. */
+  private everHadTokens = false;
 
   constructor(readonly file: string) {
     this.reload();
@@ -112,7 +114,7 @@ export class TokenStore {
   /** The grant of an Authorization header's token; 401 without a valid one (when there are tokens at all). */
   grantFor(token: string | undefined): Grant {
     this.refresh();
-    if (this.records.length === 0) return OPEN_GRANT;
+    if (this.records.length === 0 && !this.everHadTokens) return OPEN_GRANT;
     if (!token) throw new ServerError('auth/unauthorized', 'this server needs a token: Authorization: Bearer TOKEN', 401);
     const record = this.byHash.get(hashToken(token));
     if (!record) throw new ServerError('auth/unauthorized', 'the token is not valid here (unknown or revoked)', 401);
@@ -131,6 +133,7 @@ export class TokenStore {
     this.stamp = fileStamp(this.file);
     this.records = readTokens(this.file);
     this.byHash = new Map(this.records.map((r) => [r.sha256, r]));
+    this.everHadTokens ||= this.records.length > 0;
   }
 }
 

@@ -55,7 +55,7 @@ export class FeedHub {
         const db = this.conn.db();
         for (const entry of this.conn.log().txRange(next, db.basisT + 1)) {
           if (closed) break;
-          if (res.writableLength > this.limits.feedBacklog * 1024) {
+          if (res.writableLength > this.limits.feedBacklogBytes) {
             // a reader this far behind holds the server's memory: cut it off; it resumes from its last id
             res.end(`event: error\ndata: ${JSON.stringify({ code: 'server/feed-backlog', message: 'the client reads too slowly; reconnect with Last-Event-ID to resume' })}\n\n`);
             stream.end();

@@ -9,8 +9,8 @@ export interface ServerLimits {
   concurrentQueries: number;
   /** Live feed streams open at once; more get 503 server/busy (default 64). */
   feeds: number;
-  /** Transactions a feed may have written but the client not yet read before it is cut off (default 10,000). */
-  feedBacklog: number;
+  /** Bytes a feed stream may have written that its client has not read yet; past them it is cut off (default 10 MiB). */
+  feedBacklogBytes: number;
   /** Most datoms, log transactions or timeline points one response holds (default 10,000). */
   pageSize: number;
 }
@@ -21,6 +21,6 @@ export const DEFAULT_LIMITS: ServerLimits = {
   maxQueryTimeoutMs: 300_000,
   concurrentQueries: 16,
   feeds: 64,
-  feedBacklog: 10_000,
+  feedBacklogBytes: 10 * 1024 * 1024,
   pageSize: 10_000,
 };

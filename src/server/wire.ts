@@ -1,6 +1,6 @@
 // How values cross HTTP, shared by the server and the remote client: JSON with the CLI's tagged
 // value forms (src/cli/json-values.ts), or EDN. Imports nothing that loads storage (the client must not).
-import { Keyword, isPlainObject } from '../../query-lang/edn/types.js';
+import { EdnList, Keyword, Tagged, isPlainObject } from '../../query-lang/edn/types.js';
 import { printEdn } from '../../query-lang/edn/printer.js';
 import { encodeJsonValue, decodeJsonValue } from '../cli/json-values.js';
 
@@ -22,7 +22,10 @@ export function toWire(v: unknown): unknown {
     if (keys.length === 1 && keys[0]!.startsWith('#')) return { '#map': [[keys[0], out[keys[0]!]]] };
     return out;
   }
+  // containers encode their elements here, so that plain objects and arrays may nest in them
   if (v instanceof Set) return { '#set': [...v].map(toWire) };
+  if (v instanceof EdnList) return { '#list': v.items.map(toWire) };
+  if (v instanceof Tagged) return { '#tagged': [v.tag, toWire(v.value)] };
   if (v instanceof Map) return { '#map': [...v].map(([k, x]) => [toWire(k), toWire(x)]) };
   return encodeJsonValue(v);
 }
@@ -43,6 +46,8 @@ export function fromWire(x: unknown): unknown {
       return m.size === 1 && typeof only === 'string' && only.startsWith('#') ? { [only]: m.get(only) } : m;
     }
     if (keys[0] === '#tuple' && Array.isArray(payload)) return payload.map(fromWire);
+    if (keys[0] === '#list' && Array.isArray(payload)) return new EdnList(payload.map(fromWire) as never[]);
+    if (keys[0] === '#tagged' && Array.isArray(payload) && payload.length === 2 && typeof payload[0] === 'string') return new Tagged(payload[0], fromWire(payload[1]) as never);
     return decodeJsonValue(x).v;
   }
   const out: Record<string, unknown> = {};

@@ -524,6 +524,7 @@ describe('factlog demo', () => {
     expect(first.stdout).toMatch(/Alice\s+\| A-1\s+\|\s+1000/);
     expect(first.stdout).toMatch(/balances now[\s\S]*Alice\s+\| A-1\s+\|\s+600/);
     expect(fs.existsSync(path.join(dir, 'factlog-data', '.factlog-demo'))).toBe(true);
+    expect(first.stdout).toMatch(/factlog serve --db factlog-data/);
     const foreign = path.join(dir, 'mine');
     const [second, refused] = await Promise.all([factlog(['demo'], { cwd: dir }), factlog(['init', '--db', foreign]).then(() => factlog(['demo', '--db', foreign]))]);
     expect(second.code).toBe(0);

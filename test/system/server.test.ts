@@ -96,13 +96,15 @@ describe('the endpoints', () => {
     const json = await s.call('POST', '/api/transact', { txData: [{ 'db/id': 'd', 'user/name': 'Di', 'user/tags': [{ '#kw': 'x' }] }, ['db/add', cy, 'user/age', 41]] });
     expect(json.status).toBe(200);
     expect((await s.call('POST', '/api/query', { query: '[:find ?a . :in $ ?n :where [?e :user/name ?n] [?e :user/age ?a]]', args: ['Cy'] })).body.result).toBe(41);
+    const ednBody = await s.call('POST', '/api/transact', '{:txData [[:db/add [:user/name "Cy"] :user/tags :edn]]}', { accept: 'application/edn' });
+    expect(ednBody.text).toMatch(/^\{:t 6, :tx \d+, :tempids \{\}, :txData \[\[\d+ :user\/tags :edn \d+ true\]/);
     const conflict = await s.call('POST', '/api/transact', { txData: `[[:db/cas [:user/name "Cy"] :user/age 1 2]]` });
     expect(conflict.status).toBe(409);
     expect(conflict.body.error.code).toBe('tx/cas-failed');
     const bad = await s.call('POST', '/api/transact', { txData: '[{:user/name' });
     expect(bad.status).toBe(400);
     expect(bad.body.error.code).toBe('edn/syntax');
-    expect((await s.call('GET', '/api/health')).body.t).toBe(5);
+    expect((await s.call('GET', '/api/health')).body.t).toBe(6);
   });
 
   it('pull, pull-many and entity (with reverse refs and history)', async () => {
@@ -151,14 +153,14 @@ describe('the endpoints', () => {
   });
 
   it('feed: from a t, then live, and resumed with Last-Event-ID', async () => {
-    const reading = feedEvents(`${s.url}/api/feed?from=2`, 5);
+    const reading = feedEvents(`${s.url}/api/feed?from=3`, 5);
     await new Promise((r) => setTimeout(r, 200));
     await s.call('POST', '/api/transact', { txData: '[{:user/name "Eve"}]' });
     const { events } = await reading;
-    expect(events.map((e) => Number(e.id))).toEqual([2, 3, 4, 5, 6]);
+    expect(events.map((e) => Number(e.id))).toEqual([3, 4, 5, 6, 7]);
     expect(events.at(-1)!.data.datoms.some((d: any) => d[2] === 'Eve')).toBe(true);
-    const resumed = await feedEvents(`${s.url}/api/feed`, 1, { 'last-event-id': '5' });
-    expect(resumed.events.map((e) => e.id)).toEqual(['6']);
+    const resumed = await feedEvents(`${s.url}/api/feed`, 1, { 'last-event-id': '6' });
+    expect(resumed.events.map((e) => e.id)).toEqual(['7']);
   });
 
   it('errors: unknown route 404, malformed JSON 400, missing field 400, bad time 400', async () => {

@@ -58,7 +58,9 @@ export type { ReadSnapshot } from './index-reader.js';
 export class Store {
   readonly dir: string;
   private readonly env: RootDatabase;
-  private readonly meta: StoreMeta;
+  /** The meta table (store-meta.ts reads and writes it). */
+  private readonly meta: Database<any, string>;
+  private readonly storeMeta: StoreMeta;
   /** LMDB's log table and the hash chain over it. */
   private readonly log: LogTable;
   /** Long values (see keyPayload in encoding.ts) by their SHA-256: strings, or WTF-8 bytes. */
@@ -101,25 +103,26 @@ export class Store {
     this.readOnly = options.readOnly ?? false;
     this.neverFlush = options.noSync ?? false;
     this.env = openLmdb(environmentOptions(path.join(dir, DATA_FILE), options));
-    this.meta = new StoreMeta(this.env);
-    this.format = this.meta.formatVersion() ?? options.createFormat ?? FORMAT_VERSION;
+    this.storeMeta = new StoreMeta(this.env);
+    this.meta = this.storeMeta.table;
+    this.format = this.storeMeta.formatVersion() ?? options.createFormat ?? FORMAT_VERSION;
     this.log = new LogTable(this.env, dir, this.format);
     this.values = this.env.openDB('values', {});
-    ({ current: this.current, history: this.history } = openIndexes(this.env, this.format, this.meta.table));
+    ({ current: this.current, history: this.history } = openIndexes(this.env, this.format, this.meta));
     this.snapshots = new ReadSnapshots(dir, this.env as never, () => this.assertOpen());
     this.groupCommit = new GroupCommit({
       dir,
       env: this.env,
-      meta: this.meta.table,
+      meta: this.meta,
       flushEachCommit: !this.neverFlush && options.durability !== 'process',
       pendingRecords: this.pendingRecords,
       tables: () => this.tables(),
       checkpoints: () => this.checkpoints!,
       logFile: () => this.logFile!,
-      logFileEnd: () => logFileEndIn(this.meta, this.logFile!),
+      logFileEnd: () => logFileEndIn(this.storeMeta, this.logFile!),
     });
     this.fulltext = FulltextIndex.open(this.env, this.readOnly);
-    const tables = { current: this.current, history: this.history, meta: this.meta.table, values: this.values, format: this.format };
+    const tables = { current: this.current, history: this.history, meta: this.meta, values: this.values, format: this.format };
     this.indexWrites = new IndexWrites(tables, (d) => this.findCurrent(d));
   }
 
@@ -137,10 +140,10 @@ export class Store {
     }
     store.leaveGate = leaveGate;
     closeAtExit(store);
-    const version = store.meta.formatVersion();
+    const version = store.storeMeta.formatVersion();
     // Bootstrap writes the format version in the same LMDB transaction as t = 0, so a file with
     // no version and nothing in it was created by a process that died before bootstrapping.
-    if (hasData && version === undefined && !neverBootstrapped(store.env, [store.meta, store.log], store.tables())) {
+    if (hasData && version === undefined && !neverBootstrapped(store.env, [store.storeMeta, store.log], store.tables())) {
       void store.close();
       throw new StorageError('storage/not-a-database', `${dataFile} is not a factlog database`);
     }
@@ -164,7 +167,7 @@ export class Store {
         dir: this.dir,
         env: this.env,
         format: this.format,
-        meta: this.meta,
+        meta: this.storeMeta,
         log: this.log,
         logFile: this.logFile,
         checkpoints: this.checkpoints,
@@ -251,7 +254,7 @@ export class Store {
 
   /** The log file's records that LMDB has not indexed yet, oldest first. */
   unindexedLogRecords(): Generator<ReadRecord> {
-    return this.openLogFileOrThrow().read(this.meta.logFileEnd() ?? LOG_FILE_START, this.lastT() + 1);
+    return this.openLogFileOrThrow().read(this.storeMeta.logFileEnd() ?? LOG_FILE_START, this.lastT() + 1);
   }
 
   /** Every record of the log file, oldest first (open for writing only). */
@@ -273,49 +276,49 @@ export class Store {
       keepHistory,
       false,
     );
-    this.meta.setLogFileEnd(records[records.length - 1].end);
+    this.storeMeta.setLogFileEnd(records[records.length - 1].end);
   }
 
   /** Where LMDB says the log file's records end (undefined before the log file was written). */
   recordedLogFileEnd(): number | undefined {
     this.assertOpen();
-    return this.meta.logFileEnd();
+    return this.storeMeta.logFileEnd();
   }
 
   // ---------------- meta (store-meta.ts) ----------------
 
   readMeta(): Meta {
-    return this.meta.read();
+    return this.storeMeta.read();
   }
 
   /** The last committed t, read from the same snapshot as the scans that follow it in this tick (or from `snapshot`). */
   lastT(snapshot?: ReadSnapshot): number {
     this.assertOpen();
-    return this.meta.lastT(snapshot?.transaction());
+    return this.storeMeta.lastT(snapshot?.transaction());
   }
 
   attrCount(a: number): number {
     this.assertOpen();
-    return this.meta.attrCount(a);
+    return this.storeMeta.attrCount(a);
   }
 
   /** The per-attribute datom counts kept in meta. */
   attrCounts(): Map<number, number> {
     this.assertOpen();
-    return this.meta.attrCounts();
+    return this.storeMeta.attrCounts();
   }
 
   putMeta(meta: Meta): void {
-    this.meta.put(meta, this.format);
+    this.storeMeta.put(meta, this.format);
   }
 
   /** Set when this database is a read replica: the primary it follows. */
   replicaOf(): string | undefined {
-    return this.meta.replicaOf();
+    return this.storeMeta.replicaOf();
   }
 
   markReplicaOf(source: string): void {
-    this.meta.markReplicaOf(source);
+    this.storeMeta.markReplicaOf(source);
   }
 
   // ---------------- writing (group-commit.ts, index-writes.ts) ----------------
@@ -350,7 +353,7 @@ export class Store {
   private maintenance(): MaintenanceTarget {
     return {
       format: this.format,
-      meta: this.meta,
+      meta: this.storeMeta,
       log: this.log,
       current: this.current,
       history: this.history,

@@ -79,6 +79,8 @@ export class Connection {
   private readonly listeners = new Set<Subscription>();
   private readonly ctx: DbContext;
   private closed = false;
+  /** @internal Set by excise (feed/excise.ts) on the copy it rewrites: an excision commits only there. */
+  allowsExcision = false;
 
   constructor(
     /** @internal */ readonly store: Store,
@@ -242,6 +244,7 @@ export class Connection {
               lastInstant: this.meta.lastInstant,
               strictSchema: this.strictSchema,
               functions: this.functions,
+              excise: this.allowsExcision ? 'rebuilt' : 'refuse',
             });
             this.commit(prepared);
             const report = txReport(before, this.dbAt(prepared.t), prepared);

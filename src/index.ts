@@ -10,7 +10,7 @@ export { StorageError } from './storage/store.js';
 export type { LogEntry } from './storage/log.js';
 export { verify, VerifyError, type VerifyReport, type VerifyProblem } from './db/verify.js';
 export { FactlogError } from '../query-lang/errors.js';
-export { Keyword, Sym, Uuid, Char, BigDec, EdnList, Tagged, type EdnValue } from '../query-lang/edn/types.js';
+export { Keyword, Sym, Uuid, Uri, Char, BigDec, EdnList, Tagged, type EdnValue } from '../query-lang/edn/types.js';
 export { readEdn, readAllEdn } from '../query-lang/edn/reader.js';
 export { printEdn } from '../query-lang/edn/printer.js';
 export { q, explain, QueryError, FUNCTIONS, AGGREGATES, type Explanation, type ExplainStep, type QueryInput, type QueryMap, type QueryLimits } from './query/index.js';
@@ -18,3 +18,4 @@ export { pull, pullMany, registerXform, indexPull, PullError, type IndexPullOpti
 export { parseQuery, parsePull, parseRules } from '../query-lang/datalog/index.js';
 export { follow, replicate, MaterializedView, backup, restore, type FollowOptions, type ReplicateOptions, type ViewOptions, type ViewSpec } from './feed/index.js';
 export { ViewApplyError } from './feed/view.js';
+export { excise, compact, type ExciseReport } from './feed/excise.js';

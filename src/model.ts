@@ -1,10 +1,10 @@
 // The ground floor: datoms, values and index names, the vocabulary every layer shares.
-import type { EdnList, EdnValue, Keyword, Sym, Uuid } from '../query-lang/edn/types.js';
+import type { BigDec, EdnList, EdnValue, Keyword, Sym, Uri, Uuid } from '../query-lang/edn/types.js';
 
 export type IndexName = 'eavt' | 'aevt' | 'avet' | 'vaet';
 
-/** A stored value. Tuples are arrays of scalars. Refs are entity ids (numbers). */
-export type Value = string | number | boolean | bigint | Keyword | Sym | Date | Uuid | Value[];
+/** A stored value. Tuples are arrays of scalars. Refs are entity ids (numbers). Floats are numbers. */
+export type Value = string | number | boolean | bigint | Keyword | Sym | Date | Uuid | BigDec | Uri | Uint8Array | Value[];
 
 export interface Datom {
   readonly e: number;
@@ -18,7 +18,7 @@ export interface Datom {
 /** A datom handed over as its parts, without a Datom object (the query engine's fast path). */
 export type DatomVisitor = (e: number, a: number, v: unknown, tx: number, added: boolean) => void;
 
-export type ValueType = 'string' | 'long' | 'double' | 'boolean' | 'instant' | 'uuid' | 'keyword' | 'ref' | 'bigint' | 'symbol' | 'tuple';
+export type ValueType = 'string' | 'long' | 'double' | 'boolean' | 'instant' | 'uuid' | 'keyword' | 'ref' | 'bigint' | 'symbol' | 'tuple' | 'bigdec' | 'float' | 'uri' | 'bytes';
 
 /**
  * What `transact` and `db.with` take: EDN text, or JS data (an array or an EdnList) of forms.

@@ -13,6 +13,8 @@ const SCHEMA = `[
  {:db/ident :p/age :db/valueType :db.type/long :db/cardinality :db.cardinality/one :db.attr/preds p/non-negative?}
  {:db/ident :p/friend :db/valueType :db.type/ref :db/cardinality :db.cardinality/many}
  {:db/ident :p/tags :db/valueType :db.type/keyword :db/cardinality :db.cardinality/many}
+ {:db/ident :p/balance :db/valueType :db.type/bigdec :db/cardinality :db.cardinality/one}
+ {:db/ident :p/key :db/valueType :db.type/bytes :db/cardinality :db.cardinality/one}
  {:db/ident :p/named :db.entity/attrs [:p/name :p/email]}
  {:db/ident :p/checked-by-nobody :db.entity/preds p/unregistered?}]`;
 
@@ -55,6 +57,11 @@ const KNOWN_CODES = new Set([
   'tx/attr-pred-failed',
   'tx/entity-spec-failed',
   'tx/unknown-predicate',
+  'tx/type-needs-format',
+  'tx/excise-offline',
+  'tx/excise-system-entity',
+  'tx/excise-not-attribute',
+  'tx/excise-invalid',
   'edn/syntax',
   'edn/too-deep',
   'storage/write-failed',
@@ -120,8 +127,15 @@ type Kind =
   | 'fn-async'
   | 'attr-pred'
   | 'entity-spec'
-  | 'unknown-pred';
-const VALID: Kind[] = ['create', 'age', 'tag', 'friend', 'cas-ok', 'upsert', 'retract-entity', 'tx-fn', 'ensure-ok'];
+  | 'unknown-pred'
+  | 'decimal'
+  | 'bad-decimal'
+  | 'unique-bytes'
+  | 'excise-offline'
+  | 'excise-system'
+  | 'excise-not-attr'
+  | 'excise-invalid';
+const VALID: Kind[] = ['create', 'age', 'tag', 'friend', 'cas-ok', 'upsert', 'retract-entity', 'tx-fn', 'ensure-ok', 'decimal'];
 const INVALID: Record<Exclude<Kind, (typeof VALID)[number]>, string> = {
   'bad-type': 'tx/invalid-value',
   'unique-value': 'tx/unique-conflict',
@@ -145,6 +159,12 @@ const INVALID: Record<Exclude<Kind, (typeof VALID)[number]>, string> = {
   'attr-pred': 'tx/attr-pred-failed',
   'entity-spec': 'tx/entity-spec-failed',
   'unknown-pred': 'tx/unknown-predicate',
+  'bad-decimal': 'tx/invalid-value',
+  'unique-bytes': 'tx/invalid-schema',
+  'excise-offline': 'tx/excise-offline',
+  'excise-system': 'tx/excise-system-entity',
+  'excise-not-attr': 'tx/excise-not-attribute',
+  'excise-invalid': 'tx/excise-invalid',
 };
 const kindArb = fc.constantFrom<Kind>(...VALID, ...(Object.keys(INVALID) as Kind[]));
 const stepArb = fc.record({ kind: kindArb, pick: fc.nat(1000), n: fc.integer({ min: 0, max: 99 }) });
@@ -184,6 +204,8 @@ function txFor(conn: Connection, kind: Kind, pick: number, n: number): { kind: K
     'attr-pred',
     'entity-spec',
     'unknown-pred',
+    'excise-system',
+    'excise-invalid',
   ].includes(kind);
   if (ps.length === 0 && needsPerson) kind = 'create';
   return { kind, tx: txText(ps, kind, pick, n) };
@@ -246,6 +268,12 @@ function txText(ps: ReturnType<typeof people>, kind: Kind, pick: number, n: numb
       return `[${create} {:db/id "datomic.tx" :db/txInstant #inst "${2100 + n}-01-01"}]`;
     case 'tx-fn':
       return `[[:p/birthday ${p.e}] ${create}]`;
+    case 'decimal':
+      return `[${create} [:db/add "new" :p/balance ${n}.${'0'.repeat(n % 3)}5M] [:db/add "new" :p/key #bytes "AQI="]]`;
+    case 'bad-decimal':
+      return `[${create} [:db/add "new" :p/balance "${n}.50"]]`;
+    case 'unique-bytes':
+      return `[${create} [:db/add "new" :p/key #bytes "AQI="] {:db/ident :p/key :db/unique :db.unique/value}]`;
     case 'ensure-ok':
       return `[{:db/id "new" :p/email "e${k}" :p/ssn "s${k}" :p/name "n${k}" :db/ensure :p/named}]`;
     case 'fn-failed':
@@ -260,6 +288,14 @@ function txText(ps: ReturnType<typeof people>, kind: Kind, pick: number, n: numb
       return `[${create} {:db/id "x" :p/name "only${k}" :db/ensure :p/named}]`;
     case 'unknown-pred':
       return `[${create} [:db/add "new" :db/ensure :p/checked-by-nobody]]`;
+    case 'excise-offline':
+      return n % 2 ? `[[:db/excise ${p.e} :attrs [:p/age]]]` : `[{:db/excise [:p/email "${p.email}"] :db.excise/beforeT ${n}}]`;
+    case 'excise-system':
+      return `[${create} [:db/excise ${n % 2 ? ':db/ident' : 2 ** 40}]]`;
+    case 'excise-not-attr':
+      return `[[:db/excise ${p.e} :attrs [${q.e}]]]`;
+    case 'excise-invalid':
+      return n % 2 ? `[${create} [:db/excise "new" :after 3]]` : `[${create} {:db/id "r" :db.excise/beforeT 3}]`;
     case 'throwing-data': {
       const trap = () => {
         throw new Error('trap');

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { BigDec, Char, EdnList, EdnPrintError, Keyword, Sym, Tagged, Uuid, printEdn, readEdn, type EdnValue } from '../query-lang/edn/index.js';
+import { Uri } from '../query-lang/edn/types.js';
 import { FactlogError } from '../query-lang/errors.js';
 
 describe('printEdn', () => {
@@ -139,5 +140,26 @@ describe('strings with lone surrogates (issue 25)', () => {
       expect(readEdn(Buffer.from(text, 'utf8').toString('utf8'))).toBe(s);
     }
     expect(printEdn('a\uD83D\uDE00')).toBe('"a\uD83D\uDE00"');
+  });
+});
+
+describe('printEdn of decimals, URIs and bytes (issue 21)', () => {
+  it('prints 1.50M with its scale, #uri "..." and #bytes "base64", each reading back equal', () => {
+    for (const [v, text] of [
+      [new BigDec('1.50'), '1.50M'],
+      [new Uri('urn:isbn:0451450523'), '#uri "urn:isbn:0451450523"'],
+      [new Uint8Array([0, 1, 2, 255]), '#bytes "AAEC/w=="'],
+    ] as const) {
+      expect(printEdn(v)).toBe(text);
+      expect(readEdn(text)).toEqual(v);
+    }
+  });
+
+  it('any bytes round-trip', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 70 }), (bytes) => {
+        expect(readEdn(printEdn(bytes))).toEqual(bytes);
+      }),
+    );
   });
 });

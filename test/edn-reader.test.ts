@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { BigDec, Char, EdnList, EdnSyntaxError, Keyword, Sym, Tagged, Uuid, positionOf, readAllEdn, readEdn } from '../query-lang/edn/index.js';
+import { Uri } from '../query-lang/edn/types.js';
 import { FactlogError } from '../query-lang/errors.js';
 
 function err(text: string): EdnSyntaxError {
@@ -183,5 +184,20 @@ describe('readEdn fuzz', () => {
       ),
       { numRuns: 3000 },
     );
+  });
+});
+
+describe('#uri and #bytes (issue 21)', () => {
+  it('read a URI and base64 bytes; a decimal keeps its text (scale)', () => {
+    expect(readEdn('#uri "https://example.com/a?b=c#d"')).toEqual(new Uri('https://example.com/a?b=c#d'));
+    expect(readEdn('#bytes "AAEC/w=="')).toEqual(new Uint8Array([0, 1, 2, 255]));
+    expect(readEdn('#bytes ""')).toEqual(new Uint8Array([]));
+    expect(readEdn('1.50M')).toEqual(new BigDec('1.50'));
+  });
+
+  it('refuse what is no URI or no padded base64, with a coded error', () => {
+    for (const bad of ['#uri "a b"', '#uri ""', '#uri 5', '#bytes "AAE"', '#bytes "AAF="', '#bytes "A*=="', '#bytes 1']) {
+      expect(err(bad).code, bad).toBe('edn/syntax');
+    }
   });
 });

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { backup, follow, Keyword, MaterializedView, open, q, replicate, restore, type Connection, type Db, type TxReport } from '../src/index.js';
+import { backup, excise, follow, Keyword, MaterializedView, open, q, replicate, restore, type Connection, type Db, type TxReport } from '../src/index.js';
 import { runFixture } from './helpers/proc.js';
 import { freshConn, tempDir } from './helpers/tmp.js';
 
@@ -799,5 +799,72 @@ describe('backup and restore', () => {
       expect(fs.readdirSync(disk)).toEqual([]);
       expect((await restore(disk, path.join(tempDir(), 'restored')).catch((e) => e))?.code).toBe('storage/no-database');
     });
+  });
+});
+
+describe('replicas and followers of a primary that excised', () => {
+  const SECRET = 'ZQX-replicated-secret-ZQX';
+
+  /** A primary at t 8 holding the secret at t 2, and a replica of it at t 5 (behind the excision to come). */
+  async function primaryAndReplica(): Promise<{ dir: string; to: string }> {
+    const dir = path.join(tempDir(), 'primary');
+    const to = path.join(tempDir(), 'replica');
+    const conn = await open({ path: dir });
+    await conn.transact('[{:db/ident :p/email :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}]');
+    await conn.transact(`[{:p/email "ann@x" :acct/name "${SECRET}"}]`);
+    for (let i = 0; i < 3; i++) await conn.transact([{ 'acct/name': `kept${i}` }]);
+    await conn.close();
+    expect(await replicate({ from: dir, to })).toBe(5);
+    const more = await open({ path: dir });
+    for (let i = 0; i < 3; i++) await more.transact([{ 'acct/name': `later${i}` }]);
+    await more.close();
+    return { dir, to };
+  }
+
+  const holdsSecret = (dir: string) => fs.readdirSync(dir).some((f) => fs.readFileSync(path.join(dir, f)).includes(Buffer.from(SECRET)));
+
+  async function chainAndHistory(dir: string, t: number): Promise<[string, string[]]> {
+    const conn = await open({ path: dir, readOnly: true });
+    try {
+      return [Buffer.from(conn.store.chainHash(t)!).toString('hex'), dump(conn.db().history())];
+    } finally {
+      await conn.close();
+    }
+  }
+
+  it('a replica behind the excision applies it, and then holds the same chain and facts, with no byte of the value', async () => {
+    const { dir, to } = await primaryAndReplica();
+    const { t } = await excise(dir, '[[:db/excise [:p/email "ann@x"]]]');
+    expect(holdsSecret(to)).toBe(true);
+    expect(await replicate({ from: dir, to })).toBe(t);
+    expect(holdsSecret(to)).toBe(false);
+    expect(await chainAndHistory(to, t)).toEqual(await chainAndHistory(dir, t));
+    expect(fs.readdirSync(path.dirname(to))).toEqual(['replica']);
+  });
+
+  it('a replica whose primary truly diverged is still refused (feed/diverged), excision or not', async () => {
+    const { dir, to } = await primaryAndReplica();
+    const other = path.join(tempDir(), 'other');
+    const conn = await open({ path: other });
+    await conn.transact('[{:db/ident :p/email :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}]');
+    await conn.transact(`[{:p/email "ann@x" :acct/name "${SECRET}"}]`);
+    for (let i = 0; i < 6; i++) await conn.transact([{ 'acct/name': `different${i}` }]);
+    await conn.close();
+    await excise(other, '[[:db/excise [:p/email "ann@x"]]]');
+    fs.renameSync(dir, path.join(tempDir(), 'old-primary'));
+    fs.renameSync(other, dir);
+    const before = await chainAndHistory(to, 5);
+    expect((await replicate({ from: dir, to }).catch((e) => e))?.code).toBe('feed/diverged');
+    expect(await chainAndHistory(to, 5)).toEqual(before);
+  });
+
+  it('follow() from a chain read before the excision stops with feed/excised, not feed/diverged', async () => {
+    const { dir, to } = await primaryAndReplica();
+    const [fromChain] = await chainAndHistory(to, 5);
+    await excise(dir, '[[:db/excise [:p/email "ann@x"]]]');
+    const err = await (async () => {
+      for await (const _ of follow(dir, { fromT: 5, fromChain: Buffer.from(fromChain, 'hex') })) return 'yielded';
+    })().catch((e) => e);
+    expect(err?.code, String(err)).toBe('feed/excised');
   });
 });

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeJsonValue, encodeJsonValue } from '../src/cli/json-values.js';
 import { renderResult, renderRows } from '../src/cli/format.js';
 import { toQuery } from '../src/query/index.js';
-import { Keyword, Sym, Uuid } from '../query-lang/edn/types.js';
+import { BigDec, Keyword, Sym, Uri, Uuid } from '../query-lang/edn/types.js';
 
 const name = fc.stringMatching(/^[a-z][a-z0-9.*+!?-]{0,6}(\/[a-z_][a-z0-9_-]{0,6})?$/);
 /** Strings that look like other values' printed forms, besides random ones. */
@@ -103,5 +103,25 @@ describe('--format json is lossless', () => {
         expect(decodeJsonValue(encodeJsonValue(id))).toEqual({ v: id, ref: false });
       }),
     );
+  });
+});
+
+describe('bigdec, uri and bytes in tagged JSON (issue 21)', () => {
+  it('encode as {"#bigdec": text} (scale kept), {"#uri": text}, {"#bytes": base64} and read back equal', () => {
+    for (const [v, json] of [
+      [new BigDec('1.50'), { '#bigdec': '1.50' }],
+      [new BigDec('1.5E+2'), { '#bigdec': '1.5E+2' }],
+      [new Uri('urn:x'), { '#uri': 'urn:x' }],
+      [new Uint8Array([0, 1, 2, 255]), { '#bytes': 'AAEC/w==' }],
+    ] as const) {
+      expect(encodeJsonValue(v)).toEqual(json);
+      expect(decodeJsonValue(JSON.parse(JSON.stringify(json))).v).toEqual(v);
+    }
+  });
+
+  it('refuse a malformed payload with json/invalid-value', () => {
+    for (const bad of [{ '#bigdec': '1.5.0' }, { '#bigdec': 1.5 }, { '#uri': 'a b' }, { '#bytes': 'AAE' }]) {
+      expect(() => decodeJsonValue(bad)).toThrow(expect.objectContaining({ code: 'json/invalid-value' }));
+    }
   });
 });

@@ -10,6 +10,8 @@ import { compareValues } from '../query-lang/edn/compare.js';
 import { valueRange } from '../src/db/value-range.js';
 import { printEdn } from '../query-lang/edn/printer.js';
 import { Keyword, Sym, Uuid } from '../query-lang/edn/types.js';
+import { decimalText } from '../query-lang/edn/decimal.js';
+import { DECIMAL_FLOOR } from '../src/storage/decimal-keys.js';
 
 const buffer = Buffer.alloc(8192);
 function encode(key: KeyPart[]): Buffer {
@@ -333,5 +335,55 @@ describe('format 6 key codec: tuples element by element, nil first, and keywords
         if (!claimed) expect(bytesOf(k)).toEqual(Buffer.from(buffer.subarray(0, EXACT_KEY_CODEC.writeKey(k, buffer, 0))));
       }),
     );
+  });
+});
+
+describe('bigdec keys (format 6, decimal-keys.ts)', () => {
+  const bytesOf = (key: KeyPart[]) => Buffer.from(buffer.subarray(0, VALUE_KEY_CODEC.writeKey(key, buffer, 0)));
+  const decimal = fc.record({ unscaled: fc.oneof(fc.bigInt({ min: -(10n ** 40n), max: 10n ** 40n }), fc.bigInt({ min: -1000n, max: 1000n })), scale: fc.integer({ min: -25, max: 25 }) });
+  type D = { unscaled: bigint; scale: number };
+  /** The model: value by BigInt arithmetic at a common scale, then scale. */
+  const byValue = (x: D, y: D) => {
+    const s = Math.max(x.scale, y.scale);
+    const a = x.unscaled * 10n ** BigInt(s - x.scale);
+    const b = y.unscaled * 10n ** BigInt(s - y.scale);
+    return a < b ? -1 : a > b ? 1 : 0;
+  };
+
+  it('sort by numeric value, then scale, and read back to the same text', () => {
+    fc.assert(
+      fc.property(decimal, decimal, fc.nat(5), (x, y, e) => {
+        const kx = [7, Tag.BigDec, decimalText(x), e, 1] as KeyPart[];
+        const ky = [7, Tag.BigDec, decimalText(y), e, 1] as KeyPart[];
+        const bx = bytesOf(kx);
+        const by = bytesOf(ky);
+        const expected = byValue(x, y) || Math.sign(x.scale - y.scale);
+        expect(Math.sign(Buffer.compare(bx, by))).toBe(expected);
+        expect(Math.sign(VALUE_KEY_CODEC.compareKeys(kx, ky))).toBe(expected);
+        expect(readKey(bx, 0, bx.length)).toEqual(kx);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('a bound sits below (floor) or above (floor then KEY_MAX) every scale of its value', () => {
+    fc.assert(
+      fc.property(decimal, decimal, (x, bound) => {
+        const key = bytesOf([7, Tag.BigDec, decimalText(x), 1000, 1]);
+        const floor = bytesOf([7, Tag.BigDec, DECIMAL_FLOOR + decimalText(bound)]);
+        const ceiling = bytesOf([7, Tag.BigDec, DECIMAL_FLOOR + decimalText(bound), KEY_MAX_STRING]);
+        const c = byValue(x, bound);
+        expect(Buffer.compare(key, floor) >= 0).toBe(c >= 0);
+        expect(Buffer.compare(key, ceiling) < 0).toBe(c <= 0);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('keeps scale: 1.50 reads back as 1.50, 1.5E+2 as 1.5E+2', () => {
+    for (const text of ['1.50', '1.5', '0', '0.00', '-0.001', '1.5E+2', '0E-7', '-123456789012345678901234567890.123']) {
+      const key = bytesOf([7, Tag.BigDec, text, 1, 2]);
+      expect(readKey(key, 0, key.length)[2]).toBe(text);
+    }
   });
 });

@@ -21,6 +21,22 @@ beforeAll(async () => {
 });
 
 describe('planner', () => {
+  it('does not estimate the last clause left: a point lookup reads the index once (issue 26)', () => {
+    const db = conn.db();
+    let estimates = 0;
+    const counted = new Proxy(db, {
+      get(target, key) {
+        const x = Reflect.get(target, key, target);
+        if (key === 'estimateCount' || key === 'estimateRange') return (...args: unknown[]) => (estimates++, (x as (...a: unknown[]) => number).apply(target, args));
+        return typeof x === 'function' ? x.bind(target) : x;
+      },
+    });
+    const text = '[:find ?e . :in $ ?s :where [?e :salary ?s]]';
+    expect(q(text, counted, people[3]!.salary)).toBe(q(text, db, people[3]!.salary));
+    expect(estimates).toBe(0);
+    // explain still estimates it, and reports the estimate
+    expect(explain(text, db, people[3]!.salary).steps[0]!.estimatedRows).toBe(1);
+  });
   it('reads several attributes of a bound entity in one EAVT lookup per entity', () => {
     const text = '[:find ?e ?l ?a :where [?e :name "Ivan"] [?e :last-name ?l] [?e :age ?a] [?e :sex :male]]';
     const e = explain(text, conn.db());

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
-import { Keyword, Sym, TxError, Uuid, q, type Connection, type Db } from '../src/index.js';
-import { freshConn } from './helpers/tmp.js';
+import { BigDec, Keyword, Sym, TxError, Uri, Uuid, open, printEdn, pull, q, type Connection, type Db } from '../src/index.js';
+import { freshConn, tempDir } from './helpers/tmp.js';
 import { PERSON } from './helpers/schemas.js';
 
 const SCHEMA = `[
@@ -746,7 +746,7 @@ describe('schema', () => {
     await expectTxError(conn, `[{:db/id :person/name+ssn :db/tupleAttrs [:person/name :person/email]}]`, 'tx/invalid-schema');
     await expectTxError(conn, `[{:db/id :person/email :db/tupleAttrs [:person/name :person/ssn]}]`, 'tx/invalid-schema');
     // the :db namespaces are not made on first use
-    await expectTxError(conn, `[{:db/excise 1}]`, 'tx/unknown-attribute');
+    await expectTxError(conn, `[{:db/frobnicate 1}]`, 'tx/unknown-attribute'); // :db/excise is known now (excision)
     await expectTxError(conn, `[{:person/name "D" :db.x/y 1}]`, 'tx/unknown-attribute');
   });
 
@@ -1003,5 +1003,130 @@ describe('values stored exactly (issue 25: lone surrogates, -0.0, huge bigints)'
     const ok = -(2n ** 2040n - 1n);
     await conn.transact([{ 'v/big': ok }]);
     expect(q('[:find ?v . :where [_ :v/big ?v]]', conn.db())).toBe(ok);
+  });
+});
+
+describe('value types: bigdec, float, uri, bytes (issue 21)', () => {
+  const TYPES = `[
+   {:db/ident :acct/id :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
+   {:db/ident :acct/balance :db/valueType :db.type/bigdec :db/cardinality :db.cardinality/one}
+   {:db/ident :acct/amounts :db/valueType :db.type/bigdec :db/cardinality :db.cardinality/many}
+   {:db/ident :acct/rate :db/valueType :db.type/float :db/cardinality :db.cardinality/one}
+   {:db/ident :acct/home :db/valueType :db.type/uri :db/cardinality :db.cardinality/one}
+   {:db/ident :acct/key :db/valueType :db.type/bytes :db/cardinality :db.cardinality/one}]`;
+
+  async function accounts(options: { path?: string } = {}): Promise<Connection> {
+    const conn = await freshConn(options);
+    await conn.transact(TYPES);
+    return conn;
+  }
+  const texts = (vs: unknown[]) => vs.map((v) => (v instanceof BigDec ? `${v.text}M` : v));
+
+  it('a bigdec keeps its scale through transact, every index, entity, pull and a reopen; AVET sorts by value, then scale', async () => {
+    const path = `${tempDir()}/db`;
+    const conn = await open({ path });
+    await conn.transact(TYPES);
+    const r = await conn.transact(`[{:db/id "a" :acct/id "a" :acct/balance 1.50M
+                                     :acct/amounts [2M 1.5M -3.25M 10M 0.001M 1.50M 1.5E+2M -0.5M]}]`);
+    const a = r.tempids.a!;
+    const db = conn.db();
+    expect(texts(values(db, a, 'acct/balance'))).toEqual(['1.50M']);
+    expect(texts([...db.datoms('avet', Keyword.of('acct/amounts'))].map((d) => d.v))).toEqual(['-3.25M', '-0.5M', '0.001M', '1.5M', '1.50M', '2M', '10M', '1.5E+2M']);
+    expect(texts([...db.datoms('aevt', Keyword.of('acct/balance'))].map((d) => d.v))).toEqual(['1.50M']);
+    expect((db.entity(a)!.get('acct/balance') as BigDec).text).toBe('1.50');
+    expect(printEdn(pull(db, '[:acct/balance]', a) as never)).toBe('{:acct/balance 1.50M}');
+    await conn.transact(`[{:acct/id "a" :acct/balance 2.00M}]`);
+    expect(texts(values(conn.db().asOf(r.tx), a, 'acct/balance'))).toEqual(['1.50M']);
+    expect(texts([...conn.db().history().datoms('eavt', a, Keyword.of('acct/balance'))].map((d) => `${String(d.v)} ${d.added}`))).toEqual(['1.50 true', '1.50 false', '2.00 true']);
+    await conn.close();
+    const again = await open({ path });
+    expect(texts(values(again.db(), a, 'acct/balance'))).toEqual(['2.00M']);
+    await again.close();
+  });
+
+  it('1.5M and 1.50M are two values (Java equals) to datoms and joins; =, == and < compare them by value (Clojure)', async () => {
+    const conn = await accounts();
+    await conn.transact(`[{:acct/id "a" :acct/balance 1.5M} {:acct/id "b" :acct/balance 1.50M} {:acct/id "c" :acct/balance 2M}]`);
+    const db = conn.db();
+    expect(q('[:find [?id ...] :where [?e :acct/balance 1.5M] [?e :acct/id ?id]]', db)).toEqual(['a']);
+    expect(q('[:find [?id ...] :where [?e :acct/balance 1.50M] [?e :acct/id ?id]]', db)).toEqual(['b']);
+    expect(new Set(q('[:find [?id ...] :where [?e :acct/balance ?b] [(= ?b 1.5M)] [?e :acct/id ?id]]', db) as string[])).toEqual(new Set(['a', 'b']));
+    expect(new Set(q('[:find [?id ...] :where [?e :acct/balance ?b] [(<= 1.5 ?b 1.5M)] [?e :acct/id ?id]]', db) as string[])).toEqual(new Set(['a', 'b']));
+    expect(q('[:find [?id ...] :where [?e :acct/balance ?b] [(> ?b 1.5M)] [?e :acct/id ?id]]', db)).toEqual(['c']);
+    expect(q('[:find ?x . :where [(== 1 1.0 1M 1.00M) ?x]]', db)).toBe(true);
+    expect(q('[:find ?x . :where [(= 1 1M) ?x]]', db)).toBe(false);
+  });
+
+  it('arithmetic on bigdecs is exact, with Java scales; a double makes a double; a quotient that does not end is an error', async () => {
+    const conn = await accounts();
+    const db = conn.db();
+    const calc = (expr: string) => q(`[:find ?x . :where [${expr} ?x]]`, db);
+    expect(texts([calc('(+ 0.1M 0.2M)'), calc('(- 1.50M 2)'), calc('(* 1.50M 3)'), calc('(/ 1.00M 8)'), calc('(/ 10M 4M)'), calc('(- 2.5M)')])).toEqual([
+      '0.3M',
+      '-0.50M',
+      '4.50M',
+      '0.125M',
+      '2.5M',
+      '-2.5M',
+    ]);
+    expect(calc('(+ 0.5M 0.25)')).toBe(0.75);
+    expect(() => calc('(/ 1M 3)')).toThrow(expect.objectContaining({ code: 'query/arithmetic-error' }));
+    expect(() => calc('(/ 1M 0)')).toThrow(expect.objectContaining({ code: 'query/arithmetic-error' }));
+    await conn.transact(`[{:acct/id "a" :acct/balance 0.10M} {:acct/id "b" :acct/balance 0.20M}]`);
+    expect(texts([q('[:find (sum ?b) . :with ?e :where [?e :acct/balance ?b]]', conn.db())])).toEqual(['0.30M']);
+  });
+
+  it('a bigdec range reads only the keys in it (AVET, by value)', async () => {
+    const conn = await accounts();
+    await conn.transact(`[{:acct/id "a" :acct/amounts [1M 1.0M 1.5M 2.25M 3M -1M 100M]}]`);
+    const db = conn.db();
+    const range = (lo: unknown, hi: unknown) => texts([...db.indexRange(Keyword.of('acct/amounts'), lo as never, hi as never)].map((d) => d.v));
+    expect(range(new BigDec('1.00'), new BigDec('3'))).toEqual(['1M', '1.0M', '1.5M', '2.25M']);
+    expect(range(1, 3)).toEqual(['1M', '1.0M', '1.5M', '2.25M']);
+    expect(range(new BigDec('-5'), new BigDec('1.4999'))).toEqual(['-1M', '1M', '1.0M']);
+  });
+
+  it('float rounds to 32 bits; uri and bytes round-trip and are found by value (bytes by content)', async () => {
+    const conn = await accounts();
+    const r = await conn.transact(`[{:db/id "a" :acct/id "a" :acct/rate 0.1 :acct/home #uri "https://example.com/a?b=c#d" :acct/key #bytes "AAEC/w=="}]`);
+    const a = r.tempids.a!;
+    const db = conn.db();
+    expect(values(db, a, 'acct/rate')).toEqual([Math.fround(0.1)]);
+    expect(values(db, a, 'acct/home')).toEqual([new Uri('https://example.com/a?b=c#d')]);
+    expect(values(db, a, 'acct/key')).toEqual([new Uint8Array([0, 1, 2, 255])]);
+    expect(q('[:find ?e . :in $ ?k :where [?e :acct/key ?k]]', db, new Uint8Array([0, 1, 2, 255]))).toBe(a);
+    expect(q('[:find ?e . :where [?e :acct/home #uri "https://example.com/a?b=c#d"]]', db)).toBe(a);
+    expect(q('[:find ?e . :where [?e :acct/rate 0.1]]', db)).toBe(a);
+    expect(printEdn(pull(db, '[:acct/home :acct/key]', a) as never)).toBe('{:acct/home #uri "https://example.com/a?b=c#d", :acct/key #bytes "AAEC/w=="}');
+  });
+
+  it('bad input gets a coded error and changes nothing', async () => {
+    const conn = await accounts();
+    await conn.transact(`[{:acct/id "a" :acct/balance 1M}]`);
+    const before = snapshot(conn);
+    const refused = async (tx: string, code: string) => {
+      await expect(conn.transact(tx)).rejects.toMatchObject({ code });
+      expect(snapshot(conn)).toEqual(before);
+    };
+    await refused(`[{:acct/id "a" :acct/balance "1.50"}]`, 'tx/invalid-value');
+    await refused(`[{:acct/id "a" :acct/balance 1.5}]`, 'tx/invalid-value');
+    await refused(`[{:acct/id "a" :acct/home "https://example.com"}]`, 'tx/invalid-value');
+    await refused(`[{:acct/id "a" :acct/key "AAEC"}]`, 'tx/invalid-value');
+    await refused(`[{:acct/id "a" :acct/rate ##NaN}]`, 'tx/invalid-value');
+    await refused(`[{:db/ident :x/key :db/valueType :db.type/bytes :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}]`, 'tx/invalid-schema');
+    await refused(`[{:db/ident :acct/key :db/unique :db.unique/value}]`, 'tx/invalid-schema');
+    await refused(`[{:db/ident :x/pair :db/valueType :db.type/tuple :db/tupleTypes [:db.type/bigdec :db.type/long] :db/cardinality :db.cardinality/one}]`, 'tx/invalid-schema');
+    await refused(`[{:acct/id "a" :acct/balance 1${'0'.repeat(1000)}M}]`, 'tx/invalid-value');
+    await expect(conn.transact(`[{:acct/id "a" :acct/home #uri "not a uri"}]`)).rejects.toMatchObject({ code: 'edn/syntax' });
+  });
+
+  it('a database of format 5 or older refuses a :db.type/bigdec attribute (no key for it there); float, uri and bytes work', async () => {
+    const conn = await freshConn({ createFormat: 5 });
+    const before = snapshot(conn);
+    await expect(conn.transact(`[{:db/ident :acct/balance :db/valueType :db.type/bigdec :db/cardinality :db.cardinality/one}]`)).rejects.toMatchObject({ code: 'tx/type-needs-format' });
+    expect(snapshot(conn)).toEqual(before);
+    await conn.transact(TYPES.replace(/\{:db\/ident :acct\/(balance|amounts)[^}]*\}/g, ''));
+    const r = await conn.transact(`[{:db/id "a" :acct/id "a" :acct/home #uri "urn:x" :acct/key #bytes "AQ==" :acct/rate 1.5}]`);
+    expect(printEdn(pull(conn.db(), '[:acct/home :acct/key :acct/rate]', r.tempids.a!) as never)).toBe('{:acct/home #uri "urn:x", :acct/key #bytes "AQ==", :acct/rate 1.5}');
   });
 });

@@ -1,5 +1,6 @@
 // EDN printing without the reader: values to text, with how to write a keyword or symbol given (printer.ts checks they read back).
-import { BigDec, Char, EdnList, isPlainObject, Keyword, Sym, Tagged, Uuid } from './types.js';
+import { BigDec, Char, EdnList, isPlainObject, Keyword, Sym, Tagged, Uri, Uuid } from './types.js';
+import { base64OfBytes } from './binary.js';
 import { EdnPrintError } from './errors.js';
 
 /** Deeper values are refused (must be >= the reader's MAX_EDN_DEPTH so everything read can be printed). */
@@ -93,6 +94,8 @@ function print(v: unknown, opts: PrintOpts, depth: number, seen: Set<object>): s
     return o.text + 'M';
   }
   if (o instanceof Uuid) return `#uuid "${o.value}"`;
+  if (o instanceof Uri) return `#uri ${printString(o.value)}`;
+  if (o instanceof Uint8Array) return `#bytes "${base64OfBytes(o)}"`;
   if (o instanceof Date) {
     if (Number.isNaN(o.getTime())) throw new EdnPrintError('cannot print an invalid Date');
     return `#inst "${o.toISOString()}"`;

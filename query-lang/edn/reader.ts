@@ -4,7 +4,8 @@ import type { IToken } from 'chevrotain';
 import { chevrotain } from '../chevrotain.js';
 
 const { tokenMatcher } = chevrotain;
-import { BigDec, Char, EdnList, Keyword, Sym, Tagged, Uuid, type EdnValue, type SourcePos } from './types.js';
+import { BigDec, Char, EdnList, Keyword, Sym, Tagged, Uri, Uuid, type EdnValue, type SourcePos } from './types.js';
+import { bytesOfBase64, isUriText } from './binary.js';
 import { EdnSyntaxError } from './errors.js';
 import {
   AnySymbol,
@@ -334,6 +335,13 @@ class Reader {
         } else if (tag === 'uuid') {
           if (typeof value !== 'string' || !UUID_RE.test(value)) fail(`expected a UUID string like "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" after #uuid`, valuePos);
           v = new Uuid(value);
+        } else if (tag === 'uri') {
+          if (typeof value !== 'string' || !isUriText(value)) fail('expected a URI string (RFC 3986: no spaces, quotes or control characters) after #uri', valuePos);
+          v = new Uri(value);
+        } else if (tag === 'bytes') {
+          const bytes = typeof value === 'string' ? bytesOfBase64(value) : undefined;
+          if (bytes === undefined) fail('expected a base64 string (RFC 4648, padded) after #bytes', valuePos);
+          v = bytes;
         } else {
           v = new Tagged(tag, value);
         }

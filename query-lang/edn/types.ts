@@ -3,7 +3,7 @@
 //   nil -> null, true/false -> boolean, "str" -> string, 42 -> number (bigint past 2^53 or with N),
 //   1.5 -> number, 1.5M -> BigDec, :kw -> Keyword (interned), sym -> Sym (interned),
 //   \c -> Char, [..] -> Array, (..) -> EdnList, {..} -> Map, #{..} -> Set,
-//   #inst -> Date, #uuid -> Uuid, other #tag -> Tagged.
+//   #inst -> Date, #uuid -> Uuid, #uri -> Uri, #bytes "base64" -> Uint8Array, other #tag -> Tagged.
 
 export class Keyword {
   private static readonly table = new Map<string, Keyword>();
@@ -92,6 +92,20 @@ export class Uuid {
   }
 }
 
+/** A URI (`#uri "urn:isbn:0451450523"`, :db.type/uri), kept as its text, as Java's URI keeps it. */
+export class Uri {
+  constructor(readonly value: string) {}
+  equals(other: unknown): boolean {
+    return other instanceof Uri && other.value === this.value;
+  }
+  toString(): string {
+    return this.value;
+  }
+  toJSON(): string {
+    return this.value;
+  }
+}
+
 export class Char {
   constructor(readonly value: string) {}
   equals(other: unknown): boolean {
@@ -126,7 +140,8 @@ export class Tagged {
   ) {}
 }
 
-export type EdnValue = null | boolean | string | number | bigint | Keyword | Sym | Char | BigDec | Uuid | Date | EdnValue[] | EdnList | Map<EdnValue, EdnValue> | Set<EdnValue> | Tagged;
+export type EdnValue =
+  null | boolean | string | number | bigint | Keyword | Sym | Char | BigDec | Uuid | Uri | Uint8Array | Date | EdnValue[] | EdnList | Map<EdnValue, EdnValue> | Set<EdnValue> | Tagged;
 
 /** A position in source text, 1-based line and column. */
 export interface SourcePos {

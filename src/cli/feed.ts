@@ -3,7 +3,8 @@ import path from 'node:path';
 import { backup, restore } from '../feed/backup.js';
 import { replicate } from '../feed/replica.js';
 import { Store } from '../storage/store.js';
-import { CliError, dbDir, hasDatabase, inCliTerms } from './common.js';
+import { compact, excise } from '../feed/excise.js';
+import { CliError, dbDir, hasDatabase, inCliTerms, inputText, loadFunctions } from './common.js';
 import { plural } from './format.js';
 
 export async function replicateCommand(opts: { from: string; to: string; follow?: boolean }): Promise<void> {
@@ -65,4 +66,24 @@ export async function restoreCommand(backupDir: string, target: string): Promise
     throw inCliTerms(err, path.resolve(backupDir));
   });
   process.stdout.write(`restored ${backupDir} into ${target}\n`);
+}
+
+export async function exciseCommand(edn: string | undefined, opts: { db?: string; file?: string; txFns?: string }): Promise<void> {
+  const dir = dbDir(opts.db);
+  if (!hasDatabase(dir)) throw new CliError('cli/no-database', `no factlog database at ${dir}`);
+  const functions = await loadFunctions(opts.txFns);
+  const text = await inputText(edn, opts.file, 'excision request');
+  const report = await excise(dir, text, functions ?? {}).catch((err) => {
+    throw inCliTerms(err, dir);
+  });
+  process.stdout.write(`excised ${plural(report.excisedDatoms, 'datom')} from ${dir}; the request is t ${report.t}\n`);
+}
+
+export async function compactCommand(opts: { db?: string }): Promise<void> {
+  const dir = dbDir(opts.db);
+  if (!hasDatabase(dir)) throw new CliError('cli/no-database', `no factlog database at ${dir}`);
+  const { bytesBefore, bytesAfter } = await compact(dir).catch((err) => {
+    throw inCliTerms(err, dir);
+  });
+  process.stdout.write(`compacted ${dir}: ${bytesBefore} -> ${bytesAfter} bytes\n`);
 }

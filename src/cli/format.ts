@@ -1,5 +1,6 @@
 // Output: aligned tables for people, EDN and JSON for programs. Shared by the CLI and the REPL.
 import { printEdn } from '../../query-lang/edn/printer.js';
+import { BigDec } from '../../query-lang/edn/types.js';
 import type { Query } from '../../query-lang/datalog/ast.js';
 import { printFindElem } from '../query/print.js';
 import { FactlogError } from '../../query-lang/errors.js';
@@ -42,7 +43,7 @@ export function renderTable(columns: string[], rows: unknown[][]): string {
   const header = columns.map(escapeControls);
   const text = rows.map((r) => r.map((c) => escapeControls(cell(c))));
   const widths = header.map((c, i) => Math.max(displayWidth(c), ...text.map((r) => displayWidth(r[i] ?? ''))));
-  const numeric = columns.map((_, i) => rows.length > 0 && rows.every((r) => typeof r[i] === 'number' || typeof r[i] === 'bigint'));
+  const numeric = columns.map((_, i) => rows.length > 0 && rows.every((r) => typeof r[i] === 'number' || typeof r[i] === 'bigint' || r[i] instanceof BigDec));
   const fmt = (cells: string[], isHeader = false) =>
     cells
       .map((c, i) => {

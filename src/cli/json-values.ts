@@ -5,11 +5,14 @@
 // with one key, its tag:
 //   {"#kw":"ns/name"} {"#sym":"x"} {"#inst":"ISO"} {"#uuid":"..."} {"#bigint":"123"} {"#ref":1003}
 //   {"#double":"NaN"|"Infinity"|"-Infinity"|"-0"} {"#tuple":[...]} (nil in a tuple: null)
+//   {"#bigdec":"1.50"} (its text, scale kept) {"#uri":"urn:x"} {"#bytes":"AAEC/w=="} (base64)
 // and, only in query output (values no datom holds): {"#set":[...]} {"#list":[...]}
-//   {"#map":[[k,v],...]} {"#char":"c"} {"#bigdec":"1.5"} {"#tagged":["tag",value]}.
+//   {"#map":[[k,v],...]} {"#char":"c"} {"#tagged":["tag",value]}. A float is a JSON number.
 // A JSON object of query output that could be read as a tag (one key starting with #) is wrapped
 // in {"#map":...} too.
-import { BigDec, Char, EdnList, Keyword, Sym, Tagged, Uuid } from '../../query-lang/edn/types.js';
+import { BigDec, Char, EdnList, Keyword, Sym, Tagged, Uri, Uuid } from '../../query-lang/edn/types.js';
+import { base64OfBytes, bytesOfBase64, isUriText } from '../../query-lang/edn/binary.js';
+import { parseDecimal } from '../../query-lang/edn/decimal.js';
 import { FactlogError } from '../../query-lang/errors.js';
 
 /** A value that has no tagged JSON form, or JSON that is no value. */
@@ -38,6 +41,8 @@ export function encodeJsonValue(v: unknown, isRef = false): unknown {
   }
   if (v instanceof Uuid) return { '#uuid': v.value };
   if (v instanceof Sym) return { '#sym': v.name };
+  if (v instanceof Uri) return { '#uri': v.value };
+  if (v instanceof Uint8Array) return { '#bytes': base64OfBytes(v) };
   const inner = (x: unknown) => encodeJsonValue(x);
   if (Array.isArray(v)) return { '#tuple': v.map(inner) };
   if (v instanceof Set) return { '#set': [...v].map(inner) };
@@ -122,7 +127,11 @@ function decodeTagged(tag: string, payload: unknown, depth: number): unknown {
     case '#char':
       return new Char(str((s) => [...s].length === 1));
     case '#bigdec':
-      return new BigDec(str((s) => /^-?\d+(\.\d+)?([eE][-+]?\d+)?$/.test(s)));
+      return new BigDec(str((s) => parseDecimal(s) !== undefined));
+    case '#uri':
+      return new Uri(str(isUriText));
+    case '#bytes':
+      return bytesOfBase64(str((s) => bytesOfBase64(s) !== undefined));
     case '#tagged': {
       if (!Array.isArray(payload) || payload.length !== 2 || typeof payload[0] !== 'string') throw new JsonValueError('#tagged needs ["tag", value]');
       return new Tagged(payload[0], decodeJsonValue(payload[1], depth + 1).v as never);

@@ -18,7 +18,7 @@ import {
 } from './commands.js';
 import { formatError, dbDir, loadFunctions } from './common.js';
 import { demoCommand } from './demo.js';
-import { backupCommand, replicateCommand, restoreCommand } from './feed.js';
+import { backupCommand, compactCommand, exciseCommand, replicateCommand, restoreCommand } from './feed.js';
 
 const DB_HELP = 'database directory (default: $FACTLOG_DB, else ./factlog-data)';
 const TX_FNS_HELP = 'an ES module whose default export is { txFns, predicates } (transaction functions and predicates by name)';
@@ -178,6 +178,53 @@ export function buildProgram(): Command {
     .argument('<backup>', 'a directory made by factlog backup')
     .argument('<target>', 'an empty or new directory')
     .action(action((backupDir, target) => restoreCommand(backupDir, target)));
+
+  withDb(program.command('serve'))
+    .description('serve the database over HTTP: the JSON/EDN API under /api and the web console at / (docs/server.md)')
+    .option('--port <port>', 'port to listen on', '8420')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--query-timeout <ms>', "a query's timeout when the request gives none (default 30000)")
+    .option('--max-queries <n>', 'query requests in progress at once; more get 503 (default 16)')
+    .option('--max-feeds <n>', 'live feed streams open at once; more get 503 (default 64)')
+    .option('--max-body <bytes>', 'largest request body; larger gets 413 (default 10485760)')
+    .option('--tx-fns <file>', TX_FNS_HELP)
+    .option('--tokens <file>', 'the tokens file (default DIR/factlog.tokens); without tokens anyone who can connect may read and write')
+    .option('--allow-anonymous', 'serve on an address other than loopback without tokens')
+    .action(
+      action(async (opts) => {
+        // fastify loads only for this command
+        const { serveCommand } = await import('./serve.js');
+        await serveCommand(opts);
+      }),
+    );
+
+  const collect = (value: string, previous: string[] = []) => [...previous, value];
+  withDb(program.command('token'))
+    .description('tokens for factlog serve: create (prints the token once), list, revoke ID')
+    .argument('<action>', 'create, list or revoke')
+    .argument('[id]', 'the token id to revoke')
+    .addOption(new Option('--role <role>', 'what the token may do').choices(['read', 'write']).default('read'))
+    .option('--hide <attr>', 'an attribute (:user/password-hash) or namespace (:user/*) the token does not see (repeatable)', collect)
+    .option('--only <attr>', 'the only attributes or namespaces the token sees (repeatable)', collect)
+    .option('--name <name>', 'a note on whose token it is')
+    .option('--tokens <file>', 'the tokens file (default DIR/factlog.tokens)')
+    .action(
+      action(async (tokenAction, id, opts) => {
+        const { tokenCommand } = await import('./serve.js');
+        await tokenCommand(tokenAction, id, opts);
+      }),
+    );
+
+  withDb(program.command('excise'))
+    .description('remove datoms for good from every t ([:db/excise e], :attrs, :beforeT, :before); no other process may have the database open')
+    .argument('[edn]', 'the excision request(s) as EDN tx data, or - for stdin')
+    .option('-f, --file <file>', 'read them from a file (- for stdin)')
+    .option('--tx-fns <file>', TX_FNS_HELP)
+    .action(action((edn, opts) => exciseCommand(edn, opts)));
+
+  withDb(program.command('compact'))
+    .description("rewrite LMDB's file without its free pages; no other process may have the database open")
+    .action(action((opts) => compactCommand(opts)));
 
   withDb(program.command('demo'))
     .description('create (or recreate) a sample bank database and show balances as of several dates')

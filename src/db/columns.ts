@@ -19,9 +19,10 @@ const HEAP_SHARE = 1 / 4;
 /**
  * By default at most this many datoms are held in columns at once (least recently used go first):
  * a quarter of the heap limit (17M datoms under Node's default 4 GB heap on a 64-bit machine,
- * 2.2M under --max-old-space-size=512), and never fewer than 1M.
+ * 2.2M under --max-old-space-size=512), and never fewer than 100,000 (a floor of 1M filled a
+ * 128 MB heap by itself and the host process died of it).
  */
-export const DEFAULT_COLUMN_DATOMS = Math.max(1_000_000, Math.floor((v8.getHeapStatistics().heap_size_limit * HEAP_SHARE) / BYTES_PER_HELD_DATOM));
+export const DEFAULT_COLUMN_DATOMS = Math.max(100_000, Math.floor((v8.getHeapStatistics().heap_size_limit * HEAP_SHARE) / BYTES_PER_HELD_DATOM));
 /** Entity lookups per datom of the attribute after which building the column pays. */
 export const PROBES_PER_DATOM_TO_BUILD = 1 / 32;
 /** Probe counters kept before they are reset (views nobody probes often enough). */

@@ -3,6 +3,7 @@
 // the value never changes, whatever is committed after it was taken.
 import { BigDec, EdnList, Keyword } from '../../query-lang/edn/types.js';
 import { readEdn } from '../../query-lang/edn/reader.js';
+import { canonicalBigDec } from '../../query-lang/edn/decimal.js';
 import { FactlogError } from '../../query-lang/errors.js';
 import { encodeValue, isEncodable, longForm, KeyPart, Payload, Tag, tToTx, txToT, TX_BASE } from '../storage/encoding.js';
 import { KEY_MAX, type Store } from '../storage/store.js';
@@ -444,6 +445,11 @@ export class Db implements DbView {
         return typeof v === 'number' || typeof v === 'bigint' ? (longForm(v) ?? null) : (v as Value);
       case 'double':
         return typeof v === 'bigint' ? Number(v) : v instanceof BigDec ? Number(v.text) : (v as Value);
+      case 'float':
+        return typeof v === 'number' ? Math.fround(v) : (v as Value);
+      case 'bigdec':
+        // stored in canonical text; a number is no bigdec's value (a range bound keeps it as it is)
+        return v instanceof BigDec ? (canonicalBigDec(v) ?? null) : null;
       default:
         return v as Value;
     }

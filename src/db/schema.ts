@@ -27,12 +27,18 @@ export const Attr = {
   ensure: 16,
   /** Known to every schema without a bootstrap datom (see FULLTEXT_ATTR_PROPS). */
   fulltext: 17,
+  /** Datomic's excision requests (tx/excise.ts): built in like :db/fulltext, with no bootstrap datom. */
+  excise: 50,
+  exciseAttrs: 51,
+  exciseBeforeT: 52,
+  exciseBefore: 53,
 } as const;
 
 /** The last schema-bearing attribute id (their ids run from Attr.ident). */
 export const LAST_SCHEMA_ATTR = Attr.fulltext;
 
-const VALUE_TYPES: ValueType[] = ['string', 'long', 'double', 'boolean', 'instant', 'uuid', 'keyword', 'ref', 'bigint', 'symbol', 'tuple'];
+// ids 20 + index; the last four joined on 2026-12-07 (ids 31-34, below the enums at 40)
+export const VALUE_TYPES: ValueType[] = ['string', 'long', 'double', 'boolean', 'instant', 'uuid', 'keyword', 'ref', 'bigint', 'symbol', 'tuple', 'bigdec', 'float', 'uri', 'bytes'];
 const TYPE_EID_BASE = 20;
 export const typeEid = (t: ValueType): number => TYPE_EID_BASE + VALUE_TYPES.indexOf(t);
 
@@ -128,6 +134,23 @@ const FULLTEXT_ATTR_PROPS: Props = IMap<number, Value>([
 
 type Props = IMap<number, Value>;
 
+/** The excision request attributes, known to every schema as :db/fulltext is (see Attr.excise). */
+const EXCISE_ATTR_PROPS: [number, Props][] = (
+  [
+    [Attr.excise, 'db/excise', 'ref', Enum.cardinalityOne],
+    [Attr.exciseAttrs, 'db.excise/attrs', 'ref', Enum.cardinalityMany],
+    [Attr.exciseBeforeT, 'db.excise/beforeT', 'long', Enum.cardinalityOne],
+    [Attr.exciseBefore, 'db.excise/before', 'instant', Enum.cardinalityOne],
+  ] as const
+).map(([id, ident, type, cardinality]) => [
+  id,
+  IMap<number, Value>([
+    [Attr.ident, Keyword.of(ident)],
+    [Attr.valueType, typeEid(type)],
+    [Attr.cardinality, cardinality],
+  ]),
+]);
+
 const NO_ATTRS: readonly AttrInfo[] = Object.freeze([]);
 
 /** An immutable snapshot of every ident and attribute definition. */
@@ -137,7 +160,7 @@ export class Schema {
   private readonly identById = new Map<number, Keyword>();
 
   constructor(
-    private readonly props: IMap<number, Props> = IMap([[Attr.fulltext, FULLTEXT_ATTR_PROPS]]),
+    private readonly props: IMap<number, Props> = IMap([[Attr.fulltext, FULLTEXT_ATTR_PROPS], ...EXCISE_ATTR_PROPS]),
     /**
      * Idents an attribute or enum had before it was renamed: as in Datomic, the old name keeps
      * naming the entity until another entity takes it.

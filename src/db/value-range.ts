@@ -9,6 +9,9 @@ import { compareValues, kindRank } from '../../query-lang/edn/compare.js';
 import { encodeValue, Tag, type KeyPart } from '../storage/encoding.js';
 import { KEY_MAX_STRING } from '../storage/key-codec.js';
 import { LONG_TUPLES, tupleFloor } from '../storage/value-keys.js';
+import { DECIMAL_FLOOR } from '../storage/decimal-keys.js';
+import { BigDec } from '../../query-lang/edn/types.js';
+import { decimalText, integerDecimal, toDecimal } from '../../query-lang/edn/decimal.js';
 import type { Value, ValueType } from './api.js';
 
 export interface ValueRange {
@@ -24,13 +27,19 @@ const TAG_RANKS: [Tag, number][] = [
   [Tag.Number, 2],
   [Tag.BigInt, 2],
   [Tag.Ref, 2],
+  [Tag.BigDec, 2],
   [Tag.Instant, 3],
   [Tag.String, 4],
   [Tag.Keyword, 5],
   [Tag.Symbol, 6],
   [Tag.Uuid, 7],
+  [Tag.Uri, 7.5],
   [Tag.Tuple, 9],
+  [Tag.Bytes, 9.5],
 ];
+
+/** Tags only an attribute of their type holds (a value used without schema is never one of them). */
+const TYPED_ONLY = new Set([Tag.Ref, Tag.BigInt, Tag.BigDec, Tag.Uri, Tag.Bytes]);
 
 const TYPE_TAGS: Partial<Record<ValueType, Tag>> = {
   string: Tag.String,
@@ -44,10 +53,15 @@ const TYPE_TAGS: Partial<Record<ValueType, Tag>> = {
   bigint: Tag.BigInt,
   symbol: Tag.Symbol,
   tuple: Tag.Tuple,
+  bigdec: Tag.BigDec,
+  float: Tag.Number,
+  uri: Tag.Uri,
+  // keyed by their base64 text, which is not their order: a range reads them all and keeps those in it
+  bytes: Tag.Bytes,
 };
 
 /** Tags whose payload is a string keyed in the value's order (save markers and, before format 5, astral characters). */
-const STRING_TAGS = new Set([Tag.String, Tag.Symbol, Tag.Uuid]);
+const STRING_TAGS = new Set([Tag.String, Tag.Symbol, Tag.Uuid, Tag.Uri]);
 const NUMBER_TAGS = new Set([Tag.Number, Tag.BigInt, Tag.Ref, Tag.Instant]);
 
 /** A long value's marker keeps this many characters of it, at least (encoding.ts). */
@@ -68,7 +82,7 @@ export function valueRange(
   orderedTuples = false,
 ): ValueRange {
   const typeTag = valueType ? TYPE_TAGS[valueType] : undefined;
-  const tags = TAG_RANKS.filter(([tag]) => (typeTag === undefined ? tag !== Tag.Ref && tag !== Tag.BigInt : tag === typeTag));
+  const tags = TAG_RANKS.filter(([tag]) => (typeTag === undefined ? !TYPED_ONLY.has(tag) : tag === typeTag));
   const loRank = lo === undefined ? -Infinity : kindRank(lo);
   const hiRank = hi === undefined ? Infinity : kindRank(hi);
   const scans: [KeyPart[], KeyPart[]][] = [];
@@ -120,6 +134,7 @@ function payloadOf(v: Value, valueType: ValueType | null): KeyPart | undefined {
 
 /** A key part at or below the key of every value >= v of this tag; undefined for the tag's start. */
 function lowKey(tag: Tag, v: Value, valueType: ValueType | null, utf16Keys: boolean): KeyPart | undefined {
+  if (tag === Tag.BigDec) return decimalFloor(v);
   const p = payloadOf(v, valueType);
   if (NUMBER_TAGS.has(tag)) {
     if (typeof p === 'number') return p === 0 ? 0 : p; // -0 is keyed next to 0
@@ -137,6 +152,10 @@ function lowKey(tag: Tag, v: Value, valueType: ValueType | null, utf16Keys: bool
  * an exclusive end; undefined for the tag's end.
  */
 function highKey(tag: Tag, v: Value, inclusive: boolean, valueType: ValueType | null, utf16Keys: boolean): KeyPart[] | undefined {
+  if (tag === Tag.BigDec) {
+    const floor = decimalFloor(v);
+    return floor === undefined ? undefined : inclusive ? [floor, KEY_MAX_STRING] : [floor];
+  }
   const p = payloadOf(v, valueType);
   if (NUMBER_TAGS.has(tag)) {
     // below v: v's number key is a prefix of the keys of v, -0 and the bigint of v's value
@@ -151,6 +170,15 @@ function highKey(tag: Tag, v: Value, inclusive: boolean, valueType: ValueType | 
     return after === undefined ? undefined : [after];
   }
   return undefined;
+}
+
+/**
+ * The bound below every decimal of v's value, whatever its scale (decimal-keys.ts); undefined for
+ * a bound that is no exact decimal (a fraction or an infinity: the whole tag is scanned).
+ */
+function decimalFloor(v: Value): string | undefined {
+  const d = v instanceof BigDec ? toDecimal(v) : typeof v === 'bigint' || (typeof v === 'number' && Number.isSafeInteger(v)) ? integerDecimal(v as number | bigint) : undefined;
+  return d === undefined ? undefined : DECIMAL_FLOOR + decimalText(d);
 }
 
 /**

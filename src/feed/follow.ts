@@ -11,6 +11,7 @@ import { encodeLogRecord, type LogEntry } from '../storage/log.js';
 import { CHAIN_START } from '../storage/log-chain.js';
 import { DATA_FILE, Store } from '../storage/store.js';
 import type { LogTx } from '../db/txlog.js';
+import { excisedError, excisionsAfter } from './replica-excision.js';
 
 export interface FollowOptions {
   /** Yield transactions with t > fromT (default -1: from the very first). */
@@ -143,6 +144,8 @@ function chainPoint(store: Store, t: number): ChainPoint {
 export function checkHolds(store: Store, point: ChainPoint): void {
   assertNotBehind(store, point.t);
   if (!Buffer.from(store.chainHash(point.t)!).equals(point.hash)) {
+    const excisions = excisionsAfter(store, point.t);
+    if (excisions.length > 0) throw excisedError(store, point.t, excisions);
     throw new FactlogError(
       'feed/diverged',
       `${store.dir} holds another history than the one already read from it: its log differs at t=${point.t} or before (its history was replaced: restored from a backup and written since); replicate into a new directory`,

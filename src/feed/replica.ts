@@ -13,6 +13,7 @@ import type { LogEntry } from '../storage/log.js';
 import { Store, StorageError } from '../storage/store.js';
 import { FactlogError } from '../../query-lang/errors.js';
 import { follow } from './follow.js';
+import { applyPrimaryExcisions } from './replica-excision.js';
 
 export interface ReplicateOptions {
   from: string;
@@ -26,8 +27,23 @@ export interface ReplicateOptions {
 
 const BATCH = 500;
 
-/** Bring the replica up to date; resolves with the replica's last t when done (or aborted). */
+/**
+ * Bring the replica up to date; resolves with the replica's last t when done (or aborted). An
+ * excision on the primary (feed/excised while following) is applied to the replica, which then
+ * goes on from where it was (replica-excision.ts).
+ */
 export async function replicate(options: ReplicateOptions): Promise<number> {
+  for (;;) {
+    await applyPrimaryExcisions(path.resolve(options.from), options.to);
+    try {
+      return await replicateOnce(options);
+    } catch (err) {
+      if (!(err instanceof FactlogError && err.code === 'feed/excised')) throw err;
+    }
+  }
+}
+
+async function replicateOnce(options: ReplicateOptions): Promise<number> {
   const source = path.resolve(options.from);
   const { store } = Store.open({ path: options.to });
   try {

@@ -1,6 +1,7 @@
 // The running query's limits, time (a deadline) and size (values an intermediate relation may
 // hold), checked from every engine loop that can run long or grow: query/timeout, query/too-large.
-import { getHeapStatistics } from 'node:v8';
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import type { Clause } from '../../query-lang/datalog/ast.js';
 import { queryError } from './errors.js';
 import { printClause } from './print.js';
@@ -24,6 +25,59 @@ export const DEFAULT_TIMEOUT_MS = 60_000;
  */
 export const DEFAULT_MAX_VALUES = Math.max(100_000, Math.min(20_000_000, Math.floor(getHeapStatistics().heap_size_limit / 300)));
 
+/**
+ * The share of the old generation's limit the heap may fill before a running query stops with
+ * query/too-large: V8 aborts the whole process when that space is full, so a query gives up
+ * before it is. maxValues bounds a query's own relations; this guard covers the rest (columns
+ * and caches held, the host's own data, copies a step makes). Looked at every CHECK_EVERY units
+ * of work (~1.3 µs a look), not on entering a clause: a point query pays nothing for it.
+ */
+export const HEAP_GUARD_SHARE = 0.8;
+
+/**
+ * What heap_size_limit counts beyond --max-old-space-size: the young generation's reserve
+ * (48 MB measured from 64 MB to 4 GB, Node 20 on 64-bit), which the old generation cannot use.
+ */
+const YOUNG_RESERVE = 48 * 1048576;
+
+/**
+ * Bytes in use on the heap, young generation included (its survivors are promoted to the old one
+ * at once, ~16 MB in one step), and the old generation's limit.
+ */
+function heapUse(): { used: number; limit: number } {
+  const { used_heap_size: used, heap_size_limit: limit } = getHeapStatistics();
+  return { used, limit: limit > 2 * YOUNG_RESERVE ? limit - YOUNG_RESERVE : limit };
+}
+
+let collector: (() => void) | null = null;
+
+/** A full garbage collection now: V8's own `gc`, exposed for this process when it is not already. */
+function collectGarbage(): void {
+  if (!collector) {
+    const exposed = (globalThis as { gc?: () => void }).gc;
+    if (typeof exposed === 'function') collector = exposed;
+    else {
+      setFlagsFromString('--expose-gc');
+      collector = runInNewContext('gc') as () => void;
+    }
+  }
+  collector();
+}
+
+/**
+ * The heap's use when it is past the guard, else null. What is in use counts garbage not yet
+ * collected (a query just ended leaves its relations), so past the guard the heap is collected
+ * once and looked at again; only what remains refuses the query. Still 90% of the guard after a
+ * collection counts as full too, so a query near the edge does not collect at every look.
+ */
+function heapFull(): { used: number; limit: number } | null {
+  const first = heapUse();
+  if (first.used <= first.limit * HEAP_GUARD_SHARE) return null;
+  collectGarbage();
+  const after = heapUse();
+  return after.used > after.limit * HEAP_GUARD_SHARE * 0.9 ? after : null;
+}
+
 /** Work units between two looks at the clock: ~1 ms of the cheapest loop, far below the ~100 ms a timeout may overrun. */
 const CHECK_EVERY = 1024;
 
@@ -37,6 +91,13 @@ class Budget {
     readonly deadline: number,
     readonly maxValues: number,
   ) {}
+
+  /** Every CHECK_EVERY units of work: the heap, then the clock. */
+  checkpoint(): void {
+    const heap = heapFull();
+    if (heap) this.outOfHeap(heap.used, heap.limit);
+    this.checkTime();
+  }
 
   checkTime(): void {
     this.ticks = 0;
@@ -52,6 +113,17 @@ class Budget {
       'query/too-large',
       `Query too large: ${where} would hold more than ${this.maxValues.toLocaleString('en')} values (${rows.toLocaleString('en')} rows of ${width} columns); ` +
         'narrow the query, or raise maxValues',
+      typeof this.clause === 'string' ? null : this.clause,
+      where,
+    );
+  }
+
+  outOfHeap(used: number, limit: number): never {
+    const where = this.where();
+    const mb = (n: number) => Math.round(n / 1048576).toLocaleString('en');
+    throw queryError(
+      'query/too-large',
+      `Query too large: ${where} filled the heap to ${mb(used)} MB of its ${mb(limit)} MB; ` + 'narrow the query, lower maxValues, or give the process more heap (--max-old-space-size)',
       typeof this.clause === 'string' ? null : this.clause,
       where,
     );
@@ -92,7 +164,7 @@ export function withBudget<T>(limits: QueryLimits, defaults: QueryLimits, fn: ()
 /** One unit of work done: every CHECK_EVERY units, query/timeout past the deadline. */
 export function tick(): void {
   const b = active;
-  if (b !== null && ++b.ticks >= CHECK_EVERY) b.checkTime();
+  if (b !== null && ++b.ticks >= CHECK_EVERY) b.checkpoint();
 }
 
 /** A relation being built holds `rows` rows of `width` columns: query/too-large past the limit (and a tick). */
@@ -100,7 +172,7 @@ export function growing(rows: number, width: number): void {
   const b = active;
   if (b === null) return;
   if (rows * (width || 1) > b.maxValues) b.tooLarge(rows, width);
-  if (++b.ticks >= CHECK_EVERY) b.checkTime();
+  if (++b.ticks >= CHECK_EVERY) b.checkpoint();
 }
 
 /** query/timeout past the deadline, now: for steps whose work may not tick often (a rule's round). */

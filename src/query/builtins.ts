@@ -1,7 +1,9 @@
 // Built-in functions/predicates and aggregates, as data: adding one is one line in a table.
-import { Keyword, Sym, Uuid, EdnList, BigDec, Char, isPlainObject } from '../../query-lang/edn/types.js';
+import { Keyword, Sym, Uuid, Uri, EdnList, BigDec, Char, isPlainObject } from '../../query-lang/edn/types.js';
+import { base64OfBytes } from '../../query-lang/edn/binary.js';
 import type { DbView, Datom, LogView } from '../db/api.js';
 import { compareValues, valueKey, valuesEqual } from './values.js';
+import { addDecimals, decimalToNumber, divideDecimals, integerDecimal, multiplyDecimals, subtractDecimals, toBigDec, toDecimal, type Decimal } from '../../query-lang/edn/decimal.js';
 import { QueryError } from './errors.js';
 import { toRe2, rePattern, reFind, reMatches, reSeq as reSeqOf, reSplit } from './regex.js';
 
@@ -40,18 +42,59 @@ function divideBig(a: bigint, b: bigint): number | bigint {
   return b !== 0n && a % b === 0n ? a / b : Number(a) / Number(b);
 }
 
-/** Arithmetic over number|bigint, promoting mixed operands as Clojure does (see promote). */
+type Operand = number | bigint | BigDec;
+
+function operand(x: unknown, fn: string): Operand {
+  return x instanceof BigDec ? x : num(x, fn);
+}
+
+const DECIMAL_OPS: Record<string, (a: Decimal, b: Decimal) => Decimal | undefined> = {
+  '+': addDecimals,
+  '-': subtractDecimals,
+  '*': multiplyDecimals,
+  '/': divideDecimals,
+};
+
+/**
+ * One step with a BigDec, as Clojure's BigDecimal ops: with a long, bigint or BigDec the result
+ * is the exact BigDec (Java's scale rules: + and - the larger scale, * the sum, / the exact
+ * quotient or an error); with a double (a fraction, NaN or an infinity) both are doubles.
+ */
+function decimalStep(fn: string, a: Operand, b: Operand, op: (a: number, b: number) => number): Operand {
+  const double = (v: Operand) => typeof v === 'number' && !Number.isInteger(v);
+  const exact = (v: Operand): Decimal => (v instanceof BigDec ? decimalOf(v, fn) : integerDecimal(v));
+  if (double(a) || double(b)) return op(a instanceof BigDec ? decimalToNumber(decimalOf(a, fn)) : Number(a), b instanceof BigDec ? decimalToNumber(decimalOf(b, fn)) : Number(b));
+  const result = DECIMAL_OPS[fn]!(exact(a), exact(b));
+  if (result === undefined) {
+    const why = exact(b).unscaled === 0n ? 'divide by zero' : 'non-terminating decimal expansion; no exact decimal quotient';
+    throw new QueryError('query/arithmetic-error', `${fn}: ${why} (${printValue(a)} / ${printValue(b)})`);
+  }
+  return toBigDec(result);
+}
+
+function decimalOf(v: BigDec, fn: string): Decimal {
+  const d = toDecimal(v);
+  if (d === undefined) throw new QueryError('query/type-error', `${fn} expects numbers, got ${printValue(v)}`);
+  return d;
+}
+
+/** Arithmetic over number|bigint|BigDec, promoting mixed operands as Clojure does (see promote, decimalStep). */
 function arith(args: unknown[], fn: string, op: (a: number, b: number) => number, opBig: (a: bigint, b: bigint) => bigint, unit: number): unknown {
-  const xs = args.map((a) => num(a, fn));
+  const xs = args.map((a) => operand(a, fn));
   if (xs.length === 0) return unit;
   if (xs.length === 1) {
-    if (fn === '-') return typeof xs[0] === 'bigint' ? -xs[0] : -(xs[0] as number);
-    if (fn === '/') xs.unshift(1);
+    if (fn === '-') xs.unshift(0);
+    else if (fn === '/') xs.unshift(1);
     else return xs[0];
   }
-  let acc: number | bigint = xs[0]!;
+  let acc: Operand = xs[0]!;
   for (let i = 1; i < xs.length; i++) {
-    const [a, b] = promote(acc, xs[i]!);
+    const x = xs[i]!;
+    if (acc instanceof BigDec || x instanceof BigDec) {
+      acc = decimalStep(fn, acc, x, op);
+      continue;
+    }
+    const [a, b] = promote(acc, x);
     if (typeof a === 'number') acc = op(a, b as number);
     else acc = fn === '/' ? divideBig(a, b as bigint) : opBig(a, b as bigint);
   }
@@ -97,6 +140,8 @@ export function printValue(v: unknown): string {
   if (v instanceof Uuid) return `#uuid "${v.value}"`;
   if (v instanceof Char) return '\\' + v.value;
   if (v instanceof BigDec) return v.text + 'M';
+  if (v instanceof Uri) return `#uri ${JSON.stringify(v.value)}`;
+  if (v instanceof Uint8Array) return `#bytes "${base64OfBytes(v)}"`;
   if (v instanceof RegExp) return '#"' + v.source + '"';
   if (Array.isArray(v)) return '[' + v.map(printValue).join(' ') + ']';
   if (v instanceof EdnList) return '(' + v.items.map(printValue).join(' ') + ')';
@@ -232,6 +277,9 @@ function typeName(x: unknown): string {
   if (x instanceof Sym) return 'symbol';
   if (x instanceof Date) return 'instant';
   if (x instanceof Uuid) return 'uuid';
+  if (x instanceof BigDec) return 'bigdec';
+  if (x instanceof Uri) return 'uri';
+  if (x instanceof Uint8Array) return 'bytes';
   if (Array.isArray(x)) return 'tuple';
   if (typeof x === 'function') return 'function';
   return typeof x;
@@ -351,6 +399,13 @@ const cmpChain = (ok: (c: number) => boolean) => (args: unknown[]) => {
 };
 
 const allEqual = (args: unknown[]) => args.every((x) => valuesEqual(x, args[0]));
+/** Clojure's ==: numbers of any kind by value (1 == 1.0 == 1M == 1.00M). */
+const numericEqual = (args: unknown[]) => args.every((x) => operand(x, '==') !== undefined && compareValues(x, args[0]) === 0);
+
+/** A number, bigint or BigDec as a double (avg's division), here and in fold.ts. */
+export function toNumber(v: unknown): number {
+  return v instanceof BigDec ? decimalToNumber(decimalOf(v, 'avg')) : Number(v);
+}
 const extreme = (sign: number) => (args: unknown[]) => args.reduce((best, x) => (compareValues(x, best) * sign > 0 ? x : best));
 
 const sn = (s: string) => [s, 'clojure.string/' + s];
@@ -358,7 +413,7 @@ const sn = (s: string) => [s, 'clojure.string/' + s];
 /** Symbol name -> implementation. Functions taking the source (`$`) get the DbView as first argument. */
 export const FUNCTIONS: Record<string, BuiltinFn> = {
   '=': allEqual,
-  '==': allEqual,
+  '==': numericEqual,
   '!=': (a) => !allEqual(a),
   'not=': (a) => !allEqual(a),
   '<': cmpChain((c) => c < 0),
@@ -515,14 +570,20 @@ function distinctValues(vs: unknown[]): unknown[] {
   return [...seen.values()];
 }
 
-/** Sum with the contagion of `+`: bigints and longs stay exact, a double makes the rest doubles. */
-function sum(vs: unknown[]): number | bigint {
-  let acc: number | bigint = 0;
-  for (const v of vs) {
-    const [a, b] = promote(acc, num(v, 'sum'));
-    acc = typeof a === 'number' ? a + (b as number) : a + (b as bigint);
-  }
+/** Sum with the contagion of `+`: bigints, longs and BigDecs stay exact, a double makes the rest doubles. */
+function sum(vs: unknown[]): unknown {
+  let acc: Operand = 0;
+  for (const v of vs) acc = sumStep(acc, v);
   return acc;
+}
+
+/** One value added to a running sum, as `sum` adds it (for aggregates folded in a scan). */
+/** One step of `sum`, also folded into index scans (fold.ts). */
+export function sumStep(acc: Operand, v: unknown): Operand {
+  const x = operand(v, 'sum');
+  if (acc instanceof BigDec || x instanceof BigDec) return decimalStep('+', acc, x, (p, q) => p + q);
+  const [a, b] = promote(acc, x);
+  return typeof a === 'number' ? a + (b as number) : a + (b as bigint);
 }
 
 function variance(vs: unknown[]): number {
@@ -560,7 +621,7 @@ export const AGGREGATES: Record<string, AggregateFn> = {
   count: (_a, vs) => vs.length,
   'count-distinct': (_a, vs) => distinctValues(vs).length,
   sum: (_a, vs) => sum(vs),
-  avg: (_a, vs) => (vs.length ? Number(sum(vs)) / vs.length : null),
+  avg: (_a, vs) => (vs.length ? toNumber(sum(vs)) / vs.length : null),
   // (min n ?x) / (max n ?x): the n least / greatest items of the bag, duplicates kept (as Datomic and DataScript)
   min: (a, vs) => {
     const n = nArg(a, 'min');

@@ -408,6 +408,7 @@ export function evalPattern(ctx: QueryContext, c: PatternClause, rel: Relation, 
   const groups = new Map<unknown, { vals: unknown[]; rows: Row[] }>();
   const single = boundVars.length === 1;
   for (const row of rel.rows) {
+    tick();
     const vals: unknown[] = [];
     let ok = true;
     for (let k = 0; k < bIdx.length; k++) {
@@ -609,6 +610,7 @@ export function evalEntityBatch(ctx: QueryContext, members: PatternClause[], rel
   });
   const groups = new Map<number, Row[]>();
   for (const row of rel.rows) {
+    tick();
     const x = row[eCol];
     const e = typeof x === 'number' ? x : resolveEntity(db, x);
     if (e === null) continue;

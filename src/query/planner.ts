@@ -104,10 +104,24 @@ export function notJoinVars(c: Clause & { kind: 'not' }, outer: Set<string>): st
   return clausesVars(c.clauses).filter((v) => outer.has(v));
 }
 
+/**
+ * The only clause left, when it is a data pattern ready to run and no one reads the estimate: it
+ * runs next whatever it costs, and estimating it is an index count as dear as a point lookup
+ * itself (a lookup by unique value through `q` read the index twice).
+ */
+function loneStep(ctx: QueryContext, pending: Clause[], bound: Set<string>): PlannedStep | null {
+  if (pending.length !== 1 || ctx.trace) return null;
+  const c = pending[0]!;
+  if (c.kind !== 'pattern' || !requiredVars(c, ctx.rules).every((v) => bound.has(v))) return null;
+  return { clause: c, at: 0, estimate: -1 };
+}
+
 export function pickNext(ctx: QueryContext, pending: Clause[], rel: Relation, extraVisible: readonly string[]): PlannedStep {
   const bound = new Set(rel.vars);
   // inside rule bodies plan from the bound set only, so every semi-naive variant of a branch plans alike
   const relSize = ctx.ruleMode ? 1 : rel.rows.length;
+  const lone = loneStep(ctx, pending, bound);
+  if (lone) return lone;
   let best: PlannedStep | null = null;
   let bestText = '';
   for (let i = 0; i < pending.length; i++) {

@@ -16,6 +16,7 @@ import { queryError } from './errors.js';
 import { printBinding } from './print.js';
 import { toPullPattern } from '../pull/pull.js';
 import { withBudget, enterClause, type QueryLimits } from './budget.js';
+import { foldedResult } from './fold.js';
 
 /** A query as EDN text, EDN data, JS data (`{ find, in, where }` or a vector), parsed, or a query map. */
 export type QueryInput = string | EdnValue | Query | QueryMap | Record<string, unknown> | readonly unknown[];
@@ -296,6 +297,8 @@ function run(query: QueryInput, allInputs: unknown[], trace: ExplainStep[] | nul
     const bound = normaliseEntityInputs(ctx, qq, bindInputs(ctx, qq, inputs));
     checkRuleCallArity(ctx, qq.where);
     checkStratified(ctx, qq.where);
+    const folded = foldedResult(ctx, qq, bound);
+    if (folded) return { q: qq, result: folded.result };
     const visible = findVars(qq);
     const { where, rel } = plantScalarInputs(qq.where, bound, visible);
     const out = evalClauses(ctx, where, rel, visible);

@@ -1,5 +1,7 @@
 // Value normalisation for joins (valueKey); the ordering across types (compareValues) is the query language's.
-import { Keyword, Sym, Uuid, Char, BigDec, EdnList } from '../../query-lang/edn/types.js';
+import { Keyword, Sym, Uuid, Char, BigDec, EdnList, Uri } from '../../query-lang/edn/types.js';
+import { compareDecimals, decimalText, toDecimal } from '../../query-lang/edn/decimal.js';
+import { base64OfBytes } from '../../query-lang/edn/binary.js';
 import { compareValues as compareKnownValues, kindRank } from '../../query-lang/edn/compare.js';
 
 const objectIds = new WeakMap<object, number>();
@@ -38,7 +40,9 @@ export function valueKey(v: unknown): string {
       if (v instanceof Uuid) return 'u' + v.value;
       if (v instanceof Sym) return 'y' + v.name;
       if (v instanceof Char) return 'c' + v.value;
-      if (v instanceof BigDec) return 'm' + v.text;
+      if (v instanceof BigDec) return 'm' + decimalKey(v);
+      if (v instanceof Uri) return 'r' + v.value;
+      if (v instanceof Uint8Array) return 'b' + base64OfBytes(v);
       if (Array.isArray(v))
         return (
           '[' +
@@ -92,8 +96,23 @@ export function tupleKey(values: readonly unknown[]): string {
   return out;
 }
 
+/**
+ * A decimal joins (and is found in the indexes) as the value it is with its scale, as a datom
+ * holds it (Java's BigDecimal.equals: 1.5M and 1.50M are two values); valuesEqual (the = and ==
+ * predicates) compares them by value, as Clojure's = does.
+ */
+function decimalKey(v: BigDec): string {
+  const d = toDecimal(v);
+  return d === undefined ? v.text : decimalText(d);
+}
+
 export function valuesEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
+  if (a instanceof BigDec && b instanceof BigDec) {
+    const x = toDecimal(a);
+    const y = toDecimal(b);
+    if (x !== undefined && y !== undefined) return compareDecimals(x, y) === 0;
+  }
   return valueKey(a) === valueKey(b);
 }
 

@@ -16,6 +16,7 @@ import { CliError, formatError, openExisting, parseCount, parseTimePoint, tOf } 
 import { edn, plural, renderResult, renderTable, tempidEntries } from '../cli/format.js';
 import { complete, inputState, variablesIn } from './input.js';
 import type { FunctionOptions } from '../tx/tx-functions.js';
+import { excise, type ExciseReport } from '../feed/excise.js';
 
 export interface ReplOptions {
   dir: string;
@@ -34,6 +35,7 @@ const COMMANDS: Record<string, string> = {
   '.history': '.history          query the history view (assertions and retractions)',
   '.now': '.now              back to the current database',
   '.tx': '.tx EDN           transact tx data',
+  '.excise': '.excise EDN       excise datoms for good ([:db/excise e :attrs [...]]); closes and reopens the database',
   '.pull': '.pull PATTERN ENTITY   pull a pattern for an entity (id, ident or lookup ref)',
   '.explain': '.explain QUERY    run a query and show its plan',
   '.schema': '.schema           the attributes',
@@ -67,7 +69,8 @@ export class Repl {
   readonly done: Promise<void>;
 
   constructor(
-    private readonly conn: Connection,
+    /** Reopened after an excision, which rewrites the database's files. */
+    public conn: Connection,
     private readonly options: ReplOptions,
   ) {
     const input = options.input ?? process.stdin;
@@ -271,6 +274,21 @@ export class Repl {
     this.print(plural(r.count, 'row') + this.elapsed(ms));
   }
 
+  /** An excision needs the database to itself: this session's connection is closed for it and opened again. */
+  private async excise(txData: string): Promise<void> {
+    if (!txData) throw new CliError('repl/usage', '.excise needs a request, e.g. .excise [[:db/excise [:person/email "a@b.c"]]]');
+    const dir = this.conn.path;
+    await this.conn.close();
+    let report: ExciseReport;
+    try {
+      report = await excise(dir, txData, this.options.functions ?? {});
+    } finally {
+      this.conn = await openExisting(dir, { forReading: true, functions: this.options.functions });
+    }
+    this.print(`excised ${plural(report.excisedDatoms, 'datom')}; the request is t ${report.t}`);
+    this.refreshIdents();
+  }
+
   private async command(entry: string): Promise<void> {
     const m = entry.match(/^(\.[a-z-]+)\s*([\s\S]*)$/);
     const name = m?.[1] ?? entry;
@@ -325,6 +343,9 @@ export class Repl {
         if (this.asOf) this.print(`(the view is still as of t ${this.asOf.t}; .now to see the new data)`);
         return;
       }
+      case '.excise':
+        await this.excise(rest);
+        return;
       case '.pull': {
         const forms = readAllEdn(rest);
         if (forms.length !== 2) throw new CliError('repl/usage', '.pull takes a pattern and an entity: .pull [*] [:person/email "a@b.c"]');
@@ -388,12 +409,13 @@ function oneLine(s: string): string {
 /** Run a session to its end; a database this process may not write is opened read-only. */
 export async function startRepl(options: ReplOptions): Promise<{ failures: number; interactive: boolean }> {
   const conn = await openExisting(options.dir, { forReading: true, functions: options.functions });
+  let repl: Repl | undefined;
   try {
-    const repl = new Repl(conn, options);
+    repl = new Repl(conn, options);
     repl.start();
     await repl.done;
     return { failures: repl.failures, interactive: repl.interactive };
   } finally {
-    await conn.close();
+    await (repl?.conn ?? conn).close();
   }
 }

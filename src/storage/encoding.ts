@@ -3,7 +3,8 @@
 // index order. A value takes two key slots: a type tag, then a payload
 // that sorts correctly within its type.
 import { createHash } from 'node:crypto';
-import { Keyword, Sym, Uuid } from '../../query-lang/edn/types.js';
+import { BigDec, Keyword, Sym, Uri, Uuid } from '../../query-lang/edn/types.js';
+import { base64OfBytes, bytesOfBase64 } from '../../query-lang/edn/binary.js';
 import { printEdn } from '../../query-lang/edn/printer.js';
 import { readEdn } from '../../query-lang/edn/reader.js';
 import type { Datom, Value, ValueType } from '../model.js';
@@ -21,6 +22,12 @@ export const enum Tag {
   Uuid = 8,
   Ref = 9,
   Tuple = 10,
+  /** Format 6 only (value-keys.ts keys it by numeric value); the payload is its canonical text. */
+  BigDec = 11,
+  /** The payload is the URI's text. */
+  Uri = 12,
+  /** The payload is the bytes' base64 text (equal bytes, equal payload). */
+  Bytes = 13,
 }
 
 export type { KeyPart, Payload } from './key-codec.js';
@@ -110,7 +117,7 @@ export function longForm(v: number | bigint): number | bigint | undefined {
   return Number.isSafeInteger(Number(v)) ? Number(v) : v;
 }
 
-/** Whether encodeValue can store `v`: values of any other kind (a map, a Char, a BigDec) are in no datom. */
+/** Whether encodeValue can store `v`: values of any other kind (a map, a Char) are in no datom. */
 export function isEncodable(v: unknown): boolean {
   switch (typeof v) {
     case 'string':
@@ -119,7 +126,7 @@ export function isEncodable(v: unknown): boolean {
     case 'bigint':
       return true;
   }
-  return v instanceof Keyword || v instanceof Date || v instanceof Uuid || v instanceof Sym || Array.isArray(v);
+  return v instanceof Keyword || v instanceof Date || v instanceof Uuid || v instanceof Sym || Array.isArray(v) || v instanceof BigDec || v instanceof Uri || v instanceof Uint8Array;
 }
 
 /** `valueType` is the attribute's type (null without schema); it decides refs and bigints. */
@@ -142,6 +149,10 @@ export function encodeValue(v: Value, valueType: ValueType | null): [Tag, Payloa
   if (v instanceof Uuid) return [Tag.Uuid, v.value];
   if (v instanceof Sym) return [Tag.Symbol, v.name];
   if (Array.isArray(v)) return [Tag.Tuple, printEdn(v)];
+  // the tx side stores a BigDec in its canonical text (canonicalBigDec)
+  if (v instanceof BigDec) return [Tag.BigDec, v.text];
+  if (v instanceof Uri) return [Tag.Uri, v.value];
+  if (v instanceof Uint8Array) return [Tag.Bytes, base64OfBytes(v)];
   throw new TypeError(`cannot encode value ${String(v)}`);
 }
 
@@ -166,6 +177,15 @@ export function decodeValue(tag: Tag, payload: Payload, longValues?: LongValues)
       return Sym.of(payload as string);
     case Tag.Tuple:
       return readEdn(payload as string) as Value[];
+    case Tag.BigDec:
+      return new BigDec(payload as string);
+    case Tag.Uri:
+      return new Uri(payload as string);
+    case Tag.Bytes: {
+      const bytes = bytesOfBase64(payload as string);
+      if (bytes === undefined) throw new TypeError(`a bytes value's payload is not base64`);
+      return bytes;
+    }
   }
   throw new TypeError(`unknown value tag ${tag}`);
 }

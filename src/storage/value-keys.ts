@@ -19,12 +19,15 @@
 // A keyword's payload is its full name; its key part is KEYWORD, its namespace (none: empty),
 // 0x00, its name, 0x00 (escaped as above): namespace first, then name, no namespace first, as
 // Clojure compares keywords. A long keyword's marker is keyed as a string, after every keyword.
+//
+// A decimal (:db.type/bigdec, format 6 only) is keyed by decimal-keys.ts, in numeric order.
 import { Keyword, Sym, Uuid } from '../../query-lang/edn/types.js';
 import { printEdn } from '../../query-lang/edn/printer.js';
 import { readEdn } from '../../query-lang/edn/reader.js';
 import { isLongMarker, Tag } from './encoding.js';
 import { compareBytes, EXACT_KEY_CODEC, exactKeyCodecWith, readExactPart, type KeyCodec, type ValueKeys } from './key-codec.js';
 import { decodeExact, writeUnit } from './exact-utf8.js';
+import { DECIMAL, DECIMAL_FLOOR, readDecimalKey, writeDecimalKey } from './decimal-keys.js';
 
 const TUPLE = 0x30;
 const LONG_TUPLE = 0x31;
@@ -58,7 +61,7 @@ const FLOOR = '\u0005';
 export const LONG_TUPLES = '\u0006';
 
 function isBound(payload: string): boolean {
-  return payload === LONG_TUPLES || payload.startsWith(FLOOR);
+  return payload === LONG_TUPLES || payload.startsWith(FLOOR) || payload.startsWith(DECIMAL_FLOOR);
 }
 
 /** A bound's printed form is at most this long, so that it is never a long payload's marker (encoding.ts). */
@@ -264,10 +267,11 @@ function bytesOf(tag: number, payload: string): Uint8Array {
 }
 
 const VALUE_KEYS: ValueKeys = {
-  tags: new Set([Tag.Tuple, Tag.Keyword]),
-  kinds: new Set([TUPLE, LONG_TUPLE, KEYWORD]),
-  write: (tag, payload, target, pos) => (tag === Tag.Tuple ? writeTuple(payload, target, pos) : writeKeyword(payload, target, pos)),
-  read: (source, start, end) => (source[start] === KEYWORD ? readKeyword(source, start, end) : readTuple(source, start, end)),
+  tags: new Set([Tag.Tuple, Tag.Keyword, Tag.BigDec]),
+  kinds: new Set([TUPLE, LONG_TUPLE, KEYWORD, DECIMAL]),
+  write: (tag, payload, target, pos) =>
+    tag === Tag.Tuple ? writeTuple(payload, target, pos) : tag === Tag.BigDec ? writeDecimalKey(payload, target, pos) : writeKeyword(payload, target, pos),
+  read: (source, start, end) => (source[start] === KEYWORD ? readKeyword(source, start, end) : source[start] === DECIMAL ? readDecimalKey(source, start) : readTuple(source, start, end)),
   compare(tag, a, b) {
     if (a === b) return 0;
     const x = bytesOf(tag, a);

@@ -3,11 +3,13 @@
 // what the data must already satisfy (unique values, one value per entity).
 import { printEdn } from '../../query-lang/edn/printer.js';
 import type { AttrInfo, Value } from '../db/api.js';
-import { Attr, Enum, type Schema } from '../db/schema.js';
+import { Attr, Enum, typeEid, VALUE_TYPES, type Schema } from '../db/schema.js';
 import { sameValue, toDatom, rawValueKey, type RawDatom } from '../storage/encoding.js';
 import { txError, type FormRef } from './errors.js';
 
-const TYPE_IDS = new Set(Array.from({ length: 11 }, (_, i) => 20 + i));
+const TYPE_IDS = new Set(VALUE_TYPES.map(typeEid));
+/** Types a tuple does not hold: they have no key inside a tuple's (value-keys.ts). */
+const NOT_IN_TUPLES: ReadonlySet<string> = new Set(['bigdec', 'uri', 'bytes']);
 const SCHEMA_REFS: Record<number, Set<number>> = {
   [Attr.valueType]: TYPE_IDS,
   [Attr.tupleType]: TYPE_IDS,
@@ -32,6 +34,8 @@ export interface SchemaChangeData {
   readonly implicitAttrs: ReadonlySet<number>;
   /** The transaction's new datoms of `attr`. */
   assertionsOf(attr: AttrInfo): RawDatom[];
+  /** Whether the store keys decimals by value (format 6 on): older formats hold no :db.type/bigdec. */
+  readonly decimalKeys: boolean;
   /** The stored datoms of `attr` that the transaction does not retract, in `index` order. */
   keptDatoms(attr: AttrInfo, index: 'aevt' | 'avet'): Iterable<RawDatom>;
 }
@@ -52,6 +56,9 @@ export function validateSchemaChange(facts: SchemaFact[], after: Schema, tx: Sch
     if (f.added && f.a === Attr.isComponent && attr?.isComponent && attr.valueType !== 'ref') {
       throw invalid(`${attr.ident} cannot be :db/isComponent: only ref attributes can`);
     }
+    if (f.added && (f.a === Attr.unique || f.a === Attr.valueType) && attr?.unique && attr.valueType === 'bytes') {
+      throw invalid(`${attr.ident} cannot be :db/unique: :db.type/bytes values are not unique (as in Datomic)`);
+    }
     if (f.added && f.a === Attr.unique && attr?.unique && before && !before.unique) checkValuesUnique(attr, f.form, tx);
     if (f.added && f.a === Attr.cardinality && attr?.cardinality === 'one' && before?.cardinality === 'many') checkOneValueEach(attr, f.form, tx);
     if (f.added && f.a === Attr.cardinality && attr?.cardinality === 'many' && after.compositesOf(f.e).length > 0) {
@@ -64,6 +71,17 @@ export function validateSchemaChange(facts: SchemaFact[], after: Schema, tx: Sch
     const allowed = SCHEMA_REFS[f.a];
     if (f.added && allowed && !allowed.has(f.v as number)) {
       throw invalid(`${tx.before.ident(f.a)} cannot be ${after.ident(f.v as number) ?? f.v}`);
+    }
+    const tupleTypes = attr ? [...(attr.tupleTypes ?? []), ...(attr.tupleType ? [attr.tupleType] : [])] : [];
+    if (f.added && (f.a === Attr.tupleType || f.a === Attr.tupleTypes) && tupleTypes.some((t) => NOT_IN_TUPLES.has(t))) {
+      throw invalid(`${attr!.ident}: a tuple cannot hold :db.type/bigdec, uri or bytes values (they have no key inside a tuple's)`);
+    }
+    if (f.added && f.a === Attr.valueType && attr?.valueType === 'bigdec' && !tx.decimalKeys) {
+      throw txError(
+        'tx/type-needs-format',
+        `${attr.ident} cannot be :db.type/bigdec: this database's format (before 6) has no key for decimals; export it and import it into a new database to upgrade`,
+        f.form,
+      );
     }
     if (f.a === Attr.valueType && f.added && before?.valueType) {
       if (before.valueType !== attr?.valueType || has(f.e, Attr.valueType, false)) throw invalid(`the :db/valueType of ${before.ident} cannot change`);

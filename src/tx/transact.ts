@@ -18,6 +18,7 @@ import { validateSchemaChange, type SchemaChangeData, type SchemaFact } from './
 import { expandTxFns, NO_FUNCTIONS, type TxFunctions } from './tx-functions.js';
 import { checkAttrPreds, checkEntitySpecs, type EnsureRequest } from './predicates.js';
 import { Overlay } from '../db/overlay.js';
+import { checkExcisions, normalizeExcisions, type ExcisionMode } from './excise.js';
 
 export interface PrepareOptions {
   /** The t this transaction will get. */
@@ -29,6 +30,8 @@ export interface PrepareOptions {
   now?: number;
   /** The transaction functions and predicates the tx data may call (default: none). */
   functions?: TxFunctions;
+  /** Whether excision requests are refused (the default), or checked or committed by feed/excise.ts, which rewrites the files. */
+  excise?: ExcisionMode;
 }
 
 export interface PreparedTx {
@@ -48,8 +51,10 @@ export interface PreparedTx {
 
 export function prepareTx(db: Db, input: unknown, options: PrepareOptions): PreparedTx {
   try {
-    const forms = expandTxFns(db, readTxData(input), options.functions ?? NO_FUNCTIONS);
-    return new TxBuilder(db, options).build(toOps(forms, db.schema));
+    const forms = expandTxFns(db, normalizeExcisions(readTxData(input)), options.functions ?? NO_FUNCTIONS);
+    const prepared = new TxBuilder(db, options).build(toOps(forms, db.schema));
+    checkExcisions(db, prepared.asserted, prepared.retracted, options.excise ?? 'refuse');
+    return prepared;
   } catch (err) {
     throw asTxError(err, typeof input !== 'string');
   }
@@ -91,6 +96,10 @@ class TxBuilder implements SchemaChangeData {
   private readonly schemaRetractionForms = new Map<string, FormRef>();
   /** Attributes this tx creates for their use without schema (ident and cardinality only). */
   readonly implicitAttrs = new Set<number>();
+  /** Format 6 on (the key codec that keys tuples in order keys decimals by value too). */
+  get decimalKeys(): boolean {
+    return this.db.ctx.store.keyCodec.orderedTuples;
+  }
   private readonly uniqueChecks: { attr: AttrInfo; raw: RawDatom; form: FormRef }[] = [];
   private definedIdents = new Set<string>();
   private readonly functions: TxFunctions;

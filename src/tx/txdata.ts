@@ -4,7 +4,7 @@ import { EdnList, isPlainObject, Keyword, type SourcePos } from '../../query-lan
 import { elementPositions, positionOf, readEdn } from '../../query-lang/edn/reader.js';
 import { isReadableName, printEdn } from '../../query-lang/edn/printer.js';
 import type { AttrInfo } from '../db/api.js';
-import type { Schema } from '../db/schema.js';
+import { Attr, type Schema } from '../db/schema.js';
 import { txError, type FormRef } from './errors.js';
 
 /** The tempid naming the transaction entity itself. */
@@ -224,7 +224,8 @@ class MapExpander {
     if (value instanceof Set) return [...value];
     if (!Array.isArray(value)) return [value];
     if (attr.valueType === 'tuple') return isCollectionOfTuples(value) ? value : [value];
-    if (attr.valueType === 'ref' && isLookupRef(value) && !this.areTwoIdents(value)) return [value];
+    // :db.excise/attrs names attributes only: [:p/name :p/tag] is two of them, never a lookup ref
+    if (attr.valueType === 'ref' && isLookupRef(value) && !this.areTwoIdents(value) && attr.id !== Attr.exciseAttrs) return [value];
     return value;
   }
 

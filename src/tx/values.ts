@@ -1,5 +1,7 @@
 // Coerce and validate a value for its attribute's :db/valueType (refs are resolved elsewhere).
-import { BigDec, EdnList, Keyword, Sym, Uuid } from '../../query-lang/edn/types.js';
+import { BigDec, EdnList, Keyword, Sym, Uri, Uuid } from '../../query-lang/edn/types.js';
+import { canonicalBigDec } from '../../query-lang/edn/decimal.js';
+import { isUriText } from '../../query-lang/edn/binary.js';
 import { isReadableName } from '../../query-lang/edn/printer.js';
 import { longForm } from '../storage/encoding.js';
 import type { AttrInfo, Value, ValueType } from '../db/api.js';
@@ -20,6 +22,12 @@ const COERCE: Record<Exclude<ValueType, 'ref' | 'tuple'>, Coerce> = {
   keyword: (v) => readable(v instanceof Keyword ? v : typeof v === 'string' && v.startsWith(':') && v.length > 1 ? Keyword.of(v) : undefined),
   bigint: (v) => (typeof v === 'bigint' ? v : typeof v === 'number' && Number.isInteger(v) ? BigInt(v) : undefined),
   symbol: (v) => readable(v instanceof Sym ? v : undefined),
+  // as Datomic, a bigdec attribute takes decimals only (not a long or a double: 0.1 is not 0.1M)
+  bigdec: (v) => (v instanceof BigDec ? canonicalBigDec(v) : undefined),
+  float: (v) => (typeof v === 'number' && !Number.isNaN(v) ? Math.fround(v) : v instanceof BigDec ? Math.fround(Number(v.text)) : undefined),
+  uri: (v) => (v instanceof Uri && isUriText(v.value) ? v : v instanceof URL ? new Uri(v.href) : undefined),
+  // a copy: the caller's buffer may change after the transaction
+  bytes: (v) => (v instanceof Uint8Array ? new Uint8Array(v) : undefined),
 };
 
 /** Keywords and symbols whose text reads back as themselves: tuples and exports store the text. */
@@ -97,6 +105,8 @@ function describeValue(v: unknown): string {
   if (Array.isArray(v)) return 'a vector';
   if (v instanceof EdnList) return 'a list';
   if (v instanceof Set) return 'a set';
+  if (v instanceof BigDec) return `${v.text}M`;
+  if (v instanceof Uint8Array) return `${v.length} bytes`;
   if (v instanceof Map || (typeof v === 'object' && v !== null && !(v instanceof Date))) return 'a map';
   return `${typeof v} ${String(v)}`;
 }

@@ -423,6 +423,42 @@ describe('export / import', () => {
       }
     });
   }
+
+  it('bigdec, float, uri and bytes values survive export and import (jsonl and edn), and print as EDN and JSON (issue 21)', async () => {
+    const dir = tempDir();
+    const src = path.join(dir, 'src');
+    const conn = await open({ path: src });
+    await conn.transact(`[{:db/ident :v/id :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
+      {:db/ident :v/dec :db/valueType :db.type/bigdec :db/cardinality :db.cardinality/many}
+      {:db/ident :v/rate :db/valueType :db.type/float :db/cardinality :db.cardinality/one}
+      {:db/ident :v/home :db/valueType :db.type/uri :db/cardinality :db.cardinality/one}
+      {:db/ident :v/key :db/valueType :db.type/bytes :db/cardinality :db.cardinality/one}]`);
+    await conn.transact(`[{:v/id "a" :v/dec [1.50M 1.5M -0.001M 1.5E+2M] :v/rate 0.1 :v/home #uri "https://example.com/a?b" :v/key #bytes "AAEC/w=="}]`);
+    await conn.transact(`[[:db/retract [:v/id "a"] :v/dec 1.5M] [:db/add [:v/id "a"] :v/key #bytes "AQ=="]]`);
+    await conn.close();
+    const PULL = '[:find (pull ?e [:v/dec :v/rate :v/home :v/key]) . :where [?e :v/id "a"]]';
+    const edn = await factlog(['query', '--db', src, '--format', 'edn', PULL]);
+    expect(edn.stdout).toContain('#uri "https://example.com/a?b"');
+    expect(edn.stdout).toContain('#bytes "AQ=="');
+    expect(edn.stdout).toMatch(/:v\/dec \[(\S+M ?){3}\]/);
+    expect(edn.stdout).toContain('1.50M');
+    const json = await factlog(['query', '--db', src, '--format', 'json', '[:find [?d ...] :where [_ :v/dec ?d]]']);
+    expect(new Set((JSON.parse(json.stdout) as unknown[]).map((v) => JSON.stringify(v)))).toEqual(new Set(['{"#bigdec":"1.50"}', '{"#bigdec":"-0.001"}', '{"#bigdec":"1.5E+2"}']));
+    for (const format of ['jsonl', 'edn'] as const) {
+      const dst = path.join(dir, `dst-${format}`);
+      const exported = await factlog(['export', '--db', src, '--format', format]);
+      expect(exported.code).toBe(0);
+      const file = path.join(dir, `dump.${format}`);
+      fs.writeFileSync(file, exported.stdout);
+      expect((await factlog(['init', '--db', dst])).code).toBe(0);
+      const imported = await factlog(['import', '--db', dst, file]);
+      expect(imported.stderr).toMatch(/imported 3 transactions/);
+      for (const asOf of [[], ['--as-of', String(2 ** 40 + 2)]]) {
+        const [a, b] = await Promise.all([factlog(['query', '--db', src, '--format', 'edn', ...asOf, PULL]), factlog(['query', '--db', dst, '--format', 'edn', ...asOf, PULL])]);
+        expect(b.stdout).toBe(a.stdout);
+      }
+    }
+  });
 });
 
 describe('import refuses malformed lines with a coded error, importing nothing', () => {

@@ -1,0 +1,182 @@
+// Whole-attribute aggregates folded straight from one index scan: `[:find ?v (count ?e) :where [?e :attr ?v]]`
+// and its kin keep one accumulator per group instead of a binding per datom, so they run in memory
+// bounded by the groups, not by the attribute's size. Any other query takes the general path.
+import type { AggregateElem, FindElem, PatternClause, Query } from '../../query-lang/datalog/ast.js';
+import type { DbView } from '../db/api.js';
+import type { QueryContext } from './context.js';
+import { isDb } from './context.js';
+import { isUnit, type Relation } from './relation.js';
+import { resolveAttr } from './pattern.js';
+import { compareValues, tupleKey } from './values.js';
+import { sumStep, toNumber } from './builtins.js';
+import { growing, tick } from './budget.js';
+import { printClause } from './print.js';
+import { FactlogError } from '../../query-lang/errors.js';
+
+type Fold = 'count' | 'sum' | 'avg' | 'min' | 'max';
+const FOLDS = new Set<string>(['count', 'sum', 'avg', 'min', 'max']);
+
+/** One find element: a group key or a folded aggregate, reading the datom's e (0) or v (2). */
+interface Column {
+  fold: Fold | null;
+  pos: 0 | 2;
+}
+
+interface Group {
+  key: unknown[];
+  count: number;
+  acc: unknown[];
+}
+
+function elements(q: Query): FindElem[] {
+  return q.find.kind === 'find-rel' || q.find.kind === 'find-tuple' ? q.find.elements : [q.find.element];
+}
+
+/** The pattern `[?e :attr ?v]` / `[?e :attr]` / `[?e :attr _]` of a one-clause query, else null. */
+function onePattern(q: Query): PatternClause | null {
+  if (q.where.length !== 1 || q.returnMap) return null;
+  const c = q.where[0]!;
+  if (c.kind !== 'pattern' || c.terms.length < 2 || c.terms.length > 3) return null;
+  const [e, a, v] = c.terms;
+  if (e?.kind !== 'var' || a?.kind !== 'const') return null;
+  if (v && v.kind !== 'blank' && (v.kind !== 'var' || v.name === e.name)) return null;
+  return c;
+}
+
+/** Each find element as a column of the fold, when every one can be folded; else null. */
+function columnsOf(q: Query, eVar: string, vVar: string | null): Column[] | null {
+  const posOf = (name: string): 0 | 2 | -1 => (name === eVar ? 0 : name === vVar ? 2 : -1);
+  const out: Column[] = [];
+  for (const el of elements(q)) {
+    if (el.kind === 'var') {
+      const pos = posOf(el.name);
+      if (pos === -1) return null;
+      out.push({ fold: null, pos });
+    } else if (el.kind === 'aggregate') {
+      const agg = el as AggregateElem;
+      if (agg.fn.kind !== 'fn-name' || !FOLDS.has(agg.fn.name) || agg.args.length !== 1 || agg.args[0]!.kind !== 'var') return null;
+      const pos = posOf(agg.args[0]!.name);
+      if (pos === -1) return null;
+      out.push({ fold: agg.fn.name as Fold, pos });
+    } else return null;
+  }
+  return out.some((c) => c.fold) ? out : null;
+}
+
+/**
+ * Is every datom of the scan one tuple of the aggregated bag (the distinct tuples of the find and
+ * :with variables)? A current view's datoms are a set, so the bag holds one tuple a datom when it
+ * keeps both e and v, or only e of a cardinality-one attribute; a history repeats them.
+ */
+function datomIsTuple(db: DbView, q: Query, cols: Column[], eVar: string, vVar: string | null, cardinalityOne: boolean): boolean {
+  if (db.isHistory) return false;
+  const used = new Set(cols.map((c) => c.pos));
+  for (const w of q.with) {
+    if (w.name === eVar) used.add(0);
+    else if (w.name === vVar) used.add(2);
+    else return false;
+  }
+  return used.has(0) && (used.has(2) || cardinalityOne);
+}
+
+function scan(db: DbView, a: number, visit: (e: number, v: unknown) => void): void {
+  db.visitDatoms('aevt', [a], (e, _a, v) => visit(e, v));
+}
+
+function step(fold: Fold, g: Group, i: number, x: unknown): void {
+  switch (fold) {
+    case 'count':
+      return;
+    case 'sum':
+    case 'avg':
+      g.acc[i] = sumStep(g.acc[i] as Parameters<typeof sumStep>[0], x);
+      return;
+    case 'min':
+      if (g.count === 1 || compareValues(x, g.acc[i]) < 0) g.acc[i] = x;
+      return;
+    case 'max':
+      // the last of the greatest, as sorting the bag and taking the end does
+      if (g.count === 1 || compareValues(x, g.acc[i]) >= 0) g.acc[i] = x;
+  }
+}
+
+function finish(fold: Fold, g: Group, i: number): unknown {
+  switch (fold) {
+    case 'count':
+      return g.count;
+    case 'avg':
+      return toNumber(g.acc[i]) / g.count;
+    default:
+      return g.acc[i];
+  }
+}
+
+/**
+ * The query's result when it is one pattern over a whole attribute with foldable aggregates
+ * (count, sum, avg, min, max) and no inputs but the database; null when the general path must run.
+ */
+export function foldedResult(ctx: QueryContext, q: Query, bound: Relation): { result: unknown } | null {
+  if (!isUnit(bound) || ctx.rules.size > 0) return null;
+  const c = onePattern(q);
+  if (!c || (c.src && c.src.name !== '$')) return null;
+  const db = ctx.sources.get('$');
+  if (!isDb(db)) return null;
+  const eVar = (c.terms[0] as { name: string }).name;
+  const vVar = c.terms[2]?.kind === 'var' ? c.terms[2].name : null;
+  const cols = columnsOf(q, eVar, vVar);
+  if (!cols) return null;
+  const attr = resolveAttr(ctx, db, (c.terms[1] as { value: unknown }).value);
+  if (!attr || !datomIsTuple(db, q, cols, eVar, vVar, attr.cardinality === 'one')) return null;
+  const t0 = ctx.trace ? performance.now() : 0;
+  const keyCols = cols.flatMap((col, i) => (col.fold ? [] : [i]));
+  const groups = new Map<unknown, Group>();
+  let only: Group | null = null;
+  let read = 0;
+  try {
+    scan(db, attr.id, (e, v) => {
+      read++;
+      tick();
+      let g: Group | undefined;
+      if (keyCols.length === 0) g = only ??= { key: [], count: 0, acc: cols.map(() => 0) };
+      else {
+        const key = keyCols.map((i) => (cols[i]!.pos === 0 ? e : v));
+        const k = tupleKey(key);
+        g = groups.get(k);
+        if (!g) {
+          groups.set(k, (g = { key, count: 0, acc: cols.map(() => 0) }));
+          growing(groups.size, cols.length);
+        }
+      }
+      g.count++;
+      for (let i = 0; i < cols.length; i++) {
+        const fold = cols[i]!.fold;
+        if (fold) step(fold, g, i, cols[i]!.pos === 0 ? e : v);
+      }
+    });
+  } catch (err) {
+    // limits stop the query; any other failure (a sum of strings) is reported as the general path reports it
+    if (err instanceof FactlogError && (err.code === 'query/timeout' || err.code === 'query/too-large')) throw err;
+    return null;
+  }
+  const all = only ? [only] : [...groups.values()];
+  const rows = all.map((g) => cols.map((col, i) => (col.fold ? finish(col.fold, g, i) : g.key[keyCols.indexOf(i)])));
+  ctx.trace?.push({
+    clause: printClause(c),
+    index: 'aevt',
+    strategy: 'aggregated in the scan',
+    estimatedRows: rows.length,
+    actualRows: rows.length,
+    datomsRead: read,
+    ms: performance.now() - t0,
+  });
+  switch (q.find.kind) {
+    case 'find-rel':
+      return { result: rows };
+    case 'find-tuple':
+      return { result: rows[0] ?? null };
+    case 'find-scalar':
+      return { result: rows.length ? rows[0]![0] : null };
+    case 'find-coll':
+      return { result: rows.map((r) => r[0]) };
+  }
+}

@@ -1,0 +1,435 @@
+// `factlog serve` over real HTTP on a free port: every endpoint, JSON and EDN, coded errors, each
+// limit, access control (every refusal), and a graceful SIGTERM of a real child process.
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Connection } from '../../src/index.js';
+import { open } from '../../src/index.js';
+import { createToken } from '../../src/server/index.js';
+import { feedEvents, startServer, type TestServer } from '../helpers/server.js';
+import { BIN, cleanupTempDirs, factlog, tempDir as cliTempDir } from '../helpers/cli.js';
+import { tempDir } from '../helpers/tmp.js';
+
+afterAll(cleanupTempDirs);
+
+const SCHEMA = `[
+ {:db/ident :user/name :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
+ {:db/ident :user/password-hash :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
+ {:db/ident :user/manager :db/valueType :db.type/ref :db/cardinality :db.cardinality/one}
+ {:db/ident :user/age :db/valueType :db.type/long :db/cardinality :db.cardinality/one}
+ {:db/ident :user/tags :db/valueType :db.type/keyword :db/cardinality :db.cardinality/many}
+ {:db/ident :tx/who :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
+ {:db/id "datomic.tx" :db/txInstant #inst "2025-01-01"}]`;
+
+async function fixture(conn: Connection): Promise<void> {
+  await conn.transact(SCHEMA);
+  await conn.transact(`[{:db/id "ann" :user/name "Ann" :user/age 30 :user/password-hash "h-ann" :user/tags [:admin :ops]}
+    {:user/name "Bob" :user/manager "ann" :user/password-hash "h-bob"}
+    {:db/id "datomic.tx" :db/txInstant #inst "2025-02-01" :tx/who "alice" :user/password-hash "h-tx"}]`);
+  await conn.transact(`[{:user/name "Ann" :user/age 31} {:db/id "datomic.tx" :db/txInstant #inst "2025-03-01"}]`);
+}
+
+const AGES = '[:find ?n ?a :where [?e :user/name ?n] [?e :user/age ?a]]';
+
+describe('the endpoints', () => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startServer({ setup: fixture });
+  });
+
+  it('health and stats', async () => {
+    expect((await s.call('GET', '/api/health')).body).toEqual({ status: 'ok', t: 3 });
+    const stats = (await s.call('GET', '/api/stats')).body;
+    expect(stats.t).toBe(3);
+    expect(stats.transactions).toBe(4);
+    expect(stats.firstInstant).toEqual({ '#inst': '2025-01-01T00:00:00.000Z' });
+    expect(stats.lastInstant).toEqual({ '#inst': '2025-03-01T00:00:00.000Z' });
+    expect(stats.attributes['user/name']).toBe(2);
+  });
+
+  it('schema: attributes with their properties and datom counts, as of a t', async () => {
+    const now = (await s.call('GET', '/api/schema')).body;
+    const age = now.attributes.find((a: any) => a.ident['#kw'] === 'user/age');
+    expect(age).toMatchObject({ valueType: { '#kw': 'db.type/long' }, cardinality: { '#kw': 'db.cardinality/one' }, unique: null, count: 1 });
+    const atOne = (await s.call('GET', '/api/schema?asOf=1')).body;
+    expect(atOne.attributes.find((a: any) => a.ident['#kw'] === 'user/name').count).toBe(0);
+  });
+
+  it('query: as of a t, a tx id and an instant; since; history; inputs', async () => {
+    expect((await s.call('POST', '/api/query', { query: AGES })).body).toEqual({ result: [['Ann', 31]] });
+    for (const asOf of [2, 2 + 2 ** 40, '2025-02-15']) expect((await s.call('POST', '/api/query', { query: AGES, asOf })).body, String(asOf)).toEqual({ result: [['Ann', 30]] });
+    expect((await s.call('POST', '/api/query', { query: AGES, since: 2 })).body.result).toEqual([]);
+    const history = (await s.call('POST', '/api/query', { query: '[:find ?a ?added :where [_ :user/age ?a _ ?added]]', history: true })).body.result;
+    expect(history.sort()).toEqual([
+      [30, false],
+      [30, true],
+      [31, true],
+    ]);
+    const withInputs = await s.call('POST', '/api/query', { query: '[:find [?t ...] :in $ ?n :where [?e :user/name ?n] [?e :user/tags ?t]]', args: ['Ann'] });
+    expect(withInputs.body.result.sort((a: any, b: any) => a['#kw'].localeCompare(b['#kw']))).toEqual([{ '#kw': 'admin' }, { '#kw': 'ops' }]);
+    const collection = await s.call('POST', '/api/query', { query: '[:find ?n :in $ [?n ...] :where [?e :user/name ?n]]', args: [['Ann', 'Zed']] });
+    expect(collection.body.result).toEqual([['Ann']]);
+    const lookup = await s.call('POST', '/api/query', { query: '[:find ?m . :in $ ?e :where [?e :user/manager ?x] [?x :user/name ?m]]', args: [[{ '#kw': 'user/name' }, 'Bob']] });
+    expect(lookup.body.result).toBe('Ann');
+  });
+
+  it('query and explain in EDN, by content type and Accept', async () => {
+    const edn = await s.call('POST', '/api/query', `{:query ${AGES} :asOf 2}`, { accept: 'application/edn' });
+    expect(edn.headers.get('content-type')).toMatch(/application\/edn/);
+    expect(edn.text).toBe('{:result [["Ann" 30]]}');
+    const json = await s.call('POST', '/api/query', `{:query [:find ?n . :in $ ?t :where [?e :user/tags ?t] [?e :user/name ?n]] :args [:ops]}`);
+    expect(json.body).toEqual({ result: 'Ann' });
+    const plan = (await s.call('POST', '/api/explain', { query: AGES })).body;
+    expect(plan.result).toEqual([['Ann', 31]]);
+    expect(plan.plan.steps.length).toBe(2);
+    expect(plan.plan.text).toMatch(/^query: /);
+  });
+
+  it('transact: EDN text and JSON data, tempids and datoms; a conflict is 409 and writes nothing', async () => {
+    const edn = await s.call('POST', '/api/transact', { txData: '[{:db/id "c" :user/name "Cy" :user/age 40}]' });
+    expect(edn.status).toBe(200);
+    expect(edn.body.t).toBe(4);
+    const cy = edn.body.tempids.c;
+    expect(edn.body.txData).toContainEqual([cy, { '#kw': 'user/age' }, 40, edn.body.tx, true]);
+    const json = await s.call('POST', '/api/transact', { txData: [{ 'db/id': 'd', 'user/name': 'Di', 'user/tags': [{ '#kw': 'x' }] }, ['db/add', cy, 'user/age', 41]] });
+    expect(json.status).toBe(200);
+    expect((await s.call('POST', '/api/query', { query: '[:find ?a . :in $ ?n :where [?e :user/name ?n] [?e :user/age ?a]]', args: ['Cy'] })).body.result).toBe(41);
+    const conflict = await s.call('POST', '/api/transact', { txData: `[[:db/cas [:user/name "Cy"] :user/age 1 2]]` });
+    expect(conflict.status).toBe(409);
+    expect(conflict.body.error.code).toBe('tx/cas-failed');
+    const bad = await s.call('POST', '/api/transact', { txData: '[{:user/name' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.code).toBe('edn/syntax');
+    expect((await s.call('GET', '/api/health')).body.t).toBe(5);
+  });
+
+  it('pull, pull-many and entity (with reverse refs and history)', async () => {
+    const ann = (await s.call('POST', '/api/pull', { pattern: '[:user/name {:user/_manager [:user/name]}]', eid: '[:user/name "Ann"]' })).body.result;
+    expect(ann).toEqual({ 'user/name': 'Ann', 'user/_manager': [{ 'user/name': 'Bob' }] });
+    const old = (await s.call('POST', '/api/pull', { pattern: '[:user/age]', eid: '[:user/name "Ann"]', asOf: 2 })).body.result;
+    expect(old).toEqual({ 'user/age': 30 });
+    const many = (await s.call('POST', '/api/pull-many', { pattern: '[:user/name]', eids: ['[:user/name "Bob"]', '[:user/name "Nobody"]'] })).body.result;
+    expect(many).toEqual([{ 'user/name': 'Bob' }, null]);
+    const entity = (await s.call('GET', `/api/entity/${encodeURIComponent('[:user/name "Ann"]')}?history=true`)).body;
+    expect(entity.entity['user/age']).toBe(31);
+    expect(entity.reverse).toEqual([[expect.any(Number), { '#kw': 'user/manager' }]]);
+    const ages = entity.history.filter((h: any) => h.a['#kw'] === 'user/age').map((h: any) => [h.t, h.added, h.v]);
+    expect(ages).toEqual([
+      [2, true, 30],
+      [3, false, 30],
+      [3, true, 31],
+    ]);
+    expect(entity.history[0].meta['tx/who']).toBe('alice');
+    const missing = await s.call('GET', '/api/entity/999999');
+    expect(missing.status).toBe(404);
+    expect(missing.body.error.code).toBe('server/no-entity');
+  });
+
+  it('datoms: leading components, limit and more; an unknown index is refused', async () => {
+    const all = (await s.call('POST', '/api/datoms', { index: 'aevt', components: [':user/name'] })).body;
+    expect(all.datoms.map((d: any) => d[2])).toEqual(['Ann', 'Bob', 'Cy', 'Di']);
+    const one = (await s.call('POST', '/api/datoms', { index: 'aevt', components: [':user/name'], limit: 1 })).body;
+    expect(one).toMatchObject({ more: true, datoms: [[expect.any(Number), { '#kw': 'user/name' }, 'Ann', expect.any(Number), true]] });
+    const bad = await s.call('POST', '/api/datoms', { index: 'xyz' });
+    expect([bad.status, bad.body.error.code]).toEqual([400, 'server/invalid-index']);
+  });
+
+  it('log and timeline, paged', async () => {
+    const page = (await s.call('GET', '/api/log?from=2&limit=1')).body;
+    expect(page.next).toBe(3);
+    expect(page.txs[0]).toMatchObject({ t: 2, instant: { '#inst': '2025-02-01T00:00:00.000Z' }, meta: { 'tx/who': 'alice' } });
+    const dated = (await s.call('GET', '/api/log?from=2025-02-15&to=4')).body;
+    expect(dated.txs.map((t: any) => t.t)).toEqual([3]);
+    const timeline = (await s.call('GET', '/api/timeline?limit=2')).body;
+    expect(timeline.points).toEqual([
+      { t: 0, instant: { '#inst': '1970-01-01T00:00:00.000Z' } },
+      { t: 1, instant: { '#inst': '2025-01-01T00:00:00.000Z' } },
+    ]);
+    expect(timeline.next).toBe(2);
+  });
+
+  it('feed: from a t, then live, and resumed with Last-Event-ID', async () => {
+    const reading = feedEvents(`${s.url}/api/feed?from=2`, 5);
+    await new Promise((r) => setTimeout(r, 200));
+    await s.call('POST', '/api/transact', { txData: '[{:user/name "Eve"}]' });
+    const { events } = await reading;
+    expect(events.map((e) => Number(e.id))).toEqual([2, 3, 4, 5, 6]);
+    expect(events.at(-1)!.data.datoms.some((d: any) => d[2] === 'Eve')).toBe(true);
+    const resumed = await feedEvents(`${s.url}/api/feed`, 1, { 'last-event-id': '5' });
+    expect(resumed.events.map((e) => e.id)).toEqual(['6']);
+  });
+
+  it('errors: unknown route 404, malformed JSON 400, missing field 400, bad time 400', async () => {
+    expect((await s.call('GET', '/api/nothing')).body.error.code).toBe('server/not-found');
+    const malformed = await fetch(`${s.url}/api/query`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query": ' });
+    expect([malformed.status, ((await malformed.json()) as any).error.code]).toEqual([400, 'server/invalid-json']);
+    expect((await s.call('POST', '/api/query', {})).body.error.code).toBe('server/missing-field');
+    expect((await s.call('POST', '/api/query', { query: AGES, asOf: '2025-02-30' })).body.error.code).toBe('server/invalid-time');
+    const syntax = await s.call('POST', '/api/query', { query: '[:find ?x :where [?x :a' });
+    expect([syntax.status, syntax.body.error.code]).toEqual([400, 'edn/syntax']);
+  });
+
+  it('static: a plain page when the console is not built', async () => {
+    const page = await s.call('GET', '/');
+    expect(page.text).toMatch(/console is not built/);
+  });
+});
+
+describe('the console files', () => {
+  it('are served from the console directory, never from outside it', async () => {
+    const dir = tempDir('factlog-console-');
+    fs.writeFileSync(path.join(dir, 'index.html'), '<title>console</title>');
+    fs.writeFileSync(path.join(dir, 'app.js'), 'console.log(1)');
+    fs.writeFileSync(path.join(path.dirname(dir), 'secret.txt'), 'secret');
+    const s = await startServer({ consoleDir: dir });
+    expect((await s.call('GET', '/')).text).toBe('<title>console</title>');
+    const js = await s.call('GET', '/app.js');
+    expect([js.text, js.headers.get('content-type')]).toEqual(['console.log(1)', 'text/javascript; charset=utf-8']);
+    // a route of the single-page app
+    expect((await s.call('GET', '/entity/17')).text).toBe('<title>console</title>');
+    expect((await s.call('GET', '/..%2fsecret.txt')).text).not.toMatch(/secret/);
+  });
+});
+
+describe('limits', () => {
+  it('a body larger than the limit is refused with 413 and writes nothing', async () => {
+    const s = await startServer({ limits: { bodyBytes: 1000 }, setup: fixture });
+    const big = await s.call('POST', '/api/transact', { txData: `[{:user/name "${'x'.repeat(2000)}"}]` });
+    expect([big.status, big.body.error.code]).toEqual([413, 'server/body-too-large']);
+    expect((await s.call('GET', '/api/health')).body.t).toBe(3);
+  });
+
+  it("a query's default timeout, and a longer one asked for capped at the maximum", async () => {
+    const s = await startServer({ limits: { queryTimeoutMs: 200, maxQueryTimeoutMs: 400 } });
+    const forever = { query: '[:find (count ?n) . :in $ % :where (gen ?n)]', args: ['[[(gen ?n) [(ground 0) ?n]] [(gen ?m) (gen ?n) [(inc ?n) ?m]]]'] };
+    let t0 = performance.now();
+    const timedOut = await s.call('POST', '/api/query', forever);
+    expect([timedOut.status, timedOut.body.error.code]).toEqual([504, 'query/timeout']);
+    expect(performance.now() - t0).toBeLessThan(3000);
+    t0 = performance.now();
+    const capped = await s.call('POST', '/api/query', { ...forever, timeout: 0 });
+    expect(capped.body.error.code).toBe('query/timeout');
+    expect(performance.now() - t0).toBeLessThan(3000);
+  });
+
+  it('queries beyond the concurrent limit get 503 server/busy (a server in another process)', async () => {
+    // queries run on the server's event loop: the requests must come from another process to overlap
+    const dir = path.join(cliTempDir(), 'db');
+    await factlog(['init', '--db', dir]);
+    const server = await serveProcess(['--db', dir, '--max-queries', '1', '--query-timeout', '1500']);
+    // keep-alive connections made beforehand, as busy clients have them: requests sent while a
+    // query blocks the server's loop are read together once it is free
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 3 });
+    try {
+      const call = (method: string, url: string, body?: string) =>
+        new Promise<[number, string | undefined]>((resolve, reject) => {
+          const req = http.request(server.url + url, { method, agent, headers: { 'content-type': 'application/json' } }, (res) => {
+            let text = '';
+            res.on('data', (d) => (text += d));
+            res.on('end', () => resolve([res.statusCode!, JSON.parse(text).error?.code]));
+          });
+          req.on('error', reject);
+          req.end(body);
+        });
+      await Promise.all([1, 2, 3].map(() => call('GET', '/api/health')));
+      const forever = JSON.stringify({ query: '[:find (count ?n) . :in $ % :where (gen ?n)]', args: ['[[(gen ?n) [(ground 0) ?n]] [(gen ?m) (gen ?n) [(inc ?n) ?m]]]'] });
+      const first = call('POST', '/api/query', forever);
+      await new Promise((r) => setTimeout(r, 300));
+      const [second, third] = await Promise.all([call('POST', '/api/query', forever), call('POST', '/api/query', forever)]);
+      expect(await first).toEqual([504, 'query/timeout']);
+      expect([second, third]).toContainEqual([503, 'server/busy']);
+      expect([second, third]).toContainEqual([504, 'query/timeout']);
+      // and once they are done the server answers again
+      expect(await call('POST', '/api/query', JSON.stringify({ query: '[:find ?e . :where [?e :db/ident :db/ident]]' }))).toEqual([200, undefined]);
+    } finally {
+      agent.destroy();
+      await server.stop();
+    }
+  }, 120_000);
+
+  it('feed streams beyond the cap get 503; pages are capped', async () => {
+    const s = await startServer({ limits: { feeds: 1, pageSize: 2 }, setup: fixture });
+    const first = feedEvents(`${s.url}/api/feed?from=0`, 100, {}, 1500);
+    await new Promise((r) => setTimeout(r, 300));
+    const second = await feedEvents(`${s.url}/api/feed?from=0`, 1);
+    expect([second.status, second.body.error.code]).toEqual([503, 'server/busy']);
+    expect((await first).events.length).toBe(4);
+    const page = (await s.call('GET', '/api/log?from=0&limit=100')).body;
+    expect([page.txs.length, page.next]).toEqual([2, 2]);
+    expect((await s.call('POST', '/api/datoms', { index: 'eavt', limit: 100 })).body.datoms.length).toBe(2);
+  });
+});
+
+describe('access control', () => {
+  let s: TestServer;
+  let write: string;
+  let read: string;
+  let hidden: string;
+  let only: string;
+  beforeAll(async () => {
+    const file = path.join(tempDir('factlog-tokens-'), 'tokens');
+    write = createToken(file, { role: 'write' }).token;
+    read = createToken(file, { role: 'read' }).token;
+    hidden = createToken(file, { role: 'read', hide: [':user/password-hash'] }).token;
+    only = createToken(file, { role: 'read', only: [':user/name'] }).token;
+    s = await startServer({ tokensFile: file, setup: fixture });
+  });
+  const as = (token: string) => ({ authorization: `Bearer ${token}` });
+
+  it('tokens are stored hashed', () => {
+    const file = path.join(tempDir('factlog-tokens-'), 'tokens');
+    const { token } = createToken(file, { role: 'read' });
+    const text = fs.readFileSync(file, 'utf8');
+    expect(text).not.toContain(token);
+    expect(text).toMatch(/"sha256": "[0-9a-f]{64}"/);
+    expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+  });
+
+  it('401 without a token or with a wrong one, on every endpoint but health', async () => {
+    for (const [method, url, body] of [
+      ['POST', '/api/query', { query: AGES }],
+      ['POST', '/api/transact', { txData: '[{:user/name "X"}]' }],
+      ['GET', '/api/schema'],
+      ['GET', '/api/log'],
+      ['GET', '/api/entity/1'],
+      ['POST', '/api/datoms', { index: 'eavt' }],
+    ] as const) {
+      const none = await s.call(method, url, body);
+      expect([none.status, none.body.error.code], url).toEqual([401, 'auth/unauthorized']);
+      expect(none.headers.get('www-authenticate')).toMatch(/^Bearer/);
+      const wrong = await s.call(method, url, body, as('fl_not-a-token'));
+      expect([wrong.status, wrong.body.error.code], url).toEqual([401, 'auth/unauthorized']);
+    }
+    expect((await feedEvents(`${s.url}/api/feed?from=0`, 1)).status).toBe(401);
+    expect((await s.call('GET', '/api/health')).status).toBe(200);
+    expect((await s.call('GET', '/api/health')).body.t).toBe(3);
+  });
+
+  it('403 for a read token that transacts; nothing is written', async () => {
+    const refused = await s.call('POST', '/api/transact', { txData: '[{:user/name "X"}]' }, as(read));
+    expect([refused.status, refused.body.error.code]).toEqual([403, 'auth/forbidden']);
+    expect((await s.call('GET', '/api/health')).body.t).toBe(3);
+    expect((await s.call('POST', '/api/transact', { txData: '[{:user/name "W"}]' }, as(write))).status).toBe(200);
+    expect((await s.call('POST', '/api/query', { query: '[:find ?h . :where [_ :user/password-hash ?h]]' }, as(read))).body.result).toEqual(expect.any(String));
+    // a token as ?token= (an EventSource cannot set headers)
+    expect((await s.call('GET', `/api/schema?token=${read}`)).status).toBe(200);
+  });
+
+  it('a hidden attribute does not exist: queries, rules, pull (reverse refs too), entity, datoms, schema', async () => {
+    const h = as(hidden);
+    expect((await s.call('POST', '/api/query', { query: '[:find ?h :where [_ :user/password-hash ?h]]' }, h)).body.result).toEqual([]);
+    const rule = '[[(secret ?e ?h) [?e :user/password-hash ?h]]]';
+    expect((await s.call('POST', '/api/query', { query: '[:find ?h :in $ % :where (secret ?e ?h)]', args: [rule] }, h)).body.result).toEqual([]);
+    expect((await s.call('POST', '/api/query', { query: '[:find ?a :where [_ ?a "h-ann"]]' }, h)).body.result).toEqual([]);
+    const pulled = (await s.call('POST', '/api/pull', { pattern: '[* {:user/_manager [*]}]', eid: '[:user/name "Ann"]' }, h)).body.result;
+    expect(JSON.stringify(pulled)).not.toMatch(/h-ann|h-bob|password/);
+    expect(pulled['user/_manager'][0]['user/name']).toBe('Bob');
+    const pulledQuery = (await s.call('POST', '/api/query', { query: '[:find (pull ?e [*]) :where [?e :user/name "Bob"]]' }, h)).body.result;
+    expect(JSON.stringify(pulledQuery)).not.toMatch(/h-bob/);
+    const entity = (await s.call('GET', `/api/entity/${encodeURIComponent('[:user/name "Ann"]')}?history=true`, undefined, h)).body;
+    expect(JSON.stringify(entity)).not.toMatch(/h-ann|h-tx|password/);
+    const datoms = (await s.call('POST', '/api/datoms', { index: 'eavt', limit: 10000 }, h)).body.datoms;
+    expect(JSON.stringify(datoms)).not.toMatch(/h-ann|h-bob|h-tx|password/);
+    expect(datoms.length).toBeGreaterThan(10);
+    const byValue = (await s.call('POST', '/api/datoms', { index: 'aevt', components: [':user/password-hash'] }, h)).body.datoms;
+    expect(byValue).toEqual([]);
+    const schema = (await s.call('GET', '/api/schema', undefined, h)).body;
+    expect(schema.attributes.map((a: any) => a.ident['#kw'])).not.toContain('user/password-hash');
+    expect(JSON.stringify((await s.call('GET', '/api/stats', undefined, h)).body)).not.toMatch(/password/);
+  });
+
+  it("a hidden attribute is not in the log's tx-data nor in the feed", async () => {
+    const log = (await s.call('GET', '/api/log?from=0', undefined, as(hidden))).body;
+    expect(JSON.stringify(log)).not.toMatch(/h-ann|h-bob|h-tx|password/);
+    expect(log.txs.find((t: any) => t.t === 2).meta).toEqual({ 'tx/who': 'alice' });
+    const feed = await feedEvents(`${s.url}/api/feed?from=0`, 5, as(hidden));
+    expect(feed.events.length).toBe(5);
+    expect(JSON.stringify(feed.events)).not.toMatch(/h-ann|h-bob|h-tx|password/);
+    const full = await feedEvents(`${s.url}/api/feed?from=2`, 1, as(read));
+    expect(JSON.stringify(full.events)).toMatch(/h-ann/);
+  });
+
+  it('a token restricted to some attributes sees only those (and the database own)', async () => {
+    const o = as(only);
+    expect((await s.call('POST', '/api/query', { query: '[:find ?n ?a :where [?e :user/name ?n] [?e :user/age ?a]]' }, o)).body.result).toEqual([]);
+    expect((await s.call('POST', '/api/query', { query: '[:find [?n ...] :where [_ :user/name ?n]]' }, o)).body.result.sort()).toEqual(['Ann', 'Bob', 'W']);
+    const schema = (await s.call('GET', '/api/schema', undefined, o)).body.attributes.map((a: any) => a.ident['#kw']);
+    expect(schema).toContain('user/name');
+    expect(schema).not.toContain('user/age');
+  });
+});
+
+describe('factlog serve and factlog token, as processes', () => {
+  it('token create prints a token that serve accepts, and a wrong role is refused', async () => {
+    const dir = path.join(cliTempDir(), 'db');
+    expect((await factlog(['init', '--db', dir])).code).toBe(0);
+    const made = await factlog(['token', 'create', '--db', dir, '--role', 'read', '--hide', ':user/password-hash', '--name', 'ci']);
+    expect(made.code).toBe(0);
+    expect(made.stdout.trim()).toMatch(/^fl_[A-Za-z0-9_-]{43}$/);
+    expect(made.stderr).toMatch(/hides user\/password-hash/);
+    const listed = await factlog(['token', 'list', '--db', dir]);
+    expect(listed.stdout).toMatch(/read .* ci {2}hide: user\/password-hash/);
+    const refused = await factlog(['token', 'create', '--db', dir, '--role', 'write', '--hide', ':user/x']);
+    expect(refused.stderr).toMatch(/auth\/restricted-write/);
+    const noTokens = path.join(cliTempDir(), 'db2');
+    await factlog(['init', '--db', noTokens]);
+    const open0 = await factlog(['serve', '--db', noTokens, '--host', '0.0.0.0', '--port', '0']);
+    expect(open0.stderr).toMatch(/cli\/no-tokens/);
+  });
+
+  it('SIGTERM lets a transaction in flight finish, answers it, and exits 0 with it committed', async () => {
+    const dir = path.join(cliTempDir(), 'db');
+    await factlog(['init', '--db', dir]);
+    const server = await serveProcess(['--db', dir]);
+    const url = server.url;
+    // big enough to be in progress when the signal arrives
+    const txData = '[' + Array.from({ length: 5000 }, (_, i) => `{:n/i ${i} :n/s "value ${i}"}`).join(' ') + ']';
+    const answer = fetch(`${url}/api/transact`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ txData }) });
+    await new Promise((r) => setTimeout(r, 50));
+    server.child.kill('SIGTERM');
+    const response = await answer;
+    expect(response.status).toBe(200);
+    const report = (await response.json()) as { t: number };
+    expect(report.t).toBe(1);
+    expect(await server.exited).toBe(0);
+    expect(server.output()).toMatch(/stopped/);
+    const conn = await open({ path: dir, create: false });
+    expect(conn.basisT).toBe(1);
+    expect(conn.db().stats().attrs['n/i']!.count).toBe(5000);
+    await conn.close();
+  }, 180_000);
+});
+
+/** `factlog serve ARGS --port 0` in a child process, once it listens. */
+async function serveProcess(args: string[]): Promise<{ url: string; child: ReturnType<typeof spawn>; exited: Promise<number | null>; output(): string; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, [BIN, 'serve', ...args, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  const url = await new Promise<string>((resolve, reject) => {
+    const check = setInterval(() => {
+      const m = /at (http:\/\/[^\s]+) /.exec(out);
+      if (m) {
+        clearInterval(check);
+        resolve(m[1]!);
+      }
+    }, 20);
+    void exited.then(() => {
+      clearInterval(check);
+      reject(new Error(`serve exited: ${out}`));
+    });
+  });
+  return {
+    url,
+    child,
+    exited,
+    output: () => out,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}

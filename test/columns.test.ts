@@ -7,6 +7,7 @@ import { AttributeColumn, ColumnCache } from '../src/db/columns.js';
 import { explain, q } from '../src/query/index.js';
 import { pull, type Connection, type Db } from '../src/index.js';
 import { freshConn } from './helpers/tmp.js';
+import { P } from './helpers/schemas.js';
 
 const visitAll = (col: AttributeColumn) => {
   const out: [number, unknown, number][] = [];
@@ -146,8 +147,8 @@ describe('ColumnCache', () => {
   });
 });
 
-const SCHEMA = `[{:db/ident :p/name :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
- {:db/ident :p/age :db/valueType :db.type/long :db/cardinality :db.cardinality/one}
+const SCHEMA = `[${P.name}
+ ${P.age}
  {:db/ident :p/tag :db/valueType :db.type/keyword :db/cardinality :db.cardinality/many}
  {:db/ident :p/likes :db/valueType :db.type/ref :db/cardinality :db.cardinality/many}]`;
 const NAMES = ['Ivan', 'Petr', 'Oleg', 'Yuri'];

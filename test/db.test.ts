@@ -3,16 +3,14 @@ import fc from 'fast-check';
 import { Keyword, open, pull, q, type Connection, type Datom, type Db, type IndexName } from '../src/index.js';
 import { freshConn, tempDir } from './helpers/tmp.js';
 import { errorCode } from './helpers/errors.js';
+import { P, schema } from './helpers/schemas.js';
 
 const kw = Keyword.of;
 
 async function people(): Promise<{ conn: Connection; ann: number; bob: number; ts: number[] }> {
   const conn = await freshConn();
   const ts: number[] = [];
-  const s = await conn.transact(`[{:db/ident :p/name :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
-    {:db/ident :p/age :db/valueType :db.type/long :db/cardinality :db.cardinality/one}
-    {:db/ident :p/likes :db/valueType :db.type/string :db/cardinality :db.cardinality/many}
-    {:db/ident :p/friend :db/valueType :db.type/ref :db/cardinality :db.cardinality/many}]`);
+  const s = await conn.transact(schema(P.uniqueName, P.age, '{:db/ident :p/likes :db/valueType :db.type/string :db/cardinality :db.cardinality/many}', P.friend));
   ts.push(s.t);
   const r1 = await conn.transact(`[{:db/id "ann" :p/name "Ann" :p/age 30 :p/likes ["tea"]} {:db/id "bob" :p/name "Bob" :p/age 40 :p/friend "ann"}]`);
   ts.push(r1.t);

@@ -11,14 +11,10 @@ import { FactlogError, readEdn, type Connection } from '../src/index.js';
 // @ts-expect-error plain .mjs fixture shared with scripts/fuzz.mjs
 import { CORPORA, DEEP, inputArb } from './fixtures/fuzz-gen.mjs';
 import { freshConn } from './helpers/tmp.js';
+import { PEOPLE_SCHEMA } from './helpers/schemas.js';
 
 const LIMIT_MS = 1000;
-const SCHEMA = `[
- {:db/ident :person/email :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
- {:db/ident :person/name :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
- {:db/ident :person/age :db/valueType :db.type/long :db/cardinality :db.cardinality/one}
- {:db/ident :person/friend :db/valueType :db.type/ref :db/cardinality :db.cardinality/many}
- {:db/ident :person/tags :db/valueType :db.type/keyword :db/cardinality :db.cardinality/many}]`;
+const SCHEMA = PEOPLE_SCHEMA;
 
 const stats = { inputs: 0, ok: 0, errors: 0, slowestMs: 0, slowestWallMs: 0, codes: new Set<string>() };
 

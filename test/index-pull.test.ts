@@ -5,12 +5,12 @@ import { describe, expect, it } from 'vitest';
 import { indexPull } from '../src/index.js';
 import { freshConn } from './helpers/tmp.js';
 import { errorCode } from './helpers/errors.js';
+import { P, schema } from './helpers/schemas.js';
 
 describe('index-pull', () => {
   it('walks AVET and AEVT from a start, forwards and backwards, with offset and limit', async () => {
     const conn = await freshConn();
-    await conn.transact(`[{:db/ident :p/name :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
-      {:db/ident :p/age :db/valueType :db.type/long :db/cardinality :db.cardinality/one}]`);
+    await conn.transact(schema(P.name, P.age));
     const ages = [40, 25, 33, 25, 61, 18, 33, 50];
     const { tempids } = await conn.transact(`[${ages.map((a, i) => `{:db/id "p${i}" :p/name "p${i}" :p/age ${a}}`).join(' ')}]`);
     const people = ages.map((age, i) => ({ e: tempids[`p${i}`]!, age, name: `p${i}` }));

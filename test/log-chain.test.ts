@@ -2,6 +2,7 @@
 // none before; the same history gives the same chain in every database that holds it (a replica,
 // a restored backup, a rebuild, a copy rebuilt from the log file, other formats); a table missing
 // or behind is computed by read-only opens and caught up by the next open for writing.
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
@@ -152,5 +153,18 @@ describe('the chain table', () => {
     } finally {
       await conn.close();
     }
+  });
+});
+
+describe('the chain step', () => {
+  it('is SHA-256 of the previous value and the record, for records small and past the reused buffer', () => {
+    const bytes = (max: number) => fc.uint8Array({ maxLength: max }).map((a) => Buffer.from(a));
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.oneof(bytes(300), bytes(70_000)), (previous, record) => {
+        const expected = createHash('sha256').update(previous).update(record).digest();
+        expect(chainStep(previous, record).equals(expected)).toBe(true);
+      }),
+      { numRuns: 200 },
+    );
   });
 });

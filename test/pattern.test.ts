@@ -7,9 +7,10 @@ import { q } from '../src/query/index.js';
 import { Keyword } from '../query-lang/edn/types.js';
 import type { Datom, DbView } from '../src/db/api.js';
 import { freshConn } from './helpers/tmp.js';
+import { P } from './helpers/schemas.js';
 import { valueKey } from '../src/query/values.js';
 
-const SCHEMA = `[{:db/ident :p/name :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
+const SCHEMA = `[${P.name}
  {:db/ident :p/tag :db/valueType :db.type/string :db/cardinality :db.cardinality/many}
  {:db/ident :p/n :db/valueType :db.type/long :db/cardinality :db.cardinality/one}
  {:db/ident :p/ref :db/valueType :db.type/ref :db/cardinality :db.cardinality/many}]`;

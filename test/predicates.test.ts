@@ -198,3 +198,21 @@ describe('the new system attributes in a database bootstrapped before them', () 
     expect((await failure(conn, `[[:db/retract :db.entity/attrs :db/ident :db.entity/attrs]]`)).code).toBe('tx/system-entity');
   });
 });
+
+describe('attribute predicates kept in the schema', () => {
+  it('a predicate added, retracted or added in db.with takes effect in the next transaction, and after reopening', async () => {
+    const dir = tempDir();
+    const conn = await open({ path: path.join(dir, 'db'), predicates: PREDICATES });
+    await conn.transact(`[{:db/ident :acct/score :db/valueType :db.type/long :db/cardinality :db.cardinality/one}]`);
+    await conn.transact(`[[:db/add :acct/score :db.attr/preds bank/small?]]`);
+    expect((await failure(conn, `[{:acct/score 5000}]`)).code).toBe('tx/attr-pred-failed');
+    const withGuard = conn.db().with(`[[:db/add :acct/score :db.attr/preds bank/non-negative?]]`).dbAfter;
+    expect(() => withGuard.with(`[{:acct/score -1}]`)).toThrow(/bank\/non-negative\?/);
+    await conn.close();
+    const reopened = await open({ path: path.join(dir, 'db'), predicates: PREDICATES });
+    expect((await failure(reopened, `[{:acct/score 5000}]`)).message).toMatch(/fails predicate bank\/small\?/);
+    await reopened.transact(`[[:db/retract :acct/score :db.attr/preds bank/small?]]`);
+    await reopened.transact(`[{:acct/score 5000}]`);
+    await reopened.close();
+  });
+});

@@ -5,16 +5,17 @@ import { join } from 'node:path';
 import { open, q, type Connection, Keyword } from '../src/index.js';
 import { pull, pullMany, registerXform } from '../src/pull/index.js';
 import { errorCode } from './helpers/errors.js';
+import { PERSON } from './helpers/schemas.js';
 
 const SCHEMA = `[
- {:db/ident :person/name :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
- {:db/ident :person/age :db/valueType :db.type/long :db/cardinality :db.cardinality/one}
- {:db/ident :person/friend :db/valueType :db.type/ref :db/cardinality :db.cardinality/many}
+ ${PERSON.uniqueName}
+ ${PERSON.age}
+ ${PERSON.friend}
  {:db/ident :person/mentor :db/valueType :db.type/ref :db/cardinality :db.cardinality/one}
  {:db/ident :person/nick :db/valueType :db.type/string :db/cardinality :db.cardinality/many}
- {:db/ident :person/address :db/valueType :db.type/ref :db/cardinality :db.cardinality/one :db/isComponent true}
- {:db/ident :person/color :db/valueType :db.type/ref :db/cardinality :db.cardinality/one}
- {:db/ident :address/city :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
+ ${PERSON.address}
+ ${PERSON.color}
+ ${PERSON.city}
  {:db/ident :color/green}]`;
 
 let dir: string;

@@ -2,17 +2,18 @@ import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import { BigDec, Keyword, Sym, TxError, Uri, Uuid, open, printEdn, pull, q, type Connection, type Db } from '../src/index.js';
 import { freshConn, tempDir } from './helpers/tmp.js';
+import { PERSON } from './helpers/schemas.js';
 
 const SCHEMA = `[
- {:db/ident :person/email :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
- {:db/ident :person/name :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
- {:db/ident :person/age :db/valueType :db.type/long :db/cardinality :db.cardinality/one}
+ ${PERSON.email}
+ ${PERSON.name}
+ ${PERSON.age}
  {:db/ident :person/ssn :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/value}
- {:db/ident :person/friend :db/valueType :db.type/ref :db/cardinality :db.cardinality/many}
+ ${PERSON.friend}
  {:db/ident :person/best :db/valueType :db.type/ref :db/cardinality :db.cardinality/one}
- {:db/ident :person/tags :db/valueType :db.type/keyword :db/cardinality :db.cardinality/many}
- {:db/ident :person/address :db/valueType :db.type/ref :db/cardinality :db.cardinality/one :db/isComponent true}
- {:db/ident :address/city :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
+ ${PERSON.tags}
+ ${PERSON.address}
+ ${PERSON.city}
  {:db/ident :person/born :db/valueType :db.type/instant :db/cardinality :db.cardinality/one}
  {:db/ident :person/id :db/valueType :db.type/uuid :db/cardinality :db.cardinality/one}
  {:db/ident :person/big :db/valueType :db.type/bigint :db/cardinality :db.cardinality/one}
@@ -20,7 +21,7 @@ const SCHEMA = `[
  {:db/ident :person/active :db/valueType :db.type/boolean :db/cardinality :db.cardinality/one}
  {:db/ident :person/loc :db/valueType :db.type/tuple :db/tupleTypes [:db.type/double :db.type/double] :db/cardinality :db.cardinality/one}
  {:db/ident :color/red} {:db/ident :color/blue}
- {:db/ident :person/color :db/valueType :db.type/ref :db/cardinality :db.cardinality/one}
+ ${PERSON.color}
 ]`;
 
 async function withSchema(options = {}): Promise<Connection> {

@@ -10,14 +10,13 @@ import { DATA_FILE, FORMAT_VERSION, indexDbOptions } from '../src/storage/store.
 import { LOG_FILE, LogFile } from '../src/storage/log-file.js';
 import { tempDir } from './helpers/tmp.js';
 import { runFixture } from './helpers/proc.js';
+import { SEEN_FRIENDS_SCHEMA } from './helpers/schemas.js';
 
 /** A closed database with history: retractions, a ref, a :db/noHistory attribute, a long value. */
 async function populated(createFormat?: number): Promise<string> {
   const dir = path.join(tempDir(), 'db');
   const conn = await open({ path: dir, createFormat });
-  await conn.transact(`[{:db/ident :p/name :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
-                        {:db/ident :p/seen :db/valueType :db.type/long :db/cardinality :db.cardinality/one :db/noHistory true}
-                        {:db/ident :p/friend :db/valueType :db.type/ref :db/cardinality :db.cardinality/many}]`);
+  await conn.transact(SEEN_FRIENDS_SCHEMA);
   for (let i = 0; i < 12; i++) {
     await conn.transact([{ ':db/id': `p${i}`, ':p/name': `person ${i}`, ':p/seen': i }]);
     if (i > 0)

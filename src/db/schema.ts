@@ -2,7 +2,7 @@
 // bootstrap attributes every database starts with and folds schema datoms into an immutable
 // Schema value (one per schema-changing transaction, so asOf views see the schema of their time).
 import { Map as IMap } from 'immutable';
-import { Keyword } from '../../query-lang/edn/types.js';
+import { Keyword, type Sym } from '../../query-lang/edn/types.js';
 import type { AttrInfo, Value, ValueType } from './api.js';
 
 export const FIRST_USER_EID = 1000;
@@ -104,9 +104,22 @@ export function isSystemEntity(e: number): boolean {
   return e >= 0 && e < FIRST_USER_EID;
 }
 
-/** Schema-bearing attributes: a datom on one of these changes the Schema. */
+/**
+ * Schema-bearing attributes: a datom on one of these changes the Schema. :db.attr/preds is kept
+ * there too, so a transaction finds an attribute's predicates without reading the index.
+ */
 export function isSchemaAttr(a: number): boolean {
-  return (a >= Attr.ident && a <= Attr.tupleAttrs && a !== Attr.txInstant) || a === Attr.fulltext;
+  return (a >= Attr.ident && a <= Attr.tupleAttrs && a !== Attr.txInstant) || a === Attr.fulltext || a === Attr.attrPreds;
+}
+
+const NO_PREDS: readonly Sym[] = Object.freeze([]);
+
+/** An attribute's :db.attr/preds (cardinality many) with one value asserted or retracted, in index order. */
+function withPred(preds: Sym[] | undefined, pred: Sym, added: boolean): Sym[] {
+  const others = (preds ?? []).filter((p) => p !== pred);
+  if (!added) return others;
+  // the order their datoms come out of EAVT in, so the first to fail is the one named, as before
+  return [...others, pred].sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
 }
 
 /**
@@ -176,7 +189,8 @@ export class Schema {
     for (const f of facts) {
       if (!isSchemaAttr(f.a)) continue;
       const current = props.get(f.e) ?? IMap<number, Value>();
-      props = props.set(f.e, f.added ? current.set(f.a, f.v) : current.delete(f.a));
+      if (f.a === Attr.attrPreds) props = props.set(f.e, current.set(f.a, withPred(current.get(f.a) as Sym[] | undefined, f.v as Sym, f.added)));
+      else props = props.set(f.e, f.added ? current.set(f.a, f.v) : current.delete(f.a));
       if (f.a !== Attr.ident || !(f.v instanceof Keyword)) continue;
       if (f.added) {
         newIdents.add(f.e);
@@ -241,6 +255,11 @@ export class Schema {
   hasFulltext(): boolean {
     this.anyFulltext ??= [...this.byId.values()].some((a) => a.fulltext);
     return this.anyFulltext;
+  }
+
+  /** The names of the predicates :db.attr/preds gives attribute `a`. */
+  attrPreds(a: number): readonly Sym[] {
+    return (this.props.get(a)?.get(Attr.attrPreds) as Sym[] | undefined) ?? NO_PREDS;
   }
 
   /** Attributes marked :db/noHistory. */

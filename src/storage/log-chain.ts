@@ -8,7 +8,7 @@
 // LMDB transaction; a database whose table is missing or behind (made by an older factlog, or by
 // one that did not keep it) is caught up on the next open for writing, and a read-only store
 // computes the part it lacks in memory from the log.
-import { createHash } from 'node:crypto';
+import crypto, { createHash } from 'node:crypto';
 import type { Database, RootDatabase } from 'lmdb';
 import { FactlogError } from '../../query-lang/errors.js';
 
@@ -18,9 +18,23 @@ export const CHAIN_DB = 'chain';
 /** What chain(-1) is, before any record: a fixed constant, so every database starts alike. */
 export const CHAIN_START: Buffer = createHash('sha256').update('factlog log chain 1').digest();
 
-/** chain(t) from chain(t - 1) and the canonical bytes of the record of t. */
+/**
+ * node:crypto's one-shot hash (Node 20.12 on): one call into OpenSSL instead of a Hash object and
+ * three calls, about a third cheaper for a small transaction's record.
+ */
+const oneShotHash = (crypto as { hash?: (algorithm: string, data: Uint8Array, encoding: 'buffer') => Buffer }).hash;
+/** Records up to this size are hashed from one reused buffer (previous value, then the record). */
+const SCRATCH_LIMIT = 64 * 1024;
+let scratch = Buffer.allocUnsafe(4096);
+
+/** chain(t) from chain(t - 1) and the canonical bytes of the record of t: SHA-256 of the two. */
 export function chainStep(previous: Uint8Array, record: Uint8Array): Buffer {
-  return createHash('sha256').update(previous).update(record).digest();
+  const length = previous.length + record.length;
+  if (!oneShotHash || length > SCRATCH_LIMIT) return createHash('sha256').update(previous).update(record).digest();
+  if (scratch.length < length) scratch = Buffer.allocUnsafe(SCRATCH_LIMIT);
+  scratch.set(previous, 0);
+  scratch.set(record, previous.length);
+  return oneShotHash('sha256', scratch.subarray(0, length), 'buffer');
 }
 
 /** The chain of a whole list of records, t 0 on: one value per record. */

@@ -1,6 +1,8 @@
 // What a store is on disk: its formats, its files and tables, how LMDB opens them, and its errors.
 import { FactlogError } from '../../query-lang/errors.js';
+import type { Database, RootDatabase } from 'lmdb';
 import type { IndexName, RawDatom } from './encoding.js';
+import { PackedIndex, runsFlagIn } from './packed-index.js';
 import { EXACT_KEY_CODEC, KEY_CODEC, KEY_MAX_STRING, type KeyCodec } from './key-codec.js';
 import { VALUE_KEY_CODEC } from './value-keys.js';
 import { CHAIN_DB } from './log-chain.js';
@@ -64,6 +66,13 @@ export function logDbOptions(format: number): any {
 /** An index database of a store of this format: keys in its encoding, empty values. */
 export function indexDbOptions(format: number): any {
   return { encoding: 'binary', ...(format >= COMPACT_KEYS_FORMAT ? { keyEncoder: keyCodecOf(format) } : {}) };
+}
+
+/** A store's current and history indexes, opened in its format. */
+export function openIndexes(env: RootDatabase, format: number, meta: Database<any, string>): Record<'current' | 'history', Record<IndexName, PackedIndex>> {
+  const open = (name: string) => new PackedIndex(env.openDB<Buffer, any>(name, indexDbOptions(format)), format >= PACKED_FORMAT, runsFlagIn(meta, name), undefined, keyCodecOf(format));
+  const indexes = (suffix: string) => ({ eavt: open(`eavt${suffix}`), aevt: open(`aevt${suffix}`), avet: open(`avet${suffix}`), vaet: open(`vaet${suffix}`) });
+  return { current: indexes(''), history: indexes('.history') };
 }
 
 /** The key codec of a format from 2 on. */

@@ -35,6 +35,31 @@ export class HeldSnapshot implements ReadSnapshot {
   }
 }
 
+/** The read snapshots of a store's scans not finished yet: ended before its environment closes. */
+export class ReadSnapshots {
+  private readonly held = new Set<HeldSnapshot>();
+
+  constructor(
+    private readonly dir: string,
+    private readonly env: { useReadTransaction(): unknown; env?: unknown },
+    private readonly assertOpen: () => void,
+  ) {}
+
+  /**
+   * `read(snapshot)`, iterated over one read snapshot (Store.snapshotted); inside a write
+   * transaction there is none (undefined): reads go through that transaction.
+   */
+  read<T>(read: (snapshot: ReadSnapshot | undefined) => Iterable<T>): Iterator<T> & Iterable<T> {
+    this.assertOpen();
+    if ((this.env as { env: { writeTxn?: unknown } }).env.writeTxn) return read(undefined)[Symbol.iterator]() as Iterator<T> & Iterable<T>;
+    return readInSnapshot(this.dir, () => this.env.useReadTransaction() as LmdbReadTxn, this.held, this.assertOpen, read);
+  }
+
+  endAll(): void {
+    for (const snapshot of [...this.held]) snapshot.end();
+  }
+}
+
 /**
  * Scans dropped unfinished (never read to their end nor returned) give their read snapshot back
  * when collected: a read transaction held on keeps LMDB from reusing the pages it sees.
@@ -45,13 +70,7 @@ const abandonedScans = new FinalizationRegistry<{ snapshot?: HeldSnapshot }>((he
  * `read(snapshot)` as a lazy iterator over one read snapshot (Store.snapshotted): taken at its first
  * step from `begin`, held in `held` until it ends, is returned, or is dropped unfinished.
  */
-export function readInSnapshot<T>(
-  dir: string,
-  begin: () => LmdbReadTxn,
-  held: Set<HeldSnapshot>,
-  assertOpen: () => void,
-  read: (snapshot: ReadSnapshot) => Iterable<T>,
-): Iterator<T> & Iterable<T> {
+function readInSnapshot<T>(dir: string, begin: () => LmdbReadTxn, held: Set<HeldSnapshot>, assertOpen: () => void, read: (snapshot: ReadSnapshot) => Iterable<T>): Iterator<T> & Iterable<T> {
   const holder: { snapshot?: HeldSnapshot } = {};
   const steps = stepsInSnapshot(dir, begin, held, assertOpen, holder, read);
   abandonedScans.register(steps, holder, holder);

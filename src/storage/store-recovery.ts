@@ -2,9 +2,11 @@
 // after an OS crash (an earlier boot's marks), LMDB's file set aside to be rebuilt from the log file.
 import fs from 'node:fs';
 import path from 'node:path';
+import type { RootDatabase } from 'lmdb';
 import { isGateTicket, throughEnvironmentGate } from './env-gate.js';
 import { dataFileProblem } from './file-check.js';
 import { LOG_FILE, LOG_FILE_START, LogFile } from './log-file.js';
+import type { PackedIndex } from './packed-index.js';
 import { DATA_FILE, DB_NAMES, StorageError, type StoreOptions } from './store-format.js';
 import { findMarks, isUnsyncedMark, removeMarks } from './unsynced-marks.js';
 
@@ -74,4 +76,18 @@ export function assertLogFileReplayable(dir: string): void {
   } finally {
     logFile.close();
   }
+}
+
+/**
+ * True for a file created but never bootstrapped: our named databases hold nothing and the main
+ * database holds nothing but their names (an LMDB file written by anything else is not empty).
+ */
+export function neverBootstrapped(env: RootDatabase, tables: { isEmpty(): boolean }[], indexes: PackedIndex[]): boolean {
+  const names = new Set(DB_NAMES);
+  for (const key of env.getKeys()) if (!names.has(String(key))) return false;
+  const isEmpty = (keys: Iterable<unknown>) => {
+    for (const _ of keys) return false;
+    return true;
+  };
+  return tables.every((table) => table.isEmpty()) && indexes.every((index) => isEmpty(index.keys(undefined, undefined, 1)));
 }

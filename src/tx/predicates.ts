@@ -16,15 +16,8 @@ export interface EnsureRequest {
   form: FormRef;
 }
 
-/** The names of the predicates `:db.attr/preds` gives attribute `attr` in `db`. */
-export function attrPredsOf(db: Db, attr: number): Sym[] {
-  const preds: Sym[] = [];
-  for (const d of db.scan('eavt', [attr, Attr.attrPreds])) preds.push(d.v as Sym);
-  return preds;
-}
-
 /** Throws tx/attr-pred-failed unless every predicate of `attr` holds for `v`. */
-export function checkAttrPreds(attr: AttrInfo, preds: Sym[], v: Value, fns: TxFunctions, form: FormRef): void {
+export function checkAttrPreds(attr: AttrInfo, preds: readonly Sym[], v: Value, fns: TxFunctions, form: FormRef): void {
   for (const name of preds) {
     const what = `${attr.ident} value ${printEdn(v)}`;
     const verdict = callPredicate(name, fns, form, [v], (why) => txError('tx/attr-pred-failed', `${what} fails predicate ${name}: threw ${why}`, form));

@@ -16,7 +16,7 @@ import { describe, EntityValue, readTxData, toOps, TX_TEMPID, type EntityArg, ty
 import { coerceValue, tupleRefSlots } from './values.js';
 import { validateSchemaChange, type SchemaChangeData, type SchemaFact } from './schema-change.js';
 import { expandTxFns, NO_FUNCTIONS, type TxFunctions } from './tx-functions.js';
-import { attrPredsOf, checkAttrPreds, checkEntitySpecs, type EnsureRequest } from './predicates.js';
+import { checkAttrPreds, checkEntitySpecs, type EnsureRequest } from './predicates.js';
 import { Overlay } from '../db/overlay.js';
 import { checkExcisions, normalizeExcisions, type ExcisionMode } from './excise.js';
 
@@ -103,8 +103,6 @@ class TxBuilder implements SchemaChangeData {
   private readonly uniqueChecks: { attr: AttrInfo; raw: RawDatom; form: FormRef }[] = [];
   private definedIdents = new Set<string>();
   private readonly functions: TxFunctions;
-  /** Each attribute's :db.attr/preds, read once per transaction. */
-  private readonly predsByAttr = new Map<number, Sym[]>();
   /** The entities this tx asks to satisfy an entity spec (:db/ensure, never stored). */
   private readonly ensures: EnsureRequest[] = [];
 
@@ -373,7 +371,7 @@ class TxBuilder implements SchemaChangeData {
 
   private add(e: number, attr: AttrInfo, v: Value, form: FormRef): void {
     if (this.functions.checkAttrPreds) {
-      const preds = this.attrPreds(attr.id);
+      const preds = this.schema.attrPreds(attr.id);
       if (preds.length > 0) checkAttrPreds(attr, preds, v, this.functions, form);
     }
     const raw = this.raw(e, attr, v);
@@ -398,12 +396,6 @@ class TxBuilder implements SchemaChangeData {
     if (attr.unique) this.uniqueChecks.push({ attr, raw, form });
     if (fact.listed || this.exists(raw)) return;
     this.list(fact);
-  }
-
-  private attrPreds(a: number): Sym[] {
-    let preds = this.predsByAttr.get(a);
-    if (preds === undefined) this.predsByAttr.set(a, (preds = a < FIRST_USER_EID ? [] : attrPredsOf(this.db, a)));
-    return preds;
   }
 
   /** The fact record of `raw` (created unasserted when new). */

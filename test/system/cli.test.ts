@@ -12,14 +12,15 @@ import { FORMAT_VERSION } from '../../src/storage/store.js';
 import { displayWidth, escapeControls } from '../../src/cli/format.js';
 import { decodeJsonValue } from '../../src/cli/json-values.js';
 import { BIN, cleanupTempDirs, factlog, ROOT, tempDir, type RunResult } from '../helpers/cli.js';
+import { PERSON } from '../helpers/schemas.js';
 
 afterAll(cleanupTempDirs);
 
 const SCHEMA = `[
- {:db/ident :person/email :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
- {:db/ident :person/name  :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
- {:db/ident :person/age   :db/valueType :db.type/long   :db/cardinality :db.cardinality/one}
- {:db/ident :person/friend :db/valueType :db.type/ref   :db/cardinality :db.cardinality/many}
+ ${PERSON.email}
+ ${PERSON.name}
+ ${PERSON.age}
+ ${PERSON.friend}
  {:db/ident :tx/who :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
  {:db/id "datomic.tx" :db/txInstant #inst "2025-01-01T00:00:00Z"}]`;
 

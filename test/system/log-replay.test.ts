@@ -12,6 +12,7 @@ import { encodeLogRecord } from '../../src/storage/log.js';
 import { Tag } from '../../src/storage/encoding.js';
 import { tempDir } from '../helpers/tmp.js';
 import { FIXTURES, openAtOnce } from '../helpers/proc.js';
+import { SEEN_FRIENDS_SCHEMA } from '../helpers/schemas.js';
 
 const json = (x: unknown) => JSON.stringify(x, (_, v) => (typeof v === 'bigint' ? `${v}n` : v));
 
@@ -24,9 +25,7 @@ function dumpAll(conn: Connection): string {
 /** A database with history, a :db/noHistory attribute, retractions and a long value. */
 async function populated(dir: string): Promise<string> {
   const conn = await open({ path: dir });
-  await conn.transact(`[{:db/ident :p/name :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
-                        {:db/ident :p/seen :db/valueType :db.type/long :db/cardinality :db.cardinality/one :db/noHistory true}
-                        {:db/ident :p/friend :db/valueType :db.type/ref :db/cardinality :db.cardinality/many}]`);
+  await conn.transact(SEEN_FRIENDS_SCHEMA);
   await conn.transact(`[{:db/id "a" :p/name "Ann" :p/seen 1} {:db/id "b" :p/name "Bob" :p/seen 1 :p/friend "a"}]`);
   await conn.transact(`[{:p/name "Ann" :p/seen 2} [:db/retract [:p/name "Bob"] :p/friend [:p/name "Ann"]]]`);
   await conn.transact([{ 'p/name': 'Long', 'p/seen': 3 }, [':db/add', [':p/name', 'Ann'], ':p/friend', [':p/name', 'Bob']]]);

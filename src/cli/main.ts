@@ -224,7 +224,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--role <role>', 'what the token may do').choices(['read', 'write']).default('read'))
     .option('--hide <attr>', 'an attribute (:user/password-hash) or namespace (:user/*) the token does not see (repeatable)', collect)
     .option('--only <attr>', 'the only attributes or namespaces the token sees (repeatable)', collect)
-    .option('--name <name>', 'a note on whose token it is')
+    .option('--label <text>', 'a note on whose token it is')
     .option('--tokens <file>', 'the tokens file (default DIR/factlog.tokens)')
     .action(
       action(async (tokenAction, id, opts) => {

@@ -76,7 +76,8 @@ export interface TokenOptions {
   role?: string;
   hide?: string[];
   only?: string[];
-  name?: string;
+  /** `--label`: whose token it is (`--name` names a cluster database). */
+  label?: string;
 }
 
 export async function tokenCommand(action: string, id: string | undefined, opts: TokenOptions): Promise<void> {
@@ -84,7 +85,7 @@ export async function tokenCommand(action: string, id: string | undefined, opts:
   if (!opts.tokens && !hasDatabase(dir)) throw new CliError('cli/no-database', `no factlog database at ${dir}`);
   const file = tokensFileOf(opts);
   if (action === 'create') {
-    const { token, record } = createToken(file, { role: (opts.role ?? 'read') as 'read', hide: opts.hide, only: opts.only, name: opts.name });
+    const { token, record } = createToken(file, { role: (opts.role ?? 'read') as 'read', hide: opts.hide, only: opts.only, name: opts.label });
     process.stderr.write(
       `token ${record.id} (${record.role}${record.hide.length ? `, hides ${record.hide.join(' ')}` : ''}${record.only ? `, sees only ${record.only.join(' ')}` : ''}) added to ${file}; it is shown only now:\n`,
     );

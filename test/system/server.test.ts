@@ -367,7 +367,7 @@ describe('factlog serve and factlog token, as processes', () => {
   it('token create prints a token that serve accepts, and a wrong role is refused', async () => {
     const dir = path.join(cliTempDir(), 'db');
     expect((await factlog(['init', '--db', dir])).code).toBe(0);
-    const made = await factlog(['token', 'create', '--db', dir, '--role', 'read', '--hide', ':user/password-hash', '--name', 'ci']);
+    const made = await factlog(['token', 'create', '--db', dir, '--role', 'read', '--hide', ':user/password-hash', '--label', 'ci']);
     expect(made.code).toBe(0);
     expect(made.stdout.trim()).toMatch(/^fl_[A-Za-z0-9_-]{43}$/);
     expect(made.stderr).toMatch(/hides user\/password-hash/);

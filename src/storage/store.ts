@@ -154,7 +154,11 @@ export class Store {
       logFileEnd: () => this.logFileEnd(),
     });
     this.fulltext = FulltextIndex.open(this.env, this.readOnly);
-    this.indexWrites = new IndexWrites({ current: this.current, history: this.history, meta: this.meta, values: this.values, format: this.format }, (d) => this.findCurrent(d));
+    this.indexWrites = new IndexWrites(
+      { current: this.current, history: this.history, meta: this.meta, values: this.values, format: this.format },
+      (d) => this.findCurrent(d),
+      options.bulkLoad,
+    );
   }
 
   static open(options: StoreOptions): { store: Store; created: boolean } {

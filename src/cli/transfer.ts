@@ -24,6 +24,7 @@ import { FactlogError } from '../../query-lang/errors.js';
 import { Keyword } from '../../query-lang/edn/types.js';
 import { CliError, formatError, openExisting } from './common.js';
 import { decodeJsonValue, encodeJsonValue, JsonValueError } from './json-values.js';
+import { IdMap } from './id-map.js';
 
 // ---------------- export ----------------
 
@@ -142,7 +143,7 @@ const DB_VALUE_TYPE = Keyword.of('db/valueType');
 
 /** Transacts the exported transactions in order; old entity ids are mapped to the new ones. */
 export class Importer {
-  private readonly ids = new Map<number, number>();
+  private readonly ids = new IdMap();
   count = 0;
 
   constructor(private readonly conn: Connection) {}

@@ -16,6 +16,8 @@ import { DATA_FILE, DB_NAMES, environmentOptions, indexDbOptions, keyCodecOf, PA
 const CHUNK = 200_000;
 /** The tables keyed by t (LMDB integer keys): opened with the same flag, or LMDB refuses them. */
 const INTEGER_KEYED = new Set(['log', 'chain']);
+/** Every table is written in key order from empty: LMDB fills each page (it splits pages in half otherwise). */
+const APPEND = { append: true } as const;
 const isIndex = (name: string) => /^(eavt|aevt|avet|vaet)(\.history)?$/.test(name);
 
 /**
@@ -55,7 +57,7 @@ function copyTable(source: RootDatabase, target: RootDatabase, name: string): vo
   let batch: { key: unknown; value: Buffer }[] = [];
   const flush = () => {
     target.transactionSync(() => {
-      for (const { key, value } of batch) to.putSync(key as never, value);
+      for (const { key, value } of batch) to.putSync(key as never, value, APPEND);
     });
     batch = [];
   };
@@ -79,7 +81,7 @@ function packIndex(source: RootDatabase, target: RootDatabase, meta: Database<an
     const keys = builder.finish();
     target.transactionSync(() => {
       to.beginWrite();
-      to.putMany(keys);
+      to.putMany(keys, true);
     });
     builder = new KeyListBuilder(CHUNK);
     count = 0;

@@ -79,7 +79,7 @@ export const WORKLOAD_NAMES: Record<Group, string[]> = {
 };
 
 /** Groups only run when named in --only (they take minutes to hours). */
-const ON_REQUEST: Group[] = ['scale'];
+export const ON_REQUEST: Group[] = ['scale'];
 
 export interface WorkloadReport {
   name: string;

@@ -67,7 +67,9 @@ async function scaleQueries(dir: string, o: ScaleOptions): Promise<WorkloadRepor
 }
 
 function importInChild(file: string, dir: string): Promise<ScaleImportResult> {
-  const child = path.join(path.dirname(fileURLToPath(import.meta.url)), 'scale-import-child.js');
+  // run from source (the tests), the child is the compiled one
+  const here = fileURLToPath(import.meta.url);
+  const child = here.endsWith('.js') ? path.join(path.dirname(here), 'scale-import-child.js') : path.join(path.dirname(here), '..', 'dist', 'bench', 'scale-import-child.js');
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, [child, file, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';

@@ -1,5 +1,6 @@
 // Command-line options of the benchmark.
 import { WORKLOAD_NAMES, type BenchOptions } from './runner.js';
+import { parseDatoms } from './scale.js';
 
 export const USAGE = `usage: npm run bench -- [options]
   --people N          people to generate (default 20000; 5 datoms each)
@@ -13,6 +14,9 @@ export const USAGE = `usage: npm run bench -- [options]
   --history-batch N   entity updates per history transaction (default 1: 5 x people transactions)
   --seed N            data generator seed (default 1)
   --column-datoms N   open factlog with this columnDatoms (memory for attribute columns; 0 = none)
+  --scale-datoms N    size of the scale group's shop history: 1M (default), 5M, 20M, 250k...
+                      (the scale group runs only when named: --only scale)
+  --scale-ds-max N    DataScript loads the scale history only up to this size (default 2M)
 workloads: ${Object.values(WORKLOAD_NAMES).flat().join(' ')}`;
 
 export function parseArgs(argv: string[]): Partial<BenchOptions> {
@@ -58,6 +62,12 @@ export function parseArgs(argv: string[]): Partial<BenchOptions> {
         break;
       case '--seed':
         o.seed = int(a, next());
+        break;
+      case '--scale-datoms':
+        o.scaleDatoms = parseDatoms(next());
+        break;
+      case '--scale-ds-max':
+        o.scaleDsMax = parseDatoms(next());
         break;
       case '--column-datoms':
         o.columnDatoms = int(a, next());

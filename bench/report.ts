@@ -12,6 +12,11 @@ function notes(w: WorkloadReport): string {
   else if (w.nowRatio !== null) parts.push(`asOf/now ${ratio(w.nowRatio)} (now ${ms(w.nowMs)} ms)`);
   if (w.pairedRaw) parts.push(`fl/raw ${ratio(w.pairedRaw.ratio)} paired`);
   if (w.extra?.peakRssMB !== undefined) parts.push(`peak RSS ${w.extra.peakRssMB.toFixed(0)} MB${w.extra.isolated ? '' : ' (in-process)'}`);
+  if (w.extra?.peakAnonMB !== undefined) parts.push(`anonymous ${w.extra.peakAnonMB.toFixed(0)} MB`);
+  if (w.extra?.bytesPerDatom !== undefined) {
+    parts.push(`${w.extra.bytesPerDatom.toFixed(0)} bytes/datom in use (raw ${w.extra.rawBytesPerDatom!.toFixed(0)}), ${num(w.extra.freePages!)} free pages`);
+  }
+  if (w.extra?.dsHeapMB !== undefined && w.extra.dsHeapMB > 0) parts.push(`DataScript heap +${w.extra.dsHeapMB.toFixed(0)} MB`);
   if (w.answers) parts.push(w.answers.same ? `same ${w.answers.factlog} rows` : `DIFFERENT: ${w.answers.factlog} vs ${w.answers.ds} rows, ${w.answers.firstDifference}`);
   if (w.dsNote) parts.push(`[${w.dsNote}]`);
   return parts.join('; ');

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildDs, buildFactlog, factlogOpenOptions, openFactlog, removeDir, tempDir } from './engines.js';
 import { generateFollows, generateHistory, generatePeople, peopleAfter } from './generate.js';
+import { runScale, scaleTargets } from './scale.js';
 import { interleave, medianOfRatios, type Task, type Timing } from './stats.js';
 import {
   asOfWorkloads,
@@ -37,6 +38,10 @@ export interface BenchOptions {
   /** Updates per history transaction. */
   historyBatch: number;
   seed: number;
+  /** Size of the scale group's history, in datoms. */
+  scaleDatoms: number;
+  /** DataScript takes the scale history only up to this many datoms. */
+  scaleDsMax: number;
   /** columnDatoms of every factlog connection (undefined: the default). */
   columnDatoms?: number;
   /** Progress lines go here (stderr by default). */
@@ -56,6 +61,8 @@ export function defaultOptions(overrides: Partial<BenchOptions> = {}): BenchOpti
     importDatoms: quick ? 5_000 : 1_000_000,
     historyRounds: 5,
     historyBatch: quick ? 10 : 1,
+    scaleDatoms: quick ? 20_000 : 1_000_000,
+    scaleDsMax: 2_000_000,
     seed: 1,
     log: (msg) => process.stderr.write(msg + '\n'),
     ...overrides,
@@ -68,7 +75,11 @@ export const WORKLOAD_NAMES: Record<Group, string[]> = {
   'after-commit': ['q1', 'q2', 'q2-switch', 'q3', 'q4', 'qpred1', 'qpred2', 'aggregate'].map((n) => `after-commit-${n}`),
   asof: ['q1', 'q2', 'q2-switch', 'q3', 'q4', 'qpred1', 'qpred2', 'pull-one', 'pull-many', 'aggregate'].map((n) => `asof-${n}`),
   factlog: ['history', 'import', 'open-cold'],
+  scale: ['scale-import'],
 };
+
+/** Groups only run when named in --only (they take minutes to hours). */
+export const ON_REQUEST: Group[] = ['scale'];
 
 export interface WorkloadReport {
   name: string;
@@ -131,7 +142,7 @@ export interface BenchReport {
 
 function selected(options: BenchOptions): Set<string> {
   const all = Object.values(WORKLOAD_NAMES).flat();
-  if (!options.only) return new Set(all);
+  if (!options.only) return new Set(all.filter((n) => !ON_REQUEST.some((g) => WORKLOAD_NAMES[g].includes(n))));
   const out = new Set<string>();
   for (const name of options.only) {
     if (name in WORKLOAD_NAMES) WORKLOAD_NAMES[name as Group].forEach((n) => out.add(n));
@@ -234,6 +245,10 @@ export async function runBenchmark(partial: Partial<BenchOptions> = {}): Promise
       if (w.tasks.now) report.paired = await pairedWithNow(w, options.runs);
       if (w.tasks.raw && READ_GROUPS.includes(w.group)) report.pairedRaw = await pairedWithRaw(w, options.runs);
       reports.push(report);
+    }
+    if (want.has('scale-import')) {
+      log('running scale ...');
+      reports.push(...(await runScale({ datoms: options.scaleDatoms, seed: options.seed, dsMaxDatoms: options.scaleDsMax, workDir, log })));
     }
   } finally {
     for (const f of toClose) await f.conn.close().catch(() => undefined);
@@ -427,6 +442,8 @@ export function checkTargets(report: BenchReport): TargetCheck[] {
       detail: `${imp.extra.peakRssMB.toFixed(0)} MB${imp.extra.isolated ? '' : ' (in-process, not isolated)'}, ${Math.round(imp.throughput?.factlog ?? 0).toLocaleString('en')} datoms/s`,
     });
   }
+  const scale = byName.get('scale-import');
+  if (scale) out.push(...scaleTargets(scale));
   const wrong = report.workloads.filter((w) => w.answers && !w.answers.same);
   out.push({ target: 'same answers as DataScript', met: wrong.length === 0, detail: wrong.length ? wrong.map((w) => w.name).join(', ') : 'all query workloads agree' });
   return out;

@@ -29,7 +29,7 @@ import { rawScans, RawReader } from './raw.js';
 import { bulkKeysOf, bulkPut, closeRawEnv, datomsOf, openRawEnv, sequentialTransactions, type BulkKeys, type RawEnv } from './raw-writes.js';
 import { peakRssMB, type Task } from './stats.js';
 
-export type Group = 'write' | 'query' | 'asof' | 'after-commit' | 'factlog';
+export type Group = 'write' | 'query' | 'asof' | 'after-commit' | 'factlog' | 'scale';
 
 /** Everything the workloads share, built once by the runner. */
 export interface BenchContext {

@@ -237,4 +237,26 @@ describe('packed index', () => {
     const expected = [...Array.from({ length: 40 }, (_, i) => [1, 2 * i, 1]).filter((k) => k[1] !== 8), [1, 7, 1]].sort(byBytes);
     expect(mine.all()).toEqual(expected);
   });
+
+  it('putMany appending into an empty table: the same keys, pages filled (LMDB halves them otherwise)', () => {
+    const keys = Array.from({ length: 20_000 }, (_, i) => [1 + (i % 3), `value ${String(i).padStart(6, '0')}`, 7] as KeyPart[]).sort((a, b) =>
+      a[0] === b[0] ? String(a[1]).localeCompare(String(b[1])) : (a[0] as number) - (b[0] as number),
+    );
+    const list = (from: number, to: number) => {
+      const b = new KeyListBuilder(to - from);
+      for (const k of keys.slice(from, to)) b.add(k);
+      return b.finish();
+    };
+    const [plain, appended] = [false, true].map((append) => {
+      const table = freshTable(64);
+      // in two calls, as the bulk import writes (each call's keys after the last call's)
+      env.transactionSync(() => table.putMany(list(0, 9_000), append));
+      env.transactionSync(() => table.putMany(list(9_000, keys.length), append));
+      return table;
+    });
+    expect(appended.all()).toEqual(plain.all());
+    expect(appended.all()).toHaveLength(keys.length);
+    const leafPages = (t: PackedIndex) => (t as unknown as { db: { getStats(): { treeLeafPageCount: number } } }).db.getStats().treeLeafPageCount;
+    expect(leafPages(appended)).toBeLessThan(leafPages(plain) * 0.75);
+  });
 });

@@ -15,6 +15,7 @@ import { TX_BASE } from '../storage/encoding.js';
 import { DATA_FILE } from '../storage/store.js';
 import { LOG_FILE, syncFile } from '../storage/log-file.js';
 import { removeDatabaseFiles, replaceDatabaseFiles } from '../storage/database-files.js';
+import { packImportedDatabase } from '../storage/bulk-import.js';
 import { throughEnvironmentGate, ticketPid } from '../storage/env-gate.js';
 import { isRunning } from '../storage/processes.js';
 import { printEdn } from '../../query-lang/edn/printer.js';
@@ -23,6 +24,7 @@ import { FactlogError } from '../../query-lang/errors.js';
 import { Keyword } from '../../query-lang/edn/types.js';
 import { CliError, formatError, openExisting } from './common.js';
 import { decodeJsonValue, encodeJsonValue, JsonValueError } from './json-values.js';
+import { IdMap } from './id-map.js';
 
 // ---------------- export ----------------
 
@@ -141,7 +143,7 @@ const DB_VALUE_TYPE = Keyword.of('db/valueType');
 
 /** Transacts the exported transactions in order; old entity ids are mapped to the new ones. */
 export class Importer {
-  private readonly ids = new Map<number, number>();
+  private readonly ids = new IdMap();
   count = 0;
 
   constructor(private readonly conn: Connection) {}
@@ -419,6 +421,8 @@ export async function importIntoEmpty(dir: string, file: string): Promise<{ coun
       await conn.close();
     }
     interruption.check();
+    await packImportedDatabase(side);
+    interruption.check();
     // from here on a signal waits: the moves take milliseconds and the import is whole
     moveIntoPlace(side, dir, logFile);
     return { count, basisT };
@@ -474,7 +478,8 @@ async function openSide(side: string, format: number): Promise<Connection> {
   try {
     // each batch need not reach the disk: the files are flushed once, before they are moved in
     // the facts were checked against their attribute predicates when first written; none need be registered
-    return await open({ path: side, create: true, createFormat: format, durability: 'process', checkAttrPreds: false });
+    // keys go in one by one and are packed once at the end (packImportedDatabase)
+    return await open({ path: side, create: true, createFormat: format, durability: 'process', checkAttrPreds: false, bulkLoad: true });
   } catch (err) {
     if (err instanceof FactlogError) throw err;
     throw new CliError('cli/import', `cannot make the side directory ${side} to import into: ${formatError(err)}`);

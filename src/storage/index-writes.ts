@@ -21,6 +21,8 @@ export class IndexWrites {
     private readonly tables: IndexTables,
     /** The current datom for fact (e, a, v) with the tx that asserted it. */
     private readonly findCurrent: (d: Pick<RawDatom, 'e' | 'a' | 'tag' | 'payload'>) => RawDatom | undefined,
+    /** Put every key on its own, never packed (an import's side database, packed at its end: bulk-import.ts). */
+    private readonly keysOneByOne = false,
   ) {}
 
   /**
@@ -52,7 +54,7 @@ export class IndexWrites {
     }
     // the bootstrap (t = 0) goes key by key: packed into runs, it would mark every index as
     // holding runs, and each later small transaction would pay a seek per key
-    if (asserted.length < SORT_THRESHOLD || txToT(asserted[0]!.tx) === 0) {
+    if (asserted.length < SORT_THRESHOLD || txToT(asserted[0]!.tx) === 0 || this.keysOneByOne) {
       for (const d of asserted) this.putCurrent(d);
     } else {
       // Big transactions: each index's keys in (close to) key order, packed into runs from

@@ -10,6 +10,9 @@ import type { KeyPart } from './encoding.js';
 import { compareBytes, KEY_CODEC, KEY_MAX_STRING, readKey, writeKey, type KeyCodec } from './key-codec.js';
 
 const EMPTY = Buffer.alloc(0);
+/** lmdb-js's MDB_APPEND: a put past the last entry, which leaves the page before it full (LMDB otherwise splits pages in half). */
+const APPEND = { append: true };
+const IN_PLACE = { append: false };
 /** Keys a bulk write packs into one entry. A run grown past twice as many (by writes inside it) is split. */
 export const PACK_SIZE = 64;
 /**
@@ -390,9 +393,10 @@ export class PackedIndex {
   /**
    * Many keys at once (a big transaction's, in close to key order; from format 4 only): the keys
    * that fall between two entries go in as runs, those inside an existing run are merged into it.
-   * One seek per entry the keys meet.
+   * One seek per entry the keys meet. `append`: every key sorts after every entry (a table
+   * written in key order from empty), so LMDB fills each page before it starts the next.
    */
-  putMany(keys: KeyList): void {
+  putMany(keys: KeyList, append = false): void {
     if (!this.packs) throw new Error('putMany: this index format holds single keys only');
     const list = sortedKeys(keys);
     const n = list.ends.length;
@@ -402,7 +406,7 @@ export class PackedIndex {
     while (i < n) {
       const next = this.entryAtOrAfter(at(i));
       if (!next) {
-        this.putGap(list, i, n);
+        this.putGap(list, i, n, append);
         return;
       }
       let j = i;
@@ -458,16 +462,17 @@ export class PackedIndex {
   }
 
   /** New keys i..j of `list`, which lie between two entries: as single keys, or as runs. */
-  private putGap(list: KeyList, i: number, j: number): void {
+  private putGap(list: KeyList, i: number, j: number, append = false): void {
+    const options = append ? APPEND : IN_PLACE;
     if (j - i < this.packMin) {
-      for (let k = i; k < j; k++) this.db.putSync(list.bytes.subarray(startOf(list, k), list.ends[k]!), EMPTY);
+      for (let k = i; k < j; k++) this.db.putSync(list.bytes.subarray(startOf(list, k), list.ends[k]!), EMPTY, options);
       return;
     }
-    this.putRuns(list, i, j);
+    this.putRuns(list, i, j, options);
   }
 
   /** Keys i..j as runs of up to packSize keys and PACK_BYTES bytes each. */
-  private putRuns(list: KeyList, i: number, j: number): void {
+  private putRuns(list: KeyList, i: number, j: number, options = IN_PLACE): void {
     if (!this.mayHaveRuns) {
       this.runsFlag?.set();
       this.mayHaveRuns = true;
@@ -475,7 +480,7 @@ export class PackedIndex {
     for (let from = i; from < j;) {
       let to = from + 1;
       while (to < j && to - from < this.packSize && runBytes(list, from, to + 1) <= PACK_BYTES) to++;
-      this.db.putSync(runEntryKey(list, to - 1), encodeRun(list, from, to));
+      this.db.putSync(runEntryKey(list, to - 1), encodeRun(list, from, to), options);
       from = to;
     }
   }

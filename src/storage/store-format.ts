@@ -103,6 +103,11 @@ export interface StoreOptions {
   durability?: 'os' | 'process';
   /** @internal Create a new database in this older format (to test that older databases keep working). */
   createFormat?: number;
+  /**
+   * @internal An import's side database: a big transaction's keys go into the indexes one by one,
+   * not packed into runs; the import packs every index once at the end (bulk-import.ts).
+   */
+  bulkLoad?: boolean;
 }
 
 /** A retraction to store: the datom as it was asserted (tx = asserting tx) and the retracting tx. */

@@ -123,7 +123,7 @@ export class Store {
     });
     this.fulltext = FulltextIndex.open(this.env, this.readOnly);
     const tables = { current: this.current, history: this.history, meta: this.meta, values: this.values, format: this.format };
-    this.indexWrites = new IndexWrites(tables, (d) => this.findCurrent(d));
+    this.indexWrites = new IndexWrites(tables, (d) => this.findCurrent(d), options.bulkLoad);
   }
 
   static open(options: StoreOptions): { store: Store; created: boolean } {

@@ -1,7 +1,7 @@
 // The benchmark in --quick mode: the report has every workload with numbers for both engines,
 // and factlog answers every query workload exactly as DataScript does (the correctness guard).
 import { describe, it, expect, beforeAll } from 'vitest';
-import { asOfRatio, rawRatioOf, runBenchmark, WORKLOAD_NAMES, type BenchReport } from '../../bench/runner.js';
+import { asOfRatio, ON_REQUEST, rawRatioOf, runBenchmark, WORKLOAD_NAMES, type BenchReport } from '../../bench/runner.js';
 import { formatTable } from '../../bench/report.js';
 import { parseArgs } from '../../bench/args.js';
 import { interleave, medianOfRatios, MIN_RUN_MS, roundOrder } from '../../bench/stats.js';
@@ -22,7 +22,8 @@ beforeAll(async () => {
 describe('benchmark (quick)', () => {
   it('reports every workload with numeric medians and ratios', () => {
     const names = report.workloads.map((w) => w.name);
-    expect(names.sort()).toEqual(Object.values(WORKLOAD_NAMES).flat().sort());
+    const byDefault = Object.entries(WORKLOAD_NAMES).filter(([group]) => !ON_REQUEST.includes(group as never));
+    expect(names.sort()).toEqual(byDefault.flatMap(([, n]) => n).sort());
     for (const w of report.workloads) {
       expect(w.repetitions.factlog!.length, w.name).toBe(w.times.factlog!.length);
       expect(Number.isFinite(w.factlogMs), `${w.name} factlog`).toBe(true);
@@ -175,9 +176,30 @@ describe('benchmark (quick)', () => {
     });
   });
 
+  it('reads the scale size as 1M, 5M, 20M, 250k or a number, and refuses anything else', () => {
+    expect(parseArgs(['--scale-datoms', '5M', '--scale-ds-max', '250k'])).toEqual({ scaleDatoms: 5_000_000, scaleDsMax: 250_000 });
+    expect(parseArgs(['--scale-datoms', '20m']).scaleDatoms).toBe(20_000_000);
+    expect(parseArgs(['--scale-datoms', '30000']).scaleDatoms).toBe(30_000);
+    expect(() => parseArgs(['--scale-datoms', '5G'])).toThrow(/--scale-datoms/);
+  });
+
   it('runs only the selected workloads', async () => {
     const r = await runBenchmark({ quick: true, runs: 1, warmup: 0, only: ['q1', 'aggregate'], log: () => undefined });
     expect(r.workloads.map((w) => w.name)).toEqual(['q1', 'aggregate']);
     expect(r.workloads.every((w) => w.answers!.same)).toBe(true);
   });
+});
+
+describe('benchmark scale group', () => {
+  it('imports a small shop history in a child and reports speed, memory and disk beside raw lmdb-js and DataScript', async () => {
+    const r = await runBenchmark({ quick: true, only: ['scale'], scaleDatoms: 20_000, log: () => undefined });
+    expect(r.workloads.map((w) => w.name)).toEqual(['scale-import']);
+    const [w] = r.workloads;
+    expect(w!.extra!.datoms).toBeGreaterThanOrEqual(20_000);
+    for (const k of ['peakRssMB', 'peakAnonMB', 'bytesPerDatom', 'rawBytesPerDatom', 'cpuMs']) expect(w!.extra![k], k).toBeGreaterThan(0);
+    expect(w!.extra!.freePages).toBeGreaterThanOrEqual(0);
+    expect(Number.isFinite(w!.dsMs) && Number.isFinite(w!.rawMs!)).toBe(true);
+    expect(r.targets.map((t) => t.target).filter((t) => t.includes('scale') || t.includes('disk'))).toHaveLength(3);
+    expect(formatTable(r)).toContain('bytes/datom in use');
+  }, 300_000);
 });

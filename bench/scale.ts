@@ -14,6 +14,7 @@ import { describeTables, diskUsage, type DiskUsage } from './disk-usage.js';
 import { dsTxDataOf, SHOP_DS_SCHEMA, shopHistory, writeShopExport, type ShopOptions } from './scale-history.js';
 import type { ScaleImportResult } from './scale-import-child.js';
 import type { TargetCheck, WorkloadReport } from './runner.js';
+import { runScaleQueries } from './scale-queries.js';
 
 export interface ScaleOptions {
   datoms: number;
@@ -53,17 +54,29 @@ export async function runScale(o: ScaleOptions): Promise<WorkloadReport[]> {
   const raw = rawFloor(dir, o.workDir);
   o.log(`scale: raw floor ${raw.ms.toFixed(0)} ms of writes (${(performance.now() - t0).toFixed(0)} ms with reading the keys)`);
   const dsResult = o.datoms <= o.dsMaxDatoms ? dataScriptLoad(history) : null;
-  // the scale queries (bench/scale-queries.ts, the query half of issue 26) run on the imported database here
-  const queries = await scaleQueries(dir, o);
+  const queries = await scaleQueries(dir, o, dsResult?.db);
   removeDir(dir);
   return [importReport(o, written.datoms, imported, disk, raw, dsResult), ...queries];
 }
 
-/** Where the query half's runScaleQueries(dir, options) is called: none yet. */
-async function scaleQueries(dir: string, o: ScaleOptions): Promise<WorkloadReport[]> {
-  void dir;
-  void o;
-  return [];
+/** The scale queries (bench/scale-queries.ts) on the imported database, as rows of the report. */
+async function scaleQueries(dir: string, o: ScaleOptions, dsDb: unknown): Promise<WorkloadReport[]> {
+  const reports = await runScaleQueries(dir, { runs: 3, dsDb, log: o.log });
+  return reports.map((r) => ({
+    name: `scale-${r.name}`,
+    group: 'scale',
+    description: `${r.description} (${r.answer}; target: ${r.target})`,
+    dsNote: r.dsMs === null ? 'DataScript: not run at this size or for this task' : r.sameAsDs === false ? 'DataScript: a DIFFERENT answer' : undefined,
+    factlogMs: r.factlogMs,
+    dsMs: r.dsMs ?? NaN,
+    rawMs: r.rawMs,
+    nowMs: null,
+    ratio: r.dsMs === null ? NaN : r.factlogMs / r.dsMs,
+    rawRatio: r.rawMs === null ? null : r.factlogMs / Math.max(r.rawMs, 1e-6),
+    nowRatio: null,
+    times: { factlog: [r.factlogMs], ...(r.dsMs === null ? {} : { ds: [r.dsMs] }), ...(r.rawMs === null ? {} : { raw: [r.rawMs] }) },
+    repetitions: { factlog: [1] },
+  }));
 }
 
 function importInChild(file: string, dir: string): Promise<ScaleImportResult> {
@@ -134,14 +147,14 @@ function rawFloor(dir: string, workDir: string): { ms: number; keys: number; use
 }
 
 /** DataScript: a connection taking the same transactions one by one (it keeps no history). */
-function dataScriptLoad(history: ShopOptions): { ms: number; heapMB: number } {
+function dataScriptLoad(history: ShopOptions): { ms: number; heapMB: number; db: unknown } {
   const conn = ds.conn_from_db(ds.empty_db(SHOP_DS_SCHEMA));
   const heap0 = process.memoryUsage().heapUsed;
   const t0 = performance.now();
   for (const tx of shopHistory(history)) ds.transact(conn, dsTxDataOf(tx));
   const ms = performance.now() - t0;
   const heapMB = (process.memoryUsage().heapUsed - heap0) / 2 ** 20;
-  return { ms, heapMB };
+  return { ms, heapMB, db: ds.db(conn) };
 }
 
 function importReport(

@@ -73,7 +73,8 @@ export class LogChain {
   chainedTo(): number {
     if (!this.table) return -1;
     for (const key of this.table.getKeys({ reverse: true, limit: 1 })) return key as number;
-    return -1;
+    // lmdb-js 3.5.6 never yields the uint32 key 0 in a reverse scan: a table of t=0 alone looks empty
+    return this.table.doesExist(0) ? 0 : -1;
   }
 
   /** chain(t) as stored; undefined past the table's end. */

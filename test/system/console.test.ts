@@ -1,6 +1,7 @@
 // The web console in a real browser: Debian's chromium, headless, driven by playwright-core, against
 // a real `factlog serve` child process on the demo database. Saves a screenshot of each view in
-// docs/screenshots/ (two of them are in the README).
+// .tmp/screenshots/, or where FACTLOG_SCREENSHOTS says (`npm run screenshots` refreshes docs/screenshots/,
+// two of which are in the README): a plain test run leaves the tracked pictures alone.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -15,7 +16,7 @@ const CHROMIUM = (process.env.PATH ?? '')
   .split(path.delimiter)
   .flatMap((dir) => ['chromium', 'chromium-browser'].map((name) => path.join(dir, name)))
   .find((file) => fs.existsSync(file));
-const SHOTS = path.join(ROOT, 'docs', 'screenshots');
+const SHOTS = path.resolve(ROOT, process.env.FACTLOG_SCREENSHOTS ?? path.join('.tmp', 'screenshots'));
 if (!CHROMIUM) console.warn('console browser tests skipped: chromium is not installed (apt-get install chromium)');
 
 function freePort(): Promise<number> {

@@ -105,6 +105,13 @@ export class RemoteDb {
     return this.conn.datomsOf(answer.datoms);
   }
 
+  /** AVET datoms of an attribute with start <= v < end (either open), as the embedded `db.indexRange` (at most `limit`, default 1,000). */
+  async indexRange(attr: string | number, start?: unknown, end?: unknown): Promise<RemoteDatom[]> {
+    const body = { attr, ...(start === undefined ? {} : { start: toWire(start) }), ...(end === undefined ? {} : { end: toWire(end) }), ...this.fields() };
+    const answer = (await this.conn.request('POST', '/api/index-range', body)) as { datoms: unknown[][] };
+    return this.conn.datomsOf(answer.datoms);
+  }
+
   /** Every attribute of an entity in this value, as the embedded `db.entity(e).toJSON()`; null when there is none. */
   async entity(eid: number | string | readonly unknown[]): Promise<Record<string, unknown> | null> {
     const ref = typeof eid === 'number' ? String(eid) : typeof eid === 'string' ? eid : printEdn(eid);

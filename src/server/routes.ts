@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Keyword } from '../../query-lang/edn/types.js';
 import type { Binding } from '../../query-lang/datalog/ast.js';
 import type { Db } from '../db/db.js';
-import type { IndexName } from '../db/api.js';
+import type { AttrRef, IndexName } from '../db/api.js';
 import { q, explain, toQuery } from '../query/index.js';
 import { pull, pullMany } from '../pull/index.js';
 import { ServerError } from './errors.js';
@@ -164,6 +164,26 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
     const datoms: unknown[] = [];
     let more = false;
     for (const d of db.datoms(index as IndexName, ...components.map((c) => (typeof c === 'string' && !body.edn ? maybeEdn(c) : c)))) {
+      if (datoms.length >= limit) {
+        more = true;
+        break;
+      }
+      datoms.push(datomRecord(db, d));
+    }
+    send(request, reply, { datoms, more });
+  });
+
+  app.post('/api/index-range', counted, (request, reply) => {
+    const body = bodyOf(request.body);
+    const attr = body.edn ? body.fields.attr : typeof body.fields.attr === 'string' ? maybeEdn(body.fields.attr) : valueField(body, 'attr');
+    if (attr === undefined || attr === null) throw new ServerError('server/bad-request', '"attr" names the attribute (an ident such as :user/age, or its id)', 400);
+    const limit = count(body.fields.limit, 'limit', 1000, limits.pageSize);
+    const db = viewOf(current(request), timeFields(body));
+    if (!db.attr(attr as AttrRef)) throw new ServerError('server/unknown-attribute', `unknown attribute ${String(attr)}`, 400);
+    const [start, end] = [valueField(body, 'start'), valueField(body, 'end')];
+    const datoms: unknown[] = [];
+    let more = false;
+    for (const d of db.indexRange(attr as AttrRef, start ?? undefined, end ?? undefined)) {
       if (datoms.length >= limit) {
         more = true;
         break;

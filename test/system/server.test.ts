@@ -138,6 +138,17 @@ describe('the endpoints', () => {
     expect([bad.status, bad.body.error.code]).toEqual([400, 'server/invalid-index']);
   });
 
+  it("index-range: an attribute's AVET datoms between two values; unknown attributes refused", async () => {
+    const names = (await s.call('POST', '/api/index-range', { attr: ':user/name', start: 'B', end: 'D' })).body;
+    expect([names.datoms.map((d: any) => d[2]), names.more]).toEqual([['Bob', 'Cy'], false]);
+    const capped = (await s.call('POST', '/api/index-range', { attr: ':user/name', limit: 3 })).body;
+    expect([capped.datoms.length, capped.more]).toEqual([3, true]);
+    const then = (await s.call('POST', '/api/index-range', { attr: ':user/age', asOf: 2 })).body.datoms;
+    expect(then.map((d: any) => d[2])).toEqual([30]);
+    const bad = await s.call('POST', '/api/index-range', { attr: ':user/nope' });
+    expect([bad.status, bad.body.error.code]).toEqual([400, 'server/unknown-attribute']);
+  });
+
   it('log and timeline, paged', async () => {
     const page = (await s.call('GET', '/api/log?from=2&limit=1')).body;
     expect(page.next).toBe(3);
@@ -337,6 +348,8 @@ describe('access control', () => {
     expect(datoms.length).toBeGreaterThan(10);
     const byValue = (await s.call('POST', '/api/datoms', { index: 'aevt', components: [':user/password-hash'] }, h)).body.datoms;
     expect(byValue).toEqual([]);
+    const ranged = await s.call('POST', '/api/index-range', { attr: ':user/password-hash' }, h);
+    expect([ranged.status, ranged.body.datoms]).toEqual([200, []]);
     const schema = (await s.call('GET', '/api/schema', undefined, h)).body;
     expect(schema.attributes.map((a: any) => a.ident['#kw'])).not.toContain('user/password-hash');
     expect(JSON.stringify((await s.call('GET', '/api/stats', undefined, h)).body)).not.toMatch(/password/);
@@ -384,12 +397,20 @@ describe('factlog serve and factlog token, as processes', () => {
   it('SIGTERM lets a transaction in flight finish, answers it, and exits 0 with it committed', async () => {
     const dir = path.join(cliTempDir(), 'db');
     await factlog(['init', '--db', dir]);
-    const server = await serveProcess(['--db', dir]);
+    // a transaction function that marks its start, then holds the transaction (and the event loop)
+    // a while: SIGTERM surely arrives while the transaction is in flight, whatever the machine's load
+    const started = path.join(path.dirname(dir), 'started');
+    const fns = path.join(path.dirname(dir), 'fns.mjs');
+    fs.writeFileSync(
+      fns,
+      `import fs from 'node:fs';
+export default { txFns: { 'test/hold': () => { fs.writeFileSync(${JSON.stringify(started)}, ''); const until = Date.now() + 1500; while (Date.now() < until); return []; } } };`,
+    );
+    const server = await serveProcess(['--db', dir, '--tx-fns', fns]);
     const url = server.url;
-    // big enough to be in progress when the signal arrives
-    const txData = '[' + Array.from({ length: 5000 }, (_, i) => `{:n/i ${i} :n/s "value ${i}"}`).join(' ') + ']';
+    const txData = '[[:test/hold] ' + Array.from({ length: 5000 }, (_, i) => `{:n/i ${i} :n/s "value ${i}"}`).join(' ') + ']';
     const answer = fetch(`${url}/api/transact`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ txData }) });
-    await new Promise((r) => setTimeout(r, 50));
+    while (!fs.existsSync(started)) await new Promise((r) => setTimeout(r, 10));
     server.child.kill('SIGTERM');
     const response = await answer;
     expect(response.status).toBe(200);

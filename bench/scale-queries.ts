@@ -83,7 +83,9 @@ function samples(db: Db, n: number): { emails: string[]; orders: number[] } {
 
 /** Spawns a new process that opens `dir` and answers count-by-status: its wall time and the query's. */
 function coldStart(dir: string): Promise<{ totalMs: number; queryMs: number; openMs: number }> {
-  const self = fileURLToPath(import.meta.url);
+  // run from source (the tests), the child is the compiled one
+  const here = fileURLToPath(import.meta.url);
+  const self = here.endsWith('.js') ? here : path.join(path.dirname(here), '..', 'dist', 'bench', 'scale-queries.js');
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, [self, 'cold', dir], { stdio: ['ignore', 'pipe', 'inherit'] });

@@ -37,7 +37,11 @@ const general = (text: string) => text.replace(/\]$/, ' [(ground 1) ?unread]]');
 /** A result in an order of its own: the fold and the general path may list groups differently. */
 const canonical = (r: unknown): unknown => (Array.isArray(r) && r.every(Array.isArray) ? [...r].sort((a, b) => (valueKey(a) < valueKey(b) ? -1 : 1)) : r);
 
-const person = fc.record({ city: fc.option(fc.constantFrom('A', 'B', 'C'), { nil: undefined }), friends: fc.uniqueArray(fc.nat(4), { maxLength: 2 }), movesTo: fc.option(fc.constantFrom('A', 'D'), { nil: undefined }) });
+const person = fc.record({
+  city: fc.option(fc.constantFrom('A', 'B', 'C'), { nil: undefined }),
+  friends: fc.uniqueArray(fc.nat(4), { maxLength: 2 }),
+  movesTo: fc.option(fc.constantFrom('A', 'D'), { nil: undefined }),
+});
 const order = fc.record({
   customer: fc.option(fc.nat(4), { nil: undefined }),
   total: fc.option(fc.integer({ min: -5, max: 5 }), { nil: undefined }),

@@ -3,7 +3,7 @@
 // into an entity-keyed multimap and feeds the aggregated bag tuple by tuple to one accumulator per
 // group, instead of materializing the joined relation, projecting it and removing duplicates.
 import type { AggregateElem, FindElem, PatternClause, Query } from '../../query-lang/datalog/ast.js';
-import type { DbView } from '../db/api.js';
+import type { DbView, EntityColumn } from '../db/api.js';
 import type { QueryContext } from './context.js';
 import { isDb } from './context.js';
 import { isUnit, type Relation, type Row } from './relation.js';
@@ -30,11 +30,57 @@ interface TreeNode {
   below: string[];
 }
 
-/** An attribute's (e, v) pairs, distinct, chained per entity without an array per entity. */
-interface Multimap {
-  head: Map<number, number>;
-  next: number[];
-  vs: unknown[];
+/**
+ * An attribute's distinct (e, v) pairs, by entity: start(e) is the slot of e's first value (-1:
+ * none), after(i) the slot of the next value of the same entity (-1: no more).
+ */
+interface EntityValues {
+  start(e: number): number;
+  after(i: number): number;
+  readonly vs: readonly unknown[];
+  entities(): Iterable<number>;
+  readonly size: number;
+}
+
+/** Pairs chained per entity without an array per entity, for values with no column (a history). */
+class Multimap implements EntityValues {
+  readonly head = new Map<number, number>();
+  readonly next: number[] = [];
+  readonly vs: unknown[] = [];
+  start(e: number): number {
+    return this.head.get(e) ?? -1;
+  }
+  after(i: number): number {
+    return this.next[i]!;
+  }
+  entities(): Iterable<number> {
+    return this.head.keys();
+  }
+  get size(): number {
+    return this.vs.length;
+  }
+}
+
+/** An attribute column held in memory (a current, asOf or since value): its datoms are a set, grouped by entity. */
+class ColumnValues implements EntityValues {
+  constructor(private readonly col: EntityColumn) {}
+  get vs(): readonly unknown[] {
+    return this.col.vs;
+  }
+  start(e: number): number {
+    return this.col.slotOf(e);
+  }
+  after(i: number): number {
+    const es = this.col.es;
+    return i + 1 < es.length && es[i + 1] === es[i] ? i + 1 : -1;
+  }
+  *entities(): Iterable<number> {
+    const es = this.col.es;
+    for (let i = 0; i < es.length; i++) if (i === 0 || es[i] !== es[i - 1]) yield es[i]!;
+  }
+  get size(): number {
+    return this.col.es.length;
+  }
 }
 
 function elements(q: Query): FindElem[] {
@@ -70,9 +116,13 @@ function rootOf(edges: Edge[]): string | null {
   const root = [...roots][0]!;
   // connected and acyclic: every edge reachable from the root
   const reached = new Set([root]);
-  for (let grew = true; grew; ) {
+  for (let grew = true; grew;) {
     grew = false;
-    for (const ed of edges) if (reached.has(ed.from) && !reached.has(ed.to)) reached.add(ed.to), (grew = true);
+    for (const ed of edges) {
+      if (!reached.has(ed.from) || reached.has(ed.to)) continue;
+      reached.add(ed.to);
+      grew = true;
+    }
   }
   return edges.every((ed) => reached.has(ed.to)) ? root : null;
 }
@@ -88,11 +138,16 @@ function buildTree(name: string, edges: Edge[], bag: Set<string>, nodes: Map<str
   return node;
 }
 
-/** Reads one attribute into a multimap; a history repeats (e, v) pairs, kept once. */
-function readAttr(db: DbView, attr: number): Multimap {
-  const head = new Map<number, number>();
-  const next: number[] = [];
-  const vs: unknown[] = [];
+/** One attribute's values by entity: its column when the value has or builds one, else read into a multimap. */
+function readAttr(db: DbView, attr: number): EntityValues {
+  const col = db.isHistory ? null : db.column(attr, Infinity);
+  if (col) {
+    growing(col.es.length, 1);
+    return new ColumnValues(col);
+  }
+  const m = new Multimap();
+  const { head, next, vs } = m;
+  // a history repeats (e, v) pairs, kept once
   const dedup = db.isHistory;
   db.visitDatoms('aevt', [attr], (e, _a, v) => {
     tick();
@@ -106,7 +161,7 @@ function readAttr(db: DbView, attr: number): Multimap {
     vs.push(v);
     head.set(e, vs.length - 1);
   });
-  return { head, next, vs };
+  return m;
 }
 
 const EMPTY: Row[] = [];
@@ -131,7 +186,7 @@ class TreeFold {
   private readonly memo = new Map<TreeNode, Map<number, Row[]>>();
 
   constructor(
-    private readonly maps: Map<Edge, Multimap>,
+    private readonly maps: Map<Edge, EntityValues>,
     private readonly nodes: Map<string, TreeNode>,
     private readonly bag: Set<string>,
   ) {}
@@ -169,9 +224,9 @@ class TreeFold {
     const child = this.nodes.get(ed.to)!;
     const kept = this.bag.has(ed.to);
     let out: Row[] = [];
-    let i = m.head.get(x);
-    if (i === undefined) return EMPTY;
-    for (; i >= 0; i = m.next[i]!) {
+    let i = m.start(x);
+    if (i < 0) return EMPTY;
+    for (; i >= 0; i = m.after(i)) {
       const y = m.vs[i];
       const below = this.expand(child, y, true);
       if (kept) for (const r of below) out.push([y, ...r]);
@@ -216,7 +271,10 @@ export function joinFoldedResult(ctx: QueryContext, q: Query, bound: Relation): 
   if (!isDb(db)) return null;
   const root = rootOf(edges);
   const els = elements(q);
-  const bag = new Set<string>([...els.map((e) => (e.kind === 'var' ? e.name : e.kind === 'aggregate' ? ((e as AggregateElem).args.at(-1) as { name?: string })?.name : undefined) ?? ''), ...q.with.map((w) => w.name)]);
+  const bag = new Set<string>([
+    ...els.map((e) => (e.kind === 'var' ? e.name : e.kind === 'aggregate' ? ((e as AggregateElem).args.at(-1) as { name?: string })?.name : undefined) ?? ''),
+    ...q.with.map((w) => w.name),
+  ]);
   if (!root || !bag.has(root)) return null;
   for (const ed of edges) {
     const info = resolveAttr(ctx, db, (ed.clause.terms[1] as { value: unknown }).value);
@@ -250,11 +308,11 @@ export function joinFoldedResult(ctx: QueryContext, q: Query, bound: Relation): 
 }
 
 function foldTree(db: DbView, edges: Edge[], nodes: Map<string, TreeNode>, tree: TreeNode, bag: Set<string>, cols: { fold: Fold | null; at: number }[]): { rows: Row[]; read: number } {
-  const maps = new Map<Edge, Multimap>();
+  const maps = new Map<Edge, EntityValues>();
   let read = 0;
   for (const ed of edges) {
     const m = readAttr(db, ed.attr);
-    read += m.vs.length;
+    read += m.size;
     maps.set(ed, m);
   }
   const fold = new TreeFold(maps, nodes, bag);
@@ -281,7 +339,7 @@ function foldTree(db: DbView, edges: Edge[], nodes: Map<string, TreeNode>, tree:
   };
   // the root's entities: those of its first pattern (each of the others must match too)
   const first = maps.get(tree.children[0]!)!;
-  for (const r of first.head.keys()) {
+  for (const r of first.entities()) {
     tick();
     for (const below of fold.expand(tree, r, false)) add([r, ...below]);
   }

@@ -13,8 +13,8 @@ import { growing, tick } from './budget.js';
 import { printClause } from './print.js';
 import { FactlogError } from '../../query-lang/errors.js';
 
-type Fold = 'count' | 'sum' | 'avg' | 'min' | 'max';
-const FOLDS = new Set<string>(['count', 'sum', 'avg', 'min', 'max']);
+export type Fold = 'count' | 'sum' | 'avg' | 'min' | 'max';
+export const FOLDS = new Set<string>(['count', 'sum', 'avg', 'min', 'max']);
 
 /** One find element: a group key or a folded aggregate, reading the datom's e (0) or v (2). */
 interface Column {
@@ -22,7 +22,7 @@ interface Column {
   pos: 0 | 2;
 }
 
-interface Group {
+export interface Group {
   key: unknown[];
   count: number;
   acc: unknown[];
@@ -83,7 +83,7 @@ function scan(db: DbView, a: number, visit: (e: number, v: unknown) => void): vo
   db.visitDatoms('aevt', [a], (e, _a, v) => visit(e, v));
 }
 
-function step(fold: Fold, g: Group, i: number, x: unknown): void {
+export function step(fold: Fold, g: Group, i: number, x: unknown): void {
   switch (fold) {
     case 'count':
       return;
@@ -100,7 +100,7 @@ function step(fold: Fold, g: Group, i: number, x: unknown): void {
   }
 }
 
-function finish(fold: Fold, g: Group, i: number): unknown {
+export function finish(fold: Fold, g: Group, i: number): unknown {
   switch (fold) {
     case 'count':
       return g.count;

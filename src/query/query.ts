@@ -17,6 +17,7 @@ import { printBinding } from './print.js';
 import { toPullPattern } from '../pull/pull.js';
 import { withBudget, enterClause, type QueryLimits } from './budget.js';
 import { foldedResult } from './fold.js';
+import { joinFoldedResult } from './fold-join.js';
 
 /** A query as EDN text, EDN data, JS data (`{ find, in, where }` or a vector), parsed, or a query map. */
 export type QueryInput = string | EdnValue | Query | QueryMap | Record<string, unknown> | readonly unknown[];
@@ -297,7 +298,7 @@ function run(query: QueryInput, allInputs: unknown[], trace: ExplainStep[] | nul
     const bound = normaliseEntityInputs(ctx, qq, bindInputs(ctx, qq, inputs));
     checkRuleCallArity(ctx, qq.where);
     checkStratified(ctx, qq.where);
-    const folded = foldedResult(ctx, qq, bound);
+    const folded = foldedResult(ctx, qq, bound) ?? joinFoldedResult(ctx, qq, bound);
     if (folded) return { q: qq, result: folded.result };
     const visible = findVars(qq);
     const { where, rel } = plantScalarInputs(qq.where, bound, visible);

@@ -2,6 +2,7 @@
 // unique value through q against db.entid, and a pull of 100 nested orders against DataScript,
 // each timed in alternating rounds (the machine is shared: medians of interleaved runs).
 // Usage: npm run build && node scripts/measure-small-queries.mjs DIR DATOMS [rounds]
+//   NO_DS=1 leaves DataScript out. To compare two builds, run each in turn, several times.
 import { open } from '../dist/src/index.js';
 import { q } from '../dist/src/query/index.js';
 import { pull } from '../dist/src/pull/index.js';
@@ -43,17 +44,30 @@ const tasks = {
 };
 const perCall = { 'q lookup (per call)': emails.length, 'db.entid (per call)': emails.length };
 const times = Object.fromEntries(Object.keys(tasks).map((k) => [k, []]));
+// CPU time as well as wall time: on a shared machine, waiting for a core inflates the wall time alone
+const cpu = Object.fromEntries(Object.keys(tasks).map((k) => [k, []]));
 for (const fn of Object.values(tasks)) for (let w = 0; w < 3; w++) fn();
+const entries = Object.entries(tasks);
 for (let r = 0; r < rounds; r++) {
-  for (const [name, fn] of Object.entries(tasks)) {
+  // each round starts at another task: whichever runs first pays for what the last one left (garbage)
+  for (const [name, fn] of [...entries.slice(r % entries.length), ...entries.slice(0, r % entries.length)]) {
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     fn();
+    const c = process.cpuUsage(c0);
     times[name].push((performance.now() - t0) / (perCall[name] ?? 1));
+    cpu[name].push((c.user + c.system) / 1000 / (perCall[name] ?? 1));
   }
 }
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const m = Object.fromEntries(Object.entries(times).map(([k, xs]) => [k, median(xs)]));
-for (const [k, v] of Object.entries(m)) console.log(`${k.padEnd(28)} ${(v < 1 ? v * 1000 : v).toFixed(v < 1 ? 1 : 2)} ${v < 1 ? 'us' : 'ms'}`);
-console.log(`q / entid: ${(m['q lookup (per call)'] / m['db.entid (per call)']).toFixed(2)}`);
-if (dsDb) console.log(`pull / DataScript: ${(m['pull 100 orders'] / m['DataScript pull 100 orders']).toFixed(2)}`);
+const show = (v) => (v < 1 ? `${(v * 1000).toFixed(1)} us` : `${v.toFixed(2)} ms`);
+const report = (label, series) => {
+  const m = Object.fromEntries(Object.entries(series).map(([k, xs]) => [k, median(xs)]));
+  console.log(`${label}:`);
+  for (const [k, v] of Object.entries(m)) console.log(`  ${k.padEnd(28)} ${show(v)}`);
+  console.log(`  q / entid: ${(m['q lookup (per call)'] / m['db.entid (per call)']).toFixed(2)}`);
+  if (dsDb) console.log(`  pull / DataScript: ${(m['pull 100 orders'] / m['DataScript pull 100 orders']).toFixed(2)}`);
+};
+report('wall time (median)', times);
+report('CPU time (median)', cpu);
 await conn.close();

@@ -16,21 +16,30 @@ export { validateRuleCalls, validateQuery, validateRuleSet, clauseVars, clauseBi
 export { MAX_QUERY_DEPTH } from './parser.js';
 export type { LocatedForm } from '../edn/reader.js';
 
+/**
+ * Least recently placed first, evicted from the front. A hit moves its entry to the back only once
+ * more than half the cache was placed after it: a Map delete and set on every hit cost more than
+ * the rest of a repeated small query's parse lookup, and an entry used at least once every max / 2
+ * placements still stays.
+ */
 class Lru<V> {
-  private m = new Map<string, V>();
+  private m = new Map<string, { value: V; placed: number }>();
+  private placements = 0;
   constructor(readonly max: number) {}
   get(k: string): V | undefined {
-    const v = this.m.get(k);
-    if (v !== undefined) {
-      this.m.delete(k);
-      this.m.set(k, v);
-    }
-    return v;
+    const hit = this.m.get(k);
+    if (hit === undefined) return undefined;
+    if (this.placements - hit.placed > this.max / 2) this.place(k, hit);
+    return hit.value;
   }
   set(k: string, v: V): void {
-    this.m.delete(k);
-    this.m.set(k, v);
+    this.place(k, { value: v, placed: 0 });
     if (this.m.size > this.max) this.m.delete(this.m.keys().next().value as string);
+  }
+  private place(k: string, entry: { value: V; placed: number }): void {
+    this.m.delete(k);
+    entry.placed = ++this.placements;
+    this.m.set(k, entry);
   }
   clear(): void {
     this.m.clear();

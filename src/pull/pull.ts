@@ -88,9 +88,9 @@ function keyOf(spec: PullAttr): string {
 }
 
 function currentDatoms(db: DbView, index: 'eavt' | 'vaet', ...comps: unknown[]): Datom[] {
-  const out: Datom[] = [];
-  for (const d of db.datomArray(index, ...comps)) if (d.added) out.push(d);
-  return out;
+  const all = db.datomArray(index, ...comps);
+  // a value that is not a history holds assertions only: the array is the answer, not copied
+  return all.every((d) => d.added) ? all : all.filter((d) => d.added);
 }
 
 function limitOf(spec: PullAttr): number {

@@ -10,12 +10,17 @@ import { visibleVars } from './vars.js';
  * Plant the variables bound by the one row of `rel` that the find spec does not need (`keep`),
  * when each is a plain value used only as a pattern term or a function or predicate argument.
  */
-export function plantScalarInputs(where: readonly Clause[], rel: Relation, keep: readonly string[]): { where: readonly Clause[]; rel: Relation } {
+export function plantScalarInputs(
+  where: readonly Clause[],
+  rel: Relation,
+  keep: readonly string[],
+  may: ReadonlySet<string> = plantableVars(where, keep, rel.vars),
+): { where: readonly Clause[]; rel: Relation } {
   if (rel.rows.length !== 1) return { where, rel };
   const row = rel.rows[0]!;
   const planted = new Map<string, EdnValue>();
   rel.vars.forEach((v, i) => {
-    if (!keep.includes(v) && isPlainValue(row[i]) && where.every((c) => plantable(c, v))) planted.set(v, row[i] as EdnValue);
+    if (may.has(v) && isPlainValue(row[i])) planted.set(v, row[i] as EdnValue);
   });
   if (planted.size === 0) return { where, rel };
   const vars = rel.vars.filter((v) => !planted.has(v));
@@ -23,6 +28,13 @@ export function plantScalarInputs(where: readonly Clause[], rel: Relation, keep:
     where: where.map((c) => plantIn(c, planted)),
     rel: { vars, rows: [vars.map((v) => row[rel.vars.indexOf(v)])], distinct: true },
   };
+}
+
+/** Which of `candidates` may be planted whatever their values: what the query's text alone decides. */
+export function plantableVars(where: readonly Clause[], keep: readonly string[], candidates: Iterable<string>): Set<string> {
+  const out = new Set<string>();
+  for (const v of candidates) if (!keep.includes(v) && where.every((c) => plantable(c, v))) out.add(v);
+  return out;
 }
 
 function isPlainValue(x: unknown): boolean {

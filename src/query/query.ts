@@ -1,5 +1,5 @@
 // Entry points: q(query, ...inputs) and explain(query, ...inputs).
-import type { Query, Rule, RuleSet, Binding, Clause, PullPattern } from '../../query-lang/datalog/ast.js';
+import type { Query, Rule, RuleSet, Clause, PullPattern } from '../../query-lang/datalog/ast.js';
 import { cachedQuery, isLocated, parseQuery, parseRules, readLocated, type LocatedForm } from '../../query-lang/datalog/index.js';
 import { Keyword, isPlainObject, type EdnValue } from '../../query-lang/edn/types.js';
 import { resolveAttr, resolveEntity } from './pattern.js';
@@ -9,7 +9,7 @@ import { type Relation, unitRelation, join } from './relation.js';
 import { evalClauses } from './engine.js';
 import { checkRuleCallArity } from './rules.js';
 import { plantScalarInputs } from './plant-inputs.js';
-import { produceResult, findVars } from './find.js';
+import { produceResult } from './find.js';
 import { expandBinding } from './bindings.js';
 import { bindingVars } from './vars.js';
 import { queryError } from './errors.js';
@@ -18,6 +18,7 @@ import { toPullPattern } from '../pull/pull.js';
 import { withBudget, enterClause, type QueryLimits } from './budget.js';
 import { foldedResult } from './fold.js';
 import { joinFoldedResult } from './fold-join.js';
+import { prepare, preparedText, rememberText, type PreparedQuery } from './prepared.js';
 
 /** A query as EDN text, EDN data, JS data (`{ find, in, where }` or a vector), parsed, or a query map. */
 export type QueryInput = string | EdnValue | Query | QueryMap | Record<string, unknown> | readonly unknown[];
@@ -149,8 +150,8 @@ function newContext(trace: ExplainStep[] | null): QueryContext {
 }
 
 /** Binds :in to the inputs: sources, rules and a relation of scalar/tuple/coll/rel bindings. */
-function bindInputs(ctx: QueryContext, query: Query, inputs: unknown[]): Relation {
-  const ins: Binding[] = query.in.length ? query.in : [{ kind: 'src', name: '$' }];
+function bindInputs(ctx: QueryContext, p: PreparedQuery, inputs: unknown[]): Relation {
+  const { query, ins } = p;
   if (inputs.length < ins.length) {
     const missing = ins.slice(inputs.length).map(printBinding).join(' ');
     throw queryError('query/missing-input', `Query expects ${ins.length} inputs, got ${inputs.length}: missing ${missing}`, query, missing);
@@ -212,12 +213,16 @@ function entityPositionVars(ctx: QueryContext, clauses: readonly Clause[], out =
   return out;
 }
 
+/** An ident, lookup ref or bigint id: an input value that may name an entity other than by its id. */
+const namesEntity = (x: unknown): boolean => x instanceof Keyword || Array.isArray(x) || typeof x === 'bigint';
+
 /**
  * Inputs that name entities by ident or lookup ref, bound to a variable used in an entity position,
  * become entity ids once, up front: every strategy (probe, scan + hash join) then sees plain ids.
  */
 function normaliseEntityInputs(ctx: QueryContext, query: Query, rel: Relation): Relation {
   if (rel.vars.length === 0 || rel.rows.length === 0) return rel;
+  if (!rel.rows.some((r) => r.some(namesEntity))) return rel;
   const uses = entityPositionVars(ctx, query.where);
   let rows = rel.rows;
   rel.vars.forEach((v, i) => {
@@ -225,10 +230,10 @@ function normaliseEntityInputs(ctx: QueryContext, query: Query, rel: Relation): 
     if (!srcs || srcs.size !== 1) return;
     const db = ctx.sources.get([...srcs][0]!);
     if (!isDb(db)) return;
-    if (!rows.some((r) => r[i] instanceof Keyword || Array.isArray(r[i]) || typeof r[i] === 'bigint')) return;
+    if (!rows.some((r) => namesEntity(r[i]))) return;
     rows = rows.map((r) => {
       const x = r[i];
-      if (!(x instanceof Keyword || Array.isArray(x) || typeof x === 'bigint')) return r;
+      if (!namesEntity(x)) return r;
       const id = resolveEntity(db, x);
       if (id === null) return r;
       const copy = r.slice();
@@ -289,19 +294,35 @@ function checkStratified(ctx: QueryContext, where: readonly Clause[]): void {
   }
 }
 
-function run(query: QueryInput, allInputs: unknown[], trace: ExplainStep[] | null): { q: Query; result: unknown } {
+/** The query's preparation: from the text cache when the text was seen, else parsed (and the text kept). */
+function prepared(query: QueryInput, allInputs: unknown[]): { p: PreparedQuery; inputs: unknown[]; limits: QueryLimits } {
+  if (typeof query === 'string') {
+    const hit = preparedText(query);
+    if (hit) return { p: hit, inputs: allInputs, limits: {} };
+  }
   const unwrapped = unwrapQueryMap(query, allInputs);
-  const qq = toQuery(unwrapped.query);
-  const { inputs, limits } = trailingOptions(qq, unwrapped.inputs);
-  return withBudget({ ...unwrapped.limits, ...limits }, connectionLimits(inputs), () => {
+  const p = prepare(toQuery(unwrapped.query));
+  // only a query's own text names it: a query map's text also holds its arguments
+  const own = unwrapped.query === query || (isLocated(unwrapped.query) && unwrapped.query.text === query);
+  if (typeof query === 'string' && own) rememberText(query, p);
+  return { p, inputs: unwrapped.inputs, limits: unwrapped.limits };
+}
+
+function run(query: QueryInput, allInputs: unknown[], trace: ExplainStep[] | null): { q: Query; result: unknown } {
+  const { p, inputs: given, limits: mapLimits } = prepared(query, allInputs);
+  const qq = p.query;
+  const { inputs, limits } = trailingOptions(qq, given);
+  return withBudget({ ...mapLimits, ...limits }, connectionLimits(inputs), () => {
     const ctx = newContext(trace);
-    const bound = normaliseEntityInputs(ctx, qq, bindInputs(ctx, qq, inputs));
-    checkRuleCallArity(ctx, qq.where);
-    checkStratified(ctx, qq.where);
+    const bound = normaliseEntityInputs(ctx, qq, bindInputs(ctx, p, inputs));
+    if (ctx.rules.size > 0) {
+      checkRuleCallArity(ctx, qq.where);
+      checkStratified(ctx, qq.where);
+    }
     const folded = foldedResult(ctx, qq, bound) ?? joinFoldedResult(ctx, qq, bound);
     if (folded) return { q: qq, result: folded.result };
-    const visible = findVars(qq);
-    const { where, rel } = plantScalarInputs(qq.where, bound, visible);
+    const visible = p.findVars;
+    const { where, rel } = plantScalarInputs(qq.where, bound, visible, p.plantable);
     const out = evalClauses(ctx, where, rel, visible);
     enterClause('the :find');
     return { q: qq, result: produceResult(ctx, qq, out) };

@@ -76,26 +76,29 @@ describe('bulk import', () => {
   }, 120_000);
 
   it('property: random histories (updates, retractions, many, unique, refs) import in bulk as they were transacted', async () => {
-    await fc.assert(fc.asyncProperty(historyArb, async (history) => {
-      const source = path.join(tempDir('bulk-prop-src-'), 'db');
-      const conn = await open({ path: source, noSync: true });
-      try {
-        await transactHistory(conn, history);
-        const exportFile = path.join(tempDir('bulk-prop-file-'), 'export.jsonl');
-        fs.writeFileSync(exportFile, [...exportLines(conn, 'jsonl')].map((line) => line + '\n').join(''));
-        const expected = contents(conn);
-        const bulk = await importedInBulk(exportFile);
-        expect((await verify(bulk)).ok).toBe(true);
-        const imported = await open({ path: bulk });
+    await fc.assert(
+      fc.asyncProperty(historyArb, async (history) => {
+        const source = path.join(tempDir('bulk-prop-src-'), 'db');
+        const conn = await open({ path: source, noSync: true });
         try {
-          expect(contents(imported)).toEqual(expected);
+          await transactHistory(conn, history);
+          const exportFile = path.join(tempDir('bulk-prop-file-'), 'export.jsonl');
+          fs.writeFileSync(exportFile, [...exportLines(conn, 'jsonl')].map((line) => line + '\n').join(''));
+          const expected = contents(conn);
+          const bulk = await importedInBulk(exportFile);
+          expect((await verify(bulk)).ok).toBe(true);
+          const imported = await open({ path: bulk });
+          try {
+            expect(contents(imported)).toEqual(expected);
+          } finally {
+            await imported.close();
+          }
         } finally {
-          await imported.close();
+          await conn.close();
         }
-      } finally {
-        await conn.close();
-      }
-    }), { numRuns: 15 });
+      }),
+      { numRuns: 15 },
+    );
   }, 300_000);
 });
 

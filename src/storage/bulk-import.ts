@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { open as openLmdb, type Database, type RootDatabase } from 'lmdb';
-import type { KeyPart } from './encoding.js';
+import { Tag, type KeyPart } from './encoding.js';
 import { KeyListBuilder, PackedIndex, runsFlagIn } from './packed-index.js';
 import { DATA_FILE, DB_NAMES, environmentOptions, indexDbOptions, keyCodecOf, PACKED_FORMAT } from './store-format.js';
 
@@ -38,7 +38,8 @@ export async function packImportedDatabase(dir: string): Promise<void> {
     try {
       for (const name of DB_NAMES) if (!isIndex(name)) copyTable(source, target, name);
       const meta = target.openDB<any, string>('meta', {});
-      for (const name of DB_NAMES) if (isIndex(name)) packIndex(source, target, meta, name, format);
+      // the current VAET is left out while importing (index-writes.ts): made from AVET
+      for (const name of DB_NAMES) if (isIndex(name)) packIndex(source, target, meta, name, format, name === 'vaet' ? refKeysInVaetOrder(source, format) : undefined);
     } finally {
       await target.close();
     }
@@ -70,8 +71,7 @@ function copyTable(source: RootDatabase, target: RootDatabase, name: string): vo
 }
 
 /** Every key of an index, in key order, into the new file as packed runs. */
-function packIndex(source: RootDatabase, target: RootDatabase, meta: Database<any, string>, name: string, format: number): void {
-  const from = new PackedIndex(source.openDB<Buffer, any>(name, indexDbOptions(format)), true, undefined, undefined, keyCodecOf(format));
+function packIndex(source: RootDatabase, target: RootDatabase, meta: Database<any, string>, name: string, format: number, keys?: Iterable<KeyPart[]>): void {
   const codec = keyCodecOf(format);
   const to = new PackedIndex(target.openDB<Buffer, any>(name, indexDbOptions(format)), true, runsFlagIn(meta, name), undefined, codec);
   const write = (key: KeyPart[], bytes: Uint8Array, pos: number) => codec.writeKey(key, bytes, pos);
@@ -86,11 +86,41 @@ function packIndex(source: RootDatabase, target: RootDatabase, meta: Database<an
     builder = new KeyListBuilder(CHUNK);
     count = 0;
   };
-  for (const key of from.keys(undefined, undefined)) {
+  for (const key of keys ?? indexOf(source, name, format).keys(undefined, undefined)) {
     builder.addWritten(write, key as KeyPart[]);
     if (++count === CHUNK) flush();
   }
   if (count) flush();
+}
+
+function indexOf(source: RootDatabase, name: string, format: number): PackedIndex {
+  return new PackedIndex(source.openDB<Buffer, any>(name, indexDbOptions(format)), true, undefined, undefined, keyCodecOf(format));
+}
+
+/**
+ * The current VAET's keys [v, a, e, tx], in key order, from AVET's [a, tag, v, e, tx]: each
+ * attribute's ref keys are in (v, e, tx) order there, so merging them by (v, a) gives VAET's order.
+ */
+export function* refKeysInVaetOrder(source: RootDatabase, format: number): Generator<KeyPart[]> {
+  const avet = indexOf(source, 'avet', format);
+  const meta = source.openDB<unknown, string>('meta', {});
+  const attrs = [...meta.getKeys({ start: 'count:', end: 'count;' })].map((key) => Number(String(key).slice('count:'.length)));
+  const heads: { next: () => IteratorResult<KeyPart[]>; key: KeyPart[] }[] = [];
+  for (const a of attrs.sort((x, y) => x - y)) {
+    const keys = avet.keys([a, Tag.Ref], [a, Tag.Ref + 1])[Symbol.iterator]();
+    const first = keys.next();
+    if (!first.done) heads.push({ next: () => keys.next(), key: first.value });
+  }
+  while (heads.length) {
+    let min = 0; // heads are in attribute order: the first of equal values wins
+    for (let i = 1; i < heads.length; i++) if ((heads[i]!.key[2] as number) < (heads[min]!.key[2] as number)) min = i;
+    const head = heads[min]!;
+    const [a, , v, e, tx] = head.key;
+    yield [v!, a!, e!, tx!];
+    const next = head.next();
+    if (next.done) heads.splice(min, 1);
+    else head.key = next.value;
+  }
 }
 
 /** An LMDB file and its lock file. */

@@ -81,16 +81,24 @@ export class IndexWrites {
     if (entry) this.tables.values.putSync(entry[0], entry[1]);
   }
 
+  /**
+   * Whether `d` has no key in the current `index` here. An import's side database leaves out VAET,
+   * which no db/add or db/retract reads: packing builds it from AVET (bulk-import.ts).
+   */
+  private skipsCurrent(index: IndexName, d: RawDatom): boolean {
+    return index === 'vaet' && (d.tag !== Tag.Ref || (this.keysOneByOne && this.tables.current.vaet.packs));
+  }
+
   private putCurrent(d: RawDatom): void {
     for (const index of INDEXES) {
-      if (index === 'vaet' && d.tag !== Tag.Ref) continue;
+      if (this.skipsCurrent(index, d)) continue;
       this.tables.current[index].put(indexKey(index, d));
     }
   }
 
   private removeCurrent(d: RawDatom): void {
     for (const index of INDEXES) {
-      if (index === 'vaet' && d.tag !== Tag.Ref) continue;
+      if (this.skipsCurrent(index, d)) continue;
       this.tables.current[index].remove(indexKey(index, d));
     }
   }

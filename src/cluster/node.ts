@@ -103,7 +103,7 @@ export class ClusterNode implements ConnectionWriter {
     // the calls that arrive while a message is in flight go together in the next one
     return new Promise<TxReport>((resolve, reject) => {
       const settle =
-        <T,>(f: (v: T) => void) =>
+        <T>(f: (v: T) => void) =>
         (v: T) => ((item.settled = true), f(v));
       const item: Waiting = { txData: txDatas[0], txId: randomUUID(), deadline: Date.now() + this.stream.timeoutMs, settled: false, resolve: settle(resolve), reject: settle(reject) };
       this.waiting.push(item);
@@ -150,7 +150,11 @@ export class ClusterNode implements ConnectionWriter {
         await this.within(this.follower.waitFor(basisT + 1), deadline, `this node did not reach t=${basisT + 1}`);
         continue;
       }
-      const batch = prepareBatch(this.conn, this.stream, items.map((item) => item.txData));
+      const batch = prepareBatch(
+        this.conn,
+        this.stream,
+        items.map((item) => item.txData),
+      );
       if (batch.deferredFrom < items.length) this.waiting.unshift(...items.splice(batch.deferredFrom));
       const finalFailures = () => batch.failed.forEach(({ index, error }) => items[index]!.reject(error));
       if (batch.included.length === 0) {

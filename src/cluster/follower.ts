@@ -46,6 +46,8 @@ export class Follower {
   appliedSeq = 0;
   /** The sequence of the message ending at t, for recent message ends. */
   private readonly ends = new Map<number, number>();
+  /** The schema at the end of the last local commit (read again from the store when it is not the store's t). */
+  private schemaAt: { t: number; schema: Schema } | undefined;
   /** The highest t known to be in the stream. */
   streamT = -1;
 
@@ -100,6 +102,17 @@ export class Follower {
     if (this.failure) return Promise.reject(this.failure);
     if (this.appliedT >= t && this.appliedSeq >= seq) return Promise.resolve();
     return new Promise((resolve, reject) => this.waiters.push({ t, seq, resolve, reject }));
+  }
+
+  /**
+   * A message this node appended, acknowledged at `seq`: indexed without waiting for the consumer
+   * to deliver it (which then skips it). Only when it comes right after what was taken, as it
+   * does unless the consumer was first.
+   */
+  acceptAppended(message: StreamMessage): void {
+    if (this.failure || this.stopped || message.seq !== this.acceptedSeq + 1) return;
+    this.streamT = Math.max(this.streamT, message.records[message.records.length - 1]!.t);
+    this.accept(message);
   }
 
   /** The sequence of the message whose last record is t, when known: a writer appends after it. */
@@ -191,8 +204,8 @@ export class Follower {
   /** Inside the write transaction: check each record's chain, append it to the local log, index it. */
   private indexBatch(batch: StreamMessage[]): { entry: LogEntry; txId: string | undefined }[] {
     const out: { entry: LogEntry; txId: string | undefined }[] = [];
-    let schema: Schema = schemaOfStore(this.store);
     let lastT = this.store.lastT();
+    let schema: Schema = this.schemaAt?.t === lastT ? this.schemaAt.schema : schemaOfStore(this.store);
     let chain = this.store.chainHash(lastT)!;
     for (const record of batch.flatMap((m) => m.records)) {
       if (record.t <= lastT) continue;
@@ -206,6 +219,7 @@ export class Follower {
       out.push({ entry, txId: record.txId });
     }
     catchUpFulltext(this.store, schema);
+    this.schemaAt = { t: lastT, schema };
     return out;
   }
 

@@ -177,6 +177,10 @@ export class ClusterNode implements ConnectionWriter {
       };
       const outcome = await this.publish(afterSeq, message, deadline);
       if (outcome.kind === 'appended') {
+        this.follower.acceptAppended({
+          seq: outcome.seq,
+          records: message.records.map((bytes, i) => ({ t: message.t + i, bytes, txId: message.txIds[i], chain: i === message.records.length - 1 ? message.chain : undefined })),
+        });
         // waiting through the follower lets its watchdog see a silent consumer; its commit reports to the callers
         await this.within(this.follower.waitForSeq(outcome.seq), deadline, `message ${outcome.seq} is in the stream but not yet indexed on this node`);
         return finalFailures();

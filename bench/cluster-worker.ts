@@ -1,9 +1,10 @@
 // A benchmark node in its own process: writes (sequential transactions) or reads (a query in a
-// loop) for a while, then prints how many it did as one JSON line.
-// Usage: node dist/bench/cluster-worker.js write|query DIR SERVERS NAME MS
+// loop) for a while, then prints how many it did as one JSON line. CONCURRENCY writers (default 1)
+// transact at once in the one process, which lets the node group their transactions.
+// Usage: node dist/bench/cluster-worker.js write|query DIR SERVERS NAME MS [CONCURRENCY]
 import { open, q } from '../src/index.js';
 
-const [mode, dir, servers, name, ms] = process.argv.slice(2);
+const [mode, dir, servers, name, ms, concurrency = '1'] = process.argv.slice(2);
 const conn = await open({ path: dir!, cluster: { servers: servers!.split(','), name: name! } });
 await conn.sync();
 process.stdout.write('ready\n');
@@ -12,10 +13,13 @@ const until = Date.now() + Number(ms);
 let count = 0;
 const started = Date.now();
 if (mode === 'write') {
-  while (Date.now() < until) {
-    await conn.transact([{ 'bench/key': `${process.pid}-${count}`, 'bench/n': count }]);
-    count++;
-  }
+  const writer = async () => {
+    while (Date.now() < until) {
+      const n = count++;
+      await conn.transact([{ 'bench/key': `${process.pid}-${n}`, 'bench/n': n }]);
+    }
+  };
+  await Promise.all(Array.from({ length: Number(concurrency) }, writer));
 } else {
   const query = '[:find (count ?e) . :where [?e :bench/n ?n] [(< ?n 100)]]';
   while (Date.now() < until) {

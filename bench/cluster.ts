@@ -10,6 +10,8 @@ import { open, type Connection } from '../src/index.js';
 import { NatsCluster } from './nats-cluster.js';
 
 const WORKER = path.join(import.meta.dirname, 'cluster-worker.js');
+/** Transactions a writing node process keeps in flight in the concurrent phases. */
+const CONCURRENT_WRITERS = 16;
 const SCHEMA = `[{:db/ident :bench/key :db/valueType :db.type/string :db/cardinality :db.cardinality/one :db/unique :db.unique/identity}
  {:db/ident :bench/n :db/valueType :db.type/long :db/cardinality :db.cardinality/one :db/index true}]`;
 
@@ -38,6 +40,10 @@ export async function runClusterBench(options: ClusterBenchOptions = { phaseMs: 
     lines.push(`acknowledged tx/s, 1 writing node         ${one.toFixed(0)}`);
     const three = await workers('write', 3, root, cluster, options.phaseMs);
     lines.push(`acknowledged tx/s, 3 writing nodes        ${three.toFixed(0)} (total)`);
+    const oneConcurrent = await workers('write', 1, root, cluster, options.phaseMs, CONCURRENT_WRITERS);
+    lines.push(`acknowledged tx/s, 1 node, ${CONCURRENT_WRITERS} writers each   ${oneConcurrent.toFixed(0)}`);
+    const threeConcurrent = await workers('write', 3, root, cluster, options.phaseMs, CONCURRENT_WRITERS);
+    lines.push(`acknowledged tx/s, 3 nodes, ${CONCURRENT_WRITERS} writers each  ${threeConcurrent.toFixed(0)} (total)`);
     const read1 = await workers('query', 1, root, cluster, options.phaseMs);
     const read3 = await workers('query', 3, root, cluster, options.phaseMs);
     lines.push(`queries/s, 1 node                         ${read1.toFixed(0)}`);
@@ -78,10 +84,10 @@ async function ackToVisibility(nodes: Connection[], txs: number): Promise<{ p50:
 }
 
 /** `n` node processes doing `mode` at once for `ms`; their total per second. */
-async function workers(mode: 'write' | 'query', n: number, root: string, cluster: { servers: string[]; name: string }, ms: number): Promise<number> {
+async function workers(mode: 'write' | 'query', n: number, root: string, cluster: { servers: string[]; name: string }, ms: number, concurrency = 1): Promise<number> {
   const children = Array.from({ length: n }, (_, i) => {
-    const dir = path.join(root, `${mode}${n}-${i}`);
-    const child = spawn(process.execPath, [WORKER, mode, dir, cluster.servers.join(','), cluster.name, String(ms)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const dir = path.join(root, `${mode}${n}x${concurrency}-${i}`);
+    const child = spawn(process.execPath, [WORKER, mode, dir, cluster.servers.join(','), cluster.name, String(ms), String(concurrency)], { stdio: ['pipe', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     const ready = new Promise<void>((resolve) => child.stdout.on('data', () => out.includes('ready') && resolve()));

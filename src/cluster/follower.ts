@@ -1,6 +1,8 @@
 // A node's copy of the stream: every record, in t order, appended to the local log and indexed
-// (as a replica does, feed/replica.ts), each one checked against the hash chain its writer put in
-// the message, so a local log that parts from the stream stops the node instead of serving data.
+// (as a replica does, feed/replica.ts), each message checked against the hash chain its writer put
+// in it, so a local log that parts from the stream stops the node instead of serving data. A
+// message's records are committed locally together, so the local log always ends where a message does
+// (or where it ended before the node opened).
 import { DeliverPolicy, type ConsumerMessages } from '@nats-io/jetstream';
 import { keepsHistory, type Schema } from '../db/schema.js';
 import { schemaFactsOf, schemaOfStore } from '../db/log-replay.js';
@@ -8,21 +10,24 @@ import { catchUpFulltext } from '../db/fulltext.js';
 import { decodeLogEntry, type LogEntry } from '../storage/log.js';
 import { chainStep } from '../storage/log-chain.js';
 import type { Store } from '../storage/store.js';
-import { ClusterError, recordOf, type LogStream, type StreamRecord } from './stream.js';
+import { ClusterError, messageOf, type LogStream, type StreamMessage } from './stream.js';
 
-/** Records indexed per local LMDB transaction at most. */
+/** Records indexed per local LMDB transaction (whole messages; at least one). */
 const BATCH = 500;
+/** Message ends remembered for writers (t -> sequence). */
+const ENDS_KEPT = 4096;
 /** How long a waited-for consumer may stay silent before it is made again (ms). */
 const STALL_MS = 500;
 
 interface Waiter {
   t: number;
+  seq: number;
   resolve: () => void;
   reject: (err: Error) => void;
 }
 
 export class Follower {
-  private pending: StreamRecord[] = [];
+  private pending: StreamMessage[] = [];
   private applying = false;
   private waiters: Waiter[] = [];
   private failure: ClusterError | undefined;
@@ -35,6 +40,14 @@ export class Follower {
   private generation = 0;
   /** The last t taken from the stream (applied, being applied or waiting to be); -1 before any. */
   private accepted = -1;
+  /** The sequence of the last message taken from the stream. */
+  private acceptedSeq = 0;
+  /** The sequence of the last message whose records are all in the local log. */
+  appliedSeq = 0;
+  /** The sequence of the message ending at t, for recent message ends. */
+  private readonly ends = new Map<number, number>();
+  /** The schema at the end of the last local commit (read again from the store when it is not the store's t). */
+  private schemaAt: { t: number; schema: Schema } | undefined;
   /** The highest t known to be in the stream. */
   streamT = -1;
 
@@ -49,7 +62,13 @@ export class Follower {
     return this.store.lastT();
   }
 
-  start(): void {
+  /** Follow from `holding`, the stream's message holding the local log's last t. */
+  start(holding: StreamMessage): void {
+    const lastT = holding.records[holding.records.length - 1]!.t;
+    if (lastT === this.appliedT) {
+      this.ends.set(lastT, holding.seq);
+      this.acceptedSeq = this.appliedSeq = holding.seq;
+    } else this.acceptedSeq = this.appliedSeq = holding.seq - 1;
     this.running = this.run(this.generation);
     this.watchdog = setInterval(() => this.checkStalled(), STALL_MS / 2);
     this.watchdog.unref();
@@ -71,9 +90,34 @@ export class Follower {
 
   /** Resolves once the local log holds t; rejects when the follower stopped on a failure. */
   waitFor(t: number): Promise<void> {
+    return this.waitUntil(t, 0);
+  }
+
+  /** Resolves once the local log holds every record of the message at sequence `seq`. */
+  waitForSeq(seq: number): Promise<void> {
+    return this.waitUntil(-1, seq);
+  }
+
+  private waitUntil(t: number, seq: number): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
-    if (this.appliedT >= t) return Promise.resolve();
-    return new Promise((resolve, reject) => this.waiters.push({ t, resolve, reject }));
+    if (this.appliedT >= t && this.appliedSeq >= seq) return Promise.resolve();
+    return new Promise((resolve, reject) => this.waiters.push({ t, seq, resolve, reject }));
+  }
+
+  /**
+   * A message this node appended, acknowledged at `seq`: indexed without waiting for the consumer
+   * to deliver it (which then skips it). Only when it comes right after what was taken, as it
+   * does unless the consumer was first.
+   */
+  acceptAppended(message: StreamMessage): void {
+    if (this.failure || this.stopped || message.seq !== this.acceptedSeq + 1) return;
+    this.streamT = Math.max(this.streamT, message.records[message.records.length - 1]!.t);
+    this.accept(message);
+  }
+
+  /** The sequence of the message whose last record is t, when known: a writer appends after it. */
+  seqEnding(t: number): number | undefined {
+    return this.ends.get(t);
   }
 
   throwIfFailed(): void {
@@ -93,7 +137,7 @@ export class Follower {
     const current = () => !this.stopped && !this.failure && generation === this.generation;
     while (current()) {
       try {
-        const consumer = await this.stream.js.consumers.get(this.stream.streamName, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.expectedT() + 1 });
+        const consumer = await this.stream.js.consumers.get(this.stream.streamName, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.acceptedSeq + 1 });
         if (!current()) return;
         const messages = await consumer.consume({ max_messages: 1000 });
         if (!current()) return void messages.stop();
@@ -101,9 +145,11 @@ export class Follower {
         for await (const msg of messages) {
           if (!current()) break;
           this.lastMessageAt = Date.now();
-          const record = recordOf(msg.seq, msg.data, (h) => msg.headers?.get(h));
-          this.streamT = Math.max(this.streamT, record.t, msg.info.pending + record.t);
-          this.accept(record);
+          const message = messageOf(msg.seq, msg.data, (h) => msg.headers?.get(h));
+          const lastT = message.records[message.records.length - 1]!.t;
+          // a lower bound: each message pending holds at least one t
+          this.streamT = Math.max(this.streamT, lastT + msg.info.pending);
+          this.accept(message);
         }
       } catch (err) {
         if (err instanceof ClusterError) this.fail(err);
@@ -117,12 +163,20 @@ export class Follower {
     return Math.max(this.accepted, this.appliedT) + 1;
   }
 
-  private accept(record: StreamRecord): void {
+  private accept(message: StreamMessage): void {
+    if (message.seq <= this.acceptedSeq) return; // a consumer made again may start before what we hold
+    if (message.seq > this.acceptedSeq + 1) throw new Error(`gap: message ${message.seq} after ${this.acceptedSeq}`); // makes the consumer again
     const expected = this.expectedT();
-    if (record.t < expected) return; // a consumer made again may start before what we hold
-    if (record.t > expected) throw new Error(`gap: t=${record.t} after t=${expected - 1}`); // makes the consumer again
-    this.pending.push(record);
-    this.accepted = record.t;
+    const first = message.records[0]!.t;
+    const last = message.records[message.records.length - 1]!.t;
+    if (first > expected || last < expected - 1) {
+      throw new ClusterError('cluster/bad-record', `stream message ${message.seq} holds t=${first}..${last}, not t=${expected}: the stream was not written by factlog`);
+    }
+    this.pending.push(message);
+    this.accepted = Math.max(this.accepted, last);
+    this.acceptedSeq = message.seq;
+    this.ends.set(last, message.seq);
+    if (this.ends.size > ENDS_KEPT) this.ends.delete(this.ends.keys().next().value!);
     if (!this.applying) void this.apply();
   }
 
@@ -130,8 +184,13 @@ export class Follower {
     this.applying = true;
     try {
       while (this.pending.length && !this.failure) {
-        const batch = this.pending.splice(0, BATCH);
+        let count = 1;
+        for (let records = this.pending[0]!.records.length; count < this.pending.length && records + this.pending[count]!.records.length <= BATCH; count++) {
+          records += this.pending[count]!.records.length;
+        }
+        const batch = this.pending.splice(0, count);
         const applied = await this.store.writeTransaction(() => this.indexBatch(batch));
+        this.appliedSeq = batch[batch.length - 1]!.seq;
         this.onApplied(applied);
         this.wake();
       }
@@ -143,12 +202,12 @@ export class Follower {
   }
 
   /** Inside the write transaction: check each record's chain, append it to the local log, index it. */
-  private indexBatch(batch: StreamRecord[]): { entry: LogEntry; txId: string | undefined }[] {
+  private indexBatch(batch: StreamMessage[]): { entry: LogEntry; txId: string | undefined }[] {
     const out: { entry: LogEntry; txId: string | undefined }[] = [];
-    let schema: Schema = schemaOfStore(this.store);
     let lastT = this.store.lastT();
+    let schema: Schema = this.schemaAt?.t === lastT ? this.schemaAt.schema : schemaOfStore(this.store);
     let chain = this.store.chainHash(lastT)!;
-    for (const record of batch) {
+    for (const record of batch.flatMap((m) => m.records)) {
       if (record.t <= lastT) continue;
       chain = chainStep(chain, record.bytes);
       if (record.chain !== undefined && record.chain !== chain.toString('hex')) throw diverged(this.store, record.t);
@@ -160,13 +219,14 @@ export class Follower {
       out.push({ entry, txId: record.txId });
     }
     catchUpFulltext(this.store, schema);
+    this.schemaAt = { t: lastT, schema };
     return out;
   }
 
   private wake(): void {
     const t = this.appliedT;
     this.waiters = this.waiters.filter((w) => {
-      if (w.t > t) return true;
+      if (w.t > t || w.seq > this.appliedSeq) return true;
       w.resolve();
       return false;
     });

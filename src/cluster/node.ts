@@ -1,8 +1,9 @@
 // A cluster node: a connection whose local directory holds its indexes and its copy of the log,
-// and whose transactions go to the database's JetStream stream. A node prepares a transaction
-// against its latest db as an embedded connection does and appends the record conditionally on
-// the stream's last t; when another node got there first it catches up and prepares it again, so
-// cas, unique and upsert checks see the db right before the transaction in the log.
+// and whose transactions go to the database's JetStream stream. A node prepares the transactions
+// waiting on it against its latest db as an embedded connection does (a group commit: in order,
+// each against the ones before it) and appends their records as one message, conditionally on the
+// stream's last sequence; when another node got there first it catches up and prepares them
+// again, so cas, unique and upsert checks see the db right before each transaction in the log.
 import { randomUUID } from 'node:crypto';
 import { FactlogError } from '../../query-lang/errors.js';
 import { Connection, txReport, type ConnectionWriter, type OpenOptions, type TxReport } from '../connection.js';
@@ -10,13 +11,13 @@ import type { Datom } from '../db/api.js';
 import { replayLogFile } from '../db/log-replay.js';
 import { isSchemaAttr } from '../db/schema.js';
 import { toDatom } from '../storage/encoding.js';
-import { encodeLogRecord, toLogEntry, type LogEntry } from '../storage/log.js';
-import { chainStep } from '../storage/log-chain.js';
+import type { LogEntry } from '../storage/log.js';
 import { Store } from '../storage/store.js';
-import { prepareTx, type PreparedTx } from '../tx/transact.js';
+import type { PreparedTx } from '../tx/transact.js';
 import { functionRegistry } from '../tx/tx-functions.js';
+import { isDataFailure, MAX_BATCH, prepareBatch } from './batch.js';
 import { diverged, Follower } from './follower.js';
-import { ClusterError, LogStream, type ClusterOptions } from './stream.js';
+import { ClusterError, LogStream, type ClusterOptions, type OutgoingMessage, type StreamMessage } from './stream.js';
 
 export interface NodeOptions extends OpenOptions {
   cluster: ClusterOptions;
@@ -33,6 +34,16 @@ interface OwnTx {
   resolve: (report: TxReport) => void;
 }
 
+/** A transact call waiting for its turn in a group commit. */
+interface Waiting {
+  txData: unknown;
+  txId: string;
+  deadline: number;
+  settled: boolean;
+  resolve: (report: TxReport) => void;
+  reject: (err: unknown) => void;
+}
+
 /** How long to wait between tries of a publish that got no answer. */
 const RETRY_MS = 100;
 /** Longest wait for one publish's answer. */
@@ -40,7 +51,8 @@ const PUBLISH_TIMEOUT_MS = 2000;
 
 export class ClusterNode implements ConnectionWriter {
   private readonly own = new Map<string, OwnTx>();
-  private queue: Promise<unknown> = Promise.resolve();
+  private waiting: Waiting[] = [];
+  private committing: Promise<void> | undefined;
   readonly follower: Follower;
 
   private constructor(
@@ -60,11 +72,11 @@ export class ClusterNode implements ConnectionWriter {
       const functions = functionRegistry(options, options.checkAttrPreds ?? true);
       const conn = new Connection(store, options.strictSchema ?? false, options.columnDatoms, { timeout: options.queryTimeout, maxValues: options.queryMaxValues }, functions);
       await prepareDirectory(conn, options.cluster.name);
-      await joinStream(store, stream);
+      const holding = await joinStream(store, stream);
       conn.loadState();
       const node = new ClusterNode(conn, stream);
       conn.writer = node;
-      node.follower.start();
+      node.follower.start(holding);
       await conn.catchUpFulltext();
       return conn;
     } catch (err) {
@@ -88,95 +100,106 @@ export class ClusterNode implements ConnectionWriter {
         ),
       );
     }
-    // one transaction of this node in flight at a time: the next one is prepared against its result
-    const run = this.queue.then(() => this.writeOne(txDatas[0]));
-    this.queue = run.catch(() => undefined);
-    return run.then((report) => [report]);
+    // the calls that arrive while a message is in flight go together in the next one
+    return new Promise<TxReport>((resolve, reject) => {
+      const settle =
+        <T>(f: (v: T) => void) =>
+        (v: T) => ((item.settled = true), f(v));
+      const item: Waiting = { txData: txDatas[0], txId: randomUUID(), deadline: Date.now() + this.stream.timeoutMs, settled: false, resolve: settle(resolve), reject: settle(reject) };
+      this.waiting.push(item);
+      this.commitNext();
+    }).then((report) => [report]);
   }
 
-  private async writeOne(txData: unknown): Promise<TxReport> {
-    const txId = randomUUID();
-    const deadline = Date.now() + this.stream.timeoutMs;
-    try {
-      for (;;) {
-        this.follower.throwIfFailed();
-        const attempt = await this.prepareLatest(txData, deadline);
-        if (!attempt) continue;
-        const landed = new Promise<TxReport>((resolve) => this.own.set(txId, { prepared: attempt.prepared, resolve }));
-        const outcome = await this.publish(attempt, txId, deadline);
-        // waiting through the follower lets its watchdog see a silent consumer
-        if (outcome.kind === 'appended')
-          return await this.within(
-            this.follower.waitFor(attempt.prepared.t).then(() => landed),
-            deadline,
-            `t=${attempt.prepared.t} is in the stream but not yet indexed on this node`,
-          );
-        // another node appended first: catch up; our record may be among those (a retry that landed)
-        await this.within(this.catchUp(outcome.lastT), deadline, 'the stream did not answer while catching up');
-        const report = await Promise.race([landed, Promise.resolve(undefined)]);
-        if (report) return report;
-      }
-    } finally {
-      this.own.delete(txId);
-    }
+  /** One group commit at a time: the next takes what waits when the one before is done. */
+  private commitNext(): void {
+    if (this.committing || this.waiting.length === 0) return;
+    const batch = this.waiting.splice(0, MAX_BATCH);
+    this.committing = this.commitBatch(batch).finally(() => {
+      for (const item of batch) this.own.delete(item.txId);
+      this.committing = undefined;
+      this.commitNext();
+    });
   }
 
   /**
-   * Prepare against the node's latest db; a failure of the tx data (a cas, a unique conflict, a
-   * lookup ref) counts only against the stream's latest db: when the node is behind, it catches up
-   * and the caller tries again (undefined).
+   * Append `items` as one message (what does not fit goes back to the head of the queue). A tx
+   * whose data fails fails alone, and only against the stream's latest db: when the message lands,
+   * its base was the latest; otherwise the node catches up and prepares them all again.
    */
-  private async prepareLatest(txData: unknown, deadline: number): Promise<{ prepared: PreparedTx; bytes: Buffer; chain: string } | undefined> {
-    const basisT = this.conn.db().basisT;
+  private async commitBatch(items: Waiting[]): Promise<void> {
     try {
-      return this.prepare(txData);
+      await this.commitOrRetry(items);
     } catch (err) {
-      if (!(err instanceof FactlogError) || err.code.startsWith('cluster/')) throw err;
-      const streamT = await this.within(this.stream.lastT(), deadline, 'the stream did not answer');
-      if (streamT <= basisT) throw err;
-      await this.within(this.follower.waitFor(streamT), deadline, `this node did not reach t=${streamT}`);
-      return undefined;
+      // the items put back in the queue are not among these
+      for (const item of items) if (!item.settled) item.reject(err);
     }
   }
 
-  /** The tx data against the node's latest db, as its log record for the next t. */
-  private prepare(txData: unknown): { prepared: PreparedTx; bytes: Buffer; chain: string } {
-    const db = this.conn.db();
-    const meta = this.conn.store.readMeta();
-    const prepared = prepareTx(db, txData, {
-      t: db.basisT + 1,
-      nextEid: meta.nextEid,
-      lastInstant: meta.lastInstant,
-      strictSchema: this.conn.strictSchema,
-      functions: this.conn.functions,
-    });
-    const entry = toLogEntry({ t: prepared.t, tx: prepared.tx, instant: prepared.instant, retracted: prepared.retracted, asserted: prepared.asserted });
-    const bytes = encodeLogRecord(entry);
-    if (bytes.length > this.stream.maxRecordBytes) {
-      throw new ClusterError(
-        'cluster/tx-too-large',
-        `the transaction's log record is ${bytes.length} bytes, over the ${this.stream.maxRecordBytes} a NATS message holds here (max_payload): split it`,
+  private async commitOrRetry(items: Waiting[]): Promise<void> {
+    const deadline = Math.min(...items.map((item) => item.deadline));
+    for (;;) {
+      this.follower.throwIfFailed();
+      // landed with a message we caught up with
+      for (let i = items.length - 1; i >= 0; i--) if (items[i]!.settled) items.splice(i, 1);
+      if (items.length === 0) return;
+      const basisT = this.conn.db().basisT;
+      const afterSeq = this.follower.seqEnding(basisT);
+      if (afterSeq === undefined) {
+        // the local log ends inside a message: the stream is past it
+        await this.within(this.follower.waitFor(basisT + 1), deadline, `this node did not reach t=${basisT + 1}`);
+        continue;
+      }
+      const batch = prepareBatch(
+        this.conn,
+        this.stream,
+        items.map((item) => item.txData),
       );
+      if (batch.deferredFrom < items.length) this.waiting.unshift(...items.splice(batch.deferredFrom));
+      const finalFailures = () => batch.failed.forEach(({ index, error }) => items[index]!.reject(error));
+      if (batch.included.length === 0) {
+        if (batch.failed.some(({ error }) => isDataFailure(error))) {
+          const streamT = await this.within(this.stream.lastT(), deadline, 'the stream did not answer');
+          if (streamT > basisT) {
+            await this.within(this.follower.waitFor(streamT), deadline, `this node did not reach t=${streamT}`);
+            continue;
+          }
+        }
+        return finalFailures();
+      }
+      for (const { index, prepared } of batch.included) this.own.set(items[index]!.txId, { prepared, resolve: items[index]!.resolve });
+      const message: OutgoingMessage = {
+        t: basisT + 1,
+        records: batch.included.map((i) => i.bytes),
+        txIds: batch.included.map((i) => items[i.index]!.txId),
+        chain: batch.chain,
+        msgId: randomUUID(),
+      };
+      const outcome = await this.publish(afterSeq, message, deadline);
+      if (outcome.kind === 'appended') {
+        this.follower.acceptAppended({
+          seq: outcome.seq,
+          records: message.records.map((bytes, i) => ({ t: message.t + i, bytes, txId: message.txIds[i], chain: i === message.records.length - 1 ? message.chain : undefined })),
+        });
+        // waiting through the follower lets its watchdog see a silent consumer; its commit reports to the callers
+        await this.within(this.follower.waitForSeq(outcome.seq), deadline, `message ${outcome.seq} is in the stream but not yet indexed on this node`);
+        return finalFailures();
+      }
+      // another node appended first: catch up; our records may be among those (a retry that landed)
+      await this.within(this.catchUp(outcome.lastSeq), deadline, 'the stream did not answer while catching up');
     }
-    const chain = chainStep(this.conn.store.chainHash(db.basisT)!, bytes).toString('hex');
-    return { prepared, bytes, chain };
   }
 
   /** Append, trying again (the same message, so it lands at most once) until an answer or the deadline. */
-  private async publish(
-    attempt: { prepared: PreparedTx; bytes: Buffer; chain: string },
-    txId: string,
-    deadline: number,
-  ): Promise<{ kind: 'appended' } | { kind: 'conflict'; lastT?: number }> {
-    const t = attempt.prepared.t;
-    const msgId = `${txId}:${t}`;
+  private async publish(afterSeq: number, message: OutgoingMessage, deadline: number): Promise<{ kind: 'appended'; seq: number } | { kind: 'conflict'; lastSeq?: number }> {
+    const { t } = message;
     let why = '';
     while (Date.now() < deadline) {
       const timeout = Math.min(PUBLISH_TIMEOUT_MS, deadline - Date.now());
-      const outcome = await this.stream.append(t, attempt.bytes, attempt.chain, txId, msgId, timeout);
+      const outcome = await this.stream.append(afterSeq, message, timeout);
       if (outcome.kind === 'conflict') return outcome;
       if (outcome.kind === 'appended') {
-        if (outcome.t !== t) throw new ClusterError('cluster/bad-record', `the stream put the record of t=${t} at t=${outcome.t}`);
+        if (outcome.seq !== afterSeq + 1) throw new ClusterError('cluster/bad-record', `the stream put the message after ${afterSeq} at ${outcome.seq}`);
         return outcome;
       }
       why = outcome.why;
@@ -188,10 +211,10 @@ export class ClusterNode implements ConnectionWriter {
     );
   }
 
-  /** Up to the stream's last t: the one a conflict named, else asked for. */
-  private async catchUp(lastT?: number): Promise<void> {
-    const t = lastT ?? (await this.stream.lastT());
-    await this.follower.waitFor(t);
+  /** Up to the stream's last message: the one a conflict named, else asked for. */
+  private async catchUp(lastSeq?: number): Promise<void> {
+    const seq = lastSeq ?? (await this.stream.end()).seq;
+    await this.follower.waitForSeq(seq);
   }
 
   /** `promise`, or cluster/unavailable at the deadline. */
@@ -227,7 +250,7 @@ export class ClusterNode implements ConnectionWriter {
   }
 
   async close(): Promise<void> {
-    await this.queue;
+    while (this.committing) await this.committing;
     await this.follower.stop();
     await this.stream.close();
   }
@@ -266,38 +289,52 @@ async function prepareDirectory(conn: Connection, name: string): Promise<void> {
   if (owner === undefined) await store.writeTransaction(() => store.markReplicaOf(nodeMark(name)));
 }
 
-/** Start an empty stream with this node's log; check that the stream holds this node's log. */
-async function joinStream(store: Store, stream: LogStream): Promise<void> {
+/**
+ * Start an empty stream with this node's log; check that the stream holds this node's log.
+ * Resolves with the stream's message holding the local log's last t, where the node follows from.
+ */
+async function joinStream(store: Store, stream: LogStream): Promise<StreamMessage> {
   const lastT = store.lastT();
-  if ((await stream.lastT()) < 0) await pushRecords(store, stream, 0);
-  const streamT = await stream.lastT();
-  if (streamT < lastT) {
+  const end = await stream.end();
+  if (end.seq === 0) await pushRecords(store, stream, 0, 0);
+  const holding = await stream.messageHolding(lastT);
+  if (!holding) {
+    const streamT = await stream.lastT();
     throw new ClusterError(
       'cluster/diverged',
       `${store.dir} is at t=${lastT}, ahead of the stream ${stream.streamName} at t=${streamT}: the stream was made anew or the directory copied from elsewhere; open the node on an empty directory`,
     );
   }
-  const theirs = await stream.record(lastT);
-  const ours = store.chainHash(lastT)!.toString('hex');
-  if (!theirs || (theirs.chain ?? ours) !== ours || !Buffer.from(theirs.bytes).equals(store.logRecordAt(lastT)!)) throw diverged(store, lastT);
+  for (const theirs of holding.records) {
+    if (theirs.t > lastT) break;
+    if (!Buffer.from(theirs.bytes).equals(store.logRecordAt(theirs.t)!)) throw diverged(store, theirs.t);
+    if ((theirs.chain ?? store.chainHash(theirs.t)!.toString('hex')) !== store.chainHash(theirs.t)!.toString('hex')) throw diverged(store, theirs.t);
+  }
+  return holding;
 }
 
-/** Append the local log's records from t `from` on to the stream, each after the one before. */
-export async function pushRecords(store: Store, stream: LogStream, from: number, onProgress?: (t: number) => void): Promise<void> {
+/** Append the local log's records from t `from` on to the stream, one message each, the first after sequence `afterSeq`. */
+export async function pushRecords(store: Store, stream: LogStream, from: number, afterSeq: number, onProgress?: (t: number) => void): Promise<void> {
   const deadline = () => Date.now() + stream.timeoutMs;
   const id = randomUUID();
+  let seq = afterSeq;
   for (let t = from; t <= store.lastT(); t++) {
     const bytes = store.logRecordAt(t)!;
-    const chain = store.chainHash(t)!.toString('hex');
-    let outcome = await stream.append(t, bytes, chain, `${id}:${t}`, `${id}:${t}`, stream.timeoutMs);
+    const message: OutgoingMessage = { t, records: [bytes], txIds: [`${id}:${t}`], chain: store.chainHash(t)!.toString('hex'), msgId: `${id}:${t}` };
+    let outcome = await stream.append(seq, message, stream.timeoutMs);
     const until = deadline();
-    while (outcome.kind === 'no-answer' && Date.now() < until) outcome = await stream.append(t, bytes, chain, `${id}:${t}`, `${id}:${t}`, stream.timeoutMs);
+    while (outcome.kind === 'no-answer' && Date.now() < until) outcome = await stream.append(seq, message, stream.timeoutMs);
     if (outcome.kind === 'conflict') {
-      const theirs = await stream.record(t);
-      if (theirs && Buffer.from(theirs.bytes).equals(bytes)) continue; // the same record, put there by another node
+      const theirs = await stream.message(seq + 1);
+      const record = theirs?.records.length === 1 ? theirs.records[0]! : undefined;
+      if (record && record.t === t && Buffer.from(record.bytes).equals(bytes)) {
+        seq++;
+        continue; // the same record, put there by another node
+      }
       throw diverged(store, t);
     }
     if (outcome.kind === 'no-answer') throw new ClusterError('cluster/unavailable', `the stream ${stream.streamName} did not acknowledge t=${t}: ${outcome.why}`);
+    seq = outcome.seq;
     onProgress?.(t);
   }
 }

@@ -12,15 +12,15 @@ export async function pushDatabase(dir: string, cluster: ClusterOptions, onProgr
     const stream = await LogStream.connect(cluster);
     try {
       const store = conn.store;
-      const streamT = await stream.lastT();
+      const { seq, t: streamT } = await stream.end();
       if (streamT > store.lastT()) {
         throw new ClusterError('cluster/not-empty', `the stream ${stream.streamName} is at t=${streamT}, past ${dir} at t=${store.lastT()}: push into a new cluster database name`);
       }
       if (streamT >= 0) {
-        const theirs = await stream.record(streamT);
-        if (!theirs || theirs.chain !== store.chainHash(streamT)!.toString('hex')) throw diverged(store, streamT);
+        const theirs = (await stream.message(seq))?.records.at(-1);
+        if (theirs?.t !== streamT || theirs.chain !== store.chainHash(streamT)!.toString('hex')) throw diverged(store, streamT);
       }
-      await pushRecords(store, stream, streamT + 1, onProgress);
+      await pushRecords(store, stream, streamT + 1, seq, onProgress);
       return store.lastT();
     } finally {
       await stream.close();

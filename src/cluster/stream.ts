@@ -1,7 +1,8 @@
 // One database's log as a JetStream stream: the connection to NATS, the stream's name and config,
-// and appending one log record after a given t (Nats-Expected-Last-Sequence) or reading one back.
-// Stream sequence s holds the log record of t = s - 1, one record per message, so the mapping is
-// exact both ways; a message's headers repeat its t and carry the log's hash chain at t.
+// and appending a message of log records after a given sequence (Nats-Expected-Last-Sequence) or
+// reading one back. A message holds one or more records of consecutive t (a node's group commit);
+// its headers name its first t, each record's length and writer's tx id, and the log's hash chain
+// at its last t, so any message says which t it holds without the ones before it.
 import { connect, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, JetStreamApiError, type JetStreamClient, type JetStreamManager, type StoredMsg } from '@nats-io/jetstream';
 import { FactlogError } from '../../query-lang/errors.js';
@@ -19,15 +20,19 @@ export interface ClusterOptions {
 
 export const HEADER_T = 'Factlog-T';
 export const HEADER_CHAIN = 'Factlog-Chain';
+/** The writers' tx ids, one per record, comma-separated. */
 export const HEADER_TX_ID = 'Factlog-Tx-Id';
+/** The records' byte lengths, comma-separated; absent when the message holds one record. */
+export const HEADER_LENGTHS = 'Factlog-Lengths';
 /** JetStream's API error code for a publish whose expected last sequence is not the stream's. */
 const WRONG_LAST_SEQUENCE = 10071;
-/** Room left in a message for its headers. */
+/** Room left in a message for its headers: fixed, and per record. */
 const HEADER_ROOM = 512;
+const HEADER_ROOM_PER_RECORD = 48;
 
 export class ClusterError extends FactlogError {}
 
-/** A record the stream holds: its t, bytes and what its headers say. */
+/** A record the stream holds: its t, bytes and what its headers say (the chain only for a message's last record). */
 export interface StreamRecord {
   t: number;
   bytes: Uint8Array;
@@ -35,8 +40,29 @@ export interface StreamRecord {
   txId: string | undefined;
 }
 
-/** A conflict tells the stream's last t when the server said it. */
-export type AppendOutcome = { kind: 'appended'; t: number } | { kind: 'conflict'; lastT?: number } | { kind: 'no-answer'; why: string };
+/** One stream message: its sequence and its records, in t order. */
+export interface StreamMessage {
+  seq: number;
+  records: StreamRecord[];
+}
+
+/** The last message of the stream: its sequence and the t of its last record. */
+export interface StreamEnd {
+  seq: number;
+  t: number;
+}
+
+/** A conflict tells the stream's last sequence when the server said it. */
+export type AppendOutcome = { kind: 'appended'; seq: number } | { kind: 'conflict'; lastSeq?: number } | { kind: 'no-answer'; why: string };
+
+/** What a node appends: records of consecutive t from `t` on, the chain at the last one. */
+export interface OutgoingMessage {
+  t: number;
+  records: Uint8Array[];
+  txIds: string[];
+  chain: string;
+  msgId: string;
+}
 
 export class LogStream {
   readonly streamName: string;
@@ -80,9 +106,9 @@ export class LogStream {
     return this.options.timeoutMs ?? 10_000;
   }
 
-  /** The largest log record a message can hold. */
-  get maxRecordBytes(): number {
-    return (this.nc.info?.max_payload ?? 1024 * 1024) - HEADER_ROOM;
+  /** The most log record bytes a message of `records` records can hold. */
+  maxRecordBytes(records = 1): number {
+    return (this.nc.info?.max_payload ?? 1024 * 1024) - HEADER_ROOM - HEADER_ROOM_PER_RECORD * records;
   }
 
   /** Make the stream unless it is there; servers just started may have no leader or know no peers yet, so try again a while. */
@@ -125,42 +151,75 @@ export class LogStream {
 
   /** The stream's last t (-1 when it is empty). */
   async lastT(): Promise<number> {
-    try {
-      const info = await this.jsm.streams.info(this.streamName);
-      return info.state.last_seq - 1;
-    } catch (err) {
-      throw unavailable(`cannot read the stream ${this.streamName}`, err);
-    }
+    return (await this.end()).t;
   }
 
-  /** The record of t, or undefined when the stream does not hold it. */
-  async record(t: number): Promise<StreamRecord | undefined> {
+  /** The stream's last sequence and t ({ seq: 0, t: -1 } when it is empty): one direct get. */
+  async end(): Promise<StreamEnd> {
     let msg: StoredMsg | null;
     try {
-      msg = await this.jsm.streams.getMessage(this.streamName, { seq: t + 1 });
+      msg = await this.jsm.streams.getMessage(this.streamName, { last_by_subj: this.subject });
+    } catch (err) {
+      if (err instanceof JetStreamApiError && err.code === 10037) return { seq: 0, t: -1 };
+      throw unavailable(`cannot read the stream ${this.streamName}`, err);
+    }
+    if (!msg) return { seq: 0, t: -1 };
+    const { records } = messageOf(msg.seq, msg.data, (h) => msg.header?.get(h));
+    return { seq: msg.seq, t: records[records.length - 1]!.t };
+  }
+
+  /** The message at sequence `seq`, or undefined when the stream does not hold it. */
+  async message(seq: number): Promise<StreamMessage | undefined> {
+    let msg: StoredMsg | null;
+    try {
+      msg = await this.jsm.streams.getMessage(this.streamName, { seq });
     } catch (err) {
       if (err instanceof JetStreamApiError && err.code === 10037) return undefined;
-      throw unavailable(`cannot read t=${t} from the stream ${this.streamName}`, err);
+      throw unavailable(`cannot read message ${seq} from the stream ${this.streamName}`, err);
     }
-    return msg ? recordOf(msg.seq, msg.data, (h) => msg.header?.get(h)) : undefined;
+    return msg ? messageOf(msg.seq, msg.data, (h) => msg.header?.get(h)) : undefined;
   }
 
   /**
-   * Append the record of t unless the stream already holds t (conflict). `msgId` makes a retry of
-   * the same record a no-op when the first try landed (JetStream answers it as a duplicate).
+   * The message holding t, or undefined when the stream does not hold t. A message holds at
+   * least one t, so t is at sequence t + 1 or before: try there first (no group commit yet), then
+   * search by halves.
    */
-  async append(t: number, bytes: Uint8Array, chain: string, txId: string, msgId: string, timeoutMs: number): Promise<AppendOutcome> {
+  async messageHolding(t: number): Promise<StreamMessage | undefined> {
+    const end = await this.end();
+    if (t < 0 || t > end.t) return undefined;
+    let [lo, hi] = [1, Math.min(t + 1, end.seq)];
+    for (let seq = hi; lo <= hi; seq = Math.floor((lo + hi) / 2)) {
+      const msg = await this.message(seq);
+      if (!msg) throw new ClusterError('cluster/bad-record', `the stream ${this.streamName} has no message ${seq}: it was not written by factlog`);
+      const first = msg.records[0]!.t;
+      const last = msg.records[msg.records.length - 1]!.t;
+      if (t < first) hi = seq - 1;
+      else if (t > last) lo = seq + 1;
+      else return msg;
+    }
+    throw new ClusterError('cluster/bad-record', `no message of the stream ${this.streamName} holds t=${t}: it was not written by factlog`);
+  }
+
+  /**
+   * Append `message` unless the stream's last sequence is no longer `afterSeq` (conflict).
+   * `msgId` makes a retry of the same message a no-op when the first try landed (JetStream
+   * answers it as a duplicate).
+   */
+  async append(afterSeq: number, message: OutgoingMessage, timeoutMs: number): Promise<AppendOutcome> {
     const h = natsHeaders();
-    h.set(HEADER_T, String(t));
-    h.set(HEADER_CHAIN, chain);
-    h.set(HEADER_TX_ID, txId);
+    h.set(HEADER_T, String(message.t));
+    h.set(HEADER_CHAIN, message.chain);
+    h.set(HEADER_TX_ID, message.txIds.join(','));
+    if (message.records.length > 1) h.set(HEADER_LENGTHS, message.records.map((r) => r.length).join(','));
+    const bytes = message.records.length === 1 ? message.records[0]! : Buffer.concat(message.records);
     try {
-      const ack = await this.js.publish(this.subject, bytes, { expect: { lastSequence: t }, msgID: msgId, headers: h, timeout: Math.max(1, timeoutMs) });
-      return { kind: 'appended', t: ack.seq - 1 };
+      const ack = await this.js.publish(this.subject, bytes, { expect: { lastSequence: afterSeq }, msgID: message.msgId, headers: h, timeout: Math.max(1, timeoutMs) });
+      return { kind: 'appended', seq: ack.seq };
     } catch (err) {
       if (err instanceof JetStreamApiError && err.code === WRONG_LAST_SEQUENCE) {
         const last = /wrong last sequence: (\d+)/.exec(err.message);
-        return { kind: 'conflict', lastT: last ? Number(last[1]) - 1 : undefined };
+        return { kind: 'conflict', lastSeq: last ? Number(last[1]) : undefined };
       }
       return { kind: 'no-answer', why: (err as Error).message };
     }
@@ -171,13 +230,25 @@ export class LogStream {
   }
 }
 
-export function recordOf(seq: number, data: Uint8Array, header: (name: string) => string | undefined): StreamRecord {
-  const t = seq - 1;
+/** A message's records, as its headers say; a message without factlog's headers is one record at t = seq - 1. */
+export function messageOf(seq: number, data: Uint8Array, header: (name: string) => string | undefined): StreamMessage {
   const said = header(HEADER_T);
-  if (said !== undefined && said !== '' && Number(said) !== t) {
-    throw new ClusterError('cluster/bad-record', `stream message ${seq} says t=${said}, not t=${t}: the stream was not written by factlog`);
+  const first = said !== undefined && said !== '' ? Number(said) : seq - 1;
+  const lengthsSaid = header(HEADER_LENGTHS);
+  const lengths = lengthsSaid ? lengthsSaid.split(',').map(Number) : [data.length];
+  const txIds = (header(HEADER_TX_ID) ?? '').split(',');
+  if (!Number.isSafeInteger(first) || first < 0 || lengths.some((n) => !Number.isSafeInteger(n) || n < 0) || lengths.reduce((a, b) => a + b, 0) !== data.length) {
+    throw new ClusterError('cluster/bad-record', `stream message ${seq} does not hold the records its headers name: the stream was not written by factlog`);
   }
-  return { t, bytes: data, chain: header(HEADER_CHAIN) || undefined, txId: header(HEADER_TX_ID) || undefined };
+  const chain = header(HEADER_CHAIN) || undefined;
+  const records: StreamRecord[] = [];
+  let offset = 0;
+  for (const [i, length] of lengths.entries()) {
+    const last = i === lengths.length - 1;
+    records.push({ t: first + i, bytes: data.subarray(offset, offset + length), chain: last ? chain : undefined, txId: txIds[i] || undefined });
+    offset += length;
+  }
+  return { seq, records };
 }
 
 export function unavailable(what: string, err: unknown): ClusterError {

@@ -88,6 +88,46 @@ describe.skipIf(!available)('cluster nodes', () => {
     expect(logBytes(fresh)).toEqual(logBytes(a));
   });
 
+  it('group commit: concurrent transacts share stream messages, each with its own report; a failing one fails alone', async () => {
+    const name = freshName();
+    const dirB = path.join(tempDir('factlog-node-'), 'db');
+    const [a, b, c] = [await node(name), await node(name, dirB), await node(name)];
+    await a.transact(SCHEMA);
+    await b.sync();
+    await b.close();
+    const calls = Array.from({ length: 40 }, (_, i) =>
+      i === 17
+        ? a.transact([{ 'account/id': 999, 'account/balance': 1 }, [':db/add', [':account/id', 12345], ':account/balance', 1]])
+        : a.transact([{ ':db/id': 'acct', 'account/id': i, 'account/balance': i }]),
+    );
+    const outcomes = await Promise.allSettled(calls);
+    const failed = outcomes[17]!;
+    expect(failed.status).toBe('rejected');
+    expect((failed as PromiseRejectedResult).reason.code).toMatch(/^tx\//);
+    const reports = outcomes.flatMap((o, i) => (i === 17 ? [] : [(o as PromiseFulfilledResult<Awaited<(typeof calls)[0]>>).value]));
+    expect(reports).toHaveLength(39);
+    expect(new Set(reports.map((r) => r.t)).size).toBe(39);
+    for (const [k, r] of reports.entries()) {
+      const i = k < 17 ? k : k + 1;
+      expect(pull(r.dbAfter, '[:account/id]', r.tempids['acct']!)).toEqual({ 'account/id': i });
+      expect(r.dbAfter.basisT).toBe(r.t);
+    }
+    const nc = await connect({ servers: nats.urls });
+    const { state } = await (await jetstreamManager(nc)).streams.info(`factlog_${name}`);
+    await nc.close();
+    expect(state.messages).toBeLessThan(a.basisT + 1);
+    // a node reopened past batch messages, and one made from nothing, catch up to the same log
+    const [reopened, fresh] = [await node(name, dirB), await node(name)];
+    for (const n of [a, c, reopened, fresh]) await n.sync(a.basisT);
+    expect(a.basisT).toBe(1 + 39);
+    for (const n of [c, reopened, fresh]) expect(logBytes(n)).toEqual(logBytes(a));
+    for (const n of [a, c, reopened, fresh]) expect(pull(n.db(), '[:account/balance]', [':account/id', 999])).toBeNull();
+    await reopened.close();
+    const again = await node(name, dirB);
+    const lastT = a.basisT;
+    expect((await again.transact([{ 'account/id': 1000, 'account/balance': 0 }])).t).toBe(lastT + 1);
+  });
+
   it("a failure of tx data counts only against the stream's latest db: a node behind catches up and tries again", async () => {
     const name = freshName();
     const dir = path.join(tempDir('factlog-node-'), 'db');

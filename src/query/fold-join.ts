@@ -12,7 +12,7 @@ import { joinKey, tupleKey } from './values.js';
 import { growing, tick } from './budget.js';
 import { printClause } from './print.js';
 import { FactlogError } from '../../query-lang/errors.js';
-import { FOLDS, finish, step, type Fold, type Group } from './fold.js';
+import { FOLDS, FoldGroups, type Fold } from './fold.js';
 
 /** One pattern `[?x :attr ?y]`, an edge from the entity variable ?x to ?y. */
 interface Edge {
@@ -316,35 +316,18 @@ function foldTree(db: DbView, edges: Edge[], nodes: Map<string, TreeNode>, tree:
     maps.set(ed, m);
   }
   const fold = new TreeFold(maps, nodes, bag);
-  const keyCols = cols.flatMap((c, i) => (c.fold ? [] : [i]));
-  const groups = new Map<unknown, Group>();
-  let only: Group | null = null;
-  const add = (t: Row) => {
-    let g: Group | undefined;
-    if (keyCols.length === 0) g = only ??= { key: [], count: 0, acc: cols.map(() => 0) };
-    else {
-      const key = keyCols.map((i) => t[cols[i]!.at]);
-      const k = key.length === 1 ? joinKey(key[0]) : tupleKey(key);
-      g = groups.get(k);
-      if (!g) {
-        groups.set(k, (g = { key, count: 0, acc: cols.map(() => 0) }));
-        growing(groups.size, cols.length);
-      }
-    }
-    g.count++;
-    for (let i = 0; i < cols.length; i++) {
-      const f = cols[i]!.fold;
-      if (f) step(f, g, i, t[cols[i]!.at]);
-    }
-  };
+  const groups = new FoldGroups(
+    cols.map((c) => c.fold),
+    cols.map((c) => c.at),
+    (key) => (key.length === 1 ? joinKey(key[0]) : tupleKey(key)),
+  );
   // the root's entities: those of its first pattern (each of the others must match too)
   const first = maps.get(tree.children[0]!)!;
   for (const r of first.entities()) {
     tick();
-    for (const below of fold.expand(tree, r, false)) add([r, ...below]);
+    for (const below of fold.expand(tree, r, false)) groups.add([r, ...below]);
   }
-  const all = only ? [only] : [...groups.values()];
-  return { rows: all.map((g) => cols.map((col, i) => (col.fold ? finish(col.fold, g, i) : g.key[keyCols.indexOf(i)]))), read };
+  return { rows: groups.rows() as Row[], read };
 }
 
 function shaped(q: Query, rows: Row[]): unknown {

@@ -22,7 +22,7 @@ interface Column {
   pos: 0 | 2;
 }
 
-export interface Group {
+interface Group {
   key: unknown[];
   count: number;
   acc: unknown[];
@@ -83,7 +83,7 @@ function scan(db: DbView, a: number, visit: (e: number, v: unknown) => void): vo
   db.visitDatoms('aevt', [a], (e, _a, v) => visit(e, v));
 }
 
-export function step(fold: Fold, g: Group, i: number, x: unknown): void {
+function step(fold: Fold, g: Group, i: number, x: unknown): void {
   switch (fold) {
     case 'count':
       return;
@@ -100,7 +100,7 @@ export function step(fold: Fold, g: Group, i: number, x: unknown): void {
   }
 }
 
-export function finish(fold: Fold, g: Group, i: number): unknown {
+function finish(fold: Fold, g: Group, i: number): unknown {
   switch (fold) {
     case 'count':
       return g.count;
@@ -108,6 +108,51 @@ export function finish(fold: Fold, g: Group, i: number): unknown {
       return toNumber(g.acc[i]) / g.count;
     default:
       return g.acc[i];
+  }
+}
+
+/**
+ * The running aggregates of a query's find, one group per distinct value of its group columns:
+ * each tuple added is a row whose column i is at `at[i]`. Shared by the scan fold here and the
+ * join fold (fold-join.ts); `keyOf` names a group's key in the Map.
+ */
+export class FoldGroups {
+  private readonly keyCols: number[];
+  private readonly groups = new Map<unknown, Group>();
+  private only: Group | null = null;
+
+  constructor(
+    private readonly folds: readonly (Fold | null)[],
+    private readonly at: readonly number[],
+    private readonly keyOf: (key: unknown[]) => unknown = tupleKey,
+  ) {
+    this.keyCols = folds.flatMap((f, i) => (f ? [] : [i]));
+  }
+
+  add(row: readonly unknown[]): void {
+    const { folds, at } = this;
+    let g: Group | undefined;
+    if (this.keyCols.length === 0) g = this.only ??= { key: [], count: 0, acc: folds.map(() => 0) };
+    else {
+      const key = this.keyCols.map((i) => row[at[i]!]);
+      const k = this.keyOf(key);
+      g = this.groups.get(k);
+      if (!g) {
+        this.groups.set(k, (g = { key, count: 0, acc: folds.map(() => 0) }));
+        growing(this.groups.size, folds.length);
+      }
+    }
+    g.count++;
+    for (let i = 0; i < folds.length; i++) {
+      const fold = folds[i];
+      if (fold) step(fold, g, i, row[at[i]!]);
+    }
+  }
+
+  /** One row per group: its key values and finished aggregates, in the find's column order. */
+  rows(): unknown[][] {
+    const all = this.only ? [this.only] : [...this.groups.values()];
+    return all.map((g) => this.folds.map((fold, i) => (fold ? finish(fold, g, i) : g.key[this.keyCols.indexOf(i)])));
   }
 }
 
@@ -128,38 +173,27 @@ export function foldedResult(ctx: QueryContext, q: Query, bound: Relation): { re
   const attr = resolveAttr(ctx, db, (c.terms[1] as { value: unknown }).value);
   if (!attr || !datomIsTuple(db, q, cols, eVar, vVar, attr.cardinality === 'one')) return null;
   const t0 = ctx.trace ? performance.now() : 0;
-  const keyCols = cols.flatMap((col, i) => (col.fold ? [] : [i]));
-  const groups = new Map<unknown, Group>();
-  let only: Group | null = null;
+  const groups = new FoldGroups(
+    cols.map((col) => col.fold),
+    cols.map((col) => (col.pos === 0 ? 0 : 1)),
+  );
+  const datom: unknown[] = [0, null];
   let read = 0;
   try {
     scan(db, attr.id, (e, v) => {
       read++;
       tick();
-      let g: Group | undefined;
-      if (keyCols.length === 0) g = only ??= { key: [], count: 0, acc: cols.map(() => 0) };
-      else {
-        const key = keyCols.map((i) => (cols[i]!.pos === 0 ? e : v));
-        const k = tupleKey(key);
-        g = groups.get(k);
-        if (!g) {
-          groups.set(k, (g = { key, count: 0, acc: cols.map(() => 0) }));
-          growing(groups.size, cols.length);
-        }
-      }
-      g.count++;
-      for (let i = 0; i < cols.length; i++) {
-        const fold = cols[i]!.fold;
-        if (fold) step(fold, g, i, cols[i]!.pos === 0 ? e : v);
-      }
+      // one array for every datom: add() copies what it keeps
+      datom[0] = e;
+      datom[1] = v;
+      groups.add(datom);
     });
   } catch (err) {
     // limits stop the query; any other failure (a sum of strings) is reported as the general path reports it
     if (err instanceof FactlogError && (err.code === 'query/timeout' || err.code === 'query/too-large')) throw err;
     return null;
   }
-  const all = only ? [only] : [...groups.values()];
-  const rows = all.map((g) => cols.map((col, i) => (col.fold ? finish(col.fold, g, i) : g.key[keyCols.indexOf(i)])));
+  const rows = groups.rows();
   ctx.trace?.push({
     clause: printClause(c),
     index: 'aevt',

@@ -259,6 +259,8 @@ describe.skipIf(!available)('cluster failures', () => {
     const acked = ops.filter((o) => o.ok);
     expect(acked.length).toBeGreaterThan(20);
 
+    // the checks below open nodes: after the restarts, JetStream may still be electing its leaders
+    await nats.waitReady();
     const nodes = [setup, ...(await Promise.all(dirs.map((dir) => node(name, dir))))];
     const lastT = Math.max(...(await Promise.all(nodes.map(async (n) => (await n.sync()).basisT))));
     for (const n of nodes) await n.sync(lastT);

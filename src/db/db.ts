@@ -14,6 +14,7 @@ import type { AttributeColumn, ColumnCache } from './columns.js';
 import { ViewMemory } from './view-memory.js';
 import { searchFulltext, type FulltextMatch } from './fulltext.js';
 import { valueRange } from './value-range.js';
+import { countsByValue } from './value-counts.js';
 import type { Overlay } from './overlay.js';
 import type { KeyCodec } from '../storage/key-codec.js';
 import type { Schema } from './schema.js';
@@ -334,6 +335,13 @@ export class Db implements DbView {
    */
   column(a: number, probes: number): AttributeColumn | null {
     return this.memory ? this.memory.column(a, probes) : null;
+  }
+
+  /** Attribute `a`'s datoms counted per value from AVET alone, on the store's latest plain value (value-counts.ts); else null. */
+  countsByValue(a: number): [Value, number][] | null {
+    const store = this.ctx.store;
+    if (!this.memory || this.sinceT !== null || store.lastT() > this.basisT) return null;
+    return countsByValue(store, a, this.schema.attr(a)?.valueType ?? null);
   }
 
   /** The stored datoms of a plain (not history, not speculative) view, in no particular order. */

@@ -141,4 +141,12 @@ describe('aggregates folded into a tree of entity joins', () => {
     }
     expect(() => q(CITY_SUM, conn.db(), { maxValues: 2 })).toThrow(expect.objectContaining({ code: 'query/too-large' }));
   });
+
+  it('stops a history join under the size limit while reading, and keeps nothing half read', async () => {
+    const conn = await freshConn();
+    await conn.transact(SCHEMA);
+    await conn.transact('[{:db/id "a" :p/city "A"} {:o/customer "a" :o/total 3} {:o/customer "a" :o/total 4} {:o/customer "a" :o/total 5}]');
+    expect(() => q(CITY_SUM, conn.db().history(), { maxValues: 2 })).toThrow(expect.objectContaining({ code: 'query/too-large' }));
+    expect(q(CITY_SUM, conn.db().history())).toEqual([['A', 12]]);
+  });
 });

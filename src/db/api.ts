@@ -108,8 +108,11 @@ export interface DbView {
   column(attr: number, probes: number): EntityColumn | null;
   /** [value, datoms] of attribute `attr` counted from the index without reading each datom, when this value allows it; else null. */
   countsByValue(attr: number): [Value, number][] | null;
-  /** In a history value, attribute `attr`'s distinct (e, v) pairs (every version of a fact once) grouped by entity; else null. */
-  historyPairs(attr: number): EntityColumn | null;
+  /**
+   * In a history value, attribute `attr`'s distinct (e, v) pairs (every version of a fact once)
+   * grouped by entity; else null. `onRead` hears of each datom read while they are built.
+   */
+  historyPairs(attr: number, onRead?: (pairs: number) => void): EntityColumn | null;
   /** Number of datoms `indexRange` would return now (exact, counted natively; for planning). */
   estimateRange(attr: AttrRef, start?: unknown, end?: unknown, endInclusive?: boolean): number;
   /** Datoms of this value in all, and per attribute (as Datomic's db-stats); attributes with none are left out. */

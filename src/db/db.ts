@@ -346,12 +346,12 @@ export class Db implements DbView {
   }
 
   /** Attribute `a`'s distinct (e, v) pairs in this history value (history-pairs.ts), kept with the columns; null when not a stored history. */
-  historyPairs(a: number): AttributeColumn | null {
+  historyPairs(a: number, onRead?: (pairs: number) => void): AttributeColumn | null {
     if (!this.isHistory || this.overlay || this.filters) return null;
     const key = `h${a}@${this.basisT}/${this.sinceT ?? ''}`;
     const held = this.ctx.columns.get(key);
     if (held) return held;
-    const col = historyPairs(this.ctx.store, a, { basisT: this.basisT, sinceT: this.sinceT, history: true });
+    const col = historyPairs(this.ctx.store, a, { basisT: this.basisT, sinceT: this.sinceT, history: true }, onRead);
     this.ctx.columns.put(key, col);
     return col;
   }

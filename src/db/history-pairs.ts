@@ -12,8 +12,9 @@ import { AttributeColumn } from './columns.js';
  * Attribute `a`'s pairs in the history value `at`: the versions of one fact (its assertions and
  * retractions) are neighbours in AEVT order, so each is kept once by comparing a key with the
  * one before, and a value is decoded once per pair. A pair's tx is its first version's.
+ * `onRead` hears of each datom read, with the pairs kept so far (a query's limits may stop it).
  */
-export function historyPairs(store: Store, a: number, at: ReadAt): AttributeColumn {
+export function historyPairs(store: Store, a: number, at: ReadAt, onRead?: (pairs: number) => void): AttributeColumn {
   const es: number[] = [];
   const vs: unknown[] = [];
   const txs: number[] = [];
@@ -21,6 +22,7 @@ export function historyPairs(store: Store, a: number, at: ReadAt): AttributeColu
   let lastTag: Tag | -1 = -1;
   let lastPayload: Payload | undefined;
   for (const { raw, tx } of store.reader.storedDatoms('aevt', [a], undefined, at)) {
+    onRead?.(es.length);
     // -0 and 0 are one value (their keys differ, side by side), as a join sees them
     if (raw.e === lastE && raw.tag === lastTag && raw.payload === lastPayload) continue;
     lastE = raw.e;

@@ -140,7 +140,7 @@ function buildTree(name: string, edges: Edge[], bag: Set<string>, nodes: Map<str
 
 /** One attribute's values by entity: its column (a history's pairs) when the value has or builds one, else read into a multimap. */
 function readAttr(db: DbView, attr: number): EntityValues {
-  const col = db.isHistory ? db.historyPairs(attr) : db.column(attr, Infinity);
+  const col = db.isHistory ? db.historyPairs(attr, (pairs) => growing(pairs, 1)) : db.column(attr, Infinity);
   if (col) {
     growing(col.es.length, 1);
     return new ColumnValues(col);

@@ -1,6 +1,6 @@
 // Aggregates folded into a tree of entity joins give what the general path gives: for random
 // shops (customers and cities replaced, totals retracted, many-valued tags and friends), on the
-// current value, asOf and the history, every query answers as the same query with a second, idle
+// current value, asOf, since and histories, every query answers as the same query with a second, idle
 // clause, which the fold leaves to the general path.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -93,11 +93,23 @@ async function shop(people: Person[], orders: Order[]) {
 }
 
 describe('aggregates folded into a tree of entity joins', () => {
-  it('answer as the general path does, on the current value, asOf and the history', async () => {
+  it('answer as the general path does, on the current value, asOf, since, and histories (asOf, since, filtered, with)', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(person, { maxLength: 5 }), fc.array(order, { maxLength: 10 }), async (people: Person[], orders: Order[]) => {
         const { conn, t } = await shop(people, orders);
-        for (const db of [conn.db(), conn.db().asOf(t), conn.db().history()]) {
+        const now = conn.db();
+        const odd = (_db: unknown, d: { e: number }) => d.e % 2 === 1;
+        const views = [
+          now,
+          now.asOf(t),
+          now.since(t - 1),
+          now.history(),
+          now.asOf(t).history(),
+          now.since(t).history(),
+          now.filter(odd).history(),
+          now.with('[{:o/total 9}]').dbAfter.history(),
+        ];
+        for (const db of views) {
           for (const text of QUERIES) {
             let expected: unknown;
             let failed: unknown = null;
@@ -128,5 +140,13 @@ describe('aggregates folded into a tree of entity joins', () => {
       ]);
     }
     expect(() => q(CITY_SUM, conn.db(), { maxValues: 2 })).toThrow(expect.objectContaining({ code: 'query/too-large' }));
+  });
+
+  it('stops a history join under the size limit while reading, and keeps nothing half read', async () => {
+    const conn = await freshConn();
+    await conn.transact(SCHEMA);
+    await conn.transact('[{:db/id "a" :p/city "A"} {:o/customer "a" :o/total 3} {:o/customer "a" :o/total 4} {:o/customer "a" :o/total 5}]');
+    expect(() => q(CITY_SUM, conn.db().history(), { maxValues: 2 })).toThrow(expect.objectContaining({ code: 'query/too-large' }));
+    expect(q(CITY_SUM, conn.db().history())).toEqual([['A', 12]]);
   });
 });

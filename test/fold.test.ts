@@ -38,7 +38,7 @@ const entity = fc.record({
 });
 
 describe('aggregates folded in the scan', () => {
-  it('answer as the general path does, on the current value and asOf', async () => {
+  it('answer as the general path does, on the current value, asOf, since, history, with and filtered', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(entity, { maxLength: 12 }), async (es) => {
         const conn = await freshConn();
@@ -54,7 +54,9 @@ describe('aggregates folded in the scan', () => {
         const report = await conn.transact(tx.filter((m) => Object.keys(m).length > 1));
         const retract = es.flatMap((e, i) => (e.retractTotal && e.total !== undefined ? [[':db/retract', report.tempids[`e${i}`], ':o/total', e.total]] : []));
         if (retract.length) await conn.transact(retract);
-        for (const db of [conn.db(), conn.db().asOf(report.t)]) {
+        const now = conn.db();
+        const views = [now, now.asOf(report.t), now.since(report.t - 1), now.history(), now.with('[{:o/status :b}]').dbAfter, now.filter((_db, d) => d.e % 2 === 0)];
+        for (const db of views) {
           for (const text of QUERIES) {
             let expected: unknown;
             let failed: unknown = null;
@@ -77,9 +79,28 @@ describe('aggregates folded in the scan', () => {
     await conn.transact(SCHEMA);
     await conn.transact('[{:o/status :a} {:o/status :b} {:o/status :a}]');
     const e = explain('[:find ?s (count ?o) :where [?o :o/status ?s]]', conn.db());
-    expect(e.steps.map((s) => s.strategy)).toEqual(['aggregated in the scan']);
+    expect(e.steps.map((s) => s.strategy)).toEqual(['counted per value in the index']);
     expect((e.result as [unknown, number][]).map((r) => r[1]).sort()).toEqual([1, 2]);
+    // a sum reads the datoms, and builds the column the next count scans
+    expect(explain('[:find ?s (sum ?o) :where [?o :o/status ?s]]', conn.db()).steps.map((s) => s.strategy)).toEqual(['aggregated in the scan']);
+    expect(explain('[:find ?s (count ?o) :where [?o :o/status ?s]]', conn.db()).steps.map((s) => s.strategy)).toEqual(['aggregated in the scan']);
     const h = explain('[:find ?s (count ?o) :where [?o :o/status ?s]]', conn.db().history());
     expect(h.steps.map((s) => s.strategy)).not.toContain('aggregated in the scan');
+  });
+
+  it('counts per value from the index only while values are few, and answers alike either way', async () => {
+    const conn = await freshConn();
+    await conn.transact(SCHEMA);
+    const text = '[:find ?t (count ?o) :where [?o :o/total ?t]]';
+    await conn.transact(Array.from({ length: 100 }, (_, i) => ({ 'o/total': i % 5 })));
+    const few = explain(text, conn.db());
+    expect(few.steps.map((s) => s.strategy)).toEqual(['counted per value in the index']);
+    expect(few.result).toEqual(q(general(text), conn.db()));
+    const other = await freshConn();
+    await other.transact(SCHEMA);
+    await other.transact(Array.from({ length: 100 }, (_, i) => ({ 'o/total': i % 50 })));
+    const many = explain(text, other.db());
+    expect(many.steps.map((s) => s.strategy)).toEqual(['aggregated in the scan']);
+    expect(many.result).toEqual(q(general(text), other.db()));
   });
 });

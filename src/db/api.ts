@@ -2,7 +2,7 @@
 import type { Keyword } from '../../query-lang/edn/types.js';
 
 export type { Datom, DatomVisitor, IndexName, Value, ValueType } from '../model.js';
-import type { Datom, DatomVisitor, IndexName, ValueType } from '../model.js';
+import type { Datom, DatomVisitor, IndexName, Value, ValueType } from '../model.js';
 
 export interface AttrInfo {
   readonly id: number;
@@ -106,6 +106,13 @@ export interface DbView {
   visitRange(attr: AttrRef, start: unknown, end: unknown, endInclusive: boolean, visit: DatomVisitor): Served;
   /** Attribute `attr`'s datoms grouped by entity, when held in memory or when `probes` entity lookups make building them pay; else null. */
   column(attr: number, probes: number): EntityColumn | null;
+  /** [value, datoms] of attribute `attr` counted from the index without reading each datom, when this value allows it; else null. */
+  countsByValue(attr: number): [Value, number][] | null;
+  /**
+   * In a history value, attribute `attr`'s distinct (e, v) pairs (every version of a fact once)
+   * grouped by entity; else null. `onRead` hears of each datom read while they are built.
+   */
+  historyPairs(attr: number, onRead?: (pairs: number) => void): EntityColumn | null;
   /** Number of datoms `indexRange` would return now (exact, counted natively; for planning). */
   estimateRange(attr: AttrRef, start?: unknown, end?: unknown, endInclusive?: boolean): number;
   /** Datoms of this value in all, and per attribute (as Datomic's db-stats); attributes with none are left out. */

@@ -14,6 +14,8 @@ import type { AttributeColumn, ColumnCache } from './columns.js';
 import { ViewMemory } from './view-memory.js';
 import { searchFulltext, type FulltextMatch } from './fulltext.js';
 import { valueRange } from './value-range.js';
+import { countsByValue } from './value-counts.js';
+import { historyPairs } from './history-pairs.js';
 import type { Overlay } from './overlay.js';
 import type { KeyCodec } from '../storage/key-codec.js';
 import type { Schema } from './schema.js';
@@ -334,6 +336,24 @@ export class Db implements DbView {
    */
   column(a: number, probes: number): AttributeColumn | null {
     return this.memory ? this.memory.column(a, probes) : null;
+  }
+
+  /** Attribute `a`'s datoms counted per value from AVET alone, on the store's latest plain value (value-counts.ts); else null. */
+  countsByValue(a: number): [Value, number][] | null {
+    const store = this.ctx.store;
+    if (!this.memory || this.sinceT !== null || store.lastT() > this.basisT) return null;
+    return countsByValue(store, a, this.schema.attr(a)?.valueType ?? null);
+  }
+
+  /** Attribute `a`'s distinct (e, v) pairs in this history value (history-pairs.ts), kept with the columns; null when not a stored history. */
+  historyPairs(a: number, onRead?: (pairs: number) => void): AttributeColumn | null {
+    if (!this.isHistory || this.overlay || this.filters) return null;
+    const key = `h${a}@${this.basisT}/${this.sinceT ?? ''}`;
+    const held = this.ctx.columns.get(key);
+    if (held) return held;
+    const col = historyPairs(this.ctx.store, a, { basisT: this.basisT, sinceT: this.sinceT, history: true }, onRead);
+    this.ctx.columns.put(key, col);
+    return col;
   }
 
   /** The stored datoms of a plain (not history, not speculative) view, in no particular order. */

@@ -61,7 +61,7 @@ class Multimap implements EntityValues {
   }
 }
 
-/** An attribute column held in memory (a current, asOf or since value): its datoms are a set, grouped by entity. */
+/** An attribute column held in memory (a current, asOf or since value; a history's distinct pairs): its datoms are a set, grouped by entity. */
 class ColumnValues implements EntityValues {
   constructor(private readonly col: EntityColumn) {}
   get vs(): readonly unknown[] {
@@ -138,9 +138,9 @@ function buildTree(name: string, edges: Edge[], bag: Set<string>, nodes: Map<str
   return node;
 }
 
-/** One attribute's values by entity: its column when the value has or builds one, else read into a multimap. */
+/** One attribute's values by entity: its column (a history's pairs) when the value has or builds one, else read into a multimap. */
 function readAttr(db: DbView, attr: number): EntityValues {
-  const col = db.isHistory ? null : db.column(attr, Infinity);
+  const col = db.isHistory ? db.historyPairs(attr, (pairs) => growing(pairs, 1)) : db.column(attr, Infinity);
   if (col) {
     growing(col.es.length, 1);
     return new ColumnValues(col);

@@ -83,6 +83,26 @@ function scan(db: DbView, a: number, visit: (e: number, v: unknown) => void): vo
   db.visitDatoms('aevt', [a], (e, _a, v) => visit(e, v));
 }
 
+/**
+ * Counts grouped by value (or by nothing) added from the index's count of each value's datoms,
+ * without reading them: a new process's first count answers without building a column. Not
+ * when the attribute's column is held already (its scan costs less). The keys read (one a
+ * value); null when this query or value cannot be counted so.
+ */
+function countedByValue(db: DbView, a: number, cols: Column[], groups: FoldGroups): number | null {
+  if (!cols.every((c) => c.fold === 'count' || (c.fold === null && c.pos === 2))) return null;
+  if (db.column(a, 0) !== null) return null;
+  const counts = db.countsByValue(a);
+  if (!counts) return null;
+  const row: unknown[] = [0, null];
+  for (const [v, n] of counts) {
+    tick();
+    row[1] = v;
+    groups.addCount(row, n);
+  }
+  return counts.length;
+}
+
 function step(fold: Fold, g: Group, i: number, x: unknown): void {
   switch (fold) {
     case 'count':
@@ -131,22 +151,30 @@ export class FoldGroups {
 
   add(row: readonly unknown[]): void {
     const { folds, at } = this;
-    let g: Group | undefined;
-    if (this.keyCols.length === 0) g = this.only ??= { key: [], count: 0, acc: folds.map(() => 0) };
-    else {
-      const key = this.keyCols.map((i) => row[at[i]!]);
-      const k = this.keyOf(key);
-      g = this.groups.get(k);
-      if (!g) {
-        this.groups.set(k, (g = { key, count: 0, acc: folds.map(() => 0) }));
-        growing(this.groups.size, folds.length);
-      }
-    }
+    const g = this.groupOf(row);
     g.count++;
     for (let i = 0; i < folds.length; i++) {
       const fold = folds[i];
       if (fold) step(fold, g, i, row[at[i]!]);
     }
+  }
+
+  /** `n` tuples of the row's group at once, when every fold is a count (n additions of a sum need not equal one product). */
+  addCount(row: readonly unknown[], n: number): void {
+    this.groupOf(row).count += n;
+  }
+
+  private groupOf(row: readonly unknown[]): Group {
+    const { folds, at } = this;
+    if (this.keyCols.length === 0) return (this.only ??= { key: [], count: 0, acc: folds.map(() => 0) });
+    const key = this.keyCols.map((i) => row[at[i]!]);
+    const k = this.keyOf(key);
+    let g = this.groups.get(k);
+    if (!g) {
+      this.groups.set(k, (g = { key, count: 0, acc: folds.map(() => 0) }));
+      growing(this.groups.size, folds.length);
+    }
+    return g;
   }
 
   /** One row per group: its key values and finished aggregates, in the find's column order. */
@@ -177,27 +205,30 @@ export function foldedResult(ctx: QueryContext, q: Query, bound: Relation): { re
     cols.map((col) => col.fold),
     cols.map((col) => (col.pos === 0 ? 0 : 1)),
   );
-  const datom: unknown[] = [0, null];
-  let read = 0;
-  try {
-    scan(db, attr.id, (e, v) => {
-      read++;
-      tick();
-      // one array for every datom: add() copies what it keeps
-      datom[0] = e;
-      datom[1] = v;
-      groups.add(datom);
-    });
-  } catch (err) {
-    // limits stop the query; any other failure (a sum of strings) is reported as the general path reports it
-    if (err instanceof FactlogError && (err.code === 'query/timeout' || err.code === 'query/too-large')) throw err;
-    return null;
+  const counted = countedByValue(db, attr.id, cols, groups);
+  let read = counted ?? 0;
+  if (counted === null) {
+    const datom: unknown[] = [0, null];
+    try {
+      scan(db, attr.id, (e, v) => {
+        read++;
+        tick();
+        // one array for every datom: add() copies what it keeps
+        datom[0] = e;
+        datom[1] = v;
+        groups.add(datom);
+      });
+    } catch (err) {
+      // limits stop the query; any other failure (a sum of strings) is reported as the general path reports it
+      if (err instanceof FactlogError && (err.code === 'query/timeout' || err.code === 'query/too-large')) throw err;
+      return null;
+    }
   }
   const rows = groups.rows();
   ctx.trace?.push({
     clause: printClause(c),
-    index: 'aevt',
-    strategy: 'aggregated in the scan',
+    index: counted === null ? 'aevt' : 'avet',
+    strategy: counted === null ? 'aggregated in the scan' : 'counted per value in the index',
     estimatedRows: rows.length,
     actualRows: rows.length,
     datomsRead: read,

@@ -101,7 +101,7 @@ export class RemoteDb {
 
   /** Datoms of an index whose leading components match (at most `limit`, default 1,000). */
   async datoms(index: 'eavt' | 'aevt' | 'avet' | 'vaet', ...components: unknown[]): Promise<RemoteDatom[]> {
-    const answer = (await this.conn.request('POST', '/api/datoms', { index, components: components.map(componentField), ...this.fields() })) as { datoms: unknown[][] };
+    const answer = (await this.conn.request('POST', '/api/datoms', { index, components: components.map(toWire), ...this.fields() })) as { datoms: unknown[][] };
     return this.conn.datomsOf(answer.datoms);
   }
 
@@ -128,13 +128,6 @@ export class RemoteDb {
 
 function timeField(t: number | Date): number | string {
   return t instanceof Date ? t.toISOString() : t;
-}
-
-/** An index component: EDN data (a keyword, a lookup ref) as EDN text, the server reads it back. */
-function componentField(c: unknown): unknown {
-  if (typeof c === 'string' && !c.startsWith(':') && !c.startsWith('[')) return c;
-  if (typeof c === 'number' || typeof c === 'boolean' || typeof c === 'string') return c;
-  return printEdn(c);
 }
 
 /** Query or pull text: EDN text as it is, EDN data printed. */

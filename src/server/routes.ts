@@ -163,7 +163,7 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
     const db = viewOf(current(request), timeFields(body));
     const datoms: unknown[] = [];
     let more = false;
-    for (const d of db.datoms(index as IndexName, ...components.map((c) => (typeof c === 'string' && !body.edn ? maybeEdn(c) : c)))) {
+    for (const d of db.datoms(index as IndexName, ...components)) {
       if (datoms.length >= limit) {
         more = true;
         break;
@@ -240,7 +240,7 @@ function tokenOf(request: FastifyRequest): string | undefined {
   return query.token;
 }
 
-/** A string component of a JSON datoms request: EDN when it reads as a keyword or lookup ref. */
+/** A JSON index-range's attribute given as text: EDN when it reads as a keyword (or a lookup ref). */
 function maybeEdn(c: string): unknown {
   return c.startsWith(':') || c.startsWith('[') ? entityRef(c) : c;
 }

@@ -190,6 +190,24 @@ describe('the endpoints', () => {
   });
 });
 
+describe('datoms components in a JSON body', () => {
+  it("a string value is a string even when it starts with ':' or '['; a keyword value is {\"#kw\": ...}", async () => {
+    const s = await startServer({
+      setup: async (conn) => {
+        await conn.transact(SCHEMA);
+        await conn.transact('[{:user/name ":colon" :user/tags [:colon :other]} {:user/name "[bracket"} {:user/name "colon"}]');
+      },
+    });
+    const values = async (components: unknown[], index = 'avet') => (await s.call('POST', '/api/datoms', { index, components })).body.datoms.map((d: any) => d[2]);
+    expect(await values([':user/name', ':colon'])).toEqual([':colon']);
+    expect(await values([':user/name', '[bracket'])).toEqual(['[bracket']);
+    expect(await values([{ '#kw': 'user/name' }, 'colon'])).toEqual(['colon']);
+    // entity positions still take EDN text (an ident, a lookup ref), as the embedded db.datoms does
+    expect(await values(['[:user/name ":colon"]', ':user/tags', { '#kw': 'colon' }], 'eavt')).toEqual([{ '#kw': 'colon' }]);
+    expect(await values([[{ '#kw': 'user/name' }, ':colon'], ':user/tags'], 'eavt')).toEqual([{ '#kw': 'colon' }, { '#kw': 'other' }]);
+  });
+});
+
 describe('the console files', () => {
   it('are served from the console directory, never from outside it', async () => {
     const dir = tempDir('factlog-console-');

@@ -6,6 +6,7 @@ import type { Db } from '../db/db.js';
 import type { AttrRef, IndexName } from '../db/api.js';
 import { q, explain, toQuery } from '../query/index.js';
 import { pull, pullMany } from '../pull/index.js';
+import { placeInputs } from '../query/place-inputs.js';
 import { ServerError } from './errors.js';
 import { count, ednField, entityRef, flag, valueField, viewOf, type Body, type TimeFields } from './request.js';
 import { datomRecord } from './records.js';
@@ -126,18 +127,11 @@ function attrText(c: string): unknown {
 /** Inputs in :in order: `$` is the request's db, every other binding takes the next argument. */
 function queryInputs(ins: Binding[], db: Db, args: unknown[]): unknown[] {
   if (!Array.isArray(args)) throw new ServerError('server/bad-request', '"args" must be an array', 400);
-  const bindings: Binding[] = ins.length ? ins : [{ kind: 'src', name: '$' } as Binding];
-  const inputs: unknown[] = [];
-  let next = 0;
-  for (const b of bindings) {
-    if (b.kind === 'src' && b.name === '$') inputs.push(db);
-    else {
-      if (next >= args.length) throw new ServerError('server/missing-input', `the query expects ${bindings.length - 1} input(s) besides $ in "args"`, 400);
-      inputs.push(args[next++]);
-    }
-  }
-  if (next < args.length) throw new ServerError('server/extra-input', `the query takes ${next} input(s) besides $ but "args" has ${args.length}`, 400);
-  return inputs;
+  return placeInputs(ins, db, args, {
+    read: (arg) => arg,
+    missing: (_b, expected) => new ServerError('server/missing-input', `the query expects ${expected} input(s) besides $ in "args"`, 400),
+    extra: (taken, given) => new ServerError('server/extra-input', `the query takes ${taken} input(s) besides $ but "args" has ${given}`, 400),
+  });
 }
 
 /** Every assertion and retraction of an entity, oldest first, with each transaction's instant and metadata. */

@@ -4,6 +4,7 @@ import { FactlogError } from '../../query-lang/errors.js';
 import { printEdn } from '../../query-lang/edn/printer.js';
 import { fromWire, toWire } from '../server/wire.js';
 import { readFeed } from './feed.js';
+import { reportsIterator } from '../model.js';
 
 export interface ConnectOptions {
   /** A token made by `factlog token create` (sent as `Authorization: Bearer`). */
@@ -225,43 +226,7 @@ export class RemoteConnection {
 
   /** Every later transaction's report as an async iterable; stops when the loop breaks or the connection closes. */
   reports(): AsyncIterableIterator<RemoteTxReport> {
-    const queue: RemoteTxReport[] = [];
-    let wake: (() => void) | null = null;
-    let failure: unknown = null;
-    let done = false;
-    const unlisten = this.listen(
-      (r) => {
-        queue.push(r);
-        wake?.();
-      },
-      {
-        onError: (err) => {
-          failure = err;
-          wake?.();
-        },
-      },
-    );
-    const stop = () => {
-      done = true;
-      unlisten();
-      wake?.();
-      return Promise.resolve({ value: undefined, done: true as const });
-    };
-    this.closeWaiters.add(stop);
-    const iterator: AsyncIterableIterator<RemoteTxReport> = {
-      next: async () => {
-        while (queue.length === 0) {
-          if (failure) throw failure;
-          if (done || this.closed) return stop();
-          await new Promise<void>((resolve) => (wake = resolve));
-          wake = null;
-        }
-        return { value: queue.shift()!, done: false };
-      },
-      return: stop,
-      [Symbol.asyncIterator]: () => iterator,
-    };
-    return iterator;
+    return reportsIterator({ subscribe: (push, fail) => this.listen(push, { onError: fail }), isClosed: () => this.closed, closeWaiters: this.closeWaiters });
   }
 
   private readonly closeWaiters = new Set<() => void>();
@@ -271,7 +236,7 @@ export class RemoteConnection {
     this.closed = true;
     for (const feed of this.feeds) feed.abort();
     this.feeds.clear();
-    for (const stop of this.closeWaiters) stop();
+    for (const wake of this.closeWaiters) wake();
   }
 
   private async report(t: number, tx: number, tempids: Record<string, number>, datoms: unknown[][]): Promise<RemoteTxReport> {

@@ -56,7 +56,7 @@ export async function serveCommand(opts: ServeOptions): Promise<void> {
     throw err;
   }
   const access = readTokens(tokensFile).length === 0 ? 'no tokens: anyone who can connect may read and write' : `tokens from ${tokensFile}`;
-  const workers = serving.queries ? `${serving.queries.size} query workers` : 'queries on the main thread';
+  const workers = serving.queries?.available ? `${serving.queries.threadIds().length} query workers` : 'queries on the main thread';
   process.stdout.write(`factlog serving ${dir} at ${serving.url} (t ${conn.basisT}; ${access}; ${workers})\n`);
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {

@@ -64,7 +64,7 @@ export class QueryPool {
   private readonly queue: Pending[] = [];
   private nextId = 1;
   private closing: Promise<void> | null = null;
-  /** Threads ended at a deadline and replaced (for tests and stats). */
+  /** Threads replaced: ended past a deadline, or failed (for tests and stats). */
   replaced = 0;
 
   constructor(
@@ -78,6 +78,11 @@ export class QueryPool {
   /** The worker threads' ids, in slot order. */
   threadIds(): number[] {
     return this.slots.map((s) => s.threadId);
+  }
+
+  /** Whether any worker runs (none could start: their script or the database cannot be loaded in a thread). */
+  get available(): boolean {
+    return this.slots.length > 0;
   }
 
   /** Requests running in a worker now. */

@@ -98,7 +98,7 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
     const timeoutMs = kind === 'query' || kind === 'explain' ? queryTimeout(body.fields.timeout, ctx) : limits.queryTimeoutMs;
     const grant = grantOf(request);
     const db = conn.db();
-    if (!ctx.queries) return send(request, reply, answerRead(restrict(db, grant), { kind, body, params, timeoutMs, pageSize: limits.pageSize }));
+    if (!ctx.queries?.available) return send(request, reply, answerRead(restrict(db, grant), { kind, body, params, timeoutMs, pageSize: limits.pageSize }));
     const raw = request.body as { [EDN_TEXT]?: string } | undefined;
     const crossing = raw?.[EDN_TEXT] !== undefined ? { ednText: raw[EDN_TEXT] } : { fields: body.fields };
     const job = { kind, t: db.basisT, access: grant.access ?? null, ...crossing, params, pageSize: limits.pageSize, replyEdn: wantsEdn(request) };

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Connection } from '../../src/index.js';
 import { open } from '../../src/index.js';
 import { createToken } from '../../src/server/index.js';
+import { QueryPool } from '../../src/server/query-pool.js';
 import { feedEvents, startServer, type TestServer } from '../helpers/server.js';
 import { BIN, cleanupTempDirs, factlog, tempDir as cliTempDir } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -179,6 +180,10 @@ describe('the endpoints', () => {
     expect([malformed.status, ((await malformed.json()) as any).error.code]).toEqual([400, 'server/invalid-json']);
     expect((await s.call('POST', '/api/query', {})).body.error.code).toBe('server/missing-field');
     expect((await s.call('POST', '/api/query', { query: AGES, asOf: '2025-02-30' })).body.error.code).toBe('server/invalid-time');
+    const missing = await s.call('POST', '/api/query', { query: '[:find ?e :in $ ?n :where [?e :user/name ?n]]' });
+    expect([missing.status, missing.body.error.code]).toEqual([400, 'server/missing-input']);
+    const extra = await s.call('POST', '/api/query', { query: AGES, args: ['x'] });
+    expect([extra.status, extra.body.error.code, extra.body.error.message]).toEqual([400, 'server/extra-input', 'the query takes 0 input(s) besides $ but "args" has 1']);
     const syntax = await s.call('POST', '/api/query', { query: '[:find ?x :where [?x :a' });
     expect([syntax.status, syntax.body.error.code]).toEqual([400, 'edn/syntax']);
   });
@@ -256,7 +261,8 @@ describe('limits', () => {
       const forever = JSON.stringify({ query: '[:find (count ?n) . :in $ % :where (gen ?n)]', args: ['[[(gen ?n) [(ground 0) ?n]] [(gen ?m) (gen ?n) [(inc ?n) ?m]]]'] });
       let firstDone = false;
       const first = call('POST', '/api/query', forever).finally(() => (firstDone = true));
-      // the first is counted once a second one is refused; the loop is free, so both others are
+      await new Promise((r) => setTimeout(r, 300)); // it arrives first
+      // the first runs in a worker and the server's loop stays free: the next reads are refused at once
       let refused: [number, string | undefined];
       do refused = await call('POST', '/api/query', forever);
       while (refused[0] !== 503 && !firstDone);
@@ -333,6 +339,16 @@ describe('query workers', () => {
     expect((await ask(4, hashes)).result.length).toBe(3);
     expect(await ask(4, hashes, { hide: ['user/password-hash'] })).toEqual({ result: [] });
     expect(await ask(4, '[:find ?a :where [_ ?a "h-ann"]]', { hide: ['user/*'] })).toEqual({ result: [] });
+  });
+
+  it('workers that cannot start are not restarted over and over; the pool says none is available', async () => {
+    const pool = new QueryPool(tempDir('factlog-pool-'), 2, new URL('file:///nonexistent/query-worker.js'));
+    await pool.ready();
+    expect([pool.available, pool.replaced]).toEqual([false, 0]);
+    await expect(pool.run({ kind: 'query', t: 0, access: null, fields: { query: AGES }, params: {}, pageSize: 1, replyEdn: false }, 1000)).rejects.toMatchObject({
+      code: 'server/no-workers',
+    });
+    await pool.close();
   });
 
   it('answers equal the main thread (no workers) for queries with asOf, since, history and inputs', async () => {

@@ -2,7 +2,7 @@
 // source of immutable Db values. Ties storage, tx and db together; nothing below imports it.
 import { FactlogError } from '../query-lang/errors.js';
 import type { Datom, LogView } from './db/api.js';
-import type { TxData } from './model.js';
+import { reportsIterator, type TxData } from './model.js';
 import { Db, type DbContext, type TxReport } from './db/db.js';
 import { Overlay } from './db/overlay.js';
 import { ColumnCache } from './db/columns.js';
@@ -344,32 +344,7 @@ export class Connection {
 
   /** Every later tx report as an async iterable; stops when the loop breaks or the connection closes. */
   reports(): AsyncIterableIterator<TxReport> {
-    const queue: TxReport[] = [];
-    let wake: (() => void) | null = null;
-    const unlisten = this.listen((r) => {
-      queue.push(r);
-      wake?.();
-    });
-    const stop = () => {
-      unlisten();
-      this.closeWaiters.delete(onClose);
-      return Promise.resolve({ value: undefined, done: true as const });
-    };
-    const onClose = () => wake?.();
-    this.closeWaiters.add(onClose);
-    const iterator: AsyncIterableIterator<TxReport> = {
-      next: async () => {
-        while (queue.length === 0) {
-          if (this.closed) return stop();
-          await new Promise<void>((resolve) => (wake = resolve));
-          wake = null;
-        }
-        return { value: queue.shift()!, done: false };
-      },
-      return: stop,
-      [Symbol.asyncIterator]: () => iterator,
-    };
-    return iterator;
+    return reportsIterator({ subscribe: (push) => this.listen(push), isClosed: () => this.closed, closeWaiters: this.closeWaiters });
   }
 
   private readonly closeWaiters = new Set<() => void>();

@@ -59,3 +59,53 @@ export type TxOp =
  * attribute, a nested entity map, or a collection of them for a cardinality-many attribute.
  */
 export type TxValue = EdnValue | Value | TxMap | readonly TxValue[] | ReadonlySet<TxValue>;
+
+/** What an async iterator of later reports needs of its connection (embedded or remote). */
+export interface ReportSource<R> {
+  /** Subscribe; `fail` ends the iteration with an error. Returns the unsubscribe. */
+  subscribe(push: (report: R) => void, fail: (err: unknown) => void): () => void;
+  isClosed(): boolean;
+  /** Called when the connection closes, so that a waiting iteration ends. */
+  readonly closeWaiters: Set<() => void>;
+}
+
+/** Every later report as an async iterator; it ends when the loop breaks or the connection closes. */
+export function reportsIterator<R>(source: ReportSource<R>): AsyncIterableIterator<R> {
+  const queue: R[] = [];
+  let wake: (() => void) | null = null;
+  let failure: unknown = null;
+  let done = false;
+  const unsubscribe = source.subscribe(
+    (report) => {
+      queue.push(report);
+      wake?.();
+    },
+    (err) => {
+      failure = err;
+      wake?.();
+    },
+  );
+  const onClose = () => wake?.();
+  source.closeWaiters.add(onClose);
+  const stop = () => {
+    done = true;
+    unsubscribe();
+    source.closeWaiters.delete(onClose);
+    wake?.();
+    return Promise.resolve({ value: undefined, done: true as const });
+  };
+  const iterator: AsyncIterableIterator<R> = {
+    next: async () => {
+      while (queue.length === 0) {
+        if (failure) throw failure;
+        if (done || source.isClosed()) return stop();
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = null;
+      }
+      return { value: queue.shift()!, done: false };
+    },
+    return: stop,
+    [Symbol.asyncIterator]: () => iterator,
+  };
+  return iterator;
+}

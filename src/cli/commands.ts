@@ -7,6 +7,7 @@ import type { Db } from '../db/db.js';
 import type { Datom, IndexName, Value } from '../db/api.js';
 import { q, explain, toQuery } from '../query/index.js';
 import { pull } from '../pull/index.js';
+import { placeInputs } from '../query/place-inputs.js';
 import { Keyword } from '../../query-lang/edn/types.js';
 import { readEdn } from '../../query-lang/edn/reader.js';
 import { FactlogError } from '../../query-lang/errors.js';
@@ -153,23 +154,11 @@ export interface QueryOptions extends DbOpt, TimeOptions {
 
 /** Inputs in :in order: `$` is the database, every other binding takes the next EDN argument. */
 export function queryInputs(ins: Binding[], db: Db, args: string[]): unknown[] {
-  const bindings: Binding[] = ins.length ? ins : [{ kind: 'src', name: '$' } as Binding];
-  const inputs: unknown[] = [];
-  let next = 0;
-  for (const b of bindings) {
-    if (b.kind === 'src' && b.name === '$') inputs.push(db);
-    else {
-      if (next >= args.length) {
-        throw new CliError('cli/missing-input', `the query expects an input for ${bindingName(b)} (give it as an EDN argument after the query)`);
-      }
-      inputs.push(readArgument(args[next]!, `input ${next + 1} (for ${bindingName(b)})`));
-      next++;
-    }
-  }
-  if (next < args.length) {
-    throw new CliError('cli/extra-input', `the query takes ${next} input(s) besides $ but ${args.length} were given`);
-  }
-  return inputs;
+  return placeInputs(ins, db, args, {
+    read: (arg, position, b) => readArgument(arg, `input ${position + 1} (for ${bindingName(b)})`),
+    missing: (b) => new CliError('cli/missing-input', `the query expects an input for ${bindingName(b)} (give it as an EDN argument after the query)`),
+    extra: (taken, given) => new CliError('cli/extra-input', `the query takes ${taken} input(s) besides $ but ${given} were given`),
+  });
 }
 
 function bindingName(b: Binding): string {

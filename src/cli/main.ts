@@ -203,6 +203,7 @@ export function buildProgram(): Command {
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--query-timeout <ms>', "a query's timeout when the request gives none (default 30000)")
     .option('--max-queries <n>', 'query requests in progress at once; more get 503 (default 16)')
+    .option('--query-workers <n>', 'threads queries run in, off the server loop (default: cores - 1, 2 to 8; 0: on the loop)')
     .option('--max-feeds <n>', 'live feed streams open at once; more get 503 (default 64)')
     .option('--max-body <bytes>', 'largest request body; larger gets 413 (default 10485760)')
     .option('--tx-fns <file>', TX_FNS_HELP)

@@ -11,6 +11,7 @@ export interface ServeOptions {
   txFns?: string;
   queryTimeout?: string;
   maxQueries?: string;
+  queryWorkers?: string;
   maxFeeds?: string;
   maxBody?: string;
   tokens?: string;
@@ -48,13 +49,15 @@ export async function serveCommand(opts: ServeOptions): Promise<void> {
   const limits = limitsOf(opts);
   let serving;
   try {
-    serving = await serve(conn, { port, host, limits, tokensFile });
+    const queryWorkers = opts.queryWorkers === undefined ? undefined : parseCount(opts.queryWorkers, '--query-workers');
+    serving = await serve(conn, { port, host, limits, tokensFile, queryWorkers });
   } catch (err) {
     await conn.close();
     throw err;
   }
   const access = readTokens(tokensFile).length === 0 ? 'no tokens: anyone who can connect may read and write' : `tokens from ${tokensFile}`;
-  process.stdout.write(`factlog serving ${dir} at ${serving.url} (t ${conn.basisT}; ${access})\n`);
+  const workers = serving.queries?.available ? `${serving.queries.threadIds().length} query workers` : 'queries on the main thread';
+  process.stdout.write(`factlog serving ${dir} at ${serving.url} (t ${conn.basisT}; ${access}; ${workers})\n`);
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       process.stderr.write(`${signal}: finishing requests in progress, then closing\n`);

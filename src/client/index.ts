@@ -4,6 +4,7 @@ import { FactlogError } from '../../query-lang/errors.js';
 import { printEdn } from '../../query-lang/edn/printer.js';
 import { fromWire, toWire } from '../server/wire.js';
 import { readFeed } from './feed.js';
+import { reportsIterator } from '../model.js';
 
 export interface ConnectOptions {
   /** A token made by `factlog token create` (sent as `Authorization: Bearer`). */
@@ -101,7 +102,7 @@ export class RemoteDb {
 
   /** Datoms of an index whose leading components match (at most `limit`, default 1,000). */
   async datoms(index: 'eavt' | 'aevt' | 'avet' | 'vaet', ...components: unknown[]): Promise<RemoteDatom[]> {
-    const answer = (await this.conn.request('POST', '/api/datoms', { index, components: components.map(componentField), ...this.fields() })) as { datoms: unknown[][] };
+    const answer = (await this.conn.request('POST', '/api/datoms', { index, components: components.map(toWire), ...this.fields() })) as { datoms: unknown[][] };
     return this.conn.datomsOf(answer.datoms);
   }
 
@@ -128,13 +129,6 @@ export class RemoteDb {
 
 function timeField(t: number | Date): number | string {
   return t instanceof Date ? t.toISOString() : t;
-}
-
-/** An index component: EDN data (a keyword, a lookup ref) as EDN text, the server reads it back. */
-function componentField(c: unknown): unknown {
-  if (typeof c === 'string' && !c.startsWith(':') && !c.startsWith('[')) return c;
-  if (typeof c === 'number' || typeof c === 'boolean' || typeof c === 'string') return c;
-  return printEdn(c);
 }
 
 /** Query or pull text: EDN text as it is, EDN data printed. */
@@ -232,43 +226,7 @@ export class RemoteConnection {
 
   /** Every later transaction's report as an async iterable; stops when the loop breaks or the connection closes. */
   reports(): AsyncIterableIterator<RemoteTxReport> {
-    const queue: RemoteTxReport[] = [];
-    let wake: (() => void) | null = null;
-    let failure: unknown = null;
-    let done = false;
-    const unlisten = this.listen(
-      (r) => {
-        queue.push(r);
-        wake?.();
-      },
-      {
-        onError: (err) => {
-          failure = err;
-          wake?.();
-        },
-      },
-    );
-    const stop = () => {
-      done = true;
-      unlisten();
-      wake?.();
-      return Promise.resolve({ value: undefined, done: true as const });
-    };
-    this.closeWaiters.add(stop);
-    const iterator: AsyncIterableIterator<RemoteTxReport> = {
-      next: async () => {
-        while (queue.length === 0) {
-          if (failure) throw failure;
-          if (done || this.closed) return stop();
-          await new Promise<void>((resolve) => (wake = resolve));
-          wake = null;
-        }
-        return { value: queue.shift()!, done: false };
-      },
-      return: stop,
-      [Symbol.asyncIterator]: () => iterator,
-    };
-    return iterator;
+    return reportsIterator({ subscribe: (push, fail) => this.listen(push, { onError: fail }), isClosed: () => this.closed, closeWaiters: this.closeWaiters });
   }
 
   private readonly closeWaiters = new Set<() => void>();
@@ -278,7 +236,7 @@ export class RemoteConnection {
     this.closed = true;
     for (const feed of this.feeds) feed.abort();
     this.feeds.clear();
-    for (const stop of this.closeWaiters) stop();
+    for (const wake of this.closeWaiters) wake();
   }
 
   private async report(t: number, tx: number, tempids: Record<string, number>, datoms: unknown[][]): Promise<RemoteTxReport> {

@@ -31,6 +31,8 @@ export interface Grant {
   /** Null: it sees everything. */
   visible: ((ident: Keyword | null) => boolean) | null;
   tokenId: string | null;
+  /** What `visible` was made of, for a query worker to make it again (absent: it sees everything). */
+  access?: Pick<TokenRecord, 'hide' | 'only'>;
 }
 
 export const OPEN_GRANT: Grant = { role: 'write', visible: null, tokenId: null };
@@ -118,7 +120,7 @@ export class TokenStore {
     if (!token) throw new ServerError('auth/unauthorized', 'this server needs a token: Authorization: Bearer TOKEN', 401);
     const record = this.byHash.get(hashToken(token));
     if (!record) throw new ServerError('auth/unauthorized', 'the token is not valid here (unknown or revoked)', 401);
-    return { role: record.role, visible: visibility(record), tokenId: record.id };
+    return { role: record.role, visible: visibility(record), tokenId: record.id, access: { hide: record.hide, only: record.only } };
   }
 
   /** Look at the file at most once a second: tokens made or revoked by `factlog token` apply within a second. */

@@ -23,6 +23,8 @@ export function bodyOf(raw: unknown): Body {
 
 /** Marks an object made from an EDN body. */
 export const EDN_BODY = Symbol('edn body');
+/** An EDN body's text, kept on its object: a query worker reads it again (its data would not cross threads). */
+export const EDN_TEXT = Symbol('edn text');
 
 /** A field that holds EDN: EDN text in a JSON body is read; in an EDN body it is data already. */
 export function ednField(body: Body, name: string, required = true): unknown {

@@ -1,16 +1,15 @@
-// The JSON/EDN endpoints under /api: each reads its inputs, runs one library call, sends the result.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+// The JSON/EDN endpoints under /api: each reads its inputs, runs one library call (reads in a query
+// worker, query-pool.ts), sends the result.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Keyword } from '../../query-lang/edn/types.js';
-import type { Binding } from '../../query-lang/datalog/ast.js';
 import type { Db } from '../db/db.js';
-import type { AttrRef, IndexName } from '../db/api.js';
-import { q, explain, toQuery } from '../query/index.js';
-import { pull, pullMany } from '../pull/index.js';
 import { ServerError } from './errors.js';
 import { datomKeeper, OPEN_GRANT, restrict, type Grant, type TokenStore } from './access.js';
-import { bodyOf, count, ednField, entityRef, flag, timePoint, valueField, viewOf, type Body, type TimeFields } from './request.js';
+import { bodyOf, count, EDN_TEXT, ednField, timePoint, viewOf } from './request.js';
 import { attrRecord, datomRecord, logRecord } from './records.js';
-import { send } from './reply.js';
+import { send, sendEncoded, wantsEdn } from './reply.js';
+import { answerRead, type ReadKind } from './reads.js';
+import type { QueryPool } from './query-pool.js';
 import type { ServerLimits } from './limits.js';
 import type { FeedHub } from './feed.js';
 import type { Connection } from '../connection.js';
@@ -23,11 +22,11 @@ export interface ServerContext {
   feeds: FeedHub;
   /** Transactions being written now: shutdown waits for them. */
   inFlight: Set<Promise<unknown>>;
+  /** The threads read requests run in; null: they run on the server's own loop. */
+  queries: QueryPool | null;
 }
 
 type Query = Record<string, string | undefined>;
-
-const INDEXES = ['eavt', 'aevt', 'avet', 'vaet'];
 
 export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const { conn, limits } = ctx;
@@ -42,10 +41,10 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
       queriesRunning++;
       countedRequests.add(request);
     },
-    // queries run on this event loop one at a time: a request waits here a turn so that requests
-    // that arrived meanwhile are counted (and refused past the limit) before this one blocks the loop
+    // without query workers, reads run on this event loop one at a time: a request waits here a turn so
+    // that requests that arrived meanwhile are counted (and refused past the limit) before this one blocks the loop
     preHandler: async () => {
-      await new Promise((resolve) => setImmediate(resolve));
+      if (!ctx.queries) await new Promise((resolve) => setImmediate(resolve));
     },
     onResponse: async (request: FastifyRequest) => {
       if (countedRequests.delete(request)) queriesRunning--;
@@ -59,7 +58,6 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const grantOf = (request: FastifyRequest): Grant => grants.get(request) ?? OPEN_GRANT;
   /** The current database as this request's token sees it. */
   const current = (request: FastifyRequest): Db => restrict(conn.db(), grantOf(request));
-  const timeFields = (body: Body): TimeFields => ({ basisT: body.fields.basisT, asOf: body.fields.asOf, since: body.fields.since, history: body.fields.history });
 
   app.get('/api/health', (request, reply) => send(request, reply, { status: 'ok', t: conn.db().basisT }));
 
@@ -93,22 +91,22 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
     });
   });
 
-  const runQuery = (request: FastifyRequest, withPlan: boolean) => {
+  /** A read request: its basis (t, the token's filter) fixed here, its work done in a query worker (or here without workers). */
+  const read = (kind: ReadKind) => async (request: FastifyRequest, reply: FastifyReply) => {
     const body = bodyOf(request.body);
-    const text = ednField(body, 'query');
-    const query = toQuery(text as string);
-    const db = viewOf(current(request), timeFields(body));
-    const inputs = queryInputs(query.in, db, (valueField(body, 'args') as unknown[] | undefined) ?? []);
-    const timeout = queryTimeout(body.fields.timeout, ctx);
-    if (withPlan) {
-      const ex = explain({ query, args: inputs, timeout });
-      return { plan: { query: ex.query, steps: ex.steps, totalMs: ex.totalMs, resultCount: ex.resultCount, text: ex.toString() }, result: ex.result };
-    }
-    return { result: q({ query, args: inputs, timeout }) };
+    const params = { ...(request.query as Query), ...(request.params as Query) };
+    const timeoutMs = kind === 'query' || kind === 'explain' ? queryTimeout(body.fields.timeout, ctx) : limits.queryTimeoutMs;
+    const grant = grantOf(request);
+    const db = conn.db();
+    if (!ctx.queries?.available) return send(request, reply, answerRead(restrict(db, grant), { kind, body, params, timeoutMs, pageSize: limits.pageSize }));
+    const raw = request.body as { [EDN_TEXT]?: string } | undefined;
+    const crossing = raw?.[EDN_TEXT] !== undefined ? { ednText: raw[EDN_TEXT] } : { fields: body.fields };
+    const job = { kind, t: db.basisT, access: grant.access ?? null, ...crossing, params, pageSize: limits.pageSize, replyEdn: wantsEdn(request) };
+    return sendEncoded(request, reply, await ctx.queries.run(job, timeoutMs));
   };
 
-  app.post('/api/query', counted, (request, reply) => send(request, reply, runQuery(request, false)));
-  app.post('/api/explain', counted, (request, reply) => send(request, reply, runQuery(request, true)));
+  app.post('/api/query', counted, read('query'));
+  app.post('/api/explain', counted, read('explain'));
 
   app.post('/api/transact', async (request, reply) => {
     if (grantOf(request).role !== 'write') throw new ServerError('auth/forbidden', 'this token may only read', 403);
@@ -125,73 +123,11 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
     }
   });
 
-  app.post('/api/pull', counted, (request, reply) => {
-    const body = bodyOf(request.body);
-    const db = viewOf(current(request), timeFields(body));
-    send(request, reply, { result: pull(db, ednField(body, 'pattern') as string, entityRef(ednField(body, 'eid')) as number) });
-  });
-
-  app.post('/api/pull-many', counted, (request, reply) => {
-    const body = bodyOf(request.body);
-    const db = viewOf(current(request), timeFields(body));
-    const eids = valueField(body, 'eids');
-    if (!Array.isArray(eids)) throw new ServerError('server/missing-field', 'the request needs "eids", an array of entities', 400);
-    send(request, reply, { result: pullMany(db, ednField(body, 'pattern') as string, eids.map(entityRef) as number[]) });
-  });
-
-  app.get('/api/entity/:eid', { ...counted }, (request, reply) => {
-    const query = request.query as Query;
-    const now = viewOf(current(request), { basisT: query.basisT, asOf: query.asOf });
-    const ref = entityRef((request.params as { eid: string }).eid);
-    const id = now.entid(ref) ?? now.history().entid(ref);
-    // an id no datom has ever named is no entity (entid gives any number back)
-    if (id === null || now.history().datomArray('eavt', id).length === 0) throw new ServerError('server/no-entity', `no entity matches ${(request.params as { eid: string }).eid}`, 404);
-    const entity = now.entity(id);
-    const out: Record<string, unknown> = { id, entity: entity ? entity.toJSON() : null };
-    out.reverse = now.datomArray('vaet', id).map((d) => [d.e, now.ident(d.a) ?? d.a]);
-    if (query.history !== undefined && flag(query.history)) out.history = entityHistory(now, id);
-    send(request, reply, out);
-  });
-
-  app.post('/api/datoms', counted, (request, reply) => {
-    const body = bodyOf(request.body);
-    const index = String(body.fields.index ?? '').toLowerCase();
-    if (!INDEXES.includes(index)) throw new ServerError('server/invalid-index', `unknown index ${JSON.stringify(body.fields.index)} (one of ${INDEXES.join(', ')})`, 400);
-    const components = (valueField(body, 'components') as unknown[] | undefined) ?? [];
-    if (!Array.isArray(components)) throw new ServerError('server/bad-request', '"components" must be an array', 400);
-    const limit = count(body.fields.limit, 'limit', 1000, limits.pageSize);
-    const db = viewOf(current(request), timeFields(body));
-    const datoms: unknown[] = [];
-    let more = false;
-    for (const d of db.datoms(index as IndexName, ...components.map((c) => (typeof c === 'string' && !body.edn ? maybeEdn(c) : c)))) {
-      if (datoms.length >= limit) {
-        more = true;
-        break;
-      }
-      datoms.push(datomRecord(db, d));
-    }
-    send(request, reply, { datoms, more });
-  });
-
-  app.post('/api/index-range', counted, (request, reply) => {
-    const body = bodyOf(request.body);
-    const attr = body.edn ? body.fields.attr : typeof body.fields.attr === 'string' ? maybeEdn(body.fields.attr) : valueField(body, 'attr');
-    if (attr === undefined || attr === null) throw new ServerError('server/bad-request', '"attr" names the attribute (an ident such as :user/age, or its id)', 400);
-    const limit = count(body.fields.limit, 'limit', 1000, limits.pageSize);
-    const db = viewOf(current(request), timeFields(body));
-    if (!db.attr(attr as AttrRef)) throw new ServerError('server/unknown-attribute', `unknown attribute ${String(attr)}`, 400);
-    const [start, end] = [valueField(body, 'start'), valueField(body, 'end')];
-    const datoms: unknown[] = [];
-    let more = false;
-    for (const d of db.indexRange(attr as AttrRef, start ?? undefined, end ?? undefined)) {
-      if (datoms.length >= limit) {
-        more = true;
-        break;
-      }
-      datoms.push(datomRecord(db, d));
-    }
-    send(request, reply, { datoms, more });
-  });
+  app.post('/api/pull', counted, read('pull'));
+  app.post('/api/pull-many', counted, read('pull-many'));
+  app.get('/api/entity/:eid', { ...counted }, read('entity'));
+  app.post('/api/datoms', counted, read('datoms'));
+  app.post('/api/index-range', counted, read('index-range'));
 
   app.get('/api/log', { ...counted }, (request, reply) => {
     const query = request.query as Query;
@@ -240,11 +176,6 @@ function tokenOf(request: FastifyRequest): string | undefined {
   return query.token;
 }
 
-/** A string component of a JSON datoms request: EDN when it reads as a keyword or lookup ref. */
-function maybeEdn(c: string): unknown {
-  return c.startsWith(':') || c.startsWith('[') ? entityRef(c) : c;
-}
-
 /** The query's timeout: the request's (at most the server's maximum), else the server's default. */
 function queryTimeout(given: unknown, ctx: ServerContext): number {
   if (given === undefined || given === null) return ctx.limits.queryTimeoutMs;
@@ -252,45 +183,4 @@ function queryTimeout(given: unknown, ctx: ServerContext): number {
   if (typeof ms !== 'number' || !Number.isSafeInteger(ms) || ms < 0) throw new ServerError('server/invalid-number', 'timeout must be a number of milliseconds', 400);
   // 0 means "no timeout" to the library: the server keeps its maximum
   return ms === 0 ? ctx.limits.maxQueryTimeoutMs : Math.min(ms, ctx.limits.maxQueryTimeoutMs);
-}
-
-/** Inputs in :in order: `$` is the request's db, every other binding takes the next argument. */
-function queryInputs(ins: Binding[], db: Db, args: unknown[]): unknown[] {
-  if (!Array.isArray(args)) throw new ServerError('server/bad-request', '"args" must be an array', 400);
-  const bindings: Binding[] = ins.length ? ins : [{ kind: 'src', name: '$' } as Binding];
-  const inputs: unknown[] = [];
-  let next = 0;
-  for (const b of bindings) {
-    if (b.kind === 'src' && b.name === '$') inputs.push(db);
-    else {
-      if (next >= args.length) throw new ServerError('server/missing-input', `the query expects ${bindings.length - 1} input(s) besides $ in "args"`, 400);
-      inputs.push(args[next++]);
-    }
-  }
-  if (next < args.length) throw new ServerError('server/extra-input', `the query takes ${next} input(s) besides $ but "args" has ${args.length}`, 400);
-  return inputs;
-}
-
-/** Every assertion and retraction of an entity, oldest first, with each transaction's instant and metadata. */
-function entityHistory(db: Db, id: number): unknown[] {
-  const all = db.history();
-  const datoms = all.datomArray('eavt', id).sort((x, y) => x.tx - y.tx || Number(x.added) - Number(y.added) || x.a - y.a);
-  const txs = new Map<number, { instant: Date | null; meta: Record<string, unknown> }>();
-  const txInfo = (tx: number) => {
-    let info = txs.get(tx);
-    if (!info) {
-      info = { instant: null, meta: {} };
-      for (const d of db.datomArray('eavt', tx)) {
-        const ident = db.ident(d.a)?.fqn ?? String(d.a);
-        if (ident === 'db/txInstant') info.instant = d.v as Date;
-        else info.meta[ident] = d.v;
-      }
-      txs.set(tx, info);
-    }
-    return info;
-  };
-  return datoms.map((d) => {
-    const info = txInfo(d.tx);
-    return { t: db.txToT(d.tx), tx: d.tx, instant: info.instant, added: d.added, a: db.ident(d.a) ?? d.a, v: d.v, meta: info.meta };
-  });
 }

@@ -2,8 +2,8 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { readEdn } from '../../query-lang/edn/reader.js';
 import type { Connection } from '../connection.js';
-import { asCoded } from './errors.js';
-import { EDN_BODY } from './request.js';
+import { asCoded, ServerError } from './errors.js';
+import { EDN_BODY, EDN_TEXT } from './request.js';
 import { EDN_TYPE, ednBodyObject } from './wire.js';
 import { DEFAULT_LIMITS, type ServerLimits } from './limits.js';
 import { send } from './reply.js';
@@ -11,6 +11,7 @@ import { registerRoutes, type ServerContext } from './routes.js';
 import { registerStatic } from './static.js';
 import { FeedHub } from './feed.js';
 import { TokenStore } from './access.js';
+import { defaultQueryWorkers, QueryPool } from './query-pool.js';
 
 export { DEFAULT_LIMITS, type ServerLimits };
 
@@ -21,6 +22,8 @@ export interface ServerOptions {
   consoleDir?: string;
   /** The tokens file (default: none, everyone may read and write). */
   tokensFile?: string;
+  /** Threads read requests run in (default: defaultQueryWorkers()); 0: on the server's own loop. */
+  queryWorkers?: number;
 }
 
 export async function createServer(options: ServerOptions): Promise<{ app: FastifyInstance; ctx: ServerContext }> {
@@ -32,11 +35,16 @@ export async function createServer(options: ServerOptions): Promise<{ app: Fasti
     limits,
     feeds: new FeedHub(options.conn, limits),
     inFlight: new Set(),
+    queries: null,
   };
+  const workers = options.queryWorkers ?? defaultQueryWorkers();
+  if (!Number.isSafeInteger(workers) || workers < 0) throw new ServerError('server/invalid-option', `queryWorkers must be a whole number >= 0, not ${options.queryWorkers}`, 400);
+  if (workers > 0) ctx.queries = new QueryPool(options.conn.path, workers);
   app.addContentTypeParser(EDN_TYPE, { parseAs: 'string' }, (_req, body, done) => {
     try {
       const fields = ednBodyObject(readEdn(body as string));
       Object.defineProperty(fields, EDN_BODY, { value: true });
+      Object.defineProperty(fields, EDN_TEXT, { value: body });
       done(null, fields);
     } catch (err) {
       done(err as Error, undefined);
@@ -55,5 +63,7 @@ export async function createServer(options: ServerOptions): Promise<{ app: Fasti
   registerStatic(app, options.consoleDir);
   // open feed streams would hold the server's close up forever
   app.addHook('preClose', async () => ctx.feeds.close());
+  // after the requests in progress have been answered
+  app.addHook('onClose', async () => ctx.queries?.close());
   return { app, ctx };
 }

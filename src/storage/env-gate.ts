@@ -140,6 +140,11 @@ function passGate<T>(dir: string, action: () => T, dataFile?: string, inside = I
   }
 }
 
+/** Remove the ticket a thread of this process left in `dir` when it was ended (Worker.terminate) before closing its stores. */
+export function forgetThreadTicket(dir: string, thread: number): void {
+  removeTicket(path.join(dir, `${TICKET_PREFIX}${process.pid}.${thread}`));
+}
+
 /** This thread's ticket in `dir`, saying outside; undefined when we may not write there. */
 function openTicket(dir: string): Ticket | undefined {
   const file = path.join(dir, `${TICKET_PREFIX}${process.pid}.${threadId}`);

@@ -19,12 +19,18 @@ export interface TestServer extends Serving {
 }
 
 export async function startServer(
-  options: { limits?: Partial<ServerLimits>; tokensFile?: string; consoleDir?: string; setup?: (conn: Connection) => Promise<void> } = {},
+  options: { limits?: Partial<ServerLimits>; tokensFile?: string; consoleDir?: string; queryWorkers?: number; setup?: (conn: Connection) => Promise<void> } = {},
 ): Promise<TestServer> {
   const dir = path.join(tempDir('factlog-server-'), 'db');
   const conn = await open({ path: dir });
   await options.setup?.(conn);
-  const serving = await serve(conn, { port: 0, limits: options.limits, tokensFile: options.tokensFile, consoleDir: options.consoleDir ?? path.join(dir, 'no-console') });
+  const serving = await serve(conn, {
+    port: 0,
+    limits: options.limits,
+    tokensFile: options.tokensFile,
+    queryWorkers: options.queryWorkers,
+    consoleDir: options.consoleDir ?? path.join(dir, 'no-console'),
+  });
   running.push(serving);
   const call: TestServer['call'] = async (method, url, body, headers = {}) => {
     const isText = typeof body === 'string';

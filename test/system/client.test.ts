@@ -17,6 +17,7 @@ interface Api {
   pull(db: any, pattern: unknown, eid: unknown): Promise<unknown>;
   pullMany(db: any, pattern: unknown, eids: unknown[]): Promise<unknown>;
   indexRange(db: any, attr: string, start?: unknown, end?: unknown): Promise<unknown>;
+  datoms(db: any, index: string, ...components: unknown[]): Promise<unknown>;
   listen(listener: (r: { t: number; txData: readonly unknown[] }) => void): () => void;
 }
 
@@ -73,6 +74,8 @@ async function scenario(api: Api): Promise<unknown[]> {
   out.push(await api.pull(db, '[:p/name]', '[:p/email "nobody"]'));
   out.push(await api.indexRange(db, ':p/age', 30, 40));
   out.push(await api.indexRange(db.asOf(2), ':p/email', 'b'));
+  out.push(await api.datoms(db, 'eavt', [Keyword.of('p/email'), 'ann@x'], Keyword.of('p/tags'), Keyword.of('b')));
+  out.push(await api.datoms(db, 'avet', ':p/email', 'bob@x'));
   out.push(await api.pullMany(db, '[:p/name]', ['[:p/email "ann@x"]', '[:p/email "bob@x"]']));
   out.push(await api.q('[:find ?t . :where [?e :p/name "Ann"] [?e :p/age 31 ?tx] [(tx->t ?tx) ?t]]', db).catch((e) => e.code));
   for (const bad of ['[:find ?x :where [?x :p/name', '[:find ?x :where [?y :p/name]]']) out.push(await api.q(bad, db).catch((e) => e.code));
@@ -108,6 +111,7 @@ describe('a remote connection answers as an embedded one', () => {
       pull: async (db, pattern, eid) => pull(db, pattern as string, eid as number),
       pullMany: async (db, pattern, eids) => pullMany(db, pattern as string, eids as number[]),
       indexRange: async (db, attr, start, end) => plainDatoms([...db.indexRange(attr, start, end)]),
+      datoms: async (db, index, ...components) => plainDatoms([...db.datoms(index, ...components)]),
       listen: (l) => embedded.listen(l),
     };
     const overHttp: Api = {
@@ -117,6 +121,7 @@ describe('a remote connection answers as an embedded one', () => {
       pull: (db, pattern, eid) => rpull(db, pattern, eid),
       pullMany: (db, pattern, eids) => rpullMany(db, pattern, eids),
       indexRange: async (db, attr, start, end) => plainDatoms(await db.indexRange(attr, start, end)),
+      datoms: async (db, index, ...components) => plainDatoms(await db.datoms(index, ...components)),
       listen: (l) => remote.listen(l as never),
     };
     const expected = await scenario(local);

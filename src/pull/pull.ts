@@ -20,7 +20,7 @@
 import type { PullPattern, PullAttr } from '../../query-lang/datalog/ast.js';
 import { parsePull } from '../../query-lang/datalog/index.js';
 import { Keyword, type EdnValue } from '../../query-lang/edn/types.js';
-import type { DbView, AttrInfo, Datom, EntityRef } from '../db/api.js';
+import type { DbView, AttrInfo, Datom, DatomReads, EntityRef } from '../db/api.js';
 import { setOwn } from '../db/own-keys.js';
 import { FactlogError } from '../../query-lang/errors.js';
 
@@ -65,6 +65,8 @@ interface State {
   /** Remaining depth per recursive attribute spec. */
   depth: Map<PullAttr, number>;
   attrs: Map<string, AttrInfo | null>;
+  /** The pull's reads of entities and of what points at them (one synchronous step). */
+  read: DatomReads;
 }
 
 function attrInfo(db: DbView, st: State, name: string): AttrInfo | null {
@@ -87,10 +89,13 @@ function keyOf(spec: PullAttr): string {
   return String(as);
 }
 
-function currentDatoms(db: DbView, index: 'eavt' | 'vaet', ...comps: unknown[]): Datom[] {
-  const all = db.datomArray(index, ...comps);
-  // a value that is not a history holds assertions only: the array is the answer, not copied
-  return all.every((d) => d.added) ? all : all.filter((d) => d.added);
+/** Reads for a view without datomReads: datomArray, retractions left out (a history is refused before). */
+function readsOf(db: DbView): DatomReads {
+  if (db.datomReads) return db.datomReads();
+  return (index, e, a) => {
+    const all = a === undefined ? db.datomArray(index, e) : db.datomArray(index, e, a);
+    return all.every((d) => d.added) ? all : all.filter((d) => d.added);
+  };
 }
 
 function limitOf(spec: PullAttr): number {
@@ -203,7 +208,7 @@ function elementsInOrder(pattern: PullPattern): PullPattern['elements'] {
 }
 
 function* pullEntity(db: DbView, pattern: PullPattern, e: number, st: State): Pulling<PullResult | null> {
-  const datoms = currentDatoms(db, 'eavt', e);
+  const datoms = st.read('eavt', e);
   st.path.add(e);
   try {
     const out: PullResult = {};
@@ -238,7 +243,7 @@ function* pullEntity(db: DbView, pattern: PullPattern, e: number, st: State): Pu
         }
       } else {
         if (info.valueType !== 'ref') continue;
-        const sources = currentDatoms(db, 'vaet', e, info.id).map((d) => d.e);
+        const sources = st.read('vaet', e, info.id).map((d) => d.e);
         if (sources.length === 0) {
           if (el.default) setOwn(out, key, el.default.value);
           continue;
@@ -262,8 +267,8 @@ function* pullEntity(db: DbView, pattern: PullPattern, e: number, st: State): Pu
   }
 }
 
-function newState(): State {
-  return { path: new Set(), depth: new Map(), attrs: new Map() };
+function newState(db: DbView): State {
+  return { path: new Set(), depth: new Map(), attrs: new Map(), read: readsOf(db) };
 }
 
 function resolveEid(db: DbView, eid: EntityRef | unknown): number | null {
@@ -286,14 +291,14 @@ export function pull(db: DbView, pattern: PullPatternInput, eid: EntityRef): Pul
   const p = toPullPattern(pattern);
   const id = resolveEid(db, eid);
   if (id === null) return null;
-  return runPull(pullEntity(db, p, id, newState()));
+  return runPull(pullEntity(db, p, id, newState(db)));
 }
 
 /** Pull several entities with one pattern (parsed once). */
 export function pullMany(db: DbView, pattern: PullPatternInput, eids: Iterable<EntityRef>): (PullResult | null)[] {
   refuseHistory(db);
   const p = toPullPattern(pattern);
-  const st = newState();
+  const st = newState(db);
   const out: (PullResult | null)[] = [];
   for (const eid of eids) {
     const id = resolveEid(db, eid);

@@ -408,6 +408,13 @@ export class Store {
     return table.keys(range.start, range.end);
   }
 
+  /** The current keys that start with `prefix`, read at once in this step's read transaction. */
+  currentKeysWithPrefix(index: IndexName, prefix: KeyPart[]): KeyPart[][] {
+    const table = this.current[index];
+    const range = this.range(prefix);
+    return table.packs && range.start ? table.keysWithPrefix(range.start) : [...table.keys(range.start, range.end)];
+  }
+
   /** Number of current keys with this prefix; exact, but costs a scan of them. */
   countCurrent(index: IndexName, prefix: KeyPart[], end?: KeyPart[]): number {
     const range = this.range(prefix, end);

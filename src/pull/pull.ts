@@ -98,6 +98,13 @@ function readsOf(db: DbView): DatomReads {
   };
 }
 
+/** The values of attribute `a` among an entity's datoms (in EAVT order: one run). */
+function valuesOf(datoms: Datom[], a: number): unknown[] {
+  const vals: unknown[] = [];
+  for (const d of datoms) if (d.a === a) vals.push(d.v);
+  return vals;
+}
+
 function limitOf(spec: PullAttr): number {
   return spec.limit === undefined ? DEFAULT_LIMIT : spec.limit === null ? Infinity : spec.limit;
 }
@@ -178,19 +185,26 @@ function* pullWildcard(db: DbView, e: number, datoms: Datom[], out: PullResult, 
     let end = start + 1;
     while (end < datoms.length && datoms[end]!.a === a) end++;
     const info = db.attr(a);
-    if (info) {
+    if (info && info.cardinality !== 'many') {
+      const v = datoms[start]!.v;
+      setOwn(out, info.ident.fqn, info.valueType !== 'ref' ? v : info.isComponent ? yield* componentValue(db, v as number, st) : { 'db/id': v });
+    } else if (info) {
       const vs: unknown[] = [];
-      const stop = info.cardinality === 'many' ? Math.min(end, start + DEFAULT_LIMIT) : start + 1;
+      const stop = Math.min(end, start + DEFAULT_LIMIT);
       for (let i = start; i < stop; i++) {
         const v = datoms[i]!.v;
-        if (info.valueType !== 'ref') vs.push(v);
-        else if (info.isComponent && !st.path.has(v as number)) vs.push((yield nested(db, WILDCARD, v as number, st)) ?? { 'db/id': v });
-        else vs.push({ 'db/id': v });
+        vs.push(info.valueType !== 'ref' ? v : info.isComponent ? yield* componentValue(db, v as number, st) : { 'db/id': v });
       }
-      setOwn(out, info.ident.fqn, info.cardinality === 'many' ? vs : vs[0]);
+      setOwn(out, info.ident.fqn, vs);
     }
     start = end;
   }
+}
+
+/** A component's entity as `*` gives it: pulled whole, unless already on the path. */
+function* componentValue(db: DbView, id: number, st: State): Pulling<unknown> {
+  if (st.path.has(id)) return { 'db/id': id };
+  return (yield nested(db, WILDCARD, id, st)) ?? { 'db/id': id };
 }
 
 const WILDCARD: PullPattern = { kind: 'pull-pattern', elements: [{ kind: 'wildcard' }] };
@@ -229,7 +243,7 @@ function* pullEntity(db: DbView, pattern: PullPattern, e: number, st: State): Pu
       }
       if (recursionSpent(el, st)) continue;
       if (!el.reverse) {
-        const vals = datoms.filter((d) => d.a === info.id).map((d) => d.v);
+        const vals = valuesOf(datoms, info.id);
         if (vals.length === 0) {
           if (el.default) setOwn(out, key, el.default.value);
           continue;

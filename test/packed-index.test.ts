@@ -133,7 +133,7 @@ describe('packed index', () => {
     );
   });
 
-  it('scans and counts any range [start, end) with any limit as the model does', () => {
+  it('scans and counts any range [start, end) with any limit, and any prefix, as the model does', () => {
     fc.assert(
       fc.property(
         fc.array(op, { minLength: 1, maxLength: 12 }),
@@ -147,6 +147,7 @@ describe('packed index', () => {
             const expected = model.range(start, end);
             expect([...table.keys(start, end, limit)]).toEqual(limit === undefined ? expected : expected.slice(0, limit));
             expect(table.count(start, end)).toBe(expected.length);
+            if (start) expect(table.keysWithPrefix(start)).toEqual(model.range(start, [...start, KEY_MAX_STRING]));
           }
         },
       ),

@@ -4,7 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { open, q, type Connection, Keyword } from '../src/index.js';
 import { pull, pullMany, registerXform } from '../src/pull/index.js';
+import fc from 'fast-check';
 import { errorCode } from './helpers/errors.js';
+import { freshConn } from './helpers/tmp.js';
+import type { DbView } from '../src/db/api.js';
 import { PERSON } from './helpers/schemas.js';
 
 const SCHEMA = `[
@@ -232,4 +235,90 @@ describe('result keys named like Object.prototype members', () => {
     const json = db.entity(e)!.toJSON();
     for (const n of NAMES) expectOwn(json, n, `v-${n}`);
   });
+});
+
+/** The same value with its datomReads hidden: pull then reads every entity through datomArray (the general path). */
+function generalPath(db: DbView): DbView {
+  return new Proxy(db, {
+    get(target, key) {
+      if (key === 'datomReads') return undefined;
+      const v = Reflect.get(target, key, target) as unknown;
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+}
+
+describe('pull through datomReads (one read per entity, the basis checked once)', () => {
+  const FAST_SCHEMA = `[
+    {:db/ident :n/name :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
+    {:db/ident :n/tags :db/valueType :db.type/string :db/cardinality :db.cardinality/many}
+    {:db/ident :n/score :db/valueType :db.type/long :db/cardinality :db.cardinality/one}
+    {:db/ident :n/ref :db/valueType :db.type/ref :db/cardinality :db.cardinality/one}
+    {:db/ident :n/refs :db/valueType :db.type/ref :db/cardinality :db.cardinality/many}
+    {:db/ident :n/part :db/valueType :db.type/ref :db/cardinality :db.cardinality/one :db/isComponent true}
+    {:db/ident :n/parts :db/valueType :db.type/ref :db/cardinality :db.cardinality/many :db/isComponent true}]`;
+  const ENTITIES = 6;
+  const patterns = [
+    '[*]',
+    '[:n/name :n/tags :n/score]',
+    '[* {:n/ref [*]}]',
+    '[:n/name {:n/refs [:n/name]} :n/_ref]',
+    '[(limit :n/tags 1) (default :n/score -1) :db/id (limit :n/refs nil)]',
+    '[:n/name {:n/ref ...}]',
+    '[:n/name {:n/refs 2}]',
+    '[{:n/_part [:n/name]} {:n/_parts [*]} (limit :n/_refs 1)]',
+    '[:n/part :n/parts]',
+    '[* (limit :n/refs 1) {:n/_ref [*]}]',
+    '[[:n/name :as "nm"] [:n/missing :default 0] (default :n/_ref "none")]',
+  ];
+  type Op = { add: boolean; e: number; attr: string; v: number | string };
+  const op: fc.Arbitrary<Op> = fc.record({
+    add: fc.boolean(),
+    e: fc.nat(ENTITIES - 1),
+    attr: fc.constantFrom(':n/name', ':n/tags', ':n/score', ':n/ref', ':n/refs', ':n/part', ':n/parts'),
+    v: fc.nat(ENTITIES - 1),
+  });
+  const valueOf = (o: Op, ids: number[]): string => {
+    if (o.attr === ':n/name' || o.attr === ':n/tags') return `"s${o.v}"`;
+    if (o.attr === ':n/score') return String(o.v);
+    return String(ids[o.v as number]);
+  };
+  const txOf = (o: Op, ids: number[]) => `[[${o.add ? ':db/add' : ':db/retract'} ${ids[o.e]} ${o.attr} ${valueOf(o, ids)}]]`;
+
+  it('gives what reading each entity through datomArray gives, on any db and view (fast-check)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 12 }), fc.nat(12), fc.nat(12), op, async (ops, asOfPick, sincePick, speculative) => {
+        const c = await freshConn();
+        await c.transact(FAST_SCHEMA);
+        const made = await c.transact(`[${Array.from({ length: ENTITIES }, (_, i) => `{:db/id "e${i}" :n/name "e${i}"}`).join(' ')}]`);
+        const ids = Array.from({ length: ENTITIES }, (_, i) => made.tempids[`e${i}`]!);
+        const ts = [made.dbAfter.basisT];
+        let middle = c.db();
+        for (const [i, o] of ops.entries()) {
+          ts.push((await c.transact(txOf(o, ids))).dbAfter.basisT);
+          if (i === Math.floor(ops.length / 2)) middle = c.db(); // a value with commits after it
+        }
+        const db = c.db();
+        const views: [string, DbView][] = [
+          ['now', db],
+          ['before later commits', middle],
+          ['asOf', db.asOf(ts[asOfPick % ts.length]!)],
+          ['since', db.since(ts[sincePick % ts.length]!)],
+          ['filtered', db.filter((_, d) => d.e !== ids[1])],
+          ['with', db.with(txOf(speculative, ids)).dbAfter],
+        ];
+        const eids = [...ids, ids[ENTITIES - 1]! + 1000];
+        for (const [name, view] of views) {
+          for (const p of patterns) {
+            const general = pullMany(generalPath(view), p, eids);
+            expect({ name, p, got: pullMany(view, p, eids) }).toEqual({ name, p, got: general });
+            expect({ name, p, got: eids.map((e) => pull(view, p, e)) }).toEqual({ name, p, got: general });
+          }
+        }
+        expect(errorCode(() => pull(db.history(), '[*]', ids[0]!))).toBe(errorCode(() => pull(generalPath(db.history()), '[*]', ids[0]!)));
+        await c.close();
+      }),
+      { numRuns: 25 },
+    );
+  }, 240_000);
 });

@@ -8,10 +8,11 @@ import { FactlogError } from '../../query-lang/errors.js';
 import { encodeValue, isEncodable, longForm, KeyPart, Payload, Tag, tToTx, txToT, TX_BASE } from '../storage/encoding.js';
 import { KEY_MAX, type Store } from '../storage/store.js';
 import { compareStored, type ReadAt, type ReadSnapshot, type StoredDatom } from '../storage/index-reader.js';
-import type { AttrInfo, AttrRef, Datom, DatomVisitor, DbStats, DbView, Entity, EntityRef, IndexName, Served, Value } from './api.js';
+import type { AttrInfo, AttrRef, Datom, DatomReads, DatomVisitor, DbStats, DbView, Entity, EntityRef, IndexName, Served, Value } from './api.js';
 import { LazyEntity } from './entity.js';
 import type { AttributeColumn, ColumnCache } from './columns.js';
 import { ViewMemory } from './view-memory.js';
+import { datomReadsOf } from './datom-reads.js';
 import { searchFulltext, type FulltextMatch } from './fulltext.js';
 import { valueRange } from './value-range.js';
 import { countsByValue } from './value-counts.js';
@@ -257,6 +258,10 @@ export class Db implements DbView {
     // so no snapshot need be held (taking one costs about as much as a small entity's read)
     const visible = this.scanIn(undefined, index, resolved.prefix, undefined, resolved.tx);
     return [...(this.filters ? this.kept(visible) : visible)];
+  }
+
+  datomReads(): DatomReads {
+    return datomReadsOf(this, this.ctx.store);
   }
 
   seekDatoms(index: IndexName, ...components: unknown[]): Iterable<Datom> {

@@ -20,7 +20,7 @@
 import type { PullPattern, PullAttr } from '../../query-lang/datalog/ast.js';
 import { parsePull } from '../../query-lang/datalog/index.js';
 import { Keyword, type EdnValue } from '../../query-lang/edn/types.js';
-import type { DbView, AttrInfo, Datom, EntityRef } from '../db/api.js';
+import type { DbView, AttrInfo, Datom, DatomReads, EntityRef } from '../db/api.js';
 import { setOwn } from '../db/own-keys.js';
 import { FactlogError } from '../../query-lang/errors.js';
 
@@ -65,6 +65,8 @@ interface State {
   /** Remaining depth per recursive attribute spec. */
   depth: Map<PullAttr, number>;
   attrs: Map<string, AttrInfo | null>;
+  /** The pull's reads of entities and of what points at them (one synchronous step). */
+  read: DatomReads;
 }
 
 function attrInfo(db: DbView, st: State, name: string): AttrInfo | null {
@@ -87,10 +89,20 @@ function keyOf(spec: PullAttr): string {
   return String(as);
 }
 
-function currentDatoms(db: DbView, index: 'eavt' | 'vaet', ...comps: unknown[]): Datom[] {
-  const all = db.datomArray(index, ...comps);
-  // a value that is not a history holds assertions only: the array is the answer, not copied
-  return all.every((d) => d.added) ? all : all.filter((d) => d.added);
+/** Reads for a view without datomReads: datomArray, retractions left out (a history is refused before). */
+function readsOf(db: DbView): DatomReads {
+  if (db.datomReads) return db.datomReads();
+  return (index, e, a) => {
+    const all = a === undefined ? db.datomArray(index, e) : db.datomArray(index, e, a);
+    return all.every((d) => d.added) ? all : all.filter((d) => d.added);
+  };
+}
+
+/** The values of attribute `a` among an entity's datoms (in EAVT order: one run). */
+function valuesOf(datoms: Datom[], a: number): unknown[] {
+  const vals: unknown[] = [];
+  for (const d of datoms) if (d.a === a) vals.push(d.v);
+  return vals;
 }
 
 function limitOf(spec: PullAttr): number {
@@ -173,19 +185,26 @@ function* pullWildcard(db: DbView, e: number, datoms: Datom[], out: PullResult, 
     let end = start + 1;
     while (end < datoms.length && datoms[end]!.a === a) end++;
     const info = db.attr(a);
-    if (info) {
+    if (info && info.cardinality !== 'many') {
+      const v = datoms[start]!.v;
+      setOwn(out, info.ident.fqn, info.valueType !== 'ref' ? v : info.isComponent ? yield* componentValue(db, v as number, st) : { 'db/id': v });
+    } else if (info) {
       const vs: unknown[] = [];
-      const stop = info.cardinality === 'many' ? Math.min(end, start + DEFAULT_LIMIT) : start + 1;
+      const stop = Math.min(end, start + DEFAULT_LIMIT);
       for (let i = start; i < stop; i++) {
         const v = datoms[i]!.v;
-        if (info.valueType !== 'ref') vs.push(v);
-        else if (info.isComponent && !st.path.has(v as number)) vs.push((yield nested(db, WILDCARD, v as number, st)) ?? { 'db/id': v });
-        else vs.push({ 'db/id': v });
+        vs.push(info.valueType !== 'ref' ? v : info.isComponent ? yield* componentValue(db, v as number, st) : { 'db/id': v });
       }
-      setOwn(out, info.ident.fqn, info.cardinality === 'many' ? vs : vs[0]);
+      setOwn(out, info.ident.fqn, vs);
     }
     start = end;
   }
+}
+
+/** A component's entity as `*` gives it: pulled whole, unless already on the path. */
+function* componentValue(db: DbView, id: number, st: State): Pulling<unknown> {
+  if (st.path.has(id)) return { 'db/id': id };
+  return (yield nested(db, WILDCARD, id, st)) ?? { 'db/id': id };
 }
 
 const WILDCARD: PullPattern = { kind: 'pull-pattern', elements: [{ kind: 'wildcard' }] };
@@ -203,7 +222,7 @@ function elementsInOrder(pattern: PullPattern): PullPattern['elements'] {
 }
 
 function* pullEntity(db: DbView, pattern: PullPattern, e: number, st: State): Pulling<PullResult | null> {
-  const datoms = currentDatoms(db, 'eavt', e);
+  const datoms = st.read('eavt', e);
   st.path.add(e);
   try {
     const out: PullResult = {};
@@ -224,7 +243,7 @@ function* pullEntity(db: DbView, pattern: PullPattern, e: number, st: State): Pu
       }
       if (recursionSpent(el, st)) continue;
       if (!el.reverse) {
-        const vals = datoms.filter((d) => d.a === info.id).map((d) => d.v);
+        const vals = valuesOf(datoms, info.id);
         if (vals.length === 0) {
           if (el.default) setOwn(out, key, el.default.value);
           continue;
@@ -238,7 +257,7 @@ function* pullEntity(db: DbView, pattern: PullPattern, e: number, st: State): Pu
         }
       } else {
         if (info.valueType !== 'ref') continue;
-        const sources = currentDatoms(db, 'vaet', e, info.id).map((d) => d.e);
+        const sources = st.read('vaet', e, info.id).map((d) => d.e);
         if (sources.length === 0) {
           if (el.default) setOwn(out, key, el.default.value);
           continue;
@@ -262,8 +281,8 @@ function* pullEntity(db: DbView, pattern: PullPattern, e: number, st: State): Pu
   }
 }
 
-function newState(): State {
-  return { path: new Set(), depth: new Map(), attrs: new Map() };
+function newState(db: DbView): State {
+  return { path: new Set(), depth: new Map(), attrs: new Map(), read: readsOf(db) };
 }
 
 function resolveEid(db: DbView, eid: EntityRef | unknown): number | null {
@@ -286,14 +305,14 @@ export function pull(db: DbView, pattern: PullPatternInput, eid: EntityRef): Pul
   const p = toPullPattern(pattern);
   const id = resolveEid(db, eid);
   if (id === null) return null;
-  return runPull(pullEntity(db, p, id, newState()));
+  return runPull(pullEntity(db, p, id, newState(db)));
 }
 
 /** Pull several entities with one pattern (parsed once). */
 export function pullMany(db: DbView, pattern: PullPatternInput, eids: Iterable<EntityRef>): (PullResult | null)[] {
   refuseHistory(db);
   const p = toPullPattern(pattern);
-  const st = newState();
+  const st = newState(db);
   const out: (PullResult | null)[] = [];
   for (const eid of eids) {
     const id = resolveEid(db, eid);

@@ -138,6 +138,20 @@ class Run {
     return lo;
   }
 
+  /**
+   * Whether key i starts with the parts written in bytes[0, n): their bytes, not followed by a
+   * number's BIGINT or FRACTION marker (5's bytes begin 5n's and 5.5's), as the range [prefix,
+   * prefix + KEY_MAX) holds it.
+   */
+  startsWith(i: number, bytes: Uint8Array, n: number): boolean {
+    const start = this.start(i);
+    const length = this.end(i) - start;
+    if (length < n) return false;
+    const value = this.value;
+    for (let k = 0; k < n; k++) if (value[start + k] !== bytes[k]) return false;
+    return length === n || value[start + n]! < KEY_MAX_BYTE;
+  }
+
   /** The first key >= `key` (written by `codec`, the index's). */
   lowerBoundOf(key: KeyPart[], codec: KeyCodec): number {
     return this.lowerBound(scratch, codec.writeKey(key, scratch, 0));
@@ -229,6 +243,13 @@ function runEntryKey(list: KeyList, last: number): Buffer {
 const isRunKey = (key: KeyPart[]) => key[key.length - 1] === KEY_MAX_STRING;
 
 const scratch = Buffer.allocUnsafe(MAX_KEY_BYTES * 2);
+const prefixBytes = Buffer.allocUnsafe(MAX_KEY_BYTES);
+
+function startsWithParts(key: readonly KeyPart[], prefix: readonly KeyPart[]): boolean {
+  if (key.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (key[i] !== prefix[i]) return false;
+  return true;
+}
 /** A key's bytes, in a new buffer. */
 function encodeKey(key: KeyPart[], codec: KeyCodec): Buffer {
   return Buffer.from(scratch.subarray(0, codec.writeKey(key, scratch, 0)));
@@ -300,6 +321,36 @@ export class PackedIndex {
       from = chunk[chunk.length - 1];
       size = Math.min(size * 2, MAX_CHUNK);
     }
+  }
+
+  /**
+   * The keys that start with `prefix` (a packed index's), read at once in lmdb-js's current read
+   * transaction: the prefix compared as bytes (parts delimit themselves), no end key decoded.
+   * An entity's keys: one cursor step and one run read for most entities.
+   */
+  keysWithPrefix(prefix: KeyPart[]): KeyPart[][] {
+    const out: KeyPart[][] = [];
+    const n = this.codec.writeKey(prefix, prefixBytes, 0);
+    let first = true;
+    for (const key of this.db.getKeys({ start: prefix } as any) as Iterable<KeyPart[]>) {
+      if (!isRunKey(key)) {
+        if (!startsWithParts(key, prefix)) break;
+        out.push(key);
+      } else {
+        const run = this.runAt(key);
+        let i = first ? run.lowerBound(prefixBytes, n) : 0;
+        for (; i < run.count && run.startsWith(i, prefixBytes, n); i++) out.push(run.key(i));
+        if (i < run.count) break;
+      }
+      first = false;
+    }
+    return out;
+  }
+
+  /** The run under entry `key`, read in the same transaction as its key (a later commit may have rewritten it). */
+  private runAt(key: KeyPart[], transaction?: unknown): Run {
+    const read = this.db.getBinaryFast as (key: KeyPart[], options?: { transaction: unknown }) => Buffer | undefined;
+    return new Run(read.call(this.db, key, transaction ? { transaction } : undefined)!);
   }
 
   private *scanRuns(start: KeyPart[] | undefined, end: KeyPart[] | undefined, limit: number, transaction?: unknown): Generator<KeyPart[]> {

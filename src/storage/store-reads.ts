@@ -104,6 +104,11 @@ export function rangeOf(prefix: KeyPart[], end?: KeyPart[]) {
   return { start: prefix.length ? prefix : undefined, end: end ?? (prefix.length ? [...prefix, KEY_MAX] : undefined) } as any;
 }
 
+/** The start of rangeOf(prefix) alone: a prefix's parts as the keys hold them. */
+export function prefixStart(prefix: KeyPart[]): KeyPart[] {
+  return prefix.map(rangePart);
+}
+
 function rangePart(p: KeyPart): KeyPart {
   return p === 0 ? 0 : keyPayload(p);
 }

@@ -31,7 +31,7 @@ import {
 import { IndexWrites } from './index-writes.js';
 import { GroupCommit } from './group-commit.js';
 import { neverBootstrapped, prepareDirectory } from './store-recovery.js';
-import { rangeOf, ReadSnapshots } from './store-reads.js';
+import { prefixStart, rangeOf, ReadSnapshots } from './store-reads.js';
 import { IndexReader, type ReadSnapshot } from './index-reader.js';
 import { LogTable } from './log-table.js';
 import { StoreMeta } from './store-meta.js';
@@ -406,6 +406,17 @@ export class Store {
     const range = this.range(prefix, end);
     if (snapshot) return table.keysIn(range.start, range.end, () => snapshot.transaction());
     return table.keys(range.start, range.end);
+  }
+
+  /** The current keys that start with `prefix`, read at once in this step's read transaction. */
+  currentKeysWithPrefix(index: IndexName, prefix: KeyPart[]): KeyPart[][] {
+    const table = this.current[index];
+    if (!table.packs || prefix.length === 0) {
+      const range = this.range(prefix);
+      return [...table.keys(range.start, range.end)];
+    }
+    this.assertOpen();
+    return table.keysWithPrefix(prefixStart(prefix));
   }
 
   /** Number of current keys with this prefix; exact, but costs a scan of them. */

@@ -56,14 +56,23 @@ export type ExcisionMode = 'refuse' | 'check' | 'rebuilt';
  * Whether tx data may hold an excision request (the keyword :db/excise anywhere in it): a
  * connection runs such a transaction alone (connection.ts), as it rewrites the database's files.
  */
-export function namesExcision(txData: unknown, depth = 0): boolean {
+export function namesExcision(txData: unknown): boolean {
+  try {
+    return holdsExciseKeyword(txData, 0);
+  } catch {
+    return false; // data whose reading throws: prepareTx says so (tx/invalid-data)
+  }
+}
+
+function holdsExciseKeyword(txData: unknown, depth: number): boolean {
   if (typeof txData === 'string') return txData.includes(':db/excise');
   if (txData instanceof Keyword) return txData.fqn === EXCISE;
   if (depth > 64 || typeof txData !== 'object' || txData === null || txData instanceof Date || ArrayBuffer.isView(txData)) return false;
   const items = itemsOf(txData);
-  if (items) return items.some((x) => namesExcision(x, depth + 1));
-  if (txData instanceof Map) return [...txData].some(([k, v]) => namesExcision(k, depth + 1) || namesExcision(v, depth + 1));
-  return Object.entries(txData).some(([k, v]) => namesExcision(k, depth + 1) || namesExcision(v, depth + 1));
+  const within = (x: unknown) => holdsExciseKeyword(x, depth + 1);
+  if (items) return items.some(within);
+  if (txData instanceof Map) return [...txData].some(([k, v]) => within(k) || within(v));
+  return Object.entries(txData).some(([k, v]) => within(k) || within(v));
 }
 
 /**

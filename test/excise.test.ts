@@ -327,6 +327,18 @@ describe('excision on a live connection (conn.transact)', () => {
     expect(fs.readdirSync(path.dirname(dir))).toEqual(['db']);
   });
 
+  it('excise(dir) offline is refused while a connection of this process has the database open (storage/excise-busy)', async () => {
+    const { dir } = await populated();
+    const conn = await open({ path: dir });
+    try {
+      await expect(excise(dir, REQUEST)).rejects.toMatchObject({ code: 'storage/excise-busy' });
+      expect(conn.db().entid('[:p/email "ann@x"]')).not.toBeNull();
+      expect(filesHolding(dir, [SECRET]).length).toBeGreaterThan(0);
+    } finally {
+      await conn.close();
+    }
+  });
+
   it('a replica behind it applies it (same chain); a follower holding the chain from before stops with feed/excised', async () => {
     const { dir } = await populated();
     const to = path.join(path.dirname(dir), 'replica');

@@ -23,7 +23,8 @@ export class DbError extends FactlogError {}
 
 /** :db.type/bytes values are kept out of AVET (as in Datomic, they are not indexed by value): reading them there is an error, not an empty answer. */
 function refuseBytesInAvet(attr: AttrInfo, what: string): void {
-  if (attr.valueType === 'bytes') throw new DbError('db/bytes-not-indexed', `${attr.ident} is :db.type/bytes, whose values are not indexed by value: no ${what} over it (read it through EAVT or AEVT)`);
+  if (attr.valueType === 'bytes')
+    throw new DbError('db/bytes-not-indexed', `${attr.ident} is :db.type/bytes, whose values are not indexed by value: no ${what} over it (read it through EAVT or AEVT)`);
 }
 
 function printLookupRef(ref: unknown[]): string {

@@ -154,7 +154,13 @@ function checkChain(store: Store, records: LogRecord[], dataFile: string, proble
 }
 
 /** Replay LMDB's log into a scratch copy and compare meta, every index and the long values; returns the keys compared. */
-async function checkAgainstReplay(store: Store, log: Iterable<LogEntry>, dataFile: string, problem: (code: string, message: string) => void, note: (message: string) => void): Promise<number> {
+async function checkAgainstReplay(
+  store: Store,
+  log: Iterable<LogEntry>,
+  dataFile: string,
+  problem: (code: string, message: string) => void,
+  note: (message: string) => void,
+): Promise<number> {
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'factlog-verify-'));
   const { store: copy } = Store.open({ path: scratch, createFormat: store.format, noSync: true });
   try {

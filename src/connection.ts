@@ -492,6 +492,8 @@ export class Connection {
   }
 
   async close(): Promise<void> {
+    // an excision under way ends first: it closes and opens the store
+    while (this.excising && !this.closed) await this.excising;
     if (this.closed) return;
     this.closed = true;
     await this.writer?.close();

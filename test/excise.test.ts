@@ -298,6 +298,22 @@ describe('excision on a live connection (conn.transact)', () => {
     }
   });
 
+  it('close while it runs waits for it to end', async () => {
+    const { dir } = await populated();
+    const conn = await open({ path: dir });
+    const excision = conn.transact(REQUEST);
+    await conn.close();
+    const report = await excision;
+    await expect(conn.transact(`[{:p/email "later@x"}]`)).rejects.toMatchObject({ code: 'conn/closed' });
+    const again = await open({ path: dir });
+    try {
+      expect(again.basisT).toBe(report.t);
+      expect(again.db().entid('[:p/email "ann@x"]')).toBeNull();
+    } finally {
+      await again.close();
+    }
+  });
+
   it('tx data that only mentions :db/excise in a value is an ordinary transaction', async () => {
     const { dir } = await populated();
     const conn = await open({ path: dir });

@@ -65,7 +65,7 @@ export function namesExcision(txData: unknown): boolean {
 }
 
 function holdsExciseKeyword(txData: unknown, depth: number): boolean {
-  if (typeof txData === 'string') return txData.includes(':db/excise');
+  if (typeof txData === 'string') return txData.includes(':db/excise') || txData === EXCISE; // EDN text, or JS data's names
   if (txData instanceof Keyword) return txData.fqn === EXCISE;
   if (depth > 64 || typeof txData !== 'object' || txData === null || txData instanceof Date || ArrayBuffer.isView(txData)) return false;
   const items = itemsOf(txData);

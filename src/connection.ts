@@ -11,6 +11,10 @@ import { encodeValue, tToTx, txToT, type RawDatom } from './storage/encoding.js'
 import { TxLog, type LogTx } from './db/txlog.js';
 import { Store, type Meta, type Retraction, type StoreOptions } from './storage/store.js';
 import { prepareTx, type PreparedTx } from './tx/transact.js';
+import { namesExcision, type ExcisionMode } from './tx/excise.js';
+import { excisionRulesIn } from './db/excision.js';
+import { exciseLive } from './db/live-excision.js';
+import { toLogEntry } from './storage/log.js';
 import { functionRegistry, type FunctionOptions, type TxFunctions } from './tx/tx-functions.js';
 import { FIRST_USER_EID } from './db/schema.js';
 import { replayLogFile, schemaOfStore } from './db/log-replay.js';
@@ -70,6 +74,7 @@ export async function open(options: OpenOptions): Promise<Connection> {
   const functions = functionRegistry(options, options.checkAttrPreds ?? true);
   const { store } = Store.open(options);
   const conn = new Connection(store, options.strictSchema ?? false, options.columnDatoms, { timeout: options.queryTimeout, maxValues: options.queryMaxValues }, functions);
+  conn.storeOptions = options;
   try {
     if (!store.readOnly) await replayLogFile(store);
     if (store.lastT() < 0) await conn.bootstrap();
@@ -87,29 +92,43 @@ export class Connection {
   /** Schema snapshots, oldest first: the schema in force from t onward. */
   private schemas: { t: number; schema: Schema }[] = [];
   private readonly listeners = new Set<Subscription>();
-  private readonly ctx: DbContext;
+  private ctx: DbContext;
   private closed = false;
   /** @internal Set by excise (feed/excise.ts) on the copy it rewrites: an excision commits only there. */
   allowsExcision = false;
   /** @internal Set on a cluster node: its transactions go to the cluster's log. */
   writer?: ConnectionWriter;
+  /** @internal How the store was opened: a live excision opens it again on the new files. */
+  storeOptions?: StoreOptions;
+  /** Set while an excision runs: every write waits for it. */
+  private excising?: Promise<void>;
 
   constructor(
-    /** @internal */ readonly store: Store,
+    store: Store,
     readonly strictSchema: boolean,
-    columnDatoms?: number,
-    queryLimits: { timeout?: number; maxValues?: number } = {},
+    private readonly columnDatoms?: number,
+    private readonly queryLimits: { timeout?: number; maxValues?: number } = {},
     /** The transaction functions and predicates its transactions may call. */
     readonly functions: TxFunctions = functionRegistry({}),
   ) {
-    this.ctx = {
-      queryLimits,
+    this.ctx = this.contextOf(store);
+  }
+
+  /** What this connection's Db values read through: a new one when an excision replaced the files, so older values never read the new ones. */
+  private contextOf(store: Store): DbContext {
+    return {
+      queryLimits: this.queryLimits,
       store,
       schemaAt: (t) => this.schemaAt(t),
       tAtInstant: (date) => this.tAtInstant(date),
       speculate: (db, txData) => this.speculate(db, txData),
-      columns: new ColumnCache(columnDatoms),
+      columns: new ColumnCache(this.columnDatoms),
     };
+  }
+
+  /** @internal */
+  get store(): Store {
+    return this.ctx.store;
   }
 
   get path(): string {
@@ -246,6 +265,12 @@ export class Connection {
     if (primary !== undefined) {
       throw new FactlogError('conn/replica-read-only', `${this.store.dir} is a read replica of ${primary}; transact on the primary`);
     }
+    while (this.excising) await this.excising;
+    if (!isBatch && namesExcision(txDatas[0])) return [await this.exciseAlone(txDatas[0])];
+    return this.writeNow(txDatas, onReport, isBatch);
+  }
+
+  private async writeNow(txDatas: readonly unknown[], onReport: ((report: TxReport, index: number) => void) | undefined, isBatch: boolean): Promise<TxReport[]> {
     const reports: TxReport[] = [];
     let index = 0;
     try {
@@ -257,14 +282,7 @@ export class Connection {
             const before = this.dbAt(this.meta.lastT);
             const item = txDatas[index];
             const txData = isBatch && typeof item === 'function' ? (item as (db: Db) => unknown)(before) : item;
-            const prepared = prepareTx(before, txData, {
-              t: this.meta.lastT + 1,
-              nextEid: this.meta.nextEid,
-              lastInstant: this.meta.lastInstant,
-              strictSchema: this.strictSchema,
-              functions: this.functions,
-              excise: this.allowsExcision ? 'rebuilt' : 'refuse',
-            });
+            const prepared = prepareTx(before, txData, this.nextTxOptions(this.allowsExcision ? 'rebuilt' : 'refuse'));
             this.commit(prepared);
             const report = txReport(before, this.dbAt(prepared.t), prepared);
             reports.push(report);
@@ -288,6 +306,54 @@ export class Connection {
     }
     for (const report of reports) this.publish(report);
     return reports;
+  }
+
+  private nextTxOptions(excise: ExcisionMode) {
+    const { lastT, nextEid, lastInstant } = this.meta;
+    return { t: lastT + 1, nextEid, lastInstant, strictSchema: this.strictSchema, functions: this.functions, excise };
+  }
+
+  /**
+   * A transaction naming :db/excise, alone: prepared and checked against the database now, then
+   * the database rewritten without what it excises (db/live-excision.ts) while every other write
+   * of this connection waits. Db values taken before it read nothing more (storage/excised).
+   */
+  private async exciseAlone(txData: unknown): Promise<TxReport> {
+    let done!: () => void;
+    this.excising = new Promise((resolve) => (done = resolve));
+    try {
+      const { before, prepared } = await this.store.writeTransaction(() => {
+        this.syncWithStore();
+        const before = this.dbAt(this.meta.lastT);
+        return { before, prepared: prepareTx(before, txData, this.nextTxOptions('check')) };
+      });
+      const request = toLogEntry(prepared);
+      const rules = excisionRulesIn(request, before.schema);
+      if (rules.length === 0) return (await this.writeNow([txData], undefined, false))[0];
+      await exciseLive(this.store, request, rules, (replace) => this.replaceFiles(replace, prepared.t));
+      const report = txReport(before, this.dbAt(prepared.t), prepared);
+      this.publish(report);
+      return report;
+    } finally {
+      this.excising = undefined;
+      done();
+    }
+  }
+
+  /** Close the store, let `replace` move the new files in, and open them (or the old ones, if it failed). */
+  private async replaceFiles(replace: () => void, t: number): Promise<void> {
+    const old = this.store;
+    old.closedFor = { code: 'storage/excised', message: `the database at ${old.dir} was rewritten by an excision (t=${t}) after this value was taken: take a new db from the connection` };
+    await old.close();
+    try {
+      replace();
+    } catch (err) {
+      old.closedFor = { code: 'storage/closed', message: `the connection to ${old.dir} opened its files again around an excision that failed: take a new db from the connection` };
+      throw err;
+    } finally {
+      this.ctx = this.contextOf(Store.open({ ...this.storeOptions, path: old.dir, create: false }).store);
+      this.loadState();
+    }
   }
 
   /** Hand the report to subscribers after the writer has moved on, in commit order. */
@@ -401,6 +467,8 @@ export class Connection {
   }
 
   async close(): Promise<void> {
+    // an excision under way ends first: it closes and opens the store
+    while (this.excising && !this.closed) await this.excising;
     if (this.closed) return;
     this.closed = true;
     await this.writer?.close();

@@ -27,6 +27,7 @@ const FUNCTIONS = {
     },
     'p/loop': () => [['p/loop']],
     'p/async': async () => [],
+    'p/forget': (_db: Db, e: number) => [{ ':db/excise': e }],
   },
   predicates: { 'p/non-negative?': (v: number) => v >= 0 },
 };
@@ -58,7 +59,7 @@ const KNOWN_CODES = new Set([
   'tx/entity-spec-failed',
   'tx/unknown-predicate',
   'tx/type-needs-format',
-  'tx/excise-offline',
+  'tx/excise-not-alone',
   'tx/excise-system-entity',
   'tx/excise-not-attribute',
   'tx/excise-invalid',
@@ -131,7 +132,7 @@ type Kind =
   | 'decimal'
   | 'bad-decimal'
   | 'unique-bytes'
-  | 'excise-offline'
+  | 'excise-not-alone'
   | 'excise-system'
   | 'excise-not-attr'
   | 'excise-invalid';
@@ -161,7 +162,7 @@ const INVALID: Record<Exclude<Kind, (typeof VALID)[number]>, string> = {
   'unknown-pred': 'tx/unknown-predicate',
   'bad-decimal': 'tx/invalid-value',
   'unique-bytes': 'tx/invalid-schema',
-  'excise-offline': 'tx/excise-offline',
+  'excise-not-alone': 'tx/excise-not-alone',
   'excise-system': 'tx/excise-system-entity',
   'excise-not-attr': 'tx/excise-not-attribute',
   'excise-invalid': 'tx/excise-invalid',
@@ -288,8 +289,8 @@ function txText(ps: ReturnType<typeof people>, kind: Kind, pick: number, n: numb
       return `[${create} {:db/id "x" :p/name "only${k}" :db/ensure :p/named}]`;
     case 'unknown-pred':
       return `[${create} [:db/add "new" :db/ensure :p/checked-by-nobody]]`;
-    case 'excise-offline':
-      return n % 2 ? `[[:db/excise ${p.e} :attrs [:p/age]]]` : `[{:db/excise [:p/email "${p.email}"] :db.excise/beforeT ${n}}]`;
+    case 'excise-not-alone':
+      return `[${create} [:p/forget ${p.e}]]`;
     case 'excise-system':
       return `[${create} [:db/excise ${n % 2 ? ':db/ident' : 2 ** 40}]]`;
     case 'excise-not-attr':

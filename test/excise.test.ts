@@ -1,10 +1,11 @@
-// Excision (src/feed/excise.ts): datoms removed for good from every t, every file, and every
+// Excision (src/feed/excise.ts offline, a live connection's transact): datoms removed for good from every t, every file, and every
 // backup taken afterwards; every other fact as of any t unchanged; bad requests refused whole.
 import fs from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { backup, compact, excise, open, type Connection, type Datom } from '../src/index.js';
+import { backup, compact, excise, follow, open, replicate, type Connection, type Datom, type TxReport } from '../src/index.js';
+import { Store } from '../src/storage/store.js';
 import { tempDir } from './helpers/tmp.js';
 
 const SECRET = 'ZQX-secret-ünïcode-ZQX';
@@ -209,16 +210,178 @@ describe('bad excision requests: a coded error, nothing changed', () => {
     expect(fs.readdirSync(path.dirname(dir))).toEqual(['db']);
   });
 
-  it('transact checks a request, then refuses it: excision is not part of transact', async () => {
+  it.each(cases.filter(([what]) => what !== 'no request at all'))('%s, through conn.transact on a live connection', async (_, txData, code) => {
     const { dir } = await populated();
+    const before = await state(dir);
     const conn = await open({ path: dir });
     try {
-      await expect(conn.transact('[[:db/excise [:p/email "ann@x"]]]')).rejects.toMatchObject({ code: 'tx/excise-offline' });
-      await expect(conn.transact('[{:db/excise :db/ident}]')).rejects.toMatchObject({ code: 'tx/excise-system-entity' });
+      await expect(conn.transact(txData)).rejects.toMatchObject({ code });
       expect(conn.db().entid('[:p/email "ann@x"]')).not.toBeNull();
     } finally {
       await conn.close();
     }
+    expect(await state(dir)).toBe(before);
+  });
+
+  it('a request in a batch or returned by a transaction function is refused (tx/excise-not-alone)', async () => {
+    const { dir } = await populated();
+    const before = await state(dir);
+    const conn = await open({ path: dir, txFns: { 'p/forget': (_db: unknown, e: unknown) => [{ ':db/excise': e }] } });
+    try {
+      await expect(conn.transactBatch(['[[:db/excise [:p/email "ann@x"]]]'])).rejects.toMatchObject({ code: 'tx/excise-not-alone' });
+      await expect(conn.transact('[[:p/forget [:p/email "ann@x"]]]')).rejects.toMatchObject({ code: 'tx/excise-not-alone' });
+    } finally {
+      await conn.close();
+    }
+    expect(await state(dir)).toBe(before);
+  });
+});
+
+describe('excision on a live connection (conn.transact)', () => {
+  const REQUEST = `[[:db/excise [:p/email "ann@x"]] {:db/id "datomic.tx" :p/name "by the DPO"}]`;
+
+  it('removes the datoms from every file while the connection stays open; every other fact at every t is unchanged', async () => {
+    const { dir, ann } = await populated();
+    const conn = await open({ path: dir });
+    const heard: TxReport[] = [];
+    conn.listen((r) => void heard.push(r));
+    try {
+      const lastT = conn.basisT;
+      const expected = everyT(conn, lastT, (d) => d.e === ann);
+      const old = conn.db();
+      expect(old.entity(ann)?.get(':p/name')).toBe(SECRET);
+      const report = await conn.transact(REQUEST);
+      expect(report.t).toBe(lastT + 1);
+      expect(filesHolding(dir, [SECRET, LONG_SECRET])).toEqual([]);
+      expect(fs.readdirSync(path.dirname(dir))).toEqual(['db']);
+      expect(everyT(conn, lastT, () => false)).toEqual(expected);
+      const db = conn.db();
+      expect(db.basisT).toBe(report.t);
+      expect(db.entid('[:p/email "ann@x"]')).toBeNull();
+      expect(db.fulltext(':p/name', 'secret')).toEqual([]);
+      expect([...db.datoms('aevt', ':db/excise')].map((d) => [d.v, d.tx])).toEqual([[ann, db.tToTx(report.t)]]);
+      expect(db.entity(db.tToTx(report.t))?.get(':p/name')).toBe('by the DPO');
+      expect(report.dbAfter.entid('[:p/email "ann@x"]')).toBeNull();
+      // a value taken before reads nothing of the new files: a coded error, never a mix
+      expect(() => [...old.datoms('eavt', ann)]).toThrow(expect.objectContaining({ code: 'storage/excised' }));
+      expect((await conn.verify()).ok).toBe(true);
+      const next = await conn.transact(`[{:db/id "n" :p/email "new@x"}]`);
+      expect(next.t).toBe(report.t + 1);
+      expect(next.tempids.n).toBeGreaterThan(ann);
+      await new Promise((r) => setImmediate(r));
+      expect(heard.map((r) => r.t)).toEqual([report.t, next.t]);
+    } finally {
+      await conn.close();
+    }
+    const again = await open({ path: dir });
+    try {
+      expect(again.db().entid('[:p/email "ann@x"]')).toBeNull();
+      expect((await again.verify()).ok).toBe(true);
+    } finally {
+      await again.close();
+    }
+  });
+
+  it('transacts issued while it runs wait behind it and land after it, in order', async () => {
+    const { dir } = await populated();
+    const conn = await open({ path: dir });
+    try {
+      const excision = conn.transact(REQUEST);
+      const later = Array.from({ length: 5 }, (_, i) => conn.transact(`[{:p/email "later${i}@x" :p/age ${i}}]`));
+      const [report, ...reports] = await Promise.all([excision, ...later]);
+      expect(reports.map((r) => r.t)).toEqual([1, 2, 3, 4, 5].map((i) => report.t + i));
+      expect(conn.db().entid('[:p/email "later4@x"]')).not.toBeNull();
+      expect(conn.db().entid('[:p/email "ann@x"]')).toBeNull();
+      expect(filesHolding(dir, [SECRET, LONG_SECRET])).toEqual([]);
+    } finally {
+      await conn.close();
+    }
+  });
+
+  it('close while it runs waits for it to end', async () => {
+    const { dir } = await populated();
+    const conn = await open({ path: dir });
+    const excision = conn.transact(REQUEST);
+    await conn.close();
+    const report = await excision;
+    await expect(conn.transact(`[{:p/email "later@x"}]`)).rejects.toMatchObject({ code: 'conn/closed' });
+    const again = await open({ path: dir });
+    try {
+      expect(again.basisT).toBe(report.t);
+      expect(again.db().entid('[:p/email "ann@x"]')).toBeNull();
+    } finally {
+      await again.close();
+    }
+  });
+
+  it('tx data that only mentions :db/excise in a value is an ordinary transaction', async () => {
+    const { dir } = await populated();
+    const conn = await open({ path: dir });
+    try {
+      const { t } = await conn.transact('[[:db/add [:p/email "bob@x"] :p/bio "see :db/excise"]]');
+      expect(conn.db().entity(conn.db().entid('[:p/email "bob@x"]')!)?.get(':p/bio')).toBe('see :db/excise');
+      expect(t).toBe(conn.basisT);
+    } finally {
+      await conn.close();
+    }
+  });
+
+  it('refused while another store of this process has the database open (storage/excise-busy), changing nothing', async () => {
+    const { dir } = await populated();
+    const before = await state(dir);
+    const conn = await open({ path: dir });
+    const { store: reader } = Store.open({ path: dir, create: false, readOnly: true });
+    try {
+      await expect(conn.transact(REQUEST)).rejects.toMatchObject({ code: 'storage/excise-busy' });
+      expect(conn.db().entid('[:p/email "ann@x"]')).not.toBeNull();
+      await conn.transact('[[:db/add [:p/email "bob@x"] :p/age 41]]');
+    } finally {
+      await reader.close();
+      await conn.close();
+    }
+    expect(await state(dir)).not.toBe(before);
+    expect(fs.readdirSync(path.dirname(dir))).toEqual(['db']);
+  });
+
+  it('excise(dir) offline is refused while a connection of this process has the database open (storage/excise-busy)', async () => {
+    const { dir } = await populated();
+    const conn = await open({ path: dir });
+    try {
+      await expect(excise(dir, REQUEST)).rejects.toMatchObject({ code: 'storage/excise-busy' });
+      expect(conn.db().entid('[:p/email "ann@x"]')).not.toBeNull();
+      expect(filesHolding(dir, [SECRET]).length).toBeGreaterThan(0);
+    } finally {
+      await conn.close();
+    }
+  });
+
+  it('a replica behind it applies it (same chain); a follower holding the chain from before stops with feed/excised', async () => {
+    const { dir } = await populated();
+    const to = path.join(path.dirname(dir), 'replica');
+    const held = await replicate({ from: dir, to });
+    const conn = await open({ path: dir });
+    const fromChain = Buffer.from(conn.store.chainHash(held)!);
+    let t: number;
+    try {
+      ({ t } = await conn.transact(REQUEST));
+    } finally {
+      await conn.close();
+    }
+    expect(await replicate({ from: dir, to })).toBe(t);
+    expect(filesHolding(to, [SECRET, LONG_SECRET])).toEqual([]);
+    const chain = async (d: string) => {
+      const { store } = Store.open({ path: d, create: false, readOnly: true });
+      try {
+        return Buffer.from(store.chainHash(t)!).toString('hex');
+      } finally {
+        await store.close();
+      }
+    };
+    expect(await chain(to)).toBe(await chain(dir));
+    const err = await (async () => {
+      for await (const _ of follow(dir, { fromT: held, fromChain })) return 'yielded';
+    })().catch((e) => e);
+    expect(err?.code, String(err)).toBe('feed/excised');
   });
 });
 
@@ -226,7 +389,7 @@ describe('excision against a model (fast-check)', () => {
   it('any history, any entity and attributes: the named datoms go from every t, every other datom stays', async () => {
     const step = fc.record({ who: fc.nat(2), kind: fc.constantFrom('name', 'tag', 'untag', 'retract'), n: fc.nat(3) });
     await fc.assert(
-      fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 12 }), fc.nat(2), fc.subarray([':p/name', ':p/tag']), async (steps, target, attrs) => {
+      fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 12 }), fc.nat(2), fc.subarray([':p/name', ':p/tag']), fc.boolean(), async (steps, target, attrs, live) => {
         const dir = path.join(tempDir('factlog-excise-prop-'), 'db');
         const conn = await open({ path: dir });
         await conn.transact(
@@ -253,10 +416,14 @@ describe('excision against a model (fast-check)', () => {
         const lastT = conn.basisT;
         const expected = everyT(conn, lastT, excised);
         const hadAny = [...db.history().datoms('eavt', e)].some(excised);
-        await conn.close();
         const request = attrs.length === 0 ? `[[:db/excise ${e}]]` : `[[:db/excise ${e} :attrs [${attrs.join(' ')}]]]`;
-        const report = await excise(dir, request);
-        expect(report.excisedDatoms > 0).toBe(hadAny);
+        if (live) {
+          await conn.transact(request);
+        } else {
+          await conn.close();
+          expect((await excise(dir, request)).excisedDatoms > 0).toBe(hadAny);
+        }
+        await conn.close();
         const after = await open({ path: dir });
         try {
           expect(everyT(after, lastT, () => false)).toEqual(expected);

@@ -3,6 +3,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { BigDec, Keyword, Sym, TxError, Uri, Uuid, open, printEdn, pull, q, type Connection, type Db } from '../src/index.js';
 import { freshConn, tempDir } from './helpers/tmp.js';
 import { PERSON } from './helpers/schemas.js';
+import { encodeValue, indexKey } from '../src/storage/encoding.js';
 
 const SCHEMA = `[
  ${PERSON.email}
@@ -1118,6 +1119,65 @@ describe('value types: bigdec, float, uri, bytes (issue 21)', () => {
     await refused(`[{:db/ident :x/pair :db/valueType :db.type/tuple :db/tupleTypes [:db.type/bigdec :db.type/long] :db/cardinality :db.cardinality/one}]`, 'tx/invalid-schema');
     await refused(`[{:acct/id "a" :acct/balance 1${'0'.repeat(1000)}M}]`, 'tx/invalid-value');
     await expect(conn.transact(`[{:acct/id "a" :acct/home #uri "not a uri"}]`)).rejects.toMatchObject({ code: 'edn/syntax' });
+  });
+
+  it('bytes values are not written to AVET (as in Datomic): found by value through AEVT; AVET reads and ranges of them are a coded error', async () => {
+    const conn = await accounts();
+    const keyAttr = conn.db().attr(':acct/key')!.id;
+    const bytesOf = (i: number) => new Uint8Array([i, 255 - i, 7]);
+    await conn.transact(Array.from({ length: 3 }, (_, i) => ({ ':acct/id': `s${i}`, ':acct/key': bytesOf(i) })));
+    // a big transaction's keys go in packed runs: the other path into the indexes
+    await conn.transact(Array.from({ length: 80 }, (_, i) => ({ ':acct/id': `b${i}`, ':acct/key': bytesOf(i + 3) })));
+    await conn.transact([[':db/retract', [Keyword.of('acct/id'), 's0'], ':acct/key', bytesOf(0)]]);
+    const avetKeys = (which: 'current' | 'history') => [...conn.store.keys(which, 'avet', [keyAttr])];
+    expect(avetKeys('current')).toEqual([]);
+    expect(avetKeys('history')).toEqual([]);
+    expect([...conn.store.keys('current', 'aevt', [keyAttr])]).toHaveLength(82);
+    const db = conn.db();
+    expect(q('[:find ?id . :in $ ?k :where [?e :acct/key ?k] [?e :acct/id ?id]]', db, bytesOf(50))).toBe('b47');
+    expect(q('[:find ?a . :in $ ?k :where [_ ?a ?k]]', db, bytesOf(1))).toBe(keyAttr);
+    expect(q('[:find ?e . :in $ ?k :where [?e :acct/key ?k]]', db, bytesOf(0))).toBeNull();
+    expect(() => [...db.datoms('avet', ':acct/key')]).toThrow(expect.objectContaining({ code: 'db/bytes-not-indexed' }));
+    expect(() => [...db.indexRange(':acct/key', bytesOf(1), bytesOf(9))]).toThrow(expect.objectContaining({ code: 'db/bytes-not-indexed' }));
+    expect((await conn.verify()).ok).toBe(true);
+    await conn.rebuildIndexes();
+    expect(avetKeys('current')).toEqual([]);
+    expect((await conn.verify()).ok).toBe(true);
+  });
+
+  it(':db/index true on a bytes attribute is refused (tx/invalid-schema), as :db/unique is', async () => {
+    const conn = await accounts();
+    const before = snapshot(conn);
+    await expect(conn.transact(`[{:db/ident :x/blob :db/valueType :db.type/bytes :db/cardinality :db.cardinality/one :db/index true}]`)).rejects.toMatchObject({ code: 'tx/invalid-schema' });
+    await expect(conn.transact(`[{:db/ident :acct/key :db/index true}]`)).rejects.toMatchObject({ code: 'tx/invalid-schema' });
+    expect(snapshot(conn)).toEqual(before);
+  });
+
+  it('a database written while bytes went to AVET: verify notes those keys (not damage), a retraction drops its own, rebuild drops all', async () => {
+    const conn = await accounts();
+    const keyAttr = conn.db().attr(':acct/key')!.id;
+    const { tempids } = await conn.transact(`[{:db/id "a" :acct/id "a" :acct/key #bytes "AQI="} {:db/id "b" :acct/id "b" :acct/key #bytes "AwQ="}]`);
+    // the keys an earlier factlog wrote for these datoms, put back as it put them
+    const tables = conn.store as unknown as { current: Record<string, { put(key: unknown[]): void }> };
+    await conn.store.writeTransaction(() => {
+      for (const d of conn.db().datoms('aevt', ':acct/key')) {
+        const [tag, payload] = encodeValue(d.v, 'bytes');
+        tables.current.avet!.put(indexKey('avet', { e: d.e, a: d.a, tag, payload, tx: d.tx }));
+      }
+    });
+    const stale = () => [...conn.store.keys('current', 'avet', [keyAttr])].length;
+    expect(stale()).toBe(2);
+    const report = await conn.verify();
+    expect(report.ok).toBe(true);
+    expect(report.notes.join('\n')).toMatch(/avet holds 2 key\(s\) of :db.type\/bytes values/);
+    await conn.transact([[':db/retract', tempids.a, ':acct/key', new Uint8Array([1, 2])]]);
+    expect(stale()).toBe(1);
+    await conn.rebuildIndexes();
+    expect(stale()).toBe(0);
+    const after = await conn.verify();
+    expect(after.ok).toBe(true);
+    expect(after.notes.join('\n')).not.toMatch(/bytes/);
+    expect(q('[:find ?e . :where [?e :acct/key #bytes "AwQ="]]', conn.db())).toBe(tempids.b);
   });
 
   it('a database of format 5 or older refuses a :db.type/bigdec attribute (no key for it there); float, uri and bytes work', async () => {

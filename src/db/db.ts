@@ -24,6 +24,12 @@ import type { TxData } from '../model.js';
 
 export class DbError extends FactlogError {}
 
+/** :db.type/bytes values are kept out of AVET (as in Datomic, they are not indexed by value): reading them there is an error, not an empty answer. */
+function refuseBytesInAvet(attr: AttrInfo, what: string): void {
+  if (attr.valueType === 'bytes')
+    throw new DbError('db/bytes-not-indexed', `${attr.ident} is :db.type/bytes, whose values are not indexed by value: no ${what} over it (read it through EAVT or AEVT)`);
+}
+
 function printLookupRef(ref: unknown[]): string {
   return `[${ref.map((x) => (typeof x === 'string' && !x.startsWith(':') ? JSON.stringify(x) : String(x))).join(' ')}]`;
 }
@@ -292,6 +298,7 @@ export class Db implements DbView {
   private rangeBounds(attrRef: AttrRef, start: unknown, end: unknown, endInclusive: boolean) {
     const attr = this.attr(attrRef);
     if (!attr) return null;
+    refuseBytesInAvet(attr, 'a value range');
     // a bound no datom can equal still bounds the range (numbers and bigints interleave in key order)
     const boundValue = (v: unknown): Value | undefined => (v === undefined || v === null ? undefined : (this.coerceForAttr(attr, v) ?? (v as Value)));
     const fromValue = boundValue(start);
@@ -412,6 +419,7 @@ export class Db implements DbView {
     if (aPos < components.length && components[aPos] !== undefined) {
       attr = this.attr(components[aPos] as AttrRef);
       if (!attr) return null;
+      if (index === 'avet') refuseBytesInAvet(attr, 'AVET');
     }
     for (let i = 0; i < components.length; i++) {
       const c = components[i];

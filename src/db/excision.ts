@@ -36,16 +36,22 @@ export function requestsExcision(entry: LogEntry): boolean {
   return entry.datoms.some((d) => d.added && d.a === Attr.excise);
 }
 
+function* logThen(log: Iterable<LogEntry>, following: readonly LogEntry[]): Generator<LogEntry> {
+  yield* log;
+  yield* following;
+}
+
 /** Log entries per write transaction of a rebuild. */
 const BATCH = 500;
 
 /**
  * Build in the empty directory `side` the database `source` holds up to `throughT` (its last t
- * by default), with the datoms `rules` excise left out: the same t, tx and entity ids, instants,
- * replica mark and next entity id (an excised entity's id is never given again). The side store
- * is written by this process alone and flushed before it is moved anywhere.
+ * by default), then `following` (a live excision's request), with the datoms `rules` excise left
+ * out: the same t, tx and entity ids, instants, replica mark and next entity id (an excised
+ * entity's id is never given again). The side store is written by this process alone and
+ * flushed before it is moved anywhere.
  */
-export async function rebuildWithout(source: Store, side: string, rules: readonly ExcisionRule[], throughT = source.lastT()): Promise<number> {
+export async function rebuildWithout(source: Store, side: string, rules: readonly ExcisionRule[], throughT = source.lastT(), following: readonly LogEntry[] = []): Promise<number> {
   let datomsBefore = 0;
   let datomsAfter = 0;
   const counted = function* (entries: Iterable<LogEntry>) {
@@ -70,7 +76,7 @@ export async function rebuildWithout(source: Store, side: string, rules: readonl
         catchUpFulltext(store, schema);
       });
     };
-    for (const entry of exciseEntries(counted(source.logRange(0, throughT + 1)), rules)) {
+    for (const entry of exciseEntries(counted(logThen(source.logRange(0, throughT + 1), following)), rules)) {
       datomsAfter += entry.datoms.length;
       batch.push(entry);
       if (batch.length >= BATCH) await flush();

@@ -9,6 +9,7 @@ import type { Datom } from '../db/api.js';
 import { TX_BASE } from '../storage/encoding.js';
 import { compactDatabase, logFileIdentity, type CompactReport, otherProcessUsing, putInPlace, removeLeftSideDirectories, sideDirectory } from '../storage/compaction.js';
 import { removeDatabaseFiles } from '../storage/database-files.js';
+import { storesOpenIn } from '../storage/env-gate.js';
 import { StorageError } from '../storage/store.js';
 import { txError } from '../tx/errors.js';
 import { prepareTx, type PreparedTx } from '../tx/transact.js';
@@ -53,6 +54,9 @@ async function rebuildExcised(dir: string, side: string, txData: unknown, option
     if (replicaOf !== undefined) throw new StorageError('storage/excise-replica', `${dir} is a replica of ${replicaOf}: excise on the primary, and the replica follows`);
     const busy = otherProcessUsing(dir);
     if (busy !== undefined) throw new StorageError('storage/excise-busy', `process ${busy} has the database at ${dir} open; nothing was changed (excise once it is closed)`);
+    if (storesOpenIn(dir) > 1) {
+      throw new StorageError('storage/excise-busy', `this process has the database at ${dir} open elsewhere; nothing was changed (transact the excision on that connection instead)`);
+    }
     const db = conn.db();
     const meta = conn.store.readMeta();
     const prepared = prepareTx(db, txData, {

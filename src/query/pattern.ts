@@ -172,7 +172,7 @@ function scanComps(db: DbView, comps: Components, range: RangeBounds | null, vis
     else if (v !== undefined) note(db.visitDatoms('eavt', [e], valueFilter(v, counted)));
     else note(db.visitDatoms('eavt', [e], counted));
   } else if (a !== undefined) {
-    if (v !== undefined) note(db.visitDatoms('avet', [a, v], counted));
+    if (v !== undefined) note(isBytes(db, a) ? db.visitDatoms('aevt', [a], valueFilter(v, counted)) : db.visitDatoms('avet', [a, v], counted));
     else if (range) {
       const hi = range.end;
       note(db.visitRange(a, range.start?.value, hi?.value, hi?.inclusive ?? false, counted));
@@ -180,9 +180,18 @@ function scanComps(db: DbView, comps: Components, range: RangeBounds | null, vis
   } else if (v !== undefined) {
     // value known, attribute not: refs through VAET, other attributes through AVET per attribute
     if (typeof v === 'number') note(db.visitDatoms('vaet', [v], counted));
-    for (const info of db.attrs()) if (info.valueType !== 'ref') note(db.visitDatoms('avet', [info.id, v], counted));
+    for (const info of db.attrs()) {
+      if (info.valueType === 'bytes') {
+        if (v instanceof Uint8Array) note(db.visitDatoms('aevt', [info.id], valueFilter(v, counted)));
+      } else if (info.valueType !== 'ref') note(db.visitDatoms('avet', [info.id, v], counted));
+    }
   } else note(db.visitDatoms('eavt', [], counted));
   return { read, fromColumn };
+}
+
+/** Bytes values are not in AVET (db.ts): a bound one is found in the attribute's AEVT datoms. */
+function isBytes(db: DbView, a: number): boolean {
+  return db.attr(a)?.valueType === 'bytes';
 }
 
 /**
@@ -521,7 +530,7 @@ function estimateComponents(db: DbView, comps: Components, range: RangeBounds | 
   let n: number;
   if (e !== undefined) n = a !== undefined ? db.estimateCount('eavt', e, a) : db.estimateCount('eavt', e);
   else if (a !== undefined) {
-    if (v !== undefined) n = db.estimateCount('avet', a, v);
+    if (v !== undefined) n = isBytes(db, a) ? db.estimateCount('aevt', a) : db.estimateCount('avet', a, v);
     else {
       n = range ? db.estimateRange(a, range.start?.value, range.end?.value, range.end?.inclusive ?? false) : db.estimateCount('aevt', a);
     }

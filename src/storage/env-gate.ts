@@ -86,6 +86,11 @@ export function joinEnvironmentGate(dir: string): () => void {
   };
 }
 
+/** How many stores of this process have `dir`'s environment open (each holds the standing ticket). */
+export function storesOpenIn(dir: string): number {
+  return standing.get(dir)?.holders ?? 0;
+}
+
 /**
  * Run `action` (a synchronous open, close or write transaction of the LMDB environment in `dir`)
  * with no other process in one. `alone`: an action that moves or removes the database's files, beside

@@ -2,7 +2,7 @@
 // table and the per-attribute counts (a big transaction's keys in key order, key-order.ts).
 import type { Database } from 'lmdb';
 import { indexKey, longValueEntry, Tag, txToT, type IndexName, type KeyPart, type RawDatom } from './encoding.js';
-import { keyListOf, keyOrders, SORT_THRESHOLD } from './key-order.js';
+import { indexHolds, keyListOf, keyOrders, SORT_THRESHOLD } from './key-order.js';
 import type { LogEntry } from './log.js';
 import type { PackedIndex } from './packed-index.js';
 import { INDEXES, type Retraction } from './store-format.js';
@@ -86,7 +86,7 @@ export class IndexWrites {
    * which no db/add or db/retract reads: packing builds it from AVET (bulk-import.ts).
    */
   private skipsCurrent(index: IndexName, d: RawDatom): boolean {
-    return index === 'vaet' && (d.tag !== Tag.Ref || (this.keysOneByOne && this.tables.current.vaet.packs));
+    return !indexHolds(index, d.tag) || (index === 'vaet' && this.keysOneByOne && this.tables.current.vaet.packs);
   }
 
   private putCurrent(d: RawDatom): void {
@@ -98,14 +98,15 @@ export class IndexWrites {
 
   private removeCurrent(d: RawDatom): void {
     for (const index of INDEXES) {
-      if (this.skipsCurrent(index, d)) continue;
+      // a database written before bytes left AVET may hold the key: it goes with its datom
+      if (this.skipsCurrent(index, d) && !(index === 'avet' && d.tag === Tag.Bytes)) continue;
       this.tables.current[index].remove(indexKey(index, d));
     }
   }
 
   private putHistory(d: RawDatom, txRetracted: number): void {
     for (const index of INDEXES) {
-      if (index === 'vaet' && d.tag !== Tag.Ref) continue;
+      if (!indexHolds(index, d.tag)) continue;
       this.tables.history[index].put([...indexKey(index, d), txRetracted]);
     }
   }

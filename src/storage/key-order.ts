@@ -24,6 +24,11 @@ const VAET_ORDER = (x: RawDatom, y: RawDatom): number => (x.payload as number) -
  * split by attribute gives AEVT's order, and grouping each attribute's run by value AVET's:
  * sorts of one attribute's values instead of three sorts of all the datoms.
  */
+/** Whether an index holds datoms of this tag: VAET only refs; AVET all but bytes (not indexed by value, as in Datomic). */
+export function indexHolds(index: IndexName, tag: Tag): boolean {
+  return index === 'vaet' ? tag === Tag.Ref : index !== 'avet' || tag !== Tag.Bytes;
+}
+
 export function keyOrders(asserted: RawDatom[]): Record<IndexName, RawDatom[][]> {
   const eavt = sortedBy(asserted, EAVT_ORDER);
   const byAttr = new Map<number, RawDatom[]>();
@@ -36,7 +41,7 @@ export function keyOrders(asserted: RawDatom[]): Record<IndexName, RawDatom[][]>
   return {
     eavt: [eavt],
     aevt,
-    avet: aevt.flatMap(inValueOrder),
+    avet: aevt.filter((run) => indexHolds('avet', run[0]!.tag)).flatMap(inValueOrder),
     vaet: [asserted.filter((d) => d.tag === Tag.Ref).sort(VAET_ORDER)],
   };
 }

@@ -232,8 +232,11 @@ export class Store {
     return [...Object.values(this.current), ...Object.values(this.history)];
   }
 
+  /** Set before a close that replaces the database's files (a live excision): what reads say after it. */
+  closedFor?: { code: string; message: string };
+
   private assertOpen(): void {
-    if (!isOpen(this)) throw new StorageError('storage/closed', `the database at ${this.dir} is closed`);
+    if (!isOpen(this)) throw new StorageError(this.closedFor?.code ?? 'storage/closed', this.closedFor?.message ?? `the database at ${this.dir} is closed`);
   }
 
   // ---------------- the log's hash chain (log-chain.ts) ----------------

@@ -45,14 +45,40 @@ function exciseMap(form: unknown): Map<Keyword, unknown> {
   return request;
 }
 
-/** refuse: an ordinary transact; check: excise's check before it rebuilds; rebuilt: the request committed on the rebuilt copy. */
+/**
+ * refuse: where an excision cannot run (a batch, a request returned by a tx function, a cluster
+ * node); check: the checks before a rebuild (offline or on a live connection); rebuilt: the
+ * request committed on the rebuilt copy.
+ */
 export type ExcisionMode = 'refuse' | 'check' | 'rebuilt';
+
+/**
+ * Whether tx data may hold an excision request (the keyword :db/excise anywhere in it): a
+ * connection runs such a transaction alone (connection.ts), as it rewrites the database's files.
+ */
+export function namesExcision(txData: unknown): boolean {
+  try {
+    return holdsExciseKeyword(txData, 0);
+  } catch {
+    return false; // data whose reading throws: prepareTx says so (tx/invalid-data)
+  }
+}
+
+function holdsExciseKeyword(txData: unknown, depth: number): boolean {
+  if (typeof txData === 'string') return txData.includes(':db/excise') || txData === EXCISE; // EDN text, or JS data's names
+  if (txData instanceof Keyword) return txData.fqn === EXCISE;
+  if (depth > 64 || typeof txData !== 'object' || txData === null || txData instanceof Date || ArrayBuffer.isView(txData)) return false;
+  const items = itemsOf(txData);
+  const within = (x: unknown) => holdsExciseKeyword(x, depth + 1);
+  if (items) return items.some(within);
+  if (txData instanceof Map) return [...txData].some(([k, v]) => within(k) || within(v));
+  return Object.entries(txData).some(([k, v]) => within(k) || within(v));
+}
 
 /**
  * The checks of a prepared transaction's excision requests, against the database before it: a
  * request names an entity with datoms or a user attribute, limits an entity to user attributes,
- * and is never retracted. `allowed` is false in an ordinary transact: an excision rewrites the
- * database's files, so it runs through `excise` (feed/excise.ts) with the database to itself.
+ * and is never retracted; in `refuse` mode a request is refused after its checks.
  */
 export function checkExcisions(db: Db, asserted: readonly RawDatom[], retracted: readonly RawDatom[], mode: ExcisionMode): void {
   const requests = new Map<number, RawDatom[]>();
@@ -64,8 +90,8 @@ export function checkExcisions(db: Db, asserted: readonly RawDatom[], retracted:
   if (mode !== 'rebuilt') for (const [e, datoms] of requests) checkRequest(db, e, datoms);
   if (mode === 'refuse') {
     throw txError(
-      'tx/excise-offline',
-      'an excision rewrites the database files, so it is not part of transact: run it with excise(path, txData) or `factlog excise`, with no other process using the database',
+      'tx/excise-not-alone',
+      'an excision rewrites the database files, so it is a transaction of its own: write the request in the tx data of conn.transact on an embedded connection (not in a batch, not returned by a transaction function, not on a cluster node), or run excise(path, txData) or `factlog excise`',
     );
   }
 }

@@ -59,6 +59,9 @@ export function validateSchemaChange(facts: SchemaFact[], after: Schema, tx: Sch
     if (f.added && (f.a === Attr.unique || f.a === Attr.valueType) && attr?.unique && attr.valueType === 'bytes') {
       throw invalid(`${attr.ident} cannot be :db/unique: :db.type/bytes values are not unique (as in Datomic)`);
     }
+    if (f.added && (f.a === Attr.index || f.a === Attr.valueType) && attr?.index && attr.valueType === 'bytes') {
+      throw invalid(`${attr.ident} cannot be :db/index: :db.type/bytes values are not indexed by value (as in Datomic)`);
+    }
     if (f.added && f.a === Attr.unique && attr?.unique && before && !before.unique) checkValuesUnique(attr, f.form, tx);
     if (f.added && f.a === Attr.cardinality && attr?.cardinality === 'one' && before?.cardinality === 'many') checkOneValueEach(attr, f.form, tx);
     if (f.added && f.a === Attr.cardinality && attr?.cardinality === 'many' && after.compositesOf(f.e).length > 0) {

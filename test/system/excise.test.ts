@@ -1,4 +1,4 @@
-// Excision and compaction in real processes: refused while another process has the database
+// Excision (offline, and on a live connection) and compaction in real processes: refused while another process has the database
 // open, and a SIGKILL at any moment leaves the old database or the new, never a broken one.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -51,10 +51,10 @@ describe('excise and compact in real processes', () => {
     const holder = runFixture('excise-runner.mjs', [dir, 'hold']);
     try {
       await holder.waitForLine((l) => l === 'open');
-      for (const args of [['excise', REQUEST], ['compact']]) {
+      for (const args of [['excise', REQUEST], ['live', REQUEST], ['compact']]) {
         const run = await runFixture('excise-runner.mjs', [dir, ...args]).done;
         expect(run.code).not.toBe(0);
-        expect(run.stderr).toMatch(args[0] === 'excise' ? /storage\/excise-busy/ : /storage\/compact-busy/);
+        expect(run.stderr).toMatch(args[0] === 'compact' ? /storage\/compact-busy/ : /storage\/excise-busy/);
       }
     } finally {
       holder.child.kill('SIGKILL');
@@ -63,12 +63,12 @@ describe('excise and compact in real processes', () => {
     expect(holdsSecret(dir)).toBe(true);
   });
 
-  it('SIGKILL at any moment of an excision leaves the old database or the new', async () => {
+  it.each(['excise', 'live'])('SIGKILL at any moment of an excision (%s) leaves the old database or the new', async (mode) => {
     const dir = await populated();
     const lastT = (await open({ path: dir, readOnly: true }).then(async (c) => [c.basisT, await c.close()]))[0] as number;
     const seen = new Set<string>();
     for (const delay of [0, 30, 60, 100, 150, 200, 300, 400, 600, 900]) {
-      const run = runFixture('excise-runner.mjs', [dir, 'excise', REQUEST]);
+      const run = runFixture('excise-runner.mjs', [dir, mode, REQUEST]);
       await run.waitForLine((l) => l === 'start');
       await new Promise((r) => setTimeout(r, delay));
       run.child.kill('SIGKILL');
@@ -79,7 +79,7 @@ describe('excise and compact in real processes', () => {
     }
     expect(seen.has('new') || seen.has('old')).toBe(true);
     // whatever the kills left, an excision run to its end removes the secret
-    if (!seen.has('new')) expect((await runFixture('excise-runner.mjs', [dir, 'excise', REQUEST]).done).code).toBe(0);
+    if (!seen.has('new')) expect((await runFixture('excise-runner.mjs', [dir, mode, REQUEST]).done).code).toBe(0);
     expect(await oldOrNew(dir, lastT)).toBe('new');
     expect(fs.readdirSync(path.dirname(dir))).toEqual(['db']);
   });

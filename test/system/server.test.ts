@@ -573,3 +573,23 @@ async function serveProcess(args: string[]): Promise<{ url: string; child: Retur
     },
   };
 }
+
+describe('excision through the transact endpoint (a live connection)', () => {
+  it('an excision request is transacted like any other: the datoms leave every file, later transactions go on', async () => {
+    const s = await startServer({ setup: fixture });
+    const ann = (await s.call('POST', '/api/query', { query: '[:find ?e . :where [?e :user/name "Ann"]]' })).body.result;
+    const holds = (text: string) => fs.readdirSync(s.dir).some((f) => fs.statSync(path.join(s.dir, f)).isFile() && fs.readFileSync(path.join(s.dir, f)).includes(Buffer.from(text)));
+    expect(holds('h-bob')).toBe(true);
+    const edn = await s.call('POST', '/api/transact', { txData: '[[:db/excise [:user/name "Bob"]] {:db/id "datomic.tx" :tx/who "dpo"}]' });
+    expect(edn.status).toBe(200);
+    expect(edn.body.t).toBe(4);
+    expect(holds('h-bob')).toBe(false);
+    const json = await s.call('POST', '/api/transact', { txData: [{ 'db/excise': ann, 'db.excise/attrs': [{ '#kw': 'user/age' }] }] });
+    expect(json.status).toBe(200);
+    const after = await s.call('POST', '/api/query', { query: '[:find ?n ?a :where [?e :user/name ?n] [?e :user/age ?a]]' });
+    expect(after.body.result).toEqual([]);
+    expect((await s.call('POST', '/api/query', { query: '[:find ?e . :where [?e :user/name "Bob"]]' })).body.result).toBeNull();
+    expect((await s.call('POST', '/api/transact', { txData: '[{:user/name "Cy"}]' })).body.t).toBe(6);
+    expect((await s.call('GET', '/api/health')).body.t).toBe(6);
+  });
+});

@@ -64,6 +64,8 @@ export class QueryPool {
   private readonly queue: Pending[] = [];
   private nextId = 1;
   private closing: Promise<void> | null = null;
+  /** Set while every worker is closed for an action that replaces the database's files. */
+  private suspended = false;
   /** Threads replaced: ended past a deadline, or failed (for tests and stats). */
   replaced = 0;
 
@@ -101,7 +103,7 @@ export class QueryPool {
   /** Resolves with the response body (UTF-8); a coded error past `timeoutMs` in a worker. */
   run(job: Omit<WorkerJob, 'timeoutMs'>, timeoutMs: number): Promise<Buffer> {
     if (this.closing) return Promise.reject(new ServerError('server/closing', 'the server is shutting down', 503));
-    if (this.slots.length === 0) return Promise.reject(new ServerError('server/no-workers', 'no query worker could start (see the server log)', 500));
+    if (this.slots.length === 0 && !this.suspended) return Promise.reject(new ServerError('server/no-workers', 'no query worker could start (see the server log)', 500));
     return new Promise<Buffer>((resolve, reject) => {
       this.queue.push({ id: this.nextId++, job, timeoutMs, resolve, reject });
       this.dispatch();
@@ -112,15 +114,34 @@ export class QueryPool {
   close(): Promise<void> {
     return (this.closing ??= (async () => {
       for (const p of this.queue.splice(0)) this.fail(p, new ServerError('server/closing', 'the server is shutting down', 503));
-      await Promise.all(
-        this.slots.map(async (slot) => {
-          slot.worker.postMessage({ type: 'close' } satisfies WorkerMessage);
-          const ended = setTimeout(() => void slot.worker.terminate(), CLOSE_GRACE_MS);
-          await slot.exited;
-          clearTimeout(ended);
-        }),
-      );
+      await Promise.all(this.slots.map((slot) => this.endWorker(slot)));
     })());
+  }
+
+  /**
+   * Run `action` with every worker's connection closed, then start new workers: an excision
+   * replaces the files they have mapped, and refuses while any thread holds them. Requests
+   * arriving meanwhile wait in the queue; their time counts once a new worker takes them.
+   */
+  async withoutWorkers<T>(action: () => Promise<T>): Promise<T> {
+    if (this.suspended) throw new ServerError('server/busy', 'the query workers are closed for another excision; try again shortly', 503);
+    this.suspended = true;
+    const closed = this.slots.splice(0);
+    try {
+      await Promise.all(closed.map((slot) => this.endWorker(slot)));
+      return await action();
+    } finally {
+      this.suspended = false;
+      if (!this.closing) for (let i = 0; i < closed.length; i++) this.slots.push(this.startWorker());
+    }
+  }
+
+  /** Ask a worker to close its connection once its request is answered; end it past the grace period. */
+  private async endWorker(slot: Slot): Promise<void> {
+    slot.worker.postMessage({ type: 'close' } satisfies WorkerMessage);
+    const ended = setTimeout(() => void slot.worker.terminate(), CLOSE_GRACE_MS);
+    await slot.exited;
+    clearTimeout(ended);
   }
 
   private dispatch(): void {

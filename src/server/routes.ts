@@ -13,6 +13,7 @@ import type { QueryPool } from './query-pool.js';
 import type { ServerLimits } from './limits.js';
 import type { FeedHub } from './feed.js';
 import type { Connection } from '../connection.js';
+import { namesExcision } from '../tx/excise.js';
 
 export interface ServerContext {
   /** Who may do what; without tokens everyone may read and write (see docs/server.md). */
@@ -112,7 +113,8 @@ export function registerRoutes(app: FastifyInstance, ctx: ServerContext): void {
     if (grantOf(request).role !== 'write') throw new ServerError('auth/forbidden', 'this token may only read', 403);
     const body = bodyOf(request.body);
     const txData = ednField(body, 'txData');
-    const writing = conn.transact(txData);
+    // an excision replaces the files the query workers have open: they close around it
+    const writing = ctx.queries && namesExcision(txData) ? ctx.queries.withoutWorkers(() => conn.transact(txData)) : conn.transact(txData);
     ctx.inFlight.add(writing);
     try {
       const report = await writing;

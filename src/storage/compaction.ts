@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { removeDatabaseFiles, replaceDatabaseFiles } from './database-files.js';
-import { throughEnvironmentGate, ticketPid } from './env-gate.js';
+import { otherThreadInside, throughEnvironmentGate, ticketPid } from './env-gate.js';
 import { LOG_FILE, syncFile } from './log-file.js';
 import { isRunning } from './processes.js';
 import { DATA_FILE, StorageError } from './store-format.js';
@@ -68,13 +68,17 @@ export function putInPlace(side: string, dir: string, before: FileIdentity | und
   );
 }
 
-/** The pid of another running process with a gate ticket in `dir` (a store holds one from open to close). */
+/**
+ * The pid of another running process, or of this one when another of its threads, with a gate
+ * ticket in `dir` (a store holds one from open to close): files replaced under it would be read
+ * as the new database by some pages and the old by others.
+ */
 export function otherProcessUsing(dir: string): number | undefined {
   for (const name of fs.readdirSync(dir)) {
     const pid = ticketPid(name);
     if (pid !== undefined && pid !== process.pid && isRunning(pid)) return pid;
   }
-  return undefined;
+  return otherThreadInside(dir) ? process.pid : undefined;
 }
 
 export interface CompactReport {

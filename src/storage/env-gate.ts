@@ -50,6 +50,12 @@ export function ticketPid(name: string): number | undefined {
   return Number.isInteger(pid) && pid > 0 ? pid : undefined;
 }
 
+/** Whether another thread of this process (a server's query worker) holds a ticket in `dir`. */
+export function otherThreadInside(dir: string): boolean {
+  const own = `${TICKET_PREFIX}${process.pid}.`;
+  return fs.readdirSync(dir).some((name) => name.startsWith(own) && name !== `${own}${threadId}`);
+}
+
 interface Ticket {
   file: string;
   fd: number;

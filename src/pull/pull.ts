@@ -23,6 +23,7 @@ import { Keyword, type EdnValue } from '../../query-lang/edn/types.js';
 import type { DbView, AttrInfo, Datom, EntityRef } from '../db/api.js';
 import { setOwn } from '../db/own-keys.js';
 import { FactlogError } from '../../query-lang/errors.js';
+import { guarded, heapShareOfDb, heapTick } from '../db/heap-guard.js';
 
 export const DEFAULT_LIMIT = 1000;
 
@@ -203,6 +204,7 @@ function elementsInOrder(pattern: PullPattern): PullPattern['elements'] {
 }
 
 function* pullEntity(db: DbView, pattern: PullPattern, e: number, st: State): Pulling<PullResult | null> {
+  heapTick(db, 'pull', 'the pull');
   const datoms = currentDatoms(db, 'eavt', e);
   st.path.add(e);
   try {
@@ -286,7 +288,7 @@ export function pull(db: DbView, pattern: PullPatternInput, eid: EntityRef): Pul
   const p = toPullPattern(pattern);
   const id = resolveEid(db, eid);
   if (id === null) return null;
-  return runPull(pullEntity(db, p, id, newState()));
+  return guarded('pull', heapShareOfDb(db), () => runPull(pullEntity(db, p, id, newState())));
 }
 
 /** Pull several entities with one pattern (parsed once). */
@@ -295,9 +297,12 @@ export function pullMany(db: DbView, pattern: PullPatternInput, eids: Iterable<E
   const p = toPullPattern(pattern);
   const st = newState();
   const out: (PullResult | null)[] = [];
-  for (const eid of eids) {
-    const id = resolveEid(db, eid);
-    out.push(id === null ? null : runPull(pullEntity(db, p, id, st)));
-  }
-  return out;
+  // past the heap's share, pull/too-large (heap-guard.ts), not a V8 abort of the process
+  return guarded('pull', heapShareOfDb(db), () => {
+    for (const eid of eids) {
+      const id = resolveEid(db, eid);
+      out.push(id === null ? null : runPull(pullEntity(db, p, id, st)));
+    }
+    return out;
+  });
 }

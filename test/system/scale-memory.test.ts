@@ -107,5 +107,9 @@ describe('scale queries on a small heap', () => {
     const roomy = await factlog(['query', '--db', dir, '--heap-share', '0.9', '[:find (count ?o) . :where [?o :order/total]]']);
     expect(roomy.code, roomy.stderr).toBe(0);
     expect(roomy.stdout).toMatch(/200000/);
+    // factlog datoms holds its rows to align them: refused past the share, not fatal
+    const listed = await factlog(['datoms', '--db', dir, '--heap-share', '0.001', 'aevt', ':order/total']);
+    expect(listed.code).toBe(1);
+    expect(listed.stderr).toMatch(/db\/too-large/);
   }, 60_000);
 });

@@ -40,7 +40,7 @@ export const SCALE_QUERIES = {
 };
 /** Queries and patterns are written with keywords; in DataScript's JS API attributes are strings. */
 const toDs = (text: string): string => text.replace(/:([a-z]+\/[a-z-]+)/g, '"$1"');
-const PULL_PATTERN = '[* {:order/customer [*] :order/item [*]}]';
+export const PULL_PATTERN = '[* {:order/customer [*] :order/item [*]}]';
 const LOOKUPS = 1000;
 
 function time(runs: number, fn: () => unknown): { ms: number; result: unknown } {

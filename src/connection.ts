@@ -20,6 +20,7 @@ import { FIRST_USER_EID } from './db/schema.js';
 import { replayLogFile, schemaOfStore } from './db/log-replay.js';
 import { catchUpFulltext, fulltextBehind } from './db/fulltext.js';
 import { verifyStore, type VerifyReport } from './db/verify.js';
+import { DEFAULT_HEAP_SHARE, heapShareOf } from './db/heap-guard.js';
 
 export interface OpenOptions extends StoreOptions, FunctionOptions {
   /** Reject attributes that have no schema. */
@@ -34,6 +35,12 @@ export interface OpenOptions extends StoreOptions, FunctionOptions {
   queryTimeout?: number;
   /** Default limit on the values (rows x columns) of a query's intermediate relations (default: from the heap size; 0: none). */
   queryMaxValues?: number;
+  /**
+   * The share of the heap's limit (0 to 1, default 0.8) the process's heap may fill during a query,
+   * pull or datom read of this connection's Db values before it stops with query/too-large,
+   * pull/too-large or db/too-large, rather than let V8 abort the process; 0: no guard.
+   */
+  heapShare?: number;
   /**
    * Check asserted values against their attributes' `:db.attr/preds` (default true). An import
    * turns it off: it replays facts checked when first written, with no predicate registered.
@@ -70,10 +77,17 @@ interface Subscription extends ListenOptions {
   listener: TxListener;
 }
 
+/** @internal The query and heap limits open's options give a connection's Db values (heapShare checked). */
+export function connectionLimits(options: OpenOptions): { timeout?: number; maxValues?: number; heapShare?: number } {
+  const heapShare = options.heapShare === undefined ? undefined : heapShareOf(options.heapShare, DEFAULT_HEAP_SHARE, 'conn/invalid-option');
+  return { timeout: options.queryTimeout, maxValues: options.queryMaxValues, heapShare: heapShare === Infinity ? 0 : heapShare };
+}
+
 export async function open(options: OpenOptions): Promise<Connection> {
   const functions = functionRegistry(options, options.checkAttrPreds ?? true);
+  const limits = connectionLimits(options);
   const { store } = Store.open(options);
-  const conn = new Connection(store, options.strictSchema ?? false, options.columnDatoms, { timeout: options.queryTimeout, maxValues: options.queryMaxValues }, functions);
+  const conn = new Connection(store, options.strictSchema ?? false, options.columnDatoms, limits, functions);
   conn.storeOptions = options;
   try {
     if (!store.readOnly) await replayLogFile(store);
@@ -107,7 +121,7 @@ export class Connection {
     store: Store,
     readonly strictSchema: boolean,
     private readonly columnDatoms?: number,
-    private readonly queryLimits: { timeout?: number; maxValues?: number } = {},
+    private readonly queryLimits: { timeout?: number; maxValues?: number; heapShare?: number } = {},
     /** The transaction functions and predicates its transactions may call. */
     readonly functions: TxFunctions = functionRegistry({}),
   ) {

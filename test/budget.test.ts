@@ -149,6 +149,35 @@ describe('query/too-large', () => {
   });
 });
 
+describe('heapShare', () => {
+  // any process's heap holds more than a thousandth of its limit: a share that small is always past
+  const ALL = '[:find ?a ?x :where [?a :p/x ?x]]';
+
+  it('stops a query past the share given by the options, the query map (JS and EDN) and the connection; 0 is no guard', async () => {
+    const db = conn.db();
+    expect(thrown(() => q(ALL, db, { heapShare: 0.001 })).code).toBe('query/too-large');
+    expect(thrown(() => q(ALL, db, { heapShare: 0.001 })).message).toMatch(/filled the heap/);
+    expect(thrown(() => q({ query: ALL, args: [db], heapShare: 0.001 })).code).toBe('query/too-large');
+    expect(thrown(() => q(`{:query ${ALL} :args [] :heap-share 0.001}`, db)).code).toBe('query/too-large');
+    expect(q(ALL, db, { heapShare: 0 })).toHaveLength(6000);
+    const tight = await open({ path: conn.path, readOnly: true, heapShare: 0.001 });
+    try {
+      expect(thrown(() => q(ALL, tight.db())).code).toBe('query/too-large');
+      // the query's own option wins over the connection's default
+      expect(q(ALL, tight.db(), { heapShare: 0.8 })).toHaveLength(6000);
+    } finally {
+      await tight.close();
+    }
+    expect(q(ALL, db)).toHaveLength(6000);
+  });
+
+  it('refuses a share that is not a fraction between 0 and 1', async () => {
+    expect(thrown(() => q(ALL, conn.db(), { heapShare: 1.5 })).code).toBe('query/invalid-option');
+    expect(thrown(() => q(ALL, conn.db(), { heapShare: -0.1 })).code).toBe('query/invalid-option');
+    await expect(open({ path: conn.path, readOnly: true, heapShare: 2 })).rejects.toMatchObject({ code: 'conn/invalid-option' });
+  });
+});
+
 describe('ordinary queries', () => {
   it('answer as before under the default limits and inputs that look like options stay inputs', () => {
     expect(q('[:find (count ?a) . :where [?a :p/x ?x] [(< ?x 10)]]', conn.db())).toBe(10);

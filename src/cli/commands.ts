@@ -19,6 +19,7 @@ import { CliError, dbDir, hasDatabase, indexesMissing, inputText, loadFunctions,
 import { defaultFormat, edn, plural, renderResult, renderRows, tempidEntries, toJsonValue } from './format.js';
 import { exportLines, importIntoEmpty, writeLines } from './transfer.js';
 import { assertSound, verify } from '../db/verify.js';
+import { heapTick } from '../db/heap-guard.js';
 
 /** A line of output; empty text (no rows in EDN or JSON) prints nothing. */
 function out(text: string): void {
@@ -381,6 +382,8 @@ export async function datomsCommand(index: string, components: string[], opts: D
       for (const d of db.datoms(ix as IndexName, ...comps)) {
         if (rows.length >= limit) break;
         rows.push([d.e, db.ident(d.a) ?? d.a, d.v, d.tx, d.added]);
+        // the rows are held to align the table: past the heap's share, db/too-large (--limit, --heap-share)
+        heapTick(db, 'db', 'the datoms listed');
       }
       out(renderRows(['e', 'a', 'v', 'tx', 'added'], rows, format));
       if (format === 'table') out(plural(rows.length, 'datom'));

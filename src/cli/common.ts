@@ -64,9 +64,21 @@ export function setClusterTarget(opts: { cluster?: string; name?: string }): voi
   clusterTarget = { servers: opts.cluster.split(',').filter(Boolean), name: opts.name };
 }
 
+/** The share of the heap a query, pull or datom read may fill (`--heap-share F`), when given. */
+let heapShare: { heapShare?: number } = {};
+
+/** From a command's options: `--heap-share F`, a fraction between 0 and 1 (0: no guard). */
+export function setHeapShare(opts: { heapShare?: string }): void {
+  if (opts.heapShare === undefined) return;
+  const share = Number(opts.heapShare);
+  if (opts.heapShare.trim() === '' || !(share >= 0 && share <= 1))
+    throw new CliError('cli/invalid-number', `--heap-share must be a fraction of the heap between 0 and 1 (0: no guard), got ${JSON.stringify(opts.heapShare)}`);
+  heapShare = { heapShare: share };
+}
+
 /** A node of the --cluster database in `dir` (made when missing), caught up with the stream. */
 async function openNode(dir: string, cluster: ClusterOptions, mode: OpenMode): Promise<Connection> {
-  const conn = await open({ path: dir, cluster, ...mode.functions });
+  const conn = await open({ path: dir, cluster, ...mode.functions, ...heapShare });
   try {
     await conn.sync();
   } catch (err) {
@@ -89,9 +101,10 @@ export async function openExisting(dir: string, mode: OpenMode = {}): Promise<Co
   // that writer, being live, has replayed any log left by a crash
   const readOnly = mode.readOnly || (mode.forReading === true && (!mayWrite(dir) || processStoppedInside(dir) !== undefined));
   const rebuilding = indexesMissing(dir);
-  const conn = await open({ path: dir, create: false, readOnly, ...mode.functions })
+  const conn = await open({ path: dir, create: false, readOnly, ...mode.functions, ...heapShare })
     .catch((err) => {
-      if (mode.forReading && !readOnly && (err as { code?: string }).code === 'storage/gate-stopped') return open({ path: dir, create: false, readOnly: true, ...mode.functions });
+      if (mode.forReading && !readOnly && (err as { code?: string }).code === 'storage/gate-stopped')
+        return open({ path: dir, create: false, readOnly: true, ...mode.functions, ...heapShare });
       throw err;
     })
     .catch((err) => {

@@ -16,7 +16,7 @@ import {
   transactCommand,
   verifyCommand,
 } from './commands.js';
-import { formatError, dbDir, loadFunctions, setClusterTarget } from './common.js';
+import { formatError, dbDir, loadFunctions, setClusterTarget, setHeapShare } from './common.js';
 import { clusterPushCommand } from './cluster.js';
 import { demoCommand } from './demo.js';
 import { backupCommand, compactCommand, exciseCommand, replicateCommand, restoreCommand } from './feed.js';
@@ -31,7 +31,11 @@ function withDb(cmd: Command): Command {
     .option('--db <dir>', DB_HELP)
     .option('--cluster <urls>', CLUSTER_HELP)
     .option('--name <name>', 'the cluster database (with --cluster)')
-    .hook('preAction', (command) => setClusterTarget(command.opts()));
+    .option('--heap-share <fraction>', 'the share of the heap a query, pull or read may fill before it stops with a too-large error (default 0.8; 0: no guard)')
+    .hook('preAction', (command) => {
+      setClusterTarget(command.opts());
+      setHeapShare(command.opts());
+    });
 }
 
 function withTime(cmd: Command): Command {

@@ -6,7 +6,7 @@
 // again, so cas, unique and upsert checks see the db right before each transaction in the log.
 import { randomUUID } from 'node:crypto';
 import { FactlogError } from '../../query-lang/errors.js';
-import { Connection, txReport, type ConnectionWriter, type OpenOptions, type TxReport } from '../connection.js';
+import { Connection, connectionLimits, txReport, type ConnectionWriter, type OpenOptions, type TxReport } from '../connection.js';
 import type { Datom } from '../db/api.js';
 import { replayLogFile } from '../db/log-replay.js';
 import { isSchemaAttr } from '../db/schema.js';
@@ -70,7 +70,7 @@ export class ClusterNode implements ConnectionWriter {
       // the stream is the durable log: a tail an OS crash takes from the local copy comes back from it
       store = Store.open({ ...options, durability: options.durability ?? 'process' }).store;
       const functions = functionRegistry(options, options.checkAttrPreds ?? true);
-      const conn = new Connection(store, options.strictSchema ?? false, options.columnDatoms, { timeout: options.queryTimeout, maxValues: options.queryMaxValues }, functions);
+      const conn = new Connection(store, options.strictSchema ?? false, options.columnDatoms, connectionLimits(options), functions);
       await prepareDirectory(conn, options.cluster.name);
       const holding = await joinStream(store, stream);
       conn.loadState();

@@ -21,6 +21,7 @@ import type { Overlay } from './overlay.js';
 import type { KeyCodec } from '../storage/key-codec.js';
 import type { Schema } from './schema.js';
 import type { TxData } from '../model.js';
+import { collectGuarded } from './heap-guard.js';
 
 export class DbError extends FactlogError {}
 
@@ -46,8 +47,8 @@ export interface DbContext {
   speculate(db: Db, txData: unknown): TxReport;
   /** Attribute columns of this connection's Db values, for queries that read many entities. */
   columns: ColumnCache;
-  /** The connection's default query limits (ms, values), read by q for a query that sets none. */
-  queryLimits?: { timeout?: number; maxValues?: number };
+  /** The connection's default query limits (ms, values, heap share), read by q for a query that sets none; heapShare by pull and datomArray too. */
+  queryLimits?: { timeout?: number; maxValues?: number; heapShare?: number };
 }
 
 /** What a transaction (stored or speculative) reports: the values before and after, and its datoms. */
@@ -263,7 +264,7 @@ export class Db implements DbView {
     // read to the end in this synchronous step: LMDB's read transaction cannot change meanwhile,
     // so no snapshot need be held (taking one costs about as much as a small entity's read)
     const visible = this.scanIn(undefined, index, resolved.prefix, undefined, resolved.tx);
-    return [...(this.filters ? this.kept(visible) : visible)];
+    return collectGuarded(this.filters ? this.kept(visible) : visible, this, 'db', 'a datom read');
   }
 
   datomReads(): DatomReads {

@@ -2,6 +2,7 @@
 import type { EdnValue } from '../../query-lang/edn/types.js';
 import type { PullPattern } from '../../query-lang/datalog/ast.js';
 import type { Datom, DbView } from '../db/api.js';
+import { heapTick } from '../db/heap-guard.js';
 import { pullMany, PullError, toPullPattern, type PullResult } from './pull.js';
 
 export interface IndexPullOptions {
@@ -36,12 +37,17 @@ function* walk(db: DbView, opts: IndexPullOptions, attr: number): Generator<Dato
   }
   // the indexes are read forwards only: the part before the start is gathered, then walked back
   const before: Datom[] = [];
-  if (opts.index === 'avet') for (const d of db.indexRange(attr, undefined, hasFrom ? from : undefined, true)) before.push(d);
-  else {
+  if (opts.index === 'avet') {
+    for (const d of db.indexRange(attr, undefined, hasFrom ? from : undefined, true)) {
+      before.push(d);
+      heapTick(db, 'pull', 'an index-pull');
+    }
+  } else {
     const e = hasFrom ? db.entid(from) : null;
     for (const d of db.datoms('aevt', attr)) {
       if (e !== null && d.e > e) break;
       before.push(d);
+      heapTick(db, 'pull', 'an index-pull');
     }
   }
   for (let i = before.length - 1; i >= 0; i--) yield before[i]!;

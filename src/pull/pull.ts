@@ -23,6 +23,7 @@ import { Keyword, type EdnValue } from '../../query-lang/edn/types.js';
 import type { DbView, AttrInfo, Datom, DatomReads, EntityRef } from '../db/api.js';
 import { setOwn } from '../db/own-keys.js';
 import { FactlogError } from '../../query-lang/errors.js';
+import { guarded, heapShareOfDb, heapTick } from '../db/heap-guard.js';
 
 export const DEFAULT_LIMIT = 1000;
 
@@ -222,6 +223,7 @@ function elementsInOrder(pattern: PullPattern): PullPattern['elements'] {
 }
 
 function* pullEntity(db: DbView, pattern: PullPattern, e: number, st: State): Pulling<PullResult | null> {
+  heapTick(db, 'pull', 'the pull');
   const datoms = st.read('eavt', e);
   st.path.add(e);
   try {
@@ -305,7 +307,7 @@ export function pull(db: DbView, pattern: PullPatternInput, eid: EntityRef): Pul
   const p = toPullPattern(pattern);
   const id = resolveEid(db, eid);
   if (id === null) return null;
-  return runPull(pullEntity(db, p, id, newState(db)));
+  return guarded('pull', heapShareOfDb(db), () => runPull(pullEntity(db, p, id, newState(db))));
 }
 
 /** Pull several entities with one pattern (parsed once). */
@@ -314,9 +316,12 @@ export function pullMany(db: DbView, pattern: PullPatternInput, eids: Iterable<E
   const p = toPullPattern(pattern);
   const st = newState(db);
   const out: (PullResult | null)[] = [];
-  for (const eid of eids) {
-    const id = resolveEid(db, eid);
-    out.push(id === null ? null : runPull(pullEntity(db, p, id, st)));
-  }
-  return out;
+  // past the heap's share, pull/too-large (heap-guard.ts), not a V8 abort of the process
+  return guarded('pull', heapShareOfDb(db), () => {
+    for (const eid of eids) {
+      const id = resolveEid(db, eid);
+      out.push(id === null ? null : runPull(pullEntity(db, p, id, st)));
+    }
+    return out;
+  });
 }

@@ -1,17 +1,25 @@
 // The running query's limits, time (a deadline) and size (values an intermediate relation may
 // hold), checked from every engine loop that can run long or grow: query/timeout, query/too-large.
-import { getHeapStatistics, setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
+import { getHeapStatistics } from 'node:v8';
+import { DEFAULT_HEAP_SHARE, guarded, heapFull, heapShareOf } from '../db/heap-guard.js';
 import type { Clause } from '../../query-lang/datalog/ast.js';
 import { queryError } from './errors.js';
 import { printClause } from './print.js';
 
-/** Limits of one query; each also a connection default (open({ queryTimeout, queryMaxValues })). */
+/** Limits of one query; each also a connection default (open({ queryTimeout, queryMaxValues, heapShare })). */
 export interface QueryLimits {
   /** Milliseconds the query may run; 0 or Infinity: no limit. */
   timeout?: number;
   /** Values (rows x columns) any intermediate relation may hold; 0 or Infinity: no limit. */
   maxValues?: number;
+  /**
+   * The share of the heap's limit (0 to 1, default 0.8) the process's heap may fill while the
+   * query runs before it stops with query/too-large; 0: no guard (V8 may then abort the process).
+   * maxValues bounds a query's own relations; this covers the rest (columns and caches held, the
+   * host's own data, copies a step makes). Looked at every 1,024 units of work, not on entering a
+   * clause: a point query pays nothing for it.
+   */
+  heapShare?: number;
 }
 
 /** As Datomic's client API bounds every call: long enough for any sane query, short enough to stop a runaway rule. */
@@ -25,59 +33,6 @@ export const DEFAULT_TIMEOUT_MS = 60_000;
  */
 export const DEFAULT_MAX_VALUES = Math.max(100_000, Math.min(20_000_000, Math.floor(getHeapStatistics().heap_size_limit / 300)));
 
-/**
- * The share of the old generation's limit the heap may fill before a running query stops with
- * query/too-large: V8 aborts the whole process when that space is full, so a query gives up
- * before it is. maxValues bounds a query's own relations; this guard covers the rest (columns
- * and caches held, the host's own data, copies a step makes). Looked at every CHECK_EVERY units
- * of work (~1.3 µs a look), not on entering a clause: a point query pays nothing for it.
- */
-export const HEAP_GUARD_SHARE = 0.8;
-
-/**
- * What heap_size_limit counts beyond --max-old-space-size: the young generation's reserve
- * (48 MB measured from 64 MB to 4 GB, Node 20 on 64-bit), which the old generation cannot use.
- */
-const YOUNG_RESERVE = 48 * 1048576;
-
-/**
- * Bytes in use on the heap, young generation included (its survivors are promoted to the old one
- * at once, ~16 MB in one step), and the old generation's limit.
- */
-function heapUse(): { used: number; limit: number } {
-  const { used_heap_size: used, heap_size_limit: limit } = getHeapStatistics();
-  return { used, limit: limit > 2 * YOUNG_RESERVE ? limit - YOUNG_RESERVE : limit };
-}
-
-let collector: (() => void) | null = null;
-
-/** A full garbage collection now: V8's own `gc`, exposed for this process when it is not already. */
-function collectGarbage(): void {
-  if (!collector) {
-    const exposed = (globalThis as { gc?: () => void }).gc;
-    if (typeof exposed === 'function') collector = exposed;
-    else {
-      setFlagsFromString('--expose-gc');
-      collector = runInNewContext('gc') as () => void;
-    }
-  }
-  collector();
-}
-
-/**
- * The heap's use when it is past the guard, else null. What is in use counts garbage not yet
- * collected (a query just ended leaves its relations), so past the guard the heap is collected
- * once and looked at again; only what remains refuses the query. Still 90% of the guard after a
- * collection counts as full too, so a query near the edge does not collect at every look.
- */
-function heapFull(): { used: number; limit: number } | null {
-  const first = heapUse();
-  if (first.used <= first.limit * HEAP_GUARD_SHARE) return null;
-  collectGarbage();
-  const after = heapUse();
-  return after.used > after.limit * HEAP_GUARD_SHARE * 0.9 ? after : null;
-}
-
 /** Work units between two looks at the clock: ~1 ms of the cheapest loop, far below the ~100 ms a timeout may overrun. */
 const CHECK_EVERY = 1024;
 
@@ -90,11 +45,12 @@ class Budget {
     readonly timeoutMs: number,
     readonly deadline: number,
     readonly maxValues: number,
+    readonly heapShare: number,
   ) {}
 
   /** Every CHECK_EVERY units of work: the heap, then the clock. */
   checkpoint(): void {
-    const heap = heapFull();
+    const heap = heapFull(this.heapShare);
     if (heap) this.outOfHeap(heap.used, heap.limit);
     this.checkTime();
   }
@@ -123,7 +79,8 @@ class Budget {
     const mb = (n: number) => Math.round(n / 1048576).toLocaleString('en');
     throw queryError(
       'query/too-large',
-      `Query too large: ${where} filled the heap to ${mb(used)} MB of its ${mb(limit)} MB; ` + 'narrow the query, lower maxValues, or give the process more heap (--max-old-space-size)',
+      `Query too large: ${where} filled the heap to ${mb(used)} MB of its ${mb(limit)} MB; ` +
+        'narrow the query, lower maxValues, or give the process more heap (--max-old-space-size) or a larger heapShare',
       typeof this.clause === 'string' ? null : this.clause,
       where,
     );
@@ -150,12 +107,14 @@ const limitOf = (x: number | undefined, dflt: number, what: string): number => {
 export function withBudget<T>(limits: QueryLimits, defaults: QueryLimits, fn: () => T): T {
   const timeoutMs = limitOf(limits.timeout ?? defaults.timeout, DEFAULT_TIMEOUT_MS, 'timeout');
   const maxValues = limitOf(limits.maxValues ?? defaults.maxValues, DEFAULT_MAX_VALUES, 'maxValues');
+  const heapShare = heapShareOf(limits.heapShare ?? defaults.heapShare, DEFAULT_HEAP_SHARE, 'query/invalid-option');
   const outer = active;
-  let budget = new Budget(timeoutMs, performance.now() + timeoutMs, maxValues);
-  if (outer && outer.deadline < budget.deadline) budget = new Budget(outer.timeoutMs, outer.deadline, maxValues);
+  let budget = new Budget(timeoutMs, performance.now() + timeoutMs, maxValues, heapShare);
+  if (outer && outer.deadline < budget.deadline) budget = new Budget(outer.timeoutMs, outer.deadline, maxValues, heapShare);
   active = budget;
   try {
-    return fn();
+    // reads the query makes outside the engine's loops (pull, datomArray) look at the heap too, as the query's
+    return guarded('query', heapShare, fn);
   } finally {
     active = outer;
   }

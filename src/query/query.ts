@@ -35,10 +35,12 @@ const QUERY_KW = Keyword.of('query');
 const ARGS_KW = Keyword.of('args');
 const TIMEOUT_KW = Keyword.of('timeout');
 const MAX_VALUES_KW = Keyword.of('max-values');
+const HEAP_SHARE_KW = Keyword.of('heap-share');
 
-/** The limits a query map gives (:timeout and :max-values in EDN), absent keys left out. */
-function limitsOf(timeout: unknown, maxValues: unknown): QueryLimits {
+/** The limits a query map gives (:timeout, :max-values and :heap-share in EDN), absent keys left out. */
+function limitsOf(timeout: unknown, maxValues: unknown, heapShare?: unknown): QueryLimits {
   const out: QueryLimits = {};
+  if (heapShare !== undefined && heapShare !== null) out.heapShare = heapShare as number;
   if (timeout !== undefined && timeout !== null) out.timeout = (typeof timeout === 'bigint' ? Number(timeout) : timeout) as number;
   if (maxValues !== undefined && maxValues !== null) out.maxValues = (typeof maxValues === 'bigint' ? Number(maxValues) : maxValues) as number;
   return out;
@@ -59,16 +61,16 @@ function unwrapQueryMap(query: QueryInput, inputs: unknown[]): { query: QueryInp
     if (!(m instanceof Map && m.has(QUERY_KW))) return { query: read, inputs, limits: {} };
     qv = m.get(QUERY_KW);
     args = m.get(ARGS_KW);
-    limits = limitsOf(m.get(TIMEOUT_KW), m.get(MAX_VALUES_KW));
+    limits = limitsOf(m.get(TIMEOUT_KW), m.get(MAX_VALUES_KW), m.get(HEAP_SHARE_KW));
   } else if (query instanceof Map) {
     if (!query.has(QUERY_KW)) return { query, inputs, limits: {} };
     qv = query.get(QUERY_KW);
     args = query.get(ARGS_KW);
-    limits = limitsOf(query.get(TIMEOUT_KW), query.get(MAX_VALUES_KW));
+    limits = limitsOf(query.get(TIMEOUT_KW), query.get(MAX_VALUES_KW), query.get(HEAP_SHARE_KW));
   } else if (query && typeof query === 'object' && !Array.isArray(query) && 'query' in query && !isQueryAst(query)) {
     qv = (query as QueryMap).query;
     args = (query as QueryMap).args;
-    limits = limitsOf((query as QueryMap).timeout, (query as QueryMap).maxValues);
+    limits = limitsOf((query as QueryMap).timeout, (query as QueryMap).maxValues, (query as QueryMap).heapShare);
   } else return { query, inputs, limits: {} };
   if (qv === undefined || qv === null) throw queryError('query/invalid-query', 'A query map needs :query');
   if (args !== undefined && args !== null && !Array.isArray(args)) throw queryError('query/invalid-query', 'The :args of a query map must be a vector');
@@ -81,14 +83,14 @@ function unwrapQueryMap(query: QueryInput, inputs: unknown[]): { query: QueryInp
   return { query: qv as QueryInput, inputs: Array.isArray(args) && args.length ? args : inputs, limits };
 }
 
-const OPTION_KEYS = new Set(['timeout', 'maxValues']);
+const OPTION_KEYS = new Set(['timeout', 'maxValues', 'heapShare']);
 
-/** `{ timeout, maxValues }`: a plain object with option keys only. */
+/** `{ timeout, maxValues, heapShare }`: a plain object with option keys only. */
 function isOptions(x: unknown): x is QueryLimits {
   return isPlainObject(x) && Object.keys(x).every((k) => OPTION_KEYS.has(k));
 }
 
-const optionLimits = (o: QueryLimits): QueryLimits => limitsOf(o.timeout, o.maxValues);
+const optionLimits = (o: QueryLimits): QueryLimits => limitsOf(o.timeout, o.maxValues, o.heapShare);
 
 /**
  * `q(query, ...inputs, { timeout })`: a plain object with only option keys after every input the
@@ -331,7 +333,7 @@ function run(query: QueryInput, allInputs: unknown[], trace: ExplainStep[] | nul
 
 /**
  * Runs a Datalog query. Inputs follow the query, in :in order (default `:in $`); a last argument
- * `{ timeout, maxValues }` sets the query's limits (query/timeout, query/too-large).
+ * `{ timeout, maxValues, heapShare }` sets the query's limits (query/timeout, query/too-large).
  */
 export function q<T = any>(query: QueryInput, ...inputs: unknown[]): T {
   return run(query, inputs, null).result as T;

@@ -15,6 +15,8 @@ export class ServerError extends FactlogError {
 const STATUS_BY_CODE: Record<string, number> = {
   'query/timeout': 504,
   'query/too-large': 422,
+  'pull/too-large': 422,
+  'db/too-large': 422,
   'tx/unique-conflict': 409,
   'tx/cas-failed': 409,
   'conn/closed': 503,

@@ -26,6 +26,8 @@ export const HEADER_TX_ID = 'Factlog-Tx-Id';
 export const HEADER_LENGTHS = 'Factlog-Lengths';
 /** JetStream's API error code for a publish whose expected last sequence is not the stream's. */
 const WRONG_LAST_SEQUENCE = 10071;
+/** ... and for one whose expected last message id is not the stream's last message's. */
+const WRONG_LAST_MSG_ID = 10070;
 /** Room left in a message for its headers: fixed, and per record. */
 const HEADER_ROOM = 512;
 const HEADER_ROOM_PER_RECORD = 48;
@@ -202,11 +204,12 @@ export class LogStream {
   }
 
   /**
-   * Append `message` unless the stream's last sequence is no longer `afterSeq` (conflict).
-   * `msgId` makes a retry of the same message a no-op when the first try landed (JetStream
-   * answers it as a duplicate).
+   * Append `message` unless the stream's last sequence is no longer `afterSeq` (conflict), or,
+   * with `afterMsgId`, its last message is not that one: a message sent before the one it follows
+   * was acknowledged lands only right after it. `msgId` makes a retry of the same message a no-op
+   * when the first try landed (JetStream answers it as a duplicate).
    */
-  async append(afterSeq: number, message: OutgoingMessage, timeoutMs: number): Promise<AppendOutcome> {
+  async append(afterSeq: number, message: OutgoingMessage, timeoutMs: number, afterMsgId?: string): Promise<AppendOutcome> {
     const h = natsHeaders();
     h.set(HEADER_T, String(message.t));
     h.set(HEADER_CHAIN, message.chain);
@@ -214,9 +217,15 @@ export class LogStream {
     if (message.records.length > 1) h.set(HEADER_LENGTHS, message.records.map((r) => r.length).join(','));
     const bytes = message.records.length === 1 ? message.records[0]! : Buffer.concat(message.records);
     try {
-      const ack = await this.js.publish(this.subject, bytes, { expect: { lastSequence: afterSeq }, msgID: message.msgId, headers: h, timeout: Math.max(1, timeoutMs) });
+      const ack = await this.js.publish(this.subject, bytes, {
+        expect: afterMsgId === undefined ? { lastSequence: afterSeq } : { lastSequence: afterSeq, lastMsgID: afterMsgId },
+        msgID: message.msgId,
+        headers: h,
+        timeout: Math.max(1, timeoutMs),
+      });
       return { kind: 'appended', seq: ack.seq };
     } catch (err) {
+      if (err instanceof JetStreamApiError && err.code === WRONG_LAST_MSG_ID) return { kind: 'conflict' };
       if (err instanceof JetStreamApiError && err.code === WRONG_LAST_SEQUENCE) {
         const last = /wrong last sequence: (\d+)/.exec(err.message);
         return { kind: 'conflict', lastSeq: last ? Number(last[1]) : undefined };

@@ -14,11 +14,12 @@ import { replayLogFile } from '../db/log-replay.js';
 import { isSchemaAttr } from '../db/schema.js';
 import { toDatom } from '../storage/encoding.js';
 import type { LogEntry } from '../storage/log.js';
+import { chainStep } from '../storage/log-chain.js';
 import { Store } from '../storage/store.js';
 import type { PreparedTx } from '../tx/transact.js';
 import { functionRegistry } from '../tx/tx-functions.js';
 import { isDataFailure, latestSpeculation, MAX_BATCH, prepareBatch, speculate, type BatchInput, type PreparedBatch, type Speculation } from './batch.js';
-import { diverged, Follower } from './follower.js';
+import { diverged, Follower, streamTruncated } from './follower.js';
 import { ClusterError, LogStream, type ClusterOptions, type OutgoingMessage, type StreamMessage } from './stream.js';
 
 export interface NodeOptions extends OpenOptions {
@@ -106,7 +107,7 @@ export class ClusterNode implements ConnectionWriter {
       store = Store.open({ ...options, durability: options.durability ?? 'process' }).store;
       const functions = functionRegistry(options, options.checkAttrPreds ?? true);
       const conn = new Connection(store, options.strictSchema ?? false, options.columnDatoms, { timeout: options.queryTimeout, maxValues: options.queryMaxValues }, functions);
-      await prepareDirectory(conn, options.cluster.name);
+      await prepareDirectory(conn, options.cluster.name, stream);
       const holding = await joinStream(store, stream);
       conn.loadState();
       const node = new ClusterNode(conn, stream);
@@ -429,15 +430,19 @@ function reportOf(entry: LogEntry, _beforeT: number, dbBefore: TxReport['dbBefor
   };
 }
 
-/** Replay a crash's leftovers; bootstrap an empty directory (t=0 is the same everywhere); refuse another database's. */
-async function prepareDirectory(conn: Connection, name: string): Promise<void> {
+/**
+ * Replay a crash's leftovers; bootstrap an empty directory (t=0 is the same everywhere); refuse
+ * another database's. A database of its own (a pushed embedded one, or a backup of it) becomes a
+ * node when the stream holds its whole log.
+ */
+async function prepareDirectory(conn: Connection, name: string, stream: LogStream): Promise<void> {
   const store = conn.store;
   await replayLogFile(store);
   const owner = store.replicaOf();
   if (owner !== undefined && owner !== nodeMark(name)) {
     throw new ClusterError('cluster/wrong-database', `${store.dir} belongs to ${owner}, not to the cluster database ${name}: open the node on an empty directory`);
   }
-  if (owner === undefined && store.lastT() > 0) {
+  if (owner === undefined && store.lastT() > 0 && !(await streamHoldsLog(store, stream))) {
     throw new ClusterError(
       'cluster/not-a-node',
       `${store.dir} holds a database of its own: push it into a new cluster database with factlog cluster push, or open the node on an empty directory`,
@@ -447,15 +452,48 @@ async function prepareDirectory(conn: Connection, name: string): Promise<void> {
   if (owner === undefined) await store.writeTransaction(() => store.markReplicaOf(nodeMark(name)));
 }
 
+/** Whether the stream holds the local log up to its last t (it was pushed there). */
+async function streamHoldsLog(store: Store, stream: LogStream): Promise<boolean> {
+  if ((await stream.state()).lastSeq === 0) return false;
+  try {
+    await locate(store, stream);
+    return true;
+  } catch (err) {
+    if (err instanceof ClusterError && err.code === 'cluster/diverged') return false;
+    throw err;
+  }
+}
+
 /**
  * Start an empty stream with this node's log; check that the stream holds this node's log.
- * Resolves with the stream's message holding the local log's last t, where the node follows from.
+ * Resolves with the message the node follows from (see locate).
  */
 async function joinStream(store: Store, stream: LogStream): Promise<StreamMessage> {
+  if ((await stream.state()).lastSeq === 0) await pushRecords(store, stream, 0, 0);
+  return locate(store, stream);
+}
+
+/**
+ * The stream's message holding the local log's last t, its records checked against the local
+ * ones; or, when the stream's limits removed it, the first message it holds if that one starts
+ * right after the local log (a node restored from a backup), its chain checked against the local
+ * log's. Older than the stream's first message: cluster/stream-truncated.
+ */
+async function locate(store: Store, stream: LogStream): Promise<StreamMessage> {
   const lastT = store.lastT();
-  const end = await stream.end();
-  if (end.seq === 0) await pushRecords(store, stream, 0, 0);
-  const holding = await stream.messageHolding(lastT);
+  const { firstSeq, messages } = await stream.state();
+  const first = messages > 0 ? await stream.message(firstSeq) : undefined;
+  if (!first) throw streamTruncated(stream, store, lastT, undefined);
+  const firstT = first.records[0]!.t;
+  if (firstT > lastT + 1) throw streamTruncated(stream, store, lastT, firstT);
+  if (firstT === lastT + 1) {
+    let chain = store.chainHash(lastT)!;
+    for (const record of first.records) chain = chainStep(chain, record.bytes);
+    const said = first.records[first.records.length - 1]!.chain;
+    if (said !== undefined && said !== chain.toString('hex')) throw diverged(store, lastT);
+    return first;
+  }
+  const holding = await stream.messageHolding(lastT, firstSeq);
   if (!holding) {
     const streamT = await stream.lastT();
     throw new ClusterError(

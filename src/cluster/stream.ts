@@ -170,6 +170,16 @@ export class LogStream {
     return { seq: msg.seq, t: records[records.length - 1]!.t };
   }
 
+  /** The stream's first and last sequence and how many messages it holds (its limits, if any, remove the oldest). */
+  async state(): Promise<{ firstSeq: number; lastSeq: number; messages: number }> {
+    try {
+      const { state } = await this.jsm.streams.info(this.streamName);
+      return { firstSeq: state.first_seq, lastSeq: state.last_seq, messages: state.messages };
+    } catch (err) {
+      throw unavailable(`cannot read the state of the stream ${this.streamName}`, err);
+    }
+  }
+
   /** The message at sequence `seq`, or undefined when the stream does not hold it. */
   async message(seq: number): Promise<StreamMessage | undefined> {
     let msg: StoredMsg | null;
@@ -183,14 +193,14 @@ export class LogStream {
   }
 
   /**
-   * The message holding t, or undefined when the stream does not hold t. A message holds at
-   * least one t, so t is at sequence t + 1 or before: try there first (no group commit yet), then
-   * search by halves.
+   * The message holding t, or undefined when the stream does not hold t (searched from `firstSeq`,
+   * the first message it holds). A message holds at least one t, so t is at sequence t + 1 or
+   * before: try there first (no group commit yet), then search by halves.
    */
-  async messageHolding(t: number): Promise<StreamMessage | undefined> {
+  async messageHolding(t: number, firstSeq = 1): Promise<StreamMessage | undefined> {
     const end = await this.end();
     if (t < 0 || t > end.t) return undefined;
-    let [lo, hi] = [1, Math.min(t + 1, end.seq)];
+    let [lo, hi] = [firstSeq, Math.max(firstSeq, Math.min(t + 1, end.seq))];
     for (let seq = hi; lo <= hi; seq = Math.floor((lo + hi) / 2)) {
       const msg = await this.message(seq);
       if (!msg) throw new ClusterError('cluster/bad-record', `the stream ${this.streamName} has no message ${seq}: it was not written by factlog`);

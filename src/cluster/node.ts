@@ -77,6 +77,10 @@ const RETRY_MS = 100;
 const PUBLISH_TIMEOUT_MS = 2000;
 /** Messages of a node sent and not yet answered, at most. */
 const MAX_IN_FLIGHT = 4;
+/** How long after another node said it lost a race this node takes turns (ms). */
+const CONTENDED_MS = 200;
+/** Taking turns, the longest a node waits after its message landed for another node's (ms). */
+const YIELD_MS = 20;
 
 export class ClusterNode implements ConnectionWriter {
   private readonly own = new Map<string, OwnTx>();
@@ -89,6 +93,15 @@ export class ClusterNode implements ConnectionWriter {
   private waitForChain = false;
   private committing: Promise<void> | undefined;
   private arrived: (() => void) | undefined;
+  /**
+   * Nodes that write at once would have one of them win every race for the next sequence (its
+   * next message is ready first) while the others prepare theirs in vain: a node that lost says
+   * so (contendSubject), and while others lose, the nodes take turns: one message in flight, and
+   * after one lands, the next waits for another node's (or YIELD_MS).
+   */
+  private contendedAt = 0;
+  private lastLanded: { seq: number; at: number } | undefined;
+  private readonly id = randomUUID();
   readonly follower: Follower;
 
   private constructor(
@@ -113,6 +126,7 @@ export class ClusterNode implements ConnectionWriter {
       const node = new ClusterNode(conn, stream);
       conn.writer = node;
       node.follower.start(holding);
+      node.listenForContention();
       await conn.catchUpFulltext();
       return conn;
     } catch (err) {
@@ -177,13 +191,37 @@ export class ClusterNode implements ConnectionWriter {
       this.dropIndexed();
       const unanswered = this.flights.find((f) => f.answer === undefined);
       const inFlight = this.flights.filter((f) => f.answer === undefined).length;
-      const canLaunch = !this.broken && !this.waitForChain && inFlight < MAX_IN_FLIGHT;
+      const contended = Date.now() - this.contendedAt < CONTENDED_MS;
+      const yielding = contended ? this.turnIn() : 0;
+      const canLaunch = !this.broken && !this.waitForChain && inFlight < (contended ? 1 : MAX_IN_FLIGHT) && yielding === 0;
       if (canLaunch && this.waiting.length > 0) await this.launch();
       else if (unanswered) await this.answerOf(unanswered, canLaunch);
       else if (this.broken) await this.recover(this.broken);
       else if (this.flights.length > 0) await this.indexed(this.flights.at(-1)!, canLaunch);
       else if (this.waiting.length === 0) return;
+      else if (yielding > 0) await this.giveTurn(yielding);
     }
+  }
+
+  /** Taking turns: how long this node still waits for another node's message after its own landed (ms). */
+  private turnIn(): number {
+    if (!this.lastLanded || this.follower.appliedSeq > this.lastLanded.seq) return 0;
+    return Math.max(0, this.lastLanded.at + YIELD_MS - Date.now());
+  }
+
+  private async giveTurn(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const next = this.follower.waitForSeq(this.lastLanded!.seq + 1).catch(() => undefined);
+    await Promise.race([new Promise((r) => (timer = setTimeout(r, ms))), next]);
+    clearTimeout(timer);
+  }
+
+  private listenForContention(): void {
+    this.stream.nc.subscribe(this.stream.contendSubject, {
+      callback: (err, msg) => {
+        if (!err && msg.string() !== this.id) this.contendedAt = Date.now();
+      },
+    });
   }
 
   /** Flights indexed here are done: their callers got their reports from the follower's commit. */
@@ -213,6 +251,7 @@ export class ClusterNode implements ConnectionWriter {
           chain: i === flight.message.records.length - 1 ? flight.message.chain : undefined,
         })),
       });
+      this.lastLanded = { seq: outcome.seq, at: Date.now() };
       // it landed, so its db was the stream's: a failure against it is final
       for (const { item, error } of flight.failed) item.reject(error);
       return;
@@ -220,6 +259,11 @@ export class ClusterNode implements ConnectionWriter {
     this.flights.splice(this.flights.indexOf(flight), 1);
     this.broken ??= { lastSeq: undefined, requeue: [] };
     if (outcome.kind === 'conflict') {
+      try {
+        this.stream.nc.publish(this.stream.contendSubject, this.id);
+      } catch {
+        // closed or reconnecting: the others win a turn less
+      }
       this.broken.lastSeq = Math.max(this.broken.lastSeq ?? 0, outcome.lastSeq ?? 0) || undefined;
       this.broken.requeue.push(...flight.items, ...flight.failed.map((f) => f.item));
     } else for (const item of [...flight.items, ...flight.failed.map((f) => f.item)]) item.reject(outcome.error);

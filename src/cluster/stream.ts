@@ -69,6 +69,8 @@ export interface OutgoingMessage {
 export class LogStream {
   readonly streamName: string;
   readonly subject: string;
+  /** Core NATS (not in the stream): a node that lost a race for the next sequence says so here. */
+  readonly contendSubject: string;
 
   private constructor(
     readonly nc: NatsConnection,
@@ -78,6 +80,7 @@ export class LogStream {
   ) {
     this.streamName = `factlog_${options.name}`;
     this.subject = `factlog.${options.name}.log`;
+    this.contendSubject = `factlog.${options.name}.contend`;
   }
 
   static async connect(options: ClusterOptions): Promise<LogStream> {

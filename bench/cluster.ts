@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { open, type Connection } from '../src/index.js';
+import { backup, open, type Connection } from '../src/index.js';
 import { NatsCluster } from './nats-cluster.js';
 
 const WORKER = path.join(import.meta.dirname, 'cluster-worker.js');
@@ -36,16 +36,16 @@ export async function runClusterBench(options: ClusterBenchOptions = { phaseMs: 
     lines.push(`sequential tx/s, 1 node (in process)      ${seq.toFixed(0)}`);
     const visibility = await ackToVisibility(nodes, options.visibilityTxs);
     lines.push(`ack to visibility on 2 other nodes (ms)   p50 ${visibility.p50.toFixed(1)}  p99 ${visibility.p99.toFixed(1)}`);
-    const one = await workers('write', 1, root, cluster, options.phaseMs);
+    const one = await workers('write', 1, root, cluster, options.phaseMs, 1, nodes[0]);
     lines.push(`acknowledged tx/s, 1 writing node         ${one.toFixed(0)}`);
-    const three = await workers('write', 3, root, cluster, options.phaseMs);
+    const three = await workers('write', 3, root, cluster, options.phaseMs, 1, nodes[0]);
     lines.push(`acknowledged tx/s, 3 writing nodes        ${three.toFixed(0)} (total)`);
-    const oneConcurrent = await workers('write', 1, root, cluster, options.phaseMs, CONCURRENT_WRITERS);
+    const oneConcurrent = await workers('write', 1, root, cluster, options.phaseMs, CONCURRENT_WRITERS, nodes[0]);
     lines.push(`acknowledged tx/s, 1 node, ${CONCURRENT_WRITERS} writers each   ${oneConcurrent.toFixed(0)}`);
-    const threeConcurrent = await workers('write', 3, root, cluster, options.phaseMs, CONCURRENT_WRITERS);
+    const threeConcurrent = await workers('write', 3, root, cluster, options.phaseMs, CONCURRENT_WRITERS, nodes[0]);
     lines.push(`acknowledged tx/s, 3 nodes, ${CONCURRENT_WRITERS} writers each  ${threeConcurrent.toFixed(0)} (total)`);
-    const read1 = await workers('query', 1, root, cluster, options.phaseMs);
-    const read3 = await workers('query', 3, root, cluster, options.phaseMs);
+    const read1 = await workers('query', 1, root, cluster, options.phaseMs, 1, nodes[0]);
+    const read3 = await workers('query', 3, root, cluster, options.phaseMs, 1, nodes[0]);
     lines.push(`queries/s, 1 node                         ${read1.toFixed(0)}`);
     lines.push(`queries/s, 3 nodes                        ${read3.toFixed(0)} (total; ${os.cpus().length} cores)`);
     return lines.join('\n');
@@ -84,9 +84,11 @@ async function ackToVisibility(nodes: Connection[], txs: number): Promise<{ p50:
 }
 
 /** `n` node processes doing `mode` at once for `ms`; their total per second. */
-async function workers(mode: 'write' | 'query', n: number, root: string, cluster: { servers: string[]; name: string }, ms: number, concurrency = 1): Promise<number> {
-  const children = Array.from({ length: n }, (_, i) => {
-    const dir = path.join(root, `${mode}${n}x${concurrency}-${i}`);
+async function workers(mode: 'write' | 'query', n: number, root: string, cluster: { servers: string[]; name: string }, ms: number, concurrency = 1, from?: Connection): Promise<number> {
+  const dirs = Array.from({ length: n }, (_, i) => path.join(root, `${mode}${n}x${concurrency}-${i}`));
+  // a new node starts from a backup of a node and catches up from the stream's tail, not from its start
+  if (from) for (const dir of dirs) await backup(from.path, dir);
+  const children = dirs.map((dir) => {
     const child = spawn(process.execPath, [WORKER, mode, dir, cluster.servers.join(','), cluster.name, String(ms), String(concurrency)], { stdio: ['pipe', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));

@@ -1,5 +1,6 @@
-// A node's group commit: the transactions waiting on a node, prepared in order against its latest
-// db (each against the db with the ones before it, as `with` does) as the records of one message.
+// A node's group commit: the transact calls waiting on a node, prepared in order (each against the
+// db with the ones before it, as `with` does) as the records of one message, on top of the node's
+// latest db and of its messages still in flight (a speculative db: see node.ts).
 import { FactlogError } from '../../query-lang/errors.js';
 import type { Connection } from '../connection.js';
 import type { Db } from '../db/db.js';
@@ -9,59 +10,114 @@ import { chainStep } from '../storage/log-chain.js';
 import { prepareTx, type PreparedTx } from '../tx/transact.js';
 import { ClusterError, type LogStream } from './stream.js';
 
-/** Transactions in one message at most. */
+/** Transactions in one message at most (a transactBatch larger than this goes alone). */
 export const MAX_BATCH = 128;
 
-/** The batch as a message: what went in, what failed (against this base), and where it stopped. */
-export interface PreparedBatch {
-  basisT: number;
-  included: { index: number; prepared: PreparedTx; bytes: Buffer }[];
-  failed: { index: number; error: unknown }[];
-  /** The first index left for a later message (it did not fit); txDatas.length when all were taken. */
-  deferredFrom: number;
-  /** The log's hash chain after the included records. */
-  chain: string;
+/** The db a message is prepared against: the node's latest db with the records of its messages in flight on top. */
+export interface Speculation {
+  /** The stored db the overlay sits on. */
+  base: Db;
+  overlay: Overlay | undefined;
+  nextEid: number;
+  lastInstant: number;
+  /** The log's hash chain at the speculation's last t. */
+  chain: Buffer;
 }
 
-/** Prepare `txDatas` in order against the node's latest db; a tx that fails leaves no trace on the ones after it. */
-export function prepareBatch(conn: Connection, stream: LogStream, txDatas: readonly unknown[]): PreparedBatch {
+/** One transact call (one tx) or transactBatch call (several, all in one message or none). */
+export interface BatchInput {
+  txDatas: readonly unknown[];
+  isBatch: boolean;
+}
+
+/** The message: the calls that went in, those that failed (against this base), and where it stopped. */
+export interface PreparedBatch {
+  /** The t of the message's first record. */
+  t: number;
+  included: { index: number; prepared: PreparedTx[]; bytes: Buffer[] }[];
+  failed: { index: number; error: unknown }[];
+  /** The first index left for a later message (it did not fit); inputs.length when all were taken. */
+  deferredFrom: number;
+  /** The speculation after the included records. */
+  after: Speculation;
+}
+
+/** The node's latest db, with nothing in flight. */
+export function latestSpeculation(conn: Connection): Speculation {
   const base = conn.db();
   const meta = conn.store.readMeta();
-  const batch: PreparedBatch = { basisT: base.basisT, included: [], failed: [], deferredFrom: txDatas.length, chain: '' };
-  let db: Db = base;
-  let overlay: Overlay | undefined;
-  let [nextEid, lastInstant, bytesSoFar] = [meta.nextEid, meta.lastInstant, 0];
-  let chain = conn.store.chainHash(base.basisT)!;
-  for (let index = 0; index < txDatas.length; index++) {
-    if (batch.included.length === MAX_BATCH) {
+  return { base, overlay: undefined, nextEid: meta.nextEid, lastInstant: meta.lastInstant, chain: conn.store.chainHash(base.basisT)! };
+}
+
+/** `from` with prepared transactions (of consecutive t after it) on top. */
+export function speculate(from: Speculation, prepared: readonly PreparedTx[], chain: Buffer): Speculation {
+  let { overlay, nextEid, lastInstant } = from;
+  for (const p of prepared) {
+    overlay = (overlay ?? Overlay.empty(from.base.basisT, from.base.schema, from.nextEid)).extend(p.t, p.asserted, p.retracted, p.schema, p.nextEid);
+    [nextEid, lastInstant] = [p.nextEid, p.instant];
+  }
+  return { base: from.base, overlay, nextEid, lastInstant, chain };
+}
+
+export function dbOf(speculation: Speculation): Db {
+  return speculation.overlay ? speculation.base.withOverlay(speculation.overlay) : speculation.base;
+}
+
+/** Prepare `inputs` in order on `from`; a call that fails leaves no trace on the ones after it. */
+export function prepareBatch(conn: Connection, stream: LogStream, inputs: readonly BatchInput[], from: Speculation): PreparedBatch {
+  const t = dbOf(from).basisT + 1;
+  const batch: PreparedBatch = { t, included: [], failed: [], deferredFrom: inputs.length, after: from };
+  let [spec, records, bytesSoFar] = [from, 0, 0];
+  for (let index = 0; index < inputs.length; index++) {
+    const input = inputs[index]!;
+    if (records > 0 && records + input.txDatas.length > MAX_BATCH) {
       batch.deferredFrom = index;
       break;
     }
-    let prepared: PreparedTx;
+    let call: { prepared: PreparedTx[]; bytes: Buffer[]; after: Speculation };
     try {
-      prepared = prepareTx(db, txDatas[index], { t: db.basisT + 1, nextEid, lastInstant, strictSchema: conn.strictSchema, functions: conn.functions });
+      call = prepareCall(conn, input, spec);
     } catch (error) {
       batch.failed.push({ index, error });
       continue;
     }
-    const bytes = encodeLogRecord(toLogEntry(prepared));
-    if (bytes.length > stream.maxRecordBytes(1)) {
-      batch.failed.push({ index, error: tooLarge(bytes.length, stream.maxRecordBytes(1)) });
+    const size = call.bytes.reduce((sum, b) => sum + b.length, 0);
+    if (size > stream.maxRecordBytes(call.bytes.length)) {
+      batch.failed.push({ index, error: tooLarge(size, stream.maxRecordBytes(call.bytes.length), input.isBatch) });
       continue;
     }
-    if (bytesSoFar + bytes.length > stream.maxRecordBytes(batch.included.length + 1)) {
+    if (bytesSoFar + size > stream.maxRecordBytes(records + call.bytes.length)) {
       batch.deferredFrom = index;
       break;
     }
-    batch.included.push({ index, prepared, bytes });
-    bytesSoFar += bytes.length;
-    chain = chainStep(chain, bytes);
-    [nextEid, lastInstant] = [prepared.nextEid, prepared.instant];
-    overlay = (overlay ?? Overlay.empty(base.basisT, base.schema, meta.nextEid)).extend(prepared.t, prepared.asserted, prepared.retracted, prepared.schema, prepared.nextEid);
-    db = base.withOverlay(overlay);
+    batch.included.push({ index, prepared: call.prepared, bytes: call.bytes });
+    [spec, records, bytesSoFar] = [call.after, records + call.bytes.length, bytesSoFar + size];
   }
-  batch.chain = chain.toString('hex');
+  batch.after = spec;
   return batch;
+}
+
+/** One call's transactions, each against the db with the ones before it; a failure carries its batchIndex. */
+function prepareCall(conn: Connection, input: BatchInput, from: Speculation): { prepared: PreparedTx[]; bytes: Buffer[]; after: Speculation } {
+  const [prepared, bytes] = [[] as PreparedTx[], [] as Buffer[]];
+  let [spec, chain] = [from, from.chain];
+  for (const [batchIndex, item] of input.txDatas.entries()) {
+    const db = dbOf(spec);
+    try {
+      const txData = input.isBatch && typeof item === 'function' ? (item as (db: Db) => unknown)(db) : item;
+      const p = prepareTx(db, txData, { t: db.basisT + 1, nextEid: spec.nextEid, lastInstant: spec.lastInstant, strictSchema: conn.strictSchema, functions: conn.functions });
+      const record = encodeLogRecord(toLogEntry(p));
+      chain = chainStep(chain, record);
+      prepared.push(p);
+      bytes.push(record);
+      spec = speculate(spec, [p], chain);
+    } catch (err) {
+      // as an embedded transactBatch says which of its transactions failed
+      if (input.isBatch && err instanceof FactlogError) (err as FactlogError & { batchIndex?: number }).batchIndex = batchIndex;
+      throw err;
+    }
+  }
+  return { prepared, bytes, after: spec };
 }
 
 /** A failure of the tx data itself, which a newer db may not have: a cluster error is not one. */
@@ -69,6 +125,7 @@ export function isDataFailure(error: unknown): boolean {
   return error instanceof FactlogError && !error.code.startsWith('cluster/');
 }
 
-function tooLarge(bytes: number, max: number): ClusterError {
-  return new ClusterError('cluster/tx-too-large', `the transaction's log record is ${bytes} bytes, over the ${max} a NATS message holds here (max_payload): split it`);
+function tooLarge(bytes: number, max: number, isBatch: boolean): ClusterError {
+  const what = isBatch ? "the batch's log records are" : "the transaction's log record is";
+  return new ClusterError('cluster/tx-too-large', `${what} ${bytes} bytes, over the ${max} a NATS message holds here (max_payload): split it`);
 }

@@ -153,8 +153,18 @@ export class Follower {
         }
       } catch (err) {
         if (err instanceof ClusterError) this.fail(err);
+        else if (current() && (await this.removedPastUs())) this.fail(streamTruncated(this.stream, this.store, this.expectedT() - 1, undefined));
         else if (current()) await new Promise((r) => setTimeout(r, 200));
       }
+    }
+  }
+
+  /** Whether the stream's limits removed messages this follower has not taken (a gap, which no new consumer fills). */
+  private async removedPastUs(): Promise<boolean> {
+    try {
+      return (await this.stream.state()).firstSeq > this.acceptedSeq + 1;
+    } catch {
+      return false;
     }
   }
 
@@ -244,5 +254,13 @@ export function diverged(store: Store, t: number): ClusterError {
   return new ClusterError(
     'cluster/diverged',
     `${store.dir} holds another history than the cluster's stream: their logs differ at t=${t} or before (a directory copied from another database, or a stream made anew); open the node on an empty directory`,
+  );
+}
+
+export function streamTruncated(stream: LogStream, store: Store, lastT: number, firstT: number | undefined): ClusterError {
+  const from = firstT === undefined ? '' : ` (its messages start at t=${firstT})`;
+  return new ClusterError(
+    'cluster/stream-truncated',
+    `the stream ${stream.streamName} no longer holds t=${lastT + 1}${from}: its limits removed older messages, so ${store.dir} at t=${lastT} cannot catch up from it; open the node on a backup (factlog backup of any node) taken at t=${firstT === undefined ? 'a later t' : firstT - 1} or later`,
   );
 }

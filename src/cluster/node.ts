@@ -4,6 +4,8 @@
 // each against the ones before it) and appends their records as one message, conditionally on the
 // stream's last sequence; when another node got there first it catches up and prepares them
 // again, so cas, unique and upsert checks see the db right before each transaction in the log.
+// Messages are pipelined: the next is prepared on top of the ones in flight and sent before they
+// are acknowledged, conditionally on the one before it, so it lands only right after it.
 import { randomUUID } from 'node:crypto';
 import { FactlogError } from '../../query-lang/errors.js';
 import { Connection, connectionLimits, txReport, type ConnectionWriter, type OpenOptions, type TxReport } from '../connection.js';
@@ -12,11 +14,12 @@ import { replayLogFile } from '../db/log-replay.js';
 import { isSchemaAttr } from '../db/schema.js';
 import { toDatom } from '../storage/encoding.js';
 import type { LogEntry } from '../storage/log.js';
+import { chainStep } from '../storage/log-chain.js';
 import { Store } from '../storage/store.js';
 import type { PreparedTx } from '../tx/transact.js';
 import { functionRegistry } from '../tx/tx-functions.js';
-import { isDataFailure, MAX_BATCH, prepareBatch } from './batch.js';
-import { diverged, Follower } from './follower.js';
+import { isDataFailure, latestSpeculation, MAX_BATCH, prepareBatch, speculate, type BatchInput, type PreparedBatch, type Speculation } from './batch.js';
+import { diverged, Follower, streamTruncated } from './follower.js';
 import { ClusterError, LogStream, type ClusterOptions, type OutgoingMessage, type StreamMessage } from './stream.js';
 
 export interface NodeOptions extends OpenOptions {
@@ -28,31 +31,77 @@ export function nodeMark(name: string): string {
   return `nats:${name}`;
 }
 
-/** A transaction this node wrote and waits to see indexed. */
-interface OwnTx {
-  prepared: PreparedTx;
-  resolve: (report: TxReport) => void;
-}
-
-/** A transact call waiting for its turn in a group commit. */
-interface Waiting {
-  txData: unknown;
-  txId: string;
+/** A transact (one tx) or transactBatch call (several) waiting for its records to be in the stream and indexed here. */
+interface Waiting extends BatchInput {
+  /** One per tx: the writer's id in the message's headers. */
+  txIds: string[];
+  reports: TxReport[];
+  onReport: ((report: TxReport, index: number) => void) | undefined;
   deadline: number;
   settled: boolean;
-  resolve: (report: TxReport) => void;
+  resolve: (reports: TxReport[]) => void;
   reject: (err: unknown) => void;
+}
+
+/** A record this node wrote and waits to see indexed. */
+interface OwnTx {
+  item: Waiting;
+  index: number;
+  prepared: PreparedTx;
+}
+
+type FlightOutcome = { kind: 'appended'; seq: number } | { kind: 'conflict'; lastSeq?: number } | { kind: 'unavailable'; error: unknown };
+
+/**
+ * One message of this node, sent and not yet indexed here. Each follows the one before it (its
+ * expected last sequence and message id are that one's), so it lands only if they all did, right
+ * after them: a message is prepared against the db with the ones in flight before it.
+ */
+interface Flight {
+  batch: PreparedBatch;
+  /** The calls whose records it holds, in order. */
+  items: Waiting[];
+  /** The calls whose data failed against its db: final once it lands. */
+  failed: { item: Waiting; error: unknown }[];
+  message: OutgoingMessage;
+  afterSeq: number;
+  deadline: number;
+  outcome: Promise<FlightOutcome>;
+  /** Its outcome, once handled (in the order of the flights). */
+  answer?: FlightOutcome;
 }
 
 /** How long to wait between tries of a publish that got no answer. */
 const RETRY_MS = 100;
 /** Longest wait for one publish's answer. */
 const PUBLISH_TIMEOUT_MS = 2000;
+/** Messages of a node sent and not yet answered, at most. */
+const MAX_IN_FLIGHT = 4;
+/** How long after another node said it lost a race this node takes turns (ms). */
+const CONTENDED_MS = 200;
+/** Taking turns, the longest a node waits after its message landed for another node's (ms). */
+const YIELD_MS = 20;
 
 export class ClusterNode implements ConnectionWriter {
   private readonly own = new Map<string, OwnTx>();
   private waiting: Waiting[] = [];
+  /** This node's messages not yet indexed here, in order (see Flight). */
+  private flights: Flight[] = [];
+  /** A flight was refused or unanswered: the ones after it cannot land; catch up once all are answered. */
+  private broken: { lastSeq: number | undefined; requeue: Waiting[] } | undefined;
+  /** Every call of a message failed on a db with flights under it: try them again once those are indexed. */
+  private waitForChain = false;
   private committing: Promise<void> | undefined;
+  private arrived: (() => void) | undefined;
+  /**
+   * Nodes that write at once would have one of them win every race for the next sequence (its
+   * next message is ready first) while the others prepare theirs in vain: a node that lost says
+   * so (contendSubject), and while others lose, the nodes take turns: one message in flight, and
+   * after one lands, the next waits for another node's (or YIELD_MS).
+   */
+  private contendedAt = 0;
+  private lastLanded: { seq: number; at: number } | undefined;
+  private readonly id = randomUUID();
   readonly follower: Follower;
 
   private constructor(
@@ -71,12 +120,13 @@ export class ClusterNode implements ConnectionWriter {
       store = Store.open({ ...options, durability: options.durability ?? 'process' }).store;
       const functions = functionRegistry(options, options.checkAttrPreds ?? true);
       const conn = new Connection(store, options.strictSchema ?? false, options.columnDatoms, connectionLimits(options), functions);
-      await prepareDirectory(conn, options.cluster.name);
+      await prepareDirectory(conn, options.cluster.name, stream);
       const holding = await joinStream(store, stream);
       conn.loadState();
       const node = new ClusterNode(conn, stream);
       conn.writer = node;
       node.follower.start(holding);
+      node.listenForContention();
       await conn.catchUpFulltext();
       return conn;
     } catch (err) {
@@ -91,112 +141,256 @@ export class ClusterNode implements ConnectionWriter {
     return Math.max(this.follower.streamT, this.follower.appliedT);
   }
 
-  write(txDatas: readonly unknown[], _onReport: unknown, isBatch: boolean): Promise<TxReport[]> {
-    if (isBatch) {
-      return Promise.reject(
-        new ClusterError(
-          'cluster/batch-unsupported',
-          'transactBatch is not supported on a cluster node yet: transact each transaction, or push a database made with it (factlog cluster push)',
-        ),
-      );
-    }
-    // the calls that arrive while a message is in flight go together in the next one
-    return new Promise<TxReport>((resolve, reject) => {
+  write(txDatas: readonly unknown[], onReport: ((report: TxReport, index: number) => void) | undefined, isBatch: boolean): Promise<TxReport[]> {
+    if (txDatas.length === 0) return Promise.resolve([]);
+    // the calls that arrive while messages are in flight go together in the next one
+    return new Promise<TxReport[]>((resolve, reject) => {
+      const id = randomUUID();
       const settle =
         <T>(f: (v: T) => void) =>
-        (v: T) => ((item.settled = true), f(v));
-      const item: Waiting = { txData: txDatas[0], txId: randomUUID(), deadline: Date.now() + this.stream.timeoutMs, settled: false, resolve: settle(resolve), reject: settle(reject) };
+        (v: T) => {
+          if (item.settled) return;
+          item.settled = true;
+          for (const txId of item.txIds) this.own.delete(txId);
+          f(v);
+        };
+      const item: Waiting = {
+        txDatas,
+        isBatch,
+        txIds: txDatas.map((_, i) => (isBatch ? `${id}:${i}` : id)),
+        reports: [],
+        onReport,
+        deadline: Date.now() + this.stream.timeoutMs,
+        settled: false,
+        resolve: settle(resolve),
+        reject: settle(reject),
+      };
       this.waiting.push(item);
-      this.commitNext();
-    }).then((report) => [report]);
-  }
-
-  /** One group commit at a time: the next takes what waits when the one before is done. */
-  private commitNext(): void {
-    if (this.committing || this.waiting.length === 0) return;
-    const batch = this.waiting.splice(0, MAX_BATCH);
-    this.committing = this.commitBatch(batch).finally(() => {
-      for (const item of batch) this.own.delete(item.txId);
-      this.committing = undefined;
+      this.arrived?.();
       this.commitNext();
     });
   }
 
-  /**
-   * Append `items` as one message (what does not fit goes back to the head of the queue). A tx
-   * whose data fails fails alone, and only against the stream's latest db: when the message lands,
-   * its base was the latest; otherwise the node catches up and prepares them all again.
-   */
-  private async commitBatch(items: Waiting[]): Promise<void> {
-    try {
-      await this.commitOrRetry(items);
-    } catch (err) {
-      // the items put back in the queue are not among these
-      for (const item of items) if (!item.settled) item.reject(err);
+  /** One commit loop at a time, while calls wait or messages are in flight. */
+  private commitNext(): void {
+    if (this.committing || this.waiting.length === 0) return;
+    this.committing = this.commitLoop()
+      .catch((err: unknown) => this.rejectAll(err))
+      .finally(() => {
+        this.committing = undefined;
+        this.commitNext();
+      });
+  }
+
+  private async commitLoop(): Promise<void> {
+    // the calls made in the same tick go in one message
+    await Promise.resolve();
+    for (;;) {
+      this.follower.throwIfFailed();
+      this.waiting = this.waiting.filter((item) => !item.settled);
+      this.dropIndexed();
+      const unanswered = this.flights.find((f) => f.answer === undefined);
+      const inFlight = this.flights.filter((f) => f.answer === undefined).length;
+      const contended = Date.now() - this.contendedAt < CONTENDED_MS;
+      const yielding = contended ? this.turnIn() : 0;
+      const canLaunch = !this.broken && !this.waitForChain && inFlight < (contended ? 1 : MAX_IN_FLIGHT) && yielding === 0;
+      if (canLaunch && this.waiting.length > 0) await this.launch();
+      else if (unanswered) await this.answerOf(unanswered, canLaunch);
+      else if (this.broken) await this.recover(this.broken);
+      else if (this.flights.length > 0) await this.indexed(this.flights.at(-1)!, canLaunch);
+      else if (this.waiting.length === 0) return;
+      else if (yielding > 0) await this.giveTurn(yielding);
     }
   }
 
-  private async commitOrRetry(items: Waiting[]): Promise<void> {
-    const deadline = Math.min(...items.map((item) => item.deadline));
-    for (;;) {
-      this.follower.throwIfFailed();
-      // landed with a message we caught up with
-      for (let i = items.length - 1; i >= 0; i--) if (items[i]!.settled) items.splice(i, 1);
-      if (items.length === 0) return;
-      const basisT = this.conn.db().basisT;
-      const afterSeq = this.follower.seqEnding(basisT);
-      if (afterSeq === undefined) {
-        // the local log ends inside a message: the stream is past it
-        await this.within(this.follower.waitFor(basisT + 1), deadline, `this node did not reach t=${basisT + 1}`);
-        continue;
-      }
-      const batch = prepareBatch(
-        this.conn,
-        this.stream,
-        items.map((item) => item.txData),
-      );
-      if (batch.deferredFrom < items.length) this.waiting.unshift(...items.splice(batch.deferredFrom));
-      const finalFailures = () => batch.failed.forEach(({ index, error }) => items[index]!.reject(error));
-      if (batch.included.length === 0) {
-        if (batch.failed.some(({ error }) => isDataFailure(error))) {
-          const streamT = await this.within(this.stream.lastT(), deadline, 'the stream did not answer');
-          if (streamT > basisT) {
-            await this.within(this.follower.waitFor(streamT), deadline, `this node did not reach t=${streamT}`);
-            continue;
-          }
-        }
-        return finalFailures();
-      }
-      for (const { index, prepared } of batch.included) this.own.set(items[index]!.txId, { prepared, resolve: items[index]!.resolve });
-      const message: OutgoingMessage = {
-        t: basisT + 1,
-        records: batch.included.map((i) => i.bytes),
-        txIds: batch.included.map((i) => items[i.index]!.txId),
-        chain: batch.chain,
-        msgId: randomUUID(),
-      };
-      const outcome = await this.publish(afterSeq, message, deadline);
-      if (outcome.kind === 'appended') {
-        this.follower.acceptAppended({
-          seq: outcome.seq,
-          records: message.records.map((bytes, i) => ({ t: message.t + i, bytes, txId: message.txIds[i], chain: i === message.records.length - 1 ? message.chain : undefined })),
-        });
-        // waiting through the follower lets its watchdog see a silent consumer; its commit reports to the callers
-        await this.within(this.follower.waitForSeq(outcome.seq), deadline, `message ${outcome.seq} is in the stream but not yet indexed on this node`);
-        return finalFailures();
-      }
-      // another node appended first: catch up; our records may be among those (a retry that landed)
-      await this.within(this.catchUp(outcome.lastSeq), deadline, 'the stream did not answer while catching up');
+  /** Taking turns: how long this node still waits for another node's message after its own landed (ms). */
+  private turnIn(): number {
+    if (!this.lastLanded || this.follower.appliedSeq > this.lastLanded.seq) return 0;
+    return Math.max(0, this.lastLanded.at + YIELD_MS - Date.now());
+  }
+
+  private async giveTurn(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const next = this.follower.waitForSeq(this.lastLanded!.seq + 1).catch(() => undefined);
+    await Promise.race([new Promise((r) => (timer = setTimeout(r, ms))), next]);
+    clearTimeout(timer);
+  }
+
+  private listenForContention(): void {
+    this.stream.nc.subscribe(this.stream.contendSubject, {
+      callback: (err, msg) => {
+        if (!err && msg.string() !== this.id) this.contendedAt = Date.now();
+      },
+    });
+  }
+
+  /** Flights indexed here are done: their callers got their reports from the follower's commit. */
+  private dropIndexed(): void {
+    while (this.flights[0]?.answer?.kind === 'appended' && this.follower.appliedSeq >= this.flights[0].answer.seq) this.flights.shift();
+    if (this.flights.length === 0) this.waitForChain = false;
+  }
+
+  /** Resolves when a call arrives (when `wanted`), or never. */
+  private arrival(wanted: boolean): Promise<void> {
+    return wanted ? new Promise<void>((resolve) => (this.arrived = resolve)) : new Promise<void>(() => undefined);
+  }
+
+  /** Wait for the flight's answer (or a call that can go in a new message), and act on it. */
+  private async answerOf(flight: Flight, launchable: boolean): Promise<void> {
+    const outcome = await Promise.race([flight.outcome, this.arrival(launchable).then(() => undefined)]);
+    this.arrived = undefined;
+    if (!outcome) return;
+    flight.answer = outcome;
+    if (outcome.kind === 'appended') {
+      this.follower.acceptAppended({
+        seq: outcome.seq,
+        records: flight.message.records.map((bytes, i) => ({
+          t: flight.message.t + i,
+          bytes,
+          txId: flight.message.txIds[i],
+          chain: i === flight.message.records.length - 1 ? flight.message.chain : undefined,
+        })),
+      });
+      this.lastLanded = { seq: outcome.seq, at: Date.now() };
+      // it landed, so its db was the stream's: a failure against it is final
+      for (const { item, error } of flight.failed) item.reject(error);
+      return;
     }
+    this.flights.splice(this.flights.indexOf(flight), 1);
+    this.broken ??= { lastSeq: undefined, requeue: [] };
+    if (outcome.kind === 'conflict') {
+      try {
+        this.stream.nc.publish(this.stream.contendSubject, this.id);
+      } catch {
+        // closed or reconnecting: the others win a turn less
+      }
+      this.broken.lastSeq = Math.max(this.broken.lastSeq ?? 0, outcome.lastSeq ?? 0) || undefined;
+      this.broken.requeue.push(...flight.items, ...flight.failed.map((f) => f.item));
+    } else for (const item of [...flight.items, ...flight.failed.map((f) => f.item)]) item.reject(outcome.error);
+  }
+
+  /**
+   * Another node appended first (or a flight got no answer): catch up, then put the calls back at
+   * the head of the queue; our records may be among those caught up with (a retry that landed).
+   */
+  private async recover(broken: NonNullable<ClusterNode['broken']>): Promise<void> {
+    const items = broken.requeue.filter((item) => !item.settled);
+    if (items.length === 0) return void (this.broken = undefined);
+    const deadline = Math.min(Date.now() + this.stream.timeoutMs, ...items.map((item) => item.deadline));
+    try {
+      await this.within(this.catchUp(broken.lastSeq), deadline, 'the stream did not answer while catching up');
+    } catch (err) {
+      for (const item of items) item.reject(err);
+    } finally {
+      this.broken = undefined;
+    }
+    this.waiting.unshift(...items.filter((item) => !item.settled));
+  }
+
+  /** Wait until `flight` is indexed here (or a call that can go in a new message). */
+  private async indexed(flight: Flight, launchable: boolean): Promise<void> {
+    const seq = (flight.answer as { seq: number }).seq;
+    try {
+      await Promise.race([this.within(this.follower.waitForSeq(seq), flight.deadline, `message ${seq} is in the stream but not yet indexed on this node`), this.arrival(launchable)]);
+    } catch (err) {
+      for (const f of this.flights) for (const item of f.items) item.reject(err);
+      this.flights = [];
+    } finally {
+      this.arrived = undefined;
+    }
+  }
+
+  /** Prepare what waits as a message on top of the flights, and send it. */
+  private async launch(): Promise<void> {
+    const on = this.flights.length > 0 ? this.onFlights() : await this.onLatest();
+    if (!on) {
+      this.waitForChain = true;
+      return;
+    }
+    const batch = prepareBatch(this.conn, this.stream, this.waiting.slice(0, MAX_BATCH), on.from);
+    const items = this.waiting.splice(0, batch.deferredFrom);
+    const failed = batch.failed.map(({ index, error }) => ({ item: items[index]!, error }));
+    if (batch.included.length === 0) return this.allFailed(items, failed, on.from);
+    const included = batch.included.map((i) => items[i.index]!);
+    for (const [k, { prepared }] of batch.included.entries()) for (const [i, p] of prepared.entries()) this.own.set(included[k]!.txIds[i]!, { item: included[k]!, index: i, prepared: p });
+    const message: OutgoingMessage = {
+      t: batch.t,
+      records: batch.included.flatMap((i) => i.bytes),
+      txIds: included.flatMap((item) => item.txIds),
+      chain: batch.after.chain.toString('hex'),
+      msgId: randomUUID(),
+    };
+    const deadline = Math.min(...included.map((item) => item.deadline));
+    const previous = this.flights.at(-1);
+    const outcome = this.publish(on.afterSeq, message, deadline, previous?.message.msgId).catch((error: unknown): FlightOutcome => ({ kind: 'unavailable', error }));
+    this.flights.push({ batch, items: included, failed, message, afterSeq: on.afterSeq, deadline, outcome });
+  }
+
+  /** The node's latest db and the sequence ending at it; undefined after waiting for the stream when the local log ends inside a message. */
+  private async onLatest(): Promise<{ from: Speculation; afterSeq: number } | undefined> {
+    const from = latestSpeculation(this.conn);
+    const basisT = from.base.basisT;
+    const afterSeq = this.follower.seqEnding(basisT);
+    if (afterSeq !== undefined) return { from, afterSeq };
+    try {
+      await this.within(this.follower.waitFor(basisT + 1), this.waiting[0]!.deadline, `this node did not reach t=${basisT + 1}`);
+    } catch (err) {
+      for (const item of this.waiting) if (item.deadline <= Date.now()) item.reject(err);
+    }
+    return undefined;
+  }
+
+  /** The latest db with the records of the flights not yet indexed on top; undefined when what was indexed is not theirs. */
+  private onFlights(): { from: Speculation; afterSeq: number } | undefined {
+    const latest = latestSpeculation(this.conn);
+    const last = this.flights.at(-1)!;
+    const pending = this.flights.flatMap((f) => f.batch.included.flatMap((i) => i.prepared)).filter((p) => p.t > latest.base.basisT);
+    if (pending.length > 0 && pending[0]!.t !== latest.base.basisT + 1) return undefined;
+    if (pending.length === 0 && last.batch.t + last.message.records.length - 1 !== latest.base.basisT) return undefined;
+    return { from: speculate(latest, pending, last.batch.after.chain), afterSeq: last.afterSeq + 1 };
+  }
+
+  /**
+   * Every call failed: final only against the stream's latest db. On flights, once they are
+   * indexed; on the latest db, when the stream is not past it (else catch up and try again).
+   */
+  private async allFailed(items: Waiting[], failed: { item: Waiting; error: unknown }[], from: Speculation): Promise<void> {
+    const retry = (): void => void this.waiting.unshift(...items);
+    if (this.flights.length > 0) {
+      this.waitForChain = true;
+      return retry();
+    }
+    const basisT = from.base.basisT;
+    try {
+      if (failed.some(({ error }) => isDataFailure(error))) {
+        const deadline = Math.min(...items.map((item) => item.deadline));
+        const streamT = await this.within(this.stream.lastT(), deadline, 'the stream did not answer');
+        if (streamT > basisT) {
+          await this.within(this.follower.waitFor(streamT), deadline, `this node did not reach t=${streamT}`);
+          return retry();
+        }
+      }
+      for (const { item, error } of failed) item.reject(error);
+    } catch (err) {
+      for (const item of items) item.reject(err);
+    }
+  }
+
+  private rejectAll(err: unknown): void {
+    for (const item of [...this.waiting, ...this.flights.flatMap((f) => [...f.items, ...f.failed.map((x) => x.item)]), ...(this.broken?.requeue ?? [])]) item.reject(err);
+    this.waiting = [];
+    this.flights = [];
+    this.broken = undefined;
+    this.waitForChain = false;
   }
 
   /** Append, trying again (the same message, so it lands at most once) until an answer or the deadline. */
-  private async publish(afterSeq: number, message: OutgoingMessage, deadline: number): Promise<{ kind: 'appended'; seq: number } | { kind: 'conflict'; lastSeq?: number }> {
+  private async publish(afterSeq: number, message: OutgoingMessage, deadline: number, afterMsgId: string | undefined): Promise<FlightOutcome> {
     const { t } = message;
     let why = '';
     while (Date.now() < deadline) {
       const timeout = Math.min(PUBLISH_TIMEOUT_MS, deadline - Date.now());
-      const outcome = await this.stream.append(afterSeq, message, timeout);
+      const outcome = await this.stream.append(afterSeq, message, timeout, afterMsgId);
       if (outcome.kind === 'conflict') return outcome;
       if (outcome.kind === 'appended') {
         if (outcome.seq !== afterSeq + 1) throw new ClusterError('cluster/bad-record', `the stream put the message after ${afterSeq} at ${outcome.seq}`);
@@ -238,9 +432,18 @@ export class ClusterNode implements ConnectionWriter {
       const before = this.conn.dbAt(entry.t - 1);
       const after = this.conn.dbAt(entry.t);
       const report = own && own.prepared.t === entry.t ? txReport(before, after, own.prepared) : reportOf(entry, before.basisT, before, after);
-      own?.resolve(report);
+      if (own) this.reportTo(own, report);
       this.conn.publish(report);
     }
+  }
+
+  /** A call resolves once all its records are indexed (a batch's are, in one local commit). */
+  private reportTo(own: OwnTx, report: TxReport): void {
+    const { item, index } = own;
+    if (item.settled) return;
+    item.reports[index] = report;
+    item.onReport?.(report, index);
+    if (item.reports.filter(Boolean).length === item.txDatas.length) item.resolve(item.reports);
   }
 
   async sync(t?: number): Promise<void> {
@@ -271,15 +474,19 @@ function reportOf(entry: LogEntry, _beforeT: number, dbBefore: TxReport['dbBefor
   };
 }
 
-/** Replay a crash's leftovers; bootstrap an empty directory (t=0 is the same everywhere); refuse another database's. */
-async function prepareDirectory(conn: Connection, name: string): Promise<void> {
+/**
+ * Replay a crash's leftovers; bootstrap an empty directory (t=0 is the same everywhere); refuse
+ * another database's. A database of its own (a pushed embedded one, or a backup of it) becomes a
+ * node when the stream holds its whole log.
+ */
+async function prepareDirectory(conn: Connection, name: string, stream: LogStream): Promise<void> {
   const store = conn.store;
   await replayLogFile(store);
   const owner = store.replicaOf();
   if (owner !== undefined && owner !== nodeMark(name)) {
     throw new ClusterError('cluster/wrong-database', `${store.dir} belongs to ${owner}, not to the cluster database ${name}: open the node on an empty directory`);
   }
-  if (owner === undefined && store.lastT() > 0) {
+  if (owner === undefined && store.lastT() > 0 && !(await streamHoldsLog(store, stream))) {
     throw new ClusterError(
       'cluster/not-a-node',
       `${store.dir} holds a database of its own: push it into a new cluster database with factlog cluster push, or open the node on an empty directory`,
@@ -289,15 +496,48 @@ async function prepareDirectory(conn: Connection, name: string): Promise<void> {
   if (owner === undefined) await store.writeTransaction(() => store.markReplicaOf(nodeMark(name)));
 }
 
+/** Whether the stream holds the local log up to its last t (it was pushed there). */
+async function streamHoldsLog(store: Store, stream: LogStream): Promise<boolean> {
+  if ((await stream.state()).lastSeq === 0) return false;
+  try {
+    await locate(store, stream);
+    return true;
+  } catch (err) {
+    if (err instanceof ClusterError && err.code === 'cluster/diverged') return false;
+    throw err;
+  }
+}
+
 /**
  * Start an empty stream with this node's log; check that the stream holds this node's log.
- * Resolves with the stream's message holding the local log's last t, where the node follows from.
+ * Resolves with the message the node follows from (see locate).
  */
 async function joinStream(store: Store, stream: LogStream): Promise<StreamMessage> {
+  if ((await stream.state()).lastSeq === 0) await pushRecords(store, stream, 0, 0);
+  return locate(store, stream);
+}
+
+/**
+ * The stream's message holding the local log's last t, its records checked against the local
+ * ones; or, when the stream's limits removed it, the first message it holds if that one starts
+ * right after the local log (a node restored from a backup), its chain checked against the local
+ * log's. Older than the stream's first message: cluster/stream-truncated.
+ */
+async function locate(store: Store, stream: LogStream): Promise<StreamMessage> {
   const lastT = store.lastT();
-  const end = await stream.end();
-  if (end.seq === 0) await pushRecords(store, stream, 0, 0);
-  const holding = await stream.messageHolding(lastT);
+  const { firstSeq, messages } = await stream.state();
+  const first = messages > 0 ? await stream.message(firstSeq) : undefined;
+  if (!first) throw streamTruncated(stream, store, lastT, undefined);
+  const firstT = first.records[0]!.t;
+  if (firstT > lastT + 1) throw streamTruncated(stream, store, lastT, firstT);
+  if (firstT === lastT + 1) {
+    let chain = store.chainHash(lastT)!;
+    for (const record of first.records) chain = chainStep(chain, record.bytes);
+    const said = first.records[first.records.length - 1]!.chain;
+    if (said !== undefined && said !== chain.toString('hex')) throw diverged(store, lastT);
+    return first;
+  }
+  const holding = await stream.messageHolding(lastT, firstSeq);
   if (!holding) {
     const streamT = await stream.lastT();
     throw new ClusterError(

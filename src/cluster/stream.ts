@@ -26,6 +26,8 @@ export const HEADER_TX_ID = 'Factlog-Tx-Id';
 export const HEADER_LENGTHS = 'Factlog-Lengths';
 /** JetStream's API error code for a publish whose expected last sequence is not the stream's. */
 const WRONG_LAST_SEQUENCE = 10071;
+/** ... and for one whose expected last message id is not the stream's last message's. */
+const WRONG_LAST_MSG_ID = 10070;
 /** Room left in a message for its headers: fixed, and per record. */
 const HEADER_ROOM = 512;
 const HEADER_ROOM_PER_RECORD = 48;
@@ -67,6 +69,8 @@ export interface OutgoingMessage {
 export class LogStream {
   readonly streamName: string;
   readonly subject: string;
+  /** Core NATS (not in the stream): a node that lost a race for the next sequence says so here. */
+  readonly contendSubject: string;
 
   private constructor(
     readonly nc: NatsConnection,
@@ -76,6 +80,7 @@ export class LogStream {
   ) {
     this.streamName = `factlog_${options.name}`;
     this.subject = `factlog.${options.name}.log`;
+    this.contendSubject = `factlog.${options.name}.contend`;
   }
 
   static async connect(options: ClusterOptions): Promise<LogStream> {
@@ -168,6 +173,16 @@ export class LogStream {
     return { seq: msg.seq, t: records[records.length - 1]!.t };
   }
 
+  /** The stream's first and last sequence and how many messages it holds (its limits, if any, remove the oldest). */
+  async state(): Promise<{ firstSeq: number; lastSeq: number; messages: number }> {
+    try {
+      const { state } = await this.jsm.streams.info(this.streamName);
+      return { firstSeq: state.first_seq, lastSeq: state.last_seq, messages: state.messages };
+    } catch (err) {
+      throw unavailable(`cannot read the state of the stream ${this.streamName}`, err);
+    }
+  }
+
   /** The message at sequence `seq`, or undefined when the stream does not hold it. */
   async message(seq: number): Promise<StreamMessage | undefined> {
     let msg: StoredMsg | null;
@@ -181,14 +196,14 @@ export class LogStream {
   }
 
   /**
-   * The message holding t, or undefined when the stream does not hold t. A message holds at
-   * least one t, so t is at sequence t + 1 or before: try there first (no group commit yet), then
-   * search by halves.
+   * The message holding t, or undefined when the stream does not hold t (searched from `firstSeq`,
+   * the first message it holds). A message holds at least one t, so t is at sequence t + 1 or
+   * before: try there first (no group commit yet), then search by halves.
    */
-  async messageHolding(t: number): Promise<StreamMessage | undefined> {
+  async messageHolding(t: number, firstSeq = 1): Promise<StreamMessage | undefined> {
     const end = await this.end();
     if (t < 0 || t > end.t) return undefined;
-    let [lo, hi] = [1, Math.min(t + 1, end.seq)];
+    let [lo, hi] = [firstSeq, Math.max(firstSeq, Math.min(t + 1, end.seq))];
     for (let seq = hi; lo <= hi; seq = Math.floor((lo + hi) / 2)) {
       const msg = await this.message(seq);
       if (!msg) throw new ClusterError('cluster/bad-record', `the stream ${this.streamName} has no message ${seq}: it was not written by factlog`);
@@ -202,11 +217,12 @@ export class LogStream {
   }
 
   /**
-   * Append `message` unless the stream's last sequence is no longer `afterSeq` (conflict).
-   * `msgId` makes a retry of the same message a no-op when the first try landed (JetStream
-   * answers it as a duplicate).
+   * Append `message` unless the stream's last sequence is no longer `afterSeq` (conflict), or,
+   * with `afterMsgId`, its last message is not that one: a message sent before the one it follows
+   * was acknowledged lands only right after it. `msgId` makes a retry of the same message a no-op
+   * when the first try landed (JetStream answers it as a duplicate).
    */
-  async append(afterSeq: number, message: OutgoingMessage, timeoutMs: number): Promise<AppendOutcome> {
+  async append(afterSeq: number, message: OutgoingMessage, timeoutMs: number, afterMsgId?: string): Promise<AppendOutcome> {
     const h = natsHeaders();
     h.set(HEADER_T, String(message.t));
     h.set(HEADER_CHAIN, message.chain);
@@ -214,9 +230,15 @@ export class LogStream {
     if (message.records.length > 1) h.set(HEADER_LENGTHS, message.records.map((r) => r.length).join(','));
     const bytes = message.records.length === 1 ? message.records[0]! : Buffer.concat(message.records);
     try {
-      const ack = await this.js.publish(this.subject, bytes, { expect: { lastSequence: afterSeq }, msgID: message.msgId, headers: h, timeout: Math.max(1, timeoutMs) });
+      const ack = await this.js.publish(this.subject, bytes, {
+        expect: afterMsgId === undefined ? { lastSequence: afterSeq } : { lastSequence: afterSeq, lastMsgID: afterMsgId },
+        msgID: message.msgId,
+        headers: h,
+        timeout: Math.max(1, timeoutMs),
+      });
       return { kind: 'appended', seq: ack.seq };
     } catch (err) {
+      if (err instanceof JetStreamApiError && err.code === WRONG_LAST_MSG_ID) return { kind: 'conflict' };
       if (err instanceof JetStreamApiError && err.code === WRONG_LAST_SEQUENCE) {
         const last = /wrong last sequence: (\d+)/.exec(err.message);
         return { kind: 'conflict', lastSeq: last ? Number(last[1]) : undefined };

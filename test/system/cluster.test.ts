@@ -3,7 +3,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { open, pull, q, type Connection } from '../../src/index.js';
+import { backup, open, pull, q, type Connection, type Db } from '../../src/index.js';
+import { pushDatabase } from '../../src/cluster/index.js';
 import { NatsCluster, natsAvailable } from '../helpers/nats.js';
 import { runFixture, type Running } from '../helpers/proc.js';
 import { factlog } from '../helpers/cli.js';
@@ -126,6 +127,104 @@ describe.skipIf(!available)('cluster nodes', () => {
     const again = await node(name, dirB);
     const lastT = a.basisT;
     expect((await again.transact([{ 'account/id': 1000, 'account/balance': 0 }])).t).toBe(lastT + 1);
+  });
+
+  it('transactBatch on a node: consecutive t in one stream message, each seeing the ones before it; a failing one fails them all', async () => {
+    const name = freshName();
+    const [a, b] = [await node(name), await node(name)];
+    await a.transact(SCHEMA);
+    const balanceOf = (db: Db, id: number) => (pull(db, '[:account/balance]', [':account/id', id]) as { 'account/balance': number } | null)?.['account/balance'];
+    const seen: number[] = [];
+    const [before, reports, after] = await Promise.all([
+      a.transact([{ 'account/id': 1, 'account/balance': 1 }]),
+      a.transactBatch(
+        [
+          [{ 'account/id': 50, 'account/balance': 5 }],
+          (db: Db) => [[':db/add', [':account/id', 50], ':account/balance', balanceOf(db, 50)! + 1]],
+          [[':db/cas', [':account/id', 50], ':account/balance', 6, 7]],
+        ],
+        (report, index) => seen.push(index),
+      ),
+      a.transact([{ 'account/id': 2, 'account/balance': 2 }]),
+    ]);
+    expect(reports.map((r) => r.t)).toEqual([reports[0]!.t, reports[0]!.t + 1, reports[0]!.t + 2]);
+    expect(seen).toEqual([0, 1, 2]);
+    expect(balanceOf(reports[2]!.dbAfter, 50)).toBe(7);
+    for (const r of [before, after]) expect(r.t < reports[0]!.t || r.t > reports[2]!.t).toBe(true);
+    // the batch's records are one message of the stream
+    const nc = await connect({ servers: nats.urls });
+    const jsm = await jetstreamManager(nc);
+    const { state } = await jsm.streams.info(`factlog_${name}`);
+    const messages = [];
+    for (let seq = 1; seq <= state.last_seq; seq++) messages.push((await jsm.streams.getMessage(`factlog_${name}`, { seq }))!);
+    await nc.close();
+    const holding = messages.find(
+      (m) => Number(m.header.get('Factlog-T')) <= reports[0]!.t && m.header.get('Factlog-Tx-Id').split(',').length + Number(m.header.get('Factlog-T')) > reports[2]!.t,
+    );
+    expect(holding).toBeDefined();
+    // a failure fails the batch: nothing of it is written, and the error says which one
+    const t = a.basisT;
+    const err = await a.transactBatch([[{ 'account/id': 60, 'account/balance': 1 }], [[':db/cas', [':account/id', 50], ':account/balance', 1, 2]]]).catch((e: unknown) => e);
+    expect((err as { code?: string }).code).toBe('tx/cas-failed');
+    expect((err as { batchIndex?: number }).batchIndex).toBe(1);
+    await b.sync();
+    expect(b.basisT).toBe(t);
+    expect(pull(b.db(), '[:account/balance]', [':account/id', 60])).toBeNull();
+    expect(logBytes(b)).toEqual(logBytes(a));
+  });
+
+  it("a backup of a node, or of a pushed embedded database, opens as a node and catches up from the stream's tail", async () => {
+    const name = freshName();
+    const a = await node(name);
+    await a.transact(SCHEMA);
+    await a.transact([{ 'account/id': 1, 'account/balance': 1 }]);
+    const fromNode = path.join(tempDir('factlog-backup-'), 'db');
+    await backup(a.path, fromNode);
+    for (let i = 2; i < 5; i++) await a.transact([{ 'account/id': i, 'account/balance': i }]);
+    const restored = await node(name, fromNode);
+    const lastT = a.basisT;
+    await restored.sync(lastT);
+    expect(logBytes(restored)).toEqual(logBytes(a));
+    expect((await restored.transact([{ 'account/id': 9, 'account/balance': 9 }])).t).toBe(lastT + 1);
+
+    const pushedName = freshName();
+    const embedded = await open({ path: path.join(tempDir('factlog-embedded-'), 'db') });
+    await embedded.transact(SCHEMA);
+    await embedded.transact([{ 'account/id': 1, 'account/balance': 10 }]);
+    await embedded.close();
+    await pushDatabase(embedded.path, { servers: nats.urls, name: pushedName });
+    const fromEmbedded = path.join(tempDir('factlog-backup-'), 'db');
+    await backup(embedded.path, fromEmbedded);
+    const b = await node(pushedName);
+    await b.transact([{ 'account/id': 2, 'account/balance': 20 }]);
+    const [restoredEmbedded, pushedItself] = [await node(pushedName, fromEmbedded), await node(pushedName, embedded.path)];
+    for (const n of [restoredEmbedded, pushedItself]) {
+      await n.sync(b.basisT);
+      expect(logBytes(n)).toEqual(logBytes(b));
+    }
+  });
+
+  it('a stream whose limits removed old messages: a backup past them catches up, an older node gets cluster/stream-truncated', async () => {
+    const name = freshName();
+    const nc = await connect({ servers: nats.urls });
+    await (await jetstreamManager(nc)).streams.add({ name: `factlog_${name}`, subjects: [`factlog.${name}.log`], num_replicas: 3, allow_direct: true, max_msgs: 4 });
+    await nc.close();
+    const a = await node(name);
+    await a.transact(SCHEMA);
+    const old = path.join(tempDir('factlog-backup-'), 'db');
+    await backup(a.path, old);
+    for (let i = 0; i < 3; i++) await a.transact([{ 'account/id': i, 'account/balance': i }]);
+    const recent = path.join(tempDir('factlog-backup-'), 'db');
+    await backup(a.path, recent);
+    // each transaction its own message: the one holding the recent backup's last t is gone, the next one is there
+    for (let i = 3; i < 7; i++) await a.transact([{ 'account/id': i, 'account/balance': i }]);
+    const restored = await node(name, recent);
+    await restored.sync(a.basisT);
+    expect(logBytes(restored)).toEqual(logBytes(a));
+    for (const dir of [old, path.join(tempDir('factlog-node-'), 'db')]) {
+      const err = await open({ path: dir, cluster: { servers: nats.urls, name } }).catch((e: unknown) => e);
+      expect((err as { code?: string }).code).toBe('cluster/stream-truncated');
+    }
   });
 
   it("a failure of tx data counts only against the stream's latest db: a node behind catches up and tries again", async () => {

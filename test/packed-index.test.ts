@@ -11,7 +11,8 @@ import { open as openLmdb, type RootDatabase } from 'lmdb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeyListBuilder, PackedIndex, runsFlagIn } from '../src/storage/packed-index.js';
 import { KEY_CODEC, KEY_MAX_STRING, writeKey, type KeyCodec } from '../src/storage/key-codec.js';
-import { PLAIN_RUNS, DELTA_RUNS, runBytes } from '../src/storage/run-layout.js';
+import { DeltaRunReader, DELTA_RUNS, PLAIN_RUNS, runBytes } from '../src/storage/run-layout.js';
+import { readKey } from '../src/storage/key-codec.js';
 import { indexDbOptions } from '../src/storage/store.js';
 
 /** Format 4's keys: the codec PackedIndex and KeyListBuilder use by default. */
@@ -286,11 +287,13 @@ describe.each(LAYOUTS)('packed index, %s', (_layout, codec) => {
 });
 
 describe('run layouts', () => {
-  const byteKeys = fc.array(fc.uint8Array({ maxLength: 400 }), { minLength: 1, maxLength: 80 }).map((keys) => {
-    // distinct and sorted, as a run's keys are; long shared prefixes (past one byte's 255) too
-    const sorted = [...new Set(keys.map((k) => Buffer.from(k).toString('hex')))].sort().map((h) => Buffer.from(h, 'hex'));
-    return sorted.map((k, i) => (i % 3 === 0 ? Buffer.concat([Buffer.alloc(300, 7), k]) : k)).sort(Buffer.compare);
-  });
+  /** Keys' bytes, distinct and sorted as a run's are; long shared prefixes and suffixes (past one byte's 255) too. */
+  const byteKeys = fc
+    .array(fc.tuple(fc.integer({ min: 0, max: 3 }), fc.string({ maxLength: 6 }), fc.boolean(), fc.integer({ min: 0, max: 2 ** 41 })), { minLength: 1, maxLength: 80 })
+    .map((parts) => {
+      const keys = parts.map(([a, text, long, tx]) => bytesOf([a, long ? `${'y'.repeat(300)}${text}${'z'.repeat(280)}` : text, tx]));
+      return [...new Set(keys.map((k) => k.toString('hex')))].sort().map((h) => Buffer.from(h, 'hex'));
+    });
   const listOfBytes = (keys: Uint8Array[]) => {
     const b = new KeyListBuilder(keys.length);
     keys.forEach((k) => b.add(k));
@@ -307,6 +310,25 @@ describe('run layouts', () => {
           expect(value.length).toBeLessThanOrEqual(runBytes(layout, list, from, keys.length));
           expect(value.length).toBeGreaterThanOrEqual(runBytes(layout, list, from, keys.length) - 3);
           expect(layout.plain(value)).toEqual(PLAIN_RUNS.encode(list, from, keys.length));
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('a delta run read in place gives each key, in any order, and the lower bound of any bytes, as the plain layout does', () => {
+    const bytesKey = fc.uint8Array({ maxLength: 20 });
+    fc.assert(
+      fc.property(byteKeys, fc.array(fc.nat(), { maxLength: 30 }), fc.array(bytesKey, { maxLength: 10 }), (keys, picks, bounds) => {
+        const list = listOfBytes(keys);
+        const reader = new DeltaRunReader(DELTA_RUNS.encode(list, 0, keys.length));
+        expect(reader.count).toBe(keys.length);
+        const want = (i: number) => readKey(keys[i]!, 0, keys[i]!.length);
+        keys.forEach((_, i) => expect(reader.key(i)).toEqual(want(i)));
+        for (const p of picks) expect(reader.key(p % keys.length)).toEqual(want(p % keys.length));
+        for (const bound of [...bounds, ...keys.map((k) => k.subarray(0, k.length >> 1))]) {
+          const expected = keys.findIndex((k) => Buffer.compare(Buffer.from(k), Buffer.from(bound)) >= 0);
+          expect(reader.lowerBoundOf(bound as never, KEY_CODEC)).toBe(expected === -1 ? keys.length : expected);
         }
       }),
       { numRuns: 300 },

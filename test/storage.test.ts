@@ -466,7 +466,7 @@ describe('format 4: runs of keys', () => {
     for (const dir of dirs) expect((await verify(dir)).problems).toEqual([]);
   });
 
-  it('format 7 runs take under half the bytes of format 6 runs for the same keys', async () => {
+  it('format 7 runs take under 60% of the bytes of format 6 runs for the same keys', async () => {
     const leafBytes: number[] = [];
     for (const createFormat of [6, 7]) {
       const dir = path.join(tempDir(), `f${createFormat}`);
@@ -486,7 +486,7 @@ describe('format 4: runs of keys', () => {
       }
     }
     const [f6, f7] = [leafBytes.slice(0, 3), leafBytes.slice(3)];
-    f7.forEach((bytes, i) => expect(bytes).toBeLessThan(0.5 * f6[i]!));
+    f7.forEach((bytes, i) => expect(bytes).toBeLessThan(0.6 * f6[i]!));
   });
 });
 

@@ -9,7 +9,7 @@
 import type { Database } from 'lmdb';
 import type { KeyPart } from './encoding.js';
 import { compareBytes, KEY_CODEC, KEY_MAX_STRING, readKey, writeKey, type KeyCodec } from './key-codec.js';
-import { PLAIN_RUNS, DELTA_RUNS, runBytes, startOf, type KeyList, type RunLayout } from './run-layout.js';
+import { DeltaRunReader, DELTA_RUNS, PLAIN_RUNS, runBytes, startOf, type KeyList, type RunLayout } from './run-layout.js';
 
 export type { KeyList };
 
@@ -93,6 +93,14 @@ function sortedKeys(list: KeyList): KeyList {
   return out.finish();
 }
 
+/** What a scan or a lookup reads of a run. */
+interface RunReader {
+  readonly count: number;
+  key(i: number): KeyPart[];
+  /** The first key >= `key` from key `lo` on. */
+  lowerBoundOf(key: KeyPart[], codec: KeyCodec, lo?: number): number;
+}
+
 /**
  * A run in the plain layout (run-layout.ts): the key count (u32), each key's end offset (u32,
  * from the start of the key bytes), then the keys' bytes back to back. In formats 4 to 6 its
@@ -135,9 +143,9 @@ class Run {
     return lo;
   }
 
-  /** The first key >= `key` (written by `codec`, the index's). */
-  lowerBoundOf(key: KeyPart[], codec: KeyCodec): number {
-    return this.lowerBound(scratch, codec.writeKey(key, scratch, 0));
+  /** The first key >= `key` (written by `codec`, the index's), from key `lo` on. */
+  lowerBoundOf(key: KeyPart[], codec: KeyCodec, lo = 0): number {
+    return this.lowerBound(scratch, codec.writeKey(key, scratch, 0), 0, lo);
   }
 
   /** This run's keys with key i left out. */
@@ -315,12 +323,14 @@ export class PackedIndex {
   }
 
   /** The run under entry `key`, and which of its keys are >= start (if given) and < end. */
-  private runInRange(key: KeyPart[], start: KeyPart[] | undefined, end: KeyPart[] | undefined, transaction?: unknown): { run: Run; from: number; to: number } {
+  private runInRange(key: KeyPart[], start: KeyPart[] | undefined, end: KeyPart[] | undefined, transaction?: unknown): { run: RunReader; from: number; to: number } {
     // the run's entry read in the same transaction as its key: a later commit may have rewritten it
     const read = this.db.getBinaryFast as (key: KeyPart[], options?: { transaction: unknown }) => Buffer | undefined;
-    const run = this.runOf(read.call(this.db, key, transaction ? { transaction } : undefined)!);
+    const value = read.call(this.db, key, transaction ? { transaction } : undefined)!;
+    // read in place: a scan or lookup reads a few keys of a run, or each once
+    const run: RunReader = this.layout === DELTA_RUNS ? new DeltaRunReader(value) : new Run(value);
     const from = start ? run.lowerBoundOf(start, this.codec) : 0;
-    const to = end && this.codec.compareKeys(key, end) >= 0 ? run.lowerBoundOf(end, this.codec) : run.count;
+    const to = end && this.codec.compareKeys(key, end) >= 0 ? run.lowerBoundOf(end, this.codec, from) : run.count;
     return { run, from, to: Math.max(from, to) };
   }
 
@@ -470,7 +480,7 @@ export class PackedIndex {
       let to = from + 1;
       let bytes = this.layout.firstKeyBytes(list, from);
       for (; to < j && to - from < this.packSize; to++) {
-        const more = this.layout.keyBytes(list, to);
+        const more = this.layout.keyBytes(list, to, from);
         if (bytes + more > PACK_BYTES) break;
         bytes += more;
       }

@@ -10,6 +10,8 @@ import { Attr, bootstrapFacts, isSchemaAttr, keepsHistory, LAST_SCHEMA_ATTR, Sch
 import { encodeValue, tToTx, txToT, type RawDatom } from './storage/encoding.js';
 import { TxLog, type LogTx } from './db/txlog.js';
 import { Store, type Meta, type Retraction, type StoreOptions } from './storage/store.js';
+import { compactDatabase, otherProcessUsing } from './storage/compaction.js';
+import { worthCompacting, type AutoCompact } from './storage/free-space.js';
 import { prepareTx, type PreparedTx } from './tx/transact.js';
 import { functionRegistry, type FunctionOptions, type TxFunctions } from './tx/tx-functions.js';
 import { FIRST_USER_EID } from './db/schema.js';
@@ -35,6 +37,12 @@ export interface OpenOptions extends StoreOptions, FunctionOptions {
    * turns it off: it replays facts checked when first written, with no predicate registered.
    */
   checkAttrPreds?: boolean;
+  /**
+   * Compact the database as it opens (`factlog compact`) when its LMDB file is mostly free pages:
+   * by default when they are at least half the file and 64 MB, and no other process has it open.
+   * `false`: never; or other thresholds.
+   */
+  autoCompact?: AutoCompact;
 }
 
 export type { TxReport };
@@ -67,6 +75,14 @@ interface Subscription extends ListenOptions {
 }
 
 export async function open(options: OpenOptions): Promise<Connection> {
+  const conn = await openOnce(options);
+  if (conn.store.readOnly || !worthCompacting(conn.store.freeSpace(), options.autoCompact) || otherProcessUsing(conn.store.dir) !== undefined) return conn;
+  await conn.close();
+  await compactDatabase(conn.store.dir);
+  return openOnce({ ...options, autoCompact: false });
+}
+
+async function openOnce(options: OpenOptions): Promise<Connection> {
   const functions = functionRegistry(options, options.checkAttrPreds ?? true);
   const { store } = Store.open(options);
   const conn = new Connection(store, options.strictSchema ?? false, options.columnDatoms, { timeout: options.queryTimeout, maxValues: options.queryMaxValues }, functions);

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { open as openLmdb, type Database, type RootDatabase } from 'lmdb';
-import { environmentOptions, FORMAT_VERSION, indexDbOptions, LOG_DB_OPTIONS } from '../src/storage/store.js';
+import { environmentOptions, FORMAT_VERSION, indexDbOptions, keyCodecOf, LOG_DB_OPTIONS } from '../src/storage/store.js';
 import { encodeValue, indexKey, Tag, TX_BASE, type RawDatom } from '../src/storage/encoding.js';
 import type { ValueType } from '../src/db/api.js';
 import { Attr } from '../src/db/schema.js';
@@ -43,7 +43,7 @@ export function openRawEnv(workDir: string, noSync: boolean): RawEnv {
   const env = openLmdb(environmentOptions(path.join(dir, 'raw.mdb'), {}));
   const meta = env.openDB<unknown, string>('meta', {});
   // with the store's flag of an index that holds runs, in its meta table too (store.ts)
-  const indexDb = (name: string) => new PackedIndex(env.openDB<Buffer, any>(name, indexDbOptions(FORMAT_VERSION)), true, runsFlagIn(meta, name));
+  const indexDb = (name: string) => new PackedIndex(env.openDB<Buffer, any>(name, indexDbOptions(FORMAT_VERSION)), true, runsFlagIn(meta, name), undefined, keyCodecOf(FORMAT_VERSION));
   const indexes = (suffix: string) => ({ eavt: indexDb(`eavt${suffix}`), aevt: indexDb(`aevt${suffix}`), avet: indexDb(`avet${suffix}`) });
   return {
     dir,

@@ -10,6 +10,8 @@ import { Attr, bootstrapFacts, isSchemaAttr, keepsHistory, LAST_SCHEMA_ATTR, Sch
 import { encodeValue, tToTx, txToT, type RawDatom } from './storage/encoding.js';
 import { TxLog, type LogTx } from './db/txlog.js';
 import { Store, type Meta, type Retraction, type StoreOptions } from './storage/store.js';
+import { compactDatabase, otherProcessUsing } from './storage/compaction.js';
+import { worthCompacting, type AutoCompact } from './storage/free-space.js';
 import { prepareTx, type PreparedTx } from './tx/transact.js';
 import { namesExcision, type ExcisionMode } from './tx/excise.js';
 import { excisionRulesIn } from './db/excision.js';
@@ -46,6 +48,12 @@ export interface OpenOptions extends StoreOptions, FunctionOptions {
    * turns it off: it replays facts checked when first written, with no predicate registered.
    */
   checkAttrPreds?: boolean;
+  /**
+   * Compact the database as it opens (`factlog compact`) when its LMDB file is mostly free pages:
+   * by default when they are at least half the file and 64 MB, and no other process has it open.
+   * `false`: never; or other thresholds.
+   */
+  autoCompact?: AutoCompact;
 }
 
 export type { TxReport };
@@ -84,6 +92,14 @@ export function connectionLimits(options: OpenOptions): { timeout?: number; maxV
 }
 
 export async function open(options: OpenOptions): Promise<Connection> {
+  const conn = await openOnce(options);
+  if (conn.store.readOnly || !worthCompacting(conn.store.freeSpace(), options.autoCompact) || otherProcessUsing(conn.store.dir) !== undefined) return conn;
+  await conn.close();
+  await compactDatabase(conn.store.dir);
+  return openOnce({ ...options, autoCompact: false });
+}
+
+async function openOnce(options: OpenOptions): Promise<Connection> {
   const functions = functionRegistry(options, options.checkAttrPreds ?? true);
   const limits = connectionLimits(options);
   const { store } = Store.open(options);

@@ -1,6 +1,7 @@
 // An index database with packed runs of keys (format 4; format 5 differs in its key codec only,
-// tested in key-codec.test.ts and storage.test.ts) must behave as a sorted set of keys: the
-// model is a sorted array. Real LMDB in a temp dir; small runs so that a few hundred keys make
+// tested in key-codec.test.ts and storage.test.ts; format 7 in its runs' layout, run-layout.ts,
+// so every test runs in both layouts) must behave as a sorted set of keys: the model is a sorted
+// array. Real LMDB in a temp dir; small runs so that a few hundred keys make
 // many runs, splits, merges and runs that straddle every kind of range bound.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -9,7 +10,9 @@ import fc from 'fast-check';
 import { open as openLmdb, type RootDatabase } from 'lmdb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeyListBuilder, PackedIndex, runsFlagIn } from '../src/storage/packed-index.js';
-import { KEY_MAX_STRING, writeKey } from '../src/storage/key-codec.js';
+import { KEY_CODEC, KEY_MAX_STRING, writeKey, type KeyCodec } from '../src/storage/key-codec.js';
+import { DeltaRunReader, DELTA_RUNS, PLAIN_RUNS, runBytes } from '../src/storage/run-layout.js';
+import { readKey } from '../src/storage/key-codec.js';
 import { indexDbOptions } from '../src/storage/store.js';
 
 /** Format 4's keys: the codec PackedIndex and KeyListBuilder use by default. */
@@ -29,10 +32,23 @@ afterAll(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-function freshTable(packSize: number): PackedIndex {
+/** Format 4's codec, with runs in each layout. */
+const LAYOUTS: [string, KeyCodec][] = [
+  ['plain runs (formats 4 to 6)', KEY_CODEC],
+  ['delta runs (format 7)', { ...KEY_CODEC, deltaRuns: true }],
+];
+
+function freshTable(packSize: number, codec: KeyCodec): PackedIndex {
   const db = env.openDB(`t${tableCount++ % 20}`, indexDbOptions(FORMAT_VERSION));
   db.clearSync();
-  return new PackedIndex(db, true, undefined, packSize);
+  return new PackedIndex(db, true, undefined, packSize, codec);
+}
+
+/** A table of its own, empty, for one test in one layout. */
+function namedTable(name: string, codec: KeyCodec) {
+  const db = env.openDB(`${name}${codec.deltaRuns ? '-delta' : ''}`, indexDbOptions(FORMAT_VERSION));
+  db.clearSync();
+  return db;
 }
 
 /** Keys of one arity, as an index's: [attribute, value, tx]. */
@@ -70,6 +86,13 @@ function listOf(keys: KeyPart[][]) {
   keys.forEach((k) => builder.add(k));
   return builder.finish();
 }
+
+/** `length` letters that differ from those of any other i. */
+const noise = (i: number, length: number) =>
+  Array.from({ length }, (_, j) => {
+    const h = Math.imul((i + 1) ^ Math.imul(j + 1, 0x85ebca6b), 0x9e3779b1);
+    return String.fromCharCode(97 + (((h ^ (h >>> 15)) >>> 0) % 26));
+  }).join('');
 
 const buf = Buffer.alloc(4096);
 const bytesOf = (k: KeyPart[]) => Buffer.from(buf.subarray(0, writeKey(k, buf, 0)));
@@ -117,11 +140,11 @@ function apply(table: PackedIndex, model: Model, o: Op): void {
   }
 }
 
-describe('packed index', () => {
+describe.each(LAYOUTS)('packed index, %s', (_layout, codec) => {
   it('holds the same keys as a sorted set after any puts, bulk puts and removes', () => {
     fc.assert(
       fc.property(fc.array(op, { maxLength: 25 }), fc.constantFrom(2, 4, 8), (ops, packSize) => {
-        const table = freshTable(packSize);
+        const table = freshTable(packSize, codec);
         const model = new Model();
         for (const o of ops) {
           apply(table, model, o);
@@ -140,7 +163,7 @@ describe('packed index', () => {
         fc.array(fc.tuple(bound, bound, fc.option(fc.integer({ min: 1, max: 30 }), { nil: undefined })), { minLength: 1, maxLength: 8 }),
         fc.constantFrom(2, 4, 8),
         (ops, ranges, packSize) => {
-          const table = freshTable(packSize);
+          const table = freshTable(packSize, codec);
           const model = new Model();
           for (const o of ops) apply(table, model, o);
           for (const [start, end, limit] of ranges) {
@@ -164,7 +187,7 @@ describe('packed index', () => {
         fc.constantFrom(2, 4, 8),
         fc.integer({ min: 1, max: 5 }),
         (ops, [start, end], writes, packSize, firstChunk) => {
-          const table = freshTable(packSize);
+          const table = freshTable(packSize, codec);
           const model = new Model();
           for (const o of ops) apply(table, model, o);
           const expected = model.range(start, end);
@@ -190,8 +213,8 @@ describe('packed index', () => {
   });
 
   it('a bulk put of many keys writes a few runs, not one entry per key', () => {
-    const db = env.openDB('bulk', indexDbOptions(FORMAT_VERSION));
-    const table = new PackedIndex(db, true);
+    const db = namedTable('bulk', codec);
+    const table = new PackedIndex(db, true, undefined, undefined, codec);
     const keys = Array.from({ length: 10_000 }, (_, i) => [1, i, 7]);
     env.transactionSync(() => table.putMany(listOf(keys)));
     expect((db.getStats() as { entryCount: number }).entryCount).toBeLessThan(200);
@@ -204,10 +227,10 @@ describe('packed index', () => {
   });
 
   it('a run stays small enough for an LMDB node: long keys make short runs, and a run grown past its bytes is split', () => {
-    const db = env.openDB('long-keys', indexDbOptions(FORMAT_VERSION));
-    db.clearSync();
-    const table = new PackedIndex(db, true);
-    const long = (i: number) => [1, `${'x'.repeat(100)}${String(i).padStart(5, '0')}`, 7];
+    const db = namedTable('long-keys', codec);
+    const table = new PackedIndex(db, true, undefined, undefined, codec);
+    // no two alike past their number: a delta run (format 7) cannot shorten them much
+    const long = (i: number) => [1, `${String(i).padStart(5, '0')}${noise(i, 100)}`, 7];
     const keys = Array.from({ length: 2000 }, (_, i) => long(2 * i));
     env.transactionSync(() => table.putMany(listOf(keys)));
     const added = Array.from({ length: 200 }, (_, i) => long(2 * i + 1));
@@ -215,15 +238,15 @@ describe('packed index', () => {
     expect(table.all()).toEqual([...keys, ...added].sort((x, y) => (x[1]! < y[1]! ? -1 : 1)));
     const sizes = [...db.getRange({})].map(({ value }) => (value as Buffer).length);
     expect(Math.max(...sizes)).toBeLessThanOrEqual(1700);
-    expect(sizes.filter((n) => n > 0).length).toBeGreaterThan(2000 / 8);
+    expect(sizes.filter((n) => n > 0).length).toBeGreaterThanOrEqual(2000 / 8);
   });
 
   it('a writer that has seen no run reads the runs flag again at each write: another writer may have packed runs since', () => {
-    const db = env.openDB('shared', indexDbOptions(FORMAT_VERSION));
-    const meta = env.openDB<any, string>('shared-meta', {});
+    const db = namedTable('shared', codec);
+    const meta = env.openDB<any, string>(`shared-meta${codec.deltaRuns ? '-delta' : ''}`, {});
     const flag = runsFlagIn(meta, 'shared');
-    const mine = new PackedIndex(db, true, flag, 4);
-    const theirs = new PackedIndex(db, true, flag, 4);
+    const mine = new PackedIndex(db, true, flag, 4, codec);
+    const theirs = new PackedIndex(db, true, flag, 4, codec);
     env.transactionSync(() => mine.beginWrite());
     env.transactionSync(() => {
       theirs.beginWrite();
@@ -240,7 +263,9 @@ describe('packed index', () => {
   });
 
   it('putMany appending into an empty table: the same keys, pages filled (LMDB halves them otherwise)', () => {
-    const keys = Array.from({ length: 20_000 }, (_, i) => [1 + (i % 3), `value ${String(i).padStart(6, '0')}`, 7] as KeyPart[]).sort((a, b) =>
+    // a delta run (format 7) shortens these keys to a few bytes: noise keeps its runs about as long in bytes
+    const tail = (i: number) => (codec.deltaRuns ? ` ${noise(i, 24)}` : '');
+    const keys = Array.from({ length: 20_000 }, (_, i) => [1 + (i % 3), `value ${String(i).padStart(6, '0')}${tail(i)}`, 7] as KeyPart[]).sort((a, b) =>
       a[0] === b[0] ? String(a[1]).localeCompare(String(b[1])) : (a[0] as number) - (b[0] as number),
     );
     const list = (from: number, to: number) => {
@@ -249,7 +274,7 @@ describe('packed index', () => {
       return b.finish();
     };
     const [plain, appended] = [false, true].map((append) => {
-      const table = freshTable(64);
+      const table = freshTable(64, codec);
       // in two calls, as the bulk import writes (each call's keys after the last call's)
       env.transactionSync(() => table.putMany(list(0, 9_000), append));
       env.transactionSync(() => table.putMany(list(9_000, keys.length), append));
@@ -258,6 +283,63 @@ describe('packed index', () => {
     expect(appended.all()).toEqual(plain.all());
     expect(appended.all()).toHaveLength(keys.length);
     const leafPages = (t: PackedIndex) => (t as unknown as { db: { getStats(): { treeLeafPageCount: number } } }).db.getStats().treeLeafPageCount;
-    expect(leafPages(appended)).toBeLessThan(leafPages(plain) * 0.75);
+    expect(leafPages(appended)).toBeLessThan(leafPages(plain) * 0.8);
+  });
+});
+
+describe('run layouts', () => {
+  /** Keys' bytes, distinct and sorted as a run's are; long shared prefixes and suffixes (past one byte's 255) too. */
+  const byteKeys = fc
+    .array(fc.tuple(fc.integer({ min: 0, max: 3 }), fc.string({ maxLength: 6 }), fc.boolean(), fc.integer({ min: 0, max: 2 ** 41 })), { minLength: 1, maxLength: 80 })
+    .map((parts) => {
+      const keys = parts.map(([a, text, long, tx]) => bytesOf([a, long ? `${'y'.repeat(300)}${text}${'z'.repeat(280)}` : text, tx]));
+      return [...new Set(keys.map((k) => k.toString('hex')))].sort().map((h) => Buffer.from(h, 'hex'));
+    });
+  const listOfBytes = (keys: Uint8Array[]) => {
+    const b = new KeyListBuilder(keys.length);
+    keys.forEach((k) => b.add(k));
+    return b.finish();
+  };
+
+  it('a run of any keys reads back as the same keys in the plain layout, and its bytes are what runBytes says at most', () => {
+    fc.assert(
+      fc.property(byteKeys, fc.nat(), (keys, cut) => {
+        const list = listOfBytes(keys);
+        const from = cut % keys.length;
+        for (const layout of [PLAIN_RUNS, DELTA_RUNS]) {
+          const value = layout.encode(list, from, keys.length);
+          expect(value.length).toBeLessThanOrEqual(runBytes(layout, list, from, keys.length));
+          expect(value.length).toBeGreaterThanOrEqual(runBytes(layout, list, from, keys.length) - 3);
+          expect(layout.plain(value)).toEqual(PLAIN_RUNS.encode(list, from, keys.length));
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('a delta run read in place gives each key, in any order, and the lower bound of any bytes, as the plain layout does', () => {
+    const bytesKey = fc.uint8Array({ maxLength: 20 });
+    fc.assert(
+      fc.property(byteKeys, fc.array(fc.nat(), { maxLength: 30 }), fc.array(bytesKey, { maxLength: 10 }), (keys, picks, bounds) => {
+        const list = listOfBytes(keys);
+        const reader = new DeltaRunReader(DELTA_RUNS.encode(list, 0, keys.length));
+        expect(reader.count).toBe(keys.length);
+        const want = (i: number) => readKey(keys[i]!, 0, keys[i]!.length);
+        keys.forEach((_, i) => expect(reader.key(i)).toEqual(want(i)));
+        for (const p of picks) expect(reader.key(p % keys.length)).toEqual(want(p % keys.length));
+        for (const bound of [...bounds, ...keys.map((k) => k.subarray(0, k.length >> 1))]) {
+          const expected = keys.findIndex((k) => Buffer.compare(Buffer.from(k), Buffer.from(bound)) >= 0);
+          expect(reader.lowerBoundOf(bound as never, KEY_CODEC)).toBe(expected === -1 ? keys.length : expected);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('delta runs of index-like keys take well under the plain bytes', () => {
+    // [e, a, tx] of 16 entities of 4 attributes each, 4 entities made by each transaction
+    const keys = Array.from({ length: 64 }, (_, i) => [100_000 + (i >> 2), 10 + (i & 3), 2 ** 40 + 5_000 + (i >> 4)]);
+    const list = listOf(keys);
+    expect(DELTA_RUNS.encode(list, 0, 64).length).toBeLessThan(0.5 * PLAIN_RUNS.encode(list, 0, 64).length);
   });
 });

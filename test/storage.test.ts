@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { open as openLmdb } from 'lmdb';
 import { describe, expect, it } from 'vitest';
-import { Keyword, open, pull, q } from '../src/index.js';
+import { Keyword, open, pull, q, verify } from '../src/index.js';
 import { DATA_FILE, FORMAT_VERSION } from '../src/storage/store.js';
 import { encodeLogRecord } from '../src/storage/log.js';
 import { tempDir } from './helpers/tmp.js';
@@ -384,7 +384,7 @@ describe('format 4: runs of keys', () => {
     );
   }
 
-  it.each([4, 5, FORMAT_VERSION])('holds the same datoms as format 3 (one entry per key) after the same transactions, and after a rebuild (format %i)', async (format) => {
+  it.each([4, 5, 6, FORMAT_VERSION])('holds the same datoms as format 3 (one entry per key) after the same transactions, and after a rebuild (format %i)', async (format) => {
     const txs = workload(7);
     const conns = [await open({ path: path.join(tempDir(), 'f3'), createFormat: 3, noSync: true }), await open({ path: path.join(tempDir(), 'f4'), createFormat: format, noSync: true })];
     try {
@@ -431,6 +431,62 @@ describe('format 4: runs of keys', () => {
     } finally {
       await env.close();
     }
+  });
+
+  it('format 7: a new database is format 7; a format 6 one keeps its format, reads, takes writes and verifies clean, with the same datoms', async () => {
+    const dirs = [path.join(tempDir(), 'f6'), path.join(tempDir(), 'f7')];
+    const txs = workload(5);
+    const written = [await open({ path: dirs[0]!, createFormat: 6, noSync: true }), await open({ path: dirs[1]!, noSync: true })];
+    expect(written.map((c) => c.store.format)).toEqual([6, 7]);
+    for (const c of written) {
+      for (const tx of txs.slice(0, 60)) await c.transact(tx).catch(() => undefined);
+      await c.close();
+    }
+    const conns = [await open({ path: dirs[0]!, create: false }), await open({ path: dirs[1]!, create: false })];
+    try {
+      expect(conns.map((c) => c.store.format)).toEqual([6, 7]);
+      for (const tx of txs.slice(60)) {
+        const outcomes = await Promise.all(
+          conns.map((c) =>
+            c.transact(tx).then(
+              () => 'ok',
+              (e) => e.code,
+            ),
+          ),
+        );
+        expect(outcomes[1]).toBe(outcomes[0]);
+      }
+      const [f6, f7] = conns as [Awaited<ReturnType<typeof open>>, Awaited<ReturnType<typeof open>>];
+      expect(await dumps(f7)).toEqual(await dumps(f6));
+      const query = '[:find ?id ?n ?a :where [?e :p/id ?id] [?e :p/name ?n] [?e :p/age ?a]]';
+      expect(q(query, f7.db().asOf(100))).toEqual(q(query, f6.db().asOf(100)));
+    } finally {
+      for (const c of conns) await c.close();
+    }
+    for (const dir of dirs) expect((await verify(dir)).problems).toEqual([]);
+  });
+
+  it('format 7 runs take under 60% of the bytes of format 6 runs for the same keys', async () => {
+    const leafBytes: number[] = [];
+    for (const createFormat of [6, 7]) {
+      const dir = path.join(tempDir(), `f${createFormat}`);
+      const conn = await open({ path: dir, createFormat, noSync: true });
+      for (const tx of workload(3).slice(0, 2)) await conn.transact(tx);
+      await conn.transact(Array.from({ length: 3000 }, (_, i) => ({ ':p/id': 1000 + i, ':p/name': `name ${i % 50}`, ':p/age': i % 90, ':p/tags': [i % 5] })));
+      await conn.close();
+      const env = openLmdb({ path: path.join(dir, DATA_FILE), maxDbs: 16, readOnly: true });
+      try {
+        for (const index of ['eavt', 'aevt', 'avet']) {
+          let bytes = 0;
+          for (const { value } of env.openDB(index, { encoding: 'binary', keyEncoding: 'binary' }).getRange({})) bytes += (value as Buffer).length;
+          leafBytes.push(bytes);
+        }
+      } finally {
+        await env.close();
+      }
+    }
+    const [f6, f7] = [leafBytes.slice(0, 3), leafBytes.slice(3)];
+    f7.forEach((bytes, i) => expect(bytes).toBeLessThan(0.6 * f6[i]!));
   });
 });
 
@@ -519,7 +575,7 @@ describe('format 6: tuples and keywords keyed in the query order (issue 22)', ()
 
   it('holds the same datoms as format 5, in the query order, after the same transactions, a rebuild, and a reopen', async () => {
     const dirs = [path.join(tempDir(), 'f5'), path.join(tempDir(), 'f6')];
-    const conns = [await open({ path: dirs[0]!, createFormat: 5, noSync: true }), await open({ path: dirs[1]!, noSync: true })];
+    const conns = [await open({ path: dirs[0]!, createFormat: 5, noSync: true }), await open({ path: dirs[1]!, createFormat: 6, noSync: true })];
     const [f5, f6] = conns as [Awaited<ReturnType<typeof open>>, Awaited<ReturnType<typeof open>>];
     const facts = (c: typeof f5, attr: string) => [...c.db().datoms('aevt', Keyword.of(attr))].map((d) => `${d.e} ${printEdn(d.v as never)}`).sort();
     try {

@@ -73,6 +73,8 @@ export interface KeyCodec {
   comparePartAfter(previous: KeyPart | undefined, a: KeyPart, b: KeyPart): number;
   /** Whether tuple values are keyed in the query language's order (format 6, value-keys.ts). */
   readonly orderedTuples: boolean;
+  /** Whether packed runs store each key as its difference from the key before (format 7, run-layout.ts). */
+  readonly deltaRuns?: boolean;
 }
 
 /**

@@ -4,10 +4,14 @@
 // of one per key. A run's entry key is its last key followed by KEY_MAX: it sorts after each of
 // its keys and before any key that follows them (index keys of one database all have the same
 // number of parts, so no key extends another), so LMDB's order stays the keys' order. Older
-// formats hold single keys only, and are read and written as before.
+// formats hold single keys only, and are read and written as before. A run's value is laid out
+// as run-layout.ts says (format 7: each key as its difference from the one before).
 import type { Database } from 'lmdb';
 import type { KeyPart } from './encoding.js';
 import { compareBytes, KEY_CODEC, KEY_MAX_STRING, readKey, writeKey, type KeyCodec } from './key-codec.js';
+import { DeltaRunReader, DELTA_RUNS, PLAIN_RUNS, runBytes, startOf, type KeyList, type RunLayout } from './run-layout.js';
+
+export type { KeyList };
 
 const EMPTY = Buffer.alloc(0);
 /** lmdb-js's MDB_APPEND: a put past the last entry, which leaves the page before it full (LMDB otherwise splits pages in half). */
@@ -29,14 +33,6 @@ const FIRST_CHUNK = 64;
 const MAX_CHUNK = 4096;
 /** LMDB's (and lmdb-js's) longest key is 1978 bytes: room for any key in a builder. */
 const MAX_KEY_BYTES = 2048;
-
-/** Keys in byte form, back to back: key i is bytes[i ? ends[i-1] : 0, ends[i]). */
-export interface KeyList {
-  bytes: Uint8Array;
-  ends: Uint32Array;
-}
-
-const startOf = (list: KeyList, i: number) => (i === 0 ? 0 : list.ends[i - 1]!);
 
 /** Collects keys into a KeyList (each is encoded at once, so the caller may reuse its array). */
 export class KeyListBuilder {
@@ -97,10 +93,19 @@ function sortedKeys(list: KeyList): KeyList {
   return out.finish();
 }
 
+/** What a scan or a lookup reads of a run. */
+interface RunReader {
+  readonly count: number;
+  key(i: number): KeyPart[];
+  /** The first key >= `key` from key `lo` on. */
+  lowerBoundOf(key: KeyPart[], codec: KeyCodec, lo?: number): number;
+}
+
 /**
- * A run's value: the key count (u32), each key's end offset (u32, from the start of the key
- * bytes), then the keys' bytes back to back. Its bytes are lmdb-js's (getBinaryFast) until the
- * next read: whatever is made of them is made before any other read or write.
+ * A run in the plain layout (run-layout.ts): the key count (u32), each key's end offset (u32,
+ * from the start of the key bytes), then the keys' bytes back to back. In formats 4 to 6 its
+ * bytes are lmdb-js's (getBinaryFast) until the next read: whatever is made of them is made
+ * before any other read or write.
  */
 class Run {
   readonly count: number;
@@ -152,24 +157,23 @@ class Run {
     return length === n || value[start + n]! < KEY_MAX_BYTE;
   }
 
-  /** The first key >= `key` (written by `codec`, the index's). */
-  lowerBoundOf(key: KeyPart[], codec: KeyCodec): number {
-    return this.lowerBound(scratch, codec.writeKey(key, scratch, 0));
+  /** The first key >= `key` (written by `codec`, the index's), from key `lo` on. */
+  lowerBoundOf(key: KeyPart[], codec: KeyCodec, lo = 0): number {
+    return this.lowerBound(scratch, codec.writeKey(key, scratch, 0), 0, lo);
   }
 
-  /** This run's value with key i left out. */
-  without(i: number): Buffer {
+  /** This run's keys with key i left out. */
+  without(i: number): KeyList {
     const length = this.end(i) - this.start(i);
-    const value = Buffer.allocUnsafe(this.value.length - 4 - length);
-    value.writeUInt32LE(this.count - 1, 0);
+    const ends = new Uint32Array(this.count - 1);
     for (let k = 0; k < this.count - 1; k++) {
       const end = this.value.readUInt32LE(4 + 4 * (k < i ? k : k + 1));
-      value.writeUInt32LE(k < i ? end : end - length, 4 + 4 * k);
+      ends[k] = k < i ? end : end - length;
     }
-    const data = 4 + 4 * (this.count - 1);
-    this.value.copy(value, data, this.data, this.start(i));
-    this.value.copy(value, data + this.start(i) - this.data, this.end(i));
-    return value;
+    const bytes = Buffer.allocUnsafe(this.value.length - this.data - length);
+    this.value.copy(bytes, 0, this.data, this.start(i));
+    this.value.copy(bytes, this.start(i) - this.data, this.end(i));
+    return { bytes, ends };
   }
 
   /** The entry key of this run with key i as its last. */
@@ -210,21 +214,6 @@ class Run {
   endsWith(list: KeyList, i: number): boolean {
     return this.compareAt(this.count - 1, list.bytes, startOf(list, i), list.ends[i]!) === 0;
   }
-}
-
-/** The size of the value of a run of list's keys from..to. */
-function runBytes(list: KeyList, from: number, to: number): number {
-  return 4 + 4 * (to - from) + list.ends[to - 1]! - startOf(list, from);
-}
-
-function encodeRun(list: KeyList, from: number, to: number): Buffer {
-  const base = startOf(list, from);
-  const count = to - from;
-  const value = Buffer.allocUnsafe(4 + 4 * count + (list.ends[to - 1]! - base));
-  value.writeUInt32LE(count, 0);
-  for (let i = 0; i < count; i++) value.writeUInt32LE(list.ends[from + i]! - base, 4 + 4 * i);
-  value.set(list.bytes.subarray(base, list.ends[to - 1]!), 4 + 4 * count);
-  return value;
 }
 
 /** The entry key of a run whose last key is source[start, end): its bytes and KEY_MAX. */
@@ -275,6 +264,8 @@ export class PackedIndex {
    * another process may have written runs since.
    */
   private mayHaveRuns = true;
+  /** How its runs' values are laid out: decided by its format, through its codec. */
+  private readonly layout: RunLayout;
 
   constructor(
     private readonly db: Database<Buffer, any>,
@@ -285,6 +276,12 @@ export class PackedIndex {
     private readonly codec: KeyCodec = KEY_CODEC,
   ) {
     this.packMin = Math.max(2, packSize >> 3);
+    this.layout = codec.deltaRuns ? DELTA_RUNS : PLAIN_RUNS;
+  }
+
+  /** The run stored as `value` (an entry's value, in this index's layout). */
+  private runOf(value: Buffer): Run {
+    return new Run(this.layout.plain(value));
   }
 
   /** At the start of a write transaction: whether this index may hold runs, as its flag says. */
@@ -336,8 +333,17 @@ export class PackedIndex {
       if (!isRunKey(key)) {
         if (!startsWithParts(key, prefix)) break;
         out.push(key);
+      } else if (this.layout === DELTA_RUNS) {
+        const run = new DeltaRunReader(this.readRun(key));
+        let i = first ? run.lowerBoundOf(prefix, this.codec) : 0;
+        for (; i < run.count; i++) {
+          const k = run.key(i);
+          if (!startsWithParts(k, prefix)) break;
+          out.push(k);
+        }
+        if (i < run.count) break;
       } else {
-        const run = this.runAt(key);
+        const run = new Run(this.readRun(key));
         let i = first ? run.lowerBound(prefixBytes, n) : 0;
         for (; i < run.count && run.startsWith(i, prefixBytes, n); i++) out.push(run.key(i));
         if (i < run.count) break;
@@ -347,10 +353,9 @@ export class PackedIndex {
     return out;
   }
 
-  /** The run under entry `key`, read in the same transaction as its key (a later commit may have rewritten it). */
-  private runAt(key: KeyPart[], transaction?: unknown): Run {
-    const read = this.db.getBinaryFast as (key: KeyPart[], options?: { transaction: unknown }) => Buffer | undefined;
-    return new Run(read.call(this.db, key, transaction ? { transaction } : undefined)!);
+  /** The stored bytes of the run under entry `key`, as its layout wrote them (lmdb-js's until the next read). */
+  private readRun(key: KeyPart[]): Buffer {
+    return (this.db.getBinaryFast as (key: KeyPart[]) => Buffer | undefined).call(this.db, key)!;
   }
 
   private *scanRuns(start: KeyPart[] | undefined, end: KeyPart[] | undefined, limit: number, transaction?: unknown): Generator<KeyPart[]> {
@@ -377,12 +382,14 @@ export class PackedIndex {
   }
 
   /** The run under entry `key`, and which of its keys are >= start (if given) and < end. */
-  private runInRange(key: KeyPart[], start: KeyPart[] | undefined, end: KeyPart[] | undefined, transaction?: unknown): { run: Run; from: number; to: number } {
+  private runInRange(key: KeyPart[], start: KeyPart[] | undefined, end: KeyPart[] | undefined, transaction?: unknown): { run: RunReader; from: number; to: number } {
     // the run's entry read in the same transaction as its key: a later commit may have rewritten it
     const read = this.db.getBinaryFast as (key: KeyPart[], options?: { transaction: unknown }) => Buffer | undefined;
-    const run = new Run(read.call(this.db, key, transaction ? { transaction } : undefined)!);
+    const value = read.call(this.db, key, transaction ? { transaction } : undefined)!;
+    // read in place: a scan or lookup reads a few keys of a run, or each once
+    const run: RunReader = this.layout === DELTA_RUNS ? new DeltaRunReader(value) : new Run(value);
     const from = start ? run.lowerBoundOf(start, this.codec) : 0;
-    const to = end && this.codec.compareKeys(key, end) >= 0 ? run.lowerBoundOf(end, this.codec) : run.count;
+    const to = end && this.codec.compareKeys(key, end) >= 0 ? run.lowerBoundOf(end, this.codec, from) : run.count;
     return { run, from, to: Math.max(from, to) };
   }
 
@@ -432,9 +439,9 @@ export class PackedIndex {
     const i = run.lowerBound(bytes);
     if (i === run.count || run.compareAt(i, bytes) !== 0) return false;
     if (run.count === 1) this.db.removeSync(entryKey);
-    else if (i < run.count - 1) this.db.putSync(entryKey, run.without(i));
+    else if (i < run.count - 1) this.db.putSync(entryKey, this.encodeAll(run.without(i)));
     else {
-      const [lastKey, rest] = [run.entryKeyAt(i - 1), run.without(i)];
+      const [lastKey, rest] = [run.entryKeyAt(i - 1), this.encodeAll(run.without(i))];
       this.db.removeSync(entryKey);
       this.db.putSync(lastKey, rest);
     }
@@ -462,7 +469,7 @@ export class PackedIndex {
       }
       let j = i;
       if (isRunKey(next)) {
-        const run = new Run(this.db.getBinaryFast(next)!);
+        const run = this.runOf(this.db.getBinaryFast(next)!);
         if (run.compareAt(0, list.bytes, startOf(list, i), list.ends[i]!) <= 0) {
           const entryBytes = encodeKey(next, this.codec);
           while (j < n && below(j, entryBytes)) j++;
@@ -508,7 +515,7 @@ export class PackedIndex {
   private runHolding(bytes: Uint8Array): { entryKey: KeyPart[]; run: Run } | undefined {
     const entryKey = this.entryAtOrAfter(bytes);
     if (!entryKey || !isRunKey(entryKey)) return undefined;
-    const run = new Run(this.db.getBinaryFast(entryKey)!);
+    const run = this.runOf(this.db.getBinaryFast(entryKey)!);
     return run.compareAt(0, bytes) <= 0 ? { entryKey, run } : undefined;
   }
 
@@ -530,17 +537,27 @@ export class PackedIndex {
     }
     for (let from = i; from < j;) {
       let to = from + 1;
-      while (to < j && to - from < this.packSize && runBytes(list, from, to + 1) <= PACK_BYTES) to++;
-      this.db.putSync(runEntryKey(list, to - 1), encodeRun(list, from, to), options);
+      let bytes = this.layout.firstKeyBytes(list, from);
+      for (; to < j && to - from < this.packSize; to++) {
+        const more = this.layout.keyBytes(list, to, from);
+        if (bytes + more > PACK_BYTES) break;
+        bytes += more;
+      }
+      this.db.putSync(runEntryKey(list, to - 1), this.layout.encode(list, from, to), options);
       from = to;
     }
+  }
+
+  /** The value of a run of every key of `list`. */
+  private encodeAll(list: KeyList): Buffer {
+    return this.layout.encode(list, 0, list.ends.length);
   }
 
   /** A run's keys are now `keys` (as many or more): rewritten under its entry key (a new one if its last key changed), split if grown. */
   private replaceRun(entryKey: KeyPart[], run: Run, keys: KeyList): void {
     const n = keys.ends.length;
     if (!run.endsWith(keys, n - 1)) this.db.removeSync(entryKey);
-    if (n > 2 * this.packSize || runBytes(keys, 0, n) > RUN_MAX_BYTES) this.putRuns(keys, 0, n);
-    else this.db.putSync(runEntryKey(keys, n - 1), encodeRun(keys, 0, n));
+    if (n > 2 * this.packSize || runBytes(this.layout, keys, 0, n) > RUN_MAX_BYTES) this.putRuns(keys, 0, n);
+    else this.db.putSync(runEntryKey(keys, n - 1), this.encodeAll(keys));
   }
 }

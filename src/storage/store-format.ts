@@ -9,6 +9,8 @@ import { CHAIN_DB } from './log-chain.js';
 import { FULLTEXT_DB } from './fulltext-index.js';
 
 /**
+ * 7: packed runs store each key as the prefix it shares with the key before and the rest
+ * (run-layout.ts): about half the bytes.
  * 6: tuples and keywords keyed in the query language's order (value-keys.ts).
  * 5: every value exactly: key strings in CESU-8 (UTF-16 order, lone surrogates kept), -0 kept
  * (key-codec.ts); log records and long values hold lone surrogates (WTF-8); each record of
@@ -18,7 +20,7 @@ import { FULLTEXT_DB } from './fulltext-index.js';
  * (key-codec.ts). 1: index keys in lmdb-js's default encoding (ordered-binary). Older formats are
  * still read and written, so databases made before keep working, with older factlogs too.
  */
-export const FORMAT_VERSION = 6;
+export const FORMAT_VERSION = 7;
 /** The first format whose index keys use key-codec.ts. */
 export const COMPACT_KEYS_FORMAT = 2;
 /** The first format whose log records use encodeLogRecord. */
@@ -29,6 +31,10 @@ export const PACKED_FORMAT = 4;
 export const EXACT_VALUES_FORMAT = 5;
 /** The first format that keys tuples and keywords in the query language's order (value-keys.ts). */
 export const VALUE_KEYS_FORMAT = 6;
+/** The first format whose packed runs hold each key as its difference from the key before (run-layout.ts). */
+export const DELTA_RUNS_FORMAT = 7;
+/** Format 6's codec, whose index keeps its runs in format 7's layout. */
+const DELTA_RUNS_KEY_CODEC: KeyCodec = { ...VALUE_KEY_CODEC, deltaRuns: true };
 /** The first format whose log table values are a CRC-32 then the record's bytes (raw, not msgpack). */
 export const CHECKSUMMED_LOG_FORMAT = 5;
 /** The CRC-32 before each log record of a checksummed log table. */
@@ -75,9 +81,9 @@ export function openIndexes(env: RootDatabase, format: number, meta: Database<an
   return { current: indexes(''), history: indexes('.history') };
 }
 
-/** The key codec of a format from 2 on. */
+/** The key codec of a format from 2 on (from 7 on, it also says the runs' layout). */
 export function keyCodecOf(format: number): KeyCodec {
-  return format >= VALUE_KEYS_FORMAT ? VALUE_KEY_CODEC : format >= EXACT_VALUES_FORMAT ? EXACT_KEY_CODEC : KEY_CODEC;
+  return format >= DELTA_RUNS_FORMAT ? DELTA_RUNS_KEY_CODEC : format >= VALUE_KEYS_FORMAT ? VALUE_KEY_CODEC : format >= EXACT_VALUES_FORMAT ? EXACT_KEY_CODEC : KEY_CODEC;
 }
 
 export interface StoreOptions {

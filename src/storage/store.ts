@@ -10,6 +10,7 @@ import { rawFromKey, type IndexName, type KeyPart, type LongValues, type RawDato
 import { encodeLogParts, toLogEntry, type LogEntry } from './log.js';
 import type { KeyCodec } from './key-codec.js';
 import type { PackedIndex } from './packed-index.js';
+import { freeSpaceOf, type FreeSpace } from './free-space.js';
 import { EnvironmentGateError, joinEnvironmentGate, openThroughEnvironmentGate, throughEnvironmentGate } from './env-gate.js';
 import { FulltextIndex } from './fulltext-index.js';
 import { LOG_FILE, LOG_FILE_START, LogFile, type LogRecord, type ReadRecord } from './log-file.js';
@@ -374,6 +375,11 @@ export class Store {
   /** Inside a write transaction: append and index log entries written elsewhere (a replica's primary), keeping their ids. */
   appendLogEntries(entries: LogEntry[], keepHistory: KeepHistory): void {
     appendEntries(this.maintenance(), entries, keepHistory, true);
+  }
+
+  /** How much of LMDB's file is free pages (free-space.ts). */
+  freeSpace(): FreeSpace {
+    return freeSpaceOf(this.env);
   }
 
   /** A consistent copy of the whole database (taken from one read snapshot) into an empty directory. */

@@ -1,9 +1,11 @@
 // A real `factlog serve` HTTP server for tests: in this process on a free port, over a temp database.
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { afterAll } from 'vitest';
 import { open, type Connection } from '../../src/index.js';
 import { serve, type Serving, type ServerLimits } from '../../src/server/index.js';
 import { tempDir } from './tmp.js';
+import { BIN } from './cli.js';
 
 const running: Serving[] = [];
 
@@ -91,4 +93,36 @@ export async function feedEvents(
     abort.abort();
   }
   return { status: response.status, events };
+}
+
+/** `factlog serve ARGS --port 0` in a child process, once it listens. */
+export async function serveProcess(args: string[]): Promise<{ url: string; child: ReturnType<typeof spawn>; exited: Promise<number | null>; output(): string; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, [BIN, 'serve', ...args, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  const url = await new Promise<string>((resolve, reject) => {
+    const check = setInterval(() => {
+      const m = /at (http:\/\/[^\s]+) /.exec(out);
+      if (m) {
+        clearInterval(check);
+        resolve(m[1]!);
+      }
+    }, 20);
+    void exited.then(() => {
+      clearInterval(check);
+      reject(new Error(`serve exited: ${out}`));
+    });
+  });
+  return {
+    url,
+    child,
+    exited,
+    output: () => out,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
 }

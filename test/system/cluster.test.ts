@@ -9,6 +9,7 @@ import { NatsCluster, natsAvailable } from '../helpers/nats.js';
 import { runFixture, type Running } from '../helpers/proc.js';
 import { factlog } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
+import { serveProcess } from '../helpers/server.js';
 
 const available = natsAvailable();
 
@@ -417,5 +418,39 @@ describe.skipIf(!available)('the CLI on a cluster', () => {
     expect(logBytes(node2).slice(0, pushedLog.length)).toEqual(pushedLog);
     const noName = await factlog(['query', '--db', two, '--cluster', nats.urls[0]!, '[:find ?e :where [?e :db/ident]]']);
     expect(noName.stderr).toContain('cli/cluster-name');
+  });
+});
+
+describe.skipIf(!available)('factlog serve on a cluster node', () => {
+  it('serves a node: its transact goes to the stream, its query workers see what other nodes write', async () => {
+    const name = freshName();
+    const other = await node(name);
+    await other.transact(SCHEMA);
+    const schemaT = other.db().basisT;
+    const dir = path.join(tempDir('factlog-node-'), 'db');
+    const server = await serveProcess(['--db', dir, '--cluster', nats.urls.join(','), '--name', name, '--query-workers', '2']);
+    try {
+      const post = async (url: string, body: unknown) =>
+        (await fetch(server.url + url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })).json();
+      const written = await post('/api/transact', { txData: '[{:account/id 1 :account/balance 10}]' });
+      expect(written.t).toBe(schemaT + 1);
+      await other.sync(written.t);
+      expect(q('[:find ?b . :where [?e :account/id 1] [?e :account/balance ?b]]', other.db())).toBe(10);
+      const report = await other.transact([{ 'account/id': 2, 'account/balance': 20 }]);
+      const balances = '[:find ?id ?b :where [?e :account/id ?id] [?e :account/balance ?b]]';
+      let answer: any;
+      for (let tries = 0; tries < 200; tries++) {
+        answer = await post('/api/query', { query: balances });
+        if (answer.basisT >= report.t || answer.result?.length === 2) break;
+        await sleep(25);
+      }
+      expect(answer.result.sort()).toEqual([
+        [1, 10],
+        [2, 20],
+      ]);
+    } finally {
+      await server.stop();
+    }
+    expect(server.output()).toContain('query workers');
   });
 });

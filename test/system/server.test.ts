@@ -2,14 +2,13 @@
 // limit, access control (every refusal), and a graceful SIGTERM of a real child process.
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Connection } from '../../src/index.js';
 import { open } from '../../src/index.js';
 import { createToken } from '../../src/server/index.js';
 import { QueryPool } from '../../src/server/query-pool.js';
-import { feedEvents, startServer, type TestServer } from '../helpers/server.js';
-import { BIN, cleanupTempDirs, factlog, tempDir as cliTempDir } from '../helpers/cli.js';
+import { feedEvents, serveProcess, startServer, type TestServer } from '../helpers/server.js';
+import { cleanupTempDirs, factlog, tempDir as cliTempDir } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 
 afterAll(cleanupTempDirs);
@@ -541,38 +540,6 @@ export default { txFns: { 'test/hold': () => { fs.writeFileSync(${JSON.stringify
     await conn.close();
   }, 180_000);
 });
-
-/** `factlog serve ARGS --port 0` in a child process, once it listens. */
-async function serveProcess(args: string[]): Promise<{ url: string; child: ReturnType<typeof spawn>; exited: Promise<number | null>; output(): string; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, [BIN, 'serve', ...args, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-  const url = await new Promise<string>((resolve, reject) => {
-    const check = setInterval(() => {
-      const m = /at (http:\/\/[^\s]+) /.exec(out);
-      if (m) {
-        clearInterval(check);
-        resolve(m[1]!);
-      }
-    }, 20);
-    void exited.then(() => {
-      clearInterval(check);
-      reject(new Error(`serve exited: ${out}`));
-    });
-  });
-  return {
-    url,
-    child,
-    exited,
-    output: () => out,
-    stop: async () => {
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
 
 describe('excision through the transact endpoint (a live connection)', () => {
   it('an excision request is transacted like any other: the datoms leave every file, later transactions go on', async () => {

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { backup, compact, excise, follow, open, replicate, type Connection, type Datom, type TxReport } from '../src/index.js';
+import { backup, compact, excise, follow, Keyword, open, replicate, type Connection, type Datom, type TxReport } from '../src/index.js';
 import { Store } from '../src/storage/store.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -226,10 +226,15 @@ describe('bad excision requests: a coded error, nothing changed', () => {
   it('a request in a batch or returned by a transaction function is refused (tx/excise-not-alone)', async () => {
     const { dir } = await populated();
     const before = await state(dir);
-    const conn = await open({ path: dir, txFns: { 'p/forget': (_db: unknown, e: unknown) => [{ ':db/excise': e }] } });
+    const txFns = {
+      'p/forget': (_db: unknown, e: unknown) => [{ ':db/excise': e }],
+      'p/forget-list': (_db: unknown, e: unknown) => [[Keyword.of('db/excise'), e]],
+    };
+    const conn = await open({ path: dir, txFns });
     try {
       await expect(conn.transactBatch(['[[:db/excise [:p/email "ann@x"]]]'])).rejects.toMatchObject({ code: 'tx/excise-not-alone' });
       await expect(conn.transact('[[:p/forget [:p/email "ann@x"]]]')).rejects.toMatchObject({ code: 'tx/excise-not-alone' });
+      await expect(conn.transact('[[:p/forget-list [:p/email "ann@x"]]]')).rejects.toMatchObject({ code: 'tx/excise-not-alone' });
     } finally {
       await conn.close();
     }

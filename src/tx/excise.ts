@@ -5,7 +5,7 @@ import type { Db } from '../db/db.js';
 import { Attr, isSystemEntity } from '../db/schema.js';
 import { TX_BASE, decodeValue, type RawDatom } from '../storage/encoding.js';
 import { describe, keywordOf } from './txdata.js';
-import { txError } from './errors.js';
+import { EXCISE_ALONE, txError } from './errors.js';
 
 const EXCISE = 'db/excise';
 const OPTION_ATTRS: Record<string, Keyword> = {
@@ -89,10 +89,7 @@ export function checkExcisions(db: Db, asserted: readonly RawDatom[], retracted:
   // on the rebuilt copy the excised entity has no datoms left: the requests were checked before
   if (mode !== 'rebuilt') for (const [e, datoms] of requests) checkRequest(db, e, datoms);
   if (mode === 'refuse') {
-    throw txError(
-      'tx/excise-not-alone',
-      'an excision rewrites the database files, so it is a transaction of its own: write the request in the tx data of conn.transact on an embedded connection (not in a batch, not returned by a transaction function, not on a cluster node), or run excise(path, txData) or `factlog excise`',
-    );
+    throw txError('tx/excise-not-alone', EXCISE_ALONE);
   }
 }
 

@@ -5,7 +5,7 @@ import { elementPositions, positionOf, readEdn } from '../../query-lang/edn/read
 import { isReadableName, printEdn } from '../../query-lang/edn/printer.js';
 import type { AttrInfo } from '../db/api.js';
 import { Attr, type Schema } from '../db/schema.js';
-import { txError, type FormRef } from './errors.js';
+import { EXCISE_ALONE, txError, type FormRef } from './errors.js';
 
 /** The tempid naming the transaction entity itself. */
 export const TX_TEMPID = 'datomic.tx';
@@ -117,6 +117,8 @@ function listOp(form: unknown[] | EdnList, ref: FormRef): Op {
   const items = form instanceof EdnList ? form.items : form;
   const opName = keywordOf(items[0]);
   const op = opName && Object.hasOwn(OPS, opName.fqn) ? OPS[opName.fqn] : undefined; // not Object.prototype's constructor
+  // a list-form excision reaches here only where it may not be: returned by a transaction function
+  if (!op && opName?.fqn === 'db/excise') throw txError('tx/excise-not-alone', EXCISE_ALONE, ref);
   if (!op) {
     const why = opName ? ': it is no built-in operation and no transaction function of that name is registered' : '';
     throw txError('tx/unknown-operation', `unknown operation ${describe(items[0] ?? null).text}${why}`, ref);

@@ -25,6 +25,8 @@ const FUTURE_INSTANT_TOLERANCE_MS = 10_000;
 /** Transactions in a row that cannot start the sorted part before the import stops trying. */
 const MAX_MISSES = 64;
 const FORM = { text: 'an imported datom' };
+/** The sorted part commits its log records in batches of about this many datoms (few commits, bounded memory). */
+const LOG_COMMIT_DATOMS = 100_000;
 
 /** An import's lines: through the transactor (`prefix`) until the sorted part can start, then sorted. */
 export class SortedImporter implements LineImporter {
@@ -62,13 +64,15 @@ export class SortedImporter implements LineImporter {
       before.push(item);
     }
     await this.throughTransactor(before);
-    if (this.loader) await this.loader.writeLog();
+    if (this.loader && this.loader.pendingDatoms >= LOG_COMMIT_DATOMS) await this.loader.writeLog();
     this.count = this.prefix.count + (this.loader?.count ?? 0);
   }
 
-  /** The sorted part's datoms, once every line is in (undefined when it never started). */
-  sortedDatoms(): SortedDatoms | undefined {
-    return this.loader?.sortedDatoms();
+  /** Once every line is in: the rest of the log written, and the sorted part's datoms (undefined when it never started). */
+  async finish(): Promise<SortedDatoms | undefined> {
+    if (!this.loader) return undefined;
+    await this.loader.writeLog();
+    return this.loader.sortedDatoms();
   }
 
   private async throughTransactor(lines: { line: string; lineNo: number }[]): Promise<void> {
@@ -115,6 +119,8 @@ class SortedLoader {
   private readonly attrs = new Map<string, AttrInfo | undefined>();
   private readonly uniqueChecked = new Set<number>();
   private pending: CheckedTx[] = [];
+  /** Datoms of the pending transactions. */
+  pendingDatoms = 0;
   private readonly datoms: StringSorter;
   private readonly codec;
 
@@ -140,6 +146,7 @@ class SortedLoader {
     for (const d of checked.retracted) this.datoms.add(datomRecord(this.codec, d.e, d.a, d.tag, d.payload, tx, false));
     for (const d of checked.asserted) this.datoms.add(datomRecord(this.codec, d.e, d.a, d.tag, d.payload, tx, true));
     this.pending.push(checked);
+    this.pendingDatoms += checked.asserted.length + checked.retracted.length;
     this.lastT = checked.head.t;
     this.nextEid = checked.nextEid;
     this.lastInstant = checked.head.instant;
@@ -150,6 +157,7 @@ class SortedLoader {
   async writeLog(): Promise<void> {
     const pending = this.pending;
     this.pending = [];
+    this.pendingDatoms = 0;
     if (pending.length === 0) return;
     const meta = { lastT: this.lastT, nextEid: this.nextEid, lastInstant: this.lastInstant };
     await this.store.writeTransaction(() => {

@@ -344,16 +344,23 @@ export class Interruption {
 
 const INTERRUPTS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
+/** What an import did: transactions, the last t, and whether its transactions after the schema were checked and indexed in bulk (sorted-transfer.ts). */
+export interface ImportResult {
+  count: number;
+  basisT: number;
+  sorted: boolean;
+}
+
 /** Import `file` into the empty database at `dir`: all of it, or (a failure, a signal, a crash) nothing. */
-export async function importIntoEmpty(dir: string, file: string): Promise<{ count: number; basisT: number }> {
+export async function importIntoEmpty(dir: string, file: string): Promise<ImportResult> {
   const { format, logFile } = await emptyTarget(dir);
   removeLeftSideDirectories(dir);
   const side = `${dir}.import-${process.pid}`;
   const interruption = new Interruption();
   try {
     removeDatabaseFiles(side); // an earlier process with our pid
-    let imported: { count: number; basisT: number };
-    if (file !== '-' && format >= PACKED_FORMAT) {
+    let imported: ImportResult;
+    if (file !== '-' && format >= PACKED_FORMAT && sortMemoryBytes() > 0) {
       try {
         imported = await importIntoSide(side, format, file, interruption, true);
       } catch (err) {
@@ -381,7 +388,7 @@ export async function importIntoEmpty(dir: string, file: string): Promise<{ coun
  * transactions are checked and indexed in bulk (sorted-transfer.ts); throws BulkCheckFailed when
  * the transactor might have stored them otherwise.
  */
-async function importIntoSide(side: string, format: number, file: string, interruption: Interruption, sorted: boolean): Promise<{ count: number; basisT: number }> {
+async function importIntoSide(side: string, format: number, file: string, interruption: Interruption, sorted: boolean): Promise<ImportResult> {
   const conn = await openSide(side, format);
   const budget = sorted ? new SortBudget(path.join(side, 'sort'), sortMemoryBytes()) : undefined;
   try {
@@ -393,26 +400,29 @@ async function importIntoSide(side: string, format: number, file: string, interr
       const importer = budget ? new SortedImporter(conn, transacting, budget) : transacting;
       count = await importFile(conn, file, importer, interruption);
       basisT = importer instanceof SortedImporter ? importer.basisT : conn.basisT;
-      datoms = importer instanceof SortedImporter ? importer.sortedDatoms() : undefined;
+      datoms = importer instanceof SortedImporter ? await importer.finish() : undefined;
     } finally {
       await conn.close();
     }
     interruption.check();
     await packImportedDatabase(side, datoms);
     interruption.check();
-    return { count, basisT };
+    return { count, basisT, sorted: datoms !== undefined };
   } finally {
     budget?.dispose();
   }
 }
 
-/** The memory an import's sorts may hold before they spill to files (FACTLOG_IMPORT_SORT_MB sets another). */
+/**
+ * The memory an import's sorts may hold before they spill to files (FACTLOG_IMPORT_SORT_MB sets
+ * another; 0: every transaction through the transactor, as before the sorted import).
+ */
 export const SORT_MEMORY_BYTES = 160 * 1024 * 1024;
 
 function sortMemoryBytes(): number {
   const text = process.env.FACTLOG_IMPORT_SORT_MB;
   if (text === undefined || text === '') return SORT_MEMORY_BYTES;
-  if (!/^\d+$/.test(text) || Number(text) < 1) throw new CliError('cli/invalid-argument', `FACTLOG_IMPORT_SORT_MB must be a whole number of megabytes, got ${JSON.stringify(text)}`);
+  if (!/^\d+$/.test(text)) throw new CliError('cli/invalid-argument', `FACTLOG_IMPORT_SORT_MB must be a whole number of megabytes, got ${JSON.stringify(text)}`);
   return Number(text) * 1024 * 1024;
 }
 

@@ -9,6 +9,15 @@ const STRING_OVERHEAD = 32;
 /** A run file is written and read in chunks of this many bytes. */
 const CHUNK_BYTES = 1 << 18;
 
+interface Latin1 {
+  latin1Write(s: string, offset: number): number;
+  latin1Slice(start: number, end: number): string;
+}
+/** `s` into `target` at `pos`, one byte a char; returns its length (Node's own, without Buffer.write's argument checks). */
+export const latin1Write = (target: Uint8Array, s: string, pos: number): number => (target as unknown as Latin1).latin1Write(s, pos);
+/** Bytes [start, end) of `source` as a string of one char a byte. */
+export const latin1Slice = (source: Uint8Array, start: number, end: number): string => (source as unknown as Latin1).latin1Slice(start, end);
+
 /** The memory all sorters of one import share: past `maxBytes`, the biggest one spills. */
 export class SortBudget {
   private readonly sorters: StringSorter[] = [];
@@ -20,9 +29,9 @@ export class SortBudget {
     readonly maxBytes: number,
   ) {}
 
-  /** A new sorter within this budget; `presorted` when its strings come in order already (no sort, runs read one after another). */
-  sorter(presorted = false): StringSorter {
-    const sorter = new StringSorter(this, presorted);
+  /** A new sorter within this budget. */
+  sorter(): StringSorter {
+    const sorter = new StringSorter(this);
     this.sorters.push(sorter);
     return sorter;
   }
@@ -59,10 +68,7 @@ export class StringSorter {
   bytes = 0;
   count = 0;
 
-  constructor(
-    private readonly budget: SortBudget,
-    private readonly presorted: boolean,
-  ) {}
+  constructor(private readonly budget: SortBudget) {}
 
   add(s: string): void {
     this.items.push(s);
@@ -76,7 +82,7 @@ export class StringSorter {
   /** The strings held in memory, sorted, into a run file. */
   spill(): void {
     if (this.items.length === 0) return;
-    if (!this.presorted) this.items.sort();
+    this.items.sort();
     const file = this.budget.runFile();
     writeRun(file, this.items);
     this.runs.push(file);
@@ -97,17 +103,70 @@ export class StringSorter {
     this.budget.forget(this);
     if (this.runs.length === 0) {
       const items = this.items;
-      if (!this.presorted) items.sort();
+      items.sort();
       this.release();
-      yield* items;
+      // each string let go once read: the next index's keys take their place in memory
+      for (let i = 0; i < items.length; i++) {
+        const item = items[i]!;
+        (items as unknown[])[i] = undefined;
+        yield item;
+      }
       return;
     }
     this.spill();
     try {
-      if (this.presorted) for (const file of this.runs) yield* readRun(file);
-      else yield* mergeRuns(this.runs.map((file) => readRun(file)));
+      yield* mergeRuns(this.runs.map((file) => readRun(file)));
     } finally {
       for (const file of this.runs) fs.rmSync(file, { force: true });
+    }
+  }
+}
+
+/** Keys that come in order already, written to a file as they come (no memory but its buffer) and read back once. */
+export class SortedRun {
+  private buffer = Buffer.allocUnsafe(CHUNK_BYTES);
+  private pos = 0;
+  private fd: number | undefined;
+  private file: string | undefined;
+
+  constructor(private readonly budget: SortBudget) {}
+
+  /** The key in bytes [0, length) of `bytes`. */
+  add(bytes: Uint8Array, length: number): void {
+    if (this.pos + 2 + length > this.buffer.length) this.flush();
+    const buffer = this.buffer;
+    let pos = this.pos;
+    buffer[pos++] = length & 0xff;
+    buffer[pos++] = length >> 8;
+    for (let i = 0; i < length; i++) buffer[pos++] = bytes[i]!;
+    this.pos = pos;
+  }
+
+  private flush(): void {
+    this.file ??= this.budget.runFile();
+    this.fd ??= fs.openSync(this.file, 'w');
+    fs.writeSync(this.fd, this.buffer, 0, this.pos);
+    this.pos = 0;
+  }
+
+  /** The keys, in the order added. */
+  *sorted(): Generator<string> {
+    if (this.fd === undefined) {
+      const items: string[] = [];
+      for (let at = 0; at < this.pos;) {
+        const length = this.buffer[at]! | (this.buffer[at + 1]! << 8);
+        items.push(latin1Slice(this.buffer, at + 2, at + 2 + length));
+        at += 2 + length;
+      }
+      yield* items;
+      return;
+    }
+    if (this.pos > 0) this.flush();
+    fs.closeSync(this.fd);
+    try {
+      yield* readRun(this.file!);
+    } finally {
+      fs.rmSync(this.file!, { force: true });
     }
   }
 }
@@ -125,7 +184,7 @@ function writeRun(file: string, items: string[]): void {
         if (2 + s.length > buffer.length) buffer = Buffer.allocUnsafe(2 + s.length);
       }
       buffer.writeUInt16LE(s.length, pos);
-      pos += 2 + buffer.write(s, pos + 2, 'latin1');
+      pos += 2 + latin1Write(buffer, s, pos + 2);
     }
     if (pos > 0) fs.writeSync(fd, buffer, 0, pos);
   } finally {
@@ -156,7 +215,7 @@ function* readRun(file: string): Generator<string> {
         continue;
       }
       const length = buffer.readUInt16LE(start);
-      yield buffer.toString('latin1', start + 2, start + 2 + length);
+      yield latin1Slice(buffer, start + 2, start + 2 + length);
       start += 2 + length;
     }
   } finally {

@@ -5,9 +5,9 @@
 // and appended in key order (external-sort.ts), merged with what the side database holds already.
 import type { Database, RootDatabase } from 'lmdb';
 import { keyPayload, Tag, type KeyPart, type Payload } from './encoding.js';
-import { readKey, writeUint, type KeyCodec } from './key-codec.js';
+import { compareBytes, readKey, writeUint, type KeyCodec } from './key-codec.js';
 import { KeyListBuilder, PackedIndex, runsFlagIn } from './packed-index.js';
-import type { SortBudget, StringSorter } from './external-sort.js';
+import { latin1Slice, latin1Write, SortedRun, type SortBudget, type StringSorter } from './external-sort.js';
 import { indexDbOptions, keyCodecOf } from './store-format.js';
 
 /** What the walk needs to know of an attribute (the schema does not change during the sorted part of an import). */
@@ -34,6 +34,10 @@ export class BulkCheckFailed extends Error {}
 /** Keys per write transaction of the target (as in bulk-import.ts). */
 const CHUNK = 200_000;
 const scratch = Buffer.allocUnsafe(1 << 16);
+/** The record being walked, in bytes. */
+const record = Buffer.allocUnsafe(1 << 16);
+/** The key being made, in bytes. */
+const key = Buffer.allocUnsafe(1 << 16);
 /** The end of an interval still open (a current datom): after every tx's bytes. */
 const OPEN = '\uffff';
 
@@ -58,8 +62,16 @@ export function datomRecord(codec: KeyCodec, e: number, a: number, tag: Tag, pay
   scratch[pos++] = lenA;
   scratch[pos++] = lenT;
   scratch[pos++] = lenX;
-  return scratch.toString('latin1', 0, pos);
+  return latin1Slice(scratch, 0, pos);
 }
+
+/** Bytes [from, to) of `source` into `target` at `pos` (keys are short: a loop beats a native call). */
+function put(source: Uint8Array, from: number, to: number, target: Uint8Array, pos: number): number {
+  for (let i = from; i < to; i++) target[pos++] = source[i]!;
+  return pos;
+}
+
+const writeKey = (length: number, target: Uint8Array, pos: number) => put(key, 0, length, target, pos);
 
 /** One target index, written in key order: the side database's keys merged with the sorted ones. */
 class IndexAppender {
@@ -67,49 +79,41 @@ class IndexAppender {
   private builder = new KeyListBuilder(CHUNK);
   private count = 0;
   /** The side database's keys (few: the schema's transactions, before the sorted part), read at once: lmdb-js's lazy scans of one environment do not outlast one another. */
-  private readonly source: string[] = [];
+  private readonly source: Buffer[] = [];
   private next = 0;
-  private sourceHead: string | undefined;
 
   constructor(
     private readonly target: RootDatabase,
     meta: Database<any, string>,
     name: string,
-    private readonly codec: KeyCodec,
+    codec: KeyCodec,
     format: number,
     source: Iterable<KeyPart[]>,
   ) {
     this.to = new PackedIndex(target.openDB<Buffer, any>(name, indexDbOptions(format)), true, runsFlagIn(meta, name), undefined, codec);
-    for (const key of source) this.source.push(scratch.toString('latin1', 0, this.codec.writeKey(key, scratch, 0)));
-    this.nextSource();
+    for (const k of source) this.source.push(Buffer.from(scratch.subarray(0, codec.writeKey(k, scratch, 0))));
   }
 
-  add(key: string): void {
-    while (this.sourceHead !== undefined && this.sourceHead < key) {
-      this.put(this.sourceHead);
-      this.nextSource();
+  /** The key in bytes [0, length) of `key`. */
+  add(length: number): void {
+    while (this.next < this.source.length && compareBytes(this.source[this.next]!, 0, this.source[this.next]!.length, key, 0, length) < 0) {
+      this.putSource();
     }
-    this.put(key);
+    this.builder.addWritten(writeKey, length);
+    if (++this.count === CHUNK) this.flush();
   }
 
   addAll(keys: Iterable<string>): void {
-    for (const key of keys) this.add(key);
+    for (const k of keys) this.add(latin1Write(key, k, 0));
   }
 
   finish(): void {
-    while (this.sourceHead !== undefined) {
-      this.put(this.sourceHead);
-      this.nextSource();
-    }
+    while (this.next < this.source.length) this.putSource();
     this.flush();
   }
 
-  private nextSource(): void {
-    this.sourceHead = this.source[this.next++];
-  }
-
-  private put(key: string): void {
-    this.builder.addWritten(writeLatin1, key);
+  private putSource(): void {
+    this.builder.add(this.source[this.next++]!);
     if (++this.count === CHUNK) this.flush();
   }
 
@@ -125,13 +129,11 @@ class IndexAppender {
   }
 }
 
-const writeLatin1 = (key: string, target: Uint8Array, pos: number) => pos + (target as Buffer).write(key, pos, 'latin1');
-
 /** Per attribute (by its key bytes): its AEVT keys (in order as the walk makes them) and AVET keys (sorted). */
 interface AttrKeys {
   info: SortedAttr;
-  aevt: StringSorter;
-  aevtHistory: StringSorter;
+  aevt: SortedRun;
+  aevtHistory: SortedRun;
   avet: StringSorter;
   avetHistory: StringSorter;
   current: number;
@@ -152,15 +154,15 @@ export function writeSortedIndexes(source: { keys(name: string): Iterable<KeyPar
   const vaetHistory = budget.sorter();
   const unique = budget.sorter();
   const attrs = new Map<string, AttrKeys>();
-  const refTag = scratch.toString('latin1', 0, writeUint(Tag.Ref, scratch, 0));
+  const refTag = latin1Slice(scratch, 0, writeUint(Tag.Ref, scratch, 0));
 
-  // the group being walked: one fact (e, a, v), its parts, and its open assertion
+  // the fact (e, a, v) being walked, as its record's leading chars, and where its parts end in `record`
   let fact = '';
-  let E = '';
-  let A = '';
-  let T = '';
-  let V = '';
+  let endE = 0;
+  let endV = 0;
+  let isRef = false;
   let keys: AttrKeys | undefined;
+  /** The tx of the fact's assertion that holds, if it does. */
   let open: string | undefined;
   let lastTx = '';
   // the (e, a) slot being walked: its intervals when cardinality one
@@ -182,24 +184,41 @@ export function writeSortedIndexes(source: { keys(name: string): Iterable<KeyPar
     }
     intervals = [];
   };
+  /** Parts of `record` into `key` in the order given (pairs of [from, to)), then the txs. */
+  const compose = (parts: number[], start: string, end: string | undefined): number => {
+    let pos = 0;
+    for (let i = 0; i < parts.length; i += 2) pos = put(record, parts[i]!, parts[i + 1]!, key, pos);
+    pos += latin1Write(key, start, pos);
+    if (end !== undefined) pos += latin1Write(key, end, pos);
+    return pos;
+  };
+  let eavtParts: number[] = [];
+  let aevtParts: number[] = [];
+  let avetParts: number[] = [];
+  let vaetParts: number[] = [];
+  let atvLength = 0;
   const interval = (start: string, end: string) => {
     const k = keys!;
     if (k.info.cardinalityOne) intervals.push([start, end]);
-    const atv = A + T + V;
-    if (k.info.unique) unique.add(atv + start + (end === OPEN ? '' : end) + String.fromCharCode(atv.length & 0xff, atv.length >> 8, start.length, end === OPEN ? 0 : end.length));
-    const isRef = T === refTag;
-    if (end === OPEN) {
-      k.current++;
-      eavt.add(fact + start);
-      k.aevt.add(A + E + T + V + start);
-      k.avet.add(atv + E + start);
-      if (isRef) vaet.add(V + A + E + start);
-    } else if (k.info.keepsHistory) {
-      eavtHistory.add(fact + start + end);
-      k.aevtHistory.add(A + E + T + V + start + end);
-      k.avetHistory.add(atv + E + start + end);
-      if (isRef) vaetHistory.add(V + A + E + start + end);
+    const current = end === OPEN;
+    if (k.info.unique) {
+      // [a tag v][start][end][lengths]: sorted by value, then start
+      let pos = put(record, endE, endV, key, 0);
+      pos += latin1Write(key, start, pos);
+      if (!current) pos += latin1Write(key, end, pos);
+      key[pos++] = atvLength & 0xff;
+      key[pos++] = atvLength >> 8;
+      key[pos++] = start.length;
+      key[pos++] = current ? 0 : end.length;
+      unique.add(latin1Slice(key, 0, pos));
     }
+    if (!current && !k.info.keepsHistory) return;
+    const stop = current ? undefined : end;
+    if (current) k.current++;
+    (current ? eavt : eavtHistory).add(compose(eavtParts, start, stop));
+    (current ? k.aevt : k.aevtHistory).add(key, compose(aevtParts, start, stop));
+    (current ? k.avet : k.avetHistory).add(latin1Slice(key, 0, compose(avetParts, start, stop)));
+    if (isRef) (current ? vaet : vaetHistory).add(latin1Slice(key, 0, compose(vaetParts, start, stop)));
   };
   const closeFact = () => {
     if (open !== undefined) interval(open, OPEN);
@@ -209,7 +228,7 @@ export function writeSortedIndexes(source: { keys(name: string): Iterable<KeyPar
     let k = attrs.get(a);
     if (!k) {
       const id = readKey(Buffer.from(a, 'latin1'), 0, a.length)[0] as number;
-      k = { info: datoms.attr(id), aevt: budget.sorter(true), aevtHistory: budget.sorter(true), avet: budget.sorter(), avetHistory: budget.sorter(), current: 0 };
+      k = { info: datoms.attr(id), aevt: new SortedRun(budget), aevtHistory: new SortedRun(budget), avet: budget.sorter(), avetHistory: budget.sorter(), current: 0 };
       attrs.set(a, k);
     }
     return k;
@@ -217,24 +236,28 @@ export function writeSortedIndexes(source: { keys(name: string): Iterable<KeyPar
 
   for (const r of datoms.records) {
     const n = r.length;
-    const lenE = r.charCodeAt(n - 4);
-    const lenA = r.charCodeAt(n - 3);
-    const lenT = r.charCodeAt(n - 2);
     const txStart = n - 5 - r.charCodeAt(n - 1);
     const tx = r.slice(txStart, n - 5);
     if (txStart !== fact.length || !r.startsWith(fact)) {
       closeFact();
+      latin1Write(record, r, 0);
       fact = r.slice(0, txStart);
-      const ea = fact.slice(0, lenE + lenA);
+      endE = r.charCodeAt(n - 4);
+      const endA = endE + r.charCodeAt(n - 3);
+      const endT = endA + r.charCodeAt(n - 2);
+      endV = txStart;
+      atvLength = endV - endE;
+      isRef = r.slice(endA, endT) === refTag;
+      eavtParts = [0, endV];
+      aevtParts = [endE, endA, 0, endE, endA, endV];
+      avetParts = [endE, endV, 0, endE];
+      vaetParts = [endT, endV, endE, endA, 0, endE];
+      const ea = fact.slice(0, endA);
       if (ea !== slot) {
         closeSlot();
         slot = ea;
-        E = fact.slice(0, lenE);
-        A = fact.slice(lenE, lenE + lenA);
-        keys = keysOf(A);
+        keys = keysOf(r.slice(endE, endA));
       }
-      T = fact.slice(lenE + lenA, lenE + lenA + lenT);
-      V = fact.slice(lenE + lenA + lenT);
     } else if (tx === lastTx) fail('a datom twice in one transaction');
     lastTx = tx;
     if (r.charCodeAt(n - 5) === 1) {
@@ -274,11 +297,10 @@ export function writeSortedIndexes(source: { keys(name: string): Iterable<KeyPar
 
   for (const [a, k] of attrs) {
     if (k.current === 0) continue;
-    const key = `count:${readKey(Buffer.from(a, 'latin1'), 0, a.length)[0]}`;
-    target.transactionSync(() => meta.putSync(key, ((meta.get(key) as number | undefined) ?? 0) + k.current));
+    const name = `count:${readKey(Buffer.from(a, 'latin1'), 0, a.length)[0]}`;
+    target.transactionSync(() => meta.putSync(name, ((meta.get(name) as number | undefined) ?? 0) + k.current));
   }
 }
-
 /**
  * Each unique value held by one entity at a time: its intervals (sorted by value, then start)
  * never overlap nor touch (a value passed from one entity to another in one transaction is what

@@ -199,6 +199,7 @@ class SortedLoader {
     const asserted: LoggedDatom[] = [];
     const retracted: LoggedDatom[] = [];
     let instant: number | undefined;
+    const assertedSlots = new Set<string>();
     for (const d of txIn.datoms) {
       const attr = this.attrOf(d.attr) ?? fail(`attribute ${d.attr} is not in the schema`);
       const isInstant = attr.id === Attr.txInstant;
@@ -211,6 +212,12 @@ class SortedLoader {
       if (attr.unique && !this.uniqueChecked.has(attr.id)) {
         if (this.store.attrCount(attr.id) !== 0) fail(`${d.attr} has values from before`);
         this.uniqueChecked.add(attr.id);
+      }
+      if (attr.cardinality === 'one' && !isInstant) {
+        // an assertion retracts the value before it there and then, ahead of a later explicit retraction
+        const slot = `${e} ${attr.id}`;
+        if (d.added) assertedSlots.add(slot);
+        else if (assertedSlots.has(slot)) fail(`a retraction of ${d.attr} after an assertion of it`);
       }
       (d.added ? asserted : retracted).push({ e, a: attr.id, tag, payload });
     }

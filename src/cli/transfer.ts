@@ -417,7 +417,7 @@ async function importIntoSide(side: string, format: number, file: string, interr
  * The memory an import's sorts may hold before they spill to files (FACTLOG_IMPORT_SORT_MB sets
  * another; 0: every transaction through the transactor, as before the sorted import).
  */
-export const SORT_MEMORY_BYTES = 160 * 1024 * 1024;
+export const SORT_MEMORY_BYTES = 48 * 1024 * 1024;
 
 function sortMemoryBytes(): number {
   const text = process.env.FACTLOG_IMPORT_SORT_MB;

@@ -92,6 +92,19 @@ describe('bulk import', () => {
     expect(await openedContents(bulk)).toEqual(await openedContents(lineByLine));
   }, 120_000);
 
+  it('sorts that spill to run files (1 MB for them) give the same database', async () => {
+    await writeShopExport(file, { datoms: 20_000, seed: 11 });
+    process.env.FACTLOG_IMPORT_SORT_MB = '1';
+    let bulk: string;
+    try {
+      bulk = await importedInBulk(file, undefined, true);
+    } finally {
+      delete process.env.FACTLOG_IMPORT_SORT_MB;
+    }
+    expect((await verify(bulk)).ok).toBe(true);
+    expect(await openedContents(bulk)).toEqual(await openedContents(await importedLineByLine(file)));
+  }, 120_000);
+
   it('an export the transactor would store otherwise (a retraction of a datom that does not hold, a second value without retracting the first) imports as one by one', async () => {
     await writeShopExport(file, { datoms: 5_000, seed: 9 });
     const unheld = withTransaction(file, [[1_000_000, ':item/name', 'no such name', false]]);

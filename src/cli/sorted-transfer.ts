@@ -22,7 +22,7 @@ import { parseLine, type ImportedTx, type LineImporter } from './import-lines.js
 
 /** How far ahead of the clock an explicit :db/txInstant may be (the transactor's rule, transact.ts). */
 const FUTURE_INSTANT_TOLERANCE_MS = 10_000;
-/** Transactions in a row that cannot start the sorted part before the import stops trying. */
+/** Transactions that cannot start the sorted part (each then commits on its own) before the import stops trying. */
 const MAX_MISSES = 64;
 const FORM = { text: 'an imported datom' };
 /** The sorted part commits its log records in batches of about this many datoms (few commits, bounded memory). */
@@ -50,7 +50,8 @@ export class SortedImporter implements LineImporter {
     for (const item of lines) {
       if (!item.line.trim()) continue;
       if (this.loader) {
-        this.loader.add(parseLine(item.line, item.lineNo));
+        const txIn = parseLine(item.line, item.lineNo);
+        if (txIn.t !== 0) this.loader.add(txIn); // the bootstrap: every database has it
         continue;
       }
       if (this.misses <= MAX_MISSES) {

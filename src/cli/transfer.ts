@@ -16,15 +16,19 @@ import { DATA_FILE } from '../storage/store.js';
 import { LOG_FILE, syncFile } from '../storage/log-file.js';
 import { removeDatabaseFiles, replaceDatabaseFiles } from '../storage/database-files.js';
 import { packImportedDatabase } from '../storage/bulk-import.js';
+import { SortBudget } from '../storage/external-sort.js';
+import { BulkCheckFailed, type SortedDatoms } from '../storage/sorted-import.js';
+import { PACKED_FORMAT } from '../storage/store-format.js';
 import { throughEnvironmentGate, ticketPid } from '../storage/env-gate.js';
 import { isRunning } from '../storage/processes.js';
 import { printEdn } from '../../query-lang/edn/printer.js';
-import { readEdn } from '../../query-lang/edn/reader.js';
 import { FactlogError } from '../../query-lang/errors.js';
 import { Keyword } from '../../query-lang/edn/types.js';
 import { CliError, formatError, openExisting } from './common.js';
-import { decodeJsonValue, encodeJsonValue, JsonValueError } from './json-values.js';
+import { encodeJsonValue } from './json-values.js';
 import { IdMap } from './id-map.js';
+import { parseLine, type ImportedDatom, type ImportedTx, type LineImporter } from './import-lines.js';
+import { SortedImporter } from './sorted-transfer.js';
 
 // ---------------- export ----------------
 
@@ -73,77 +77,14 @@ export async function writeLines(lines: Iterable<string>): Promise<number> {
 
 // ---------------- import ----------------
 
-interface ImportedDatom {
-  e: number;
-  attr: Keyword;
-  v: unknown;
-  added: boolean;
-  /** Known from a JSON #ref tag; EDN lines leave it to the schema. */
-  ref: boolean;
-}
-
-interface ImportedTx {
-  t: number;
-  tx: number | undefined;
-  datoms: ImportedDatom[];
-}
-
-function parseLine(line: string, lineNo: number): ImportedTx {
-  const text = line.trim();
-  const bad = (why: string) => new CliError('cli/import', `line ${lineNo}: ${why}`);
-  if (text.startsWith('{"') || text.startsWith('{ "')) {
-    let o: any;
-    try {
-      o = JSON.parse(text);
-    } catch (err) {
-      throw bad(`invalid JSON: ${(err as Error).message}`);
-    }
-    if (!Number.isInteger(o.t) || !Array.isArray(o.datoms)) throw bad('expected {"t": ..., "datoms": [...]}');
-    const datoms = o.datoms.map((d: unknown) => {
-      if (!Array.isArray(d) || d.length !== 4 || typeof d[0] !== 'number' || typeof d[1] !== 'string' || typeof d[3] !== 'boolean') {
-        throw bad(`a datom is [e ":attr" value added], got ${JSON.stringify(d)}`);
-      }
-      let decoded;
-      try {
-        decoded = decodeJsonValue(d[2]);
-      } catch (err) {
-        if (err instanceof JsonValueError) throw bad(err.message);
-        throw err;
-      }
-      const { v, ref } = decoded;
-      return { e: d[0], attr: Keyword.of(d[1]), v, added: d[3], ref };
-    });
-    return { t: o.t, tx: o.tx, datoms };
-  }
-  let m: unknown;
-  try {
-    m = readEdn(text);
-  } catch (err) {
-    throw bad((err as Error).message);
-  }
-  if (!(m instanceof Map)) throw bad('expected a map {:t ... :datoms [...]}');
-  const t = m.get(Keyword.of('t'));
-  const datoms = m.get(Keyword.of('datoms'));
-  if (typeof t !== 'number' || !Array.isArray(datoms)) throw bad('expected {:t ... :datoms [...]}');
-  return {
-    t,
-    tx: m.get(Keyword.of('tx')) as number | undefined,
-    datoms: datoms.map((d) => {
-      if (!Array.isArray(d) || d.length !== 4 || typeof d[0] !== 'number' || !(d[1] instanceof Keyword) || typeof d[3] !== 'boolean') {
-        throw bad(`a datom is [e :attr value added], got ${printEdn(d)}`);
-      }
-      return { e: d[0], attr: d[1], v: d[2], added: d[3], ref: false };
-    }),
-  };
-}
-
 const DB_IDENT = Keyword.of('db/ident');
 const DB_CARDINALITY = Keyword.of('db/cardinality');
 const DB_VALUE_TYPE = Keyword.of('db/valueType');
 
 /** Transacts the exported transactions in order; old entity ids are mapped to the new ones. */
-export class Importer {
-  private readonly ids = new IdMap();
+export class Importer implements LineImporter {
+  /** The exported entity ids mapped so far, to the ids they have here. */
+  readonly ids = new IdMap();
   count = 0;
 
   constructor(private readonly conn: Connection) {}
@@ -297,7 +238,7 @@ const IMPORT_BATCH_LINES = 256;
 const IMPORT_BATCH_BYTES = 1024 * 1024;
 
 /** Import a file line by line; a progress bar on stderr when it is a terminal. */
-export async function importFile(conn: Connection, file: string, importer = new Importer(conn), interruption?: Interruption): Promise<number> {
+export async function importFile(conn: Connection, file: string, importer: LineImporter = new Importer(conn), interruption?: Interruption): Promise<number> {
   if (conn.basisT !== 0) {
     throw new CliError('cli/import', `the database at ${conn.path} is not empty (t ${conn.basisT}); import needs a new database`);
   }
@@ -403,29 +344,35 @@ export class Interruption {
 
 const INTERRUPTS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
+/** What an import did: transactions, the last t, and whether its transactions after the schema were checked and indexed in bulk (sorted-transfer.ts). */
+export interface ImportResult {
+  count: number;
+  basisT: number;
+  sorted: boolean;
+}
+
 /** Import `file` into the empty database at `dir`: all of it, or (a failure, a signal, a crash) nothing. */
-export async function importIntoEmpty(dir: string, file: string): Promise<{ count: number; basisT: number }> {
+export async function importIntoEmpty(dir: string, file: string): Promise<ImportResult> {
   const { format, logFile } = await emptyTarget(dir);
   removeLeftSideDirectories(dir);
   const side = `${dir}.import-${process.pid}`;
   const interruption = new Interruption();
   try {
     removeDatabaseFiles(side); // an earlier process with our pid
-    const conn = await openSide(side, format);
-    let count: number;
-    let basisT: number;
-    try {
-      count = await importFile(conn, file, new Importer(conn), interruption);
-      basisT = conn.basisT;
-    } finally {
-      await conn.close();
-    }
-    interruption.check();
-    await packImportedDatabase(side);
-    interruption.check();
+    let imported: ImportResult;
+    if (file !== '-' && format >= PACKED_FORMAT && sortMemoryBytes() > 0) {
+      try {
+        imported = await importIntoSide(side, format, file, interruption, true);
+      } catch (err) {
+        // the file holds what the transactor would not store as it is: one transaction at a time
+        if (!(err instanceof BulkCheckFailed)) throw err;
+        removeDatabaseFiles(side);
+        imported = await importIntoSide(side, format, file, interruption, false);
+      }
+    } else imported = await importIntoSide(side, format, file, interruption, false);
     // from here on a signal waits: the moves take milliseconds and the import is whole
     moveIntoPlace(side, dir, logFile);
-    return { count, basisT };
+    return imported;
   } catch (err) {
     const said = err instanceof CliError && (err.code === 'cli/import-move' || err.message.includes('nothing imported'));
     if (err instanceof Error && !said) err.message += '; nothing imported, the database is as it was (t 0)';
@@ -434,6 +381,49 @@ export async function importIntoEmpty(dir: string, file: string): Promise<{ coun
     interruption.dispose();
     removeDatabaseFiles(side);
   }
+}
+
+/**
+ * Import `file` into the new side database, and pack it. `sorted`: once its schema is in, its
+ * transactions are checked and indexed in bulk (sorted-transfer.ts); throws BulkCheckFailed when
+ * the transactor might have stored them otherwise.
+ */
+async function importIntoSide(side: string, format: number, file: string, interruption: Interruption, sorted: boolean): Promise<ImportResult> {
+  const conn = await openSide(side, format);
+  const budget = sorted ? new SortBudget(path.join(side, 'sort'), sortMemoryBytes()) : undefined;
+  try {
+    let count: number;
+    let basisT: number;
+    let datoms: SortedDatoms | undefined;
+    try {
+      const transacting = new Importer(conn);
+      const importer = budget ? new SortedImporter(conn, transacting, budget) : transacting;
+      count = await importFile(conn, file, importer, interruption);
+      basisT = importer instanceof SortedImporter ? importer.basisT : conn.basisT;
+      datoms = importer instanceof SortedImporter ? await importer.finish() : undefined;
+    } finally {
+      await conn.close();
+    }
+    interruption.check();
+    await packImportedDatabase(side, datoms);
+    interruption.check();
+    return { count, basisT, sorted: datoms !== undefined };
+  } finally {
+    budget?.dispose();
+  }
+}
+
+/**
+ * The memory an import's sorts may hold before they spill to files (FACTLOG_IMPORT_SORT_MB sets
+ * another; 0: every transaction through the transactor, as before the sorted import).
+ */
+export const SORT_MEMORY_BYTES = 48 * 1024 * 1024;
+
+function sortMemoryBytes(): number {
+  const text = process.env.FACTLOG_IMPORT_SORT_MB;
+  if (text === undefined || text === '') return SORT_MEMORY_BYTES;
+  if (!/^\d+$/.test(text)) throw new CliError('cli/invalid-argument', `FACTLOG_IMPORT_SORT_MB must be a whole number of megabytes, got ${JSON.stringify(text)}`);
+  return Number(text) * 1024 * 1024;
 }
 
 /** How the target's log file looked when the import began: any commit since changes it. */

@@ -11,6 +11,7 @@ import { open as openLmdb, type Database, type RootDatabase } from 'lmdb';
 import { Tag, type KeyPart } from './encoding.js';
 import { KeyListBuilder, PackedIndex, runsFlagIn } from './packed-index.js';
 import { DATA_FILE, DB_NAMES, environmentOptions, indexDbOptions, keyCodecOf, PACKED_FORMAT } from './store-format.js';
+import { writeSortedIndexes, type SortedDatoms } from './sorted-import.js';
 
 /** Keys (or raw entries) per write transaction of the copy: bounded memory, few commits. */
 const CHUNK = 200_000;
@@ -23,9 +24,11 @@ const isIndex = (name: string) => /^(eavt|aevt|avet|vaet)(\.history)?$/.test(nam
 /**
  * Rewrite the closed database in `dir` (an import's side directory, which nothing else opens):
  * the same tables with the same contents, indexes packed into runs, in a new file that replaces
- * the old one. Databases of formats before runs (4) are left as they are.
+ * the old one. Databases of formats before runs (4) are left as they are. `sorted`: the datoms of
+ * the transactions whose log records alone were written (an import's sorted part), checked and
+ * merged into the indexes here (sorted-import.ts).
  */
-export async function packImportedDatabase(dir: string): Promise<void> {
+export async function packImportedDatabase(dir: string, sorted?: SortedDatoms): Promise<void> {
   const file = path.join(dir, DATA_FILE);
   const packedFile = `${file}.packed`;
   const source = openLmdb({ ...environmentOptions(file, { readOnly: true }), maxDbs: 32 });
@@ -39,7 +42,9 @@ export async function packImportedDatabase(dir: string): Promise<void> {
       for (const name of DB_NAMES) if (!isIndex(name)) copyTable(source, target, name);
       const meta = target.openDB<any, string>('meta', {});
       // the current VAET is left out while importing (index-writes.ts): made from AVET
-      for (const name of DB_NAMES) if (isIndex(name)) packIndex(source, target, meta, name, format, name === 'vaet' ? refKeysInVaetOrder(source, format) : undefined);
+      const sourceKeys = (name: string) => (name === 'vaet' ? refKeysInVaetOrder(source, format) : indexOf(source, name, format).keys(undefined, undefined));
+      if (sorted) writeSortedIndexes({ keys: sourceKeys }, target, meta, format, sorted);
+      else for (const name of DB_NAMES) if (isIndex(name)) packIndex(source, target, meta, name, format, name === 'vaet' ? refKeysInVaetOrder(source, format) : undefined);
     } finally {
       await target.close();
     }

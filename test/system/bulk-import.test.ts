@@ -22,11 +22,35 @@ function contents(conn: Connection): unknown {
   };
 }
 
-async function importedInBulk(file: string, format?: number): Promise<string> {
+async function importedInBulk(file: string, format?: number, sorted?: boolean): Promise<string> {
   const dir = path.join(tempDir('bulk-import-'), 'db');
   await (await open({ path: dir, createFormat: format })).close();
-  await importIntoEmpty(dir, file);
+  const result = await importIntoEmpty(dir, file);
+  if (sorted !== undefined) expect(result.sorted).toBe(sorted);
   return dir;
+}
+
+/** The error of importing `file` (undefined when it imports). */
+async function importError(run: () => Promise<unknown>): Promise<{ code: unknown; message: string } | undefined> {
+  try {
+    await run();
+    return undefined;
+  } catch (err) {
+    return { code: (err as { code?: unknown }).code, message: (err as Error).message };
+  }
+}
+
+/** `file` with one more transaction (the next t, a minute after the last) of these datoms, in the export's ids. */
+function withTransaction(file: string, datoms: unknown[][]): string {
+  const lines = fs.readFileSync(file, 'utf8').trimEnd().split('\n');
+  const last = JSON.parse(lines[lines.length - 1]!) as { t: number; txInstant: string };
+  const t = last.t + 1;
+  const tx = 2 ** 40 + t;
+  const txInstant = new Date(Date.parse(last.txInstant) + 60_000).toISOString();
+  const line = { t, tx, txInstant, datoms: [[tx, ':db/txInstant', { '#inst': txInstant }, true], ...datoms] };
+  const out = path.join(tempDir('bad-export-'), 'export.jsonl');
+  fs.writeFileSync(out, [...lines, JSON.stringify(line)].join('\n') + '\n');
+  return out;
 }
 
 /** The same file, each line transacted on its own by an ordinary connection. */
@@ -58,7 +82,7 @@ describe('bulk import', () => {
     const written = await writeShopExport(file, { datoms: 20_000, seed: 7 });
     expect(written.transactions).toBeGreaterThan(150);
     expect(fs.readFileSync(file, 'utf8')).toContain(',false]');
-    const bulk = await importedInBulk(file);
+    const bulk = await importedInBulk(file, undefined, true);
     const lineByLine = await importedLineByLine(file);
     for (const dir of [bulk, lineByLine]) {
       const report = await verify(dir);
@@ -66,6 +90,48 @@ describe('bulk import', () => {
       expect(report.ok).toBe(true);
     }
     expect(await openedContents(bulk)).toEqual(await openedContents(lineByLine));
+  }, 120_000);
+
+  it('sorts that spill to run files (1 MB for them) give the same database', async () => {
+    await writeShopExport(file, { datoms: 20_000, seed: 11 });
+    process.env.FACTLOG_IMPORT_SORT_MB = '1';
+    let bulk: string;
+    try {
+      bulk = await importedInBulk(file, undefined, true);
+    } finally {
+      delete process.env.FACTLOG_IMPORT_SORT_MB;
+    }
+    expect((await verify(bulk)).ok).toBe(true);
+    expect(await openedContents(bulk)).toEqual(await openedContents(await importedLineByLine(file)));
+  }, 120_000);
+
+  it('an export the transactor would store otherwise (a retraction of a datom that does not hold, a second value without retracting the first) imports as one by one', async () => {
+    await writeShopExport(file, { datoms: 5_000, seed: 9 });
+    const unheld = withTransaction(file, [[1_000_000, ':item/name', 'no such name', false]]);
+    const replaced = withTransaction(file, [[1_000_002, ':item/price', 1, true]]);
+    for (const bad of [unheld, replaced]) {
+      const bulk = await importedInBulk(bad, undefined, false);
+      expect((await verify(bulk)).ok).toBe(true);
+      expect(await openedContents(bulk)).toEqual(await openedContents(await importedLineByLine(bad)));
+    }
+  }, 120_000);
+
+  it('an export the transactor refuses (a unique value on two entities) fails with its error and leaves the database empty', async () => {
+    await writeShopExport(file, { datoms: 5_000, seed: 10 });
+    const bad = withTransaction(file, [
+      [1_000_001, ':item/sku', 'SKU-000001', false],
+      [1_000_001, ':item/sku', 'SKU-000000', true],
+    ]);
+    const dir = path.join(tempDir('bulk-bad-'), 'db');
+    await (await open({ path: dir })).close();
+    const bulk = await importError(() => importIntoEmpty(dir, bad));
+    const oneByOne = await importError(() => importedLineByLine(bad));
+    expect(oneByOne?.message).toMatch(/SKU-000000 already belongs to entity/);
+    expect(bulk).toEqual({ code: oneByOne!.code, message: `${oneByOne!.message}; nothing imported, the database is as it was (t 0)` });
+    const conn = await open({ path: dir });
+    expect(conn.basisT).toBe(0);
+    await conn.close();
+    expect(fs.readdirSync(path.dirname(dir))).toEqual(['db']);
   }, 120_000);
 
   it('an older format without runs (3) imports as before', async () => {
@@ -85,7 +151,7 @@ describe('bulk import', () => {
           const exportFile = path.join(tempDir('bulk-prop-file-'), 'export.jsonl');
           fs.writeFileSync(exportFile, [...exportLines(conn, 'jsonl')].map((line) => line + '\n').join(''));
           const expected = contents(conn);
-          const bulk = await importedInBulk(exportFile);
+          const bulk = await importedInBulk(exportFile, undefined, true);
           expect((await verify(bulk)).ok).toBe(true);
           const imported = await open({ path: bulk });
           try {

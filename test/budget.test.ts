@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { type Connection } from '../src/index.js';
 import { q, explain } from '../src/query/index.js';
 import { freshConn } from './helpers/tmp.js';
+import { thrown } from './helpers/errors.js';
 import { ROOT, cleanupTempDirs, factlog, tempDir } from './helpers/cli.js';
 import { open } from '../src/index.js';
 
@@ -17,16 +18,6 @@ const FOREVER_RULES = '[[(gen ?n) [(ground 0) ?n]] [(gen ?m) (gen ?n) [(inc ?n) 
 const FOREVER = '[:find (count ?n) . :in $ % :where (gen ?n)]';
 const CROSS = '[:find (count ?b) . :where [?a :p/x] [?b :p/x]]';
 const SIX_THOUSAND = Array.from({ length: 6000 }, (_, i) => i);
-
-/** The error `fn` throws, or a failure when it returns. */
-function thrown(fn: () => unknown): { code?: string; message: string } {
-  try {
-    fn();
-  } catch (e) {
-    return e as { code?: string; message: string };
-  }
-  throw new Error('expected an error');
-}
 
 /** `fn`'s error and how long it took to throw. */
 function timed(fn: () => unknown): { error: { code?: string; message: string }; ms: number } {

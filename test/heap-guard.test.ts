@@ -6,18 +6,9 @@ import { indexPull, pull, pullMany } from '../src/pull/index.js';
 import { collectGuarded, heapFull } from '../src/db/heap-guard.js';
 import { cleanupTempDirs } from './helpers/cli.js';
 import { freshConn } from './helpers/tmp.js';
+import { thrown } from './helpers/errors.js';
 
 afterAll(cleanupTempDirs);
-
-/** The error `fn` throws, or a failure when it returns. */
-function thrown(fn: () => unknown): { code?: string; message: string } {
-  try {
-    fn();
-  } catch (e) {
-    return e as { code?: string; message: string };
-  }
-  throw new Error('expected an error');
-}
 
 const ORDERS = 1500;
 let conn: Connection;

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { open as openLmdb } from 'lmdb';
 import { describe, expect, it } from 'vitest';
-import { Keyword, open, pull, q, verify } from '../src/index.js';
+import { Keyword, open, pull, q, verify, type Connection } from '../src/index.js';
 import { DATA_FILE, FORMAT_VERSION } from '../src/storage/store.js';
 import { encodeLogRecord } from '../src/storage/log.js';
 import { tempDir } from './helpers/tmp.js';
@@ -10,6 +10,18 @@ import { KEY_SLOTS } from '../src/storage/encoding.js';
 import { Attr } from '../src/db/schema.js';
 import { compareValues } from '../query-lang/edn/compare.js';
 import { printEdn } from '../query-lang/edn/printer.js';
+
+/** Transact `tx` on each connection: 'ok' or the error's code, per connection. */
+function transactOnEach(conns: Connection[], tx: unknown): Promise<string[]> {
+  return Promise.all(
+    conns.map((c) =>
+      c.transact(tx as never).then(
+        () => 'ok',
+        (e: { code: string }) => e.code,
+      ),
+    ),
+  );
+}
 
 async function openError(options: Parameters<typeof open>[0]): Promise<any> {
   return open(options).then(
@@ -390,14 +402,7 @@ describe('format 4: runs of keys', () => {
     try {
       expect(conns.map((c) => c.store.format)).toEqual([3, format]);
       for (const tx of txs) {
-        const outcomes = await Promise.all(
-          conns.map((c) =>
-            c.transact(tx).then(
-              () => 'ok',
-              (e) => e.code,
-            ),
-          ),
-        );
+        const outcomes = await transactOnEach(conns, tx);
         expect(outcomes[1]).toBe(outcomes[0]);
       }
       const [old, packed] = conns as [Awaited<ReturnType<typeof open>>, Awaited<ReturnType<typeof open>>];
@@ -446,14 +451,7 @@ describe('format 4: runs of keys', () => {
     try {
       expect(conns.map((c) => c.store.format)).toEqual([6, 7]);
       for (const tx of txs.slice(60)) {
-        const outcomes = await Promise.all(
-          conns.map((c) =>
-            c.transact(tx).then(
-              () => 'ok',
-              (e) => e.code,
-            ),
-          ),
-        );
+        const outcomes = await transactOnEach(conns, tx);
         expect(outcomes[1]).toBe(outcomes[0]);
       }
       const [f6, f7] = conns as [Awaited<ReturnType<typeof open>>, Awaited<ReturnType<typeof open>>];
@@ -582,14 +580,7 @@ describe('format 6: tuples and keywords keyed in the query order (issue 22)', ()
       expect(f6.store.format).toBe(6);
       for (const c of conns) await c.transact(schema);
       for (const tx of workload(11)) {
-        const outcomes = await Promise.all(
-          conns.map((c) =>
-            c.transact(tx).then(
-              () => 'ok',
-              (e) => e.code,
-            ),
-          ),
-        );
+        const outcomes = await transactOnEach(conns, tx);
         expect(outcomes[1]).toBe(outcomes[0]);
       }
       for (const attr of ['t/pair', 't/kw', 't/a+b']) {

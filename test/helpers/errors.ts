@@ -11,3 +11,13 @@ export function errorCode(f: () => unknown): string | undefined {
   }
   return 'no error';
 }
+
+/** The error `fn` throws, or a failure when it returns. */
+export function thrown(fn: () => unknown): { code?: string; message: string } {
+  try {
+    fn();
+  } catch (e) {
+    return e as { code?: string; message: string };
+  }
+  throw new Error('expected an error');
+}

@@ -334,7 +334,7 @@ function foldTree(db: DbView, edges: Edge[], nodes: Map<string, TreeNode>, tree:
   const groups = new FoldGroups(
     cols.map((c) => c.fold),
     cols.map((c) => c.at),
-    (key) => (key.length === 1 ? joinKey(key[0]) : tupleKey(key)),
+    groupKeyOf(),
   );
   // the root's entities: those of its first pattern (each of the others must match too)
   const first = maps.get(tree.children[0]!)!;
@@ -357,6 +357,22 @@ function foldTree(db: DbView, edges: Edge[], nodes: Map<string, TreeNode>, tree:
     for (const below of fold.expand(tree, r, false)) groups.add([r, ...below]);
   }
   return { rows: groups.rows() as Row[], read };
+}
+
+/**
+ * A group's key in the Map, one per tuple: a string value's key is made once per distinct string
+ * (a column hands out the same string objects, whose hashes are kept), not concatenated per tuple.
+ */
+function groupKeyOf(): (key: unknown[]) => unknown {
+  const stringKeys = new Map<string, unknown>();
+  return (key) => {
+    if (key.length !== 1) return tupleKey(key);
+    const v = key[0];
+    if (typeof v !== 'string') return joinKey(v);
+    let k = stringKeys.get(v);
+    if (k === undefined) stringKeys.set(v, (k = joinKey(v)));
+    return k;
+  };
 }
 
 /** One pattern of a walk: where its entity is (in `ents`), where its value goes in the row (-1: nowhere) and in `ents` (-1: a leaf). */

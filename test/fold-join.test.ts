@@ -28,6 +28,8 @@ const QUERIES = [
   '[:find ?city (count ?o) :where [?o :o/customer ?c] [?c :p/friend ?f] [?f :p/city ?city]]',
   '[:find (count ?o) (max ?city) :with ?f :where [?o :o/customer ?c] [?c :p/friend ?f] [?f :p/city ?city]]',
   '[:find ?c (sum ?v) :with ?o :where [?o :o/any ?v] [?o :o/customer ?c]]',
+  '[:find ?city (count ?o) :where [?o :o/tag ?tag] [?o :o/customer ?c] [?c :p/city ?city]]',
+  '[:find ?city ?o (sum ?t) :where [?o :o/customer ?c] [?c :p/city ?city] [?o :o/tag ?t]]',
   '[:find [(min ?v) (max ?v) (count ?o)] :where [?o :o/any ?v] [?o :o/tag ?tag]]',
 ];
 

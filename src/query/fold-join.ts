@@ -40,6 +40,8 @@ interface EntityValues {
   readonly vs: readonly unknown[];
   entities(): Iterable<number>;
   readonly size: number;
+  /** No entity has two values. */
+  readonly singleValued: boolean;
 }
 
 /** Pairs chained per entity without an array per entity, for values with no column (a history). */
@@ -47,6 +49,7 @@ class Multimap implements EntityValues {
   readonly head = new Map<number, number>();
   readonly next: number[] = [];
   readonly vs: unknown[] = [];
+  singleValued = true;
   start(e: number): number {
     return this.head.get(e) ?? -1;
   }
@@ -63,7 +66,11 @@ class Multimap implements EntityValues {
 
 /** An attribute column held in memory (a current, asOf or since value; a history's distinct pairs): its datoms are a set, grouped by entity. */
 class ColumnValues implements EntityValues {
-  constructor(private readonly col: EntityColumn) {}
+  readonly singleValued: boolean;
+  constructor(private readonly col: EntityColumn) {
+    this.singleValued = singleValuedColumns.get(col) ?? strictlyRising(col.es);
+    singleValuedColumns.set(col, this.singleValued);
+  }
   get vs(): readonly unknown[] {
     return this.col.vs;
   }
@@ -81,6 +88,14 @@ class ColumnValues implements EntityValues {
   get size(): number {
     return this.col.es.length;
   }
+}
+
+/** Whether a held column has one value per entity, found once per column (columns are immutable). */
+const singleValuedColumns = new WeakMap<EntityColumn, boolean>();
+
+function strictlyRising(es: readonly number[]): boolean {
+  for (let i = 1; i < es.length; i++) if (es[i - 1]! >= es[i]!) return false;
+  return true;
 }
 
 function elements(q: Query): FindElem[] {
@@ -157,6 +172,7 @@ function readAttr(db: DbView, attr: number): EntityValues {
       for (let i = first; i >= 0; i = next[i]!) if (joinKey(vs[i]) === k) return;
     }
     growing(vs.length, 1);
+    if (first !== undefined) m.singleValued = false;
     next.push(first ?? -1);
     vs.push(v);
     head.set(e, vs.length - 1);
@@ -315,19 +331,105 @@ function foldTree(db: DbView, edges: Edge[], nodes: Map<string, TreeNode>, tree:
     read += m.size;
     maps.set(ed, m);
   }
-  const fold = new TreeFold(maps, nodes, bag);
   const groups = new FoldGroups(
     cols.map((c) => c.fold),
     cols.map((c) => c.at),
-    (key) => (key.length === 1 ? joinKey(key[0]) : tupleKey(key)),
+    groupKeyOf(),
   );
   // the root's entities: those of its first pattern (each of the others must match too)
   const first = maps.get(tree.children[0]!)!;
+  const steps = walkSteps(tree, nodes, maps, bag);
+  if (steps) {
+    const row: unknown[] = new Array(1 + tree.below.length);
+    const ents: number[] = new Array(nodes.size).fill(0);
+    const emit = () => groups.add(row);
+    for (const r of first.entities()) {
+      tick();
+      row[0] = r;
+      ents[0] = r;
+      walk(steps, 0, ents, row, emit);
+    }
+    return { rows: groups.rows() as Row[], read };
+  }
+  const fold = new TreeFold(maps, nodes, bag);
   for (const r of first.entities()) {
     tick();
     for (const below of fold.expand(tree, r, false)) groups.add([r, ...below]);
   }
   return { rows: groups.rows() as Row[], read };
+}
+
+/**
+ * A group's key in the Map, one per tuple: a string value's key is made once per distinct string
+ * (a column hands out the same string objects, whose hashes are kept), not concatenated per tuple.
+ */
+function groupKeyOf(): (key: unknown[]) => unknown {
+  const stringKeys = new Map<string, unknown>();
+  return (key) => {
+    if (key.length !== 1) return tupleKey(key);
+    const v = key[0];
+    if (typeof v !== 'string') return joinKey(v);
+    let k = stringKeys.get(v);
+    if (k === undefined) stringKeys.set(v, (k = joinKey(v)));
+    return k;
+  };
+}
+
+/** One pattern of a walk: where its entity is (in `ents`), where its value goes in the row (-1: nowhere) and in `ents` (-1: a leaf). */
+interface Step {
+  values: EntityValues;
+  from: number;
+  kept: number;
+  to: number;
+  /** A leaf outside the bag: only whether the entity has a value counts. */
+  existsOnly: boolean;
+}
+
+/**
+ * The patterns in the order expand emits their variables, when no tuple can repeat without
+ * removing duplicates: every pattern whose value is outside the bag and has patterns below it
+ * holds one value per entity. Then each root's tuples are the nested loop over the patterns'
+ * values, written into one row, with no row per tuple, no memo and no duplicate check. Else null.
+ */
+function walkSteps(tree: TreeNode, nodes: Map<string, TreeNode>, maps: Map<Edge, EntityValues>, bag: Set<string>): Step[] | null {
+  const rowAt = new Map([tree.name, ...tree.below].map((v, i) => [v, i]));
+  const entAt = new Map([[tree.name, 0]]);
+  const steps: Step[] = [];
+  const add = (node: TreeNode): boolean => {
+    for (const ed of node.children) {
+      const child = nodes.get(ed.to)!;
+      const values = maps.get(ed)!;
+      const kept = bag.has(ed.to);
+      const inner = child.children.length > 0;
+      if (!kept && inner && !values.singleValued) return false;
+      if (inner) entAt.set(ed.to, entAt.size);
+      steps.push({ values, from: entAt.get(ed.from)!, kept: kept ? rowAt.get(ed.to)! : -1, to: inner ? entAt.get(ed.to)! : -1, existsOnly: !kept && !inner });
+      if (!add(child)) return false;
+    }
+    return true;
+  };
+  return add(tree) ? steps : null;
+}
+
+function walk(steps: Step[], k: number, ents: number[], row: unknown[], emit: () => void): void {
+  if (k === steps.length) return emit();
+  const s = steps[k]!;
+  const m = s.values;
+  let i = m.start(ents[s.from]!);
+  if (i < 0) return;
+  if (s.existsOnly) return walk(steps, k + 1, ents, row, emit);
+  const vs = m.vs;
+  for (; i >= 0; i = m.after(i)) {
+    const y = vs[i];
+    if (s.kept >= 0) row[s.kept] = y;
+    if (s.to >= 0) {
+      // an entity id joins as a number (a bigint of one too); any other value names no entity
+      const x = typeof y === 'number' ? y : joinKey(y);
+      if (typeof x !== 'number') continue;
+      ents[s.to] = x;
+    }
+    walk(steps, k + 1, ents, row, emit);
+  }
 }
 
 function shaped(q: Query, rows: Row[]): unknown {

@@ -140,6 +140,7 @@ export class FoldGroups {
   private readonly keyCols: number[];
   private readonly groups = new Map<unknown, Group>();
   private only: Group | null = null;
+  private readonly oneKey: unknown[] = [undefined];
 
   constructor(
     private readonly folds: readonly (Fold | null)[],
@@ -167,11 +168,15 @@ export class FoldGroups {
   private groupOf(row: readonly unknown[]): Group {
     const { folds, at } = this;
     if (this.keyCols.length === 0) return (this.only ??= { key: [], count: 0, acc: folds.map(() => 0) });
-    const key = this.keyCols.map((i) => row[at[i]!]);
+    // one key column is looked up through a reused array: a key array is made per group, not per tuple
+    const keyCols = this.keyCols;
+    const one = keyCols.length === 1 ? this.oneKey : null;
+    if (one) one[0] = row[at[keyCols[0]!]!];
+    const key = one ?? keyCols.map((i) => row[at[i]!]);
     const k = this.keyOf(key);
     let g = this.groups.get(k);
     if (!g) {
-      this.groups.set(k, (g = { key, count: 0, acc: folds.map(() => 0) }));
+      this.groups.set(k, (g = { key: one ? [one[0]] : key, count: 0, acc: folds.map(() => 0) }));
       growing(this.groups.size, folds.length);
     }
     return g;

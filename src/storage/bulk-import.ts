@@ -15,6 +15,8 @@ import { writeSortedIndexes, type SortedDatoms } from './sorted-import.js';
 
 /** Keys (or raw entries) per write transaction of the copy: bounded memory, few commits. */
 const CHUNK = 200_000;
+/** A copied table's bytes per write transaction: a log record is kilobytes, and a write transaction's pages are held in memory until it commits. */
+const CHUNK_BYTES = 16 << 20;
 /** The tables keyed by t (LMDB integer keys): opened with the same flag, or LMDB refuses them. */
 const INTEGER_KEYED = new Set(['log', 'chain']);
 /** Every table is written in key order from empty: LMDB fills each page (it splits pages in half otherwise). */
@@ -61,16 +63,19 @@ function copyTable(source: RootDatabase, target: RootDatabase, name: string): vo
   const from = source.openDB<Buffer, any>(name, options);
   const to = target.openDB<Buffer, any>(name, options);
   let batch: { key: unknown; value: Buffer }[] = [];
+  let bytes = 0;
   const flush = () => {
     target.transactionSync(() => {
       for (const { key, value } of batch) to.putSync(key as never, value, APPEND);
     });
     batch = [];
+    bytes = 0;
   };
   for (const { key, value } of from.getRange({})) {
     // lmdb-js reuses the buffers it returns: copied before the next read
     batch.push({ key: Buffer.isBuffer(key) ? Buffer.from(key) : key, value: Buffer.from(value) });
-    if (batch.length === CHUNK) flush();
+    bytes += value.length;
+    if (batch.length === CHUNK || bytes >= CHUNK_BYTES) flush();
   }
   if (batch.length) flush();
 }

@@ -81,6 +81,8 @@ describe('excise and compact in real processes', () => {
     // whatever the kills left, an excision run to its end removes the secret
     if (!seen.has('new')) expect((await runFixture('excise-runner.mjs', [dir, mode, REQUEST]).done).code).toBe(0);
     expect(await oldOrNew(dir, lastT)).toBe('new');
+    // a kill between the swap and the clean-up leaves the emptied side directory: the next rewrite removes it
+    if (fs.readdirSync(path.dirname(dir)).length > 1) expect((await runFixture('excise-runner.mjs', [dir, 'compact']).done).code).toBe(0);
     expect(fs.readdirSync(path.dirname(dir))).toEqual(['db']);
   });
 

@@ -1,8 +1,8 @@
 // The printed table and the target summary.
 import type { BenchReport, WorkloadReport } from './runner.js';
 
-const ms = (x: number | null): string => (x === null ? '-' : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
-const ratio = (x: number | null): string => (x === null ? '-' : x.toFixed(2));
+const ms = (x: number | null): string => (x === null || !Number.isFinite(x) ? '-' : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
+const ratio = (x: number | null): string => (x === null || !Number.isFinite(x) ? '-' : x.toFixed(2));
 const num = (x: number): string => Math.round(x).toLocaleString('en');
 
 function notes(w: WorkloadReport): string {
@@ -32,7 +32,10 @@ export function formatTable(report: BenchReport): string {
       .join('  ')
       .trimEnd();
   const m = report.meta;
-  const out = [`factlog vs DataScript: ${num(m.people)} people (${num(m.datoms)} datoms), median of ${m.runs} interleaved runs after ${m.warmup} warm-up; node ${m.node}, ${m.platform}`];
+  // a scale-only run never builds the people fixture: its size is in the scale rows
+  const onlyScale = report.workloads.length > 0 && report.workloads.every((w) => w.group === 'scale');
+  const size = onlyScale ? 'the scale group' : `${num(m.people)} people (${num(m.datoms)} datoms)`;
+  const out = [`factlog vs DataScript: ${size}, median of ${m.runs} interleaved runs after ${m.warmup} warm-up; node ${m.node}, ${m.platform}`];
   if (m.history)
     out.push(
       `asOf: t ${m.history.asOfT} in a history of ${m.history.transactions} update transactions (${m.history.rounds} updates of every person, ${num(m.history.batch)} updates per tx)`,

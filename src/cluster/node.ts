@@ -82,6 +82,8 @@ const MAX_IN_FLIGHT = 4;
 const CONTENDED_MS = 200;
 /** What a node that stopped writing says on the contention subject after its id. */
 const IDLE = 'idle';
+/** How long a closing node waits for NATS to have its IDLE (ms). */
+const CLOSING_FLUSH_MS = 500;
 /** How long a writer whose commit loop has nothing left waits before it says it stopped writing (ms). */
 const IDLE_MS = 10;
 
@@ -140,6 +142,8 @@ export class ClusterNode implements ConnectionWriter {
   private readonly turns = new Turns(this.id, CONTENDED_MS);
   private lastLanded: { seq: number; at: number } | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
+  /** When this node last said it writes (0: it said it stopped since). */
+  private saidWritingAt = 0;
   /** The last stream sequence counted in the turns' pace. */
   private notedSeq = 0;
   readonly follower: Follower;
@@ -299,8 +303,14 @@ export class ClusterNode implements ConnectionWriter {
     });
   }
 
+  /** Whether other nodes may count this one among the writers (it said it writes lately). */
+  private countedAsWriter(): boolean {
+    return Date.now() - this.saidWritingAt < CONTENDED_MS;
+  }
+
   /** Tell the other nodes this one writes, or (IDLE) stopped (core NATS, not the stream). */
   private say(what?: typeof IDLE): void {
+    this.saidWritingAt = what ? 0 : Date.now();
     try {
       this.stream.nc.publish(this.stream.contendSubject, what ? `${this.id} ${what}` : this.id);
     } catch {
@@ -308,9 +318,18 @@ export class ClusterNode implements ConnectionWriter {
     }
   }
 
+  /** Say IDLE and wait (a while at most: NATS may be gone) for the server to have it before the connection closes. */
+  private async sayIdleBeforeClosing(): Promise<void> {
+    this.say(IDLE);
+    let timer: NodeJS.Timeout | undefined;
+    const flushed = this.stream.nc.flush().catch(() => undefined);
+    await Promise.race([flushed, new Promise((r) => (timer = setTimeout(r, CLOSING_FLUSH_MS)))]);
+    clearTimeout(timer);
+  }
+
   /** The commit loop ends: while taking turns, say so unless a call comes soon (its writers' next calls often do). */
   private goingIdle(): void {
-    if (!this.turns.contended(Date.now()) || this.idleTimer) return;
+    if (!this.countedAsWriter() || this.idleTimer) return;
     this.idleTimer = setTimeout(() => {
       this.idleTimer = undefined;
       if (!this.committing && this.waiting.length === 0) this.say(IDLE);
@@ -555,6 +574,8 @@ export class ClusterNode implements ConnectionWriter {
   async close(): Promise<void> {
     while (this.committing) await this.committing;
     clearTimeout(this.idleTimer);
+    // the others would wait for this node's turns until they forget it
+    if (this.countedAsWriter()) await this.sayIdleBeforeClosing();
     await this.follower.stop();
     await this.stream.close();
   }

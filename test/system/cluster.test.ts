@@ -270,6 +270,29 @@ describe.skipIf(!available)('cluster nodes', () => {
     expect(conflicts).toBeLessThan(messages / 4);
   });
 
+  it('a writing node that closes drops out of the turns at once: the others no longer wait for its turns', async () => {
+    const name = freshName();
+    const [a, b] = [await node(name), await node(name, path.join(tempDir('factlog-node-'), 'db'))];
+    await a.transact(SCHEMA);
+    await b.sync();
+    const write = (n: Connection, from: number) =>
+      Promise.all(
+        Array.from({ length: 4 }, (_, w) =>
+          (async () => {
+            for (let i = 0; i < 10; i++) await n.transact([{ 'account/id': from + w * 100 + i, 'account/balance': 1 }]);
+          })(),
+        ),
+      );
+    await Promise.all([write(a, 10_000), write(b, 20_000)]);
+    const stats = (a.writer as ClusterNode).stats;
+    expect(stats.turnsWaited).toBeGreaterThan(0);
+    await b.close();
+    await sleep(50);
+    const waited = stats.turnsWaited;
+    for (let i = 0; i < 10; i++) await a.transact([{ 'account/id': 30_000 + i, 'account/balance': 1 }]);
+    expect(stats.turnsWaited).toBe(waited);
+  });
+
   it("a failure of tx data counts only against the stream's latest db: a node behind catches up and tries again", async () => {
     const name = freshName();
     const dir = path.join(tempDir('factlog-node-'), 'db');

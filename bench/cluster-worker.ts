@@ -3,6 +3,7 @@
 // transact at once in the one process, which lets the node group their transactions.
 // Usage: node dist/bench/cluster-worker.js write|query DIR SERVERS NAME MS [CONCURRENCY]
 import { open, q } from '../src/index.js';
+import { ClusterNode } from '../src/cluster/node.js';
 
 const [mode, dir, servers, name, ms, concurrency = '1'] = process.argv.slice(2);
 const conn = await open({ path: dir!, cluster: { servers: servers!.split(','), name: name! } });
@@ -12,6 +13,7 @@ await new Promise<void>((resolve) => process.stdin.once('data', () => resolve())
 const until = Date.now() + Number(ms);
 let count = 0;
 const started = Date.now();
+const cpuBefore = process.cpuUsage();
 if (mode === 'write') {
   const writer = async () => {
     while (Date.now() < until) {
@@ -27,5 +29,9 @@ if (mode === 'write') {
     count++;
   }
 }
-process.stdout.write(JSON.stringify({ count, ms: Date.now() - started }) + '\n');
+const elapsed = Date.now() - started;
+const cpu = process.cpuUsage(cpuBefore);
+const node = conn.writer instanceof ClusterNode ? conn.writer : undefined;
+const stats = node && { ...node.stats, cpuMs: (cpu.user + cpu.system) / 1000, follower: node.follower.stats };
+process.stdout.write(JSON.stringify({ count, ms: elapsed, cpuMs: (cpu.user + cpu.system) / 1000, stats }) + '\n');
 await conn.close();

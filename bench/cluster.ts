@@ -40,10 +40,13 @@ export async function runClusterBench(options: ClusterBenchOptions = { phaseMs: 
     lines.push(`acknowledged tx/s, 1 writing node         ${one.toFixed(0)}`);
     const three = await workers('write', 3, root, cluster, options.phaseMs, 1, nodes[0]);
     lines.push(`acknowledged tx/s, 3 writing nodes        ${three.toFixed(0)} (total)`);
-    const oneConcurrent = await workers('write', 1, root, cluster, options.phaseMs, CONCURRENT_WRITERS, nodes[0]);
-    lines.push(`acknowledged tx/s, 1 node, ${CONCURRENT_WRITERS} writers each   ${oneConcurrent.toFixed(0)}`);
-    const threeConcurrent = await workers('write', 3, root, cluster, options.phaseMs, CONCURRENT_WRITERS, nodes[0]);
-    lines.push(`acknowledged tx/s, 3 nodes, ${CONCURRENT_WRITERS} writers each  ${threeConcurrent.toFixed(0)} (total)`);
+    const natsPids = [...nats.children.values()].map((c) => c.pid!);
+    const cpuPerTx = (r: PhaseResult) => ((r.cpuMs.nodes + r.cpuMs.nats + r.cpuMs.bench) / r.count).toFixed(2);
+    const oneConcurrent = await phase('write', 1, root, cluster, options.phaseMs, CONCURRENT_WRITERS, nodes[0], natsPids);
+    lines.push(`acknowledged tx/s, 1 node, ${CONCURRENT_WRITERS} writers each   ${oneConcurrent.perSecond.toFixed(0)} (CPU ms/tx ${cpuPerTx(oneConcurrent)})`);
+    const threeConcurrent = await phase('write', 3, root, cluster, options.phaseMs, CONCURRENT_WRITERS, nodes[0], natsPids);
+    lines.push(`acknowledged tx/s, 3 nodes, ${CONCURRENT_WRITERS} writers each  ${threeConcurrent.perSecond.toFixed(0)} (total; CPU ms/tx ${cpuPerTx(threeConcurrent)})`);
+    lines.push(`  (CPU ms/tx: node processes, NATS servers and this process's 3 following nodes, per acknowledged tx)`);
     const read1 = await workers('query', 1, root, cluster, options.phaseMs, 1, nodes[0]);
     const read3 = await workers('query', 3, root, cluster, options.phaseMs, 1, nodes[0]);
     lines.push(`queries/s, 1 node                         ${read1.toFixed(0)}`);
@@ -83,25 +86,83 @@ async function ackToVisibility(nodes: Connection[], txs: number): Promise<{ p50:
   return { p50: pick(0.5), p99: pick(0.99) };
 }
 
+/** What the node processes of one phase did: their total per second, and for writes where it went. */
+export interface PhaseResult {
+  perSecond: number;
+  /** Operations done (acknowledged transactions when writing). */
+  count: number;
+  /** CPU time of the node processes, of the NATS servers and of this process (its nodes follow too) over the phase (ms). */
+  cpuMs: { nodes: number; nats: number; bench: number };
+  /** Per node process: its write path's counts and times (see ClusterNode.stats). */
+  stats: unknown[];
+}
+
 /** `n` node processes doing `mode` at once for `ms`; their total per second. */
 async function workers(mode: 'write' | 'query', n: number, root: string, cluster: { servers: string[]; name: string }, ms: number, concurrency = 1, from?: Connection): Promise<number> {
-  const dirs = Array.from({ length: n }, (_, i) => path.join(root, `${mode}${n}x${concurrency}-${i}`));
+  return (await phase(mode, n, root, cluster, ms, concurrency, from)).perSecond;
+}
+
+/** `n` node processes doing `mode` at once for `ms`, with the CPU they and the NATS servers (`natsPids`) spent. */
+export async function phase(
+  mode: 'write' | 'query',
+  n: number,
+  root: string,
+  cluster: { servers: string[]; name: string },
+  ms: number,
+  concurrency = 1,
+  from?: Connection,
+  natsPids: number[] = [],
+): Promise<PhaseResult> {
+  const dirs = Array.from({ length: n }, (_, i) => path.join(root, `${mode}${n}x${concurrency}-${i}-${Date.now()}`));
   // a new node starts from a backup of a node and catches up from the stream's tail, not from its start
   if (from) for (const dir of dirs) await backup(from.path, dir);
   const children = dirs.map((dir) => {
-    const child = spawn(process.execPath, [WORKER, mode, dir, cluster.servers.join(','), cluster.name, String(ms), String(concurrency)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [...workerNodeArgs(), WORKER, mode, dir, cluster.servers.join(','), cluster.name, String(ms), String(concurrency)], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     const ready = new Promise<void>((resolve) => child.stdout.on('data', () => out.includes('ready') && resolve()));
-    const done = new Promise<{ count: number; ms: number }>((resolve, reject) =>
-      child.on('close', (code) =>
-        code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!) as { count: number; ms: number }) : reject(new Error(`cluster bench worker exited with ${code}`)),
-      ),
+    const done = new Promise<WorkerResult>((resolve, reject) =>
+      child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!) as WorkerResult) : reject(new Error(`cluster bench worker exited with ${code}`)))),
     );
     return { child, ready, done };
   });
   await Promise.all(children.map((c) => c.ready));
+  const [natsBefore, benchBefore] = [natsPids.map(cpuMsOf), process.cpuUsage()];
   for (const c of children) c.child.stdin.end('go\n');
   const results = await Promise.all(children.map((c) => c.done));
-  return results.reduce((sum, r) => sum + (r.count * 1000) / r.ms, 0);
+  const bench = process.cpuUsage(benchBefore);
+  return {
+    perSecond: results.reduce((sum, r) => sum + (r.count * 1000) / r.ms, 0),
+    count: results.reduce((sum, r) => sum + r.count, 0),
+    cpuMs: {
+      nodes: results.reduce((sum, r) => sum + r.cpuMs, 0),
+      nats: natsPids.reduce((sum, pid, i) => sum + cpuMsOf(pid) - natsBefore[i]!, 0),
+      bench: (bench.user + bench.system) / 1000,
+    },
+    stats: results.map((r) => r.stats),
+  };
+}
+
+/** Node options for the worker processes (e.g. `--cpu-prof`), from FACTLOG_CLUSTER_WORKER_ARGS. */
+function workerNodeArgs(): string[] {
+  return (process.env.FACTLOG_CLUSTER_WORKER_ARGS ?? '').split(' ').filter(Boolean);
+}
+
+interface WorkerResult {
+  count: number;
+  ms: number;
+  cpuMs: number;
+  stats: unknown;
+}
+
+/** CPU time (user + system) a process has spent so far (ms), from /proc; 0 where there is none. */
+export function cpuMsOf(pid: number): number {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return 0;
+  }
 }

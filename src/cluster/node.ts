@@ -21,6 +21,7 @@ import { functionRegistry } from '../tx/tx-functions.js';
 import { isDataFailure, latestSpeculation, MAX_BATCH, prepareBatch, speculate, type BatchInput, type PreparedBatch, type Speculation } from './batch.js';
 import { diverged, Follower, streamTruncated } from './follower.js';
 import { ClusterError, LogStream, type ClusterOptions, type OutgoingMessage, type StreamMessage } from './stream.js';
+import { Turns } from './turns.js';
 
 export interface NodeOptions extends OpenOptions {
   cluster: ClusterOptions;
@@ -77,10 +78,45 @@ const RETRY_MS = 100;
 const PUBLISH_TIMEOUT_MS = 2000;
 /** Messages of a node sent and not yet answered, at most. */
 const MAX_IN_FLIGHT = 4;
-/** How long after another node said it lost a race this node takes turns (ms). */
+/** How long a node that said it writes (it lost a race, or landed a message while taking turns) counts as a writer (ms). */
 const CONTENDED_MS = 200;
-/** Taking turns, the longest a node waits after its message landed for another node's (ms). */
-const YIELD_MS = 20;
+/** What a node that stopped writing says on the contention subject after its id. */
+const IDLE = 'idle';
+/** How long a closing node waits for NATS to have its IDLE (ms). */
+const CLOSING_FLUSH_MS = 500;
+/** How long a writer whose commit loop has nothing left waits before it says it stopped writing (ms). */
+const IDLE_MS = 10;
+
+/** Counts and times (ms, wall clock, by what the commit loop waited on) of a node's write path. */
+export interface WriteStats {
+  /** Messages of this node that landed, and the transactions in them. */
+  messages: number;
+  txs: number;
+  /** Messages refused because another node appended first, and the transactions in them (prepared again). */
+  conflicts: number;
+  reprepared: number;
+  /** Times the commit loop waited for another node's turn, and messages sent when the turn was another's (it was late). */
+  turnsWaited: number;
+  turnsTakenOutOfOrder: number;
+  /** Time in prepareBatch alone (ms) and the calls it prepared. */
+  prepareMs: number;
+  prepared: number;
+  ms: { preparing: number; awaitingAck: number; catchingUp: number; awaitingIndex: number; yielding: number };
+}
+
+function newWriteStats(): WriteStats {
+  return {
+    messages: 0,
+    txs: 0,
+    conflicts: 0,
+    reprepared: 0,
+    turnsWaited: 0,
+    turnsTakenOutOfOrder: 0,
+    prepareMs: 0,
+    prepared: 0,
+    ms: { preparing: 0, awaitingAck: 0, catchingUp: 0, awaitingIndex: 0, yielding: 0 },
+  };
+}
 
 export class ClusterNode implements ConnectionWriter {
   private readonly own = new Map<string, OwnTx>();
@@ -96,13 +132,23 @@ export class ClusterNode implements ConnectionWriter {
   /**
    * Nodes that write at once would have one of them win every race for the next sequence (its
    * next message is ready first) while the others prepare theirs in vain: a node that lost says
-   * so (contendSubject), and while others lose, the nodes take turns: one message in flight, and
-   * after one lands, the next waits for another node's (or YIELD_MS).
+   * so (contendSubject), and while others write, the nodes take turns: one message in flight, the
+   * message at sequence s is the turn of writer s mod n (sorted by id), and a node whose turn it
+   * is not waits for that message (or Turns.patienceMs after the last one it saw). A node says it
+   * writes after each of its messages lands while taking turns, so every writer knows the others,
+   * and says it stopped when it has nothing left to write, so the others do not wait for it.
    */
-  private contendedAt = 0;
-  private lastLanded: { seq: number; at: number } | undefined;
   private readonly id = randomUUID();
+  private readonly turns = new Turns(this.id, CONTENDED_MS);
+  private lastLanded: { seq: number; at: number } | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+  /** When this node last said it writes (0: it said it stopped since). */
+  private saidWritingAt = 0;
+  /** The last stream sequence counted in the turns' pace. */
+  private notedSeq = 0;
   readonly follower: Follower;
+  /** What the write path did and where its time went, for the benchmark. */
+  readonly stats = newWriteStats();
 
   private constructor(
     readonly conn: Connection,
@@ -191,27 +237,57 @@ export class ClusterNode implements ConnectionWriter {
       this.dropIndexed();
       const unanswered = this.flights.find((f) => f.answer === undefined);
       const inFlight = this.flights.filter((f) => f.answer === undefined).length;
-      const contended = Date.now() - this.contendedAt < CONTENDED_MS;
+      const contended = this.turns.contended(Date.now());
       const yielding = contended ? this.turnIn() : 0;
       const canLaunch = !this.broken && !this.waitForChain && inFlight < (contended ? 1 : MAX_IN_FLIGHT) && yielding === 0;
-      if (canLaunch && this.waiting.length > 0) await this.launch();
-      else if (unanswered) await this.answerOf(unanswered, canLaunch);
-      else if (this.broken) await this.recover(this.broken);
-      else if (this.flights.length > 0) await this.indexed(this.flights.at(-1)!, canLaunch);
-      else if (this.waiting.length === 0) return;
-      else if (yielding > 0) await this.giveTurn(yielding);
+      if (!canLaunch || this.waiting.length === 0) {
+        if (!unanswered && !this.broken && this.flights.length === 0 && this.waiting.length === 0) return this.goingIdle();
+      } else if (contended && !this.turns.isMine(this.nextSeq(), Date.now())) this.stats.turnsTakenOutOfOrder++;
+      const started = performance.now();
+      const phase = await this.step(canLaunch, unanswered, yielding);
+      this.stats.ms[phase] += performance.now() - started;
     }
   }
 
-  /** Taking turns: how long this node still waits for another node's message after its own landed (ms). */
+  /** One step of the commit loop; says what it waited on. */
+  private async step(canLaunch: boolean, unanswered: Flight | undefined, yielding: number): Promise<keyof WriteStats['ms']> {
+    if (canLaunch && this.waiting.length > 0) {
+      await this.launch();
+      return 'preparing';
+    }
+    if (unanswered) {
+      await this.answerOf(unanswered, canLaunch);
+      return 'awaitingAck';
+    }
+    if (this.broken) {
+      await this.recover(this.broken);
+      return 'catchingUp';
+    }
+    if (this.flights.length > 0) {
+      await this.indexed(this.flights.at(-1)!, canLaunch);
+      return 'awaitingIndex';
+    }
+    await this.giveTurn(yielding);
+    return 'yielding';
+  }
+
+  /** The sequence this node's next message would take: after its last landed one, else after what it indexed. */
+  private nextSeq(): number {
+    const last = this.flights.at(-1)?.answer;
+    return last?.kind === 'appended' ? last.seq + 1 : this.follower.appliedSeq + 1;
+  }
+
+  /** Taking turns: 0 when the next sequence is this node's turn, else how long it still waits for another's message (ms). */
   private turnIn(): number {
-    if (!this.lastLanded || this.follower.appliedSeq > this.lastLanded.seq) return 0;
-    return Math.max(0, this.lastLanded.at + YIELD_MS - Date.now());
+    const now = Date.now();
+    if (this.turns.isMine(this.nextSeq(), now)) return 0;
+    return Math.max(0, Math.max(this.follower.appliedAt, this.lastLanded?.at ?? 0) + this.turns.patienceMs() - now);
   }
 
   private async giveTurn(ms: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
-    const next = this.follower.waitForSeq(this.lastLanded!.seq + 1).catch(() => undefined);
+    this.stats.turnsWaited++;
+    const next = this.follower.waitForSeq(this.nextSeq()).catch(() => undefined);
     await Promise.race([new Promise((r) => (timer = setTimeout(r, ms))), next]);
     clearTimeout(timer);
   }
@@ -219,9 +295,46 @@ export class ClusterNode implements ConnectionWriter {
   private listenForContention(): void {
     this.stream.nc.subscribe(this.stream.contendSubject, {
       callback: (err, msg) => {
-        if (!err && msg.string() !== this.id) this.contendedAt = Date.now();
+        if (err) return;
+        const [id = '', what] = msg.string().split(' ');
+        if (what === IDLE) this.turns.forget(id);
+        else this.turns.hear(id, Date.now());
       },
     });
+  }
+
+  /** Whether other nodes may count this one among the writers (it said it writes lately). */
+  private countedAsWriter(): boolean {
+    return Date.now() - this.saidWritingAt < CONTENDED_MS;
+  }
+
+  /** Tell the other nodes this one writes, or (IDLE) stopped (core NATS, not the stream). */
+  private say(what?: typeof IDLE): void {
+    this.saidWritingAt = what ? 0 : Date.now();
+    try {
+      this.stream.nc.publish(this.stream.contendSubject, what ? `${this.id} ${what}` : this.id);
+    } catch {
+      // closed or reconnecting: the others learn of this node at its next race, or wait for its turns a while
+    }
+  }
+
+  /** Say IDLE and wait (a while at most: NATS may be gone) for the server to have it before the connection closes. */
+  private async sayIdleBeforeClosing(): Promise<void> {
+    this.say(IDLE);
+    let timer: NodeJS.Timeout | undefined;
+    const flushed = this.stream.nc.flush().catch(() => undefined);
+    await Promise.race([flushed, new Promise((r) => (timer = setTimeout(r, CLOSING_FLUSH_MS)))]);
+    clearTimeout(timer);
+  }
+
+  /** The commit loop ends: while taking turns, say so unless a call comes soon (its writers' next calls often do). */
+  private goingIdle(): void {
+    if (!this.countedAsWriter() || this.idleTimer) return;
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = undefined;
+      if (!this.committing && this.waiting.length === 0) this.say(IDLE);
+    }, IDLE_MS);
+    this.idleTimer.unref();
   }
 
   /** Flights indexed here are done: their callers got their reports from the follower's commit. */
@@ -252,6 +365,9 @@ export class ClusterNode implements ConnectionWriter {
         })),
       });
       this.lastLanded = { seq: outcome.seq, at: Date.now() };
+      if (this.turns.contended(Date.now())) this.say();
+      this.stats.messages++;
+      this.stats.txs += flight.message.records.length;
       // it landed, so its db was the stream's: a failure against it is final
       for (const { item, error } of flight.failed) item.reject(error);
       return;
@@ -259,11 +375,9 @@ export class ClusterNode implements ConnectionWriter {
     this.flights.splice(this.flights.indexOf(flight), 1);
     this.broken ??= { lastSeq: undefined, requeue: [] };
     if (outcome.kind === 'conflict') {
-      try {
-        this.stream.nc.publish(this.stream.contendSubject, this.id);
-      } catch {
-        // closed or reconnecting: the others win a turn less
-      }
+      this.stats.conflicts++;
+      this.stats.reprepared += flight.message.records.length;
+      this.say();
       this.broken.lastSeq = Math.max(this.broken.lastSeq ?? 0, outcome.lastSeq ?? 0) || undefined;
       this.broken.requeue.push(...flight.items, ...flight.failed.map((f) => f.item));
     } else for (const item of [...flight.items, ...flight.failed.map((f) => f.item)]) item.reject(outcome.error);
@@ -307,7 +421,10 @@ export class ClusterNode implements ConnectionWriter {
       this.waitForChain = true;
       return;
     }
+    const prepStart = performance.now();
     const batch = prepareBatch(this.conn, this.stream, this.waiting.slice(0, MAX_BATCH), on.from);
+    this.stats.prepareMs += performance.now() - prepStart;
+    this.stats.prepared += batch.deferredFrom;
     const items = this.waiting.splice(0, batch.deferredFrom);
     const failed = batch.failed.map(({ index, error }) => ({ item: items[index]!, error }));
     if (batch.included.length === 0) return this.allFailed(items, failed, on.from);
@@ -424,6 +541,8 @@ export class ClusterNode implements ConnectionWriter {
 
   /** After each local commit of stream records: reports to this node's writers and listeners. */
   private applied(applied: { entry: LogEntry; txId: string | undefined }[]): void {
+    this.turns.noteMessages(this.follower.appliedSeq - this.notedSeq, Date.now());
+    this.notedSeq = this.follower.appliedSeq;
     // the schema history is read again only when a record changed the schema
     if (applied.some(({ entry }) => entry.datoms.some((d) => isSchemaAttr(d.a)))) this.conn.loadState();
     else this.conn.advanceMeta();
@@ -454,6 +573,9 @@ export class ClusterNode implements ConnectionWriter {
 
   async close(): Promise<void> {
     while (this.committing) await this.committing;
+    clearTimeout(this.idleTimer);
+    // the others would wait for this node's turns until they forget it
+    if (this.countedAsWriter()) await this.sayIdleBeforeClosing();
     await this.follower.stop();
     await this.stream.close();
   }

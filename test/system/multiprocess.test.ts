@@ -272,4 +272,29 @@ describe('the entity key cache with another process on the database', () => {
       await conn.close();
     }
   });
+
+  it('a replica read while another process replicates into it: each pull sees what the replica holds', async () => {
+    const from = path.join(tempDir('factlog-mp-cache-'), 'db');
+    const to = path.join(tempDir('factlog-mp-cache-'), 'replica');
+    const primary = await open({ path: from });
+    await primary.transact(`[{:db/ident :c/name :db/valueType :db.type/string :db/cardinality :db.cardinality/one}]`);
+    const ann = (await primary.transact(`[{:db/id "a" :c/name "Ann"}]`)).tempids.a!;
+    const replicateNow = async () => {
+      const r = await factlog(['replicate', '--from', from, '--to', to]);
+      expect(r.code, r.stderr).toBe(0);
+    };
+    await replicateNow();
+    const replica = await open({ path: to, readOnly: true });
+    try {
+      const before = replica.db();
+      expect(pull(before, '[:c/name]', ann)).toEqual({ 'c/name': 'Ann' });
+      await primary.transact(`[[:db/add ${ann} :c/name "Anne"]]`);
+      await replicateNow();
+      expect(pull(replica.db(), '[:c/name]', ann)).toEqual({ 'c/name': 'Anne' });
+      expect(pull(before, '[:c/name]', ann)).toEqual({ 'c/name': 'Ann' });
+    } finally {
+      await replica.close();
+      await primary.close();
+    }
+  });
 });

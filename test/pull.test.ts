@@ -433,6 +433,19 @@ describe('the entity key cache', () => {
     expect(errorCode(() => pull(before, '[*]', ann))).toBe('storage/excised');
   });
 
+  it('a reverse ref with a limit reads no further than it (and keeps nothing it did not read whole)', async () => {
+    const { c, ann } = await withAnn();
+    await c.transact(`[${Array.from({ length: 300 }, (_, i) => `{:k/name "fan ${i}" :k/ref ${ann}}`).join(' ')}]`);
+    const fans = pull(c.db(), '[(limit :k/_ref 3)]', ann)!['k/_ref'] as { 'db/id': number }[];
+    expect(fans).toHaveLength(3);
+    expect(fans).toEqual(pull(generalPath(c.db()), '[(limit :k/_ref 3)]', ann)!['k/_ref']);
+    // the entity's own keys are held, its 301 referrers (read 4 of) are not
+    expect(c.store.keyCache.size().entries).toBe(1);
+    expect((pull(c.db(), '[:k/_ref]', ann)!['k/_ref'] as unknown[]).length).toBe(301);
+    expect(c.store.keyCache.size().entries).toBe(2);
+    expect(pull(c.db(), '[(limit :k/_ref 3)]', ann)!['k/_ref']).toEqual(fans);
+  });
+
   it('stays within its byte budget, and refuses a budget that is not a whole number of bytes', async () => {
     const budget = 20_000;
     const c = await freshConn({ entityCacheBytes: budget });

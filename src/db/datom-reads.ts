@@ -27,5 +27,5 @@ export function datomReadsOf(view: ReadsView, store: Store): DatomReads {
   const reader = store.reader;
   // the keys of this state of the indexes may come from the store's key cache
   const state = store.indexState(lastT);
-  return (index, e, a) => reader.currentArray(index, a === undefined ? [e] : [e, a], state);
+  return (index, e, a, limit) => reader.currentArray(index, a === undefined ? [e] : [e, a], state, limit);
 }

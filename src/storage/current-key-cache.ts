@@ -18,14 +18,23 @@ export function keyCacheBudget(option: unknown): number {
 
 /**
  * The current keys of `index` with `prefix`, from `cache` when it holds them at `state` (the
- * store's `indexState` of this step; undefined: not cacheable), else from `read` (and kept).
+ * store's `indexState` of this step; undefined: not cacheable), else from `read(most)` (which
+ * gives the first `most` keys) and kept when they are all of them. Past `limit`, maybe not all.
  */
-export function cachedKeys(cache: CurrentKeyCache, index: string, prefix: readonly KeyPart[], state: string | undefined, read: () => KeyPart[][]): KeyPart[][] {
-  if (state === undefined || cache.budget === 0 || !CurrentKeyCache.holds(prefix)) return read();
+export function cachedKeys(
+  cache: CurrentKeyCache,
+  index: string,
+  prefix: readonly KeyPart[],
+  state: string | undefined,
+  read: (most: number) => KeyPart[][],
+  limit = Infinity,
+): KeyPart[][] {
+  if (state === undefined || cache.budget === 0 || !CurrentKeyCache.holds(prefix)) return read(limit);
   const held = cache.get(index, prefix, state);
   if (held) return held;
-  const keys = read();
-  cache.put(index, prefix, state, keys);
+  // one more than the limit says whether that was all
+  const keys = read(limit + 1);
+  if (keys.length <= limit) cache.put(index, prefix, state, keys);
   return keys;
 }
 

@@ -443,14 +443,14 @@ export class Store {
    * The current keys that start with `prefix`, read at once in this step's read transaction (or
    * from the key cache, given this step's `indexState`). Not to be changed: they may be shared.
    */
-  currentKeysWithPrefix(index: IndexName, prefix: KeyPart[], state?: string): KeyPart[][] {
+  currentKeysWithPrefix(index: IndexName, prefix: KeyPart[], state?: string, limit = Infinity): KeyPart[][] {
     const table = this.current[index];
     if (!table.packs || prefix.length === 0) {
       const range = this.range(prefix);
-      return [...table.keys(range.start, range.end)];
+      return [...table.keys(range.start, range.end, limit === Infinity ? undefined : limit)];
     }
     this.assertOpen();
-    return cachedKeys(this.keyCache, index, prefix, state, () => table.keysWithPrefix(prefixStart(prefix)));
+    return cachedKeys(this.keyCache, index, prefix, state, (most) => table.keysWithPrefix(prefixStart(prefix), most), limit);
   }
 
   /**

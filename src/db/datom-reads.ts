@@ -21,9 +21,9 @@ export interface ReadsView {
  * datomArray does. Valid only until the step ends: a commit may follow it.
  */
 export function datomReadsOf(view: ReadsView, store: Store): DatomReads {
-  const lastT = store.lastT();
-  const plain = !view.overlay && !view.isHistory && !view.filters && view.sinceT === null && lastT <= view.basisT;
-  if (!plain) return (index, e, a) => (a === undefined ? view.datomArray(index, e) : view.datomArray(index, e, a));
+  const currentOnly = !view.overlay && !view.isHistory && !view.filters && view.sinceT === null;
+  const lastT = currentOnly ? store.lastT() : Infinity;
+  if (lastT > view.basisT) return (index, e, a) => (a === undefined ? view.datomArray(index, e) : view.datomArray(index, e, a));
   const reader = store.reader;
   // the keys of this state of the indexes may come from the store's key cache
   const state = store.indexState(lastT);

@@ -56,11 +56,13 @@ function time(runs: number, fn: () => unknown): { ms: number; result: unknown } 
 
 /**
  * The 100 pulls take about a millisecond: a run of them once was as often a garbage collection or
- * code not yet optimized as the pulls (3.9-5.0 ms medians of 3 against 0.69 of 7, at 1M). Each
- * run times `repeat` of them, given per call.
+ * code not yet optimized as the pulls (3.9-5.0 ms medians of 3 against 0.69 of 7, at 1M; both
+ * engines' first 3,000 pulls or so run 2-20x slower than later ones). Each run times `repeat` of
+ * them, given per call, after 5 * `repeat` not timed.
  */
 const PULL_REPEAT = 10;
 function timeEach(runs: number, repeat: number, fn: () => unknown): { ms: number; result: unknown } {
+  for (let i = 0; i < 5 * repeat; i++) fn();
   const t = time(runs, () => {
     let result: unknown;
     for (let i = 0; i < repeat; i++) result = fn();

@@ -244,7 +244,13 @@ export async function runScaleQueries(dir: string, options: ScaleQueryOptions = 
     log('scale queries: pull of 100 nested orders ...');
     // DataScript holds the export's entity ids, factlog the ids its import gave: the same orders
     // are the same positions in each engine's AEVT of :order/status
-    const dsOrders = dsDb ? everyNth(ds.datoms(dsDb, ':aevt', 'order/status').map((d) => d.e), orderStep, orders.length) : [];
+    const dsOrders = dsDb
+      ? everyNth(
+          ds.datoms(dsDb, ':aevt', 'order/status').map((d) => d.e),
+          orderStep,
+          orders.length,
+        )
+      : [];
     out.push(
       report(
         'pull-100-orders',

@@ -457,8 +457,7 @@ describe('the entity key cache', () => {
     expect(held.bytes).toBeLessThanOrEqual(budget);
     expect(held.entries).toBeGreaterThan(10);
     expect(pullMany(c.db(), '[:k/name]', ids)).toEqual(ids.map((_, i) => ({ 'k/name': `person ${i}` })));
-    for (const bad of [-1, 1.5, '1MB'])
-      await expect(open({ path: join(tempDir(), 'db'), entityCacheBytes: bad as number })).rejects.toMatchObject({ code: 'storage/invalid-option' });
+    for (const bad of [-1, 1.5, '1MB']) await expect(open({ path: join(tempDir(), 'db'), entityCacheBytes: bad as number })).rejects.toMatchObject({ code: 'storage/invalid-option' });
     const none = await freshConn({ entityCacheBytes: 0 });
     await none.transact(SCHEMA_KC);
     pull(none.db(), '[*]', 1);

@@ -21,14 +21,7 @@ export function keyCacheBudget(option: unknown): number {
  * store's `indexState` of this step; undefined: not cacheable), else from `read(most)` (which
  * gives the first `most` keys) and kept when they are all of them. Past `limit`, maybe not all.
  */
-export function cachedKeys(
-  cache: CurrentKeyCache,
-  index: string,
-  prefix: readonly KeyPart[],
-  state: string | undefined,
-  read: (most: number) => KeyPart[][],
-  limit = Infinity,
-): KeyPart[][] {
+export function cachedKeys(cache: CurrentKeyCache, index: string, prefix: readonly KeyPart[], state: string | undefined, read: (most: number) => KeyPart[][], limit = Infinity): KeyPart[][] {
   if (state === undefined || cache.budget === 0 || !CurrentKeyCache.holds(prefix)) return read(limit);
   const held = cache.get(index, prefix, state);
   if (held) return held;

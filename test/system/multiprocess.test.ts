@@ -247,7 +247,7 @@ describe('several processes on one database', () => {
 });
 
 describe('the entity key cache with another process on the database', () => {
-  it('a pull sees another process\'s commit and rebuild at once, and a value taken before keeps its answer', async () => {
+  it("a pull sees another process's commit and rebuild at once, and a value taken before keeps its answer", async () => {
     const dir = path.join(tempDir('factlog-mp-cache-'), 'db');
     const conn = await open({ path: dir });
     try {

@@ -170,7 +170,11 @@ describe.each(LAYOUTS)('packed index, %s', (_layout, codec) => {
             const expected = model.range(start, end);
             expect([...table.keys(start, end, limit)]).toEqual(limit === undefined ? expected : expected.slice(0, limit));
             expect(table.count(start, end)).toBe(expected.length);
-            if (start) expect(table.keysWithPrefix(start)).toEqual(model.range(start, [...start, KEY_MAX_STRING]));
+            if (start) {
+              const withPrefix = model.range(start, [...start, KEY_MAX_STRING]);
+              expect(table.keysWithPrefix(start)).toEqual(withPrefix);
+              if (limit !== undefined && limit > 0) expect(table.keysWithPrefix(start, limit)).toEqual(withPrefix.slice(0, limit));
+            }
           }
         },
       ),

@@ -6,7 +6,7 @@ import { open, q, type Connection, Keyword } from '../src/index.js';
 import { pull, pullMany, registerXform } from '../src/pull/index.js';
 import fc from 'fast-check';
 import { errorCode } from './helpers/errors.js';
-import { freshConn } from './helpers/tmp.js';
+import { freshConn, tempDir } from './helpers/tmp.js';
 import type { DbView } from '../src/db/api.js';
 import { PERSON } from './helpers/schemas.js';
 
@@ -321,4 +321,146 @@ describe('pull through datomReads (one read per entity, the basis checked once)'
       { numRuns: 25 },
     );
   }, 240_000);
+
+  type Step = { tx: Op } | { pull: number } | { take: true } | { asOf: number };
+  const step: fc.Arbitrary<Step> = fc.oneof(
+    op.map((tx) => ({ tx })),
+    op.map((tx) => ({ tx })),
+    fc.nat(patterns.length - 1).map((pull) => ({ pull })),
+    fc.constant({ take: true as const }),
+    fc.nat(20).map((asOf) => ({ asOf })),
+  );
+
+  it('pulls through the entity key cache give what a connection without it gives, for values taken earlier and asOf (fast-check)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 25 }), fc.constantFrom<number | undefined>(undefined, 4096, 1 << 20), async (steps, budget) => {
+        const path = join(tempDir('factlog-pull-cache-'), 'db');
+        const c = await open({ path, entityCacheBytes: budget });
+        await c.transact(FAST_SCHEMA);
+        const made = await c.transact(`[${Array.from({ length: ENTITIES }, (_, i) => `{:db/id "e${i}" :n/name "e${i}"}`).join(' ')}]`);
+        const ids = Array.from({ length: ENTITIES }, (_, i) => made.tempids[`e${i}`]!);
+        const eids = [...ids, ids[ENTITIES - 1]! + 1000];
+        // read-only, no cache: what the indexes say at each t
+        const uncached = await open({ path, readOnly: true, entityCacheBytes: 0 });
+        const taken = [c.db()];
+        const ts = [made.dbAfter.basisT];
+        const check = (view: DbView, p: string) => {
+          const truth = uncached.db().asOf(view.basisT);
+          expect({ t: view.basisT, p, got: pullMany(view, p, eids) }).toEqual({ t: view.basisT, p, got: pullMany(truth, p, eids) });
+        };
+        try {
+          for (const s of steps) {
+            if ('tx' in s) ts.push((await c.transact(txOf(s.tx, ids)).catch(() => c.transact('[]'))).dbAfter.basisT);
+            else if ('take' in s) taken.push(c.db());
+            else if ('asOf' in s) for (const p of patterns) check(c.db().asOf(ts[s.asOf % ts.length]!), p);
+            else {
+              check(c.db(), patterns[s.pull]!);
+              // every value taken earlier keeps its answer, whatever was committed and cached since
+              for (const view of taken) check(view, patterns[s.pull]!);
+            }
+          }
+          for (const view of [c.db(), ...taken]) for (const p of patterns) check(view, p);
+          if (budget) expect(c.store.keyCache.size().bytes).toBeLessThanOrEqual(budget);
+        } finally {
+          await uncached.close();
+          await c.close();
+        }
+      }),
+      { numRuns: 30 },
+    );
+  }, 240_000);
+});
+
+describe('the entity key cache', () => {
+  const SCHEMA_KC = `[
+    {:db/ident :k/name :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
+    {:db/ident :k/secret :db/valueType :db.type/string :db/cardinality :db.cardinality/one}
+    {:db/ident :k/ref :db/valueType :db.type/ref :db/cardinality :db.cardinality/one}]`;
+
+  async function withAnn(options: Parameters<typeof freshConn>[0] = {}) {
+    const c = await freshConn(options);
+    await c.transact(SCHEMA_KC);
+    const r = await c.transact(`[{:db/id "a" :k/name "Ann" :k/secret "s3cret"} {:db/id "b" :k/name "Bob" :k/ref "a"}]`);
+    return { c, ann: r.tempids.a!, bob: r.tempids.b! };
+  }
+
+  it('serves the latest value from memory, and never a Db value taken before a commit', async () => {
+    const { c, ann } = await withAnn();
+    const before = c.db();
+    expect(pull(before, '[:k/name]', ann)).toEqual({ 'k/name': 'Ann' });
+    expect(c.store.keyCache.size().entries).toBeGreaterThan(0);
+    await c.transact(`[[:db/add ${ann} :k/name "Anne"]]`);
+    expect(pull(c.db(), '[:k/name]', ann)).toEqual({ 'k/name': 'Anne' });
+    expect(pull(before, '[:k/name]', ann)).toEqual({ 'k/name': 'Ann' });
+    expect(pull(c.db().asOf(before.basisT), '[:k/name {:k/_ref [:k/name]}]', ann)).toEqual({ 'k/name': 'Ann', 'k/_ref': [{ 'k/name': 'Bob' }] });
+  });
+
+  it('keeps nothing read inside a write transaction, whose writes may be rolled back', async () => {
+    const { c, ann } = await withAnn();
+    let inside: unknown;
+    const batch = c.transactBatch([
+      `[[:db/add ${ann} :k/name "Rolled back"]]`,
+      (db) => {
+        inside = pull(db, '[:k/name]', ann);
+        throw new Error('this batch fails');
+      },
+    ]);
+    await expect(batch).rejects.toThrow();
+    expect(inside).toEqual({ 'k/name': 'Rolled back' });
+    // the same t again, with other content
+    await c.transact(`[[:db/add ${ann} :k/name "Committed"]]`);
+    expect(pull(c.db(), '[:k/name]', ann)).toEqual({ 'k/name': 'Committed' });
+  });
+
+  it('a rebuild of the indexes changes their state: keys cached before it are not served after', async () => {
+    const { c, ann } = await withAnn();
+    // damage the current EAVT beside the log (no new t), as a torn index would be
+    const key = c.store.dumpIndex('eavt', 'current').find((k) => k[0] === ann && k[1] === c.db().attr(':k/name')!.id)!;
+    await c.store.writeTransaction(() => (c.store as unknown as { current: { eavt: { remove(k: unknown): boolean } } }).current.eavt.remove(key));
+    expect(pull(c.db(), '[:k/name]', ann)).toEqual({});
+    await c.rebuildIndexes();
+    expect(pull(c.db(), '[:k/name]', ann)).toEqual({ 'k/name': 'Ann' });
+  });
+
+  it('an excised value is never served from the cache: it leaves memory with the files', async () => {
+    const { c, ann } = await withAnn();
+    const before = c.db();
+    const oldStore = c.store;
+    expect(pull(before, '[*]', ann)).toMatchObject({ 'k/secret': 's3cret' });
+    await c.transact(`[[:db/excise ${ann} :attrs [:k/secret]]]`);
+    expect(oldStore.keyCache.size()).toEqual({ bytes: 0, entries: 0 });
+    expect(pull(c.db(), '[*]', ann)).toEqual({ 'db/id': ann, 'k/name': 'Ann' });
+    expect(errorCode(() => pull(before, '[*]', ann))).toBe('storage/excised');
+  });
+
+  it('a reverse ref with a limit reads no further than it (and keeps nothing it did not read whole)', async () => {
+    const { c, ann } = await withAnn();
+    await c.transact(`[${Array.from({ length: 300 }, (_, i) => `{:k/name "fan ${i}" :k/ref ${ann}}`).join(' ')}]`);
+    const fans = pull(c.db(), '[(limit :k/_ref 3)]', ann)!['k/_ref'] as { 'db/id': number }[];
+    expect(fans).toHaveLength(3);
+    expect(fans).toEqual(pull(generalPath(c.db()), '[(limit :k/_ref 3)]', ann)!['k/_ref']);
+    // the entity's own keys are held, its 301 referrers (read 4 of) are not
+    expect(c.store.keyCache.size().entries).toBe(1);
+    expect((pull(c.db(), '[:k/_ref]', ann)!['k/_ref'] as unknown[]).length).toBe(301);
+    expect(c.store.keyCache.size().entries).toBe(2);
+    expect(pull(c.db(), '[(limit :k/_ref 3)]', ann)!['k/_ref']).toEqual(fans);
+  });
+
+  it('stays within its byte budget, and refuses a budget that is not a whole number of bytes', async () => {
+    const budget = 20_000;
+    const c = await freshConn({ entityCacheBytes: budget });
+    await c.transact(SCHEMA_KC);
+    const r = await c.transact(`[${Array.from({ length: 500 }, (_, i) => `{:db/id "p${i}" :k/name "person ${i}"}`).join(' ')}]`);
+    const ids = Object.values(r.tempids);
+    expect(pullMany(c.db(), '[*]', ids).every((p) => p !== null)).toBe(true);
+    const held = c.store.keyCache.size();
+    expect(held.bytes).toBeLessThanOrEqual(budget);
+    expect(held.entries).toBeGreaterThan(10);
+    expect(pullMany(c.db(), '[:k/name]', ids)).toEqual(ids.map((_, i) => ({ 'k/name': `person ${i}` })));
+    for (const bad of [-1, 1.5, '1MB']) await expect(open({ path: join(tempDir(), 'db'), entityCacheBytes: bad as number })).rejects.toMatchObject({ code: 'storage/invalid-option' });
+    const none = await freshConn({ entityCacheBytes: 0 });
+    await none.transact(SCHEMA_KC);
+    pull(none.db(), '[*]', 1);
+    expect(none.store.keyCache.size().entries).toBe(0);
+  });
 });

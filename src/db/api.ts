@@ -79,9 +79,10 @@ export interface LogView {
 
 /**
  * `datomArray(index, e[, a])` for EAVT (an entity's datoms) or VAET (those pointing at e), valid
- * for the reads of one synchronous step (DbView.datomReads).
+ * for the reads of one synchronous step (DbView.datomReads); the first `limit` of them may be all
+ * that is read (more may be given).
  */
-export type DatomReads = (index: 'eavt' | 'vaet', e: number, a?: number) => Datom[];
+export type DatomReads = (index: 'eavt' | 'vaet', e: number, a?: number, limit?: number) => Datom[];
 
 export interface DbView {
   /** The t of the last transaction this value includes. */

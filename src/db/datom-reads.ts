@@ -16,12 +16,16 @@ export interface ReadsView {
 /**
  * `view.datomArray(index, e[, a])` for the reads of one synchronous step. A plain value (no
  * history, since, filter nor overlay) with nothing committed after its basis is the store's
- * current keys alone: read straight, the store's last t read once here. Any other view reads as
+ * current keys alone: read straight (or from the store's key cache of that state), the store's
+ * last t read once here. Any other view reads as
  * datomArray does. Valid only until the step ends: a commit may follow it.
  */
 export function datomReadsOf(view: ReadsView, store: Store): DatomReads {
-  const plain = !view.overlay && !view.isHistory && !view.filters && view.sinceT === null && store.lastT() <= view.basisT;
-  if (!plain) return (index, e, a) => (a === undefined ? view.datomArray(index, e) : view.datomArray(index, e, a));
+  const currentOnly = !view.overlay && !view.isHistory && !view.filters && view.sinceT === null;
+  const lastT = currentOnly ? store.lastT() : Infinity;
+  if (lastT > view.basisT) return (index, e, a) => (a === undefined ? view.datomArray(index, e) : view.datomArray(index, e, a));
   const reader = store.reader;
-  return (index, e, a) => reader.currentArray(index, a === undefined ? [e] : [e, a]);
+  // the keys of this state of the indexes may come from the store's key cache
+  const state = store.indexState(lastT);
+  return (index, e, a, limit) => reader.currentArray(index, a === undefined ? [e] : [e, a], state, limit);
 }

@@ -259,7 +259,9 @@ function* pullEntity(db: DbView, pattern: PullPattern, e: number, st: State): Pu
         }
       } else {
         if (info.valueType !== 'ref') continue;
-        const sources = st.read('vaet', e, info.id).map((d) => d.e);
+        // read no further than the limit: an entity may have millions of referrers
+        const most = info.isComponent ? 1 : limitOf(el);
+        const sources = st.read('vaet', e, info.id, most === Infinity ? undefined : most).map((d) => d.e);
         if (sources.length === 0) {
           if (el.default) setOwn(out, key, el.default.value);
           continue;

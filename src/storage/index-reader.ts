@@ -54,8 +54,8 @@ export interface DatomSource {
   /** The datoms in index order. */
   datoms(index: IndexName, from: KeyPart[], to: KeyPart[] | undefined, at: ReadAt, snapshot?: ReadSnapshot): Iterable<Datom>;
   /** The same datoms in stored form, in index order (to merge a `with` overlay in). */
-  /** The current datoms whose keys start with `prefix`, at once: a value with nothing committed after its basis and no since. */
-  currentArray(index: IndexName, prefix: KeyPart[]): Datom[];
+  /** The current datoms whose keys start with `prefix`, at once: a value with nothing committed after its basis and no since (`state`: the store's indexState, for its key cache). */
+  currentArray(index: IndexName, prefix: KeyPart[], state?: string, limit?: number): Datom[];
   storedDatoms(index: IndexName, from: KeyPart[], to: KeyPart[] | undefined, at: ReadAt, snapshot?: ReadSnapshot): Iterable<StoredDatom>;
   /** The datoms of a value (not history) as a callback each, in no particular order: the query engine's path. */
   visit(index: IndexName, from: KeyPart[], to: KeyPart[] | undefined, at: ReadAt, visit: DatomVisitor): void;
@@ -69,8 +69,8 @@ export interface DatomSource {
 export interface IndexKeys {
   /** The keys of the current or history part of an index in range, in key order. */
   keys(which: 'current' | 'history', index: IndexName, from: KeyPart[], to?: KeyPart[], snapshot?: ReadSnapshot): Iterable<KeyPart[]>;
-  /** The current keys that start with `prefix`, read at once. */
-  currentKeysWithPrefix(index: IndexName, prefix: KeyPart[]): KeyPart[][];
+  /** The current keys that start with `prefix`, read at once (or from the key cache at `state`); past `limit`, maybe not all. */
+  currentKeysWithPrefix(index: IndexName, prefix: KeyPart[], state?: string, limit?: number): KeyPart[][];
   /** The number of current keys in range. */
   countCurrent(index: IndexName, from: KeyPart[], to?: KeyPart[]): number;
   /** The last committed t (as `snapshot` sees it, when given). */
@@ -103,11 +103,11 @@ export class IndexReader implements DatomSource {
    * The current datoms whose keys start with `prefix`, read at once (no lazy cursor): what a value
    * sees when nothing was committed after its basis and it has no since (the caller knows).
    */
-  currentArray(index: IndexName, prefix: KeyPart[]): Datom[] {
+  currentArray(index: IndexName, prefix: KeyPart[], state?: string, limit?: number): Datom[] {
     const s = KEY_SLOTS[index];
     const longValues = this.store.longValue;
     const out: Datom[] = [];
-    for (const k of this.store.currentKeysWithPrefix(index, prefix)) {
+    for (const k of this.store.currentKeysWithPrefix(index, prefix, state, limit)) {
       out.push({ e: k[s.e] as number, a: k[s.a] as number, v: decodeValue(tagInKey(index, k), k[s.payload], longValues) as Value, tx: k[s.tx] as number, added: true });
     }
     return out;

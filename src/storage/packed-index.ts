@@ -323,9 +323,9 @@ export class PackedIndex {
   /**
    * The keys that start with `prefix` (a packed index's), read at once in lmdb-js's current read
    * transaction: the prefix compared as bytes (parts delimit themselves), no end key decoded.
-   * An entity's keys: one cursor step and one run read for most entities.
+   * An entity's keys: one cursor step and one run read for most entities. At most `limit`.
    */
-  keysWithPrefix(prefix: KeyPart[]): KeyPart[][] {
+  keysWithPrefix(prefix: KeyPart[], limit = Infinity): KeyPart[][] {
     const out: KeyPart[][] = [];
     const n = this.codec.writeKey(prefix, prefixBytes, 0);
     let first = true;
@@ -336,7 +336,7 @@ export class PackedIndex {
       } else if (this.layout === DELTA_RUNS) {
         const run = new DeltaRunReader(this.readRun(key));
         let i = first ? run.lowerBoundOf(prefix, this.codec) : 0;
-        for (; i < run.count; i++) {
+        for (; i < run.count && out.length < limit; i++) {
           const k = run.key(i);
           if (!startsWithParts(k, prefix)) break;
           out.push(k);
@@ -345,9 +345,10 @@ export class PackedIndex {
       } else {
         const run = new Run(this.readRun(key));
         let i = first ? run.lowerBound(prefixBytes, n) : 0;
-        for (; i < run.count && run.startsWith(i, prefixBytes, n); i++) out.push(run.key(i));
+        for (; i < run.count && out.length < limit && run.startsWith(i, prefixBytes, n); i++) out.push(run.key(i));
         if (i < run.count) break;
       }
+      if (out.length >= limit) break;
       first = false;
     }
     return out;

@@ -114,6 +114,11 @@ export interface StoreOptions {
    * not packed into runs; the import packs every index once at the end (bulk-import.ts).
    */
   bulkLoad?: boolean;
+  /**
+   * Bytes of decoded entities (their current index keys) a store keeps in memory for pulls of
+   * the latest value (default: a 32nd of the JS heap's limit, at most 64 MB; 0: none).
+   */
+  entityCacheBytes?: number;
 }
 
 /** A retraction to store: the datom as it was asserted (tx = asserting tx) and the retracting tx. */

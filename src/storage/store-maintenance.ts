@@ -35,6 +35,7 @@ export function rebuildIndexes(target: MaintenanceTarget, keepHistory: KeepHisto
     target.history[index].clear();
   }
   target.meta.clearCounts();
+  target.meta.bumpIndexEpoch();
   target.fulltext.clear();
   for (const entry of target.log.range(0, Number.MAX_SAFE_INTEGER)) target.indexWrites.indexLogEntry(entry, keepHistory);
   target.log.chain.rebuild(target.meta.read().lastT);

@@ -59,6 +59,16 @@ export class StoreMeta {
     this.table.putSync('logFileEnd', end);
   }
 
+  /** Which rebuild of the indexes this is: the indexes change without a new t only by a rebuild. */
+  indexEpoch(): number {
+    return this.table.get('indexEpoch') ?? 0;
+  }
+
+  /** Inside the write transaction of a rebuild. */
+  bumpIndexEpoch(): void {
+    this.table.putSync('indexEpoch', this.indexEpoch() + 1);
+  }
+
   replicaOf(): string | undefined {
     return this.table.get('replicaOf');
   }

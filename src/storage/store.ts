@@ -39,6 +39,7 @@ import { StoreMeta } from './store-meta.js';
 import { agreeLogFile, catchUpChain, logFileEndIn, type AgreementTarget } from './log-file-agreement.js';
 import { appendEntries, backupEnvironment, rebuildIndexes, type KeepHistory, type MaintenanceTarget } from './store-maintenance.js';
 import { closeAtExit, forgetOpen, isOpen } from './open-stores.js';
+import { cachedKeys, CurrentKeyCache, keyCacheBudget } from './current-key-cache.js';
 
 export type { Meta, Retraction } from './store-format.js';
 export {
@@ -98,9 +99,12 @@ export class Store {
   private readonly neverFlush: boolean;
   /** Read snapshots held by scans not finished yet: ended before the environment closes. */
   private readonly snapshots: ReadSnapshots;
+  /** Entities' current keys as decoded at one state of the indexes (current-key-cache.ts). */
+  readonly keyCache: CurrentKeyCache;
 
   private constructor(dir: string, options: StoreOptions) {
     this.dir = dir;
+    this.keyCache = new CurrentKeyCache(keyCacheBudget(options.entityCacheBytes));
     this.readOnly = options.readOnly ?? false;
     this.neverFlush = options.noSync ?? false;
     this.env = openLmdb(environmentOptions(path.join(dir, DATA_FILE), options));
@@ -128,6 +132,7 @@ export class Store {
   }
 
   static open(options: StoreOptions): { store: Store; created: boolean } {
+    keyCacheBudget(options.entityCacheBytes); // a bad option changes nothing
     const { dir, dataFile, hasData, marks } = prepareDirectory(options);
     const leaveGate = joinEnvironmentGate(dir);
     let store: Store;
@@ -212,6 +217,8 @@ export class Store {
     this.logFile = undefined;
     // a read transaction left open would outlive its environment
     this.snapshots.endAll();
+    // decoded values (excised ones, after an excision) leave memory with the store, not its last Db value
+    this.keyCache.clear();
     // lmdb-js closes the environment within this call, as our writes are all synchronous. A
     // read-only store closes outside the gate: what harms another process's write transaction
     // is an open (scripts/repro-lmdb-open-close.mjs with only the opens gated: 0 of 14 rounds
@@ -432,15 +439,27 @@ export class Store {
     return table.keys(range.start, range.end);
   }
 
-  /** The current keys that start with `prefix`, read at once in this step's read transaction. */
-  currentKeysWithPrefix(index: IndexName, prefix: KeyPart[]): KeyPart[][] {
+  /**
+   * The current keys that start with `prefix`, read at once in this step's read transaction (or
+   * from the key cache, given this step's `indexState`). Not to be changed: they may be shared.
+   */
+  currentKeysWithPrefix(index: IndexName, prefix: KeyPart[], state?: string, limit = Infinity): KeyPart[][] {
     const table = this.current[index];
     if (!table.packs || prefix.length === 0) {
       const range = this.range(prefix);
-      return [...table.keys(range.start, range.end)];
+      return [...table.keys(range.start, range.end, limit === Infinity ? undefined : limit)];
     }
     this.assertOpen();
-    return table.keysWithPrefix(prefixStart(prefix));
+    return cachedKeys(this.keyCache, index, prefix, state, (most) => table.keysWithPrefix(prefixStart(prefix), most), limit);
+  }
+
+  /**
+   * The state of the current indexes this step reads, `lastT` (read in it) and the rebuild epoch,
+   * for the key cache; none inside a write transaction, whose writes may yet be rolled back.
+   */
+  indexState(lastT: number): string | undefined {
+    if ((this.env as unknown as { env: { writeTxn?: unknown } }).env.writeTxn) return undefined;
+    return `${lastT}:${this.storeMeta.indexEpoch()}`;
   }
 
   /** Number of current keys with this prefix; exact, but costs a scan of them. */

@@ -12,7 +12,9 @@ import { open, type Connection } from '../../src/index.js';
 // @ts-expect-error plain .mjs fixture
 import { assertDistBuilt } from '../fixtures/dist-check.mjs';
 import { tempDir } from '../helpers/tmp.js';
-import { FIXTURES, openAtOnce } from '../helpers/proc.js';
+import { FIXTURES, openAtOnce, runFixture } from '../helpers/proc.js';
+import { factlog } from '../helpers/cli.js';
+import { pull } from '../../src/pull/index.js';
 
 beforeAll(() => assertDistBuilt());
 
@@ -242,4 +244,57 @@ describe('several processes on one database', () => {
       }
     }
   }, 120_000);
+});
+
+describe('the entity key cache with another process on the database', () => {
+  it("a pull sees another process's commit and rebuild at once, and a value taken before keeps its answer", async () => {
+    const dir = path.join(tempDir('factlog-mp-cache-'), 'db');
+    const conn = await open({ path: dir });
+    try {
+      await conn.transact(`[{:db/ident :c/name :db/valueType :db.type/string :db/cardinality :db.cardinality/one}]`);
+      const ann = (await conn.transact(`[{:db/id "a" :c/name "Ann"}]`)).tempids.a!;
+      const before = conn.db();
+      expect(pull(before, '[:c/name]', ann)).toEqual({ 'c/name': 'Ann' });
+      const writer = runFixture('pull-cache-writer.mjs', [dir, `[[:db/add ${ann} :c/name "Anne"]]`]);
+      const { code, stderr } = await writer.done;
+      expect(code, stderr).toBe(0);
+      expect(pull(conn.db(), '[:c/name]', ann)).toEqual({ 'c/name': 'Anne' });
+      expect(pull(before, '[:c/name]', ann)).toEqual({ 'c/name': 'Ann' });
+      // the index damaged here (no new t), cached, then rebuilt by another process
+      const key = conn.store.dumpIndex('eavt', 'current').find((k) => k[0] === ann && k[1] === conn.db().attr(':c/name')!.id)!;
+      await conn.store.writeTransaction(() => (conn.store as unknown as { current: { eavt: { remove(k: unknown): boolean } } }).current.eavt.remove(key));
+      conn.store.keyCache.clear(); // what was cached before the damage: as if this process started now
+      expect(pull(conn.db(), '[:c/name]', ann)).toBeNull();
+      const rebuild = await factlog(['rebuild', '--db', dir]);
+      expect(rebuild.code, rebuild.stderr).toBe(0);
+      expect(pull(conn.db(), '[:c/name]', ann)).toEqual({ 'c/name': 'Anne' });
+    } finally {
+      await conn.close();
+    }
+  });
+
+  it('a replica read while another process replicates into it: each pull sees what the replica holds', async () => {
+    const from = path.join(tempDir('factlog-mp-cache-'), 'db');
+    const to = path.join(tempDir('factlog-mp-cache-'), 'replica');
+    const primary = await open({ path: from });
+    await primary.transact(`[{:db/ident :c/name :db/valueType :db.type/string :db/cardinality :db.cardinality/one}]`);
+    const ann = (await primary.transact(`[{:db/id "a" :c/name "Ann"}]`)).tempids.a!;
+    const replicateNow = async () => {
+      const r = await factlog(['replicate', '--from', from, '--to', to]);
+      expect(r.code, r.stderr).toBe(0);
+    };
+    await replicateNow();
+    const replica = await open({ path: to, readOnly: true });
+    try {
+      const before = replica.db();
+      expect(pull(before, '[:c/name]', ann)).toEqual({ 'c/name': 'Ann' });
+      await primary.transact(`[[:db/add ${ann} :c/name "Anne"]]`);
+      await replicateNow();
+      expect(pull(replica.db(), '[:c/name]', ann)).toEqual({ 'c/name': 'Anne' });
+      expect(pull(before, '[:c/name]', ann)).toEqual({ 'c/name': 'Ann' });
+    } finally {
+      await replica.close();
+      await primary.close();
+    }
+  });
 });

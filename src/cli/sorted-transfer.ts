@@ -12,7 +12,7 @@ import { Attr, FIRST_USER_EID, type Schema } from '../db/schema.js';
 import { encodeValue, isLongMarker, tToTx, TX_BASE, unstorablePayload, type Payload, type Tag } from '../storage/encoding.js';
 import type { SortBudget, StringSorter } from '../storage/external-sort.js';
 import type { LoggedDatom } from '../storage/log.js';
-import { BulkCheckFailed, datomRecord, type SortedDatoms } from '../storage/sorted-import.js';
+import { addDatomRecord, BulkCheckFailed, type SortedDatoms } from '../storage/sorted-import.js';
 import type { Meta } from '../storage/store-format.js';
 import type { Store } from '../storage/store.js';
 import { keyCodecOf } from '../storage/store-format.js';
@@ -144,8 +144,8 @@ class SortedLoader {
   add(txIn: ImportedTx): void {
     const checked = this.check(txIn);
     const { tx } = checked.head;
-    for (const d of checked.retracted) this.datoms.add(datomRecord(this.codec, d.e, d.a, d.tag, d.payload, tx, false));
-    for (const d of checked.asserted) this.datoms.add(datomRecord(this.codec, d.e, d.a, d.tag, d.payload, tx, true));
+    for (const d of checked.retracted) addDatomRecord(this.datoms, this.codec, d.e, d.a, d.tag, d.payload, tx, false);
+    for (const d of checked.asserted) addDatomRecord(this.datoms, this.codec, d.e, d.a, d.tag, d.payload, tx, true);
     this.pending.push(checked);
     this.pendingDatoms += checked.asserted.length + checked.retracted.length;
     this.lastT = checked.head.t;

@@ -47,6 +47,21 @@ describe('StringSorter', () => {
     expect(fs.readdirSync(dir)).toEqual([]);
     expect([...small.sorted()]).toEqual(['z']);
   });
+
+  it('gives its share of the budget to the other sorters once it is being read', () => {
+    const dir = path.join(tempDir('factlog-sort-'), 'runs');
+    const budget = new SortBudget(dir, 2 << 20);
+    const read = budget.sorter();
+    const filling = budget.sorter();
+    const items = (prefix: string) => Array.from({ length: 40_000 }, (_, i) => `${prefix}-${String(i).padStart(20, '0')}`);
+    for (const s of items('a')) read.add(s);
+    const reading = read.sorted();
+    expect(reading.next().value).toBe('a-00000000000000000000');
+    for (const s of items('b')) filling.add(s);
+    expect(fs.existsSync(dir) ? fs.readdirSync(dir) : []).toEqual([]);
+    expect([...reading].length).toBe(39_999);
+    expect([...filling.sorted()]).toEqual(items('b'));
+  });
 });
 
 describe('sortRecords', () => {

@@ -176,6 +176,9 @@ export class StringSorter {
     if (this.runs.length === 0) {
       const arena = this.arena;
       const order = this.sortedStarts();
+      // the budget goes to the sorters filling up as these are read (the walk's keys take their place); the buffer stays until read
+      this.budget.used -= this.bytes;
+      this.bytes = 0;
       for (let i = 0; i < order.length; i++) {
         const at = order[i]!;
         yield latin1Slice(arena, at + 2, at + 2 + (arena[at]! | (arena[at + 1]! << 8)));

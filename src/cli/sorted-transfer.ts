@@ -9,10 +9,10 @@ import type { Keyword } from '../../query-lang/edn/types.js';
 import type { Connection } from '../connection.js';
 import type { AttrInfo } from '../db/api.js';
 import { Attr, FIRST_USER_EID, type Schema } from '../db/schema.js';
-import { encodeValue, isLongMarker, tToTx, TX_BASE, unstorablePayload, type Payload, type Tag } from '../storage/encoding.js';
+import { encodeValue, isLongMarker, longValueEntry, tToTx, TX_BASE, unstorablePayload, type Payload, type Tag } from '../storage/encoding.js';
 import type { SortBudget, StringSorter } from '../storage/external-sort.js';
-import type { LoggedDatom } from '../storage/log.js';
-import { BulkCheckFailed, datomRecord, type SortedDatoms } from '../storage/sorted-import.js';
+import { encodeLogParts, type LoggedDatom } from '../storage/log.js';
+import { addDatomRecord, BulkCheckFailed, type SortedDatoms } from '../storage/sorted-import.js';
 import type { Meta } from '../storage/store-format.js';
 import type { Store } from '../storage/store.js';
 import { keyCodecOf } from '../storage/store-format.js';
@@ -108,6 +108,13 @@ interface CheckedTx {
   nextEid: number;
 }
 
+/** A checked transaction's log record, encoded at once: its datoms' objects die young instead of waiting for the commit. */
+interface PendingRecord {
+  t: number;
+  record: Buffer;
+  longValues: [string, string | Buffer][];
+}
+
 /** The sorted part: every transaction checked, its log record written, its datoms sorted. */
 class SortedLoader {
   count = 0;
@@ -119,7 +126,7 @@ class SortedLoader {
   private readonly firstTx: number;
   private readonly attrs = new Map<string, AttrInfo | undefined>();
   private readonly uniqueChecked = new Set<number>();
-  private pending: CheckedTx[] = [];
+  private pending: PendingRecord[] = [];
   /** Datoms of the pending transactions. */
   pendingDatoms = 0;
   private readonly datoms: StringSorter;
@@ -144,9 +151,15 @@ class SortedLoader {
   add(txIn: ImportedTx): void {
     const checked = this.check(txIn);
     const { tx } = checked.head;
-    for (const d of checked.retracted) this.datoms.add(datomRecord(this.codec, d.e, d.a, d.tag, d.payload, tx, false));
-    for (const d of checked.asserted) this.datoms.add(datomRecord(this.codec, d.e, d.a, d.tag, d.payload, tx, true));
-    this.pending.push(checked);
+    for (const d of checked.retracted) addDatomRecord(this.datoms, this.codec, d.e, d.a, d.tag, d.payload, tx, false);
+    for (const d of checked.asserted) addDatomRecord(this.datoms, this.codec, d.e, d.a, d.tag, d.payload, tx, true);
+    const { head, asserted, retracted } = checked;
+    const longValues: [string, string | Buffer][] = [];
+    for (const d of asserted) {
+      const entry = longValueEntry(d.payload);
+      if (entry) longValues.push(entry);
+    }
+    this.pending.push({ t: head.t, record: encodeLogParts({ ...head, retracted, asserted }), longValues });
     this.pendingDatoms += checked.asserted.length + checked.retracted.length;
     this.lastT = checked.head.t;
     this.nextEid = checked.nextEid;
@@ -162,7 +175,7 @@ class SortedLoader {
     if (pending.length === 0) return;
     const meta = { lastT: this.lastT, nextEid: this.nextEid, lastInstant: this.lastInstant };
     await this.store.writeTransaction(() => {
-      for (const p of pending) this.store.putLogRecord(p.head, p.asserted, p.retracted);
+      for (const p of pending) this.store.putEncodedLogRecord(p.t, p.record, p.longValues);
       this.store.putMeta(meta);
     });
   }

@@ -23,6 +23,8 @@ const HEAP_SHARE = 1 / 4;
  * 128 MB heap by itself and the host process died of it).
  */
 export const DEFAULT_COLUMN_DATOMS = Math.max(100_000, Math.floor((v8.getHeapStatistics().heap_size_limit * HEAP_SHARE) / BYTES_PER_HELD_DATOM));
+/** A column finds an entity's slot in an array over its span of ids while the span is at most this many ids an entity. */
+const DENSE_IDS_PER_ENTITY = 16;
 /** Entity lookups per datom of the attribute after which building the column pays. */
 export const PROBES_PER_DATOM_TO_BUILD = 1 / 32;
 /** Probe counters kept before they are reset (views nobody probes often enough). */
@@ -51,7 +53,9 @@ export class AttributeColumn {
     const lo = es.length ? es[0]! : 0;
     const span = es.length ? es[es.length - 1]! - lo + 1 : 0;
     this.denseBase = lo;
-    if (span <= 4 * entities + 1024) {
+    // a slot per id of the span (4 bytes) costs no more than a Map entry per entity up to ~16 ids an entity,
+    // and is looked up several times faster (a join reads people's cities by order: 1 person in 9 ids)
+    if (span <= DENSE_IDS_PER_ENTITY * entities + 1024) {
       this.dense = new Int32Array(span).fill(-1);
       this.sparse = null;
       for (let i = es.length - 1; i >= 0; i--) this.dense[es[i]! - lo] = i;

@@ -4,8 +4,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-/** Bytes a string costs in memory beyond its chars (V8's header and the array's slot). */
-const STRING_OVERHEAD = 32;
+/** Bytes a record costs in memory beyond its own: its length, its start and the sort's two arrays. */
+const RECORD_OVERHEAD = 2 + 4 + 4 + 2 + 4;
+/** A sorter's buffer of records starts this big and doubles. */
+const ARENA_START = 1 << 16;
 /** A run file is written and read in chunks of this many bytes. */
 const CHUNK_BYTES = 1 << 18;
 
@@ -23,6 +25,8 @@ export class SortBudget {
   private readonly sorters: StringSorter[] = [];
   used = 0;
   private files = 0;
+  /** The buffer of the last sorter that let go of one, for the next that grows (fresh memory costs a page fault a page). */
+  private spare: Buffer | undefined;
 
   constructor(
     readonly dir: string,
@@ -44,6 +48,21 @@ export class SortBudget {
     biggest.spill();
   }
 
+  /** @internal A buffer of at least `size` bytes: the spare one if it is big enough. */
+  arena(size: number): Buffer {
+    const spare = this.spare;
+    if (spare && spare.length >= size) {
+      this.spare = undefined;
+      return spare;
+    }
+    return Buffer.allocUnsafe(size);
+  }
+
+  /** @internal A sorter's buffer it no longer needs: kept if it is the biggest let go. */
+  recycle(arena: Buffer): void {
+    if (arena.length > ARENA_START && (!this.spare || arena.length > this.spare.length)) this.spare = arena;
+  }
+
   /** @internal A new run file's name. */
   runFile(): string {
     if (this.files === 0) fs.mkdirSync(this.dir, { recursive: true });
@@ -58,12 +77,21 @@ export class SortBudget {
 
   /** Remove every run file left (a failed import). */
   dispose(): void {
+    this.spare = undefined;
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
+/**
+ * Byte strings sorted in memory up to the budget, then spilled as runs. They are held as
+ * [u16 LE length][bytes] back to back in one buffer, not as JS strings: millions of live strings
+ * made most of an import's garbage collection (each one copied by every scavenge it outlived).
+ */
 export class StringSorter {
-  private items: string[] = [];
+  private arena: Buffer = Buffer.allocUnsafe(ARENA_START);
+  private used = 0;
+  /** Where each record starts in `arena`. */
+  private starts = new Uint32Array(1024);
   private readonly runs: string[] = [];
   bytes = 0;
   count = 0;
@@ -71,26 +99,70 @@ export class StringSorter {
   constructor(private readonly budget: SortBudget) {}
 
   add(s: string): void {
-    this.items.push(s);
-    this.count++;
-    const cost = s.length + STRING_OVERHEAD;
+    this.room(s.length);
+    latin1Write(this.arena, s, this.used + 2);
+    this.added(s.length);
+  }
+
+  /** The byte string in bytes [0, length) of `source`. */
+  addBytes(source: Uint8Array, length: number): void {
+    this.room(length);
+    const arena = this.arena;
+    const at = this.used + 2;
+    for (let i = 0; i < length; i++) arena[at + i] = source[i]!;
+    this.added(length);
+  }
+
+  private room(length: number): void {
+    if (length > 0xffff) throw new RangeError(`a sort record of ${length} bytes (at most 65535)`);
+    if (this.used + 2 + length > this.arena.length) {
+      const grown = this.budget.arena(Math.max(this.arena.length * 2, this.used + 2 + length));
+      this.arena.copy(grown, 0, 0, this.used);
+      this.budget.recycle(this.arena);
+      this.arena = grown;
+    }
+    if (this.count === this.starts.length) {
+      const grown = new Uint32Array(this.starts.length * 2);
+      grown.set(this.starts);
+      this.starts = grown;
+    }
+  }
+
+  private added(length: number): void {
+    const at = this.used;
+    this.arena[at] = length & 0xff;
+    this.arena[at + 1] = length >> 8;
+    this.starts[this.count++] = at;
+    this.used = at + 2 + length;
+    const cost = length + RECORD_OVERHEAD;
     this.bytes += cost;
     this.budget.used += cost;
     if (this.bytes > 1 << 20) this.budget.grew();
   }
 
-  /** The strings held in memory, sorted, into a run file. */
+  /** The records held in memory, sorted, into a run file. */
   spill(): void {
-    if (this.items.length === 0) return;
-    this.items.sort();
+    if (this.count === 0) return;
+    const order = this.sortedStarts();
     const file = this.budget.runFile();
-    writeRun(file, this.items);
+    writeRun(file, this.arena, order);
     this.runs.push(file);
     this.release();
   }
 
+  /** The starts of the records held, in the records' byte order. */
+  private sortedStarts(): Uint32Array {
+    const order = this.starts.subarray(0, this.count);
+    sortRecords(this.arena, order);
+    return order;
+  }
+
   private release(): void {
-    this.items = [];
+    this.budget.recycle(this.arena);
+    this.arena = Buffer.allocUnsafe(ARENA_START);
+    this.starts = new Uint32Array(1024);
+    this.used = 0;
+    this.count = 0;
     this.budget.used -= this.bytes;
     this.bytes = 0;
   }
@@ -102,15 +174,16 @@ export class StringSorter {
   *sorted(): Generator<string> {
     this.budget.forget(this);
     if (this.runs.length === 0) {
-      const items = this.items;
-      items.sort();
-      this.release();
-      // each string let go once read: the next index's keys take their place in memory
-      for (let i = 0; i < items.length; i++) {
-        const item = items[i]!;
-        (items as unknown[])[i] = undefined;
-        yield item;
+      const arena = this.arena;
+      const order = this.sortedStarts();
+      // the budget goes to the sorters filling up as these are read (the walk's keys take their place); the buffer stays until read
+      this.budget.used -= this.bytes;
+      this.bytes = 0;
+      for (let i = 0; i < order.length; i++) {
+        const at = order[i]!;
+        yield latin1Slice(arena, at + 2, at + 2 + (arena[at]! | (arena[at + 1]! << 8)));
       }
+      this.release();
       return;
     }
     this.spill();
@@ -120,6 +193,82 @@ export class StringSorter {
       for (const file of this.runs) fs.rmSync(file, { force: true });
     }
   }
+}
+
+/** Ranges at most this long are sorted by insertion, longer ones by their next byte. */
+const INSERTION_MAX = 24;
+/** Past this many bytes of common prefix a range is sorted by comparisons (bounds the recursion). */
+const RADIX_MAX_DEPTH = 48;
+
+/**
+ * Record starts (records [u16 LE length][bytes] in `arena`) into the records' byte order: an
+ * MSD radix sort, a byte at a time (a record that ends sorts before every longer one).
+ */
+export function sortRecords(arena: Uint8Array, order: Uint32Array): void {
+  const n = order.length;
+  if (n < 2) return;
+  radixSort(arena, order, new Uint32Array(n), new Uint16Array(n), 0, n, 0);
+}
+
+function radixSort(arena: Uint8Array, order: Uint32Array, scratchOrder: Uint32Array, digits: Uint16Array, lo: number, hi: number, depth: number): void {
+  for (;;) {
+    if (hi - lo <= INSERTION_MAX) return insertionSort(arena, order, lo, hi, depth);
+    if (depth >= RADIX_MAX_DEPTH) return comparisonSort(arena, order, lo, hi, depth);
+    const counts = new Int32Array(258);
+    for (let i = lo; i < hi; i++) {
+      const at = order[i]!;
+      const d = depth < (arena[at]! | (arena[at + 1]! << 8)) ? arena[at + 2 + depth]! + 1 : 0;
+      digits[i] = d;
+      counts[d + 1]!++;
+    }
+    // one digit only: nothing to move, look at the next byte
+    if (counts[digits[lo]! + 1] === hi - lo) {
+      if (digits[lo] === 0) return;
+      depth++;
+      continue;
+    }
+    for (let d = 0; d < 257; d++) counts[d + 1]! += counts[d]!;
+    for (let i = lo; i < hi; i++) scratchOrder[lo + counts[digits[i]!]!++] = order[i]!;
+    order.set(scratchOrder.subarray(lo, hi), lo);
+    // counts[d] is now where digit d's range ends; digit 0 (ended records) needs no more sorting
+    for (let d = 1; d < 257; d++) {
+      const from = lo + counts[d - 1]!;
+      const to = lo + counts[d]!;
+      if (to - from > 1) radixSort(arena, order, scratchOrder, digits, from, to, depth + 1);
+    }
+    return;
+  }
+}
+
+/** Records at `a` and `b` compared from byte `depth` on (the bytes before are equal). */
+function compareRecords(arena: Uint8Array, a: number, b: number, depth: number): number {
+  const lenA = arena[a]! | (arena[a + 1]! << 8);
+  const lenB = arena[b]! | (arena[b + 1]! << 8);
+  const n = lenA < lenB ? lenA : lenB;
+  for (let i = depth; i < n; i++) {
+    const x = arena[a + 2 + i]!;
+    const y = arena[b + 2 + i]!;
+    if (x !== y) return x - y;
+  }
+  return lenA - lenB;
+}
+
+function insertionSort(arena: Uint8Array, order: Uint32Array, lo: number, hi: number, depth: number): void {
+  for (let i = lo + 1; i < hi; i++) {
+    const at = order[i]!;
+    let j = i - 1;
+    while (j >= lo && compareRecords(arena, order[j]!, at, depth) > 0) {
+      order[j + 1] = order[j]!;
+      j--;
+    }
+    order[j + 1] = at;
+  }
+}
+
+function comparisonSort(arena: Uint8Array, order: Uint32Array, lo: number, hi: number, depth: number): void {
+  const range = Array.from(order.subarray(lo, hi));
+  range.sort((a, b) => compareRecords(arena, a, b, depth));
+  order.set(range, lo);
 }
 
 /** Keys that come in order already, written to a file as they come (no memory but its buffer) and read back once. */
@@ -171,20 +320,22 @@ export class SortedRun {
   }
 }
 
-/** Strings as [u16 LE length][latin1 bytes] back to back. */
-function writeRun(file: string, items: string[]): void {
+/** The records of `arena` at `order`, as [u16 LE length][latin1 bytes] back to back. */
+function writeRun(file: string, arena: Uint8Array, order: Uint32Array): void {
   const fd = fs.openSync(file, 'w');
   try {
     let buffer = Buffer.allocUnsafe(CHUNK_BYTES);
     let pos = 0;
-    for (const s of items) {
-      if (pos + 2 + s.length > buffer.length) {
+    for (let i = 0; i < order.length; i++) {
+      const at = order[i]!;
+      const size = 2 + (arena[at]! | (arena[at + 1]! << 8));
+      if (pos + size > buffer.length) {
         fs.writeSync(fd, buffer, 0, pos);
         pos = 0;
-        if (2 + s.length > buffer.length) buffer = Buffer.allocUnsafe(2 + s.length);
+        if (size > buffer.length) buffer = Buffer.allocUnsafe(size);
       }
-      buffer.writeUInt16LE(s.length, pos);
-      pos += 2 + latin1Write(buffer, s, pos + 2);
+      for (let j = 0; j < size; j++) buffer[pos + j] = arena[at + j]!;
+      pos += size;
     }
     if (pos > 0) fs.writeSync(fd, buffer, 0, pos);
   } finally {

@@ -42,10 +42,10 @@ const key = Buffer.allocUnsafe(1 << 16);
 const OPEN = '\uffff';
 
 /**
- * A datom's sort record: its EAVT key (e, a, tag, value, tx) in the store's bytes, whether it is
- * an assertion, and the byte lengths of e, a, tag and tx, so that the walk cuts it into parts.
+ * A datom's sort record into `to`: its EAVT key (e, a, tag, value, tx) in the store's bytes, whether
+ * it is an assertion, and the byte lengths of e, a, tag and tx, so that the walk cuts it into parts.
  */
-export function datomRecord(codec: KeyCodec, e: number, a: number, tag: Tag, payload: Payload, tx: number, added: boolean): string {
+export function addDatomRecord(to: StringSorter, codec: KeyCodec, e: number, a: number, tag: Tag, payload: Payload, tx: number, added: boolean): void {
   let pos = writeUint(e, scratch, 0);
   const lenE = pos;
   pos = writeUint(a, scratch, pos);
@@ -62,7 +62,7 @@ export function datomRecord(codec: KeyCodec, e: number, a: number, tag: Tag, pay
   scratch[pos++] = lenA;
   scratch[pos++] = lenT;
   scratch[pos++] = lenX;
-  return latin1Slice(scratch, 0, pos);
+  to.addBytes(scratch, pos);
 }
 
 /** Bytes [from, to) of `source` into `target` at `pos` (keys are short: a loop beats a native call). */
@@ -210,15 +210,15 @@ export function writeSortedIndexes(source: { keys(name: string): Iterable<KeyPar
       key[pos++] = atvLength >> 8;
       key[pos++] = start.length;
       key[pos++] = current ? 0 : end.length;
-      unique.add(latin1Slice(key, 0, pos));
+      unique.addBytes(key, pos);
     }
     if (!current && !k.info.keepsHistory) return;
     const stop = current ? undefined : end;
     if (current) k.current++;
     (current ? eavt : eavtHistory).add(compose(eavtParts, start, stop));
     (current ? k.aevt : k.aevtHistory).add(key, compose(aevtParts, start, stop));
-    (current ? k.avet : k.avetHistory).add(latin1Slice(key, 0, compose(avetParts, start, stop)));
-    if (isRef) (current ? vaet : vaetHistory).add(latin1Slice(key, 0, compose(vaetParts, start, stop)));
+    (current ? k.avet : k.avetHistory).addBytes(key, compose(avetParts, start, stop));
+    if (isRef) (current ? vaet : vaetHistory).addBytes(key, compose(vaetParts, start, stop));
   };
   const closeFact = () => {
     if (open !== undefined) interval(open, OPEN);

@@ -6,8 +6,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { open as openLmdb, type Database, type RootDatabase } from 'lmdb';
-import { longValueEntry, rawFromKey, type IndexName, type KeyPart, type LongValues, type RawDatom } from './encoding.js';
-import { encodeLogParts, toLogEntry, type LogEntry, type LoggedDatom } from './log.js';
+import { rawFromKey, type IndexName, type KeyPart, type LongValues, type RawDatom } from './encoding.js';
+import { decodeLogEntry, encodeLogParts, toLogEntry, type LogEntry } from './log.js';
 import type { KeyCodec } from './key-codec.js';
 import type { PackedIndex } from './packed-index.js';
 import { freeSpaceOf, type FreeSpace } from './free-space.js';
@@ -360,18 +360,14 @@ export class Store {
   }
 
   /**
-   * Inside a write transaction: a transaction's log record and long values, without its index
-   * keys (an import's sorted part: packImportedDatabase builds the indexes at its end).
+   * Inside a write transaction: a transaction's log record (encodeLogParts) and the long values of
+   * its assertions (longValueEntry), without its index keys (an import's sorted part:
+   * packImportedDatabase builds the indexes at its end).
    */
-  putLogRecord(head: { t: number; tx: number; instant: number }, asserted: LoggedDatom[], retracted: LoggedDatom[]): void {
-    const parts = { ...head, retracted, asserted };
-    const record = encodeLogParts(parts);
-    this.log.put(head.t, record, () => toLogEntry(parts));
-    this.pendingRecords.push({ t: head.t, bytes: record });
-    for (const d of asserted) {
-      const entry = longValueEntry(d.payload);
-      if (entry) this.values.putSync(entry[0], entry[1]);
-    }
+  putEncodedLogRecord(t: number, record: Buffer, longValues: [string, string | Buffer][]): void {
+    this.log.put(t, record, () => decodeLogEntry(t, record));
+    this.pendingRecords.push({ t, bytes: record });
+    for (const [hash, value] of longValues) this.values.putSync(hash, value);
   }
 
   // ---------------- rebuild, replica, backup (store-maintenance.ts) ----------------

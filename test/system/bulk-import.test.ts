@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { open, verify, type Connection } from '../../src/index.js';
+import { open, q, verify, type Connection } from '../../src/index.js';
 import { exportLines, Importer, importIntoEmpty } from '../../src/cli/transfer.js';
 import { writeShopExport } from '../../bench/scale-history.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -103,6 +103,24 @@ describe('bulk import', () => {
     }
     expect((await verify(bulk)).ok).toBe(true);
     expect(await openedContents(bulk)).toEqual(await openedContents(await importedLineByLine(file)));
+  }, 120_000);
+
+  it('long values (kept in the values table, their keys holding a hash) import in bulk as one by one', async () => {
+    await writeShopExport(file, { datoms: 5_000, seed: 5 });
+    const long = 'a long name \u00e9 '.repeat(400);
+    const withLong = withTransaction(file, [
+      [9_000_000, ':item/name', long, true],
+      [9_000_000, ':item/sku', 'SKU-LONG', true],
+    ]);
+    const bulk = await importedInBulk(withLong, undefined, true);
+    expect((await verify(bulk)).ok).toBe(true);
+    const conn = await open({ path: bulk });
+    try {
+      expect(q('[:find ?n . :where [?e :item/sku "SKU-LONG"] [?e :item/name ?n]]', conn.db())).toBe(long);
+    } finally {
+      await conn.close();
+    }
+    expect(await openedContents(bulk)).toEqual(await openedContents(await importedLineByLine(withLong)));
   }, 120_000);
 
   it('an export the transactor would store otherwise (a retraction of a datom that does not hold, a second value without retracting the first) imports as one by one', async () => {

@@ -5,7 +5,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -66,7 +65,7 @@ describe.skipIf(!CHROMIUM)('web console in chromium', () => {
     for (const [e, n] of people.result) ids[n] = e;
     const accounts = await api(server.url, '/api/query', { query: '[:find ?e ?id :where [?e :account/id ?id]]' });
     for (const [e, id] of accounts.result) ids[id] = e;
-    context = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(os.tmpdir(), 'factlog-chromium-')), {
+    context = await chromium.launchPersistentContext(tempDir('factlog-chromium-'), {
       executablePath: CHROMIUM,
       headless: true,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],

@@ -213,7 +213,9 @@ describe('datoms components in a JSON body', () => {
 
 describe('the console files', () => {
   it('are served from the console directory, never from outside it', async () => {
-    const dir = tempDir('factlog-console-');
+    // the console directory inside a temp dir of its own, so the file beside it is removed with it
+    const dir = path.join(tempDir('factlog-console-'), 'console');
+    fs.mkdirSync(dir);
     fs.writeFileSync(path.join(dir, 'index.html'), '<title>console</title>');
     fs.writeFileSync(path.join(dir, 'app.js'), 'console.log(1)');
     fs.writeFileSync(path.join(path.dirname(dir), 'secret.txt'), 'secret');

@@ -3,7 +3,7 @@ import type { BenchReport, WorkloadReport } from './runner.js';
 
 const ms = (x: number | null): string => (x === null || !Number.isFinite(x) ? '-' : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
 const ratio = (x: number | null): string => (x === null || !Number.isFinite(x) ? '-' : x.toFixed(2));
-const num = (x: number): string => Math.round(x).toLocaleString('en');
+const num = (x: number): string => (Number.isFinite(x) ? Math.round(x).toLocaleString('en') : '-');
 
 function notes(w: WorkloadReport): string {
   const parts: string[] = [];

@@ -4,11 +4,14 @@
 import { FactlogError } from '../../query-lang/errors.js';
 import type { Connection } from '../connection.js';
 import type { Db } from '../db/db.js';
+import type { LogEntry } from '../storage/log.js';
 import { Overlay } from '../db/overlay.js';
-import { encodeLogRecord, toLogEntry } from '../storage/log.js';
+import { schemaFactsOf } from '../db/log-replay.js';
+import { keyPayload, TX_BASE, type RawDatom } from '../storage/encoding.js';
+import { decodeLogEntry, encodeLogRecord, toLogEntry } from '../storage/log.js';
 import { chainStep } from '../storage/log-chain.js';
 import { prepareTx, type PreparedTx } from '../tx/transact.js';
-import { ClusterError, type LogStream } from './stream.js';
+import { ClusterError, type LogStream, type StreamMessage } from './stream.js';
 
 /** Transactions in one message at most (a transactBatch larger than this goes alone). */
 export const MAX_BATCH = 128;
@@ -49,14 +52,61 @@ export function latestSpeculation(conn: Connection): Speculation {
   return { base, overlay: undefined, nextEid: meta.nextEid, lastInstant: meta.lastInstant, chain: conn.store.chainHash(base.basisT)! };
 }
 
+/** What a speculation needs of a transaction: a prepared one, or a record taken from the stream. */
+type SpeculativeTx = Pick<PreparedTx, 't' | 'asserted' | 'retracted' | 'schema' | 'nextEid' | 'instant'>;
+
 /** `from` with prepared transactions (of consecutive t after it) on top. */
-export function speculate(from: Speculation, prepared: readonly PreparedTx[], chain: Buffer): Speculation {
+export function speculate(from: Speculation, prepared: readonly SpeculativeTx[], chain: Buffer): Speculation {
   let { overlay, nextEid, lastInstant } = from;
   for (const p of prepared) {
     overlay = (overlay ?? Overlay.empty(from.base.basisT, from.base.schema, from.nextEid)).extend(p.t, p.asserted, p.retracted, p.schema, p.nextEid);
     [nextEid, lastInstant] = [p.nextEid, p.instant];
   }
   return { base: from.base, overlay, nextEid, lastInstant, chain };
+}
+
+/**
+ * `from` (the node's latest db, no overlay) with the records of stream messages taken but not yet
+ * committed locally on top, each checked to follow the one before it (t and hash chain); undefined
+ * when one does not (the follower stops on it), or when no record is past `from`.
+ */
+export function speculateOnDelivered(from: Speculation, messages: readonly StreamMessage[]): Speculation | undefined {
+  let [spec, chain, added] = [from, from.chain, 0];
+  for (const record of messages.flatMap((m) => m.records)) {
+    const t = dbOf(spec).basisT;
+    if (record.t <= t && added === 0) continue; // committed since the follower listed it
+    if (record.t !== t + 1) return undefined;
+    chain = chainStep(chain, record.bytes);
+    if (record.chain !== undefined && record.chain !== chain.toString('hex')) return undefined;
+    spec = speculate(spec, [deliveredTx(spec, decodeLogEntry(record.t, record.bytes))], chain);
+    added++;
+  }
+  return added > 0 ? spec : undefined;
+}
+
+/** A record as the overlay takes it: a retraction names the datom it ends (with its asserting tx), as the indexer finds it. */
+function deliveredTx(on: Speculation, entry: LogEntry): SpeculativeTx {
+  const [asserted, retracted] = [[] as RawDatom[], [] as RawDatom[]];
+  let nextEid = on.nextEid;
+  for (const d of entry.datoms) {
+    const raw: RawDatom = { e: d.e, a: d.a, tag: d.tag, payload: d.payload, tx: entry.tx };
+    if (d.added) asserted.push(raw);
+    else retracted.push(currentRaw(on, raw) ?? raw);
+    // as the store counts a record's entity ids when it appends it (store-maintenance.ts)
+    if (d.e < TX_BASE && d.e >= nextEid) nextEid = d.e + 1;
+  }
+  const facts = schemaFactsOf(entry);
+  const schema = facts.length > 0 ? dbOf(on).schema.apply(facts) : dbOf(on).schema;
+  return { t: entry.t, asserted, retracted, schema, nextEid, instant: entry.instant };
+}
+
+/** The stored datom `raw` names, true at the speculation's base (one an overlaid tx asserted, the overlay finds itself). */
+function currentRaw(on: Speculation, raw: RawDatom): RawDatom | undefined {
+  const at = { basisT: on.base.basisT, sinceT: null, history: false };
+  for (const stored of on.base.ctx.store.reader.storedDatoms('eavt', [raw.e, raw.a, raw.tag, keyPayload(raw.payload)], undefined, at)) {
+    if (stored.added) return stored.raw;
+  }
+  return undefined;
 }
 
 export function dbOf(speculation: Speculation): Db {

@@ -28,8 +28,12 @@ interface Waiter {
 
 export class Follower {
   private pending: StreamMessage[] = [];
+  /** The messages of the local commit under way. */
+  private committing: StreamMessage[] = [];
   private applying = false;
   private waiters: Waiter[] = [];
+  /** Who waits for a message to be taken from the stream (not yet committed). */
+  private deliveryWaiters: { seq: number; resolve: () => void; reject: (err: Error) => void }[] = [];
   private failure: ClusterError | undefined;
   private stopped = false;
   private messages: ConsumerMessages | undefined;
@@ -42,6 +46,8 @@ export class Follower {
   private accepted = -1;
   /** The sequence of the last message taken from the stream. */
   private acceptedSeq = 0;
+  /** When acceptedSeq last moved (ms). */
+  acceptedAt = 0;
   /** The sequence of the last message whose records are all in the local log. */
   appliedSeq = 0;
   /** When appliedSeq last moved (ms). */
@@ -99,6 +105,26 @@ export class Follower {
   /** Resolves once the local log holds t; rejects when the follower stopped on a failure. */
   waitFor(t: number): Promise<void> {
     return this.waitUntil(t, 0);
+  }
+
+  /** The sequence of the last message taken from the stream (committed locally or not). */
+  get deliveredSeq(): number {
+    return this.acceptedSeq;
+  }
+
+  /**
+   * The messages taken from the stream and not yet in a finished local commit, in order: each
+   * checked to follow the one before it by t (its chain is checked where it is used).
+   */
+  delivered(): StreamMessage[] {
+    return [...this.committing, ...this.pending];
+  }
+
+  /** Resolves once the message at sequence `seq` was taken from the stream (before its local commit). */
+  waitForDelivery(seq: number): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.acceptedSeq >= seq) return Promise.resolve();
+    return new Promise((resolve, reject) => this.deliveryWaiters.push({ seq, resolve, reject }));
   }
 
   /** Resolves once the local log holds every record of the message at sequence `seq`. */
@@ -197,6 +223,12 @@ export class Follower {
     this.pending.push(message);
     this.accepted = Math.max(this.accepted, last);
     this.acceptedSeq = message.seq;
+    this.acceptedAt = Date.now();
+    this.deliveryWaiters = this.deliveryWaiters.filter((w) => {
+      if (w.seq > message.seq) return true;
+      w.resolve();
+      return false;
+    });
     this.ends.set(last, message.seq);
     if (this.ends.size > ENDS_KEPT) this.ends.delete(this.ends.keys().next().value!);
     if (!this.applying) void this.apply();
@@ -210,11 +242,12 @@ export class Follower {
         for (let records = this.pending[0]!.records.length; count < this.pending.length && records + this.pending[count]!.records.length <= BATCH; count++) {
           records += this.pending[count]!.records.length;
         }
-        const batch = this.pending.splice(0, count);
+        const batch = (this.committing = this.pending.splice(0, count));
         const started = performance.now();
         const applied = await this.store.writeTransaction(() => this.indexBatch(batch));
         this.appliedSeq = batch[batch.length - 1]!.seq;
         this.appliedAt = Date.now();
+        this.committing = [];
         this.onApplied(applied);
         this.wake();
         this.stats.commits++;
@@ -261,8 +294,8 @@ export class Follower {
 
   private fail(err: ClusterError): void {
     this.failure ??= err;
-    for (const w of this.waiters) w.reject(this.failure);
-    this.waiters = [];
+    for (const w of [...this.waiters, ...this.deliveryWaiters]) w.reject(this.failure);
+    [this.waiters, this.deliveryWaiters] = [[], []];
     this.messages?.stop();
   }
 }

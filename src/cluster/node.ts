@@ -18,7 +18,7 @@ import { chainStep } from '../storage/log-chain.js';
 import { Store } from '../storage/store.js';
 import type { PreparedTx } from '../tx/transact.js';
 import { functionRegistry } from '../tx/tx-functions.js';
-import { isDataFailure, latestSpeculation, MAX_BATCH, prepareBatch, speculate, type BatchInput, type PreparedBatch, type Speculation } from './batch.js';
+import { isDataFailure, latestSpeculation, MAX_BATCH, prepareBatch, speculate, speculateOnDelivered, type BatchInput, type PreparedBatch, type Speculation } from './batch.js';
 import { diverged, Follower, streamTruncated } from './follower.js';
 import { ClusterError, LogStream, type ClusterOptions, type OutgoingMessage, type StreamMessage } from './stream.js';
 import { Turns } from './turns.js';
@@ -51,6 +51,14 @@ interface OwnTx {
   prepared: PreparedTx;
 }
 
+/** The db a message is prepared on, and what it is appended after (see launch). */
+interface Base {
+  from: Speculation;
+  afterSeq: number;
+  afterMsgId?: string;
+  onDelivered?: boolean;
+}
+
 type FlightOutcome = { kind: 'appended'; seq: number } | { kind: 'conflict'; lastSeq?: number } | { kind: 'unavailable'; error: unknown };
 
 /**
@@ -66,6 +74,8 @@ interface Flight {
   failed: { item: Waiting; error: unknown }[];
   message: OutgoingMessage;
   afterSeq: number;
+  /** Prepared on top of another node's message taken from the stream but not yet committed here. */
+  onDelivered: boolean;
   deadline: number;
   outcome: Promise<FlightOutcome>;
   /** Its outcome, once handled (in the order of the flights). */
@@ -98,6 +108,9 @@ export interface WriteStats {
   /** Times the commit loop waited for another node's turn, and messages sent when the turn was another's (it was late). */
   turnsWaited: number;
   turnsTakenOutOfOrder: number;
+  /** Messages prepared on another node's message taken from the stream before its local commit here, and those of them that landed. */
+  preparedOnDelivered: number;
+  landedOnDelivered: number;
   /** Time in prepareBatch alone (ms) and the calls it prepared. */
   prepareMs: number;
   prepared: number;
@@ -112,6 +125,8 @@ function newWriteStats(): WriteStats {
     reprepared: 0,
     turnsWaited: 0,
     turnsTakenOutOfOrder: 0,
+    preparedOnDelivered: 0,
+    landedOnDelivered: 0,
     prepareMs: 0,
     prepared: 0,
     ms: { preparing: 0, awaitingAck: 0, catchingUp: 0, awaitingIndex: 0, yielding: 0 },
@@ -263,7 +278,8 @@ export class ClusterNode implements ConnectionWriter {
       await this.recover(this.broken);
       return 'catchingUp';
     }
-    if (this.flights.length > 0) {
+    // while taking turns, the next turn may come before this node's last message is indexed here
+    if (this.flights.length > 0 && (yielding === 0 || this.waitForChain || this.waiting.length === 0)) {
       await this.indexed(this.flights.at(-1)!, canLaunch);
       return 'awaitingIndex';
     }
@@ -271,23 +287,23 @@ export class ClusterNode implements ConnectionWriter {
     return 'yielding';
   }
 
-  /** The sequence this node's next message would take: after its last landed one, else after what it indexed. */
+  /** The sequence this node's next message would take: after its last landed one, or what it took from the stream. */
   private nextSeq(): number {
     const last = this.flights.at(-1)?.answer;
-    return last?.kind === 'appended' ? last.seq + 1 : this.follower.appliedSeq + 1;
+    return Math.max(last?.kind === 'appended' ? last.seq : 0, this.follower.deliveredSeq) + 1;
   }
 
   /** Taking turns: 0 when the next sequence is this node's turn, else how long it still waits for another's message (ms). */
   private turnIn(): number {
     const now = Date.now();
     if (this.turns.isMine(this.nextSeq(), now)) return 0;
-    return Math.max(0, Math.max(this.follower.appliedAt, this.lastLanded?.at ?? 0) + this.turns.patienceMs() - now);
+    return Math.max(0, Math.max(this.follower.acceptedAt, this.lastLanded?.at ?? 0) + this.turns.patienceMs() - now);
   }
 
   private async giveTurn(ms: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     this.stats.turnsWaited++;
-    const next = this.follower.waitForSeq(this.nextSeq()).catch(() => undefined);
+    const next = this.follower.waitForDelivery(this.nextSeq()).catch(() => undefined);
     await Promise.race([new Promise((r) => (timer = setTimeout(r, ms))), next]);
     clearTimeout(timer);
   }
@@ -365,6 +381,7 @@ export class ClusterNode implements ConnectionWriter {
         })),
       });
       this.lastLanded = { seq: outcome.seq, at: Date.now() };
+      if (flight.onDelivered) this.stats.landedOnDelivered++;
       if (this.turns.contended(Date.now())) this.say();
       this.stats.messages++;
       this.stats.txs += flight.message.records.length;
@@ -416,7 +433,7 @@ export class ClusterNode implements ConnectionWriter {
 
   /** Prepare what waits as a message on top of the flights, and send it. */
   private async launch(): Promise<void> {
-    const on = this.flights.length > 0 ? this.onFlights() : await this.onLatest();
+    const on = this.onDelivered() ?? (this.flights.length > 0 ? this.onFlights() : await this.onLatest());
     if (!on) {
       this.waitForChain = true;
       return;
@@ -438,13 +455,31 @@ export class ClusterNode implements ConnectionWriter {
       msgId: randomUUID(),
     };
     const deadline = Math.min(...included.map((item) => item.deadline));
-    const previous = this.flights.at(-1);
-    const outcome = this.publish(on.afterSeq, message, deadline, previous?.message.msgId).catch((error: unknown): FlightOutcome => ({ kind: 'unavailable', error }));
-    this.flights.push({ batch, items: included, failed, message, afterSeq: on.afterSeq, deadline, outcome });
+    const outcome = this.publish(on.afterSeq, message, deadline, on.afterMsgId).catch((error: unknown): FlightOutcome => ({ kind: 'unavailable', error }));
+    const onDelivered = on.onDelivered ?? false;
+    if (onDelivered) this.stats.preparedOnDelivered++;
+    this.flights.push({ batch, items: included, failed, message, afterSeq: on.afterSeq, onDelivered, deadline, outcome });
+  }
+
+  /**
+   * Messages of other nodes taken from the stream and not yet committed here: the latest db with
+   * their records on top (checked by t and hash chain), appended after the last of them. Only when
+   * each flight of this node landed and that message comes after them (the stream's order is then
+   * the follower's: its own landed messages are among those taken). A local commit takes several
+   * ms at load: taking turns, the next writer prepares without waiting for it.
+   */
+  private onDelivered(): Base | undefined {
+    if (this.flights.some((f) => f.answer?.kind !== 'appended')) return undefined;
+    const ownSeq = (this.flights.at(-1)?.answer as { seq: number } | undefined)?.seq ?? 0;
+    const delivered = this.follower.delivered();
+    const last = delivered.at(-1);
+    if (!last || last.seq <= ownSeq || last.seq !== this.follower.deliveredSeq) return undefined;
+    const from = speculateOnDelivered(latestSpeculation(this.conn), delivered);
+    return from && { from, afterSeq: last.seq, onDelivered: true };
   }
 
   /** The node's latest db and the sequence ending at it; undefined after waiting for the stream when the local log ends inside a message. */
-  private async onLatest(): Promise<{ from: Speculation; afterSeq: number } | undefined> {
+  private async onLatest(): Promise<Base | undefined> {
     const from = latestSpeculation(this.conn);
     const basisT = from.base.basisT;
     const afterSeq = this.follower.seqEnding(basisT);
@@ -458,13 +493,13 @@ export class ClusterNode implements ConnectionWriter {
   }
 
   /** The latest db with the records of the flights not yet indexed on top; undefined when what was indexed is not theirs. */
-  private onFlights(): { from: Speculation; afterSeq: number } | undefined {
+  private onFlights(): Base | undefined {
     const latest = latestSpeculation(this.conn);
     const last = this.flights.at(-1)!;
     const pending = this.flights.flatMap((f) => f.batch.included.flatMap((i) => i.prepared)).filter((p) => p.t > latest.base.basisT);
     if (pending.length > 0 && pending[0]!.t !== latest.base.basisT + 1) return undefined;
     if (pending.length === 0 && last.batch.t + last.message.records.length - 1 !== latest.base.basisT) return undefined;
-    return { from: speculate(latest, pending, last.batch.after.chain), afterSeq: last.afterSeq + 1 };
+    return { from: speculate(latest, pending, last.batch.after.chain), afterSeq: last.afterSeq + 1, afterMsgId: last.message.msgId };
   }
 
   /**

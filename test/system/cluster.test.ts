@@ -270,6 +270,47 @@ describe.skipIf(!available)('cluster nodes', () => {
     expect(conflicts).toBeLessThan(messages / 4);
   });
 
+  it("taking turns, a node prepares on another's message before committing it: a shared counter by cas counts every acknowledged increment once", async () => {
+    const name = freshName();
+    const nodes = [await node(name), await node(name), await node(name)];
+    await nodes[0]!.transact(SCHEMA);
+    await nodes[0]!.transact([{ 'account/id': 1, 'account/balance': 0 }]);
+    for (const n of nodes) await n.sync();
+    const balanceOf = (db: Db) => (pull(db, '[:account/balance]', [':account/id', 1]) as { 'account/balance': number })['account/balance'];
+    const statsOf = () => nodes.map((n) => ({ ...(n.writer as ClusterNode).stats }));
+    const before = statsOf();
+    // each increment reads the counter from the db it is prepared on: a predecessor missing from it would make the cas fail, or count twice
+    const increment = (n: Connection, id: number) =>
+      n.transactBatch([(db: Db) => [[':db/cas', [':account/id', 1], ':account/balance', balanceOf(db), balanceOf(db) + 1], { 'account/id': id, 'account/balance': -1 }]]);
+    const acked = (
+      await Promise.all(
+        nodes.flatMap((n, k) =>
+          Array.from({ length: 8 }, async (_, w) => {
+            const done = [];
+            for (let i = 0; i < 20; i++) {
+              const id = (k * 8 + w) * 1000 + i + 2;
+              done.push({ id, t: (await increment(n, id))[0]!.t });
+            }
+            return done;
+          }),
+        ),
+      )
+    ).flat();
+    const lastT = Math.max(...acked.map((r) => r.t));
+    for (const n of nodes) await n.sync(lastT);
+    for (const n of nodes) expect(balanceOf(n.db())).toBe(acked.length);
+    const idAttr = q<number>('[:find ?a . :where [?a :db/ident :account/id]]', nodes[0]!.db());
+    const tOf = new Map<number, number[]>();
+    for (const tx of nodes[0]!.log().txRange(3)) for (const d of tx.data) if (d.a === idAttr && d.v !== 1) tOf.set(d.v as number, [...(tOf.get(d.v as number) ?? []), tx.t]);
+    expect(tOf.size).toBe(acked.length);
+    for (const { id, t } of acked) expect(tOf.get(id)).toEqual([t]);
+    expect(logBytes(nodes[1]!)).toEqual(logBytes(nodes[0]!));
+    expect(logBytes(nodes[2]!)).toEqual(logBytes(nodes[0]!));
+    const total = (key: 'preparedOnDelivered' | 'landedOnDelivered') => statsOf().reduce((sum, s, i) => sum + s[key] - before[i]![key], 0);
+    expect(total('landedOnDelivered')).toBeGreaterThan(0);
+    expect(total('preparedOnDelivered')).toBeGreaterThanOrEqual(total('landedOnDelivered'));
+  });
+
   it('a writing node that closes drops out of the turns at once: the others no longer wait for its turns', async () => {
     const name = freshName();
     const [a, b] = [await node(name), await node(name, path.join(tempDir('factlog-node-'), 'db'))];

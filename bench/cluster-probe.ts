@@ -1,7 +1,7 @@
 // Where a cluster's write throughput goes: the concurrent write phases of the cluster benchmark
 // alone, each run several times, with per node process its messages, transactions per message,
 // lost races, re-prepared transactions and where its commit loop waited, and the CPU time per
-// acknowledged transaction of the node processes, the NATS servers and the bench's own nodes.
+// acknowledged transaction of the node processes and the NATS servers.
 // Usage: node dist/bench/cluster-probe.js [RUNS] [NODES x WRITERS ...]   e.g. 3 1x16 3x16
 import fs from 'node:fs';
 import os from 'node:os';
@@ -23,10 +23,15 @@ const nodes: Connection[] = [];
 try {
   for (const i of [0, 1, 2]) nodes.push(await open({ path: path.join(root, `node${i}`), cluster }));
   await nodes[0]!.transact(SCHEMA);
+  await Promise.all(nodes.map((n) => n.sync()));
+  // the cluster is 3 node processes in each phase (writers, and followers beside fewer writers), as in the bench
+  let seed = nodes[0]!.path;
+  for (const n of nodes.splice(0)) await n.close();
   const natsPids = [...nats.children.values()].map((c) => c.pid!);
   for (let run = 0; run < Number(runsArg); run++) {
     for (const [n, writers] of phases) {
-      const r = await phase('write', n, root, cluster, phaseMs, writers, nodes[0], natsPids);
+      const r = await phase('write', n, root, cluster, phaseMs, writers, seed, natsPids, Math.max(0, 3 - n));
+      seed = r.dirs[0]!;
       const cpu = r.cpuMs.nodes + r.cpuMs.nats + r.cpuMs.bench;
       const load = os.loadavg()[0]!.toFixed(2);
       console.log(

@@ -1,7 +1,7 @@
 // A benchmark node in its own process: writes (sequential transactions) or reads (a query in a
 // loop) for a while, then prints how many it did as one JSON line. CONCURRENCY writers (default 1)
 // transact at once in the one process, which lets the node group their transactions.
-// Usage: node dist/bench/cluster-worker.js write|query DIR SERVERS NAME MS [CONCURRENCY]
+// Usage: node dist/bench/cluster-worker.js write|query|follow DIR SERVERS NAME MS [CONCURRENCY]
 import { open, q } from '../src/index.js';
 import { ClusterNode } from '../src/cluster/node.js';
 
@@ -22,6 +22,9 @@ if (mode === 'write') {
     }
   };
   await Promise.all(Array.from({ length: Number(concurrency) }, writer));
+} else if (mode === 'follow') {
+  // a node of the cluster that only follows (indexes every message) while others write
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, until - Date.now())));
 } else {
   const query = '[:find (count ?e) . :where [?e :bench/n ?n] [(< ?n 100)]]';
   while (Date.now() < until) {

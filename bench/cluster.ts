@@ -38,12 +38,12 @@ export async function runClusterBench(options: ClusterBenchOptions = { phaseMs: 
     lines.push(`ack to visibility on 2 other nodes (ms)   p50 ${visibility.p50.toFixed(1)}  p99 ${visibility.p99.toFixed(1)}`);
     // from here the cluster is 3 node processes (writing, or following beside 1 writer): this
     // process's nodes close, as 3 more nodes indexing every message would share the 2 cores too
-    const seed = { dir: nodes[0]!.path };
+    let seedDir = nodes[0]!.path;
     for (const n of nodes.splice(0)) await n.close();
     const natsPids = [...nats.children.values()].map((c) => c.pid!);
     const run = async (mode: 'write' | 'query', n: number, concurrency: number) => {
-      const r = await phase(mode, n, root, cluster, options.phaseMs, concurrency, seed.dir, natsPids, mode === 'write' ? 3 - n : 0);
-      seed.dir = r.dirs[0]!; // the next phase's nodes start from this one's: less to catch up
+      const r = await phase(mode, n, root, cluster, options.phaseMs, concurrency, seedDir, natsPids, mode === 'write' ? 3 - n : 0);
+      seedDir = r.dirs[0]!; // the next phase's nodes start from this one's: less to catch up
       return r;
     };
     const one = await run('write', 1, 1);

@@ -33,7 +33,7 @@ export class Follower {
   private applying = false;
   private waiters: Waiter[] = [];
   /** Who waits for a message to be taken from the stream (not yet committed). */
-  private deliveryWaiters: { seq: number; resolve: () => void; reject: (err: Error) => void }[] = [];
+  private deliveryWaiters: Omit<Waiter, 't'>[] = [];
   private failure: ClusterError | undefined;
   private stopped = false;
   private messages: ConsumerMessages | undefined;
@@ -50,8 +50,6 @@ export class Follower {
   acceptedAt = 0;
   /** The sequence of the last message whose records are all in the local log. */
   appliedSeq = 0;
-  /** When appliedSeq last moved (ms). */
-  appliedAt = 0;
   /** The sequence of the message ending at t, for recent message ends. */
   private readonly ends = new Map<number, number>();
   /** The schema at the end of the last local commit (read again from the store when it is not the store's t). */
@@ -246,7 +244,6 @@ export class Follower {
         const started = performance.now();
         const applied = await this.store.writeTransaction(() => this.indexBatch(batch));
         this.appliedSeq = batch[batch.length - 1]!.seq;
-        this.appliedAt = Date.now();
         this.committing = [];
         this.onApplied(applied);
         this.wake();
